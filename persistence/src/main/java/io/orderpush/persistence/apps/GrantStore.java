@@ -1,0 +1,79 @@
+package io.orderpush.persistence.apps;
+
+import io.vertx.core.Future;
+import io.vertx.pgclient.PgException;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.UUID;
+
+/** Merchants' grants to apps. */
+public final class GrantStore {
+
+  private static final String COLUMNS = "app_id, merchant_id, scopes, start_seq, granted_at";
+
+  // A new grant starts after the merchant's current head (only new events) unless the
+  // grant asks for the earliest retained event. Re-granting changes scopes, not the start.
+  private static final String UPSERT =
+      "INSERT INTO grants (app_id, merchant_id, scopes, start_seq)"
+          + " SELECT $1, $2, $3,"
+          + "   CASE WHEN $4 THEN 0 ELSE coalesce((SELECT head_seq FROM merchants WHERE merchant_id = $2), 0) END"
+          + " ON CONFLICT (app_id, merchant_id) DO UPDATE SET scopes = excluded.scopes"
+          + " RETURNING " + COLUMNS;
+
+  private final Pool pool;
+
+  public GrantStore(Pool pool) {
+    this.pool = pool;
+  }
+
+  public Future<Grant> grant(UUID appId, String merchantId, List<String> scopes, boolean fromEarliest) {
+    return pool.preparedQuery(UPSERT)
+        .execute(Tuple.of(appId, merchantId, scopes.toArray(String[]::new), fromEarliest))
+        .<Grant>map(rows -> toGrant(rows.iterator().next()))
+        .recover(
+            err -> {
+              if (err instanceof PgException pg && "23503".equals(pg.getSqlState())) {
+                return Future.failedFuture(new NotFoundException("app " + appId + " does not exist"));
+              }
+              return Future.failedFuture(err);
+            });
+  }
+
+  /** Removes the grant; fails with {@link NotFoundException} if there was none. */
+  public Future<Void> revoke(UUID appId, String merchantId) {
+    return pool.preparedQuery("DELETE FROM grants WHERE app_id = $1 AND merchant_id = $2")
+        .execute(Tuple.of(appId, merchantId))
+        .compose(
+            rows ->
+                rows.rowCount() == 0
+                    ? Future.failedFuture(
+                        new NotFoundException("merchant " + merchantId + " has no grant for app " + appId))
+                    : Future.succeededFuture());
+  }
+
+  public Future<List<Grant>> forApp(UUID appId, int limit, String afterMerchant) {
+    return pool.preparedQuery(
+            "SELECT " + COLUMNS + " FROM grants WHERE app_id = $1 AND merchant_id > $2"
+                + " ORDER BY merchant_id LIMIT $3")
+        .execute(Tuple.of(appId, afterMerchant, limit))
+        .map(
+            rows -> {
+              List<Grant> grants = new ArrayList<>(rows.size());
+              rows.forEach(r -> grants.add(toGrant(r)));
+              return grants;
+            });
+  }
+
+  private static Grant toGrant(Row r) {
+    return new Grant(
+        r.getUUID("app_id"),
+        r.getString("merchant_id"),
+        Arrays.asList(r.getArrayOfStrings("scopes")),
+        r.getLong("start_seq"),
+        r.getOffsetDateTime("granted_at").toInstant());
+  }
+}

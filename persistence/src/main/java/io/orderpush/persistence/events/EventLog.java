@@ -1,0 +1,213 @@
+package io.orderpush.persistence.events;
+
+import io.vertx.core.Future;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.SqlClient;
+import io.vertx.sqlclient.SqlConnection;
+import io.vertx.sqlclient.Tuple;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The PostgreSQL event log: appends groups of events with dense per-merchant seqs, and reads a
+ * merchant's events back in seq order. See {@code V1__event_log.sql} for the storage shape.
+ */
+public final class EventLog {
+
+  /** A chunk row holds at most this many events, so one read is bounded in memory. */
+  static final int CHUNK_MAX_EVENTS = 512;
+
+  /** ... and at most about this many characters. */
+  static final int CHUNK_MAX_CHARS = 256 * 1024;
+
+  private static final String INSERT_MERCHANTS =
+      "INSERT INTO merchants (merchant_id) SELECT m FROM unnest($1::text[]) AS t(m) ORDER BY m"
+          + " ON CONFLICT (merchant_id) DO NOTHING";
+
+  // Rows are locked after the sort, so every transaction takes its merchants in the same
+  // order and two groups that share merchants cannot deadlock.
+  private static final String LOCK_HEADS =
+      "SELECT merchant_id, head_seq FROM merchants WHERE merchant_id = ANY($1::text[])"
+          + " ORDER BY merchant_id FOR UPDATE";
+
+  private static final String FIND_KEYS =
+      "SELECT k.merchant_id, k.event_id, k.seq FROM event_keys k"
+          + " JOIN unnest($1::text[], $2::text[]) AS q(merchant_id, event_id)"
+          + " ON k.merchant_id = q.merchant_id AND k.event_id = q.event_id";
+
+  private static final String WRITE =
+      "WITH keys AS ("
+          + "  INSERT INTO event_keys (merchant_id, event_id, seq, ingested_at)"
+          + "  SELECT m, e, s, $4::timestamptz FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(m, e, s)"
+          + "), chunks AS ("
+          + "  INSERT INTO event_chunks (merchant_id, first_seq, last_seq, ingested_at, events)"
+          + "  SELECT m, f, l, $4::timestamptz, ev"
+          + "  FROM unnest($5::text[], $6::bigint[], $7::bigint[], $8::text[]) AS t(m, f, l, ev)"
+          + ")"
+          + " UPDATE merchants SET head_seq = u.h FROM unnest($9::text[], $10::bigint[]) AS u(m, h)"
+          + " WHERE merchants.merchant_id = u.m";
+
+  private static final String READ =
+      "SELECT first_seq, events FROM event_chunks WHERE merchant_id = $1 AND last_seq >= $2"
+          + " ORDER BY last_seq LIMIT $3";
+
+  private static final String HEAD = "SELECT head_seq FROM merchants WHERE merchant_id = $1";
+
+  private static final DateTimeFormatter ISO_MILLIS =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+  /**
+   * Appends {@code events} inside the caller's transaction. Returns one result per event, in
+   * input order. The merchants' rows stay locked until the caller commits, which is what makes
+   * seqs follow commit order.
+   */
+  public Future<List<AppendResult>> append(SqlConnection tx, List<NewEvent> events, Instant now) {
+    Instant ingestedAt = now.truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+    String[] merchants = events.stream().map(NewEvent::merchantId).distinct().sorted().toArray(String[]::new);
+    Tuple merchantsParam = Tuple.of(merchants);
+    return tx.preparedQuery(INSERT_MERCHANTS)
+        .execute(merchantsParam)
+        .compose(ignored -> tx.preparedQuery(LOCK_HEADS).execute(merchantsParam))
+        .compose(
+            heads -> {
+              Map<String, Long> head = new HashMap<>();
+              for (Row row : heads) {
+                head.put(row.getString(0), row.getLong(1));
+              }
+              return findKeys(tx, events)
+                  .compose(existing -> write(tx, events, head, existing, ingestedAt));
+            });
+  }
+
+  private Future<Map<Key, Long>> findKeys(SqlConnection tx, List<NewEvent> events) {
+    String[] merchants = new String[events.size()];
+    String[] ids = new String[events.size()];
+    for (int i = 0; i < events.size(); i++) {
+      merchants[i] = events.get(i).merchantId();
+      ids[i] = events.get(i).eventId();
+    }
+    return tx.preparedQuery(FIND_KEYS)
+        .execute(Tuple.of(merchants, ids))
+        .map(
+            rows -> {
+              Map<Key, Long> found = new HashMap<>();
+              for (Row row : rows) {
+                found.put(new Key(row.getString(0), row.getString(1)), row.getLong(2));
+              }
+              return found;
+            });
+  }
+
+  private Future<List<AppendResult>> write(
+      SqlConnection tx,
+      List<NewEvent> events,
+      Map<String, Long> head,
+      Map<Key, Long> seen,
+      Instant ingestedAt) {
+    String prefixTail = ",\"ingestedAt\":\"" + ISO_MILLIS.format(ingestedAt) + "\",";
+    List<AppendResult> results = new ArrayList<>(events.size());
+    List<String> keyMerchants = new ArrayList<>();
+    List<String> keyIds = new ArrayList<>();
+    List<Long> keySeqs = new ArrayList<>();
+    Map<String, ChunkBuilder> chunks = new TreeMap<>();
+    for (NewEvent e : events) {
+      Key key = new Key(e.merchantId(), e.eventId());
+      Long existing = seen.get(key);
+      if (existing != null) {
+        results.add(new AppendResult(e.merchantId(), e.eventId(), existing, true));
+        continue;
+      }
+      long seq = head.merge(e.merchantId(), 1L, Long::sum);
+      seen.put(key, seq);
+      results.add(new AppendResult(e.merchantId(), e.eventId(), seq, false));
+      keyMerchants.add(e.merchantId());
+      keyIds.add(e.eventId());
+      keySeqs.add(seq);
+      chunks
+          .computeIfAbsent(e.merchantId(), m -> new ChunkBuilder())
+          .add(seq, "{\"seq\":" + seq + prefixTail + e.renderedTail());
+    }
+    if (keySeqs.isEmpty()) {
+      return Future.succeededFuture(results);
+    }
+    List<String> chunkMerchants = new ArrayList<>();
+    List<Long> firsts = new ArrayList<>();
+    List<Long> lasts = new ArrayList<>();
+    List<String> bodies = new ArrayList<>();
+    String[] headMerchants = chunks.keySet().toArray(String[]::new);
+    Long[] heads = new Long[headMerchants.length];
+    for (int i = 0; i < headMerchants.length; i++) {
+      heads[i] = head.get(headMerchants[i]);
+      for (ChunkBuilder.Chunk c : chunks.get(headMerchants[i]).chunks()) {
+        chunkMerchants.add(headMerchants[i]);
+        firsts.add(c.first());
+        lasts.add(c.last());
+        bodies.add(c.body());
+      }
+    }
+    Tuple params =
+        Tuple.tuple()
+            .addArrayOfString(keyMerchants.toArray(String[]::new))
+            .addArrayOfString(keyIds.toArray(String[]::new))
+            .addArrayOfLong(keySeqs.toArray(Long[]::new))
+            .addOffsetDateTime(ingestedAt.atOffset(ZoneOffset.UTC))
+            .addArrayOfString(chunkMerchants.toArray(String[]::new))
+            .addArrayOfLong(firsts.toArray(Long[]::new))
+            .addArrayOfLong(lasts.toArray(Long[]::new))
+            .addArrayOfString(bodies.toArray(String[]::new))
+            .addArrayOfString(headMerchants)
+            .addArrayOfLong(heads);
+    return tx.preparedQuery(WRITE).execute(params).map(ignored -> results);
+  }
+
+  /**
+   * Reads up to {@code maxEvents} events of one merchant with seq >= {@code fromSeq}, in order.
+   * An empty list means nothing at or after {@code fromSeq} is stored (yet).
+   */
+  public Future<List<LoggedEvent>> read(SqlClient client, String merchantId, long fromSeq, int maxEvents) {
+    if (maxEvents <= 0) {
+      throw new IllegalArgumentException("maxEvents must be positive, was " + maxEvents);
+    }
+    int maxChunks = Math.min(maxEvents, 128);
+    return client
+        .preparedQuery(READ)
+        .execute(Tuple.of(merchantId, fromSeq, maxChunks))
+        .map(
+            rows -> {
+              List<LoggedEvent> out = new ArrayList<>(Math.min(maxEvents, 1024));
+              for (Row row : rows) {
+                long seq = row.getLong(0);
+                String body = row.getString(1);
+                int start = 0;
+                while (start < body.length() && out.size() < maxEvents) {
+                  int end = body.indexOf('\n', start);
+                  if (end < 0) {
+                    end = body.length();
+                  }
+                  if (seq >= fromSeq) {
+                    out.add(new LoggedEvent(seq, body.substring(start, end)));
+                  }
+                  seq++;
+                  start = end + 1;
+                }
+              }
+              return out;
+            });
+  }
+
+  /** The merchant's highest assigned seq, 0 if it has no events. */
+  public Future<Long> head(Pool pool, String merchantId) {
+    return pool.preparedQuery(HEAD)
+        .execute(Tuple.of(merchantId))
+        .map(rows -> rows.size() == 0 ? 0L : rows.iterator().next().getLong(0));
+  }
+
+  private record Key(String merchantId, String eventId) {}
+}

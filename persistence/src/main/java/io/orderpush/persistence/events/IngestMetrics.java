@@ -1,0 +1,70 @@
+package io.orderpush.persistence.events;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.util.function.IntSupplier;
+
+/** The meters of the ingest write path. */
+final class IngestMetrics {
+
+  final Counter stored;
+  final Counter duplicates;
+  final DistributionSummary groupEvents;
+  final DistributionSummary groupRequests;
+  final Timer commit;
+  final Counter commitFailures;
+  final Counter commitRetries;
+  final Counter rejectedFull;
+  final Counter rejectedClosed;
+
+  IngestMetrics(MeterRegistry registry, IntSupplier queuedEvents) {
+    stored =
+        Counter.builder("gateway.ingest.events")
+            .tag("result", "stored")
+            .description("Events committed to the log")
+            .register(registry);
+    duplicates =
+        Counter.builder("gateway.ingest.events")
+            .tag("result", "duplicate")
+            .description("Events answered with their original seq because they were already stored")
+            .register(registry);
+    groupEvents =
+        DistributionSummary.builder("gateway.ingest.group.events")
+            .description("Events per group-commit transaction")
+            .publishPercentiles(0.5, 0.99)
+            .register(registry);
+    groupRequests =
+        DistributionSummary.builder("gateway.ingest.group.requests")
+            .description("Ingest requests per group-commit transaction")
+            .register(registry);
+    commit =
+        Timer.builder("gateway.ingest.commit")
+            .description("Duration of one group-commit transaction, BEGIN to COMMIT")
+            .publishPercentiles(0.5, 0.99)
+            .register(registry);
+    commitFailures =
+        Counter.builder("gateway.ingest.commit.failures")
+            .description("Group-commit transactions that failed after retries")
+            .register(registry);
+    commitRetries =
+        Counter.builder("gateway.ingest.commit.retries")
+            .description("Group-commit transactions retried after a deadlock or serialization failure")
+            .register(registry);
+    rejectedFull =
+        Counter.builder("gateway.ingest.rejected")
+            .tag("reason", "queue_full")
+            .description("Ingest requests refused with 503 because the write queue was full")
+            .register(registry);
+    rejectedClosed =
+        Counter.builder("gateway.ingest.rejected")
+            .tag("reason", "shutting_down")
+            .description("Ingest requests refused with 503 during shutdown")
+            .register(registry);
+    Gauge.builder("gateway.ingest.queue.events", queuedEvents::getAsInt)
+        .description("Events waiting for a group commit")
+        .register(registry);
+  }
+}
