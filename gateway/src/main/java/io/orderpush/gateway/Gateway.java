@@ -1,0 +1,145 @@
+package io.orderpush.gateway;
+
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.orderpush.gateway.config.GatewayConfig;
+import io.orderpush.gateway.http.HttpVerticle;
+import io.orderpush.persistence.apps.AppStore;
+import io.orderpush.persistence.apps.GrantStore;
+import io.orderpush.persistence.apps.SecretCipher;
+import io.orderpush.persistence.events.EventLog;
+import io.orderpush.persistence.events.GroupCommitter;
+import io.orderpush.persistence.events.PartitionMaintainer;
+import io.orderpush.persistence.pg.PgPools;
+import io.orderpush.persistence.pg.SchemaMigrations;
+import io.orderpush.persistence.redis.RedisStore;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.sqlclient.Pool;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running gateway: owns Vert.x, the pools, Redis, the stores and the HTTP verticles, and
+ * starts and stops them in order. {@link Main} is a thin shell around it; tests start it in-process.
+ */
+public final class Gateway {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
+  private static final long PARTITION_CHECK_MS = TimeUnit.HOURS.toMillis(1);
+
+  final GatewayConfig config;
+  final Vertx vertx;
+  final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  final EventLog log = new EventLog();
+  Pool pool;
+  Pool writers;
+  RedisStore redis;
+  AppStore apps;
+  GrantStore grants;
+  GroupCommitter committer;
+  private String httpDeployment;
+  private long partitionTimer = -1;
+
+  private Gateway(GatewayConfig config) {
+    this.config = config;
+    this.vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
+  }
+
+  /**
+   * Migrates the schema (blocking JDBC, before any server is open), then brings everything up.
+   * Call from a plain thread, never from an event loop.
+   */
+  public static Future<Gateway> start(GatewayConfig config) {
+    LOG.info("migrating schema on {}", config.pg().redacted());
+    var migrated = SchemaMigrations.apply(config.pg());
+    LOG.info("schema at version {}", migrated.targetSchemaVersion != null ? migrated.targetSchemaVersion : "current");
+    Gateway g = new Gateway(config);
+    return g.bringUp().map(g).recover(err -> g.stop().transform(ignored -> Future.failedFuture(err)));
+  }
+
+  private Future<Void> bringUp() {
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmGcMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    var pg = config.pg();
+    pool = PgPools.create(vertx, pg, "gateway", pg.poolSize(), 1024);
+    writers = PgPools.create(vertx, pg, "ingest-writers", pg.writers(), pg.writers() * 4);
+    apps = new AppStore(pool, new SecretCipher(config.security().secretKey()));
+    grants = new GrantStore(pool);
+    var ingest = config.ingest();
+    committer = new GroupCommitter(vertx, writers, log,
+        new GroupCommitter.Settings(pg.writers(), ingest.maxGroupEvents(), ingest.maxQueuedEvents()), registry);
+    PartitionMaintainer partitions = new PartitionMaintainer(pool, config.partitionsAheadDays());
+    return partitions.ensurePartitions()
+        .compose(v -> RedisStore.connect(vertx, config.redis()))
+        .compose(r -> {
+          redis = r;
+          partitionTimer = vertx.setPeriodic(PARTITION_CHECK_MS, id -> partitions.ensurePartitions()
+              .onFailure(err -> LOG.error("could not create upcoming partitions", err)));
+          Routes routes = new Routes(this);
+          return vertx.deployVerticle(() -> new HttpVerticle(config.http(), routes::router),
+              new DeploymentOptions().setInstances(Runtime.getRuntime().availableProcessors()));
+        })
+        .map(id -> {
+          httpDeployment = id;
+          LOG.info("gateway listening on {}:{}", config.http().host(), config.http().port());
+          return null;
+        });
+  }
+
+  /**
+   * Graceful stop: stop accepting and let requests in flight finish (HTTP shutdown grace), wait
+   * for every accepted ingest batch to commit, then close the pools, Redis and Vert.x.
+   */
+  public Future<Void> stop() {
+    LOG.info("stopping: no new requests; finishing those in flight");
+    if (partitionTimer >= 0) {
+      vertx.cancelTimer(partitionTimer);
+    }
+    Future<?> http = httpDeployment == null ? Future.succeededFuture() : vertx.undeploy(httpDeployment);
+    Future<Void> drained = http.transform(v -> committer == null ? Future.succeededFuture() : committer.close())
+        .transform(v -> closeQuietly(writers))
+        .transform(v -> closeQuietly(pool))
+        .transform(v -> redis == null ? Future.succeededFuture() : redis.close(vertx));
+    // Vert.x is closed from a plain thread: a callback bound to one of its event loops would
+    // find that loop already gone.
+    CompletableFuture<Void> closed = new CompletableFuture<>();
+    drained.onComplete(ignored -> CompletableFuture.runAsync(() -> vertx.close()
+        .toCompletionStage()
+        .whenComplete((v, err) -> {
+          LOG.info("stopped");
+          closed.complete(null);
+        })));
+    return Future.fromCompletionStage(closed);
+  }
+
+  private static Future<Void> closeQuietly(Pool p) {
+    return p == null ? Future.succeededFuture() : p.close();
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public GatewayConfig config() {
+    return config;
+  }
+
+  public EventLog eventLog() {
+    return log;
+  }
+
+  public Pool pool() {
+    return pool;
+  }
+}

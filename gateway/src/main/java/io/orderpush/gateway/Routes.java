@@ -1,0 +1,74 @@
+package io.orderpush.gateway;
+
+import io.orderpush.gateway.admin.AppsApi;
+import io.orderpush.gateway.admin.GrantsApi;
+import io.orderpush.gateway.http.BearerAuth;
+import io.orderpush.gateway.http.Failures;
+import io.orderpush.gateway.http.RequestMetrics;
+import io.orderpush.gateway.ingest.EventParser;
+import io.orderpush.gateway.ingest.IngestHandler;
+import io.orderpush.gateway.ops.HealthApi;
+import io.vertx.core.Vertx;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.handler.BodyHandler;
+
+/** The HTTP surface: every path, its auth and its body limit, in one place. */
+final class Routes {
+
+  /** Operator request bodies are small JSON objects. */
+  static final long ADMIN_BODY_LIMIT = 64 * 1024;
+
+  private final Failures failures;
+  private final RequestMetrics metered;
+  private final BearerAuth admin;
+  private final BearerAuth ingest;
+  private final IngestHandler ingestHandler;
+  private final AppsApi appsApi;
+  private final GrantsApi grantsApi;
+  private final HealthApi health;
+  private final long ingestBodyLimit;
+
+  Routes(Gateway g) {
+    var sec = g.config.security();
+    failures = new Failures(g.registry);
+    metered = new RequestMetrics(g.registry);
+    admin = new BearerAuth(sec.adminToken(), "operator");
+    ingest = new BearerAuth(sec.ingestToken(), "ingest");
+    var limits = g.config.ingest();
+    ingestHandler = new IngestHandler(new EventParser(limits.maxEvents(), limits.maxDataBytes()), g.committer);
+    ingestBodyLimit = limits.maxRequestBytes();
+    appsApi = new AppsApi(g.apps);
+    grantsApi = new GrantsApi(g.grants);
+    health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
+  }
+
+  Router router(Vertx vertx) {
+    Router r = Router.router(vertx);
+    r.get("/health/live").handler(health::live);
+    r.get("/health/ready").handler(health::ready);
+    r.get("/metrics").handler(health::metrics);
+
+    // Auth runs before the body is read, so a caller without the token cannot make us buffer 4 MiB.
+    r.post("/v1/events").handler(metered.route("ingest")).handler(ingest)
+        .handler(body(ingestBodyLimit)).handler(ingestHandler);
+
+    r.post("/v1/apps").handler(metered.route("apps.create")).handler(admin)
+        .handler(body(ADMIN_BODY_LIMIT)).handler(appsApi::create);
+    r.get("/v1/apps").handler(metered.route("apps.list")).handler(admin).handler(appsApi::list);
+    r.get("/v1/apps/:appId").handler(metered.route("apps.get")).handler(admin).handler(appsApi::get);
+    r.get("/v1/apps/:appId/grants").handler(metered.route("grants.list")).handler(admin)
+        .handler(grantsApi::listForApp);
+    r.put("/v1/merchants/:merchantId/grants/:appId").handler(metered.route("grants.put")).handler(admin)
+        .handler(body(ADMIN_BODY_LIMIT)).handler(grantsApi::put);
+    r.delete("/v1/merchants/:merchantId/grants/:appId").handler(metered.route("grants.delete")).handler(admin)
+        .handler(grantsApi::delete);
+
+    r.route().failureHandler(failures::handle);
+    r.route().last().handler(ctx -> ctx.fail(404));
+    return r;
+  }
+
+  private static BodyHandler body(long limit) {
+    return BodyHandler.create(false).setBodyLimit(limit);
+  }
+}

@@ -1,0 +1,120 @@
+package io.orderpush.gateway.admin;
+
+import io.orderpush.gateway.http.ApiException;
+import io.orderpush.persistence.apps.AppStore;
+import io.orderpush.persistence.apps.DeliveryMode;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+/** Operator endpoints for apps: create (credentials shown once), list, get. */
+public final class AppsApi {
+
+  static final int MAX_NAME = 200;
+  static final int MAX_URL = 2048;
+  static final int MAX_PAGE = 500;
+
+  private final AppStore apps;
+
+  public AppsApi(AppStore apps) {
+    this.apps = apps;
+  }
+
+  public void create(RoutingContext ctx) {
+    JsonObject body = AdminJson.body(ctx);
+    String name = body.getValue("name") instanceof String s ? s.strip() : null;
+    if (name == null || name.isEmpty() || name.length() > MAX_NAME) {
+      throw invalid("name", "required: a string of 1 to " + MAX_NAME + " characters");
+    }
+    if (!(body.getValue("delivery") instanceof JsonObject delivery)) {
+      throw invalid("delivery", "required: {\"mode\": \"websocket\"} or {\"mode\": \"callback\", \"url\": ...}");
+    }
+    DeliveryMode mode;
+    try {
+      mode = DeliveryMode.fromWire(delivery.getValue("mode") instanceof String m ? m : null);
+    } catch (IllegalArgumentException e) {
+      throw invalid("delivery.mode", "must be websocket or callback");
+    }
+    Optional<String> url = Optional.empty();
+    if (mode == DeliveryMode.CALLBACK) {
+      url = Optional.of(callbackUrl(delivery.getValue("url")));
+    } else if (delivery.containsKey("url")) {
+      throw invalid("delivery.url", "only callback apps have a url");
+    }
+    apps.create(name, mode, url)
+        .onSuccess(created -> AdminJson.send(ctx, 201,
+            AdminJson.app(created.app())
+                .put("token", created.token())
+                .put("webhookSecret", created.webhookSecret())))
+        .onFailure(ctx::fail);
+  }
+
+  public void list(RoutingContext ctx) {
+    int limit = limit(ctx.queryParams().get("limit"));
+    Optional<UUID> after;
+    try {
+      after = Optional.ofNullable(ctx.queryParams().get("after")).map(UUID::fromString);
+    } catch (IllegalArgumentException e) {
+      throw invalid("after", "must be an appId from a previous page");
+    }
+    apps.list(limit, after)
+        .onSuccess(page -> {
+          JsonArray items = new JsonArray();
+          page.forEach(a -> items.add(AdminJson.app(a)));
+          Object next = page.size() == limit ? page.get(page.size() - 1).appId().toString() : null;
+          AdminJson.send(ctx, 200, new JsonObject().put("apps", items).put("next", next));
+        })
+        .onFailure(ctx::fail);
+  }
+
+  public void get(RoutingContext ctx) {
+    apps.get(AdminJson.appId(ctx))
+        .onSuccess(a -> AdminJson.send(ctx, 200, AdminJson.app(a)))
+        .onFailure(ctx::fail);
+  }
+
+  static int limit(String raw) {
+    if (raw == null) {
+      return 100;
+    }
+    try {
+      int n = Integer.parseInt(raw);
+      if (n >= 1 && n <= MAX_PAGE) {
+        return n;
+      }
+    } catch (NumberFormatException ignored) {
+      // reported below
+    }
+    throw invalid("limit", "must be an integer from 1 to " + MAX_PAGE);
+  }
+
+  /**
+   * Syntax only: an absolute http(s) URL. Whether its host may be reached (SSRF rules) is decided
+   * by the callback delivery, which checks every address it connects to.
+   */
+  private static String callbackUrl(Object value) {
+    if (!(value instanceof String s) || s.isEmpty() || s.length() > MAX_URL) {
+      throw invalid("delivery.url", "required for callback apps: an http or https URL of at most " + MAX_URL + " characters");
+    }
+    try {
+      URI u = new URI(s);
+      if (("http".equals(u.getScheme()) || "https".equals(u.getScheme())) && u.getHost() != null && u.getRawUserInfo() == null) {
+        return s;
+      }
+    } catch (URISyntaxException ignored) {
+      // reported below
+    }
+    throw invalid("delivery.url", "must be an absolute http or https URL with a host and no user info");
+  }
+
+  static ApiException invalid(String field, String problem) {
+    return new ApiException(400, "invalid_request", field + " " + problem,
+        List.of(Map.of("field", field, "problem", problem)));
+  }
+}

@@ -1,0 +1,83 @@
+package io.orderpush.gateway.admin;
+
+import io.orderpush.gateway.ingest.EventParser;
+import io.orderpush.persistence.apps.GrantStore;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/** Operator endpoints for grants: a merchant grants or revokes an app, with optional scopes. */
+public final class GrantsApi {
+
+  static final Set<String> SCOPES = Set.of("pii");
+
+  private final GrantStore grants;
+
+  public GrantsApi(GrantStore grants) {
+    this.grants = grants;
+  }
+
+  public void put(RoutingContext ctx) {
+    String merchantId = merchantId(ctx);
+    var appId = AdminJson.appId(ctx);
+    JsonObject body = AdminJson.body(ctx);
+    List<String> scopes = scopes(body.getValue("scopes"));
+    Object start = body.getValue("start", "latest");
+    if (!"latest".equals(start) && !"earliest".equals(start)) {
+      throw AppsApi.invalid("start", "must be \"latest\" (only new events) or \"earliest\" (all retained history)");
+    }
+    grants.grant(appId, merchantId, scopes, "earliest".equals(start))
+        .onSuccess(g -> AdminJson.send(ctx, 200, AdminJson.grant(g)))
+        .onFailure(ctx::fail);
+  }
+
+  public void delete(RoutingContext ctx) {
+    String merchantId = merchantId(ctx);
+    grants.revoke(AdminJson.appId(ctx), merchantId)
+        .onSuccess(v -> ctx.response().setStatusCode(204).end())
+        .onFailure(ctx::fail);
+  }
+
+  public void listForApp(RoutingContext ctx) {
+    int limit = AppsApi.limit(ctx.queryParams().get("limit"));
+    String after = ctx.queryParams().get("after");
+    grants.forApp(AdminJson.appId(ctx), limit, after == null ? "" : after)
+        .onSuccess(page -> {
+          JsonArray items = new JsonArray();
+          page.forEach(g -> items.add(AdminJson.grant(g)));
+          Object next = page.size() == limit ? page.get(page.size() - 1).merchantId() : null;
+          AdminJson.send(ctx, 200, new JsonObject().put("grants", items).put("next", next));
+        })
+        .onFailure(ctx::fail);
+  }
+
+  private static String merchantId(RoutingContext ctx) {
+    String m = ctx.pathParam("merchantId");
+    if (m == null || !EventParser.MERCHANT_ID.matcher(m).matches()) {
+      throw AppsApi.invalid("merchantId", "must match " + EventParser.MERCHANT_ID.pattern());
+    }
+    return m;
+  }
+
+  private static List<String> scopes(Object value) {
+    if (value == null) {
+      return List.of();
+    }
+    if (!(value instanceof JsonArray array) || array.size() > SCOPES.size()) {
+      throw AppsApi.invalid("scopes", "must be an array drawn from " + SCOPES);
+    }
+    List<String> out = new ArrayList<>();
+    for (Object s : array) {
+      if (!(s instanceof String scope) || !SCOPES.contains(scope)) {
+        throw AppsApi.invalid("scopes", "must be an array drawn from " + SCOPES);
+      }
+      if (!out.contains(scope)) {
+        out.add(scope);
+      }
+    }
+    return out;
+  }
+}

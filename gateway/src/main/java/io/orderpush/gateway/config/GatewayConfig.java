@@ -1,0 +1,53 @@
+package io.orderpush.gateway.config;
+
+import io.orderpush.persistence.pg.PgSettings;
+import io.orderpush.persistence.redis.RedisSettings;
+import java.util.Map;
+
+/** All configuration, parsed and validated once at startup. */
+public record GatewayConfig(
+    HttpConfig http,
+    PgSettings pg,
+    int partitionsAheadDays,
+    RedisSettings redis,
+    IngestConfig ingest,
+    SecurityConfig security) {
+
+  /** Reads the defaults file overridden by {@code env}; throws {@link ConfigException} listing every problem. */
+  public static GatewayConfig load(Map<String, String> env) {
+    ConfigReader r = new ConfigReader(ConfigReader.loadDefaults(), env);
+    HttpConfig http =
+        new HttpConfig(
+            r.string("http.host"), r.integer("http.port", 0, 65535), r.millis("http.shutdown-grace-ms", 0, 600_000));
+    int poolSize = r.integer("pg.pool-size", 1, 200);
+    int writers = r.integer("pg.writers", 1, 64);
+    var connectTimeout = r.millis("pg.connect-timeout-ms", 100, 120_000);
+    var queryTimeout = r.millis("pg.query-timeout-ms", 100, 600_000);
+    PgSettings pg =
+        r.url(
+            "pg.url",
+            u -> new PgSettings(u, poolSize, writers, connectTimeout, queryTimeout),
+            "postgresql://user[:password]@host[:port]/database");
+    int partitionsAhead = r.integer("pg.partitions-ahead-days", 1, 30);
+    var redisTimeout = r.millis("redis.command-timeout-ms", 50, 60_000);
+    RedisSettings redis =
+        r.url("redis.url", u -> new RedisSettings(u, redisTimeout), "redis://[:password@]host[:port]");
+    IngestConfig ingest =
+        new IngestConfig(
+            r.integer("ingest.max-events", 1, 100_000),
+            r.integer("ingest.max-request-bytes", 1024, 256 * 1024 * 1024),
+            r.integer("ingest.max-data-bytes", 64, 16 * 1024 * 1024),
+            r.integer("ingest.max-group-events", 1, 100_000),
+            r.integer("ingest.max-queued-events", 1, 10_000_000));
+    r.check(
+        ingest.maxQueuedEvents() >= ingest.maxEvents(),
+        "ingest.max-queued-events must be at least ingest.max-events (" + ingest.maxEvents() + ")");
+    SecurityConfig security =
+        new SecurityConfig(r.secret("admin.token", 24), r.secret("ingest.token", 24), r.base64Key("secret.key", 32));
+    r.check(
+        !security.adminToken().equals(security.ingestToken()) || security.adminToken().isEmpty(),
+        "admin.token and ingest.token must differ");
+    r.throwIfInvalid();
+    return new GatewayConfig(http, pg, partitionsAhead, redis, ingest, security);
+  }
+}

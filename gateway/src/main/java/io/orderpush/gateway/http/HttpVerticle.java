@@ -1,0 +1,45 @@
+package io.orderpush.gateway.http;
+
+import io.orderpush.gateway.config.HttpConfig;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.ext.web.Router;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/** One HTTP server instance; several share the port, one per event loop. */
+public final class HttpVerticle extends VerticleBase {
+
+  private final HttpConfig config;
+  private final Function<io.vertx.core.Vertx, Router> routes;
+  private HttpServer server;
+
+  public HttpVerticle(HttpConfig config, Function<io.vertx.core.Vertx, Router> routes) {
+    this.config = config;
+    this.routes = routes;
+  }
+
+  @Override
+  public Future<?> start() {
+    server = vertx.createHttpServer(new HttpServerOptions()
+        .setHost(config.host())
+        .setPort(config.port())
+        .setIdleTimeout(120)
+        .setIdleTimeoutUnit(TimeUnit.SECONDS)
+        .setMaxHeaderSize(16 * 1024)
+        .setCompressionSupported(false));
+    return server.requestHandler(routes.apply(vertx)).listen();
+  }
+
+  /** Stops accepting, then waits up to the grace period for requests in flight. */
+  @Override
+  public Future<?> stop() {
+    return server.shutdown(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  public int actualPort() {
+    return server.actualPort();
+  }
+}

@@ -1,0 +1,313 @@
+package io.orderpush.gateway.ingest;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import io.orderpush.gateway.http.ApiException;
+import io.orderpush.persistence.events.NewEvent;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * Reads an ingest body, a JSON array or NDJSON of events, in one streaming pass. Every problem
+ * of every event is collected, so one 400 names them all; nothing is returned unless all are
+ * valid. {@code data} is re-encoded compactly token by token, keeping numbers exactly as sent.
+ */
+public final class EventParser {
+
+  /** Merchant ids appear in URLs and keys, so they keep to a safe alphabet. */
+  public static final Pattern MERCHANT_ID = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
+
+  static final Pattern TYPE = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+  static final int MAX_ID_LENGTH = 128;
+  static final int MAX_REPORTED_PROBLEMS = 100;
+
+  private static final JsonFactory JSON =
+      JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+
+  private final int maxEvents;
+  private final int maxDataBytes;
+
+  public EventParser(int maxEvents, int maxDataBytes) {
+    this.maxEvents = maxEvents;
+    this.maxDataBytes = maxDataBytes;
+  }
+
+  /** The events of {@code body} in request order, or an {@link ApiException} (400 or 413). */
+  public List<NewEvent> parse(byte[] body) {
+    Problems problems = new Problems();
+    List<NewEvent> events = new ArrayList<>();
+    int index = 0;
+    try (JsonParser p = JSON.createParser(body)) {
+      JsonToken t = p.nextToken();
+      boolean array = t == JsonToken.START_ARRAY;
+      if (array) {
+        t = p.nextToken();
+      }
+      while (t != null && !(array && t == JsonToken.END_ARRAY)) {
+        if (index >= maxEvents) {
+          throw new ApiException(413, "too_many_events",
+              "a request may carry at most " + maxEvents + " events");
+        }
+        if (t == JsonToken.START_OBJECT) {
+          NewEvent e = parseEvent(p, index, problems);
+          if (e != null) {
+            events.add(e);
+          }
+        } else {
+          problems.add(index, null, "each event must be a JSON object", false);
+          p.skipChildren();
+        }
+        index++;
+        t = p.nextToken();
+      }
+      if (array) {
+        if (t == null) {
+          throw malformed("the array is not closed", index);
+        }
+        if (p.nextToken() != null) {
+          throw malformed("unexpected content after the array", index);
+        }
+      }
+    } catch (JsonProcessingException e) {
+      throw malformed(
+          e.getOriginalMessage() + " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr(),
+          index);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    if (index == 0) {
+      throw ApiException.badRequest("the request carries no events");
+    }
+    problems.throwIfAny();
+    return events;
+  }
+
+  private NewEvent parseEvent(JsonParser p, int index, Problems problems) throws IOException {
+    String eventId = null;
+    String merchantId = null;
+    String orderId = null;
+    String type = null;
+    String occurredAt = null;
+    String data = null;
+    int before = problems.count();
+    JsonToken t;
+    while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+      String field = p.currentName();
+      t = p.nextToken();
+      switch (field) {
+        case "eventId" -> eventId = identifier(p, t, index, field, problems);
+        case "orderId" -> orderId = identifier(p, t, index, field, problems);
+        case "merchantId" -> merchantId = matching(p, t, index, field, MERCHANT_ID, problems);
+        case "type" -> type = matching(p, t, index, field, TYPE, problems);
+        case "occurredAt" -> occurredAt = instant(p, t, index, problems);
+        case "data" -> data = data(p, t, index, problems);
+        default -> p.skipChildren(); // unknown members are ignored, as JSON APIs usually do
+      }
+    }
+    requireField(eventId, "eventId", index, problems);
+    requireField(merchantId, "merchantId", index, problems);
+    requireField(orderId, "orderId", index, problems);
+    requireField(type, "type", index, problems);
+    requireField(occurredAt, "occurredAt", index, problems);
+    requireField(data, "data", index, problems);
+    if (problems.count() > before) {
+      return null;
+    }
+    return new NewEvent(merchantId, eventId, renderTail(eventId, orderId, type, occurredAt, data));
+  }
+
+  private static void requireField(String value, String field, int index, Problems problems) {
+    if (value == null && !problems.has(index, field)) {
+      problems.add(index, field, "required", false);
+    }
+  }
+
+  private static String string(JsonParser p, JsonToken t, int index, String field, Problems problems)
+      throws IOException {
+    if (t != JsonToken.VALUE_STRING) {
+      problems.add(index, field, "must be a string", false);
+      p.skipChildren();
+      return null;
+    }
+    return p.getText();
+  }
+
+  private static String identifier(JsonParser p, JsonToken t, int index, String field, Problems problems)
+      throws IOException {
+    String s = string(p, t, index, field, problems);
+    if (s == null) {
+      return null;
+    }
+    if (s.isEmpty() || s.length() > MAX_ID_LENGTH) {
+      problems.add(index, field, "must be 1 to " + MAX_ID_LENGTH + " characters", false);
+      return null;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      if (Character.isISOControl(s.charAt(i))) {
+        problems.add(index, field, "must not contain control characters", false);
+        return null;
+      }
+    }
+    return s;
+  }
+
+  private static String matching(
+      JsonParser p, JsonToken t, int index, String field, Pattern pattern, Problems problems) throws IOException {
+    String s = string(p, t, index, field, problems);
+    if (s != null && !pattern.matcher(s).matches()) {
+      problems.add(index, field, "must match " + pattern.pattern(), false);
+      return null;
+    }
+    return s;
+  }
+
+  private static String instant(JsonParser p, JsonToken t, int index, Problems problems) throws IOException {
+    String s = string(p, t, index, "occurredAt", problems);
+    if (s == null) {
+      return null;
+    }
+    try {
+      Instant at = s.length() > 40 ? null : OffsetDateTime.parse(s).toInstant();
+      if (at != null) {
+        return at.toString();
+      }
+    } catch (DateTimeParseException ignored) {
+      // reported below
+    }
+    problems.add(index, "occurredAt", "must be an ISO-8601 timestamp with offset, e.g. 2026-11-11T00:00:01.250Z", false);
+    return null;
+  }
+
+  private String data(JsonParser p, JsonToken t, int index, Problems problems) throws IOException {
+    if (t != JsonToken.START_OBJECT) {
+      problems.add(index, "data", "must be a JSON object", false);
+      p.skipChildren();
+      return null;
+    }
+    StringWriter out = new StringWriter(256);
+    try (JsonGenerator g = JSON.createGenerator(out)) {
+      copyStructure(p, g);
+    }
+    String json = out.toString();
+    if (json.length() > maxDataBytes
+        || (json.length() * 3L > maxDataBytes && json.getBytes(StandardCharsets.UTF_8).length > maxDataBytes)) {
+      problems.add(index, "data", "must be at most " + maxDataBytes + " bytes of JSON", true);
+      return null;
+    }
+    return json;
+  }
+
+  /** Copies the value at the parser's current token, writing numbers from their source text. */
+  private static void copyStructure(JsonParser p, JsonGenerator g) throws IOException {
+    int depth = 0;
+    JsonToken t = p.currentToken();
+    while (true) {
+      switch (t) {
+        case START_OBJECT -> {
+          g.writeStartObject();
+          depth++;
+        }
+        case END_OBJECT -> {
+          g.writeEndObject();
+          depth--;
+        }
+        case START_ARRAY -> {
+          g.writeStartArray();
+          depth++;
+        }
+        case END_ARRAY -> {
+          g.writeEndArray();
+          depth--;
+        }
+        case FIELD_NAME -> g.writeFieldName(p.currentName());
+        case VALUE_STRING -> g.writeString(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
+        case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> g.writeNumber(p.getText());
+        case VALUE_TRUE -> g.writeBoolean(true);
+        case VALUE_FALSE -> g.writeBoolean(false);
+        case VALUE_NULL -> g.writeNull();
+        default -> throw new IllegalStateException("unexpected token " + t);
+      }
+      if (depth == 0) {
+        return;
+      }
+      t = p.nextToken();
+    }
+  }
+
+  /** The event as delivery sends it, minus seq and ingestedAt, without the opening brace. */
+  static String renderTail(String eventId, String orderId, String type, String occurredAt, String data) {
+    StringWriter out = new StringWriter(data.length() + 160);
+    try (JsonGenerator g = JSON.createGenerator(out)) {
+      g.writeStartObject();
+      g.writeStringField("eventId", eventId);
+      g.writeStringField("orderId", orderId);
+      g.writeStringField("type", type);
+      g.writeStringField("occurredAt", occurredAt);
+      g.writeFieldName("data");
+      g.writeRawValue(data);
+      g.writeEndObject();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toString().substring(1);
+  }
+
+  private static ApiException malformed(String message, int index) {
+    return new ApiException(400, "malformed_json", "the body is not valid JSON or NDJSON: " + message,
+        List.of(Map.of("index", index, "problem", message)));
+  }
+
+  /** Problems found so far; 413 only when every one of them is a size limit. */
+  private static final class Problems {
+    private final List<Map<String, Object>> list = new ArrayList<>();
+    private int count;
+    private boolean onlySize = true;
+
+    void add(int index, String field, String problem, boolean size) {
+      count++;
+      onlySize &= size;
+      if (list.size() < MAX_REPORTED_PROBLEMS) {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("index", index);
+        if (field != null) {
+          d.put("field", field);
+        }
+        d.put("problem", problem);
+        list.add(d);
+      }
+    }
+
+    boolean has(int index, String field) {
+      return list.stream().anyMatch(d -> d.get("index").equals(index) && field.equals(d.get("field")));
+    }
+
+    int count() {
+      return count;
+    }
+
+    void throwIfAny() {
+      if (count == 0) {
+        return;
+      }
+      String message = count + " invalid event field(s); nothing was written"
+          + (count > list.size() ? " (first " + list.size() + " listed)" : "");
+      throw onlySize
+          ? new ApiException(413, "event_too_large", message, list)
+          : new ApiException(400, "invalid_events", message, list);
+    }
+  }
+}
