@@ -71,7 +71,7 @@ public final class EventLog {
   public Future<List<AppendResult>> append(SqlConnection tx, List<NewEvent> events, Instant now) {
     Instant ingestedAt = now.truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
     String[] merchants = events.stream().map(NewEvent::merchantId).distinct().sorted().toArray(String[]::new);
-    Tuple merchantsParam = Tuple.of(merchants);
+    Tuple merchantsParam = Tuple.tuple().addArrayOfString(merchants);
     return tx.preparedQuery(INSERT_MERCHANTS)
         .execute(merchantsParam)
         .compose(ignored -> tx.preparedQuery(LOCK_HEADS).execute(merchantsParam))
@@ -94,7 +94,7 @@ public final class EventLog {
       ids[i] = events.get(i).eventId();
     }
     return tx.preparedQuery(FIND_KEYS)
-        .execute(Tuple.of(merchants, ids))
+        .execute(Tuple.tuple().addArrayOfString(merchants).addArrayOfString(ids))
         .map(
             rows -> {
               Map<Key, Long> found = new HashMap<>();
