@@ -64,7 +64,9 @@ final class Routes {
         .handler(grantsApi::delete);
 
     r.route().failureHandler(failures::handle);
-    r.route().last().handler(ctx -> ctx.fail(404));
+    // No route matched: the router answers 404 or 405 through these.
+    r.errorHandler(404, failures::handle);
+    r.errorHandler(405, failures::handle);
     return r;
   }
 

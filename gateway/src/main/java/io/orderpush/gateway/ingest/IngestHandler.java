@@ -1,9 +1,11 @@
 package io.orderpush.gateway.ingest;
 
+import io.orderpush.gateway.http.ApiException;
 import io.orderpush.persistence.events.AppendResult;
 import io.orderpush.persistence.events.GroupCommitter;
 import io.orderpush.persistence.events.NewEvent;
 import io.vertx.core.Handler;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.Json;
 import io.vertx.ext.web.RoutingContext;
 import java.util.List;
@@ -24,7 +26,11 @@ public final class IngestHandler implements Handler<RoutingContext> {
 
   @Override
   public void handle(RoutingContext ctx) {
-    List<NewEvent> events = parser.parse(ctx.body().buffer().getBytes());
+    Buffer body = ctx.body().buffer();
+    if (body == null || body.length() == 0) {
+      throw ApiException.badRequest("the request carries no events");
+    }
+    List<NewEvent> events = parser.parse(body.getBytes());
     committer
         .append(events)
         .onSuccess(results -> ctx.response()

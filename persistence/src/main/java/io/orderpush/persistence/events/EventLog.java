@@ -168,8 +168,9 @@ public final class EventLog {
   }
 
   /**
-   * Reads up to {@code maxEvents} events of one merchant with seq >= {@code fromSeq}, in order.
-   * An empty list means nothing at or after {@code fromSeq} is stored (yet).
+   * Reads the next events of one merchant with seq >= {@code fromSeq}, in order: at most {@code
+   * maxEvents}, and at most 128 chunks' worth, so a caller pages until it gets an empty list, which
+   * means nothing at or after {@code fromSeq} is stored (yet).
    */
   public Future<List<LoggedEvent>> read(SqlClient client, String merchantId, long fromSeq, int maxEvents) {
     if (maxEvents <= 0) {
