@@ -49,6 +49,7 @@ public final class TestGateway implements AutoCloseable {
     env.put("GATEWAY_ADMIN_TOKEN", ADMIN_TOKEN);
     env.put("GATEWAY_INGEST_TOKEN", INGEST_TOKEN);
     env.put("GATEWAY_SECRET_KEY", SECRET_KEY);
+    env.put("GATEWAY_HTTP_SHUTDOWN_GRACE_MS", "2000");
     return env;
   }
 
