@@ -1,0 +1,66 @@
+package io.orderpush.gateway;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.http.HttpClient;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/** The gateway as a separate OS process, for tests that kill it. */
+final class GatewayProcess {
+
+  final int port;
+  final Process process;
+
+  private GatewayProcess(int port, Process process) {
+    this.port = port;
+    this.process = process;
+  }
+
+  static GatewayProcess start(int port, String logName) throws IOException, InterruptedException {
+    ProcessBuilder pb = new ProcessBuilder(
+        new File(System.getProperty("java.home"), "bin/java").getPath(),
+        "-Xmx512m", "-cp", System.getProperty("java.class.path"), Main.class.getName());
+    pb.environment().putAll(TestGateway.environment(port));
+    File log = new File("target", logName);
+    pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log));
+    GatewayProcess gp = new GatewayProcess(port, pb.start());
+    gp.awaitReady(Duration.ofSeconds(60));
+    return gp;
+  }
+
+  private void awaitReady(Duration timeout) throws InterruptedException {
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new IllegalStateException("gateway exited with " + process.exitValue() + " before it was ready");
+      }
+      try {
+        if (TestGateway.send(port, http, "GET", "/health/ready", null, null).statusCode() == 200) {
+          return;
+        }
+      } catch (RuntimeException notYet) {
+        // not listening yet
+      }
+      Thread.sleep(100);
+    }
+    throw new IllegalStateException("gateway not ready after " + timeout);
+  }
+
+  /** SIGKILL: no shutdown hook, no flush, nothing. */
+  void kill() throws InterruptedException {
+    process.destroyForcibly();
+    process.waitFor(30, TimeUnit.SECONDS);
+  }
+
+  /** SIGTERM, then the exit code. */
+  int terminate(Duration timeout) throws InterruptedException {
+    process.destroy();
+    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      process.destroyForcibly();
+      throw new IllegalStateException("gateway did not exit within " + timeout + " of SIGTERM");
+    }
+    return process.exitValue();
+  }
+}

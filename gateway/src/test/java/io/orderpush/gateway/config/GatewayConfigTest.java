@@ -1,0 +1,63 @@
+package io.orderpush.gateway.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class GatewayConfigTest {
+
+  static Map<String, String> valid() {
+    Map<String, String> env = new HashMap<>();
+    env.put("GATEWAY_ADMIN_TOKEN", "a".repeat(24));
+    env.put("GATEWAY_INGEST_TOKEN", "i".repeat(24));
+    env.put("GATEWAY_SECRET_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    return env;
+  }
+
+  @Test
+  void shouldUseDefaultsOverriddenByEnvironment() {
+    Map<String, String> env = valid();
+    env.put("GATEWAY_HTTP_PORT", "9090");
+    env.put("GATEWAY_PG_URL", "postgresql://u:p%40ss@db.internal:6432/events");
+    GatewayConfig c = GatewayConfig.load(env);
+    assertThat(c.http().port()).isEqualTo(9090);
+    assertThat(c.ingest().maxEvents()).isEqualTo(1000);
+    assertThat(c.ingest().maxRequestBytes()).isEqualTo(4 * 1024 * 1024);
+    assertThat(c.ingest().maxDataBytes()).isEqualTo(64 * 1024);
+    assertThat(c.pg().host()).isEqualTo("db.internal");
+    assertThat(c.pg().port()).isEqualTo(6432);
+    assertThat(c.pg().password()).isEqualTo("p@ss");
+    assertThat(c.pg().toString()).doesNotContain("p@ss");
+    assertThat(c.redis().url().getPort()).isEqualTo(6379);
+  }
+
+  @Test
+  void shouldNameEveryBadKeyAndWhatItAllowsWithoutEchoingSecrets() {
+    Map<String, String> env = valid();
+    env.put("GATEWAY_HTTP_PORT", "eighty");
+    env.put("GATEWAY_PG_URL", "mysql://x@y/z");
+    env.put("GATEWAY_INGEST_MAX_EVENTS", "0");
+    env.put("GATEWAY_ADMIN_TOKEN", "short-secret");
+    env.remove("GATEWAY_SECRET_KEY");
+    ConfigException e = catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env));
+    assertThat(e.problems()).hasSize(5);
+    assertThat(e.getMessage())
+        .contains("http.port (GATEWAY_HTTP_PORT) must be an integer from 0 to 65535, was 'eighty'")
+        .contains("pg.url (GATEWAY_PG_URL) must be postgresql://")
+        .contains("ingest.max-events (GATEWAY_INGEST_MAX_EVENTS) must be an integer from 1 to 100000")
+        .contains("admin.token (GATEWAY_ADMIN_TOKEN) is required")
+        .contains("secret.key (GATEWAY_SECRET_KEY) is required")
+        .doesNotContain("short-secret");
+  }
+
+  @Test
+  void shouldRefuseTheSameTokenForOperatorsAndIngest() {
+    Map<String, String> env = valid();
+    env.put("GATEWAY_INGEST_TOKEN", env.get("GATEWAY_ADMIN_TOKEN"));
+    assertThat(catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env)).getMessage())
+        .contains("must differ");
+  }
+}
