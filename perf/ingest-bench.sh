@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Durable ingest throughput benchmark: see perf/README.md.
+#
+#   perf/ingest-bench.sh            from the repository root (or anywhere)
+#
+# Starts a private gateway (generated tokens, free port) against the PostgreSQL and
+# Redis of scripts/services.sh, runs perf's IngestBench BENCH_RUNS times per batch
+# size, prints per-run figures, the CPU split per process and the medians, and stops
+# the gateway with SIGTERM on exit (also on failure or Ctrl-C).
+#
+# Overridable by environment:
+#   BENCH_BATCHES="100 1000"   batch sizes (events per request)
+#   BENCH_RUNS=3               runs per batch size (median reported)
+#   BENCH_DURATION=30          measured seconds per run
+#   BENCH_WARMUP=10            unmeasured seconds before each run
+#   BENCH_MERCHANTS=1000       distinct merchant ids
+#   BENCH_GATEWAY_WARMUP=20    seconds of unmeasured load on a fresh gateway (JIT) before run 1
+#   BENCH_CONCURRENCY_<batch>  requests in flight for that batch size
+#                              (defaults: 16 for batch 100, 4 for batch 1000,
+#                              BENCH_CONCURRENCY otherwise, itself default 8)
+#   BENCH_GATEWAY_JAVA_OPTS    JVM options for the gateway   (default none)
+#   BENCH_JAVA_OPTS            JVM options for the generator (default -Xmx1g -XX:+UseSerialGC)
+#   BENCH_OUT                  directory for logs and results (default: a new temp dir)
+#   BENCH_REBUILD=1            rebuild the jars even if present
+#   GATEWAY_PG_URL, GATEWAY_REDIS_URL as for the gateway; other GATEWAY_* pass through.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+BATCHES=${BENCH_BATCHES:-"100 1000"}
+RUNS=${BENCH_RUNS:-3}
+DURATION=${BENCH_DURATION:-30}
+WARMUP=${BENCH_WARMUP:-10}
+MERCHANTS=${BENCH_MERCHANTS:-1000}
+GW_WARMUP=${BENCH_GATEWAY_WARMUP:-20}
+BENCH_JAVA_OPTS=${BENCH_JAVA_OPTS:--Xmx1g -XX:+UseSerialGC}
+export GATEWAY_PG_URL=${GATEWAY_PG_URL:-postgresql://gateway:gateway@127.0.0.1:5432/gateway}
+export GATEWAY_REDIS_URL=${GATEWAY_REDIS_URL:-redis://127.0.0.1:6379}
+OUT=${BENCH_OUT:-$(mktemp -d /tmp/ingest-bench.XXXXXX)}
+mkdir -p "$OUT"
+GATEWAY_JAR=$ROOT/gateway/target/gateway-0.1.0-SNAPSHOT.jar
+BENCH_JAR=$ROOT/perf/target/ingest-bench.jar
+HZ=$(getconf CLK_TCK)
+
+log() { echo "ingest-bench: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+concurrency_for() {
+    local var=BENCH_CONCURRENCY_$1
+    if [[ -n ${!var:-} ]]; then echo "${!var}"
+    elif [[ $1 == 100 ]]; then echo 16
+    elif [[ $1 == 1000 ]]; then echo 4
+    else echo "${BENCH_CONCURRENCY:-8}"; fi
+}
+
+# ------------------------------------------------------------------ services, build
+
+if [[ -x scripts/services.sh ]]; then
+    scripts/services.sh >&2 || die "scripts/services.sh failed"
+else
+    log "scripts/services.sh not found; assuming PostgreSQL and Redis are running"
+fi
+psql -X -w -q "$GATEWAY_PG_URL" -c 'select 1' >/dev/null || die "cannot log in to PostgreSQL (GATEWAY_PG_URL)"
+
+if [[ ! -f $GATEWAY_JAR || ${BENCH_REBUILD:-0} == 1 ]]; then
+    log "building the gateway (mvn -q -DskipTests package)..."
+    mvn -q -DskipTests package >&2
+elif [[ ! -f $BENCH_JAR ]]; then
+    log "building the load generator (mvn -q -pl perf -DskipTests package)..."
+    mvn -q -pl perf -DskipTests package >&2
+fi
+[[ -f $GATEWAY_JAR && -f $BENCH_JAR ]] || die "jars missing after build"
+# Run a private copy, so a concurrent rebuild cannot swap the jar under the running JVM.
+cp "$GATEWAY_JAR" "$OUT/gateway.jar"
+
+# ------------------------------------------------------------------ gateway
+
+free_port() {
+    local port
+    for _ in $(seq 1 50); do
+        port=$((20000 + RANDOM % 30000))
+        ss -Htln "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
+    done
+    die "no free port found"
+}
+
+PORT=$(free_port)
+export GATEWAY_HTTP_HOST=127.0.0.1 GATEWAY_HTTP_PORT=$PORT
+export GATEWAY_ADMIN_TOKEN=adm-$(openssl rand -hex 24)
+export GATEWAY_INGEST_TOKEN=ing-$(openssl rand -hex 24)
+GATEWAY_SECRET_KEY=$(openssl rand -base64 32)
+export GATEWAY_SECRET_KEY
+
+GW_PID=""
+stop_gateway() {
+    [[ -n $GW_PID ]] || return 0
+    if kill -0 "$GW_PID" 2>/dev/null; then
+        log "stopping gateway (pid $GW_PID, SIGTERM)..."
+        kill -TERM "$GW_PID" 2>/dev/null || true
+        for _ in $(seq 1 30); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 1; done
+        if kill -0 "$GW_PID" 2>/dev/null; then
+            log "gateway did not stop in 30 s, SIGKILL"
+            kill -KILL "$GW_PID" 2>/dev/null || true
+        fi
+    fi
+    wait "$GW_PID" 2>/dev/null || true
+    GW_PID=""
+}
+trap stop_gateway EXIT
+trap 'exit 130' INT TERM
+
+log "starting gateway on 127.0.0.1:$PORT (log: $OUT/gateway.log)"
+# shellcheck disable=SC2086
+java ${BENCH_GATEWAY_JAVA_OPTS:-} -jar "$OUT/gateway.jar" >"$OUT/gateway.log" 2>&1 &
+GW_PID=$!
+BASE=http://127.0.0.1:$PORT
+for i in $(seq 1 60); do
+    curl -fsS -o /dev/null "$BASE/health/ready" 2>/dev/null && break
+    kill -0 "$GW_PID" 2>/dev/null || { tail -n 30 "$OUT/gateway.log" >&2; die "gateway exited during startup"; }
+    ((i < 60)) || die "gateway not ready after 60 s"
+    sleep 1
+done
+
+SYNC_COMMIT=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW synchronous_commit')
+FSYNC=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW fsync')
+PGVER=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW server_version')
+GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -z $(git status --porcelain -- persistence gateway delivery 2>/dev/null) ]] || GIT_REV="$GIT_REV+uncommitted"
+
+# ------------------------------------------------------------------ measuring helpers
+
+# Sum of utime+stime ticks of the given pids (processes that vanished count 0).
+ticks() {
+    local sum=0 pid t
+    for pid in "$@"; do
+        t=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null) || t=0
+        sum=$((sum + ${t:-0}))
+    done
+    echo "$sum"
+}
+pg_pids() { pgrep -x postgres || true; }
+redis_pids() { pgrep -x redis-server || true; }
+# Machine-wide "busy iowait total" ticks from /proc/stat.
+machine() { awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $6, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat; }
+
+# One line of CPU figures for the processes at the start and end of a window.
+snapshot() { # bench_pid
+    echo "$(date +%s.%N) $(ticks "$GW_PID") $(ticks "$1") $(ticks $(pg_pids)) $(ticks $(redis_pids)) $(machine)"
+}
+
+# count and sum of a Prometheus summary/histogram, e.g. gateway_ingest_commit_seconds
+scrape() { curl -fsS "$BASE/metrics" >"$1" || echo >"$1"; }
+metric() { # file name [labels-regex]  -> value of the first matching sample (0 if none)
+    awk -v n="$2" -v l="${3:-}" '{ split($1, a, "{") } a[1] == n && (l == "" || index($1, l)) { print $2; found = 1; exit }
+        END { if (!found) print 0 }' "$1"
+}
+json_num() { grep -o "\"$2\":[-0-9.eE]*" "$1" | head -n1 | cut -d: -f2; }
+
+# ------------------------------------------------------------------ runs
+
+RESULTS=$OUT/results.tsv
+printf 'batch\trun\tevents_per_s\trequests_per_s\tp50_ms\tp99_ms\tmax_ms\terrors\tretries503\tcommit_mean_ms\tcommit_p99_ms\tgroup_events_mean\tgroup_requests_mean\tcpu_gateway\tcpu_bench\tcpu_postgres\tcpu_redis\tcpu_other\tcpu_machine\tiowait\n' >"$RESULTS"
+
+echo "== ingest benchmark: $(nproc) cores, PostgreSQL $PGVER, synchronous_commit=$SYNC_COMMIT, fsync=$FSYNC, gateway $GIT_REV"
+echo "== $RUNS runs per batch size, ${WARMUP}s warm-up + ${DURATION}s measured, $MERCHANTS merchants, output in $OUT"
+# One unmeasured run first, so the gateway's JIT compilation (which takes a good share of
+# two cores for a while) does not land in the first measured run.
+if ((GW_WARMUP > 0)); then
+    first=${BATCHES%% *}
+    log "warming up the gateway: ${GW_WARMUP}s at batch $first (not measured)"
+    # shellcheck disable=SC2086
+    java $BENCH_JAVA_OPTS -jar "$BENCH_JAR" --url="$BASE/v1/events" --batch="$first" --merchants="$MERCHANTS" \
+        --concurrency="$(concurrency_for "$first")" --duration="$GW_WARMUP" --warmup=0 --seed=7 \
+        >"$OUT/bench-gateway-warmup.log" 2>&1 || { cat "$OUT/bench-gateway-warmup.log" >&2; die "warm-up run failed"; }
+fi
+
+failed=0
+for batch in $BATCHES; do
+    conc=$(concurrency_for "$batch")
+    for run in $(seq 1 "$RUNS"); do
+        tag=b$batch-r$run
+        scrape "$OUT/metrics-$tag-before.txt"
+        # shellcheck disable=SC2086
+        java $BENCH_JAVA_OPTS -jar "$BENCH_JAR" --url="$BASE/v1/events" --batch="$batch" \
+            --merchants="$MERCHANTS" --concurrency="$conc" --duration="$DURATION" --warmup="$WARMUP" \
+            --seed="$run$batch" >"$OUT/bench-$tag.log" 2>&1 &
+        bp=$!
+        # CPU window: from 1 s into the measured period to its end (the generator's JVM
+        # needs ~0.5 s to start, so this stays inside the steady state).
+        sleep $((WARMUP + 1)); s0=$(snapshot "$bp")
+        sleep $((DURATION - 1)); s1=$(snapshot "$bp")
+        rc=0; wait "$bp" || rc=$?
+        scrape "$OUT/metrics-$tag-after.txt"
+        if ! grep -q '^RESULT_JSON ' "$OUT/bench-$tag.log"; then
+            cat "$OUT/bench-$tag.log" >&2; die "run $tag produced no result"
+        fi
+        ((rc == 0)) || { failed=1; log "run $tag reported errors (exit $rc), see $OUT/bench-$tag.log"; }
+        grep '^RESULT_JSON ' "$OUT/bench-$tag.log" | cut -d' ' -f2- >"$OUT/result-$tag.json"
+        grep -v '^RESULT_JSON ' "$OUT/bench-$tag.log" | sed "s/^/  run $run: /"
+        r=$OUT/result-$tag.json; b=$OUT/metrics-$tag-before.txt; a=$OUT/metrics-$tag-after.txt
+        # Per-run means from the deltas of the cumulative count/sum; p99 is Micrometer's decaying window.
+        read -r cmean cp99 gmean rmean < <(awk -v c0="$(metric "$b" gateway_ingest_commit_seconds_count)" \
+            -v c1="$(metric "$a" gateway_ingest_commit_seconds_count)" \
+            -v s0="$(metric "$b" gateway_ingest_commit_seconds_sum)" -v s1="$(metric "$a" gateway_ingest_commit_seconds_sum)" \
+            -v p99="$(metric "$a" gateway_ingest_commit_seconds 'quantile="0.99"')" \
+            -v g0="$(metric "$b" gateway_ingest_group_events_sum)" -v g1="$(metric "$a" gateway_ingest_group_events_sum)" \
+            -v q0="$(metric "$b" gateway_ingest_group_requests_sum)" -v q1="$(metric "$a" gateway_ingest_group_requests_sum)" \
+            'BEGIN { n = c1 - c0; if (n < 1) n = 1
+                     printf "%.1f %.1f %.0f %.1f\n", (s1 - s0) / n * 1000, p99 * 1000, (g1 - g0) / n, (q1 - q0) / n }')
+        read -r cgw cbench cpg credis cmach ciow < <(echo "$s0 $s1" | awk -v hz="$HZ" '{
+            dt = $9 - $1; c = hz * dt; n = '"$(nproc)"'
+            printf "%.0f %.0f %.0f %.0f %.0f %.1f\n", ($10-$2)/c*100, ($11-$3)/c*100, ($12-$4)/c*100, ($13-$5)/c*100,
+                ($14-$6)/($16-$8)*100*n, ($15-$7)/($16-$8)*100*n }')
+        echo "  run $run: group commit: mean $cmean ms per transaction (p99 $cp99 ms), $gmean events / $rmean requests per transaction;" \
+             "CPU % of one core: gateway $cgw, load generator $cbench, postgres $cpg, redis $credis," \
+             "anything else $((cmach - cgw - cbench - cpg - credis)); machine busy $cmach of $(( $(nproc) * 100 )), iowait $ciow"
+        if ((cmach - cgw - cbench - cpg - credis > 20)); then
+            log "WARNING: run $tag shared the machine with other work ($((cmach - cgw - cbench - cpg - credis))% of a core): figures are disturbed"
+        fi
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$batch" "$run" \
+            "$(json_num "$r" eventsPerS)" "$(json_num "$r" requestsPerS)" "$(json_num "$r" p50Ms)" "$(json_num "$r" p99Ms)" \
+            "$(json_num "$r" maxMs)" "$(json_num "$r" errors)" "$(json_num "$r" retries503)" \
+            "$cmean" "$cp99" "$gmean" "$rmean" "$cgw" "$cbench" "$cpg" "$credis" "$((cmach - cgw - cbench - cpg - credis))" \
+            "$cmach" "$ciow" >>"$RESULTS"
+    done
+done
+
+# ------------------------------------------------------------------ summary
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+col() { awk -F'\t' -v b="$1" -v c="$2" 'NR > 1 && $1 == b { print $c }' "$RESULTS"; }
+echo
+echo "== medians of $RUNS runs (synchronous_commit=$SYNC_COMMIT, $(nproc) cores, $MERCHANTS merchants, ${DURATION}s each)"
+printf '%-6s %-5s %12s %10s %9s %9s %13s %12s %s\n' batch conc events/s req/s p50_ms p99_ms commit_ms events/tx "cpu% gw/gen/pg/redis/other"
+for batch in $BATCHES; do
+    printf '%-6s %-5s %12s %10s %9s %9s %13s %12s %s\n' "$batch" "$(concurrency_for "$batch")" \
+        "$(col "$batch" 3 | median)" "$(col "$batch" 4 | median)" "$(col "$batch" 5 | median)" "$(col "$batch" 6 | median)" \
+        "$(col "$batch" 10 | median)" "$(col "$batch" 12 | median)" \
+        "$(col "$batch" 14 | median)/$(col "$batch" 15 | median)/$(col "$batch" 16 | median)/$(col "$batch" 17 | median)/$(col "$batch" 18 | median)"
+done
+echo "(per-run table: $RESULTS)"
+((failed == 0)) || { log "some runs reported errors"; exit 1; }
