@@ -6,6 +6,9 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.delivery.cursor.CursorStore;
+import io.orderpush.delivery.websocket.StreamService;
 import io.orderpush.gateway.config.GatewayConfig;
 import io.orderpush.gateway.http.HttpVerticle;
 import io.orderpush.persistence.apps.AppStore;
@@ -46,6 +49,9 @@ public final class Gateway {
   AppStore apps;
   GrantStore grants;
   GroupCommitter committer;
+  Pool deliveryPool;
+  DeliveryEngine engine;
+  StreamService streams;
   private String httpDeployment;
   private long partitionTimer = -1;
 
@@ -79,11 +85,15 @@ public final class Gateway {
     var ingest = config.ingest();
     committer = new GroupCommitter(vertx, writers, log,
         new GroupCommitter.Settings(pg.writers(), ingest.maxGroupEvents(), ingest.maxQueuedEvents()), registry);
+    deliveryPool = PgPools.create(vertx, pg, "delivery", config.deliveryPoolSize(), 100_000);
     PartitionMaintainer partitions = new PartitionMaintainer(pool, config.partitionsAheadDays());
     return partitions.ensurePartitions()
         .compose(v -> RedisStore.connect(vertx, config.redis()))
         .compose(r -> {
           redis = r;
+          engine = new DeliveryEngine(vertx, deliveryPool, log, new CursorStore(redis), registry);
+          streams = new StreamService(engine, grants, config.stream(), registry);
+          committer.onCommitted(engine::headsAdvanced);
           partitionTimer = vertx.setPeriodic(PARTITION_CHECK_MS, id -> partitions.ensurePartitions()
               .onFailure(err -> LOG.error("could not create upcoming partitions", err)));
           Routes routes = new Routes(this);
@@ -106,9 +116,12 @@ public final class Gateway {
     if (partitionTimer >= 0) {
       vertx.cancelTimer(partitionTimer);
     }
-    Future<?> http = httpDeployment == null ? Future.succeededFuture() : vertx.undeploy(httpDeployment);
+    Future<Void> streamsClosed = streams == null ? Future.succeededFuture() : streams.close();
+    Future<?> http = streamsClosed.transform(
+        v -> httpDeployment == null ? Future.succeededFuture() : vertx.undeploy(httpDeployment));
     Future<Void> drained = http.transform(v -> committer == null ? Future.succeededFuture() : committer.close())
         .transform(v -> closeQuietly(writers))
+        .transform(v -> closeQuietly(deliveryPool))
         .transform(v -> closeQuietly(pool))
         .transform(v -> redis == null ? Future.succeededFuture() : redis.close(vertx));
     // Vert.x is closed from a plain thread: a callback bound to one of its event loops would

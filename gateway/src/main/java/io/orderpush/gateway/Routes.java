@@ -8,6 +8,7 @@ import io.orderpush.gateway.http.RequestMetrics;
 import io.orderpush.gateway.ingest.EventParser;
 import io.orderpush.gateway.ingest.IngestHandler;
 import io.orderpush.gateway.ops.HealthApi;
+import io.orderpush.gateway.stream.StreamHandler;
 import io.vertx.core.Vertx;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -26,6 +27,7 @@ final class Routes {
   private final AppsApi appsApi;
   private final GrantsApi grantsApi;
   private final HealthApi health;
+  private final StreamHandler stream;
   private final long ingestBodyLimit;
 
   Routes(Gateway g) {
@@ -38,7 +40,8 @@ final class Routes {
     ingestHandler = new IngestHandler(new EventParser(limits.maxEvents(), limits.maxDataBytes()), g.committer);
     ingestBodyLimit = limits.maxRequestBytes();
     appsApi = new AppsApi(g.apps);
-    grantsApi = new GrantsApi(g.grants);
+    grantsApi = new GrantsApi(g.grants, g.streams);
+    stream = new StreamHandler(g.apps, g.streams);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
   }
 
@@ -51,6 +54,8 @@ final class Routes {
     // Auth runs before the body is read, so a caller without the token cannot make us buffer 4 MiB.
     r.post("/v1/events").handler(metered.route("ingest")).handler(ingest)
         .handler(body(ingestBodyLimit)).handler(ingestHandler);
+
+    r.get("/v1/stream").handler(metered.route("stream")).handler(stream);
 
     r.post("/v1/apps").handler(metered.route("apps.create")).handler(admin)
         .handler(body(ADMIN_BODY_LIMIT)).handler(appsApi::create);

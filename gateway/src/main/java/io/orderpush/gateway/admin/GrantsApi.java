@@ -1,5 +1,6 @@
 package io.orderpush.gateway.admin;
 
+import io.orderpush.delivery.websocket.StreamService;
 import io.orderpush.gateway.ingest.EventParser;
 import io.orderpush.persistence.apps.GrantStore;
 import io.vertx.core.json.JsonArray;
@@ -15,9 +16,11 @@ public final class GrantsApi {
   static final Set<String> SCOPES = Set.of("pii");
 
   private final GrantStore grants;
+  private final StreamService streams;
 
-  public GrantsApi(GrantStore grants) {
+  public GrantsApi(GrantStore grants, StreamService streams) {
     this.grants = grants;
+    this.streams = streams;
   }
 
   public void put(RoutingContext ctx) {
@@ -30,14 +33,21 @@ public final class GrantsApi {
       throw AppsApi.invalid("start", "must be \"latest\" (only new events) or \"earliest\" (all retained history)");
     }
     grants.grant(appId, merchantId, scopes, "earliest".equals(start))
-        .onSuccess(g -> AdminJson.send(ctx, 200, AdminJson.grant(g)))
+        .onSuccess(g -> {
+          streams.granted(appId, merchantId, g.startSeq());
+          AdminJson.send(ctx, 200, AdminJson.grant(g));
+        })
         .onFailure(ctx::fail);
   }
 
   public void delete(RoutingContext ctx) {
     String merchantId = merchantId(ctx);
-    grants.revoke(AdminJson.appId(ctx), merchantId)
-        .onSuccess(v -> ctx.response().setStatusCode(204).end())
+    var appId = AdminJson.appId(ctx);
+    grants.revoke(appId, merchantId)
+        .onSuccess(v -> {
+          streams.revoked(appId, merchantId);
+          ctx.response().setStatusCode(204).end();
+        })
         .onFailure(ctx::fail);
   }
 

@@ -1,5 +1,6 @@
 package io.orderpush.gateway.config;
 
+import io.orderpush.delivery.websocket.StreamSettings;
 import io.orderpush.persistence.pg.PgSettings;
 import io.orderpush.persistence.redis.RedisSettings;
 import java.util.Map;
@@ -9,7 +10,9 @@ public record GatewayConfig(
     HttpConfig http,
     PgSettings pg,
     int partitionsAheadDays,
+    int deliveryPoolSize,
     RedisSettings redis,
+    StreamSettings stream,
     IngestConfig ingest,
     SecurityConfig security) {
 
@@ -29,9 +32,22 @@ public record GatewayConfig(
             u -> new PgSettings(u, poolSize, writers, connectTimeout, queryTimeout),
             "postgresql://user[:password]@host[:port]/database");
     int partitionsAhead = r.integer("pg.partitions-ahead-days", 1, 30);
+    int deliveryPool = r.integer("pg.delivery-pool-size", 1, 200);
     var redisTimeout = r.millis("redis.command-timeout-ms", 50, 60_000);
     RedisSettings redis =
         r.url("redis.url", u -> new RedisSettings(u, redisTimeout), "redis://[:password@]host[:port]");
+    StreamSettings stream =
+        new StreamSettings(
+            r.integer("stream.window", 1, 100_000),
+            r.integer("stream.max-batch-events", 1, 100_000),
+            r.integer("stream.max-frame-bytes", 1024, 64 * 1024 * 1024),
+            r.integer("stream.max-parallel-reads", 1, 64),
+            r.integer("stream.write-queue-bytes", 64 * 1024, 256 * 1024 * 1024),
+            r.millis("stream.ping-interval-ms", 100, 600_000),
+            r.millis("stream.idle-timeout-ms", 200, 3_600_000),
+            r.millis("stream.ack-timeout-ms", 200, 86_400_000));
+    r.check(stream.idleTimeout().compareTo(stream.pingInterval()) > 0,
+        "stream.idle-timeout-ms must be longer than stream.ping-interval-ms");
     IngestConfig ingest =
         new IngestConfig(
             r.integer("ingest.max-events", 1, 100_000),
@@ -48,6 +64,6 @@ public record GatewayConfig(
         !security.adminToken().equals(security.ingestToken()) || security.adminToken().isEmpty(),
         "admin.token and ingest.token must differ");
     r.throwIfInvalid();
-    return new GatewayConfig(http, pg, partitionsAhead, redis, ingest, security);
+    return new GatewayConfig(http, pg, partitionsAhead, deliveryPool, redis, stream, ingest, security);
   }
 }

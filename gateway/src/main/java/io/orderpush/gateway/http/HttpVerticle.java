@@ -29,7 +29,10 @@ public final class HttpVerticle extends VerticleBase {
         .setIdleTimeout(120)
         .setIdleTimeoutUnit(TimeUnit.SECONDS)
         .setMaxHeaderSize(16 * 1024)
-        .setCompressionSupported(false));
+        .setCompressionSupported(false)
+        // Clients only send small acks.
+        .setMaxWebSocketFrameSize(64 * 1024)
+        .setMaxWebSocketMessageSize(64 * 1024));
     return server.requestHandler(routes.apply(vertx)).listen();
   }
 

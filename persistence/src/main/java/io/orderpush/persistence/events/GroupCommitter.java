@@ -10,6 +10,9 @@ import io.vertx.sqlclient.Pool;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Consumer;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -40,6 +43,7 @@ public final class GroupCommitter {
   private final IngestMetrics metrics;
   private final Lane[] lanes;
   private volatile int queuedEvents;
+  private volatile Consumer<Map<String, Long>> onCommitted = heads -> {};
   private boolean closed;
   private Promise<Void> drained;
 
@@ -67,6 +71,14 @@ public final class GroupCommitter {
     Promise<List<AppendResult>> promise = Promise.promise();
     context.runOnContext(v -> enqueue(new Pending(events, promise, caller)));
     return promise.future();
+  }
+
+  /**
+   * Called after every commit that stored new events, with each such merchant's new head, on the
+   * committer's context. Delivery uses it to wake the channels of those merchants at once.
+   */
+  public void onCommitted(Consumer<Map<String, Long>> listener) {
+    this.onCommitted = listener;
   }
 
   /** Refuses new requests and completes once every accepted one has committed or failed. */
@@ -160,6 +172,15 @@ public final class GroupCommitter {
   }
 
   private void deliver(List<Pending> group, List<AppendResult> results) {
+    Map<String, Long> heads = new HashMap<>();
+    for (AppendResult r : results) {
+      if (!r.duplicate()) {
+        heads.merge(r.merchantId(), r.seq(), Math::max);
+      }
+    }
+    if (!heads.isEmpty()) {
+      onCommitted.accept(heads);
+    }
     int offset = 0;
     for (Pending p : group) {
       List<AppendResult> mine = results.subList(offset, offset + p.events.size());

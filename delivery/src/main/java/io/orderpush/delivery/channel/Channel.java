@@ -1,0 +1,74 @@
+package io.orderpush.delivery.channel;
+
+import java.util.UUID;
+
+/**
+ * One (app, merchant) channel on this node. Mutable, and confined to the delivery engine's
+ * context: nothing here is touched from any other thread.
+ */
+public final class Channel {
+
+  final UUID appId;
+  final String merchantId;
+  /** The cursor a new channel starts from: the grant's start seq. */
+  final long initialCursor;
+
+  Subscriber owner;
+  /** Bumped whenever the owner changes; a read or ack started under another generation is dropped. */
+  int generation;
+  boolean claimed;
+  long epoch;
+  /** Highest seq acked (as far as this node has committed to Redis). */
+  long cursor;
+  /** Highest seq sent to the current owner. Always >= cursor while claimed. */
+  long sent;
+  /** Highest seq known to exist; MAX_VALUE until a read finds the end. */
+  long knownHead = Long.MAX_VALUE;
+  /** Bumped by every head notification, to tell whether one arrived during a read. */
+  long headVersion;
+  boolean reading;
+  boolean queued;
+  /** When the oldest unacked event was sent (ms), 0 when nothing is unacked; for ack timeouts. */
+  long unackedSince;
+
+  public Channel(UUID appId, String merchantId, long initialCursor) {
+    this.appId = appId;
+    this.merchantId = merchantId;
+    this.initialCursor = initialCursor;
+  }
+
+  public UUID appId() {
+    return appId;
+  }
+
+  public String merchantId() {
+    return merchantId;
+  }
+
+  public Subscriber owner() {
+    return owner;
+  }
+
+  public long cursor() {
+    return cursor;
+  }
+
+  public long sent() {
+    return sent;
+  }
+
+  /** Milliseconds since epoch when the oldest event still unacked was sent, 0 if none is. */
+  public long unackedSince() {
+    return unackedSince;
+  }
+
+  long unacked() {
+    return sent - cursor;
+  }
+
+  @Override
+  public String toString() {
+    return "Channel[app=" + appId + ", merchant=" + merchantId + ", cursor=" + cursor + ", sent=" + sent
+        + ", epoch=" + epoch + "]";
+  }
+}

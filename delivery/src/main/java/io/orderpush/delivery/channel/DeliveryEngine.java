@@ -1,0 +1,283 @@
+package io.orderpush.delivery.channel;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.orderpush.delivery.cursor.CommitOutcome;
+import io.orderpush.delivery.cursor.CursorStore;
+import io.orderpush.persistence.events.EventLog;
+import io.orderpush.persistence.events.LoggedEvent;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.sqlclient.Pool;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves events from the log to subscribers, channel by channel, in seq order. One engine serves
+ * both transports. All channel state is confined to the engine's context; callers on other
+ * threads go through {@link #context()}.
+ *
+ * <p>Nothing runs for an idle channel: a channel is read only when it was just claimed, when a
+ * commit advanced its merchant's head ({@link #headsAdvanced}), when an ack opened its window, or
+ * when its subscriber became writable again. A channel that is behind is read in pages of up to
+ * {@code maxBatch} events; each subscriber has a bounded number of reads in flight, so memory per
+ * subscriber is bounded however many channels it owns.
+ */
+public final class DeliveryEngine {
+
+  private static final Logger LOG = LoggerFactory.getLogger(DeliveryEngine.class);
+  static final long RETRY_MS = 1000;
+  static final long LAG_SAMPLE_MS = 5000;
+
+  private final Vertx vertx;
+  private final Context context;
+  private final Pool pool;
+  private final EventLog log;
+  private final CursorStore cursors;
+  private final Map<String, Set<Channel>> byMerchant = new HashMap<>();
+  private final AtomicLong channelCount = new AtomicLong();
+  private final AtomicLong assignedCount = new AtomicLong();
+  private final DeliveryMetrics metrics;
+  private volatile long lag;
+
+  public DeliveryEngine(Vertx vertx, Pool pool, EventLog log, CursorStore cursors, MeterRegistry registry) {
+    this.vertx = vertx;
+    this.context = vertx.getOrCreateContext();
+    this.pool = pool;
+    this.log = log;
+    this.cursors = cursors;
+    this.metrics = new DeliveryMetrics(registry, channelCount::get, assignedCount::get, () -> lag);
+    // One timer for the whole node, not one per channel.
+    context.runOnContext(v -> vertx.setPeriodic(LAG_SAMPLE_MS, id -> lag = computeLag()));
+  }
+
+  public Context context() {
+    return context;
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  /** Wakes the channels of merchants whose head moved. Any thread. */
+  public void headsAdvanced(Map<String, Long> heads) {
+    context.runOnContext(v -> heads.forEach((merchant, head) -> {
+      Set<Channel> channels = byMerchant.get(merchant);
+      if (channels == null) {
+        return;
+      }
+      for (Channel c : channels) {
+        c.headVersion++;
+        if (c.knownHead != Long.MAX_VALUE && head > c.knownHead) {
+          c.knownHead = head;
+        }
+        wake(c);
+      }
+    }));
+  }
+
+  /** Makes the channel known to head notifications. Engine context only. */
+  public void add(Channel c) {
+    if (byMerchant.computeIfAbsent(c.merchantId, m -> new HashSet<>()).add(c)) {
+      channelCount.incrementAndGet();
+    }
+  }
+
+  /** Forgets the channel; it must have no owner. Engine context only. */
+  public void remove(Channel c) {
+    release(c);
+    Set<Channel> set = byMerchant.get(c.merchantId);
+    if (set != null && set.remove(c)) {
+      channelCount.decrementAndGet();
+      if (set.isEmpty()) {
+        byMerchant.remove(c.merchantId);
+      }
+    }
+  }
+
+  /**
+   * Gives the channel to {@code owner}: claims it in Redis (a new epoch fences every earlier
+   * owner), then delivers from the cursor + 1. Engine context only.
+   */
+  public void assign(Channel c, Subscriber owner) {
+    release(c);
+    c.owner = owner;
+    assignedCount.incrementAndGet();
+    claim(c, c.generation);
+  }
+
+  private void claim(Channel c, int generation) {
+    cursors.claim(context, c.appId, c.merchantId, c.initialCursor, c.owner.id()).onComplete(ar -> {
+      if (c.generation != generation || c.owner == null) {
+        return;
+      }
+      if (ar.failed()) {
+        metrics.claimFailures.increment();
+        LOG.warn("claiming {} failed, retrying in {} ms: {}", c, RETRY_MS, ar.cause().toString());
+        vertx.setTimer(RETRY_MS, id -> {
+          if (c.generation == generation && c.owner != null) {
+            claim(c, generation);
+          }
+        });
+        return;
+      }
+      long previouslySent = c.sent;
+      c.epoch = ar.result().epoch();
+      c.cursor = ar.result().cursor();
+      c.sent = c.cursor;
+      if (previouslySent > c.cursor) {
+        metrics.redelivered.increment(previouslySent - c.cursor);
+      }
+      c.claimed = true;
+      c.unackedSince = 0;
+      c.knownHead = Long.MAX_VALUE;
+      c.owner.claimed(c, c.cursor);
+      wake(c);
+    });
+  }
+
+  /** Takes the channel away from its owner; reads and acks in flight for it are dropped. */
+  public void release(Channel c) {
+    if (c.owner != null) {
+      assignedCount.decrementAndGet();
+    }
+    c.owner = null;
+    c.generation++;
+    c.claimed = false;
+    c.queued = false;
+  }
+
+  /** Handles an ack of {@code seq} by {@code from}. Engine context only. */
+  public Future<AckOutcome> ack(Channel c, Subscriber from, long seq) {
+    if (c.owner != from || !c.claimed) {
+      metrics.acksRefused.increment();
+      return Future.succeededFuture(AckOutcome.NOT_OWNER);
+    }
+    if (seq <= c.cursor) {
+      metrics.acksAlready.increment();
+      return Future.succeededFuture(AckOutcome.ALREADY_ACKED);
+    }
+    if (seq > c.sent) {
+      metrics.acksRefused.increment();
+      return Future.succeededFuture(AckOutcome.BEYOND_DELIVERED);
+    }
+    int generation = c.generation;
+    return cursors.commit(context, c.appId, c.merchantId, c.epoch, seq).map(outcome -> {
+      if (c.generation != generation) {
+        metrics.acksRefused.increment();
+        return AckOutcome.NOT_OWNER;
+      }
+      if (outcome == CommitOutcome.FENCED) {
+        metrics.fenced.increment();
+        Subscriber owner = c.owner;
+        release(c);
+        owner.lost(c);
+        return AckOutcome.NOT_OWNER;
+      }
+      metrics.acksCommitted.increment();
+      c.cursor = Math.max(c.cursor, seq);
+      c.unackedSince = c.unacked() == 0 ? 0 : System.currentTimeMillis();
+      wake(c);
+      return AckOutcome.COMMITTED;
+    });
+  }
+
+  /** Queues the channel for a read if it can take more events now. */
+  public void wake(Channel c) {
+    Subscriber s = c.owner;
+    if (s == null || !c.claimed || c.queued || c.reading || c.sent >= c.knownHead || c.unacked() >= s.window()) {
+      return;
+    }
+    c.queued = true;
+    s.ready.add(c);
+    drive(s);
+  }
+
+  /** Starts reads for the subscriber's ready channels, as far as its limits allow. Engine context only. */
+  public void drive(Subscriber s) {
+    while (s.reading < s.maxParallelReads() && !s.ready.isEmpty() && s.writable()) {
+      Channel c = s.ready.poll();
+      c.queued = false;
+      if (c.owner == s && c.claimed && !c.reading) {
+        read(s, c);
+      }
+    }
+  }
+
+  private void read(Subscriber s, Channel c) {
+    int generation = c.generation;
+    long version = c.headVersion;
+    long from = c.sent + 1;
+    int limit = (int) Math.min(s.window() - c.unacked(), s.maxBatch());
+    if (limit <= 0) {
+      return;
+    }
+    c.reading = true;
+    s.reading++;
+    log.read(pool, c.merchantId, from, limit).onComplete(ar -> {
+      s.reading--;
+      c.reading = false;
+      if (c.generation == generation && c.owner == s) {
+        if (ar.failed()) {
+          metrics.readFailures.increment();
+          LOG.warn("reading {} from seq {} failed, retrying in {} ms: {}", c, from, RETRY_MS, ar.cause().toString());
+          vertx.setTimer(RETRY_MS, id -> wake(c));
+        } else if (ar.result().isEmpty()) {
+          if (c.headVersion == version) {
+            c.knownHead = c.sent;
+          } else {
+            wake(c);
+          }
+        } else {
+          List<LoggedEvent> events = ar.result();
+          if (c.unacked() == 0) {
+            c.unackedSince = System.currentTimeMillis();
+          }
+          c.sent = events.get(events.size() - 1).seq();
+          metrics.eventsSent.increment(events.size());
+          metrics.batchEvents.record(events.size());
+          recordCommitToSend(events.get(events.size() - 1));
+          s.deliver(c, events);
+          wake(c);
+        }
+      }
+      drive(s);
+    });
+  }
+
+  /** Events start with {"seq":N,"ingestedAt":"...Z", as EventLog renders them. */
+  private void recordCommitToSend(LoggedEvent e) {
+    int at = e.json().indexOf("\"ingestedAt\":\"");
+    if (at < 0) {
+      return;
+    }
+    int start = at + 14;
+    int end = e.json().indexOf('"', start);
+    try {
+      long ms = System.currentTimeMillis() - Instant.parse(e.json().substring(start, end)).toEpochMilli();
+      metrics.commitToSend.record(Math.max(0, ms), TimeUnit.MILLISECONDS);
+    } catch (RuntimeException ignored) {
+      // a malformed timestamp is not worth failing delivery over
+    }
+  }
+
+  private long computeLag() {
+    long sum = 0;
+    for (Set<Channel> set : byMerchant.values()) {
+      for (Channel c : set) {
+        if (c.owner != null && c.knownHead != Long.MAX_VALUE) {
+          sum += Math.max(0, c.knownHead - c.cursor);
+        }
+      }
+    }
+    return sum;
+  }
+}

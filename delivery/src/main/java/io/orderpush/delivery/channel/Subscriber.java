@@ -1,0 +1,39 @@
+package io.orderpush.delivery.channel;
+
+import io.orderpush.persistence.events.LoggedEvent;
+import java.util.ArrayDeque;
+import java.util.List;
+
+/**
+ * A transport endpoint that owns channels: a WebSocket connection, or an app's callback endpoint.
+ * The engine reads events for its channels, at most {@link #maxParallelReads()} at a time and
+ * only while it is {@link #writable()}, and hands them over in seq order.
+ */
+public abstract class Subscriber {
+
+  final ArrayDeque<Channel> ready = new ArrayDeque<>();
+  int reading;
+
+  /** Identifies the owner in Redis and logs. */
+  public abstract String id();
+
+  /** Unacked events allowed per channel. */
+  protected abstract int window();
+
+  /** Events read for one channel at a time. */
+  protected abstract int maxBatch();
+
+  protected abstract int maxParallelReads();
+
+  /** False while the transport's own buffer is full; the engine then waits for {@link DeliveryEngine#drive}. */
+  protected abstract boolean writable();
+
+  /** The channel is claimed and delivery is about to start from {@code cursor + 1}. */
+  protected abstract void claimed(Channel channel, long cursor);
+
+  /** Events of one channel, consecutive seqs following what was delivered before. */
+  protected abstract void deliver(Channel channel, List<LoggedEvent> events);
+
+  /** The channel was claimed by an owner elsewhere (its epoch moved on); it is no longer ours. */
+  protected abstract void lost(Channel channel);
+}

@@ -1,0 +1,11 @@
+package io.orderpush.delivery.cursor;
+
+/** What a cursor commit did. */
+public enum CommitOutcome {
+  /** The cursor moved forward to the acked seq. */
+  ADVANCED,
+  /** The cursor was already at or past the acked seq; nothing changed. */
+  UNCHANGED,
+  /** The committer's epoch is not the channel's current one: a stale owner; nothing changed. */
+  FENCED
+}

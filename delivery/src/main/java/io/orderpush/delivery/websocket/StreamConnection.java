@@ -1,0 +1,228 @@
+package io.orderpush.delivery.websocket;
+
+import io.orderpush.delivery.channel.AckOutcome;
+import io.orderpush.delivery.channel.Channel;
+import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.delivery.channel.Subscriber;
+import io.orderpush.persistence.events.LoggedEvent;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * One consumer connection of an app's group. Everything but the socket callbacks, which hop over,
+ * runs on the delivery engine's context.
+ */
+final class StreamConnection extends Subscriber {
+
+  static final short POLICY_VIOLATION = 1008;
+  static final short GOING_AWAY = 1001;
+
+  final String id = UUID.randomUUID().toString();
+  final Map<String, Channel> channels = new HashMap<>();
+  private final ServerWebSocket ws;
+  private final UUID appId;
+  private final StreamService service;
+  private final DeliveryEngine engine;
+  private final StreamSettings settings;
+  private final StreamMetrics metrics;
+  private volatile long lastHeard = System.currentTimeMillis();
+  private long timer = -1;
+  private boolean closed;
+  private boolean detached;
+
+  StreamConnection(ServerWebSocket ws, UUID appId, StreamService service, DeliveryEngine engine,
+      StreamSettings settings, StreamMetrics metrics) {
+    this.ws = ws;
+    this.appId = appId;
+    this.service = service;
+    this.engine = engine;
+    this.settings = settings;
+    this.metrics = metrics;
+  }
+
+  /** Wires the socket (on its own context, right after the upgrade) and joins the group. */
+  void open() {
+    ws.setWriteQueueMaxSize(settings.writeQueueBytes());
+    ws.textMessageHandler(text -> {
+      lastHeard = System.currentTimeMillis();
+      engine.context().runOnContext(v -> onMessage(text));
+    });
+    ws.binaryMessageHandler(b -> engine.context().runOnContext(
+        v -> protocolError("bad_message", "messages are JSON text frames")));
+    ws.pongHandler(b -> lastHeard = System.currentTimeMillis());
+    ws.drainHandler(v -> engine.context().runOnContext(x -> engine.drive(this)));
+    ws.exceptionHandler(err -> engine.context().runOnContext(x -> close(GOING_AWAY, "connection error")));
+    ws.closeHandler(v -> engine.context().runOnContext(x -> onClosed()));
+    engine.context().runOnContext(v -> {
+      if (closed) {
+        return;
+      }
+      send(StreamMessages.hello(id, appId.toString(), settings.window()));
+      long every = settings.pingInterval().toMillis();
+      timer = engine.vertx().setPeriodic(every, every, t -> tick());
+      service.attach(this);
+    });
+  }
+
+  private void tick() {
+    long now = System.currentTimeMillis();
+    if (now - lastHeard > settings.idleTimeout().toMillis()) {
+      metrics.idleClosed.increment();
+      protocolError("idle_timeout", "nothing received for " + settings.idleTimeout().toMillis() + " ms");
+      return;
+    }
+    long ackDeadline = now - settings.ackTimeout().toMillis();
+    for (Channel c : channels.values()) {
+      if (c.unackedSince() != 0 && c.unackedSince() < ackDeadline) {
+        metrics.ackTimeouts.increment();
+        protocolError("ack_timeout", "events of " + c.merchantId() + " unacked for more than "
+            + settings.ackTimeout().toMillis() + " ms; they will be delivered again");
+        return;
+      }
+    }
+    ws.writePing(Buffer.buffer());
+  }
+
+  private void onMessage(String text) {
+    if (closed) {
+      return;
+    }
+    JsonObject msg;
+    try {
+      msg = new JsonObject(text);
+    } catch (DecodeException e) {
+      protocolError("bad_message", "not a JSON object");
+      return;
+    }
+    if (!"ack".equals(msg.getValue("type"))) {
+      protocolError("bad_message", "unknown message type; the client sends only {\"type\":\"ack\",...}");
+      return;
+    }
+    if (!(msg.getValue("merchantId") instanceof String merchantId) || !(msg.getValue("seq") instanceof Number n)
+        || n.longValue() < 0 || n.doubleValue() != n.longValue()) {
+      protocolError("bad_message", "an ack needs \"merchantId\" (string) and \"seq\" (non-negative integer)");
+      return;
+    }
+    long seq = n.longValue();
+    Channel c = channels.get(merchantId);
+    if (c == null) {
+      send(StreamMessages.error("not_assigned", "merchant " + merchantId + " is not assigned to this connection"));
+      return;
+    }
+    engine.ack(c, this, seq).onComplete(ar -> {
+      if (ar.failed()) {
+        // Redis did not answer: the cursor did not move, the events will be delivered again.
+        send(StreamMessages.error("ack_failed", "the ack of " + merchantId + " up to " + seq
+            + " could not be stored; the connection closes and unacked events will be delivered again"));
+        close(GOING_AWAY, "ack not stored");
+      } else if (ar.result() == AckOutcome.BEYOND_DELIVERED) {
+        protocolError("ack_beyond_delivered", "ack of " + merchantId + " up to " + seq
+            + " is beyond what this connection was sent (" + c.sent() + ")");
+      } else if (ar.result() == AckOutcome.NOT_OWNER) {
+        send(StreamMessages.error("not_assigned", "merchant " + merchantId + " is not assigned to this connection"));
+      }
+    });
+  }
+
+  private void protocolError(String code, String message) {
+    send(StreamMessages.error(code, message));
+    close(POLICY_VIOLATION, code);
+  }
+
+  void close(short status, String reason) {
+    if (!closed) {
+      closed = true;
+      ws.close(status, reason);
+      onClosed();
+    }
+  }
+
+  private void onClosed() {
+    boolean first = !detached;
+    closed = true;
+    detached = true;
+    if (timer >= 0) {
+      engine.vertx().cancelTimer(timer);
+      timer = -1;
+    }
+    if (first) {
+      service.detach(this);
+    }
+  }
+
+  UUID appId() {
+    return appId;
+  }
+
+  boolean isClosed() {
+    return closed;
+  }
+
+  void send(String text) {
+    if (!closed) {
+      ws.writeTextMessage(text);
+    }
+  }
+
+  @Override
+  public String id() {
+    return id;
+  }
+
+  @Override
+  protected int window() {
+    return settings.window();
+  }
+
+  @Override
+  protected int maxBatch() {
+    return settings.maxBatchEvents();
+  }
+
+  @Override
+  protected int maxParallelReads() {
+    return settings.maxParallelReads();
+  }
+
+  @Override
+  protected boolean writable() {
+    return !closed && !queueFull();
+  }
+
+  /** True when the socket's buffer is full, or the socket closed before our close handler ran. */
+  private boolean queueFull() {
+    try {
+      return ws.writeQueueFull();
+    } catch (IllegalStateException closedUnderUs) {
+      return true;
+    }
+  }
+
+  @Override
+  protected void claimed(Channel channel, long cursor) {
+    // the assigned message went out when the group gave us the channel
+  }
+
+  @Override
+  protected void deliver(Channel channel, List<LoggedEvent> events) {
+    for (String frame : StreamMessages.events(channel.merchantId(), events, settings.maxFrameBytes())) {
+      send(frame);
+    }
+    if (queueFull()) {
+      metrics.paused.increment();
+    }
+  }
+
+  @Override
+  protected void lost(Channel channel) {
+    if (channels.remove(channel.merchantId()) != null) {
+      StreamMessages.assignment("unassigned", List.of(channel.merchantId())).forEach(this::send);
+    }
+  }
+}
