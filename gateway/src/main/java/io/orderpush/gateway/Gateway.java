@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.orderpush.delivery.callback.CallbackService;
 import io.orderpush.delivery.channel.DeliveryEngine;
 import io.orderpush.delivery.cursor.CursorStore;
 import io.orderpush.delivery.websocket.StreamService;
@@ -52,6 +53,7 @@ public final class Gateway {
   Pool deliveryPool;
   DeliveryEngine engine;
   StreamService streams;
+  CallbackService callbacks;
   private String httpDeployment;
   private long partitionTimer = -1;
 
@@ -93,7 +95,11 @@ public final class Gateway {
           redis = r;
           engine = new DeliveryEngine(vertx, deliveryPool, log, new CursorStore(redis), registry);
           streams = new StreamService(engine, grants, config.stream(), registry);
+          callbacks = new CallbackService(engine, log, deliveryPool, apps, grants, config.callback(), registry);
           committer.onCommitted(engine::headsAdvanced);
+          return callbacks.start();
+        })
+        .compose(v -> {
           partitionTimer = vertx.setPeriodic(PARTITION_CHECK_MS, id -> partitions.ensurePartitions()
               .onFailure(err -> LOG.error("could not create upcoming partitions", err)));
           Routes routes = new Routes(this);
@@ -116,7 +122,8 @@ public final class Gateway {
     if (partitionTimer >= 0) {
       vertx.cancelTimer(partitionTimer);
     }
-    Future<Void> streamsClosed = streams == null ? Future.succeededFuture() : streams.close();
+    Future<Void> streamsClosed = (streams == null ? Future.<Void>succeededFuture() : streams.close())
+        .transform(v -> callbacks == null ? Future.succeededFuture() : callbacks.close());
     Future<?> http = streamsClosed.transform(
         v -> httpDeployment == null ? Future.succeededFuture() : vertx.undeploy(httpDeployment));
     Future<Void> drained = http.transform(v -> committer == null ? Future.succeededFuture() : committer.close())

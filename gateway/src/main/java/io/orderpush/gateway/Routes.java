@@ -1,6 +1,8 @@
 package io.orderpush.gateway;
 
 import io.orderpush.gateway.admin.AppsApi;
+import io.orderpush.gateway.admin.Deliveries;
+import io.orderpush.gateway.callback.EndpointApi;
 import io.orderpush.gateway.admin.GrantsApi;
 import io.orderpush.gateway.http.BearerAuth;
 import io.orderpush.gateway.http.Failures;
@@ -28,6 +30,7 @@ final class Routes {
   private final GrantsApi grantsApi;
   private final HealthApi health;
   private final StreamHandler stream;
+  private final EndpointApi endpoints;
   private final long ingestBodyLimit;
 
   Routes(Gateway g) {
@@ -39,8 +42,9 @@ final class Routes {
     var limits = g.config.ingest();
     ingestHandler = new IngestHandler(new EventParser(limits.maxEvents(), limits.maxDataBytes()), g.committer);
     ingestBodyLimit = limits.maxRequestBytes();
-    appsApi = new AppsApi(g.apps);
-    grantsApi = new GrantsApi(g.grants, g.streams);
+    appsApi = new AppsApi(g.apps, g.callbacks, g.config.secretGrace());
+    grantsApi = new GrantsApi(g.grants, new Deliveries(g.streams, g.callbacks));
+    endpoints = new EndpointApi(g.callbacks);
     stream = new StreamHandler(g.apps, g.streams);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
   }
@@ -61,6 +65,13 @@ final class Routes {
         .handler(body(ADMIN_BODY_LIMIT)).handler(appsApi::create);
     r.get("/v1/apps").handler(metered.route("apps.list")).handler(admin).handler(appsApi::list);
     r.get("/v1/apps/:appId").handler(metered.route("apps.get")).handler(admin).handler(appsApi::get);
+    r.post("/v1/apps/:appId/secret/rotate").handler(metered.route("apps.rotate")).handler(admin)
+        .handler(appsApi::rotateSecret);
+    r.get("/v1/apps/:appId/endpoint").handler(metered.route("endpoint.get")).handler(admin).handler(endpoints::view);
+    r.post("/v1/apps/:appId/endpoint/suspend").handler(metered.route("endpoint.suspend")).handler(admin)
+        .handler(endpoints::suspend);
+    r.post("/v1/apps/:appId/endpoint/resume").handler(metered.route("endpoint.resume")).handler(admin)
+        .handler(endpoints::resume);
     r.get("/v1/apps/:appId/grants").handler(metered.route("grants.list")).handler(admin)
         .handler(grantsApi::listForApp);
     r.put("/v1/merchants/:merchantId/grants/:appId").handler(metered.route("grants.put")).handler(admin)

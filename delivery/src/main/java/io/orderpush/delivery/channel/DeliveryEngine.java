@@ -193,7 +193,8 @@ public final class DeliveryEngine {
   /** Queues the channel for a read if it can take more events now. */
   public void wake(Channel c) {
     Subscriber s = c.owner;
-    if (s == null || !c.claimed || c.queued || c.reading || c.sent >= c.knownHead || c.unacked() >= s.window()) {
+    if (s == null || !c.claimed || c.queued || c.reading || c.sent >= c.knownHead || c.unacked() >= s.window()
+        || !s.accepts(c)) {
       return;
     }
     c.queued = true;
@@ -206,7 +207,7 @@ public final class DeliveryEngine {
     while (s.reading < s.maxParallelReads() && !s.ready.isEmpty() && s.writable()) {
       Channel c = s.ready.poll();
       c.queued = false;
-      if (c.owner == s && c.claimed && !c.reading) {
+      if (c.owner == s && c.claimed && !c.reading && s.accepts(c)) {
         read(s, c);
       }
     }

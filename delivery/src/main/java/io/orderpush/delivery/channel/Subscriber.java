@@ -28,6 +28,15 @@ public abstract class Subscriber {
   /** False while the transport's own buffer is full; the engine then waits for {@link DeliveryEngine#drive}. */
   protected abstract boolean writable();
 
+  /**
+   * Whether the channel may get its next events now. A transport that keeps one batch in flight
+   * per channel answers false until that batch is acked. Call {@link DeliveryEngine#wake} when
+   * the answer turns true.
+   */
+  protected boolean accepts(Channel channel) {
+    return true;
+  }
+
   /** The channel is claimed and delivery is about to start from {@code cursor + 1}. */
   protected abstract void claimed(Channel channel, long cursor);
 

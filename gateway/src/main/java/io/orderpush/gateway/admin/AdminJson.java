@@ -17,6 +17,9 @@ final class AdminJson {
   static JsonObject app(App a) {
     JsonObject delivery = new JsonObject().put("mode", a.mode().wireName());
     a.callbackUrl().ifPresent(u -> delivery.put("url", u));
+    if (a.callbackUrl().isPresent()) {
+      delivery.put("endpointState", a.endpointState());
+    }
     return new JsonObject()
         .put("appId", a.appId().toString())
         .put("name", a.name())

@@ -1,13 +1,17 @@
 package io.orderpush.gateway.admin;
 
+import io.orderpush.delivery.callback.CallbackService;
 import io.orderpush.gateway.http.ApiException;
 import io.orderpush.persistence.apps.AppStore;
 import io.orderpush.persistence.apps.DeliveryMode;
+import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -21,9 +25,13 @@ public final class AppsApi {
   static final int MAX_PAGE = 500;
 
   private final AppStore apps;
+  private final CallbackService callbacks;
+  private final Duration secretGrace;
 
-  public AppsApi(AppStore apps) {
+  public AppsApi(AppStore apps, CallbackService callbacks, Duration secretGrace) {
     this.apps = apps;
+    this.callbacks = callbacks;
+    this.secretGrace = secretGrace;
   }
 
   public void create(RoutingContext ctx) {
@@ -47,7 +55,12 @@ public final class AppsApi {
     } else if (delivery.containsKey("url")) {
       throw invalid("delivery.url", "only callback apps have a url");
     }
-    apps.create(name, mode, url)
+    Future<Void> allowed = url.map(callbacks::checkUrl).orElse(Future.succeededFuture());
+    Optional<String> callbackUrl = url;
+    allowed
+        .compose(v -> apps.create(name, mode, callbackUrl))
+        .compose(created -> (mode == DeliveryMode.CALLBACK ? callbacks.appCreated(created.app())
+            : Future.<Void>succeededFuture()).map(created))
         .onSuccess(created -> AdminJson.send(ctx, 201,
             AdminJson.app(created.app())
                 .put("token", created.token())
@@ -76,6 +89,17 @@ public final class AppsApi {
   public void get(RoutingContext ctx) {
     apps.get(AdminJson.appId(ctx))
         .onSuccess(a -> AdminJson.send(ctx, 200, AdminJson.app(a)))
+        .onFailure(ctx::fail);
+  }
+
+  /** Replaces the webhook secret; the old one keeps signing (a second signature) for the grace period. */
+  public void rotateSecret(RoutingContext ctx) {
+    UUID appId = AdminJson.appId(ctx);
+    apps.rotateSecret(appId, secretGrace)
+        .compose(secret -> callbacks.secretsChanged(appId).map(secret))
+        .onSuccess(secret -> AdminJson.send(ctx, 200, new JsonObject().put("appId", appId.toString())
+            .put("webhookSecret", secret)
+            .put("previousSecretValidUntil", Instant.now().plus(secretGrace).toString())))
         .onFailure(ctx::fail);
   }
 

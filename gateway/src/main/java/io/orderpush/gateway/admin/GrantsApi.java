@@ -1,6 +1,5 @@
 package io.orderpush.gateway.admin;
 
-import io.orderpush.delivery.websocket.StreamService;
 import io.orderpush.gateway.ingest.EventParser;
 import io.orderpush.persistence.apps.GrantStore;
 import io.vertx.core.json.JsonArray;
@@ -16,11 +15,11 @@ public final class GrantsApi {
   static final Set<String> SCOPES = Set.of("pii");
 
   private final GrantStore grants;
-  private final StreamService streams;
+  private final Deliveries deliveries;
 
-  public GrantsApi(GrantStore grants, StreamService streams) {
+  public GrantsApi(GrantStore grants, Deliveries deliveries) {
     this.grants = grants;
-    this.streams = streams;
+    this.deliveries = deliveries;
   }
 
   public void put(RoutingContext ctx) {
@@ -34,7 +33,7 @@ public final class GrantsApi {
     }
     grants.grant(appId, merchantId, scopes, "earliest".equals(start))
         .onSuccess(g -> {
-          streams.granted(appId, merchantId, g.startSeq());
+          deliveries.granted(appId, merchantId, g.startSeq());
           AdminJson.send(ctx, 200, AdminJson.grant(g));
         })
         .onFailure(ctx::fail);
@@ -45,7 +44,7 @@ public final class GrantsApi {
     var appId = AdminJson.appId(ctx);
     grants.revoke(appId, merchantId)
         .onSuccess(v -> {
-          streams.revoked(appId, merchantId);
+          deliveries.revoked(appId, merchantId);
           ctx.response().setStatusCode(204).end();
         })
         .onFailure(ctx::fail);

@@ -1,5 +1,7 @@
 package io.orderpush.gateway.config;
 
+import io.orderpush.delivery.callback.Allowlist;
+import io.orderpush.delivery.callback.CallbackSettings;
 import io.orderpush.delivery.websocket.StreamSettings;
 import io.orderpush.persistence.pg.PgSettings;
 import io.orderpush.persistence.redis.RedisSettings;
@@ -13,6 +15,8 @@ public record GatewayConfig(
     int deliveryPoolSize,
     RedisSettings redis,
     StreamSettings stream,
+    CallbackSettings callback,
+    java.time.Duration secretGrace,
     IngestConfig ingest,
     SecurityConfig security) {
 
@@ -48,6 +52,24 @@ public record GatewayConfig(
             r.millis("stream.ack-timeout-ms", 200, 86_400_000));
     r.check(stream.idleTimeout().compareTo(stream.pingInterval()) > 0,
         "stream.idle-timeout-ms must be longer than stream.ping-interval-ms");
+    Allowlist allowlist = Allowlist.parse("");
+    try {
+      allowlist = Allowlist.parse(r.string("callback.allowlist"));
+    } catch (IllegalArgumentException e) {
+      r.check(false, "callback.allowlist (GATEWAY_CALLBACK_ALLOWLIST) must be comma-separated hosts, IPs or CIDRs: "
+          + e.getMessage());
+    }
+    CallbackSettings callback =
+        new CallbackSettings(
+            r.integer("callback.batch-size", 1, 10_000),
+            r.integer("callback.max-in-flight-per-app", 1, 1024),
+            r.millis("callback.connect-timeout-ms", 100, 60_000),
+            r.millis("callback.request-timeout-ms", 100, 600_000),
+            r.millis("callback.initial-backoff-ms", 10, 3_600_000),
+            r.millis("callback.max-backoff-ms", 10, 86_400_000),
+            r.millis("callback.failing-after-ms", 1000, 24 * 86_400_000),
+            allowlist);
+    var secretGrace = r.millis("apps.secret-grace-ms", 0, 24 * 86_400_000);
     IngestConfig ingest =
         new IngestConfig(
             r.integer("ingest.max-events", 1, 100_000),
@@ -64,6 +86,7 @@ public record GatewayConfig(
         !security.adminToken().equals(security.ingestToken()) || security.adminToken().isEmpty(),
         "admin.token and ingest.token must differ");
     r.throwIfInvalid();
-    return new GatewayConfig(http, pg, partitionsAhead, deliveryPool, redis, stream, ingest, security);
+    return new GatewayConfig(
+        http, pg, partitionsAhead, deliveryPool, redis, stream, callback, secretGrace, ingest, security);
   }
 }

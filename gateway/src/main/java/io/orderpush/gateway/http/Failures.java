@@ -2,6 +2,7 @@ package io.orderpush.gateway.http;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.orderpush.delivery.callback.CallbackUrlRefusedException;
 import io.orderpush.persistence.apps.NotFoundException;
 import io.orderpush.persistence.events.IngestOverloadedException;
 import io.vertx.core.json.JsonArray;
@@ -54,6 +55,8 @@ public final class Failures {
       JsonArray details = new JsonArray();
       api.details().forEach(d -> details.add(new JsonObject(d)));
       send(ctx, api.status(), api.code(), api.getMessage(), details);
+    } else if (err instanceof CallbackUrlRefusedException refused) {
+      send(ctx, 400, "callback_url_refused", refused.getMessage(), null);
     } else if (err instanceof NotFoundException nf) {
       send(ctx, 404, "not_found", nf.getMessage(), null);
     } else if (err instanceof IngestOverloadedException over) {

@@ -16,7 +16,7 @@ import java.util.UUID;
 /** Apps and their credentials in PostgreSQL. Secrets leave this class only in {@link CreatedApp}. */
 public final class AppStore {
 
-  private static final String COLUMNS = "app_id, name, delivery_mode, callback_url, state, created_at";
+  private static final String COLUMNS = "app_id, name, delivery_mode, callback_url, state, endpoint_state, created_at";
 
   private final Pool pool;
   private final SecretCipher cipher;
@@ -68,16 +68,73 @@ public final class AppStore {
 
   /** The app's current webhook secret ({@code whsec_...}), decrypted for signing. */
   public Future<String> webhookSecret(UUID appId) {
-    return pool.preparedQuery("SELECT secret_ciphertext FROM apps WHERE app_id = $1")
+    return signingSecrets(appId).map(secrets -> secrets.get(0));
+  }
+
+  /**
+   * The secrets deliveries are signed with: the current one first, then the previous one while
+   * its rotation grace period lasts.
+   */
+  public Future<List<String>> signingSecrets(UUID appId) {
+    return pool.preparedQuery(
+            "SELECT secret_ciphertext, CASE WHEN previous_secret_expires_at > now()"
+                + " THEN previous_secret_ciphertext END FROM apps WHERE app_id = $1")
         .execute(Tuple.of(appId))
         .map(
             rows -> {
               if (rows.size() == 0) {
                 throw new NotFoundException("app " + appId + " does not exist");
               }
-              byte[] sealed = rows.iterator().next().getBuffer(0).getBytes();
-              return new String(cipher.decrypt(sealed, associatedData(appId)), StandardCharsets.UTF_8);
+              Row row = rows.iterator().next();
+              List<String> secrets = new ArrayList<>(2);
+              secrets.add(open(row.getBuffer(0), appId));
+              if (row.getBuffer(1) != null) {
+                secrets.add(open(row.getBuffer(1), appId));
+              }
+              return secrets;
             });
+  }
+
+  /**
+   * Replaces the webhook secret; the old one stays valid (deliveries carry both signatures) for
+   * {@code grace}. Returns the new secret, the only time it is shown.
+   */
+  public Future<String> rotateSecret(UUID appId, java.time.Duration grace) {
+    String secret = Credentials.newWebhookSecret();
+    byte[] sealed = cipher.encrypt(secret.getBytes(StandardCharsets.UTF_8), associatedData(appId));
+    return pool.preparedQuery(
+            "UPDATE apps SET previous_secret_ciphertext = secret_ciphertext,"
+                + " previous_secret_expires_at = now() + $3 * interval '1 millisecond', secret_ciphertext = $2"
+                + " WHERE app_id = $1")
+        .execute(Tuple.of(appId, Buffer.buffer(sealed), grace.toMillis()))
+        .map(rows -> {
+          if (rows.rowCount() == 0) {
+            throw new NotFoundException("app " + appId + " does not exist");
+          }
+          return secret;
+        });
+  }
+
+  /** Every callback app, for the delivery to serve (paged by the caller). */
+  public Future<List<App>> callbackApps(int limit, Optional<UUID> after) {
+    return pool.preparedQuery(
+            "SELECT " + COLUMNS + " FROM apps WHERE delivery_mode = 'callback'"
+                + " AND ($1::uuid IS NULL OR app_id > $1) ORDER BY app_id LIMIT $2")
+        .execute(Tuple.of(after.orElse(null), limit))
+        .map(AppStore::toApps);
+  }
+
+  /** Records a callback endpoint's state: {@code active}, {@code failing} or {@code suspended}. */
+  public Future<Void> setEndpointState(UUID appId, String state) {
+    return pool.preparedQuery("UPDATE apps SET endpoint_state = $2 WHERE app_id = $1")
+        .execute(Tuple.of(appId, state))
+        .compose(rows -> rows.rowCount() == 0
+            ? Future.failedFuture(new NotFoundException("app " + appId + " does not exist"))
+            : Future.succeededFuture());
+  }
+
+  private String open(Buffer sealed, UUID appId) {
+    return new String(cipher.decrypt(sealed.getBytes(), associatedData(appId)), StandardCharsets.UTF_8);
   }
 
   private static App single(RowSet<Row> rows, UUID appId) {
@@ -100,6 +157,7 @@ public final class AppStore {
         DeliveryMode.fromWire(r.getString("delivery_mode")),
         Optional.ofNullable(r.getString("callback_url")),
         r.getString("state"),
+        r.getString("endpoint_state"),
         r.getOffsetDateTime("created_at").toInstant());
   }
 

@@ -1,0 +1,333 @@
+package io.orderpush.delivery.callback;
+
+import io.orderpush.delivery.channel.Channel;
+import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.delivery.channel.Subscriber;
+import io.orderpush.persistence.apps.AppStore;
+import io.orderpush.persistence.events.EventLog;
+import io.orderpush.persistence.events.LoggedEvent;
+import io.vertx.sqlclient.Pool;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An app's callback endpoint: owns all of the app's channels on this node, keeps one batch in
+ * flight per channel and at most {@code maxInFlightPerApp} for the app. A failed batch waits for
+ * its retry without holding a slot, so one merchant's failures never stop the others; its retry
+ * re-reads the same seq range, which renders the same body under the same id. Confined to the
+ * delivery engine's context.
+ */
+final class CallbackEndpoint extends Subscriber {
+
+  private static final Logger LOG = LoggerFactory.getLogger(CallbackEndpoint.class);
+
+  /** A batch handed out and not yet acked. */
+  private static final class Batch {
+    final long first;
+    final long last;
+    int attempts;
+    boolean sending;
+    long timer = -1;
+    long dueAt;
+
+    Batch(long first, long last) {
+      this.first = first;
+      this.last = last;
+    }
+  }
+
+  final UUID appId;
+  private final URI url;
+  private final DeliveryEngine engine;
+  private final EventLog log;
+  private final Pool pool;
+  private final CallbackSender sender;
+  private final CallbackSettings settings;
+  private final CallbackMetrics metrics;
+  private final AppStore apps;
+  final Map<String, Channel> channels = new HashMap<>();
+  private final Map<Channel, Batch> pending = new HashMap<>();
+  private final ArrayDeque<Channel> retryQueue = new ArrayDeque<>();
+  private List<String> secrets;
+  private String state;
+  private int inFlight;
+  private int consecutiveFailures;
+  private String lastError;
+  private long lastSuccessAt;
+  private long failingSince;
+  private boolean closed;
+
+  CallbackEndpoint(UUID appId, URI url, String state, List<String> secrets, DeliveryEngine engine, EventLog log,
+      Pool pool, CallbackSender sender, CallbackSettings settings, CallbackMetrics metrics, AppStore apps) {
+    this.appId = appId;
+    this.url = url;
+    this.state = state;
+    this.secrets = secrets;
+    this.engine = engine;
+    this.log = log;
+    this.pool = pool;
+    this.sender = sender;
+    this.settings = settings;
+    this.metrics = metrics;
+    this.apps = apps;
+    metrics.moved(null, state);
+  }
+
+  @Override
+  public String id() {
+    return "callback:" + appId;
+  }
+
+  @Override
+  protected int window() {
+    return settings.batchSize();
+  }
+
+  @Override
+  protected int maxBatch() {
+    return settings.batchSize();
+  }
+
+  @Override
+  protected int maxParallelReads() {
+    return Math.min(4, settings.maxInFlightPerApp());
+  }
+
+  @Override
+  protected boolean writable() {
+    return !closed && !"suspended".equals(state) && inFlight < settings.maxInFlightPerApp() && retryQueue.isEmpty();
+  }
+
+  @Override
+  protected boolean accepts(Channel channel) {
+    return !pending.containsKey(channel);
+  }
+
+  @Override
+  protected void claimed(Channel channel, long cursor) {
+    Batch stale = pending.remove(channel);
+    if (stale != null) {
+      engine.vertx().cancelTimer(stale.timer);
+    }
+  }
+
+  @Override
+  protected void deliver(Channel c, List<LoggedEvent> events) {
+    Batch b = new Batch(events.get(0).seq(), events.get(events.size() - 1).seq());
+    pending.put(c, b);
+    inFlight++;
+    send(c, b, events);
+  }
+
+  @Override
+  protected void lost(Channel c) {
+    forget(c);
+  }
+
+  void forget(Channel c) {
+    Batch b = pending.remove(c);
+    if (b != null) {
+      engine.vertx().cancelTimer(b.timer);
+    }
+    retryQueue.remove(c);
+  }
+
+  /** The batch id: the same for every attempt of the same seq range of the same channel. */
+  static String batchId(UUID appId, String merchantId, long first, long last) {
+    try {
+      byte[] h = MessageDigest.getInstance("SHA-256")
+          .digest((appId + "/" + merchantId + "/" + first + "-" + last).getBytes(StandardCharsets.UTF_8));
+      return "msg_" + Base64.getUrlEncoder().withoutPadding().encodeToString(h).substring(0, 27);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static byte[] body(String merchantId, List<LoggedEvent> events) {
+    StringBuilder sb = new StringBuilder(events.size() * 450 + 64)
+        .append("{\"merchantId\":").append(io.vertx.core.json.Json.encode(merchantId)).append(",\"events\":[");
+    for (int i = 0; i < events.size(); i++) {
+      if (i > 0) {
+        sb.append(',');
+      }
+      sb.append(events.get(i).json());
+    }
+    return sb.append("]}").toString().getBytes(StandardCharsets.UTF_8);
+  }
+
+  private void send(Channel c, Batch b, List<LoggedEvent> events) {
+    long started = System.nanoTime();
+    b.sending = true;
+    metrics.batchEvents.record(events.size());
+    sender.post(url, batchId(appId, c.merchantId(), b.first, b.last), secrets, body(c.merchantId(), events))
+        .onComplete(ar -> engine.context().runOnContext(v -> {
+          inFlight--;
+          b.sending = false;
+          Attempt a = ar.succeeded() ? ar.result() : new Attempt(0, Optional.empty(), String.valueOf(ar.cause()));
+          metrics.attempt(a.succeeded() ? "success" : a.gone() ? "gone" : a.status() == 0 ? "no_answer" : "failure",
+              a.statusClass(), System.nanoTime() - started);
+          if (pending.get(c) == b) {
+            outcome(c, b, a);
+          }
+          pump();
+        }));
+  }
+
+  private void outcome(Channel c, Batch b, Attempt a) {
+    if (a.succeeded()) {
+      succeeded();
+      engine.ack(c, this, b.last).onComplete(ack -> {
+        if (pending.get(c) != b) {
+          return;
+        }
+        if (ack.failed()) {
+          // Delivered, but the cursor could not be stored: deliver again later (same id).
+          failed(c, b, new Attempt(0, Optional.empty(), "cursor not stored: " + ack.cause().getMessage()));
+          return;
+        }
+        pending.remove(c);
+        engine.wake(c);
+      });
+    } else if (a.gone()) {
+      lastError = "HTTP 410 Gone: endpoint suspended until an operator resumes it";
+      setState("suspended");
+    } else {
+      failed(c, b, a);
+    }
+  }
+
+  private void succeeded() {
+    consecutiveFailures = 0;
+    lastSuccessAt = System.currentTimeMillis();
+    failingSince = 0;
+    if ("failing".equals(state)) {
+      setState("active");
+    }
+  }
+
+  private void failed(Channel c, Batch b, Attempt a) {
+    long now = System.currentTimeMillis();
+    consecutiveFailures++;
+    lastError = a.error();
+    if (failingSince == 0) {
+      failingSince = now;
+    }
+    if ("active".equals(state) && now - failingSince >= settings.failingAfter().toMillis()) {
+      setState("failing");
+    }
+    b.attempts++;
+    long delay = a.retryAfter().map(this::clamp).orElseGet(() -> backoff(b.attempts)).toMillis();
+    metrics.retries.increment();
+    b.dueAt = now + delay;
+    b.timer = engine.vertx().setTimer(Math.max(1, delay), t -> {
+      b.timer = -1;
+      if (pending.get(c) == b && !"suspended".equals(state)) {
+        retryQueue.add(c);
+        pump();
+      }
+    });
+  }
+
+  private Duration clamp(Duration retryAfter) {
+    long ms = Math.max(settings.initialBackoff().toMillis(), Math.min(retryAfter.toMillis(), settings.maxBackoff().toMillis()));
+    return Duration.ofMillis(ms);
+  }
+
+  /** initial x 2^(attempt-1), capped, with +/-20% jitter so failing channels do not retry in step. */
+  Duration backoff(int attempt) {
+    double base = settings.initialBackoff().toMillis() * Math.pow(2, Math.min(attempt - 1, 30));
+    double capped = Math.min(base, settings.maxBackoff().toMillis());
+    return Duration.ofMillis((long) (capped * ThreadLocalRandom.current().nextDouble(0.8, 1.2)));
+  }
+
+  /** Retries first (oldest order), then new reads through the engine. */
+  private void pump() {
+    while (!closed && !"suspended".equals(state) && inFlight < settings.maxInFlightPerApp() && !retryQueue.isEmpty()) {
+      Channel c = retryQueue.poll();
+      Batch b = pending.get(c);
+      if (b == null || c.owner() != this) {
+        continue;
+      }
+      inFlight++;
+      int count = (int) (b.last - b.first + 1);
+      log.read(pool, c.merchantId(), b.first, count).onComplete(ar -> {
+        if (pending.get(c) != b) {
+          inFlight--;
+          pump();
+        } else if (ar.failed() || ar.result().size() != count || ar.result().get(0).seq() != b.first) {
+          inFlight--;
+          failed(c, b, new Attempt(0, Optional.empty(), "re-reading seqs " + b.first + "-" + b.last + " failed"));
+          pump();
+        } else {
+          send(c, b, ar.result());
+        }
+      });
+    }
+    engine.drive(this);
+  }
+
+  void suspend() {
+    lastError = lastError == null ? "suspended by an operator" : lastError;
+    setState("suspended");
+  }
+
+  /** Back to active: every waiting batch is retried at once, then delivery continues. */
+  void resume() {
+    setState("active");
+    failingSince = 0;
+    for (Map.Entry<Channel, Batch> e : pending.entrySet()) {
+      Batch b = e.getValue();
+      if (b.timer >= 0) {
+        engine.vertx().cancelTimer(b.timer);
+        b.timer = -1;
+      }
+      if (!b.sending && !retryQueue.contains(e.getKey())) {
+        retryQueue.add(e.getKey());
+      }
+    }
+    pump();
+    channels.values().forEach(engine::wake);
+  }
+
+  void secrets(List<String> secrets) {
+    this.secrets = secrets;
+  }
+
+  private void setState(String next) {
+    if (next.equals(state)) {
+      return;
+    }
+    metrics.moved(state, next);
+    LOG.info("callback endpoint of app {} is now {}{}", appId, next, lastError == null ? "" : " (" + lastError + ")");
+    state = next;
+    apps.setEndpointState(appId, next)
+        .onFailure(err -> LOG.warn("could not record endpoint state {} of app {}: {}", next, appId, err.toString()));
+  }
+
+  EndpointView view() {
+    long next = pending.values().stream().filter(b -> b.timer >= 0).mapToLong(b -> b.dueAt).min().orElse(0);
+    return new EndpointView(state, Optional.ofNullable(lastError), consecutiveFailures,
+        next == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(next)),
+        lastSuccessAt == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(lastSuccessAt)),
+        channels.size(), pending.size());
+  }
+
+  void close() {
+    closed = true;
+    metrics.moved(state, null);
+    pending.values().forEach(b -> engine.vertx().cancelTimer(b.timer));
+  }
+}

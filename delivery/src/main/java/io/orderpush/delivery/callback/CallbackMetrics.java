@@ -1,0 +1,54 @@
+package io.orderpush.delivery.callback;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** Meters of HTTP callback delivery. */
+final class CallbackMetrics {
+
+  private final MeterRegistry registry;
+  private final Map<String, Counter> attempts = new ConcurrentHashMap<>();
+  final Counter retries;
+  final Timer latency;
+  final DistributionSummary batchEvents;
+  final Map<String, AtomicInteger> endpoints = new ConcurrentHashMap<>();
+
+  CallbackMetrics(MeterRegistry registry) {
+    this.registry = registry;
+    retries = Counter.builder("gateway.callback.retries").description("Batches scheduled for another attempt")
+        .register(registry);
+    latency = Timer.builder("gateway.callback.latency").description("POST to answer, per attempt")
+        .publishPercentiles(0.5, 0.99).register(registry);
+    batchEvents = DistributionSummary.builder("gateway.callback.batch.events").description("Events per POST")
+        .register(registry);
+    for (String state : new String[] {"active", "failing", "suspended"}) {
+      AtomicInteger n = new AtomicInteger();
+      endpoints.put(state, n);
+      Gauge.builder("gateway.callback.endpoints", n::get).tag("state", state)
+          .description("Callback endpoints by state").register(registry);
+    }
+  }
+
+  void attempt(String outcome, String statusClass, long nanos) {
+    attempts.computeIfAbsent(outcome + "/" + statusClass, k -> Counter.builder("gateway.callback.attempts")
+        .tag("outcome", outcome).tag("status", statusClass)
+        .description("POST attempts by outcome and status class").register(registry)).increment();
+    latency.record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  void moved(String from, String to) {
+    if (from != null) {
+      endpoints.get(from).decrementAndGet();
+    }
+    if (to != null) {
+      endpoints.get(to).incrementAndGet();
+    }
+  }
+}

@@ -1,0 +1,129 @@
+package io.orderpush.delivery.callback;
+
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.net.SocketAddress;
+import java.net.URI;
+import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * One signed POST of a batch to an endpoint, over pooled keep-alive connections (HTTP/2 when an
+ * https endpoint offers it through ALPN). Every exchange is bounded by the connect and total
+ * timeouts and connects to the address the SSRF guard approved.
+ */
+final class CallbackSender {
+
+  static final String USER_AGENT = "orderpush-gateway/1";
+
+  private final Vertx vertx;
+  private final CallbackSettings settings;
+  private final SsrfGuard guard;
+  private final HttpClient http1;
+  private final HttpClient tls;
+
+  CallbackSender(Vertx vertx, CallbackSettings settings, SsrfGuard guard) {
+    this.vertx = vertx;
+    this.settings = settings;
+    this.guard = guard;
+    int connectMs = (int) settings.connectTimeout().toMillis();
+    // Connections per endpoint host: enough for every batch an app may have in flight.
+    PoolOptions pool = new PoolOptions().setHttp1MaxSize(settings.maxInFlightPerApp() + 4).setHttp2MaxSize(4);
+    this.http1 = vertx.createHttpClient(new HttpClientOptions()
+        .setKeepAlive(true).setConnectTimeout(connectMs).setTcpNoDelay(true), pool);
+    this.tls = vertx.createHttpClient(new HttpClientOptions()
+        .setSsl(true).setUseAlpn(true).setProtocolVersion(HttpVersion.HTTP_2)
+        .setKeepAlive(true).setConnectTimeout(connectMs).setTcpNoDelay(true), pool);
+  }
+
+  Future<Attempt> post(URI url, String id, List<String> secrets, byte[] body) {
+    long timestamp = System.currentTimeMillis() / 1000;
+    String signature = WebhookSigner.sign(secrets, id, timestamp, body);
+    boolean https = "https".equals(url.getScheme());
+    int port = url.getPort() != -1 ? url.getPort() : https ? 443 : 80;
+    String path = (url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath())
+        + (url.getRawQuery() == null ? "" : "?" + url.getRawQuery());
+    Promise<Attempt> result = Promise.promise();
+    guard.resolve(url.getHost()).onFailure(err -> result.tryComplete(new Attempt(0, Optional.empty(), err.getMessage())))
+        .onSuccess(address -> {
+          RequestOptions options = new RequestOptions()
+              .setMethod(HttpMethod.POST)
+              .setServer(SocketAddress.inetSocketAddress(port, address.getHostAddress()))
+              .setHost(url.getHost())
+              .setPort(port)
+              .setSsl(https)
+              .setURI(path)
+              .setConnectTimeout(settings.connectTimeout().toMillis())
+              .putHeader("content-type", "application/json")
+              .putHeader("user-agent", USER_AGENT)
+              .putHeader("webhook-id", id)
+              .putHeader("webhook-timestamp", Long.toString(timestamp))
+              .putHeader("webhook-signature", signature);
+          AtomicReference<HttpClientRequest> exchange = new AtomicReference<>();
+          long deadline = vertx.setTimer(settings.requestTimeout().toMillis(), t -> {
+            if (result.tryComplete(new Attempt(0, Optional.empty(),
+                "no answer within " + settings.requestTimeout().toMillis() + " ms"))) {
+              HttpClientRequest req = exchange.get();
+              if (req != null) {
+                req.reset(); // cut the late exchange; its connection is not reused
+              }
+            }
+          });
+          (https ? tls : http1).request(options)
+              .compose(req -> {
+                exchange.set(req);
+                return req.send(Buffer.buffer(body));
+              })
+              // The answer's body is read and dropped, never kept.
+              .compose(resp -> resp.handler(ignored -> {}).end().map(v -> answer(resp.statusCode(), resp.headers())))
+              .onComplete(ar -> {
+                vertx.cancelTimer(deadline);
+                result.tryComplete(ar.succeeded() ? ar.result()
+                    : new Attempt(0, Optional.empty(), String.valueOf(ar.cause().getMessage())));
+              });
+        });
+    return result.future();
+  }
+
+  private Attempt answer(int status, MultiMap headers) {
+    Optional<Duration> retryAfter = (status == 429 || status == 503)
+        ? parseRetryAfter(headers.get("retry-after")) : Optional.empty();
+    return new Attempt(status, retryAfter, status >= 200 && status < 300 ? "" : "HTTP " + status);
+  }
+
+  /** Retry-After as seconds or an HTTP date; empty if absent or unreadable. */
+  static Optional<Duration> parseRetryAfter(String value) {
+    if (value == null || value.isBlank()) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(Duration.ofSeconds(Math.max(0, Long.parseLong(value.trim()))));
+    } catch (NumberFormatException notSeconds) {
+      try {
+        ZonedDateTime at = ZonedDateTime.parse(value.trim(), DateTimeFormatter.RFC_1123_DATE_TIME);
+        return Optional.of(Duration.ofMillis(Math.max(0, at.toInstant().toEpochMilli() - System.currentTimeMillis())));
+      } catch (DateTimeParseException notADate) {
+        return Optional.empty();
+      }
+    }
+  }
+
+  Future<Void> close() {
+    return Future.all(http1.close(), tls.close()).mapEmpty();
+  }
+}

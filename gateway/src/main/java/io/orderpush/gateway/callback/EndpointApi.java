@@ -1,0 +1,55 @@
+package io.orderpush.gateway.callback;
+
+import io.orderpush.delivery.callback.CallbackService;
+import io.orderpush.delivery.callback.EndpointView;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import java.util.UUID;
+import java.util.function.Function;
+
+/** Operator view of a callback endpoint, and suspend / resume. */
+public final class EndpointApi {
+
+  private final CallbackService callbacks;
+
+  public EndpointApi(CallbackService callbacks) {
+    this.callbacks = callbacks;
+  }
+
+  public void view(RoutingContext ctx) {
+    answer(ctx, callbacks::view);
+  }
+
+  public void suspend(RoutingContext ctx) {
+    answer(ctx, callbacks::suspend);
+  }
+
+  public void resume(RoutingContext ctx) {
+    answer(ctx, callbacks::resume);
+  }
+
+  private static void answer(RoutingContext ctx, Function<UUID, Future<EndpointView>> op) {
+    UUID appId;
+    try {
+      appId = UUID.fromString(ctx.pathParam("appId"));
+    } catch (IllegalArgumentException e) {
+      io.orderpush.gateway.http.Failures.send(ctx, 404, "not_found", "app " + ctx.pathParam("appId") + " does not exist", null);
+      return;
+    }
+    op.apply(appId).onSuccess(v -> ctx.response().putHeader("Content-Type", "application/json").end(json(appId, v).encode()))
+        .onFailure(ctx::fail);
+  }
+
+  static JsonObject json(UUID appId, EndpointView v) {
+    return new JsonObject()
+        .put("appId", appId.toString())
+        .put("state", v.state())
+        .put("lastError", v.lastError().orElse(null))
+        .put("consecutiveFailures", v.consecutiveFailures())
+        .put("nextAttemptAt", v.nextAttemptAt().map(Object::toString).orElse(null))
+        .put("lastSuccessAt", v.lastSuccessAt().map(Object::toString).orElse(null))
+        .put("channels", v.channels())
+        .put("channelsWaiting", v.channelsWaiting());
+  }
+}
