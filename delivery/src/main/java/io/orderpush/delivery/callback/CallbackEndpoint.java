@@ -33,6 +33,7 @@ import org.slf4j.LoggerFactory;
 final class CallbackEndpoint extends Subscriber {
 
   private static final Logger LOG = LoggerFactory.getLogger(CallbackEndpoint.class);
+  static final Duration RETRY_AFTER_CEILING = Duration.ofHours(1);
 
   /** A batch handed out and not yet acked. */
   private static final class Batch {
@@ -241,9 +242,10 @@ final class CallbackEndpoint extends Subscriber {
     });
   }
 
+  /** Retry-After is honoured between the initial backoff and an hour (or the max backoff, if longer). */
   private Duration clamp(Duration retryAfter) {
-    long ms = Math.max(settings.initialBackoff().toMillis(), Math.min(retryAfter.toMillis(), settings.maxBackoff().toMillis()));
-    return Duration.ofMillis(ms);
+    long ceiling = Math.max(RETRY_AFTER_CEILING.toMillis(), settings.maxBackoff().toMillis());
+    return Duration.ofMillis(Math.max(settings.initialBackoff().toMillis(), Math.min(retryAfter.toMillis(), ceiling)));
   }
 
   /** initial x 2^(attempt-1), capped, with +/-20% jitter so failing channels do not retry in step. */
