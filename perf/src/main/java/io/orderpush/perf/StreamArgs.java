@@ -1,0 +1,88 @@
+package io.orderpush.perf;
+
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * StreamBench arguments: {@code <scenario> --name=value ...}; tokens come from the environment
+ * ({@code GATEWAY_ADMIN_TOKEN}, {@code GATEWAY_INGEST_TOKEN}) so they stay off the command line.
+ */
+final class StreamArgs {
+
+  static final String USAGE = """
+      usage: StreamBench <drain|live|sustained> [--name=value ...]
+        common:    url (http://127.0.0.1:8080), connections (drain 1, else 4), prefix (merchant id prefix)
+        drain:     merchant (required: a merchant with a stored backlog), events (1000000), timeout (600 s)
+        live:      merchants (1000), rate (5000 events/s), batch (50), warmup (15 s), duration (60 s)
+        sustained: merchants (1000), rates (10000,15000,20000,25000,30000), step (30 s), batch (100),
+                   warmup (15 s, at the first rate / 2)
+        live, sustained: max-in-flight (256 ingest requests), drain-timeout (120 s)
+      environment: GATEWAY_ADMIN_TOKEN, and GATEWAY_INGEST_TOKEN for live and sustained""";
+
+  final String scenario;
+  private final Map<String, String> given = new HashMap<>();
+
+  StreamArgs(String[] args) {
+    if (args.length == 0 || args[0].startsWith("-")) {
+      throw new IllegalArgumentException(USAGE);
+    }
+    scenario = args[0];
+    if (!List.of("drain", "live", "sustained").contains(scenario)) {
+      throw new IllegalArgumentException("unknown scenario '" + scenario + "'\n" + USAGE);
+    }
+    for (int i = 1; i < args.length; i++) {
+      String a = args[i];
+      int eq = a.indexOf('=');
+      if (!a.startsWith("--") || eq < 0) {
+        throw new IllegalArgumentException("bad argument '" + a + "'\n" + USAGE);
+      }
+      given.put(a.substring(2, eq), a.substring(eq + 1));
+    }
+  }
+
+  String str(String name, String dflt) {
+    String v = given.remove(name);
+    if (v == null && dflt == null) {
+      throw new IllegalArgumentException("--" + name + " is required\n" + USAGE);
+    }
+    return v != null ? v : dflt;
+  }
+
+  int integer(String name, int dflt) {
+    int v = Integer.parseInt(str(name, Integer.toString(dflt)));
+    if (v <= 0) {
+      throw new IllegalArgumentException("--" + name + " must be positive");
+    }
+    return v;
+  }
+
+  List<Integer> integers(String name, String dflt) {
+    List<Integer> out = new ArrayList<>();
+    for (String s : str(name, dflt).split(",")) {
+      out.add(Integer.parseInt(s.trim()));
+    }
+    return out;
+  }
+
+  URI url() {
+    return URI.create(str("url", "http://127.0.0.1:8080"));
+  }
+
+  static String env(String name) {
+    String v = System.getenv(name);
+    if (v == null || v.isEmpty()) {
+      throw new IllegalArgumentException("set " + name);
+    }
+    return v;
+  }
+
+  /** Fails on arguments no scenario asked for (typos). */
+  void checkAllUsed() {
+    if (!given.isEmpty()) {
+      throw new IllegalArgumentException("unknown argument(s) " + given.keySet() + " for " + scenario + "\n" + USAGE);
+    }
+  }
+}
