@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# WebSocket push benchmarks: see perf/README.md ("WebSocket push").
+#
+#   perf/stream-bench.sh drain       1,000,000-event backlog of one merchant, one consumer: events/s
+#   perf/stream-bench.sh live        5,000 events/s over 1,000 merchants: commit-to-arrival latency
+#   perf/stream-bench.sh sustained   ingest -> consumer ack, rate stepped up: highest bounded rate
+#   perf/stream-bench.sh all         the three, on one gateway
+#
+# Starts a private gateway (generated tokens, free port) against the PostgreSQL and Redis of
+# scripts/services.sh, runs perf's StreamBench, prints per-run figures, the CPU split per process
+# and gateway metrics, and stops the gateway with SIGTERM on exit (also on failure or Ctrl-C).
+# Before each run it waits while another benchmark (IngestBench) runs, and for the machine to
+# be quiet.
+#
+# Overridable by environment:
+#   STREAM_RUNS             runs per scenario (default: drain 3, live 1, sustained 1)
+#   STREAM_EVENTS=1000000   drain: backlog size (seeded by SQL, perf/stream-seed.sql)
+#   STREAM_MERCHANTS=1000   live, sustained: merchants (one app granted all of them)
+#   STREAM_CONNECTIONS=4    live, sustained: consumer connections of the app (drain: 1)
+#   STREAM_RATE=5000        live: events/s          STREAM_DURATION=60  live: measured seconds
+#   STREAM_RATES=10000,15000,20000,25000,30000      sustained: steps, events/s
+#   STREAM_STEP=30          sustained: seconds per step
+#   STREAM_WARMUP=15        live, sustained: unmeasured seconds first (sustained: at rate/2)
+#   STREAM_BATCH            events per ingest request (default: live 50, sustained 100)
+#   BENCH_QUIET_WAIT=180    before each run, wait up to this long for the machine to be idle
+#   BENCH_GATEWAY_JAVA_OPTS JVM options for the gateway   (default none)
+#   BENCH_JAVA_OPTS         JVM options for the load tool (default -Xmx1g -XX:+UseParallelGC)
+#   BENCH_OUT               directory for logs and results (default: a new temp dir)
+#   BENCH_REBUILD=1         rebuild the jars even if present
+#   STREAM_BENCH_DB=gateway_stream_bench
+#                           the benchmark's own database on the server of GATEWAY_PG_URL, created
+#                           if missing and emptied at the start (other people's tests truncate the
+#                           shared one, and its apps hold secrets sealed with other keys, which the
+#                           gateway refuses at startup); empty: use GATEWAY_PG_URL's database as is
+#   GATEWAY_PG_URL, GATEWAY_REDIS_URL as for the gateway; other GATEWAY_* (e.g.
+#   GATEWAY_STREAM_WINDOW) pass through to the gateway.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+SCENARIO=${1:-}
+case $SCENARIO in
+    drain | live | sustained) SCENARIOS=$SCENARIO ;;
+    all) SCENARIOS="drain live sustained" ;;
+    *) echo "usage: perf/stream-bench.sh drain|live|sustained|all   (settings: see the top of this file)" >&2; exit 2 ;;
+esac
+EVENTS=${STREAM_EVENTS:-1000000}
+MERCHANTS=${STREAM_MERCHANTS:-1000}
+CONNECTIONS=${STREAM_CONNECTIONS:-4}
+WARMUP=${STREAM_WARMUP:-15}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-180}
+BENCH_JAVA_OPTS=${BENCH_JAVA_OPTS:--Xmx1g -XX:+UseParallelGC}
+export GATEWAY_PG_URL=${GATEWAY_PG_URL:-postgresql://gateway:gateway@127.0.0.1:5432/gateway}
+export GATEWAY_REDIS_URL=${GATEWAY_REDIS_URL:-redis://127.0.0.1:6379}
+OUT=${BENCH_OUT:-$(mktemp -d /tmp/stream-bench.XXXXXX)}
+mkdir -p "$OUT/cpu"
+GATEWAY_JAR=$ROOT/gateway/target/gateway-0.1.0-SNAPSHOT.jar
+PERF_JAR=$ROOT/perf/target/ingest-bench.jar
+TOOL_JAR=$OUT/stream-bench.jar
+HZ=$(getconf CLK_TCK)
+
+log() { echo "stream-bench: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ------------------------------------------------------------------ other benchmarks, quiet machine
+
+# A benchmark of someone else (IngestBench, ingest-bench.sh) running on the same two cores would
+# distort both: wait for it to end, polling every 30 s.
+wait_other_benches() {
+    local waited=0
+    while pgrep -f 'IngestBench|ingest-bench' >/dev/null; do
+        ((waited == 0)) && log "another benchmark is running ($(pgrep -af 'IngestBench|ingest-bench' | head -n1 | cut -c1-100)...), waiting..."
+        waited=$((waited + 30))
+        sleep 30
+    done
+}
+
+# Wait (up to BENCH_QUIET_WAIT s) until the machine is idle: other work on the two cores would be
+# measured as gateway slowness.
+wait_quiet() {
+    local waited=0 busy
+    while :; do
+        busy=$( { head -n1 /proc/stat; sleep 3; head -n1 /proc/stat; } | awk -v n="$(nproc)" '
+            { b[NR] = $2+$3+$4+$7+$8+$9; t[NR] = b[NR]+$5+$6 } END { printf "%.0f", (b[2]-b[1]) / (t[2]-t[1]) * 100 * n }')
+        ((busy <= 25)) && return 0
+        if ((waited >= QUIET_WAIT)); then
+            log "WARNING: machine still busy (${busy}% of a core) after ${QUIET_WAIT}s; measuring anyway"
+            return 0
+        fi
+        ((waited == 0)) && log "machine busy with other work (${busy}% of a core), waiting up to ${QUIET_WAIT}s..."
+        waited=$((waited + 3))
+    done
+}
+before_run() { wait_other_benches; wait_quiet; wait_other_benches; }
+
+# ------------------------------------------------------------------ services, build
+
+if [[ -x scripts/services.sh ]]; then
+    scripts/services.sh >&2 || die "scripts/services.sh failed"
+fi
+psql -X -w -q "$GATEWAY_PG_URL" -c 'select 1' >/dev/null || die "cannot log in to PostgreSQL (GATEWAY_PG_URL)"
+BENCH_DB=${STREAM_BENCH_DB-gateway_stream_bench}
+if [[ -n $BENCH_DB ]]; then
+    [[ $BENCH_DB =~ ^[a-z_][a-z0-9_]*$ ]] || die "STREAM_BENCH_DB must be a plain lower-case identifier"
+    if [[ -z $(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT 1 FROM pg_database WHERE datname = '$BENCH_DB'") ]]; then
+        log "creating database $BENCH_DB"
+        psql -X -w -q "$GATEWAY_PG_URL" -c "CREATE DATABASE $BENCH_DB" || die "cannot create database $BENCH_DB"
+    fi
+    GATEWAY_PG_URL=${GATEWAY_PG_URL%%\?*}
+    export GATEWAY_PG_URL=${GATEWAY_PG_URL%/*}/$BENCH_DB
+    # Empty it (the schema stays; the gateway migrates it at startup if new).
+    psql -X -w -q "$GATEWAY_PG_URL" -c "DO \$\$ BEGIN IF to_regclass('event_chunks') IS NOT NULL THEN
+        TRUNCATE event_chunks, event_keys, merchants, apps CASCADE; END IF; END \$\$" >/dev/null ||
+        die "cannot empty database $BENCH_DB"
+fi
+redis-cli -u "$GATEWAY_REDIS_URL" ping >/dev/null || die "cannot reach Redis (GATEWAY_REDIS_URL)"
+
+if [[ ! -f $GATEWAY_JAR || ${BENCH_REBUILD:-0} == 1 ]]; then
+    log "building (mvn -q -DskipTests package)..."
+    wait_other_benches # the build replaces the jar IngestBench runs from
+    mvn -q -DskipTests package >&2
+elif ! unzip -l "$PERF_JAR" 2>/dev/null | grep -c 'io/orderpush/perf/StreamBench.class' >/dev/null ||
+    [[ -n $(find perf/src -newer "$PERF_JAR" -name '*.java' 2>/dev/null) ]]; then
+    log "building the load tool (mvn -q -pl perf -DskipTests package)..."
+    wait_other_benches
+    mvn -q -pl perf -DskipTests package >&2
+fi
+[[ -f $GATEWAY_JAR ]] || die "$GATEWAY_JAR missing after build"
+# Private copies, so a concurrent rebuild cannot swap a jar under a running JVM. A rebuild in
+# progress briefly leaves an unshaded jar in place: wait for a runnable one.
+for i in $(seq 1 20); do
+    cp "$GATEWAY_JAR" "$OUT/gateway.jar" 2>/dev/null && cp "$PERF_JAR" "$TOOL_JAR" 2>/dev/null &&
+        unzip -p "$OUT/gateway.jar" META-INF/MANIFEST.MF 2>/dev/null | grep -c '^Main-Class:' >/dev/null &&
+        unzip -l "$TOOL_JAR" 2>/dev/null | grep -c 'io/orderpush/perf/StreamBench.class' >/dev/null && break
+    ((i < 20)) || die "jars not runnable (rebuild with mvn -q -DskipTests package)"
+    log "jars not runnable yet (rebuild in progress?), retrying..."
+    sleep 3
+done
+
+# ------------------------------------------------------------------ gateway
+
+free_port() {
+    local port
+    for _ in $(seq 1 50); do
+        port=$((20000 + RANDOM % 30000))
+        ss -Htln "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
+    done
+    die "no free port found"
+}
+
+PORT=$(free_port)
+export GATEWAY_HTTP_HOST=127.0.0.1 GATEWAY_HTTP_PORT=$PORT
+export GATEWAY_ADMIN_TOKEN=adm-$(openssl rand -hex 24)
+export GATEWAY_INGEST_TOKEN=ing-$(openssl rand -hex 24)
+GATEWAY_SECRET_KEY=$(openssl rand -base64 32)
+export GATEWAY_SECRET_KEY
+
+GW_PID="" SAMPLER_PID=""
+cleanup() {
+    [[ -z $SAMPLER_PID ]] || kill "$SAMPLER_PID" 2>/dev/null || true
+    [[ -n $GW_PID ]] || return 0
+    if kill -0 "$GW_PID" 2>/dev/null; then
+        log "stopping gateway (pid $GW_PID, SIGTERM)..."
+        kill -TERM "$GW_PID" 2>/dev/null || true
+        for _ in $(seq 1 30); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 1; done
+        kill -0 "$GW_PID" 2>/dev/null && { log "gateway did not stop in 30 s, SIGKILL"; kill -KILL "$GW_PID" 2>/dev/null || true; }
+    fi
+    wait "$GW_PID" 2>/dev/null || true
+    GW_PID=""
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "starting gateway on 127.0.0.1:$PORT (log: $OUT/gateway.log)"
+# shellcheck disable=SC2086
+java ${BENCH_GATEWAY_JAVA_OPTS:-} -jar "$OUT/gateway.jar" >"$OUT/gateway.log" 2>&1 &
+GW_PID=$!
+BASE=http://127.0.0.1:$PORT
+for i in $(seq 1 60); do
+    curl -fsS -o /dev/null "$BASE/health/ready" 2>/dev/null && break
+    kill -0 "$GW_PID" 2>/dev/null || { tail -n 30 "$OUT/gateway.log" >&2; die "gateway exited during startup"; }
+    ((i < 60)) || die "gateway not ready after 60 s"
+    sleep 1
+done
+
+# ------------------------------------------------------------------ measuring helpers
+
+# CPU accounting from /proc, sampled every second in the background into $OUT/cpu/<epoch ms>:
+# machine-wide ticks and utime+stime per pid of each group. cpu_split turns the two samples that
+# bracket a run's measured window into % of one core per group.
+snapshot() {
+    {
+        awk '/^cpu / { print "M", $2+$3+$4+$7+$8+$9, $6, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat
+        local group pid
+        for group in gateway:$GW_PID tool:"$(pgrep -d: -f "$TOOL_JAR" || true)" \
+            postgres:"$(pgrep -d: -x postgres || true)" redis:"$(pgrep -d: -x redis-server || true)"; do
+            for pid in $(tr : ' ' <<<"${group#*:}"); do
+                awk -v g="${group%%:*}" -v p="$pid" '{ sub(/.*\) /, ""); print "P", g, p, $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || true
+            done
+        done
+    } >"$1.tmp" && mv "$1.tmp" "$1"
+}
+( while :; do snapshot "$OUT/cpu/$(date +%s%3N)"; sleep 1; done ) &
+SAMPLER_PID=$!
+
+cpu_split() { # from_ms to_ms -> "gateway tool postgres redis other machine iowait" in % of one core
+    local a b
+    a=$(ls "$OUT/cpu" | grep -v tmp | sort -n | awk -v t="$1" '$1 >= t { print; exit }')
+    b=$(ls "$OUT/cpu" | grep -v tmp | sort -n | awk -v t="$2" '$1 <= t { last = $1 } END { print last }')
+    if [[ -z $a || -z $b || $a -ge $b ]]; then echo "- - - - - - -"; return; fi
+    awk -v hz="$HZ" -v n="$(nproc)" -v t1="$a" -v t2="$b" '
+        FNR == 1 { f++ }
+        $1 == "M" { busy[f] = $2; iow[f] = $3; tot[f] = $4 }
+        $1 == "P" && f == 1 { before[$3] = $4 }
+        $1 == "P" && f == 2 { used[$2] += $4 - ($3 in before ? before[$3] : 0) }
+        END {
+            c = hz * (t2 - t1) / 1000 / 100; m = (tot[2] - tot[1]) / 100 / n
+            g = used["gateway"] / c; l = used["tool"] / c; p = used["postgres"] / c; r = used["redis"] / c
+            all = (busy[2] - busy[1]) / m
+            printf "%.0f %.0f %.0f %.0f %.0f %.0f %.1f\n", g, l, p, r, all - g - l - p - r, all, (iow[2] - iow[1]) / m
+        }' "$OUT/cpu/$a" "$OUT/cpu/$b"
+}
+
+scrape() { curl -fsS "$BASE/metrics" >"$1" || echo >"$1"; }
+metric() { # file name [label-substring] -> value of the first matching sample (0 if none)
+    awk -v n="$2" -v l="${3:-}" '{ split($1, a, "{") } a[1] == n && (l == "" || index($1, l)) { print $2; found = 1; exit }
+        END { if (!found) print 0 }' "$1"
+}
+# One line of gateway delivery metrics over a run: deltas of the counters, current gauges.
+delivery_metrics() { # before after
+    local b=$1 a=$2
+    awk -v s0="$(metric "$b" gateway_delivery_events_sent_total)" -v s1="$(metric "$a" gateway_delivery_events_sent_total)" \
+        -v n0="$(metric "$b" gateway_delivery_batch_events_count)" -v n1="$(metric "$a" gateway_delivery_batch_events_count)" \
+        -v k0="$(metric "$b" gateway_delivery_acks_total committed)" -v k1="$(metric "$a" gateway_delivery_acks_total committed)" \
+        -v r0="$(metric "$b" gateway_delivery_redeliveries_total)" -v r1="$(metric "$a" gateway_delivery_redeliveries_total)" \
+        -v p0="$(metric "$b" gateway_stream_paused_total)" -v p1="$(metric "$a" gateway_stream_paused_total)" \
+        -v f0="$(metric "$b" gateway_delivery_read_failures_total)" -v f1="$(metric "$a" gateway_delivery_read_failures_total)" \
+        -v q50="$(metric "$a" gateway_delivery_commit_to_send_seconds 'quantile="0.5"')" \
+        -v q99="$(metric "$a" gateway_delivery_commit_to_send_seconds 'quantile="0.99"')" \
+        'BEGIN { n = n1 - n0; if (n < 1) n = 1
+                 printf "gateway: %d events sent in %d batches (%.1f events/batch), %d acks committed, %d redelivered, %d paused, %d read failures; commit->send p50 %.1f ms p99 %.1f ms (last minute)\n",
+                     s1 - s0, n1 - n0, (s1 - s0) / n, k1 - k0, r1 - r0, p1 - p0, f1 - f0, q50 * 1000, q99 * 1000 }'
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+SYNC_COMMIT=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW synchronous_commit')
+PGVER=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW server_version')
+GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -z $(git status --porcelain -- persistence gateway delivery 2>/dev/null) ]] || GIT_REV="$GIT_REV+uncommitted"
+echo "== stream benchmarks: $(nproc) cores (gateway, PostgreSQL $PGVER synchronous_commit=$SYNC_COMMIT, Redis and the load tool on one box), gateway $GIT_REV, output in $OUT"
+
+tool() { # scenario tag args... -> runs StreamBench, output to $OUT/<tag>.log (and stdout)
+    local scenario=$1 tag=$2
+    shift 2
+    scrape "$OUT/metrics-$tag-before.txt"
+    local rc=0
+    # shellcheck disable=SC2086
+    java $BENCH_JAVA_OPTS -cp "$TOOL_JAR" io.orderpush.perf.StreamBench "$scenario" --url="$BASE" "$@" 2>&1 |
+        tee "$OUT/$tag.log" | grep --line-buffered -v '^ROW' | sed -u 's/^/  /' || rc=${PIPESTATUS[0]}
+    sleep 0.5
+    scrape "$OUT/metrics-$tag-after.txt"
+    echo "  $(delivery_metrics "$OUT/metrics-$tag-before.txt" "$OUT/metrics-$tag-after.txt")"
+    return $rc
+}
+
+failed=0
+
+# ------------------------------------------------------------------ drain
+
+run_drain() {
+    local runs=${STREAM_RUNS:-3} run m t0 t1 rc row app cursor cpu
+    printf 'run\tevents\tseconds\tevents_per_s\tseconds_from_first\tevents_per_message\terrors\tcursor_ok\tseed_s\tcpu_gateway\tcpu_tool\tcpu_postgres\tcpu_redis\tcpu_other\tcpu_machine\tiowait\n' >"$OUT/drain.tsv"
+    echo "== drain: $EVENTS stored events of one merchant, one consumer acking each message, $runs runs"
+    for run in $(seq 1 "$runs"); do
+        m=drain-$(date +%s)-r$run
+        t0=$(date +%s.%N)
+        psql -X -w -q -v merchant="$m" -v events="$EVENTS" -f perf/stream-seed.sql "$GATEWAY_PG_URL" >"$OUT/seed-$run.txt" ||
+            die "seeding $m failed"
+        t1=$(date +%s.%N)
+        echo "  run $run: seeded $m: $(tail -n +3 "$OUT/seed-$run.txt" | head -n1 | tr -s ' ') (chunks|events|first|last) in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+        before_run
+        rc=0
+        tool drain "drain-r$run" --merchant="$m" --events="$EVENTS" || rc=$?
+        row=$(grep -P '^ROW\tdrain\t' "$OUT/drain-r$run.log" | tail -n1 || true)
+        [[ -n $row ]] || { failed=1; log "drain run $run produced no result"; continue; }
+        ((rc == 0)) || failed=1
+        app=$(cut -f9 <<<"$row")
+        # The last ack is a message without an answer: give it a moment to reach Redis.
+        cursor=""
+        for _ in $(seq 1 50); do
+            cursor=$(redis-cli -u "$GATEWAY_REDIS_URL" HGET "gw:ch:{$app:$m}" cursor)
+            [[ $cursor == "$EVENTS" ]] && break
+            sleep 0.1
+        done
+        if [[ $cursor == "$EVENTS" ]]; then echo "  run $run: Redis cursor gw:ch:{$app:$m} = $cursor: ok"
+        else echo "  run $run: ERROR: Redis cursor gw:ch:{$app:$m} = '$cursor', expected $EVENTS"; failed=1; fi
+        cpu=$(cpu_split "$(cut -f10 <<<"$row")" "$(cut -f11 <<<"$row")")
+        echo "  run $run: CPU % of one core (gateway tool postgres redis other; machine of $(($(nproc) * 100)), iowait): $cpu"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$run" "$(cut -f3-8 <<<"$row")" "$([[ $cursor == "$EVENTS" ]] && echo yes || echo NO)" \
+            "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')" "$(tr ' ' '\t' <<<"$cpu")" >>"$OUT/drain.tsv"
+    done
+    col() { awk -F'\t' -v c="$1" 'NR > 1 { print $c }' "$OUT/drain.tsv" | median; }
+    echo "== drain medians of $runs runs: $(col 4) events/s ($(col 3) s for $EVENTS events; $(col 5) s from the first event);" \
+        "$(col 6) events/message; CPU % gateway/tool/postgres/redis/other: $(col 10)/$(col 11)/$(col 12)/$(col 13)/$(col 14) (table: $OUT/drain.tsv)"
+}
+
+# ------------------------------------------------------------------ live, sustained
+
+STEP_HEADER='run\ttarget\tingested_per_s\tdelivered_per_s\tlag_start\tlag_end\tlag_max\tmissed\trejected_503\tlat_p50_ms\tlat_p99_ms\tlat_p999_ms\tlat_max_ms\tingest_p50_ms\tingest_p99_ms\tingest_max_ms\tbounded\tcpu_gateway\tcpu_tool\tcpu_postgres\tcpu_redis\tcpu_other\tcpu_machine\tiowait\n'
+
+steps_to_tsv() { # tag run tsv
+    local row cpu
+    while IFS= read -r row; do
+        cpu=$(cpu_split "$(cut -f19 <<<"$row")" "$(cut -f20 <<<"$row")")
+        printf '%s\t%s\t%s\n' "$2" "$(cut -f3-18 <<<"$row")" "$(tr ' ' '\t' <<<"$cpu")" >>"$3"
+        echo "  step $(cut -f3 <<<"$row")/s: CPU % of one core (gateway tool postgres redis other; machine, iowait): $cpu"
+    done < <(grep -P '^ROW\tstep\t' "$OUT/$1.log" || true)
+}
+
+run_load() { # live|sustained
+    local scenario=$1 runs=${STREAM_RUNS:-1} run rc args
+    printf "$STEP_HEADER" >"$OUT/$scenario.tsv"
+    if [[ $scenario == live ]]; then
+        args=(--rate="${STREAM_RATE:-5000}" --duration="${STREAM_DURATION:-60}" --batch="${STREAM_BATCH:-50}")
+        echo "== live: ${STREAM_RATE:-5000} events/s (open model, batches of ${STREAM_BATCH:-50}) over $MERCHANTS merchants," \
+            "$CONNECTIONS consumer connections, ${WARMUP}s warm-up + ${STREAM_DURATION:-60}s measured, $runs run(s)"
+    else
+        args=(--rates="${STREAM_RATES:-10000,15000,20000,25000,30000}" --step="${STREAM_STEP:-30}" --batch="${STREAM_BATCH:-100}")
+        echo "== sustained: steps ${STREAM_RATES:-10000,15000,20000,25000,30000} events/s (batches of ${STREAM_BATCH:-100})," \
+            "${STREAM_STEP:-30}s each, over $MERCHANTS merchants, $CONNECTIONS consumer connections, $runs run(s)"
+    fi
+    for run in $(seq 1 "$runs"); do
+        before_run
+        rc=0
+        tool "$scenario" "$scenario-r$run" --merchants="$MERCHANTS" --connections="$CONNECTIONS" --warmup="$WARMUP" "${args[@]}" || rc=$?
+        ((rc == 0)) || { failed=1; log "$scenario run $run reported errors (exit $rc), see $OUT/$scenario-r$run.log"; }
+        steps_to_tsv "$scenario-r$run" "$run" "$OUT/$scenario.tsv"
+    done
+    echo "== $scenario per step (table: $OUT/$scenario.tsv)"
+    column -t -s $'\t' "$OUT/$scenario.tsv" | sed 's/^/  /'
+}
+
+for s in $SCENARIOS; do
+    case $s in
+        drain) run_drain ;;
+        *) run_load "$s" ;;
+    esac
+done
+top -b -n 1 | head -n 15 >"$OUT/top-end.txt"
+((failed == 0)) || { log "some runs reported errors, see $OUT"; exit 1; }
