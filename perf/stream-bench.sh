@@ -255,10 +255,17 @@ tool() { # scenario tag args... -> runs StreamBench, output to $OUT/<tag>.log (a
     local scenario=$1 tag=$2
     shift 2
     scrape "$OUT/metrics-$tag-before.txt"
-    local rc=0
+    local rc=0 threads
+    # Busiest gateway threads every 20 s (which event loop, pool or GC thread is saturated).
+    ( while sleep 20; do
+        echo "== $(date +%T)"
+        top -H -b -w 200 -d 2 -n 2 -p "$GW_PID" | awk '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 3 { c = $12; for (i = 13; i <= NF; i++) c = c " " $i; print "  tid " $1 " " $9 "% " c }' | head -n 12
+    done ) >"$OUT/threads-$tag.txt" 2>/dev/null &
+    threads=$!
     # shellcheck disable=SC2086
     java $BENCH_JAVA_OPTS -cp "$TOOL_JAR" io.orderpush.perf.StreamBench "$scenario" --url="$BASE" "$@" 2>&1 |
         tee "$OUT/$tag.log" | grep --line-buffered -v '^ROW' | sed -u 's/^/  /' || rc=${PIPESTATUS[0]}
+    kill "$threads" 2>/dev/null || true
     sleep 0.5
     scrape "$OUT/metrics-$tag-after.txt"
     echo "  $(delivery_metrics "$OUT/metrics-$tag-before.txt" "$OUT/metrics-$tag-after.txt")"
