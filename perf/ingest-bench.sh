@@ -15,9 +15,15 @@
 #   BENCH_WARMUP=10            unmeasured seconds before each run
 #   BENCH_MERCHANTS=1000       distinct merchant ids
 #   BENCH_GATEWAY_WARMUP=20    seconds of unmeasured load on a fresh gateway (JIT) before run 1
+#   BENCH_QUIET_WAIT=180       before each run, wait up to this long for other work on the
+#                              machine to stop (0: don't wait); runs shared with other work
+#                              are flagged either way
 #   BENCH_CONCURRENCY_<batch>  requests in flight for that batch size
 #                              (defaults: 16 for batch 100, 4 for batch 1000,
 #                              BENCH_CONCURRENCY otherwise, itself default 8)
+#   BENCH_DB=gateway_ingest_bench  database the benchmark creates and uses, next to the one
+#                              of GATEWAY_PG_URL (empty: use GATEWAY_PG_URL's database as is)
+#   BENCH_FRESH_DB=1           drop and recreate BENCH_DB first (0: keep its data)
 #   BENCH_GATEWAY_JAVA_OPTS    JVM options for the gateway   (default none)
 #   BENCH_JAVA_OPTS            JVM options for the generator (default -Xmx1g -XX:+UseSerialGC)
 #   BENCH_OUT                  directory for logs and results (default: a new temp dir)
@@ -34,6 +40,9 @@ DURATION=${BENCH_DURATION:-30}
 WARMUP=${BENCH_WARMUP:-10}
 MERCHANTS=${BENCH_MERCHANTS:-1000}
 GW_WARMUP=${BENCH_GATEWAY_WARMUP:-20}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-180}
+BENCH_DB=${BENCH_DB-gateway_ingest_bench}
+FRESH_DB=${BENCH_FRESH_DB:-1}
 BENCH_JAVA_OPTS=${BENCH_JAVA_OPTS:--Xmx1g -XX:+UseSerialGC}
 export GATEWAY_PG_URL=${GATEWAY_PG_URL:-postgresql://gateway:gateway@127.0.0.1:5432/gateway}
 export GATEWAY_REDIS_URL=${GATEWAY_REDIS_URL:-redis://127.0.0.1:6379}
@@ -63,6 +72,21 @@ else
 fi
 psql -X -w -q "$GATEWAY_PG_URL" -c 'select 1' >/dev/null || die "cannot log in to PostgreSQL (GATEWAY_PG_URL)"
 
+# The benchmark gets a database of its own: a shared one may hold apps sealed with another
+# secret key (the gateway then refuses to start) and data of other runs and tests.
+if [[ -n $BENCH_DB ]]; then
+    [[ $BENCH_DB =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB must be a plain lower-case identifier"
+    [[ $GATEWAY_PG_URL != *\?* ]] || die "GATEWAY_PG_URL with ?parameters is not supported here; set BENCH_DB="
+    if ((FRESH_DB)); then
+        psql -X -w -q "$GATEWAY_PG_URL" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null
+    fi
+    if [[ $(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT 1 FROM pg_database WHERE datname = '$BENCH_DB'") != 1 ]]; then
+        psql -X -w -q "$GATEWAY_PG_URL" -c "CREATE DATABASE $BENCH_DB" >/dev/null ||
+            die "cannot create database $BENCH_DB (the role needs CREATEDB); set BENCH_DB= to use GATEWAY_PG_URL's database"
+    fi
+    export GATEWAY_PG_URL=${GATEWAY_PG_URL%/*}/$BENCH_DB
+fi
+
 if [[ ! -f $GATEWAY_JAR || ${BENCH_REBUILD:-0} == 1 ]]; then
     log "building the gateway (mvn -q -DskipTests package)..."
     mvn -q -DskipTests package >&2
@@ -71,8 +95,15 @@ elif [[ ! -f $BENCH_JAR ]]; then
     mvn -q -pl perf -DskipTests package >&2
 fi
 [[ -f $GATEWAY_JAR && -f $BENCH_JAR ]] || die "jars missing after build"
-# Run a private copy, so a concurrent rebuild cannot swap the jar under the running JVM.
-cp "$GATEWAY_JAR" "$OUT/gateway.jar"
+# Run a private copy, so a concurrent rebuild cannot swap the jar under the running JVM. A
+# rebuild in progress briefly leaves the unshaded jar in place: wait for a runnable one.
+for i in $(seq 1 20); do
+    cp "$GATEWAY_JAR" "$OUT/gateway.jar" 2>/dev/null &&
+        unzip -p "$OUT/gateway.jar" META-INF/MANIFEST.MF 2>/dev/null | grep -q '^Main-Class:' && break
+    ((i < 20)) || die "$GATEWAY_JAR is not a runnable jar (no Main-Class); rebuild with mvn -q -DskipTests package"
+    log "gateway jar not runnable yet (rebuild in progress?), retrying..."
+    sleep 3
+done
 
 # ------------------------------------------------------------------ gateway
 
@@ -130,28 +161,56 @@ GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 # ------------------------------------------------------------------ measuring helpers
 
-# Sum of utime+stime ticks of the given pids (processes that vanished count 0).
-ticks() {
-    local sum=0 pid t
-    for pid in "$@"; do
-        t=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null) || t=0
-        sum=$((sum + ${t:-0}))
-    done
-    echo "$sum"
+# CPU accounting from /proc. A snapshot file holds the time, the machine-wide ticks, and
+# utime+stime ticks per pid of each group; split_cpu turns two snapshots into % of one core per
+# group. A pid new in the second snapshot counts in full; one gone by then is lost (short-lived
+# postgres backends: the gateway's pools keep theirs open, so this loses little).
+snapshot() { # file bench_pid
+    {
+        echo "T $(date +%s.%N)"
+        awk '/^cpu / { print "M", $2+$3+$4+$7+$8+$9, $6, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat
+        local group pid
+        for group in gateway:$GW_PID bench:$2 postgres:"$(pgrep -d: -x postgres || true)" redis:"$(pgrep -d: -x redis-server || true)"; do
+            for pid in $(tr : ' ' <<<"${group#*:}"); do
+                awk -v g="${group%%:*}" -v p="$pid" '{ sub(/.*\) /, ""); print "P", g, p, $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || true
+            done
+        done
+    } >"$1"
 }
-pg_pids() { pgrep -x postgres || true; }
-redis_pids() { pgrep -x redis-server || true; }
-# Machine-wide "busy iowait total" ticks from /proc/stat.
-machine() { awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $6, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat; }
+split_cpu() { # before after -> "gateway bench postgres redis machine iowait" in % of one core
+    awk -v hz="$HZ" -v n="$(nproc)" '
+        FNR == 1 { f++ }
+        $1 == "T" { t[f] = $2 }
+        $1 == "M" { busy[f] = $2; iow[f] = $3; tot[f] = $4 }
+        $1 == "P" && f == 1 { before[$3] = $4 }
+        $1 == "P" && f == 2 { used[$2] += $4 - ($3 in before ? before[$3] : 0) }
+        END {
+            c = hz * (t[2] - t[1]) / 100; m = (tot[2] - tot[1]) / 100 / n
+            printf "%.0f %.0f %.0f %.0f %.0f %.1f\n", used["gateway"] / c, used["bench"] / c, used["postgres"] / c,
+                used["redis"] / c, (busy[2] - busy[1]) / m, (iow[2] - iow[1]) / m
+        }' "$1" "$2"
+}
 
-# One line of CPU figures for the processes at the start and end of a window.
-snapshot() { # bench_pid
-    echo "$(date +%s.%N) $(ticks "$GW_PID") $(ticks "$1") $(ticks $(pg_pids)) $(ticks $(redis_pids)) $(machine)"
+# On a shared box, wait (up to BENCH_QUIET_WAIT s) until the machine is idle before a run:
+# other work on the two cores would be measured as gateway slowness.
+wait_quiet() {
+    local waited=0 busy
+    while :; do
+        busy=$( { head -n1 /proc/stat; sleep 3; head -n1 /proc/stat; } | awk -v n="$(nproc)" '
+            { b[NR] = $2+$3+$4+$7+$8+$9; t[NR] = b[NR]+$5+$6 } END { printf "%.0f", (b[2]-b[1]) / (t[2]-t[1]) * 100 * n }')
+        ((busy <= 25)) && return 0
+        if ((waited >= QUIET_WAIT)); then
+            log "WARNING: machine still busy (${busy}% of a core) after ${QUIET_WAIT}s; measuring anyway"
+            return 0
+        fi
+        ((waited == 0)) && log "machine busy with other work (${busy}% of a core), waiting up to ${QUIET_WAIT}s for it to settle..."
+        waited=$((waited + 3))
+    done
 }
 
 # count and sum of a Prometheus summary/histogram, e.g. gateway_ingest_commit_seconds
 scrape() { curl -fsS "$BASE/metrics" >"$1" || echo >"$1"; }
-metric() { # file name [labels-regex]  -> value of the first matching sample (0 if none)
+metric() { # file name [label-substring] -> value of the first matching sample (0 if none)
     awk -v n="$2" -v l="${3:-}" '{ split($1, a, "{") } a[1] == n && (l == "" || index($1, l)) { print $2; found = 1; exit }
         END { if (!found) print 0 }' "$1"
 }
@@ -163,7 +222,7 @@ RESULTS=$OUT/results.tsv
 printf 'batch\trun\tevents_per_s\trequests_per_s\tp50_ms\tp99_ms\tmax_ms\terrors\tretries503\tcommit_mean_ms\tcommit_p99_ms\tgroup_events_mean\tgroup_requests_mean\tcpu_gateway\tcpu_bench\tcpu_postgres\tcpu_redis\tcpu_other\tcpu_machine\tiowait\n' >"$RESULTS"
 
 echo "== ingest benchmark: $(nproc) cores, PostgreSQL $PGVER, synchronous_commit=$SYNC_COMMIT, fsync=$FSYNC, gateway $GIT_REV"
-echo "== $RUNS runs per batch size, ${WARMUP}s warm-up + ${DURATION}s measured, $MERCHANTS merchants, output in $OUT"
+echo "== $RUNS runs per batch size, ${WARMUP}s warm-up + ${DURATION}s measured, $MERCHANTS merchants, database ${GATEWAY_PG_URL##*/}, output in $OUT"
 # One unmeasured run first, so the gateway's JIT compilation (which takes a good share of
 # two cores for a while) does not land in the first measured run.
 if ((GW_WARMUP > 0)); then
@@ -180,6 +239,7 @@ for batch in $BATCHES; do
     conc=$(concurrency_for "$batch")
     for run in $(seq 1 "$RUNS"); do
         tag=b$batch-r$run
+        wait_quiet
         scrape "$OUT/metrics-$tag-before.txt"
         # shellcheck disable=SC2086
         java $BENCH_JAVA_OPTS -jar "$BENCH_JAR" --url="$BASE/v1/events" --batch="$batch" \
@@ -188,8 +248,8 @@ for batch in $BATCHES; do
         bp=$!
         # CPU window: from 1 s into the measured period to its end (the generator's JVM
         # needs ~0.5 s to start, so this stays inside the steady state).
-        sleep $((WARMUP + 1)); s0=$(snapshot "$bp")
-        sleep $((DURATION - 1)); s1=$(snapshot "$bp")
+        sleep $((WARMUP + 1)); snapshot "$OUT/cpu-$tag-0.txt" "$bp"
+        sleep $((DURATION - 1)); snapshot "$OUT/cpu-$tag-1.txt" "$bp"
         rc=0; wait "$bp" || rc=$?
         scrape "$OUT/metrics-$tag-after.txt"
         if ! grep -q '^RESULT_JSON ' "$OUT/bench-$tag.log"; then
@@ -208,10 +268,7 @@ for batch in $BATCHES; do
             -v q0="$(metric "$b" gateway_ingest_group_requests_sum)" -v q1="$(metric "$a" gateway_ingest_group_requests_sum)" \
             'BEGIN { n = c1 - c0; if (n < 1) n = 1
                      printf "%.1f %.1f %.0f %.1f\n", (s1 - s0) / n * 1000, p99 * 1000, (g1 - g0) / n, (q1 - q0) / n }')
-        read -r cgw cbench cpg credis cmach ciow < <(echo "$s0 $s1" | awk -v hz="$HZ" '{
-            dt = $9 - $1; c = hz * dt; n = '"$(nproc)"'
-            printf "%.0f %.0f %.0f %.0f %.0f %.1f\n", ($10-$2)/c*100, ($11-$3)/c*100, ($12-$4)/c*100, ($13-$5)/c*100,
-                ($14-$6)/($16-$8)*100*n, ($15-$7)/($16-$8)*100*n }')
+        read -r cgw cbench cpg credis cmach ciow < <(split_cpu "$OUT/cpu-$tag-0.txt" "$OUT/cpu-$tag-1.txt")
         echo "  run $run: group commit: mean $cmean ms per transaction (p99 $cp99 ms), $gmean events / $rmean requests per transaction;" \
              "CPU % of one core: gateway $cgw, load generator $cbench, postgres $cpg, redis $credis," \
              "anything else $((cmach - cgw - cbench - cpg - credis)); machine busy $cmach of $(( $(nproc) * 100 )), iowait $ciow"
