@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.orderpush.delivery.callback.CallbackService;
+import io.orderpush.delivery.channel.CheckpointStore;
 import io.orderpush.delivery.channel.DeliveryEngine;
 import io.orderpush.delivery.cursor.CursorStore;
 import io.orderpush.delivery.websocket.StreamService;
@@ -93,7 +94,8 @@ public final class Gateway {
         .compose(v -> RedisStore.connect(vertx, config.redis()))
         .compose(r -> {
           redis = r;
-          engine = new DeliveryEngine(vertx, deliveryPool, log, new CursorStore(redis), registry);
+          engine = new DeliveryEngine(vertx, deliveryPool, log, new CursorStore(redis), new CheckpointStore(pool),
+              config.checkpointInterval(), registry);
           streams = new StreamService(engine, grants, config.stream(), registry);
           callbacks = new CallbackService(engine, log, deliveryPool, apps, grants, config.callback(), registry);
           committer.onCommitted(engine::headsAdvanced);
@@ -123,7 +125,8 @@ public final class Gateway {
       vertx.cancelTimer(partitionTimer);
     }
     Future<Void> streamsClosed = (streams == null ? Future.<Void>succeededFuture() : streams.close())
-        .transform(v -> callbacks == null ? Future.succeededFuture() : callbacks.close());
+        .transform(v -> callbacks == null ? Future.succeededFuture() : callbacks.close())
+        .transform(v -> engine == null ? Future.succeededFuture() : engine.close());
     Future<?> http = streamsClosed.transform(
         v -> httpDeployment == null ? Future.succeededFuture() : vertx.undeploy(httpDeployment));
     Future<Void> drained = http.transform(v -> committer == null ? Future.succeededFuture() : committer.close())

@@ -133,11 +133,6 @@ final class CallbackEndpoint extends Subscriber {
     send(c, b, events);
   }
 
-  @Override
-  protected void lost(Channel c) {
-    forget(c);
-  }
-
   void forget(Channel c) {
     Batch b = pending.remove(c);
     if (b != null) {

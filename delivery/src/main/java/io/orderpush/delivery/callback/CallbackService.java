@@ -93,27 +93,27 @@ public final class CallbackService {
   private Future<Void> loadGrants(CallbackEndpoint e, String after) {
     return grants.forApp(e.appId, PAGE, after).compose(page -> {
       for (Grant g : page) {
-        add(e, g.merchantId(), g.startSeq());
+        add(e, g);
       }
       return page.size() < PAGE ? Future.succeededFuture() : loadGrants(e, page.get(page.size() - 1).merchantId());
     });
   }
 
-  private void add(CallbackEndpoint e, String merchantId, long startSeq) {
-    if (e.channels.containsKey(merchantId)) {
+  private void add(CallbackEndpoint e, Grant g) {
+    if (e.channels.containsKey(g.merchantId())) {
       return;
     }
-    Channel c = new Channel(e.appId, merchantId, startSeq);
-    e.channels.put(merchantId, c);
+    Channel c = new Channel(e.appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli());
+    e.channels.put(g.merchantId(), c);
     engine.add(c);
     engine.assign(c, e);
   }
 
-  public void granted(UUID appId, String merchantId, long startSeq) {
+  public void granted(Grant grant) {
     engine.context().runOnContext(v -> {
-      CallbackEndpoint e = endpoints.get(appId);
+      CallbackEndpoint e = endpoints.get(grant.appId());
       if (e != null) {
-        add(e, merchantId, startSeq);
+        add(e, grant);
       }
     });
   }

@@ -9,5 +9,10 @@ public enum AckOutcome {
   /** Above what this owner was sent: a protocol error. */
   BEYOND_DELIVERED,
   /** This subscriber does not own the channel (any more); the cursor did not move. */
-  NOT_OWNER
+  NOT_OWNER,
+  /**
+   * The channel's epoch had moved on (a rewind) or Redis had lost it: the cursor did not move, and
+   * delivery restarts from the stored cursor + 1.
+   */
+  RESTARTED
 }

@@ -10,13 +10,17 @@ public final class Channel {
 
   final UUID appId;
   final String merchantId;
-  /** The cursor a new channel starts from: the grant's start seq. */
+  /** The cursor a new channel starts from: its last checkpoint, or the grant's start seq. */
   final long initialCursor;
+  /** Identifies the grant (its time), so a cursor left from an earlier, revoked grant is not reused. */
+  final long grantVersion;
 
   Subscriber owner;
   /** Bumped whenever the owner changes; a read or ack started under another generation is dropped. */
   int generation;
   boolean claimed;
+  /** True once a claim told us the cursor; from then on it, not the grant's start, seeds a re-claim. */
+  boolean cursorKnown;
   long epoch;
   /** Highest seq acked (as far as this node has committed to Redis). */
   long cursor;
@@ -31,10 +35,11 @@ public final class Channel {
   /** When the oldest unacked event was sent (ms), 0 when nothing is unacked; for ack timeouts. */
   long unackedSince;
 
-  public Channel(UUID appId, String merchantId, long initialCursor) {
+  public Channel(UUID appId, String merchantId, long initialCursor, long grantVersion) {
     this.appId = appId;
     this.merchantId = merchantId;
     this.initialCursor = initialCursor;
+    this.grantVersion = grantVersion;
   }
 
   public UUID appId() {

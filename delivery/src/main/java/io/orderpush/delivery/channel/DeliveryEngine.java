@@ -9,7 +9,11 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
+import io.vertx.core.Promise;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.UUID;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -46,17 +50,60 @@ public final class DeliveryEngine {
   private final AtomicLong channelCount = new AtomicLong();
   private final AtomicLong assignedCount = new AtomicLong();
   private final DeliveryMetrics metrics;
+  private final CheckpointStore checkpoints;
+  /** Channels whose cursor moved since the last checkpoint. */
+  private Set<Channel> dirty = new HashSet<>();
   private volatile long lag;
+  private long lagTimer = -1;
+  private long checkpointTimer = -1;
 
-  public DeliveryEngine(Vertx vertx, Pool pool, EventLog log, CursorStore cursors, MeterRegistry registry) {
+  public DeliveryEngine(Vertx vertx, Pool pool, EventLog log, CursorStore cursors, CheckpointStore checkpoints,
+      Duration checkpointInterval, MeterRegistry registry) {
     this.vertx = vertx;
     this.context = vertx.getOrCreateContext();
     this.pool = pool;
     this.log = log;
     this.cursors = cursors;
+    this.checkpoints = checkpoints;
     this.metrics = new DeliveryMetrics(registry, channelCount::get, assignedCount::get, () -> lag);
-    // One timer for the whole node, not one per channel.
-    context.runOnContext(v -> vertx.setPeriodic(LAG_SAMPLE_MS, id -> lag = computeLag()));
+    // One timer each for the whole node, not one per channel.
+    context.runOnContext(v -> {
+      lagTimer = vertx.setPeriodic(LAG_SAMPLE_MS, id -> lag = computeLag());
+      checkpointTimer = vertx.setPeriodic(checkpointInterval.toMillis(), id -> checkpoint());
+    });
+  }
+
+  /**
+   * Writes the cursors that moved since the last checkpoint to PostgreSQL, in one statement. If
+   * Redis loses them, delivery restarts from these: redelivery bounded by the interval, never a
+   * cursor past what was acked. Engine context only.
+   */
+  Future<Void> checkpoint() {
+    if (dirty.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    Set<Channel> batch = dirty;
+    dirty = new HashSet<>();
+    List<CheckpointStore.Checkpoint> rows = new ArrayList<>(batch.size());
+    for (Channel c : batch) {
+      rows.add(new CheckpointStore.Checkpoint(c.appId, c.merchantId, c.cursor));
+    }
+    return checkpoints.save(rows).onFailure(err -> {
+      metrics.checkpointFailures.increment();
+      LOG.warn("writing {} cursor checkpoints failed, retrying with the next: {}", rows.size(), err.toString());
+      dirty.addAll(batch);
+    });
+  }
+
+  /** Stops the engine's timers and writes a last checkpoint. Any thread. */
+  public Future<Void> close() {
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> {
+      vertx.cancelTimer(lagTimer);
+      vertx.cancelTimer(checkpointTimer);
+      checkpoint().onComplete(ar -> done.complete());
+    });
+    return done.future();
   }
 
   public Context context() {
@@ -115,7 +162,10 @@ public final class DeliveryEngine {
   }
 
   private void claim(Channel c, int generation) {
-    cursors.claim(context, c.appId, c.merchantId, c.initialCursor, c.owner.id()).onComplete(ar -> {
+    // If Redis lost the channel, the cursor this node last committed is the best safe start:
+    // it never exceeds what the app acked.
+    long initial = c.cursorKnown ? c.cursor : c.initialCursor;
+    cursors.claim(context, c.appId, c.merchantId, initial, c.owner.id(), c.grantVersion).onComplete(ar -> {
       if (c.generation != generation || c.owner == null) {
         return;
       }
@@ -137,11 +187,63 @@ public final class DeliveryEngine {
         metrics.redelivered.increment(previouslySent - c.cursor);
       }
       c.claimed = true;
+      c.cursorKnown = true;
       c.unackedSince = 0;
       c.knownHead = Long.MAX_VALUE;
       c.owner.claimed(c, c.cursor);
       wake(c);
     });
+  }
+
+  /** Claims the channel again for its owner: delivery restarts from the stored cursor + 1. */
+  private void restart(Channel c) {
+    Subscriber owner = c.owner;
+    if (owner != null) {
+      assign(c, owner);
+      owner.restarted(c);
+    }
+  }
+
+  /**
+   * After the cursor was set through the API: delivery of the channel, if this node serves it,
+   * restarts from the new cursor + 1. Any thread.
+   */
+  public Future<Void> cursorSet(UUID appId, String merchantId, long cursor) {
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> {
+      Channel c = find(appId, merchantId);
+      if (c != null) {
+        c.cursor = cursor;
+        c.cursorKnown = true;
+        dirty.add(c);
+        restart(c);
+      }
+      done.complete();
+    });
+    return done.future();
+  }
+
+  /** The channel of (app, merchant) on this node, or null. Engine context only. */
+  Channel find(UUID appId, String merchantId) {
+    Set<Channel> set = byMerchant.get(merchantId);
+    if (set != null) {
+      for (Channel c : set) {
+        if (c.appId.equals(appId)) {
+          return c;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Whether (app, merchant) has an owner on this node right now. Any thread. */
+  public Future<Boolean> delivering(UUID appId, String merchantId) {
+    Promise<Boolean> p = Promise.promise();
+    context.runOnContext(v -> {
+      Channel c = find(appId, merchantId);
+      p.complete(c != null && c.owner != null);
+    });
+    return p.future();
   }
 
   /** Takes the channel away from its owner; reads and acks in flight for it are dropped. */
@@ -175,15 +277,17 @@ public final class DeliveryEngine {
         metrics.acksRefused.increment();
         return AckOutcome.NOT_OWNER;
       }
-      if (outcome == CommitOutcome.FENCED) {
+      if (outcome == CommitOutcome.FENCED || outcome == CommitOutcome.MISSING) {
+        // Consumer groups are kept by this node, so an epoch that moved on means a rewind through
+        // the API, and a missing channel means Redis lost it: either way, start over from what
+        // Redis now holds (re-seeded with our last committed cursor if it holds nothing).
         metrics.fenced.increment();
-        Subscriber owner = c.owner;
-        release(c);
-        owner.lost(c);
-        return AckOutcome.NOT_OWNER;
+        restart(c);
+        return AckOutcome.RESTARTED;
       }
       metrics.acksCommitted.increment();
       c.cursor = Math.max(c.cursor, seq);
+      dirty.add(c);
       c.unackedSince = c.unacked() == 0 ? 0 : System.currentTimeMillis();
       wake(c);
       return AckOutcome.COMMITTED;

@@ -19,6 +19,7 @@ public final class DeliveryMetrics {
   final Counter fenced;
   final Counter readFailures;
   final Counter claimFailures;
+  final Counter checkpointFailures;
   final Timer commitToSend;
 
   DeliveryMetrics(MeterRegistry registry, Supplier<Number> channels, Supplier<Number> assigned, Supplier<Number> lag) {
@@ -37,11 +38,14 @@ public final class DeliveryMetrics {
         .description("Acks refused: beyond what was delivered, or from a subscriber that does not own the channel")
         .register(registry);
     fenced = Counter.builder("gateway.delivery.fenced")
-        .description("Cursor commits refused because the channel's epoch had moved on").register(registry);
+        .description("Cursor commits refused because the epoch had moved on (rewind) or Redis had lost the channel")
+        .register(registry);
     readFailures = Counter.builder("gateway.delivery.read.failures")
         .description("Event log reads that failed and were retried").register(registry);
     claimFailures = Counter.builder("gateway.delivery.claim.failures")
         .description("Channel claims that failed in Redis and were retried").register(registry);
+    checkpointFailures = Counter.builder("gateway.delivery.checkpoint.failures")
+        .description("Cursor checkpoint writes to PostgreSQL that failed and were retried").register(registry);
     commitToSend = Timer.builder("gateway.delivery.commit.to.send")
         .description("From the event's commit (ingestedAt) to handing its batch to the transport")
         .publishPercentiles(0.5, 0.99, 0.999).register(registry);

@@ -43,6 +43,9 @@ public abstract class Subscriber {
   /** Events of one channel, consecutive seqs following what was delivered before. */
   protected abstract void deliver(Channel channel, List<LoggedEvent> events);
 
-  /** The channel was claimed by an owner elsewhere (its epoch moved on); it is no longer ours. */
-  protected abstract void lost(Channel channel);
+  /**
+   * Delivery of the channel starts over from its cursor + 1 (the cursor was set through the API,
+   * or Redis lost the channel and it was claimed again); events after the cursor come again.
+   */
+  protected void restarted(Channel channel) {}
 }

@@ -9,25 +9,36 @@ import java.util.UUID;
 
 /**
  * Channel cursors in Redis, one hash per channel: {@code cursor} (highest acked seq), {@code epoch}
- * (bumped by every claim) and {@code owner}. Every change is one Lua script, so it is atomic; a
- * commit moves the cursor only forward and only for the current epoch, which fences stale owners
- * (a connection that lost the channel, a zombie after a network cut) for good.
+ * (bumped by every claim and rewind) and {@code owner}. Every change is one Lua script, so it is
+ * atomic; a commit moves the cursor only forward and only for the current epoch, which fences
+ * stale owners (a connection that lost the channel, a zombie after a network cut) for good.
  */
 public final class CursorStore {
 
-  // KEYS[1] channel hash; ARGV[1] the initial cursor if the channel is new, ARGV[2] owner id.
+  // KEYS[1] channel hash; ARGV[1] the initial cursor, ARGV[2] owner id, ARGV[3] the grant's version.
+  // The initial cursor applies when Redis has no cursor for this grant: a new channel, a channel
+  // Redis lost, or a merchant that revoked and granted again (whose old cursor must not count).
   private static final String CLAIM =
-      "redis.call('HSETNX', KEYS[1], 'cursor', ARGV[1]) "
+      "if redis.call('HGET', KEYS[1], 'grant') ~= ARGV[3] then "
+          + "redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'grant', ARGV[3]) end "
           + "local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1) "
           + "redis.call('HSET', KEYS[1], 'owner', ARGV[2]) "
           + "return {e, tonumber(redis.call('HGET', KEYS[1], 'cursor'))}";
 
-  // KEYS[1] channel hash; ARGV[1] epoch, ARGV[2] acked seq. -1 fenced, 1 advanced, 0 unchanged.
+  // KEYS[1] channel hash; ARGV[1] epoch, ARGV[2] acked seq.
+  // -2 missing (Redis lost the channel), -1 fenced, 1 advanced, 0 unchanged.
   private static final String COMMIT =
-      "if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return -1 end "
+      "local e = redis.call('HGET', KEYS[1], 'epoch') "
+          + "if not e then return -2 end "
+          + "if e ~= ARGV[1] then return -1 end "
           + "local c = tonumber(redis.call('HGET', KEYS[1], 'cursor') or '0') "
           + "if tonumber(ARGV[2]) > c then redis.call('HSET', KEYS[1], 'cursor', ARGV[2]) return 1 end "
           + "return 0";
+
+  // KEYS[1] channel hash; ARGV[1] the new cursor. Returns the new epoch.
+  private static final String REWIND =
+      "redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'owner', 'rewind') "
+          + "return redis.call('HINCRBY', KEYS[1], 'epoch', 1)";
 
   private final RedisStore redis;
 
@@ -39,25 +50,44 @@ public final class CursorStore {
     return "gw:ch:{" + appId + ":" + merchantId + "}";
   }
 
-  /** Takes the channel for {@code owner}: a new epoch, and the cursor ({@code initial} if none yet). */
-  public Future<Claim> claim(Context ctx, UUID appId, String merchantId, long initial, String owner) {
+  /**
+   * Takes the channel for {@code owner}: a new epoch, and the cursor ({@code initial} if Redis has
+   * none for this {@code grantVersion}).
+   */
+  public Future<Claim> claim(Context ctx, UUID appId, String merchantId, long initial, String owner, long grantVersion) {
     String[] keys = {key(appId, merchantId)};
-    return Future.fromCompletionStage(
-            redis.async().<List<Long>>eval(CLAIM, ScriptOutputType.MULTI, keys, Long.toString(initial), owner), ctx)
+    return redis.call(ctx, c -> c.<List<Long>>eval(CLAIM, ScriptOutputType.MULTI, keys, Long.toString(initial), owner,
+            Long.toString(grantVersion)))
         .map(r -> new Claim(r.get(0), r.get(1)));
   }
 
   /** Moves the cursor to {@code seq} if that is forward and {@code epoch} is still current. */
   public Future<CommitOutcome> commit(Context ctx, UUID appId, String merchantId, long epoch, long seq) {
     String[] keys = {key(appId, merchantId)};
-    return Future.fromCompletionStage(
-            redis.async().<Long>eval(COMMIT, ScriptOutputType.INTEGER, keys, Long.toString(epoch), Long.toString(seq)), ctx)
-        .map(r -> r < 0 ? CommitOutcome.FENCED : r > 0 ? CommitOutcome.ADVANCED : CommitOutcome.UNCHANGED);
+    return redis.call(ctx, c -> c.<Long>eval(COMMIT, ScriptOutputType.INTEGER, keys, Long.toString(epoch),
+            Long.toString(seq)))
+        .map(r -> r == -2 ? CommitOutcome.MISSING : r < 0 ? CommitOutcome.FENCED
+            : r > 0 ? CommitOutcome.ADVANCED : CommitOutcome.UNCHANGED);
   }
 
-  /** The stored cursor, or -1 if the channel has none yet. */
+  /**
+   * Sets the cursor to {@code seq} (back or forward) and bumps the epoch in the same step, so no
+   * ack of the old position, from any owner, can move the cursor afterwards. Returns the new epoch.
+   */
+  public Future<Long> rewind(Context ctx, UUID appId, String merchantId, long seq) {
+    String[] keys = {key(appId, merchantId)};
+    return redis.call(ctx, c -> c.<Long>eval(REWIND, ScriptOutputType.INTEGER, keys, Long.toString(seq)));
+  }
+
+  /** The stored cursor, or -1 if Redis has none for the channel. */
   public Future<Long> cursor(Context ctx, UUID appId, String merchantId) {
-    return Future.fromCompletionStage(redis.async().hget(key(appId, merchantId), "cursor"), ctx)
+    return redis.call(ctx, c -> c.hget(key(appId, merchantId), "cursor"))
         .map(v -> v == null ? -1L : Long.parseLong(v));
+  }
+
+  /** Cursors of several channels of one app in one pipelined batch; -1 where Redis has none. */
+  public Future<List<Long>> cursors(Context ctx, UUID appId, List<String> merchantIds) {
+    List<Future<Long>> all = merchantIds.stream().map(m -> cursor(ctx, appId, m)).toList();
+    return Future.all(all).map(cf -> all.stream().map(Future::result).toList());
   }
 }

@@ -82,7 +82,7 @@ final class ConsumerGroup {
   private Future<Void> load(String after) {
     return grants.forApp(appId, GRANT_PAGE, after).compose(page -> {
       for (Grant g : page) {
-        addChannel(g.merchantId(), g.startSeq());
+        addChannel(g);
       }
       return page.size() < GRANT_PAGE ? Future.succeededFuture() : load(page.get(page.size() - 1).merchantId());
     });
@@ -105,13 +105,13 @@ final class ConsumerGroup {
     }
   }
 
-  void granted(String merchantId, long startSeq) {
+  void granted(Grant grant) {
     if (!loaded) {
-      pending.add(() -> granted(merchantId, startSeq));
+      pending.add(() -> granted(grant));
       return;
     }
-    if (!channels.containsKey(merchantId)) {
-      addChannel(merchantId, startSeq);
+    if (!channels.containsKey(grant.merchantId())) {
+      addChannel(grant);
       rebalance();
     }
   }
@@ -138,9 +138,9 @@ final class ConsumerGroup {
     return members.isEmpty();
   }
 
-  private void addChannel(String merchantId, long startSeq) {
-    Channel c = new Channel(appId, merchantId, startSeq);
-    channels.put(merchantId, c);
+  private void addChannel(Grant g) {
+    Channel c = new Channel(appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli());
+    channels.put(g.merchantId(), c);
     engine.add(c);
   }
 

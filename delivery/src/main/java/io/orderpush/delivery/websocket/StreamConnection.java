@@ -219,10 +219,11 @@ final class StreamConnection extends Subscriber {
     }
   }
 
+  /** Delivery of the channel starts over after its cursor: said with a fresh {@code assigned}. */
   @Override
-  protected void lost(Channel channel) {
-    if (channels.remove(channel.merchantId()) != null) {
-      StreamMessages.assignment("unassigned", List.of(channel.merchantId())).forEach(this::send);
+  protected void restarted(Channel channel) {
+    if (channels.containsKey(channel.merchantId())) {
+      StreamMessages.assignment("assigned", List.of(channel.merchantId())).forEach(this::send);
     }
   }
 }

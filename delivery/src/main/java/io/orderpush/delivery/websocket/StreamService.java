@@ -2,6 +2,7 @@ package io.orderpush.delivery.websocket;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.persistence.apps.Grant;
 import io.orderpush.persistence.apps.GrantStore;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -65,11 +66,11 @@ public final class StreamService {
   }
 
   /** A merchant granted the app: its channel joins the app's group on this node. Any thread. */
-  public void granted(UUID appId, String merchantId, long startSeq) {
+  public void granted(Grant grant) {
     engine.context().runOnContext(v -> {
-      ConsumerGroup g = groups.get(appId);
+      ConsumerGroup g = groups.get(grant.appId());
       if (g != null) {
-        g.granted(merchantId, startSeq);
+        g.granted(grant);
       }
     });
   }

@@ -33,7 +33,7 @@ public final class GrantsApi {
     }
     grants.grant(appId, merchantId, scopes, "earliest".equals(start))
         .onSuccess(g -> {
-          deliveries.granted(appId, merchantId, g.startSeq());
+          deliveries.granted(g);
           AdminJson.send(ctx, 200, AdminJson.grant(g));
         })
         .onFailure(ctx::fail);

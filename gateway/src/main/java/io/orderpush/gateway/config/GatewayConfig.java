@@ -17,6 +17,9 @@ public record GatewayConfig(
     StreamSettings stream,
     CallbackSettings callback,
     java.time.Duration secretGrace,
+    java.time.Duration checkpointInterval,
+    int retentionDays,
+    int replayMaxEvents,
     IngestConfig ingest,
     SecurityConfig security) {
 
@@ -70,6 +73,9 @@ public record GatewayConfig(
             r.millis("callback.failing-after-ms", 1000, 24 * 86_400_000),
             allowlist);
     var secretGrace = r.millis("apps.secret-grace-ms", 0, 24 * 86_400_000);
+    var checkpointInterval = r.millis("delivery.checkpoint-interval-ms", 100, 600_000);
+    int retentionDays = r.integer("retention.days", 1, 3650);
+    int replayMaxEvents = r.integer("replay.max-events", 1, 100_000_000);
     IngestConfig ingest =
         new IngestConfig(
             r.integer("ingest.max-events", 1, 100_000),
@@ -87,6 +93,7 @@ public record GatewayConfig(
         "admin.token and ingest.token must differ");
     r.throwIfInvalid();
     return new GatewayConfig(
-        http, pg, partitionsAhead, deliveryPool, redis, stream, callback, secretGrace, ingest, security);
+        http, pg, partitionsAhead, deliveryPool, redis, stream, callback, secretGrace, checkpointInterval,
+        retentionDays, replayMaxEvents, ingest, security);
   }
 }

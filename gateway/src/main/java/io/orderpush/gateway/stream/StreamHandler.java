@@ -29,9 +29,10 @@ public final class StreamHandler implements Handler<RoutingContext> {
       unauthorized(ctx);
       return;
     }
+    // Paused until toWebSocket() takes the request over (it resumes it once its own handlers are
+    // set); resuming earlier could let the end of the request pass before the upgrade sees it.
     ctx.request().pause();
     apps.findByToken(token).onComplete(ar -> {
-      ctx.request().resume();
       if (ar.failed()) {
         ctx.fail(ar.cause());
       } else if (ar.result().isEmpty()) {

@@ -35,7 +35,8 @@ class StreamChaosIT {
     final List<String> violations = new CopyOnWriteArrayList<>();
     final AtomicInteger redeliveries = new AtomicInteger();
 
-    void apply(String m, JsonArray events) {
+    // An app processes its deliveries one at a time.
+    synchronized void apply(String m, JsonArray events) {
       for (int i = 0; i < events.size(); i++) {
         long seq = events.getJsonObject(i).getLong("seq");
         long last = applied.getOrDefault(m, 0L);
@@ -77,19 +78,30 @@ class StreamChaosIT {
         for (String m : merchants) {
           ledger.floor.put(m, fx.cursor(app, m));
         }
-        StreamClient c = fx.connect(app);
         double ackChance = random.nextDouble();
-        c.onEvents = (m, events) -> {
-          ledger.apply(m, events);
-          if (random.nextDouble() < ackChance) {
-            c.ack(m, ledger.applied.get(m));
+        java.util.concurrent.atomic.AtomicBoolean cut = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<StreamClient> self = new java.util.concurrent.atomic.AtomicReference<>();
+        StreamClient c = StreamFixture.join(StreamClient.connect(fx.vertx, gw.port, app.token(), (m, events) -> {
+          // Once the app decides to hang up it processes nothing more from this connection,
+          // although frames already on the wire may still arrive while the close completes.
+          if (cut.get()) {
+            return;
           }
-        };
+          ledger.apply(m, events);
+          StreamClient me = self.get(); // null only for messages that beat connect() returning
+          if (me != null && ThreadLocalRandom.current().nextDouble() < ackChance) {
+            me.ack(m, ledger.applied.get(m));
+          }
+        }));
+        self.set(c);
         int goal = random.nextInt(50, 1500);
         Await.until("some events this round", WAIT, () -> c.total() >= goal || ingest.isDone() && c.total() > 0
             || ingest.isDone() && caughtUp(fx, ledger, merchants));
-        if (random.nextBoolean()) {
-          ledger.applied.forEach(c::ack); // cut right after acking everything applied
+        synchronized (ledger) {
+          if (random.nextBoolean()) {
+            ledger.applied.forEach(c::ack); // cut right after acking everything applied
+          }
+          cut.set(true);
         }
         c.close();
         Await.until("the gateway to let go of the connection", WAIT, () -> openStreams(gw) == 0);
@@ -100,11 +112,14 @@ class StreamChaosIT {
       for (String m : merchants) {
         ledger.floor.put(m, fx.cursor(app, m));
       }
-      StreamClient last = fx.connect(app);
-      last.onEvents = (m, events) -> {
+      java.util.concurrent.atomic.AtomicReference<StreamClient> finalClient = new java.util.concurrent.atomic.AtomicReference<>();
+      StreamClient last = StreamFixture.join(StreamClient.connect(fx.vertx, gw.port, app.token(), (m, events) -> {
         ledger.apply(m, events);
-        last.ack(m, ledger.applied.get(m));
-      };
+        if (finalClient.get() != null) {
+          finalClient.get().ack(m, ledger.applied.get(m));
+        }
+      }));
+      finalClient.set(last);
       Await.until("everything applied", WAIT, () -> caughtUp(fx, ledger, merchants), () -> ledger.applied.toString());
       Await.until("cursors at the heads", WAIT, () -> merchants.stream().allMatch(m -> fx.cursor(app, m) == fx.head(m)));
       last.close();

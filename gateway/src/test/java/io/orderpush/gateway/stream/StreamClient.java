@@ -31,13 +31,19 @@ final class StreamClient {
   /** Called with (merchantId, events) for every events message, before any auto ack. */
   volatile BiConsumer<String, JsonArray> onEvents = (m, e) -> {};
 
-  private StreamClient(WebSocket ws) {
+  private StreamClient(WebSocket ws, BiConsumer<String, JsonArray> onEvents) {
     this.ws = ws;
+    this.onEvents = onEvents;
     ws.textMessageHandler(this::onMessage);
     ws.closeHandler(v -> closed = true);
   }
 
   static Future<StreamClient> connect(Vertx vertx, int port, String token) {
+    return connect(vertx, port, token, (m, e) -> {});
+  }
+
+  /** Connects with {@code onEvents} in place before the first message can arrive. */
+  static Future<StreamClient> connect(Vertx vertx, int port, String token, BiConsumer<String, JsonArray> onEvents) {
     WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions()
         .setMaxMessageSize(64 * 1024 * 1024).setMaxFrameSize(1024 * 1024).setConnectTimeout(5000));
     WebSocketConnectOptions options = new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
@@ -45,7 +51,7 @@ final class StreamClient {
     if (token != null) {
       options.addHeader("Authorization", "Bearer " + token);
     }
-    return client.connect(options).map(StreamClient::new);
+    return client.connect(options).map(ws -> new StreamClient(ws, onEvents));
   }
 
   static StreamClient open(Vertx vertx, int port, String token) {

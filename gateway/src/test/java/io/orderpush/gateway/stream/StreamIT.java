@@ -141,8 +141,8 @@ class StreamIT {
     TestApp app = fx.app("websocket");
     String m = fx.merchants("epoch", 1).get(0);
     var ctx = fx.vertx.getOrCreateContext();
-    var old = StreamFixture.join(fx.cursors.claim(ctx, app.id(), m, 0, "zombie"));
-    var current = StreamFixture.join(fx.cursors.claim(ctx, app.id(), m, 0, "owner"));
+    var old = StreamFixture.join(fx.cursors.claim(ctx, app.id(), m, 0, "zombie", 1));
+    var current = StreamFixture.join(fx.cursors.claim(ctx, app.id(), m, 0, "owner", 1));
     assertThat(current.epoch()).isGreaterThan(old.epoch());
     assertThat(StreamFixture.join(fx.cursors.commit(ctx, app.id(), m, old.epoch(), 10))).isEqualTo(CommitOutcome.FENCED);
     assertThat(StreamFixture.join(fx.cursors.commit(ctx, app.id(), m, current.epoch(), 5))).isEqualTo(CommitOutcome.ADVANCED);

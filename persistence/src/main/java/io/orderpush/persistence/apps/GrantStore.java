@@ -13,7 +13,7 @@ import java.util.UUID;
 /** Merchants' grants to apps. */
 public final class GrantStore {
 
-  private static final String COLUMNS = "app_id, merchant_id, scopes, start_seq, granted_at";
+  private static final String COLUMNS = "app_id, merchant_id, scopes, start_seq, start_seq AS resume_from, granted_at";
 
   // A new grant starts after the merchant's current head (only new events) unless the
   // grant asks for the earliest retained event. Re-granting changes scopes, not the start.
@@ -43,13 +43,22 @@ public final class GrantStore {
             });
   }
 
+  /** The grant of (app, merchant), if there is one. */
+  public Future<java.util.Optional<Grant>> find(UUID appId, String merchantId) {
+    return pool.preparedQuery("SELECT " + COLUMNS + " FROM grants WHERE app_id = $1 AND merchant_id = $2")
+        .execute(Tuple.of(appId, merchantId))
+        .map(rows -> rows.size() == 0 ? java.util.Optional.empty() : java.util.Optional.of(toGrant(rows.iterator().next())));
+  }
+
   /** Removes the grant; fails with {@link NotFoundException} if there was none. */
   public Future<Void> revoke(UUID appId, String merchantId) {
-    return pool.preparedQuery("DELETE FROM grants WHERE app_id = $1 AND merchant_id = $2")
+    return pool.preparedQuery("WITH gone AS (DELETE FROM grants WHERE app_id = $1 AND merchant_id = $2 RETURNING 1),"
+            + " forget AS (DELETE FROM cursor_checkpoints WHERE app_id = $1 AND merchant_id = $2)"
+            + " SELECT count(*) FROM gone")
         .execute(Tuple.of(appId, merchantId))
         .compose(
             rows ->
-                rows.rowCount() == 0
+                rows.iterator().next().getLong(0) == 0
                     ? Future.failedFuture(
                         new NotFoundException("merchant " + merchantId + " has no grant for app " + appId))
                     : Future.succeededFuture());
@@ -57,8 +66,10 @@ public final class GrantStore {
 
   public Future<List<Grant>> forApp(UUID appId, int limit, String afterMerchant) {
     return pool.preparedQuery(
-            "SELECT " + COLUMNS + " FROM grants WHERE app_id = $1 AND merchant_id > $2"
-                + " ORDER BY merchant_id LIMIT $3")
+            "SELECT g.app_id, g.merchant_id, g.scopes, g.start_seq, coalesce(c.cursor, g.start_seq) AS resume_from,"
+                + " g.granted_at FROM grants g LEFT JOIN cursor_checkpoints c"
+                + " ON c.app_id = g.app_id AND c.merchant_id = g.merchant_id"
+                + " WHERE g.app_id = $1 AND g.merchant_id > $2 ORDER BY g.merchant_id LIMIT $3")
         .execute(Tuple.of(appId, afterMerchant, limit))
         .map(
             rows -> {
@@ -74,6 +85,7 @@ public final class GrantStore {
         r.getString("merchant_id"),
         Arrays.asList(r.getArrayOfStrings("scopes")),
         r.getLong("start_seq"),
+        r.getLong("resume_from"),
         r.getOffsetDateTime("granted_at").toInstant());
   }
 }
