@@ -55,6 +55,8 @@ public final class Gateway {
   DeliveryEngine engine;
   StreamService streams;
   CallbackService callbacks;
+  CursorStore cursors;
+  CheckpointStore checkpoints;
   private String httpDeployment;
   private long partitionTimer = -1;
 
@@ -94,16 +96,17 @@ public final class Gateway {
         .compose(v -> RedisStore.connect(vertx, config.redis()))
         .compose(r -> {
           redis = r;
-          engine = new DeliveryEngine(vertx, deliveryPool, log, new CursorStore(redis), new CheckpointStore(pool),
-              config.checkpointInterval(), registry);
+          cursors = new CursorStore(redis);
+          checkpoints = new CheckpointStore(pool);
+          engine = new DeliveryEngine(vertx, deliveryPool, log, cursors, checkpoints, config.checkpointInterval(), registry);
           streams = new StreamService(engine, grants, config.stream(), registry);
           callbacks = new CallbackService(engine, log, deliveryPool, apps, grants, config.callback(), registry);
           committer.onCommitted(engine::headsAdvanced);
           return callbacks.start();
         })
         .compose(v -> {
-          partitionTimer = vertx.setPeriodic(PARTITION_CHECK_MS, id -> partitions.ensurePartitions()
-              .onFailure(err -> LOG.error("could not create upcoming partitions", err)));
+          partitionTimer = vertx.setPeriodic(PARTITION_CHECK_MS, id -> maintainPartitions(partitions));
+          maintainPartitions(partitions);
           Routes routes = new Routes(this);
           return vertx.deployVerticle(() -> new HttpVerticle(config.http(), routes::router),
               new DeploymentOptions().setInstances(Runtime.getRuntime().availableProcessors()));
@@ -144,6 +147,24 @@ public final class Gateway {
           closed.complete(null);
         })));
     return Future.fromCompletionStage(closed);
+  }
+
+  /** Creates the coming days' partitions and drops those past retention; hourly. */
+  private void maintainPartitions(PartitionMaintainer partitions) {
+    partitions.ensurePartitions()
+        .onFailure(err -> LOG.error("could not create upcoming partitions", err))
+        .transform(v -> partitions.dropExpired(config.retentionDays()))
+        .onSuccess(dropped -> {
+          if (!dropped.isEmpty()) {
+            LOG.info("retention ({} days): dropped partitions {}", config.retentionDays(), dropped);
+          }
+        })
+        .onFailure(err -> LOG.error("could not drop partitions past retention", err));
+  }
+
+  /** Runs retention now (operations and tests); the gateway also runs it hourly. */
+  public Future<java.util.List<String>> applyRetention() {
+    return new PartitionMaintainer(pool, config.partitionsAheadDays()).dropExpired(config.retentionDays());
   }
 
   private static Future<Void> closeQuietly(Pool p) {

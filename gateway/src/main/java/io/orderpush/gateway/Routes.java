@@ -4,12 +4,15 @@ import io.orderpush.gateway.admin.AppsApi;
 import io.orderpush.gateway.admin.Deliveries;
 import io.orderpush.gateway.callback.EndpointApi;
 import io.orderpush.gateway.admin.GrantsApi;
+import io.orderpush.gateway.http.AppAuth;
 import io.orderpush.gateway.http.BearerAuth;
 import io.orderpush.gateway.http.Failures;
 import io.orderpush.gateway.http.RequestMetrics;
 import io.orderpush.gateway.ingest.EventParser;
 import io.orderpush.gateway.ingest.IngestHandler;
 import io.orderpush.gateway.ops.HealthApi;
+import io.orderpush.gateway.replay.ChannelsApi;
+import io.orderpush.gateway.replay.ReplayHandler;
 import io.orderpush.gateway.stream.StreamHandler;
 import io.vertx.core.Vertx;
 import io.vertx.ext.web.Router;
@@ -31,6 +34,9 @@ final class Routes {
   private final HealthApi health;
   private final StreamHandler stream;
   private final EndpointApi endpoints;
+  private final AppAuth appAuth;
+  private final ReplayHandler replay;
+  private final ChannelsApi channels;
   private final long ingestBodyLimit;
 
   Routes(Gateway g) {
@@ -45,6 +51,9 @@ final class Routes {
     appsApi = new AppsApi(g.apps, g.callbacks, g.config.secretGrace());
     grantsApi = new GrantsApi(g.grants, new Deliveries(g.streams, g.callbacks));
     endpoints = new EndpointApi(g.callbacks);
+    appAuth = new AppAuth(g.apps);
+    replay = new ReplayHandler(g.log, g.deliveryPool, g.grants, g.config.replayMaxEvents(), g.registry);
+    channels = new ChannelsApi(g.log, g.pool, g.grants, g.cursors, g.checkpoints, g.engine);
     stream = new StreamHandler(g.apps, g.streams);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
   }
@@ -56,10 +65,14 @@ final class Routes {
     r.get("/metrics").handler(health::metrics);
 
     // Auth runs before the body is read, so a caller without the token cannot make us buffer 4 MiB.
-    r.post("/v1/events").handler(metered.route("ingest")).handler(ingest)
+    r.post("/v1/events").handler(metered.route("ingest")).handler(ingest).handler((io.vertx.ext.web.handler.PlatformHandler) Routes::jsonOnly)
         .handler(body(ingestBodyLimit)).handler(ingestHandler);
 
     r.get("/v1/stream").handler(metered.route("stream")).handler(stream);
+    r.get("/v1/merchants/:merchantId/events").handler(metered.route("replay")).handler(appAuth).handler(replay);
+    r.get("/v1/channels").handler(metered.route("channels.list")).handler(appAuth).handler(channels::list);
+    r.put("/v1/channels/:merchantId/cursor").handler(metered.route("channels.cursor"))
+        .handler(body(ADMIN_BODY_LIMIT)).handler(appAuth).handler(channels::set);
 
     r.post("/v1/apps").handler(metered.route("apps.create")).handler(admin)
         .handler(body(ADMIN_BODY_LIMIT)).handler(appsApi::create);
@@ -84,6 +97,19 @@ final class Routes {
     r.errorHandler(404, failures::handle);
     r.errorHandler(405, failures::handle);
     return r;
+  }
+
+  /** Ingest reads JSON or NDJSON; anything else (a form, say) is refused before the body is read. */
+  static void jsonOnly(io.vertx.ext.web.RoutingContext ctx) {
+    String type = ctx.request().getHeader("Content-Type");
+    String base = type == null ? "" : type.split(";")[0].trim().toLowerCase(java.util.Locale.ROOT);
+    if (base.isEmpty() || base.equals("application/json") || base.equals("application/x-ndjson")
+        || base.equals("application/ndjson") || base.equals("application/jsonl") || base.equals("text/plain")) {
+      ctx.next();
+    } else {
+      Failures.send(ctx, 415, "unsupported_media_type",
+          "send application/json (an array) or application/x-ndjson, not " + base, null);
+    }
   }
 
   private static BodyHandler body(long limit) {

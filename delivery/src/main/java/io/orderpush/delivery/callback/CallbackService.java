@@ -27,6 +27,7 @@ import java.util.function.Function;
 public final class CallbackService {
 
   static final int PAGE = 1000;
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CallbackService.class);
 
   private final DeliveryEngine engine;
   private final EventLog log;
@@ -87,6 +88,11 @@ public final class CallbackService {
           app.endpointState(), secrets, engine, log, pool, sender, settings, metrics, apps);
       endpoints.put(app.appId(), e);
       return loadGrants(e, "");
+    }).recover(err -> {
+      // One app that cannot be served (say, a secret sealed under another key) must not keep
+      // every other app from being delivered to.
+      LOG.error("callback delivery for app {} cannot start: {}", app.appId(), err.toString());
+      return Future.succeededFuture();
     });
   }
 

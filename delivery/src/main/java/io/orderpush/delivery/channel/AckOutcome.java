@@ -8,6 +8,8 @@ public enum AckOutcome {
   ALREADY_ACKED,
   /** Above what this owner was sent: a protocol error. */
   BEYOND_DELIVERED,
+  /** A position from before the channel restarted (a rewind): ignored, the cursor did not move. */
+  STALE,
   /** This subscriber does not own the channel (any more); the cursor did not move. */
   NOT_OWNER,
   /**

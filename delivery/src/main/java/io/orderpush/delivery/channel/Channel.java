@@ -26,6 +26,8 @@ public final class Channel {
   long cursor;
   /** Highest seq sent to the current owner. Always >= cursor while claimed. */
   long sent;
+  /** Highest seq ever sent to the current owner, across restarts: acks up to it are not protocol errors. */
+  long maxSent;
   /** Highest seq known to exist; MAX_VALUE until a read finds the end. */
   long knownHead = Long.MAX_VALUE;
   /** Bumped by every head notification, to tell whether one arrived during a read. */

@@ -155,6 +155,9 @@ public final class DeliveryEngine {
    * owner), then delivers from the cursor + 1. Engine context only.
    */
   public void assign(Channel c, Subscriber owner) {
+    if (c.owner != owner) {
+      c.maxSent = 0;
+    }
     release(c);
     c.owner = owner;
     assignedCount.incrementAndGet();
@@ -269,7 +272,7 @@ public final class DeliveryEngine {
     }
     if (seq > c.sent) {
       metrics.acksRefused.increment();
-      return Future.succeededFuture(AckOutcome.BEYOND_DELIVERED);
+      return Future.succeededFuture(seq <= c.maxSent ? AckOutcome.STALE : AckOutcome.BEYOND_DELIVERED);
     }
     int generation = c.generation;
     return cursors.commit(context, c.appId, c.merchantId, c.epoch, seq).map(outcome -> {
@@ -346,7 +349,12 @@ public final class DeliveryEngine {
           if (c.unacked() == 0) {
             c.unackedSince = System.currentTimeMillis();
           }
+          if (events.get(0).seq() != from) {
+            // The events between were removed by retention before this channel got to them.
+            metrics.expiredSkipped.increment(events.get(0).seq() - from);
+          }
           c.sent = events.get(events.size() - 1).seq();
+          c.maxSent = Math.max(c.maxSent, c.sent);
           metrics.eventsSent.increment(events.size());
           metrics.batchEvents.record(events.size());
           recordCommitToSend(events.get(events.size() - 1));

@@ -20,6 +20,7 @@ public final class DeliveryMetrics {
   final Counter readFailures;
   final Counter claimFailures;
   final Counter checkpointFailures;
+  final Counter expiredSkipped;
   final Timer commitToSend;
 
   DeliveryMetrics(MeterRegistry registry, Supplier<Number> channels, Supplier<Number> assigned, Supplier<Number> lag) {
@@ -46,6 +47,8 @@ public final class DeliveryMetrics {
         .description("Channel claims that failed in Redis and were retried").register(registry);
     checkpointFailures = Counter.builder("gateway.delivery.checkpoint.failures")
         .description("Cursor checkpoint writes to PostgreSQL that failed and were retried").register(registry);
+    expiredSkipped = Counter.builder("gateway.delivery.expired.skipped")
+        .description("Events a channel never got because retention removed them first").register(registry);
     commitToSend = Timer.builder("gateway.delivery.commit.to.send")
         .description("From the event's commit (ingestedAt) to handing its batch to the transport")
         .publishPercentiles(0.5, 0.99, 0.999).register(registry);

@@ -127,6 +127,8 @@ final class StreamConnection extends Subscriber {
       } else if (ar.result() == AckOutcome.NOT_OWNER) {
         send(StreamMessages.error("not_assigned", "merchant " + merchantId + " is not assigned to this connection"));
       }
+      // STALE (a position from before a rewind) and RESTARTED need no answer: an assigned
+      // message and the events from the new position follow.
     });
   }
 

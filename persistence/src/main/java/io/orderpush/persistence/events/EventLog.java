@@ -56,6 +56,8 @@ public final class EventLog {
 
   private static final String READ =
       "SELECT first_seq, events FROM event_chunks WHERE merchant_id = $1 AND last_seq >= $2"
+          // chunks never overlap, so this keeps exactly the chunks covering [from, from + max)
+          + " AND first_seq < $2 + $4"
           + " ORDER BY last_seq LIMIT $3";
 
   private static final String HEAD = "SELECT head_seq FROM merchants WHERE merchant_id = $1";
@@ -179,7 +181,7 @@ public final class EventLog {
     int maxChunks = Math.min(maxEvents, 128);
     return client
         .preparedQuery(READ)
-        .execute(Tuple.of(merchantId, fromSeq, maxChunks))
+        .execute(Tuple.of(merchantId, fromSeq, maxChunks, (long) maxEvents))
         .map(
             rows -> {
               List<LoggedEvent> out = new ArrayList<>(Math.min(maxEvents, 1024));
@@ -203,8 +205,36 @@ public final class EventLog {
             });
   }
 
+  /**
+   * The lowest seq of the merchant still stored (older ones are past retention), or head + 1 if
+   * none is: replay and rewinds must not start before it.
+   */
+  public Future<Long> oldestRetained(SqlClient client, String merchantId) {
+    return client.preparedQuery(
+            "SELECT (SELECT first_seq FROM event_chunks WHERE merchant_id = $1 ORDER BY last_seq LIMIT 1),"
+                + " (SELECT head_seq FROM merchants WHERE merchant_id = $1)")
+        .execute(Tuple.of(merchantId))
+        .map(rows -> {
+          Row r = rows.iterator().next();
+          Long first = r.getLong(0);
+          Long head = r.getLong(1);
+          return first != null ? first : (head == null ? 0L : head) + 1;
+        });
+  }
+
+  /** Heads of several merchants; merchants without events are absent from the map. */
+  public Future<Map<String, Long>> heads(SqlClient client, List<String> merchantIds) {
+    return client.preparedQuery("SELECT merchant_id, head_seq FROM merchants WHERE merchant_id = ANY($1)")
+        .execute(Tuple.tuple().addArrayOfString(merchantIds.toArray(String[]::new)))
+        .map(rows -> {
+          Map<String, Long> heads = new HashMap<>();
+          rows.forEach(r -> heads.put(r.getString(0), r.getLong(1)));
+          return heads;
+        });
+  }
+
   /** The merchant's highest assigned seq, 0 if it has no events. */
-  public Future<Long> head(Pool pool, String merchantId) {
+  public Future<Long> head(SqlClient pool, String merchantId) {
     return pool.preparedQuery(HEAD)
         .execute(Tuple.of(merchantId))
         .map(rows -> rows.size() == 0 ? 0L : rows.iterator().next().getLong(0));

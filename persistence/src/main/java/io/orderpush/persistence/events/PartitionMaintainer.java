@@ -52,6 +52,59 @@ public final class PartitionMaintainer {
         + " FOR VALUES FROM ('" + day + " 00:00:00+00') TO ('" + day.plusDays(1) + " 00:00:00+00')";
   }
 
+  /**
+   * Removes whole days older than {@code retentionDays} (a day goes once all of it is older):
+   * each partition is first detached CONCURRENTLY, which does not block ingest into the current
+   * day, then dropped. No row-by-row DELETE ever runs over the hot tables. Returns the partitions
+   * dropped.
+   */
+  public Future<List<String>> dropExpired(int retentionDays) {
+    LocalDate firstKept = LocalDate.now(ZoneOffset.UTC).minusDays(retentionDays);
+    return pool.query(
+            "SELECT p.relname, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                + " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname IN ('event_chunks', 'event_keys')")
+        .execute()
+        .compose(rows -> {
+          List<String[]> expired = new ArrayList<>();
+          for (var r : rows) {
+            LocalDate day = dayOf(r.getString(0), r.getString(1));
+            if (day != null && day.isBefore(firstKept)) {
+              expired.add(new String[] {r.getString(0), r.getString(1)});
+            }
+          }
+          Future<List<String>> chain = Future.succeededFuture(new ArrayList<>());
+          for (String[] e : expired) {
+            chain = chain.compose(done -> drop(e[0], e[1]).map(v -> {
+              done.add(e[1]);
+              return done;
+            }));
+          }
+          return chain;
+        });
+  }
+
+  // Names come from the catalog and match table_yyyyMMdd exactly (checked by dayOf), never from input.
+  private Future<Void> drop(String parent, String child) {
+    return pool.query("ALTER TABLE " + parent + " DETACH PARTITION " + child + " CONCURRENTLY").execute()
+        .<Void>mapEmpty()
+        .recover(err -> pool.query("ALTER TABLE " + parent + " DETACH PARTITION " + child + " FINALIZE").execute()
+            .<Void>mapEmpty()
+            .recover(again -> Future.failedFuture(err)))
+        .compose(v -> pool.query("DROP TABLE IF EXISTS " + child).execute().mapEmpty());
+  }
+
+  /** The day of a partition named {@code parent_yyyyMMdd}, or null for anything else. */
+  static LocalDate dayOf(String parent, String child) {
+    if (!TABLES.contains(parent) || !child.matches(java.util.regex.Pattern.quote(parent) + "_[0-9]{8}")) {
+      return null;
+    }
+    try {
+      return LocalDate.parse(child.substring(parent.length() + 1), SUFFIX);
+    } catch (java.time.format.DateTimeParseException e) {
+      return null;
+    }
+  }
+
   /** Two nodes creating the same partition at once: the loser sees a duplicate; that is fine. */
   private static Future<Void> ignoreRace(Throwable err) {
     if (err instanceof PgException pg && ("42P07".equals(pg.getSqlState()) || "23505".equals(pg.getSqlState()))) {
