@@ -200,7 +200,7 @@ class IngestIT {
   }
 
   @Test
-  void shouldAnswerBadInputWithClearClientErrorsAndNeverA500() {
+  void shouldAnswerBadInputWithClearClientErrorsAndNeverA500() throws Exception {
     String m = TestServices.uniqueMerchant("bad");
     String ok = batch(List.of(event(m, "1")));
     assertStatus(gw.send("POST", "/v1/events", null, ok), 401, "unauthorized");
@@ -225,6 +225,13 @@ class IngestIT {
     assertStatus(gw.ingest("[" + "\"" + "z".repeat(300_000) + "\"]"), 413, "too_large");
     assertThat(head(m)).isZero();
     assertStatus(gw.send("GET", "/v1/events", TestGateway.INGEST_TOKEN, null), 405, "method_not_allowed");
+    java.net.http.HttpRequest form = java.net.http.HttpRequest.newBuilder(
+            java.net.URI.create("http://127.0.0.1:" + gw.port + "/v1/events"))
+        .header("Authorization", "Bearer " + TestGateway.INGEST_TOKEN)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("a=" + "b".repeat(100_000))).build();
+    assertStatus(java.net.http.HttpClient.newHttpClient().send(form, java.net.http.HttpResponse.BodyHandlers.ofString()),
+        415, "unsupported_media_type");
     assertStatus(gw.send("GET", "/v1/nothing-here", TestGateway.INGEST_TOKEN, null), 404, "not_found");
   }
 
