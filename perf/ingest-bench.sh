@@ -24,6 +24,7 @@
 #   BENCH_DB=gateway_ingest_bench  database the benchmark creates and uses, next to the one
 #                              of GATEWAY_PG_URL (empty: use GATEWAY_PG_URL's database as is)
 #   BENCH_FRESH_DB=1           drop and recreate BENCH_DB first (0: keep its data)
+#   BENCH_DB_LOCALE            locale of a newly created BENCH_DB (e.g. C; default: the server's)
 #   BENCH_GATEWAY_JAVA_OPTS    JVM options for the gateway   (default none)
 #   BENCH_JAVA_OPTS            JVM options for the generator (default -Xmx1g -XX:+UseSerialGC)
 #   BENCH_OUT                  directory for logs and results (default: a new temp dir)
@@ -31,6 +32,9 @@
 #   GATEWAY_PG_URL, GATEWAY_REDIS_URL as for the gateway; other GATEWAY_* pass through.
 set -euo pipefail
 
+# Everything below is one brace block, read whole before it runs: editing this file while a
+# benchmark is running cannot derail it.
+{
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
@@ -81,7 +85,12 @@ if [[ -n $BENCH_DB ]]; then
         psql -X -w -q "$GATEWAY_PG_URL" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null
     fi
     if [[ $(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT 1 FROM pg_database WHERE datname = '$BENCH_DB'") != 1 ]]; then
-        psql -X -w -q "$GATEWAY_PG_URL" -c "CREATE DATABASE $BENCH_DB" >/dev/null ||
+        create="CREATE DATABASE $BENCH_DB"
+        if [[ -n ${BENCH_DB_LOCALE:-} ]]; then
+            [[ $BENCH_DB_LOCALE =~ ^[A-Za-z0-9_.@-]+$ ]] || die "bad BENCH_DB_LOCALE"
+            create+=" TEMPLATE template0 LOCALE '$BENCH_DB_LOCALE'"
+        fi
+        psql -X -w -q "$GATEWAY_PG_URL" -c "$create" >/dev/null ||
             die "cannot create database $BENCH_DB (the role needs CREATEDB); set BENCH_DB= to use GATEWAY_PG_URL's database"
     fi
     export GATEWAY_PG_URL=${GATEWAY_PG_URL%/*}/$BENCH_DB
@@ -154,6 +163,7 @@ for i in $(seq 1 60); do
 done
 
 SYNC_COMMIT=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW synchronous_commit')
+COLLATE=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SELECT datcollate FROM pg_database WHERE datname = current_database()')
 FSYNC=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW fsync')
 PGVER=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW server_version')
 GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -222,7 +232,7 @@ RESULTS=$OUT/results.tsv
 printf 'batch\trun\tevents_per_s\trequests_per_s\tp50_ms\tp99_ms\tmax_ms\terrors\tretries503\tcommit_mean_ms\tcommit_p99_ms\tgroup_events_mean\tgroup_requests_mean\tcpu_gateway\tcpu_bench\tcpu_postgres\tcpu_redis\tcpu_other\tcpu_machine\tiowait\n' >"$RESULTS"
 
 echo "== ingest benchmark: $(nproc) cores, PostgreSQL $PGVER, synchronous_commit=$SYNC_COMMIT, fsync=$FSYNC, gateway $GIT_REV"
-echo "== $RUNS runs per batch size, ${WARMUP}s warm-up + ${DURATION}s measured, $MERCHANTS merchants, database ${GATEWAY_PG_URL##*/}, output in $OUT"
+echo "== $RUNS runs per batch size, ${WARMUP}s warm-up + ${DURATION}s measured, $MERCHANTS merchants, database ${GATEWAY_PG_URL##*/} (collation $COLLATE), output in $OUT"
 # One unmeasured run first, so the gateway's JIT compilation (which takes a good share of
 # two cores for a while) does not land in the first measured run.
 if ((GW_WARMUP > 0)); then
@@ -298,3 +308,5 @@ for batch in $BATCHES; do
 done
 echo "(per-run table: $RESULTS)"
 ((failed == 0)) || { log "some runs reported errors"; exit 1; }
+exit 0
+}
