@@ -87,6 +87,15 @@ final class StreamFixture implements AutoCloseable {
     return join(cursors.cursor(vertx.getOrCreateContext(), app.id(), merchant));
   }
 
+  long epoch(TestApp app, String merchant) {
+    return Long.parseLong(join(redis.call(vertx.getOrCreateContext(),
+        c -> c.hget("gw:ch:{" + app.id() + ":" + merchant + "}", "epoch"))));
+  }
+
+  io.orderpush.delivery.cursor.CommitOutcome commit(TestApp app, String merchant, long epoch, long seq) {
+    return join(cursors.commit(vertx.getOrCreateContext(), app.id(), merchant, epoch, seq));
+  }
+
   StreamClient connect(TestApp app) {
     return StreamClient.open(vertx, gw.port, app.token());
   }
