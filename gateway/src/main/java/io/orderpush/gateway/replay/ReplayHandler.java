@@ -54,11 +54,14 @@ public final class ReplayHandler implements Handler<RoutingContext> {
           }
           return log.oldestRetained(pool, merchantId);
         })
-        .onSuccess(oldest -> {
+        .map(oldest -> {
           if (fromSeq < oldest && oldest > 1) {
             throw new ApiException(410, "expired", "events before seq " + oldest + " of " + merchantId
                 + " are past retention", List.of(Map.of("oldestSeq", oldest)));
           }
+          return oldest;
+        })
+        .onSuccess(oldest -> {
           HttpServerResponse resp = ctx.response().setChunked(true)
               .putHeader("Content-Type", "application/x-ndjson");
           page(resp, merchantId, fromSeq, toSeq, limit);
