@@ -7,9 +7,9 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /** The gateway as a separate OS process, for tests that kill it. */
-final class GatewayProcess {
+public final class GatewayProcess {
 
-  final int port;
+  public final int port;
   final Process process;
 
   private GatewayProcess(int port, Process process) {
@@ -17,11 +17,17 @@ final class GatewayProcess {
     this.process = process;
   }
 
-  static GatewayProcess start(int port, String logName) throws IOException, InterruptedException {
+  public static GatewayProcess start(int port, String logName) throws IOException, InterruptedException {
+    return start(port, logName, java.util.Map.of());
+  }
+
+  public static GatewayProcess start(int port, String logName, java.util.Map<String, String> env)
+      throws IOException, InterruptedException {
     ProcessBuilder pb = new ProcessBuilder(
         new File(System.getProperty("java.home"), "bin/java").getPath(),
         "-Xmx512m", "-cp", System.getProperty("java.class.path"), Main.class.getName());
     pb.environment().putAll(TestGateway.environment(port));
+    pb.environment().putAll(env);
     File log = new File("target", logName);
     pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log));
     GatewayProcess gp = new GatewayProcess(port, pb.start());
@@ -49,13 +55,13 @@ final class GatewayProcess {
   }
 
   /** SIGKILL: no shutdown hook, no flush, nothing. */
-  void kill() throws InterruptedException {
+  public void kill() throws InterruptedException {
     process.destroyForcibly();
     process.waitFor(30, TimeUnit.SECONDS);
   }
 
   /** SIGTERM, then the exit code. */
-  int terminate(Duration timeout) throws InterruptedException {
+  public int terminate(Duration timeout) throws InterruptedException {
     process.destroy();
     if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
       process.destroyForcibly();

@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 
 /** A real WebSocket consumer for tests: records what it is sent and acks when told to. */
-final class StreamClient {
+public final class StreamClient {
 
   final WebSocket ws;
   final Map<String, List<Long>> received = new ConcurrentHashMap<>();
@@ -27,7 +27,7 @@ final class StreamClient {
   final List<JsonObject> messages = new CopyOnWriteArrayList<>();
   volatile JsonObject hello;
   volatile boolean autoAck;
-  volatile boolean closed;
+  public volatile boolean closed;
   /** Called with (merchantId, events) for every events message, before any auto ack. */
   volatile BiConsumer<String, JsonArray> onEvents = (m, e) -> {};
 
@@ -43,7 +43,7 @@ final class StreamClient {
   }
 
   /** Connects with {@code onEvents} in place before the first message can arrive. */
-  static Future<StreamClient> connect(Vertx vertx, int port, String token, BiConsumer<String, JsonArray> onEvents) {
+  public static Future<StreamClient> connect(Vertx vertx, int port, String token, BiConsumer<String, JsonArray> onEvents) {
     WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions()
         .setMaxMessageSize(64 * 1024 * 1024).setMaxFrameSize(1024 * 1024).setConnectTimeout(5000));
     WebSocketConnectOptions options = new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
@@ -84,7 +84,7 @@ final class StreamClient {
     }
   }
 
-  void ack(String merchantId, long seq) {
+  public void ack(String merchantId, long seq) {
     ws.writeTextMessage(new JsonObject().put("type", "ack").put("merchantId", merchantId).put("seq", seq).encode());
   }
 
@@ -96,7 +96,7 @@ final class StreamClient {
     return received.values().stream().mapToInt(List::size).sum();
   }
 
-  void close() {
+  public void close() {
     ws.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
   }
 }
