@@ -119,7 +119,13 @@ class RedisRecoveryIT {
       Await.until("readiness to see Redis down", WAIT,
           () -> gw.send("GET", "/health/ready", null, null).statusCode() == 503);
       fx.ingest(merchants, 1000, 100); // ingest does not need Redis
+      long appliedBefore = applied.values().stream().mapToLong(Long::longValue).sum();
       redis = startRedis(port);        // back, and empty
+      long back = System.nanoTime();
+      Await.until("delivery to resume", WAIT,
+          () -> applied.values().stream().mapToLong(Long::longValue).sum() > appliedBefore);
+      System.out.printf("redis-recovery: delivery resumed %d ms after Redis came back empty%n",
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - back));
 
       Await.until("all 2000 applied", WAIT,
           () -> merchants.stream().allMatch(m -> applied.getOrDefault(m, 0L) == fx.head(m)), applied::toString);
