@@ -9,7 +9,6 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.pgclient.PgException;
-import java.net.ConnectException;
 import java.util.UUID;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
@@ -78,7 +77,7 @@ public final class Failures {
 
   private static boolean isUnavailable(Throwable err) {
     for (Throwable t = err; t != null; t = t.getCause()) {
-      if (t instanceof ConnectException || t instanceof TimeoutException
+      if (t instanceof java.io.IOException || t instanceof TimeoutException
           || t instanceof io.vertx.core.http.HttpClosedException
           || t instanceof io.vertx.core.VertxException && String.valueOf(t.getMessage()).contains("closed")) {
         return true;
