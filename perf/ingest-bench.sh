@@ -18,6 +18,8 @@
 #   BENCH_QUIET_WAIT=180       before each run, wait up to this long for other work on the
 #                              machine to stop (0: don't wait); runs shared with other work
 #                              are flagged either way
+#   BENCH_REDO_DISTURBED=3     run a run again, up to this many times, when other work took
+#                              more than 20% of a core during it (the last try counts, flagged)
 #   BENCH_CONCURRENCY_<batch>  requests in flight for that batch size
 #                              (defaults: 16 for batch 100, 4 for batch 1000,
 #                              BENCH_CONCURRENCY otherwise, itself default 8)
@@ -45,6 +47,7 @@ WARMUP=${BENCH_WARMUP:-10}
 MERCHANTS=${BENCH_MERCHANTS:-1000}
 GW_WARMUP=${BENCH_GATEWAY_WARMUP:-20}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-180}
+REDO=${BENCH_REDO_DISTURBED:-3}
 BENCH_DB=${BENCH_DB-gateway_ingest_bench}
 FRESH_DB=${BENCH_FRESH_DB:-1}
 BENCH_JAVA_OPTS=${BENCH_JAVA_OPTS:--Xmx1g -XX:+UseSerialGC}
@@ -248,7 +251,9 @@ failed=0
 for batch in $BATCHES; do
     conc=$(concurrency_for "$batch")
     for run in $(seq 1 "$RUNS"); do
+      for attempt in $(seq 0 "$REDO"); do
         tag=b$batch-r$run
+        ((attempt == 0)) || tag=$tag-redo$attempt
         wait_quiet
         scrape "$OUT/metrics-$tag-before.txt"
         # shellcheck disable=SC2086
@@ -282,14 +287,21 @@ for batch in $BATCHES; do
         echo "  run $run: group commit: mean $cmean ms per transaction (p99 $cp99 ms), $gmean events / $rmean requests per transaction;" \
              "CPU % of one core: gateway $cgw, load generator $cbench, postgres $cpg, redis $credis," \
              "anything else $((cmach - cgw - cbench - cpg - credis)); machine busy $cmach of $(( $(nproc) * 100 )), iowait $ciow"
-        if ((cmach - cgw - cbench - cpg - credis > 20)); then
-            log "WARNING: run $tag shared the machine with other work ($((cmach - cgw - cbench - cpg - credis))% of a core): figures are disturbed"
+        other=$((cmach - cgw - cbench - cpg - credis))
+        if ((other > 20)); then
+            if ((attempt < REDO)); then
+                log "run $tag shared the machine with other work (${other}% of a core): discarded, running it again"
+                continue
+            fi
+            log "WARNING: run $tag shared the machine with other work (${other}% of a core): figures are disturbed"
         fi
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$batch" "$run" \
             "$(json_num "$r" eventsPerS)" "$(json_num "$r" requestsPerS)" "$(json_num "$r" p50Ms)" "$(json_num "$r" p99Ms)" \
             "$(json_num "$r" maxMs)" "$(json_num "$r" errors)" "$(json_num "$r" retries503)" \
-            "$cmean" "$cp99" "$gmean" "$rmean" "$cgw" "$cbench" "$cpg" "$credis" "$((cmach - cgw - cbench - cpg - credis))" \
+            "$cmean" "$cp99" "$gmean" "$rmean" "$cgw" "$cbench" "$cpg" "$credis" "$other" \
             "$cmach" "$ciow" >>"$RESULTS"
+        break
+      done
     done
 done
 
@@ -306,6 +318,8 @@ for batch in $BATCHES; do
         "$(col "$batch" 10 | median)" "$(col "$batch" 12 | median)" \
         "$(col "$batch" 14 | median)/$(col "$batch" 15 | median)/$(col "$batch" 16 | median)/$(col "$batch" 17 | median)/$(col "$batch" 18 | median)"
 done
+disturbed=$(awk -F'\t' 'NR > 1 && $18 > 20' "$RESULTS" | wc -l)
+((disturbed == 0)) || echo "WARNING: $disturbed run(s) shared the machine with other work (cpu_other > 20): treat these figures as low"
 echo "(per-run table: $RESULTS)"
 ((failed == 0)) || { log "some runs reported errors"; exit 1; }
 exit 0
