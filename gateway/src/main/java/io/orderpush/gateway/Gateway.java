@@ -59,6 +59,9 @@ public final class Gateway {
   CheckpointStore checkpoints;
   private String httpDeployment;
   private long partitionTimer = -1;
+  private long dependencyTimer = -1;
+  private final java.util.concurrent.atomic.AtomicInteger pgUp = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger redisUp = new java.util.concurrent.atomic.AtomicInteger();
 
   private Gateway(GatewayConfig config) {
     this.config = config;
@@ -106,6 +109,11 @@ public final class Gateway {
         })
         .compose(v -> {
           partitionTimer = vertx.setPeriodic(PARTITION_CHECK_MS, id -> maintainPartitions(partitions));
+          io.micrometer.core.instrument.Gauge.builder("gateway.dependency.up", pgUp::get).tag("dependency", "postgresql")
+              .description("1 while the dependency answers (checked every 5 s), else 0").register(registry);
+          io.micrometer.core.instrument.Gauge.builder("gateway.dependency.up", redisUp::get).tag("dependency", "redis")
+              .description("1 while the dependency answers (checked every 5 s), else 0").register(registry);
+          dependencyTimer = vertx.setPeriodic(0, 5000, id -> checkDependencies());
           maintainPartitions(partitions);
           Routes routes = new Routes(this);
           return vertx.deployVerticle(() -> new HttpVerticle(config.http(), routes::router),
@@ -127,6 +135,9 @@ public final class Gateway {
     if (partitionTimer >= 0) {
       vertx.cancelTimer(partitionTimer);
     }
+    if (dependencyTimer >= 0) {
+      vertx.cancelTimer(dependencyTimer);
+    }
     Future<Void> streamsClosed = (streams == null ? Future.<Void>succeededFuture() : streams.close())
         .transform(v -> callbacks == null ? Future.succeededFuture() : callbacks.close())
         .transform(v -> engine == null ? Future.succeededFuture() : engine.close());
@@ -147,6 +158,11 @@ public final class Gateway {
           closed.complete(null);
         })));
     return Future.fromCompletionStage(closed);
+  }
+
+  private void checkDependencies() {
+    pool.query("SELECT 1").execute().timeout(1, TimeUnit.SECONDS).onComplete(ar -> pgUp.set(ar.succeeded() ? 1 : 0));
+    redis.ping(vertx).timeout(1, TimeUnit.SECONDS).onComplete(ar -> redisUp.set(ar.succeeded() ? 1 : 0));
   }
 
   /** Creates the coming days' partitions and drops those past retention; hourly. */

@@ -118,6 +118,8 @@ class RedisRecoveryIT {
       redis.waitFor(10, TimeUnit.SECONDS);
       Await.until("readiness to see Redis down", WAIT,
           () -> gw.send("GET", "/health/ready", null, null).statusCode() == 503);
+      Await.until("the metric to see Redis down", WAIT,
+          () -> gw.send("GET", "/metrics", null, null).body().contains("gateway_dependency_up{dependency=\"redis\"} 0.0"));
       fx.ingest(merchants, 1000, 100); // ingest does not need Redis
       long appliedBefore = applied.values().stream().mapToLong(Long::longValue).sum();
       redis = startRedis(port);        // back, and empty
