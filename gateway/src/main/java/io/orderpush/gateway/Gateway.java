@@ -104,7 +104,7 @@ public final class Gateway {
           engine = new DeliveryEngine(vertx, deliveryPool, log, cursors, checkpoints, config.checkpointInterval(), registry);
           streams = new StreamService(engine, grants, config.stream(), registry);
           callbacks = new CallbackService(engine, log, deliveryPool, apps, grants, config.callback(), registry);
-          committer.onCommitted(engine::headsAdvanced);
+          committer.onCommitted(engine::committed);
           return callbacks.start();
         })
         .compose(v -> {

@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * threads go through {@link #context()}.
  *
  * <p>Nothing runs for an idle channel: a channel is read only when it was just claimed, when a
- * commit advanced its merchant's head ({@link #headsAdvanced}), when an ack opened its window, or
+ * commit advanced its merchant's head ({@link #committed}), when an ack opened its window, or
  * when its subscriber became writable again. A channel that is behind is read in pages of up to
  * {@code maxBatch} events; each subscriber has a bounded number of reads in flight, so memory per
  * subscriber is bounded however many channels it owns.
@@ -51,6 +51,7 @@ public final class DeliveryEngine {
   private final AtomicLong assignedCount = new AtomicLong();
   private final DeliveryMetrics metrics;
   private final CheckpointStore checkpoints;
+  private final TailCache tail = new TailCache(TailCache.PER_MERCHANT, TailCache.TOTAL);
   /** Channels whose cursor moved since the last checkpoint. */
   private Set<Channel> dirty = new HashSet<>();
   private volatile long lag;
@@ -114,13 +115,15 @@ public final class DeliveryEngine {
     return vertx;
   }
 
-  /** Wakes the channels of merchants whose head moved. Any thread. */
-  public void headsAdvanced(Map<String, Long> heads) {
-    context.runOnContext(v -> heads.forEach((merchant, head) -> {
+  /** Wakes the channels of merchants whose head moved, keeping their new events at hand. Any thread. */
+  public void committed(Map<String, List<LoggedEvent>> stored) {
+    context.runOnContext(v -> stored.forEach((merchant, events) -> {
       Set<Channel> channels = byMerchant.get(merchant);
       if (channels == null) {
         return;
       }
+      tail.append(merchant, events);
+      long head = events.get(events.size() - 1).seq();
       for (Channel c : channels) {
         c.headVersion++;
         if (c.knownHead != Long.MAX_VALUE && head > c.knownHead) {
@@ -146,6 +149,7 @@ public final class DeliveryEngine {
       channelCount.decrementAndGet();
       if (set.isEmpty()) {
         byMerchant.remove(c.merchantId);
+        tail.forget(c.merchantId);
       }
     }
   }
@@ -330,7 +334,13 @@ public final class DeliveryEngine {
     }
     c.reading = true;
     s.reading++;
-    log.read(pool, c.merchantId, from, limit).onComplete(ar -> {
+    List<LoggedEvent> cached = tail.get(c.merchantId, from, limit);
+    Future<List<LoggedEvent>> page = cached != null ? Future.succeededFuture(cached)
+        : log.read(pool, c.merchantId, from, limit);
+    if (cached != null) {
+      metrics.tailHits.increment();
+    }
+    page.onComplete(ar -> {
       s.reading--;
       c.reading = false;
       if (c.generation == generation && c.owner == s) {

@@ -21,6 +21,7 @@ public final class DeliveryMetrics {
   final Counter claimFailures;
   final Counter checkpointFailures;
   final Counter expiredSkipped;
+  final Counter tailHits;
   final Timer commitToSend;
 
   DeliveryMetrics(MeterRegistry registry, Supplier<Number> channels, Supplier<Number> assigned, Supplier<Number> lag) {
@@ -49,6 +50,9 @@ public final class DeliveryMetrics {
         .description("Cursor checkpoint writes to PostgreSQL that failed and were retried").register(registry);
     expiredSkipped = Counter.builder("gateway.delivery.expired.skipped")
         .description("Events a channel never got because retention removed them first").register(registry);
+    tailHits = Counter.builder("gateway.delivery.tail.hits")
+        .description("Channel reads served from the recently committed events in memory, not from PostgreSQL")
+        .register(registry);
     commitToSend = Timer.builder("gateway.delivery.commit.to.send")
         .description("From the event's commit (ingestedAt) to handing its batch to the transport")
         .publishPercentiles(0.5, 0.99, 0.999).register(registry);

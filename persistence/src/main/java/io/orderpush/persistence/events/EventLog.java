@@ -123,18 +123,17 @@ public final class EventLog {
       Key key = new Key(e.merchantId(), e.eventId());
       Long existing = seen.get(key);
       if (existing != null) {
-        results.add(new AppendResult(e.merchantId(), e.eventId(), existing, true));
+        results.add(new AppendResult(e.merchantId(), e.eventId(), existing, true, null));
         continue;
       }
       long seq = head.merge(e.merchantId(), 1L, Long::sum);
       seen.put(key, seq);
-      results.add(new AppendResult(e.merchantId(), e.eventId(), seq, false));
+      String json = "{\"seq\":" + seq + prefixTail + e.renderedTail();
+      results.add(new AppendResult(e.merchantId(), e.eventId(), seq, false, json));
       keyMerchants.add(e.merchantId());
       keyIds.add(e.eventId());
       keySeqs.add(seq);
-      chunks
-          .computeIfAbsent(e.merchantId(), m -> new ChunkBuilder())
-          .add(seq, "{\"seq\":" + seq + prefixTail + e.renderedTail());
+      chunks.computeIfAbsent(e.merchantId(), m -> new ChunkBuilder()).add(seq, json);
     }
     if (keySeqs.isEmpty()) {
       return Future.succeededFuture(results);

@@ -43,7 +43,7 @@ public final class GroupCommitter {
   private final IngestMetrics metrics;
   private final Lane[] lanes;
   private volatile int queuedEvents;
-  private volatile Consumer<Map<String, Long>> onCommitted = heads -> {};
+  private volatile Consumer<Map<String, List<LoggedEvent>>> onCommitted = stored -> {};
   private boolean closed;
   private Promise<Void> drained;
 
@@ -74,10 +74,11 @@ public final class GroupCommitter {
   }
 
   /**
-   * Called after every commit that stored new events, with each such merchant's new head, on the
-   * committer's context. Delivery uses it to wake the channels of those merchants at once.
+   * Called after every commit that stored new events, with each such merchant's new events in seq
+   * order, on the committer's context. Delivery uses it to wake the channels of those merchants at
+   * once, and to serve caught-up channels without reading the log back.
    */
-  public void onCommitted(Consumer<Map<String, Long>> listener) {
+  public void onCommitted(Consumer<Map<String, List<LoggedEvent>>> listener) {
     this.onCommitted = listener;
   }
 
@@ -172,14 +173,14 @@ public final class GroupCommitter {
   }
 
   private void deliver(List<Pending> group, List<AppendResult> results) {
-    Map<String, Long> heads = new HashMap<>();
+    Map<String, List<LoggedEvent>> stored = new HashMap<>();
     for (AppendResult r : results) {
       if (!r.duplicate()) {
-        heads.merge(r.merchantId(), r.seq(), Math::max);
+        stored.computeIfAbsent(r.merchantId(), m -> new ArrayList<>()).add(new LoggedEvent(r.seq(), r.json()));
       }
     }
-    if (!heads.isEmpty()) {
-      onCommitted.accept(heads);
+    if (!stored.isEmpty()) {
+      onCommitted.accept(stored);
     }
     int offset = 0;
     for (Pending p : group) {
