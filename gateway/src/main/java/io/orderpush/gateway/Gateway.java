@@ -116,7 +116,7 @@ public final class Gateway {
           dependencyTimer = vertx.setPeriodic(0, 5000, id -> checkDependencies());
           maintainPartitions(partitions);
           Routes routes = new Routes(this);
-          return vertx.deployVerticle(() -> new HttpVerticle(config.http(), routes::router),
+          return vertx.deployVerticle(() -> new HttpVerticle(config.http(), routes::router, routes::handshake),
               new DeploymentOptions().setInstances(Runtime.getRuntime().availableProcessors()));
         })
         .map(id -> {

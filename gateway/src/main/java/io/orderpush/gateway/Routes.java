@@ -58,6 +58,10 @@ final class Routes {
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
   }
 
+  void handshake(io.vertx.core.http.ServerWebSocketHandshake hs) {
+    stream.handshake(hs);
+  }
+
   Router router(Vertx vertx) {
     Router r = Router.router(vertx);
     r.get("/health/live").handler(health::live);
@@ -68,7 +72,7 @@ final class Routes {
     r.post("/v1/events").handler(metered.route("ingest")).handler(ingest).handler((io.vertx.ext.web.handler.PlatformHandler) Routes::jsonOnly)
         .handler(body(ingestBodyLimit)).handler(ingestHandler);
 
-    r.get("/v1/stream").handler(metered.route("stream")).handler(stream);
+    r.get(StreamHandler.PATH).handler(metered.route("stream")).handler(StreamHandler::notAnUpgrade);
     r.get("/v1/merchants/:merchantId/events").handler(metered.route("replay")).handler(appAuth).handler(replay);
     r.get("/v1/channels").handler(metered.route("channels.list")).handler(appAuth).handler(channels::list);
     r.put("/v1/channels/:merchantId/cursor").handler(metered.route("channels.cursor"))

@@ -1,12 +1,18 @@
 package io.orderpush.gateway.demo;
 
 import io.orderpush.gateway.Gateway;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
+import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import java.time.Instant;
 import java.util.List;
 import java.util.Random;
@@ -14,8 +20,8 @@ import java.util.UUID;
 
 /**
  * Demo mode: a simulated marketplace posts order life cycles of a few merchants to the gateway's
- * own ingest API, and a tail reads the sequenced events back from the log and prints them. (Until
- * push delivery exists, the tail stands in for the sample consumer.)
+ * own ingest API, and a sample consumer, an app registered and granted through the operator API,
+ * receives them over WebSocket push, prints them and acks them.
  */
 public final class Demo {
 
@@ -25,25 +31,25 @@ public final class Demo {
 
   private final Gateway gateway;
   private final HttpClient http;
+  // Held for the life of the demo: Vert.x closes a client (and its connections) once unreachable.
+  private final WebSocketClient webSockets;
   private final Random random = new Random();
   private final long[] nextOrder = new long[MERCHANTS.size()];
-  private final long[] cursor = new long[MERCHANTS.size()];
 
   private Demo(Gateway gateway) {
     this.gateway = gateway;
     Vertx vertx = gateway.vertx();
     this.http = vertx.createHttpClient(new HttpClientOptions().setDefaultHost("127.0.0.1")
         .setDefaultPort(gateway.config().http().port()).setConnectTimeout(2000));
+    this.webSockets = vertx.createWebSocketClient(new WebSocketClientOptions().setMaxMessageSize(8 << 20));
   }
 
   public static void start(Gateway gateway) {
     Demo demo = new Demo(gateway);
     System.out.println("demo: a simulated marketplace posts orders of " + MERCHANTS + " every second; "
-        + "the sequenced events read back from the log follow. Ctrl-C stops.");
-    gateway.vertx().setPeriodic(TICK_MS, id -> {
-      demo.postOrders();
-      demo.printNewEvents();
-    });
+        + "a sample WebSocket consumer prints what it receives and acks it. Ctrl-C stops.");
+    demo.startConsumer();
+    gateway.vertx().setPeriodic(TICK_MS, id -> demo.postOrders());
   }
 
   /** One new order per merchant per tick, each sent through its whole life cycle in one batch. */
@@ -71,14 +77,52 @@ public final class Demo {
         .onFailure(err -> System.out.println("marketplace: ingest failed: " + err.getMessage()));
   }
 
-  private void printNewEvents() {
-    for (int m = 0; m < MERCHANTS.size(); m++) {
-      int i = m;
-      gateway.eventLog().read(gateway.pool(), MERCHANTS.get(m), cursor[m] + 1, 100)
-          .onSuccess(events -> events.forEach(e -> {
-            cursor[i] = e.seq();
-            System.out.println(MERCHANTS.get(i) + " seq=" + e.seq() + " " + e.json());
-          }));
-    }
+  /**
+   * The sample consumer: registers a WebSocket app granted the demo merchants through the operator
+   * API, then connects like an ISV would, prints every event it receives, and acks it.
+   */
+  private void startConsumer() {
+    String admin = "Bearer " + gateway.config().security().adminToken();
+    postJson(HttpMethod.POST, "/v1/apps", admin, "{\"name\":\"demo-erp\",\"delivery\":{\"mode\":\"websocket\"}}")
+        .compose(app -> {
+          JsonObject created = new JsonObject(app);
+          String appId = created.getString("appId");
+          Future<String> grants = Future.succeededFuture();
+          for (String m : MERCHANTS) {
+            grants = grants.compose(x -> postJson(HttpMethod.PUT, "/v1/merchants/" + m + "/grants/" + appId, admin,
+                "{\"start\":\"latest\"}"));
+          }
+          return grants.map(created.getString("token"));
+        })
+        .compose(token -> webSockets.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(gateway.config().http().port())
+                .setURI("/v1/stream").addHeader("Authorization", "Bearer " + token)))
+        .onSuccess(ws -> ws.textMessageHandler(text -> {
+          JsonObject msg = new JsonObject(text);
+          if (!"events".equals(msg.getString("type"))) {
+            System.out.println("consumer: " + text);
+            return;
+          }
+          String m = msg.getString("merchantId");
+          JsonArray events = msg.getJsonArray("events");
+          for (int i = 0; i < events.size(); i++) {
+            JsonObject e = events.getJsonObject(i);
+            System.out.println("consumer: " + m + " seq=" + e.getLong("seq") + " " + e.getString("type") + " "
+                + e.getString("orderId") + " " + e.getJsonObject("data").encode());
+          }
+          long last = events.getJsonObject(events.size() - 1).getLong("seq");
+          ws.writeTextMessage(new JsonObject().put("type", "ack").put("merchantId", m).put("seq", last).encode());
+        }))
+        .onFailure(err -> System.out.println("consumer: could not start: " + err.getMessage()));
+  }
+
+  private Future<String> postJson(HttpMethod method, String uri, String auth, String body) {
+    RequestOptions req = new RequestOptions().setMethod(method).setURI(uri).putHeader("Authorization", auth)
+        .putHeader("Content-Type", "application/json").setTimeout(10_000);
+    return http.request(req).compose(r -> r.send(Buffer.buffer(body))).compose(resp -> resp.body().map(b -> {
+      if (resp.statusCode() >= 300) {
+        throw new IllegalStateException(uri + " answered " + resp.statusCode() + " " + b);
+      }
+      return b.toString();
+    }));
   }
 }

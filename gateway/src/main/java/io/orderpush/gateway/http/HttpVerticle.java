@@ -2,7 +2,9 @@ package io.orderpush.gateway.http;
 
 import io.orderpush.gateway.config.HttpConfig;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.http.ServerWebSocketHandshake;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
@@ -14,11 +16,14 @@ public final class HttpVerticle extends VerticleBase {
 
   private final HttpConfig config;
   private final Function<io.vertx.core.Vertx, Router> routes;
+  private final Handler<ServerWebSocketHandshake> webSockets;
   private HttpServer server;
 
-  public HttpVerticle(HttpConfig config, Function<io.vertx.core.Vertx, Router> routes) {
+  public HttpVerticle(HttpConfig config, Function<io.vertx.core.Vertx, Router> routes,
+      Handler<ServerWebSocketHandshake> webSockets) {
     this.config = config;
     this.routes = routes;
+    this.webSockets = webSockets;
   }
 
   @Override
@@ -33,7 +38,7 @@ public final class HttpVerticle extends VerticleBase {
         // Clients only send small acks.
         .setMaxWebSocketFrameSize(64 * 1024)
         .setMaxWebSocketMessageSize(64 * 1024));
-    return server.requestHandler(routes.apply(vertx)).listen();
+    return server.requestHandler(routes.apply(vertx)).webSocketHandshakeHandler(webSockets).listen();
   }
 
   /** Stops accepting, then waits up to the grace period for requests in flight. */

@@ -5,14 +5,23 @@ import io.orderpush.gateway.http.BearerAuth;
 import io.orderpush.gateway.http.Failures;
 import io.orderpush.persistence.apps.AppStore;
 import io.orderpush.persistence.apps.DeliveryMode;
-import io.vertx.core.Handler;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.ServerWebSocketHandshake;
 import io.vertx.ext.web.RoutingContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * {@code GET /v1/stream}: authenticates the app token before the upgrade (401 otherwise), then hands
- * the socket to the app's consumer group.
+ * {@code GET /v1/stream}: the WebSocket handshake is held until the app token is checked, then
+ * accepted into the app's consumer group, or rejected with 401 (no or wrong token), 403 (a callback
+ * or frozen app) or 404 (another path). Uses the server's handshake hook, made for exactly this
+ * kind of asynchronous decision.
  */
-public final class StreamHandler implements Handler<RoutingContext> {
+public final class StreamHandler {
+
+  public static final String PATH = "/v1/stream";
+  private static final Logger LOG = LoggerFactory.getLogger(StreamHandler.class);
 
   private final AppStore apps;
   private final StreamService streams;
@@ -22,40 +31,38 @@ public final class StreamHandler implements Handler<RoutingContext> {
     this.streams = streams;
   }
 
-  @Override
-  public void handle(RoutingContext ctx) {
-    String token = BearerAuth.bearer(ctx.request().getHeader("Authorization"));
-    if (token == null) {
-      unauthorized(ctx);
+  public void handshake(ServerWebSocketHandshake hs) {
+    if (!PATH.equals(hs.path())) {
+      hs.reject(404);
       return;
     }
-    // Paused until toWebSocket() takes the request over (it resumes it once its own handlers are
-    // set); resuming earlier could let the end of the request pass before the upgrade sees it.
-    ctx.request().pause();
-    apps.findByToken(token).onComplete(ar -> {
+    String token = BearerAuth.bearer(hs.headers().get("Authorization"));
+    if (token == null) {
+      hs.reject(401);
+      return;
+    }
+    // The lookup may complete on the database connection's event loop; the handshake must be
+    // finished on the HTTP connection's own, so hop back before touching it.
+    Context own = Vertx.currentContext();
+    apps.findByToken(token).onComplete(ar -> own.runOnContext(v -> {
       if (ar.failed()) {
-        ctx.fail(ar.cause());
+        LOG.warn("WebSocket handshake refused, app lookup failed: {}", ar.cause().toString());
+        hs.reject(503);
       } else if (ar.result().isEmpty()) {
-        unauthorized(ctx);
-      } else if (ar.result().get().mode() != DeliveryMode.WEBSOCKET) {
-        Failures.send(ctx, 403, "wrong_delivery_mode", "this app receives its events by HTTP callback", null);
-      } else if (!"active".equals(ar.result().get().state())) {
-        Failures.send(ctx, 403, "app_frozen", "this app is frozen", null);
+        hs.reject(401);
+      } else if (ar.result().get().mode() != DeliveryMode.WEBSOCKET || !"active".equals(ar.result().get().state())) {
+        hs.reject(403);
       } else {
         var appId = ar.result().get().appId();
-        ctx.request().toWebSocket()
+        hs.accept()
             .onSuccess(ws -> streams.accept(ws, appId))
-            .onFailure(err -> {
-              if (!ctx.response().headWritten()) {
-                Failures.send(ctx, 400, "upgrade_failed", "a WebSocket upgrade was expected: " + err.getMessage(), null);
-              }
-            });
+            .onFailure(err -> LOG.warn("WebSocket handshake of app {} failed: {}", appId, err.toString()));
       }
-    });
+    }));
   }
 
-  private static void unauthorized(RoutingContext ctx) {
-    ctx.response().putHeader("WWW-Authenticate", "Bearer realm=\"app\"");
-    Failures.send(ctx, 401, "unauthorized", "missing or wrong app token", null);
+  /** A plain GET without the upgrade headers. */
+  public static void notAnUpgrade(RoutingContext ctx) {
+    Failures.send(ctx, 400, "upgrade_required", "GET /v1/stream must be a WebSocket upgrade", null);
   }
 }

@@ -20,6 +20,8 @@ import java.util.function.BiConsumer;
 public final class StreamClient {
 
   final WebSocket ws;
+  // Held as long as the connection: Vert.x closes a client, and its connections, once unreachable.
+  private final WebSocketClient client;
   final Map<String, List<Long>> received = new ConcurrentHashMap<>();
   final Map<String, List<String>> eventIds = new ConcurrentHashMap<>();
   final Set<String> assigned = ConcurrentHashMap.newKeySet();
@@ -31,7 +33,8 @@ public final class StreamClient {
   /** Called with (merchantId, events) for every events message, before any auto ack. */
   volatile BiConsumer<String, JsonArray> onEvents = (m, e) -> {};
 
-  private StreamClient(WebSocket ws, BiConsumer<String, JsonArray> onEvents) {
+  private StreamClient(WebSocketClient client, WebSocket ws, BiConsumer<String, JsonArray> onEvents) {
+    this.client = client;
     this.ws = ws;
     this.onEvents = onEvents;
     ws.textMessageHandler(this::onMessage);
@@ -51,7 +54,7 @@ public final class StreamClient {
     if (token != null) {
       options.addHeader("Authorization", "Bearer " + token);
     }
-    return client.connect(options).map(ws -> new StreamClient(ws, onEvents));
+    return client.connect(options).map(ws -> new StreamClient(client, ws, onEvents));
   }
 
   static StreamClient open(Vertx vertx, int port, String token) {
@@ -97,6 +100,6 @@ public final class StreamClient {
   }
 
   public void close() {
-    ws.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
+    ws.close().transform(v -> client.close()).toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
   }
 }
