@@ -41,8 +41,8 @@ public final class StreamHandler {
       hs.reject(401);
       return;
     }
-    // The lookup may complete on the database connection's event loop; the handshake must be
-    // finished on the HTTP connection's own, so hop back before touching it.
+    // The handshake is finished on the HTTP connection's own context, whatever thread the lookup
+    // completes on.
     Context own = Vertx.currentContext();
     apps.findByToken(token).onComplete(ar -> own.runOnContext(v -> {
       if (ar.failed()) {
