@@ -32,6 +32,10 @@
 #   GATEWAY_PG_URL, GATEWAY_REDIS_URL as for the gateway; other GATEWAY_* (e.g.
 #   GATEWAY_CALLBACK_BATCH_SIZE, GATEWAY_CALLBACK_MAX_IN_FLIGHT_PER_APP) pass through to the gateway
 #   (for one, many, live; "all" sets those two itself).
+
+# The whole script is one compound command, read completely before it runs: safe to edit while
+# a benchmark runs.
+{
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -261,7 +265,7 @@ tool() { # tag args... -> runs CallbackBench, output in $OUT/<tag>.log (and stdo
     # Busiest gateway threads every 10 s (which event loop, pool or GC thread is saturated).
     ( while sleep 10; do
         echo "== $(date +%T)"
-        top -H -b -w 200 -d 2 -n 2 -p "$GW_PID" | awk '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 3 { c = $12; for (i = 13; i <= NF; i++) c = c " " $i; print "  tid " $1 " " $9 "% " c }' | head -n 12
+        top -H -b -w 200 -d 2 -n 2 -p "$GW_PID" | awk -v pid="$GW_PID" '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && $1 != pid && $9 + 0 >= 3 { c = $12; for (i = 13; i <= NF; i++) c = c " " $i; print "  tid " $1 " " $9 "% " c }' | head -n 12
     done ) >"$OUT/threads-$tag.txt" 2>/dev/null &
     threads=$!
     # shellcheck disable=SC2086
@@ -362,3 +366,5 @@ echo "== results in $OUT: backlog.tsv, live.tsv, *.log, metrics-*, threads-*"
 [[ ! -s $OUT/live.tsv ]] || { echo "== live runs"; column -t -s $'\t' "$OUT/live.tsv" | sed 's/^/  /'; }
 top -b -n 1 | head -n 15 >"$OUT/top-end.txt"
 ((failed == 0)) || { log "some runs reported errors, see $OUT"; exit 1; }
+exit 0
+}
