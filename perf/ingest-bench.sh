@@ -179,12 +179,18 @@ GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # group. A pid new in the second snapshot counts in full; one gone by then is lost (short-lived
 # postgres backends: the gateway's pools keep theirs open, so this loses little).
 snapshot() { # file bench_pid
+    # Backends serving other databases (other people's tests on a shared server) are not ours:
+    # leaving them out of "postgres" puts their CPU under "anything else".
+    local foreign
+    foreign=" $(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT pid FROM pg_stat_activity
+        WHERE backend_type = 'client backend' AND datname IS DISTINCT FROM current_database()" | tr '\n' ' ') "
     {
         echo "T $(date +%s.%N)"
         awk '/^cpu / { print "M", $2+$3+$4+$7+$8+$9, $6, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat
         local group pid
         for group in gateway:$GW_PID bench:$2 postgres:"$(pgrep -d: -x postgres || true)" redis:"$(pgrep -d: -x redis-server || true)"; do
             for pid in $(tr : ' ' <<<"${group#*:}"); do
+                [[ $foreign != *" $pid "* ]] || continue
                 awk -v g="${group%%:*}" -v p="$pid" '{ sub(/.*\) /, ""); print "P", g, p, $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || true
             done
         done
@@ -261,10 +267,10 @@ for batch in $BATCHES; do
             --merchants="$MERCHANTS" --concurrency="$conc" --duration="$DURATION" --warmup="$WARMUP" \
             --seed="$run$batch" >"$OUT/bench-$tag.log" 2>&1 &
         bp=$!
-        # CPU window: from 1 s into the measured period to its end (the generator's JVM
-        # needs ~0.5 s to start, so this stays inside the steady state).
+        # CPU window: from 1 s into the measured period to 2 s before its end (the generator's
+        # JVM needs ~0.5 s to start; the window must close while it still runs).
         sleep $((WARMUP + 1)); snapshot "$OUT/cpu-$tag-0.txt" "$bp"
-        sleep $((DURATION - 1)); snapshot "$OUT/cpu-$tag-1.txt" "$bp"
+        sleep $((DURATION - 3)); snapshot "$OUT/cpu-$tag-1.txt" "$bp"
         rc=0; wait "$bp" || rc=$?
         scrape "$OUT/metrics-$tag-after.txt"
         if ! grep -q '^RESULT_JSON ' "$OUT/bench-$tag.log"; then
