@@ -28,14 +28,14 @@ public final class EventLog {
   static final int CHUNK_MAX_CHARS = 256 * 1024;
 
   private static final String INSERT_MERCHANTS =
-      "INSERT INTO merchants (merchant_id) SELECT m FROM unnest($1::text[]) AS t(m) ORDER BY m"
+      "INSERT INTO merchants (merchant_id) SELECT m FROM unnest($1::text[]) AS t(m) ORDER BY m COLLATE \"C\""
           + " ON CONFLICT (merchant_id) DO NOTHING";
 
   // Rows are locked after the sort, so every transaction takes its merchants in the same
   // order and two groups that share merchants cannot deadlock.
   private static final String LOCK_HEADS =
       "SELECT merchant_id, head_seq FROM merchants WHERE merchant_id = ANY($1::text[])"
-          + " ORDER BY merchant_id FOR UPDATE";
+          + " ORDER BY merchant_id COLLATE \"C\" FOR UPDATE";
 
   private static final String FIND_KEYS =
       "SELECT k.merchant_id, k.event_id, k.seq FROM event_keys k"
