@@ -19,8 +19,11 @@
 #   CALLBACK_EVENTS=1000000  one: backlog of the merchant
 #   CALLBACK_MERCHANTS=1000  many, live: merchants     CALLBACK_MANY_EVENTS=1000  many: backlog per merchant
 #   CALLBACK_CHUNK           events per stored chunk row of the seeded backlog (default: one 500, many 100)
-#   CALLBACK_RATE=5000       live: events/s    CALLBACK_DURATION=60  live: measured s    CALLBACK_WARMUP=15
+#   CALLBACK_RATE=5000       live: events/s, or a list (5000,2000: one run each, same gateway)
+#                            CALLBACK_DURATION=60  live: measured s    CALLBACK_WARMUP=15
 #   CALLBACK_INGEST_BATCH=50 live: events per ingest request
+#   CALLBACK_WARMUP_RUN=0    1: before the runs of a backlog setting, one unmeasured run with a fifth of
+#                            the backlog (a freshly started gateway's first run is JIT-cold)
 #   CALLBACK_VERIFY_EVERY=10 the receiver checks the signature of every n-th POST (0: none)
 #   BENCH_QUIET_WAIT=180     before each run, wait up to this long for the machine to be idle
 #   BENCH_GATEWAY_JAVA_OPTS  JVM options for the gateway; BENCH_JAVA_OPTS for the load tool
@@ -289,6 +292,17 @@ BACKLOG_HEADER='setting\trun\tmerchants\tevents\ts_received\tevents_per_s\ts_ack
 run_backlog() { # label merchants events-per-merchant chunk runs
     local label=$1 merchants=$2 events=$3 chunk=$4 runs=$5 run prefix t0 t1 rc row cpu seed_s
     echo "== backlog [$label]: $merchants merchant(s) x $events events (chunks of $chunk), $runs run(s)"
+    if [[ ${CALLBACK_WARMUP_RUN:-0} == 1 ]]; then
+        # One unmeasured run with a fifth of the backlog, so the measured runs meet a JIT-warm gateway.
+        prefix=cbw$(date +%s)-
+        before_run
+        psql -X -w -q -v prefix="$prefix" -v merchants="$merchants" -v events="$((events / 5))" -v chunk="$chunk" \
+            -f perf/callback-seed.sql "$GATEWAY_PG_URL" >/dev/null || die "seeding $prefix failed"
+        java $BENCH_JAVA_OPTS -cp "$TOOL_CP" io.orderpush.perf.CallbackBench backlog --prefix="$prefix" --merchants="$merchants" \
+            --events="$((events / 5))" --url="$BASE" >"$OUT/$label-warmup.log" 2>&1 ||
+            { failed=1; log "warm-up run reported errors, see $OUT/$label-warmup.log"; }
+        echo "  warm-up (not measured): $(grep '^backlog:' "$OUT/$label-warmup.log" | cut -d';' -f1)"
+    fi
     for run in $(seq 1 "$runs"); do
         prefix=cb$(date +%s)r$run-
         before_run # seeding is heavy on PostgreSQL: not while someone else measures
@@ -325,17 +339,20 @@ run_live() { # label
     [[ -f $OUT/live.tsv ]] || printf "$LIVE_HEADER" >"$OUT/live.tsv"
     echo "== live [$label]: ${CALLBACK_RATE:-5000} events/s (open model, ingest batches of ${CALLBACK_INGEST_BATCH:-50})" \
         "over ${CALLBACK_MERCHANTS:-1000} merchants, ${CALLBACK_WARMUP:-15}s warm-up + ${CALLBACK_DURATION:-60}s measured, $runs run(s)"
+    local rate
+    for rate in $(tr , ' ' <<<"${CALLBACK_RATE:-5000}"); do
     for run in $(seq 1 "$runs"); do
         before_run
         rc=0
-        tool "$label-r$run" live --merchants="${CALLBACK_MERCHANTS:-1000}" --rate="${CALLBACK_RATE:-5000}" \
+        tool "$label-$rate-r$run" live --merchants="${CALLBACK_MERCHANTS:-1000}" --rate="$rate" \
             --batch="${CALLBACK_INGEST_BATCH:-50}" --warmup="${CALLBACK_WARMUP:-15}" --duration="${CALLBACK_DURATION:-60}" || rc=$?
-        row=$(grep -P '^ROW\tlive\t' "$OUT/$label-r$run.log" | tail -n1 || true)
+        row=$(grep -P '^ROW\tlive\t' "$OUT/$label-$rate-r$run.log" | tail -n1 || true)
         [[ -n $row ]] || { failed=1; log "live run $run produced no result"; continue; }
         ((rc == 0)) || { failed=1; log "run $run reported errors (exit $rc)"; }
         cpu=$(cpu_split "$(cut -f24 <<<"$row")" "$(cut -f25 <<<"$row")")
         echo "  run $run: CPU % of one core (gateway tool postgres redis other; machine, iowait): $cpu"
         printf '%s\t%s\t%s\t%s\n' "$label" "$run" "$(cut -f3-22 <<<"$row")" "$(tr ' ' '\t' <<<"$cpu")" >>"$OUT/live.tsv"
+    done
     done
 }
 
