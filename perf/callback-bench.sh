@@ -339,14 +339,17 @@ run_live() { # label
     [[ -f $OUT/live.tsv ]] || printf "$LIVE_HEADER" >"$OUT/live.tsv"
     echo "== live [$label]: ${CALLBACK_RATE:-5000} events/s (open model, ingest batches of ${CALLBACK_INGEST_BATCH:-50})" \
         "over ${CALLBACK_MERCHANTS:-1000} merchants, ${CALLBACK_WARMUP:-15}s warm-up + ${CALLBACK_DURATION:-60}s measured, $runs run(s)"
-    local rate
+    local rate tag k=0
     for rate in $(tr , ' ' <<<"${CALLBACK_RATE:-5000}"); do
+    k=$((k + 1))
+    tag=$label-$rate
+    [[ ! -e $OUT/$tag-r1.log ]] || tag=$label-$rate-$k # the same rate twice in the list
     for run in $(seq 1 "$runs"); do
         before_run
         rc=0
-        tool "$label-$rate-r$run" live --merchants="${CALLBACK_MERCHANTS:-1000}" --rate="$rate" \
+        tool "$tag-r$run" live --merchants="${CALLBACK_MERCHANTS:-1000}" --rate="$rate" \
             --batch="${CALLBACK_INGEST_BATCH:-50}" --warmup="${CALLBACK_WARMUP:-15}" --duration="${CALLBACK_DURATION:-60}" || rc=$?
-        row=$(grep -P '^ROW\tlive\t' "$OUT/$label-$rate-r$run.log" | tail -n1 || true)
+        row=$(grep -P '^ROW\tlive\t' "$OUT/$tag-r$run.log" | tail -n1 || true)
         [[ -n $row ]] || { failed=1; log "live run $run produced no result"; continue; }
         ((rc == 0)) || { failed=1; log "run $run reported errors (exit $rc)"; }
         cpu=$(cpu_split "$(cut -f24 <<<"$row")" "$(cut -f25 <<<"$row")")
