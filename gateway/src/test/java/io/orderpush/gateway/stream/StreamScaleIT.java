@@ -43,4 +43,33 @@ class StreamScaleIT {
       group.forEach(StreamClient::close);
     }
   }
+
+  @Test
+  void shouldCarryAHundredThousandChannelsOnOneNode() {
+    try (TestGateway gw = TestGateway.start(Map.of()); StreamFixture fx = new StreamFixture(gw)) {
+      String prefix = fx.merchants("wide", 1).get(0);
+      List<StreamClient> consumers = new ArrayList<>();
+      for (int a = 0; a < 10; a++) {
+        TestApp app = fx.app("websocket");
+        StreamFixture.join(gw.gateway.pool().preparedQuery(
+                "INSERT INTO grants (app_id, merchant_id, start_seq) SELECT $1, $2 || '-' || i, 0 FROM generate_series(1, 10000) i")
+            .execute(Tuple.of(app.id(), prefix)));
+        StreamClient c = fx.connect(app);
+        c.autoAck = true;
+        consumers.add(c);
+      }
+      Await.until("100,000 channels assigned", Duration.ofSeconds(120),
+          () -> consumers.stream().mapToInt(c -> c.assigned.size()).sum() == 100_000);
+      // Idle channels cost nothing: one merchant's events still reach all ten apps at once.
+      String m = prefix + "-777";
+      fx.ingest(List.of(m), 100, 100);
+      Await.until("the events at all ten apps", Duration.ofSeconds(60),
+          () -> consumers.stream().allMatch(c -> c.count(m) == 100));
+      double channels = gw.send("GET", "/metrics", null, null).body().lines()
+          .filter(l -> l.startsWith("gateway_delivery_channels ")).mapToDouble(l -> Double.parseDouble(l.split(" ")[1]))
+          .findFirst().orElse(-1);
+      assertThat(channels).isGreaterThanOrEqualTo(100_000); // plus any left by callback apps of other tests
+      consumers.forEach(StreamClient::close);
+    }
+  }
 }
