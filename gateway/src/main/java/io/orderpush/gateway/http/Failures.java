@@ -78,6 +78,7 @@ public final class Failures {
   private static boolean isUnavailable(Throwable err) {
     for (Throwable t = err; t != null; t = t.getCause()) {
       if (t instanceof java.io.IOException || t instanceof TimeoutException
+          || t instanceof io.vertx.sqlclient.ClosedConnectionException
           || t instanceof io.vertx.core.http.HttpClosedException
           || t instanceof io.vertx.core.VertxException && String.valueOf(t.getMessage()).contains("closed")) {
         return true;
