@@ -4,7 +4,6 @@ import io.orderpush.persistence.events.LoggedEvent;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -58,15 +57,13 @@ final class TailCache {
       return null;
     }
     List<LoggedEvent> out = new ArrayList<>(Math.min(limit, (int) (run.peekLast().seq() - fromSeq + 1)));
-    Iterator<LoggedEvent> it = run.descendingIterator();
-    // Walk back from the newest to fromSeq: caught-up channels read the last few events.
-    long skip = run.peekLast().seq() - fromSeq;
-    List<LoggedEvent> reversed = new ArrayList<>();
-    for (long i = 0; i <= skip && it.hasNext(); i++) {
-      reversed.add(it.next());
-    }
-    for (int i = reversed.size() - 1; i >= 0 && out.size() < limit; i--) {
-      out.add(reversed.get(i));
+    for (LoggedEvent e : run) { // the run is contiguous, so seqs below fromSeq come first
+      if (out.size() == limit) {
+        break;
+      }
+      if (e.seq() >= fromSeq) {
+        out.add(e);
+      }
     }
     return out;
   }

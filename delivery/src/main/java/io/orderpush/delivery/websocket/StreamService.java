@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * WebSocket push: accepts authenticated connections into their app's consumer group. The groups
@@ -27,13 +26,14 @@ public final class StreamService {
   private final StreamMetrics metrics;
   private final Map<UUID, ConsumerGroup> groups = new HashMap<>();
   private final Set<StreamConnection> connections = new LinkedHashSet<>();
-  private final AtomicInteger open = new AtomicInteger();
+  /** connections.size(), published for the gauge (which reads from another thread). */
+  private volatile int open;
 
   public StreamService(DeliveryEngine engine, GrantStore grants, StreamSettings settings, MeterRegistry registry) {
     this.engine = engine;
     this.grants = grants;
     this.settings = settings;
-    this.metrics = new StreamMetrics(registry, open::get);
+    this.metrics = new StreamMetrics(registry, () -> open);
   }
 
   public StreamSettings settings() {
@@ -43,19 +43,18 @@ public final class StreamService {
   /** Takes over an upgraded socket of an authenticated app. Call on the socket's context. */
   public void accept(ServerWebSocket ws, UUID appId) {
     metrics.opened.increment();
-    open.incrementAndGet();
     new StreamConnection(ws, appId, this, engine, settings, metrics).open();
   }
 
   void attach(StreamConnection conn) {
     connections.add(conn);
+    open = connections.size();
     groups.computeIfAbsent(conn.appId(), id -> new ConsumerGroup(id, engine, grants, metrics)).join(conn);
   }
 
   void detach(StreamConnection conn) {
-    if (connections.remove(conn)) {
-      open.decrementAndGet();
-    }
+    connections.remove(conn);
+    open = connections.size();
     ConsumerGroup g = groups.get(conn.appId());
     if (g != null) {
       g.leave(conn);
