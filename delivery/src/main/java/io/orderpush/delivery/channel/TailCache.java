@@ -2,8 +2,8 @@ package io.orderpush.delivery.channel;
 
 import io.orderpush.persistence.events.LoggedEvent;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -56,15 +56,15 @@ final class TailCache {
     if (run == null || run.isEmpty() || fromSeq < run.peekFirst().seq() || fromSeq > run.peekLast().seq()) {
       return null;
     }
-    List<LoggedEvent> out = new ArrayList<>(Math.min(limit, (int) (run.peekLast().seq() - fromSeq + 1)));
-    for (LoggedEvent e : run) { // the run is contiguous, so seqs below fromSeq come first
-      if (out.size() == limit) {
-        break;
-      }
-      if (e.seq() >= fromSeq) {
-        out.add(e);
-      }
+    // Caught-up channels want the last few events: walk back from the newest to fromSeq.
+    int wanted = (int) (run.peekLast().seq() - fromSeq + 1);
+    LoggedEvent[] tail = new LoggedEvent[wanted];
+    Iterator<LoggedEvent> it = run.descendingIterator();
+    for (int i = wanted - 1; i >= 0; i--) {
+      tail[i] = it.next();
     }
+    List<LoggedEvent> out = List.of(tail);
+    out = out.size() > limit ? out.subList(0, limit) : out;
     return out;
   }
 
