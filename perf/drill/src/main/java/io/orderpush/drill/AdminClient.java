@@ -1,0 +1,77 @@
+package io.orderpush.drill;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClientAgent;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** The operator API calls the drill makes (admin token): create its two apps, grant them the merchants. */
+final class AdminClient {
+
+  /** A created app: id, bearer token, webhook secret (shown once by the gateway). */
+  record App(String appId, String token, String webhookSecret) {}
+
+  private final HttpClientAgent client;
+  private final URI base;
+  private final String adminToken;
+
+  AdminClient(HttpClientAgent client, URI base, String adminToken) {
+    this.client = client;
+    this.base = base;
+    this.adminToken = adminToken;
+  }
+
+  Future<App> createApp(String name, JsonObject delivery) {
+    return call(HttpMethod.POST, "/v1/apps", new JsonObject().put("name", name).put("delivery", delivery), 201)
+        .map(j -> new App(j.getString("appId"), j.getString("token"), j.getString("webhookSecret")));
+  }
+
+  /** Grants every merchant to the app from its first event, {@code parallel} requests at a time. */
+  Future<Void> grantAll(String appId, List<String> merchants, int parallel) {
+    Promise<Void> done = Promise.promise();
+    ArrayDeque<String> todo = new ArrayDeque<>(merchants);
+    AtomicInteger running = new AtomicInteger();
+    Runnable[] next = new Runnable[1];
+    next[0] = () -> {
+      while (running.get() < parallel && !todo.isEmpty() && !done.future().isComplete()) {
+        String m = todo.poll();
+        running.incrementAndGet();
+        call(HttpMethod.PUT, "/v1/merchants/" + m + "/grants/" + appId, new JsonObject().put("start", "earliest"), 200)
+            .onComplete(ar -> {
+              running.decrementAndGet();
+              if (ar.failed()) {
+                done.tryFail(ar.cause());
+              } else if (todo.isEmpty() && running.get() == 0) {
+                done.tryComplete();
+              } else {
+                next[0].run();
+              }
+            });
+      }
+    };
+    if (merchants.isEmpty()) {
+      done.complete();
+    } else {
+      next[0].run();
+    }
+    return done.future();
+  }
+
+  private Future<JsonObject> call(HttpMethod method, String path, JsonObject body, int expected) {
+    RequestOptions req = new RequestOptions().setMethod(method).setHost(base.getHost()).setPort(base.getPort())
+        .setURI(path).putHeader("Authorization", "Bearer " + adminToken).putHeader("Content-Type", "application/json")
+        .setTimeout(30_000);
+    return client.request(req)
+        .compose(r -> r.send(Buffer.buffer(body.encode())))
+        .compose(resp -> resp.body().compose(b -> resp.statusCode() == expected
+            ? Future.succeededFuture(new JsonObject(b))
+            : Future.failedFuture(method + " " + path + ": HTTP " + resp.statusCode() + " " + b)));
+  }
+}

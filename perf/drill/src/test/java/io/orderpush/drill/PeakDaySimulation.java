@@ -1,0 +1,125 @@
+package io.orderpush.drill;
+
+import static io.gatling.javaapi.core.CoreDsl.StringBody;
+import static io.gatling.javaapi.core.CoreDsl.constantUsersPerSec;
+import static io.gatling.javaapi.core.CoreDsl.doIf;
+import static io.gatling.javaapi.core.CoreDsl.exec;
+import static io.gatling.javaapi.core.CoreDsl.global;
+import static io.gatling.javaapi.core.CoreDsl.pause;
+import static io.gatling.javaapi.core.CoreDsl.rampUsersPerSec;
+import static io.gatling.javaapi.core.CoreDsl.scenario;
+import static io.gatling.javaapi.core.CoreDsl.tryMax;
+import static io.gatling.javaapi.http.HttpDsl.http;
+import static io.gatling.javaapi.http.HttpDsl.status;
+
+import io.gatling.javaapi.core.OpenInjectionStep;
+import io.gatling.javaapi.core.ScenarioBuilder;
+import io.gatling.javaapi.core.Simulation;
+import io.gatling.javaapi.http.HttpProtocolBuilder;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The peak day's marketplace: an open model (arrivals do not wait for answers, as a marketplace's
+ * order flow does not) of ingest requests, each one batch of whole orders from {@link OrderStream},
+ * at the rate of the drill's {@link Profile}: normal, ramp to 100x, hold, ramp down, normal.
+ *
+ * <p>A request answered anything but 200 (503 when the gateway sheds load) is sent again, the same
+ * body, after a second, up to {@code DRILL_RETRIES} attempts: the event ids make the retry
+ * idempotent. Settings come from the environment ({@link DrillConfig}); {@code DRILL_STATE_DIR}
+ * receives {@code gatling-started} (epoch ms, when the injection starts) and {@code gatling-done}
+ * (what was offered) for the drill tool. Run by scripts/drill.sh through
+ * {@code mvn -f perf/drill/pom.xml gatling:test}.
+ */
+public class PeakDaySimulation extends Simulation {
+
+  private final DrillConfig config = DrillConfig.fromEnv();
+  private final Population population = config.population();
+  private final Profile profile = config.profile(population);
+  private final OrderStream stream = config.stream(population);
+  private final Path stateDir = Path.of(System.getenv().getOrDefault("DRILL_STATE_DIR", "target/drill-state"));
+
+  {
+    String token = System.getenv("GATEWAY_INGEST_TOKEN");
+    if (token == null || token.isBlank()) {
+      throw new IllegalStateException("GATEWAY_INGEST_TOKEN is not set");
+    }
+    HttpProtocolBuilder protocol = http.baseUrl(config.gatewayUrl().toString())
+        .authorizationHeader("Bearer " + token)
+        .contentTypeHeader("application/json")
+        .acceptHeader("application/json")
+        .shareConnections()
+        .disableWarmUp()
+        .disableCaching();
+
+    ScenarioBuilder marketplace = scenario("marketplace")
+        .exec(session -> {
+          String body = stream.next();
+          return session.set("body", body == null ? "" : body);
+        })
+        .doIf(session -> !session.getString("body").isEmpty()).then(
+            tryMax(config.retries(), "attempt").on(
+                doIf(session -> session.getInt("attempt") > 0).then(pause(Duration.ofSeconds(1))),
+                exec(http("ingest").post("/v1/events")
+                    .body(StringBody(session -> session.getString("body")))
+                    .check(status().is(200))))
+                .exitHereIfFailed());
+
+    setUp(marketplace.injectOpen(injection()))
+        .protocols(protocol)
+        .maxDuration(Duration.ofSeconds((long) profile.totalS() + 600))
+        .assertions(global().successfulRequests().percent().gt(0.0));
+  }
+
+  private OpenInjectionStep[] injection() {
+    double perRequest = config.batch() + 1.0; // whole orders: a batch ends with the order that reaches the size
+    List<OpenInjectionStep> steps = new ArrayList<>();
+    double normal = profile.normalRate() / perRequest;
+    double peak = profile.peakRate() / perRequest;
+    if (profile.normalS() > 0) {
+      steps.add(constantUsersPerSec(normal).during(millis(profile.normalS())));
+    }
+    if (profile.rampUpS() > 0) {
+      steps.add(rampUsersPerSec(normal).to(peak).during(millis(profile.rampUpS())));
+    }
+    steps.add(constantUsersPerSec(peak).during(millis(profile.holdS())));
+    if (profile.rampDownS() > 0) {
+      steps.add(rampUsersPerSec(peak).to(normal).during(millis(profile.rampDownS())));
+    }
+    if (profile.tailS() > 0) {
+      steps.add(constantUsersPerSec(normal).during(millis(profile.tailS())));
+    }
+    return steps.toArray(OpenInjectionStep[]::new);
+  }
+
+  private static Duration millis(double seconds) {
+    return Duration.ofMillis(Math.round(seconds * 1000));
+  }
+
+  @Override
+  public void before() {
+    write("gatling-started", Long.toString(System.currentTimeMillis()));
+  }
+
+  @Override
+  public void after() {
+    write("gatling-done", "events=" + stream.eventsEmitted() + "\nbatches=" + stream.batchesEmitted()
+        + "\nexhausted=" + stream.exhausted() + "\n");
+  }
+
+  private void write(String name, String content) {
+    try {
+      Files.createDirectories(stateDir);
+      Path tmp = stateDir.resolve(name + ".tmp");
+      Files.writeString(tmp, content);
+      Files.move(tmp, stateDir.resolve(name), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# The peak-day drill, in one command:
+#
+#   scripts/drill.sh
+#
+# Checks that PostgreSQL's filesystem can take the drill's data, brings up PostgreSQL and Redis
+# (scripts/services.sh), empties the drill's own database, builds the gateway and perf/drill if
+# needed, starts a private gateway (generated tokens, free port, GATEWAY_CALLBACK_ALLOWLIST=
+# 127.0.0.1) and runs perf/drill's tool in the foreground: it runs the Gatling load
+# (mvn -f perf/drill/pom.xml gatling:test), consumes and verifies every event (none lost,
+# reordered or applied twice), samples the gateway's CPU and heap from /metrics, shows a live
+# progress line and writes $DRILL_OUT/report.md. The gateway is stopped with SIGTERM on exit (also
+# on failure or Ctrl-C). Only one drill runs at a time (lock: target/drill/.lock).
+#
+# Exit status: 0 passed; 1 verification failed (events lost, reordered or applied twice) or the
+# gateway died during the run; 2 setup error; 3 refused: too little disk space for PostgreSQL;
+# 130 interrupted.
+#
+# Overridable by environment:
+#   DRILL_SCALE=full          tiny | small | full | a positive number: the share of the full drill's
+#                             ~20.9M events (tiny 0.001, small 0.05, full 1); passed to the tool
+#   DRILL_OUT                 report directory (default target/drill/run-<YYYYmmdd-HHMMSS>);
+#                             target/drill/latest is made a symlink to it
+#   DRILL_DB=gateway_drill    the drill's own database on the server of GATEWAY_PG_URL, created if
+#                             missing and emptied at the start
+#   DRILL_SKIP_DISK_CHECK=1   start even if PostgreSQL's filesystem has less free space than
+#                             1600 bytes per estimated event + 2 GiB
+#   DRILL_REBUILD=1           rebuild gateway and perf/drill even if their jars are present
+#   DRILL_GATEWAY_JAVA_OPTS   JVM options of the gateway (default -Xmx2g -XX:+UseParallelGC)
+#   DRILL_JAVA_OPTS           JVM options of the drill tool (default -Xmx2g -XX:+UseParallelGC)
+#   other DRILL_* (DRILL_PEAK_RATE, DRILL_PHASES, DRILL_BATCH, DRILL_SEED, ...) pass through to the
+#   tool: see perf/drill/src/main/java/io/orderpush/drill/DrillConfig.java
+#   GATEWAY_PG_URL, GATEWAY_REDIS_URL as for scripts/services.sh (the gateway uses DRILL_DB on
+#   GATEWAY_PG_URL's server); other GATEWAY_* pass through to the gateway.
+
+# The whole script is one compound command, read completely before it runs: safe to edit while
+# a drill runs.
+{
+set -euo pipefail
+
+CALLER_PWD=$PWD
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+log() { echo "drill: $*" >&2; }
+die() { log "ERROR: $*"; exit 2; }
+
+export DRILL_SCALE=${DRILL_SCALE:-full}
+export DRILL_DB=${DRILL_DB:-gateway_drill}
+export GATEWAY_PG_URL=${GATEWAY_PG_URL:-postgresql://gateway:gateway@127.0.0.1:5432/gateway}
+export GATEWAY_REDIS_URL=${GATEWAY_REDIS_URL:-redis://127.0.0.1:6379}
+DRILL_GATEWAY_JAVA_OPTS=${DRILL_GATEWAY_JAVA_OPTS:--Xmx2g -XX:+UseParallelGC}
+DRILL_JAVA_OPTS=${DRILL_JAVA_OPTS:--Xmx2g -XX:+UseParallelGC}
+GATEWAY_JAR=$ROOT/gateway/target/gateway-0.1.0-SNAPSHOT.jar
+DRILL_JAR=$ROOT/perf/drill/target/drill.jar
+SIMULATION=$ROOT/perf/drill/target/test-classes/io/orderpush/drill/PeakDaySimulation.class
+
+scale=$(tr -d '[:space:]' <<<"$DRILL_SCALE" | tr '[:upper:]' '[:lower:]')
+case $scale in
+    tiny) SCALE_N=0.001 ;;
+    small) SCALE_N=0.05 ;;
+    full) SCALE_N=1 ;;
+    *)
+        if ! [[ $scale =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)(e[-+]?[0-9]+)?$ ]] || ! awk -v s="$scale" 'BEGIN { exit !(s + 0 > 0) }'; then
+            die "DRILL_SCALE must be tiny, small, full or a positive number, not '$DRILL_SCALE'"
+        fi
+        SCALE_N=$scale
+        ;;
+esac
+EVENTS=$(awk -v s="$SCALE_N" 'BEGIN { printf "%.0f", 20900000 * s }')
+[[ $DRILL_DB =~ ^[a-z_][a-z0-9_]*$ ]] || die "DRILL_DB must be a plain lower-case identifier"
+
+OUT=${DRILL_OUT:-$ROOT/target/drill/run-$(date +%Y%m%d-%H%M%S)}
+[[ $OUT == /* ]] || OUT=$CALLER_PWD/$OUT
+
+mkdir -p "$ROOT/target/drill"
+exec 8>"$ROOT/target/drill/.lock"
+flock -n 8 || die "another drill is running (lock: target/drill/.lock)"
+
+# ------------------------------------------------------------------ disk space, before anything heavy
+
+# Host and port of GATEWAY_PG_URL (postgresql://[user[:pass]@]host[:port]/db).
+hp=${GATEWAY_PG_URL#*://}
+hp=${hp%%[/?]*}
+hp=${hp##*@}
+if [[ $hp =~ ^\[(.*)\](:([0-9]+))?$ || $hp =~ ^([^:]*)(:([0-9]+))?$ ]]; then
+    PG_HOST=${BASH_REMATCH[1]} PG_PORT=${BASH_REMATCH[3]:-5432}
+else
+    PG_HOST='?' PG_PORT=5432
+fi
+
+disk_check() {
+    case $PG_HOST in
+        127.* | localhost | ::1 | '') ;;
+        *) log "PostgreSQL at $PG_HOST is not local: disk check skipped"; return 0 ;;
+    esac
+    local dir="" d avail reclaim
+    # SHOW data_directory needs a superuser (or pg_read_all_settings): try the gateway's role, then
+    # (as root) postgres over the Unix socket; PostgreSQL may not be running yet.
+    dir=$(PGCONNECT_TIMEOUT=5 psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW data_directory' 2>/dev/null) ||
+        { ((EUID == 0)) && id postgres >/dev/null 2>&1 &&
+            dir=$(cd / && PGCONNECT_TIMEOUT=5 runuser -u postgres -- psql -X -w -Atq -p "$PG_PORT" -c 'SHOW data_directory' 2>/dev/null); } ||
+        dir=""
+    [[ -n $dir ]] || dir=/var/lib/postgresql
+    d=$dir
+    while [[ ! -e $d && $d == /*/* ]]; do d=${d%/*}; done
+    [[ -e $d ]] || d=/
+    avail=$(df --output=avail -B1 "$d" | tail -n 1 | tr -d ' ')
+    # The previous drill's data is emptied at the start: count it as free.
+    reclaim=$(PGCONNECT_TIMEOUT=5 psql -X -w -Atq "$GATEWAY_PG_URL" -c \
+        "SELECT coalesce(sum(pg_database_size(datname)), 0) FROM pg_database WHERE datname = '$DRILL_DB'" 2>/dev/null) || reclaim=0
+    [[ $reclaim =~ ^[0-9]+$ ]] || reclaim=0
+    awk -v e="$EVENTS" -v a="$avail" -v r="$reclaim" -v s="$DRILL_SCALE" -v dir="$dir" -v name="$scale" 'BEGIN {
+        need = e * 1600 + 2 * 1024 ^ 3
+        if (a + r >= need) exit 0
+        what = name == "full" ? "full drill" : "drill at DRILL_SCALE=" s
+        held = r > 0 ? sprintf(" (%.1f GB of it held by the previous drill database)", r / 1e9) : ""
+        printf("drill: refusing to start: the %s writes about %.1f GB to PostgreSQL (%s), only %.1f GB free%s;" \
+               " free space or run a smaller DRILL_SCALE (needed: %.1f GB free, 1600 bytes per event + 2 GiB;" \
+               " DRILL_SKIP_DISK_CHECK=1 starts anyway)\n", what, e * 1600 / 1e9, dir, (a + r) / 1e9, held, need / 1e9) > "/dev/stderr"
+        exit 1 }' || exit 3
+}
+if [[ ${DRILL_SKIP_DISK_CHECK:-0} == 1 ]]; then
+    log "disk check skipped (DRILL_SKIP_DISK_CHECK=1)"
+else
+    disk_check
+fi
+
+mkdir -p "$OUT"
+if [[ -L $ROOT/target/drill/latest || ! -e $ROOT/target/drill/latest ]]; then
+    ln -sfn "$OUT" "$ROOT/target/drill/latest"
+fi
+echo "== peak-day drill: DRILL_SCALE=$DRILL_SCALE (~$EVENTS events), $(nproc) cores, output in $OUT"
+
+# ------------------------------------------------------------------ services, database, build
+
+# 8>&-: the daemons services.sh may start must not hold the drill's lock.
+scripts/services.sh >&2 8>&- || die "scripts/services.sh failed"
+psql -X -w -q "$GATEWAY_PG_URL" -c 'select 1' >/dev/null || die "cannot log in to PostgreSQL (GATEWAY_PG_URL)"
+if [[ -z $(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT 1 FROM pg_database WHERE datname = '$DRILL_DB'") ]]; then
+    log "creating database $DRILL_DB"
+    psql -X -w -q "$GATEWAY_PG_URL" -c "CREATE DATABASE $DRILL_DB" || die "cannot create database $DRILL_DB"
+fi
+GATEWAY_PG_URL=${GATEWAY_PG_URL%%\?*}
+export GATEWAY_PG_URL=${GATEWAY_PG_URL%/*}/$DRILL_DB
+psql -X -w -q "$GATEWAY_PG_URL" -c "DO \$\$ BEGIN IF to_regclass('event_chunks') IS NOT NULL THEN
+    TRUNCATE event_chunks, event_keys, merchants, apps CASCADE; END IF; END \$\$" >/dev/null ||
+    die "cannot empty database $DRILL_DB"
+# No Redis flush: the gateway keys its cursors by app id and the drill's apps are new each run
+# (tests and benchmarks share this Redis).
+redis-cli -u "$GATEWAY_REDIS_URL" ping >/dev/null || die "cannot reach Redis (GATEWAY_REDIS_URL)"
+
+# -DskipTests still compiles the test classes: the Gatling simulation the tool runs via Maven.
+if [[ ! -f $GATEWAY_JAR || ! -f $DRILL_JAR || ! -f $SIMULATION || ${DRILL_REBUILD:-0} == 1 ]]; then
+    log "building (mvn -B -ntp -q -DskipTests package -pl gateway,perf/drill -am)..."
+    mvn -B -ntp -q -DskipTests package -pl gateway,perf/drill -am >&2 8>&- || die "build failed"
+fi
+[[ -f $SIMULATION ]] || die "no compiled Gatling simulation ($SIMULATION); rebuild with DRILL_REBUILD=1"
+# Private copies, so a rebuild cannot swap a jar under a running JVM.
+cp "$GATEWAY_JAR" "$OUT/gateway.jar" || die "cannot copy the gateway jar to $OUT"
+cp "$DRILL_JAR" "$OUT/drill.jar" || die "cannot copy the drill jar to $OUT"
+for jar in gateway drill; do
+    unzip -p "$OUT/$jar.jar" META-INF/MANIFEST.MF 2>/dev/null | grep -c '^Main-Class:' >/dev/null ||
+        die "$jar.jar is not runnable (a rebuild in progress?); retry, or DRILL_REBUILD=1"
+done
+
+# ------------------------------------------------------------------ gateway
+
+free_port() {
+    local port
+    for _ in $(seq 1 50); do
+        port=$((20000 + RANDOM % 30000))
+        ss -Htln "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
+    done
+    die "no free port found"
+}
+
+export GATEWAY_HTTP_HOST=127.0.0.1
+GATEWAY_ADMIN_TOKEN=adm-$(openssl rand -hex 24)
+GATEWAY_INGEST_TOKEN=ing-$(openssl rand -hex 24)
+export GATEWAY_ADMIN_TOKEN GATEWAY_INGEST_TOKEN
+export GATEWAY_CALLBACK_ALLOWLIST=127.0.0.1
+SECRET_KEY=$(openssl rand -base64 32)
+
+GW_PID="" BASE=""
+stop_gateway() {
+    [[ -n $GW_PID ]] || return 0
+    if kill -0 "$GW_PID" 2>/dev/null; then
+        log "stopping gateway (pid $GW_PID, SIGTERM)..."
+        kill -TERM "$GW_PID" 2>/dev/null || true
+        for _ in $(seq 1 30); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 1; done
+        kill -0 "$GW_PID" 2>/dev/null && { log "gateway did not stop in 30 s, SIGKILL"; kill -KILL "$GW_PID" 2>/dev/null || true; }
+    fi
+    wait "$GW_PID" 2>/dev/null || true
+    GW_PID=""
+}
+trap stop_gateway EXIT
+trap 'exit 130' INT TERM
+
+port=$(free_port)
+BASE=http://127.0.0.1:$port
+log "starting gateway on 127.0.0.1:$port (log: $OUT/gateway.log)"
+# shellcheck disable=SC2086
+GATEWAY_HTTP_PORT=$port GATEWAY_SECRET_KEY=$SECRET_KEY java $DRILL_GATEWAY_JAVA_OPTS -jar "$OUT/gateway.jar" \
+    >"$OUT/gateway.log" 2>&1 8>&- &
+GW_PID=$!
+echo "$GW_PID" >"$OUT/gateway.pid"
+for i in $(seq 1 90); do
+    curl -fsS -o /dev/null "$BASE/health/ready" 2>/dev/null && break
+    kill -0 "$GW_PID" 2>/dev/null || { tail -n 30 "$OUT/gateway.log" >&2; die "gateway exited during startup"; }
+    ((i < 90)) || die "gateway not ready after 90 s (log: $OUT/gateway.log)"
+    sleep 1
+done
+
+# ------------------------------------------------------------------ the drill
+
+rc=0
+# shellcheck disable=SC2086
+GATEWAY_URL=$BASE DRILL_OUT=$OUT DRILL_ROOT=$ROOT DRILL_GATEWAY_PID=$GW_PID \
+    java $DRILL_JAVA_OPTS -jar "$OUT/drill.jar" 8>&- || rc=$?
+
+if ! kill -0 "$GW_PID" 2>/dev/null; then
+    gw_rc=0
+    wait "$GW_PID" 2>/dev/null || gw_rc=$?
+    GW_PID=""
+    log "the gateway died during the run (exit status $gw_rc); last lines of $OUT/gateway.log:"
+    tail -n 30 "$OUT/gateway.log" | sed 's/^/  /' >&2
+    rc=1
+fi
+stop_gateway
+
+case $rc in
+    0) result="passed" ;;
+    1) result="FAILED (verification failed or the gateway died; see the report)" ;;
+    2) result="setup error (see the output above)" ;;
+    130) result="interrupted" ;;
+    *) result="drill tool exited with status $rc" ;;
+esac
+if [[ -f $OUT/report.md ]]; then echo "drill: report: $OUT/report.md"; else echo "drill: report: $OUT/report.md (not written)"; fi
+echo "drill: exit status $rc: $result"
+exit "$rc"
+}
