@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Run the whole test suite: make sure PostgreSQL and Redis are up (the
-# integration tests need real instances), then the full Maven build.
-# Extra arguments are passed to Maven, e.g. scripts/test.sh -pl gateway-core
+# integration tests need real instances), then the full Maven build, then a
+# tiny peak-day drill (scripts/drill.sh at DRILL_SCALE=tiny, about 30 s): the
+# whole path from Gatling through ingest to verifying WebSocket and callback
+# consumers, failing on any event lost, reordered or applied twice.
+# Extra arguments are passed to Maven, e.g. scripts/test.sh -pl gateway
+# (SKIP_DRILL=1 skips the drill).
 set -euo pipefail
 
 # Run from the repo root whatever the caller's working directory is.
@@ -10,4 +14,10 @@ cd "$(dirname "$0")/.."
 scripts/services.sh
 # -B: batch mode (no colours/prompts in CI logs); -ntp: no download-progress
 # spam. "verify" runs unit and integration tests plus packaging checks.
-exec mvn -B -ntp verify "$@"
+mvn -B -ntp verify "$@"
+
+if [[ ${SKIP_DRILL:-0} != 1 ]]; then
+    # It runs the jars and the simulation "verify" just built; its report is
+    # target/drill/latest/report.md.
+    DRILL_SCALE=tiny scripts/drill.sh
+fi

@@ -136,6 +136,8 @@ public final class Drill {
     long caughtUpMillis = -1;
     long total = population.totalEvents();
     long lastPrinted = 0;
+    long lastCommitted = -1;
+    long committedChangedMillis = 0;
     while (true) {
       long next = System.currentTimeMillis() / 1000 * 1000 + 1000;
       Thread.sleep(Math.max(1, next - System.currentTimeMillis()));
@@ -158,6 +160,14 @@ public final class Drill {
       if (done && caughtUpMillis < 0) {
         caughtUpMillis = s.atMillis();
       }
+      // The load is over but short of the population (the report says why): stop once the
+      // consumers have what was committed and nothing more arrives.
+      if (s.committed() != lastCommitted) {
+        lastCommitted = s.committed();
+        committedChangedMillis = s.atMillis();
+      }
+      boolean stalled = loadEndMillis > 0 && s.atMillis() - committedChangedMillis > 5_000
+          && s.wsLag() == 0 && s.cbLag() == 0;
       String line = progress(s, startMillis, loadEndMillis, total);
       if (tty) {
         System.out.print("\r" + line + "\u001b[K");
@@ -166,7 +176,7 @@ public final class Drill {
         System.out.println(line);
         lastPrinted = s.atMillis();
       }
-      if (loadEndMillis > 0 && (done || s.atMillis() - loadEndMillis > config.drainTimeoutS() * 1000L)) {
+      if (loadEndMillis > 0 && (done || stalled || s.atMillis() - loadEndMillis > config.drainTimeoutS() * 1000L)) {
         break;
       }
     }

@@ -37,7 +37,7 @@ public record DrillConfig(
         DRILL_BATCH             events per ingest request (whole orders: up to 3 more)   default 100 (tiny 20)
         DRILL_TAIL_MERCHANTS    merchants in the long tail          default 1000
         DRILL_PHASES            seconds of normal,ramp-up,ramp-down,tail   default tiny 2,3,2,2; small 10,20,10,10; full 30,60,30,30
-        DRILL_RETRIES           attempts per ingest request (503s are retried after 1 s)   default 10
+        DRILL_RETRIES           attempts per ingest request (retried after 0.5 s, doubling up to 16 s, jittered)   default 30
         DRILL_WS_CONNECTIONS    connections of the WebSocket consumer group   default 4
         DRILL_DRAIN_TIMEOUT_S   how long to wait for the consumers after the load   default 300
         DRILL_VERIFY_EVERY      check the webhook signature of every n-th callback (0: never)   default 10
@@ -89,7 +89,7 @@ public record DrillConfig(
         env.containsKey("DRILL_PEAK_RATE") ? number(env.get("DRILL_PEAK_RATE"), "DRILL_PEAK_RATE") : peak,
         env.containsKey("DRILL_MULTIPLIER") ? number(env.get("DRILL_MULTIPLIER"), "DRILL_MULTIPLIER") : 100,
         seconds(p[0]), seconds(p[1]), seconds(p[2]), seconds(p[3]),
-        integer(env, "DRILL_RETRIES", 10, 1, 1000),
+        integer(env, "DRILL_RETRIES", 30, 1, 1000),
         integer(env, "DRILL_WS_CONNECTIONS", 4, 1, 64),
         integer(env, "DRILL_DRAIN_TIMEOUT_S", 300, 1, 86_400),
         integer(env, "DRILL_VERIFY_EVERY", 10, 0, 1_000_000),
@@ -108,8 +108,13 @@ public record DrillConfig(
     return Population.doubleEleven(scale, tailMerchants, seed);
   }
 
+  /** The load profile for the population, sized in requests (a dry run of the order stream, about a second at full size). */
   public Profile profile(Population population) {
-    return Profile.fit(population.totalEvents(), peakRate, multiplier, normalS, rampUpS, rampDownS, tailS);
+    long requests = OrderStream.requestsFor(population, batch, seed);
+    double normalRequestsPerS = peakRate / multiplier / (population.totalEvents() / (double) requests);
+    // Spare arrivals: half the tail's (they are the last ones), at least 3 (rounding per injection step).
+    double spare = Math.max(3, normalRequestsPerS * tailS / 2);
+    return Profile.fit(population.totalEvents(), requests, spare, peakRate, multiplier, normalS, rampUpS, rampDownS, tailS);
   }
 
   public OrderStream stream(Population population) {

@@ -67,12 +67,9 @@ public final class OrderStream {
     int events = 0;
     int maxSteps = 0;
     while (events < batchEvents && remaining > 0) {
-      int m = pick(random.nextLong(remaining));
-      int orderNo = nextOrder[m]++;
-      add(m, -1);
-      remaining--;
-      int steps = population.lifecycle(m, orderNo).length;
-      orders.add(new int[] {m, orderNo});
+      int[] order = nextOrder();
+      int steps = population.lifecycle(order[0], order[1]).length;
+      orders.add(order);
       events += steps;
       maxSteps = Math.max(maxSteps, steps);
     }
@@ -94,6 +91,33 @@ public final class OrderStream {
     eventsEmitted += events;
     batchesEmitted++;
     return body.toString();
+  }
+
+  /** Draws the next order: {merchant index, order number}. */
+  private int[] nextOrder() {
+    int m = pick(random.nextLong(remaining));
+    int orderNo = nextOrder[m]++;
+    add(m, -1);
+    remaining--;
+    return new int[] {m, orderNo};
+  }
+
+  /**
+   * How many requests the whole population takes, by drawing every order as {@link #next} would
+   * (without rendering a byte): the load profile is sized in requests from it.
+   */
+  public static long requestsFor(Population population, int batchEvents, long seed) {
+    OrderStream dry = new OrderStream(population, batchEvents, "dry", seed);
+    long requests = 0;
+    while (dry.remaining > 0) {
+      int events = 0;
+      while (events < batchEvents && dry.remaining > 0) {
+        int[] order = dry.nextOrder();
+        events += population.lifecycle(order[0], order[1]).length;
+      }
+      requests++;
+    }
+    return requests;
   }
 
   public synchronized long eventsEmitted() {

@@ -99,7 +99,7 @@ final class Report {
     row(md, "events beyond the population (must be 0)", ws.extra(), cb.extra());
     row(md, "other errors (must be 0)", ws.errors(), cb.errors());
     md.append(String.format(Locale.ROOT, "%nIngest: %,d events committed of %,d offered by the population; %,d requests shed with 503 "
-            + "(retried by the load generator after 1 s); Gatling exit status %d. Callback signatures verified: %,d.%n",
+            + "(retried by the load generator with backoff); Gatling exit status %d. Callback signatures verified: %,d.%n",
         committed, expected, last.shed(), gatlingExit, signaturesVerified));
     Stream.concat(ws.firstErrors().stream().map(e -> "WebSocket: " + e), cb.firstErrors().stream().map(e -> "callback: " + e))
         .limit(20).forEach(e -> md.append("- ").append(e).append('\n'));

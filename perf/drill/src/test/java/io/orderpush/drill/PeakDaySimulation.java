@@ -6,7 +6,7 @@ import static io.gatling.javaapi.core.CoreDsl.doIf;
 import static io.gatling.javaapi.core.CoreDsl.exec;
 import static io.gatling.javaapi.core.CoreDsl.global;
 import static io.gatling.javaapi.core.CoreDsl.pause;
-import static io.gatling.javaapi.core.CoreDsl.rampUsersPerSec;
+import static io.gatling.javaapi.core.CoreDsl.nothingFor;
 import static io.gatling.javaapi.core.CoreDsl.scenario;
 import static io.gatling.javaapi.core.CoreDsl.tryMax;
 import static io.gatling.javaapi.http.HttpDsl.http;
@@ -30,8 +30,8 @@ import java.util.List;
  * at the rate of the drill's {@link Profile}: normal, ramp to 100x, hold, ramp down, normal.
  *
  * <p>A request answered anything but 200 (503 when the gateway sheds load) is sent again, the same
- * body, after a second, up to {@code DRILL_RETRIES} attempts: the event ids make the retry
- * idempotent. Settings come from the environment ({@link DrillConfig}); {@code DRILL_STATE_DIR}
+ * body, after an exponential backoff with jitter, up to {@code DRILL_RETRIES} attempts: the event
+ * ids make the retry idempotent. Settings come from the environment ({@link DrillConfig}); {@code DRILL_STATE_DIR}
  * receives {@code gatling-started} (epoch ms, when the injection starts) and {@code gatling-done}
  * (what was offered) for the drill tool. Run by scripts/drill.sh through
  * {@code mvn -f perf/drill/pom.xml gatling:test}.
@@ -64,7 +64,7 @@ public class PeakDaySimulation extends Simulation {
         })
         .doIf(session -> !session.getString("body").isEmpty()).then(
             tryMax(config.retries(), "attempt").on(
-                doIf(session -> session.getInt("attempt") > 0).then(pause(Duration.ofSeconds(1))),
+                doIf(session -> session.getInt("attempt") > 0).then(pause(PeakDaySimulation::backoff)),
                 exec(http("ingest").post("/v1/events")
                     .body(StringBody(session -> session.getString("body")))
                     .check(status().is(200))))
@@ -76,29 +76,23 @@ public class PeakDaySimulation extends Simulation {
         .assertions(global().successfulRequests().percent().gt(0.0));
   }
 
+  /** One step per second, each injecting that second's whole number of arrivals evenly. */
   private OpenInjectionStep[] injection() {
-    double perRequest = config.batch() + 1.0; // whole orders: a batch ends with the order that reaches the size
     List<OpenInjectionStep> steps = new ArrayList<>();
-    double normal = profile.normalRate() / perRequest;
-    double peak = profile.peakRate() / perRequest;
-    if (profile.normalS() > 0) {
-      steps.add(constantUsersPerSec(normal).during(millis(profile.normalS())));
-    }
-    if (profile.rampUpS() > 0) {
-      steps.add(rampUsersPerSec(normal).to(peak).during(millis(profile.rampUpS())));
-    }
-    steps.add(constantUsersPerSec(peak).during(millis(profile.holdS())));
-    if (profile.rampDownS() > 0) {
-      steps.add(rampUsersPerSec(peak).to(normal).during(millis(profile.rampDownS())));
-    }
-    if (profile.tailS() > 0) {
-      steps.add(constantUsersPerSec(normal).during(millis(profile.tailS())));
+    for (int arrivals : profile.arrivalsPerSecond()) {
+      steps.add(arrivals == 0 ? nothingFor(Duration.ofSeconds(1)) : constantUsersPerSec(arrivals).during(Duration.ofSeconds(1)));
     }
     return steps.toArray(OpenInjectionStep[]::new);
   }
 
-  private static Duration millis(double seconds) {
-    return Duration.ofMillis(Math.round(seconds * 1000));
+  /**
+   * Before attempt n (n >= 1): 0.5 s doubled per attempt, at most 16 s, times a random 0.5-1.5
+   * (so a crowd shed at once does not come back at once).
+   */
+  static Duration backoff(io.gatling.javaapi.core.Session session) {
+    int attempt = session.getInt("attempt");
+    double base = Math.min(16_000, 500 * Math.pow(2, Math.min(attempt - 1, 10)));
+    return Duration.ofMillis(Math.round(base * (0.5 + java.util.concurrent.ThreadLocalRandom.current().nextDouble())));
   }
 
   @Override
