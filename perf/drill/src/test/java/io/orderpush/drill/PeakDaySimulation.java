@@ -1,7 +1,7 @@
 package io.orderpush.drill;
 
 import static io.gatling.javaapi.core.CoreDsl.StringBody;
-import static io.gatling.javaapi.core.CoreDsl.constantUsersPerSec;
+import static io.gatling.javaapi.core.CoreDsl.rampUsers;
 import static io.gatling.javaapi.core.CoreDsl.doIf;
 import static io.gatling.javaapi.core.CoreDsl.exec;
 import static io.gatling.javaapi.core.CoreDsl.global;
@@ -80,7 +80,7 @@ public class PeakDaySimulation extends Simulation {
   private OpenInjectionStep[] injection() {
     List<OpenInjectionStep> steps = new ArrayList<>();
     for (int arrivals : profile.arrivalsPerSecond()) {
-      steps.add(arrivals == 0 ? nothingFor(Duration.ofSeconds(1)) : constantUsersPerSec(arrivals).during(Duration.ofSeconds(1)));
+      steps.add(arrivals == 0 ? nothingFor(Duration.ofSeconds(1)) : rampUsers(arrivals).during(Duration.ofSeconds(1)));
     }
     return steps.toArray(OpenInjectionStep[]::new);
   }
