@@ -140,34 +140,12 @@ TOOL_CP=$OUT/classes:$DEPS_JAR
 
 # ------------------------------------------------------------------ gateway
 
-free_port() {
-    local port
-    for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 30000))
-        ss -Htln "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
-    done
-    die "no free port found"
-}
-
-export GATEWAY_HTTP_HOST=127.0.0.1
-export GATEWAY_ADMIN_TOKEN=adm-$(openssl rand -hex 24)
-export GATEWAY_INGEST_TOKEN=ing-$(openssl rand -hex 24)
-GATEWAY_SECRET_KEY=$(openssl rand -base64 32)
-export GATEWAY_SECRET_KEY
+# shellcheck source=scripts/lib/gateway.sh
+. "$ROOT/scripts/lib/gateway.sh"
+new_gateway_credentials
 export GATEWAY_CALLBACK_ALLOWLIST=127.0.0.1
 
-GW_PID="" SAMPLER_PID="" BASE="" GW_N=0
-stop_gateway() {
-    [[ -n $GW_PID ]] || return 0
-    if kill -0 "$GW_PID" 2>/dev/null; then
-        log "stopping gateway (pid $GW_PID, SIGTERM)..."
-        kill -TERM "$GW_PID" 2>/dev/null || true
-        for _ in $(seq 1 30); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 1; done
-        kill -0 "$GW_PID" 2>/dev/null && { log "gateway did not stop in 30 s, SIGKILL"; kill -KILL "$GW_PID" 2>/dev/null || true; }
-    fi
-    wait "$GW_PID" 2>/dev/null || true
-    GW_PID=""
-}
+SAMPLER_PID="" GW_N=0
 cleanup() {
     [[ -z $SAMPLER_PID ]] || kill "$SAMPLER_PID" 2>/dev/null || true
     stop_gateway
@@ -176,21 +154,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 start_gateway() { # VAR=value... (extra environment for this gateway)
-    local port i
-    port=$(free_port)
     GW_N=$((GW_N + 1))
-    log "starting gateway on 127.0.0.1:$port${*:+ with $*} (log: $OUT/gateway-$GW_N.log)"
-    # shellcheck disable=SC2086
-    env "$@" GATEWAY_HTTP_PORT="$port" java ${BENCH_GATEWAY_JAVA_OPTS:-} -jar "$OUT/gateway.jar" >"$OUT/gateway-$GW_N.log" 2>&1 &
-    GW_PID=$!
+    GATEWAY_JAVA_OPTS=${BENCH_GATEWAY_JAVA_OPTS:-} start_gateway_process "$OUT/gateway.jar" "$OUT/gateway-$GW_N.log" "$@"
     echo "$GW_PID" >"$OUT/gateway.pid"
-    BASE=http://127.0.0.1:$port
-    for i in $(seq 1 60); do
-        curl -fsS -o /dev/null "$BASE/health/ready" 2>/dev/null && return 0
-        kill -0 "$GW_PID" 2>/dev/null || { tail -n 30 "$OUT/gateway-$GW_N.log" >&2; die "gateway exited during startup"; }
-        ((i < 60)) || die "gateway not ready after 60 s"
-        sleep 1
-    done
 }
 
 # ------------------------------------------------------------------ measuring helpers

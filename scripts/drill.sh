@@ -166,51 +166,14 @@ done
 
 # ------------------------------------------------------------------ gateway
 
-free_port() {
-    local port
-    for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 30000))
-        ss -Htln "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
-    done
-    die "no free port found"
-}
-
-export GATEWAY_HTTP_HOST=127.0.0.1
-GATEWAY_ADMIN_TOKEN=adm-$(openssl rand -hex 24)
-GATEWAY_INGEST_TOKEN=ing-$(openssl rand -hex 24)
-export GATEWAY_ADMIN_TOKEN GATEWAY_INGEST_TOKEN
+# shellcheck source=scripts/lib/gateway.sh
+. "$ROOT/scripts/lib/gateway.sh"
+new_gateway_credentials
 export GATEWAY_CALLBACK_ALLOWLIST=127.0.0.1
-SECRET_KEY=$(openssl rand -base64 32)
-
-GW_PID="" BASE=""
-stop_gateway() {
-    [[ -n $GW_PID ]] || return 0
-    if kill -0 "$GW_PID" 2>/dev/null; then
-        log "stopping gateway (pid $GW_PID, SIGTERM)..."
-        kill -TERM "$GW_PID" 2>/dev/null || true
-        for _ in $(seq 1 30); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 1; done
-        kill -0 "$GW_PID" 2>/dev/null && { log "gateway did not stop in 30 s, SIGKILL"; kill -KILL "$GW_PID" 2>/dev/null || true; }
-    fi
-    wait "$GW_PID" 2>/dev/null || true
-    GW_PID=""
-}
 trap stop_gateway EXIT
 trap 'exit 130' INT TERM
-
-port=$(free_port)
-BASE=http://127.0.0.1:$port
-log "starting gateway on 127.0.0.1:$port (log: $OUT/gateway.log)"
-# shellcheck disable=SC2086
-GATEWAY_HTTP_PORT=$port GATEWAY_SECRET_KEY=$SECRET_KEY java $DRILL_GATEWAY_JAVA_OPTS -jar "$OUT/gateway.jar" \
-    >"$OUT/gateway.log" 2>&1 8>&- &
-GW_PID=$!
+GATEWAY_JAVA_OPTS=$DRILL_GATEWAY_JAVA_OPTS GATEWAY_READY_TIMEOUT=90 start_gateway_process "$OUT/gateway.jar" "$OUT/gateway.log"
 echo "$GW_PID" >"$OUT/gateway.pid"
-for i in $(seq 1 90); do
-    curl -fsS -o /dev/null "$BASE/health/ready" 2>/dev/null && break
-    kill -0 "$GW_PID" 2>/dev/null || { tail -n 30 "$OUT/gateway.log" >&2; die "gateway exited during startup"; }
-    ((i < 90)) || die "gateway not ready after 90 s (log: $OUT/gateway.log)"
-    sleep 1
-done
 
 # ------------------------------------------------------------------ the drill
 

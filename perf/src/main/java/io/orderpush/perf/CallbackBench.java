@@ -1,5 +1,6 @@
 package io.orderpush.perf;
 
+import io.orderpush.drill.AdminClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -61,7 +62,7 @@ public final class CallbackBench {
   private final Vertx vertx;
   private final URI base;
   private final HttpClientAgent http;
-  private final OperatorClient operator;
+  private final AdminClient operator;
   private final String adminToken;
   private final JsonObject result = new JsonObject();
   private CallbackReceiver receiver;
@@ -83,7 +84,7 @@ public final class CallbackBench {
     this.base = URI.create(str("url", "http://127.0.0.1:8080"));
     this.adminToken = StreamArgs.env("GATEWAY_ADMIN_TOKEN");
     this.http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true), new PoolOptions().setHttp1MaxSize(16));
-    this.operator = new OperatorClient(http, base, adminToken);
+    this.operator = new AdminClient(http, base, adminToken);
   }
 
   public static void main(String[] argv) throws Exception {

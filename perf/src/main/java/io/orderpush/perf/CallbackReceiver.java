@@ -3,6 +3,7 @@ package io.orderpush.perf;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.orderpush.drill.IngestedAt;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -67,8 +68,7 @@ final class CallbackReceiver {
   volatile long firstNanos;
   private long target = Long.MAX_VALUE;
   private CompletableFuture<Long> reached;
-  private String lastAt = "";
-  private long lastAtMillis;
+  private final IngestedAt ingestedAt = new IngestedAt();
   private long[] seqs = new long[1024];
   private String[] ats = new String[1024];
 
@@ -197,7 +197,7 @@ final class CallbackReceiver {
       last[0] = seq;
       newly++;
       if (measuring && ats[i] != null) {
-        latencyMicros.recordValue(Math.max(0, arrivalMicros - atMillis(ats[i]) * 1000));
+        latencyMicros.recordValue(Math.max(0, arrivalMicros - ingestedAt.millis(ats[i]) * 1000));
       }
     }
     received += newly;
@@ -268,14 +268,5 @@ final class CallbackReceiver {
     } else if (n == MAX_PRINTED_ERRORS + 1) {
       System.err.println("RECEIVER ERROR: (more errors, not printed)");
     }
-  }
-
-  /** ingestedAt to epoch ms; events of one commit share it, so the last one parsed is cached. */
-  private long atMillis(String at) {
-    if (!at.equals(lastAt)) {
-      lastAtMillis = Instant.parse(at).toEpochMilli();
-      lastAt = at;
-    }
-    return lastAtMillis;
   }
 }

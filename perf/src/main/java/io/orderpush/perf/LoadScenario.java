@@ -1,5 +1,6 @@
 package io.orderpush.perf;
 
+import io.orderpush.drill.AdminClient;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
@@ -53,7 +54,7 @@ final class LoadScenario {
 
     EventFactory factory = new EventFactory(runId, prefix, merchants, 42);
     List<String> ids = StreamBench.merchantIds(factory, merchants);
-    OperatorClient.App app = StreamBench.await(b.operator().createApp("stream-bench-" + a.scenario + "-" + runId));
+    AdminClient.App app = StreamBench.await(b.operator().createApp("stream-bench-" + a.scenario + "-" + runId, new JsonObject().put("mode", "websocket")));
     long t = System.nanoTime();
     StreamBench.await(b.operator().grantAll(app.appId(), ids, "latest", 16));
     StreamBench.println("app %s granted %d merchants (%s0000..) in %.1f s; connecting %d consumer connections", app.appId(),

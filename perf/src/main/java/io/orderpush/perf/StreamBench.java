@@ -1,5 +1,6 @@
 package io.orderpush.perf;
 
+import io.orderpush.drill.AdminClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -36,7 +37,7 @@ public final class StreamBench {
   private final StreamArgs args;
   private final Vertx vertx;
   private final URI base;
-  private final OperatorClient operator;
+  private final AdminClient operator;
   private final JsonObject result = new JsonObject();
   private long errors;
 
@@ -44,7 +45,7 @@ public final class StreamBench {
     this.args = args;
     this.vertx = vertx;
     this.base = args.url();
-    this.operator = new OperatorClient(vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true),
+    this.operator = new AdminClient(vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true),
         new PoolOptions().setHttp1MaxSize(16)), base, StreamArgs.env("GATEWAY_ADMIN_TOKEN"));
   }
 
@@ -81,7 +82,7 @@ public final class StreamBench {
     int connections = args.integer("connections", 1);
     int timeout = args.integer("timeout", 600);
     args.checkAllUsed();
-    OperatorClient.App app = await(operator.createApp("stream-bench-drain-" + merchant));
+    AdminClient.App app = await(operator.createApp("stream-bench-drain-" + merchant, new JsonObject().put("mode", "websocket")));
     long startSeq = await(operator.grant(app.appId(), merchant, "earliest"));
     println("app %s granted merchant %s from seq %d; connecting %d consumer(s)", app.appId(), merchant, startSeq, connections);
     StreamConsumer consumer = new StreamConsumer(vertx, base, app.token(), List.of(merchant));
@@ -143,7 +144,7 @@ public final class StreamBench {
     return base;
   }
 
-  OperatorClient operator() {
+  AdminClient operator() {
     return operator;
   }
 

@@ -3,6 +3,7 @@ package io.orderpush.perf;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.orderpush.drill.IngestedAt;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -79,8 +80,7 @@ final class StreamConsumer {
   private boolean closing;
   private long target = Long.MAX_VALUE;
   private CompletableFuture<Long> reached;
-  private String lastAt = "";
-  private long lastAtMillis;
+  private final IngestedAt ingestedAt = new IngestedAt();
   private long[] seqs = new long[2048];
   private String[] ats = new String[2048];
 
@@ -288,7 +288,7 @@ final class StreamConsumer {
       m.lastApplied = seq;
       newly++;
       if (measuring && ats[i] != null) {
-        latencyMicros.recordValue(Math.max(0, arrivalMicros - atMillis(ats[i]) * 1000));
+        latencyMicros.recordValue(Math.max(0, arrivalMicros - ingestedAt.millis(ats[i]) * 1000));
       }
     }
     c.expectNext.put(id, expect);
@@ -300,16 +300,7 @@ final class StreamConsumer {
     }
   }
 
-  /** ingestedAt to epoch ms; events of one commit share it, so the last one parsed is cached. */
-  private long atMillis(String at) {
-    if (!at.equals(lastAt)) {
-      lastAtMillis = Instant.parse(at).toEpochMilli();
-      lastAt = at;
-    }
-    return lastAtMillis;
-  }
-
   static long micros(Instant t) {
-    return t.getEpochSecond() * 1_000_000L + t.getNano() / 1000;
+    return IngestedAt.micros(t);
   }
 }

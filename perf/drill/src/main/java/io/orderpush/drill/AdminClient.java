@@ -12,29 +12,39 @@ import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** The operator API calls the drill makes (admin token): create its two apps, grant them the merchants. */
-final class AdminClient {
+/**
+ * The operator API calls the drill and the benchmarks make (admin token): create apps, grant them
+ * merchants.
+ */
+public final class AdminClient {
 
-  /** A created app: id, bearer token, webhook secret (shown once by the gateway). */
-  record App(String appId, String token, String webhookSecret) {}
+  /** A created app: id, bearer token, webhook secret (callback apps; both shown once by the gateway). */
+  public record App(String appId, String token, String webhookSecret) {}
 
   private final HttpClientAgent client;
   private final URI base;
   private final String adminToken;
 
-  AdminClient(HttpClientAgent client, URI base, String adminToken) {
+  public AdminClient(HttpClientAgent client, URI base, String adminToken) {
     this.client = client;
     this.base = base;
     this.adminToken = adminToken;
   }
 
-  Future<App> createApp(String name, JsonObject delivery) {
+  /** {@code delivery}: {"mode": "websocket"} or {"mode": "callback", "url": ...}. */
+  public Future<App> createApp(String name, JsonObject delivery) {
     return call(HttpMethod.POST, "/v1/apps", new JsonObject().put("name", name).put("delivery", delivery), 201)
         .map(j -> new App(j.getString("appId"), j.getString("token"), j.getString("webhookSecret")));
   }
 
-  /** Grants every merchant to the app from its first event, {@code parallel} requests at a time. */
-  Future<Void> grantAll(String appId, List<String> merchants, int parallel) {
+  /** Grants {@code merchantId} to the app ({@code start}: earliest or latest); returns the grant's startSeq. */
+  public Future<Long> grant(String appId, String merchantId, String start) {
+    return call(HttpMethod.PUT, "/v1/merchants/" + merchantId + "/grants/" + appId, new JsonObject().put("start", start), 200)
+        .map(j -> j.getLong("startSeq"));
+  }
+
+  /** Grants every merchant of the list to the app, {@code parallel} requests at a time. */
+  public Future<Void> grantAll(String appId, List<String> merchants, String start, int parallel) {
     Promise<Void> done = Promise.promise();
     ArrayDeque<String> todo = new ArrayDeque<>(merchants);
     AtomicInteger running = new AtomicInteger();
@@ -43,8 +53,7 @@ final class AdminClient {
       while (running.get() < parallel && !todo.isEmpty() && !done.future().isComplete()) {
         String m = todo.poll();
         running.incrementAndGet();
-        call(HttpMethod.PUT, "/v1/merchants/" + m + "/grants/" + appId, new JsonObject().put("start", "earliest"), 200)
-            .onComplete(ar -> {
+        grant(appId, m, start).onComplete(ar -> {
               running.decrementAndGet();
               if (ar.failed()) {
                 done.tryFail(ar.cause());

@@ -100,8 +100,8 @@ public final class Drill {
           new JsonObject().put("mode", "callback").put("url", "http://127.0.0.1:" + port + "/hook")), 30,
           "creating the callback app");
       await(receiver.secret(cbApp.webhookSecret()), 10, "loading the webhook secret");
-      await(operator.grantAll(wsApp.appId(), ids, 16), 300, "granting the merchants to the WebSocket app");
-      await(operator.grantAll(cbApp.appId(), ids, 16), 300, "granting the merchants to the callback app");
+      await(operator.grantAll(wsApp.appId(), ids, "earliest", 16), 300, "granting the merchants to the WebSocket app");
+      await(operator.grantAll(cbApp.appId(), ids, "earliest", 16), 300, "granting the merchants to the callback app");
       group = new WsConsumerGroup(vertx, base, wsApp.token(), wsVerifier);
       await(group.connect(config.wsConnections()), 30, "connecting the WebSocket consumer group");
       long until = System.currentTimeMillis() + 60_000;

@@ -52,8 +52,7 @@ final class Verifier {
   /** Other protocol errors: unknown merchants, unparsable messages, bad signatures, closed connections. */
   volatile long errors;
   volatile long messages;
-  private String lastAt = "";
-  private long lastAtMillis;
+  private final IngestedAt ingestedAt = new IngestedAt();
 
   Verifier(String name, Population population) {
     this.name = name;
@@ -93,7 +92,7 @@ final class Verifier {
     applied++;
     checkLifecycle(m, orderId, type);
     if (ingestedAt != null) {
-      latencyMicros.recordValue(Math.max(0, arrivalMicros - atMillis(ingestedAt) * 1000));
+      latencyMicros.recordValue(Math.max(0, arrivalMicros - this.ingestedAt.millis(ingestedAt) * 1000));
     }
     return true;
   }
@@ -162,16 +161,7 @@ final class Verifier {
     }
   }
 
-  /** ingestedAt to epoch ms; the events of one commit share it, so the last one parsed is cached. */
-  private long atMillis(String at) {
-    if (!at.equals(lastAt)) {
-      lastAtMillis = Instant.parse(at).toEpochMilli();
-      lastAt = at;
-    }
-    return lastAtMillis;
-  }
-
   static long micros(Instant t) {
-    return t.getEpochSecond() * 1_000_000L + t.getNano() / 1000;
+    return IngestedAt.micros(t);
   }
 }

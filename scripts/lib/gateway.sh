@@ -1,0 +1,65 @@
+# Shared by scripts/drill.sh and the perf/*-bench.sh scripts: run a private gateway for one drill or
+# benchmark. Source it after defining log() and die(); it defines:
+#
+#   free_port                     a free TCP port on loopback (echoed)
+#   new_gateway_credentials       exports GATEWAY_HTTP_HOST=127.0.0.1 and fresh GATEWAY_ADMIN_TOKEN,
+#                                 GATEWAY_INGEST_TOKEN; sets (does not export) GATEWAY_SECRET_KEY
+#   start_gateway_process JAR LOG [VAR=value...]
+#                                 starts `java $GATEWAY_JAVA_OPTS -jar JAR` on a free port (extra
+#                                 environment for it as arguments), sets GW_PID, GW_PORT and BASE,
+#                                 and waits up to GATEWAY_READY_TIMEOUT (60) s for /health/ready
+#   stop_gateway                  SIGTERM, up to 30 s for a graceful stop, then SIGKILL; idempotent
+# shellcheck shell=bash
+
+GW_PID="" GW_PORT="" BASE=""
+
+free_port() {
+    local port
+    for _ in $(seq 1 50); do
+        port=$((20000 + RANDOM % 30000))
+        ss -Htln "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
+    done
+    die "no free port found"
+}
+
+new_gateway_credentials() {
+    export GATEWAY_HTTP_HOST=127.0.0.1
+    GATEWAY_ADMIN_TOKEN=adm-$(openssl rand -hex 24)
+    GATEWAY_INGEST_TOKEN=ing-$(openssl rand -hex 24)
+    export GATEWAY_ADMIN_TOKEN GATEWAY_INGEST_TOKEN
+    GATEWAY_SECRET_KEY=$(openssl rand -base64 32)
+}
+
+start_gateway_process() { # JAR LOG [VAR=value...]
+    local jar=$1 logfile=$2 i
+    shift 2
+    GW_PORT=$(free_port)
+    BASE=http://127.0.0.1:$GW_PORT
+    log "starting gateway on 127.0.0.1:$GW_PORT${*:+ with $*} (log: $logfile)"
+    # 8>&-: a lock the caller holds on fd 8 must not live on in the gateway.
+    # shellcheck disable=SC2086
+    env "$@" GATEWAY_HTTP_PORT="$GW_PORT" GATEWAY_SECRET_KEY="$GATEWAY_SECRET_KEY" \
+        java ${GATEWAY_JAVA_OPTS:-} -jar "$jar" >"$logfile" 2>&1 8>&- &
+    GW_PID=$!
+    for i in $(seq 1 "${GATEWAY_READY_TIMEOUT:-60}"); do
+        curl -fsS -o /dev/null "$BASE/health/ready" 2>/dev/null && return 0
+        kill -0 "$GW_PID" 2>/dev/null || { tail -n 30 "$logfile" >&2; die "gateway exited during startup"; }
+        sleep 1
+    done
+    die "gateway not ready after ${GATEWAY_READY_TIMEOUT:-60} s (log: $logfile)"
+}
+
+stop_gateway() {
+    [[ -n $GW_PID ]] || return 0
+    if kill -0 "$GW_PID" 2>/dev/null; then
+        log "stopping gateway (pid $GW_PID, SIGTERM)..."
+        kill -TERM "$GW_PID" 2>/dev/null || true
+        for _ in $(seq 1 30); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 1; done
+        if kill -0 "$GW_PID" 2>/dev/null; then
+            log "gateway did not stop in 30 s, SIGKILL"
+            kill -KILL "$GW_PID" 2>/dev/null || true
+        fi
+    fi
+    wait "$GW_PID" 2>/dev/null || true
+    GW_PID=""
+}
