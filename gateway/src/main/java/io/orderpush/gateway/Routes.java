@@ -9,6 +9,7 @@ import io.orderpush.gateway.http.BearerAuth;
 import io.orderpush.gateway.http.Failures;
 import io.orderpush.gateway.http.RequestMetrics;
 import io.orderpush.gateway.ingest.EventParser;
+import io.orderpush.gateway.ingest.IngestAdmission;
 import io.orderpush.gateway.ingest.IngestHandler;
 import io.orderpush.gateway.ops.HealthApi;
 import io.orderpush.gateway.replay.ChannelsApi;
@@ -29,6 +30,7 @@ final class Routes {
   private final BearerAuth admin;
   private final BearerAuth ingest;
   private final IngestHandler ingestHandler;
+  private final IngestAdmission ingestAdmission;
   private final AppsApi appsApi;
   private final GrantsApi grantsApi;
   private final HealthApi health;
@@ -48,6 +50,7 @@ final class Routes {
     var limits = g.config.ingest();
     ingestHandler = new IngestHandler(new EventParser(limits.maxEvents(), limits.maxDataBytes()), g.committer);
     ingestBodyLimit = limits.maxRequestBytes();
+    ingestAdmission = new IngestAdmission(limits.maxInFlightBytes(), limits.maxRequestBytes(), g.registry);
     appsApi = new AppsApi(g.apps, g.callbacks, g.config.secretGrace());
     grantsApi = new GrantsApi(g.grants, new Deliveries(g.streams, g.callbacks));
     endpoints = new EndpointApi(g.callbacks);
@@ -70,7 +73,7 @@ final class Routes {
 
     // Auth runs before the body is read, so a caller without the token cannot make us buffer 4 MiB.
     r.post("/v1/events").handler(metered.route("ingest")).handler(ingest).handler((io.vertx.ext.web.handler.PlatformHandler) Routes::jsonOnly)
-        .handler(body(ingestBodyLimit)).handler(ingestHandler);
+        .handler(ingestAdmission).handler(body(ingestBodyLimit)).handler(ingestHandler);
 
     r.get(StreamHandler.PATH).handler(metered.route("stream")).handler(StreamHandler::notAnUpgrade);
     r.get("/v1/merchants/:merchantId/events").handler(metered.route("replay")).handler(appAuth).handler(replay);

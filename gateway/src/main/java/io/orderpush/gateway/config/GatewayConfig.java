@@ -82,7 +82,11 @@ public record GatewayConfig(
             r.integer("ingest.max-request-bytes", 1024, 256 * 1024 * 1024),
             r.integer("ingest.max-data-bytes", 64, 16 * 1024 * 1024),
             r.integer("ingest.max-group-events", 1, 100_000),
-            r.integer("ingest.max-queued-events", 1, 10_000_000));
+            r.integer("ingest.max-queued-events", 1, 10_000_000),
+            r.integer("ingest.max-in-flight-bytes", 1024, Integer.MAX_VALUE));
+    r.check(
+        ingest.maxInFlightBytes() >= ingest.maxRequestBytes(),
+        "ingest.max-in-flight-bytes must be at least ingest.max-request-bytes (" + ingest.maxRequestBytes() + ")");
     r.check(
         ingest.maxQueuedEvents() >= ingest.maxEvents(),
         "ingest.max-queued-events must be at least ingest.max-events (" + ingest.maxEvents() + ")");

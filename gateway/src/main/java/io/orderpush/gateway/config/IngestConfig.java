@@ -8,6 +8,8 @@ package io.orderpush.gateway.config;
  * @param maxDataBytes bytes of one event's {@code data}, as re-encoded compact JSON
  * @param maxGroupEvents events one group-commit transaction takes at most
  * @param maxQueuedEvents events waiting for a commit before requests are refused with 503
+ * @param maxInFlightBytes bytes of requests admitted and not yet answered before new ones are
+ *     refused with 503 (before their body is read)
  */
 public record IngestConfig(
-    int maxEvents, int maxRequestBytes, int maxDataBytes, int maxGroupEvents, int maxQueuedEvents) {}
+    int maxEvents, int maxRequestBytes, int maxDataBytes, int maxGroupEvents, int maxQueuedEvents, int maxInFlightBytes) {}

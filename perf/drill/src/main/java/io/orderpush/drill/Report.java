@@ -107,8 +107,8 @@ final class Report {
     // Per phase.
     md.append("\n## Throughput per phase (events/s, per second; lag in events)\n\n");
     md.append("| phase | s | offered | ingest median | ingest p5 | ingest max | WebSocket median | callback median "
-        + "| max lag WS | max lag callback | gateway CPU median (cores) | heap max (MB) |\n");
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        + "| max lag WS | max lag callback | gateway CPU median (cores) | machine CPU median (cores) | heap max (MB) |\n");
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     double peakP5 = -1;
     double peakMedian = -1;
     for (String phase : List.of("normal", "ramp-up", "peak", "ramp-down", "tail", "drain")) {
@@ -118,11 +118,11 @@ final class Report {
       }
       double[] ingest = values(in, Sampler.Sample::ingestRate);
       double offered = in.stream().mapToDouble(s -> profile.rateAt(t(s) - 0.5)).average().orElse(0);
-      md.append(String.format(Locale.ROOT, "| %s | %d | %,.0f | %,.0f | %,.0f | %,.0f | %,.0f | %,.0f | %,d | %,d | %.2f | %,d |%n",
+      md.append(String.format(Locale.ROOT, "| %s | %d | %,.0f | %,.0f | %,.0f | %,.0f | %,.0f | %,.0f | %,d | %,d | %.2f | %.2f | %,d |%n",
           phase, in.size(), offered, pct(ingest, 50), pct(ingest, 5), pct(ingest, 100),
           pct(values(in, Sampler.Sample::wsRate), 50), pct(values(in, Sampler.Sample::cbRate), 50),
           in.stream().mapToLong(Sampler.Sample::wsLag).max().orElse(0), in.stream().mapToLong(Sampler.Sample::cbLag).max().orElse(0),
-          pct(values(in, Sampler.Sample::cpuCores), 50), in.stream().mapToLong(Sampler.Sample::heapBytes).max().orElse(0) >> 20));
+          pct(values(in, Sampler.Sample::cpuCores), 50), pct(values(in, Sampler.Sample::machineCores), 50), in.stream().mapToLong(Sampler.Sample::heapBytes).max().orElse(0) >> 20));
       if (phase.equals("peak")) {
         peakP5 = pct(ingest, 5);
         peakMedian = pct(ingest, 50);
@@ -156,9 +156,11 @@ final class Report {
     // Resources.
     List<Sampler.Sample> load = all.stream().filter(s -> startMillis > 0 && s.atMillis() > startMillis).toList();
     double[] cpu = values(load, Sampler.Sample::cpuCores);
+    double[] machine = values(load, Sampler.Sample::machineCores);
     md.append(String.format(Locale.ROOT, "%n## Gateway resources%n%nCPU: median %.2f, p95 %.2f, max %.2f cores of %d (the box also runs "
-            + "PostgreSQL, Redis, Gatling and the consumers). Heap used: max %,d MB of %,d MB.%s%n",
-        pct(cpu, 50), pct(cpu, 95), pct(cpu, 100), Runtime.getRuntime().availableProcessors(),
+            + "PostgreSQL, Redis, Gatling and the consumers: the whole machine was busy %.2f cores at the median, %.2f at p95). "
+            + "Heap used: max %,d MB of %,d MB.%s%n",
+        pct(cpu, 50), pct(cpu, 95), pct(cpu, 100), Runtime.getRuntime().availableProcessors(), pct(machine, 50), pct(machine, 95),
         load.stream().mapToLong(Sampler.Sample::heapBytes).max().orElse(0) >> 20, sampler.heapMaxBytes >> 20,
         sampler.failedScrapes() > 0 ? " (" + sampler.failedScrapes() + " metric scrapes failed)" : ""));
 
@@ -274,14 +276,14 @@ final class Report {
 
   private void writeCsv() throws IOException {
     StringBuilder csv = new StringBuilder("t_s,phase,offered_per_s,committed,ingest_per_s,ws_applied,ws_per_s,ws_lag,ws_p99_ms,"
-        + "callback_applied,callback_per_s,callback_lag,callback_p99_ms,shed_requests,gateway_cpu_cores,gateway_heap_mb\n");
+        + "callback_applied,callback_per_s,callback_lag,callback_p99_ms,shed_requests,gateway_cpu_cores,machine_cpu_cores,gateway_heap_mb\n");
     for (Sampler.Sample s : sampler.samples) {
       double t = startMillis < 0 ? 0 : t(s);
       boolean over = loadEndMillis > 0 && s.atMillis() > loadEndMillis;
-      csv.append(String.format(Locale.ROOT, "%.1f,%s,%.0f,%d,%.0f,%d,%.0f,%d,%s,%d,%.0f,%d,%s,%d,%.2f,%d%n", t,
+      csv.append(String.format(Locale.ROOT, "%.1f,%s,%.0f,%d,%.0f,%d,%.0f,%d,%s,%d,%.0f,%d,%s,%d,%.2f,%.2f,%d%n", t,
           startMillis < 0 || t <= 0 ? "setup" : over ? "drain" : profile.phaseAt(t - 0.5), t <= 0 ? 0 : profile.rateAt(t - 0.5),
           s.committed() - committedBefore, s.ingestRate(), s.wsApplied(), s.wsRate(), s.wsLag(), ms(s.wsP99Micros()),
-          s.cbApplied(), s.cbRate(), s.cbLag(), ms(s.cbP99Micros()), s.shed(), s.cpuCores(), s.heapBytes() >> 20));
+          s.cbApplied(), s.cbRate(), s.cbLag(), ms(s.cbP99Micros()), s.shed(), s.cpuCores(), s.machineCores(), s.heapBytes() >> 20));
     }
     Files.writeString(out.resolve("timeline.csv"), csv.toString());
   }

@@ -24,7 +24,7 @@ final class Sampler {
 
   /** One second of the drill. Rates are per second over the interval since the previous sample. */
   record Sample(long atMillis, long committed, long shed, long wsApplied, long cbApplied, double ingestRate,
-      double wsRate, double cbRate, long wsP99Micros, long cbP99Micros, double cpuCores, long heapBytes) {
+      double wsRate, double cbRate, long wsP99Micros, long cbP99Micros, double cpuCores, double machineCores, long heapBytes) {
     long wsLag() {
       return Math.max(0, committed - wsApplied);
     }
@@ -52,6 +52,8 @@ final class Sampler {
   long cbLowWorstSecondP99;
   long heapMaxBytes;
   private long lastCpuTicks = -1;
+  private long lastCpuNanos;
+  private long[] lastMachine;
   private long failedScrapes;
 
   Sampler(HttpClientAgent client, URI base, Verifier ws, Verifier cb, long gatewayPid, double lowLoadRate) {
@@ -103,7 +105,7 @@ final class Sampler {
     Sample s = new Sample(now, committed, shed, wsApplied, cbApplied, ingestRate,
         prev == null ? 0 : (wsApplied - prev.wsApplied()) / dt, prev == null ? 0 : (cbApplied - prev.cbApplied()) / dt,
         wsSecond.getTotalCount() == 0 ? -1 : wsSecond.getValueAtPercentile(99),
-        cbSecond.getTotalCount() == 0 ? -1 : cbSecond.getValueAtPercentile(99), cpu, heap);
+        cbSecond.getTotalCount() == 0 ? -1 : cbSecond.getValueAtPercentile(99), cpu, machineCores(), heap);
     samples.add(s);
     return s;
   }
@@ -114,14 +116,39 @@ final class Sampler {
         String stat = Files.readString(Path.of("/proc/" + gatewayPid + "/stat"));
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
-        double cores = lastCpuTicks < 0 ? 0 : (ticks - lastCpuTicks) / (double) TICKS_PER_SECOND / dt;
+        long nanos = System.nanoTime();
+        // Over the time since this was last read (not since the last sample: a failed read in between would double it).
+        double cores = lastCpuTicks < 0 ? 0 : (ticks - lastCpuTicks) / (double) TICKS_PER_SECOND / ((nanos - lastCpuNanos) / 1e9);
         lastCpuTicks = ticks;
+        lastCpuNanos = nanos;
         return cores;
       } catch (IOException | RuntimeException e) {
         // the gateway is gone or /proc is not Linux's: fall back to its own figure
       }
     }
     return metrics == null ? 0 : metric(metrics, "process_cpu_usage", "") * Runtime.getRuntime().availableProcessors();
+  }
+
+  /** Cores busy on the whole machine since the last sample (/proc/stat: all but idle and iowait), or -1. */
+  private double machineCores() {
+    try {
+      String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+      long total = 0;
+      for (int i = 1; i < Math.min(f.length, 9); i++) {
+        total += Long.parseLong(f[i]);
+      }
+      long idle = Long.parseLong(f[4]) + Long.parseLong(f[5]);
+      long[] now = {total, idle};
+      long[] before = lastMachine;
+      lastMachine = now;
+      if (before == null || now[0] == before[0]) {
+        return -1;
+      }
+      double busy = (double) ((now[0] - before[0]) - (now[1] - before[1])) / (now[0] - before[0]);
+      return busy * Runtime.getRuntime().availableProcessors();
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
   }
 
   private String scrape() {
