@@ -67,34 +67,10 @@ OTHERS='IngestBench|ingest-bench|stream-bench|StreamBench'
 
 log() { echo "callback-bench: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
-
-# ------------------------------------------------------------------ other benchmarks, quiet machine
-
-wait_other_benches() {
-    local waited=0
-    while pgrep -f "$OTHERS" >/dev/null; do
-        ((waited == 0)) && log "another benchmark is running ($(pgrep -af "$OTHERS" | head -n1 | cut -c1-100)...), waiting..."
-        waited=$((waited + 30))
-        sleep 30
-    done
-    ((waited == 0)) || log "other benchmark gone after ~${waited}s"
-}
-
-wait_quiet() {
-    local waited=0 busy
-    while :; do
-        busy=$( { head -n1 /proc/stat; sleep 3; head -n1 /proc/stat; } | awk -v n="$(nproc)" '
-            { b[NR] = $2+$3+$4+$7+$8+$9; t[NR] = b[NR]+$5+$6 } END { printf "%.0f", (b[2]-b[1]) / (t[2]-t[1]) * 100 * n }')
-        ((busy <= 25)) && return 0
-        if ((waited >= QUIET_WAIT)); then
-            log "WARNING: machine still busy (${busy}% of a core) after ${QUIET_WAIT}s; measuring anyway"
-            return 0
-        fi
-        ((waited == 0)) && log "machine busy with other work (${busy}% of a core), waiting up to ${QUIET_WAIT}s..."
-        waited=$((waited + 3))
-    done
-}
-before_run() { wait_other_benches; wait_quiet; wait_other_benches; }
+# shellcheck source=scripts/lib/gateway.sh
+. "$ROOT/scripts/lib/gateway.sh"
+# shellcheck source=scripts/lib/bench.sh
+. "$ROOT/scripts/lib/bench.sh"
 
 # ------------------------------------------------------------------ services, build
 
@@ -104,16 +80,7 @@ fi
 psql -X -w -q "$GATEWAY_PG_URL" -c 'select 1' >/dev/null || die "cannot log in to PostgreSQL (GATEWAY_PG_URL)"
 BENCH_DB=${CALLBACK_BENCH_DB-gateway_callback_bench}
 if [[ -n $BENCH_DB ]]; then
-    [[ $BENCH_DB =~ ^[a-z_][a-z0-9_]*$ ]] || die "CALLBACK_BENCH_DB must be a plain lower-case identifier"
-    if [[ -z $(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT 1 FROM pg_database WHERE datname = '$BENCH_DB'") ]]; then
-        log "creating database $BENCH_DB"
-        psql -X -w -q "$GATEWAY_PG_URL" -c "CREATE DATABASE $BENCH_DB" || die "cannot create database $BENCH_DB"
-    fi
-    GATEWAY_PG_URL=${GATEWAY_PG_URL%%\?*}
-    export GATEWAY_PG_URL=${GATEWAY_PG_URL%/*}/$BENCH_DB
-    psql -X -w -q "$GATEWAY_PG_URL" -c "DO \$\$ BEGIN IF to_regclass('event_chunks') IS NOT NULL THEN
-        TRUNCATE event_chunks, event_keys, merchants, apps CASCADE; END IF; END \$\$" >/dev/null ||
-        die "cannot empty database $BENCH_DB"
+    use_own_database "$BENCH_DB"
 fi
 redis-cli -u "$GATEWAY_REDIS_URL" ping >/dev/null || die "cannot reach Redis (GATEWAY_REDIS_URL)"
 
@@ -140,8 +107,6 @@ TOOL_CP=$OUT/classes:$DEPS_JAR
 
 # ------------------------------------------------------------------ gateway
 
-# shellcheck source=scripts/lib/gateway.sh
-. "$ROOT/scripts/lib/gateway.sh"
 new_gateway_credentials
 export GATEWAY_CALLBACK_ALLOWLIST=127.0.0.1
 

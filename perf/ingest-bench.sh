@@ -61,6 +61,10 @@ HZ=$(getconf CLK_TCK)
 
 log() { echo "ingest-bench: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=scripts/lib/gateway.sh
+. "$ROOT/scripts/lib/gateway.sh"
+# shellcheck source=scripts/lib/bench.sh
+. "$ROOT/scripts/lib/bench.sh"
 
 concurrency_for() {
     local var=BENCH_CONCURRENCY_$1
@@ -119,8 +123,6 @@ done
 
 # ------------------------------------------------------------------ gateway
 
-# shellcheck source=scripts/lib/gateway.sh
-. "$ROOT/scripts/lib/gateway.sh"
 new_gateway_credentials
 
 trap stop_gateway EXIT
@@ -171,23 +173,6 @@ split_cpu() { # before after -> "gateway bench postgres redis machine iowait" in
             printf "%.0f %.0f %.0f %.0f %.0f %.1f\n", used["gateway"] / c, used["bench"] / c, used["postgres"] / c,
                 used["redis"] / c, (busy[2] - busy[1]) / m, (iow[2] - iow[1]) / m
         }' "$1" "$2"
-}
-
-# On a shared box, wait (up to BENCH_QUIET_WAIT s) until the machine is idle before a run:
-# other work on the two cores would be measured as gateway slowness.
-wait_quiet() {
-    local waited=0 busy
-    while :; do
-        busy=$( { head -n1 /proc/stat; sleep 3; head -n1 /proc/stat; } | awk -v n="$(nproc)" '
-            { b[NR] = $2+$3+$4+$7+$8+$9; t[NR] = b[NR]+$5+$6 } END { printf "%.0f", (b[2]-b[1]) / (t[2]-t[1]) * 100 * n }')
-        ((busy <= 25)) && return 0
-        if ((waited >= QUIET_WAIT)); then
-            log "WARNING: machine still busy (${busy}% of a core) after ${QUIET_WAIT}s; measuring anyway"
-            return 0
-        fi
-        ((waited == 0)) && log "machine busy with other work (${busy}% of a core), waiting up to ${QUIET_WAIT}s for it to settle..."
-        waited=$((waited + 3))
-    done
 }
 
 # count and sum of a Prometheus summary/histogram, e.g. gateway_ingest_commit_seconds

@@ -62,37 +62,11 @@ HZ=$(getconf CLK_TCK)
 
 log() { echo "stream-bench: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
-
-# ------------------------------------------------------------------ other benchmarks, quiet machine
-
-# A benchmark of someone else (IngestBench, ingest-bench.sh) running on the same two cores would
-# distort both: wait for it to end, polling every 30 s.
-wait_other_benches() {
-    local waited=0
-    while pgrep -f 'IngestBench|ingest-bench' >/dev/null; do
-        ((waited == 0)) && log "another benchmark is running ($(pgrep -af 'IngestBench|ingest-bench' | head -n1 | cut -c1-100)...), waiting..."
-        waited=$((waited + 30))
-        sleep 30
-    done
-}
-
-# Wait (up to BENCH_QUIET_WAIT s) until the machine is idle: other work on the two cores would be
-# measured as gateway slowness.
-wait_quiet() {
-    local waited=0 busy
-    while :; do
-        busy=$( { head -n1 /proc/stat; sleep 3; head -n1 /proc/stat; } | awk -v n="$(nproc)" '
-            { b[NR] = $2+$3+$4+$7+$8+$9; t[NR] = b[NR]+$5+$6 } END { printf "%.0f", (b[2]-b[1]) / (t[2]-t[1]) * 100 * n }')
-        ((busy <= 25)) && return 0
-        if ((waited >= QUIET_WAIT)); then
-            log "WARNING: machine still busy (${busy}% of a core) after ${QUIET_WAIT}s; measuring anyway"
-            return 0
-        fi
-        ((waited == 0)) && log "machine busy with other work (${busy}% of a core), waiting up to ${QUIET_WAIT}s..."
-        waited=$((waited + 3))
-    done
-}
-before_run() { wait_other_benches; wait_quiet; wait_other_benches; }
+OTHERS='IngestBench|ingest-bench' # wait_other_benches: the load tool of perf/ingest-bench.sh
+# shellcheck source=scripts/lib/gateway.sh
+. "$ROOT/scripts/lib/gateway.sh"
+# shellcheck source=scripts/lib/bench.sh
+. "$ROOT/scripts/lib/bench.sh"
 
 # ------------------------------------------------------------------ services, build
 
@@ -102,17 +76,7 @@ fi
 psql -X -w -q "$GATEWAY_PG_URL" -c 'select 1' >/dev/null || die "cannot log in to PostgreSQL (GATEWAY_PG_URL)"
 BENCH_DB=${STREAM_BENCH_DB-gateway_stream_bench}
 if [[ -n $BENCH_DB ]]; then
-    [[ $BENCH_DB =~ ^[a-z_][a-z0-9_]*$ ]] || die "STREAM_BENCH_DB must be a plain lower-case identifier"
-    if [[ -z $(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT 1 FROM pg_database WHERE datname = '$BENCH_DB'") ]]; then
-        log "creating database $BENCH_DB"
-        psql -X -w -q "$GATEWAY_PG_URL" -c "CREATE DATABASE $BENCH_DB" || die "cannot create database $BENCH_DB"
-    fi
-    GATEWAY_PG_URL=${GATEWAY_PG_URL%%\?*}
-    export GATEWAY_PG_URL=${GATEWAY_PG_URL%/*}/$BENCH_DB
-    # Empty it (the schema stays; the gateway migrates it at startup if new).
-    psql -X -w -q "$GATEWAY_PG_URL" -c "DO \$\$ BEGIN IF to_regclass('event_chunks') IS NOT NULL THEN
-        TRUNCATE event_chunks, event_keys, merchants, apps CASCADE; END IF; END \$\$" >/dev/null ||
-        die "cannot empty database $BENCH_DB"
+    use_own_database "$BENCH_DB"
 fi
 redis-cli -u "$GATEWAY_REDIS_URL" ping >/dev/null || die "cannot reach Redis (GATEWAY_REDIS_URL)"
 
@@ -140,8 +104,6 @@ done
 
 # ------------------------------------------------------------------ gateway
 
-# shellcheck source=scripts/lib/gateway.sh
-. "$ROOT/scripts/lib/gateway.sh"
 new_gateway_credentials
 
 SAMPLER_PID=""

@@ -44,6 +44,8 @@ ROOT=$PWD
 
 log() { echo "drill: $*" >&2; }
 die() { log "ERROR: $*"; exit 2; }
+# shellcheck source=scripts/lib/gateway.sh
+. "$ROOT/scripts/lib/gateway.sh"
 
 export DRILL_SCALE=${DRILL_SCALE:-full}
 export DRILL_DB=${DRILL_DB:-gateway_drill}
@@ -137,15 +139,7 @@ echo "== peak-day drill: DRILL_SCALE=$DRILL_SCALE (~$EVENTS events), $(nproc) co
 # 8>&-: the daemons services.sh may start must not hold the drill's lock.
 scripts/services.sh >&2 8>&- || die "scripts/services.sh failed"
 psql -X -w -q "$GATEWAY_PG_URL" -c 'select 1' >/dev/null || die "cannot log in to PostgreSQL (GATEWAY_PG_URL)"
-if [[ -z $(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT 1 FROM pg_database WHERE datname = '$DRILL_DB'") ]]; then
-    log "creating database $DRILL_DB"
-    psql -X -w -q "$GATEWAY_PG_URL" -c "CREATE DATABASE $DRILL_DB" || die "cannot create database $DRILL_DB"
-fi
-GATEWAY_PG_URL=${GATEWAY_PG_URL%%\?*}
-export GATEWAY_PG_URL=${GATEWAY_PG_URL%/*}/$DRILL_DB
-psql -X -w -q "$GATEWAY_PG_URL" -c "DO \$\$ BEGIN IF to_regclass('event_chunks') IS NOT NULL THEN
-    TRUNCATE event_chunks, event_keys, merchants, apps CASCADE; END IF; END \$\$" >/dev/null ||
-    die "cannot empty database $DRILL_DB"
+use_own_database "$DRILL_DB"
 # No Redis flush: the gateway keys its cursors by app id and the drill's apps are new each run
 # (tests and benchmarks share this Redis).
 redis-cli -u "$GATEWAY_REDIS_URL" ping >/dev/null || die "cannot reach Redis (GATEWAY_REDIS_URL)"
@@ -166,8 +160,6 @@ done
 
 # ------------------------------------------------------------------ gateway
 
-# shellcheck source=scripts/lib/gateway.sh
-. "$ROOT/scripts/lib/gateway.sh"
 new_gateway_credentials
 export GATEWAY_CALLBACK_ALLOWLIST=127.0.0.1
 trap stop_gateway EXIT

@@ -9,6 +9,8 @@
 #                                 environment for it as arguments), sets GW_PID, GW_PORT and BASE,
 #                                 and waits up to GATEWAY_READY_TIMEOUT (60) s for /health/ready
 #   stop_gateway                  SIGTERM, up to 30 s for a graceful stop, then SIGKILL; idempotent
+#   use_own_database NAME         creates NAME on GATEWAY_PG_URL's server if missing, points
+#                                 GATEWAY_PG_URL at it and empties it
 # shellcheck shell=bash
 
 GW_PID="" GW_PORT="" BASE=""
@@ -31,7 +33,7 @@ new_gateway_credentials() {
 }
 
 start_gateway_process() { # JAR LOG [VAR=value...]
-    local jar=$1 logfile=$2 i
+    local jar=$1 logfile=$2
     shift 2
     GW_PORT=$(free_port)
     BASE=http://127.0.0.1:$GW_PORT
@@ -41,7 +43,7 @@ start_gateway_process() { # JAR LOG [VAR=value...]
     env "$@" GATEWAY_HTTP_PORT="$GW_PORT" GATEWAY_SECRET_KEY="$GATEWAY_SECRET_KEY" \
         java ${GATEWAY_JAVA_OPTS:-} -jar "$jar" >"$logfile" 2>&1 8>&- &
     GW_PID=$!
-    for i in $(seq 1 "${GATEWAY_READY_TIMEOUT:-60}"); do
+    for _ in $(seq 1 "${GATEWAY_READY_TIMEOUT:-60}"); do
         curl -fsS -o /dev/null "$BASE/health/ready" 2>/dev/null && return 0
         kill -0 "$GW_PID" 2>/dev/null || { tail -n 30 "$logfile" >&2; die "gateway exited during startup"; }
         sleep 1
@@ -62,4 +64,19 @@ stop_gateway() {
     fi
     wait "$GW_PID" 2>/dev/null || true
     GW_PID=""
+}
+
+use_own_database() { # NAME: create it on GATEWAY_PG_URL's server if missing, point GATEWAY_PG_URL at it, empty it
+    local db=$1
+    [[ $db =~ ^[a-z_][a-z0-9_]*$ ]] || die "database name '$db' must be a plain lower-case identifier"
+    if [[ -z $(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT 1 FROM pg_database WHERE datname = '$db'") ]]; then
+        log "creating database $db"
+        psql -X -w -q "$GATEWAY_PG_URL" -c "CREATE DATABASE $db" || die "cannot create database $db"
+    fi
+    GATEWAY_PG_URL=${GATEWAY_PG_URL%%\?*}
+    export GATEWAY_PG_URL=${GATEWAY_PG_URL%/*}/$db
+    # The schema stays (the gateway migrates it at startup if new); the data goes.
+    psql -X -w -q "$GATEWAY_PG_URL" -c "DO \$\$ BEGIN IF to_regclass('event_chunks') IS NOT NULL THEN
+        TRUNCATE event_chunks, event_keys, merchants, apps CASCADE; END IF; END \$\$" >/dev/null ||
+        die "cannot empty database $db"
 }
