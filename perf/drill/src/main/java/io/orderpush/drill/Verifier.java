@@ -49,7 +49,7 @@ final class Verifier {
   volatile long repeats;
   volatile long gaps;
   volatile long lifecycleErrors;
-  /** Other protocol errors: unknown merchants, unparsable messages, bad signatures, closed connections. */
+  /** Other errors: unknown merchants, unparsable messages, bad signatures, closed connections. */
   volatile long errors;
   volatile long messages;
   private final IngestedAt ingestedAt = new IngestedAt();
@@ -79,14 +79,12 @@ final class Verifier {
   boolean event(MerchantState m, long seq, String orderId, String type, String ingestedAt, long arrivalMicros) {
     if (seq <= m.last) {
       repeats++;
-      if (repeats <= 3) {
-        error(m.merchant.id() + ": seq " + seq + " delivered again (last applied " + m.last + ")");
-      }
+      record(m.merchant.id() + ": seq " + seq + " delivered again (last applied " + m.last + ")");
       return false;
     }
     if (seq != m.last + 1) {
       gaps++;
-      error(m.merchant.id() + ": seq " + seq + " arrived where " + (m.last + 1) + " was due");
+      record(m.merchant.id() + ": seq " + seq + " arrived where " + (m.last + 1) + " was due");
     }
     m.last = seq;
     applied++;
@@ -118,15 +116,21 @@ final class Verifier {
 
   private void lifecycle(String what) {
     lifecycleErrors++;
-    error(what);
+    record(what);
   }
 
+  /** A problem outside the per-event checks (protocol, parsing, signatures, connections): counted in {@link #errors}. */
   void error(String what) {
+    errors++;
+    record(what);
+  }
+
+  /** Keeps (and prints) the first few problems of any kind for the report. */
+  private void record(String what) {
     if (firstErrors.size() < MAX_KEPT_ERRORS) {
       firstErrors.add(what);
       System.err.println("drill: " + name + ": " + what);
     }
-    errors++;
   }
 
   /** The end of the drill: per merchant, what is missing, and the orders left half way. */
@@ -134,24 +138,20 @@ final class Verifier {
     long lost = 0;
     long extra = 0;
     long openOrders = 0;
+    List<String> problems = new ArrayList<>(firstErrors);
     for (MerchantState m : merchants.values()) {
       long expected = population.eventsOf(m.merchant.index());
       if (m.last < expected) {
         lost += expected - m.last;
-        if (firstErrors.size() < MAX_KEPT_ERRORS) {
-          firstErrors.add(m.merchant.id() + ": last applied seq " + m.last + " of " + expected);
+        if (problems.size() < MAX_KEPT_ERRORS) {
+          problems.add(m.merchant.id() + ": last applied seq " + m.last + " of " + expected);
         }
       } else if (m.last > expected) {
         extra += m.last - expected;
       }
       openOrders += m.open.size();
     }
-    return new Outcome(applied, lost, extra, repeats, gaps, lifecycleErrors, openOrders, errors, List.copyOf(firstErrors));
-  }
-
-  /** Events not yet applied, summed over merchants (from the applied count; cheap, any thread). */
-  long behind(long committed) {
-    return Math.max(0, committed - applied);
+    return new Outcome(applied, lost, extra, repeats, gaps, lifecycleErrors, openOrders, errors, List.copyOf(problems));
   }
 
   record Outcome(long applied, long lost, long extra, long repeats, long gaps, long lifecycleErrors, long openOrders,
