@@ -129,6 +129,7 @@ public final class Drill {
     sampler.sample();
     committedBefore = sampler.last().committed();
     Process gatling = startGatling();
+    Runtime.getRuntime().addShutdownHook(new Thread(gatling::destroy)); // interrupted: no Gatling left behind
     long launched = System.currentTimeMillis();
     long startMillis = -1;
     long loadEndMillis = -1;
@@ -176,7 +177,10 @@ public final class Drill {
         System.out.println(line);
         lastPrinted = s.atMillis();
       }
-      if (loadEndMillis > 0 && (done || stalled || s.atMillis() - loadEndMillis > config.drainTimeoutS() * 1000L)) {
+      // Once everything is applied, 3 s more: a late repeat (a callback retried after its batch
+      // was acked, a stray WebSocket message) must still be seen and counted.
+      boolean settled = done && s.atMillis() - caughtUpMillis >= 3_000;
+      if (loadEndMillis > 0 && (settled || stalled || s.atMillis() - loadEndMillis > config.drainTimeoutS() * 1000L)) {
         break;
       }
     }
