@@ -20,4 +20,13 @@ if [[ ${SKIP_DRILL:-0} != 1 ]]; then
     # It runs the jars and the simulation "verify" just built; its report is
     # target/drill/latest/report.md.
     DRILL_SCALE=tiny scripts/drill.sh
+    # And it refuses, before anything heavy, a run PostgreSQL's disk cannot take (exit 3).
+    rc=0
+    DRILL_SCALE=5000 scripts/drill.sh 2>target/drill/refusal.txt >/dev/null || rc=$?
+    if [[ $rc != 3 ]] || ! grep -q 'refusing to start' target/drill/refusal.txt; then
+        echo "scripts/drill.sh did not refuse a run too big for the disk (exit $rc):" >&2
+        cat target/drill/refusal.txt >&2
+        exit 1
+    fi
+    echo "drill: the disk check refused a run too big for the disk, as it should"
 fi
