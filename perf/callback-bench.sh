@@ -62,7 +62,6 @@ PERF_JAR=$ROOT/perf/target/ingest-bench.jar
 # Its name keeps "ingest-bench" in the tool's command line, so the other benchmark scripts, which
 # wait while a process matching that runs, wait for this one too.
 DEPS_JAR=$OUT/ingest-bench-deps.jar
-HZ=$(getconf CLK_TCK)
 OTHERS='IngestBench|ingest-bench|stream-bench|StreamBench'
 
 log() { echo "callback-bench: $*" >&2; }
@@ -126,41 +125,7 @@ start_gateway() { # VAR=value... (extra environment for this gateway)
 
 # ------------------------------------------------------------------ measuring helpers
 
-# CPU accounting from /proc, sampled every second into $OUT/cpu/<epoch ms> (as perf/stream-bench.sh
-# does): machine-wide ticks and utime+stime per pid of each group; cpu_split turns the two samples
-# bracketing a run's measured window into % of one core per group.
-snapshot() {
-    {
-        awk '/^cpu / { print "M", $2+$3+$4+$7+$8+$9, $6, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat
-        local group pid
-        for group in gateway:"$(cat "$OUT/gateway.pid" 2>/dev/null || true)" tool:"$(pgrep -d: -f "$OUT/classes" || true)" \
-            postgres:"$(pgrep -d: -x postgres || true)" redis:"$(pgrep -d: -x redis-server || true)"; do
-            for pid in $(tr : ' ' <<<"${group#*:}"); do
-                awk -v g="${group%%:*}" -v p="$pid" '{ sub(/.*\) /, ""); print "P", g, p, $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || true
-            done
-        done
-    } >"$1.tmp" && mv "$1.tmp" "$1"
-}
-( while :; do snapshot "$OUT/cpu/$(date +%s%3N)"; sleep 1; done ) &
-SAMPLER_PID=$!
-
-cpu_split() { # from_ms to_ms -> "gateway tool postgres redis other machine iowait" in % of one core
-    local a b
-    a=$(ls "$OUT/cpu" | grep -v tmp | sort -n | awk -v t="$1" '$1 >= t { print; exit }')
-    b=$(ls "$OUT/cpu" | grep -v tmp | sort -n | awk -v t="$2" '$1 <= t { last = $1 } END { print last }')
-    if [[ -z $a || -z $b || $a -ge $b ]]; then echo "- - - - - - -"; return; fi
-    awk -v hz="$HZ" -v n="$(nproc)" -v t1="$a" -v t2="$b" '
-        FNR == 1 { f++ }
-        $1 == "M" { busy[f] = $2; iow[f] = $3; tot[f] = $4 }
-        $1 == "P" && f == 1 { before[$3] = $4 }
-        $1 == "P" && f == 2 { used[$2] += $4 - ($3 in before ? before[$3] : 0) }
-        END {
-            c = hz * (t2 - t1) / 1000 / 100; m = (tot[2] - tot[1]) / 100 / n
-            g = used["gateway"] / c; l = used["tool"] / c; p = used["postgres"] / c; r = used["redis"] / c
-            all = (busy[2] - busy[1]) / m
-            printf "%.0f %.0f %.0f %.0f %.0f %.0f %.1f\n", g, l, p, r, all - g - l - p - r, all, (iow[2] - iow[1]) / m
-        }' "$OUT/cpu/$a" "$OUT/cpu/$b"
-}
+start_cpu_sampler "$OUT/classes"
 
 scrape() { curl -fsS "$BASE/metrics" >"$1" || echo >"$1"; }
 metric() { # file name [label-substring] -> sum of the matching samples (0 if none)

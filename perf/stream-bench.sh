@@ -58,7 +58,6 @@ mkdir -p "$OUT/cpu"
 GATEWAY_JAR=$ROOT/gateway/target/gateway-0.1.0-SNAPSHOT.jar
 PERF_JAR=$ROOT/perf/target/ingest-bench.jar
 TOOL_JAR=$OUT/stream-bench.jar
-HZ=$(getconf CLK_TCK)
 
 log() { echo "stream-bench: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -115,44 +114,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 GATEWAY_JAVA_OPTS=${BENCH_GATEWAY_JAVA_OPTS:-} start_gateway_process "$OUT/gateway.jar" "$OUT/gateway.log"
+echo "$GW_PID" >"$OUT/gateway.pid"
 
 # ------------------------------------------------------------------ measuring helpers
 
-# CPU accounting from /proc, sampled every second in the background into $OUT/cpu/<epoch ms>:
-# machine-wide ticks and utime+stime per pid of each group. cpu_split turns the two samples that
-# bracket a run's measured window into % of one core per group.
-snapshot() {
-    {
-        awk '/^cpu / { print "M", $2+$3+$4+$7+$8+$9, $6, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat
-        local group pid
-        for group in gateway:$GW_PID tool:"$(pgrep -d: -f "$TOOL_JAR" || true)" \
-            postgres:"$(pgrep -d: -x postgres || true)" redis:"$(pgrep -d: -x redis-server || true)"; do
-            for pid in $(tr : ' ' <<<"${group#*:}"); do
-                awk -v g="${group%%:*}" -v p="$pid" '{ sub(/.*\) /, ""); print "P", g, p, $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || true
-            done
-        done
-    } >"$1.tmp" && mv "$1.tmp" "$1"
-}
-( while :; do snapshot "$OUT/cpu/$(date +%s%3N)"; sleep 1; done ) &
-SAMPLER_PID=$!
-
-cpu_split() { # from_ms to_ms -> "gateway tool postgres redis other machine iowait" in % of one core
-    local a b
-    a=$(ls "$OUT/cpu" | grep -v tmp | sort -n | awk -v t="$1" '$1 >= t { print; exit }')
-    b=$(ls "$OUT/cpu" | grep -v tmp | sort -n | awk -v t="$2" '$1 <= t { last = $1 } END { print last }')
-    if [[ -z $a || -z $b || $a -ge $b ]]; then echo "- - - - - - -"; return; fi
-    awk -v hz="$HZ" -v n="$(nproc)" -v t1="$a" -v t2="$b" '
-        FNR == 1 { f++ }
-        $1 == "M" { busy[f] = $2; iow[f] = $3; tot[f] = $4 }
-        $1 == "P" && f == 1 { before[$3] = $4 }
-        $1 == "P" && f == 2 { used[$2] += $4 - ($3 in before ? before[$3] : 0) }
-        END {
-            c = hz * (t2 - t1) / 1000 / 100; m = (tot[2] - tot[1]) / 100 / n
-            g = used["gateway"] / c; l = used["tool"] / c; p = used["postgres"] / c; r = used["redis"] / c
-            all = (busy[2] - busy[1]) / m
-            printf "%.0f %.0f %.0f %.0f %.0f %.0f %.1f\n", g, l, p, r, all - g - l - p - r, all, (iow[2] - iow[1]) / m
-        }' "$OUT/cpu/$a" "$OUT/cpu/$b"
-}
+start_cpu_sampler "$TOOL_JAR"
 
 scrape() { curl -fsS "$BASE/metrics" >"$1" || echo >"$1"; }
 metric() { # file name [label-substring] -> value of the first matching sample (0 if none)

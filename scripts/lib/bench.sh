@@ -5,6 +5,13 @@
 #   wait_quiet           waits up to $QUIET_WAIT s until the machine is idle (at most 25% of a core
 #                        busy over 3 s): other work would be measured as gateway slowness
 #   before_run           both, before each measured run
+#   start_cpu_sampler TOOL_PATTERN
+#                        every second, a CPU snapshot into $OUT/cpu/<epoch ms>: machine-wide ticks
+#                        and utime+stime per pid of the gateway ($OUT/gateway.pid), the load tool
+#                        (pgrep -f TOOL_PATTERN), PostgreSQL and Redis; sets SAMPLER_PID
+#   cpu_split FROM_MS TO_MS
+#                        the two snapshots bracketing a measured window, as "gateway tool postgres
+#                        redis other machine iowait" in % of one core ("- - - - - - -" if none)
 # shellcheck shell=bash
 
 wait_other_benches() {
@@ -34,3 +41,40 @@ wait_quiet() {
 }
 
 before_run() { wait_other_benches; wait_quiet; wait_other_benches; }
+
+cpu_snapshot() { # FILE TOOL_PATTERN
+    {
+        awk '/^cpu / { print "M", $2+$3+$4+$7+$8+$9, $6, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat
+        local group pid
+        for group in gateway:"$(cat "$OUT/gateway.pid" 2>/dev/null || true)" tool:"$(pgrep -d: -f "$2" || true)" \
+            postgres:"$(pgrep -d: -x postgres || true)" redis:"$(pgrep -d: -x redis-server || true)"; do
+            for pid in $(tr : ' ' <<<"${group#*:}"); do
+                awk -v g="${group%%:*}" -v p="$pid" '{ sub(/.*\) /, ""); print "P", g, p, $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || true
+            done
+        done
+    } >"$1.tmp" && mv "$1.tmp" "$1"
+}
+
+start_cpu_sampler() { # TOOL_PATTERN
+    mkdir -p "$OUT/cpu"
+    ( while :; do cpu_snapshot "$OUT/cpu/$(date +%s%3N)" "$1"; sleep 1; done ) &
+    SAMPLER_PID=$!
+}
+
+cpu_split() { # FROM_MS TO_MS
+    local a b
+    a=$(find "$OUT/cpu" -maxdepth 1 -name '[0-9]*' ! -name '*.tmp' -printf '%f\n' | sort -n | awk -v t="$1" '$1 >= t { print; exit }')
+    b=$(find "$OUT/cpu" -maxdepth 1 -name '[0-9]*' ! -name '*.tmp' -printf '%f\n' | sort -n | awk -v t="$2" '$1 <= t { last = $1 } END { print last }')
+    if [[ -z $a || -z $b || $a -ge $b ]]; then echo "- - - - - - -"; return; fi
+    awk -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" -v t1="$a" -v t2="$b" '
+        FNR == 1 { f++ }
+        $1 == "M" { busy[f] = $2; iow[f] = $3; tot[f] = $4 }
+        $1 == "P" && f == 1 { before[$3] = $4 }
+        $1 == "P" && f == 2 { used[$2] += $4 - ($3 in before ? before[$3] : 0) }
+        END {
+            c = hz * (t2 - t1) / 1000 / 100; m = (tot[2] - tot[1]) / 100 / n
+            g = used["gateway"] / c; l = used["tool"] / c; p = used["postgres"] / c; r = used["redis"] / c
+            all = (busy[2] - busy[1]) / m
+            printf "%.0f %.0f %.0f %.0f %.0f %.0f %.1f\n", g, l, p, r, all - g - l - p - r, all, (iow[2] - iow[1]) / m
+        }' "$OUT/cpu/$a" "$OUT/cpu/$b"
+}
