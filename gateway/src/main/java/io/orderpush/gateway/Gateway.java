@@ -33,8 +33,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The running gateway: owns Vert.x, the pools, Redis, the stores and the HTTP verticles, and
- * starts and stops them in order. {@link Main} is a thin shell around it; tests start it in-process.
+ * The running gateway: owns Vert.x, the pools, Redis, the stores and the HTTP verticles, and starts
+ * and stops them in order. {@link Main} is a thin shell around it; tests start it in-process.
  */
 public final class Gateway {
 
@@ -60,8 +60,10 @@ public final class Gateway {
   private String httpDeployment;
   private long partitionTimer = -1;
   private long dependencyTimer = -1;
-  private final java.util.concurrent.atomic.AtomicInteger pgUp = new java.util.concurrent.atomic.AtomicInteger();
-  private final java.util.concurrent.atomic.AtomicInteger redisUp = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger pgUp =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger redisUp =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   private Gateway(GatewayConfig config) {
     this.config = config;
@@ -69,15 +71,19 @@ public final class Gateway {
   }
 
   /**
-   * Migrates the schema (blocking JDBC, before any server is open), then brings everything up.
-   * Call from a plain thread, never from an event loop.
+   * Migrates the schema (blocking JDBC, before any server is open), then brings everything up. Call
+   * from a plain thread, never from an event loop.
    */
   public static Future<Gateway> start(GatewayConfig config) {
     LOG.info("migrating schema on {}", config.pg().redacted());
     var migrated = SchemaMigrations.apply(config.pg());
-    LOG.info("schema at version {}", migrated.targetSchemaVersion != null ? migrated.targetSchemaVersion : "current");
+    LOG.info(
+        "schema at version {}",
+        migrated.targetSchemaVersion != null ? migrated.targetSchemaVersion : "current");
     Gateway g = new Gateway(config);
-    return g.bringUp().map(g).recover(err -> g.stop().transform(ignored -> Future.failedFuture(err)));
+    return g.bringUp()
+        .map(g)
+        .recover(err -> g.stop().transform(ignored -> Future.failedFuture(err)));
   }
 
   private Future<Void> bringUp() {
@@ -91,44 +97,70 @@ public final class Gateway {
     apps = new AppStore(pool, new SecretCipher(config.security().secretKey()));
     grants = new GrantStore(pool);
     var ingest = config.ingest();
-    committer = new GroupCommitter(vertx, writers, log,
-        new GroupCommitter.Settings(pg.writers(), ingest.maxGroupEvents(), ingest.maxQueuedEvents()), registry);
+    committer =
+        new GroupCommitter(
+            vertx,
+            writers,
+            log,
+            new GroupCommitter.Settings(
+                pg.writers(), ingest.maxGroupEvents(), ingest.maxQueuedEvents()),
+            registry);
     deliveryPool = PgPools.create(vertx, pg, "delivery", config.deliveryPoolSize(), 100_000);
     PartitionMaintainer partitions = new PartitionMaintainer(pool, config.partitionsAheadDays());
-    return partitions.ensurePartitions()
+    return partitions
+        .ensurePartitions()
         .compose(v -> RedisStore.connect(vertx, config.redis()))
-        .compose(r -> {
-          redis = r;
-          cursors = new CursorStore(redis);
-          checkpoints = new CheckpointStore(pool);
-          engine = new DeliveryEngine(vertx, deliveryPool, log, cursors, checkpoints, config.checkpointInterval(), registry);
-          streams = new StreamService(engine, grants, config.stream(), registry);
-          callbacks = new CallbackService(engine, log, deliveryPool, apps, grants, config.callback(), registry);
-          committer.onCommitted(engine::committed);
-          return callbacks.start();
-        })
-        .compose(v -> {
-          partitionTimer = vertx.setPeriodic(PARTITION_CHECK_MS, id -> maintainPartitions(partitions));
-          io.micrometer.core.instrument.Gauge.builder("gateway.dependency.up", pgUp::get).tag("dependency", "postgresql")
-              .description("1 while the dependency answers (checked every 5 s), else 0").register(registry);
-          io.micrometer.core.instrument.Gauge.builder("gateway.dependency.up", redisUp::get).tag("dependency", "redis")
-              .description("1 while the dependency answers (checked every 5 s), else 0").register(registry);
-          dependencyTimer = vertx.setPeriodic(0, 5000, id -> checkDependencies());
-          maintainPartitions(partitions);
-          Routes routes = new Routes(this);
-          return vertx.deployVerticle(() -> new HttpVerticle(config.http(), routes::router, routes::handshake),
-              new DeploymentOptions().setInstances(Runtime.getRuntime().availableProcessors()));
-        })
-        .map(id -> {
-          httpDeployment = id;
-          LOG.info("gateway listening on {}:{}", config.http().host(), config.http().port());
-          return null;
-        });
+        .compose(
+            r -> {
+              redis = r;
+              cursors = new CursorStore(redis);
+              checkpoints = new CheckpointStore(pool);
+              engine =
+                  new DeliveryEngine(
+                      vertx,
+                      deliveryPool,
+                      log,
+                      cursors,
+                      checkpoints,
+                      config.checkpointInterval(),
+                      registry);
+              streams = new StreamService(engine, grants, config.stream(), registry);
+              callbacks =
+                  new CallbackService(
+                      engine, log, deliveryPool, apps, grants, config.callback(), registry);
+              committer.onCommitted(engine::committed);
+              return callbacks.start();
+            })
+        .compose(
+            v -> {
+              partitionTimer =
+                  vertx.setPeriodic(PARTITION_CHECK_MS, id -> maintainPartitions(partitions));
+              io.micrometer.core.instrument.Gauge.builder("gateway.dependency.up", pgUp::get)
+                  .tag("dependency", "postgresql")
+                  .description("1 while the dependency answers (checked every 5 s), else 0")
+                  .register(registry);
+              io.micrometer.core.instrument.Gauge.builder("gateway.dependency.up", redisUp::get)
+                  .tag("dependency", "redis")
+                  .description("1 while the dependency answers (checked every 5 s), else 0")
+                  .register(registry);
+              dependencyTimer = vertx.setPeriodic(0, 5000, id -> checkDependencies());
+              maintainPartitions(partitions);
+              Routes routes = new Routes(this);
+              return vertx.deployVerticle(
+                  () -> new HttpVerticle(config.http(), routes::router, routes::handshake),
+                  new DeploymentOptions().setInstances(Runtime.getRuntime().availableProcessors()));
+            })
+        .map(
+            id -> {
+              httpDeployment = id;
+              LOG.info("gateway listening on {}:{}", config.http().host(), config.http().port());
+              return null;
+            });
   }
 
   /**
-   * Graceful stop: stop accepting and let requests in flight finish (HTTP shutdown grace), wait
-   * for every accepted ingest batch to commit, then close the pools, Redis and Vert.x.
+   * Graceful stop: stop accepting and let requests in flight finish (HTTP shutdown grace), wait for
+   * every accepted ingest batch to commit, then close the pools, Redis and Vert.x.
    */
   public Future<Void> stop() {
     LOG.info("stopping: no new requests; finishing those in flight");
@@ -138,49 +170,69 @@ public final class Gateway {
     if (dependencyTimer >= 0) {
       vertx.cancelTimer(dependencyTimer);
     }
-    Future<Void> streamsClosed = (streams == null ? Future.<Void>succeededFuture() : streams.close())
-        .transform(v -> callbacks == null ? Future.succeededFuture() : callbacks.close())
-        .transform(v -> engine == null ? Future.succeededFuture() : engine.close());
-    Future<?> http = streamsClosed.transform(
-        v -> httpDeployment == null ? Future.succeededFuture() : vertx.undeploy(httpDeployment));
-    Future<Void> drained = http.transform(v -> committer == null ? Future.succeededFuture() : committer.close())
-        .transform(v -> closeQuietly(writers))
-        .transform(v -> closeQuietly(deliveryPool))
-        .transform(v -> closeQuietly(pool))
-        .transform(v -> redis == null ? Future.succeededFuture() : redis.close(vertx));
+    Future<Void> streamsClosed =
+        (streams == null ? Future.<Void>succeededFuture() : streams.close())
+            .transform(v -> callbacks == null ? Future.succeededFuture() : callbacks.close())
+            .transform(v -> engine == null ? Future.succeededFuture() : engine.close());
+    Future<?> http =
+        streamsClosed.transform(
+            v ->
+                httpDeployment == null ? Future.succeededFuture() : vertx.undeploy(httpDeployment));
+    Future<Void> drained =
+        http.transform(v -> committer == null ? Future.succeededFuture() : committer.close())
+            .transform(v -> closeQuietly(writers))
+            .transform(v -> closeQuietly(deliveryPool))
+            .transform(v -> closeQuietly(pool))
+            .transform(v -> redis == null ? Future.succeededFuture() : redis.close(vertx));
     // Vert.x is closed from a plain thread: a callback bound to one of its event loops would
     // find that loop already gone.
     CompletableFuture<Void> closed = new CompletableFuture<>();
-    drained.onComplete(ignored -> CompletableFuture.runAsync(() -> vertx.close()
-        .toCompletionStage()
-        .whenComplete((v, err) -> {
-          LOG.info("stopped");
-          closed.complete(null);
-        })));
+    drained.onComplete(
+        ignored ->
+            CompletableFuture.runAsync(
+                () ->
+                    vertx
+                        .close()
+                        .toCompletionStage()
+                        .whenComplete(
+                            (v, err) -> {
+                              LOG.info("stopped");
+                              closed.complete(null);
+                            })));
     return Future.fromCompletionStage(closed);
   }
 
   private void checkDependencies() {
-    pool.query("SELECT 1").execute().timeout(1, TimeUnit.SECONDS).onComplete(ar -> pgUp.set(ar.succeeded() ? 1 : 0));
-    redis.ping(vertx).timeout(1, TimeUnit.SECONDS).onComplete(ar -> redisUp.set(ar.succeeded() ? 1 : 0));
+    pool.query("SELECT 1")
+        .execute()
+        .timeout(1, TimeUnit.SECONDS)
+        .onComplete(ar -> pgUp.set(ar.succeeded() ? 1 : 0));
+    redis
+        .ping(vertx)
+        .timeout(1, TimeUnit.SECONDS)
+        .onComplete(ar -> redisUp.set(ar.succeeded() ? 1 : 0));
   }
 
   /** Creates the coming days' partitions and drops those past retention; hourly. */
   private void maintainPartitions(PartitionMaintainer partitions) {
-    partitions.ensurePartitions()
+    partitions
+        .ensurePartitions()
         .onFailure(err -> LOG.error("could not create upcoming partitions", err))
         .transform(v -> partitions.dropExpired(config.retentionDays()))
-        .onSuccess(dropped -> {
-          if (!dropped.isEmpty()) {
-            LOG.info("retention ({} days): dropped partitions {}", config.retentionDays(), dropped);
-          }
-        })
+        .onSuccess(
+            dropped -> {
+              if (!dropped.isEmpty()) {
+                LOG.info(
+                    "retention ({} days): dropped partitions {}", config.retentionDays(), dropped);
+              }
+            })
         .onFailure(err -> LOG.error("could not drop partitions past retention", err));
   }
 
   /** Runs retention now (operations and tests); the gateway also runs it hourly. */
   public Future<java.util.List<String>> applyRetention() {
-    return new PartitionMaintainer(pool, config.partitionsAheadDays()).dropExpired(config.retentionDays());
+    return new PartitionMaintainer(pool, config.partitionsAheadDays())
+        .dropExpired(config.retentionDays());
   }
 
   private static Future<Void> closeQuietly(Pool p) {

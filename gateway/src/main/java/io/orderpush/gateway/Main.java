@@ -40,11 +40,12 @@ public final class Main {
     }
     CountDownLatch stopped = new CountDownLatch(1);
     AtomicBoolean stopping = new AtomicBoolean();
-    Runnable stop = () -> {
-      if (stopping.compareAndSet(false, true)) {
-        gateway.stop().onComplete(ar -> stopped.countDown());
-      }
-    };
+    Runnable stop =
+        () -> {
+          if (stopping.compareAndSet(false, true)) {
+            gateway.stop().onComplete(ar -> stopped.countDown());
+          }
+        };
     Signal.handle(new Signal("TERM"), s -> stop.run());
     Signal.handle(new Signal("INT"), s -> stop.run());
     if (demo) {

@@ -2,8 +2,8 @@ package io.orderpush.gateway;
 
 import io.orderpush.gateway.admin.AppsApi;
 import io.orderpush.gateway.admin.Deliveries;
-import io.orderpush.gateway.callback.EndpointApi;
 import io.orderpush.gateway.admin.GrantsApi;
+import io.orderpush.gateway.callback.EndpointApi;
 import io.orderpush.gateway.http.AppAuth;
 import io.orderpush.gateway.http.BearerAuth;
 import io.orderpush.gateway.http.Failures;
@@ -48,14 +48,17 @@ final class Routes {
     admin = new BearerAuth(sec.adminToken(), "operator");
     ingest = new BearerAuth(sec.ingestToken(), "ingest");
     var limits = g.config.ingest();
-    ingestHandler = new IngestHandler(new EventParser(limits.maxEvents(), limits.maxDataBytes()), g.committer);
+    ingestHandler =
+        new IngestHandler(new EventParser(limits.maxEvents(), limits.maxDataBytes()), g.committer);
     ingestBodyLimit = limits.maxRequestBytes();
-    ingestAdmission = new IngestAdmission(limits.maxInFlightBytes(), limits.maxRequestBytes(), g.registry);
+    ingestAdmission =
+        new IngestAdmission(limits.maxInFlightBytes(), limits.maxRequestBytes(), g.registry);
     appsApi = new AppsApi(g.apps, g.callbacks, g.config.secretGrace());
     grantsApi = new GrantsApi(g.grants, new Deliveries(g.streams, g.callbacks));
     endpoints = new EndpointApi(g.callbacks);
     appAuth = new AppAuth(g.apps);
-    replay = new ReplayHandler(g.log, g.deliveryPool, g.grants, g.config.replayMaxEvents(), g.registry);
+    replay =
+        new ReplayHandler(g.log, g.deliveryPool, g.grants, g.config.replayMaxEvents(), g.registry);
     channels = new ChannelsApi(g.log, g.pool, g.grants, g.cursors, g.checkpoints, g.engine);
     stream = new StreamHandler(g.apps, g.streams);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
@@ -72,31 +75,67 @@ final class Routes {
     r.get("/metrics").handler(health::metrics);
 
     // Auth runs before the body is read, so a caller without the token cannot make us buffer 4 MiB.
-    r.post("/v1/events").handler(metered.route("ingest")).handler(ingest).handler((io.vertx.ext.web.handler.PlatformHandler) Routes::jsonOnly)
-        .handler(ingestAdmission).handler(body(ingestBodyLimit)).handler(ingestHandler);
+    r.post("/v1/events")
+        .handler(metered.route("ingest"))
+        .handler(ingest)
+        .handler((io.vertx.ext.web.handler.PlatformHandler) Routes::jsonOnly)
+        .handler(ingestAdmission)
+        .handler(body(ingestBodyLimit))
+        .handler(ingestHandler);
 
     r.get(StreamHandler.PATH).handler(metered.route("stream")).handler(StreamHandler::notAnUpgrade);
-    r.get("/v1/merchants/:merchantId/events").handler(metered.route("replay")).handler(appAuth).handler(replay);
-    r.get("/v1/channels").handler(metered.route("channels.list")).handler(appAuth).handler(channels::list);
-    r.put("/v1/channels/:merchantId/cursor").handler(metered.route("channels.cursor"))
-        .handler(body(ADMIN_BODY_LIMIT)).handler(appAuth).handler(channels::set);
+    r.get("/v1/merchants/:merchantId/events")
+        .handler(metered.route("replay"))
+        .handler(appAuth)
+        .handler(replay);
+    r.get("/v1/channels")
+        .handler(metered.route("channels.list"))
+        .handler(appAuth)
+        .handler(channels::list);
+    r.put("/v1/channels/:merchantId/cursor")
+        .handler(metered.route("channels.cursor"))
+        .handler(body(ADMIN_BODY_LIMIT))
+        .handler(appAuth)
+        .handler(channels::set);
 
-    r.post("/v1/apps").handler(metered.route("apps.create")).handler(admin)
-        .handler(body(ADMIN_BODY_LIMIT)).handler(appsApi::create);
+    r.post("/v1/apps")
+        .handler(metered.route("apps.create"))
+        .handler(admin)
+        .handler(body(ADMIN_BODY_LIMIT))
+        .handler(appsApi::create);
     r.get("/v1/apps").handler(metered.route("apps.list")).handler(admin).handler(appsApi::list);
-    r.get("/v1/apps/:appId").handler(metered.route("apps.get")).handler(admin).handler(appsApi::get);
-    r.post("/v1/apps/:appId/secret/rotate").handler(metered.route("apps.rotate")).handler(admin)
+    r.get("/v1/apps/:appId")
+        .handler(metered.route("apps.get"))
+        .handler(admin)
+        .handler(appsApi::get);
+    r.post("/v1/apps/:appId/secret/rotate")
+        .handler(metered.route("apps.rotate"))
+        .handler(admin)
         .handler(appsApi::rotateSecret);
-    r.get("/v1/apps/:appId/endpoint").handler(metered.route("endpoint.get")).handler(admin).handler(endpoints::view);
-    r.post("/v1/apps/:appId/endpoint/suspend").handler(metered.route("endpoint.suspend")).handler(admin)
+    r.get("/v1/apps/:appId/endpoint")
+        .handler(metered.route("endpoint.get"))
+        .handler(admin)
+        .handler(endpoints::view);
+    r.post("/v1/apps/:appId/endpoint/suspend")
+        .handler(metered.route("endpoint.suspend"))
+        .handler(admin)
         .handler(endpoints::suspend);
-    r.post("/v1/apps/:appId/endpoint/resume").handler(metered.route("endpoint.resume")).handler(admin)
+    r.post("/v1/apps/:appId/endpoint/resume")
+        .handler(metered.route("endpoint.resume"))
+        .handler(admin)
         .handler(endpoints::resume);
-    r.get("/v1/apps/:appId/grants").handler(metered.route("grants.list")).handler(admin)
+    r.get("/v1/apps/:appId/grants")
+        .handler(metered.route("grants.list"))
+        .handler(admin)
         .handler(grantsApi::listForApp);
-    r.put("/v1/merchants/:merchantId/grants/:appId").handler(metered.route("grants.put")).handler(admin)
-        .handler(body(ADMIN_BODY_LIMIT)).handler(grantsApi::put);
-    r.delete("/v1/merchants/:merchantId/grants/:appId").handler(metered.route("grants.delete")).handler(admin)
+    r.put("/v1/merchants/:merchantId/grants/:appId")
+        .handler(metered.route("grants.put"))
+        .handler(admin)
+        .handler(body(ADMIN_BODY_LIMIT))
+        .handler(grantsApi::put);
+    r.delete("/v1/merchants/:merchantId/grants/:appId")
+        .handler(metered.route("grants.delete"))
+        .handler(admin)
         .handler(grantsApi::delete);
 
     r.route().failureHandler(failures::handle);
@@ -106,16 +145,26 @@ final class Routes {
     return r;
   }
 
-  /** Ingest reads JSON or NDJSON; anything else (a form, say) is refused before the body is read. */
+  /**
+   * Ingest reads JSON or NDJSON; anything else (a form, say) is refused before the body is read.
+   */
   static void jsonOnly(io.vertx.ext.web.RoutingContext ctx) {
     String type = ctx.request().getHeader("Content-Type");
     String base = type == null ? "" : type.split(";")[0].trim().toLowerCase(java.util.Locale.ROOT);
-    if (base.isEmpty() || base.equals("application/json") || base.equals("application/x-ndjson")
-        || base.equals("application/ndjson") || base.equals("application/jsonl") || base.equals("text/plain")) {
+    if (base.isEmpty()
+        || base.equals("application/json")
+        || base.equals("application/x-ndjson")
+        || base.equals("application/ndjson")
+        || base.equals("application/jsonl")
+        || base.equals("text/plain")) {
       ctx.next();
     } else {
-      Failures.send(ctx, 415, "unsupported_media_type",
-          "send application/json (an array) or application/x-ndjson, not " + base, null);
+      Failures.send(
+          ctx,
+          415,
+          "unsupported_media_type",
+          "send application/json (an array) or application/x-ndjson, not " + base,
+          null);
     }
   }
 

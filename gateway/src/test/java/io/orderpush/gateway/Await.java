@@ -13,11 +13,13 @@ public final class Await {
     until(what, timeout, condition, () -> "");
   }
 
-  public static void until(String what, Duration timeout, BooleanSupplier condition, Supplier<String> state) {
+  public static void until(
+      String what, Duration timeout, BooleanSupplier condition, Supplier<String> state) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out after " + timeout + " waiting for " + what + "; " + state.get());
+        throw new AssertionError(
+            "timed out after " + timeout + " waiting for " + what + "; " + state.get());
       }
       try {
         Thread.sleep(10);

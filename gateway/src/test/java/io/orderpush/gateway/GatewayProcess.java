@@ -17,15 +17,20 @@ public final class GatewayProcess {
     this.process = process;
   }
 
-  public static GatewayProcess start(int port, String logName) throws IOException, InterruptedException {
+  public static GatewayProcess start(int port, String logName)
+      throws IOException, InterruptedException {
     return start(port, logName, java.util.Map.of());
   }
 
   public static GatewayProcess start(int port, String logName, java.util.Map<String, String> env)
       throws IOException, InterruptedException {
-    ProcessBuilder pb = new ProcessBuilder(
-        new File(System.getProperty("java.home"), "bin/java").getPath(),
-        "-Xmx512m", "-cp", System.getProperty("java.class.path"), Main.class.getName());
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            new File(System.getProperty("java.home"), "bin/java").getPath(),
+            "-Xmx512m",
+            "-cp",
+            System.getProperty("java.class.path"),
+            Main.class.getName());
     pb.environment().putAll(TestGateway.environment(port));
     pb.environment().putAll(env);
     File log = new File("target", logName);
@@ -40,7 +45,8 @@ public final class GatewayProcess {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
       if (!process.isAlive()) {
-        throw new IllegalStateException("gateway exited with " + process.exitValue() + " before it was ready");
+        throw new IllegalStateException(
+            "gateway exited with " + process.exitValue() + " before it was ready");
       }
       try {
         if (TestGateway.send(port, http, "GET", "/health/ready", null, null).statusCode() == 200) {

@@ -71,28 +71,32 @@ class GatewayProcessIT {
 
     void start(int port) {
       for (int c = 0; c < CLIENTS; c++) {
-        threads.submit(() -> {
-          HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-          while (running.get()) {
-            List<JsonObject> events = new ArrayList<>();
-            for (int i = 0; i < BATCH; i++) {
-              String m = merchants.get(ThreadLocalRandom.current().nextInt(merchants.size()));
-              events.add(Events.event(m, "ev-" + sequence.incrementAndGet()));
-            }
-            String body = Events.batch(events);
-            try {
-              HttpResponse<String> r = TestGateway.send(port, http, "POST", "/v1/events", TestGateway.INGEST_TOKEN, body);
-              if (r.statusCode() == 200) {
-                record(new JsonArray(r.body()));
-              } else {
-                unanswered.add(body);
+        threads.submit(
+            () -> {
+              HttpClient http =
+                  HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+              while (running.get()) {
+                List<JsonObject> events = new ArrayList<>();
+                for (int i = 0; i < BATCH; i++) {
+                  String m = merchants.get(ThreadLocalRandom.current().nextInt(merchants.size()));
+                  events.add(Events.event(m, "ev-" + sequence.incrementAndGet()));
+                }
+                String body = Events.batch(events);
+                try {
+                  HttpResponse<String> r =
+                      TestGateway.send(
+                          port, http, "POST", "/v1/events", TestGateway.INGEST_TOKEN, body);
+                  if (r.statusCode() == 200) {
+                    record(new JsonArray(r.body()));
+                  } else {
+                    unanswered.add(body);
+                  }
+                } catch (RuntimeException connectionLost) {
+                  unanswered.add(body);
+                }
               }
-            } catch (RuntimeException connectionLost) {
-              unanswered.add(body);
-            }
-          }
-          return null;
-        });
+              return null;
+            });
       }
     }
 
@@ -136,7 +140,8 @@ class GatewayProcessIT {
       // The client retries what it never heard back about; nothing is stored twice.
       HttpClient http = HttpClient.newHttpClient();
       for (String body : load.unanswered) {
-        HttpResponse<String> r = TestGateway.send(port, http, "POST", "/v1/events", TestGateway.INGEST_TOKEN, body);
+        HttpResponse<String> r =
+            TestGateway.send(port, http, "POST", "/v1/events", TestGateway.INGEST_TOKEN, body);
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         load.record(new JsonArray(r.body()));
       }
@@ -166,8 +171,11 @@ class GatewayProcessIT {
   /** merchant/eventId -> seq of everything stored for these merchants. */
   static Map<String, Long> storedSeqs(List<String> merchants) {
     Map<String, Long> stored = new HashMap<>();
-    for (Row r : join(pool.preparedQuery("SELECT merchant_id, event_id, seq FROM event_keys WHERE merchant_id = ANY($1)")
-        .execute(Tuple.tuple().addArrayOfString(merchants.toArray(String[]::new))))) {
+    for (Row r :
+        join(
+            pool.preparedQuery(
+                    "SELECT merchant_id, event_id, seq FROM event_keys WHERE merchant_id = ANY($1)")
+                .execute(Tuple.tuple().addArrayOfString(merchants.toArray(String[]::new))))) {
       Long previous = stored.put(r.getString(0) + "/" + r.getString(1), r.getLong(2));
       assertThat(previous).as("event stored twice: " + r.getString(1)).isNull();
     }

@@ -23,7 +23,8 @@ public final class TestGateway implements AutoCloseable {
 
   public final Gateway gateway;
   public final int port;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   private TestGateway(Gateway gateway, int port) {
     this.gateway = gateway;
@@ -34,8 +35,12 @@ public final class TestGateway implements AutoCloseable {
     int port = freePort();
     Map<String, String> env = environment(port);
     env.putAll(overrides);
-    Gateway g = Gateway.start(GatewayConfig.load(env)).toCompletionStage().toCompletableFuture()
-        .orTimeout(60, TimeUnit.SECONDS).join();
+    Gateway g =
+        Gateway.start(GatewayConfig.load(env))
+            .toCompletionStage()
+            .toCompletableFuture()
+            .orTimeout(60, TimeUnit.SECONDS)
+            .join();
     return new TestGateway(g, port);
   }
 
@@ -65,10 +70,16 @@ public final class TestGateway implements AutoCloseable {
     return send(port, http, method, path, token, body);
   }
 
-  public static HttpResponse<String> send(int port, HttpClient http, String method, String path, String token, String body) {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-        .timeout(Duration.ofSeconds(60))
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+  public static HttpResponse<String> send(
+      int port, HttpClient http, String method, String path, String token, String body) {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+            .timeout(Duration.ofSeconds(60))
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body));
     if (token != null) {
       b.header("Authorization", "Bearer " + token);
     }

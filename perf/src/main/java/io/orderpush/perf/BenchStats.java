@@ -73,14 +73,17 @@ final class BenchStats {
   }
 
   long errorCount() {
-    return errors.values().stream().mapToLong(Long::longValue).sum() + wrongAnswers + orderViolations + duplicates
+    return errors.values().stream().mapToLong(Long::longValue).sum()
+        + wrongAnswers
+        + orderViolations
+        + duplicates
         + Math.max(0, seqDuplicates);
   }
 
   /**
-   * Per merchant, sorts the seqs acknowledged during the run: each must appear once (a repeat
-   * means two events got the same seq) and they must be consecutive. A gap is only a warning,
-   * since another writer may have used the same merchant ids meanwhile.
+   * Per merchant, sorts the seqs acknowledged during the run: each must appear once (a repeat means
+   * two events got the same seq) and they must be consecutive. A gap is only a warning, since
+   * another writer may have used the same merchant ids meanwhile.
    */
   void checkSeqs() {
     long dups = 0;
@@ -132,9 +135,17 @@ final class BenchStats {
     return String.format(
         "batch=%d merchants=%d concurrency=%d: %,d events/s, %.1f requests/s, latency p50=%.1f ms p99=%.1f ms max=%.1f ms,"
             + " 503-retries=%d, errors=%d%s",
-        p.batch(), p.merchants(), p.concurrency(), Math.round(events / seconds), requests / seconds,
-        ms(latencyMicros.getValueAtPercentile(50)), ms(latencyMicros.getValueAtPercentile(99)),
-        ms(latencyMicros.getMaxValue()), retries, errorCount(), errors.isEmpty() ? "" : " " + errors);
+        p.batch(),
+        p.merchants(),
+        p.concurrency(),
+        Math.round(events / seconds),
+        requests / seconds,
+        ms(latencyMicros.getValueAtPercentile(50)),
+        ms(latencyMicros.getValueAtPercentile(99)),
+        ms(latencyMicros.getMaxValue()),
+        retries,
+        errorCount(),
+        errors.isEmpty() ? "" : " " + errors);
   }
 
   private static double ms(long micros) {

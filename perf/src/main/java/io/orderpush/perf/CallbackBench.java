@@ -48,7 +48,8 @@ import org.HdrHistogram.Histogram;
  */
 public final class CallbackBench {
 
-  static final String USAGE = """
+  static final String USAGE =
+      """
       usage: CallbackBench <backlog|live> [--name=value ...]
         common:  url (http://127.0.0.1:8080), verify-every (10: check the signature of every n-th POST)
         backlog: prefix (required: seeded merchants are <prefix>0000, <prefix>0001, ...), merchants (1),
@@ -83,7 +84,9 @@ public final class CallbackBench {
     this.vertx = vertx;
     this.base = URI.create(str("url", "http://127.0.0.1:8080"));
     this.adminToken = StreamArgs.env("GATEWAY_ADMIN_TOKEN");
-    this.http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true), new PoolOptions().setHttp1MaxSize(16));
+    this.http =
+        vertx.createHttpClient(
+            new HttpClientOptions().setKeepAlive(true), new PoolOptions().setHttp1MaxSize(16));
     this.operator = new AdminClient(http, base, adminToken);
   }
 
@@ -125,8 +128,9 @@ public final class CallbackBench {
     await(endpoint(app.appId, "suspend"));
     long t = System.nanoTime();
     await(operator.grantAll(app.appId, ids, "earliest", 16));
-    println("app %s (suspended) granted %d merchant(s) %s0000.. from the earliest seq in %.1f s", app.appId, merchants, prefix,
-        (System.nanoTime() - t) / 1e9);
+    println(
+        "app %s (suspended) granted %d merchant(s) %s0000.. from the earliest seq in %.1f s",
+        app.appId, merchants, prefix, (System.nanoTime() - t) / 1e9);
     Thread.sleep(1000); // the claims in Redis
     CompletableFuture<Long> done = receiver.whenReceived(total);
     long fromMs = System.currentTimeMillis();
@@ -140,21 +144,29 @@ public final class CallbackBench {
       long now = System.nanoTime();
       if (now - lastT >= TimeUnit.SECONDS.toNanos(5)) {
         long r = receiver.received;
-        println("  %5.1f s: %,d events received (%,.0f events/s over the last %.1f s), %,d POSTs", (now - t0) / 1e9, r,
-            (r - last) / ((now - lastT) / 1e9), (now - lastT) / 1e9, receiver.requests);
+        println(
+            "  %5.1f s: %,d events received (%,.0f events/s over the last %.1f s), %,d POSTs",
+            (now - t0) / 1e9,
+            r,
+            (r - last) / ((now - lastT) / 1e9),
+            (now - lastT) / 1e9,
+            receiver.requests);
         last = r;
         lastT = now;
       }
     }
     if (!done.isDone()) {
-      error("backlog not delivered: %,d of %,d events received after %d s", receiver.received, total, timeout);
+      error(
+          "backlog not delivered: %,d of %,d events received after %d s",
+          receiver.received, total, timeout);
       done.complete(System.nanoTime());
     }
     long t1 = done.get();
     // Acks committed: every channel's Redis cursor at the last seq.
     long t2;
     int behind;
-    try (Redis redis = new Redis(System.getenv().getOrDefault("GATEWAY_REDIS_URL", "redis://127.0.0.1:6379"))) {
+    try (Redis redis =
+        new Redis(System.getenv().getOrDefault("GATEWAY_REDIS_URL", "redis://127.0.0.1:6379"))) {
       List<String> keys = new ArrayList<>();
       ids.forEach(m -> keys.add("gw:ch:{" + app.appId + ":" + m + "}"));
       do {
@@ -171,7 +183,9 @@ public final class CallbackBench {
       } while (behind > 0 && t2 - t1 < TimeUnit.SECONDS.toNanos(30));
     }
     if (behind > 0) {
-      error("%d of %d Redis cursors not at %d 30 s after the receiver had everything", behind, merchants, events);
+      error(
+          "%d of %d Redis cursors not at %d 30 s after the receiver had everything",
+          behind, merchants, events);
     }
     Map<String, Long> lastSeqs = receiver.lastSeqs().get();
     int wrong = 0;
@@ -187,21 +201,61 @@ public final class CallbackBench {
     double received = (t1 - t0) / 1e9;
     double acked = (t2 - t0) / 1e9;
     long rx = receiver.received;
-    println("backlog: %,d events of %d merchant(s) received in %.2f s = %,.0f events/s; all %d cursors committed at %.2f s = %,.0f events/s;"
-        + " %,d POSTs (%.1f events/POST, %.1f MB), %d connections, %,d signatures verified; duplicates %d, gaps %d, receiver errors %d;"
-        + " endpoint %s, consecutive failures %s", rx, merchants, received, rx / received, merchants, acked, rx / acked,
-        receiver.requests, (double) rx / Math.max(1, receiver.requests), receiver.bytes / 1e6, receiver.connections,
-        receiver.verified, receiver.duplicates, receiver.gaps, receiver.errors, view.getString("state"),
+    println(
+        "backlog: %,d events of %d merchant(s) received in %.2f s = %,.0f events/s; all %d cursors committed at %.2f s = %,.0f events/s;"
+            + " %,d POSTs (%.1f events/POST, %.1f MB), %d connections, %,d signatures verified; duplicates %d, gaps %d, receiver errors %d;"
+            + " endpoint %s, consecutive failures %s",
+        rx,
+        merchants,
+        received,
+        rx / received,
+        merchants,
+        acked,
+        rx / acked,
+        receiver.requests,
+        (double) rx / Math.max(1, receiver.requests),
+        receiver.bytes / 1e6,
+        receiver.connections,
+        receiver.verified,
+        receiver.duplicates,
+        receiver.gaps,
+        receiver.errors,
+        view.getString("state"),
         view.getValue("consecutiveFailures"));
     countReceiverErrors();
-    result.put("scenario", "backlog").put("appId", app.appId).put("merchants", merchants).put("eventsPerMerchant", events)
-        .put("received", rx).put("secondsToReceived", round(received, 3)).put("eventsPerS", Math.round(rx / received))
-        .put("secondsToAcked", round(acked, 3)).put("eventsPerSAcked", Math.round(rx / acked))
-        .put("posts", receiver.requests).put("duplicates", receiver.duplicates).put("gaps", receiver.gaps)
-        .put("verified", receiver.verified).put("fromMs", fromMs).put("toMs", toMs);
-    row("backlog", merchants, rx, round(received, 2), Math.round(rx / received), round(acked, 2), Math.round(rx / acked),
-        receiver.requests, round((double) rx / Math.max(1, receiver.requests), 1), receiver.duplicates, receiver.gaps,
-        receiver.errors + wrong + (behind > 0 ? 1 : 0), receiver.verified, app.appId, fromMs, toMs);
+    result
+        .put("scenario", "backlog")
+        .put("appId", app.appId)
+        .put("merchants", merchants)
+        .put("eventsPerMerchant", events)
+        .put("received", rx)
+        .put("secondsToReceived", round(received, 3))
+        .put("eventsPerS", Math.round(rx / received))
+        .put("secondsToAcked", round(acked, 3))
+        .put("eventsPerSAcked", Math.round(rx / acked))
+        .put("posts", receiver.requests)
+        .put("duplicates", receiver.duplicates)
+        .put("gaps", receiver.gaps)
+        .put("verified", receiver.verified)
+        .put("fromMs", fromMs)
+        .put("toMs", toMs);
+    row(
+        "backlog",
+        merchants,
+        rx,
+        round(received, 2),
+        Math.round(rx / received),
+        round(acked, 2),
+        Math.round(rx / acked),
+        receiver.requests,
+        round((double) rx / Math.max(1, receiver.requests), 1),
+        receiver.duplicates,
+        receiver.gaps,
+        receiver.errors + wrong + (behind > 0 ? 1 : 0),
+        receiver.verified,
+        app.appId,
+        fromMs,
+        toMs);
     await(receiver.close());
   }
 
@@ -227,10 +281,19 @@ public final class CallbackBench {
     App app = startApp("callback-bench-live-" + runId, verifyEvery);
     long t = System.nanoTime();
     await(operator.grantAll(app.appId, ids, "latest", 16));
-    println("app %s granted %d merchants (%s0000..) in %.1f s", app.appId, merchants, prefix, (System.nanoTime() - t) / 1e9);
+    println(
+        "app %s granted %d merchants (%s0000..) in %.1f s",
+        app.appId, merchants, prefix, (System.nanoTime() - t) / 1e9);
     Thread.sleep(1000); // the claims in Redis
-    RateIngester ingest = new RateIngester(vertx, base, StreamArgs.env("GATEWAY_INGEST_TOKEN"), factory, merchants, batch,
-        maxInFlight);
+    RateIngester ingest =
+        new RateIngester(
+            vertx,
+            base,
+            StreamArgs.env("GATEWAY_INGEST_TOKEN"),
+            factory,
+            merchants,
+            batch,
+            maxInFlight);
     println("warm-up: %d s at %,d events/s (not measured)", warmup, rate);
     ingest.setRate(rate);
     Thread.sleep(TimeUnit.SECONDS.toMillis(warmup));
@@ -255,8 +318,15 @@ public final class CallbackBench {
       if (i % 10 == 0 || i == duration) {
         long now = System.nanoTime();
         double dt = (now - prevT) / 1e9;
-        println("  %3d s: ingested %,7.0f/s received %,7.0f/s lag %,7d  ingest in flight %3d, missed %,d, 503 %,d", i,
-            (st - prevStored) / dt, (rx - prevRx) / dt, st - rx, ingest.inFlight, ingest.missed, ingest.rejected503);
+        println(
+            "  %3d s: ingested %,7.0f/s received %,7.0f/s lag %,7d  ingest in flight %3d, missed %,d, 503 %,d",
+            i,
+            (st - prevStored) / dt,
+            (rx - prevRx) / dt,
+            st - rx,
+            ingest.inFlight,
+            ingest.missed,
+            ingest.rejected503);
         prevStored = st;
         prevRx = rx;
         prevT = now;
@@ -273,10 +343,25 @@ public final class CallbackBench {
     double dt = (t1 - t0) / 1e9;
     double ingested = (s1 - s0) / dt;
     double delivered = (r1 - r0) / dt;
-    println("LIVE %,d events/s target over %d merchants: ingested %,.0f/s, received %,.0f/s, lag at end %,d (max %,d), missed %,d, 503 %,d;"
-        + " commit->receipt p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f ms (%,d events); ingest request p50 %.1f p99 %.1f ms",
-        rate, merchants, ingested, delivered, s1 - r1, maxLag, ingest.missed, ingest.rejected503, ms(lat, 50), ms(lat, 90),
-        ms(lat, 99), ms(lat, 99.9), ms(lat, 100), lat.getTotalCount(), ms(il, 50), ms(il, 99));
+    println(
+        "LIVE %,d events/s target over %d merchants: ingested %,.0f/s, received %,.0f/s, lag at end %,d (max %,d), missed %,d, 503 %,d;"
+            + " commit->receipt p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f ms (%,d events); ingest request p50 %.1f p99 %.1f ms",
+        rate,
+        merchants,
+        ingested,
+        delivered,
+        s1 - r1,
+        maxLag,
+        ingest.missed,
+        ingest.rejected503,
+        ms(lat, 50),
+        ms(lat, 90),
+        ms(lat, 99),
+        ms(lat, 99.9),
+        ms(lat, 100),
+        lat.getTotalCount(),
+        ms(il, 50),
+        ms(il, 99));
     // Stop ingest, let delivery catch up, check every merchant's last seq against ingest's answers.
     ingest.stop().get(70, TimeUnit.SECONDS);
     long stored = ingest.stored;
@@ -285,7 +370,9 @@ public final class CallbackBench {
       receiver.whenReceived(stored).get(drainTimeout, TimeUnit.SECONDS);
       println("ingest stopped; receiver caught up in %.2f s", (System.nanoTime() - c0) / 1e9);
     } catch (TimeoutException e) {
-      error("receiver has %,d of %,d stored events %d s after ingest stopped", receiver.received, stored, drainTimeout);
+      error(
+          "receiver has %,d of %,d stored events %d s after ingest stopped",
+          receiver.received, stored, drainTimeout);
     }
     long[] heads = ingest.maxSeqs().get();
     Map<String, Long> last = receiver.lastSeqs().get();
@@ -293,27 +380,74 @@ public final class CallbackBench {
     for (int m = 0; m < merchants; m++) {
       long got = last.getOrDefault(factory.merchantId(m), 0L);
       if (got != heads[m] && ++wrong <= 10) {
-        error("merchant %s: last received seq %d, ingest answered up to %d", factory.merchantId(m), got, heads[m]);
+        error(
+            "merchant %s: last received seq %d, ingest answered up to %d",
+            factory.merchantId(m), got, heads[m]);
       }
     }
     await(endpoint(app.appId, "suspend"));
-    println("total: %,d events stored, %,d received, %,d POSTs (%.1f events/POST), %d connections, %,d signatures verified;"
-        + " duplicates %d, gaps %d, receiver errors %d, ingest errors %d, merchants with a wrong last seq %d", stored,
-        receiver.received, receiver.requests, (double) receiver.received / Math.max(1, receiver.requests), receiver.connections,
-        receiver.verified, receiver.duplicates, receiver.gaps, receiver.errors, ingest.errors, wrong);
+    println(
+        "total: %,d events stored, %,d received, %,d POSTs (%.1f events/POST), %d connections, %,d signatures verified;"
+            + " duplicates %d, gaps %d, receiver errors %d, ingest errors %d, merchants with a wrong last seq %d",
+        stored,
+        receiver.received,
+        receiver.requests,
+        (double) receiver.received / Math.max(1, receiver.requests),
+        receiver.connections,
+        receiver.verified,
+        receiver.duplicates,
+        receiver.gaps,
+        receiver.errors,
+        ingest.errors,
+        wrong);
     countReceiverErrors();
     errors += ingest.errors;
-    result.put("scenario", "live").put("appId", app.appId).put("merchants", merchants).put("targetPerS", rate)
-        .put("ingestedPerS", Math.round(ingested)).put("receivedPerS", Math.round(delivered)).put("lagEnd", s1 - r1)
-        .put("lagMax", maxLag).put("missed", ingest.missed).put("rejected503", ingest.rejected503)
-        .put("commitToReceipt", StreamBench.percentiles(lat)).put("ingestLatency", StreamBench.percentiles(il))
-        .put("stored", stored).put("received", receiver.received).put("posts", receiver.requests)
-        .put("duplicates", receiver.duplicates).put("gaps", receiver.gaps).put("wrongLastSeq", wrong)
-        .put("fromMs", fromMs).put("toMs", toMs);
-    row("live", rate, Math.round(ingested), Math.round(delivered), s1 - r1, maxLag, ingest.missed, ingest.rejected503,
-        ms(lat, 50), ms(lat, 90), ms(lat, 99), ms(lat, 99.9), ms(lat, 100), ms(il, 50), ms(il, 99), receiver.requests,
-        round((double) receiver.received / Math.max(1, receiver.requests), 1), receiver.duplicates, receiver.gaps,
-        receiver.errors + ingest.errors + wrong, receiver.verified, app.appId, fromMs, toMs);
+    result
+        .put("scenario", "live")
+        .put("appId", app.appId)
+        .put("merchants", merchants)
+        .put("targetPerS", rate)
+        .put("ingestedPerS", Math.round(ingested))
+        .put("receivedPerS", Math.round(delivered))
+        .put("lagEnd", s1 - r1)
+        .put("lagMax", maxLag)
+        .put("missed", ingest.missed)
+        .put("rejected503", ingest.rejected503)
+        .put("commitToReceipt", StreamBench.percentiles(lat))
+        .put("ingestLatency", StreamBench.percentiles(il))
+        .put("stored", stored)
+        .put("received", receiver.received)
+        .put("posts", receiver.requests)
+        .put("duplicates", receiver.duplicates)
+        .put("gaps", receiver.gaps)
+        .put("wrongLastSeq", wrong)
+        .put("fromMs", fromMs)
+        .put("toMs", toMs);
+    row(
+        "live",
+        rate,
+        Math.round(ingested),
+        Math.round(delivered),
+        s1 - r1,
+        maxLag,
+        ingest.missed,
+        ingest.rejected503,
+        ms(lat, 50),
+        ms(lat, 90),
+        ms(lat, 99),
+        ms(lat, 99.9),
+        ms(lat, 100),
+        ms(il, 50),
+        ms(il, 99),
+        receiver.requests,
+        round((double) receiver.received / Math.max(1, receiver.requests), 1),
+        receiver.duplicates,
+        receiver.gaps,
+        receiver.errors + ingest.errors + wrong,
+        receiver.verified,
+        app.appId,
+        fromMs,
+        toMs);
     await(receiver.close());
   }
 
@@ -326,8 +460,10 @@ public final class CallbackBench {
     receiver = new CallbackReceiver(vertx, verifyEvery);
     int port = await(receiver.listen());
     String url = "http://127.0.0.1:" + port + "/hook";
-    JsonObject body = new JsonObject().put("name", name)
-        .put("delivery", new JsonObject().put("mode", "callback").put("url", url));
+    JsonObject body =
+        new JsonObject()
+            .put("name", name)
+            .put("delivery", new JsonObject().put("mode", "callback").put("url", url));
     JsonObject created = await(call(HttpMethod.POST, "/v1/apps", body, 201));
     App app = new App(created.getString("appId"), created.getString("webhookSecret"));
     receiver.secret(app.webhookSecret);
@@ -336,18 +472,37 @@ public final class CallbackBench {
   }
 
   private Future<JsonObject> endpoint(String appId, String action) {
-    return call(HttpMethod.POST, "/v1/apps/" + appId + "/endpoint/" + action, new JsonObject(), 200);
+    return call(
+        HttpMethod.POST, "/v1/apps/" + appId + "/endpoint/" + action, new JsonObject(), 200);
   }
 
   private Future<JsonObject> call(HttpMethod method, String path, JsonObject body, int expected) {
-    RequestOptions req = new RequestOptions().setMethod(method).setHost(base.getHost()).setPort(base.getPort())
-        .setURI(path).putHeader("Authorization", "Bearer " + adminToken).putHeader("Content-Type", "application/json")
-        .setTimeout(TimeUnit.SECONDS.toMillis(30));
+    RequestOptions req =
+        new RequestOptions()
+            .setMethod(method)
+            .setHost(base.getHost())
+            .setPort(base.getPort())
+            .setURI(path)
+            .putHeader("Authorization", "Bearer " + adminToken)
+            .putHeader("Content-Type", "application/json")
+            .setTimeout(TimeUnit.SECONDS.toMillis(30));
     return http.request(req)
         .compose(r -> body == null ? r.send() : r.send(Buffer.buffer(body.encode())))
-        .compose(resp -> resp.body().compose(b -> resp.statusCode() == expected
-            ? Future.succeededFuture(new JsonObject(b))
-            : Future.failedFuture(method + " " + path + ": HTTP " + resp.statusCode() + " " + b)));
+        .compose(
+            resp ->
+                resp.body()
+                    .compose(
+                        b ->
+                            resp.statusCode() == expected
+                                ? Future.succeededFuture(new JsonObject(b))
+                                : Future.failedFuture(
+                                    method
+                                        + " "
+                                        + path
+                                        + ": HTTP "
+                                        + resp.statusCode()
+                                        + " "
+                                        + b)));
   }
 
   private void countReceiverErrors() {
@@ -379,12 +534,14 @@ public final class CallbackBench {
 
   private void checkAllUsed() {
     if (!given.isEmpty()) {
-      throw new IllegalArgumentException("unknown argument(s) " + given.keySet() + " for " + scenario + "\n" + USAGE);
+      throw new IllegalArgumentException(
+          "unknown argument(s) " + given.keySet() + " for " + scenario + "\n" + USAGE);
     }
   }
 
   private static double ms(Histogram h, double percentile) {
-    return round((percentile >= 100 ? h.getMaxValue() : h.getValueAtPercentile(percentile)) / 1000.0, 1);
+    return round(
+        (percentile >= 100 ? h.getMaxValue() : h.getValueAtPercentile(percentile)) / 1000.0, 1);
   }
 
   static void println(String format, Object... values) {
@@ -453,7 +610,11 @@ public final class CallbackBench {
     private static byte[] command(String... parts) {
       StringBuilder sb = new StringBuilder("*").append(parts.length).append("\r\n");
       for (String p : parts) {
-        sb.append('$').append(p.getBytes(StandardCharsets.UTF_8).length).append("\r\n").append(p).append("\r\n");
+        sb.append('$')
+            .append(p.getBytes(StandardCharsets.UTF_8).length)
+            .append("\r\n")
+            .append(p)
+            .append("\r\n");
       }
       return sb.toString().getBytes(StandardCharsets.UTF_8);
     }

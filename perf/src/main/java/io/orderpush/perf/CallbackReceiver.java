@@ -30,18 +30,18 @@ import org.HdrHistogram.Recorder;
  * that answers every POST with 204 as soon as the body is in, then checks it:
  *
  * <ul>
- *   <li>per merchant, every event's seq is the last received + 1 (dense order, from seq 1): a seq at
- *       or below the last one is a <em>duplicate</em> (counted), a seq above last + 1 is a
+ *   <li>per merchant, every event's seq is the last received + 1 (dense order, from seq 1): a seq
+ *       at or below the last one is a <em>duplicate</em> (counted), a seq above last + 1 is a
  *       <em>gap</em> (an error);
  *   <li>every {@code verifyEvery}-th request: the Standard Webhooks signature (HMAC-SHA256 over
- *       {@code id.timestamp.body} with the app's {@code whsec_} secret) matches one of the
- *       {@code v1,} signatures of the header;
+ *       {@code id.timestamp.body} with the app's {@code whsec_} secret) matches one of the {@code
+ *       v1,} signatures of the header;
  *   <li>the body parses, carries a merchantId and at least one event with a seq.
  * </ul>
  *
- * Latency recorded per newly received event: receipt of the whole body minus its {@code
- * ingestedAt} (same clock, machine-local), microseconds. All state is confined to the receiver's
- * event loop; counters are volatile for the main thread's progress lines.
+ * Latency recorded per newly received event: receipt of the whole body minus its {@code ingestedAt}
+ * (same clock, machine-local), microseconds. All state is confined to the receiver's event loop;
+ * counters are volatile for the main thread's progress lines.
  */
 final class CallbackReceiver {
 
@@ -56,8 +56,10 @@ final class CallbackReceiver {
   private Mac mac;
   final Recorder latencyMicros = new Recorder(3);
   volatile boolean measuring;
+
   /** Newly received events (not duplicates). */
   volatile long received;
+
   volatile long duplicates;
   volatile long gaps;
   volatile long requests;
@@ -81,44 +83,54 @@ final class CallbackReceiver {
   /** Listens on 127.0.0.1 on a free port; completes with the port. */
   Future<Integer> listen() {
     Promise<Integer> p = Promise.promise();
-    ctx.runOnContext(v -> {
-      server = vertx.createHttpServer(new HttpServerOptions().setTcpNoDelay(true).setIdleTimeout(0))
-          .connectionHandler(c -> connections++)
-          .requestHandler(this::handle);
-      server.listen(0, "127.0.0.1").onComplete(ar -> {
-        if (ar.failed()) {
-          p.fail(ar.cause());
-        } else {
-          p.complete(ar.result().actualPort());
-        }
-      });
-    });
+    ctx.runOnContext(
+        v -> {
+          server =
+              vertx
+                  .createHttpServer(new HttpServerOptions().setTcpNoDelay(true).setIdleTimeout(0))
+                  .connectionHandler(c -> connections++)
+                  .requestHandler(this::handle);
+          server
+              .listen(0, "127.0.0.1")
+              .onComplete(
+                  ar -> {
+                    if (ar.failed()) {
+                      p.fail(ar.cause());
+                    } else {
+                      p.complete(ar.result().actualPort());
+                    }
+                  });
+        });
     return p.future();
   }
 
   /** The app's webhook secret ({@code whsec_...}), for the sampled signature checks. */
   void secret(String whsec) {
-    byte[] key = Base64.getDecoder().decode(whsec.startsWith("whsec_") ? whsec.substring(6) : whsec);
-    ctx.runOnContext(v -> {
-      try {
-        mac = Mac.getInstance("HmacSHA256");
-        mac.init(new SecretKeySpec(key, "HmacSHA256"));
-      } catch (GeneralSecurityException e) {
-        throw new IllegalStateException(e);
-      }
-    });
+    byte[] key =
+        Base64.getDecoder().decode(whsec.startsWith("whsec_") ? whsec.substring(6) : whsec);
+    ctx.runOnContext(
+        v -> {
+          try {
+            mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(key, "HmacSHA256"));
+          } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+          }
+        });
   }
 
   private void handle(HttpServerRequest req) {
-    req.body().onComplete(ar -> {
-      if (ar.failed()) {
-        error("reading a request failed: " + ar.cause());
-        return;
-      }
-      long arrivalMicros = StreamConsumer.micros(Instant.now());
-      req.response().setStatusCode(204).end();
-      check(req, ar.result(), arrivalMicros);
-    });
+    req.body()
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                error("reading a request failed: " + ar.cause());
+                return;
+              }
+              long arrivalMicros = StreamConsumer.micros(Instant.now());
+              req.response().setStatusCode(204).end();
+              check(req, ar.result(), arrivalMicros);
+            });
   }
 
   private void check(HttpServerRequest req, Buffer body, long arrivalMicros) {
@@ -172,11 +184,17 @@ final class CallbackReceiver {
         }
       }
     } catch (IOException | RuntimeException e) {
-      error("unparsable body (" + e + "): " + body.toString().substring(0, Math.min(200, body.length())));
+      error(
+          "unparsable body ("
+              + e
+              + "): "
+              + body.toString().substring(0, Math.min(200, body.length())));
       return;
     }
     if (merchantId == null || count == 0) {
-      error("body without merchantId or events: " + body.toString().substring(0, Math.min(200, body.length())));
+      error(
+          "body without merchantId or events: "
+              + body.toString().substring(0, Math.min(200, body.length())));
       return;
     }
     long[] last = lastSeq.computeIfAbsent(merchantId, m -> new long[1]);
@@ -185,14 +203,29 @@ final class CallbackReceiver {
       long seq = seqs[i];
       if (seq <= last[0]) {
         if (++duplicates <= MAX_PRINTED_ERRORS) {
-          System.err.println("RECEIVER: duplicate seq " + seq + " of merchant " + merchantId + " (last " + last[0] + ", webhook-id "
-              + req.getHeader("webhook-id") + ")");
+          System.err.println(
+              "RECEIVER: duplicate seq "
+                  + seq
+                  + " of merchant "
+                  + merchantId
+                  + " (last "
+                  + last[0]
+                  + ", webhook-id "
+                  + req.getHeader("webhook-id")
+                  + ")");
         }
         continue;
       }
       if (seq != last[0] + 1) {
         gaps++;
-        error("merchant " + merchantId + ": seq " + seq + " arrived where " + (last[0] + 1) + " was due");
+        error(
+            "merchant "
+                + merchantId
+                + ": seq "
+                + seq
+                + " arrived where "
+                + (last[0] + 1)
+                + " was due");
       }
       last[0] = seq;
       newly++;
@@ -218,7 +251,8 @@ final class CallbackReceiver {
     mac.update((id + "." + ts + ".").getBytes(StandardCharsets.UTF_8));
     byte[] expected = mac.doFinal(body);
     for (String sig : header.split(" ")) {
-      if (sig.startsWith("v1,") && MessageDigest.isEqual(expected, Base64.getDecoder().decode(sig.substring(3)))) {
+      if (sig.startsWith("v1,")
+          && MessageDigest.isEqual(expected, Base64.getDecoder().decode(sig.substring(3)))) {
         verified++;
         long age = System.currentTimeMillis() / 1000 - Long.parseLong(ts);
         if (Math.abs(age) > 300) {
@@ -233,31 +267,34 @@ final class CallbackReceiver {
   /** Completes with System.nanoTime() when {@code total} new events have been received. */
   CompletableFuture<Long> whenReceived(long total) {
     CompletableFuture<Long> f = new CompletableFuture<>();
-    ctx.runOnContext(v -> {
-      target = total;
-      reached = f;
-      if (received >= total) {
-        f.complete(System.nanoTime());
-        reached = null;
-      }
-    });
+    ctx.runOnContext(
+        v -> {
+          target = total;
+          reached = f;
+          if (received >= total) {
+            f.complete(System.nanoTime());
+            reached = null;
+          }
+        });
     return f;
   }
 
   /** Last received seq per merchant (a copy, taken on the receiver's event loop). */
   CompletableFuture<Map<String, Long>> lastSeqs() {
     CompletableFuture<Map<String, Long>> f = new CompletableFuture<>();
-    ctx.runOnContext(v -> {
-      Map<String, Long> out = new HashMap<>();
-      lastSeq.forEach((m, l) -> out.put(m, l[0]));
-      f.complete(out);
-    });
+    ctx.runOnContext(
+        v -> {
+          Map<String, Long> out = new HashMap<>();
+          lastSeq.forEach((m, l) -> out.put(m, l[0]));
+          f.complete(out);
+        });
     return f;
   }
 
   Future<Void> close() {
     Promise<Void> p = Promise.promise();
-    ctx.runOnContext(v -> (server == null ? Future.<Void>succeededFuture() : server.close()).onComplete(p));
+    ctx.runOnContext(
+        v -> (server == null ? Future.<Void>succeededFuture() : server.close()).onComplete(p));
     return p.future();
   }
 

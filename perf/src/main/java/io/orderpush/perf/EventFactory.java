@@ -13,9 +13,15 @@ import java.util.SplittableRandom;
  */
 final class EventFactory {
 
-  private static final String[] TYPES = {"order.created", "order.paid", "order.shipped", "order.updated"};
-  private static final String[] CITIES = {"Shanghai", "Hangzhou", "Shenzhen", "Chengdu", "Wuhan", "Xi'an"};
-  private static final String[] SKUS = {"SKU-10022-BLK-M", "SKU-20871-WHT-L", "SKU-33104-RED-S", "SKU-48810-NAV-XL"};
+  private static final String[] TYPES = {
+    "order.created", "order.paid", "order.shipped", "order.updated"
+  };
+  private static final String[] CITIES = {
+    "Shanghai", "Hangzhou", "Shenzhen", "Chengdu", "Wuhan", "Xi'an"
+  };
+  private static final String[] SKUS = {
+    "SKU-10022-BLK-M", "SKU-20871-WHT-L", "SKU-33104-RED-S", "SKU-48810-NAV-XL"
+  };
   private static final int DATA_VARIANTS = 256;
 
   private final String runId;
@@ -56,12 +62,20 @@ final class EventFactory {
       if (i > 0) {
         body.appendByte((byte) ',');
       }
-      body.appendString("{\"eventId\":\"").appendString(ids[i])
-          .appendString("\",\"merchantId\":\"").appendString(merchantId(m))
-          .appendString("\",\"orderId\":\"ord-").appendString(runId).appendString("-").appendString(Long.toString(n / 3))
-          .appendString("\",\"type\":\"").appendString(TYPES[(int) (n & 3)])
-          .appendString("\",\"occurredAt\":\"").appendString(occurredAt)
-          .appendString("\",\"data\":").appendBytes(data[random.nextInt(DATA_VARIANTS)])
+      body.appendString("{\"eventId\":\"")
+          .appendString(ids[i])
+          .appendString("\",\"merchantId\":\"")
+          .appendString(merchantId(m))
+          .appendString("\",\"orderId\":\"ord-")
+          .appendString(runId)
+          .appendString("-")
+          .appendString(Long.toString(n / 3))
+          .appendString("\",\"type\":\"")
+          .appendString(TYPES[(int) (n & 3)])
+          .appendString("\",\"occurredAt\":\"")
+          .appendString(occurredAt)
+          .appendString("\",\"data\":")
+          .appendBytes(data[random.nextInt(DATA_VARIANTS)])
           .appendByte((byte) '}');
     }
     body.appendByte((byte) ']');
@@ -75,11 +89,34 @@ final class EventFactory {
     int price1 = 1999 + r.nextInt(20000);
     int price2 = 499 + r.nextInt(5000);
     int total = qty1 * price1 + qty2 * price2;
-    return "{\"buyer\":{\"id\":\"b-" + (100000 + r.nextInt(900000)) + "\",\"name\":\"Buyer " + variant
-        + "\",\"phone\":\"+86-138" + (10000000 + r.nextInt(89999999)) + "\"},"
-        + "\"items\":[{\"sku\":\"" + SKUS[r.nextInt(SKUS.length)] + "\",\"qty\":" + qty1 + ",\"price\":" + price1 + "},"
-        + "{\"sku\":\"" + SKUS[r.nextInt(SKUS.length)] + "\",\"qty\":" + qty2 + ",\"price\":" + price2 + "}],"
-        + "\"amount\":{\"total\":" + total + ",\"currency\":\"CNY\"},"
-        + "\"shipping\":{\"city\":\"" + CITIES[r.nextInt(CITIES.length)] + "\",\"zip\":\"" + (100000 + r.nextInt(800000)) + "\"}}";
+    return "{\"buyer\":{\"id\":\"b-"
+        + (100000 + r.nextInt(900000))
+        + "\",\"name\":\"Buyer "
+        + variant
+        + "\",\"phone\":\"+86-138"
+        + (10000000 + r.nextInt(89999999))
+        + "\"},"
+        + "\"items\":[{\"sku\":\""
+        + SKUS[r.nextInt(SKUS.length)]
+        + "\",\"qty\":"
+        + qty1
+        + ",\"price\":"
+        + price1
+        + "},"
+        + "{\"sku\":\""
+        + SKUS[r.nextInt(SKUS.length)]
+        + "\",\"qty\":"
+        + qty2
+        + ",\"price\":"
+        + price2
+        + "}],"
+        + "\"amount\":{\"total\":"
+        + total
+        + ",\"currency\":\"CNY\"},"
+        + "\"shipping\":{\"city\":\""
+        + CITIES[r.nextInt(CITIES.length)]
+        + "\",\"zip\":\""
+        + (100000 + r.nextInt(800000))
+        + "\"}}";
   }
 }

@@ -19,10 +19,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Closed-loop load generator for {@code POST /v1/events}: keeps {@code concurrency} requests of
- * {@code batch} events in flight over keep-alive connections, for {@code warmup} then
- * {@code duration} seconds. Checks every answer (200, one result per event in order, no
- * duplicates, seqs increasing per merchant), retries 503s after Retry-After, and prints a summary
- * line and a {@code RESULT_JSON {...}} line. Exit status 1 if any check failed.
+ * {@code batch} events in flight over keep-alive connections, for {@code warmup} then {@code
+ * duration} seconds. Checks every answer (200, one result per event in order, no duplicates, seqs
+ * increasing per merchant), retries 503s after Retry-After, and prints a summary line and a {@code
+ * RESULT_JSON {...}} line. Exit status 1 if any check failed.
  *
  * <p>Everything runs on one event loop: on a 2-core box shared with the gateway, PostgreSQL and
  * Redis, the generator should take as little CPU as possible (see {@link EventFactory}).
@@ -48,18 +48,25 @@ public final class IngestBench {
   private IngestBench(Params p, Vertx vertx) {
     this.p = p;
     this.vertx = vertx;
-    this.client = vertx.createHttpClient(
-        new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true),
-        new PoolOptions().setHttp1MaxSize(p.concurrency()));
-    this.request = new RequestOptions()
-        .setMethod(HttpMethod.POST)
-        .setHost(p.url().getHost())
-        .setPort(p.port())
-        .setURI(p.url().getRawPath())
-        .putHeader("Authorization", "Bearer " + p.token())
-        .putHeader("Content-Type", "application/json")
-        .setTimeout(TimeUnit.SECONDS.toMillis(60));
-    this.factory = new EventFactory(Long.toString(System.currentTimeMillis(), 36), p.merchantPrefix(), p.merchants(), p.seed());
+    this.client =
+        vertx.createHttpClient(
+            new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true),
+            new PoolOptions().setHttp1MaxSize(p.concurrency()));
+    this.request =
+        new RequestOptions()
+            .setMethod(HttpMethod.POST)
+            .setHost(p.url().getHost())
+            .setPort(p.port())
+            .setURI(p.url().getRawPath())
+            .putHeader("Authorization", "Bearer " + p.token())
+            .putHeader("Content-Type", "application/json")
+            .setTimeout(TimeUnit.SECONDS.toMillis(60));
+    this.factory =
+        new EventFactory(
+            Long.toString(System.currentTimeMillis(), 36),
+            p.merchantPrefix(),
+            p.merchants(),
+            p.seed());
     this.stats = new BenchStats(p.merchants());
     this.lastSeqInBatch = new long[p.merchants()];
     this.batchStamp = new int[p.merchants()];
@@ -83,12 +90,13 @@ public final class IngestBench {
     ctx.runOnContext(v -> bench.stats.startMeasuring());
     Thread.sleep(TimeUnit.SECONDS.toMillis(p.durationSeconds()));
     CompletableFuture<Double> stopped = new CompletableFuture<>();
-    ctx.runOnContext(v -> {
-      bench.stats.stopMeasuring();
-      bench.running = false;
-      stopped.complete((System.nanoTime() - measuredFrom) / 1e9);
-      bench.maybeDrained();
-    });
+    ctx.runOnContext(
+        v -> {
+          bench.stats.stopMeasuring();
+          bench.running = false;
+          stopped.complete((System.nanoTime() - measuredFrom) / 1e9);
+          bench.maybeDrained();
+        });
     double seconds = stopped.get();
     try {
       bench.drained.get(70, TimeUnit.SECONDS); // requests in flight still get checked
@@ -96,10 +104,14 @@ public final class IngestBench {
       System.err.println("warning: requests still in flight after 70 s");
     }
     CompletableFuture<String[]> out = new CompletableFuture<>();
-    ctx.runOnContext(v -> {
-      bench.stats.checkSeqs();
-      out.complete(new String[] {bench.stats.summaryLine(p, seconds), bench.stats.toJson(p, seconds).encode()});
-    });
+    ctx.runOnContext(
+        v -> {
+          bench.stats.checkSeqs();
+          out.complete(
+              new String[] {
+                bench.stats.summaryLine(p, seconds), bench.stats.toJson(p, seconds).encode()
+              });
+        });
     String[] lines = out.get();
     System.out.println(lines[0]);
     System.out.println("RESULT_JSON " + lines[1]);
@@ -123,23 +135,26 @@ public final class IngestBench {
 
   private void send(EventFactory.Batch b, long startedNanos) {
     inFlight++;
-    client.request(request)
+    client
+        .request(request)
         .compose(req -> req.send(b.body()))
         .compose(resp -> resp.body().map(body -> answered(b, startedNanos, resp, body)))
-        .onComplete(ar -> {
-          inFlight--;
-          if (ar.failed()) {
-            fail("io:" + ar.cause().getClass().getSimpleName(), ar.cause().getMessage());
-            sendNext();
-          } else if (ar.result()) {
-            sendNext();
-          }
-          maybeDrained();
-        });
+        .onComplete(
+            ar -> {
+              inFlight--;
+              if (ar.failed()) {
+                fail("io:" + ar.cause().getClass().getSimpleName(), ar.cause().getMessage());
+                sendNext();
+              } else if (ar.result()) {
+                sendNext();
+              }
+              maybeDrained();
+            });
   }
 
   /** Returns whether to send the next batch now (false: a 503 retry of this one is scheduled). */
-  private boolean answered(EventFactory.Batch b, long startedNanos, HttpClientResponse resp, Buffer body) {
+  private boolean answered(
+      EventFactory.Batch b, long startedNanos, HttpClientResponse resp, Buffer body) {
     int status = resp.statusCode();
     if (status == 200) {
       long latency = System.nanoTime() - startedNanos;
@@ -152,17 +167,22 @@ public final class IngestBench {
       stats.retry();
       long delayMs = retryAfterMillis(resp.getHeader("Retry-After"));
       inFlight++; // the retry is still this batch in flight
-      vertx.setTimer(delayMs, id -> {
-        inFlight--;
-        send(b, startedNanos);
-      });
+      vertx.setTimer(
+          delayMs,
+          id -> {
+            inFlight--;
+            send(b, startedNanos);
+          });
       return false;
     }
     fail("http:" + status, body.toString().substring(0, Math.min(300, body.length())));
     return true;
   }
 
-  /** Checks a 200 answer: one result per event, in order, fresh (not duplicate), seqs increasing per merchant. */
+  /**
+   * Checks a 200 answer: one result per event, in order, fresh (not duplicate), seqs increasing per
+   * merchant.
+   */
   private boolean check(EventFactory.Batch b, Buffer body) {
     stamp++;
     int i = 0;

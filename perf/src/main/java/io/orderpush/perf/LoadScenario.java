@@ -13,13 +13,20 @@ import org.HdrHistogram.Histogram;
  * The {@code live} and {@code sustained} scenarios: fresh merchants, one app granted all of them
  * (start=latest), a consumer group of a few connections, and open-model ingest at a set rate.
  *
- * <p>A step is bounded when ingest achieved at least 95% of its target rate with no 503 and the
- * lag (events stored minus events applied and acked by the consumer) at its end is at most one
- * second's worth of the target rate.
+ * <p>A step is bounded when ingest achieved at least 95% of its target rate with no 503 and the lag
+ * (events stored minus events applied and acked by the consumer) at its end is at most one second's
+ * worth of the target rate.
  */
 final class LoadScenario {
 
-  private record Snap(long nanos, long wallMs, long stored, long applied, long missed, long rejected, long requests) {
+  private record Snap(
+      long nanos,
+      long wallMs,
+      long stored,
+      long applied,
+      long missed,
+      long rejected,
+      long requests) {
     long lag() {
       return stored - applied;
     }
@@ -45,7 +52,10 @@ final class LoadScenario {
     int drainTimeout = a.integer("drain-timeout", 120);
     String runId = Long.toString(System.currentTimeMillis(), 36);
     String prefix = a.str("prefix", "sb-" + runId + "-");
-    List<Integer> rates = sustained ? a.integers("rates", "10000,15000,20000,25000,30000") : List.of(a.integer("rate", 5000));
+    List<Integer> rates =
+        sustained
+            ? a.integers("rates", "10000,15000,20000,25000,30000")
+            : List.of(a.integer("rate", 5000));
     int seconds = sustained ? a.integer("step", 30) : a.integer("duration", 60);
     a.checkAllUsed();
     if (merchants > 9999) {
@@ -54,11 +64,17 @@ final class LoadScenario {
 
     EventFactory factory = new EventFactory(runId, prefix, merchants, 42);
     List<String> ids = StreamBench.merchantIds(factory, merchants);
-    AdminClient.App app = StreamBench.await(b.operator().createApp("stream-bench-" + a.scenario + "-" + runId, new JsonObject().put("mode", "websocket")));
+    AdminClient.App app =
+        StreamBench.await(
+            b.operator()
+                .createApp(
+                    "stream-bench-" + a.scenario + "-" + runId,
+                    new JsonObject().put("mode", "websocket")));
     long t = System.nanoTime();
     StreamBench.await(b.operator().grantAll(app.appId(), ids, "latest", 16));
-    StreamBench.println("app %s granted %d merchants (%s0000..) in %.1f s; connecting %d consumer connections", app.appId(),
-        merchants, prefix, (System.nanoTime() - t) / 1e9, connections);
+    StreamBench.println(
+        "app %s granted %d merchants (%s0000..) in %.1f s; connecting %d consumer connections",
+        app.appId(), merchants, prefix, (System.nanoTime() - t) / 1e9, connections);
     consumer = new StreamConsumer(b.vertx(), b.base(), app.token(), ids);
     StreamBench.await(consumer.connect(connections));
     for (int i = 0; i < 300 && consumer.assignedTotal() < merchants; i++) {
@@ -68,9 +84,23 @@ final class LoadScenario {
       b.error("only %d of %d merchants assigned after 30 s", consumer.assignedTotal(), merchants);
     }
     Thread.sleep(1000); // the claims in Redis
-    ingest = new RateIngester(b.vertx(), b.base(), StreamArgs.env("GATEWAY_INGEST_TOKEN"), factory, merchants, batch, maxInFlight);
-    JsonObject res = b.result().put("scenario", a.scenario).put("appId", app.appId()).put("merchants", merchants)
-        .put("connections", connections).put("batch", batch).put("warmupS", warmup);
+    ingest =
+        new RateIngester(
+            b.vertx(),
+            b.base(),
+            StreamArgs.env("GATEWAY_INGEST_TOKEN"),
+            factory,
+            merchants,
+            batch,
+            maxInFlight);
+    JsonObject res =
+        b.result()
+            .put("scenario", a.scenario)
+            .put("appId", app.appId())
+            .put("merchants", merchants)
+            .put("connections", connections)
+            .put("batch", batch)
+            .put("warmupS", warmup);
 
     double warmRate = sustained ? rates.get(0) / 2.0 : rates.get(0);
     StreamBench.println("warm-up: %d s at %,.0f events/s (not measured)", warmup, warmRate);
@@ -99,23 +129,62 @@ final class LoadScenario {
       if (allBounded) {
         highestBounded = rate;
       }
-      JsonObject step = new JsonObject().put("targetPerS", rate).put("seconds", StreamBench.round(dt, 1))
-          .put("ingestedPerS", Math.round(ingestRate)).put("deliveredPerS", Math.round(deliveredRate))
-          .put("lagStart", s0.lag()).put("lagEnd", s1.lag()).put("lagMax", maxLag)
-          .put("missed", s1.missed - s0.missed).put("rejected503", rejected)
-          .put("ingestRequestsPerS", Math.round((s1.requests - s0.requests) / dt))
-          .put("commitToArrival", StreamBench.percentiles(lat)).put("ingestLatency", StreamBench.percentiles(il))
-          .put("bounded", bounded).put("fromMs", s0.wallMs).put("toMs", s1.wallMs);
+      JsonObject step =
+          new JsonObject()
+              .put("targetPerS", rate)
+              .put("seconds", StreamBench.round(dt, 1))
+              .put("ingestedPerS", Math.round(ingestRate))
+              .put("deliveredPerS", Math.round(deliveredRate))
+              .put("lagStart", s0.lag())
+              .put("lagEnd", s1.lag())
+              .put("lagMax", maxLag)
+              .put("missed", s1.missed - s0.missed)
+              .put("rejected503", rejected)
+              .put("ingestRequestsPerS", Math.round((s1.requests - s0.requests) / dt))
+              .put("commitToArrival", StreamBench.percentiles(lat))
+              .put("ingestLatency", StreamBench.percentiles(il))
+              .put("bounded", bounded)
+              .put("fromMs", s0.wallMs)
+              .put("toMs", s1.wallMs);
       steps.add(step);
-      StreamBench.println("STEP target %,d/s: ingested %,.0f/s, delivered %,.0f/s, lag %,d -> %,d (max %,d), missed %,d,"
-          + " 503 %,d; commit->arrival p50 %.1f p99 %.1f p999 %.1f max %.1f ms; ingest p50 %.1f p99 %.1f ms; %s",
-          rate, ingestRate, deliveredRate, s0.lag(), s1.lag(), maxLag, s1.missed - s0.missed, rejected,
-          lat.getValueAtPercentile(50) / 1e3, lat.getValueAtPercentile(99) / 1e3, lat.getValueAtPercentile(99.9) / 1e3,
-          lat.getMaxValue() / 1e3, il.getValueAtPercentile(50) / 1e3, il.getValueAtPercentile(99) / 1e3,
+      StreamBench.println(
+          "STEP target %,d/s: ingested %,.0f/s, delivered %,.0f/s, lag %,d -> %,d (max %,d), missed %,d,"
+              + " 503 %,d; commit->arrival p50 %.1f p99 %.1f p999 %.1f max %.1f ms; ingest p50 %.1f p99 %.1f ms; %s",
+          rate,
+          ingestRate,
+          deliveredRate,
+          s0.lag(),
+          s1.lag(),
+          maxLag,
+          s1.missed - s0.missed,
+          rejected,
+          lat.getValueAtPercentile(50) / 1e3,
+          lat.getValueAtPercentile(99) / 1e3,
+          lat.getValueAtPercentile(99.9) / 1e3,
+          lat.getMaxValue() / 1e3,
+          il.getValueAtPercentile(50) / 1e3,
+          il.getValueAtPercentile(99) / 1e3,
           bounded ? "bounded" : "NOT bounded");
-      StreamBench.row("step", rate, Math.round(ingestRate), Math.round(deliveredRate), s0.lag(), s1.lag(), maxLag,
-          s1.missed - s0.missed, rejected, ms(lat, 50), ms(lat, 99), ms(lat, 99.9), ms(lat, 100), ms(il, 50), ms(il, 99),
-          ms(il, 100), bounded ? "yes" : "NO", s0.wallMs, s1.wallMs);
+      StreamBench.row(
+          "step",
+          rate,
+          Math.round(ingestRate),
+          Math.round(deliveredRate),
+          s0.lag(),
+          s1.lag(),
+          maxLag,
+          s1.missed - s0.missed,
+          rejected,
+          ms(lat, 50),
+          ms(lat, 99),
+          ms(lat, 99.9),
+          ms(lat, 100),
+          ms(il, 50),
+          ms(il, 99),
+          ms(il, 100),
+          bounded ? "yes" : "NO",
+          s0.wallMs,
+          s1.wallMs);
     }
     consumer.measuring = false;
     ingest.measuring = false;
@@ -127,7 +196,10 @@ final class LoadScenario {
     finish(drainTimeout, factory, merchants);
   }
 
-  /** Lets the load run for {@code seconds}, printing progress every {@code every} s; returns the max lag seen. */
+  /**
+   * Lets the load run for {@code seconds}, printing progress every {@code every} s; returns the max
+   * lag seen.
+   */
   private long run(int seconds, int every) throws InterruptedException {
     long start = System.nanoTime();
     long maxLag = 0;
@@ -139,15 +211,25 @@ final class LoadScenario {
       maxLag = Math.max(maxLag, s.lag());
       if (i % every == 0 || i == seconds) {
         double dt = (s.nanos - prev.nanos) / 1e9;
-        StreamBench.println("  %3d s: ingested %,7.0f/s delivered %,7.0f/s lag %,8d  in-flight %3d missed %,d 503 %,d",
-            i, (s.stored - prev.stored) / dt, (s.applied - prev.applied) / dt, s.lag(), ingest.inFlight, s.missed, s.rejected);
+        StreamBench.println(
+            "  %3d s: ingested %,7.0f/s delivered %,7.0f/s lag %,8d  in-flight %3d missed %,d 503 %,d",
+            i,
+            (s.stored - prev.stored) / dt,
+            (s.applied - prev.applied) / dt,
+            s.lag(),
+            ingest.inFlight,
+            s.missed,
+            s.rejected);
         prev = s;
       }
     }
     return maxLag;
   }
 
-  /** Stops ingest, waits until the consumer has applied everything stored, checks every merchant's last seq. */
+  /**
+   * Stops ingest, waits until the consumer has applied everything stored, checks every merchant's
+   * last seq.
+   */
   private void finish(int drainTimeout, EventFactory factory, int merchants) throws Exception {
     ingest.stop().get(70, TimeUnit.SECONDS);
     long stored = ingest.stored;
@@ -155,9 +237,13 @@ final class LoadScenario {
     Snap s = snap();
     try {
       consumer.whenApplied(stored).get(drainTimeout, TimeUnit.SECONDS);
-      StreamBench.println("ingest stopped with lag %,d; consumer caught up in %.2f s", s.lag(), (System.nanoTime() - t0) / 1e9);
+      StreamBench.println(
+          "ingest stopped with lag %,d; consumer caught up in %.2f s",
+          s.lag(), (System.nanoTime() - t0) / 1e9);
     } catch (TimeoutException e) {
-      b.error("consumer applied %,d of %,d stored events %d s after ingest stopped", consumer.applied, stored, drainTimeout);
+      b.error(
+          "consumer applied %,d of %,d stored events %d s after ingest stopped",
+          consumer.applied, stored, drainTimeout);
     }
     long[] heads = ingest.maxSeqs().get();
     Map<String, Long> last = consumer.lastApplied().get();
@@ -165,25 +251,50 @@ final class LoadScenario {
     for (int m = 0; m < merchants; m++) {
       long got = last.getOrDefault(factory.merchantId(m), 0L);
       if (got != heads[m] && ++wrong <= 10) {
-        b.error("merchant %s: last applied seq %d, ingest answered up to %d", factory.merchantId(m), got, heads[m]);
+        b.error(
+            "merchant %s: last applied seq %d, ingest answered up to %d",
+            factory.merchantId(m), got, heads[m]);
       }
     }
-    StreamBench.println("total: %,d events stored in %,d requests, %,d applied, %,d redelivered (%,d acks refused), %,d missed, %,d refused (503);"
-        + " consumer errors %d, ingest errors %d, merchants with a wrong last seq %d", stored, ingest.requests,
-        consumer.applied, consumer.redelivered, consumer.refusedAcks, ingest.missed, ingest.rejected503, consumer.errors, ingest.errors, wrong);
-    b.result().put("stored", stored).put("applied", consumer.applied).put("redelivered", consumer.redelivered)
-        .put("refusedAcks", consumer.refusedAcks).put("consumerErrors", consumer.errors).put("ingestErrors", ingest.errors).put("wrongLastSeq", wrong)
+    StreamBench.println(
+        "total: %,d events stored in %,d requests, %,d applied, %,d redelivered (%,d acks refused), %,d missed, %,d refused (503);"
+            + " consumer errors %d, ingest errors %d, merchants with a wrong last seq %d",
+        stored,
+        ingest.requests,
+        consumer.applied,
+        consumer.redelivered,
+        consumer.refusedAcks,
+        ingest.missed,
+        ingest.rejected503,
+        consumer.errors,
+        ingest.errors,
+        wrong);
+    b.result()
+        .put("stored", stored)
+        .put("applied", consumer.applied)
+        .put("redelivered", consumer.redelivered)
+        .put("refusedAcks", consumer.refusedAcks)
+        .put("consumerErrors", consumer.errors)
+        .put("ingestErrors", ingest.errors)
+        .put("wrongLastSeq", wrong)
         .put("catchUpS", StreamBench.round((System.nanoTime() - t0) / 1e9, 2));
     b.countErrors(consumer.errors + ingest.errors);
     StreamBench.await(consumer.close());
   }
 
   private static double ms(Histogram h, double percentile) {
-    return StreamBench.round((percentile >= 100 ? h.getMaxValue() : h.getValueAtPercentile(percentile)) / 1000.0, 1);
+    return StreamBench.round(
+        (percentile >= 100 ? h.getMaxValue() : h.getValueAtPercentile(percentile)) / 1000.0, 1);
   }
 
   private Snap snap() {
-    return new Snap(System.nanoTime(), System.currentTimeMillis(), ingest == null ? 0 : ingest.stored, consumer.applied,
-        ingest == null ? 0 : ingest.missed, ingest == null ? 0 : ingest.rejected503, ingest == null ? 0 : ingest.requests);
+    return new Snap(
+        System.nanoTime(),
+        System.currentTimeMillis(),
+        ingest == null ? 0 : ingest.stored,
+        consumer.applied,
+        ingest == null ? 0 : ingest.missed,
+        ingest == null ? 0 : ingest.rejected503,
+        ingest == null ? 0 : ingest.requests);
   }
 }

@@ -20,7 +20,8 @@ record Params(
     String merchantPrefix,
     long seed) {
 
-  static final String USAGE = """
+  static final String USAGE =
+      """
       usage: IngestBench [--name=value ...]   (or -Dbench.name=value)
         url           ingest endpoint            default http://127.0.0.1:8080/v1/events
         token         ingest bearer token        default $GATEWAY_INGEST_TOKEN
@@ -46,21 +47,23 @@ record Params(
     }
     Map<String, String> left = new HashMap<>(given);
     String token = get(left, "token", System.getenv().getOrDefault("GATEWAY_INGEST_TOKEN", ""));
-    Params p = new Params(
-        URI.create(get(left, "url", "http://127.0.0.1:8080/v1/events")),
-        token,
-        positive(left, "batch", 100),
-        positive(left, "merchants", 1000),
-        positive(left, "concurrency", 16),
-        positive(left, "duration", 30),
-        Integer.parseInt(get(left, "warmup", "10")),
-        get(left, "prefix", "bench-m-"),
-        Long.parseLong(get(left, "seed", "42")));
+    Params p =
+        new Params(
+            URI.create(get(left, "url", "http://127.0.0.1:8080/v1/events")),
+            token,
+            positive(left, "batch", 100),
+            positive(left, "merchants", 1000),
+            positive(left, "concurrency", 16),
+            positive(left, "duration", 30),
+            Integer.parseInt(get(left, "warmup", "10")),
+            get(left, "prefix", "bench-m-"),
+            Long.parseLong(get(left, "seed", "42")));
     if (!left.isEmpty()) {
       throw new IllegalArgumentException("unknown argument(s) " + left.keySet() + "\n" + USAGE);
     }
     if (token.isEmpty()) {
-      throw new IllegalArgumentException("no ingest token: pass --token=... or set GATEWAY_INGEST_TOKEN");
+      throw new IllegalArgumentException(
+          "no ingest token: pass --token=... or set GATEWAY_INGEST_TOKEN");
     }
     if (p.merchants > 9999) {
       throw new IllegalArgumentException("merchants must be at most 9999");

@@ -37,8 +37,10 @@ final class RateIngester {
   private final int batch;
   private final int maxInFlight;
   private final long[] maxSeq;
+
   /** Intended-start-to-answer latency of 200 answers, microseconds, while measuring. */
   final Recorder latencyMicros = new Recorder(3);
+
   volatile boolean measuring;
   volatile long stored;
   volatile long requests;
@@ -52,13 +54,28 @@ final class RateIngester {
   private long timer = -1;
   private CompletableFuture<Void> idle;
 
-  RateIngester(Vertx vertx, URI base, String ingestToken, EventFactory factory, int merchants, int batch, int maxInFlight) {
+  RateIngester(
+      Vertx vertx,
+      URI base,
+      String ingestToken,
+      EventFactory factory,
+      int merchants,
+      int batch,
+      int maxInFlight) {
     this.ctx = vertx.getOrCreateContext();
-    this.client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true),
-        new PoolOptions().setHttp1MaxSize(maxInFlight));
-    this.request = new RequestOptions().setMethod(HttpMethod.POST).setHost(base.getHost()).setPort(base.getPort())
-        .setURI("/v1/events").putHeader("Authorization", "Bearer " + ingestToken)
-        .putHeader("Content-Type", "application/json").setTimeout(TimeUnit.SECONDS.toMillis(60));
+    this.client =
+        vertx.createHttpClient(
+            new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true),
+            new PoolOptions().setHttp1MaxSize(maxInFlight));
+    this.request =
+        new RequestOptions()
+            .setMethod(HttpMethod.POST)
+            .setHost(base.getHost())
+            .setPort(base.getPort())
+            .setURI("/v1/events")
+            .putHeader("Authorization", "Bearer " + ingestToken)
+            .putHeader("Content-Type", "application/json")
+            .setTimeout(TimeUnit.SECONDS.toMillis(60));
     this.factory = factory;
     this.batch = batch;
     this.maxInFlight = maxInFlight;
@@ -67,29 +84,31 @@ final class RateIngester {
 
   /** Sets the target rate in events/s (0 stops sending); batches become due from now on. */
   void setRate(double eventsPerSecond) {
-    ctx.runOnContext(v -> {
-      rate = eventsPerSecond;
-      rateStartNanos = System.nanoTime();
-      sentAtRate = 0;
-      if (rate > 0 && timer < 0) {
-        timer = ctx.owner().setPeriodic(TICK_MS, id -> tick());
-      } else if (rate <= 0 && timer >= 0) {
-        ctx.owner().cancelTimer(timer);
-        timer = -1;
-      }
-    });
+    ctx.runOnContext(
+        v -> {
+          rate = eventsPerSecond;
+          rateStartNanos = System.nanoTime();
+          sentAtRate = 0;
+          if (rate > 0 && timer < 0) {
+            timer = ctx.owner().setPeriodic(TICK_MS, id -> tick());
+          } else if (rate <= 0 && timer >= 0) {
+            ctx.owner().cancelTimer(timer);
+            timer = -1;
+          }
+        });
   }
 
   /** Stops sending; completes when no request is in flight. */
   CompletableFuture<Void> stop() {
     CompletableFuture<Void> f = new CompletableFuture<>();
     setRate(0);
-    ctx.runOnContext(v -> {
-      idle = f;
-      if (inFlight == 0) {
-        f.complete(null);
-      }
-    });
+    ctx.runOnContext(
+        v -> {
+          idle = f;
+          if (inFlight == 0) {
+            f.complete(null);
+          }
+        });
     return f;
   }
 
@@ -119,21 +138,27 @@ final class RateIngester {
 
   private void send(EventFactory.Batch b, long dueNanos) {
     inFlight++;
-    client.request(request)
+    client
+        .request(request)
         .compose(req -> req.send(b.body()))
-        .compose(resp -> resp.body().map(body -> {
-          answered(b, dueNanos, resp.statusCode(), body);
-          return null;
-        }))
-        .onComplete(ar -> {
-          inFlight--;
-          if (ar.failed()) {
-            error("request failed: " + ar.cause());
-          }
-          if (inFlight == 0 && idle != null) {
-            idle.complete(null);
-          }
-        });
+        .compose(
+            resp ->
+                resp.body()
+                    .map(
+                        body -> {
+                          answered(b, dueNanos, resp.statusCode(), body);
+                          return null;
+                        }))
+        .onComplete(
+            ar -> {
+              inFlight--;
+              if (ar.failed()) {
+                error("request failed: " + ar.cause());
+              }
+              if (inFlight == 0 && idle != null) {
+                idle.complete(null);
+              }
+            });
   }
 
   private void answered(EventFactory.Batch b, long dueNanos, int status, Buffer body) {

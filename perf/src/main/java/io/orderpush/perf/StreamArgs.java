@@ -12,7 +12,8 @@ import java.util.Map;
  */
 final class StreamArgs {
 
-  static final String USAGE = """
+  static final String USAGE =
+      """
       usage: StreamBench <drain|live|sustained> [--name=value ...]
         common:    url (http://127.0.0.1:8080), connections (drain 1, else 4), prefix (merchant id prefix)
         drain:     merchant (required: a merchant with a stored backlog), events (1000000), timeout (600 s)
@@ -82,7 +83,8 @@ final class StreamArgs {
   /** Fails on arguments no scenario asked for (typos). */
   void checkAllUsed() {
     if (!given.isEmpty()) {
-      throw new IllegalArgumentException("unknown argument(s) " + given.keySet() + " for " + scenario + "\n" + USAGE);
+      throw new IllegalArgumentException(
+          "unknown argument(s) " + given.keySet() + " for " + scenario + "\n" + USAGE);
     }
   }
 }

@@ -28,9 +28,9 @@ import org.HdrHistogram.Histogram;
  * </ul>
  *
  * Every scenario checks per merchant that events arrive dense and in order ({@link
- * StreamConsumer}); live and sustained also check at the end that each merchant's last applied
- * seq is the highest seq ingest answered. Prints a {@code RESULT_JSON} line; exit status 1 if any
- * check failed.
+ * StreamConsumer}); live and sustained also check at the end that each merchant's last applied seq
+ * is the highest seq ingest answered. Prints a {@code RESULT_JSON} line; exit status 1 if any check
+ * failed.
  */
 public final class StreamBench {
 
@@ -45,8 +45,12 @@ public final class StreamBench {
     this.args = args;
     this.vertx = vertx;
     this.base = args.url();
-    this.operator = new AdminClient(vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true),
-        new PoolOptions().setHttp1MaxSize(16)), base, StreamArgs.env("GATEWAY_ADMIN_TOKEN"));
+    this.operator =
+        new AdminClient(
+            vertx.createHttpClient(
+                new HttpClientOptions().setKeepAlive(true), new PoolOptions().setHttp1MaxSize(16)),
+            base,
+            StreamArgs.env("GATEWAY_ADMIN_TOKEN"));
   }
 
   public static void main(String[] argv) throws Exception {
@@ -82,9 +86,14 @@ public final class StreamBench {
     int connections = args.integer("connections", 1);
     int timeout = args.integer("timeout", 600);
     args.checkAllUsed();
-    AdminClient.App app = await(operator.createApp("stream-bench-drain-" + merchant, new JsonObject().put("mode", "websocket")));
+    AdminClient.App app =
+        await(
+            operator.createApp(
+                "stream-bench-drain-" + merchant, new JsonObject().put("mode", "websocket")));
     long startSeq = await(operator.grant(app.appId(), merchant, "earliest"));
-    println("app %s granted merchant %s from seq %d; connecting %d consumer(s)", app.appId(), merchant, startSeq, connections);
+    println(
+        "app %s granted merchant %s from seq %d; connecting %d consumer(s)",
+        app.appId(), merchant, startSeq, connections);
     StreamConsumer consumer = new StreamConsumer(vertx, base, app.token(), List.of(merchant));
     long t0 = System.nanoTime();
     long fromMs = System.currentTimeMillis();
@@ -97,35 +106,66 @@ public final class StreamBench {
       long now = System.nanoTime();
       if (now - lastT >= TimeUnit.SECONDS.toNanos(5)) {
         long a = consumer.applied;
-        println("  %5.1f s: %,d events applied (%,.0f events/s over the last %.1f s)", (now - t0) / 1e9, a,
-            (a - last) / ((now - lastT) / 1e9), (now - lastT) / 1e9);
+        println(
+            "  %5.1f s: %,d events applied (%,.0f events/s over the last %.1f s)",
+            (now - t0) / 1e9, a, (a - last) / ((now - lastT) / 1e9), (now - lastT) / 1e9);
         last = a;
         lastT = now;
       }
     }
     if (!done.isDone()) {
-      error("drain did not finish: %,d of %,d events applied after %d s", consumer.applied, events, timeout);
+      error(
+          "drain did not finish: %,d of %,d events applied after %d s",
+          consumer.applied, events, timeout);
       done.complete(System.nanoTime());
     }
     long t1 = done.get();
     Map<String, Long> lastApplied = consumer.lastApplied().get();
     if (lastApplied.get(merchant) != events) {
-      error("merchant %s: last applied seq %d, expected %d", merchant, lastApplied.get(merchant), events);
+      error(
+          "merchant %s: last applied seq %d, expected %d",
+          merchant, lastApplied.get(merchant), events);
     }
     double total = (t1 - t0) / 1e9;
     double fromFirst = (t1 - consumer.firstEventNanos) / 1e9;
-    println("drain: %,d events in %.2f s from connect = %,.0f events/s (%.2f s, %,.0f events/s from the first event);"
-        + " %,d messages, %,d redelivered, %d consumer errors", consumer.applied, total, consumer.applied / total,
-        fromFirst, consumer.applied / fromFirst, consumer.messages, consumer.redelivered, consumer.errors);
+    println(
+        "drain: %,d events in %.2f s from connect = %,.0f events/s (%.2f s, %,.0f events/s from the first event);"
+            + " %,d messages, %,d redelivered, %d consumer errors",
+        consumer.applied,
+        total,
+        consumer.applied / total,
+        fromFirst,
+        consumer.applied / fromFirst,
+        consumer.messages,
+        consumer.redelivered,
+        consumer.errors);
     errors += consumer.errors;
-    result.put("scenario", "drain").put("appId", app.appId()).put("merchantId", merchant).put("events", consumer.applied)
-        .put("seconds", round(total, 3)).put("eventsPerS", Math.round(consumer.applied / total))
-        .put("secondsFromFirstEvent", round(fromFirst, 3)).put("messages", consumer.messages)
-        .put("eventsPerMessage", round((double) consumer.applied / Math.max(1, consumer.messages), 1))
-        .put("redelivered", consumer.redelivered).put("lastApplied", lastApplied.get(merchant))
-        .put("fromMs", fromMs).put("toMs", fromMs + (t1 - t0) / 1_000_000);
-    row("drain", consumer.applied, round(total, 2), Math.round(consumer.applied / total), round(fromFirst, 2),
-        round((double) consumer.applied / Math.max(1, consumer.messages), 1), consumer.errors, app.appId(), fromMs,
+    result
+        .put("scenario", "drain")
+        .put("appId", app.appId())
+        .put("merchantId", merchant)
+        .put("events", consumer.applied)
+        .put("seconds", round(total, 3))
+        .put("eventsPerS", Math.round(consumer.applied / total))
+        .put("secondsFromFirstEvent", round(fromFirst, 3))
+        .put("messages", consumer.messages)
+        .put(
+            "eventsPerMessage",
+            round((double) consumer.applied / Math.max(1, consumer.messages), 1))
+        .put("redelivered", consumer.redelivered)
+        .put("lastApplied", lastApplied.get(merchant))
+        .put("fromMs", fromMs)
+        .put("toMs", fromMs + (t1 - t0) / 1_000_000);
+    row(
+        "drain",
+        consumer.applied,
+        round(total, 2),
+        Math.round(consumer.applied / total),
+        round(fromFirst, 2),
+        round((double) consumer.applied / Math.max(1, consumer.messages), 1),
+        consumer.errors,
+        app.appId(),
+        fromMs,
         fromMs + (t1 - t0) / 1_000_000);
     await(consumer.close());
   }
@@ -186,7 +226,8 @@ public final class StreamBench {
 
   /** p50/p99/p99.9/max/mean in ms of a microsecond histogram. */
   static JsonObject percentiles(Histogram h) {
-    return new JsonObject().put("count", h.getTotalCount())
+    return new JsonObject()
+        .put("count", h.getTotalCount())
         .put("p50Ms", round(h.getValueAtPercentile(50) / 1000.0, 2))
         .put("p90Ms", round(h.getValueAtPercentile(90) / 1000.0, 2))
         .put("p99Ms", round(h.getValueAtPercentile(99) / 1000.0, 2))

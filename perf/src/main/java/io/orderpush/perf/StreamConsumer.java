@@ -24,15 +24,15 @@ import java.util.concurrent.CompletableFuture;
 import org.HdrHistogram.Recorder;
 
 /**
- * One app's consumer group: {@code n} WebSocket connections to {@code /v1/stream}, all on one
- * event loop (so the per-merchant checks need no locks). It applies every {@code events} message
- * the protocol's way (skip what is at or below the last applied seq, ack the last seq of the
- * message right after), and checks, per merchant:
+ * One app's consumer group: {@code n} WebSocket connections to {@code /v1/stream}, all on one event
+ * loop (so the per-merchant checks need no locks). It applies every {@code events} message the
+ * protocol's way (skip what is at or below the last applied seq, ack the last seq of the message
+ * right after), and checks, per merchant:
  *
  * <ul>
  *   <li>a connection receives events of a merchant only while that merchant is assigned to it, as
- *       told by the messages on that same connection (assigned/unassigned on two sockets can
- *       arrive in either order, so ownership is tracked per connection);
+ *       told by the messages on that same connection (assigned/unassigned on two sockets can arrive
+ *       in either order, so ownership is tracked per connection);
  *   <li>within one assignment, each seq follows the previous one exactly;
  *   <li>nothing is skipped: every seq arriving is at most last applied + 1 (lower seqs are
  *       redeliveries the protocol allows after a channel moves, counted but not errors).
@@ -53,6 +53,7 @@ final class StreamConsumer {
   private final class Conn {
     final int index;
     WebSocket ws;
+
     /** Merchants assigned to this connection, with the next seq due on it (-1: none yet). */
     final Map<String, Long> expectNext = new HashMap<>();
 
@@ -66,16 +67,20 @@ final class StreamConsumer {
   private final WebSocketConnectOptions connect;
   private final Map<String, Merchant> merchants = new HashMap<>();
   private final List<Conn> conns = new ArrayList<>();
+
   /** Commit-to-arrival latency in microseconds of newly applied events, while measuring. */
   final Recorder latencyMicros = new Recorder(3);
+
   volatile boolean measuring;
   volatile long applied;
   volatile long redelivered;
   volatile long messages;
   volatile long errors;
   volatile long firstEventNanos;
+
   /** Server error messages not_assigned: expected for acks in flight while a channel moves. */
   volatile long refusedAcks;
+
   private volatile int assignedTotal;
   private boolean closing;
   private long target = Long.MAX_VALUE;
@@ -86,10 +91,18 @@ final class StreamConsumer {
 
   StreamConsumer(Vertx vertx, URI base, String appToken, Collection<String> merchantIds) {
     this.ctx = vertx.getOrCreateContext();
-    this.client = vertx.createWebSocketClient(new WebSocketClientOptions()
-        .setMaxFrameSize(16 * 1024 * 1024).setMaxMessageSize(64 * 1024 * 1024).setMaxConnections(64));
-    this.connect = new WebSocketConnectOptions().setHost(base.getHost()).setPort(base.getPort())
-        .setURI("/v1/stream").putHeader("Authorization", "Bearer " + appToken);
+    this.client =
+        vertx.createWebSocketClient(
+            new WebSocketClientOptions()
+                .setMaxFrameSize(16 * 1024 * 1024)
+                .setMaxMessageSize(64 * 1024 * 1024)
+                .setMaxConnections(64));
+    this.connect =
+        new WebSocketConnectOptions()
+            .setHost(base.getHost())
+            .setPort(base.getPort())
+            .setURI("/v1/stream")
+            .putHeader("Authorization", "Bearer " + appToken);
     merchantIds.forEach(m -> merchants.put(m, new Merchant()));
   }
 
@@ -107,20 +120,30 @@ final class StreamConsumer {
     }
     Conn c = new Conn(i);
     conns.add(c);
-    client.connect(connect).onComplete(ar -> {
-      if (ar.failed()) {
-        done.fail(ar.cause());
-        return;
-      }
-      c.ws = ar.result();
-      c.ws.textMessageHandler(text -> onText(c, text));
-      c.ws.closeHandler(x -> {
-        if (!closing) {
-          error("connection " + c.index + " closed by the server: " + c.ws.closeStatusCode() + " " + c.ws.closeReason());
-        }
-      });
-      connectFrom(i + 1, n, done);
-    });
+    client
+        .connect(connect)
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                done.fail(ar.cause());
+                return;
+              }
+              c.ws = ar.result();
+              c.ws.textMessageHandler(text -> onText(c, text));
+              c.ws.closeHandler(
+                  x -> {
+                    if (!closing) {
+                      error(
+                          "connection "
+                              + c.index
+                              + " closed by the server: "
+                              + c.ws.closeStatusCode()
+                              + " "
+                              + c.ws.closeReason());
+                    }
+                  });
+              connectFrom(i + 1, n, done);
+            });
   }
 
   int assignedTotal() {
@@ -130,38 +153,42 @@ final class StreamConsumer {
   /** Completes with System.nanoTime() when {@code total} events have been applied. */
   CompletableFuture<Long> whenApplied(long total) {
     CompletableFuture<Long> f = new CompletableFuture<>();
-    ctx.runOnContext(v -> {
-      target = total;
-      reached = f;
-      if (applied >= total) {
-        f.complete(System.nanoTime());
-      }
-    });
+    ctx.runOnContext(
+        v -> {
+          target = total;
+          reached = f;
+          if (applied >= total) {
+            f.complete(System.nanoTime());
+          }
+        });
     return f;
   }
 
   /** Last applied seq per merchant (a copy, taken on the consumer's event loop). */
   CompletableFuture<Map<String, Long>> lastApplied() {
     CompletableFuture<Map<String, Long>> f = new CompletableFuture<>();
-    ctx.runOnContext(v -> {
-      Map<String, Long> out = new HashMap<>();
-      merchants.forEach((id, m) -> out.put(id, m.lastApplied));
-      f.complete(out);
-    });
+    ctx.runOnContext(
+        v -> {
+          Map<String, Long> out = new HashMap<>();
+          merchants.forEach((id, m) -> out.put(id, m.lastApplied));
+          f.complete(out);
+        });
     return f;
   }
 
   Future<Void> close() {
     Promise<Void> done = Promise.promise();
-    ctx.runOnContext(v -> {
-      closing = true;
-      conns.forEach(c -> {
-        if (c.ws != null) {
-          c.ws.close((short) 1000, "bench done");
-        }
-      });
-      done.complete();
-    });
+    ctx.runOnContext(
+        v -> {
+          closing = true;
+          conns.forEach(
+              c -> {
+                if (c.ws != null) {
+                  c.ws.close((short) 1000, "bench done");
+                }
+              });
+          done.complete();
+        });
     return done.future();
   }
 
@@ -192,7 +219,8 @@ final class StreamConsumer {
         switch (f) {
           case "type" -> type = p.getText();
           case "merchantId" -> merchantId = p.getText();
-          case "message", "code" -> message = message == null ? p.getText() : message + ": " + p.getText();
+          case "message", "code" ->
+              message = message == null ? p.getText() : message + ": " + p.getText();
           case "merchants" -> {
             list = new ArrayList<>();
             while (p.nextToken() == JsonToken.VALUE_STRING) {
@@ -225,11 +253,17 @@ final class StreamConsumer {
         }
       }
     } catch (IOException | RuntimeException e) {
-      error("connection " + c.index + ": unparsable message (" + e + "): " + text.substring(0, Math.min(200, text.length())));
+      error(
+          "connection "
+              + c.index
+              + ": unparsable message ("
+              + e
+              + "): "
+              + text.substring(0, Math.min(200, text.length())));
       return;
     }
     switch (type == null ? "" : type) {
-      case "hello" -> { }
+      case "hello" -> {}
       case "assigned" -> list.forEach(m -> assigned(c, m));
       case "unassigned" -> list.forEach(m -> unassigned(c, m));
       case "events" -> events(c, merchantId, n, arrivalMicros);
@@ -264,8 +298,14 @@ final class StreamConsumer {
     Merchant m = merchants.get(id);
     Long due = c.expectNext.get(id);
     if (m == null || due == null || n == 0) {
-      error("connection " + c.index + ": " + n + " events of merchant " + id
-          + (m == null ? " (unknown)" : n == 0 ? " (empty message)" : " not assigned to it"));
+      error(
+          "connection "
+              + c.index
+              + ": "
+              + n
+              + " events of merchant "
+              + id
+              + (m == null ? " (unknown)" : n == 0 ? " (empty message)" : " not assigned to it"));
       return;
     }
     if (firstEventNanos == 0) {
@@ -276,9 +316,27 @@ final class StreamConsumer {
     for (int i = 0; i < n; i++) {
       long seq = seqs[i];
       if (expect >= 0 && seq != expect) {
-        error("merchant " + id + ": seq " + seq + " arrived where " + expect + " was due (connection " + c.index + ")");
+        error(
+            "merchant "
+                + id
+                + ": seq "
+                + seq
+                + " arrived where "
+                + expect
+                + " was due (connection "
+                + c.index
+                + ")");
       } else if (seq > m.lastApplied + 1) {
-        error("merchant " + id + ": seq " + seq + " leaves a gap after " + m.lastApplied + " (connection " + c.index + ")");
+        error(
+            "merchant "
+                + id
+                + ": seq "
+                + seq
+                + " leaves a gap after "
+                + m.lastApplied
+                + " (connection "
+                + c.index
+                + ")");
       }
       expect = seq + 1;
       if (seq <= m.lastApplied) {
@@ -292,7 +350,8 @@ final class StreamConsumer {
       }
     }
     c.expectNext.put(id, expect);
-    c.ws.writeTextMessage("{\"type\":\"ack\",\"merchantId\":\"" + id + "\",\"seq\":" + seqs[n - 1] + "}");
+    c.ws.writeTextMessage(
+        "{\"type\":\"ack\",\"merchantId\":\"" + id + "\",\"seq\":" + seqs[n - 1] + "}");
     applied += newly;
     if (applied >= target && reached != null) {
       reached.complete(System.nanoTime());

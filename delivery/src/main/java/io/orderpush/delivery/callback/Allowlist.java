@@ -34,7 +34,8 @@ public final class Allowlist {
   private final List<Cidr> ranges = new ArrayList<>();
 
   /**
-   * @param spec comma-separated host names, IP addresses and CIDRs, e.g. {@code 127.0.0.1,10.0.0.0/8,hooks.local}
+   * @param spec comma-separated host names, IP addresses and CIDRs, e.g. {@code
+   *     127.0.0.1,10.0.0.0/8,hooks.local}
    * @throws IllegalArgumentException naming the entry that is not valid
    */
   public static Allowlist parse(String spec) {
@@ -88,5 +89,4 @@ public final class Allowlist {
       throw new IllegalArgumentException("not an IP address: " + s, e);
     }
   }
-
 }

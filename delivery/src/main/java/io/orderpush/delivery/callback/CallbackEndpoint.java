@@ -71,8 +71,18 @@ final class CallbackEndpoint extends Subscriber {
   private long failingSince;
   private boolean closed;
 
-  CallbackEndpoint(UUID appId, URI url, String state, List<String> secrets, DeliveryEngine engine, EventLog log,
-      Pool pool, CallbackSender sender, CallbackSettings settings, CallbackMetrics metrics, AppStore apps) {
+  CallbackEndpoint(
+      UUID appId,
+      URI url,
+      String state,
+      List<String> secrets,
+      DeliveryEngine engine,
+      EventLog log,
+      Pool pool,
+      CallbackSender sender,
+      CallbackSettings settings,
+      CallbackMetrics metrics,
+      AppStore apps) {
     this.appId = appId;
     this.url = url;
     this.state = state;
@@ -109,7 +119,10 @@ final class CallbackEndpoint extends Subscriber {
 
   @Override
   protected boolean writable() {
-    return !closed && !"suspended".equals(state) && inFlight < settings.maxInFlightPerApp() && retryQueue.isEmpty();
+    return !closed
+        && !"suspended".equals(state)
+        && inFlight < settings.maxInFlightPerApp()
+        && retryQueue.isEmpty();
   }
 
   @Override
@@ -144,8 +157,11 @@ final class CallbackEndpoint extends Subscriber {
   /** The batch id: the same for every attempt of the same seq range of the same channel. */
   static String batchId(UUID appId, String merchantId, long first, long last) {
     try {
-      byte[] h = MessageDigest.getInstance("SHA-256")
-          .digest((appId + "/" + merchantId + "/" + first + "-" + last).getBytes(StandardCharsets.UTF_8));
+      byte[] h =
+          MessageDigest.getInstance("SHA-256")
+              .digest(
+                  (appId + "/" + merchantId + "/" + first + "-" + last)
+                      .getBytes(StandardCharsets.UTF_8));
       return "msg_" + Base64.getUrlEncoder().withoutPadding().encodeToString(h).substring(0, 27);
     } catch (java.security.NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
@@ -153,8 +169,11 @@ final class CallbackEndpoint extends Subscriber {
   }
 
   static byte[] body(String merchantId, List<LoggedEvent> events) {
-    StringBuilder sb = new StringBuilder(events.size() * 450 + 64)
-        .append("{\"merchantId\":").append(io.vertx.core.json.Json.encode(merchantId)).append(",\"events\":[");
+    StringBuilder sb =
+        new StringBuilder(events.size() * 450 + 64)
+            .append("{\"merchantId\":")
+            .append(io.vertx.core.json.Json.encode(merchantId))
+            .append(",\"events\":[");
     for (int i = 0; i < events.size(); i++) {
       if (i > 0) {
         sb.append(',');
@@ -168,35 +187,59 @@ final class CallbackEndpoint extends Subscriber {
     long started = System.nanoTime();
     b.sending = true;
     metrics.batchEvents.record(events.size());
-    sender.post(url, batchId(appId, c.merchantId(), b.first, b.last), secrets, body(c.merchantId(), events))
-        .onComplete(ar -> engine.context().runOnContext(v -> {
-          inFlight--;
-          b.sending = false;
-          Attempt a = ar.succeeded() ? ar.result() : new Attempt(0, Optional.empty(), String.valueOf(ar.cause()));
-          metrics.attempt(a.succeeded() ? "success" : a.gone() ? "gone" : a.status() == 0 ? "no_answer" : "failure",
-              a.statusClass(), System.nanoTime() - started);
-          if (pending.get(c) == b) {
-            outcome(c, b, a);
-          }
-          pump();
-        }));
+    sender
+        .post(
+            url,
+            batchId(appId, c.merchantId(), b.first, b.last),
+            secrets,
+            body(c.merchantId(), events))
+        .onComplete(
+            ar ->
+                engine
+                    .context()
+                    .runOnContext(
+                        v -> {
+                          inFlight--;
+                          b.sending = false;
+                          Attempt a =
+                              ar.succeeded()
+                                  ? ar.result()
+                                  : new Attempt(0, Optional.empty(), String.valueOf(ar.cause()));
+                          metrics.attempt(
+                              a.succeeded()
+                                  ? "success"
+                                  : a.gone() ? "gone" : a.status() == 0 ? "no_answer" : "failure",
+                              a.statusClass(),
+                              System.nanoTime() - started);
+                          if (pending.get(c) == b) {
+                            outcome(c, b, a);
+                          }
+                          pump();
+                        }));
   }
 
   private void outcome(Channel c, Batch b, Attempt a) {
     if (a.succeeded()) {
       succeeded();
-      engine.ack(c, this, b.last).onComplete(ack -> {
-        if (pending.get(c) != b) {
-          return;
-        }
-        if (ack.failed()) {
-          // Delivered, but the cursor could not be stored: deliver again later (same id).
-          failed(c, b, new Attempt(0, Optional.empty(), "cursor not stored: " + ack.cause().getMessage()));
-          return;
-        }
-        pending.remove(c);
-        engine.wake(c);
-      });
+      engine
+          .ack(c, this, b.last)
+          .onComplete(
+              ack -> {
+                if (pending.get(c) != b) {
+                  return;
+                }
+                if (ack.failed()) {
+                  // Delivered, but the cursor could not be stored: deliver again later (same id).
+                  failed(
+                      c,
+                      b,
+                      new Attempt(
+                          0, Optional.empty(), "cursor not stored: " + ack.cause().getMessage()));
+                  return;
+                }
+                pending.remove(c);
+                engine.wake(c);
+              });
     } else if (a.gone()) {
       lastError = "HTTP 410 Gone: endpoint suspended until an operator resumes it";
       setState("suspended");
@@ -228,22 +271,33 @@ final class CallbackEndpoint extends Subscriber {
     long delay = a.retryAfter().map(this::clamp).orElseGet(() -> backoff(b.attempts)).toMillis();
     metrics.retries.increment();
     b.dueAt = now + delay;
-    b.timer = engine.vertx().setTimer(Math.max(1, delay), t -> {
-      b.timer = -1;
-      if (pending.get(c) == b && !"suspended".equals(state)) {
-        retryQueue.add(c);
-        pump();
-      }
-    });
+    b.timer =
+        engine
+            .vertx()
+            .setTimer(
+                Math.max(1, delay),
+                t -> {
+                  b.timer = -1;
+                  if (pending.get(c) == b && !"suspended".equals(state)) {
+                    retryQueue.add(c);
+                    pump();
+                  }
+                });
   }
 
-  /** Retry-After is honoured between the initial backoff and an hour (or the max backoff, if longer). */
+  /**
+   * Retry-After is honoured between the initial backoff and an hour (or the max backoff, if
+   * longer).
+   */
   private Duration clamp(Duration retryAfter) {
     long ceiling = Math.max(RETRY_AFTER_CEILING.toMillis(), settings.maxBackoff().toMillis());
-    return Duration.ofMillis(Math.max(settings.initialBackoff().toMillis(), Math.min(retryAfter.toMillis(), ceiling)));
+    return Duration.ofMillis(
+        Math.max(settings.initialBackoff().toMillis(), Math.min(retryAfter.toMillis(), ceiling)));
   }
 
-  /** initial x 2^(attempt-1), capped, with +/-20% jitter so failing channels do not retry in step. */
+  /**
+   * initial x 2^(attempt-1), capped, with +/-20% jitter so failing channels do not retry in step.
+   */
   Duration backoff(int attempt) {
     double base = settings.initialBackoff().toMillis() * Math.pow(2, Math.min(attempt - 1, 30));
     double capped = Math.min(base, settings.maxBackoff().toMillis());
@@ -252,7 +306,10 @@ final class CallbackEndpoint extends Subscriber {
 
   /** Retries first (oldest order), then new reads through the engine. */
   private void pump() {
-    while (!closed && !"suspended".equals(state) && inFlight < settings.maxInFlightPerApp() && !retryQueue.isEmpty()) {
+    while (!closed
+        && !"suspended".equals(state)
+        && inFlight < settings.maxInFlightPerApp()
+        && !retryQueue.isEmpty()) {
       Channel c = retryQueue.poll();
       Batch b = pending.get(c);
       if (b == null || c.owner() != this) {
@@ -260,18 +317,28 @@ final class CallbackEndpoint extends Subscriber {
       }
       inFlight++;
       int count = (int) (b.last - b.first + 1);
-      log.read(pool, c.merchantId(), b.first, count).onComplete(ar -> {
-        if (pending.get(c) != b) {
-          inFlight--;
-          pump();
-        } else if (ar.failed() || ar.result().size() != count || ar.result().get(0).seq() != b.first) {
-          inFlight--;
-          failed(c, b, new Attempt(0, Optional.empty(), "re-reading seqs " + b.first + "-" + b.last + " failed"));
-          pump();
-        } else {
-          send(c, b, ar.result());
-        }
-      });
+      log.read(pool, c.merchantId(), b.first, count)
+          .onComplete(
+              ar -> {
+                if (pending.get(c) != b) {
+                  inFlight--;
+                  pump();
+                } else if (ar.failed()
+                    || ar.result().size() != count
+                    || ar.result().get(0).seq() != b.first) {
+                  inFlight--;
+                  failed(
+                      c,
+                      b,
+                      new Attempt(
+                          0,
+                          Optional.empty(),
+                          "re-reading seqs " + b.first + "-" + b.last + " failed"));
+                  pump();
+                } else {
+                  send(c, b, ar.result());
+                }
+              });
     }
     engine.drive(this);
   }
@@ -308,18 +375,33 @@ final class CallbackEndpoint extends Subscriber {
       return;
     }
     metrics.moved(state, next);
-    LOG.info("callback endpoint of app {} is now {}{}", appId, next, lastError == null ? "" : " (" + lastError + ")");
+    LOG.info(
+        "callback endpoint of app {} is now {}{}",
+        appId,
+        next,
+        lastError == null ? "" : " (" + lastError + ")");
     state = next;
     apps.setEndpointState(appId, next)
-        .onFailure(err -> LOG.warn("could not record endpoint state {} of app {}: {}", next, appId, err.toString()));
+        .onFailure(
+            err ->
+                LOG.warn(
+                    "could not record endpoint state {} of app {}: {}",
+                    next,
+                    appId,
+                    err.toString()));
   }
 
   EndpointView view() {
-    long next = pending.values().stream().filter(b -> b.timer >= 0).mapToLong(b -> b.dueAt).min().orElse(0);
-    return new EndpointView(state, Optional.ofNullable(lastError), consecutiveFailures,
+    long next =
+        pending.values().stream().filter(b -> b.timer >= 0).mapToLong(b -> b.dueAt).min().orElse(0);
+    return new EndpointView(
+        state,
+        Optional.ofNullable(lastError),
+        consecutiveFailures,
         next == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(next)),
         lastSuccessAt == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(lastSuccessAt)),
-        channels.size(), pending.size());
+        channels.size(),
+        pending.size());
   }
 
   void close() {

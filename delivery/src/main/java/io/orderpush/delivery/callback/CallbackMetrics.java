@@ -22,24 +22,40 @@ final class CallbackMetrics {
 
   CallbackMetrics(MeterRegistry registry) {
     this.registry = registry;
-    retries = Counter.builder("gateway.callback.retries").description("Batches scheduled for another attempt")
-        .register(registry);
-    latency = Timer.builder("gateway.callback.latency").description("POST to answer, per attempt")
-        .publishPercentiles(0.5, 0.99).register(registry);
-    batchEvents = DistributionSummary.builder("gateway.callback.batch.events").description("Events per POST")
-        .register(registry);
+    retries =
+        Counter.builder("gateway.callback.retries")
+            .description("Batches scheduled for another attempt")
+            .register(registry);
+    latency =
+        Timer.builder("gateway.callback.latency")
+            .description("POST to answer, per attempt")
+            .publishPercentiles(0.5, 0.99)
+            .register(registry);
+    batchEvents =
+        DistributionSummary.builder("gateway.callback.batch.events")
+            .description("Events per POST")
+            .register(registry);
     for (String state : new String[] {"active", "failing", "suspended"}) {
       AtomicInteger n = new AtomicInteger();
       endpoints.put(state, n);
-      Gauge.builder("gateway.callback.endpoints", n::get).tag("state", state)
-          .description("Callback endpoints by state").register(registry);
+      Gauge.builder("gateway.callback.endpoints", n::get)
+          .tag("state", state)
+          .description("Callback endpoints by state")
+          .register(registry);
     }
   }
 
   void attempt(String outcome, String statusClass, long nanos) {
-    attempts.computeIfAbsent(outcome + "/" + statusClass, k -> Counter.builder("gateway.callback.attempts")
-        .tag("outcome", outcome).tag("status", statusClass)
-        .description("POST attempts by outcome and status class").register(registry)).increment();
+    attempts
+        .computeIfAbsent(
+            outcome + "/" + statusClass,
+            k ->
+                Counter.builder("gateway.callback.attempts")
+                    .tag("outcome", outcome)
+                    .tag("status", statusClass)
+                    .description("POST attempts by outcome and status class")
+                    .register(registry))
+        .increment();
     latency.record(nanos, TimeUnit.NANOSECONDS);
   }
 

@@ -43,12 +43,25 @@ final class CallbackSender {
     this.guard = guard;
     int connectMs = (int) settings.connectTimeout().toMillis();
     // Connections per endpoint host: enough for every batch an app may have in flight.
-    PoolOptions pool = new PoolOptions().setHttp1MaxSize(settings.maxInFlightPerApp() + 4).setHttp2MaxSize(4);
-    this.http1 = vertx.createHttpClient(new HttpClientOptions()
-        .setKeepAlive(true).setConnectTimeout(connectMs).setTcpNoDelay(true), pool);
-    this.tls = vertx.createHttpClient(new HttpClientOptions()
-        .setSsl(true).setUseAlpn(true).setProtocolVersion(HttpVersion.HTTP_2)
-        .setKeepAlive(true).setConnectTimeout(connectMs).setTcpNoDelay(true), pool);
+    PoolOptions pool =
+        new PoolOptions().setHttp1MaxSize(settings.maxInFlightPerApp() + 4).setHttp2MaxSize(4);
+    this.http1 =
+        vertx.createHttpClient(
+            new HttpClientOptions()
+                .setKeepAlive(true)
+                .setConnectTimeout(connectMs)
+                .setTcpNoDelay(true),
+            pool);
+    this.tls =
+        vertx.createHttpClient(
+            new HttpClientOptions()
+                .setSsl(true)
+                .setUseAlpn(true)
+                .setProtocolVersion(HttpVersion.HTTP_2)
+                .setKeepAlive(true)
+                .setConnectTimeout(connectMs)
+                .setTcpNoDelay(true),
+            pool);
   }
 
   Future<Attempt> post(URI url, String id, List<String> secrets, byte[] body) {
@@ -56,53 +69,78 @@ final class CallbackSender {
     String signature = WebhookSigner.sign(secrets, id, timestamp, body);
     boolean https = "https".equals(url.getScheme());
     int port = url.getPort() != -1 ? url.getPort() : https ? 443 : 80;
-    String path = (url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath())
-        + (url.getRawQuery() == null ? "" : "?" + url.getRawQuery());
+    String path =
+        (url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath())
+            + (url.getRawQuery() == null ? "" : "?" + url.getRawQuery());
     Promise<Attempt> result = Promise.promise();
-    guard.resolve(url.getHost()).onFailure(err -> result.tryComplete(new Attempt(0, Optional.empty(), err.getMessage())))
-        .onSuccess(address -> {
-          RequestOptions options = new RequestOptions()
-              .setMethod(HttpMethod.POST)
-              .setServer(SocketAddress.inetSocketAddress(port, address.getHostAddress()))
-              .setHost(url.getHost())
-              .setPort(port)
-              .setSsl(https)
-              .setURI(path)
-              .setConnectTimeout(settings.connectTimeout().toMillis())
-              .putHeader("content-type", "application/json")
-              .putHeader("user-agent", USER_AGENT)
-              .putHeader("webhook-id", id)
-              .putHeader("webhook-timestamp", Long.toString(timestamp))
-              .putHeader("webhook-signature", signature);
-          AtomicReference<HttpClientRequest> exchange = new AtomicReference<>();
-          long deadline = vertx.setTimer(settings.requestTimeout().toMillis(), t -> {
-            if (result.tryComplete(new Attempt(0, Optional.empty(),
-                "no answer within " + settings.requestTimeout().toMillis() + " ms"))) {
-              HttpClientRequest req = exchange.get();
-              if (req != null) {
-                req.reset(); // cut the late exchange; its connection is not reused
-              }
-            }
-          });
-          (https ? tls : http1).request(options)
-              .compose(req -> {
-                exchange.set(req);
-                return req.send(Buffer.buffer(body));
-              })
-              // The answer's body is read and dropped, never kept.
-              .compose(resp -> resp.handler(ignored -> {}).end().map(v -> answer(resp.statusCode(), resp.headers())))
-              .onComplete(ar -> {
-                vertx.cancelTimer(deadline);
-                result.tryComplete(ar.succeeded() ? ar.result()
-                    : new Attempt(0, Optional.empty(), String.valueOf(ar.cause().getMessage())));
-              });
-        });
+    guard
+        .resolve(url.getHost())
+        .onFailure(err -> result.tryComplete(new Attempt(0, Optional.empty(), err.getMessage())))
+        .onSuccess(
+            address -> {
+              RequestOptions options =
+                  new RequestOptions()
+                      .setMethod(HttpMethod.POST)
+                      .setServer(SocketAddress.inetSocketAddress(port, address.getHostAddress()))
+                      .setHost(url.getHost())
+                      .setPort(port)
+                      .setSsl(https)
+                      .setURI(path)
+                      .setConnectTimeout(settings.connectTimeout().toMillis())
+                      .putHeader("content-type", "application/json")
+                      .putHeader("user-agent", USER_AGENT)
+                      .putHeader("webhook-id", id)
+                      .putHeader("webhook-timestamp", Long.toString(timestamp))
+                      .putHeader("webhook-signature", signature);
+              AtomicReference<HttpClientRequest> exchange = new AtomicReference<>();
+              long deadline =
+                  vertx.setTimer(
+                      settings.requestTimeout().toMillis(),
+                      t -> {
+                        if (result.tryComplete(
+                            new Attempt(
+                                0,
+                                Optional.empty(),
+                                "no answer within "
+                                    + settings.requestTimeout().toMillis()
+                                    + " ms"))) {
+                          HttpClientRequest req = exchange.get();
+                          if (req != null) {
+                            req.reset(); // cut the late exchange; its connection is not reused
+                          }
+                        }
+                      });
+              (https ? tls : http1)
+                  .request(options)
+                  .compose(
+                      req -> {
+                        exchange.set(req);
+                        return req.send(Buffer.buffer(body));
+                      })
+                  // The answer's body is read and dropped, never kept.
+                  .compose(
+                      resp ->
+                          resp.handler(ignored -> {})
+                              .end()
+                              .map(v -> answer(resp.statusCode(), resp.headers())))
+                  .onComplete(
+                      ar -> {
+                        vertx.cancelTimer(deadline);
+                        result.tryComplete(
+                            ar.succeeded()
+                                ? ar.result()
+                                : new Attempt(
+                                    0, Optional.empty(), String.valueOf(ar.cause().getMessage())));
+                      });
+            });
     return result.future();
   }
 
   private Attempt answer(int status, MultiMap headers) {
-    Optional<Duration> retryAfter = (status == 429 || status == 503)
-        ? parseRetryAfter(headers.get("retry-after")) : Optional.empty();
+    Optional<Duration> retryAfter =
+        (status == 429 || status == 503)
+            ? parseRetryAfter(headers.get("retry-after"))
+            : Optional.empty();
     return new Attempt(status, retryAfter, status >= 200 && status < 300 ? "" : "HTTP " + status);
   }
 
@@ -116,7 +154,9 @@ final class CallbackSender {
     } catch (NumberFormatException notSeconds) {
       try {
         ZonedDateTime at = ZonedDateTime.parse(value.trim(), DateTimeFormatter.RFC_1123_DATE_TIME);
-        return Optional.of(Duration.ofMillis(Math.max(0, at.toInstant().toEpochMilli() - System.currentTimeMillis())));
+        return Optional.of(
+            Duration.ofMillis(
+                Math.max(0, at.toInstant().toEpochMilli() - System.currentTimeMillis())));
       } catch (DateTimeParseException notADate) {
         return Optional.empty();
       }

@@ -20,14 +20,15 @@ import java.util.UUID;
 import java.util.function.Function;
 
 /**
- * HTTP callback delivery: one {@link CallbackEndpoint} per callback app, owning all its channels
- * on this node. Endpoints live on the delivery engine's context; the public methods may be called
- * from any thread.
+ * HTTP callback delivery: one {@link CallbackEndpoint} per callback app, owning all its channels on
+ * this node. Endpoints live on the delivery engine's context; the public methods may be called from
+ * any thread.
  */
 public final class CallbackService {
 
   static final int PAGE = 1000;
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CallbackService.class);
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(CallbackService.class);
 
   private final DeliveryEngine engine;
   private final EventLog log;
@@ -40,8 +41,14 @@ public final class CallbackService {
   private final SsrfGuard guard;
   private final Map<UUID, CallbackEndpoint> endpoints = new HashMap<>();
 
-  public CallbackService(DeliveryEngine engine, EventLog log, Pool pool, AppStore apps, GrantStore grants,
-      CallbackSettings settings, MeterRegistry registry) {
+  public CallbackService(
+      DeliveryEngine engine,
+      EventLog log,
+      Pool pool,
+      AppStore apps,
+      GrantStore grants,
+      CallbackSettings settings,
+      MeterRegistry registry) {
     this.engine = engine;
     this.log = log;
     this.pool = pool;
@@ -64,14 +71,19 @@ public final class CallbackService {
   }
 
   private Future<Void> startPage(Optional<UUID> after) {
-    return apps.callbackApps(PAGE, after).compose(page -> {
-      Future<Void> all = Future.succeededFuture();
-      for (App app : page) {
-        all = all.compose(v -> open(app));
-      }
-      return all.compose(v -> page.size() < PAGE
-          ? Future.succeededFuture() : startPage(Optional.of(page.get(page.size() - 1).appId())));
-    });
+    return apps.callbackApps(PAGE, after)
+        .compose(
+            page -> {
+              Future<Void> all = Future.succeededFuture();
+              for (App app : page) {
+                all = all.compose(v -> open(app));
+              }
+              return all.compose(
+                  v ->
+                      page.size() < PAGE
+                          ? Future.succeededFuture()
+                          : startPage(Optional.of(page.get(page.size() - 1).appId())));
+            });
   }
 
   /** A new callback app: deliver to it from now on. */
@@ -83,26 +95,48 @@ public final class CallbackService {
     if (endpoints.containsKey(app.appId()) || !"active".equals(app.state())) {
       return Future.succeededFuture();
     }
-    return apps.signingSecrets(app.appId()).compose(secrets -> {
-      CallbackEndpoint e = new CallbackEndpoint(app.appId(), URI.create(app.callbackUrl().orElseThrow()),
-          app.endpointState(), secrets, engine, log, pool, sender, settings, metrics, apps);
-      endpoints.put(app.appId(), e);
-      return loadGrants(e, "");
-    }).recover(err -> {
-      // One app that cannot be served (say, a secret sealed under another key) must not keep
-      // every other app from being delivered to.
-      LOG.error("callback delivery for app {} cannot start: {}", app.appId(), err.toString());
-      return Future.succeededFuture();
-    });
+    return apps.signingSecrets(app.appId())
+        .compose(
+            secrets -> {
+              CallbackEndpoint e =
+                  new CallbackEndpoint(
+                      app.appId(),
+                      URI.create(app.callbackUrl().orElseThrow()),
+                      app.endpointState(),
+                      secrets,
+                      engine,
+                      log,
+                      pool,
+                      sender,
+                      settings,
+                      metrics,
+                      apps);
+              endpoints.put(app.appId(), e);
+              return loadGrants(e, "");
+            })
+        .recover(
+            err -> {
+              // One app that cannot be served (say, a secret sealed under another key) must not
+              // keep
+              // every other app from being delivered to.
+              LOG.error(
+                  "callback delivery for app {} cannot start: {}", app.appId(), err.toString());
+              return Future.succeededFuture();
+            });
   }
 
   private Future<Void> loadGrants(CallbackEndpoint e, String after) {
-    return grants.forApp(e.appId, PAGE, after).compose(page -> {
-      for (Grant g : page) {
-        add(e, g);
-      }
-      return page.size() < PAGE ? Future.succeededFuture() : loadGrants(e, page.get(page.size() - 1).merchantId());
-    });
+    return grants
+        .forApp(e.appId, PAGE, after)
+        .compose(
+            page -> {
+              for (Grant g : page) {
+                add(e, g);
+              }
+              return page.size() < PAGE
+                  ? Future.succeededFuture()
+                  : loadGrants(e, page.get(page.size() - 1).merchantId());
+            });
   }
 
   private void add(CallbackEndpoint e, Grant g) {
@@ -116,23 +150,29 @@ public final class CallbackService {
   }
 
   public void granted(Grant grant) {
-    engine.context().runOnContext(v -> {
-      CallbackEndpoint e = endpoints.get(grant.appId());
-      if (e != null) {
-        add(e, grant);
-      }
-    });
+    engine
+        .context()
+        .runOnContext(
+            v -> {
+              CallbackEndpoint e = endpoints.get(grant.appId());
+              if (e != null) {
+                add(e, grant);
+              }
+            });
   }
 
   public void revoked(UUID appId, String merchantId) {
-    engine.context().runOnContext(v -> {
-      CallbackEndpoint e = endpoints.get(appId);
-      Channel c = e == null ? null : e.channels.remove(merchantId);
-      if (c != null) {
-        e.forget(c);
-        engine.remove(c);
-      }
-    });
+    engine
+        .context()
+        .runOnContext(
+            v -> {
+              CallbackEndpoint e = endpoints.get(appId);
+              Channel c = e == null ? null : e.channels.remove(merchantId);
+              if (c != null) {
+                e.forget(c);
+                engine.remove(c);
+              }
+            });
   }
 
   public Future<EndpointView> view(UUID appId) {
@@ -140,31 +180,37 @@ public final class CallbackService {
   }
 
   public Future<EndpointView> suspend(UUID appId) {
-    return onEngine(v -> {
-      CallbackEndpoint e = endpoint(appId);
-      e.suspend();
-      return Future.succeededFuture(e.view());
-    });
+    return onEngine(
+        v -> {
+          CallbackEndpoint e = endpoint(appId);
+          e.suspend();
+          return Future.succeededFuture(e.view());
+        });
   }
 
   public Future<EndpointView> resume(UUID appId) {
-    return onEngine(v -> {
-      CallbackEndpoint e = endpoint(appId);
-      e.resume();
-      return Future.succeededFuture(e.view());
-    });
+    return onEngine(
+        v -> {
+          CallbackEndpoint e = endpoint(appId);
+          e.resume();
+          return Future.succeededFuture(e.view());
+        });
   }
 
   /** Re-reads the app's signing secrets after a rotation. */
   public Future<Void> secretsChanged(UUID appId) {
-    return onEngine(v -> {
-      CallbackEndpoint e = endpoints.get(appId);
-      return e == null ? Future.succeededFuture()
-          : apps.signingSecrets(appId).map(secrets -> {
-            e.secrets(secrets);
-            return null;
-          });
-    });
+    return onEngine(
+        v -> {
+          CallbackEndpoint e = endpoints.get(appId);
+          return e == null
+              ? Future.succeededFuture()
+              : apps.signingSecrets(appId)
+                  .map(
+                      secrets -> {
+                        e.secrets(secrets);
+                        return null;
+                      });
+        });
   }
 
   private CallbackEndpoint endpoint(UUID appId) {
@@ -176,21 +222,25 @@ public final class CallbackService {
   }
 
   public Future<Void> close() {
-    return onEngine(v -> {
-      endpoints.values().forEach(CallbackEndpoint::close);
-      return sender.close();
-    });
+    return onEngine(
+        v -> {
+          endpoints.values().forEach(CallbackEndpoint::close);
+          return sender.close();
+        });
   }
 
   private <T> Future<T> onEngine(Function<Void, Future<T>> work) {
     Promise<T> p = Promise.promise();
-    engine.context().runOnContext(v -> {
-      try {
-        work.apply(null).onComplete(p);
-      } catch (RuntimeException e) {
-        p.fail(e);
-      }
-    });
+    engine
+        .context()
+        .runOnContext(
+            v -> {
+              try {
+                work.apply(null).onComplete(p);
+              } catch (RuntimeException e) {
+                p.fail(e);
+              }
+            });
     return p.future();
   }
 }

@@ -10,9 +10,9 @@ import java.net.UnknownHostException;
 
 /**
  * Decides which addresses callbacks may reach: no loopback, private, link-local, multicast,
- * carrier-grade NAT or unspecified address, unless the operator's allow-list names the host or
- * the address. Delivery connects to exactly the address checked here, so a DNS answer that
- * changes between check and connect (rebinding) cannot slip through.
+ * carrier-grade NAT or unspecified address, unless the operator's allow-list names the host or the
+ * address. Delivery connects to exactly the address checked here, so a DNS answer that changes
+ * between check and connect (rebinding) cannot slip through.
  */
 public final class SsrfGuard {
 
@@ -25,8 +25,8 @@ public final class SsrfGuard {
   }
 
   /**
-   * Checks a URL at registration: scheme, host and every address the host resolves to. A host
-   * that does not resolve yet is accepted: every delivery checks again before it connects.
+   * Checks a URL at registration: scheme, host and every address the host resolves to. A host that
+   * does not resolve yet is accepted: every delivery checks again before it connects.
    */
   public Future<Void> check(String url) {
     URI u;
@@ -36,34 +36,54 @@ public final class SsrfGuard {
       return Future.failedFuture(new CallbackUrlRefusedException("not a URL: " + e.getMessage()));
     }
     if (!"http".equals(u.getScheme()) && !"https".equals(u.getScheme()) || u.getHost() == null) {
-      return Future.failedFuture(new CallbackUrlRefusedException("callback URLs must be http or https with a host"));
+      return Future.failedFuture(
+          new CallbackUrlRefusedException("callback URLs must be http or https with a host"));
     }
-    return resolve(u.getHost()).<Void>mapEmpty().recover(err ->
-        err instanceof CallbackUrlRefusedException r && r.unresolved() ? Future.succeededFuture() : Future.failedFuture(err))
+    return resolve(u.getHost())
+        .<Void>mapEmpty()
+        .recover(
+            err ->
+                err instanceof CallbackUrlRefusedException r && r.unresolved()
+                    ? Future.succeededFuture()
+                    : Future.failedFuture(err))
         .mapEmpty();
   }
 
-  /** The address to connect to for {@code host}, or a failed future with the reason it is refused. */
+  /**
+   * The address to connect to for {@code host}, or a failed future with the reason it is refused.
+   */
   public Future<InetAddress> resolve(String host) {
-    String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+    String bare =
+        host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
     boolean hostAllowed = allowlist.allowsHost(bare);
-    Future<InetAddress[]> addresses = Allowlist.isLiteral(bare)
-        ? Future.succeededFuture(new InetAddress[] {literal(bare)})
-        // Name resolution blocks; it runs on a worker thread, never on an event loop.
-        : vertx.executeBlocking(() -> InetAddress.getAllByName(bare), false);
-    return addresses.recover(err -> Future.failedFuture(
-            new CallbackUrlRefusedException("cannot resolve " + bare + ": " + err.getMessage(), true)))
-        .compose(all -> {
-          for (InetAddress a : all) {
-            String why = forbidden(a);
-            if (why != null && !hostAllowed && !allowlist.allowsAddress(a)) {
-              return Future.failedFuture(new CallbackUrlRefusedException(
-                  bare + " resolves to " + a.getHostAddress() + ", a " + why
-                      + " address; callbacks may not reach it unless the operator allow-list names it"));
-            }
-          }
-          return Future.succeededFuture(all[0]);
-        });
+    Future<InetAddress[]> addresses =
+        Allowlist.isLiteral(bare)
+            ? Future.succeededFuture(new InetAddress[] {literal(bare)})
+            // Name resolution blocks; it runs on a worker thread, never on an event loop.
+            : vertx.executeBlocking(() -> InetAddress.getAllByName(bare), false);
+    return addresses
+        .recover(
+            err ->
+                Future.failedFuture(
+                    new CallbackUrlRefusedException(
+                        "cannot resolve " + bare + ": " + err.getMessage(), true)))
+        .compose(
+            all -> {
+              for (InetAddress a : all) {
+                String why = forbidden(a);
+                if (why != null && !hostAllowed && !allowlist.allowsAddress(a)) {
+                  return Future.failedFuture(
+                      new CallbackUrlRefusedException(
+                          bare
+                              + " resolves to "
+                              + a.getHostAddress()
+                              + ", a "
+                              + why
+                              + " address; callbacks may not reach it unless the operator allow-list names it"));
+                }
+              }
+              return Future.succeededFuture(all[0]);
+            });
   }
 
   private static InetAddress literal(String s) {

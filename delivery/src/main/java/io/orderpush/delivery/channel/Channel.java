@@ -3,37 +3,59 @@ package io.orderpush.delivery.channel;
 import java.util.UUID;
 
 /**
- * One (app, merchant) channel on this node. Mutable, and confined to the delivery engine's
- * context: nothing here is touched from any other thread.
+ * One (app, merchant) channel on this node. Mutable, and confined to the delivery engine's context:
+ * nothing here is touched from any other thread.
  */
 public final class Channel {
 
   final UUID appId;
   final String merchantId;
+
   /** The cursor a new channel starts from: its last checkpoint, or the grant's start seq. */
   final long initialCursor;
-  /** Identifies the grant (its time), so a cursor left from an earlier, revoked grant is not reused. */
+
+  /**
+   * Identifies the grant (its time), so a cursor left from an earlier, revoked grant is not reused.
+   */
   final long grantVersion;
 
   Subscriber owner;
-  /** Bumped whenever the owner changes; a read or ack started under another generation is dropped. */
+
+  /**
+   * Bumped whenever the owner changes; a read or ack started under another generation is dropped.
+   */
   int generation;
+
   boolean claimed;
-  /** True once a claim told us the cursor; from then on it, not the grant's start, seeds a re-claim. */
+
+  /**
+   * True once a claim told us the cursor; from then on it, not the grant's start, seeds a re-claim.
+   */
   boolean cursorKnown;
+
   long epoch;
+
   /** Highest seq acked (as far as this node has committed to Redis). */
   long cursor;
+
   /** Highest seq sent to the current owner. Always >= cursor while claimed. */
   long sent;
-  /** Highest seq ever sent to the current owner, across restarts: acks up to it are not protocol errors. */
+
+  /**
+   * Highest seq ever sent to the current owner, across restarts: acks up to it are not protocol
+   * errors.
+   */
   long maxSent;
+
   /** Highest seq known to exist; MAX_VALUE until a read finds the end. */
   long knownHead = Long.MAX_VALUE;
+
   /** Bumped by every head notification, to tell whether one arrived during a read. */
   long headVersion;
+
   boolean reading;
   boolean queued;
+
   /** When the oldest unacked event was sent (ms), 0 when nothing is unacked; for ack timeouts. */
   long unackedSince;
 
@@ -75,7 +97,16 @@ public final class Channel {
 
   @Override
   public String toString() {
-    return "Channel[app=" + appId + ", merchant=" + merchantId + ", cursor=" + cursor + ", sent=" + sent
-        + ", epoch=" + epoch + "]";
+    return "Channel[app="
+        + appId
+        + ", merchant="
+        + merchantId
+        + ", cursor="
+        + cursor
+        + ", sent="
+        + sent
+        + ", epoch="
+        + epoch
+        + "]";
   }
 }

@@ -29,10 +29,11 @@ public final class CheckpointStore {
     if (rows.isEmpty()) {
       return Future.succeededFuture();
     }
-    Tuple params = Tuple.tuple()
-        .addArrayOfUUID(rows.stream().map(Checkpoint::appId).toArray(UUID[]::new))
-        .addArrayOfString(rows.stream().map(Checkpoint::merchantId).toArray(String[]::new))
-        .addArrayOfLong(rows.stream().map(Checkpoint::cursor).toArray(Long[]::new));
+    Tuple params =
+        Tuple.tuple()
+            .addArrayOfUUID(rows.stream().map(Checkpoint::appId).toArray(UUID[]::new))
+            .addArrayOfString(rows.stream().map(Checkpoint::merchantId).toArray(String[]::new))
+            .addArrayOfLong(rows.stream().map(Checkpoint::cursor).toArray(Long[]::new));
     return pool.preparedQuery(SAVE).execute(params).mapEmpty();
   }
 }

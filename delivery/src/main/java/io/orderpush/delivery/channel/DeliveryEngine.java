@@ -7,18 +7,18 @@ import io.orderpush.persistence.events.EventLog;
 import io.orderpush.persistence.events.LoggedEvent;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
-import io.vertx.core.Promise;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.UUID;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -26,13 +26,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Moves events from the log to subscribers, channel by channel, in seq order. One engine serves
- * both transports. All channel state is confined to the engine's context; callers on other
- * threads go through {@link #context()}.
+ * both transports. All channel state is confined to the engine's context; callers on other threads
+ * go through {@link #context()}.
  *
  * <p>Nothing runs for an idle channel: a channel is read only when it was just claimed, when a
- * commit advanced its merchant's head ({@link #committed}), when an ack opened its window, or
- * when its subscriber became writable again. A channel that is behind is read in pages of up to
- * {@code maxBatch} events; each subscriber has a bounded number of reads in flight, so memory per
+ * commit advanced its merchant's head ({@link #committed}), when an ack opened its window, or when
+ * its subscriber became writable again. A channel that is behind is read in pages of up to {@code
+ * maxBatch} events; each subscriber has a bounded number of reads in flight, so memory per
  * subscriber is bounded however many channels it owns.
  */
 public final class DeliveryEngine {
@@ -52,14 +52,22 @@ public final class DeliveryEngine {
   private final DeliveryMetrics metrics;
   private final CheckpointStore checkpoints;
   private final TailCache tail = new TailCache(TailCache.PER_MERCHANT, TailCache.TOTAL);
+
   /** Channels whose cursor moved since the last checkpoint. */
   private Set<Channel> dirty = new HashSet<>();
+
   private volatile long lag;
   private long lagTimer = -1;
   private long checkpointTimer = -1;
 
-  public DeliveryEngine(Vertx vertx, Pool pool, EventLog log, CursorStore cursors, CheckpointStore checkpoints,
-      Duration checkpointInterval, MeterRegistry registry) {
+  public DeliveryEngine(
+      Vertx vertx,
+      Pool pool,
+      EventLog log,
+      CursorStore cursors,
+      CheckpointStore checkpoints,
+      Duration checkpointInterval,
+      MeterRegistry registry) {
     this.vertx = vertx;
     this.context = vertx.getOrCreateContext();
     this.pool = pool;
@@ -68,10 +76,11 @@ public final class DeliveryEngine {
     this.checkpoints = checkpoints;
     this.metrics = new DeliveryMetrics(registry, channelCount::get, assignedCount::get, () -> lag);
     // One timer each for the whole node, not one per channel.
-    context.runOnContext(v -> {
-      lagTimer = vertx.setPeriodic(LAG_SAMPLE_MS, id -> lag = computeLag());
-      checkpointTimer = vertx.setPeriodic(checkpointInterval.toMillis(), id -> checkpoint());
-    });
+    context.runOnContext(
+        v -> {
+          lagTimer = vertx.setPeriodic(LAG_SAMPLE_MS, id -> lag = computeLag());
+          checkpointTimer = vertx.setPeriodic(checkpointInterval.toMillis(), id -> checkpoint());
+        });
   }
 
   /**
@@ -89,21 +98,28 @@ public final class DeliveryEngine {
     for (Channel c : batch) {
       rows.add(new CheckpointStore.Checkpoint(c.appId, c.merchantId, c.cursor));
     }
-    return checkpoints.save(rows).onFailure(err -> {
-      metrics.checkpointFailures.increment();
-      LOG.warn("writing {} cursor checkpoints failed, retrying with the next: {}", rows.size(), err.toString());
-      dirty.addAll(batch);
-    });
+    return checkpoints
+        .save(rows)
+        .onFailure(
+            err -> {
+              metrics.checkpointFailures.increment();
+              LOG.warn(
+                  "writing {} cursor checkpoints failed, retrying with the next: {}",
+                  rows.size(),
+                  err.toString());
+              dirty.addAll(batch);
+            });
   }
 
   /** Stops the engine's timers and writes a last checkpoint. Any thread. */
   public Future<Void> close() {
     Promise<Void> done = Promise.promise();
-    context.runOnContext(v -> {
-      vertx.cancelTimer(lagTimer);
-      vertx.cancelTimer(checkpointTimer);
-      checkpoint().onComplete(ar -> done.complete());
-    });
+    context.runOnContext(
+        v -> {
+          vertx.cancelTimer(lagTimer);
+          vertx.cancelTimer(checkpointTimer);
+          checkpoint().onComplete(ar -> done.complete());
+        });
     return done.future();
   }
 
@@ -115,23 +131,28 @@ public final class DeliveryEngine {
     return vertx;
   }
 
-  /** Wakes the channels of merchants whose head moved, keeping their new events at hand. Any thread. */
+  /**
+   * Wakes the channels of merchants whose head moved, keeping their new events at hand. Any thread.
+   */
   public void committed(Map<String, List<LoggedEvent>> stored) {
-    context.runOnContext(v -> stored.forEach((merchant, events) -> {
-      Set<Channel> channels = byMerchant.get(merchant);
-      if (channels == null) {
-        return;
-      }
-      tail.append(merchant, events);
-      long head = events.get(events.size() - 1).seq();
-      for (Channel c : channels) {
-        c.headVersion++;
-        if (c.knownHead != Long.MAX_VALUE && head > c.knownHead) {
-          c.knownHead = head;
-        }
-        wake(c);
-      }
-    }));
+    context.runOnContext(
+        v ->
+            stored.forEach(
+                (merchant, events) -> {
+                  Set<Channel> channels = byMerchant.get(merchant);
+                  if (channels == null) {
+                    return;
+                  }
+                  tail.append(merchant, events);
+                  long head = events.get(events.size() - 1).seq();
+                  for (Channel c : channels) {
+                    c.headVersion++;
+                    if (c.knownHead != Long.MAX_VALUE && head > c.knownHead) {
+                      c.knownHead = head;
+                    }
+                    wake(c);
+                  }
+                }));
   }
 
   /** Makes the channel known to head notifications. Engine context only. */
@@ -172,34 +193,43 @@ public final class DeliveryEngine {
     // If Redis lost the channel, the cursor this node last committed is the best safe start:
     // it never exceeds what the app acked.
     long initial = c.cursorKnown ? c.cursor : c.initialCursor;
-    cursors.claim(context, c.appId, c.merchantId, initial, c.owner.id(), c.grantVersion).onComplete(ar -> {
-      if (c.generation != generation || c.owner == null) {
-        return;
-      }
-      if (ar.failed()) {
-        metrics.claimFailures.increment();
-        LOG.warn("claiming {} failed, retrying in {} ms: {}", c, RETRY_MS, ar.cause().toString());
-        vertx.setTimer(RETRY_MS, id -> {
-          if (c.generation == generation && c.owner != null) {
-            claim(c, generation);
-          }
-        });
-        return;
-      }
-      long previouslySent = c.sent;
-      c.epoch = ar.result().epoch();
-      c.cursor = ar.result().cursor();
-      c.sent = c.cursor;
-      if (previouslySent > c.cursor) {
-        metrics.redelivered.increment(previouslySent - c.cursor);
-      }
-      c.claimed = true;
-      c.cursorKnown = true;
-      c.unackedSince = 0;
-      c.knownHead = Long.MAX_VALUE;
-      c.owner.claimed(c, c.cursor);
-      wake(c);
-    });
+    cursors
+        .claim(context, c.appId, c.merchantId, initial, c.owner.id(), c.grantVersion)
+        .onComplete(
+            ar -> {
+              if (c.generation != generation || c.owner == null) {
+                return;
+              }
+              if (ar.failed()) {
+                metrics.claimFailures.increment();
+                LOG.warn(
+                    "claiming {} failed, retrying in {} ms: {}",
+                    c,
+                    RETRY_MS,
+                    ar.cause().toString());
+                vertx.setTimer(
+                    RETRY_MS,
+                    id -> {
+                      if (c.generation == generation && c.owner != null) {
+                        claim(c, generation);
+                      }
+                    });
+                return;
+              }
+              long previouslySent = c.sent;
+              c.epoch = ar.result().epoch();
+              c.cursor = ar.result().cursor();
+              c.sent = c.cursor;
+              if (previouslySent > c.cursor) {
+                metrics.redelivered.increment(previouslySent - c.cursor);
+              }
+              c.claimed = true;
+              c.cursorKnown = true;
+              c.unackedSince = 0;
+              c.knownHead = Long.MAX_VALUE;
+              c.owner.claimed(c, c.cursor);
+              wake(c);
+            });
   }
 
   /** Claims the channel again for its owner: delivery restarts from the stored cursor + 1. */
@@ -217,16 +247,17 @@ public final class DeliveryEngine {
    */
   public Future<Void> cursorSet(UUID appId, String merchantId, long cursor) {
     Promise<Void> done = Promise.promise();
-    context.runOnContext(v -> {
-      Channel c = find(appId, merchantId);
-      if (c != null) {
-        c.cursor = cursor;
-        c.cursorKnown = true;
-        dirty.add(c);
-        restart(c);
-      }
-      done.complete();
-    });
+    context.runOnContext(
+        v -> {
+          Channel c = find(appId, merchantId);
+          if (c != null) {
+            c.cursor = cursor;
+            c.cursorKnown = true;
+            dirty.add(c);
+            restart(c);
+          }
+          done.complete();
+        });
     return done.future();
   }
 
@@ -246,10 +277,11 @@ public final class DeliveryEngine {
   /** Whether (app, merchant) has an owner on this node right now. Any thread. */
   public Future<Boolean> delivering(UUID appId, String merchantId) {
     Promise<Boolean> p = Promise.promise();
-    context.runOnContext(v -> {
-      Channel c = find(appId, merchantId);
-      p.complete(c != null && c.owner != null);
-    });
+    context.runOnContext(
+        v -> {
+          Channel c = find(appId, merchantId);
+          p.complete(c != null && c.owner != null);
+        });
     return p.future();
   }
 
@@ -276,35 +308,46 @@ public final class DeliveryEngine {
     }
     if (seq > c.sent) {
       metrics.acksRefused.increment();
-      return Future.succeededFuture(seq <= c.maxSent ? AckOutcome.STALE : AckOutcome.BEYOND_DELIVERED);
+      return Future.succeededFuture(
+          seq <= c.maxSent ? AckOutcome.STALE : AckOutcome.BEYOND_DELIVERED);
     }
     int generation = c.generation;
-    return cursors.commit(context, c.appId, c.merchantId, c.epoch, seq).map(outcome -> {
-      if (c.generation != generation) {
-        metrics.acksRefused.increment();
-        return AckOutcome.NOT_OWNER;
-      }
-      if (outcome == CommitOutcome.FENCED || outcome == CommitOutcome.MISSING) {
-        // Consumer groups are kept by this node, so an epoch that moved on means a rewind through
-        // the API, and a missing channel means Redis lost it: either way, start over from what
-        // Redis now holds (re-seeded with our last committed cursor if it holds nothing).
-        metrics.fenced.increment();
-        restart(c);
-        return AckOutcome.RESTARTED;
-      }
-      metrics.acksCommitted.increment();
-      c.cursor = Math.max(c.cursor, seq);
-      dirty.add(c);
-      c.unackedSince = c.unacked() == 0 ? 0 : System.currentTimeMillis();
-      wake(c);
-      return AckOutcome.COMMITTED;
-    });
+    return cursors
+        .commit(context, c.appId, c.merchantId, c.epoch, seq)
+        .map(
+            outcome -> {
+              if (c.generation != generation) {
+                metrics.acksRefused.increment();
+                return AckOutcome.NOT_OWNER;
+              }
+              if (outcome == CommitOutcome.FENCED || outcome == CommitOutcome.MISSING) {
+                // Consumer groups are kept by this node, so an epoch that moved on means a rewind
+                // through
+                // the API, and a missing channel means Redis lost it: either way, start over from
+                // what
+                // Redis now holds (re-seeded with our last committed cursor if it holds nothing).
+                metrics.fenced.increment();
+                restart(c);
+                return AckOutcome.RESTARTED;
+              }
+              metrics.acksCommitted.increment();
+              c.cursor = Math.max(c.cursor, seq);
+              dirty.add(c);
+              c.unackedSince = c.unacked() == 0 ? 0 : System.currentTimeMillis();
+              wake(c);
+              return AckOutcome.COMMITTED;
+            });
   }
 
   /** Queues the channel for a read if it can take more events now. */
   public void wake(Channel c) {
     Subscriber s = c.owner;
-    if (s == null || !c.claimed || c.queued || c.reading || c.sent >= c.knownHead || c.unacked() >= s.window()
+    if (s == null
+        || !c.claimed
+        || c.queued
+        || c.reading
+        || c.sent >= c.knownHead
+        || c.unacked() >= s.window()
         || !s.accepts(c)) {
       return;
     }
@@ -313,7 +356,10 @@ public final class DeliveryEngine {
     drive(s);
   }
 
-  /** Starts reads for the subscriber's ready channels, as far as its limits allow. Engine context only. */
+  /**
+   * Starts reads for the subscriber's ready channels, as far as its limits allow. Engine context
+   * only.
+   */
   public void drive(Subscriber s) {
     while (s.reading < s.maxParallelReads() && !s.ready.isEmpty() && s.writable()) {
       Channel c = s.ready.poll();
@@ -335,45 +381,51 @@ public final class DeliveryEngine {
     c.reading = true;
     s.reading++;
     List<LoggedEvent> cached = tail.get(c.merchantId, from, limit);
-    Future<List<LoggedEvent>> page = cached != null ? Future.succeededFuture(cached)
-        : log.read(pool, c.merchantId, from, limit);
+    Future<List<LoggedEvent>> page =
+        cached != null ? Future.succeededFuture(cached) : log.read(pool, c.merchantId, from, limit);
     if (cached != null) {
       metrics.tailHits.increment();
     }
-    page.onComplete(ar -> {
-      s.reading--;
-      c.reading = false;
-      if (c.generation == generation && c.owner == s) {
-        if (ar.failed()) {
-          metrics.readFailures.increment();
-          LOG.warn("reading {} from seq {} failed, retrying in {} ms: {}", c, from, RETRY_MS, ar.cause().toString());
-          vertx.setTimer(RETRY_MS, id -> wake(c));
-        } else if (ar.result().isEmpty()) {
-          if (c.headVersion == version) {
-            c.knownHead = c.sent;
-          } else {
-            wake(c);
+    page.onComplete(
+        ar -> {
+          s.reading--;
+          c.reading = false;
+          if (c.generation == generation && c.owner == s) {
+            if (ar.failed()) {
+              metrics.readFailures.increment();
+              LOG.warn(
+                  "reading {} from seq {} failed, retrying in {} ms: {}",
+                  c,
+                  from,
+                  RETRY_MS,
+                  ar.cause().toString());
+              vertx.setTimer(RETRY_MS, id -> wake(c));
+            } else if (ar.result().isEmpty()) {
+              if (c.headVersion == version) {
+                c.knownHead = c.sent;
+              } else {
+                wake(c);
+              }
+            } else {
+              List<LoggedEvent> events = ar.result();
+              if (c.unacked() == 0) {
+                c.unackedSince = System.currentTimeMillis();
+              }
+              if (events.get(0).seq() != from) {
+                // The events between were removed by retention before this channel got to them.
+                metrics.expiredSkipped.increment(events.get(0).seq() - from);
+              }
+              c.sent = events.get(events.size() - 1).seq();
+              c.maxSent = Math.max(c.maxSent, c.sent);
+              metrics.eventsSent.increment(events.size());
+              metrics.batchEvents.record(events.size());
+              recordCommitToSend(events.get(events.size() - 1));
+              s.deliver(c, events);
+              wake(c);
+            }
           }
-        } else {
-          List<LoggedEvent> events = ar.result();
-          if (c.unacked() == 0) {
-            c.unackedSince = System.currentTimeMillis();
-          }
-          if (events.get(0).seq() != from) {
-            // The events between were removed by retention before this channel got to them.
-            metrics.expiredSkipped.increment(events.get(0).seq() - from);
-          }
-          c.sent = events.get(events.size() - 1).seq();
-          c.maxSent = Math.max(c.maxSent, c.sent);
-          metrics.eventsSent.increment(events.size());
-          metrics.batchEvents.record(events.size());
-          recordCommitToSend(events.get(events.size() - 1));
-          s.deliver(c, events);
-          wake(c);
-        }
-      }
-      drive(s);
-    });
+          drive(s);
+        });
   }
 
   /** Events start with {"seq":N,"ingestedAt":"...Z", as EventLog renders them. */
@@ -385,7 +437,8 @@ public final class DeliveryEngine {
     int start = at + 14;
     int end = e.json().indexOf('"', start);
     try {
-      long ms = System.currentTimeMillis() - Instant.parse(e.json().substring(start, end)).toEpochMilli();
+      long ms =
+          System.currentTimeMillis() - Instant.parse(e.json().substring(start, end)).toEpochMilli();
       metrics.commitToSend.record(Math.max(0, ms), TimeUnit.MILLISECONDS);
     } catch (RuntimeException ignored) {
       // a malformed timestamp is not worth failing delivery over

@@ -7,7 +7,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.util.function.Supplier;
 
-/** The meters of channel delivery, shared by both transports (tagged by transport where it matters). */
+/**
+ * The meters of channel delivery, shared by both transports (tagged by transport where it matters).
+ */
 public final class DeliveryMetrics {
 
   final Counter eventsSent;
@@ -24,42 +26,80 @@ public final class DeliveryMetrics {
   final Counter tailHits;
   final Timer commitToSend;
 
-  DeliveryMetrics(MeterRegistry registry, Supplier<Number> channels, Supplier<Number> assigned, Supplier<Number> lag) {
-    eventsSent = Counter.builder("gateway.delivery.events.sent").description("Events sent to subscribers")
+  DeliveryMetrics(
+      MeterRegistry registry,
+      Supplier<Number> channels,
+      Supplier<Number> assigned,
+      Supplier<Number> lag) {
+    eventsSent =
+        Counter.builder("gateway.delivery.events.sent")
+            .description("Events sent to subscribers")
+            .register(registry);
+    batchEvents =
+        DistributionSummary.builder("gateway.delivery.batch.events")
+            .description("Events per delivered batch")
+            .register(registry);
+    redelivered =
+        Counter.builder("gateway.delivery.redeliveries")
+            .description(
+                "Events sent again after a channel moved or its owner went away before acking them")
+            .register(registry);
+    acksCommitted =
+        Counter.builder("gateway.delivery.acks")
+            .tag("result", "committed")
+            .description("Acks that moved a cursor")
+            .register(registry);
+    acksAlready =
+        Counter.builder("gateway.delivery.acks")
+            .tag("result", "already_acked")
+            .description("Acks at or below the cursor")
+            .register(registry);
+    acksRefused =
+        Counter.builder("gateway.delivery.acks")
+            .tag("result", "refused")
+            .description(
+                "Acks refused: beyond what was delivered, or from a subscriber that does not own the channel")
+            .register(registry);
+    fenced =
+        Counter.builder("gateway.delivery.fenced")
+            .description(
+                "Cursor commits refused because the epoch had moved on (rewind) or Redis had lost the channel")
+            .register(registry);
+    readFailures =
+        Counter.builder("gateway.delivery.read.failures")
+            .description("Event log reads that failed and were retried")
+            .register(registry);
+    claimFailures =
+        Counter.builder("gateway.delivery.claim.failures")
+            .description("Channel claims that failed in Redis and were retried")
+            .register(registry);
+    checkpointFailures =
+        Counter.builder("gateway.delivery.checkpoint.failures")
+            .description("Cursor checkpoint writes to PostgreSQL that failed and were retried")
+            .register(registry);
+    expiredSkipped =
+        Counter.builder("gateway.delivery.expired.skipped")
+            .description("Events a channel never got because retention removed them first")
+            .register(registry);
+    tailHits =
+        Counter.builder("gateway.delivery.tail.hits")
+            .description(
+                "Channel reads served from the recently committed events in memory, not from PostgreSQL")
+            .register(registry);
+    commitToSend =
+        Timer.builder("gateway.delivery.commit.to.send")
+            .description(
+                "From the event's commit (ingestedAt) to handing its batch to the transport")
+            .publishPercentiles(0.5, 0.99, 0.999)
+            .register(registry);
+    Gauge.builder("gateway.delivery.channels", channels)
+        .description("Channels known on this node")
         .register(registry);
-    batchEvents = DistributionSummary.builder("gateway.delivery.batch.events").description("Events per delivered batch")
-        .register(registry);
-    redelivered = Counter.builder("gateway.delivery.redeliveries")
-        .description("Events sent again after a channel moved or its owner went away before acking them")
-        .register(registry);
-    acksCommitted = Counter.builder("gateway.delivery.acks").tag("result", "committed")
-        .description("Acks that moved a cursor").register(registry);
-    acksAlready = Counter.builder("gateway.delivery.acks").tag("result", "already_acked")
-        .description("Acks at or below the cursor").register(registry);
-    acksRefused = Counter.builder("gateway.delivery.acks").tag("result", "refused")
-        .description("Acks refused: beyond what was delivered, or from a subscriber that does not own the channel")
-        .register(registry);
-    fenced = Counter.builder("gateway.delivery.fenced")
-        .description("Cursor commits refused because the epoch had moved on (rewind) or Redis had lost the channel")
-        .register(registry);
-    readFailures = Counter.builder("gateway.delivery.read.failures")
-        .description("Event log reads that failed and were retried").register(registry);
-    claimFailures = Counter.builder("gateway.delivery.claim.failures")
-        .description("Channel claims that failed in Redis and were retried").register(registry);
-    checkpointFailures = Counter.builder("gateway.delivery.checkpoint.failures")
-        .description("Cursor checkpoint writes to PostgreSQL that failed and were retried").register(registry);
-    expiredSkipped = Counter.builder("gateway.delivery.expired.skipped")
-        .description("Events a channel never got because retention removed them first").register(registry);
-    tailHits = Counter.builder("gateway.delivery.tail.hits")
-        .description("Channel reads served from the recently committed events in memory, not from PostgreSQL")
-        .register(registry);
-    commitToSend = Timer.builder("gateway.delivery.commit.to.send")
-        .description("From the event's commit (ingestedAt) to handing its batch to the transport")
-        .publishPercentiles(0.5, 0.99, 0.999).register(registry);
-    Gauge.builder("gateway.delivery.channels", channels).description("Channels known on this node").register(registry);
-    Gauge.builder("gateway.delivery.channels.assigned", assigned).description("Channels with an owner on this node")
+    Gauge.builder("gateway.delivery.channels.assigned", assigned)
+        .description("Channels with an owner on this node")
         .register(registry);
     Gauge.builder("gateway.delivery.lag.events", lag)
-        .description("Sum over owned channels of events known to exist above the cursor").register(registry);
+        .description("Sum over owned channels of events known to exist above the cursor")
+        .register(registry);
   }
 }

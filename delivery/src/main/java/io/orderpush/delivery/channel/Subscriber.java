@@ -6,8 +6,8 @@ import java.util.List;
 
 /**
  * A transport endpoint that owns channels: a WebSocket connection, or an app's callback endpoint.
- * The engine reads events for its channels, at most {@link #maxParallelReads()} at a time and
- * only while it is {@link #writable()}, and hands them over in seq order.
+ * The engine reads events for its channels, at most {@link #maxParallelReads()} at a time and only
+ * while it is {@link #writable()}, and hands them over in seq order.
  */
 public abstract class Subscriber {
 
@@ -25,13 +25,16 @@ public abstract class Subscriber {
 
   protected abstract int maxParallelReads();
 
-  /** False while the transport's own buffer is full; the engine then waits for {@link DeliveryEngine#drive}. */
+  /**
+   * False while the transport's own buffer is full; the engine then waits for {@link
+   * DeliveryEngine#drive}.
+   */
   protected abstract boolean writable();
 
   /**
-   * Whether the channel may get its next events now. A transport that keeps one batch in flight
-   * per channel answers false until that batch is acked. Call {@link DeliveryEngine#wake} when
-   * the answer turns true.
+   * Whether the channel may get its next events now. A transport that keeps one batch in flight per
+   * channel answers false until that batch is acked. Call {@link DeliveryEngine#wake} when the
+   * answer turns true.
    */
   protected boolean accepts(Channel channel) {
     return true;
@@ -44,8 +47,8 @@ public abstract class Subscriber {
   protected abstract void deliver(Channel channel, List<LoggedEvent> events);
 
   /**
-   * Delivery of the channel starts over from its cursor + 1 (the cursor was set through the API,
-   * or Redis lost the channel and it was claimed again); events after the cursor come again.
+   * Delivery of the channel starts over from its cursor + 1 (the cursor was set through the API, or
+   * Redis lost the channel and it was claimed again); events after the cursor come again.
    */
   protected void restarted(Channel channel) {}
 }

@@ -9,10 +9,10 @@ import java.util.Map;
 
 /**
  * The most recent committed events of the merchants this node delivers, so that channels that are
- * caught up get new events without reading them back from PostgreSQL. Only a contiguous run
- * ending at the newest event is kept per merchant; anything out of order empties that merchant's
- * run (reads then go to the log, which is always right). Bounded per merchant and in total.
- * Engine context only.
+ * caught up get new events without reading them back from PostgreSQL. Only a contiguous run ending
+ * at the newest event is kept per merchant; anything out of order empties that merchant's run
+ * (reads then go to the log, which is always right). Bounded per merchant and in total. Engine
+ * context only.
  */
 final class TailCache {
 
@@ -50,10 +50,15 @@ final class TailCache {
     }
   }
 
-  /** Up to {@code limit} events from {@code fromSeq} on, or null if the run does not hold fromSeq. */
+  /**
+   * Up to {@code limit} events from {@code fromSeq} on, or null if the run does not hold fromSeq.
+   */
   List<LoggedEvent> get(String merchantId, long fromSeq, int limit) {
     ArrayDeque<LoggedEvent> run = runs.get(merchantId);
-    if (run == null || run.isEmpty() || fromSeq < run.peekFirst().seq() || fromSeq > run.peekLast().seq()) {
+    if (run == null
+        || run.isEmpty()
+        || fromSeq < run.peekFirst().seq()
+        || fromSeq > run.peekLast().seq()) {
       return null;
     }
     // Caught-up channels want the last few events: walk back from the newest to fromSeq.

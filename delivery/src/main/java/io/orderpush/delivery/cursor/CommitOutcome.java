@@ -6,7 +6,10 @@ public enum CommitOutcome {
   ADVANCED,
   /** The cursor was already at or past the acked seq; nothing changed. */
   UNCHANGED,
-  /** The committer's epoch is not the channel's current one (claimed again, or rewound); nothing changed. */
+  /**
+   * The committer's epoch is not the channel's current one (claimed again, or rewound); nothing
+   * changed.
+   */
   FENCED,
   /** Redis no longer has the channel (flushed, restarted empty, failed over); nothing changed. */
   MISSING

@@ -10,12 +10,13 @@ import java.util.UUID;
 /**
  * Channel cursors in Redis, one hash per channel: {@code cursor} (highest acked seq), {@code epoch}
  * (bumped by every claim and rewind) and {@code owner}. Every change is one Lua script, so it is
- * atomic; a commit moves the cursor only forward and only for the current epoch, which fences
- * stale owners (a connection that lost the channel, a zombie after a network cut) for good.
+ * atomic; a commit moves the cursor only forward and only for the current epoch, which fences stale
+ * owners (a connection that lost the channel, a zombie after a network cut) for good.
  */
 public final class CursorStore {
 
-  // KEYS[1] channel hash; ARGV[1] the initial cursor, ARGV[2] owner id, ARGV[3] the grant's version.
+  // KEYS[1] channel hash; ARGV[1] the initial cursor, ARGV[2] owner id, ARGV[3] the grant's
+  // version.
   // The initial cursor applies when Redis has no cursor for this grant: a new channel, a channel
   // Redis lost, or a merchant that revoked and granted again (whose old cursor must not count).
   private static final String CLAIM =
@@ -54,20 +55,44 @@ public final class CursorStore {
    * Takes the channel for {@code owner}: a new epoch, and the cursor ({@code initial} if Redis has
    * none for this {@code grantVersion}).
    */
-  public Future<Claim> claim(Context ctx, UUID appId, String merchantId, long initial, String owner, long grantVersion) {
+  public Future<Claim> claim(
+      Context ctx, UUID appId, String merchantId, long initial, String owner, long grantVersion) {
     String[] keys = {key(appId, merchantId)};
-    return redis.call(ctx, c -> c.<List<Long>>eval(CLAIM, ScriptOutputType.MULTI, keys, Long.toString(initial), owner,
-            Long.toString(grantVersion)))
+    return redis
+        .call(
+            ctx,
+            c ->
+                c.<List<Long>>eval(
+                    CLAIM,
+                    ScriptOutputType.MULTI,
+                    keys,
+                    Long.toString(initial),
+                    owner,
+                    Long.toString(grantVersion)))
         .map(r -> new Claim(r.get(0), r.get(1)));
   }
 
   /** Moves the cursor to {@code seq} if that is forward and {@code epoch} is still current. */
-  public Future<CommitOutcome> commit(Context ctx, UUID appId, String merchantId, long epoch, long seq) {
+  public Future<CommitOutcome> commit(
+      Context ctx, UUID appId, String merchantId, long epoch, long seq) {
     String[] keys = {key(appId, merchantId)};
-    return redis.call(ctx, c -> c.<Long>eval(COMMIT, ScriptOutputType.INTEGER, keys, Long.toString(epoch),
-            Long.toString(seq)))
-        .map(r -> r == -2 ? CommitOutcome.MISSING : r < 0 ? CommitOutcome.FENCED
-            : r > 0 ? CommitOutcome.ADVANCED : CommitOutcome.UNCHANGED);
+    return redis
+        .call(
+            ctx,
+            c ->
+                c.<Long>eval(
+                    COMMIT,
+                    ScriptOutputType.INTEGER,
+                    keys,
+                    Long.toString(epoch),
+                    Long.toString(seq)))
+        .map(
+            r ->
+                r == -2
+                    ? CommitOutcome.MISSING
+                    : r < 0
+                        ? CommitOutcome.FENCED
+                        : r > 0 ? CommitOutcome.ADVANCED : CommitOutcome.UNCHANGED);
   }
 
   /**
@@ -76,12 +101,14 @@ public final class CursorStore {
    */
   public Future<Long> rewind(Context ctx, UUID appId, String merchantId, long seq) {
     String[] keys = {key(appId, merchantId)};
-    return redis.call(ctx, c -> c.<Long>eval(REWIND, ScriptOutputType.INTEGER, keys, Long.toString(seq)));
+    return redis.call(
+        ctx, c -> c.<Long>eval(REWIND, ScriptOutputType.INTEGER, keys, Long.toString(seq)));
   }
 
   /** The stored cursor, or -1 if Redis has none for the channel. */
   public Future<Long> cursor(Context ctx, UUID appId, String merchantId) {
-    return redis.call(ctx, c -> c.hget(key(appId, merchantId), "cursor"))
+    return redis
+        .call(ctx, c -> c.hget(key(appId, merchantId), "cursor"))
         .map(v -> v == null ? -1L : Long.parseLong(v));
   }
 

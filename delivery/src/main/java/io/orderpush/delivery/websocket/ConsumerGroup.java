@@ -18,8 +18,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * All open connections of one app on this node, sharing the app's channels: each channel has at
- * most one connection, every connection a fair share (sizes differ by at most one). Confined to
- * the delivery engine's context.
+ * most one connection, every connection a fair share (sizes differ by at most one). Confined to the
+ * delivery engine's context.
  */
 final class ConsumerGroup {
 
@@ -32,8 +32,10 @@ final class ConsumerGroup {
   private final StreamMetrics metrics;
   private final List<StreamConnection> members = new ArrayList<>();
   private final Map<String, Channel> channels = new HashMap<>();
+
   /** Grant changes that arrive while the grants are still loading, applied after. */
   private final List<Runnable> pending = new ArrayList<>();
+
   private boolean loading;
   private boolean loaded;
 
@@ -57,35 +59,49 @@ final class ConsumerGroup {
       rebalance();
     } else if (!loading) {
       loading = true;
-      load("").onComplete(ar -> {
-        loading = false;
-        if (ar.failed()) {
-          LOG.error("loading the grants of app {} failed; closing its connections", appId, ar.cause());
-          List.copyOf(members).forEach(m -> m.close(StreamConnection.GOING_AWAY, "grants unavailable, reconnect"));
-          return;
-        }
-        if (members.isEmpty()) {
-          // everyone left while the grants were loading; the service has dropped this group
-          channels.values().forEach(engine::remove);
-          channels.clear();
-          pending.clear();
-          return;
-        }
-        loaded = true;
-        pending.forEach(Runnable::run);
-        pending.clear();
-        rebalance();
-      });
+      load("")
+          .onComplete(
+              ar -> {
+                loading = false;
+                if (ar.failed()) {
+                  LOG.error(
+                      "loading the grants of app {} failed; closing its connections",
+                      appId,
+                      ar.cause());
+                  List.copyOf(members)
+                      .forEach(
+                          m ->
+                              m.close(
+                                  StreamConnection.GOING_AWAY, "grants unavailable, reconnect"));
+                  return;
+                }
+                if (members.isEmpty()) {
+                  // everyone left while the grants were loading; the service has dropped this group
+                  channels.values().forEach(engine::remove);
+                  channels.clear();
+                  pending.clear();
+                  return;
+                }
+                loaded = true;
+                pending.forEach(Runnable::run);
+                pending.clear();
+                rebalance();
+              });
     }
   }
 
   private Future<Void> load(String after) {
-    return grants.forApp(appId, GRANT_PAGE, after).compose(page -> {
-      for (Grant g : page) {
-        addChannel(g);
-      }
-      return page.size() < GRANT_PAGE ? Future.succeededFuture() : load(page.get(page.size() - 1).merchantId());
-    });
+    return grants
+        .forApp(appId, GRANT_PAGE, after)
+        .compose(
+            page -> {
+              for (Grant g : page) {
+                addChannel(g);
+              }
+              return page.size() < GRANT_PAGE
+                  ? Future.succeededFuture()
+                  : load(page.get(page.size() - 1).merchantId());
+            });
   }
 
   void leave(StreamConnection conn) {
@@ -145,8 +161,8 @@ final class ConsumerGroup {
   }
 
   /**
-   * Moves as few channels as it takes for every member to hold floor(n/k) or ceil(n/k): the
-   * most loaded keep the extra ones. Unassigned goes out before the channel is given to another
+   * Moves as few channels as it takes for every member to hold floor(n/k) or ceil(n/k): the most
+   * loaded keep the extra ones. Unassigned goes out before the channel is given to another
    * connection, which starts from the cursor.
    */
   private void rebalance() {
@@ -190,9 +206,11 @@ final class ConsumerGroup {
         given.computeIfAbsent(m, x -> new ArrayList<>()).add(c);
       }
     }
-    given.forEach((m, list) -> {
-      StreamMessages.assignment("assigned", list.stream().map(Channel::merchantId).toList()).forEach(m::send);
-      list.forEach(c -> engine.assign(c, m));
-    });
+    given.forEach(
+        (m, list) -> {
+          StreamMessages.assignment("assigned", list.stream().map(Channel::merchantId).toList())
+              .forEach(m::send);
+          list.forEach(c -> engine.assign(c, m));
+        });
   }
 }

@@ -36,8 +36,13 @@ final class StreamConnection extends Subscriber {
   private boolean closed;
   private boolean detached;
 
-  StreamConnection(ServerWebSocket ws, UUID appId, StreamService service, DeliveryEngine engine,
-      StreamSettings settings, StreamMetrics metrics) {
+  StreamConnection(
+      ServerWebSocket ws,
+      UUID appId,
+      StreamService service,
+      DeliveryEngine engine,
+      StreamSettings settings,
+      StreamMetrics metrics) {
     this.ws = ws;
     this.appId = appId;
     this.service = service;
@@ -49,40 +54,54 @@ final class StreamConnection extends Subscriber {
   /** Wires the socket (on its own context, right after the upgrade) and joins the group. */
   void open() {
     ws.setWriteQueueMaxSize(settings.writeQueueBytes());
-    ws.textMessageHandler(text -> {
-      lastHeard = System.currentTimeMillis();
-      engine.context().runOnContext(v -> onMessage(text));
-    });
-    ws.binaryMessageHandler(b -> engine.context().runOnContext(
-        v -> protocolError("bad_message", "messages are JSON text frames")));
+    ws.textMessageHandler(
+        text -> {
+          lastHeard = System.currentTimeMillis();
+          engine.context().runOnContext(v -> onMessage(text));
+        });
+    ws.binaryMessageHandler(
+        b ->
+            engine
+                .context()
+                .runOnContext(v -> protocolError("bad_message", "messages are JSON text frames")));
     ws.pongHandler(b -> lastHeard = System.currentTimeMillis());
     ws.drainHandler(v -> engine.context().runOnContext(x -> engine.drive(this)));
-    ws.exceptionHandler(err -> engine.context().runOnContext(x -> close(GOING_AWAY, "connection error")));
+    ws.exceptionHandler(
+        err -> engine.context().runOnContext(x -> close(GOING_AWAY, "connection error")));
     ws.closeHandler(v -> engine.context().runOnContext(x -> onClosed()));
-    engine.context().runOnContext(v -> {
-      if (closed) {
-        return;
-      }
-      send(StreamMessages.hello(id, appId.toString(), settings.window()));
-      long every = settings.pingInterval().toMillis();
-      timer = engine.vertx().setPeriodic(every, every, t -> tick());
-      service.attach(this);
-    });
+    engine
+        .context()
+        .runOnContext(
+            v -> {
+              if (closed) {
+                return;
+              }
+              send(StreamMessages.hello(id, appId.toString(), settings.window()));
+              long every = settings.pingInterval().toMillis();
+              timer = engine.vertx().setPeriodic(every, every, t -> tick());
+              service.attach(this);
+            });
   }
 
   private void tick() {
     long now = System.currentTimeMillis();
     if (now - lastHeard > settings.idleTimeout().toMillis()) {
       metrics.idleClosed.increment();
-      protocolError("idle_timeout", "nothing received for " + settings.idleTimeout().toMillis() + " ms");
+      protocolError(
+          "idle_timeout", "nothing received for " + settings.idleTimeout().toMillis() + " ms");
       return;
     }
     long ackDeadline = now - settings.ackTimeout().toMillis();
     for (Channel c : channels.values()) {
       if (c.unackedSince() != 0 && c.unackedSince() < ackDeadline) {
         metrics.ackTimeouts.increment();
-        protocolError("ack_timeout", "events of " + c.merchantId() + " unacked for more than "
-            + settings.ackTimeout().toMillis() + " ms; they will be delivered again");
+        protocolError(
+            "ack_timeout",
+            "events of "
+                + c.merchantId()
+                + " unacked for more than "
+                + settings.ackTimeout().toMillis()
+                + " ms; they will be delivered again");
         return;
       }
     }
@@ -101,35 +120,61 @@ final class StreamConnection extends Subscriber {
       return;
     }
     if (!"ack".equals(msg.getValue("type"))) {
-      protocolError("bad_message", "unknown message type; the client sends only {\"type\":\"ack\",...}");
+      protocolError(
+          "bad_message", "unknown message type; the client sends only {\"type\":\"ack\",...}");
       return;
     }
-    if (!(msg.getValue("merchantId") instanceof String merchantId) || !(msg.getValue("seq") instanceof Number n)
-        || n.longValue() < 0 || n.doubleValue() != n.longValue()) {
-      protocolError("bad_message", "an ack needs \"merchantId\" (string) and \"seq\" (non-negative integer)");
+    if (!(msg.getValue("merchantId") instanceof String merchantId)
+        || !(msg.getValue("seq") instanceof Number n)
+        || n.longValue() < 0
+        || n.doubleValue() != n.longValue()) {
+      protocolError(
+          "bad_message", "an ack needs \"merchantId\" (string) and \"seq\" (non-negative integer)");
       return;
     }
     long seq = n.longValue();
     Channel c = channels.get(merchantId);
     if (c == null) {
-      send(StreamMessages.error("not_assigned", "merchant " + merchantId + " is not assigned to this connection"));
+      send(
+          StreamMessages.error(
+              "not_assigned", "merchant " + merchantId + " is not assigned to this connection"));
       return;
     }
-    engine.ack(c, this, seq).onComplete(ar -> {
-      if (ar.failed()) {
-        // Redis did not answer: the cursor did not move, the events will be delivered again.
-        send(StreamMessages.error("ack_failed", "the ack of " + merchantId + " up to " + seq
-            + " could not be stored; the connection closes and unacked events will be delivered again"));
-        close(GOING_AWAY, "ack not stored");
-      } else if (ar.result() == AckOutcome.BEYOND_DELIVERED) {
-        protocolError("ack_beyond_delivered", "ack of " + merchantId + " up to " + seq
-            + " is beyond what this connection was sent (" + c.sent() + ")");
-      } else if (ar.result() == AckOutcome.NOT_OWNER) {
-        send(StreamMessages.error("not_assigned", "merchant " + merchantId + " is not assigned to this connection"));
-      }
-      // STALE (a position from before a rewind) and RESTARTED need no answer: an assigned
-      // message and the events from the new position follow.
-    });
+    engine
+        .ack(c, this, seq)
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                // Redis did not answer: the cursor did not move, the events will be delivered
+                // again.
+                send(
+                    StreamMessages.error(
+                        "ack_failed",
+                        "the ack of "
+                            + merchantId
+                            + " up to "
+                            + seq
+                            + " could not be stored; the connection closes and unacked events will be delivered again"));
+                close(GOING_AWAY, "ack not stored");
+              } else if (ar.result() == AckOutcome.BEYOND_DELIVERED) {
+                protocolError(
+                    "ack_beyond_delivered",
+                    "ack of "
+                        + merchantId
+                        + " up to "
+                        + seq
+                        + " is beyond what this connection was sent ("
+                        + c.sent()
+                        + ")");
+              } else if (ar.result() == AckOutcome.NOT_OWNER) {
+                send(
+                    StreamMessages.error(
+                        "not_assigned",
+                        "merchant " + merchantId + " is not assigned to this connection"));
+              }
+              // STALE (a position from before a rewind) and RESTARTED need no answer: an assigned
+              // message and the events from the new position follow.
+            });
   }
 
   private void protocolError(String code, String message) {
@@ -213,7 +258,8 @@ final class StreamConnection extends Subscriber {
 
   @Override
   protected void deliver(Channel channel, List<LoggedEvent> events) {
-    for (String frame : StreamMessages.events(channel.merchantId(), events, settings.maxFrameBytes())) {
+    for (String frame :
+        StreamMessages.events(channel.merchantId(), events, settings.maxFrameBytes())) {
       send(frame);
     }
     if (queueFull()) {

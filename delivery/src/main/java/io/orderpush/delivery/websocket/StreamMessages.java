@@ -17,16 +17,25 @@ final class StreamMessages {
   private StreamMessages() {}
 
   static String hello(String connectionId, String appId, int window) {
-    return new JsonObject().put("type", "hello").put("connectionId", connectionId).put("appId", appId)
-        .put("window", window).encode();
+    return new JsonObject()
+        .put("type", "hello")
+        .put("connectionId", connectionId)
+        .put("appId", appId)
+        .put("window", window)
+        .encode();
   }
 
   static List<String> assignment(String type, Collection<String> merchants) {
     List<String> out = new ArrayList<>();
     List<String> all = new ArrayList<>(merchants);
     for (int i = 0; i < all.size(); i += MERCHANTS_PER_MESSAGE) {
-      out.add(new JsonObject().put("type", type)
-          .put("merchants", new JsonArray(all.subList(i, Math.min(all.size(), i + MERCHANTS_PER_MESSAGE)))).encode());
+      out.add(
+          new JsonObject()
+              .put("type", type)
+              .put(
+                  "merchants",
+                  new JsonArray(all.subList(i, Math.min(all.size(), i + MERCHANTS_PER_MESSAGE))))
+              .encode());
     }
     return out;
   }
@@ -35,9 +44,12 @@ final class StreamMessages {
     return new JsonObject().put("type", "error").put("code", code).put("message", message).encode();
   }
 
-  /** {@code events} messages carrying {@code events} in order, each at most about {@code maxBytes}. */
+  /**
+   * {@code events} messages carrying {@code events} in order, each at most about {@code maxBytes}.
+   */
   static List<String> events(String merchantId, List<LoggedEvent> events, int maxBytes) {
-    String head = "{\"type\":\"events\",\"merchantId\":" + Json.encode(merchantId) + ",\"events\":[";
+    String head =
+        "{\"type\":\"events\",\"merchantId\":" + Json.encode(merchantId) + ",\"events\":[";
     List<String> out = new ArrayList<>(1);
     StringBuilder sb = null;
     for (LoggedEvent e : events) {

@@ -15,16 +15,30 @@ final class StreamMetrics {
   final Counter rebalances;
 
   StreamMetrics(MeterRegistry registry, Supplier<Number> open) {
-    opened = Counter.builder("gateway.stream.connections.opened").description("WebSocket connections accepted")
+    opened =
+        Counter.builder("gateway.stream.connections.opened")
+            .description("WebSocket connections accepted")
+            .register(registry);
+    idleClosed =
+        Counter.builder("gateway.stream.connections.closed")
+            .tag("reason", "idle")
+            .description("Connections closed because nothing was heard from them")
+            .register(registry);
+    ackTimeouts =
+        Counter.builder("gateway.stream.connections.closed")
+            .tag("reason", "ack_timeout")
+            .description("Connections closed because they left events unacked too long")
+            .register(registry);
+    paused =
+        Counter.builder("gateway.stream.paused")
+            .description("Times a connection's write buffer filled up and its delivery paused")
+            .register(registry);
+    rebalances =
+        Counter.builder("gateway.stream.rebalances")
+            .description("Consumer-group rebalances (a connection joined or left, a grant changed)")
+            .register(registry);
+    Gauge.builder("gateway.stream.connections", open)
+        .description("Open WebSocket connections")
         .register(registry);
-    idleClosed = Counter.builder("gateway.stream.connections.closed").tag("reason", "idle")
-        .description("Connections closed because nothing was heard from them").register(registry);
-    ackTimeouts = Counter.builder("gateway.stream.connections.closed").tag("reason", "ack_timeout")
-        .description("Connections closed because they left events unacked too long").register(registry);
-    paused = Counter.builder("gateway.stream.paused")
-        .description("Times a connection's write buffer filled up and its delivery paused").register(registry);
-    rebalances = Counter.builder("gateway.stream.rebalances")
-        .description("Consumer-group rebalances (a connection joined or left, a grant changed)").register(registry);
-    Gauge.builder("gateway.stream.connections", open).description("Open WebSocket connections").register(registry);
   }
 }

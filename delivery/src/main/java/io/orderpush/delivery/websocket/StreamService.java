@@ -15,8 +15,8 @@ import java.util.Set;
 import java.util.UUID;
 
 /**
- * WebSocket push: accepts authenticated connections into their app's consumer group. The groups
- * and connections are confined to the delivery engine's context.
+ * WebSocket push: accepts authenticated connections into their app's consumer group. The groups and
+ * connections are confined to the delivery engine's context.
  */
 public final class StreamService {
 
@@ -26,10 +26,12 @@ public final class StreamService {
   private final StreamMetrics metrics;
   private final Map<UUID, ConsumerGroup> groups = new HashMap<>();
   private final Set<StreamConnection> connections = new LinkedHashSet<>();
+
   /** connections.size(), published for the gauge (which reads from another thread). */
   private volatile int open;
 
-  public StreamService(DeliveryEngine engine, GrantStore grants, StreamSettings settings, MeterRegistry registry) {
+  public StreamService(
+      DeliveryEngine engine, GrantStore grants, StreamSettings settings, MeterRegistry registry) {
     this.engine = engine;
     this.grants = grants;
     this.settings = settings;
@@ -49,7 +51,9 @@ public final class StreamService {
   void attach(StreamConnection conn) {
     connections.add(conn);
     open = connections.size();
-    groups.computeIfAbsent(conn.appId(), id -> new ConsumerGroup(id, engine, grants, metrics)).join(conn);
+    groups
+        .computeIfAbsent(conn.appId(), id -> new ConsumerGroup(id, engine, grants, metrics))
+        .join(conn);
   }
 
   void detach(StreamConnection conn) {
@@ -66,31 +70,41 @@ public final class StreamService {
 
   /** A merchant granted the app: its channel joins the app's group on this node. Any thread. */
   public void granted(Grant grant) {
-    engine.context().runOnContext(v -> {
-      ConsumerGroup g = groups.get(grant.appId());
-      if (g != null) {
-        g.granted(grant);
-      }
-    });
+    engine
+        .context()
+        .runOnContext(
+            v -> {
+              ConsumerGroup g = groups.get(grant.appId());
+              if (g != null) {
+                g.granted(grant);
+              }
+            });
   }
 
   /** A merchant revoked the app: delivery of that channel stops at once. Any thread. */
   public void revoked(UUID appId, String merchantId) {
-    engine.context().runOnContext(v -> {
-      ConsumerGroup g = groups.get(appId);
-      if (g != null) {
-        g.revoked(merchantId);
-      }
-    });
+    engine
+        .context()
+        .runOnContext(
+            v -> {
+              ConsumerGroup g = groups.get(appId);
+              if (g != null) {
+                g.revoked(merchantId);
+              }
+            });
   }
 
   /** Closes every connection with 1001 (going away); clients reconnect to another node. */
   public Future<Void> close() {
     Promise<Void> done = Promise.promise();
-    engine.context().runOnContext(v -> {
-      List.copyOf(connections).forEach(c -> c.close(StreamConnection.GOING_AWAY, "server shutting down"));
-      done.complete();
-    });
+    engine
+        .context()
+        .runOnContext(
+            v -> {
+              List.copyOf(connections)
+                  .forEach(c -> c.close(StreamConnection.GOING_AWAY, "server shutting down"));
+              done.complete();
+            });
     return done.future();
   }
 }

@@ -6,7 +6,8 @@ import java.time.Duration;
  * WebSocket push limits.
  *
  * @param window unacked events allowed per channel
- * @param maxBatchEvents events read for one channel at a time (and at most per {@code events} message)
+ * @param maxBatchEvents events read for one channel at a time (and at most per {@code events}
+ *     message)
  * @param maxFrameBytes an {@code events} message is split before it grows past this
  * @param maxParallelReads event-log reads in flight per connection
  * @param writeQueueBytes socket write buffer per connection; past it the connection is paused

@@ -26,7 +26,12 @@ class SsrfGuardTest {
 
   static Throwable refusal(SsrfGuard guard, String url) {
     try {
-      guard.check(url).toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
+      guard
+          .check(url)
+          .toCompletionStage()
+          .toCompletableFuture()
+          .orTimeout(10, TimeUnit.SECONDS)
+          .join();
       return null;
     } catch (CompletionException e) {
       return e.getCause();
@@ -34,16 +39,30 @@ class SsrfGuardTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"http://127.0.0.1/x", "http://10.0.0.1/x", "http://169.254.169.254/latest/meta-data",
-      "http://[::1]:8080/x", "http://localhost/x", "https://192.168.1.10/x", "http://172.16.0.1/x",
-      "http://0.0.0.0/x", "http://[fd00::1]/x", "http://100.64.0.1/x", "http://224.0.0.1/x", "http://[fe80::1]/x",
-      "http://[::ffff:127.0.0.1]/x"})
+  @ValueSource(
+      strings = {
+        "http://127.0.0.1/x",
+        "http://10.0.0.1/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:8080/x",
+        "http://localhost/x",
+        "https://192.168.1.10/x",
+        "http://172.16.0.1/x",
+        "http://0.0.0.0/x",
+        "http://[fd00::1]/x",
+        "http://100.64.0.1/x",
+        "http://224.0.0.1/x",
+        "http://[fe80::1]/x",
+        "http://[::ffff:127.0.0.1]/x"
+      })
   void shouldRefusePrivateLoopbackLinkLocalAndUnspecifiedAddresses(String url) {
-    assertThat(refusal(new SsrfGuard(vertx, Allowlist.parse("")), url)).isInstanceOf(CallbackUrlRefusedException.class);
+    assertThat(refusal(new SsrfGuard(vertx, Allowlist.parse("")), url))
+        .isInstanceOf(CallbackUrlRefusedException.class);
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"http://127.0.0.1/x", "http://10.0.0.1/x", "http://localhost/x", "http://[::1]/x"})
+  @ValueSource(
+      strings = {"http://127.0.0.1/x", "http://10.0.0.1/x", "http://localhost/x", "http://[::1]/x"})
   void shouldAllowWhatTheAllowlistNames(String url) {
     Allowlist allow = Allowlist.parse("127.0.0.0/8, 10.0.0.1, localhost, ::1");
     assertThat(refusal(new SsrfGuard(vertx, allow), url)).isNull();
@@ -52,7 +71,8 @@ class SsrfGuardTest {
   @ParameterizedTest
   @ValueSource(strings = {"ftp://8.8.8.8/x", "file:///etc/passwd", "http:///nohost"})
   void shouldRefuseAnythingButHttpWithAHost(String url) {
-    assertThat(refusal(new SsrfGuard(vertx, Allowlist.parse("")), url)).isInstanceOf(CallbackUrlRefusedException.class);
+    assertThat(refusal(new SsrfGuard(vertx, Allowlist.parse("")), url))
+        .isInstanceOf(CallbackUrlRefusedException.class);
   }
 
   @ParameterizedTest

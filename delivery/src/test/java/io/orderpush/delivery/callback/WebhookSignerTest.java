@@ -20,18 +20,35 @@ class WebhookSignerTest {
 
   @Test
   void shouldReproduceTheSpecificationsExampleSignature() {
-    assertThat(WebhookSigner.sign(List.of(SPEC_SECRET), SPEC_ID, SPEC_TIMESTAMP,
-        SPEC_PAYLOAD.getBytes(StandardCharsets.UTF_8))).isEqualTo(SPEC_SIGNATURE);
+    assertThat(
+            WebhookSigner.sign(
+                List.of(SPEC_SECRET),
+                SPEC_ID,
+                SPEC_TIMESTAMP,
+                SPEC_PAYLOAD.getBytes(StandardCharsets.UTF_8)))
+        .isEqualTo(SPEC_SIGNATURE);
   }
 
   @Test
   void shouldBeVerifiedByAnIndependentStandardWebhooksLibrary() throws Exception {
     String body = "{\"merchantId\":\"m-1\",\"events\":[{\"seq\":1}]}";
     long now = System.currentTimeMillis() / 1000;
-    String header = WebhookSigner.sign(List.of(SPEC_SECRET), "msg_1", now, body.getBytes(StandardCharsets.UTF_8));
-    assertThatCode(() -> new Webhook(SPEC_SECRET).verify(body, Map.of(
-        "webhook-id", List.of("msg_1"), "webhook-timestamp", List.of(Long.toString(now)),
-        "webhook-signature", List.of(header)))).doesNotThrowAnyException();
+    String header =
+        WebhookSigner.sign(
+            List.of(SPEC_SECRET), "msg_1", now, body.getBytes(StandardCharsets.UTF_8));
+    assertThatCode(
+            () ->
+                new Webhook(SPEC_SECRET)
+                    .verify(
+                        body,
+                        Map.of(
+                            "webhook-id",
+                            List.of("msg_1"),
+                            "webhook-timestamp",
+                            List.of(Long.toString(now)),
+                            "webhook-signature",
+                            List.of(header))))
+        .doesNotThrowAnyException();
   }
 
   @Test
@@ -39,12 +56,24 @@ class WebhookSignerTest {
     String old = "whsec_" + java.util.Base64.getEncoder().encodeToString(new byte[24]);
     String body = "{}";
     long now = System.currentTimeMillis() / 1000;
-    String header = WebhookSigner.sign(List.of(SPEC_SECRET, old), "msg_2", now, body.getBytes(StandardCharsets.UTF_8));
+    String header =
+        WebhookSigner.sign(
+            List.of(SPEC_SECRET, old), "msg_2", now, body.getBytes(StandardCharsets.UTF_8));
     assertThat(header.split(" ")).hasSize(2).allMatch(s -> s.startsWith("v1,"));
     for (String secret : List.of(SPEC_SECRET, old)) {
-      assertThatCode(() -> new Webhook(secret).verify(body, Map.of(
-          "webhook-id", List.of("msg_2"), "webhook-timestamp", List.of(Long.toString(now)),
-          "webhook-signature", List.of(header)))).doesNotThrowAnyException();
+      assertThatCode(
+              () ->
+                  new Webhook(secret)
+                      .verify(
+                          body,
+                          Map.of(
+                              "webhook-id",
+                              List.of("msg_2"),
+                              "webhook-timestamp",
+                              List.of(Long.toString(now)),
+                              "webhook-signature",
+                              List.of(header))))
+          .doesNotThrowAnyException();
     }
   }
 }

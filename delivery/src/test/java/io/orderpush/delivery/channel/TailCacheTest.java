@@ -10,7 +10,9 @@ import org.junit.jupiter.api.Test;
 class TailCacheTest {
 
   static List<LoggedEvent> events(long from, long to) {
-    return LongStream.rangeClosed(from, to).mapToObj(s -> new LoggedEvent(s, "{\"seq\":" + s + "}")).toList();
+    return LongStream.rangeClosed(from, to)
+        .mapToObj(s -> new LoggedEvent(s, "{\"seq\":" + s + "}"))
+        .toList();
   }
 
   static List<Long> seqs(List<LoggedEvent> events) {
@@ -44,7 +46,8 @@ class TailCacheTest {
     assertThat(cache.get("a", 20, 100)).isNull();
     assertThat(seqs(cache.get("a", 21, 100))).hasSize(10);
     cache.append("b", events(1, 10));
-    cache.append("c", events(1, 10)); // 30 > 25 in total: everything goes, reads fall back to the log
+    cache.append(
+        "c", events(1, 10)); // 30 > 25 in total: everything goes, reads fall back to the log
     assertThat(cache.get("a", 25, 1)).isNull();
     assertThat(cache.get("c", 1, 1)).isNull();
   }

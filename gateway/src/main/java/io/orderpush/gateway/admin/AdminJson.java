@@ -48,7 +48,8 @@ final class AdminJson {
         return o;
       }
     } catch (DecodeException e) {
-      throw new ApiException(400, "malformed_json", "the body is not valid JSON: " + e.getMessage());
+      throw new ApiException(
+          400, "malformed_json", "the body is not valid JSON: " + e.getMessage());
     }
     throw ApiException.badRequest("the body must be a JSON object");
   }
@@ -63,6 +64,9 @@ final class AdminJson {
   }
 
   static void send(RoutingContext ctx, int status, JsonObject body) {
-    ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(body.encode());
+    ctx.response()
+        .setStatusCode(status)
+        .putHeader("Content-Type", "application/json")
+        .end(body.encode());
   }
 }

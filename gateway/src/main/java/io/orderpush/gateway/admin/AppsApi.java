@@ -41,7 +41,9 @@ public final class AppsApi {
       throw invalid("name", "required: a string of 1 to " + MAX_NAME + " characters");
     }
     if (!(body.getValue("delivery") instanceof JsonObject delivery)) {
-      throw invalid("delivery", "required: {\"mode\": \"websocket\"} or {\"mode\": \"callback\", \"url\": ...}");
+      throw invalid(
+          "delivery",
+          "required: {\"mode\": \"websocket\"} or {\"mode\": \"callback\", \"url\": ...}");
     }
     DeliveryMode mode;
     try {
@@ -59,12 +61,20 @@ public final class AppsApi {
     Optional<String> callbackUrl = url;
     allowed
         .compose(v -> apps.create(name, mode, callbackUrl))
-        .compose(created -> (mode == DeliveryMode.CALLBACK ? callbacks.appCreated(created.app())
-            : Future.<Void>succeededFuture()).map(created))
-        .onSuccess(created -> AdminJson.send(ctx, 201,
-            AdminJson.app(created.app())
-                .put("token", created.token())
-                .put("webhookSecret", created.webhookSecret())))
+        .compose(
+            created ->
+                (mode == DeliveryMode.CALLBACK
+                        ? callbacks.appCreated(created.app())
+                        : Future.<Void>succeededFuture())
+                    .map(created))
+        .onSuccess(
+            created ->
+                AdminJson.send(
+                    ctx,
+                    201,
+                    AdminJson.app(created.app())
+                        .put("token", created.token())
+                        .put("webhookSecret", created.webhookSecret())))
         .onFailure(ctx::fail);
   }
 
@@ -77,12 +87,14 @@ public final class AppsApi {
       throw invalid("after", "must be an appId from a previous page");
     }
     apps.list(limit, after)
-        .onSuccess(page -> {
-          JsonArray items = new JsonArray();
-          page.forEach(a -> items.add(AdminJson.app(a)));
-          Object next = page.size() == limit ? page.get(page.size() - 1).appId().toString() : null;
-          AdminJson.send(ctx, 200, new JsonObject().put("apps", items).put("next", next));
-        })
+        .onSuccess(
+            page -> {
+              JsonArray items = new JsonArray();
+              page.forEach(a -> items.add(AdminJson.app(a)));
+              Object next =
+                  page.size() == limit ? page.get(page.size() - 1).appId().toString() : null;
+              AdminJson.send(ctx, 200, new JsonObject().put("apps", items).put("next", next));
+            })
         .onFailure(ctx::fail);
   }
 
@@ -92,14 +104,25 @@ public final class AppsApi {
         .onFailure(ctx::fail);
   }
 
-  /** Replaces the webhook secret; the old one keeps signing (a second signature) for the grace period. */
+  /**
+   * Replaces the webhook secret; the old one keeps signing (a second signature) for the grace
+   * period.
+   */
   public void rotateSecret(RoutingContext ctx) {
     UUID appId = AdminJson.appId(ctx);
     apps.rotateSecret(appId, secretGrace)
         .compose(secret -> callbacks.secretsChanged(appId).map(secret))
-        .onSuccess(secret -> AdminJson.send(ctx, 200, new JsonObject().put("appId", appId.toString())
-            .put("webhookSecret", secret)
-            .put("previousSecretValidUntil", Instant.now().plus(secretGrace).toString())))
+        .onSuccess(
+            secret ->
+                AdminJson.send(
+                    ctx,
+                    200,
+                    new JsonObject()
+                        .put("appId", appId.toString())
+                        .put("webhookSecret", secret)
+                        .put(
+                            "previousSecretValidUntil",
+                            Instant.now().plus(secretGrace).toString())))
         .onFailure(ctx::fail);
   }
 
@@ -124,21 +147,29 @@ public final class AppsApi {
    */
   private static String callbackUrl(Object value) {
     if (!(value instanceof String s) || s.isEmpty() || s.length() > MAX_URL) {
-      throw invalid("delivery.url", "required for callback apps: an http or https URL of at most " + MAX_URL + " characters");
+      throw invalid(
+          "delivery.url",
+          "required for callback apps: an http or https URL of at most " + MAX_URL + " characters");
     }
     try {
       URI u = new URI(s);
-      if (("http".equals(u.getScheme()) || "https".equals(u.getScheme())) && u.getHost() != null && u.getRawUserInfo() == null) {
+      if (("http".equals(u.getScheme()) || "https".equals(u.getScheme()))
+          && u.getHost() != null
+          && u.getRawUserInfo() == null) {
         return s;
       }
     } catch (URISyntaxException ignored) {
       // reported below
     }
-    throw invalid("delivery.url", "must be an absolute http or https URL with a host and no user info");
+    throw invalid(
+        "delivery.url", "must be an absolute http or https URL with a host and no user info");
   }
 
   static ApiException invalid(String field, String problem) {
-    return new ApiException(400, "invalid_request", field + " " + problem,
+    return new ApiException(
+        400,
+        "invalid_request",
+        field + " " + problem,
         List.of(Map.of("field", field, "problem", problem)));
   }
 }

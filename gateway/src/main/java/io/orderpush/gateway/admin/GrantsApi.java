@@ -29,37 +29,44 @@ public final class GrantsApi {
     List<String> scopes = scopes(body.getValue("scopes"));
     Object start = body.getValue("start", "latest");
     if (!"latest".equals(start) && !"earliest".equals(start)) {
-      throw AppsApi.invalid("start", "must be \"latest\" (only new events) or \"earliest\" (all retained history)");
+      throw AppsApi.invalid(
+          "start", "must be \"latest\" (only new events) or \"earliest\" (all retained history)");
     }
-    grants.grant(appId, merchantId, scopes, "earliest".equals(start))
-        .onSuccess(g -> {
-          deliveries.granted(g);
-          AdminJson.send(ctx, 200, AdminJson.grant(g));
-        })
+    grants
+        .grant(appId, merchantId, scopes, "earliest".equals(start))
+        .onSuccess(
+            g -> {
+              deliveries.granted(g);
+              AdminJson.send(ctx, 200, AdminJson.grant(g));
+            })
         .onFailure(ctx::fail);
   }
 
   public void delete(RoutingContext ctx) {
     String merchantId = merchantId(ctx);
     var appId = AdminJson.appId(ctx);
-    grants.revoke(appId, merchantId)
-        .onSuccess(v -> {
-          deliveries.revoked(appId, merchantId);
-          ctx.response().setStatusCode(204).end();
-        })
+    grants
+        .revoke(appId, merchantId)
+        .onSuccess(
+            v -> {
+              deliveries.revoked(appId, merchantId);
+              ctx.response().setStatusCode(204).end();
+            })
         .onFailure(ctx::fail);
   }
 
   public void listForApp(RoutingContext ctx) {
     int limit = AppsApi.limit(ctx.queryParams().get("limit"));
     String after = ctx.queryParams().get("after");
-    grants.forApp(AdminJson.appId(ctx), limit, after == null ? "" : after)
-        .onSuccess(page -> {
-          JsonArray items = new JsonArray();
-          page.forEach(g -> items.add(AdminJson.grant(g)));
-          Object next = page.size() == limit ? page.get(page.size() - 1).merchantId() : null;
-          AdminJson.send(ctx, 200, new JsonObject().put("grants", items).put("next", next));
-        })
+    grants
+        .forApp(AdminJson.appId(ctx), limit, after == null ? "" : after)
+        .onSuccess(
+            page -> {
+              JsonArray items = new JsonArray();
+              page.forEach(g -> items.add(AdminJson.grant(g)));
+              Object next = page.size() == limit ? page.get(page.size() - 1).merchantId() : null;
+              AdminJson.send(ctx, 200, new JsonObject().put("grants", items).put("next", next));
+            })
         .onFailure(ctx::fail);
   }
 

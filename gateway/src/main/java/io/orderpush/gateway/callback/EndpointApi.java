@@ -34,10 +34,16 @@ public final class EndpointApi {
     try {
       appId = UUID.fromString(ctx.pathParam("appId"));
     } catch (IllegalArgumentException e) {
-      io.orderpush.gateway.http.Failures.send(ctx, 404, "not_found", "app " + ctx.pathParam("appId") + " does not exist", null);
+      io.orderpush.gateway.http.Failures.send(
+          ctx, 404, "not_found", "app " + ctx.pathParam("appId") + " does not exist", null);
       return;
     }
-    op.apply(appId).onSuccess(v -> ctx.response().putHeader("Content-Type", "application/json").end(json(appId, v).encode()))
+    op.apply(appId)
+        .onSuccess(
+            v ->
+                ctx.response()
+                    .putHeader("Content-Type", "application/json")
+                    .end(json(appId, v).encode()))
         .onFailure(ctx::fail);
   }
 

@@ -81,7 +81,13 @@ final class ConfigReader {
   String secret(String key, int minLength) {
     String v = raw(key);
     if (v.length() < minLength) {
-      problems.add(key + " (" + envName(key) + ") is required: a secret of at least " + minLength + " characters");
+      problems.add(
+          key
+              + " ("
+              + envName(key)
+              + ") is required: a secret of at least "
+              + minLength
+              + " characters");
     }
     return v;
   }
@@ -96,8 +102,15 @@ final class ConfigReader {
     } catch (IllegalArgumentException ignored) {
       // reported below
     }
-    problems.add(key + " (" + envName(key) + ") is required: " + bytes
-        + " random bytes, base64-encoded (for example: openssl rand -base64 " + bytes + ")");
+    problems.add(
+        key
+            + " ("
+            + envName(key)
+            + ") is required: "
+            + bytes
+            + " random bytes, base64-encoded (for example: openssl rand -base64 "
+            + bytes
+            + ")");
     return new byte[bytes];
   }
 

@@ -23,12 +23,17 @@ public record GatewayConfig(
     IngestConfig ingest,
     SecurityConfig security) {
 
-  /** Reads the defaults file overridden by {@code env}; throws {@link ConfigException} listing every problem. */
+  /**
+   * Reads the defaults file overridden by {@code env}; throws {@link ConfigException} listing every
+   * problem.
+   */
   public static GatewayConfig load(Map<String, String> env) {
     ConfigReader r = new ConfigReader(ConfigReader.loadDefaults(), env);
     HttpConfig http =
         new HttpConfig(
-            r.string("http.host"), r.integer("http.port", 0, 65535), r.millis("http.shutdown-grace-ms", 0, 600_000));
+            r.string("http.host"),
+            r.integer("http.port", 0, 65535),
+            r.millis("http.shutdown-grace-ms", 0, 600_000));
     int poolSize = r.integer("pg.pool-size", 1, 200);
     int writers = r.integer("pg.writers", 1, 64);
     var connectTimeout = r.millis("pg.connect-timeout-ms", 100, 120_000);
@@ -42,7 +47,10 @@ public record GatewayConfig(
     int deliveryPool = r.integer("pg.delivery-pool-size", 1, 200);
     var redisTimeout = r.millis("redis.command-timeout-ms", 50, 60_000);
     RedisSettings redis =
-        r.url("redis.url", u -> new RedisSettings(u, redisTimeout), "redis://[:password@]host[:port]");
+        r.url(
+            "redis.url",
+            u -> new RedisSettings(u, redisTimeout),
+            "redis://[:password@]host[:port]");
     StreamSettings stream =
         new StreamSettings(
             r.integer("stream.window", 1, 100_000),
@@ -53,14 +61,17 @@ public record GatewayConfig(
             r.millis("stream.ping-interval-ms", 100, 600_000),
             r.millis("stream.idle-timeout-ms", 200, 3_600_000),
             r.millis("stream.ack-timeout-ms", 200, 86_400_000));
-    r.check(stream.idleTimeout().compareTo(stream.pingInterval()) > 0,
+    r.check(
+        stream.idleTimeout().compareTo(stream.pingInterval()) > 0,
         "stream.idle-timeout-ms must be longer than stream.ping-interval-ms");
     Allowlist allowlist = Allowlist.parse("");
     try {
       allowlist = Allowlist.parse(r.string("callback.allowlist"));
     } catch (IllegalArgumentException e) {
-      r.check(false, "callback.allowlist (GATEWAY_CALLBACK_ALLOWLIST) must be comma-separated hosts, IPs or CIDRs: "
-          + e.getMessage());
+      r.check(
+          false,
+          "callback.allowlist (GATEWAY_CALLBACK_ALLOWLIST) must be comma-separated hosts, IPs or CIDRs: "
+              + e.getMessage());
     }
     CallbackSettings callback =
         new CallbackSettings(
@@ -86,18 +97,34 @@ public record GatewayConfig(
             r.integer("ingest.max-in-flight-bytes", 1024, Integer.MAX_VALUE));
     r.check(
         ingest.maxInFlightBytes() >= ingest.maxRequestBytes(),
-        "ingest.max-in-flight-bytes must be at least ingest.max-request-bytes (" + ingest.maxRequestBytes() + ")");
+        "ingest.max-in-flight-bytes must be at least ingest.max-request-bytes ("
+            + ingest.maxRequestBytes()
+            + ")");
     r.check(
         ingest.maxQueuedEvents() >= ingest.maxEvents(),
         "ingest.max-queued-events must be at least ingest.max-events (" + ingest.maxEvents() + ")");
     SecurityConfig security =
-        new SecurityConfig(r.secret("admin.token", 24), r.secret("ingest.token", 24), r.base64Key("secret.key", 32));
+        new SecurityConfig(
+            r.secret("admin.token", 24),
+            r.secret("ingest.token", 24),
+            r.base64Key("secret.key", 32));
     r.check(
         !security.adminToken().equals(security.ingestToken()) || security.adminToken().isEmpty(),
         "admin.token and ingest.token must differ");
     r.throwIfInvalid();
     return new GatewayConfig(
-        http, pg, partitionsAhead, deliveryPool, redis, stream, callback, secretGrace, checkpointInterval,
-        retentionDays, replayMaxEvents, ingest, security);
+        http,
+        pg,
+        partitionsAhead,
+        deliveryPool,
+        redis,
+        stream,
+        callback,
+        secretGrace,
+        checkpointInterval,
+        retentionDays,
+        replayMaxEvents,
+        ingest,
+        security);
   }
 }

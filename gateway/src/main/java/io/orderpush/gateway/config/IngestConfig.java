@@ -12,4 +12,9 @@ package io.orderpush.gateway.config;
  *     refused with 503 (before their body is read)
  */
 public record IngestConfig(
-    int maxEvents, int maxRequestBytes, int maxDataBytes, int maxGroupEvents, int maxQueuedEvents, int maxInFlightBytes) {}
+    int maxEvents,
+    int maxRequestBytes,
+    int maxDataBytes,
+    int maxGroupEvents,
+    int maxQueuedEvents,
+    int maxInFlightBytes) {}

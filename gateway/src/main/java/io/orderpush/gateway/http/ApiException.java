@@ -4,8 +4,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A client error with its HTTP status and the JSON body it becomes:
- * {@code {"error": code, "message": message, "details": [...]}}.
+ * A client error with its HTTP status and the JSON body it becomes: {@code {"error": code,
+ * "message": message, "details": [...]}}.
  */
 public final class ApiException extends RuntimeException {
 

@@ -5,7 +5,10 @@ import io.orderpush.persistence.apps.AppStore;
 import io.vertx.core.Handler;
 import io.vertx.ext.web.RoutingContext;
 
-/** Authenticates an app by its bearer token and puts the {@link App} in the context for the next handler. */
+/**
+ * Authenticates an app by its bearer token and puts the {@link App} in the context for the next
+ * handler.
+ */
 public final class AppAuth implements Handler<RoutingContext> {
 
   static final String KEY = "app";
@@ -27,18 +30,20 @@ public final class AppAuth implements Handler<RoutingContext> {
       unauthorized(ctx);
       return;
     }
-    apps.findByToken(token).onComplete(ar -> {
-      if (ar.failed()) {
-        ctx.fail(ar.cause());
-      } else if (ar.result().isEmpty()) {
-        unauthorized(ctx);
-      } else if (!"active".equals(ar.result().get().state())) {
-        Failures.send(ctx, 403, "app_frozen", "this app is frozen", null);
-      } else {
-        ctx.put(KEY, ar.result().get());
-        ctx.next();
-      }
-    });
+    apps.findByToken(token)
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                ctx.fail(ar.cause());
+              } else if (ar.result().isEmpty()) {
+                unauthorized(ctx);
+              } else if (!"active".equals(ar.result().get().state())) {
+                Failures.send(ctx, 403, "app_frozen", "this app is frozen", null);
+              } else {
+                ctx.put(KEY, ar.result().get());
+                ctx.next();
+              }
+            });
   }
 
   private static void unauthorized(RoutingContext ctx) {

@@ -24,11 +24,15 @@ public final class Failures {
 
   public Failures(MeterRegistry registry) {
     internalErrors =
-        Counter.builder("gateway.http.errors").tag("kind", "internal")
-            .description("Requests answered 500 because of a bug or an unexpected failure").register(registry);
+        Counter.builder("gateway.http.errors")
+            .tag("kind", "internal")
+            .description("Requests answered 500 because of a bug or an unexpected failure")
+            .register(registry);
     unavailable =
-        Counter.builder("gateway.http.errors").tag("kind", "unavailable")
-            .description("Requests answered 503 because a backing service was unavailable or overloaded")
+        Counter.builder("gateway.http.errors")
+            .tag("kind", "unavailable")
+            .description(
+                "Requests answered 503 because a backing service was unavailable or overloaded")
             .register(registry);
   }
 
@@ -64,36 +68,51 @@ public final class Failures {
       send(ctx, 503, "overloaded", over.getMessage(), null);
     } else if (isUnavailable(err)) {
       unavailable.increment();
-      LOG.warn("backing service unavailable on {} {}: {}", ctx.request().method(), ctx.request().path(), err.toString());
+      LOG.warn(
+          "backing service unavailable on {} {}: {}",
+          ctx.request().method(),
+          ctx.request().path(),
+          err.toString());
       ctx.response().putHeader("Retry-After", "1");
       send(ctx, 503, "unavailable", "a backing service is unavailable; retry later", null);
     } else {
       internalErrors.increment();
       String incident = UUID.randomUUID().toString();
-      LOG.error("internal error {} on {} {}", incident, ctx.request().method(), ctx.request().path(), err);
+      LOG.error(
+          "internal error {} on {} {}",
+          incident,
+          ctx.request().method(),
+          ctx.request().path(),
+          err);
       send(ctx, 500, "internal", "internal error, incident " + incident, null);
     }
   }
 
   private static boolean isUnavailable(Throwable err) {
     for (Throwable t = err; t != null; t = t.getCause()) {
-      if (t instanceof java.io.IOException || t instanceof TimeoutException
+      if (t instanceof java.io.IOException
+          || t instanceof TimeoutException
           || t instanceof io.vertx.sqlclient.ClosedConnectionException
           || t instanceof io.vertx.core.http.HttpClosedException
-          || t instanceof io.vertx.core.VertxException && String.valueOf(t.getMessage()).contains("closed")) {
+          || t instanceof io.vertx.core.VertxException
+              && String.valueOf(t.getMessage()).contains("closed")) {
         return true;
       }
       // Class 08 connection exceptions, 53 insufficient resources, 57 operator intervention
       // (shutdown, statement timeout 57014): PostgreSQL cannot take the request now.
-      if (t instanceof PgException pg && pg.getSqlState() != null
-          && (pg.getSqlState().startsWith("08") || pg.getSqlState().startsWith("53") || pg.getSqlState().startsWith("57"))) {
+      if (t instanceof PgException pg
+          && pg.getSqlState() != null
+          && (pg.getSqlState().startsWith("08")
+              || pg.getSqlState().startsWith("53")
+              || pg.getSqlState().startsWith("57"))) {
         return true;
       }
     }
     return false;
   }
 
-  public static void send(RoutingContext ctx, int status, String code, String message, JsonArray details) {
+  public static void send(
+      RoutingContext ctx, int status, String code, String message, JsonArray details) {
     JsonObject body = new JsonObject().put("error", code).put("message", message);
     body.put("details", details == null ? new JsonArray() : details);
     ctx.response()

@@ -4,9 +4,9 @@ import io.orderpush.gateway.config.HttpConfig;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.http.ServerWebSocketHandshake;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.ServerWebSocketHandshake;
 import io.vertx.ext.web.Router;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -19,7 +19,9 @@ public final class HttpVerticle extends VerticleBase {
   private final Handler<ServerWebSocketHandshake> webSockets;
   private HttpServer server;
 
-  public HttpVerticle(HttpConfig config, Function<io.vertx.core.Vertx, Router> routes,
+  public HttpVerticle(
+      HttpConfig config,
+      Function<io.vertx.core.Vertx, Router> routes,
       Handler<ServerWebSocketHandshake> webSockets) {
     this.config = config;
     this.routes = routes;
@@ -28,17 +30,22 @@ public final class HttpVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    server = vertx.createHttpServer(new HttpServerOptions()
-        .setHost(config.host())
-        .setPort(config.port())
-        .setIdleTimeout(120)
-        .setIdleTimeoutUnit(TimeUnit.SECONDS)
-        .setMaxHeaderSize(16 * 1024)
-        .setCompressionSupported(false)
-        // Clients only send small acks.
-        .setMaxWebSocketFrameSize(64 * 1024)
-        .setMaxWebSocketMessageSize(64 * 1024));
-    return server.requestHandler(routes.apply(vertx)).webSocketHandshakeHandler(webSockets).listen();
+    server =
+        vertx.createHttpServer(
+            new HttpServerOptions()
+                .setHost(config.host())
+                .setPort(config.port())
+                .setIdleTimeout(120)
+                .setIdleTimeoutUnit(TimeUnit.SECONDS)
+                .setMaxHeaderSize(16 * 1024)
+                .setCompressionSupported(false)
+                // Clients only send small acks.
+                .setMaxWebSocketFrameSize(64 * 1024)
+                .setMaxWebSocketMessageSize(64 * 1024));
+    return server
+        .requestHandler(routes.apply(vertx))
+        .webSocketHandshakeHandler(webSockets)
+        .listen();
   }
 
   /** Stops accepting, then waits up to the grace period for requests in flight. */

@@ -2,7 +2,6 @@ package io.orderpush.gateway.http;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.PlatformHandler;
 import java.util.concurrent.TimeUnit;
 
@@ -19,12 +18,14 @@ public final class RequestMetrics {
   public PlatformHandler route(String name) {
     return ctx -> {
       long start = System.nanoTime();
-      ctx.addEndHandler(v -> Timer.builder("gateway.http.requests")
-          .description("HTTP requests by route and status class")
-          .tag("route", name)
-          .tag("status", (ctx.response().getStatusCode() / 100) + "xx")
-          .register(registry)
-          .record(System.nanoTime() - start, TimeUnit.NANOSECONDS));
+      ctx.addEndHandler(
+          v ->
+              Timer.builder("gateway.http.requests")
+                  .description("HTTP requests by route and status class")
+                  .tag("route", name)
+                  .tag("status", (ctx.response().getStatusCode() / 100) + "xx")
+                  .register(registry)
+                  .record(System.nanoTime() - start, TimeUnit.NANOSECONDS));
       ctx.next();
     };
   }

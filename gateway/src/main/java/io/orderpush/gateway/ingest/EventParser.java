@@ -22,9 +22,9 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * Reads an ingest body, a JSON array or NDJSON of events, in one streaming pass. Every problem
- * of every event is collected, so one 400 names them all; nothing is returned unless all are
- * valid. {@code data} is re-encoded compactly token by token, keeping numbers exactly as sent.
+ * Reads an ingest body, a JSON array or NDJSON of events, in one streaming pass. Every problem of
+ * every event is collected, so one 400 names them all; nothing is returned unless all are valid.
+ * {@code data} is re-encoded compactly token by token, keeping numbers exactly as sent.
  */
 public final class EventParser {
 
@@ -59,8 +59,8 @@ public final class EventParser {
       }
       while (t != null && !(array && t == JsonToken.END_ARRAY)) {
         if (index >= maxEvents) {
-          throw new ApiException(413, "too_many_events",
-              "a request may carry at most " + maxEvents + " events");
+          throw new ApiException(
+              413, "too_many_events", "a request may carry at most " + maxEvents + " events");
         }
         if (t == JsonToken.START_OBJECT) {
           NewEvent e = parseEvent(p, index, problems);
@@ -84,7 +84,11 @@ public final class EventParser {
       }
     } catch (JsonProcessingException e) {
       throw malformed(
-          e.getOriginalMessage() + " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr(),
+          e.getOriginalMessage()
+              + " at line "
+              + e.getLocation().getLineNr()
+              + ", column "
+              + e.getLocation().getColumnNr(),
           index);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -136,8 +140,8 @@ public final class EventParser {
     }
   }
 
-  private static String string(JsonParser p, JsonToken t, int index, String field, Problems problems)
-      throws IOException {
+  private static String string(
+      JsonParser p, JsonToken t, int index, String field, Problems problems) throws IOException {
     if (t != JsonToken.VALUE_STRING) {
       problems.add(index, field, "must be a string", false);
       p.skipChildren();
@@ -146,8 +150,8 @@ public final class EventParser {
     return p.getText();
   }
 
-  private static String identifier(JsonParser p, JsonToken t, int index, String field, Problems problems)
-      throws IOException {
+  private static String identifier(
+      JsonParser p, JsonToken t, int index, String field, Problems problems) throws IOException {
     String s = string(p, t, index, field, problems);
     if (s == null) {
       return null;
@@ -166,7 +170,8 @@ public final class EventParser {
   }
 
   private static String matching(
-      JsonParser p, JsonToken t, int index, String field, Pattern pattern, Problems problems) throws IOException {
+      JsonParser p, JsonToken t, int index, String field, Pattern pattern, Problems problems)
+      throws IOException {
     String s = string(p, t, index, field, problems);
     if (s != null && !pattern.matcher(s).matches()) {
       problems.add(index, field, "must match " + pattern.pattern(), false);
@@ -175,7 +180,8 @@ public final class EventParser {
     return s;
   }
 
-  private static String instant(JsonParser p, JsonToken t, int index, Problems problems) throws IOException {
+  private static String instant(JsonParser p, JsonToken t, int index, Problems problems)
+      throws IOException {
     String s = string(p, t, index, "occurredAt", problems);
     if (s == null) {
       return null;
@@ -188,7 +194,11 @@ public final class EventParser {
     } catch (DateTimeParseException ignored) {
       // reported below
     }
-    problems.add(index, "occurredAt", "must be an ISO-8601 timestamp with offset, e.g. 2026-11-11T00:00:01.250Z", false);
+    problems.add(
+        index,
+        "occurredAt",
+        "must be an ISO-8601 timestamp with offset, e.g. 2026-11-11T00:00:01.250Z",
+        false);
     return null;
   }
 
@@ -204,7 +214,8 @@ public final class EventParser {
     }
     String json = out.toString();
     if (json.length() > maxDataBytes
-        || (json.length() * 3L > maxDataBytes && json.getBytes(StandardCharsets.UTF_8).length > maxDataBytes)) {
+        || (json.length() * 3L > maxDataBytes
+            && json.getBytes(StandardCharsets.UTF_8).length > maxDataBytes)) {
       problems.add(index, "data", "must be at most " + maxDataBytes + " bytes of JSON", true);
       return null;
     }
@@ -234,7 +245,8 @@ public final class EventParser {
           depth--;
         }
         case FIELD_NAME -> g.writeFieldName(p.currentName());
-        case VALUE_STRING -> g.writeString(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
+        case VALUE_STRING ->
+            g.writeString(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
         case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> g.writeNumber(p.getText());
         case VALUE_TRUE -> g.writeBoolean(true);
         case VALUE_FALSE -> g.writeBoolean(false);
@@ -249,7 +261,8 @@ public final class EventParser {
   }
 
   /** The event as delivery sends it, minus seq and ingestedAt, without the opening brace. */
-  static String renderTail(String eventId, String orderId, String type, String occurredAt, String data) {
+  static String renderTail(
+      String eventId, String orderId, String type, String occurredAt, String data) {
     StringWriter out = new StringWriter(data.length() + 160);
     try (JsonGenerator g = JSON.createGenerator(out)) {
       g.writeStartObject();
@@ -267,7 +280,10 @@ public final class EventParser {
   }
 
   private static ApiException malformed(String message, int index) {
-    return new ApiException(400, "malformed_json", "the body is not valid JSON or NDJSON: " + message,
+    return new ApiException(
+        400,
+        "malformed_json",
+        "the body is not valid JSON or NDJSON: " + message,
         List.of(Map.of("index", index, "problem", message)));
   }
 
@@ -292,7 +308,8 @@ public final class EventParser {
     }
 
     boolean has(int index, String field) {
-      return list.stream().anyMatch(d -> d.get("index").equals(index) && field.equals(d.get("field")));
+      return list.stream()
+          .anyMatch(d -> d.get("index").equals(index) && field.equals(d.get("field")));
     }
 
     int count() {
@@ -303,8 +320,10 @@ public final class EventParser {
       if (count == 0) {
         return;
       }
-      String message = count + " invalid event field(s); nothing was written"
-          + (count > list.size() ? " (first " + list.size() + " listed)" : "");
+      String message =
+          count
+              + " invalid event field(s); nothing was written"
+              + (count > list.size() ? " (first " + list.size() + " listed)" : "");
       throw onlySize
           ? new ApiException(413, "event_too_large", message, list)
           : new ApiException(400, "invalid_events", message, list);

@@ -26,10 +26,12 @@ public final class IngestAdmission implements PlatformHandler {
   public IngestAdmission(long maxInFlightBytes, long maxRequestBytes, MeterRegistry registry) {
     this.maxInFlightBytes = maxInFlightBytes;
     this.maxRequestBytes = maxRequestBytes;
-    this.rejected = Counter.builder("gateway.ingest.rejected")
-        .tag("reason", "in_flight_bytes")
-        .description("Ingest requests refused with 503 because too many request bytes were in flight")
-        .register(registry);
+    this.rejected =
+        Counter.builder("gateway.ingest.rejected")
+            .tag("reason", "in_flight_bytes")
+            .description(
+                "Ingest requests refused with 503 because too many request bytes were in flight")
+            .register(registry);
     Gauge.builder("gateway.ingest.in.flight.bytes", inFlight::get)
         .description("Bytes of ingest requests admitted and not yet answered")
         .baseUnit("bytes")
@@ -40,7 +42,8 @@ public final class IngestAdmission implements PlatformHandler {
   public void handle(RoutingContext ctx) {
     long reserve = reservation(ctx.request().getHeader("Content-Length"));
     long now = inFlight.addAndGet(reserve);
-    if (now > maxInFlightBytes && now != reserve) { // a lone request always gets in (its size is capped anyway)
+    if (now > maxInFlightBytes
+        && now != reserve) { // a lone request always gets in (its size is capped anyway)
       inFlight.addAndGet(-reserve);
       rejected.increment();
       ctx.fail(new IngestOverloadedException("too many ingest requests in flight; retry later"));

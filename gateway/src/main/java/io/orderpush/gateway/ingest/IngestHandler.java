@@ -33,9 +33,9 @@ public final class IngestHandler implements Handler<RoutingContext> {
     List<NewEvent> events = parser.parse(body.getBytes());
     committer
         .append(events)
-        .onSuccess(results -> ctx.response()
-            .putHeader("Content-Type", "application/json")
-            .end(render(results)))
+        .onSuccess(
+            results ->
+                ctx.response().putHeader("Content-Type", "application/json").end(render(results)))
         .onFailure(ctx::fail);
   }
 
@@ -46,10 +46,14 @@ public final class IngestHandler implements Handler<RoutingContext> {
       if (i > 0) {
         sb.append(',');
       }
-      sb.append("{\"eventId\":").append(Json.encode(r.eventId()))
-          .append(",\"merchantId\":").append(Json.encode(r.merchantId()))
-          .append(",\"seq\":").append(r.seq())
-          .append(",\"duplicate\":").append(r.duplicate())
+      sb.append("{\"eventId\":")
+          .append(Json.encode(r.eventId()))
+          .append(",\"merchantId\":")
+          .append(Json.encode(r.merchantId()))
+          .append(",\"seq\":")
+          .append(r.seq())
+          .append(",\"duplicate\":")
+          .append(r.duplicate())
           .append('}');
     }
     return sb.append(']').toString();

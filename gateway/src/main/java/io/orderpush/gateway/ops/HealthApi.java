@@ -31,17 +31,29 @@ public final class HealthApi {
   }
 
   public void ready(RoutingContext ctx) {
-    Future<Void> pg = pool.query("SELECT 1").execute().<Void>mapEmpty().timeout(CHECK_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+    Future<Void> pg =
+        pool.query("SELECT 1")
+            .execute()
+            .<Void>mapEmpty()
+            .timeout(CHECK_TIMEOUT_MS, TimeUnit.MILLISECONDS);
     Future<Void> rd = redis.ping(vertx).timeout(CHECK_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-    Future.join(pg, rd).onComplete(ignored -> {
-      boolean ready = pg.succeeded() && rd.succeeded();
-      JsonObject body = new JsonObject()
-          .put("status", ready ? "ready" : "not_ready")
-          .put("checks", new JsonObject()
-              .put("postgresql", pg.succeeded() ? "up" : "down")
-              .put("redis", rd.succeeded() ? "up" : "down"));
-      ctx.response().setStatusCode(ready ? 200 : 503).putHeader("Content-Type", "application/json").end(body.encode());
-    });
+    Future.join(pg, rd)
+        .onComplete(
+            ignored -> {
+              boolean ready = pg.succeeded() && rd.succeeded();
+              JsonObject body =
+                  new JsonObject()
+                      .put("status", ready ? "ready" : "not_ready")
+                      .put(
+                          "checks",
+                          new JsonObject()
+                              .put("postgresql", pg.succeeded() ? "up" : "down")
+                              .put("redis", rd.succeeded() ? "up" : "down"));
+              ctx.response()
+                  .setStatusCode(ready ? 200 : 503)
+                  .putHeader("Content-Type", "application/json")
+                  .end(body.encode());
+            });
   }
 
   public void metrics(RoutingContext ctx) {

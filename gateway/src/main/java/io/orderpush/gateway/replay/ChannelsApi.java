@@ -28,7 +28,12 @@ public final class ChannelsApi {
   private final CheckpointStore checkpoints;
   private final DeliveryEngine engine;
 
-  public ChannelsApi(EventLog log, Pool pool, GrantStore grants, CursorStore cursors, CheckpointStore checkpoints,
+  public ChannelsApi(
+      EventLog log,
+      Pool pool,
+      GrantStore grants,
+      CursorStore cursors,
+      CheckpointStore checkpoints,
       DeliveryEngine engine) {
     this.log = log;
     this.pool = pool;
@@ -38,34 +43,50 @@ public final class ChannelsApi {
     this.engine = engine;
   }
 
-  /** {@code GET /v1/channels?limit=&after=}: merchant, head, cursor, lag, state; paged by merchant. */
+  /**
+   * {@code GET /v1/channels?limit=&after=}: merchant, head, cursor, lag, state; paged by merchant.
+   */
   public void list(RoutingContext ctx) {
     var app = AppAuth.app(ctx);
     int limit = (int) ReplayHandler.param(ctx, "limit", 100, 1, MAX_PAGE);
     String after = ctx.queryParams().get("after");
-    grants.forApp(app.appId(), limit, after == null ? "" : after).compose(page -> {
-      List<String> merchants = page.stream().map(Grant::merchantId).toList();
-      Future<Map<String, Long>> heads = log.heads(pool, merchants);
-      Future<List<Long>> stored = cursors.cursors(engine.context(), app.appId(), merchants);
-      List<Future<Boolean>> live = merchants.stream().map(m -> engine.delivering(app.appId(), m)).toList();
-      return Future.all(heads, stored, Future.all(live)).map(v -> {
-        JsonArray items = new JsonArray();
-        for (int i = 0; i < page.size(); i++) {
-          Grant g = page.get(i);
-          long head = heads.result().getOrDefault(g.merchantId(), 0L);
-          long redis = stored.result().get(i);
-          long cursor = redis >= 0 ? redis : g.resumeFrom();
-          items.add(new JsonObject()
-              .put("merchantId", g.merchantId())
-              .put("headSeq", head)
-              .put("cursor", cursor)
-              .put("lag", Math.max(0, head - cursor))
-              .put("state", live.get(i).result() ? "delivering" : "idle"));
-        }
-        return new JsonObject().put("channels", items)
-            .put("next", page.size() == limit ? page.get(page.size() - 1).merchantId() : null);
-      });
-    }).onSuccess(body -> ctx.response().putHeader("Content-Type", "application/json").end(body.encode()))
+    grants
+        .forApp(app.appId(), limit, after == null ? "" : after)
+        .compose(
+            page -> {
+              List<String> merchants = page.stream().map(Grant::merchantId).toList();
+              Future<Map<String, Long>> heads = log.heads(pool, merchants);
+              Future<List<Long>> stored = cursors.cursors(engine.context(), app.appId(), merchants);
+              List<Future<Boolean>> live =
+                  merchants.stream().map(m -> engine.delivering(app.appId(), m)).toList();
+              return Future.all(heads, stored, Future.all(live))
+                  .map(
+                      v -> {
+                        JsonArray items = new JsonArray();
+                        for (int i = 0; i < page.size(); i++) {
+                          Grant g = page.get(i);
+                          long head = heads.result().getOrDefault(g.merchantId(), 0L);
+                          long redis = stored.result().get(i);
+                          long cursor = redis >= 0 ? redis : g.resumeFrom();
+                          items.add(
+                              new JsonObject()
+                                  .put("merchantId", g.merchantId())
+                                  .put("headSeq", head)
+                                  .put("cursor", cursor)
+                                  .put("lag", Math.max(0, head - cursor))
+                                  .put("state", live.get(i).result() ? "delivering" : "idle"));
+                        }
+                        return new JsonObject()
+                            .put("channels", items)
+                            .put(
+                                "next",
+                                page.size() == limit
+                                    ? page.get(page.size() - 1).merchantId()
+                                    : null);
+                      });
+            })
+        .onSuccess(
+            body -> ctx.response().putHeader("Content-Type", "application/json").end(body.encode()))
         .onFailure(ctx::fail);
   }
 
@@ -83,31 +104,56 @@ public final class ChannelsApi {
     } catch (RuntimeException e) {
       throw new ApiException(400, "malformed_json", "the body is not a JSON object");
     }
-    if (body == null || !(body.getValue("seq") instanceof Number n) || n.longValue() < 0
+    if (body == null
+        || !(body.getValue("seq") instanceof Number n)
+        || n.longValue() < 0
         || n.doubleValue() != n.longValue()) {
       throw ApiException.badRequest("the body must be {\"seq\": N} with N a non-negative integer");
     }
     long seq = n.longValue();
-    grants.find(app.appId(), merchantId).compose(grant -> {
-      if (grant.isEmpty()) {
-        throw new ApiException(403, "forbidden", "this app has no grant for merchant " + merchantId);
-      }
-      return Future.all(log.head(pool, merchantId), log.oldestRetained(pool, merchantId));
-    }).compose(f -> {
-      long head = f.resultAt(0);
-      long oldest = f.resultAt(1);
-      if (seq > head) {
-        throw ApiException.badRequest("seq " + seq + " is beyond the head of " + merchantId + " (" + head + ")");
-      }
-      if (seq + 1 < oldest && oldest > 1) {
-        throw new ApiException(410, "expired", "events before seq " + oldest + " of " + merchantId
-            + " are past retention", List.of(Map.of("oldestSeq", oldest)));
-      }
-      return cursors.rewind(engine.context(), app.appId(), merchantId, seq)
-          .compose(epoch -> checkpoints.save(List.of(new CheckpointStore.Checkpoint(app.appId(), merchantId, seq))))
-          .compose(v -> engine.cursorSet(app.appId(), merchantId, seq))
-          .map(v -> new JsonObject().put("merchantId", merchantId).put("cursor", seq).put("headSeq", head));
-    }).onSuccess(body2 -> ctx.response().putHeader("Content-Type", "application/json").end(body2.encode()))
+    grants
+        .find(app.appId(), merchantId)
+        .compose(
+            grant -> {
+              if (grant.isEmpty()) {
+                throw new ApiException(
+                    403, "forbidden", "this app has no grant for merchant " + merchantId);
+              }
+              return Future.all(log.head(pool, merchantId), log.oldestRetained(pool, merchantId));
+            })
+        .compose(
+            f -> {
+              long head = f.resultAt(0);
+              long oldest = f.resultAt(1);
+              if (seq > head) {
+                throw ApiException.badRequest(
+                    "seq " + seq + " is beyond the head of " + merchantId + " (" + head + ")");
+              }
+              if (seq + 1 < oldest && oldest > 1) {
+                throw new ApiException(
+                    410,
+                    "expired",
+                    "events before seq " + oldest + " of " + merchantId + " are past retention",
+                    List.of(Map.of("oldestSeq", oldest)));
+              }
+              return cursors
+                  .rewind(engine.context(), app.appId(), merchantId, seq)
+                  .compose(
+                      epoch ->
+                          checkpoints.save(
+                              List.of(
+                                  new CheckpointStore.Checkpoint(app.appId(), merchantId, seq))))
+                  .compose(v -> engine.cursorSet(app.appId(), merchantId, seq))
+                  .map(
+                      v ->
+                          new JsonObject()
+                              .put("merchantId", merchantId)
+                              .put("cursor", seq)
+                              .put("headSeq", head));
+            })
+        .onSuccess(
+            body2 ->
+                ctx.response().putHeader("Content-Type", "application/json").end(body2.encode()))
         .onFailure(ctx::fail);
   }
 }

@@ -30,13 +30,16 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   private final int maxEvents;
   private final Counter streamed;
 
-  public ReplayHandler(EventLog log, Pool pool, GrantStore grants, int maxEvents, MeterRegistry registry) {
+  public ReplayHandler(
+      EventLog log, Pool pool, GrantStore grants, int maxEvents, MeterRegistry registry) {
     this.log = log;
     this.pool = pool;
     this.grants = grants;
     this.maxEvents = maxEvents;
-    this.streamed = Counter.builder("gateway.replay.events").description("Events written to replay responses")
-        .register(registry);
+    this.streamed =
+        Counter.builder("gateway.replay.events")
+            .description("Events written to replay responses")
+            .register(registry);
   }
 
   @Override
@@ -46,71 +49,82 @@ public final class ReplayHandler implements Handler<RoutingContext> {
     long toSeq = param(ctx, "toSeq", Long.MAX_VALUE, fromSeq, Long.MAX_VALUE);
     long limit = param(ctx, "limit", maxEvents, 1, maxEvents);
     var app = AppAuth.app(ctx);
-    grants.find(app.appId(), merchantId)
-        .compose(grant -> {
-          if (grant.isEmpty()) {
-            // The same answer whether or not the merchant exists.
-            throw new ApiException(403, "forbidden", "this app has no grant for merchant " + merchantId);
-          }
-          return log.oldestRetained(pool, merchantId);
-        })
-        .map(oldest -> {
-          if (fromSeq < oldest && oldest > 1) {
-            throw new ApiException(410, "expired", "events before seq " + oldest + " of " + merchantId
-                + " are past retention", List.of(Map.of("oldestSeq", oldest)));
-          }
-          return oldest;
-        })
-        .onSuccess(oldest -> {
-          HttpServerResponse resp = ctx.response().setChunked(true)
-              .putHeader("Content-Type", "application/x-ndjson");
-          page(resp, merchantId, fromSeq, toSeq, limit);
-        })
+    grants
+        .find(app.appId(), merchantId)
+        .compose(
+            grant -> {
+              if (grant.isEmpty()) {
+                // The same answer whether or not the merchant exists.
+                throw new ApiException(
+                    403, "forbidden", "this app has no grant for merchant " + merchantId);
+              }
+              return log.oldestRetained(pool, merchantId);
+            })
+        .map(
+            oldest -> {
+              if (fromSeq < oldest && oldest > 1) {
+                throw new ApiException(
+                    410,
+                    "expired",
+                    "events before seq " + oldest + " of " + merchantId + " are past retention",
+                    List.of(Map.of("oldestSeq", oldest)));
+              }
+              return oldest;
+            })
+        .onSuccess(
+            oldest -> {
+              HttpServerResponse resp =
+                  ctx.response().setChunked(true).putHeader("Content-Type", "application/x-ndjson");
+              page(resp, merchantId, fromSeq, toSeq, limit);
+            })
         .onFailure(ctx::fail);
   }
 
-  private void page(HttpServerResponse resp, String merchantId, long next, long toSeq, long remaining) {
+  private void page(
+      HttpServerResponse resp, String merchantId, long next, long toSeq, long remaining) {
     if (remaining <= 0 || next > toSeq || resp.closed()) {
       resp.end();
       return;
     }
     int want = (int) Math.min(Math.min(PAGE, remaining), toSeq - next + 1);
-    log.read(pool, merchantId, next, want).onComplete(ar -> {
-      if (ar.failed()) {
-        // Headers are out: the only honest signal left is to cut the stream short.
-        resp.reset();
-        return;
-      }
-      List<LoggedEvent> events = ar.result();
-      if (events.isEmpty()) {
-        resp.end();
-        return;
-      }
-      StringBuilder sb = new StringBuilder(events.size() * 450);
-      long last = next - 1;
-      int n = 0;
-      for (LoggedEvent e : events) {
-        if (e.seq() > toSeq) {
-          break;
-        }
-        sb.append(e.json()).append('\n');
-        last = e.seq();
-        n++;
-      }
-      if (n == 0) {
-        resp.end();
-        return;
-      }
-      long after = last + 1;
-      long left = remaining - n;
-      resp.write(sb.toString());
-      streamed.increment(n);
-      if (resp.writeQueueFull()) {
-        resp.drainHandler(v -> page(resp, merchantId, after, toSeq, left));
-      } else {
-        page(resp, merchantId, after, toSeq, left);
-      }
-    });
+    log.read(pool, merchantId, next, want)
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                // Headers are out: the only honest signal left is to cut the stream short.
+                resp.reset();
+                return;
+              }
+              List<LoggedEvent> events = ar.result();
+              if (events.isEmpty()) {
+                resp.end();
+                return;
+              }
+              StringBuilder sb = new StringBuilder(events.size() * 450);
+              long last = next - 1;
+              int n = 0;
+              for (LoggedEvent e : events) {
+                if (e.seq() > toSeq) {
+                  break;
+                }
+                sb.append(e.json()).append('\n');
+                last = e.seq();
+                n++;
+              }
+              if (n == 0) {
+                resp.end();
+                return;
+              }
+              long after = last + 1;
+              long left = remaining - n;
+              resp.write(sb.toString());
+              streamed.increment(n);
+              if (resp.writeQueueFull()) {
+                resp.drainHandler(v -> page(resp, merchantId, after, toSeq, left));
+              } else {
+                page(resp, merchantId, after, toSeq, left);
+              }
+            });
   }
 
   static String merchantId(RoutingContext ctx) {

@@ -44,21 +44,33 @@ public final class StreamHandler {
     // The handshake is finished on the HTTP connection's own context, whatever thread the lookup
     // completes on.
     Context own = Vertx.currentContext();
-    apps.findByToken(token).onComplete(ar -> own.runOnContext(v -> {
-      if (ar.failed()) {
-        LOG.warn("WebSocket handshake refused, app lookup failed: {}", ar.cause().toString());
-        hs.reject(503);
-      } else if (ar.result().isEmpty()) {
-        hs.reject(401);
-      } else if (ar.result().get().mode() != DeliveryMode.WEBSOCKET || !"active".equals(ar.result().get().state())) {
-        hs.reject(403);
-      } else {
-        var appId = ar.result().get().appId();
-        hs.accept()
-            .onSuccess(ws -> streams.accept(ws, appId))
-            .onFailure(err -> LOG.warn("WebSocket handshake of app {} failed: {}", appId, err.toString()));
-      }
-    }));
+    apps.findByToken(token)
+        .onComplete(
+            ar ->
+                own.runOnContext(
+                    v -> {
+                      if (ar.failed()) {
+                        LOG.warn(
+                            "WebSocket handshake refused, app lookup failed: {}",
+                            ar.cause().toString());
+                        hs.reject(503);
+                      } else if (ar.result().isEmpty()) {
+                        hs.reject(401);
+                      } else if (ar.result().get().mode() != DeliveryMode.WEBSOCKET
+                          || !"active".equals(ar.result().get().state())) {
+                        hs.reject(403);
+                      } else {
+                        var appId = ar.result().get().appId();
+                        hs.accept()
+                            .onSuccess(ws -> streams.accept(ws, appId))
+                            .onFailure(
+                                err ->
+                                    LOG.warn(
+                                        "WebSocket handshake of app {} failed: {}",
+                                        appId,
+                                        err.toString()));
+                      }
+                    }));
   }
 
   /** A plain GET without the upgrade headers. */

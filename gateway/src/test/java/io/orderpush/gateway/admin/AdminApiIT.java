@@ -39,7 +39,11 @@ class AdminApiIT {
   @AfterEach
   void deleteApps() {
     for (String id : createdApps) {
-      join(gw.gateway.pool().preparedQuery("DELETE FROM apps WHERE app_id = $1").execute(Tuple.of(UUID.fromString(id))));
+      join(
+          gw.gateway
+              .pool()
+              .preparedQuery("DELETE FROM apps WHERE app_id = $1")
+              .execute(Tuple.of(UUID.fromString(id))));
     }
   }
 
@@ -57,48 +61,82 @@ class AdminApiIT {
 
   @Test
   void shouldCreateAnAppAndShowItsCredentialsOnlyOnce() {
-    JsonObject created = createApp(new JsonObject().put("name", "warehouse")
-        .put("delivery", new JsonObject().put("mode", "callback").put("url", "https://wms.example.com/hooks")));
+    JsonObject created =
+        createApp(
+            new JsonObject()
+                .put("name", "warehouse")
+                .put(
+                    "delivery",
+                    new JsonObject()
+                        .put("mode", "callback")
+                        .put("url", "https://wms.example.com/hooks")));
     String id = created.getString("appId");
     assertThat(created.getString("token")).startsWith("gwa_").hasSizeGreaterThan(40);
     assertThat(created.getString("webhookSecret")).startsWith("whsec_");
-    assertThat(created.getJsonObject("delivery").getString("url")).isEqualTo("https://wms.example.com/hooks");
+    assertThat(created.getJsonObject("delivery").getString("url"))
+        .isEqualTo("https://wms.example.com/hooks");
 
     JsonObject got = new JsonObject(admin("GET", "/v1/apps/" + id, null).body());
     assertThat(got.getString("name")).isEqualTo("warehouse");
     assertThat(got.fieldNames()).doesNotContain("token", "webhookSecret");
-    JsonArray listed = new JsonObject(admin("GET", "/v1/apps?limit=500", null).body()).getJsonArray("apps");
+    JsonArray listed =
+        new JsonObject(admin("GET", "/v1/apps?limit=500", null).body()).getJsonArray("apps");
     assertThat(listed.stream().map(a -> ((JsonObject) a).getString("appId"))).contains(id);
-    assertThat(listed.encode()).doesNotContain(created.getString("token"), created.getString("webhookSecret"));
+    assertThat(listed.encode())
+        .doesNotContain(created.getString("token"), created.getString("webhookSecret"));
   }
 
   @Test
   void shouldStoreTheTokenHashedAndTheSecretEncryptedSoADumpYieldsNoCredential() {
-    JsonObject created = createApp(new JsonObject().put("name", "crm")
-        .put("delivery", new JsonObject().put("mode", "websocket")));
-    Row row = join(gw.gateway.pool().preparedQuery("SELECT * FROM apps WHERE app_id = $1")
-        .execute(Tuple.of(UUID.fromString(created.getString("appId"))))).iterator().next();
+    JsonObject created =
+        createApp(
+            new JsonObject()
+                .put("name", "crm")
+                .put("delivery", new JsonObject().put("mode", "websocket")));
+    Row row =
+        join(gw.gateway
+                .pool()
+                .preparedQuery("SELECT * FROM apps WHERE app_id = $1")
+                .execute(Tuple.of(UUID.fromString(created.getString("appId")))))
+            .iterator()
+            .next();
     StringBuilder dump = new StringBuilder();
     for (int i = 0; i < row.size(); i++) {
       Object v = row.getValue(i);
-      dump.append(v instanceof io.vertx.core.buffer.Buffer b ? new String(b.getBytes(), StandardCharsets.ISO_8859_1) : v).append('|');
+      dump.append(
+              v instanceof io.vertx.core.buffer.Buffer b
+                  ? new String(b.getBytes(), StandardCharsets.ISO_8859_1)
+                  : v)
+          .append('|');
     }
     String token = created.getString("token");
     String secret = created.getString("webhookSecret");
-    assertThat(dump.toString()).doesNotContain(token, token.substring(4), secret, secret.substring(6));
+    assertThat(dump.toString())
+        .doesNotContain(token, token.substring(4), secret, secret.substring(6));
     // ...while the gateway, which has the key, can read the secret back to sign with it.
-    assertThat(join(new io.orderpush.persistence.apps.AppStore(gw.gateway.pool(),
-        new io.orderpush.persistence.apps.SecretCipher(new byte[32])).webhookSecret(UUID.fromString(created.getString("appId")))))
+    assertThat(
+            join(
+                new io.orderpush.persistence.apps.AppStore(
+                        gw.gateway.pool(),
+                        new io.orderpush.persistence.apps.SecretCipher(new byte[32]))
+                    .webhookSecret(UUID.fromString(created.getString("appId")))))
         .isEqualTo(secret);
   }
 
   @Test
   void shouldGrantRevokeAndListGrantsStartingAfterTheMerchantsHead() {
     String merchant = TestServices.uniqueMerchant("grant");
-    assertThat(gw.ingest(Events.batch(List.of(Events.event(merchant, "1"), Events.event(merchant, "2")))).statusCode())
+    assertThat(
+            gw.ingest(
+                    Events.batch(List.of(Events.event(merchant, "1"), Events.event(merchant, "2"))))
+                .statusCode())
         .isEqualTo(200);
-    String id = createApp(new JsonObject().put("name", "erp").put("delivery", new JsonObject().put("mode", "websocket")))
-        .getString("appId");
+    String id =
+        createApp(
+                new JsonObject()
+                    .put("name", "erp")
+                    .put("delivery", new JsonObject().put("mode", "websocket")))
+            .getString("appId");
     String path = "/v1/merchants/" + merchant + "/grants/" + id;
 
     HttpResponse<String> granted = admin("PUT", path, "{\"scopes\":[\"pii\"]}");
@@ -107,41 +145,76 @@ class AdminApiIT {
     assertThat(new JsonObject(granted.body()).getJsonArray("scopes")).containsExactly("pii");
 
     String other = TestServices.uniqueMerchant("grant");
-    HttpResponse<String> earliest = admin("PUT", "/v1/merchants/" + other + "/grants/" + id, "{\"start\":\"earliest\"}");
+    HttpResponse<String> earliest =
+        admin("PUT", "/v1/merchants/" + other + "/grants/" + id, "{\"start\":\"earliest\"}");
     assertThat(new JsonObject(earliest.body()).getLong("startSeq")).isZero();
 
-    JsonArray grants = new JsonObject(admin("GET", "/v1/apps/" + id + "/grants", null).body()).getJsonArray("grants");
-    assertThat(grants.stream().map(g -> ((JsonObject) g).getString("merchantId"))).containsExactlyInAnyOrder(merchant, other);
+    JsonArray grants =
+        new JsonObject(admin("GET", "/v1/apps/" + id + "/grants", null).body())
+            .getJsonArray("grants");
+    assertThat(grants.stream().map(g -> ((JsonObject) g).getString("merchantId")))
+        .containsExactlyInAnyOrder(merchant, other);
 
     assertThat(admin("DELETE", path, null).statusCode()).isEqualTo(204);
     assertThat(admin("DELETE", path, null).statusCode()).isEqualTo(404);
-    grants = new JsonObject(admin("GET", "/v1/apps/" + id + "/grants", null).body()).getJsonArray("grants");
-    assertThat(grants.stream().map(g -> ((JsonObject) g).getString("merchantId"))).containsExactly(other);
+    grants =
+        new JsonObject(admin("GET", "/v1/apps/" + id + "/grants", null).body())
+            .getJsonArray("grants");
+    assertThat(grants.stream().map(g -> ((JsonObject) g).getString("merchantId")))
+        .containsExactly(other);
   }
 
   @Test
   void shouldRefuseWrongTokensAndBadInputWithClearErrors() {
     String body = "{\"name\":\"x\",\"delivery\":{\"mode\":\"websocket\"}}";
     assertThat(gw.send("POST", "/v1/apps", null, body).statusCode()).isEqualTo(401);
-    assertThat(gw.send("POST", "/v1/apps", "not-the-admin-token-at-all-000", body).statusCode()).isEqualTo(401);
-    assertThat(gw.send("POST", "/v1/apps", TestGateway.INGEST_TOKEN, body).statusCode()).isEqualTo(401);
-    assertThat(gw.send("GET", "/v1/apps", TestGateway.INGEST_TOKEN, null).statusCode()).isEqualTo(401);
+    assertThat(gw.send("POST", "/v1/apps", "not-the-admin-token-at-all-000", body).statusCode())
+        .isEqualTo(401);
+    assertThat(gw.send("POST", "/v1/apps", TestGateway.INGEST_TOKEN, body).statusCode())
+        .isEqualTo(401);
+    assertThat(gw.send("GET", "/v1/apps", TestGateway.INGEST_TOKEN, null).statusCode())
+        .isEqualTo(401);
 
     assertError(admin("POST", "/v1/apps", "{"), 400, "malformed_json");
     assertError(admin("POST", "/v1/apps", "[]"), 400, "invalid_request");
-    assertError(admin("POST", "/v1/apps", "{\"delivery\":{\"mode\":\"websocket\"}}"), 400, "invalid_request");
-    assertError(admin("POST", "/v1/apps", "{\"name\":\"x\",\"delivery\":{\"mode\":\"carrier-pigeon\"}}"), 400, "invalid_request");
-    assertError(admin("POST", "/v1/apps", "{\"name\":\"x\",\"delivery\":{\"mode\":\"callback\"}}"), 400, "invalid_request");
-    assertError(admin("POST", "/v1/apps", "{\"name\":\"x\",\"delivery\":{\"mode\":\"callback\",\"url\":\"ftp://h/x\"}}"),
-        400, "invalid_request");
+    assertError(
+        admin("POST", "/v1/apps", "{\"delivery\":{\"mode\":\"websocket\"}}"),
+        400,
+        "invalid_request");
+    assertError(
+        admin("POST", "/v1/apps", "{\"name\":\"x\",\"delivery\":{\"mode\":\"carrier-pigeon\"}}"),
+        400,
+        "invalid_request");
+    assertError(
+        admin("POST", "/v1/apps", "{\"name\":\"x\",\"delivery\":{\"mode\":\"callback\"}}"),
+        400,
+        "invalid_request");
+    assertError(
+        admin(
+            "POST",
+            "/v1/apps",
+            "{\"name\":\"x\",\"delivery\":{\"mode\":\"callback\",\"url\":\"ftp://h/x\"}}"),
+        400,
+        "invalid_request");
     assertError(admin("GET", "/v1/apps/" + UUID.randomUUID(), null), 404, "not_found");
     assertError(admin("GET", "/v1/apps/not-a-uuid", null), 404, "not_found");
     assertError(admin("GET", "/v1/apps?limit=0", null), 400, "invalid_request");
-    assertError(admin("PUT", "/v1/merchants/m-1/grants/" + UUID.randomUUID(), "{}"), 404, "not_found");
-    String id = createApp(new JsonObject().put("name", "x").put("delivery", new JsonObject().put("mode", "websocket")))
-        .getString("appId");
-    assertError(admin("PUT", "/v1/merchants/m-1/grants/" + id, "{\"scopes\":[\"everything\"]}"), 400, "invalid_request");
-    assertError(admin("PUT", "/v1/merchants/m-1/grants/" + id, "{\"start\":\"yesterday\"}"), 400, "invalid_request");
+    assertError(
+        admin("PUT", "/v1/merchants/m-1/grants/" + UUID.randomUUID(), "{}"), 404, "not_found");
+    String id =
+        createApp(
+                new JsonObject()
+                    .put("name", "x")
+                    .put("delivery", new JsonObject().put("mode", "websocket")))
+            .getString("appId");
+    assertError(
+        admin("PUT", "/v1/merchants/m-1/grants/" + id, "{\"scopes\":[\"everything\"]}"),
+        400,
+        "invalid_request");
+    assertError(
+        admin("PUT", "/v1/merchants/m-1/grants/" + id, "{\"start\":\"yesterday\"}"),
+        400,
+        "invalid_request");
     assertError(admin("PUT", "/v1/merchants/bad%20id/grants/" + id, "{}"), 400, "invalid_request");
   }
 

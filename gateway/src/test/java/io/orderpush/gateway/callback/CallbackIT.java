@@ -31,12 +31,14 @@ class CallbackIT {
 
   @BeforeAll
   static void start() {
-    gw = TestGateway.start(Map.of(
-        "GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1",
-        "GATEWAY_CALLBACK_INITIAL_BACKOFF_MS", "50",
-        "GATEWAY_CALLBACK_MAX_BACKOFF_MS", "400",
-        "GATEWAY_CALLBACK_REQUEST_TIMEOUT_MS", "500",
-        "GATEWAY_CALLBACK_FAILING_AFTER_MS", "1000"));
+    gw =
+        TestGateway.start(
+            Map.of(
+                "GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1",
+                "GATEWAY_CALLBACK_INITIAL_BACKOFF_MS", "50",
+                "GATEWAY_CALLBACK_MAX_BACKOFF_MS", "400",
+                "GATEWAY_CALLBACK_REQUEST_TIMEOUT_MS", "500",
+                "GATEWAY_CALLBACK_FAILING_AFTER_MS", "1000"));
   }
 
   @AfterAll
@@ -53,21 +55,40 @@ class CallbackIT {
   void cleanUp() {
     receiver.close();
     for (String id : apps) {
-      gw.gateway.pool().preparedQuery("DELETE FROM apps WHERE app_id = $1")
-          .execute(io.vertx.sqlclient.Tuple.of(UUID.fromString(id))).toCompletionStage().toCompletableFuture().join();
+      gw.gateway
+          .pool()
+          .preparedQuery("DELETE FROM apps WHERE app_id = $1")
+          .execute(io.vertx.sqlclient.Tuple.of(UUID.fromString(id)))
+          .toCompletionStage()
+          .toCompletableFuture()
+          .join();
     }
   }
 
   String callbackApp(List<String> merchants) {
-    HttpResponse<String> r = gw.send("POST", "/v1/apps", TestGateway.ADMIN_TOKEN, new JsonObject().put("name", "cb")
-        .put("delivery", new JsonObject().put("mode", "callback").put("url", receiver.url())).encode());
+    HttpResponse<String> r =
+        gw.send(
+            "POST",
+            "/v1/apps",
+            TestGateway.ADMIN_TOKEN,
+            new JsonObject()
+                .put("name", "cb")
+                .put(
+                    "delivery", new JsonObject().put("mode", "callback").put("url", receiver.url()))
+                .encode());
     assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
     JsonObject app = new JsonObject(r.body());
     apps.add(app.getString("appId"));
     receiver.verifier = new Webhook(app.getString("webhookSecret"));
     for (String m : merchants) {
-      assertThat(gw.send("PUT", "/v1/merchants/" + m + "/grants/" + app.getString("appId"), TestGateway.ADMIN_TOKEN,
-          "{\"start\":\"earliest\"}").statusCode()).isEqualTo(200);
+      assertThat(
+              gw.send(
+                      "PUT",
+                      "/v1/merchants/" + m + "/grants/" + app.getString("appId"),
+                      TestGateway.ADMIN_TOKEN,
+                      "{\"start\":\"earliest\"}")
+                  .statusCode())
+          .isEqualTo(200);
     }
     return app.getString("appId");
   }
@@ -84,18 +105,27 @@ class CallbackIT {
     for (int done = 0; done < count; done += 100) {
       List<JsonObject> batch = new ArrayList<>();
       for (int i = 0; i < 100; i++) {
-        batch.add(Events.event(merchants.get(ThreadLocalRandom.current().nextInt(merchants.size())), UUID.randomUUID().toString()));
+        batch.add(
+            Events.event(
+                merchants.get(ThreadLocalRandom.current().nextInt(merchants.size())),
+                UUID.randomUUID().toString()));
       }
       assertThat(gw.ingest(Events.batch(batch)).statusCode()).isEqualTo(200);
     }
   }
 
   long head(String m) {
-    return gw.gateway.eventLog().head(gw.gateway.pool(), m).toCompletionStage().toCompletableFuture().join();
+    return gw.gateway
+        .eventLog()
+        .head(gw.gateway.pool(), m)
+        .toCompletionStage()
+        .toCompletableFuture()
+        .join();
   }
 
   JsonObject endpoint(String appId) {
-    return new JsonObject(gw.send("GET", "/v1/apps/" + appId + "/endpoint", TestGateway.ADMIN_TOKEN, null).body());
+    return new JsonObject(
+        gw.send("GET", "/v1/apps/" + appId + "/endpoint", TestGateway.ADMIN_TOKEN, null).body());
   }
 
   boolean allApplied(List<String> merchants) {
@@ -105,16 +135,24 @@ class CallbackIT {
   @Test
   void shouldDeliverDenseSignedBatchesThroughFailuresTimeoutsAndDrops() {
     List<String> merchants = merchants(8);
-    receiver.script = (m, first, attempt) -> {
-      int roll = ThreadLocalRandom.current().nextInt(100);
-      return roll < 20 ? Action.FAIL : roll < 27 ? Action.TIMEOUT : roll < 34 ? Action.DROP : Action.OK;
-    };
+    receiver.script =
+        (m, first, attempt) -> {
+          int roll = ThreadLocalRandom.current().nextInt(100);
+          return roll < 20
+              ? Action.FAIL
+              : roll < 27 ? Action.TIMEOUT : roll < 34 ? Action.DROP : Action.OK;
+        };
     callbackApp(merchants);
     ingest(merchants, 3000);
 
-    Await.until("every merchant applied to its head", WAIT, () -> allApplied(merchants), () -> receiver.applied.toString());
+    Await.until(
+        "every merchant applied to its head",
+        WAIT,
+        () -> allApplied(merchants),
+        () -> receiver.applied.toString());
     assertThat(receiver.violations).isEmpty();
-    assertThat(receiver.attemptsByBatch.values()).anyMatch(n -> n.get() > 1); // retries happened, same id and body
+    assertThat(receiver.attemptsByBatch.values())
+        .anyMatch(n -> n.get() > 1); // retries happened, same id and body
     assertThat(receiver.deliveries).allMatch(d -> d.last() - d.first() < 100);
   }
 
@@ -131,8 +169,11 @@ class CallbackIT {
     assertThat(receiver.applied.getOrDefault(broken, 0L)).isZero();
     Await.until("the failing batch retried", WAIT, () -> receiver.deliveriesOf(broken).size() >= 3);
     assertThat(receiver.deliveriesOf(broken)).extracting(Receiver.Delivery::first).containsOnly(1L);
-    Await.until("the endpoint view to show the failures", WAIT,
-        () -> endpoint(app).getInteger("consecutiveFailures") > 0, () -> endpoint(app).encode());
+    Await.until(
+        "the endpoint view to show the failures",
+        WAIT,
+        () -> endpoint(app).getInteger("consecutiveFailures") > 0,
+        () -> endpoint(app).encode());
     assertThat(endpoint(app).getString("lastError")).isEqualTo("HTTP 500");
 
     receiver.script = (m, first, attempt) -> Action.OK;
@@ -157,8 +198,11 @@ class CallbackIT {
   @Test
   void shouldSuspendOn410AndContinueFromTheCursorOnResume() {
     List<String> merchants = merchants(2);
-    java.util.concurrent.atomic.AtomicBoolean goneSent = new java.util.concurrent.atomic.AtomicBoolean();
-    receiver.script = (m, first, attempt) -> first > 1 && goneSent.compareAndSet(false, true) ? Action.GONE : Action.OK;
+    java.util.concurrent.atomic.AtomicBoolean goneSent =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    receiver.script =
+        (m, first, attempt) ->
+            first > 1 && goneSent.compareAndSet(false, true) ? Action.GONE : Action.OK;
     String app = callbackApp(merchants);
     ingest(merchants, 100);
     Await.until("first batches applied", WAIT, () -> allApplied(merchants));
@@ -166,10 +210,14 @@ class CallbackIT {
     Await.until("suspended", WAIT, () -> "suspended".equals(endpoint(app).getString("state")));
     int seen = receiver.deliveries.size();
     ingest(merchants, 100);
-    assertThat(new JsonObject(gw.send("GET", "/v1/apps/" + app, TestGateway.ADMIN_TOKEN, null).body())
-        .getJsonObject("delivery").getString("endpointState")).isEqualTo("suspended");
+    assertThat(
+            new JsonObject(gw.send("GET", "/v1/apps/" + app, TestGateway.ADMIN_TOKEN, null).body())
+                .getJsonObject("delivery")
+                .getString("endpointState"))
+        .isEqualTo("suspended");
 
-    HttpResponse<String> resumed = gw.send("POST", "/v1/apps/" + app + "/endpoint/resume", TestGateway.ADMIN_TOKEN, null);
+    HttpResponse<String> resumed =
+        gw.send("POST", "/v1/apps/" + app + "/endpoint/resume", TestGateway.ADMIN_TOKEN, null);
     assertThat(new JsonObject(resumed.body()).getString("state")).isEqualTo("active");
     Await.until("everything applied after resume", WAIT, () -> allApplied(merchants));
     assertThat(receiver.deliveries.size()).isGreaterThan(seen);
@@ -185,7 +233,10 @@ class CallbackIT {
     Await.until("failing", WAIT, () -> "failing".equals(endpoint(app).getString("state")));
     assertThat(endpoint(app).getString("nextAttemptAt")).isNotNull();
     receiver.script = (m, first, attempt) -> Action.OK;
-    Await.until("active again", WAIT, () -> "active".equals(endpoint(app).getString("state")) && allApplied(merchants));
+    Await.until(
+        "active again",
+        WAIT,
+        () -> "active".equals(endpoint(app).getString("state")) && allApplied(merchants));
   }
 
   @Test
@@ -193,7 +244,8 @@ class CallbackIT {
     List<String> merchants = merchants(1);
     String app = callbackApp(merchants);
     Webhook oldSecret = receiver.verifier;
-    HttpResponse<String> r = gw.send("POST", "/v1/apps/" + app + "/secret/rotate", TestGateway.ADMIN_TOKEN, null);
+    HttpResponse<String> r =
+        gw.send("POST", "/v1/apps/" + app + "/secret/rotate", TestGateway.ADMIN_TOKEN, null);
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     Webhook newSecret = new Webhook(new JsonObject(r.body()).getString("webhookSecret"));
     receiver.verifier = newSecret;
@@ -209,11 +261,24 @@ class CallbackIT {
 
   @Test
   void shouldRefusePrivateCallbackUrlsUnlessAllowListed() {
-    // (localhost resolves to 127.0.0.1, which this gateway allow-lists; SsrfGuardTest covers names.)
-    for (String url : List.of("http://10.0.0.1/x", "http://169.254.169.254/x", "http://[::1]/x",
-        "http://192.168.0.1/x", "http://0.0.0.0:8080/x")) {
-      HttpResponse<String> r = gw.send("POST", "/v1/apps", TestGateway.ADMIN_TOKEN, new JsonObject().put("name", "x")
-          .put("delivery", new JsonObject().put("mode", "callback").put("url", url)).encode());
+    // (localhost resolves to 127.0.0.1, which this gateway allow-lists; SsrfGuardTest covers
+    // names.)
+    for (String url :
+        List.of(
+            "http://10.0.0.1/x",
+            "http://169.254.169.254/x",
+            "http://[::1]/x",
+            "http://192.168.0.1/x",
+            "http://0.0.0.0:8080/x")) {
+      HttpResponse<String> r =
+          gw.send(
+              "POST",
+              "/v1/apps",
+              TestGateway.ADMIN_TOKEN,
+              new JsonObject()
+                  .put("name", "x")
+                  .put("delivery", new JsonObject().put("mode", "callback").put("url", url))
+                  .encode());
       assertThat(r.statusCode()).as(url + " " + r.body()).isEqualTo(400);
       assertThat(new JsonObject(r.body()).getString("error")).isEqualTo("callback_url_refused");
     }

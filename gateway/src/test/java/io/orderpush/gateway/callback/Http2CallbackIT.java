@@ -27,7 +27,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** An https endpoint that speaks HTTP/2 gets its callbacks over HTTP/2 (ALPN), on reused connections. */
+/**
+ * An https endpoint that speaks HTTP/2 gets its callbacks over HTTP/2 (ALPN), on reused
+ * connections.
+ */
 class Http2CallbackIT {
 
   @Test
@@ -38,7 +41,8 @@ class Http2CallbackIT {
     KeyStore ks = KeyStore.getInstance("PKCS12");
     ks.load(null, null);
     try (InputStream in = new FileInputStream(cert.certificatePath())) {
-      ks.setCertificateEntry("receiver", CertificateFactory.getInstance("X.509").generateCertificate(in));
+      ks.setCertificateEntry(
+          "receiver", CertificateFactory.getInstance("X.509").generateCertificate(in));
     }
     try (OutputStream out = new FileOutputStream(trust.toFile())) {
       ks.store(out, "changeit".toCharArray());
@@ -51,33 +55,77 @@ class Http2CallbackIT {
     Set<HttpVersion> versions = ConcurrentHashMap.newKeySet();
     Set<String> connections = ConcurrentHashMap.newKeySet();
     Map<Long, Boolean> seqs = new ConcurrentHashMap<>();
-    var server = vertx.createHttpServer(new HttpServerOptions().setSsl(true).setUseAlpn(true)
-            .setKeyCertOptions(cert.keyCertOptions()))
-        .requestHandler(req -> req.body().onSuccess(b -> {
-          versions.add(req.version());
-          connections.add(req.connection().toString());
-          new JsonObject(b.toString()).getJsonArray("events").forEach(e -> seqs.put(((JsonObject) e).getLong("seq"), true));
-          req.response().setStatusCode(204).end();
-        }));
-    int port = server.listen(0, "127.0.0.1").toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).actualPort();
-    try (TestGateway gw = TestGateway.start(Map.of("GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1",
-        "GATEWAY_CALLBACK_BATCH_SIZE", "10"))) {
+    var server =
+        vertx
+            .createHttpServer(
+                new HttpServerOptions()
+                    .setSsl(true)
+                    .setUseAlpn(true)
+                    .setKeyCertOptions(cert.keyCertOptions()))
+            .requestHandler(
+                req ->
+                    req.body()
+                        .onSuccess(
+                            b -> {
+                              versions.add(req.version());
+                              connections.add(req.connection().toString());
+                              new JsonObject(b.toString())
+                                  .getJsonArray("events")
+                                  .forEach(e -> seqs.put(((JsonObject) e).getLong("seq"), true));
+                              req.response().setStatusCode(204).end();
+                            }));
+    int port =
+        server
+            .listen(0, "127.0.0.1")
+            .toCompletionStage()
+            .toCompletableFuture()
+            .get(10, TimeUnit.SECONDS)
+            .actualPort();
+    try (TestGateway gw =
+        TestGateway.start(
+            Map.of(
+                "GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1", "GATEWAY_CALLBACK_BATCH_SIZE", "10"))) {
       String m = TestServices.uniqueMerchant("h2");
-      JsonObject app = new JsonObject(gw.send("POST", "/v1/apps", TestGateway.ADMIN_TOKEN, new JsonObject()
-          .put("name", "h2").put("delivery", new JsonObject().put("mode", "callback")
-              .put("url", "https://localhost:" + port + "/hooks")).encode()).body());
-      assertThat(gw.send("PUT", "/v1/merchants/" + m + "/grants/" + app.getString("appId"), TestGateway.ADMIN_TOKEN,
-          "{\"start\":\"earliest\"}").statusCode()).isEqualTo(200);
-      gw.ingest(Events.batch(java.util.stream.IntStream.range(0, 50)
-          .mapToObj(i -> Events.event(m, UUID.randomUUID().toString())).toList()));
+      JsonObject app =
+          new JsonObject(
+              gw.send(
+                      "POST",
+                      "/v1/apps",
+                      TestGateway.ADMIN_TOKEN,
+                      new JsonObject()
+                          .put("name", "h2")
+                          .put(
+                              "delivery",
+                              new JsonObject()
+                                  .put("mode", "callback")
+                                  .put("url", "https://localhost:" + port + "/hooks"))
+                          .encode())
+                  .body());
+      assertThat(
+              gw.send(
+                      "PUT",
+                      "/v1/merchants/" + m + "/grants/" + app.getString("appId"),
+                      TestGateway.ADMIN_TOKEN,
+                      "{\"start\":\"earliest\"}")
+                  .statusCode())
+          .isEqualTo(200);
+      gw.ingest(
+          Events.batch(
+              java.util.stream.IntStream.range(0, 50)
+                  .mapToObj(i -> Events.event(m, UUID.randomUUID().toString()))
+                  .toList()));
       Await.until("50 events over https", Duration.ofSeconds(30), () -> seqs.size() == 50);
       assertThat(versions).containsExactly(HttpVersion.HTTP_2);
       assertThat(connections).hasSize(1); // five batches, one connection
-      gw.gateway.pool().preparedQuery("DELETE FROM apps WHERE app_id = $1::uuid")
-          .execute(io.vertx.sqlclient.Tuple.of(app.getString("appId"))).toCompletionStage().toCompletableFuture().get();
+      gw.gateway
+          .pool()
+          .preparedQuery("DELETE FROM apps WHERE app_id = $1::uuid")
+          .execute(io.vertx.sqlclient.Tuple.of(app.getString("appId")))
+          .toCompletionStage()
+          .toCompletableFuture()
+          .get();
     } finally {
       vertx.close();
     }
   }
-
 }

@@ -14,19 +14,27 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A real HTTP receiver, as an ISV would run it: verifies every signature with the Standard
- * Webhooks library, applies each merchant's events once in seq order, and answers what the test's
- * script says.
+ * A real HTTP receiver, as an ISV would run it: verifies every signature with the Standard Webhooks
+ * library, applies each merchant's events once in seq order, and answers what the test's script
+ * says.
  */
 final class Receiver implements AutoCloseable {
 
-  enum Action { OK, FAIL, TIMEOUT, DROP, GONE, TOO_MANY }
+  enum Action {
+    OK,
+    FAIL,
+    TIMEOUT,
+    DROP,
+    GONE,
+    TOO_MANY
+  }
 
   interface Script {
     Action decide(String merchantId, long firstSeq, int attempt);
   }
 
-  record Delivery(String id, String merchantId, long first, long last, long atMillis, String body) {}
+  record Delivery(
+      String id, String merchantId, long first, long last, long atMillis, String body) {}
 
   final Vertx vertx = Vertx.vertx();
   final HttpServer server;
@@ -42,7 +50,12 @@ final class Receiver implements AutoCloseable {
 
   Receiver() {
     server = vertx.createHttpServer().requestHandler(this::handle);
-    server.listen(0, "127.0.0.1").toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
+    server
+        .listen(0, "127.0.0.1")
+        .toCompletionStage()
+        .toCompletableFuture()
+        .orTimeout(10, TimeUnit.SECONDS)
+        .join();
   }
 
   int port() {
@@ -54,44 +67,54 @@ final class Receiver implements AutoCloseable {
   }
 
   private void handle(HttpServerRequest req) {
-    req.body().onSuccess(buf -> {
-      String body = buf.toString();
-      String id = req.getHeader("webhook-id");
-      try {
-        verifier.verify(body, Map.of(
-            "webhook-id", List.of(id),
-            "webhook-timestamp", List.of(req.getHeader("webhook-timestamp")),
-            "webhook-signature", List.of(req.getHeader("webhook-signature"))));
-      } catch (Exception e) {
-        violations.add("signature of " + id + " does not verify: " + e.getMessage());
-      }
-      String previous = bodiesById.putIfAbsent(id, body);
-      if (previous != null && !previous.equals(body)) {
-        violations.add("retry of " + id + " carried another body");
-      }
-      JsonObject batch = new JsonObject(body);
-      String m = batch.getString("merchantId");
-      JsonArray events = batch.getJsonArray("events");
-      long first = events.getJsonObject(0).getLong("seq");
-      long last = events.getJsonObject(events.size() - 1).getLong("seq");
-      deliveries.add(new Delivery(id, m, first, last, System.currentTimeMillis(), body));
-      if (first <= acked.getOrDefault(m, 0L)) {
-        violations.add(m + ": seq " + first + " sent again although " + acked.get(m) + " was acked");
-      }
-      int attempt = attemptsByBatch.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
-      switch (script.decide(m, first, attempt)) {
-        case OK -> {
-          apply(m, events);
-          acked.merge(m, last, Math::max);
-          req.response().setStatusCode(204).end();
-        }
-        case FAIL -> req.response().setStatusCode(500).end("boom");
-        case TIMEOUT -> vertx.setTimer(1500, t -> req.response().setStatusCode(500).end());
-        case DROP -> req.connection().close();
-        case GONE -> req.response().setStatusCode(410).end();
-        case TOO_MANY -> req.response().setStatusCode(429).putHeader("Retry-After", Integer.toString(retryAfterSeconds)).end();
-      }
-    });
+    req.body()
+        .onSuccess(
+            buf -> {
+              String body = buf.toString();
+              String id = req.getHeader("webhook-id");
+              try {
+                verifier.verify(
+                    body,
+                    Map.of(
+                        "webhook-id", List.of(id),
+                        "webhook-timestamp", List.of(req.getHeader("webhook-timestamp")),
+                        "webhook-signature", List.of(req.getHeader("webhook-signature"))));
+              } catch (Exception e) {
+                violations.add("signature of " + id + " does not verify: " + e.getMessage());
+              }
+              String previous = bodiesById.putIfAbsent(id, body);
+              if (previous != null && !previous.equals(body)) {
+                violations.add("retry of " + id + " carried another body");
+              }
+              JsonObject batch = new JsonObject(body);
+              String m = batch.getString("merchantId");
+              JsonArray events = batch.getJsonArray("events");
+              long first = events.getJsonObject(0).getLong("seq");
+              long last = events.getJsonObject(events.size() - 1).getLong("seq");
+              deliveries.add(new Delivery(id, m, first, last, System.currentTimeMillis(), body));
+              if (first <= acked.getOrDefault(m, 0L)) {
+                violations.add(
+                    m + ": seq " + first + " sent again although " + acked.get(m) + " was acked");
+              }
+              int attempt =
+                  attemptsByBatch.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
+              switch (script.decide(m, first, attempt)) {
+                case OK -> {
+                  apply(m, events);
+                  acked.merge(m, last, Math::max);
+                  req.response().setStatusCode(204).end();
+                }
+                case FAIL -> req.response().setStatusCode(500).end("boom");
+                case TIMEOUT -> vertx.setTimer(1500, t -> req.response().setStatusCode(500).end());
+                case DROP -> req.connection().close();
+                case GONE -> req.response().setStatusCode(410).end();
+                case TOO_MANY ->
+                    req.response()
+                        .setStatusCode(429)
+                        .putHeader("Retry-After", Integer.toString(retryAfterSeconds))
+                        .end();
+              }
+            });
   }
 
   private void apply(String m, JsonArray events) {

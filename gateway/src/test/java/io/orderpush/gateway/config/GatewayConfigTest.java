@@ -47,7 +47,8 @@ class GatewayConfigTest {
     assertThat(e.getMessage())
         .contains("http.port (GATEWAY_HTTP_PORT) must be an integer from 0 to 65535, was 'eighty'")
         .contains("pg.url (GATEWAY_PG_URL) must be postgresql://")
-        .contains("ingest.max-events (GATEWAY_INGEST_MAX_EVENTS) must be an integer from 1 to 100000")
+        .contains(
+            "ingest.max-events (GATEWAY_INGEST_MAX_EVENTS) must be an integer from 1 to 100000")
         .contains("admin.token (GATEWAY_ADMIN_TOKEN) is required")
         .contains("secret.key (GATEWAY_SECRET_KEY) is required")
         .doesNotContain("short-secret");
@@ -57,7 +58,8 @@ class GatewayConfigTest {
   void shouldRefuseTheSameTokenForOperatorsAndIngest() {
     Map<String, String> env = valid();
     env.put("GATEWAY_INGEST_TOKEN", env.get("GATEWAY_ADMIN_TOKEN"));
-    assertThat(catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env)).getMessage())
+    assertThat(
+            catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env)).getMessage())
         .contains("must differ");
   }
 }

@@ -14,8 +14,12 @@ class EventParserTest {
   final EventParser parser = new EventParser(3, 100);
 
   static String event(String id, String data) {
-    return "{\"eventId\":\"" + id + "\",\"merchantId\":\"m-1\",\"orderId\":\"o-1\",\"type\":\"order.paid\","
-        + "\"occurredAt\":\"2026-11-11T08:00:01.250+08:00\",\"data\":" + data + "}";
+    return "{\"eventId\":\""
+        + id
+        + "\",\"merchantId\":\"m-1\",\"orderId\":\"o-1\",\"type\":\"order.paid\","
+        + "\"occurredAt\":\"2026-11-11T08:00:01.250+08:00\",\"data\":"
+        + data
+        + "}";
   }
 
   List<NewEvent> parse(String body) {
@@ -28,33 +32,59 @@ class EventParserTest {
 
   @Test
   void shouldKeepNumbersExactlyAsSentAndRenderDataCompactly() {
-    NewEvent e = parse("[" + event("e1", "{ \"amount\" : 12.50,\n \"big\": 12345678901234567890123, \"n\": [1e3, -0.0] }") + "]").get(0);
-    assertThat(e.renderedTail()).isEqualTo(
-        "\"eventId\":\"e1\",\"orderId\":\"o-1\",\"type\":\"order.paid\",\"occurredAt\":\"2026-11-11T00:00:01.250Z\","
-            + "\"data\":{\"amount\":12.50,\"big\":12345678901234567890123,\"n\":[1e3,-0.0]}}");
+    NewEvent e =
+        parse(
+                "["
+                    + event(
+                        "e1",
+                        "{ \"amount\" : 12.50,\n \"big\": 12345678901234567890123, \"n\": [1e3, -0.0] }")
+                    + "]")
+            .get(0);
+    assertThat(e.renderedTail())
+        .isEqualTo(
+            "\"eventId\":\"e1\",\"orderId\":\"o-1\",\"type\":\"order.paid\",\"occurredAt\":\"2026-11-11T00:00:01.250Z\","
+                + "\"data\":{\"amount\":12.50,\"big\":12345678901234567890123,\"n\":[1e3,-0.0]}}");
   }
 
   @Test
   void shouldReadNdjsonAndArraysAlike() {
-    assertThat(parse(event("a", "{}") + "\n" + event("b", "{}") + "\n")).extracting(NewEvent::eventId).containsExactly("a", "b");
-    assertThat(parse("[" + event("a", "{}") + "," + event("b", "{}") + "]")).extracting(NewEvent::eventId).containsExactly("a", "b");
+    assertThat(parse(event("a", "{}") + "\n" + event("b", "{}") + "\n"))
+        .extracting(NewEvent::eventId)
+        .containsExactly("a", "b");
+    assertThat(parse("[" + event("a", "{}") + "," + event("b", "{}") + "]"))
+        .extracting(NewEvent::eventId)
+        .containsExactly("a", "b");
   }
 
   @Test
   void shouldNameEveryBadEventByIndexAndField() {
     ApiException e = refused("[" + event("ok", "{}") + ",{\"eventId\":1,\"merchantId\":\"m-1\"}]");
     assertThat(e.status()).isEqualTo(400);
-    assertThat(e.details()).extracting(d -> d.get("index") + ":" + d.get("field"))
+    assertThat(e.details())
+        .extracting(d -> d.get("index") + ":" + d.get("field"))
         .containsExactlyInAnyOrder("1:eventId", "1:orderId", "1:type", "1:occurredAt", "1:data");
   }
 
   @Test
   void shouldAnswer413PastTheEventCountAndDataSize() {
-    assertThat(refused("[" + String.join(",", List.of(event("1", "{}"), event("2", "{}"), event("3", "{}"), event("4", "{}"))) + "]")
-        .code()).isEqualTo("too_many_events");
+    assertThat(
+            refused(
+                    "["
+                        + String.join(
+                            ",",
+                            List.of(
+                                event("1", "{}"),
+                                event("2", "{}"),
+                                event("3", "{}"),
+                                event("4", "{}")))
+                        + "]")
+                .code())
+        .isEqualTo("too_many_events");
     ApiException tooBig = refused("[" + event("1", "{\"x\":\"" + "y".repeat(100) + "\"}") + "]");
     assertThat(tooBig.status()).isEqualTo(413);
-    assertThat(tooBig.details()).extracting(d -> d.get("index") + ":" + d.get("field")).containsExactly("0:data");
+    assertThat(tooBig.details())
+        .extracting(d -> d.get("index") + ":" + d.get("field"))
+        .containsExactly("0:data");
   }
 
   @Test
@@ -67,8 +97,17 @@ class EventParserTest {
 
   @Test
   void shouldRefuseControlCharactersInIdsAndBadTimestamps() {
-    assertThat(refused("[" + event("a\\u0000b", "{}") + "]").details()).extracting(d -> d.get("field")).containsExactly("eventId");
-    assertThat(refused("[" + event("a", "{}").replace("2026-11-11T08:00:01.250+08:00", "2026-11-11 08:00") + "]")
-        .details()).extracting(d -> d.get("field")).containsExactly("occurredAt");
+    assertThat(refused("[" + event("a\\u0000b", "{}") + "]").details())
+        .extracting(d -> d.get("field"))
+        .containsExactly("eventId");
+    assertThat(
+            refused(
+                    "["
+                        + event("a", "{}")
+                            .replace("2026-11-11T08:00:01.250+08:00", "2026-11-11 08:00")
+                        + "]")
+                .details())
+        .extracting(d -> d.get("field"))
+        .containsExactly("occurredAt");
   }
 }

@@ -35,7 +35,13 @@ class IngestIT {
 
   @BeforeAll
   static void start() {
-    gw = TestGateway.start(Map.of("GATEWAY_INGEST_MAX_REQUEST_BYTES", "262144", "GATEWAY_INGEST_MAX_DATA_BYTES", "4096"));
+    gw =
+        TestGateway.start(
+            Map.of(
+                "GATEWAY_INGEST_MAX_REQUEST_BYTES",
+                "262144",
+                "GATEWAY_INGEST_MAX_DATA_BYTES",
+                "4096"));
   }
 
   @AfterAll
@@ -48,12 +54,18 @@ class IngestIT {
   }
 
   long storedKeys(String merchant) {
-    return join(gw.gateway.pool().preparedQuery("SELECT count(*) FROM event_keys WHERE merchant_id = $1")
-        .execute(Tuple.of(merchant))).iterator().next().getLong(0);
+    return join(gw.gateway
+            .pool()
+            .preparedQuery("SELECT count(*) FROM event_keys WHERE merchant_id = $1")
+            .execute(Tuple.of(merchant)))
+        .iterator()
+        .next()
+        .getLong(0);
   }
 
   @Test
-  void shouldKeepOneMerchantsSeqsDenseAndInCommitOrderUnderSixteenConcurrentClients() throws Exception {
+  void shouldKeepOneMerchantsSeqsDenseAndInCommitOrderUnderSixteenConcurrentClients()
+      throws Exception {
     String m = TestServices.uniqueMerchant("dense");
     int clients = 16;
     int perClient = 5000;
@@ -64,42 +76,50 @@ class IngestIT {
     Map<String, Long> seqByEvent = new ConcurrentHashMap<>();
     // The reader asks for everything after the last seq it saw; if seq n were visible before
     // some seq < n, the answer would start past last + 1.
-    Future<Long> reader = pool.submit(() -> {
-      long last = 0;
-      while (writing.get() || last < (long) clients * perClient) {
-        List<LoggedEvent> page = join(gw.gateway.eventLog().read(gw.gateway.pool(), m, last + 1, 5000));
-        for (LoggedEvent e : page) {
-          if (e.seq() != last + 1) {
-            readerProblems.add("saw seq " + e.seq() + " right after " + last);
-          }
-          last = e.seq();
-        }
-        if (!writing.get() && page.isEmpty()) {
-          break;
-        }
-      }
-      return last;
-    });
+    Future<Long> reader =
+        pool.submit(
+            () -> {
+              long last = 0;
+              while (writing.get() || last < (long) clients * perClient) {
+                List<LoggedEvent> page =
+                    join(gw.gateway.eventLog().read(gw.gateway.pool(), m, last + 1, 5000));
+                for (LoggedEvent e : page) {
+                  if (e.seq() != last + 1) {
+                    readerProblems.add("saw seq " + e.seq() + " right after " + last);
+                  }
+                  last = e.seq();
+                }
+                if (!writing.get() && page.isEmpty()) {
+                  break;
+                }
+              }
+              return last;
+            });
     List<Future<?>> writers = new ArrayList<>();
     for (int c = 0; c < clients; c++) {
       int client = c;
-      writers.add(pool.submit(() -> {
-        for (int b = 0; b < perClient / batchSize; b++) {
-          int first = b * batchSize;
-          List<JsonObject> events = IntStream.range(first, first + batchSize)
-              .mapToObj(i -> event(m, "c" + client + "-" + i)).toList();
-          HttpResponse<String> r = gw.ingest(batch(events));
-          assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-          JsonArray answer = new JsonArray(r.body());
-          for (int i = 0; i < answer.size(); i++) {
-            JsonObject a = answer.getJsonObject(i);
-            assertThat(a.getString("eventId")).isEqualTo(events.get(i).getString("eventId"));
-            assertThat(a.getBoolean("duplicate")).isFalse();
-            seqByEvent.put(a.getString("eventId"), a.getLong("seq"));
-          }
-        }
-        return null;
-      }));
+      writers.add(
+          pool.submit(
+              () -> {
+                for (int b = 0; b < perClient / batchSize; b++) {
+                  int first = b * batchSize;
+                  List<JsonObject> events =
+                      IntStream.range(first, first + batchSize)
+                          .mapToObj(i -> event(m, "c" + client + "-" + i))
+                          .toList();
+                  HttpResponse<String> r = gw.ingest(batch(events));
+                  assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+                  JsonArray answer = new JsonArray(r.body());
+                  for (int i = 0; i < answer.size(); i++) {
+                    JsonObject a = answer.getJsonObject(i);
+                    assertThat(a.getString("eventId"))
+                        .isEqualTo(events.get(i).getString("eventId"));
+                    assertThat(a.getBoolean("duplicate")).isFalse();
+                    seqByEvent.put(a.getString("eventId"), a.getLong("seq"));
+                  }
+                }
+                return null;
+              }));
     }
     for (Future<?> w : writers) {
       w.get(5, TimeUnit.MINUTES);
@@ -116,11 +136,15 @@ class IngestIT {
     assertThat(head(m)).isEqualTo(total);
     assertThat(storedKeys(m)).isEqualTo(total);
     List<LoggedEvent> all = new ArrayList<>();
-    for (List<LoggedEvent> page; !(page = join(gw.gateway.eventLog().read(gw.gateway.pool(), m, all.size() + 1, 5000))).isEmpty(); ) {
+    for (List<LoggedEvent> page;
+        !(page = join(gw.gateway.eventLog().read(gw.gateway.pool(), m, all.size() + 1, 5000)))
+            .isEmpty(); ) {
       all.addAll(page);
     }
-    assertThat(all).extracting(LoggedEvent::seq)
-        .containsExactlyElementsOf(IntStream.rangeClosed(1, total).mapToObj(i -> (long) i).toList());
+    assertThat(all)
+        .extracting(LoggedEvent::seq)
+        .containsExactlyElementsOf(
+            IntStream.rangeClosed(1, total).mapToObj(i -> (long) i).toList());
     for (LoggedEvent e : all) {
       String id = new JsonObject(e.json()).getString("eventId");
       assertThat(seqByEvent.get(id)).isEqualTo(e.seq());
@@ -137,12 +161,14 @@ class IngestIT {
     ExecutorService pool = Executors.newFixedThreadPool(retries);
     List<Future<JsonArray>> answers = new ArrayList<>();
     for (int i = 0; i < retries; i++) {
-      answers.add(pool.submit(() -> {
-        together.await();
-        HttpResponse<String> r = gw.ingest(body);
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-        return new JsonArray(r.body());
-      }));
+      answers.add(
+          pool.submit(
+              () -> {
+                together.await();
+                HttpResponse<String> r = gw.ingest(body);
+                assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+                return new JsonArray(r.body());
+              }));
     }
     Map<String, Set<Long>> seqs = new ConcurrentHashMap<>();
     Map<String, Integer> originals = new ConcurrentHashMap<>();
@@ -151,7 +177,8 @@ class IngestIT {
       assertThat(a).hasSize(events.size());
       for (int i = 0; i < a.size(); i++) {
         JsonObject r = a.getJsonObject(i);
-        seqs.computeIfAbsent(r.getString("eventId"), k -> ConcurrentHashMap.newKeySet()).add(r.getLong("seq"));
+        seqs.computeIfAbsent(r.getString("eventId"), k -> ConcurrentHashMap.newKeySet())
+            .add(r.getLong("seq"));
         if (!r.getBoolean("duplicate")) {
           originals.merge(r.getString("eventId"), 1, Integer::sum);
         }
@@ -174,18 +201,31 @@ class IngestIT {
   void shouldAcceptNdjsonAndAnswerInRequestOrder() {
     String a = TestServices.uniqueMerchant("nd");
     String b = TestServices.uniqueMerchant("nd");
-    String body = event(a, "1").encode() + "\n" + event(b, "1").encode() + "\r\n\n" + event(a, "2").encode() + "\n";
+    String body =
+        event(a, "1").encode()
+            + "\n"
+            + event(b, "1").encode()
+            + "\r\n\n"
+            + event(a, "2").encode()
+            + "\n";
     HttpResponse<String> r = gw.send("POST", "/v1/events", TestGateway.INGEST_TOKEN, body);
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     JsonArray answer = new JsonArray(r.body());
-    assertThat(answer.stream().map(o -> ((JsonObject) o).getString("merchantId") + "#" + ((JsonObject) o).getLong("seq")))
+    assertThat(
+            answer.stream()
+                .map(
+                    o ->
+                        ((JsonObject) o).getString("merchantId")
+                            + "#"
+                            + ((JsonObject) o).getLong("seq")))
         .containsExactly(a + "#1", b + "#1", a + "#2");
   }
 
   @Test
   void shouldWriteNothingWhenOneEventOfTheBatchIsInvalid() {
     String m = TestServices.uniqueMerchant("atomic");
-    List<JsonObject> events = new ArrayList<>(IntStream.range(0, 10).mapToObj(i -> event(m, "a-" + i)).toList());
+    List<JsonObject> events =
+        new ArrayList<>(IntStream.range(0, 10).mapToObj(i -> event(m, "a-" + i)).toList());
     events.get(7).put("occurredAt", "not a time");
     events.get(3).remove("orderId");
     HttpResponse<String> r = gw.ingest(batch(events));
@@ -193,8 +233,14 @@ class IngestIT {
     assertThat(r.statusCode()).isEqualTo(400);
     JsonObject error = new JsonObject(r.body());
     assertThat(error.getString("error")).isEqualTo("invalid_events");
-    assertThat(error.getJsonArray("details").stream().map(d -> ((JsonObject) d).getInteger("index") + ":"
-        + ((JsonObject) d).getString("field"))).containsExactlyInAnyOrder("3:orderId", "7:occurredAt");
+    assertThat(
+            error.getJsonArray("details").stream()
+                .map(
+                    d ->
+                        ((JsonObject) d).getInteger("index")
+                            + ":"
+                            + ((JsonObject) d).getString("field")))
+        .containsExactlyInAnyOrder("3:orderId", "7:occurredAt");
     assertThat(head(m)).isZero();
     assertThat(storedKeys(m)).isZero();
   }
@@ -204,7 +250,8 @@ class IngestIT {
     String m = TestServices.uniqueMerchant("bad");
     String ok = batch(List.of(event(m, "1")));
     assertStatus(gw.send("POST", "/v1/events", null, ok), 401, "unauthorized");
-    assertStatus(gw.send("POST", "/v1/events", "wrong-token-wrong-token-wrong", ok), 401, "unauthorized");
+    assertStatus(
+        gw.send("POST", "/v1/events", "wrong-token-wrong-token-wrong", ok), 401, "unauthorized");
     assertStatus(gw.send("POST", "/v1/events", TestGateway.ADMIN_TOKEN, ok), 401, "unauthorized");
     assertStatus(gw.ingest("[{\"eventId\": "), 400, "malformed_json");
     assertStatus(gw.ingest("[1, 2] x"), 400, "malformed_json");
@@ -212,27 +259,49 @@ class IngestIT {
     assertStatus(gw.ingest("[]"), 400, "invalid_request");
     assertStatus(gw.ingest("[\"text\"]"), 400, "invalid_events");
     assertStatus(gw.ingest("{\"eventId\":\"1\",\"eventId\":\"2\"}"), 400, "malformed_json");
-    assertStatus(gw.ingest(batch(List.of(event(m, "1").put("eventId", 42)))), 400, "invalid_events");
-    assertStatus(gw.ingest(batch(List.of(event(m, "1").put("data", "a string")))), 400, "invalid_events");
-    assertStatus(gw.ingest(batch(List.of(event(m, "1").put("merchantId", "has space")))), 400, "invalid_events");
-    assertStatus(gw.ingest(batch(List.of(event(m, "1").put("eventId", "")))), 400, "invalid_events");
-    assertStatus(gw.ingest(batch(List.of(event(m, "1").put("eventId", "x".repeat(129))))), 400, "invalid_events");
+    assertStatus(
+        gw.ingest(batch(List.of(event(m, "1").put("eventId", 42)))), 400, "invalid_events");
+    assertStatus(
+        gw.ingest(batch(List.of(event(m, "1").put("data", "a string")))), 400, "invalid_events");
+    assertStatus(
+        gw.ingest(batch(List.of(event(m, "1").put("merchantId", "has space")))),
+        400,
+        "invalid_events");
+    assertStatus(
+        gw.ingest(batch(List.of(event(m, "1").put("eventId", "")))), 400, "invalid_events");
+    assertStatus(
+        gw.ingest(batch(List.of(event(m, "1").put("eventId", "x".repeat(129))))),
+        400,
+        "invalid_events");
     // Limits: 1000 events, the request size and the data size (set to 256 KiB and 4 KiB here).
-    assertStatus(gw.ingest(batch(IntStream.range(0, 1001).mapToObj(i -> event(m, "n" + i)).toList())), 413,
+    assertStatus(
+        gw.ingest(batch(IntStream.range(0, 1001).mapToObj(i -> event(m, "n" + i)).toList())),
+        413,
         "too_many_events");
-    assertStatus(gw.ingest(batch(List.of(event(m, "big").put("data", new JsonObject().put("x", "y".repeat(5000)))))),
-        413, "event_too_large");
+    assertStatus(
+        gw.ingest(
+            batch(
+                List.of(event(m, "big").put("data", new JsonObject().put("x", "y".repeat(5000)))))),
+        413,
+        "event_too_large");
     assertStatus(gw.ingest("[" + "\"" + "z".repeat(300_000) + "\"]"), 413, "too_large");
     assertThat(head(m)).isZero();
-    assertStatus(gw.send("GET", "/v1/events", TestGateway.INGEST_TOKEN, null), 405, "method_not_allowed");
-    java.net.http.HttpRequest form = java.net.http.HttpRequest.newBuilder(
-            java.net.URI.create("http://127.0.0.1:" + gw.port + "/v1/events"))
-        .header("Authorization", "Bearer " + TestGateway.INGEST_TOKEN)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("a=" + "b".repeat(100_000))).build();
-    assertStatus(java.net.http.HttpClient.newHttpClient().send(form, java.net.http.HttpResponse.BodyHandlers.ofString()),
-        415, "unsupported_media_type");
-    assertStatus(gw.send("GET", "/v1/nothing-here", TestGateway.INGEST_TOKEN, null), 404, "not_found");
+    assertStatus(
+        gw.send("GET", "/v1/events", TestGateway.INGEST_TOKEN, null), 405, "method_not_allowed");
+    java.net.http.HttpRequest form =
+        java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + gw.port + "/v1/events"))
+            .header("Authorization", "Bearer " + TestGateway.INGEST_TOKEN)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .POST(java.net.http.HttpRequest.BodyPublishers.ofString("a=" + "b".repeat(100_000)))
+            .build();
+    assertStatus(
+        java.net.http.HttpClient.newHttpClient()
+            .send(form, java.net.http.HttpResponse.BodyHandlers.ofString()),
+        415,
+        "unsupported_media_type");
+    assertStatus(
+        gw.send("GET", "/v1/nothing-here", TestGateway.INGEST_TOKEN, null), 404, "not_found");
   }
 
   @Test
@@ -241,8 +310,12 @@ class IngestIT {
     assertThat(gw.ingest(batch(List.of(event(m, "1")))).statusCode()).isEqualTo(200);
     HttpResponse<String> r = gw.send("GET", "/metrics", null, null);
     assertThat(r.statusCode()).isEqualTo(200);
-    assertThat(r.body()).contains("gateway_ingest_events_total{result=\"stored\"}",
-        "gateway_ingest_group_events_count", "gateway_ingest_commit_seconds_count", "gateway_ingest_queue_events");
+    assertThat(r.body())
+        .contains(
+            "gateway_ingest_events_total{result=\"stored\"}",
+            "gateway_ingest_group_events_count",
+            "gateway_ingest_commit_seconds_count",
+            "gateway_ingest_queue_events");
     HttpResponse<String> ready = gw.send("GET", "/health/ready", null, null);
     assertThat(ready.statusCode()).isEqualTo(200);
     assertThat(new JsonObject(ready.body()).getString("status")).isEqualTo("ready");

@@ -27,9 +27,9 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * PostgreSQL is stopped and started again while the marketplace ingests: requests get 503
- * promptly (none hangs), then succeed again by themselves, and every acknowledged event is in
- * the log exactly once. Needs a local Debian cluster (scripts/services.sh) it may stop.
+ * PostgreSQL is stopped and started again while the marketplace ingests: requests get 503 promptly
+ * (none hangs), then succeed again by themselves, and every acknowledged event is in the log
+ * exactly once. Needs a local Debian cluster (scripts/services.sh) it may stop.
  */
 class PostgresOutageIT {
 
@@ -48,8 +48,10 @@ class PostgresOutageIT {
   }
 
   static void ctl(String[] cluster, String action) throws Exception {
-    Process p = new ProcessBuilder("pg_ctlcluster", cluster[0], cluster[1], action, "-m", "fast")
-        .redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder("pg_ctlcluster", cluster[0], cluster[1], action, "-m", "fast")
+            .redirectErrorStream(true)
+            .start();
     String out = new String(p.getInputStream().readAllBytes());
     assertThat(p.waitFor()).as("pg_ctlcluster " + action + ": " + out).isZero();
   }
@@ -57,13 +59,16 @@ class PostgresOutageIT {
   @Test
   void shouldAnswer503DuringAnOutageAndKeepEveryAcknowledgedEventOnce() throws Exception {
     String host = URI.create(TestServices.pgUrl()).getHost();
-    Assumptions.assumeTrue(new File("/usr/bin/pg_ctlcluster").canExecute() && host.startsWith("127."),
+    Assumptions.assumeTrue(
+        new File("/usr/bin/pg_ctlcluster").canExecute() && host.startsWith("127."),
         "needs a local Debian PostgreSQL cluster");
     String[] cluster = cluster();
     Assumptions.assumeTrue(cluster != null, "no local cluster on the configured port");
 
-    try (TestGateway gw = TestGateway.start(Map.of("GATEWAY_PG_CONNECT_TIMEOUT_MS", "1000",
-        "GATEWAY_PG_QUERY_TIMEOUT_MS", "3000"))) {
+    try (TestGateway gw =
+        TestGateway.start(
+            Map.of(
+                "GATEWAY_PG_CONNECT_TIMEOUT_MS", "1000", "GATEWAY_PG_QUERY_TIMEOUT_MS", "3000"))) {
       String m = TestServices.uniqueMerchant("outage");
       Map<String, Long> acked = new ConcurrentHashMap<>();
       AtomicInteger unavailable = new AtomicInteger();
@@ -71,65 +76,88 @@ class PostgresOutageIT {
       AtomicLong slowest = new AtomicLong();
       AtomicBoolean running = new AtomicBoolean(true);
       AtomicInteger next = new AtomicInteger();
-      Thread marketplace = new Thread(() -> {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-        while (running.get()) {
-          int b = next.getAndIncrement();
-          List<JsonObject> batch = new ArrayList<>();
-          for (int i = 0; i < 20; i++) {
-            batch.add(Events.event(m, "o-" + b + "-" + i));
-          }
-          // The marketplace retries a batch until it is acknowledged.
-          while (true) {
-            long start = System.nanoTime();
-            HttpResponse<String> r = TestGateway.send(gw.port, http, "POST", "/v1/events", TestGateway.INGEST_TOKEN,
-                Events.batch(batch));
-            slowest.accumulateAndGet(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), Math::max);
-            if (r.statusCode() == 200) {
-              JsonArray a = new JsonArray(r.body());
-              for (int i = 0; i < a.size(); i++) {
-                acked.put(a.getJsonObject(i).getString("eventId"), a.getJsonObject(i).getLong("seq"));
-              }
-              break;
-            }
-            if (r.statusCode() == 503) {
-              unavailable.incrementAndGet();
-            } else {
-              other.incrementAndGet();
-            }
-            try {
-              Thread.sleep(100);
-            } catch (InterruptedException e) {
-              return;
-            }
-          }
-        }
-      });
+      Thread marketplace =
+          new Thread(
+              () -> {
+                HttpClient http =
+                    HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+                while (running.get()) {
+                  int b = next.getAndIncrement();
+                  List<JsonObject> batch = new ArrayList<>();
+                  for (int i = 0; i < 20; i++) {
+                    batch.add(Events.event(m, "o-" + b + "-" + i));
+                  }
+                  // The marketplace retries a batch until it is acknowledged.
+                  while (true) {
+                    long start = System.nanoTime();
+                    HttpResponse<String> r =
+                        TestGateway.send(
+                            gw.port,
+                            http,
+                            "POST",
+                            "/v1/events",
+                            TestGateway.INGEST_TOKEN,
+                            Events.batch(batch));
+                    slowest.accumulateAndGet(
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), Math::max);
+                    if (r.statusCode() == 200) {
+                      JsonArray a = new JsonArray(r.body());
+                      for (int i = 0; i < a.size(); i++) {
+                        acked.put(
+                            a.getJsonObject(i).getString("eventId"),
+                            a.getJsonObject(i).getLong("seq"));
+                      }
+                      break;
+                    }
+                    if (r.statusCode() == 503) {
+                      unavailable.incrementAndGet();
+                    } else {
+                      other.incrementAndGet();
+                    }
+                    try {
+                      Thread.sleep(100);
+                    } catch (InterruptedException e) {
+                      return;
+                    }
+                  }
+                }
+              });
       marketplace.start();
       try {
         Await.until("some acks", Duration.ofSeconds(30), () -> acked.size() > 200);
         ctl(cluster, "stop");
-        Await.until("503 while PostgreSQL is down", Duration.ofSeconds(30), () -> unavailable.get() > 3);
+        Await.until(
+            "503 while PostgreSQL is down", Duration.ofSeconds(30), () -> unavailable.get() > 3);
         assertThat(gw.send("GET", "/health/ready", null, null).statusCode()).isEqualTo(503);
       } finally {
         ctl(cluster, "start");
       }
       int before = acked.size();
-      Await.until("acks again after the restart", Duration.ofSeconds(60), () -> acked.size() > before + 200);
+      Await.until(
+          "acks again after the restart",
+          Duration.ofSeconds(60),
+          () -> acked.size() > before + 200);
       running.set(false);
       marketplace.join(60_000);
 
       assertThat(other.get()).as("answers other than 200 and 503").isZero();
       assertThat(slowest.get()).as("slowest answer, ms (no hanging requests)").isLessThan(30_000);
       Map<String, Long> stored = new ConcurrentHashMap<>();
-      for (Row r : StreamJoin.join(gw.gateway.pool()
-          .preparedQuery("SELECT event_id, seq FROM event_keys WHERE merchant_id = $1").execute(Tuple.of(m)))) {
-        assertThat(stored.put(r.getString(0), r.getLong(1))).as("stored twice: " + r.getString(0)).isNull();
+      for (Row r :
+          StreamJoin.join(
+              gw.gateway
+                  .pool()
+                  .preparedQuery("SELECT event_id, seq FROM event_keys WHERE merchant_id = $1")
+                  .execute(Tuple.of(m)))) {
+        assertThat(stored.put(r.getString(0), r.getLong(1)))
+            .as("stored twice: " + r.getString(0))
+            .isNull();
       }
       assertThat(stored).containsAllEntriesOf(acked);
       long head = StreamJoin.join(gw.gateway.eventLog().head(gw.gateway.pool(), m));
-      assertThat(stored.values()).containsExactlyInAnyOrderElementsOf(
-          java.util.stream.LongStream.rangeClosed(1, head).boxed().toList());
+      assertThat(stored.values())
+          .containsExactlyInAnyOrderElementsOf(
+              java.util.stream.LongStream.rangeClosed(1, head).boxed().toList());
     }
   }
 

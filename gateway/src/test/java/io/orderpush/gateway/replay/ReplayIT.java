@@ -38,18 +38,34 @@ class ReplayIT {
     merchant = TestServices.uniqueMerchant("replay");
     for (int b = 0; b < TOTAL / 1000; b++) {
       int base = b * 1000;
-      assertThat(gw.ingest(Events.batch(IntStream.range(base, base + 1000)
-          .mapToObj(i -> Events.event(merchant, "r-" + i)).toList())).statusCode()).isEqualTo(200);
+      assertThat(
+              gw.ingest(
+                      Events.batch(
+                          IntStream.range(base, base + 1000)
+                              .mapToObj(i -> Events.event(merchant, "r-" + i))
+                              .toList()))
+                  .statusCode())
+          .isEqualTo(200);
     }
     token = app(true);
     otherToken = app(false);
   }
 
   static String app(boolean granted) {
-    JsonObject app = new JsonObject(gw.send("POST", "/v1/apps", TestGateway.ADMIN_TOKEN,
-        "{\"name\":\"replayer\",\"delivery\":{\"mode\":\"websocket\"}}").body());
+    JsonObject app =
+        new JsonObject(
+            gw.send(
+                    "POST",
+                    "/v1/apps",
+                    TestGateway.ADMIN_TOKEN,
+                    "{\"name\":\"replayer\",\"delivery\":{\"mode\":\"websocket\"}}")
+                .body());
     if (granted) {
-      gw.send("PUT", "/v1/merchants/" + merchant + "/grants/" + app.getString("appId"), TestGateway.ADMIN_TOKEN, "{}");
+      gw.send(
+          "PUT",
+          "/v1/merchants/" + merchant + "/grants/" + app.getString("appId"),
+          TestGateway.ADMIN_TOKEN,
+          "{}");
     }
     return app.getString("token");
   }
@@ -60,16 +76,27 @@ class ReplayIT {
   }
 
   static HttpResponse<InputStream> open(String token, String query) throws Exception {
-    return HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-            URI.create("http://127.0.0.1:" + gw.port + "/v1/merchants/" + merchant + "/events" + query))
-        .header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofInputStream());
+    return HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(
+                    URI.create(
+                        "http://127.0.0.1:"
+                            + gw.port
+                            + "/v1/merchants/"
+                            + merchant
+                            + "/events"
+                            + query))
+                .header("Authorization", "Bearer " + token)
+                .build(),
+            HttpResponse.BodyHandlers.ofInputStream());
   }
 
   static List<Long> seqs(String query) throws Exception {
     HttpResponse<InputStream> r = open(token, query);
     assertThat(r.statusCode()).isEqualTo(200);
     List<Long> out = new ArrayList<>();
-    try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+    try (BufferedReader in =
+        new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
       for (String line; (line = in.readLine()) != null; ) {
         out.add(new JsonObject(line).getLong("seq"));
       }
@@ -92,9 +119,11 @@ class ReplayIT {
     HttpResponse<InputStream> r = open(token, "?limit=100000");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("content-type")).hasValue("application/x-ndjson");
-    assertThat(r.headers().firstValue("content-length")).isEmpty(); // streamed (chunked), not buffered
+    assertThat(r.headers().firstValue("content-length"))
+        .isEmpty(); // streamed (chunked), not buffered
     long expected = 1;
-    try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+    try (BufferedReader in =
+        new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
       for (String line; (line = in.readLine()) != null; ) {
         JsonObject e = new JsonObject(line);
         assertThat(e.getLong("seq")).isEqualTo(expected);
@@ -113,24 +142,37 @@ class ReplayIT {
     try (java.net.Socket socket = new java.net.Socket()) {
       socket.setReceiveBufferSize(64 * 1024);
       socket.connect(new java.net.InetSocketAddress("127.0.0.1", gw.port));
-      socket.getOutputStream().write(("GET /v1/merchants/" + merchant + "/events HTTP/1.1\r\nHost: x\r\n"
-          + "Authorization: Bearer " + token + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      socket
+          .getOutputStream()
+          .write(
+              ("GET /v1/merchants/"
+                      + merchant
+                      + "/events HTTP/1.1\r\nHost: x\r\n"
+                      + "Authorization: Bearer "
+                      + token
+                      + "\r\n\r\n")
+                  .getBytes(StandardCharsets.US_ASCII));
       byte[] first = socket.getInputStream().readNBytes(200);
-      assertThat(new String(first, StandardCharsets.US_ASCII)).startsWith("HTTP/1.1 200").contains("{\"seq\":1,");
+      assertThat(new String(first, StandardCharsets.US_ASCII))
+          .startsWith("HTTP/1.1 200")
+          .contains("{\"seq\":1,");
       double[] last = {-1};
-      Await.until("the stream to stall", Duration.ofSeconds(30), () -> {
-        double now = streamed();
-        boolean stalled = now == last[0];
-        last[0] = now;
-        if (!stalled) {
-          try {
-            Thread.sleep(300);
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        }
-        return stalled;
-      });
+      Await.until(
+          "the stream to stall",
+          Duration.ofSeconds(30),
+          () -> {
+            double now = streamed();
+            boolean stalled = now == last[0];
+            last[0] = now;
+            if (!stalled) {
+              try {
+                Thread.sleep(300);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            }
+            return stalled;
+          });
       // The gateway stopped reading pages once the buffers were full: what it holds is bounded
       // by those buffers, not by the length of the range.
       assertThat(last[0] - before).isLessThan(TOTAL / 2.0);
@@ -139,8 +181,10 @@ class ReplayIT {
 
   @Test
   void shouldHonourFromSeqToSeqAndLimit() throws Exception {
-    assertThat(seqs("?fromSeq=10&toSeq=20")).containsExactlyElementsOf(IntStream.rangeClosed(10, 20).mapToObj(i -> (long) i).toList());
-    assertThat(seqs("?fromSeq=99990&limit=5")).containsExactly(99990L, 99991L, 99992L, 99993L, 99994L);
+    assertThat(seqs("?fromSeq=10&toSeq=20"))
+        .containsExactlyElementsOf(IntStream.rangeClosed(10, 20).mapToObj(i -> (long) i).toList());
+    assertThat(seqs("?fromSeq=99990&limit=5"))
+        .containsExactly(99990L, 99991L, 99992L, 99993L, 99994L);
     assertThat(seqs("?fromSeq=99999")).containsExactly(99999L, 100000L);
     assertThat(seqs("?fromSeq=100001")).isEmpty();
     assertThat(open(token, "?fromSeq=0").statusCode()).isEqualTo(400);
@@ -150,13 +194,19 @@ class ReplayIT {
 
   @Test
   void shouldAnswer403WithoutSayingWhetherTheMerchantExists() {
-    HttpResponse<String> known = gw.send("GET", "/v1/merchants/" + merchant + "/events", otherToken, null);
-    HttpResponse<String> unknown = gw.send("GET", "/v1/merchants/no-such-merchant-x/events", otherToken, null);
+    HttpResponse<String> known =
+        gw.send("GET", "/v1/merchants/" + merchant + "/events", otherToken, null);
+    HttpResponse<String> unknown =
+        gw.send("GET", "/v1/merchants/no-such-merchant-x/events", otherToken, null);
     assertThat(known.statusCode()).isEqualTo(403);
     assertThat(unknown.statusCode()).isEqualTo(403);
-    assertThat(known.body().replace(merchant, "M")).isEqualTo(unknown.body().replace("no-such-merchant-x", "M"));
-    assertThat(gw.send("GET", "/v1/merchants/" + merchant + "/events", null, null).statusCode()).isEqualTo(401);
-    assertThat(gw.send("GET", "/v1/merchants/" + merchant + "/events", TestGateway.ADMIN_TOKEN, null).statusCode())
+    assertThat(known.body().replace(merchant, "M"))
+        .isEqualTo(unknown.body().replace("no-such-merchant-x", "M"));
+    assertThat(gw.send("GET", "/v1/merchants/" + merchant + "/events", null, null).statusCode())
+        .isEqualTo(401);
+    assertThat(
+            gw.send("GET", "/v1/merchants/" + merchant + "/events", TestGateway.ADMIN_TOKEN, null)
+                .statusCode())
         .isEqualTo(401);
   }
 }

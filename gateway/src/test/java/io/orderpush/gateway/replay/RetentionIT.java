@@ -35,39 +35,89 @@ class RetentionIT {
       LocalDate old = LocalDate.now(ZoneOffset.UTC).minusDays(10);
       String suffix = old.format(DateTimeFormatter.BASIC_ISO_DATE);
       for (String table : List.of("event_chunks", "event_keys")) {
-        join(pool.query("CREATE TABLE IF NOT EXISTS " + table + "_" + suffix + " PARTITION OF " + table
-            + " FOR VALUES FROM ('" + old + " 00:00:00+00') TO ('" + old.plusDays(1) + " 00:00:00+00')").execute());
+        join(
+            pool.query(
+                    "CREATE TABLE IF NOT EXISTS "
+                        + table
+                        + "_"
+                        + suffix
+                        + " PARTITION OF "
+                        + table
+                        + " FOR VALUES FROM ('"
+                        + old
+                        + " 00:00:00+00') TO ('"
+                        + old.plusDays(1)
+                        + " 00:00:00+00')")
+                .execute());
       }
       // Ten days ago, seqs 1..5 were ingested (written here as ingest would have written them).
       String at = old + "T12:00:00.000Z";
       StringBuilder lines = new StringBuilder();
       for (int s = 1; s <= 5; s++) {
-        lines.append(s > 1 ? "\n" : "").append("{\"seq\":").append(s).append(",\"ingestedAt\":\"").append(at)
-            .append("\",\"eventId\":\"old-").append(s).append("\",\"orderId\":\"o\",\"type\":\"order.created\",")
-            .append("\"occurredAt\":\"").append(at).append("\",\"data\":{}}");
+        lines
+            .append(s > 1 ? "\n" : "")
+            .append("{\"seq\":")
+            .append(s)
+            .append(",\"ingestedAt\":\"")
+            .append(at)
+            .append("\",\"eventId\":\"old-")
+            .append(s)
+            .append("\",\"orderId\":\"o\",\"type\":\"order.created\",")
+            .append("\"occurredAt\":\"")
+            .append(at)
+            .append("\",\"data\":{}}");
       }
-      join(pool.preparedQuery("INSERT INTO merchants (merchant_id, head_seq) VALUES ($1, 5)").execute(Tuple.of(m)));
-      join(pool.preparedQuery("INSERT INTO event_chunks VALUES ($1, 1, 5, $2, $3)")
-          .execute(Tuple.of(m, java.time.OffsetDateTime.parse(at), lines.toString())));
-      join(pool.preparedQuery("INSERT INTO event_keys SELECT $1, 'old-' || s, s, $2 FROM generate_series(1, 5) s")
-          .execute(Tuple.of(m, java.time.OffsetDateTime.parse(at))));
-      assertThat(gw.ingest(Events.batch(IntStream.rangeClosed(6, 10).mapToObj(i -> Events.event(m, "new-" + i)).toList()))
-          .statusCode()).isEqualTo(200);
-      JsonObject app = new JsonObject(gw.send("POST", "/v1/apps", TestGateway.ADMIN_TOKEN,
-          "{\"name\":\"ret\",\"delivery\":{\"mode\":\"websocket\"}}").body());
-      gw.send("PUT", "/v1/merchants/" + m + "/grants/" + app.getString("appId"), TestGateway.ADMIN_TOKEN, "{}");
+      join(
+          pool.preparedQuery("INSERT INTO merchants (merchant_id, head_seq) VALUES ($1, 5)")
+              .execute(Tuple.of(m)));
+      join(
+          pool.preparedQuery("INSERT INTO event_chunks VALUES ($1, 1, 5, $2, $3)")
+              .execute(Tuple.of(m, java.time.OffsetDateTime.parse(at), lines.toString())));
+      join(
+          pool.preparedQuery(
+                  "INSERT INTO event_keys SELECT $1, 'old-' || s, s, $2 FROM generate_series(1, 5) s")
+              .execute(Tuple.of(m, java.time.OffsetDateTime.parse(at))));
+      assertThat(
+              gw.ingest(
+                      Events.batch(
+                          IntStream.rangeClosed(6, 10)
+                              .mapToObj(i -> Events.event(m, "new-" + i))
+                              .toList()))
+                  .statusCode())
+          .isEqualTo(200);
+      JsonObject app =
+          new JsonObject(
+              gw.send(
+                      "POST",
+                      "/v1/apps",
+                      TestGateway.ADMIN_TOKEN,
+                      "{\"name\":\"ret\",\"delivery\":{\"mode\":\"websocket\"}}")
+                  .body());
+      gw.send(
+          "PUT",
+          "/v1/merchants/" + m + "/grants/" + app.getString("appId"),
+          TestGateway.ADMIN_TOKEN,
+          "{}");
       String token = app.getString("token");
-      assertThat(gw.send("GET", "/v1/merchants/" + m + "/events?fromSeq=1", token, null).body().lines().count()).isEqualTo(10);
+      assertThat(
+              gw.send("GET", "/v1/merchants/" + m + "/events?fromSeq=1", token, null)
+                  .body()
+                  .lines()
+                  .count())
+          .isEqualTo(10);
 
       // Ingest keeps going while retention runs.
       String busy = TestServices.uniqueMerchant("ret-busy");
       AtomicBoolean running = new AtomicBoolean(true);
       List<Integer> statuses = new CopyOnWriteArrayList<>();
-      Thread marketplace = new Thread(() -> {
-        for (int i = 0; running.get(); i++) {
-          statuses.add(gw.ingest(Events.batch(List.of(Events.event(busy, "b-" + i)))).statusCode());
-        }
-      });
+      Thread marketplace =
+          new Thread(
+              () -> {
+                for (int i = 0; running.get(); i++) {
+                  statuses.add(
+                      gw.ingest(Events.batch(List.of(Events.event(busy, "b-" + i)))).statusCode());
+                }
+              });
       marketplace.start();
       List<String> dropped = join(gw.gateway.applyRetention());
       running.set(false);
@@ -75,20 +125,38 @@ class RetentionIT {
 
       assertThat(dropped).contains("event_chunks_" + suffix, "event_keys_" + suffix);
       assertThat(statuses).isNotEmpty().containsOnly(200);
-      HttpResponse<String> gone = gw.send("GET", "/v1/merchants/" + m + "/events?fromSeq=1", token, null);
+      HttpResponse<String> gone =
+          gw.send("GET", "/v1/merchants/" + m + "/events?fromSeq=1", token, null);
       assertThat(gone.statusCode()).isEqualTo(410);
-      assertThat(new JsonObject(gone.body()).getJsonArray("details").getJsonObject(0).getLong("oldestSeq")).isEqualTo(6);
-      assertThat(gw.send("GET", "/v1/merchants/" + m + "/events?fromSeq=6", token, null).body().lines()
-          .map(l -> new JsonObject(l).getLong("seq"))).containsExactly(6L, 7L, 8L, 9L, 10L);
+      assertThat(
+              new JsonObject(gone.body())
+                  .getJsonArray("details")
+                  .getJsonObject(0)
+                  .getLong("oldestSeq"))
+          .isEqualTo(6);
+      assertThat(
+              gw.send("GET", "/v1/merchants/" + m + "/events?fromSeq=6", token, null)
+                  .body()
+                  .lines()
+                  .map(l -> new JsonObject(l).getLong("seq")))
+          .containsExactly(6L, 7L, 8L, 9L, 10L);
       // Within the window, idempotency holds; the sequence goes on densely.
-      JsonArray again = new JsonArray(gw.ingest(Events.batch(List.of(Events.event(m, "new-7"), Events.event(m, "new-11"))))
-          .body());
+      JsonArray again =
+          new JsonArray(
+              gw.ingest(Events.batch(List.of(Events.event(m, "new-7"), Events.event(m, "new-11"))))
+                  .body());
       assertThat(again.getJsonObject(0).getLong("seq")).isEqualTo(7);
       assertThat(again.getJsonObject(0).getBoolean("duplicate")).isTrue();
       assertThat(again.getJsonObject(1).getLong("seq")).isEqualTo(11);
-      assertThat(gw.send("PUT", "/v1/channels/" + m + "/cursor", token, "{\"seq\": 2}").statusCode()).isEqualTo(410);
-      assertThat(gw.send("PUT", "/v1/channels/" + m + "/cursor", token, "{\"seq\": 5}").statusCode()).isEqualTo(200);
-      join(pool.preparedQuery("DELETE FROM apps WHERE app_id = $1::uuid").execute(Tuple.of(app.getString("appId"))));
+      assertThat(
+              gw.send("PUT", "/v1/channels/" + m + "/cursor", token, "{\"seq\": 2}").statusCode())
+          .isEqualTo(410);
+      assertThat(
+              gw.send("PUT", "/v1/channels/" + m + "/cursor", token, "{\"seq\": 5}").statusCode())
+          .isEqualTo(200);
+      join(
+          pool.preparedQuery("DELETE FROM apps WHERE app_id = $1::uuid")
+              .execute(Tuple.of(app.getString("appId"))));
     }
   }
 }

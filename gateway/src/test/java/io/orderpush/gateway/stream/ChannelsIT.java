@@ -48,19 +48,26 @@ class ChannelsIT {
     Await.until("the window refilled to 90", WAIT, () -> consumer.count(m) == 90);
     long epochBefore = fx.epoch(app, m);
 
-    HttpResponse<String> r = gw.send("PUT", "/v1/channels/" + m + "/cursor", app.token(), "{\"seq\": 10}");
+    HttpResponse<String> r =
+        gw.send("PUT", "/v1/channels/" + m + "/cursor", app.token(), "{\"seq\": 10}");
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     assertThat(fx.cursor(app, m)).isEqualTo(10);
 
     // Delivery restarts from 11: the consumer hears assigned again, then 11, 12, ...
-    Await.until("events from 11 again", WAIT, () -> consumer.received.getOrDefault(m, List.of()).stream().filter(s -> s == 11).count() == 2);
+    Await.until(
+        "events from 11 again",
+        WAIT,
+        () ->
+            consumer.received.getOrDefault(m, List.of()).stream().filter(s -> s == 11).count()
+                == 2);
     List<Long> seqs = consumer.received.get(m);
     assertThat(seqs.subList(90, seqs.size())).startsWith(11L, 12L, 13L);
     // A late ack of the old position (old epoch) can never move the cursor again.
     assertThat(fx.commit(app, m, epochBefore, 45)).isEqualTo(CommitOutcome.FENCED);
     assertThat(fx.cursor(app, m)).isEqualTo(10);
     // The same connection acking a position it saw only before the rewind (80: sent before, not
-    // since) is ignored, not fatal; cursors only move forward, so reaching 12 proves 80 never counted.
+    // since) is ignored, not fatal; cursors only move forward, so reaching 12 proves 80 never
+    // counted.
     consumer.ack(m, 80);
     consumer.ack(m, 12);
     Await.until("cursor 12", WAIT, () -> fx.cursor(app, m) == 12);
@@ -81,26 +88,44 @@ class ChannelsIT {
     JsonObject page = new JsonObject(r.body());
     assertThat(page.getJsonArray("channels")).hasSize(1);
     String next = page.getString("next");
-    JsonArray rest = new JsonObject(gw.send("GET", "/v1/channels?after=" + next, app.token(), null).body())
-        .getJsonArray("channels");
+    JsonArray rest =
+        new JsonObject(gw.send("GET", "/v1/channels?after=" + next, app.token(), null).body())
+            .getJsonArray("channels");
     assertThat(rest).hasSize(1);
-    JsonObject ca = a.compareTo(b) < 0 ? page.getJsonArray("channels").getJsonObject(0) : rest.getJsonObject(0);
+    JsonObject ca =
+        a.compareTo(b) < 0 ? page.getJsonArray("channels").getJsonObject(0) : rest.getJsonObject(0);
     assertThat(ca.getString("merchantId")).isEqualTo(a);
     assertThat(ca.getLong("headSeq")).isEqualTo(30);
     assertThat(ca.getLong("cursor")).isZero();
     assertThat(ca.getLong("lag")).isEqualTo(30);
     assertThat(ca.getString("state")).isEqualTo("idle");
 
-    assertThat(gw.send("PUT", "/v1/channels/" + a + "/cursor", app.token(), "{\"seq\": 31}").statusCode()).isEqualTo(400);
-    assertThat(gw.send("PUT", "/v1/channels/" + a + "/cursor", app.token(), "{\"seq\": -1}").statusCode()).isEqualTo(400);
-    assertThat(gw.send("PUT", "/v1/channels/" + a + "/cursor", app.token(), "nope").statusCode()).isEqualTo(400);
-    assertThat(gw.send("PUT", "/v1/channels/not-granted-x/cursor", app.token(), "{\"seq\": 0}").statusCode())
+    assertThat(
+            gw.send("PUT", "/v1/channels/" + a + "/cursor", app.token(), "{\"seq\": 31}")
+                .statusCode())
+        .isEqualTo(400);
+    assertThat(
+            gw.send("PUT", "/v1/channels/" + a + "/cursor", app.token(), "{\"seq\": -1}")
+                .statusCode())
+        .isEqualTo(400);
+    assertThat(gw.send("PUT", "/v1/channels/" + a + "/cursor", app.token(), "nope").statusCode())
+        .isEqualTo(400);
+    assertThat(
+            gw.send("PUT", "/v1/channels/not-granted-x/cursor", app.token(), "{\"seq\": 0}")
+                .statusCode())
         .isEqualTo(403);
     assertThat(gw.send("GET", "/v1/channels", null, null).statusCode()).isEqualTo(401);
-    assertThat(gw.send("PUT", "/v1/channels/" + a + "/cursor", app.token(), "{\"seq\": 30}").statusCode()).isEqualTo(200);
-    JsonObject skipped = new JsonObject(gw.send("GET", "/v1/channels", app.token(), null).body())
-        .getJsonArray("channels").stream().map(o -> (JsonObject) o).filter(o -> o.getString("merchantId").equals(a))
-        .findFirst().orElseThrow();
+    assertThat(
+            gw.send("PUT", "/v1/channels/" + a + "/cursor", app.token(), "{\"seq\": 30}")
+                .statusCode())
+        .isEqualTo(200);
+    JsonObject skipped =
+        new JsonObject(gw.send("GET", "/v1/channels", app.token(), null).body())
+            .getJsonArray("channels").stream()
+                .map(o -> (JsonObject) o)
+                .filter(o -> o.getString("merchantId").equals(a))
+                .findFirst()
+                .orElseThrow();
     assertThat(skipped.getLong("lag")).isZero();
   }
 }

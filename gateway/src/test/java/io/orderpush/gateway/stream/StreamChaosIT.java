@@ -41,7 +41,8 @@ class StreamChaosIT {
         long seq = events.getJsonObject(i).getLong("seq");
         long last = applied.getOrDefault(m, 0L);
         if (seq <= floor.getOrDefault(m, 0L)) {
-          violations.add(m + ": seq " + seq + " delivered again at or below the acked cursor " + floor.get(m));
+          violations.add(
+              m + ": seq " + seq + " delivered again at or below the acked cursor " + floor.get(m));
         }
         if (seq == last + 1) {
           applied.put(m, seq);
@@ -56,19 +57,22 @@ class StreamChaosIT {
 
   @Test
   void shouldApplyEveryMerchantExactlyOnceThroughRandomDisconnects() throws Exception {
-    try (TestGateway gw = TestGateway.start(Map.of()); StreamFixture fx = new StreamFixture(gw)) {
+    try (TestGateway gw = TestGateway.start(Map.of());
+        StreamFixture fx = new StreamFixture(gw)) {
       TestApp app = fx.app("websocket");
       List<String> merchants = fx.merchants("chaos", 10);
       merchants.forEach(m -> fx.grant(app, m));
       Ledger ledger = new Ledger();
 
       ExecutorService marketplace = Executors.newSingleThreadExecutor();
-      Future<?> ingest = marketplace.submit(() -> {
-        for (int i = 0; i < 60; i++) {
-          fx.ingest(merchants, 250, 50);
-        }
-        return null;
-      });
+      Future<?> ingest =
+          marketplace.submit(
+              () -> {
+                for (int i = 0; i < 60; i++) {
+                  fx.ingest(merchants, 250, 50);
+                }
+                return null;
+              });
 
       ThreadLocalRandom random = ThreadLocalRandom.current();
       int rounds = 0;
@@ -79,24 +83,40 @@ class StreamChaosIT {
           ledger.floor.put(m, fx.cursor(app, m));
         }
         double ackChance = random.nextDouble();
-        java.util.concurrent.atomic.AtomicBoolean cut = new java.util.concurrent.atomic.AtomicBoolean();
-        java.util.concurrent.atomic.AtomicReference<StreamClient> self = new java.util.concurrent.atomic.AtomicReference<>();
-        StreamClient c = StreamFixture.join(StreamClient.connect(fx.vertx, gw.port, app.token(), (m, events) -> {
-          // Once the app decides to hang up it processes nothing more from this connection,
-          // although frames already on the wire may still arrive while the close completes.
-          if (cut.get()) {
-            return;
-          }
-          ledger.apply(m, events);
-          StreamClient me = self.get(); // null only for messages that beat connect() returning
-          if (me != null && ThreadLocalRandom.current().nextDouble() < ackChance) {
-            me.ack(m, ledger.applied.get(m));
-          }
-        }));
+        java.util.concurrent.atomic.AtomicBoolean cut =
+            new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<StreamClient> self =
+            new java.util.concurrent.atomic.AtomicReference<>();
+        StreamClient c =
+            StreamFixture.join(
+                StreamClient.connect(
+                    fx.vertx,
+                    gw.port,
+                    app.token(),
+                    (m, events) -> {
+                      // Once the app decides to hang up it processes nothing more from this
+                      // connection,
+                      // although frames already on the wire may still arrive while the close
+                      // completes.
+                      if (cut.get()) {
+                        return;
+                      }
+                      ledger.apply(m, events);
+                      StreamClient me =
+                          self.get(); // null only for messages that beat connect() returning
+                      if (me != null && ThreadLocalRandom.current().nextDouble() < ackChance) {
+                        me.ack(m, ledger.applied.get(m));
+                      }
+                    }));
         self.set(c);
         int goal = random.nextInt(50, 1500);
-        Await.until("some events this round", WAIT, () -> c.total() >= goal || ingest.isDone() && c.total() > 0
-            || ingest.isDone() && caughtUp(fx, ledger, merchants));
+        Await.until(
+            "some events this round",
+            WAIT,
+            () ->
+                c.total() >= goal
+                    || ingest.isDone() && c.total() > 0
+                    || ingest.isDone() && caughtUp(fx, ledger, merchants));
         synchronized (ledger) {
           if (random.nextBoolean()) {
             ledger.applied.forEach(c::ack); // cut right after acking everything applied
@@ -112,20 +132,35 @@ class StreamChaosIT {
       for (String m : merchants) {
         ledger.floor.put(m, fx.cursor(app, m));
       }
-      java.util.concurrent.atomic.AtomicReference<StreamClient> finalClient = new java.util.concurrent.atomic.AtomicReference<>();
-      StreamClient last = StreamFixture.join(StreamClient.connect(fx.vertx, gw.port, app.token(), (m, events) -> {
-        ledger.apply(m, events);
-        if (finalClient.get() != null) {
-          finalClient.get().ack(m, ledger.applied.get(m));
-        }
-      }));
+      java.util.concurrent.atomic.AtomicReference<StreamClient> finalClient =
+          new java.util.concurrent.atomic.AtomicReference<>();
+      StreamClient last =
+          StreamFixture.join(
+              StreamClient.connect(
+                  fx.vertx,
+                  gw.port,
+                  app.token(),
+                  (m, events) -> {
+                    ledger.apply(m, events);
+                    if (finalClient.get() != null) {
+                      finalClient.get().ack(m, ledger.applied.get(m));
+                    }
+                  }));
       finalClient.set(last);
-      Await.until("everything applied", WAIT, () -> caughtUp(fx, ledger, merchants), () -> ledger.applied.toString());
-      Await.until("cursors at the heads", WAIT, () -> merchants.stream().allMatch(m -> fx.cursor(app, m) == fx.head(m)));
+      Await.until(
+          "everything applied",
+          WAIT,
+          () -> caughtUp(fx, ledger, merchants),
+          () -> ledger.applied.toString());
+      Await.until(
+          "cursors at the heads",
+          WAIT,
+          () -> merchants.stream().allMatch(m -> fx.cursor(app, m) == fx.head(m)));
       last.close();
 
-      System.out.printf("chaos: %d connections, %d events redelivered above the cursor%n", rounds + 1,
-          ledger.redeliveries.get());
+      System.out.printf(
+          "chaos: %d connections, %d events redelivered above the cursor%n",
+          rounds + 1, ledger.redeliveries.get());
       assertThat(ledger.violations).isEmpty();
       Map<String, Long> heads = new HashMap<>();
       merchants.forEach(m -> heads.put(m, fx.head(m)));

@@ -30,10 +30,12 @@ public final class StreamClient {
   volatile JsonObject hello;
   volatile boolean autoAck;
   public volatile boolean closed;
+
   /** Called with (merchantId, events) for every events message, before any auto ack. */
   volatile BiConsumer<String, JsonArray> onEvents = (m, e) -> {};
 
-  private StreamClient(WebSocketClient client, WebSocket ws, BiConsumer<String, JsonArray> onEvents) {
+  private StreamClient(
+      WebSocketClient client, WebSocket ws, BiConsumer<String, JsonArray> onEvents) {
     this.client = client;
     this.ws = ws;
     this.onEvents = onEvents;
@@ -46,11 +48,16 @@ public final class StreamClient {
   }
 
   /** Connects with {@code onEvents} in place before the first message can arrive. */
-  public static Future<StreamClient> connect(Vertx vertx, int port, String token, BiConsumer<String, JsonArray> onEvents) {
-    WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions()
-        .setMaxMessageSize(64 * 1024 * 1024).setMaxFrameSize(1024 * 1024).setConnectTimeout(5000));
-    WebSocketConnectOptions options = new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
-        .setURI("/v1/stream");
+  public static Future<StreamClient> connect(
+      Vertx vertx, int port, String token, BiConsumer<String, JsonArray> onEvents) {
+    WebSocketClient client =
+        vertx.createWebSocketClient(
+            new WebSocketClientOptions()
+                .setMaxMessageSize(64 * 1024 * 1024)
+                .setMaxFrameSize(1024 * 1024)
+                .setConnectTimeout(5000));
+    WebSocketConnectOptions options =
+        new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI("/v1/stream");
     if (token != null) {
       options.addHeader("Authorization", "Bearer " + token);
     }
@@ -58,7 +65,11 @@ public final class StreamClient {
   }
 
   static StreamClient open(Vertx vertx, int port, String token) {
-    return connect(vertx, port, token).toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
+    return connect(vertx, port, token)
+        .toCompletionStage()
+        .toCompletableFuture()
+        .orTimeout(10, TimeUnit.SECONDS)
+        .join();
   }
 
   private void onMessage(String text) {
@@ -88,7 +99,8 @@ public final class StreamClient {
   }
 
   public void ack(String merchantId, long seq) {
-    ws.writeTextMessage(new JsonObject().put("type", "ack").put("merchantId", merchantId).put("seq", seq).encode());
+    ws.writeTextMessage(
+        new JsonObject().put("type", "ack").put("merchantId", merchantId).put("seq", seq).encode());
   }
 
   int count(String merchantId) {
@@ -100,6 +112,11 @@ public final class StreamClient {
   }
 
   public void close() {
-    ws.close().transform(v -> client.close()).toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
+    ws.close()
+        .transform(v -> client.close())
+        .toCompletionStage()
+        .toCompletableFuture()
+        .orTimeout(10, TimeUnit.SECONDS)
+        .join();
   }
 }

@@ -38,8 +38,12 @@ final class StreamFixture implements AutoCloseable {
     if ("callback".equals(mode)) {
       delivery.put("url", "https://isv.example.com/hook");
     }
-    HttpResponse<String> r = gw.send("POST", "/v1/apps", TestGateway.ADMIN_TOKEN,
-        new JsonObject().put("name", "stream-it").put("delivery", delivery).encode());
+    HttpResponse<String> r =
+        gw.send(
+            "POST",
+            "/v1/apps",
+            TestGateway.ADMIN_TOKEN,
+            new JsonObject().put("name", "stream-it").put("delivery", delivery).encode());
     assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
     JsonObject app = new JsonObject(r.body());
     UUID id = UUID.fromString(app.getString("appId"));
@@ -48,14 +52,24 @@ final class StreamFixture implements AutoCloseable {
   }
 
   void grant(TestApp app, String merchant) {
-    HttpResponse<String> r = gw.send("PUT", "/v1/merchants/" + merchant + "/grants/" + app.id(),
-        TestGateway.ADMIN_TOKEN, "{\"start\":\"earliest\"}");
+    HttpResponse<String> r =
+        gw.send(
+            "PUT",
+            "/v1/merchants/" + merchant + "/grants/" + app.id(),
+            TestGateway.ADMIN_TOKEN,
+            "{\"start\":\"earliest\"}");
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
   }
 
   void revoke(TestApp app, String merchant) {
-    assertThat(gw.send("DELETE", "/v1/merchants/" + merchant + "/grants/" + app.id(), TestGateway.ADMIN_TOKEN, null)
-        .statusCode()).isEqualTo(204);
+    assertThat(
+            gw.send(
+                    "DELETE",
+                    "/v1/merchants/" + merchant + "/grants/" + app.id(),
+                    TestGateway.ADMIN_TOKEN,
+                    null)
+                .statusCode())
+        .isEqualTo(204);
   }
 
   List<String> merchants(String prefix, int n) {
@@ -71,8 +85,10 @@ final class StreamFixture implements AutoCloseable {
     for (int done = 0; done < count; ) {
       List<JsonObject> events = new ArrayList<>();
       for (int i = 0; i < batch && done < count; i++, done++) {
-        events.add(Events.event(merchants.get(ThreadLocalRandom.current().nextInt(merchants.size())),
-            UUID.randomUUID().toString()));
+        events.add(
+            Events.event(
+                merchants.get(ThreadLocalRandom.current().nextInt(merchants.size())),
+                UUID.randomUUID().toString()));
       }
       HttpResponse<String> r = gw.ingest(Events.batch(events));
       assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
@@ -88,11 +104,15 @@ final class StreamFixture implements AutoCloseable {
   }
 
   long epoch(TestApp app, String merchant) {
-    return Long.parseLong(join(redis.call(vertx.getOrCreateContext(),
-        c -> c.hget("gw:ch:{" + app.id() + ":" + merchant + "}", "epoch"))));
+    return Long.parseLong(
+        join(
+            redis.call(
+                vertx.getOrCreateContext(),
+                c -> c.hget("gw:ch:{" + app.id() + ":" + merchant + "}", "epoch"))));
   }
 
-  io.orderpush.delivery.cursor.CommitOutcome commit(TestApp app, String merchant, long epoch, long seq) {
+  io.orderpush.delivery.cursor.CommitOutcome commit(
+      TestApp app, String merchant, long epoch, long seq) {
     return join(cursors.commit(vertx.getOrCreateContext(), app.id(), merchant, epoch, seq));
   }
 
@@ -104,7 +124,11 @@ final class StreamFixture implements AutoCloseable {
   public void close() {
     for (UUID id : apps) {
       gw.send("DELETE", "/v1/apps/" + id, TestGateway.ADMIN_TOKEN, null);
-      join(gw.gateway.pool().preparedQuery("DELETE FROM apps WHERE app_id = $1").execute(io.vertx.sqlclient.Tuple.of(id)));
+      join(
+          gw.gateway
+              .pool()
+              .preparedQuery("DELETE FROM apps WHERE app_id = $1")
+              .execute(io.vertx.sqlclient.Tuple.of(id)));
     }
     join(redis.close(vertx));
     join(vertx.close());

@@ -61,11 +61,17 @@ class StreamIT {
 
     fx.ingest(merchants, 10_000, 200);
 
-    Await.until("10,000 events", WAIT, () -> consumer.total() == 10_000, () -> "got " + consumer.total());
+    Await.until(
+        "10,000 events", WAIT, () -> consumer.total() == 10_000, () -> "got " + consumer.total());
     for (String m : merchants) {
-      assertThat(consumer.received.getOrDefault(m, List.of())).as(m).containsExactlyElementsOf(oneTo(fx.head(m)));
+      assertThat(consumer.received.getOrDefault(m, List.of()))
+          .as(m)
+          .containsExactlyElementsOf(oneTo(fx.head(m)));
     }
-    Await.until("cursors at the heads", WAIT, () -> merchants.stream().allMatch(m -> fx.cursor(app, m) == fx.head(m)));
+    Await.until(
+        "cursors at the heads",
+        WAIT,
+        () -> merchants.stream().allMatch(m -> fx.cursor(app, m) == fx.head(m)));
     assertThat(consumer.hello.getInteger("window")).isEqualTo(1000);
     assertThat(consumer.errors).isEmpty();
     consumer.close();
@@ -78,30 +84,44 @@ class StreamIT {
     merchants.forEach(m -> fx.grant(app, m));
     List<StreamClient> group = List.of(fx.connect(app), fx.connect(app), fx.connect(app));
     group.forEach(c -> c.autoAck = true);
-    Await.until("a fair share for each of three", WAIT,
-        () -> group.stream().allMatch(c -> c.assigned.size() == 10), () -> sizes(group));
+    Await.until(
+        "a fair share for each of three",
+        WAIT,
+        () -> group.stream().allMatch(c -> c.assigned.size() == 10),
+        () -> sizes(group));
     Set<String> union = new HashSet<>();
     group.forEach(c -> union.addAll(c.assigned));
     assertThat(union).containsExactlyInAnyOrderElementsOf(merchants);
 
     fx.ingest(merchants, 1500, 100);
-    Await.until("first 1500 events", WAIT, () -> group.stream().mapToInt(StreamClient::total).sum() == 1500);
+    Await.until(
+        "first 1500 events",
+        WAIT,
+        () -> group.stream().mapToInt(StreamClient::total).sum() == 1500);
     for (StreamClient c : group) {
       assertThat(c.received.keySet()).isSubsetOf(c.assigned);
     }
-    Await.until("cursors at the heads", WAIT, () -> merchants.stream().allMatch(m -> fx.cursor(app, m) == fx.head(m)));
+    Await.until(
+        "cursors at the heads",
+        WAIT,
+        () -> merchants.stream().allMatch(m -> fx.cursor(app, m) == fx.head(m)));
 
     StreamClient leaving = group.get(0);
     Set<String> moved = Set.copyOf(leaving.assigned);
     leaving.close();
     List<StreamClient> rest = group.subList(1, 3);
-    Await.until("the leaver's merchants taken over", WAIT,
-        () -> rest.stream().allMatch(c -> c.assigned.size() == 15), () -> sizes(rest));
+    Await.until(
+        "the leaver's merchants taken over",
+        WAIT,
+        () -> rest.stream().allMatch(c -> c.assigned.size() == 15),
+        () -> sizes(rest));
     assertThat(rest.get(0).assigned).doesNotContainAnyElementsOf(rest.get(1).assigned);
 
     fx.ingest(merchants, 1500, 100);
-    Await.until("the second 1500 events", WAIT, () -> rest.stream().mapToInt(StreamClient::total).sum()
-        == 3000 - leaving.total());
+    Await.until(
+        "the second 1500 events",
+        WAIT,
+        () -> rest.stream().mapToInt(StreamClient::total).sum() == 3000 - leaving.total());
     // Moved merchants continue after their cursor: together, old and new owner saw 1..head once.
     for (String m : moved) {
       StreamClient heir = rest.get(0).assigned.contains(m) ? rest.get(0) : rest.get(1);
@@ -123,11 +143,17 @@ class StreamIT {
     Await.until("200 events", WAIT, () -> first.total() == 200);
 
     StreamClient second = fx.connect(app);
-    Await.until("one merchant moved", WAIT, () -> second.assigned.size() == 1 && first.assigned.size() == 1);
+    Await.until(
+        "one merchant moved",
+        WAIT,
+        () -> second.assigned.size() == 1 && first.assigned.size() == 1);
     String moved = second.assigned.iterator().next();
     long before = fx.cursor(app, moved);
     first.ack(moved, fx.head(moved));
-    Await.until("the ack refused", WAIT, () -> first.errors.stream().anyMatch(e -> "not_assigned".equals(e.getString("code"))));
+    Await.until(
+        "the ack refused",
+        WAIT,
+        () -> first.errors.stream().anyMatch(e -> "not_assigned".equals(e.getString("code"))));
     assertThat(fx.cursor(app, moved)).isEqualTo(before);
     // The new owner starts after the cursor, i.e. from the beginning here.
     Await.until("redelivered to the new owner", WAIT, () -> second.count(moved) == fx.head(moved));
@@ -144,9 +170,12 @@ class StreamIT {
     var old = StreamFixture.join(fx.cursors.claim(ctx, app.id(), m, 0, "zombie", 1));
     var current = StreamFixture.join(fx.cursors.claim(ctx, app.id(), m, 0, "owner", 1));
     assertThat(current.epoch()).isGreaterThan(old.epoch());
-    assertThat(StreamFixture.join(fx.cursors.commit(ctx, app.id(), m, old.epoch(), 10))).isEqualTo(CommitOutcome.FENCED);
-    assertThat(StreamFixture.join(fx.cursors.commit(ctx, app.id(), m, current.epoch(), 5))).isEqualTo(CommitOutcome.ADVANCED);
-    assertThat(StreamFixture.join(fx.cursors.commit(ctx, app.id(), m, current.epoch(), 3))).isEqualTo(CommitOutcome.UNCHANGED);
+    assertThat(StreamFixture.join(fx.cursors.commit(ctx, app.id(), m, old.epoch(), 10)))
+        .isEqualTo(CommitOutcome.FENCED);
+    assertThat(StreamFixture.join(fx.cursors.commit(ctx, app.id(), m, current.epoch(), 5)))
+        .isEqualTo(CommitOutcome.ADVANCED);
+    assertThat(StreamFixture.join(fx.cursors.commit(ctx, app.id(), m, current.epoch(), 3)))
+        .isEqualTo(CommitOutcome.UNCHANGED);
     assertThat(fx.cursor(app, m)).isEqualTo(5);
   }
 
@@ -155,10 +184,11 @@ class StreamIT {
     TestApp silent = fx.app("websocket");
     TestApp busy = fx.app("websocket");
     List<String> merchants = fx.merchants("window", 2);
-    merchants.forEach(m -> {
-      fx.grant(silent, m);
-      fx.grant(busy, m);
-    });
+    merchants.forEach(
+        m -> {
+          fx.grant(silent, m);
+          fx.grant(busy, m);
+        });
     StreamClient never = fx.connect(silent);
     StreamClient acker = fx.connect(busy);
     acker.autoAck = true;
@@ -166,7 +196,10 @@ class StreamIT {
 
     fx.ingest(merchants, 3000, 250);
     Await.until("the other app gets everything", WAIT, () -> acker.total() == 3000);
-    Await.until("a full window per channel", WAIT, () -> merchants.stream().allMatch(m -> never.count(m) == 1000));
+    Await.until(
+        "a full window per channel",
+        WAIT,
+        () -> merchants.stream().allMatch(m -> never.count(m) == 1000));
     fx.ingest(merchants, 1000, 250);
     Await.until("the other app still gets everything", WAIT, () -> acker.total() == 4000);
     for (String m : merchants) {
@@ -187,7 +220,8 @@ class StreamIT {
     assertThat(((UpgradeRejectedException) wrong).getStatus()).isEqualTo(401);
     Throwable none = catchJoin(() -> StreamClient.open(fx.vertx, gw.port, null));
     assertThat(((UpgradeRejectedException) none).getStatus()).isEqualTo(401);
-    Throwable admin = catchJoin(() -> StreamClient.open(fx.vertx, gw.port, TestGateway.ADMIN_TOKEN));
+    Throwable admin =
+        catchJoin(() -> StreamClient.open(fx.vertx, gw.port, TestGateway.ADMIN_TOKEN));
     assertThat(((UpgradeRejectedException) admin).getStatus()).isEqualTo(401);
     TestApp callback = fx.app("callback");
     Throwable mode = catchJoin(() -> fx.connect(callback));
@@ -207,7 +241,10 @@ class StreamIT {
     c.autoAck = true;
     Await.until("assigned", WAIT, () -> c.assigned.size() == 2);
     fx.ingest(merchants, 300, 100);
-    Await.until("granted events", WAIT, () -> c.count(granted) == fx.head(granted) && c.count(revoked) == fx.head(revoked));
+    Await.until(
+        "granted events",
+        WAIT,
+        () -> c.count(granted) == fx.head(granted) && c.count(revoked) == fx.head(revoked));
     assertThat(c.received).doesNotContainKey(never);
 
     fx.revoke(app, revoked);
@@ -215,7 +252,8 @@ class StreamIT {
     int before = c.count(revoked);
     fx.ingest(List.of(revoked), 50, 50);
     fx.ingest(List.of(granted), 50, 50);
-    Await.until("later events of the granted merchant", WAIT, () -> c.count(granted) == fx.head(granted));
+    Await.until(
+        "later events of the granted merchant", WAIT, () -> c.count(granted) == fx.head(granted));
     assertThat(c.count(revoked)).isEqualTo(before);
     assertThat(c.received).doesNotContainKey(never);
 
@@ -236,7 +274,9 @@ class StreamIT {
     Await.until("10 events", WAIT, () -> c.count(m) == 10);
     c.ack(m, 11);
     Await.until("closed", WAIT, () -> c.closed);
-    assertThat(c.errors).extracting(e -> e.getString("code")).containsExactly("ack_beyond_delivered");
+    assertThat(c.errors)
+        .extracting(e -> e.getString("code"))
+        .containsExactly("ack_beyond_delivered");
     assertThat(fx.cursor(app, m)).isZero();
   }
 
@@ -252,5 +292,4 @@ class StreamIT {
       return e.getCause();
     }
   }
-
 }

@@ -18,7 +18,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class AdminClient {
 
-  /** A created app: id, bearer token, webhook secret (callback apps; both shown once by the gateway). */
+  /**
+   * A created app: id, bearer token, webhook secret (callback apps; both shown once by the
+   * gateway).
+   */
   public record App(String appId, String token, String webhookSecret) {}
 
   private final HttpClientAgent client;
@@ -33,13 +36,25 @@ public final class AdminClient {
 
   /** {@code delivery}: {"mode": "websocket"} or {"mode": "callback", "url": ...}. */
   public Future<App> createApp(String name, JsonObject delivery) {
-    return call(HttpMethod.POST, "/v1/apps", new JsonObject().put("name", name).put("delivery", delivery), 201)
-        .map(j -> new App(j.getString("appId"), j.getString("token"), j.getString("webhookSecret")));
+    return call(
+            HttpMethod.POST,
+            "/v1/apps",
+            new JsonObject().put("name", name).put("delivery", delivery),
+            201)
+        .map(
+            j -> new App(j.getString("appId"), j.getString("token"), j.getString("webhookSecret")));
   }
 
-  /** Grants {@code merchantId} to the app ({@code start}: earliest or latest); returns the grant's startSeq. */
+  /**
+   * Grants {@code merchantId} to the app ({@code start}: earliest or latest); returns the grant's
+   * startSeq.
+   */
   public Future<Long> grant(String appId, String merchantId, String start) {
-    return call(HttpMethod.PUT, "/v1/merchants/" + merchantId + "/grants/" + appId, new JsonObject().put("start", start), 200)
+    return call(
+            HttpMethod.PUT,
+            "/v1/merchants/" + merchantId + "/grants/" + appId,
+            new JsonObject().put("start", start),
+            200)
         .map(j -> j.getLong("startSeq"));
   }
 
@@ -49,22 +64,25 @@ public final class AdminClient {
     ArrayDeque<String> todo = new ArrayDeque<>(merchants);
     AtomicInteger running = new AtomicInteger();
     Runnable[] next = new Runnable[1];
-    next[0] = () -> {
-      while (running.get() < parallel && !todo.isEmpty() && !done.future().isComplete()) {
-        String m = todo.poll();
-        running.incrementAndGet();
-        grant(appId, m, start).onComplete(ar -> {
-              running.decrementAndGet();
-              if (ar.failed()) {
-                done.tryFail(ar.cause());
-              } else if (todo.isEmpty() && running.get() == 0) {
-                done.tryComplete();
-              } else {
-                next[0].run();
-              }
-            });
-      }
-    };
+    next[0] =
+        () -> {
+          while (running.get() < parallel && !todo.isEmpty() && !done.future().isComplete()) {
+            String m = todo.poll();
+            running.incrementAndGet();
+            grant(appId, m, start)
+                .onComplete(
+                    ar -> {
+                      running.decrementAndGet();
+                      if (ar.failed()) {
+                        done.tryFail(ar.cause());
+                      } else if (todo.isEmpty() && running.get() == 0) {
+                        done.tryComplete();
+                      } else {
+                        next[0].run();
+                      }
+                    });
+          }
+        };
     if (merchants.isEmpty()) {
       done.complete();
     } else {
@@ -74,13 +92,32 @@ public final class AdminClient {
   }
 
   private Future<JsonObject> call(HttpMethod method, String path, JsonObject body, int expected) {
-    RequestOptions req = new RequestOptions().setMethod(method).setHost(base.getHost()).setPort(base.getPort())
-        .setURI(path).putHeader("Authorization", "Bearer " + adminToken).putHeader("Content-Type", "application/json")
-        .setTimeout(30_000);
-    return client.request(req)
+    RequestOptions req =
+        new RequestOptions()
+            .setMethod(method)
+            .setHost(base.getHost())
+            .setPort(base.getPort())
+            .setURI(path)
+            .putHeader("Authorization", "Bearer " + adminToken)
+            .putHeader("Content-Type", "application/json")
+            .setTimeout(30_000);
+    return client
+        .request(req)
         .compose(r -> r.send(Buffer.buffer(body.encode())))
-        .compose(resp -> resp.body().compose(b -> resp.statusCode() == expected
-            ? Future.succeededFuture(new JsonObject(b))
-            : Future.failedFuture(method + " " + path + ": HTTP " + resp.statusCode() + " " + b)));
+        .compose(
+            resp ->
+                resp.body()
+                    .compose(
+                        b ->
+                            resp.statusCode() == expected
+                                ? Future.succeededFuture(new JsonObject(b))
+                                : Future.failedFuture(
+                                    method
+                                        + " "
+                                        + path
+                                        + ": HTTP "
+                                        + resp.statusCode()
+                                        + " "
+                                        + b)));
   }
 }

@@ -22,9 +22,9 @@ import javax.crypto.spec.SecretKeySpec;
 /**
  * The drill's HTTP callback app: a receiver on 127.0.0.1 (one event loop) that applies each POSTed
  * batch through its {@link Verifier} and then answers 204, which acknowledges the batch. Every
- * {@code verifyEvery}-th request's Standard Webhooks signature (HMAC-SHA256 over
- * {@code id.timestamp.body} with the app's secret) is checked; a bad one is an error and is
- * answered 401 (the gateway retries it).
+ * {@code verifyEvery}-th request's Standard Webhooks signature (HMAC-SHA256 over {@code
+ * id.timestamp.body} with the app's secret) is checked; a bad one is an error and is answered 401
+ * (the gateway retries it).
  */
 final class CallbackReceiver {
 
@@ -47,32 +47,42 @@ final class CallbackReceiver {
 
   /** Listens on 127.0.0.1 on a free port; completes with the port. */
   Future<Integer> listen() {
-    return onLoop(() -> vertx.createHttpServer(new HttpServerOptions().setTcpNoDelay(true).setIdleTimeout(120)))
-        .compose(s -> {
-          server = s.requestHandler(this::handle);
-          return onLoop(() -> server.listen(0, "127.0.0.1")).compose(f -> f).map(HttpServer::actualPort);
-        });
+    return onLoop(
+            () ->
+                vertx.createHttpServer(
+                    new HttpServerOptions().setTcpNoDelay(true).setIdleTimeout(120)))
+        .compose(
+            s -> {
+              server = s.requestHandler(this::handle);
+              return onLoop(() -> server.listen(0, "127.0.0.1"))
+                  .compose(f -> f)
+                  .map(HttpServer::actualPort);
+            });
   }
 
   /** The app's webhook secret ({@code whsec_...}). */
   Future<Void> secret(String whsec) {
-    byte[] key = Base64.getDecoder().decode(whsec.startsWith("whsec_") ? whsec.substring(6) : whsec);
-    return onLoop(() -> {
-      mac = Mac.getInstance("HmacSHA256");
-      mac.init(new SecretKeySpec(key, "HmacSHA256"));
-      return null;
-    });
+    byte[] key =
+        Base64.getDecoder().decode(whsec.startsWith("whsec_") ? whsec.substring(6) : whsec);
+    return onLoop(
+        () -> {
+          mac = Mac.getInstance("HmacSHA256");
+          mac.init(new SecretKeySpec(key, "HmacSHA256"));
+          return null;
+        });
   }
 
   private void handle(HttpServerRequest req) {
-    req.body().onComplete(ar -> {
-      if (ar.failed()) {
-        verifier.error("reading a callback failed: " + ar.cause());
-        return;
-      }
-      long arrival = Verifier.micros(Instant.now());
-      req.response().setStatusCode(apply(req, ar.result(), arrival)).end();
-    });
+    req.body()
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                verifier.error("reading a callback failed: " + ar.cause());
+                return;
+              }
+              long arrival = Verifier.micros(Instant.now());
+              req.response().setStatusCode(apply(req, ar.result(), arrival)).end();
+            });
   }
 
   /** Applies one POST; returns the status to answer. */
@@ -97,7 +107,8 @@ final class CallbackReceiver {
       return 400;
     }
     for (int i = 0; i < delivery.count; i++) {
-      verifier.event(m, delivery.seqs[i], delivery.orderIds[i], delivery.types[i], delivery.ats[i], arrival);
+      verifier.event(
+          m, delivery.seqs[i], delivery.orderIds[i], delivery.types[i], delivery.ats[i], arrival);
     }
     return 204;
   }
@@ -113,7 +124,8 @@ final class CallbackReceiver {
     mac.update((id + "." + ts + ".").getBytes(StandardCharsets.UTF_8));
     byte[] expected = mac.doFinal(body);
     for (String sig : header.split(" ")) {
-      if (sig.startsWith("v1,") && MessageDigest.isEqual(expected, Base64.getDecoder().decode(sig.substring(3)))) {
+      if (sig.startsWith("v1,")
+          && MessageDigest.isEqual(expected, Base64.getDecoder().decode(sig.substring(3)))) {
         verified++;
         return true;
       }
@@ -124,17 +136,19 @@ final class CallbackReceiver {
 
   <T> Future<T> onLoop(Callable<T> task) {
     Promise<T> p = Promise.promise();
-    ctx.runOnContext(v -> {
-      try {
-        p.complete(task.call());
-      } catch (Exception | Error e) {
-        p.fail(e instanceof GeneralSecurityException ? new IllegalStateException(e) : e);
-      }
-    });
+    ctx.runOnContext(
+        v -> {
+          try {
+            p.complete(task.call());
+          } catch (Exception | Error e) {
+            p.fail(e instanceof GeneralSecurityException ? new IllegalStateException(e) : e);
+          }
+        });
     return p.future();
   }
 
   Future<Void> close() {
-    return onLoop(() -> server == null ? Future.<Void>succeededFuture() : server.close()).compose(f -> f);
+    return onLoop(() -> server == null ? Future.<Void>succeededFuture() : server.close())
+        .compose(f -> f);
   }
 }

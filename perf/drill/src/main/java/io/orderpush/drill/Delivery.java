@@ -9,10 +9,10 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * One parsed delivery: a WebSocket message ({@code type}, {@code merchants}, {@code code},
- * {@code message}) or a callback body, both carrying {@code merchantId} and {@code events}. Reused
- * from message to message by one consumer (not thread-safe); only the fields the drill checks are
- * kept, the rest is skipped.
+ * One parsed delivery: a WebSocket message ({@code type}, {@code merchants}, {@code code}, {@code
+ * message}) or a callback body, both carrying {@code merchantId} and {@code events}. Reused from
+ * message to message by one consumer (not thread-safe); only the fields the drill checks are kept,
+ * the rest is skipped.
  */
 final class Delivery {
 
@@ -56,7 +56,8 @@ final class Delivery {
       switch (f) {
         case "type" -> type = p.getText();
         case "merchantId" -> merchantId = p.getText();
-        case "code", "message" -> message = message == null ? p.getText() : message + ": " + p.getText();
+        case "code", "message" ->
+            message = message == null ? p.getText() : message + ": " + p.getText();
         case "merchants" -> {
           if (t != JsonToken.START_ARRAY) {
             throw new IOException("merchants is not an array");

@@ -35,6 +35,7 @@ public final class Drill {
   private final Path root;
   private final URI base;
   private final boolean tty = System.console() != null;
+
   /** Events the gateway had committed before the drill's load (0 on the drill's own database). */
   private long committedBefore;
 
@@ -49,7 +50,8 @@ public final class Drill {
 
   public static void main(String[] args) throws Exception {
     if (args.length > 0) {
-      System.err.println("usage: DRILL_*=... java -jar drill.jar   (no arguments)\n" + DrillConfig.USAGE);
+      System.err.println(
+          "usage: DRILL_*=... java -jar drill.jar   (no arguments)\n" + DrillConfig.USAGE);
       System.exit(2);
     }
     int status;
@@ -76,16 +78,30 @@ public final class Drill {
     Files.createDirectories(out);
     Files.deleteIfExists(out.resolve("gatling-started"));
     Files.deleteIfExists(out.resolve("gatling-done"));
-    System.out.printf("drill: %s scale: %,d merchants (2 giants, 42 large, %,d tail), %,d orders, %,d events%n",
-        config.scaleName(), population.merchants().size(), config.tailMerchants(), population.totalOrders(),
+    System.out.printf(
+        "drill: %s scale: %,d merchants (2 giants, 42 large, %,d tail), %,d orders, %,d events%n",
+        config.scaleName(),
+        population.merchants().size(),
+        config.tailMerchants(),
+        population.totalOrders(),
         population.totalEvents());
-    System.out.printf("drill: load: %,.0f events/s normal for %.0f s, ramp to %,.0f in %.0f s, hold %.0f s, down in %.0f s, "
-            + "normal %.0f s (%s total); batches of %d+ events%n", profile.normalRate(), profile.normalS(),
-        profile.peakRate(), profile.rampUpS(), profile.holdS(), profile.rampDownS(), profile.tailS(),
-        clock(profile.totalS()), config.batch());
+    System.out.printf(
+        "drill: load: %,.0f events/s normal for %.0f s, ramp to %,.0f in %.0f s, hold %.0f s, down in %.0f s, "
+            + "normal %.0f s (%s total); batches of %d+ events%n",
+        profile.normalRate(),
+        profile.normalS(),
+        profile.peakRate(),
+        profile.rampUpS(),
+        profile.holdS(),
+        profile.rampDownS(),
+        profile.tailS(),
+        clock(profile.totalS()),
+        config.batch());
 
-    HttpClientAgent http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true).setConnectTimeout(5_000),
-        new PoolOptions().setHttp1MaxSize(16));
+    HttpClientAgent http =
+        vertx.createHttpClient(
+            new HttpClientOptions().setKeepAlive(true).setConnectTimeout(5_000),
+            new PoolOptions().setHttp1MaxSize(16));
     Verifier wsVerifier = new Verifier("websocket", population);
     Verifier cbVerifier = new Verifier("callback", population);
     CallbackReceiver receiver = new CallbackReceiver(vertx, cbVerifier, config.verifyEvery());
@@ -94,24 +110,47 @@ public final class Drill {
     List<String> ids = population.merchants().stream().map(Population.Merchant::id).toList();
     try {
       int port = await(receiver.listen(), 10, "starting the callback receiver");
-      AdminClient.App wsApp = await(operator.createApp("drill-ws-" + config.runId(),
-          new JsonObject().put("mode", "websocket")), 30, "creating the WebSocket app");
-      AdminClient.App cbApp = await(operator.createApp("drill-callback-" + config.runId(),
-          new JsonObject().put("mode", "callback").put("url", "http://127.0.0.1:" + port + "/hook")), 30,
-          "creating the callback app");
+      AdminClient.App wsApp =
+          await(
+              operator.createApp(
+                  "drill-ws-" + config.runId(), new JsonObject().put("mode", "websocket")),
+              30,
+              "creating the WebSocket app");
+      AdminClient.App cbApp =
+          await(
+              operator.createApp(
+                  "drill-callback-" + config.runId(),
+                  new JsonObject()
+                      .put("mode", "callback")
+                      .put("url", "http://127.0.0.1:" + port + "/hook")),
+              30,
+              "creating the callback app");
       await(receiver.secret(cbApp.webhookSecret()), 10, "loading the webhook secret");
-      await(operator.grantAll(wsApp.appId(), ids, "earliest", 16), 300, "granting the merchants to the WebSocket app");
-      await(operator.grantAll(cbApp.appId(), ids, "earliest", 16), 300, "granting the merchants to the callback app");
+      await(
+          operator.grantAll(wsApp.appId(), ids, "earliest", 16),
+          300,
+          "granting the merchants to the WebSocket app");
+      await(
+          operator.grantAll(cbApp.appId(), ids, "earliest", 16),
+          300,
+          "granting the merchants to the callback app");
       group = new WsConsumerGroup(vertx, base, wsApp.token(), wsVerifier);
       await(group.connect(config.wsConnections()), 30, "connecting the WebSocket consumer group");
       long until = System.currentTimeMillis() + 60_000;
       while (group.assigned() < ids.size()) {
         if (System.currentTimeMillis() > until) {
-          throw new SetupException("the consumer group holds " + group.assigned() + " of " + ids.size() + " channels after 60 s", null);
+          throw new SetupException(
+              "the consumer group holds "
+                  + group.assigned()
+                  + " of "
+                  + ids.size()
+                  + " channels after 60 s",
+              null);
         }
         Thread.sleep(100);
       }
-      System.out.printf("drill: apps ready: websocket %s (%d connections, %d channels), callback %s -> 127.0.0.1:%d%n",
+      System.out.printf(
+          "drill: apps ready: websocket %s (%d connections, %d channels), callback %s -> 127.0.0.1:%d%n",
           wsApp.appId(), config.wsConnections(), group.assigned(), cbApp.appId(), port);
       return drive(http, wsVerifier, cbVerifier, receiver, group);
     } finally {
@@ -122,14 +161,20 @@ public final class Drill {
     }
   }
 
-  private int drive(HttpClientAgent http, Verifier ws, Verifier cb, CallbackReceiver receiver, WsConsumerGroup group)
+  private int drive(
+      HttpClientAgent http,
+      Verifier ws,
+      Verifier cb,
+      CallbackReceiver receiver,
+      WsConsumerGroup group)
       throws Exception {
     long gatewayPid = Long.parseLong(System.getenv().getOrDefault("DRILL_GATEWAY_PID", "0"));
     Sampler sampler = new Sampler(http, base, ws, cb, gatewayPid, Report.LOW_LOAD_RATE);
     sampler.sample();
     committedBefore = sampler.last().committed();
     Process gatling = startGatling();
-    Runtime.getRuntime().addShutdownHook(new Thread(gatling::destroy)); // interrupted: no Gatling left behind
+    Runtime.getRuntime()
+        .addShutdownHook(new Thread(gatling::destroy)); // interrupted: no Gatling left behind
     long launched = System.currentTimeMillis();
     long startMillis = -1;
     long loadEndMillis = -1;
@@ -147,7 +192,8 @@ public final class Drill {
         startMillis = readStart();
         if (startMillis < 0 && s.atMillis() - launched > 300_000) {
           gatling.destroy();
-          throw new SetupException("Gatling did not start within 300 s; see " + out.resolve("gatling.log"), null);
+          throw new SetupException(
+              "Gatling did not start within 300 s; see " + out.resolve("gatling.log"), null);
         }
       }
       if (loadEndMillis < 0 && !gatling.isAlive()) {
@@ -167,8 +213,11 @@ public final class Drill {
         lastCommitted = s.committed();
         committedChangedMillis = s.atMillis();
       }
-      boolean stalled = loadEndMillis > 0 && s.atMillis() - committedChangedMillis > 5_000
-          && s.wsLag() == 0 && s.cbLag() == 0;
+      boolean stalled =
+          loadEndMillis > 0
+              && s.atMillis() - committedChangedMillis > 5_000
+              && s.wsLag() == 0
+              && s.cbLag() == 0;
       String line = progress(s, startMillis, loadEndMillis, total);
       if (tty) {
         System.out.print("\r" + line + "\u001b[K");
@@ -180,15 +229,20 @@ public final class Drill {
       // Once everything is applied, 3 s more: a late repeat (a callback retried after its batch
       // was acked, a stray WebSocket message) must still be seen and counted.
       boolean settled = done && s.atMillis() - caughtUpMillis >= 3_000;
-      if (loadEndMillis > 0 && (settled || stalled || s.atMillis() - loadEndMillis > config.drainTimeoutS() * 1000L)) {
+      if (loadEndMillis > 0
+          && (settled
+              || stalled
+              || s.atMillis() - loadEndMillis > config.drainTimeoutS() * 1000L)) {
         break;
       }
     }
     if (tty) {
       System.out.println();
     }
-    Verifier.Outcome wsOutcome = await(group.onLoop(ws::outcome), 30, "collecting the WebSocket verdict");
-    Verifier.Outcome cbOutcome = await(receiver.onLoop(cb::outcome), 30, "collecting the callback verdict");
+    Verifier.Outcome wsOutcome =
+        await(group.onLoop(ws::outcome), 30, "collecting the WebSocket verdict");
+    Verifier.Outcome cbOutcome =
+        await(receiver.onLoop(cb::outcome), 30, "collecting the callback verdict");
     Report report = new Report(config, population, profile, sampler, out, root);
     report.committedBefore = committedBefore;
     report.startMillis = startMillis;
@@ -199,13 +253,15 @@ public final class Drill {
     report.signaturesVerified = receiver.verified;
     boolean passed = report.write(wsOutcome, cbOutcome);
     System.out.println(report.summary());
-    System.out.println("drill: report " + out.resolve("report.md") + (passed ? " (PASSED)" : " (FAILED)"));
+    System.out.println(
+        "drill: report " + out.resolve("report.md") + (passed ? " (PASSED)" : " (FAILED)"));
     return passed ? 0 : 1;
   }
 
   private String progress(Sampler.Sample s, long startMillis, long loadEndMillis, long total) {
     double t = startMillis < 0 ? -1 : (s.atMillis() - startMillis) / 1000.0;
-    String phase = startMillis < 0 ? "starting Gatling" : loadEndMillis > 0 ? "drain" : profile.phaseAt(t);
+    String phase =
+        startMillis < 0 ? "starting Gatling" : loadEndMillis > 0 ? "drain" : profile.phaseAt(t);
     String eta;
     if (startMillis < 0) {
       eta = "-";
@@ -214,9 +270,20 @@ public final class Drill {
     } else {
       eta = String.format("%,d left", Math.max(0, 2 * total - s.wsApplied() - s.cbApplied()));
     }
-    return String.format("[%s] %-9s ingest %,7.0f/s (%,.0f%%) | ws %,7.0f/s lag %,9d | callback %,7.0f/s lag %,9d | shed %,d | gw %.1f cores %,d MB | ETA %s",
-        clock(t < 0 ? 0 : t), phase, s.ingestRate(), 100.0 * (s.committed() - committedBefore) / Math.max(1, total),
-        s.wsRate(), s.wsLag(), s.cbRate(), s.cbLag(), s.shed(), s.cpuCores(), s.heapBytes() >> 20, eta);
+    return String.format(
+        "[%s] %-9s ingest %,7.0f/s (%,.0f%%) | ws %,7.0f/s lag %,9d | callback %,7.0f/s lag %,9d | shed %,d | gw %.1f cores %,d MB | ETA %s",
+        clock(t < 0 ? 0 : t),
+        phase,
+        s.ingestRate(),
+        100.0 * (s.committed() - committedBefore) / Math.max(1, total),
+        s.wsRate(),
+        s.wsLag(),
+        s.cbRate(),
+        s.cbLag(),
+        s.shed(),
+        s.cpuCores(),
+        s.heapBytes() >> 20,
+        eta);
   }
 
   private Process startGatling() throws IOException {
@@ -225,8 +292,16 @@ public final class Drill {
       throw new IOException("no " + pom + " (set DRILL_ROOT to the repository)");
     }
     String mvn = System.getenv().getOrDefault("DRILL_MVN", "mvn");
-    ProcessBuilder pb = new ProcessBuilder(mvn, "-B", "-ntp", "-f", pom.toString(), "gatling:test",
-        "-Dgatling.resultsFolder=" + out.resolve("gatling"), "-Dgatling.runDescription=peak-day drill " + config.runId());
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            mvn,
+            "-B",
+            "-ntp",
+            "-f",
+            pom.toString(),
+            "gatling:test",
+            "-Dgatling.resultsFolder=" + out.resolve("gatling"),
+            "-Dgatling.runDescription=peak-day drill " + config.runId());
     Map<String, String> env = pb.environment();
     env.put("DRILL_STATE_DIR", out.toString());
     env.put("DRILL_RUN_ID", config.runId());
@@ -234,7 +309,12 @@ public final class Drill {
     env.putIfAbsent("DRILL_SCALE", config.scaleName());
     pb.redirectErrorStream(true).redirectOutput(out.resolve("gatling.log").toFile());
     pb.directory(root.toFile());
-    System.out.println("drill: starting Gatling (" + mvn + " -f perf/drill/pom.xml gatling:test; log " + out.resolve("gatling.log") + ")");
+    System.out.println(
+        "drill: starting Gatling ("
+            + mvn
+            + " -f perf/drill/pom.xml gatling:test; log "
+            + out.resolve("gatling.log")
+            + ")");
     return pb.start();
   }
 

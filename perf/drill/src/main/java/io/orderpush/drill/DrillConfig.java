@@ -29,7 +29,8 @@ public record DrillConfig(
     String runId,
     URI gatewayUrl) {
 
-  public static final String USAGE = """
+  public static final String USAGE =
+      """
       drill settings (environment):
         DRILL_SCALE             tiny | small | full | a number (share of the full population)   default full
         DRILL_PEAK_RATE         events/s offered at the peak       default tiny 3000, small 15000, full 25000
@@ -80,21 +81,32 @@ public record DrillConfig(
     }
     String[] p = env.getOrDefault("DRILL_PHASES", phases).split(",");
     if (p.length != 4) {
-      throw new IllegalArgumentException("DRILL_PHASES needs 4 numbers (normal,ramp-up,ramp-down,tail seconds)");
+      throw new IllegalArgumentException(
+          "DRILL_PHASES needs 4 numbers (normal,ramp-up,ramp-down,tail seconds)");
     }
-    DrillConfig c = new DrillConfig(scaleName, scale,
-        integer(env, "DRILL_TAIL_MERCHANTS", 1000, 0, 100_000),
-        Long.parseLong(env.getOrDefault("DRILL_SEED", "11")),
-        integer(env, "DRILL_BATCH", batch, 1, 997),
-        env.containsKey("DRILL_PEAK_RATE") ? number(env.get("DRILL_PEAK_RATE"), "DRILL_PEAK_RATE") : peak,
-        env.containsKey("DRILL_MULTIPLIER") ? number(env.get("DRILL_MULTIPLIER"), "DRILL_MULTIPLIER") : 100,
-        seconds(p[0]), seconds(p[1]), seconds(p[2]), seconds(p[3]),
-        integer(env, "DRILL_RETRIES", 30, 1, 1000),
-        integer(env, "DRILL_WS_CONNECTIONS", 4, 1, 64),
-        integer(env, "DRILL_DRAIN_TIMEOUT_S", 300, 1, 86_400),
-        integer(env, "DRILL_VERIFY_EVERY", 10, 0, 1_000_000),
-        env.getOrDefault("DRILL_RUN_ID", "d" + System.currentTimeMillis() / 1000),
-        URI.create(env.getOrDefault("GATEWAY_URL", "http://127.0.0.1:8080")));
+    DrillConfig c =
+        new DrillConfig(
+            scaleName,
+            scale,
+            integer(env, "DRILL_TAIL_MERCHANTS", 1000, 0, 100_000),
+            Long.parseLong(env.getOrDefault("DRILL_SEED", "11")),
+            integer(env, "DRILL_BATCH", batch, 1, 997),
+            env.containsKey("DRILL_PEAK_RATE")
+                ? number(env.get("DRILL_PEAK_RATE"), "DRILL_PEAK_RATE")
+                : peak,
+            env.containsKey("DRILL_MULTIPLIER")
+                ? number(env.get("DRILL_MULTIPLIER"), "DRILL_MULTIPLIER")
+                : 100,
+            seconds(p[0]),
+            seconds(p[1]),
+            seconds(p[2]),
+            seconds(p[3]),
+            integer(env, "DRILL_RETRIES", 30, 1, 1000),
+            integer(env, "DRILL_WS_CONNECTIONS", 4, 1, 64),
+            integer(env, "DRILL_DRAIN_TIMEOUT_S", 300, 1, 86_400),
+            integer(env, "DRILL_VERIFY_EVERY", 10, 0, 1_000_000),
+            env.getOrDefault("DRILL_RUN_ID", "d" + System.currentTimeMillis() / 1000),
+            URI.create(env.getOrDefault("GATEWAY_URL", "http://127.0.0.1:8080")));
     if (!c.runId.matches("[A-Za-z0-9_.]{1,40}")) {
       throw new IllegalArgumentException("DRILL_RUN_ID must be 1-40 of A-Z a-z 0-9 _ .");
     }
@@ -108,13 +120,27 @@ public record DrillConfig(
     return Population.doubleEleven(scale, tailMerchants, seed);
   }
 
-  /** The load profile for the population, sized in requests (a dry run of the order stream, about a second at full size). */
+  /**
+   * The load profile for the population, sized in requests (a dry run of the order stream, about a
+   * second at full size).
+   */
   public Profile profile(Population population) {
     long requests = OrderStream.requestsFor(population, batch, seed);
-    double normalRequestsPerS = peakRate / multiplier / (population.totalEvents() / (double) requests);
-    // Spare arrivals: half the tail's (they are the last ones), at least 3 (rounding per injection step).
+    double normalRequestsPerS =
+        peakRate / multiplier / (population.totalEvents() / (double) requests);
+    // Spare arrivals: half the tail's (they are the last ones), at least 3 (rounding per injection
+    // step).
     double spare = Math.max(3, normalRequestsPerS * tailS / 2);
-    return Profile.fit(population.totalEvents(), requests, spare, peakRate, multiplier, normalS, rampUpS, rampDownS, tailS);
+    return Profile.fit(
+        population.totalEvents(),
+        requests,
+        spare,
+        peakRate,
+        multiplier,
+        normalS,
+        rampUpS,
+        rampDownS,
+        tailS);
   }
 
   public OrderStream stream(Population population) {
@@ -129,7 +155,11 @@ public record DrillConfig(
       }
       return d;
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " must be a positive number (or tiny|small|full for DRILL_SCALE), not '" + s + "'");
+      throw new IllegalArgumentException(
+          name
+              + " must be a positive number (or tiny|small|full for DRILL_SCALE), not '"
+              + s
+              + "'");
     }
   }
 
@@ -153,7 +183,8 @@ public record DrillConfig(
       }
       return v;
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " must be an integer " + min + "-" + max + ", not '" + s + "'");
+      throw new IllegalArgumentException(
+          name + " must be an integer " + min + "-" + max + ", not '" + s + "'");
     }
   }
 }

@@ -7,29 +7,41 @@ import java.util.SplittableRandom;
 
 /**
  * The marketplace's event stream for a {@link Population}: ingest request bodies (JSON arrays),
- * each holding the complete life cycles of whole orders, with the orders' events interleaved
- * (every order's first event, then every second event, ...) so each order's events stay in life
- * cycle order within the batch and the gateway commits them in that order. Merchants are drawn
- * in proportion to the orders they have left, so giants and the tail finish together, as on the
- * real day. Each merchant's orders are numbered 0, 1, 2, ... in the order they are emitted.
+ * each holding the complete life cycles of whole orders, with the orders' events interleaved (every
+ * order's first event, then every second event, ...) so each order's events stay in life cycle
+ * order within the batch and the gateway commits them in that order. Merchants are drawn in
+ * proportion to the orders they have left, so giants and the tail finish together, as on the real
+ * day. Each merchant's orders are numbered 0, 1, 2, ... in the order they are emitted.
  *
  * <p>Thread-safe ({@link #next} is synchronized): Gatling calls it from its event loops.
  */
 public final class OrderStream {
 
-  private static final String[] CITIES = {"Shanghai", "Hangzhou", "Shenzhen", "Chengdu", "Wuhan", "Xi'an", "Beijing", "Nanjing"};
-  private static final String[] SKUS = {"SKU-10022-BLK-M", "SKU-20871-WHT-L", "SKU-33104-RED-S", "SKU-48810-NAV-XL", "SKU-51277-GRY-40"};
-  private static final String[] TITLES = {"Down jacket", "Running shoes", "Wool scarf", "Phone case", "Rice cooker"};
-  private static final String[] CARRIERS = {"SF Express", "ZTO Express", "YTO Express", "JD Logistics", "Cainiao"};
+  private static final String[] CITIES = {
+    "Shanghai", "Hangzhou", "Shenzhen", "Chengdu", "Wuhan", "Xi'an", "Beijing", "Nanjing"
+  };
+  private static final String[] SKUS = {
+    "SKU-10022-BLK-M", "SKU-20871-WHT-L", "SKU-33104-RED-S", "SKU-48810-NAV-XL", "SKU-51277-GRY-40"
+  };
+  private static final String[] TITLES = {
+    "Down jacket", "Running shoes", "Wool scarf", "Phone case", "Rice cooker"
+  };
+  private static final String[] CARRIERS = {
+    "SF Express", "ZTO Express", "YTO Express", "JD Logistics", "Cainiao"
+  };
   private static final String[] PAY = {"alipay", "alipay", "alipay", "credit_card", "huabei"};
-  private static final String[] REFUND_REASONS = {"changed_mind", "wrong_size", "damaged_in_transit", "late_delivery"};
+  private static final String[] REFUND_REASONS = {
+    "changed_mind", "wrong_size", "damaged_in_transit", "late_delivery"
+  };
 
   private final Population population;
   private final int batchEvents;
   private final String runId;
   private final SplittableRandom random;
+
   /** Fenwick tree over the merchants' remaining orders. */
   private final long[] tree;
+
   private final int[] nextOrder;
   private final String[] created = new String[256];
   private final int[] totals = new int[256];
@@ -132,32 +144,66 @@ public final class OrderStream {
     return remaining == 0;
   }
 
-  private void event(StringBuilder b, int m, int orderNo, int step, String type, String occurredAt) {
+  private void event(
+      StringBuilder b, int m, int orderNo, int step, String type, String occurredAt) {
     String merchantId = population.merchants().get(m).id();
     int v = population.variant(m, orderNo);
-    b.append("{\"eventId\":\"").append(runId).append('-').append(m).append('-').append(orderNo).append('-').append(step)
-        .append("\",\"merchantId\":\"").append(merchantId)
-        .append("\",\"orderId\":\"").append(Population.orderId(merchantId, orderNo))
-        .append("\",\"type\":\"").append(type)
-        .append("\",\"occurredAt\":\"").append(occurredAt)
+    b.append("{\"eventId\":\"")
+        .append(runId)
+        .append('-')
+        .append(m)
+        .append('-')
+        .append(orderNo)
+        .append('-')
+        .append(step)
+        .append("\",\"merchantId\":\"")
+        .append(merchantId)
+        .append("\",\"orderId\":\"")
+        .append(Population.orderId(merchantId, orderNo))
+        .append("\",\"type\":\"")
+        .append(type)
+        .append("\",\"occurredAt\":\"")
+        .append(occurredAt)
         .append("\",\"data\":");
     switch (type) {
       case Population.CREATED -> b.append(created[v]);
-      case Population.PAID -> b.append("{\"status\":\"paid\",\"payment\":{\"method\":\"").append(PAY[v % PAY.length])
-          .append("\",\"txnId\":\"pay-").append(runId).append('-').append(m).append('-').append(orderNo)
-          .append("\",\"amount\":").append(totals[v]).append(",\"currency\":\"CNY\"}}");
-      case Population.SHIPPED -> b.append("{\"status\":\"shipped\",\"logistics\":{\"carrier\":\"")
-          .append(CARRIERS[v % CARRIERS.length]).append("\",\"trackingNo\":\"TN").append(100000000L + (long) m * 7919 + orderNo)
-          .append("\",\"warehouse\":\"WH-").append(CITIES[v % CITIES.length], 0, 2).append("-0").append(v % 7)
-          .append("\"}}");
-      case Population.REFUNDED -> b.append("{\"status\":\"refunded\",\"refund\":{\"amount\":").append(totals[v])
-          .append(",\"currency\":\"CNY\",\"reason\":\"").append(REFUND_REASONS[v % REFUND_REASONS.length]).append("\"}}");
+      case Population.PAID ->
+          b.append("{\"status\":\"paid\",\"payment\":{\"method\":\"")
+              .append(PAY[v % PAY.length])
+              .append("\",\"txnId\":\"pay-")
+              .append(runId)
+              .append('-')
+              .append(m)
+              .append('-')
+              .append(orderNo)
+              .append("\",\"amount\":")
+              .append(totals[v])
+              .append(",\"currency\":\"CNY\"}}");
+      case Population.SHIPPED ->
+          b.append("{\"status\":\"shipped\",\"logistics\":{\"carrier\":\"")
+              .append(CARRIERS[v % CARRIERS.length])
+              .append("\",\"trackingNo\":\"TN")
+              .append(100000000L + (long) m * 7919 + orderNo)
+              .append("\",\"warehouse\":\"WH-")
+              .append(CITIES[v % CITIES.length], 0, 2)
+              .append("-0")
+              .append(v % 7)
+              .append("\"}}");
+      case Population.REFUNDED ->
+          b.append("{\"status\":\"refunded\",\"refund\":{\"amount\":")
+              .append(totals[v])
+              .append(",\"currency\":\"CNY\",\"reason\":\"")
+              .append(REFUND_REASONS[v % REFUND_REASONS.length])
+              .append("\"}}");
       default -> b.append("{\"status\":\"closed\",\"reason\":\"unpaid_timeout\"}");
     }
     b.append('}');
   }
 
-  /** A created order's body: buyer (with the personal data a pii grant unmasks), items, amounts, address. */
+  /**
+   * A created order's body: buyer (with the personal data a pii grant unmasks), items, amounts,
+   * address.
+   */
   private void renderCreated(int v, SplittableRandom r) {
     int qty1 = 1 + r.nextInt(3);
     int qty2 = 1 + r.nextInt(2);
@@ -169,14 +215,48 @@ public final class OrderStream {
     totals[v] = total;
     int sku1 = r.nextInt(SKUS.length);
     int sku2 = (sku1 + 1 + r.nextInt(SKUS.length - 1)) % SKUS.length;
-    created[v] = "{\"status\":\"created\",\"buyer\":{\"id\":\"b-" + (100000 + r.nextInt(900000)) + "\",\"nick\":\"buyer_" + v
-        + "\",\"phone\":\"+86-138" + (10000000 + r.nextInt(89999999)) + "\"},"
-        + "\"items\":[{\"sku\":\"" + SKUS[sku1] + "\",\"title\":\"" + TITLES[sku1] + "\",\"qty\":" + qty1 + ",\"price\":" + price1 + "},"
-        + "{\"sku\":\"" + SKUS[sku2] + "\",\"title\":\"" + TITLES[sku2] + "\",\"qty\":" + qty2 + ",\"price\":" + price2 + "}],"
-        + "\"amount\":{\"items\":" + (qty1 * price1 + qty2 * price2) + ",\"shipping\":" + shipping + ",\"discount\":" + discount
-        + ",\"total\":" + total + ",\"currency\":\"CNY\"},"
-        + "\"address\":{\"city\":\"" + CITIES[r.nextInt(CITIES.length)] + "\",\"line\":\"No. " + (1 + r.nextInt(300))
-        + " Wensan Road, Room " + (100 + r.nextInt(900)) + "\"}}";
+    created[v] =
+        "{\"status\":\"created\",\"buyer\":{\"id\":\"b-"
+            + (100000 + r.nextInt(900000))
+            + "\",\"nick\":\"buyer_"
+            + v
+            + "\",\"phone\":\"+86-138"
+            + (10000000 + r.nextInt(89999999))
+            + "\"},"
+            + "\"items\":[{\"sku\":\""
+            + SKUS[sku1]
+            + "\",\"title\":\""
+            + TITLES[sku1]
+            + "\",\"qty\":"
+            + qty1
+            + ",\"price\":"
+            + price1
+            + "},"
+            + "{\"sku\":\""
+            + SKUS[sku2]
+            + "\",\"title\":\""
+            + TITLES[sku2]
+            + "\",\"qty\":"
+            + qty2
+            + ",\"price\":"
+            + price2
+            + "}],"
+            + "\"amount\":{\"items\":"
+            + (qty1 * price1 + qty2 * price2)
+            + ",\"shipping\":"
+            + shipping
+            + ",\"discount\":"
+            + discount
+            + ",\"total\":"
+            + total
+            + ",\"currency\":\"CNY\"},"
+            + "\"address\":{\"city\":\""
+            + CITIES[r.nextInt(CITIES.length)]
+            + "\",\"line\":\"No. "
+            + (1 + r.nextInt(300))
+            + " Wensan Road, Room "
+            + (100 + r.nextInt(900))
+            + "\"}}";
   }
 
   // Fenwick tree: prefix sums of remaining orders, to draw a merchant in proportion to them.
@@ -187,7 +267,9 @@ public final class OrderStream {
     }
   }
 
-  /** The merchant whose range of remaining orders holds {@code target} (0 <= target < remaining). */
+  /**
+   * The merchant whose range of remaining orders holds {@code target} (0 <= target < remaining).
+   */
   private int pick(long target) {
     int pos = 0;
     for (int step = Integer.highestOneBit(tree.length - 1); step > 0; step >>= 1) {

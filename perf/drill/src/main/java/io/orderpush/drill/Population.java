@@ -19,6 +19,7 @@ public final class Population {
 
   /** Event types of an order's life cycle. */
   public static final String CREATED = "order.created";
+
   public static final String PAID = "order.paid";
   public static final String SHIPPED = "order.shipped";
   public static final String REFUNDED = "order.refunded";
@@ -29,10 +30,10 @@ public final class Population {
    * paid and shipped (about 88%); shipped then refunded (about 4%).
    */
   private static final String[][] LIFECYCLES = {
-      {CREATED, CLOSED},
-      {CREATED, PAID, REFUNDED},
-      {CREATED, PAID, SHIPPED},
-      {CREATED, PAID, SHIPPED, REFUNDED},
+    {CREATED, CLOSED},
+    {CREATED, PAID, REFUNDED},
+    {CREATED, PAID, SHIPPED},
+    {CREATED, PAID, SHIPPED, REFUNDED},
   };
 
   /** One merchant: its id, tier ({@code giant}, {@code large}, {@code tail}) and order count. */
@@ -66,8 +67,8 @@ public final class Population {
   }
 
   /**
-   * The Double 11 shape at {@code scale} (1.0: 2 x 1,000,000 + 42 x 100,000 + tail x 1,000
-   * orders), with {@code tailMerchants} merchants in the tail.
+   * The Double 11 shape at {@code scale} (1.0: 2 x 1,000,000 + 42 x 100,000 + tail x 1,000 orders),
+   * with {@code tailMerchants} merchants in the tail.
    */
   public static Population doubleEleven(double scale, int tailMerchants, long seed) {
     if (!(scale > 0) || scale > 10) {
@@ -83,10 +84,18 @@ public final class Population {
     return new Population(seed, list);
   }
 
-  private static void add(List<Merchant> list, String tier, String prefix, int count, int digits, int orders, double scale) {
+  private static void add(
+      List<Merchant> list,
+      String tier,
+      String prefix,
+      int count,
+      int digits,
+      int orders,
+      double scale) {
     int scaled = (int) Math.max(1, Math.round(orders * scale));
     for (int i = 1; i <= count; i++) {
-      list.add(new Merchant(list.size(), prefix + String.format("%0" + digits + "d", i), tier, scaled));
+      list.add(
+          new Merchant(list.size(), prefix + String.format("%0" + digits + "d", i), tier, scaled));
     }
   }
 

@@ -1,24 +1,40 @@
 package io.orderpush.drill;
 
 /**
- * The drill's open injection profile, in events per second over time: a normal rate, a ramp to
- * the peak (the normal rate times the multiplier, 100 by default), a hold at the peak, a ramp back
+ * The drill's open injection profile, in events per second over time: a normal rate, a ramp to the
+ * peak (the normal rate times the multiplier, 100 by default), a hold at the peak, a ramp back
  * down, and a tail at the normal rate. The hold lasts as long as it takes to offer the whole
  * population (plus a few spare arrivals, which send nothing).
  */
-public record Profile(double normalRate, double peakRate, double eventsPerRequest, double normalS, double rampUpS, double holdS, double rampDownS,
+public record Profile(
+    double normalRate,
+    double peakRate,
+    double eventsPerRequest,
+    double normalS,
+    double rampUpS,
+    double holdS,
+    double rampDownS,
     double tailS) {
 
   /**
    * Fits the hold to a population of {@code totalEvents} events sent in {@code requests} requests:
    * the profile offers every request, plus {@code spareRequests} more (they arrive after the
-   * population is exhausted and send nothing; they absorb the rounding of Gatling's arrival
-   * counts, so the last orders are never left unsent).
+   * population is exhausted and send nothing; they absorb the rounding of Gatling's arrival counts,
+   * so the last orders are never left unsent).
    */
-  public static Profile fit(long totalEvents, long requests, double spareRequests, double peakRate, double multiplier,
-      double normalS, double rampUpS, double rampDownS, double tailS) {
+  public static Profile fit(
+      long totalEvents,
+      long requests,
+      double spareRequests,
+      double peakRate,
+      double multiplier,
+      double normalS,
+      double rampUpS,
+      double rampDownS,
+      double tailS) {
     if (!(peakRate > 0) || !(multiplier >= 1) || requests < 1) {
-      throw new IllegalArgumentException("peak rate must be > 0, the multiplier >= 1, and there must be requests");
+      throw new IllegalArgumentException(
+          "peak rate must be > 0, the multiplier >= 1, and there must be requests");
     }
     double perRequest = totalEvents / (double) requests;
     double normal = peakRate / multiplier;
@@ -62,7 +78,10 @@ public record Profile(double normalRate, double peakRate, double eventsPerReques
     for (double end : ends) {
       double to = Math.min(t, end);
       if (to > from) {
-        sum += (rateAt(from) + rateAt(to - 1e-9)) / 2 * (to - from); // linear within a phase: trapezoid is exact
+        sum +=
+            (rateAt(from) + rateAt(to - 1e-9))
+                / 2
+                * (to - from); // linear within a phase: trapezoid is exact
       }
       from = end;
     }

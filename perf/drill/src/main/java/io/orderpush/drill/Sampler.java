@@ -23,8 +23,20 @@ import org.HdrHistogram.Histogram;
 final class Sampler {
 
   /** One second of the drill. Rates are per second over the interval since the previous sample. */
-  record Sample(long atMillis, long committed, long shed, long wsApplied, long cbApplied, double ingestRate,
-      double wsRate, double cbRate, long wsP99Micros, long cbP99Micros, double cpuCores, double machineCores, long heapBytes) {
+  record Sample(
+      long atMillis,
+      long committed,
+      long shed,
+      long wsApplied,
+      long cbApplied,
+      double ingestRate,
+      double wsRate,
+      double cbRate,
+      long wsP99Micros,
+      long cbP99Micros,
+      double cpuCores,
+      double machineCores,
+      long heapBytes) {
     long wsLag() {
       return Math.max(0, committed - wsApplied);
     }
@@ -47,8 +59,12 @@ final class Sampler {
   final Histogram cbAll = new Histogram(3);
   final Histogram wsLow = new Histogram(3);
   final Histogram cbLow = new Histogram(3);
-  /** Max per-second p99 (micros) among the seconds below the low-load rate with at least 100 events. */
+
+  /**
+   * Max per-second p99 (micros) among the seconds below the low-load rate with at least 100 events.
+   */
   long wsLowWorstSecondP99;
+
   long cbLowWorstSecondP99;
   long heapMaxBytes;
   private long lastCpuTicks = -1;
@@ -56,7 +72,13 @@ final class Sampler {
   private long[] lastMachine;
   private long failedScrapes;
 
-  Sampler(HttpClientAgent client, URI base, Verifier ws, Verifier cb, long gatewayPid, double lowLoadRate) {
+  Sampler(
+      HttpClientAgent client,
+      URI base,
+      Verifier ws,
+      Verifier cb,
+      long gatewayPid,
+      double lowLoadRate) {
     this.client = client;
     this.base = base;
     this.ws = ws;
@@ -77,11 +99,21 @@ final class Sampler {
     long now = System.currentTimeMillis();
     String metrics = scrape();
     Sample prev = last();
-    long committed = metrics == null && prev != null ? prev.committed() : (long) metric(metrics, "gateway_ingest_events_total", "result=\"stored\"");
-    long shed = metrics == null && prev != null ? prev.shed() : (long) metric(metrics, "gateway_ingest_rejected_total", "");
-    long heap = metrics == null && prev != null ? prev.heapBytes() : (long) metric(metrics, "jvm_memory_used_bytes", "area=\"heap\"");
+    long committed =
+        metrics == null && prev != null
+            ? prev.committed()
+            : (long) metric(metrics, "gateway_ingest_events_total", "result=\"stored\"");
+    long shed =
+        metrics == null && prev != null
+            ? prev.shed()
+            : (long) metric(metrics, "gateway_ingest_rejected_total", "");
+    long heap =
+        metrics == null && prev != null
+            ? prev.heapBytes()
+            : (long) metric(metrics, "jvm_memory_used_bytes", "area=\"heap\"");
     if (metrics != null) {
-      heapMaxBytes = Math.max(heapMaxBytes, (long) metric(metrics, "jvm_memory_max_bytes", "area=\"heap\""));
+      heapMaxBytes =
+          Math.max(heapMaxBytes, (long) metric(metrics, "jvm_memory_max_bytes", "area=\"heap\""));
     }
     long wsApplied = ws.applied;
     long cbApplied = cb.applied;
@@ -102,10 +134,21 @@ final class Sampler {
       }
     }
     double cpu = cpuCores(metrics, dt);
-    Sample s = new Sample(now, committed, shed, wsApplied, cbApplied, ingestRate,
-        prev == null ? 0 : (wsApplied - prev.wsApplied()) / dt, prev == null ? 0 : (cbApplied - prev.cbApplied()) / dt,
-        wsSecond.getTotalCount() == 0 ? -1 : wsSecond.getValueAtPercentile(99),
-        cbSecond.getTotalCount() == 0 ? -1 : cbSecond.getValueAtPercentile(99), cpu, machineCores(), heap);
+    Sample s =
+        new Sample(
+            now,
+            committed,
+            shed,
+            wsApplied,
+            cbApplied,
+            ingestRate,
+            prev == null ? 0 : (wsApplied - prev.wsApplied()) / dt,
+            prev == null ? 0 : (cbApplied - prev.cbApplied()) / dt,
+            wsSecond.getTotalCount() == 0 ? -1 : wsSecond.getValueAtPercentile(99),
+            cbSecond.getTotalCount() == 0 ? -1 : cbSecond.getValueAtPercentile(99),
+            cpu,
+            machineCores(),
+            heap);
     samples.add(s);
     return s;
   }
@@ -117,8 +160,14 @@ final class Sampler {
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
         long nanos = System.nanoTime();
-        // Over the time since this was last read (not since the last sample: a failed read in between would double it).
-        double cores = lastCpuTicks < 0 ? 0 : (ticks - lastCpuTicks) / (double) TICKS_PER_SECOND / ((nanos - lastCpuNanos) / 1e9);
+        // Over the time since this was last read (not since the last sample: a failed read in
+        // between would double it).
+        double cores =
+            lastCpuTicks < 0
+                ? 0
+                : (ticks - lastCpuTicks)
+                    / (double) TICKS_PER_SECOND
+                    / ((nanos - lastCpuNanos) / 1e9);
         lastCpuTicks = ticks;
         lastCpuNanos = nanos;
         return cores;
@@ -126,10 +175,15 @@ final class Sampler {
         // the gateway is gone or /proc is not Linux's: fall back to its own figure
       }
     }
-    return metrics == null ? 0 : metric(metrics, "process_cpu_usage", "") * Runtime.getRuntime().availableProcessors();
+    return metrics == null
+        ? 0
+        : metric(metrics, "process_cpu_usage", "") * Runtime.getRuntime().availableProcessors();
   }
 
-  /** Cores busy on the whole machine since the last sample (/proc/stat: all but idle and iowait), or -1. */
+  /**
+   * Cores busy on the whole machine since the last sample (/proc/stat: all but idle and iowait), or
+   * -1.
+   */
   private double machineCores() {
     try {
       String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
@@ -152,11 +206,22 @@ final class Sampler {
   }
 
   private String scrape() {
-    RequestOptions req = new RequestOptions().setMethod(HttpMethod.GET).setHost(base.getHost()).setPort(base.getPort())
-        .setURI("/metrics").setTimeout(5_000);
+    RequestOptions req =
+        new RequestOptions()
+            .setMethod(HttpMethod.GET)
+            .setHost(base.getHost())
+            .setPort(base.getPort())
+            .setURI("/metrics")
+            .setTimeout(5_000);
     try {
-      return client.request(req).compose(r -> r.send()).compose(r -> r.body()).map(Buffer::toString)
-          .toCompletionStage().toCompletableFuture().get(6, TimeUnit.SECONDS);
+      return client
+          .request(req)
+          .compose(r -> r.send())
+          .compose(r -> r.body())
+          .map(Buffer::toString)
+          .toCompletionStage()
+          .toCompletableFuture()
+          .get(6, TimeUnit.SECONDS);
     } catch (Exception e) {
       failedScrapes++;
       return null;

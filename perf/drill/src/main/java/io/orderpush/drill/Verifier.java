@@ -12,14 +12,15 @@ import org.HdrHistogram.Recorder;
  * consumer's event loop; the counters are volatile so the drill's sampler can read them.
  *
  * <ul>
- *   <li><b>Order per merchant:</b> every event's seq is the last applied + 1. A seq above that is
- *       a <em>gap</em> (something skipped or reordered); a seq at or below it is a repeat: the
- *       event was applied already and came again (<em>applied twice</em> for a consumer that does
- *       not deduplicate; this one skips it).
+ *   <li><b>Order per merchant:</b> every event's seq is the last applied + 1. A seq above that is a
+ *       <em>gap</em> (something skipped or reordered); a seq at or below it is a repeat: the event
+ *       was applied already and came again (<em>applied twice</em> for a consumer that does not
+ *       deduplicate; this one skips it).
  *   <li><b>Order per order:</b> each order's events follow its life cycle ({@link Population}),
- *       starting with {@code order.created}; a wrong or repeated step is a <em>life cycle error</em>.
- *   <li><b>Nothing lost:</b> at the end, every merchant's last applied seq must equal the number
- *       of events the population gives it, and no order may be left half way.
+ *       starting with {@code order.created}; a wrong or repeated step is a <em>life cycle
+ *       error</em>.
+ *   <li><b>Nothing lost:</b> at the end, every merchant's last applied seq must equal the number of
+ *       events the population gives it, and no order may be left half way.
  * </ul>
  *
  * Commit-to-receipt latency (receipt of the message minus the event's {@code ingestedAt}) of every
@@ -49,8 +50,10 @@ final class Verifier {
   volatile long repeats;
   volatile long gaps;
   volatile long lifecycleErrors;
+
   /** Other errors: unknown merchants, unparsable messages, bad signatures, closed connections. */
   volatile long errors;
+
   volatile long messages;
   private final IngestedAt ingestedAt = new IngestedAt();
 
@@ -62,7 +65,9 @@ final class Verifier {
     }
   }
 
-  /** The merchant's state, or null (counted as an error) when the population has no such merchant. */
+  /**
+   * The merchant's state, or null (counted as an error) when the population has no such merchant.
+   */
   MerchantState merchant(String id) {
     MerchantState m = id == null ? null : merchants.get(id);
     if (m == null) {
@@ -76,7 +81,13 @@ final class Verifier {
    *
    * @param ingestedAt the event's {@code ingestedAt} (ISO-8601), or null
    */
-  boolean event(MerchantState m, long seq, String orderId, String type, String ingestedAt, long arrivalMicros) {
+  boolean event(
+      MerchantState m,
+      long seq,
+      String orderId,
+      String type,
+      String ingestedAt,
+      long arrivalMicros) {
     if (seq <= m.last) {
       repeats++;
       record(m.merchant.id() + ": seq " + seq + " delivered again (last applied " + m.last + ")");
@@ -90,13 +101,15 @@ final class Verifier {
     applied++;
     checkLifecycle(m, orderId, type);
     if (ingestedAt != null) {
-      latencyMicros.recordValue(Math.max(0, arrivalMicros - this.ingestedAt.millis(ingestedAt) * 1000));
+      latencyMicros.recordValue(
+          Math.max(0, arrivalMicros - this.ingestedAt.millis(ingestedAt) * 1000));
     }
     return true;
   }
 
   private void checkLifecycle(MerchantState m, String orderId, String type) {
-    int orderNo = orderId == null || !orderId.startsWith(m.merchant.id()) ? -1 : Population.orderNo(orderId);
+    int orderNo =
+        orderId == null || !orderId.startsWith(m.merchant.id()) ? -1 : Population.orderNo(orderId);
     if (orderNo < 0 || orderNo >= m.merchant.orders()) {
       lifecycle(m.merchant.id() + ": event with an order id not of this merchant: " + orderId);
       return;
@@ -104,7 +117,13 @@ final class Verifier {
     String[] cycle = population.lifecycle(m.merchant.index(), orderNo);
     int done = m.open.getOrDefault(orderNo, 0);
     if (done >= cycle.length || !cycle[done].equals(type)) {
-      lifecycle(orderId + ": " + type + " arrived where " + (done < cycle.length ? cycle[done] : "nothing more") + " was due");
+      lifecycle(
+          orderId
+              + ": "
+              + type
+              + " arrived where "
+              + (done < cycle.length ? cycle[done] : "nothing more")
+              + " was due");
       return;
     }
     if (done + 1 == cycle.length) {
@@ -119,7 +138,10 @@ final class Verifier {
     record(what);
   }
 
-  /** A problem outside the per-event checks (protocol, parsing, signatures, connections): counted in {@link #errors}. */
+  /**
+   * A problem outside the per-event checks (protocol, parsing, signatures, connections): counted in
+   * {@link #errors}.
+   */
   void error(String what) {
     errors++;
     record(what);
@@ -151,13 +173,36 @@ final class Verifier {
       }
       openOrders += m.open.size();
     }
-    return new Outcome(applied, lost, extra, repeats, gaps, lifecycleErrors, openOrders, errors, List.copyOf(problems));
+    return new Outcome(
+        applied,
+        lost,
+        extra,
+        repeats,
+        gaps,
+        lifecycleErrors,
+        openOrders,
+        errors,
+        List.copyOf(problems));
   }
 
-  record Outcome(long applied, long lost, long extra, long repeats, long gaps, long lifecycleErrors, long openOrders,
-      long errors, List<String> firstErrors) {
+  record Outcome(
+      long applied,
+      long lost,
+      long extra,
+      long repeats,
+      long gaps,
+      long lifecycleErrors,
+      long openOrders,
+      long errors,
+      List<String> firstErrors) {
     boolean passed() {
-      return lost == 0 && extra == 0 && repeats == 0 && gaps == 0 && lifecycleErrors == 0 && openOrders == 0 && errors == 0;
+      return lost == 0
+          && extra == 0
+          && repeats == 0
+          && gaps == 0
+          && lifecycleErrors == 0
+          && openOrders == 0
+          && errors == 0;
     }
   }
 

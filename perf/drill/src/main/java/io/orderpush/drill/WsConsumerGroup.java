@@ -38,11 +38,20 @@ final class WsConsumerGroup {
   WsConsumerGroup(Vertx vertx, URI base, String appToken, Verifier verifier) {
     this.ctx = vertx.getOrCreateContext();
     this.verifier = verifier;
-    this.client = vertx.createWebSocketClient(new WebSocketClientOptions()
-        .setMaxFrameSize(16 * 1024 * 1024).setMaxMessageSize(64 * 1024 * 1024).setMaxConnections(64)
-        .setConnectTimeout(10_000));
-    this.connect = new WebSocketConnectOptions().setHost(base.getHost()).setPort(base.getPort())
-        .setURI("/v1/stream").putHeader("Authorization", "Bearer " + appToken).setTimeout(10_000);
+    this.client =
+        vertx.createWebSocketClient(
+            new WebSocketClientOptions()
+                .setMaxFrameSize(16 * 1024 * 1024)
+                .setMaxMessageSize(64 * 1024 * 1024)
+                .setMaxConnections(64)
+                .setConnectTimeout(10_000));
+    this.connect =
+        new WebSocketConnectOptions()
+            .setHost(base.getHost())
+            .setPort(base.getPort())
+            .setURI("/v1/stream")
+            .putHeader("Authorization", "Bearer " + appToken)
+            .setTimeout(10_000);
   }
 
   /** Opens the connections one after the other. */
@@ -64,21 +73,31 @@ final class WsConsumerGroup {
     }
     Set<String> mine = new HashSet<>();
     owned.add(mine);
-    client.connect(connect).onComplete(ar -> {
-      if (ar.failed()) {
-        done.fail(ar.cause());
-        return;
-      }
-      WebSocket ws = ar.result();
-      sockets.add(ws);
-      ws.textMessageHandler(text -> onText(i, ws, mine, text));
-      ws.closeHandler(x -> {
-        if (!closing) {
-          verifier.error("connection " + i + " closed by the gateway: " + ws.closeStatusCode() + " " + ws.closeReason());
-        }
-      });
-      connectFrom(i + 1, n, done);
-    });
+    client
+        .connect(connect)
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                done.fail(ar.cause());
+                return;
+              }
+              WebSocket ws = ar.result();
+              sockets.add(ws);
+              ws.textMessageHandler(text -> onText(i, ws, mine, text));
+              ws.closeHandler(
+                  x -> {
+                    if (!closing) {
+                      verifier.error(
+                          "connection "
+                              + i
+                              + " closed by the gateway: "
+                              + ws.closeStatusCode()
+                              + " "
+                              + ws.closeReason());
+                    }
+                  });
+              connectFrom(i + 1, n, done);
+            });
   }
 
   private void onText(int conn, WebSocket ws, Set<String> mine, String text) {
@@ -91,17 +110,21 @@ final class WsConsumerGroup {
       return;
     }
     switch (delivery.type == null ? "" : delivery.type) {
-      case "hello" -> { }
-      case "assigned" -> delivery.merchants.forEach(m -> {
-        if (mine.add(m)) {
-          assigned++;
-        }
-      });
-      case "unassigned" -> delivery.merchants.forEach(m -> {
-        if (mine.remove(m)) {
-          assigned--;
-        }
-      });
+      case "hello" -> {}
+      case "assigned" ->
+          delivery.merchants.forEach(
+              m -> {
+                if (mine.add(m)) {
+                  assigned++;
+                }
+              });
+      case "unassigned" ->
+          delivery.merchants.forEach(
+              m -> {
+                if (mine.remove(m)) {
+                  assigned--;
+                }
+              });
       case "events" -> events(conn, ws, mine, arrival);
       case "error" -> verifier.error("connection " + conn + ": gateway error " + delivery.message);
       default -> verifier.error("connection " + conn + ": unknown message type " + delivery.type);
@@ -111,7 +134,8 @@ final class WsConsumerGroup {
   private void events(int conn, WebSocket ws, Set<String> mine, long arrival) {
     Delivery d = delivery;
     if (!mine.contains(d.merchantId)) {
-      verifier.error("connection " + conn + ": events of merchant " + d.merchantId + ", not assigned to it");
+      verifier.error(
+          "connection " + conn + ": events of merchant " + d.merchantId + ", not assigned to it");
       return;
     }
     Verifier.MerchantState m = verifier.merchant(d.merchantId);
@@ -121,27 +145,35 @@ final class WsConsumerGroup {
     for (int i = 0; i < d.count; i++) {
       verifier.event(m, d.seqs[i], d.orderIds[i], d.types[i], d.ats[i], arrival);
     }
-    ws.writeTextMessage("{\"type\":\"ack\",\"merchantId\":\"" + d.merchantId + "\",\"seq\":" + d.seqs[d.count - 1] + "}");
+    ws.writeTextMessage(
+        "{\"type\":\"ack\",\"merchantId\":\""
+            + d.merchantId
+            + "\",\"seq\":"
+            + d.seqs[d.count - 1]
+            + "}");
   }
 
   /** Runs {@code task} on the group's event loop (where the verifier's state lives). */
   <T> Future<T> onLoop(java.util.concurrent.Callable<T> task) {
     Promise<T> p = Promise.promise();
-    ctx.runOnContext(v -> {
-      try {
-        p.complete(task.call());
-      } catch (Exception e) {
-        p.fail(e);
-      }
-    });
+    ctx.runOnContext(
+        v -> {
+          try {
+            p.complete(task.call());
+          } catch (Exception e) {
+            p.fail(e);
+          }
+        });
     return p.future();
   }
 
   Future<Void> close() {
-    return onLoop(() -> {
-      closing = true;
-      sockets.forEach(ws -> ws.close((short) 1000, "drill done"));
-      return null;
-    }).mapEmpty();
+    return onLoop(
+            () -> {
+              closing = true;
+              sockets.forEach(ws -> ws.close((short) 1000, "drill done"));
+              return null;
+            })
+        .mapEmpty();
   }
 }

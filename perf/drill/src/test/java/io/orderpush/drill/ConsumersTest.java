@@ -36,7 +36,10 @@ class ConsumersTest {
     vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
   }
 
-  /** {"seq":..,"ingestedAt":..,"orderId":..,"type":..} for the tail merchant's events from seq 1, skipping {@code skip}. */
+  /**
+   * {"seq":..,"ingestedAt":..,"orderId":..,"type":..} for the tail merchant's events from seq 1,
+   * skipping {@code skip}.
+   */
   private String events(long skip, long upTo) {
     StringBuilder b = new StringBuilder("[");
     long seq = 0;
@@ -48,9 +51,18 @@ class ConsumersTest {
         if (seq == skip) {
           continue;
         }
-        b.append(b.length() > 1 ? "," : "").append("{\"seq\":").append(seq).append(",\"ingestedAt\":\"").append(AT)
-            .append("\",\"eventId\":\"e").append(seq).append("\",\"orderId\":\"").append(Population.orderId(tail.id(), o))
-            .append("\",\"type\":\"").append(type).append("\",\"data\":{}}");
+        b.append(b.length() > 1 ? "," : "")
+            .append("{\"seq\":")
+            .append(seq)
+            .append(",\"ingestedAt\":\"")
+            .append(AT)
+            .append("\",\"eventId\":\"e")
+            .append(seq)
+            .append("\",\"orderId\":\"")
+            .append(Population.orderId(tail.id(), o))
+            .append("\",\"type\":\"")
+            .append(type)
+            .append("\",\"data\":{}}");
       }
     }
     return b.append(']').toString();
@@ -60,14 +72,30 @@ class ConsumersTest {
   void webSocketGroupAppliesAcksAndFlagsAGap() throws Exception {
     List<String> acks = new CopyOnWriteArrayList<>();
     String body = events(2, 3); // seq 1 and 3: 2 is missing
-    HttpServer server = vertx.createHttpServer().webSocketHandler((ServerWebSocket ws) -> {
-      ws.textMessageHandler(acks::add);
-      ws.writeTextMessage("{\"type\":\"hello\"}");
-      ws.writeTextMessage("{\"type\":\"assigned\",\"merchants\":[\"" + tail.id() + "\"]}");
-      ws.writeTextMessage("{\"type\":\"events\",\"merchantId\":\"" + tail.id() + "\",\"events\":" + body + "}");
-    }).listen(0, "127.0.0.1").toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    HttpServer server =
+        vertx
+            .createHttpServer()
+            .webSocketHandler(
+                (ServerWebSocket ws) -> {
+                  ws.textMessageHandler(acks::add);
+                  ws.writeTextMessage("{\"type\":\"hello\"}");
+                  ws.writeTextMessage(
+                      "{\"type\":\"assigned\",\"merchants\":[\"" + tail.id() + "\"]}");
+                  ws.writeTextMessage(
+                      "{\"type\":\"events\",\"merchantId\":\""
+                          + tail.id()
+                          + "\",\"events\":"
+                          + body
+                          + "}");
+                })
+            .listen(0, "127.0.0.1")
+            .toCompletionStage()
+            .toCompletableFuture()
+            .get(10, TimeUnit.SECONDS);
     Verifier verifier = new Verifier("ws", population);
-    WsConsumerGroup group = new WsConsumerGroup(vertx, URI.create("http://127.0.0.1:" + server.actualPort()), "t", verifier);
+    WsConsumerGroup group =
+        new WsConsumerGroup(
+            vertx, URI.create("http://127.0.0.1:" + server.actualPort()), "t", verifier);
 
     group.connect(1).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
 
@@ -75,9 +103,15 @@ class ConsumersTest {
     while (acks.isEmpty() && System.nanoTime() < until) {
       Thread.sleep(10); // waiting for the ack to arrive, not for time to pass
     }
-    assertThat(acks).containsExactly("{\"type\":\"ack\",\"merchantId\":\"" + tail.id() + "\",\"seq\":3}");
+    assertThat(acks)
+        .containsExactly("{\"type\":\"ack\",\"merchantId\":\"" + tail.id() + "\",\"seq\":3}");
     assertThat(group.assigned()).isEqualTo(1);
-    Verifier.Outcome o = group.onLoop(verifier::outcome).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    Verifier.Outcome o =
+        group
+            .onLoop(verifier::outcome)
+            .toCompletionStage()
+            .toCompletableFuture()
+            .get(10, TimeUnit.SECONDS);
     assertThat(o.applied()).isEqualTo(2);
     assertThat(o.gaps()).isEqualTo(1);
     assertThat(o.passed()).isFalse();
@@ -87,27 +121,48 @@ class ConsumersTest {
   void callbackReceiverAcceptsSignedBatchesRefusesBadSignaturesAndCountsRepeats() throws Exception {
     Verifier verifier = new Verifier("callback", population);
     CallbackReceiver receiver = new CallbackReceiver(vertx, verifier, 1);
-    int port = receiver.listen().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    int port =
+        receiver.listen().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     receiver.secret(SECRET).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     HttpClientAgent client = vertx.createHttpClient();
     String batch = "{\"merchantId\":\"" + tail.id() + "\",\"events\":" + events(-1, 2) + "}";
 
     assertThat(post(client, port, batch, sign("msg_1", batch))).isEqualTo(204);
-    assertThat(post(client, port, batch, "v1," + Base64.getEncoder().encodeToString(new byte[32]))).isEqualTo(401);
-    assertThat(post(client, port, batch, sign("msg_1", batch))).isEqualTo(204); // the same batch again
+    assertThat(post(client, port, batch, "v1," + Base64.getEncoder().encodeToString(new byte[32])))
+        .isEqualTo(401);
+    assertThat(post(client, port, batch, sign("msg_1", batch)))
+        .isEqualTo(204); // the same batch again
 
-    Verifier.Outcome o = receiver.onLoop(verifier::outcome).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    Verifier.Outcome o =
+        receiver
+            .onLoop(verifier::outcome)
+            .toCompletionStage()
+            .toCompletableFuture()
+            .get(10, TimeUnit.SECONDS);
     assertThat(o.applied()).isEqualTo(2);
     assertThat(o.repeats()).isEqualTo(2);
     assertThat(receiver.verified).isEqualTo(2);
     assertThat(o.firstErrors()).anyMatch(e -> e.contains("bad webhook signature"));
   }
 
-  private int post(HttpClientAgent client, int port, String body, String signature) throws Exception {
-    RequestOptions req = new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(port).setURI("/hook")
-        .putHeader("webhook-id", "msg_1").putHeader("webhook-timestamp", "1700000000").putHeader("webhook-signature", signature);
-    return client.request(req).compose(r -> r.send(Buffer.buffer(body))).map(r -> r.statusCode())
-        .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+  private int post(HttpClientAgent client, int port, String body, String signature)
+      throws Exception {
+    RequestOptions req =
+        new RequestOptions()
+            .setMethod(HttpMethod.POST)
+            .setHost("127.0.0.1")
+            .setPort(port)
+            .setURI("/hook")
+            .putHeader("webhook-id", "msg_1")
+            .putHeader("webhook-timestamp", "1700000000")
+            .putHeader("webhook-signature", signature);
+    return client
+        .request(req)
+        .compose(r -> r.send(Buffer.buffer(body)))
+        .map(r -> r.statusCode())
+        .toCompletionStage()
+        .toCompletableFuture()
+        .get(10, TimeUnit.SECONDS);
   }
 
   private static String sign(String id, String body) throws Exception {

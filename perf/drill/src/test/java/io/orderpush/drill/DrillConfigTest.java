@@ -14,8 +14,17 @@ class DrillConfigTest {
     assertThat(tiny.scale()).isEqualTo(0.001);
     assertThat(tiny.batch()).isEqualTo(20);
 
-    DrillConfig c = DrillConfig.from(Map.of("DRILL_SCALE", "0.25", "DRILL_PEAK_RATE", "30000", "DRILL_PHASES", "1,2,3,4",
-        "DRILL_BATCH", "500"));
+    DrillConfig c =
+        DrillConfig.from(
+            Map.of(
+                "DRILL_SCALE",
+                "0.25",
+                "DRILL_PEAK_RATE",
+                "30000",
+                "DRILL_PHASES",
+                "1,2,3,4",
+                "DRILL_BATCH",
+                "500"));
     assertThat(c.scale()).isEqualTo(0.25);
     assertThat(c.peakRate()).isEqualTo(30000);
     assertThat(c.normalS()).isEqualTo(1);
@@ -25,10 +34,15 @@ class DrillConfigTest {
 
   @Test
   void badSettingsAreRefusedWithTheirName() {
-    assertThatThrownBy(() -> DrillConfig.from(Map.of("DRILL_SCALE", "huge"))).hasMessageContaining("DRILL_SCALE");
-    assertThatThrownBy(() -> DrillConfig.from(Map.of("DRILL_BATCH", "0"))).hasMessageContaining("DRILL_BATCH");
-    assertThatThrownBy(() -> DrillConfig.from(Map.of("DRILL_PHASES", "1,2"))).hasMessageContaining("DRILL_PHASES");
-    assertThatThrownBy(() -> DrillConfig.from(Map.of("DRILL_RUN_ID", "a b"))).hasMessageContaining("DRILL_RUN_ID");
-    assertThatThrownBy(() -> DrillConfig.from(Map.of("DRILL_PEAK_RATE", "-5"))).hasMessageContaining("DRILL_PEAK_RATE");
+    assertThatThrownBy(() -> DrillConfig.from(Map.of("DRILL_SCALE", "huge")))
+        .hasMessageContaining("DRILL_SCALE");
+    assertThatThrownBy(() -> DrillConfig.from(Map.of("DRILL_BATCH", "0")))
+        .hasMessageContaining("DRILL_BATCH");
+    assertThatThrownBy(() -> DrillConfig.from(Map.of("DRILL_PHASES", "1,2")))
+        .hasMessageContaining("DRILL_PHASES");
+    assertThatThrownBy(() -> DrillConfig.from(Map.of("DRILL_RUN_ID", "a b")))
+        .hasMessageContaining("DRILL_RUN_ID");
+    assertThatThrownBy(() -> DrillConfig.from(Map.of("DRILL_PEAK_RATE", "-5")))
+        .hasMessageContaining("DRILL_PEAK_RATE");
   }
 }

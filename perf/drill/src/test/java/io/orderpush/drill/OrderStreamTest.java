@@ -33,7 +33,9 @@ class OrderStreamTest {
     while ((body = stream.next()) != null) {
       batches++;
       List<Event> events = parse(body);
-      if (!stream.exhausted()) { // whole orders: up to 3 more than the batch size; the last one may be short
+      if (!stream
+          .exhausted()) { // whole orders: up to 3 more than the batch size; the last one may be
+        // short
         assertThat(events.size()).isBetween(50, 53);
       }
       Map<String, Integer> stepOf = new HashMap<>();
@@ -47,9 +49,15 @@ class OrderStreamTest {
         stepOf.put(e.orderId(), step + 1);
         perMerchant.merge(e.merchantId(), 1, Integer::sum);
       }
-      stepOf.forEach((order, steps) -> assertThat(steps)
-          .as("order %s complete in its batch", order)
-          .isEqualTo(p.lifecycle(p.merchant(order.substring(0, order.lastIndexOf("-o"))).index(), Population.orderNo(order)).length));
+      stepOf.forEach(
+          (order, steps) ->
+              assertThat(steps)
+                  .as("order %s complete in its batch", order)
+                  .isEqualTo(
+                      p.lifecycle(
+                              p.merchant(order.substring(0, order.lastIndexOf("-o"))).index(),
+                              Population.orderNo(order))
+                          .length));
     }
     assertThat(stream.exhausted()).isTrue();
     assertThat(stream.eventsEmitted()).isEqualTo(p.totalEvents());
@@ -67,17 +75,19 @@ class OrderStreamTest {
     CountDownLatch go = new CountDownLatch(1);
     List<Thread> threads = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
-      Thread t = new Thread(() -> {
-        try {
-          go.await();
-        } catch (InterruptedException e) {
-          return;
-        }
-        String b;
-        while ((b = stream.next()) != null) {
-          bodies.add(b);
-        }
-      });
+      Thread t =
+          new Thread(
+              () -> {
+                try {
+                  go.await();
+                } catch (InterruptedException e) {
+                  return;
+                }
+                String b;
+                while ((b = stream.next()) != null) {
+                  bodies.add(b);
+                }
+              });
       t.start();
       threads.add(t);
     }

@@ -1,12 +1,12 @@
 package io.orderpush.drill;
 
 import static io.gatling.javaapi.core.CoreDsl.StringBody;
-import static io.gatling.javaapi.core.CoreDsl.rampUsers;
 import static io.gatling.javaapi.core.CoreDsl.doIf;
 import static io.gatling.javaapi.core.CoreDsl.exec;
 import static io.gatling.javaapi.core.CoreDsl.global;
-import static io.gatling.javaapi.core.CoreDsl.pause;
 import static io.gatling.javaapi.core.CoreDsl.nothingFor;
+import static io.gatling.javaapi.core.CoreDsl.pause;
+import static io.gatling.javaapi.core.CoreDsl.rampUsers;
 import static io.gatling.javaapi.core.CoreDsl.scenario;
 import static io.gatling.javaapi.core.CoreDsl.tryMax;
 import static io.gatling.javaapi.http.HttpDsl.http;
@@ -31,9 +31,9 @@ import java.util.List;
  *
  * <p>A request answered anything but 200 (503 when the gateway sheds load) is sent again, the same
  * body, after an exponential backoff with jitter, up to {@code DRILL_RETRIES} attempts: the event
- * ids make the retry idempotent. Settings come from the environment ({@link DrillConfig}); {@code DRILL_STATE_DIR}
- * receives {@code gatling-started} (epoch ms, when the injection starts) and {@code gatling-done}
- * (what was offered) for the drill tool. Run by scripts/drill.sh through
+ * ids make the retry idempotent. Settings come from the environment ({@link DrillConfig}); {@code
+ * DRILL_STATE_DIR} receives {@code gatling-started} (epoch ms, when the injection starts) and
+ * {@code gatling-done} (what was offered) for the drill tool. Run by scripts/drill.sh through
  * {@code mvn -f perf/drill/pom.xml gatling:test}.
  */
 public class PeakDaySimulation extends Simulation {
@@ -42,33 +42,42 @@ public class PeakDaySimulation extends Simulation {
   private final Population population = config.population();
   private final Profile profile = config.profile(population);
   private final OrderStream stream = config.stream(population);
-  private final Path stateDir = Path.of(System.getenv().getOrDefault("DRILL_STATE_DIR", "target/drill-state"));
+  private final Path stateDir =
+      Path.of(System.getenv().getOrDefault("DRILL_STATE_DIR", "target/drill-state"));
 
   {
     String token = System.getenv("GATEWAY_INGEST_TOKEN");
     if (token == null || token.isBlank()) {
       throw new IllegalStateException("GATEWAY_INGEST_TOKEN is not set");
     }
-    HttpProtocolBuilder protocol = http.baseUrl(config.gatewayUrl().toString())
-        .authorizationHeader("Bearer " + token)
-        .contentTypeHeader("application/json")
-        .acceptHeader("application/json")
-        .shareConnections()
-        .disableWarmUp()
-        .disableCaching();
+    HttpProtocolBuilder protocol =
+        http.baseUrl(config.gatewayUrl().toString())
+            .authorizationHeader("Bearer " + token)
+            .contentTypeHeader("application/json")
+            .acceptHeader("application/json")
+            .shareConnections()
+            .disableWarmUp()
+            .disableCaching();
 
-    ScenarioBuilder marketplace = scenario("marketplace")
-        .exec(session -> {
-          String body = stream.next();
-          return session.set("body", body == null ? "" : body);
-        })
-        .doIf(session -> !session.getString("body").isEmpty()).then(
-            tryMax(config.retries(), "attempt").on(
-                doIf(session -> session.getInt("attempt") > 0).then(pause(PeakDaySimulation::backoff)),
-                exec(http("ingest").post("/v1/events")
-                    .body(StringBody(session -> session.getString("body")))
-                    .check(status().is(200))))
-                .exitHereIfFailed());
+    ScenarioBuilder marketplace =
+        scenario("marketplace")
+            .exec(
+                session -> {
+                  String body = stream.next();
+                  return session.set("body", body == null ? "" : body);
+                })
+            .doIf(session -> !session.getString("body").isEmpty())
+            .then(
+                tryMax(config.retries(), "attempt")
+                    .on(
+                        doIf(session -> session.getInt("attempt") > 0)
+                            .then(pause(PeakDaySimulation::backoff)),
+                        exec(
+                            http("ingest")
+                                .post("/v1/events")
+                                .body(StringBody(session -> session.getString("body")))
+                                .check(status().is(200))))
+                    .exitHereIfFailed());
 
     setUp(marketplace.injectOpen(injection()))
         .protocols(protocol)
@@ -80,19 +89,23 @@ public class PeakDaySimulation extends Simulation {
   private OpenInjectionStep[] injection() {
     List<OpenInjectionStep> steps = new ArrayList<>();
     for (int arrivals : profile.arrivalsPerSecond()) {
-      steps.add(arrivals == 0 ? nothingFor(Duration.ofSeconds(1)) : rampUsers(arrivals).during(Duration.ofSeconds(1)));
+      steps.add(
+          arrivals == 0
+              ? nothingFor(Duration.ofSeconds(1))
+              : rampUsers(arrivals).during(Duration.ofSeconds(1)));
     }
     return steps.toArray(OpenInjectionStep[]::new);
   }
 
   /**
-   * Before attempt n (n >= 1): 0.5 s doubled per attempt, at most 16 s, times a random 0.5-1.5
-   * (so a crowd shed at once does not come back at once).
+   * Before attempt n (n >= 1): 0.5 s doubled per attempt, at most 16 s, times a random 0.5-1.5 (so
+   * a crowd shed at once does not come back at once).
    */
   static Duration backoff(io.gatling.javaapi.core.Session session) {
     int attempt = session.getInt("attempt");
     double base = Math.min(16_000, 500 * Math.pow(2, Math.min(attempt - 1, 10)));
-    return Duration.ofMillis(Math.round(base * (0.5 + java.util.concurrent.ThreadLocalRandom.current().nextDouble())));
+    return Duration.ofMillis(
+        Math.round(base * (0.5 + java.util.concurrent.ThreadLocalRandom.current().nextDouble())));
   }
 
   @Override
@@ -102,8 +115,15 @@ public class PeakDaySimulation extends Simulation {
 
   @Override
   public void after() {
-    write("gatling-done", "events=" + stream.eventsEmitted() + "\nbatches=" + stream.batchesEmitted()
-        + "\nexhausted=" + stream.exhausted() + "\n");
+    write(
+        "gatling-done",
+        "events="
+            + stream.eventsEmitted()
+            + "\nbatches="
+            + stream.batchesEmitted()
+            + "\nexhausted="
+            + stream.exhausted()
+            + "\n");
   }
 
   private void write(String name, String content) {

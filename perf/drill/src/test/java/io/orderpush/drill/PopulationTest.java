@@ -14,9 +14,15 @@ class PopulationTest {
     Population p = Population.doubleEleven(1.0, 1000, 11);
 
     assertThat(p.merchants()).hasSize(1044);
-    assertThat(p.merchants().stream().filter(m -> m.tier().equals("giant"))).hasSize(2).allMatch(m -> m.orders() == 1_000_000);
-    assertThat(p.merchants().stream().filter(m -> m.tier().equals("large"))).hasSize(42).allMatch(m -> m.orders() == 100_000);
-    assertThat(p.merchants().stream().filter(m -> m.tier().equals("tail"))).hasSize(1000).allMatch(m -> m.orders() == 1_000);
+    assertThat(p.merchants().stream().filter(m -> m.tier().equals("giant")))
+        .hasSize(2)
+        .allMatch(m -> m.orders() == 1_000_000);
+    assertThat(p.merchants().stream().filter(m -> m.tier().equals("large")))
+        .hasSize(42)
+        .allMatch(m -> m.orders() == 100_000);
+    assertThat(p.merchants().stream().filter(m -> m.tier().equals("tail")))
+        .hasSize(1000)
+        .allMatch(m -> m.orders() == 1_000);
     assertThat(p.totalOrders()).isEqualTo(7_200_000);
     // created + (mostly) paid + shipped, sometimes refunded or closed: about 3 events per order
     assertThat(p.totalEvents()).isBetween(20_000_000L, 22_000_000L);
@@ -43,7 +49,8 @@ class PopulationTest {
       for (int o = 0; o < m.orders(); o++) {
         String[] cycle = p.lifecycle(m.index(), o);
         assertThat(cycle[0]).isEqualTo(Population.CREATED);
-        assertThat(cycle[cycle.length - 1]).isIn(Population.CLOSED, Population.SHIPPED, Population.REFUNDED);
+        assertThat(cycle[cycle.length - 1])
+            .isIn(Population.CLOSED, Population.SHIPPED, Population.REFUNDED);
         byLength.merge(cycle.length, 1, Integer::sum);
         refunded += cycle[cycle.length - 1].equals(Population.REFUNDED) ? 1 : 0;
         n++;
@@ -65,8 +72,11 @@ class PopulationTest {
 
   @Test
   void refusesNonsenseScales() {
-    assertThatThrownBy(() -> Population.doubleEleven(0, 10, 1)).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> Population.doubleEleven(Double.NaN, 10, 1)).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> Population.doubleEleven(1, -1, 1)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> Population.doubleEleven(0, 10, 1))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> Population.doubleEleven(Double.NaN, 10, 1))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> Population.doubleEleven(1, -1, 1))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }

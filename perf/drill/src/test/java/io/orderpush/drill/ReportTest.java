@@ -13,21 +13,24 @@ import org.junit.jupiter.api.io.TempDir;
 /** The verdict: what makes a drill fail, and what the report says about it. */
 class ReportTest {
 
-  @TempDir
-  Path out;
+  @TempDir Path out;
 
-  private final DrillConfig config = DrillConfig.from(Map.of("DRILL_SCALE", "tiny", "DRILL_TAIL_MERCHANTS", "1"));
+  private final DrillConfig config =
+      DrillConfig.from(Map.of("DRILL_SCALE", "tiny", "DRILL_TAIL_MERCHANTS", "1"));
   private final Population population = config.population();
   private final Profile profile = config.profile(population);
 
   private Report report(long committed) {
     Verifier ws = new Verifier("ws", population);
     Verifier cb = new Verifier("cb", population);
-    Sampler sampler = new Sampler(null, URI.create("http://127.0.0.1:1"), ws, cb, 0, Report.LOW_LOAD_RATE);
+    Sampler sampler =
+        new Sampler(null, URI.create("http://127.0.0.1:1"), ws, cb, 0, Report.LOW_LOAD_RATE);
     long start = 1_000_000;
     for (int t = 1; t <= (int) profile.totalS() + 2; t++) {
       long c = Math.min(committed, (long) profile.eventsBy(t));
-      sampler.samples.add(new Sampler.Sample(start + t * 1000L, c, 0, c, c, 100, 100, 100, 5_000, 6_000, 0.5, 1.0, 100 << 20));
+      sampler.samples.add(
+          new Sampler.Sample(
+              start + t * 1000L, c, 0, c, c, 100, 100, 100, 5_000, 6_000, 0.5, 1.0, 100 << 20));
     }
     Report r = new Report(config, population, profile, sampler, out, out);
     r.startMillis = start;
@@ -50,21 +53,31 @@ class ReportTest {
 
     assertThat(passed).isTrue();
     String md = Files.readString(out.resolve("report.md"));
-    assertThat(md).startsWith("# Peak-day drill: PASSED").contains("## Targets").doesNotContain("## Failures");
+    assertThat(md)
+        .startsWith("# Peak-day drill: PASSED")
+        .contains("## Targets")
+        .doesNotContain("## Failures");
     assertThat(Files.readAllLines(out.resolve("timeline.csv"))).hasSizeGreaterThan(5);
   }
 
   @Test
   void lostReorderedOrTwiceAppliedEventsFailTheDrill() throws Exception {
     long total = population.totalEvents();
-    Verifier.Outcome lost = new Verifier.Outcome(total - 3, 3, 0, 0, 0, 0, 0, 0, List.of("drill-g01: last applied seq 7 of 10"));
-    Verifier.Outcome twice = new Verifier.Outcome(total, 0, 0, 2, 1, 0, 0, 3, List.of("seq 5 delivered again"));
+    Verifier.Outcome lost =
+        new Verifier.Outcome(
+            total - 3, 3, 0, 0, 0, 0, 0, 0, List.of("drill-g01: last applied seq 7 of 10"));
+    Verifier.Outcome twice =
+        new Verifier.Outcome(total, 0, 0, 2, 1, 0, 0, 3, List.of("seq 5 delivered again"));
 
     boolean passed = report(total).write(lost, twice);
 
     assertThat(passed).isFalse();
-    assertThat(Files.readString(out.resolve("report.md"))).startsWith("# Peak-day drill: FAILED")
-        .contains("WebSocket app: 3 events lost", "callback app: 2 events applied twice", "callback app: 1 events out of order");
+    assertThat(Files.readString(out.resolve("report.md")))
+        .startsWith("# Peak-day drill: FAILED")
+        .contains(
+            "WebSocket app: 3 events lost",
+            "callback app: 2 events applied twice",
+            "callback app: 1 events out of order");
   }
 
   @Test
@@ -74,6 +87,7 @@ class ReportTest {
     boolean passed = report(total - 10).write(clean(total - 10), clean(total - 10));
 
     assertThat(passed).isFalse();
-    assertThat(Files.readString(out.resolve("report.md"))).contains("the gateway committed " + (total - 10) + " events");
+    assertThat(Files.readString(out.resolve("report.md")))
+        .contains("the gateway committed " + (total - 10) + " events");
   }
 }

@@ -8,7 +8,8 @@ class SamplerTest {
 
   @Test
   void sumsTheMatchingSamplesOfAMetric() {
-    String text = """
+    String text =
+        """
         # HELP gateway_ingest_events_total events
         # TYPE gateway_ingest_events_total counter
         gateway_ingest_events_total{result="duplicate"} 3.0
@@ -20,7 +21,8 @@ class SamplerTest {
         process_cpu_usage 0.25
         """;
 
-    assertThat(Sampler.metric(text, "gateway_ingest_events_total", "result=\"stored\"")).isEqualTo(1234.0);
+    assertThat(Sampler.metric(text, "gateway_ingest_events_total", "result=\"stored\""))
+        .isEqualTo(1234.0);
     assertThat(Sampler.metric(text, "jvm_memory_used_bytes", "area=\"heap\"")).isEqualTo(150.0);
     assertThat(Sampler.metric(text, "process_cpu_usage", "")).isEqualTo(0.25);
     assertThat(Sampler.metric(text, "missing", "")).isZero();

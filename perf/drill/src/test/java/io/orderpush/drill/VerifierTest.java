@@ -17,7 +17,8 @@ class VerifierTest {
       for (String type : population.lifecycle(m.merchant.index(), o)) {
         seq++;
         if (seq != skipSeq) {
-          verifier.event(m, seq, Population.orderId(m.merchant.id(), o), type, "2026-11-24T10:00:00.000Z", 0);
+          verifier.event(
+              m, seq, Population.orderId(m.merchant.id(), o), type, "2026-11-24T10:00:00.000Z", 0);
         }
       }
     }

@@ -13,10 +13,13 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 
-/** Apps and their credentials in PostgreSQL. Secrets leave this class only in {@link CreatedApp}. */
+/**
+ * Apps and their credentials in PostgreSQL. Secrets leave this class only in {@link CreatedApp}.
+ */
 public final class AppStore {
 
-  private static final String COLUMNS = "app_id, name, delivery_mode, callback_url, state, endpoint_state, created_at";
+  private static final String COLUMNS =
+      "app_id, name, delivery_mode, callback_url, state, endpoint_state, created_at";
 
   private final Pool pool;
   private final SecretCipher cipher;
@@ -41,14 +44,17 @@ public final class AppStore {
             Buffer.buffer(sealed));
     return pool.preparedQuery(
             "INSERT INTO apps (app_id, name, delivery_mode, callback_url, token_hash, secret_ciphertext)"
-                + " VALUES ($1, $2, $3, $4, $5, $6) RETURNING " + COLUMNS)
+                + " VALUES ($1, $2, $3, $4, $5, $6) RETURNING "
+                + COLUMNS)
         .execute(params)
         .map(rows -> new CreatedApp(toApp(rows.iterator().next()), token, secret));
   }
 
   public Future<List<App>> list(int limit, Optional<UUID> after) {
     return pool.preparedQuery(
-            "SELECT " + COLUMNS + " FROM apps WHERE $1::uuid IS NULL OR app_id > $1 ORDER BY app_id LIMIT $2")
+            "SELECT "
+                + COLUMNS
+                + " FROM apps WHERE $1::uuid IS NULL OR app_id > $1 ORDER BY app_id LIMIT $2")
         .execute(Tuple.of(after.orElse(null), limit))
         .map(AppStore::toApps);
   }
@@ -59,11 +65,15 @@ public final class AppStore {
         .map(rows -> single(rows, appId));
   }
 
-  /** The app a bearer token belongs to, if any. Compares hashes, so timing reveals nothing useful. */
+  /**
+   * The app a bearer token belongs to, if any. Compares hashes, so timing reveals nothing useful.
+   */
   public Future<Optional<App>> findByToken(String token) {
     return pool.preparedQuery("SELECT " + COLUMNS + " FROM apps WHERE token_hash = $1")
         .execute(Tuple.of(Buffer.buffer(Credentials.hashToken(token))))
-        .map(rows -> rows.size() == 0 ? Optional.empty() : Optional.of(toApp(rows.iterator().next())));
+        .map(
+            rows ->
+                rows.size() == 0 ? Optional.empty() : Optional.of(toApp(rows.iterator().next())));
   }
 
   /** The app's current webhook secret ({@code whsec_...}), decrypted for signing. */
@@ -72,8 +82,8 @@ public final class AppStore {
   }
 
   /**
-   * The secrets deliveries are signed with: the current one first, then the previous one while
-   * its rotation grace period lasts.
+   * The secrets deliveries are signed with: the current one first, then the previous one while its
+   * rotation grace period lasts.
    */
   public Future<List<String>> signingSecrets(UUID appId) {
     return pool.preparedQuery(
@@ -107,18 +117,21 @@ public final class AppStore {
                 + " previous_secret_expires_at = now() + $3 * interval '1 millisecond', secret_ciphertext = $2"
                 + " WHERE app_id = $1")
         .execute(Tuple.of(appId, Buffer.buffer(sealed), grace.toMillis()))
-        .map(rows -> {
-          if (rows.rowCount() == 0) {
-            throw new NotFoundException("app " + appId + " does not exist");
-          }
-          return secret;
-        });
+        .map(
+            rows -> {
+              if (rows.rowCount() == 0) {
+                throw new NotFoundException("app " + appId + " does not exist");
+              }
+              return secret;
+            });
   }
 
   /** Every callback app, for the delivery to serve (paged by the caller). */
   public Future<List<App>> callbackApps(int limit, Optional<UUID> after) {
     return pool.preparedQuery(
-            "SELECT " + COLUMNS + " FROM apps WHERE delivery_mode = 'callback'"
+            "SELECT "
+                + COLUMNS
+                + " FROM apps WHERE delivery_mode = 'callback'"
                 + " AND ($1::uuid IS NULL OR app_id > $1) ORDER BY app_id LIMIT $2")
         .execute(Tuple.of(after.orElse(null), limit))
         .map(AppStore::toApps);
@@ -128,13 +141,16 @@ public final class AppStore {
   public Future<Void> setEndpointState(UUID appId, String state) {
     return pool.preparedQuery("UPDATE apps SET endpoint_state = $2 WHERE app_id = $1")
         .execute(Tuple.of(appId, state))
-        .compose(rows -> rows.rowCount() == 0
-            ? Future.failedFuture(new NotFoundException("app " + appId + " does not exist"))
-            : Future.succeededFuture());
+        .compose(
+            rows ->
+                rows.rowCount() == 0
+                    ? Future.failedFuture(new NotFoundException("app " + appId + " does not exist"))
+                    : Future.succeededFuture());
   }
 
   private String open(Buffer sealed, UUID appId) {
-    return new String(cipher.decrypt(sealed.getBytes(), associatedData(appId)), StandardCharsets.UTF_8);
+    return new String(
+        cipher.decrypt(sealed.getBytes(), associatedData(appId)), StandardCharsets.UTF_8);
   }
 
   private static App single(RowSet<Row> rows, UUID appId) {

@@ -11,7 +11,10 @@ public enum DeliveryMode {
     return name().toLowerCase(Locale.ROOT);
   }
 
-  /** Parses {@code websocket} or {@code callback}; anything else is an {@link IllegalArgumentException}. */
+  /**
+   * Parses {@code websocket} or {@code callback}; anything else is an {@link
+   * IllegalArgumentException}.
+   */
   public static DeliveryMode fromWire(String s) {
     for (DeliveryMode m : values()) {
       if (m.wireName().equals(s)) {

@@ -8,7 +8,13 @@ import java.util.UUID;
  * A merchant's authorization of an app.
  *
  * @param startSeq the channel's first cursor, fixed when the grant was made
- * @param resumeFrom where delivery resumes if Redis has no cursor: the last cursor checkpoint, or startSeq
+ * @param resumeFrom where delivery resumes if Redis has no cursor: the last cursor checkpoint, or
+ *     startSeq
  */
 public record Grant(
-    UUID appId, String merchantId, List<String> scopes, long startSeq, long resumeFrom, Instant grantedAt) {}
+    UUID appId,
+    String merchantId,
+    List<String> scopes,
+    long startSeq,
+    long resumeFrom,
+    Instant grantedAt) {}

@@ -13,7 +13,8 @@ import java.util.UUID;
 /** Merchants' grants to apps. */
 public final class GrantStore {
 
-  private static final String COLUMNS = "app_id, merchant_id, scopes, start_seq, start_seq AS resume_from, granted_at";
+  private static final String COLUMNS =
+      "app_id, merchant_id, scopes, start_seq, start_seq AS resume_from, granted_at";
 
   // A new grant starts after the merchant's current head (only new events) unless the
   // grant asks for the earliest retained event. Re-granting changes scopes, not the start.
@@ -22,7 +23,8 @@ public final class GrantStore {
           + " SELECT $1, $2, $3,"
           + "   CASE WHEN $4 THEN 0 ELSE coalesce((SELECT head_seq FROM merchants WHERE merchant_id = $2), 0) END"
           + " ON CONFLICT (app_id, merchant_id) DO UPDATE SET scopes = excluded.scopes"
-          + " RETURNING " + COLUMNS;
+          + " RETURNING "
+          + COLUMNS;
 
   private final Pool pool;
 
@@ -30,14 +32,16 @@ public final class GrantStore {
     this.pool = pool;
   }
 
-  public Future<Grant> grant(UUID appId, String merchantId, List<String> scopes, boolean fromEarliest) {
+  public Future<Grant> grant(
+      UUID appId, String merchantId, List<String> scopes, boolean fromEarliest) {
     return pool.preparedQuery(UPSERT)
         .execute(Tuple.of(appId, merchantId, scopes.toArray(String[]::new), fromEarliest))
         .<Grant>map(rows -> toGrant(rows.iterator().next()))
         .recover(
             err -> {
               if (err instanceof PgException pg && "23503".equals(pg.getSqlState())) {
-                return Future.failedFuture(new NotFoundException("app " + appId + " does not exist"));
+                return Future.failedFuture(
+                    new NotFoundException("app " + appId + " does not exist"));
               }
               return Future.failedFuture(err);
             });
@@ -45,22 +49,29 @@ public final class GrantStore {
 
   /** The grant of (app, merchant), if there is one. */
   public Future<java.util.Optional<Grant>> find(UUID appId, String merchantId) {
-    return pool.preparedQuery("SELECT " + COLUMNS + " FROM grants WHERE app_id = $1 AND merchant_id = $2")
+    return pool.preparedQuery(
+            "SELECT " + COLUMNS + " FROM grants WHERE app_id = $1 AND merchant_id = $2")
         .execute(Tuple.of(appId, merchantId))
-        .map(rows -> rows.size() == 0 ? java.util.Optional.empty() : java.util.Optional.of(toGrant(rows.iterator().next())));
+        .map(
+            rows ->
+                rows.size() == 0
+                    ? java.util.Optional.empty()
+                    : java.util.Optional.of(toGrant(rows.iterator().next())));
   }
 
   /** Removes the grant; fails with {@link NotFoundException} if there was none. */
   public Future<Void> revoke(UUID appId, String merchantId) {
-    return pool.preparedQuery("WITH gone AS (DELETE FROM grants WHERE app_id = $1 AND merchant_id = $2 RETURNING 1),"
-            + " forget AS (DELETE FROM cursor_checkpoints WHERE app_id = $1 AND merchant_id = $2)"
-            + " SELECT count(*) FROM gone")
+    return pool.preparedQuery(
+            "WITH gone AS (DELETE FROM grants WHERE app_id = $1 AND merchant_id = $2 RETURNING 1),"
+                + " forget AS (DELETE FROM cursor_checkpoints WHERE app_id = $1 AND merchant_id = $2)"
+                + " SELECT count(*) FROM gone")
         .execute(Tuple.of(appId, merchantId))
         .compose(
             rows ->
                 rows.iterator().next().getLong(0) == 0
                     ? Future.failedFuture(
-                        new NotFoundException("merchant " + merchantId + " has no grant for app " + appId))
+                        new NotFoundException(
+                            "merchant " + merchantId + " has no grant for app " + appId))
                     : Future.succeededFuture());
   }
 

@@ -9,8 +9,8 @@ import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * AES-256-GCM for secrets the gateway must be able to read back (webhook signing keys). The
- * stored form is nonce || ciphertext+tag; the associated data binds a ciphertext to its row.
+ * AES-256-GCM for secrets the gateway must be able to read back (webhook signing keys). The stored
+ * form is nonce || ciphertext+tag; the associated data binds a ciphertext to its row.
  */
 public final class SecretCipher {
 
@@ -20,7 +20,9 @@ public final class SecretCipher {
   private final SecretKeySpec key;
   private final SecureRandom random = new SecureRandom();
 
-  /** @param key exactly 32 bytes */
+  /**
+   * @param key exactly 32 bytes
+   */
   public SecretCipher(byte[] key) {
     if (key.length != 32) {
       throw new IllegalArgumentException("secret key must be 32 bytes, was " + key.length);
@@ -44,7 +46,8 @@ public final class SecretCipher {
 
   public byte[] decrypt(byte[] stored, byte[] associatedData) {
     if (stored.length <= NONCE_BYTES) {
-      throw new PersistenceException("stored secret is too short to decrypt (" + stored.length + " bytes)");
+      throw new PersistenceException(
+          "stored secret is too short to decrypt (" + stored.length + " bytes)");
     }
     try {
       Cipher cipher = Cipher.getInstance("AES/GCM/NoPadding");
@@ -52,7 +55,8 @@ public final class SecretCipher {
       cipher.updateAAD(associatedData);
       return cipher.doFinal(stored, NONCE_BYTES, stored.length - NONCE_BYTES);
     } catch (GeneralSecurityException e) {
-      throw new PersistenceException("stored secret cannot be decrypted with the configured key", e);
+      throw new PersistenceException(
+          "stored secret cannot be decrypted with the configured key", e);
     }
   }
 }

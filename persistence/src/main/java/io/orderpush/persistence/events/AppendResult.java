@@ -5,4 +5,5 @@ package io.orderpush.persistence.events;
  *
  * @param json the event as stored and delivered, for a new event; null for a duplicate
  */
-public record AppendResult(String merchantId, String eventId, long seq, boolean duplicate, String json) {}
+public record AppendResult(
+    String merchantId, String eventId, long seq, boolean duplicate, String json) {}

@@ -16,7 +16,8 @@ final class ChunkBuilder {
 
   void add(long seq, String line) {
     if (body != null
-        && (count >= EventLog.CHUNK_MAX_EVENTS || body.length() + line.length() > EventLog.CHUNK_MAX_CHARS)) {
+        && (count >= EventLog.CHUNK_MAX_EVENTS
+            || body.length() + line.length() > EventLog.CHUNK_MAX_CHARS)) {
       seal();
     }
     if (body == null) {

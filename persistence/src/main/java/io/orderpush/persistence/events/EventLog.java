@@ -1,7 +1,6 @@
 package io.orderpush.persistence.events;
 
 import io.vertx.core.Future;
-import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.SqlClient;
 import io.vertx.sqlclient.SqlConnection;
@@ -66,13 +65,14 @@ public final class EventLog {
       DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
   /**
-   * Appends {@code events} inside the caller's transaction. Returns one result per event, in
-   * input order. The merchants' rows stay locked until the caller commits, which is what makes
-   * seqs follow commit order.
+   * Appends {@code events} inside the caller's transaction. Returns one result per event, in input
+   * order. The merchants' rows stay locked until the caller commits, which is what makes seqs
+   * follow commit order.
    */
   public Future<List<AppendResult>> append(SqlConnection tx, List<NewEvent> events, Instant now) {
     Instant ingestedAt = now.truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
-    String[] merchants = events.stream().map(NewEvent::merchantId).distinct().sorted().toArray(String[]::new);
+    String[] merchants =
+        events.stream().map(NewEvent::merchantId).distinct().sorted().toArray(String[]::new);
     Tuple merchantsParam = Tuple.tuple().addArrayOfString(merchants);
     return tx.preparedQuery(INSERT_MERCHANTS)
         .execute(merchantsParam)
@@ -173,7 +173,8 @@ public final class EventLog {
    * maxEvents}, and at most 128 chunks' worth, so a caller pages until it gets an empty list, which
    * means nothing at or after {@code fromSeq} is stored (yet).
    */
-  public Future<List<LoggedEvent>> read(SqlClient client, String merchantId, long fromSeq, int maxEvents) {
+  public Future<List<LoggedEvent>> read(
+      SqlClient client, String merchantId, long fromSeq, int maxEvents) {
     if (maxEvents <= 0) {
       throw new IllegalArgumentException("maxEvents must be positive, was " + maxEvents);
     }
@@ -209,27 +210,31 @@ public final class EventLog {
    * none is: replay and rewinds must not start before it.
    */
   public Future<Long> oldestRetained(SqlClient client, String merchantId) {
-    return client.preparedQuery(
+    return client
+        .preparedQuery(
             "SELECT (SELECT first_seq FROM event_chunks WHERE merchant_id = $1 ORDER BY last_seq LIMIT 1),"
                 + " (SELECT head_seq FROM merchants WHERE merchant_id = $1)")
         .execute(Tuple.of(merchantId))
-        .map(rows -> {
-          Row r = rows.iterator().next();
-          Long first = r.getLong(0);
-          Long head = r.getLong(1);
-          return first != null ? first : (head == null ? 0L : head) + 1;
-        });
+        .map(
+            rows -> {
+              Row r = rows.iterator().next();
+              Long first = r.getLong(0);
+              Long head = r.getLong(1);
+              return first != null ? first : (head == null ? 0L : head) + 1;
+            });
   }
 
   /** Heads of several merchants; merchants without events are absent from the map. */
   public Future<Map<String, Long>> heads(SqlClient client, List<String> merchantIds) {
-    return client.preparedQuery("SELECT merchant_id, head_seq FROM merchants WHERE merchant_id = ANY($1)")
+    return client
+        .preparedQuery("SELECT merchant_id, head_seq FROM merchants WHERE merchant_id = ANY($1)")
         .execute(Tuple.tuple().addArrayOfString(merchantIds.toArray(String[]::new)))
-        .map(rows -> {
-          Map<String, Long> heads = new HashMap<>();
-          rows.forEach(r -> heads.put(r.getString(0), r.getLong(1)));
-          return heads;
-        });
+        .map(
+            rows -> {
+              Map<String, Long> heads = new HashMap<>();
+              rows.forEach(r -> heads.put(r.getString(0), r.getLong(1)));
+              return heads;
+            });
   }
 
   /** The merchant's highest assigned seq, 0 if it has no events. */

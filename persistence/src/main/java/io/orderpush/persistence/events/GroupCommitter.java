@@ -11,10 +11,10 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Map;
-import java.util.function.Consumer;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * Groups concurrent ingest requests into shared transactions.
@@ -47,7 +47,8 @@ public final class GroupCommitter {
   private boolean closed;
   private Promise<Void> drained;
 
-  public GroupCommitter(Vertx vertx, Pool writers, EventLog log, Settings settings, MeterRegistry registry) {
+  public GroupCommitter(
+      Vertx vertx, Pool writers, EventLog log, Settings settings, MeterRegistry registry) {
     this.context = vertx.getOrCreateContext();
     this.writers = writers;
     this.log = log;
@@ -60,8 +61,8 @@ public final class GroupCommitter {
   }
 
   /**
-   * Appends one request's events atomically. The future completes, on the caller's context,
-   * only after the transaction holding them has committed.
+   * Appends one request's events atomically. The future completes, on the caller's context, only
+   * after the transaction holding them has committed.
    */
   public Future<List<AppendResult>> append(List<NewEvent> events) {
     if (events.isEmpty()) {
@@ -105,7 +106,11 @@ public final class GroupCommitter {
       metrics.rejectedFull.increment();
       p.fail(
           new IngestOverloadedException(
-              "ingest queue full (queued=" + queuedEvents + " events, limit=" + settings.maxQueuedEvents() + ")"));
+              "ingest queue full (queued="
+                  + queuedEvents
+                  + " events, limit="
+                  + settings.maxQueuedEvents()
+                  + ")"));
       return;
     }
     queuedEvents += size;
@@ -176,7 +181,9 @@ public final class GroupCommitter {
     Map<String, List<LoggedEvent>> stored = new HashMap<>();
     for (AppendResult r : results) {
       if (!r.duplicate()) {
-        stored.computeIfAbsent(r.merchantId(), m -> new ArrayList<>()).add(new LoggedEvent(r.seq(), r.json()));
+        stored
+            .computeIfAbsent(r.merchantId(), m -> new ArrayList<>())
+            .add(new LoggedEvent(r.seq(), r.json()));
       }
     }
     if (!stored.isEmpty()) {
@@ -213,7 +220,9 @@ public final class GroupCommitter {
   private static boolean isDataError(Throwable err) {
     return err instanceof PgException pg
         && pg.getSqlState() != null
-        && (pg.getSqlState().startsWith("22") || pg.getSqlState().startsWith("23") || pg.getSqlState().startsWith("54"));
+        && (pg.getSqlState().startsWith("22")
+            || pg.getSqlState().startsWith("23")
+            || pg.getSqlState().startsWith("54"));
   }
 
   private static final class Lane {

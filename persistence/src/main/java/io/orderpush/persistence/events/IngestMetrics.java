@@ -51,7 +51,8 @@ final class IngestMetrics {
             .register(registry);
     commitRetries =
         Counter.builder("gateway.ingest.commit.retries")
-            .description("Group-commit transactions retried after a deadlock or serialization failure")
+            .description(
+                "Group-commit transactions retried after a deadlock or serialization failure")
             .register(registry);
     rejectedFull =
         Counter.builder("gateway.ingest.rejected")

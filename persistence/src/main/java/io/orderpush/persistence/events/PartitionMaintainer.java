@@ -10,8 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Creates the day partitions of the event tables ahead of time. Ingest writes into the partition
- * of the current UTC day; there is no default partition, so a day without a partition would fail
+ * Creates the day partitions of the event tables ahead of time. Ingest writes into the partition of
+ * the current UTC day; there is no default partition, so a day without a partition would fail
  * ingest loudly rather than silently filling an unpartitioned heap. Run at startup and hourly.
  */
 public final class PartitionMaintainer {
@@ -32,14 +32,22 @@ public final class PartitionMaintainer {
   public Future<Void> ensurePartitions() {
     LocalDate today = LocalDate.now(ZoneOffset.UTC);
     List<String> ddl = new ArrayList<>();
-    for (LocalDate day = today.minusDays(1); !day.isAfter(today.plusDays(daysAhead)); day = day.plusDays(1)) {
+    for (LocalDate day = today.minusDays(1);
+        !day.isAfter(today.plusDays(daysAhead));
+        day = day.plusDays(1)) {
       for (String table : TABLES) {
         ddl.add(createPartition(table, day));
       }
     }
     Future<Void> chain = Future.succeededFuture();
     for (String statement : ddl) {
-      chain = chain.compose(v -> pool.query(statement).execute().<Void>mapEmpty().recover(PartitionMaintainer::ignoreRace));
+      chain =
+          chain.compose(
+              v ->
+                  pool.query(statement)
+                      .execute()
+                      .<Void>mapEmpty()
+                      .recover(PartitionMaintainer::ignoreRace));
     }
     return chain;
   }
@@ -47,15 +55,23 @@ public final class PartitionMaintainer {
   // Table names and bounds come from LocalDate only, never from input, so building DDL is safe;
   // PostgreSQL cannot take identifiers or partition bounds as parameters.
   static String createPartition(String table, LocalDate day) {
-    return "CREATE TABLE IF NOT EXISTS " + table + "_" + SUFFIX.format(day)
-        + " PARTITION OF " + table
-        + " FOR VALUES FROM ('" + day + " 00:00:00+00') TO ('" + day.plusDays(1) + " 00:00:00+00')";
+    return "CREATE TABLE IF NOT EXISTS "
+        + table
+        + "_"
+        + SUFFIX.format(day)
+        + " PARTITION OF "
+        + table
+        + " FOR VALUES FROM ('"
+        + day
+        + " 00:00:00+00') TO ('"
+        + day.plusDays(1)
+        + " 00:00:00+00')";
   }
 
   /**
-   * Removes whole days older than {@code retentionDays} (a day goes once all of it is older):
-   * each partition is first detached CONCURRENTLY, which does not block ingest into the current
-   * day, then dropped. No row-by-row DELETE ever runs over the hot tables. Returns the partitions
+   * Removes whole days older than {@code retentionDays} (a day goes once all of it is older): each
+   * partition is first detached CONCURRENTLY, which does not block ingest into the current day,
+   * then dropped. No row-by-row DELETE ever runs over the hot tables. Returns the partitions
    * dropped.
    */
   public Future<List<String>> dropExpired(int retentionDays) {
@@ -64,38 +80,50 @@ public final class PartitionMaintainer {
             "SELECT p.relname, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
                 + " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname IN ('event_chunks', 'event_keys')")
         .execute()
-        .compose(rows -> {
-          List<String[]> expired = new ArrayList<>();
-          for (var r : rows) {
-            LocalDate day = dayOf(r.getString(0), r.getString(1));
-            if (day != null && day.isBefore(firstKept)) {
-              expired.add(new String[] {r.getString(0), r.getString(1)});
-            }
-          }
-          Future<List<String>> chain = Future.succeededFuture(new ArrayList<>());
-          for (String[] e : expired) {
-            chain = chain.compose(done -> drop(e[0], e[1]).map(v -> {
-              done.add(e[1]);
-              return done;
-            }));
-          }
-          return chain;
-        });
+        .compose(
+            rows -> {
+              List<String[]> expired = new ArrayList<>();
+              for (var r : rows) {
+                LocalDate day = dayOf(r.getString(0), r.getString(1));
+                if (day != null && day.isBefore(firstKept)) {
+                  expired.add(new String[] {r.getString(0), r.getString(1)});
+                }
+              }
+              Future<List<String>> chain = Future.succeededFuture(new ArrayList<>());
+              for (String[] e : expired) {
+                chain =
+                    chain.compose(
+                        done ->
+                            drop(e[0], e[1])
+                                .map(
+                                    v -> {
+                                      done.add(e[1]);
+                                      return done;
+                                    }));
+              }
+              return chain;
+            });
   }
 
-  // Names come from the catalog and match table_yyyyMMdd exactly (checked by dayOf), never from input.
+  // Names come from the catalog and match table_yyyyMMdd exactly (checked by dayOf), never from
+  // input.
   private Future<Void> drop(String parent, String child) {
-    return pool.query("ALTER TABLE " + parent + " DETACH PARTITION " + child + " CONCURRENTLY").execute()
+    return pool.query("ALTER TABLE " + parent + " DETACH PARTITION " + child + " CONCURRENTLY")
+        .execute()
         .<Void>mapEmpty()
-        .recover(err -> pool.query("ALTER TABLE " + parent + " DETACH PARTITION " + child + " FINALIZE").execute()
-            .<Void>mapEmpty()
-            .recover(again -> Future.failedFuture(err)))
+        .recover(
+            err ->
+                pool.query("ALTER TABLE " + parent + " DETACH PARTITION " + child + " FINALIZE")
+                    .execute()
+                    .<Void>mapEmpty()
+                    .recover(again -> Future.failedFuture(err)))
         .compose(v -> pool.query("DROP TABLE IF EXISTS " + child).execute().mapEmpty());
   }
 
   /** The day of a partition named {@code parent_yyyyMMdd}, or null for anything else. */
   static LocalDate dayOf(String parent, String child) {
-    if (!TABLES.contains(parent) || !child.matches(java.util.regex.Pattern.quote(parent) + "_[0-9]{8}")) {
+    if (!TABLES.contains(parent)
+        || !child.matches(java.util.regex.Pattern.quote(parent) + "_[0-9]{8}")) {
       return null;
     }
     try {
@@ -107,7 +135,8 @@ public final class PartitionMaintainer {
 
   /** Two nodes creating the same partition at once: the loser sees a duplicate; that is fine. */
   private static Future<Void> ignoreRace(Throwable err) {
-    if (err instanceof PgException pg && ("42P07".equals(pg.getSqlState()) || "23505".equals(pg.getSqlState()))) {
+    if (err instanceof PgException pg
+        && ("42P07".equals(pg.getSqlState()) || "23505".equals(pg.getSqlState()))) {
       return Future.succeededFuture();
     }
     return Future.failedFuture(err);

@@ -26,7 +26,10 @@ public final class PgPools {
             .setConnectionTimeoutUnit(java.util.concurrent.TimeUnit.MILLISECONDS);
     return PgBuilder.pool()
         .with(pool)
-        .with(new NetClientOptions().setConnectTimeout((int) pg.connectTimeout().toMillis()).setTcpNoDelay(true))
+        .with(
+            new NetClientOptions()
+                .setConnectTimeout((int) pg.connectTimeout().toMillis())
+                .setTcpNoDelay(true))
         .connectingTo(pg.connectOptions())
         .using(vertx)
         .build();

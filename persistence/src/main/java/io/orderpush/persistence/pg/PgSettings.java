@@ -25,7 +25,8 @@ public record PgSettings(
       throw new IllegalArgumentException("scheme must be postgresql://");
     }
     if (url.getHost() == null || url.getPath() == null || url.getPath().length() < 2) {
-      throw new IllegalArgumentException("expected postgresql://user[:password]@host[:port]/database");
+      throw new IllegalArgumentException(
+          "expected postgresql://user[:password]@host[:port]/database");
     }
     if (url.getRawUserInfo() == null) {
       throw new IllegalArgumentException("a user is required: postgresql://user@host/database");

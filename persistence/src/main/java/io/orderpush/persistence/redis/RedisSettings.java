@@ -24,6 +24,10 @@ public record RedisSettings(URI url, Duration commandTimeout) {
 
   /** The URL without credentials, fit for logs. */
   public String redacted() {
-    return url.getScheme() + "://" + url.getHost() + ":" + (url.getPort() == -1 ? 6379 : url.getPort());
+    return url.getScheme()
+        + "://"
+        + url.getHost()
+        + ":"
+        + (url.getPort() == -1 ? 6379 : url.getPort());
   }
 }

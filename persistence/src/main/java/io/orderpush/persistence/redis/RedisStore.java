@@ -21,8 +21,9 @@ import org.slf4j.LoggerFactory;
  * only and bridged to Vert.x futures so no event loop ever blocks on Redis.
  *
  * <p>The gateway starts without Redis (ingest does not need it): until the first connection
- * succeeds, it is retried every second and commands fail at once with {@link RedisUnavailableException}.
- * Once connected, Lettuce reconnects by itself and rejects commands while Redis is away.
+ * succeeds, it is retried every second and commands fail at once with {@link
+ * RedisUnavailableException}. Once connected, Lettuce reconnects by itself and rejects commands
+ * while Redis is away.
  */
 public final class RedisStore {
 
@@ -43,37 +44,48 @@ public final class RedisStore {
     this.uri = RedisURI.create(settings.url());
     uri.setTimeout(settings.commandTimeout());
     this.client = RedisClient.create(uri);
-    client.setOptions(ClientOptions.builder()
-        .timeoutOptions(TimeoutOptions.enabled(settings.commandTimeout()))
-        // While Redis is away, fail commands at once instead of queueing them without bound.
-        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-        .build());
+    client.setOptions(
+        ClientOptions.builder()
+            .timeoutOptions(TimeoutOptions.enabled(settings.commandTimeout()))
+            // While Redis is away, fail commands at once instead of queueing them without bound.
+            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+            .build());
   }
 
-  /** Connects, waiting for the first attempt only; if Redis is down it keeps trying in the background. */
+  /**
+   * Connects, waiting for the first attempt only; if Redis is down it keeps trying in the
+   * background.
+   */
   public static Future<RedisStore> connect(Vertx vertx, RedisSettings settings) {
     RedisStore store = new RedisStore(vertx, settings);
-    return store.attempt().transform(ar -> {
-      if (ar.failed()) {
-        LOG.warn("Redis at {} is not answering ({}); delivery waits for it, ingest goes on",
-            settings.redacted(), ar.cause().getMessage());
-        store.scheduleRetry();
-      }
-      return Future.succeededFuture(store);
-    });
+    return store
+        .attempt()
+        .transform(
+            ar -> {
+              if (ar.failed()) {
+                LOG.warn(
+                    "Redis at {} is not answering ({}); delivery waits for it, ingest goes on",
+                    settings.redacted(),
+                    ar.cause().getMessage());
+                store.scheduleRetry();
+              }
+              return Future.succeededFuture(store);
+            });
   }
 
   private Future<Void> attempt() {
-    return Future.fromCompletionStage(client.connectAsync(StringCodec.UTF8, uri), vertx.getOrCreateContext())
-        .map(conn -> {
-          if (closed) {
-            conn.closeAsync();
-          } else {
-            connection = conn;
-            LOG.info("connected to Redis at {}", settings.redacted());
-          }
-          return null;
-        });
+    return Future.fromCompletionStage(
+            client.connectAsync(StringCodec.UTF8, uri), vertx.getOrCreateContext())
+        .map(
+            conn -> {
+              if (closed) {
+                conn.closeAsync();
+              } else {
+                connection = conn;
+                LOG.info("connected to Redis at {}", settings.redacted());
+              }
+              return null;
+            });
   }
 
   private void scheduleRetry() {
@@ -88,10 +100,12 @@ public final class RedisStore {
   }
 
   /** Runs one command; completes on {@code ctx}, or fails at once while Redis was never reached. */
-  public <T> Future<T> call(Context ctx, Function<RedisAsyncCommands<String, String>, CompletionStage<T>> command) {
+  public <T> Future<T> call(
+      Context ctx, Function<RedisAsyncCommands<String, String>, CompletionStage<T>> command) {
     StatefulRedisConnection<String, String> c = connection;
     if (c == null) {
-      return Future.failedFuture(new RedisUnavailableException("Redis at " + settings.redacted() + " is not connected"));
+      return Future.failedFuture(
+          new RedisUnavailableException("Redis at " + settings.redacted() + " is not connected"));
     }
     return Future.fromCompletionStage(command.apply(c.async()), ctx);
   }
@@ -107,9 +121,13 @@ public final class RedisStore {
       vertx.cancelTimer(retryTimer);
     }
     StatefulRedisConnection<String, String> c = connection;
-    Future<Void> closing = c == null ? Future.succeededFuture()
-        : Future.fromCompletionStage(c.closeAsync(), vertx.getOrCreateContext()).mapEmpty();
-    return closing.transform(v -> Future.fromCompletionStage(client.shutdownAsync(), vertx.getOrCreateContext()))
+    Future<Void> closing =
+        c == null
+            ? Future.succeededFuture()
+            : Future.fromCompletionStage(c.closeAsync(), vertx.getOrCreateContext()).mapEmpty();
+    return closing
+        .transform(
+            v -> Future.fromCompletionStage(client.shutdownAsync(), vertx.getOrCreateContext()))
         .mapEmpty();
   }
 

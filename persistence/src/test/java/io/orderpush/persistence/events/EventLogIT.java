@@ -56,9 +56,15 @@ class EventLogIT {
   }
 
   static NewEvent event(String merchant, String eventId) {
-    return new NewEvent(merchant, eventId,
-        "\"eventId\":\"" + eventId + "\",\"orderId\":\"o\",\"type\":\"order.created\","
-            + "\"occurredAt\":\"2026-11-11T00:00:00Z\",\"data\":{\"n\":\"" + eventId + "\"}}");
+    return new NewEvent(
+        merchant,
+        eventId,
+        "\"eventId\":\""
+            + eventId
+            + "\",\"orderId\":\"o\",\"type\":\"order.created\","
+            + "\"occurredAt\":\"2026-11-11T00:00:00Z\",\"data\":{\"n\":\""
+            + eventId
+            + "\"}}");
   }
 
   List<AppendResult> append(List<NewEvent> events) {
@@ -75,14 +81,17 @@ class EventLogIT {
     assertThat(first).extracting(AppendResult::seq).containsExactly(1L, 1L, 2L);
     assertThat(second).extracting(AppendResult::seq).containsExactly(2L, 3L);
     assertThat(await(log.head(pool, a))).isEqualTo(3);
-    assertThat(await(log.read(pool, a, 1, 100))).extracting(LoggedEvent::seq).containsExactly(1L, 2L, 3L);
+    assertThat(await(log.read(pool, a, 1, 100)))
+        .extracting(LoggedEvent::seq)
+        .containsExactly(1L, 2L, 3L);
   }
 
   @Test
   void shouldAnswerRepeatsWithTheOriginalSeqWithinAndAcrossGroups() {
     String m = merchant();
     append(List.of(event(m, "x"), event(m, "y")));
-    List<AppendResult> again = append(List.of(event(m, "y"), event(m, "z"), event(m, "z"), event(m, "x")));
+    List<AppendResult> again =
+        append(List.of(event(m, "y"), event(m, "z"), event(m, "z"), event(m, "x")));
 
     assertThat(again).extracting(AppendResult::seq).containsExactly(2L, 3L, 3L, 1L);
     assertThat(again).extracting(AppendResult::duplicate).containsExactly(true, false, true, true);
@@ -96,15 +105,23 @@ class EventLogIT {
     int n = EventLog.CHUNK_MAX_EVENTS * 2 + 7;
     append(IntStream.rangeClosed(1, n).mapToObj(i -> event(m, "e" + i)).toList());
 
-    long chunks = await(pool.preparedQuery("SELECT count(*) FROM event_chunks WHERE merchant_id = $1")
-        .execute(Tuple.of(m))).iterator().next().getLong(0);
+    long chunks =
+        await(
+                pool.preparedQuery("SELECT count(*) FROM event_chunks WHERE merchant_id = $1")
+                    .execute(Tuple.of(m)))
+            .iterator()
+            .next()
+            .getLong(0);
     assertThat(chunks).isEqualTo(3);
 
     long from = EventLog.CHUNK_MAX_EVENTS - 2;
     List<LoggedEvent> page = await(log.read(pool, m, from, 10));
-    assertThat(page).extracting(LoggedEvent::seq)
+    assertThat(page)
+        .extracting(LoggedEvent::seq)
         .containsExactlyElementsOf(IntStream.range(0, 10).mapToObj(i -> from + i).toList());
-    assertThat(page.get(0).json()).startsWith("{\"seq\":" + from + ",").contains("\"eventId\":\"e" + from + "\"");
+    assertThat(page.get(0).json())
+        .startsWith("{\"seq\":" + from + ",")
+        .contains("\"eventId\":\"e" + from + "\"");
 
     List<LoggedEvent> all = await(log.read(pool, m, 1, 10_000));
     assertThat(all).hasSize(n);
@@ -114,16 +131,24 @@ class EventLogIT {
   @Test
   void shouldCommitConcurrentRequestsOfOneMerchantDenselyThroughTheGroupCommitter() {
     String m = merchant();
-    var committer = new GroupCommitter(vertx, pool, log, new GroupCommitter.Settings(2, 500, 100_000),
-        new SimpleMeterRegistry());
+    var committer =
+        new GroupCommitter(
+            vertx,
+            pool,
+            log,
+            new GroupCommitter.Settings(2, 500, 100_000),
+            new SimpleMeterRegistry());
     List<Future<List<AppendResult>>> answers = new ArrayList<>();
     for (int r = 0; r < 40; r++) {
       int req = r;
-      answers.add(committer.append(IntStream.range(0, 25).mapToObj(i -> event(m, req + "-" + i)).toList()));
+      answers.add(
+          committer.append(IntStream.range(0, 25).mapToObj(i -> event(m, req + "-" + i)).toList()));
     }
     await(Future.all(answers));
-    List<Long> seqs = answers.stream().flatMap(f -> f.result().stream()).map(AppendResult::seq).sorted().toList();
-    assertThat(seqs).containsExactlyElementsOf(IntStream.rangeClosed(1, 1000).mapToObj(i -> (long) i).toList());
+    List<Long> seqs =
+        answers.stream().flatMap(f -> f.result().stream()).map(AppendResult::seq).sorted().toList();
+    assertThat(seqs)
+        .containsExactlyElementsOf(IntStream.rangeClosed(1, 1000).mapToObj(i -> (long) i).toList());
     // Each request's own events are consecutive: a batch is one transaction.
     for (var f : answers) {
       List<Long> own = f.result().stream().map(AppendResult::seq).toList();
@@ -134,8 +159,9 @@ class EventLogIT {
 
   @Test
   void shouldRefuseRequestsOnceClosed() {
-    var committer = new GroupCommitter(vertx, pool, log, new GroupCommitter.Settings(1, 10, 100),
-        new SimpleMeterRegistry());
+    var committer =
+        new GroupCommitter(
+            vertx, pool, log, new GroupCommitter.Settings(1, 10, 100), new SimpleMeterRegistry());
     await(committer.close());
     Future<List<AppendResult>> refused = committer.append(List.of(event(merchant(), "late")));
     assertThat(refused.toCompletionStage().toCompletableFuture())

@@ -47,6 +47,9 @@ public final class TestServices {
 
   /** A merchant id no other test uses, so tests never see each other's events. */
   public static String uniqueMerchant(String prefix) {
-    return prefix + "-" + Long.toString(System.nanoTime(), 36) + Integer.toString((int) (Math.random() * 1e6), 36);
+    return prefix
+        + "-"
+        + Long.toString(System.nanoTime(), 36)
+        + Integer.toString((int) (Math.random() * 1e6), 36);
   }
 }
