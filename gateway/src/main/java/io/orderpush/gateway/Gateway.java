@@ -117,18 +117,13 @@ public final class Gateway {
               checkpoints = new CheckpointStore(pool);
               engine =
                   new DeliveryEngine(
-                      vertx,
-                      deliveryPool,
-                      log,
-                      cursors,
-                      checkpoints,
-                      config.checkpointInterval(),
-                      registry);
+                      vertx, deliveryPool, log, cursors, checkpoints, config.delivery(), registry);
               streams = new StreamService(engine, grants, config.stream(), registry);
               callbacks =
                   new CallbackService(
                       engine, log, deliveryPool, apps, grants, config.callback(), registry);
               committer.onCommitted(engine::committed);
+              committer.onUncertain(engine::mayHaveCommitted);
               return callbacks.start();
             })
         .compose(

@@ -286,6 +286,26 @@ final class CallbackEndpoint extends Subscriber {
   }
 
   /**
+   * Retention removed events of a batch that was never acked: that batch (its id and body) can no
+   * longer be sent. It is dropped, counted and shown on the endpoint, and the channel goes on from
+   * its cursor with whatever is still stored (the engine counts the skipped events).
+   */
+  private void expired(Channel c, Batch b) {
+    pending.remove(c);
+    metrics.expiredBatches.increment();
+    lastError =
+        "batch of seqs "
+            + b.first
+            + "-"
+            + b.last
+            + " of merchant "
+            + c.merchantId()
+            + " was removed by retention before it was delivered; delivery goes on after it";
+    LOG.warn("callback app {}: {}", appId, lastError);
+    engine.restartAfterExpiry(c);
+  }
+
+  /**
    * Retry-After is honoured between the initial backoff and an hour (or the max backoff, if
    * longer).
    */
@@ -316,16 +336,15 @@ final class CallbackEndpoint extends Subscriber {
         continue;
       }
       inFlight++;
-      int count = (int) (b.last - b.first + 1);
-      log.read(pool, c.merchantId(), b.first, count)
+      // However the batch was cut (the tail cache can hand out more chunks than one log read
+      // returns), the retry reads its whole range back, so it renders the same body.
+      log.readRange(pool, c.merchantId(), b.first, b.last)
           .onComplete(
               ar -> {
                 if (pending.get(c) != b) {
                   inFlight--;
                   pump();
-                } else if (ar.failed()
-                    || ar.result().size() != count
-                    || ar.result().get(0).seq() != b.first) {
+                } else if (ar.failed()) {
                   inFlight--;
                   failed(
                       c,
@@ -333,7 +352,12 @@ final class CallbackEndpoint extends Subscriber {
                       new Attempt(
                           0,
                           Optional.empty(),
-                          "re-reading seqs " + b.first + "-" + b.last + " failed"));
+                          "re-reading seqs " + b.first + "-" + b.last + " failed: " + ar.cause()));
+                  pump();
+                } else if (ar.result().size() != b.last - b.first + 1
+                    || ar.result().get(0).seq() != b.first) {
+                  inFlight--;
+                  expired(c, b);
                   pump();
                 } else {
                   send(c, b, ar.result());
@@ -401,7 +425,8 @@ final class CallbackEndpoint extends Subscriber {
         next == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(next)),
         lastSuccessAt == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(lastSuccessAt)),
         channels.size(),
-        pending.size());
+        pending.size(),
+        EndpointView.Loading.LOADED);
   }
 
   void close() {

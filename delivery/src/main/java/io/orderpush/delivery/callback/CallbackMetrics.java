@@ -16,6 +16,10 @@ final class CallbackMetrics {
   private final MeterRegistry registry;
   private final Map<String, Counter> attempts = new ConcurrentHashMap<>();
   final Counter retries;
+  final Counter expiredBatches;
+  final Counter loadFailures;
+  final AtomicInteger loading = new AtomicInteger();
+  final AtomicInteger unreadable = new AtomicInteger();
   final Timer latency;
   final DistributionSummary batchEvents;
   final Map<String, AtomicInteger> endpoints = new ConcurrentHashMap<>();
@@ -26,6 +30,21 @@ final class CallbackMetrics {
         Counter.builder("gateway.callback.retries")
             .description("Batches scheduled for another attempt")
             .register(registry);
+    expiredBatches =
+        Counter.builder("gateway.callback.batches.expired")
+            .description(
+                "Unacked batches dropped because retention removed their events before a retry")
+            .register(registry);
+    loadFailures =
+        Counter.builder("gateway.callback.load.failures")
+            .description("Failed attempts to load a callback app's secrets or grants (retried)")
+            .register(registry);
+    Gauge.builder("gateway.callback.endpoints.loading", loading::get)
+        .description("Callback apps not fully loaded yet on this node, retried with backoff")
+        .register(registry);
+    Gauge.builder("gateway.callback.endpoints.unreadable", unreadable::get)
+        .description("Callback apps skipped: their secret cannot be opened with the configured key")
+        .register(registry);
     latency =
         Timer.builder("gateway.callback.latency")
             .description("POST to answer, per attempt")

@@ -8,14 +8,17 @@ import io.orderpush.persistence.apps.AppStore;
 import io.orderpush.persistence.apps.Grant;
 import io.orderpush.persistence.apps.GrantStore;
 import io.orderpush.persistence.apps.NotFoundException;
+import io.orderpush.persistence.apps.SecretUnreadableException;
 import io.orderpush.persistence.events.EventLog;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.sqlclient.Pool;
 import java.net.URI;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.Function;
 
@@ -41,6 +44,14 @@ public final class CallbackService {
   private final SsrfGuard guard;
   private final Map<UUID, CallbackEndpoint> endpoints = new HashMap<>();
 
+  /** Apps not fully loaded yet (PostgreSQL failed while loading them), retried with backoff. */
+  private final Map<UUID, EndpointLoader> loading = new HashMap<>();
+
+  /** Apps whose secret cannot be opened with the configured key. */
+  private final Set<UUID> unreadable = new HashSet<>();
+
+  private boolean started;
+
   public CallbackService(
       DeliveryEngine engine,
       EventLog log,
@@ -65,9 +76,28 @@ public final class CallbackService {
     return guard.check(url);
   }
 
-  /** Starts delivery for every callback app. */
+  /**
+   * Starts delivery for every callback app. An app that cannot be loaded yet (PostgreSQL failed) is
+   * retried with backoff until it is; one whose secret cannot be opened with the configured key is
+   * skipped, and all such apps are reported once, with a count.
+   */
   public Future<Void> start() {
-    return onEngine(v -> startPage(Optional.empty()));
+    return onEngine(
+        v ->
+            startPage(Optional.empty())
+                .onSuccess(
+                    ignored -> {
+                      if (!unreadable.isEmpty()) {
+                        LOG.warn(
+                            "{} callback app(s) are not delivered to: their webhook secrets cannot"
+                                + " be opened with the configured GATEWAY_SECRET_KEY (sealed under"
+                                + " another key), e.g. app {}; gauge"
+                                + " gateway_callback_endpoints_unreadable",
+                            unreadable.size(),
+                            unreadable.iterator().next());
+                      }
+                      started = true;
+                    }));
   }
 
   private Future<Void> startPage(Optional<UUID> after) {
@@ -91,51 +121,114 @@ public final class CallbackService {
     return onEngine(v -> open(app));
   }
 
+  /** Completes after the first attempt to load the app, whether or not it succeeded. */
   private Future<Void> open(App app) {
-    if (endpoints.containsKey(app.appId()) || !"active".equals(app.state())) {
+    if (endpoints.containsKey(app.appId())
+        || loading.containsKey(app.appId())
+        || !"active".equals(app.state())) {
       return Future.succeededFuture();
     }
-    return apps.signingSecrets(app.appId())
-        .compose(
-            secrets -> {
-              CallbackEndpoint e =
-                  new CallbackEndpoint(
-                      app.appId(),
-                      URI.create(app.callbackUrl().orElseThrow()),
-                      app.endpointState(),
-                      secrets,
-                      engine,
-                      log,
-                      pool,
-                      sender,
-                      settings,
-                      metrics,
-                      apps);
-              endpoints.put(app.appId(), e);
-              return loadGrants(e, "");
+    EndpointLoader l = new EndpointLoader(app);
+    loading.put(app.appId(), l);
+    metrics.loading.set(loading.size());
+    return load(l);
+  }
+
+  /** Loads the secrets (once), then the grants page by page from where the last attempt stopped. */
+  private Future<Void> load(EndpointLoader l) {
+    UUID appId = l.app.appId();
+    Future<CallbackEndpoint> endpoint =
+        endpoints.containsKey(appId)
+            ? Future.succeededFuture(endpoints.get(appId))
+            : apps.signingSecrets(appId)
+                .map(
+                    secrets -> {
+                      CallbackEndpoint e =
+                          new CallbackEndpoint(
+                              appId,
+                              URI.create(l.app.callbackUrl().orElseThrow()),
+                              l.app.endpointState(),
+                              secrets,
+                              engine,
+                              log,
+                              pool,
+                              sender,
+                              settings,
+                              metrics,
+                              apps);
+                      endpoints.put(appId, e);
+                      return e;
+                    });
+    return endpoint
+        .compose(e -> loadGrants(e, l))
+        .<Void>map(
+            v -> {
+              loading.remove(appId);
+              metrics.loading.set(loading.size());
+              if (l.attempts > 0) {
+                LOG.info(
+                    "callback delivery for app {} started after {} retries", appId, l.attempts);
+              }
+              return null;
             })
         .recover(
             err -> {
-              // One app that cannot be served (say, a secret sealed under another key) must not
-              // keep
-              // every other app from being delivered to.
-              LOG.error(
-                  "callback delivery for app {} cannot start: {}", app.appId(), err.toString());
+              if (loading.get(appId) != l) {
+                return Future.succeededFuture(); // closed or removed meanwhile
+              }
+              if (err instanceof SecretUnreadableException) {
+                loading.remove(appId);
+                metrics.loading.set(loading.size());
+                unreadable.add(appId);
+                metrics.unreadable.set(unreadable.size());
+                if (started) {
+                  LOG.warn("callback app {} cannot be delivered to: {}", appId, err.getMessage());
+                }
+              } else if (err instanceof NotFoundException) {
+                loading.remove(appId); // deleted meanwhile
+                metrics.loading.set(loading.size());
+              } else {
+                retryLater(l, err);
+              }
               return Future.succeededFuture();
             });
   }
 
-  private Future<Void> loadGrants(CallbackEndpoint e, String after) {
+  private void retryLater(EndpointLoader l, Throwable err) {
+    long delay = l.failed(err, System.currentTimeMillis());
+    metrics.loadFailures.increment();
+    LOG.warn(
+        "loading callback app {} failed (attempt {}), retrying in {} ms: {}",
+        l.app.appId(),
+        l.attempts,
+        delay,
+        err.toString());
+    l.timer =
+        engine
+            .vertx()
+            .setTimer(
+                delay,
+                id -> {
+                  l.timer = -1;
+                  if (loading.get(l.app.appId()) == l) {
+                    load(l);
+                  }
+                });
+  }
+
+  private Future<Void> loadGrants(CallbackEndpoint e, EndpointLoader l) {
     return grants
-        .forApp(e.appId, PAGE, after)
+        .forApp(e.appId, PAGE, l.grantsAfter)
         .compose(
             page -> {
               for (Grant g : page) {
                 add(e, g);
               }
-              return page.size() < PAGE
-                  ? Future.succeededFuture()
-                  : loadGrants(e, page.get(page.size() - 1).merchantId());
+              if (page.size() < PAGE) {
+                return Future.succeededFuture();
+              }
+              l.grantsAfter = page.get(page.size() - 1).merchantId();
+              return loadGrants(e, l);
             });
   }
 
@@ -176,7 +269,19 @@ public final class CallbackService {
   }
 
   public Future<EndpointView> view(UUID appId) {
-    return onEngine(v -> Future.succeededFuture(endpoint(appId).view()));
+    return onEngine(
+        v -> {
+          EndpointLoader l = loading.get(appId);
+          CallbackEndpoint e = endpoints.get(appId);
+          if (l != null) {
+            return Future.succeededFuture(
+                l.view(e == null ? Optional.empty() : Optional.of(e.view())));
+          }
+          if (unreadable.contains(appId)) {
+            return Future.succeededFuture(EndpointLoader.unreadableView());
+          }
+          return Future.succeededFuture(endpoint(appId).view());
+        });
   }
 
   public Future<EndpointView> suspend(UUID appId) {
@@ -224,6 +329,8 @@ public final class CallbackService {
   public Future<Void> close() {
     return onEngine(
         v -> {
+          loading.values().forEach(l -> engine.vertx().cancelTimer(l.timer));
+          loading.clear();
           endpoints.values().forEach(CallbackEndpoint::close);
           return sender.close();
         });

@@ -11,4 +11,20 @@ public record EndpointView(
     Optional<Instant> nextAttemptAt,
     Optional<Instant> lastSuccessAt,
     int channels,
-    int channelsWaiting) {}
+    int channelsWaiting,
+    Loading loading) {
+
+  /** Whether this node has loaded the endpoint (its secrets and every grant). */
+  public enum Loading {
+    /** Loaded: every granted merchant is delivered. */
+    LOADED,
+    /** Not yet: PostgreSQL failed while loading it; retried with backoff (see nextAttemptAt). */
+    LOADING,
+    /** Never, with this configuration: the secret is sealed under another key. */
+    UNREADABLE;
+
+    public String wire() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+}

@@ -10,7 +10,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -51,7 +50,8 @@ public final class DeliveryEngine {
   private final AtomicLong assignedCount = new AtomicLong();
   private final DeliveryMetrics metrics;
   private final CheckpointStore checkpoints;
-  private final TailCache tail = new TailCache(TailCache.PER_MERCHANT, TailCache.TOTAL);
+  private final TailCache tail;
+  private final DeliverySettings settings;
 
   /** Channels whose cursor moved since the last checkpoint. */
   private Set<Channel> dirty = new HashSet<>();
@@ -59,6 +59,8 @@ public final class DeliveryEngine {
   private volatile long lag;
   private long lagTimer = -1;
   private long checkpointTimer = -1;
+  private long reconcileTimer = -1;
+  private boolean reconciling;
 
   public DeliveryEngine(
       Vertx vertx,
@@ -66,20 +68,26 @@ public final class DeliveryEngine {
       EventLog log,
       CursorStore cursors,
       CheckpointStore checkpoints,
-      Duration checkpointInterval,
+      DeliverySettings settings,
       MeterRegistry registry) {
     this.vertx = vertx;
+    this.settings = settings;
+    this.tail = new TailCache(TailCache.PER_MERCHANT, settings.tailCacheBytes());
     this.context = vertx.getOrCreateContext();
     this.pool = pool;
     this.log = log;
     this.cursors = cursors;
     this.checkpoints = checkpoints;
     this.metrics = new DeliveryMetrics(registry, channelCount::get, assignedCount::get, () -> lag);
+    metrics.tailCache(registry, tail);
     // One timer each for the whole node, not one per channel.
     context.runOnContext(
         v -> {
           lagTimer = vertx.setPeriodic(LAG_SAMPLE_MS, id -> lag = computeLag());
-          checkpointTimer = vertx.setPeriodic(checkpointInterval.toMillis(), id -> checkpoint());
+          checkpointTimer =
+              vertx.setPeriodic(settings.checkpointInterval().toMillis(), id -> checkpoint());
+          reconcileTimer =
+              vertx.setPeriodic(settings.reconcileInterval().toMillis(), id -> reconcile());
         });
   }
 
@@ -118,9 +126,74 @@ public final class DeliveryEngine {
         v -> {
           vertx.cancelTimer(lagTimer);
           vertx.cancelTimer(checkpointTimer);
+          vertx.cancelTimer(reconcileTimer);
           checkpoint().onComplete(ar -> done.complete());
         });
     return done.future();
+  }
+
+  /**
+   * The backstop for missed wake-ups: one query for the heads of merchants that got events
+   * recently, and a wake-up for every channel here that has not seen its merchant's head. A channel
+   * normally learns of new events from {@link #committed}; this catches what that cannot see: a
+   * commit whose answer was lost (the retry comes back as a duplicate), or a commit by another
+   * writer. It costs nothing per idle channel. Engine context only.
+   */
+  Future<Void> reconcile() {
+    if (reconciling || byMerchant.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    reconciling = true;
+    Instant since = Instant.now().minus(settings.reconcileLookback());
+    return log.headsIngestedSince(pool, since)
+        .<Void>map(
+            heads -> {
+              heads.forEach(this::headSeen);
+              return null;
+            })
+        .onFailure(
+            err -> {
+              metrics.reconcileFailures.increment();
+              LOG.warn("reconciling recent heads failed, trying again later: {}", err.toString());
+            })
+        .onComplete(ar -> reconciling = false);
+  }
+
+  /** The merchant's head is at least {@code head}: wake the channels that have not seen it. */
+  private void headSeen(String merchantId, long head) {
+    Set<Channel> channels = byMerchant.get(merchantId);
+    if (channels == null) {
+      return;
+    }
+    for (Channel c : channels) {
+      if (c.owner != null && c.claimed && head > c.sent && c.knownHead < head) {
+        metrics.reconcileWoken.increment();
+        c.headVersion++;
+        c.knownHead = head;
+        wake(c);
+      }
+    }
+  }
+
+  /**
+   * Commits of these merchants may or may not have happened (the commit's answer was lost): read
+   * their channels from the log again rather than wait for the next commit. Any thread.
+   */
+  public void mayHaveCommitted(Set<String> merchantIds) {
+    context.runOnContext(
+        v -> {
+          for (String m : merchantIds) {
+            Set<Channel> channels = byMerchant.get(m);
+            if (channels != null) {
+              tail.forget(m); // the cache may miss what was committed: read from the log
+              for (Channel c : channels) {
+                c.headVersion++;
+                c.knownHead = Long.MAX_VALUE;
+                wake(c);
+              }
+            }
+          }
+        });
   }
 
   public Context context() {
@@ -165,6 +238,7 @@ public final class DeliveryEngine {
   /** Forgets the channel; it must have no owner. Engine context only. */
   public void remove(Channel c) {
     release(c);
+    dirty.remove(c); // a removed channel's cursor must never become another grant's checkpoint
     Set<Channel> set = byMerchant.get(c.merchantId);
     if (set != null && set.remove(c)) {
       channelCount.decrementAndGet();
@@ -230,6 +304,16 @@ public final class DeliveryEngine {
               c.owner.claimed(c, c.cursor);
               wake(c);
             });
+  }
+
+  /**
+   * Retention removed events the channel's subscriber was handed and had not delivered: delivery
+   * starts over from the stored cursor + 1 with what is still stored. The merchant's cached tail
+   * may hold removed events too, so it goes. Engine context only.
+   */
+  public void restartAfterExpiry(Channel c) {
+    tail.forget(c.merchantId);
+    restart(c);
   }
 
   /** Claims the channel again for its owner: delivery restarts from the stored cursor + 1. */

@@ -26,11 +26,24 @@ public final class DeliveryMetrics {
   final Counter tailHits;
   final Timer commitToSend;
 
+  final Counter reconcileWoken;
+  final Counter reconcileFailures;
+
   DeliveryMetrics(
       MeterRegistry registry,
       Supplier<Number> channels,
       Supplier<Number> assigned,
       Supplier<Number> lag) {
+    reconcileWoken =
+        Counter.builder("gateway.delivery.reconcile.woken")
+            .description(
+                "Channels woken by the periodic reconcile of recent heads: wake-ups that were"
+                    + " missed otherwise")
+            .register(registry);
+    reconcileFailures =
+        Counter.builder("gateway.delivery.reconcile.failures")
+            .description("Reconciles of recent heads that failed (retried at the next interval)")
+            .register(registry);
     eventsSent =
         Counter.builder("gateway.delivery.events.sent")
             .description("Events sent to subscribers")
@@ -100,6 +113,17 @@ public final class DeliveryMetrics {
         .register(registry);
     Gauge.builder("gateway.delivery.lag.events", lag)
         .description("Sum over owned channels of events known to exist above the cursor")
+        .register(registry);
+  }
+
+  /** The tail cache's size; read from the scrape thread, so only ever an estimate. */
+  void tailCache(MeterRegistry registry, TailCache tail) {
+    Gauge.builder("gateway.delivery.tail.cache.bytes", tail::bytes)
+        .description("Bytes (estimated) held by the cache of recent events")
+        .baseUnit("bytes")
+        .register(registry);
+    Gauge.builder("gateway.delivery.tail.cache.events", tail::events)
+        .description("Events held by the cache of recent events")
         .register(registry);
   }
 }

@@ -2,52 +2,96 @@ package io.orderpush.delivery.channel;
 
 import io.orderpush.persistence.events.LoggedEvent;
 import java.util.ArrayDeque;
-import java.util.HashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The most recent committed events of the merchants this node delivers, so that channels that are
  * caught up get new events without reading them back from PostgreSQL. Only a contiguous run ending
  * at the newest event is kept per merchant; anything out of order empties that merchant's run
- * (reads then go to the log, which is always right). Bounded per merchant and in total. Engine
- * context only.
+ * (reads then go to the log, which is always right).
+ *
+ * <p>Bounded per merchant in events and in total in bytes: events carry up to 64 KiB of data, so a
+ * count bound alone could hold gigabytes. Past the byte bound, the oldest events of the merchants
+ * that received nothing for longest go first. Engine context only.
  */
 final class TailCache {
 
   static final int PER_MERCHANT = 2048;
-  static final int TOTAL = 200_000;
+
+  /** Java object headers and references around each cached event's text. */
+  static final int OVERHEAD_BYTES = 64;
 
   private final int perMerchant;
-  private final int total;
-  private final Map<String, ArrayDeque<LoggedEvent>> runs = new HashMap<>();
-  private int size;
+  private final long maxBytes;
 
-  TailCache(int perMerchant, int total) {
+  /** In order of last append: the first is the merchant that received nothing for longest. */
+  private final LinkedHashMap<String, ArrayDeque<LoggedEvent>> runs = new LinkedHashMap<>();
+
+  // Written on the engine's context only; volatile for the metrics scrape.
+  private volatile long bytes;
+  private volatile long events;
+
+  TailCache(int perMerchant, long maxBytes) {
     this.perMerchant = perMerchant;
-    this.total = total;
+    this.maxBytes = maxBytes;
   }
 
-  void append(String merchantId, List<LoggedEvent> events) {
-    ArrayDeque<LoggedEvent> run = runs.computeIfAbsent(merchantId, m -> new ArrayDeque<>());
-    for (LoggedEvent e : events) {
+  /**
+   * What an event costs here, at most: its text as two bytes a character (CJK text is not Latin-1,
+   * so Java stores it as UTF-16), plus the objects around it.
+   */
+  static long cost(LoggedEvent e) {
+    return 2L * e.json().length() + OVERHEAD_BYTES;
+  }
+
+  void append(String merchantId, List<LoggedEvent> added) {
+    ArrayDeque<LoggedEvent> run = runs.remove(merchantId); // re-inserted last: newest
+    if (run == null) {
+      run = new ArrayDeque<>();
+    }
+    runs.put(merchantId, run);
+    for (LoggedEvent e : added) {
       if (!run.isEmpty() && e.seq() != run.peekLast().seq() + 1) {
-        size -= run.size();
-        run.clear();
+        clear(run);
       }
       run.addLast(e);
-      size++;
+      bytes += cost(e);
+      events++;
       if (run.size() > perMerchant) {
-        run.pollFirst();
-        size--;
+        removeFirst(run);
       }
     }
-    if (size > total) {
-      // Rare, and always safe: every read can go to the log.
-      runs.clear();
-      size = 0;
+    evict();
+  }
+
+  /** Oldest events first, of the merchant that received nothing for longest. */
+  private void evict() {
+    Iterator<ArrayDeque<LoggedEvent>> eldest = runs.values().iterator();
+    while (bytes > maxBytes && eldest.hasNext()) {
+      ArrayDeque<LoggedEvent> run = eldest.next();
+      while (bytes > maxBytes && !run.isEmpty()) {
+        removeFirst(run);
+      }
+      if (run.isEmpty()) {
+        eldest.remove();
+      }
     }
+  }
+
+  private void removeFirst(ArrayDeque<LoggedEvent> run) {
+    LoggedEvent gone = run.pollFirst();
+    bytes -= cost(gone);
+    events--;
+  }
+
+  private void clear(ArrayDeque<LoggedEvent> run) {
+    for (LoggedEvent e : run) {
+      bytes -= cost(e);
+    }
+    events -= run.size();
+    run.clear();
   }
 
   /**
@@ -69,14 +113,22 @@ final class TailCache {
       tail[i] = it.next();
     }
     List<LoggedEvent> out = List.of(tail);
-    out = out.size() > limit ? out.subList(0, limit) : out;
-    return out;
+    return out.size() > limit ? out.subList(0, limit) : out;
   }
 
   void forget(String merchantId) {
     ArrayDeque<LoggedEvent> run = runs.remove(merchantId);
     if (run != null) {
-      size -= run.size();
+      clear(run);
     }
+  }
+
+  /** Bytes held, as estimated by {@link #cost}. */
+  long bytes() {
+    return bytes;
+  }
+
+  long events() {
+    return events;
   }
 }

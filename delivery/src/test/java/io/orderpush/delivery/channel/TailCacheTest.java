@@ -21,7 +21,7 @@ class TailCacheTest {
 
   @Test
   void shouldServeAContiguousRunFromAnySeqItHolds() {
-    TailCache cache = new TailCache(100, 1000);
+    TailCache cache = new TailCache(100, 1 << 20);
     cache.append("m", events(1, 5));
     cache.append("m", events(6, 9));
     assertThat(seqs(cache.get("m", 4, 3))).containsExactly(4L, 5L, 6L);
@@ -32,7 +32,7 @@ class TailCacheTest {
 
   @Test
   void shouldDropARunThatWouldHaveAHoleRatherThanServeIt() {
-    TailCache cache = new TailCache(100, 1000);
+    TailCache cache = new TailCache(100, 1 << 20);
     cache.append("m", events(1, 5));
     cache.append("m", events(8, 9)); // 6 and 7 arrive later, or never here
     assertThat(cache.get("m", 5, 10)).isNull();
@@ -40,15 +40,50 @@ class TailCacheTest {
   }
 
   @Test
-  void shouldStayWithinItsBounds() {
-    TailCache cache = new TailCache(10, 25);
+  void shouldKeepAtMostItsPerMerchantCount() {
+    TailCache cache = new TailCache(10, 1 << 20);
     cache.append("a", events(1, 30));
     assertThat(cache.get("a", 20, 100)).isNull();
     assertThat(seqs(cache.get("a", 21, 100))).hasSize(10);
-    cache.append("b", events(1, 10));
-    cache.append(
-        "c", events(1, 10)); // 30 > 25 in total: everything goes, reads fall back to the log
-    assertThat(cache.get("a", 25, 1)).isNull();
-    assertThat(cache.get("c", 1, 1)).isNull();
+    assertThat(cache.events()).isEqualTo(10);
+  }
+
+  /** A 64 KiB order of Chinese text: 32,768 characters, 64 KiB as a Java string. */
+  static LoggedEvent large(long seq) {
+    return new LoggedEvent(seq, "{\"seq\":" + seq + ",\"data\":\"" + "浙".repeat(32_768) + "\"}");
+  }
+
+  @Test
+  void shouldBoundItsBytesWithLargeEventsDroppingTheMerchantsQuietLongest() {
+    long max = 1L << 20; // 1 MiB: room for about 15 of these events
+    TailCache cache = new TailCache(2048, max);
+    for (long seq = 1; seq <= 100; seq++) {
+      for (String m : List.of("quiet", "busy-1", "busy-2")) {
+        if (!m.equals("quiet") || seq <= 2) {
+          cache.append(m, List.of(large(seq)));
+        }
+      }
+      assertThat(cache.bytes()).isLessThanOrEqualTo(max);
+    }
+    assertThat(cache.get("quiet", 1, 10)).isNull();
+    // The busiest merchants keep their newest events, contiguous up to the head.
+    assertThat(seqs(cache.get("busy-2", 100, 10))).containsExactly(100L);
+    assertThat(cache.bytes()).isGreaterThan(max / 2);
+    long counted = 0;
+    for (String m : List.of("busy-1", "busy-2")) {
+      for (long seq = 1; seq <= 100; seq++) {
+        List<LoggedEvent> got = cache.get(m, seq, 1);
+        if (got != null) {
+          counted += TailCache.cost(got.get(0));
+        }
+      }
+    }
+    assertThat(counted).isEqualTo(cache.bytes());
+  }
+
+  @Test
+  void shouldCountAtLeastTwoBytesACharacterForCjkText() {
+    LoggedEvent e = large(1);
+    assertThat(TailCache.cost(e)).isGreaterThanOrEqualTo(2L * e.json().length());
   }
 }

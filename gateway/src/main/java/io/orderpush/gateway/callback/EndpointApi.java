@@ -56,6 +56,7 @@ public final class EndpointApi {
         .put("nextAttemptAt", v.nextAttemptAt().map(Object::toString).orElse(null))
         .put("lastSuccessAt", v.lastSuccessAt().map(Object::toString).orElse(null))
         .put("channels", v.channels())
-        .put("channelsWaiting", v.channelsWaiting());
+        .put("channelsWaiting", v.channelsWaiting())
+        .put("loading", v.loading().wire());
   }
 }

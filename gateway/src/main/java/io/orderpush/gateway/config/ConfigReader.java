@@ -73,6 +73,20 @@ final class ConfigReader {
     return min;
   }
 
+  long longValue(String key, long min, long max) {
+    String v = raw(key);
+    try {
+      long n = Long.parseLong(v);
+      if (n >= min && n <= max) {
+        return n;
+      }
+    } catch (NumberFormatException ignored) {
+      // reported below
+    }
+    problem(key, "an integer from " + min + " to " + max, v);
+    return min;
+  }
+
   Duration millis(String key, int min, int max) {
     return Duration.ofMillis(integer(key, min, max));
   }

@@ -2,6 +2,7 @@ package io.orderpush.gateway.config;
 
 import io.orderpush.delivery.callback.Allowlist;
 import io.orderpush.delivery.callback.CallbackSettings;
+import io.orderpush.delivery.channel.DeliverySettings;
 import io.orderpush.delivery.websocket.StreamSettings;
 import io.orderpush.persistence.pg.PgSettings;
 import io.orderpush.persistence.redis.RedisSettings;
@@ -17,7 +18,7 @@ public record GatewayConfig(
     StreamSettings stream,
     CallbackSettings callback,
     java.time.Duration secretGrace,
-    java.time.Duration checkpointInterval,
+    DeliverySettings delivery,
     int retentionDays,
     int replayMaxEvents,
     IngestConfig ingest,
@@ -84,7 +85,14 @@ public record GatewayConfig(
             r.millis("callback.failing-after-ms", 1000, 24 * 86_400_000),
             allowlist);
     var secretGrace = r.millis("apps.secret-grace-ms", 0, 24 * 86_400_000);
-    var checkpointInterval = r.millis("delivery.checkpoint-interval-ms", 100, 600_000);
+    var reconcileInterval = r.millis("delivery.reconcile-interval-ms", 100, 600_000);
+    DeliverySettings delivery =
+        new DeliverySettings(
+            r.millis("delivery.checkpoint-interval-ms", 100, 600_000),
+            r.longValue("delivery.tail-cache-bytes", 0, 64L * 1024 * 1024 * 1024),
+            reconcileInterval,
+            // longer than any commit can take (its statement timeout), plus two sweeps
+            queryTimeout.plus(reconcileInterval.multipliedBy(2)));
     int retentionDays = r.integer("retention.days", 1, 3650);
     int replayMaxEvents = r.integer("replay.max-events", 1, 100_000_000);
     IngestConfig ingest =
@@ -121,7 +129,7 @@ public record GatewayConfig(
         stream,
         callback,
         secretGrace,
-        checkpointInterval,
+        delivery,
         retentionDays,
         replayMaxEvents,
         ingest,

@@ -55,7 +55,7 @@ public final class SecretCipher {
       cipher.updateAAD(associatedData);
       return cipher.doFinal(stored, NONCE_BYTES, stored.length - NONCE_BYTES);
     } catch (GeneralSecurityException e) {
-      throw new PersistenceException(
+      throw new SecretUnreadableException(
           "stored secret cannot be decrypted with the configured key", e);
     }
   }

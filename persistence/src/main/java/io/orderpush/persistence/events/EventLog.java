@@ -206,6 +206,34 @@ public final class EventLog {
   }
 
   /**
+   * Events {@code fromSeq..toSeq} of one merchant, however many chunks they span: pages through
+   * {@link #read} until {@code toSeq} or the end of what is stored. The answer is shorter than
+   * asked, or starts after {@code fromSeq}, only when some of those events are not stored: past the
+   * head, or removed by retention.
+   */
+  public Future<List<LoggedEvent>> readRange(
+      SqlClient client, String merchantId, long fromSeq, long toSeq) {
+    if (toSeq < fromSeq || toSeq - fromSeq >= Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("bad range " + fromSeq + "-" + toSeq);
+    }
+    return readRange(client, merchantId, fromSeq, toSeq, new ArrayList<>());
+  }
+
+  private Future<List<LoggedEvent>> readRange(
+      SqlClient client, String merchantId, long next, long toSeq, List<LoggedEvent> into) {
+    return read(client, merchantId, next, (int) (toSeq - next + 1))
+        .compose(
+            page -> {
+              into.addAll(page);
+              if (page.isEmpty() || page.get(page.size() - 1).seq() >= toSeq) {
+                return Future.succeededFuture(into);
+              }
+              return readRange(
+                  client, merchantId, page.get(page.size() - 1).seq() + 1, toSeq, into);
+            });
+  }
+
+  /**
    * The lowest seq of the merchant still stored (older ones are past retention), or head + 1 if
    * none is: replay and rewinds must not start before it.
    */
@@ -229,6 +257,25 @@ public final class EventLog {
     return client
         .preparedQuery("SELECT merchant_id, head_seq FROM merchants WHERE merchant_id = ANY($1)")
         .execute(Tuple.tuple().addArrayOfString(merchantIds.toArray(String[]::new)))
+        .map(
+            rows -> {
+              Map<String, Long> heads = new HashMap<>();
+              rows.forEach(r -> heads.put(r.getString(0), r.getLong(1)));
+              return heads;
+            });
+  }
+
+  /**
+   * The highest seq stored of every merchant that got events ingested at or after {@code since},
+   * from the newest end of an index: the cost follows what was ingested since, not the number of
+   * merchants or channels.
+   */
+  public Future<Map<String, Long>> headsIngestedSince(SqlClient client, Instant since) {
+    return client
+        .preparedQuery(
+            "SELECT merchant_id, max(last_seq) FROM event_chunks WHERE ingested_at >= $1"
+                + " GROUP BY merchant_id")
+        .execute(Tuple.of(since.atOffset(ZoneOffset.UTC)))
         .map(
             rows -> {
               Map<String, Long> heads = new HashMap<>();

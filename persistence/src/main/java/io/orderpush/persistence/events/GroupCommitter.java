@@ -11,8 +11,10 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -44,6 +46,7 @@ public final class GroupCommitter {
   private final Lane[] lanes;
   private volatile int queuedEvents;
   private volatile Consumer<Map<String, List<LoggedEvent>>> onCommitted = stored -> {};
+  private volatile Consumer<Set<String>> onUncertain = merchants -> {};
   private boolean closed;
   private Promise<Void> drained;
 
@@ -81,6 +84,15 @@ public final class GroupCommitter {
    */
   public void onCommitted(Consumer<Map<String, List<LoggedEvent>>> listener) {
     this.onCommitted = listener;
+  }
+
+  /**
+   * Called with the merchants of a group whose commit failed: when the failure was the answer being
+   * lost, the events may be committed although nobody was told, and a retry of the request will
+   * come back as a duplicate that wakes nobody.
+   */
+  public void onUncertain(Consumer<Set<String>> listener) {
+    this.onUncertain = listener;
   }
 
   /** Refuses new requests and completes once every accepted one has committed or failed. */
@@ -157,6 +169,9 @@ public final class GroupCommitter {
                 }
               } else {
                 metrics.commitFailures.increment();
+                Set<String> merchants = new HashSet<>();
+                events.forEach(e -> merchants.add(e.merchantId()));
+                onUncertain.accept(merchants);
                 group.forEach(p -> p.fail(ar.cause()));
               }
               flush(lane);
