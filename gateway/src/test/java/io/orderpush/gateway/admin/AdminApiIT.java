@@ -69,12 +69,12 @@ class AdminApiIT {
                     "delivery",
                     new JsonObject()
                         .put("mode", "callback")
-                        .put("url", "https://wms.example.com/hooks")));
+                        .put("url", "https://203.0.113.10/hooks")));
     String id = created.getString("appId");
     assertThat(created.getString("token")).startsWith("gwa_").hasSizeGreaterThan(40);
     assertThat(created.getString("webhookSecret")).startsWith("whsec_");
     assertThat(created.getJsonObject("delivery").getString("url"))
-        .isEqualTo("https://wms.example.com/hooks");
+        .isEqualTo("https://203.0.113.10/hooks");
 
     JsonObject got = new JsonObject(admin("GET", "/v1/apps/" + id, null).body());
     assertThat(got.getString("name")).isEqualTo("warehouse");
