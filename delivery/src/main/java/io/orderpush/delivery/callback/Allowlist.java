@@ -9,27 +9,6 @@ import java.util.Locale;
 /** Hosts and CIDR ranges an operator allows callbacks to reach although they are private. */
 public final class Allowlist {
 
-  private record Cidr(byte[] network, int bits) {
-    boolean contains(InetAddress a) {
-      byte[] b = a.getAddress();
-      if (b.length != network.length) {
-        return false;
-      }
-      int full = bits / 8;
-      for (int i = 0; i < full; i++) {
-        if (b[i] != network[i]) {
-          return false;
-        }
-      }
-      int rest = bits % 8;
-      if (rest == 0) {
-        return true;
-      }
-      int mask = 0xff << (8 - rest) & 0xff;
-      return (b[full] & mask) == (network[full] & mask);
-    }
-  }
-
   private final List<String> hosts = new ArrayList<>();
   private final List<Cidr> ranges = new ArrayList<>();
 

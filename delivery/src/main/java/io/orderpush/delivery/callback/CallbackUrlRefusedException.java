@@ -2,22 +2,34 @@ package io.orderpush.delivery.callback;
 
 import io.orderpush.delivery.DeliveryException;
 
-/** A callback URL whose host is, or resolves to, an address callbacks must not reach. */
+/**
+ * A callback URL that is not one (malformed), or whose host is, or resolves to, an address
+ * callbacks must not reach, or does not resolve.
+ */
 public final class CallbackUrlRefusedException extends DeliveryException {
 
-  private final boolean unresolved;
+  private final boolean malformed;
 
   public CallbackUrlRefusedException(String message) {
-    this(message, false);
+    this(message, false, null);
   }
 
-  CallbackUrlRefusedException(String message, boolean unresolved) {
-    super(message);
-    this.unresolved = unresolved;
+  private CallbackUrlRefusedException(String message, boolean malformed, Throwable cause) {
+    super(message, cause);
+    this.malformed = malformed;
   }
 
-  /** The host did not resolve (now): nothing is known to be wrong with it yet. */
-  public boolean unresolved() {
-    return unresolved;
+  static CallbackUrlRefusedException malformed(String message) {
+    return new CallbackUrlRefusedException(message, true, null);
+  }
+
+  /** Refused for a reason found while checking the host; {@code cause} is never an answer. */
+  static CallbackUrlRefusedException because(String message, Throwable cause) {
+    return new CallbackUrlRefusedException(message, false, cause);
+  }
+
+  /** The text is not a valid callback URL at all, as opposed to naming a host that is refused. */
+  public boolean malformed() {
+    return malformed;
   }
 }

@@ -1,15 +1,15 @@
 package io.orderpush.gateway.admin;
 
 import io.orderpush.delivery.callback.CallbackService;
+import io.orderpush.delivery.callback.CallbackUrlRefusedException;
 import io.orderpush.gateway.http.ApiException;
+import io.orderpush.gateway.http.Utf16;
 import io.orderpush.persistence.apps.AppStore;
 import io.orderpush.persistence.apps.DeliveryMode;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -36,10 +36,7 @@ public final class AppsApi {
 
   public void create(RoutingContext ctx) {
     JsonObject body = AdminJson.body(ctx);
-    String name = body.getValue("name") instanceof String s ? s.strip() : null;
-    if (name == null || name.isEmpty() || name.length() > MAX_NAME) {
-      throw invalid("name", "required: a string of 1 to " + MAX_NAME + " characters");
-    }
+    String name = name(body.getValue("name"));
     if (!(body.getValue("delivery") instanceof JsonObject delivery)) {
       throw invalid(
           "delivery",
@@ -57,7 +54,9 @@ public final class AppsApi {
     } else if (delivery.containsKey("url")) {
       throw invalid("delivery.url", "only callback apps have a url");
     }
-    Future<Void> allowed = url.map(callbacks::checkUrl).orElse(Future.succeededFuture());
+    Future<Void> allowed =
+        url.map(u -> callbacks.checkUrl(u).recover(AppsApi::refusedUrl))
+            .orElse(Future.succeededFuture());
     Optional<String> callbackUrl = url;
     allowed
         .compose(v -> apps.create(name, mode, callbackUrl))
@@ -141,28 +140,43 @@ public final class AppsApi {
     throw invalid("limit", "must be an integer from 1 to " + MAX_PAGE);
   }
 
-  /**
-   * Syntax only: an absolute http(s) URL. Whether its host may be reached (SSRF rules) is decided
-   * by the callback delivery, which checks every address it connects to.
-   */
+  private static String name(Object value) {
+    String name = value instanceof String s ? s.strip() : null;
+    if (name == null || name.isEmpty() || name.length() > MAX_NAME) {
+      throw invalid("name", "required: a string of 1 to " + MAX_NAME + " characters");
+    }
+    if (name.chars().anyMatch(Character::isISOControl)) {
+      throw invalid("name", "must not contain control characters");
+    }
+    if (Utf16.hasLoneSurrogate(name)) {
+      throw invalid("name", Utf16.LONE_SURROGATE);
+    }
+    return name;
+  }
+
+  /** Type and length only; the callback delivery owns the URL rules and checks the rest. */
   private static String callbackUrl(Object value) {
     if (!(value instanceof String s) || s.isEmpty() || s.length() > MAX_URL) {
       throw invalid(
           "delivery.url",
           "required for callback apps: an http or https URL of at most " + MAX_URL + " characters");
     }
-    try {
-      URI u = new URI(s);
-      if (("http".equals(u.getScheme()) || "https".equals(u.getScheme()))
-          && u.getHost() != null
-          && u.getRawUserInfo() == null) {
-        return s;
-      }
-    } catch (URISyntaxException ignored) {
-      // reported below
+    return s;
+  }
+
+  /** Every refusal names the field; a URL that is not one is an invalid request. */
+  private static Future<Void> refusedUrl(Throwable err) {
+    if (!(err instanceof CallbackUrlRefusedException refused)) {
+      return Future.failedFuture(err);
     }
-    throw invalid(
-        "delivery.url", "must be an absolute http or https URL with a host and no user info");
+    List<Map<String, Object>> details =
+        List.of(Map.of("field", "delivery.url", "problem", refused.getMessage()));
+    return Future.failedFuture(
+        new ApiException(
+            400,
+            refused.malformed() ? "invalid_request" : "callback_url_refused",
+            refused.getMessage(),
+            details));
   }
 
   static ApiException invalid(String field, String problem) {

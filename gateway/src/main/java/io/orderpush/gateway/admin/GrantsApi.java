@@ -58,6 +58,9 @@ public final class GrantsApi {
   public void listForApp(RoutingContext ctx) {
     int limit = AppsApi.limit(ctx.queryParams().get("limit"));
     String after = ctx.queryParams().get("after");
+    if (after != null && !EventParser.MERCHANT_ID.matcher(after).matches()) {
+      throw AppsApi.invalid("after", "must be a merchantId from a previous page");
+    }
     grants
         .forApp(AdminJson.appId(ctx), limit, after == null ? "" : after)
         .onSuccess(

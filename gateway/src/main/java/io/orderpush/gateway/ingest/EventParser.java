@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import io.orderpush.gateway.http.ApiException;
+import io.orderpush.gateway.http.Utf16;
 import io.orderpush.persistence.events.NewEvent;
 import java.io.IOException;
 import java.io.StringWriter;
@@ -166,6 +167,10 @@ public final class EventParser {
         return null;
       }
     }
+    if (Utf16.hasLoneSurrogate(s)) {
+      problems.add(index, field, Utf16.LONE_SURROGATE, false);
+      return null;
+    }
     return s;
   }
 
@@ -217,6 +222,10 @@ public final class EventParser {
         || (json.length() * 3L > maxDataBytes
             && json.getBytes(StandardCharsets.UTF_8).length > maxDataBytes)) {
       problems.add(index, "data", "must be at most " + maxDataBytes + " bytes of JSON", true);
+      return null;
+    }
+    if (Utf16.hasLoneSurrogate(json)) {
+      problems.add(index, "data", "strings and member names " + Utf16.LONE_SURROGATE, false);
       return null;
     }
     return json;

@@ -20,6 +20,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class AdminApiIT {
 
@@ -69,12 +71,12 @@ class AdminApiIT {
                     "delivery",
                     new JsonObject()
                         .put("mode", "callback")
-                        .put("url", "https://wms.example.com/hooks")));
+                        .put("url", "https://203.0.113.10/hooks")));
     String id = created.getString("appId");
     assertThat(created.getString("token")).startsWith("gwa_").hasSizeGreaterThan(40);
     assertThat(created.getString("webhookSecret")).startsWith("whsec_");
     assertThat(created.getJsonObject("delivery").getString("url"))
-        .isEqualTo("https://wms.example.com/hooks");
+        .isEqualTo("https://203.0.113.10/hooks");
 
     JsonObject got = new JsonObject(admin("GET", "/v1/apps/" + id, null).body());
     assertThat(got.getString("name")).isEqualTo("warehouse");
@@ -216,6 +218,99 @@ class AdminApiIT {
         400,
         "invalid_request");
     assertError(admin("PUT", "/v1/merchants/bad%20id/grants/" + id, "{}"), 400, "invalid_request");
+  }
+
+  HttpResponse<String> createCallbackApp(String url) {
+    return admin(
+        "POST",
+        "/v1/apps",
+        new JsonObject()
+            .put("name", "hostile")
+            .put("delivery", new JsonObject().put("mode", "callback").put("url", url))
+            .encode());
+  }
+
+  /** Each of these was answered 201 or 503 before: never 400 with the field named. */
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "http://[::1%25eth0]/x | callback_url_refused",
+        "http://[2001:4860:4860::8888%25eth0]/x | callback_url_refused",
+        "http://[fe80::1%eth0]/x | callback_url_refused",
+        "http://0x7f000001/x | callback_url_refused",
+        "http://0177.0.0.1/x | callback_url_refused",
+        "http://127.1/x | callback_url_refused",
+        "http://2130706433/x | callback_url_refused",
+        "http://[64:ff9b::7f00:1]/x | callback_url_refused",
+        "http://[2002:7f00:1::]/x | callback_url_refused",
+        "http://198.18.0.1/x | callback_url_refused",
+        "http://192.0.0.170/x | callback_url_refused",
+        "http://240.0.0.1/x | callback_url_refused",
+        "http://does-not-resolve.invalid/x | callback_url_refused",
+        "http://a_b.example.com/x | invalid_request",
+        "http://8.8.8.8:0/x | invalid_request",
+        "http://8.8.8.8:65536/x | invalid_request",
+        "http://8.8.8.8:99999999999/x | invalid_request",
+        "HTTPS://8.8.8.8/x | invalid_request",
+        "http://8.8.8.8/\u00e4 | invalid_request",
+        "http://xn--nxasmq6b.\u00e4.com/x | invalid_request",
+        "http://:80/x | invalid_request",
+        "http:8.8.8.8 | invalid_request",
+        "http://user@8.8.8.8/x | invalid_request"
+      })
+  void shouldRefuseAHostileCallbackUrlWith400NamingTheField(String url, String code) {
+    HttpResponse<String> r = createCallbackApp(url);
+    if (r.statusCode() == 201) {
+      createdApps.add(new JsonObject(r.body()).getString("appId"));
+    }
+    assertError(r, 400, code);
+    assertThat(new JsonObject(r.body()).getJsonArray("details").getJsonObject(0).getString("field"))
+        .as(r.body())
+        .isEqualTo("delivery.url");
+  }
+
+  @Test
+  void shouldRefuseACallbackUrlLongerThanTheLimitOrAHostLongerThan253Characters() {
+    String label = "a".repeat(63);
+    String host = String.join(".", label, label, label, label) + ".com";
+    assertError(createCallbackApp("https://" + host + "/x"), 400, "invalid_request");
+    assertError(
+        createCallbackApp("https://8.8.8.8/" + "x".repeat(AppsApi.MAX_URL)),
+        400,
+        "invalid_request");
+  }
+
+  @Test
+  void shouldRefuseAnAppNameWithALoneSurrogateOrControlCharacters() {
+    for (String name : List.of("erp-\\ud800", "erp-\\udc00x", "erp\\u0000", "x".repeat(201))) {
+      HttpResponse<String> r =
+          admin(
+              "POST",
+              "/v1/apps",
+              "{\"name\":\"" + name + "\",\"delivery\":{\"mode\":\"websocket\"}}");
+      if (r.statusCode() == 201) {
+        createdApps.add(new JsonObject(r.body()).getString("appId"));
+      }
+      assertError(r, 400, "invalid_request");
+      assertThat(
+              new JsonObject(r.body()).getJsonArray("details").getJsonObject(0).getString("field"))
+          .isEqualTo("name");
+    }
+  }
+
+  @Test
+  void shouldRefuseAGrantListCursorThatIsNotAMerchantId() {
+    String id =
+        createApp(
+                new JsonObject()
+                    .put("name", "x")
+                    .put("delivery", new JsonObject().put("mode", "websocket")))
+            .getString("appId");
+    assertError(
+        admin("GET", "/v1/apps/" + id + "/grants?after=" + "m".repeat(65), null),
+        400,
+        "invalid_request");
   }
 
   static void assertError(HttpResponse<String> r, int status, String code) {

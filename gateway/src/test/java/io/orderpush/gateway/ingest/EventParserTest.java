@@ -110,4 +110,45 @@ class EventParserTest {
         .extracting(d -> d.get("field"))
         .containsExactly("occurredAt");
   }
+
+  @Test
+  void shouldRefuseIdsWithALoneSurrogateNamingTheEventAndField() {
+    ApiException e =
+        refused(
+            "["
+                + event("ok", "{}")
+                + ","
+                + event("e-\\ud800", "{}")
+                + ","
+                + event("e-\\udc00x", "{}").replace("\"o-1\"", "\"o-\\ud83d\"")
+                + "]");
+    assertThat(e.status()).isEqualTo(400);
+    assertThat(e.code()).isEqualTo("invalid_events");
+    assertThat(e.details())
+        .extracting(d -> d.get("index") + ":" + d.get("field"))
+        .containsExactlyInAnyOrder("1:eventId", "2:eventId", "2:orderId");
+    assertThat(e.details().get(0).get("problem").toString()).contains("unpaired UTF-16 surrogate");
+  }
+
+  @Test
+  void shouldRefuseDataWithALoneSurrogateInAStringOrMemberName() {
+    ApiException e =
+        refused(
+            "["
+                + event("a", "{\"note\":\"x\\udfff\"}")
+                + ","
+                + event("b", "{\"\\ud800\":1}")
+                + "]");
+    assertThat(e.status()).isEqualTo(400);
+    assertThat(e.details())
+        .extracting(d -> d.get("index") + ":" + d.get("field"))
+        .containsExactly("0:data", "1:data");
+  }
+
+  @Test
+  void shouldKeepIdsWithWellFormedSurrogatePairs() {
+    assertThat(parse(event("e-\\ud83d\\ude00", "{\"n\":\"\\ud83d\\ude00\"}")))
+        .extracting(NewEvent::eventId)
+        .containsExactly("e-\ud83d\ude00");
+  }
 }

@@ -246,6 +246,27 @@ class IngestIT {
   }
 
   @Test
+  void shouldRefuseTwoIdsDifferingOnlyInALoneSurrogateInsteadOfStoringOneAsADuplicate() {
+    String m = TestServices.uniqueMerchant("surrogate");
+    // The escapes stay in the JSON text: a Java string holding the bare surrogate would already
+    // be mangled by the test's own UTF-8 encoding, before the gateway saw it.
+    for (String loneSurrogate : List.of("\\ud800", "\\ud801")) {
+      String body = batch(List.of(event(m, "e-SURROGATE"))).replace("SURROGATE", loneSurrogate);
+      HttpResponse<String> r = gw.ingest(body);
+
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+      JsonObject error = new JsonObject(r.body());
+      assertThat(error.getString("error")).isEqualTo("invalid_events");
+      JsonObject detail = error.getJsonArray("details").getJsonObject(0);
+      assertThat(detail.getInteger("index")).isZero();
+      assertThat(detail.getString("field")).isEqualTo("eventId");
+      assertThat(detail.getString("problem")).contains("unpaired UTF-16 surrogate");
+    }
+    assertThat(head(m)).isZero();
+    assertThat(storedKeys(m)).isZero();
+  }
+
+  @Test
   void shouldAnswerBadInputWithClearClientErrorsAndNeverA500() throws Exception {
     String m = TestServices.uniqueMerchant("bad");
     String ok = batch(List.of(event(m, "1")));

@@ -36,7 +36,7 @@ final class StreamFixture implements AutoCloseable {
   TestApp app(String mode) {
     JsonObject delivery = new JsonObject().put("mode", mode);
     if ("callback".equals(mode)) {
-      delivery.put("url", "https://isv.example.com/hook");
+      delivery.put("url", "https://203.0.113.10/hook");
     }
     HttpResponse<String> r =
         gw.send(
