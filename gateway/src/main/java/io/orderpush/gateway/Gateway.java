@@ -52,6 +52,7 @@ public final class Gateway {
   GrantStore grants;
   GroupCommitter committer;
   Pool deliveryPool;
+  Pool replayPool;
   DeliveryEngine engine;
   StreamService streams;
   CallbackService callbacks;
@@ -106,6 +107,11 @@ public final class Gateway {
                 pg.writers(), ingest.maxGroupEvents(), ingest.maxQueuedEvents()),
             registry);
     deliveryPool = PgPools.create(vertx, pg, "delivery", config.deliveryPoolSize(), 100_000);
+    // Replays read apart from delivery, so one app replaying millions of events never queues
+    // other apps' deliveries; each replay has at most one read in flight.
+    replayPool =
+        PgPools.create(
+            vertx, pg, "replay", config.replay().poolSize(), config.replay().maxConcurrent());
     PartitionMaintainer partitions = new PartitionMaintainer(pool, config.partitionsAheadDays());
     return partitions
         .ensurePartitions()
@@ -177,6 +183,7 @@ public final class Gateway {
         http.transform(v -> committer == null ? Future.succeededFuture() : committer.close())
             .transform(v -> closeQuietly(writers))
             .transform(v -> closeQuietly(deliveryPool))
+            .transform(v -> closeQuietly(replayPool))
             .transform(v -> closeQuietly(pool))
             .transform(v -> redis == null ? Future.succeededFuture() : redis.close(vertx));
     // Vert.x is closed from a plain thread: a callback bound to one of its event loops would

@@ -58,7 +58,14 @@ final class Routes {
     endpoints = new EndpointApi(g.callbacks);
     appAuth = new AppAuth(g.apps);
     replay =
-        new ReplayHandler(g.log, g.deliveryPool, g.grants, g.config.replayMaxEvents(), g.registry);
+        new ReplayHandler(
+            g.log,
+            g.replayPool,
+            g.grants,
+            g.config.replay().maxEvents(),
+            g.config.replay().maxConcurrent(),
+            g.config.replay().maxConcurrentPerApp(),
+            g.registry);
     channels = new ChannelsApi(g.log, g.pool, g.grants, g.cursors, g.checkpoints, g.engine);
     stream = new StreamHandler(g.apps, g.streams);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);

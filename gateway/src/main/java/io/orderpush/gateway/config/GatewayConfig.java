@@ -20,7 +20,7 @@ public record GatewayConfig(
     java.time.Duration secretGrace,
     DeliverySettings delivery,
     int retentionDays,
-    int replayMaxEvents,
+    ReplayConfig replay,
     IngestConfig ingest,
     SecurityConfig security) {
 
@@ -94,7 +94,12 @@ public record GatewayConfig(
             // longer than any commit can take (its statement timeout), plus two sweeps
             queryTimeout.plus(reconcileInterval.multipliedBy(2)));
     int retentionDays = r.integer("retention.days", 1, 3650);
-    int replayMaxEvents = r.integer("replay.max-events", 1, 100_000_000);
+    ReplayConfig replay =
+        new ReplayConfig(
+            r.integer("replay.max-events", 1, 100_000_000),
+            r.integer("pg.replay-pool-size", 1, 200),
+            r.integer("replay.max-concurrent", 1, 10_000),
+            r.integer("replay.max-concurrent-per-app", 1, 10_000));
     IngestConfig ingest =
         new IngestConfig(
             r.integer("ingest.max-events", 1, 100_000),
@@ -131,7 +136,7 @@ public record GatewayConfig(
         secretGrace,
         delivery,
         retentionDays,
-        replayMaxEvents,
+        replay,
         ingest,
         security);
   }

@@ -8,12 +8,14 @@ import io.orderpush.gateway.ingest.EventParser;
 import io.orderpush.persistence.apps.GrantStore;
 import io.orderpush.persistence.events.EventLog;
 import io.orderpush.persistence.events.LoggedEvent;
+import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.sqlclient.Pool;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 /**
  * {@code GET /v1/merchants/{merchantId}/events?fromSeq=&toSeq=&limit=}: a granted app's stored
@@ -29,9 +31,22 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   private final GrantStore grants;
   private final int maxEvents;
   private final Counter streamed;
+  private final Counter revoked;
+  private final ReplayAdmission admission;
 
   public ReplayHandler(
-      EventLog log, Pool pool, GrantStore grants, int maxEvents, MeterRegistry registry) {
+      EventLog log,
+      Pool pool,
+      GrantStore grants,
+      int maxEvents,
+      int maxConcurrent,
+      int maxConcurrentPerApp,
+      MeterRegistry registry) {
+    this.admission = new ReplayAdmission(maxConcurrent, maxConcurrentPerApp, registry);
+    this.revoked =
+        Counter.builder("gateway.replay.revoked")
+            .description("Replays cut short because the merchant revoked the app's grant meanwhile")
+            .register(registry);
     this.log = log;
     this.pool = pool;
     this.grants = grants;
@@ -49,17 +64,19 @@ public final class ReplayHandler implements Handler<RoutingContext> {
     long toSeq = param(ctx, "toSeq", Long.MAX_VALUE, fromSeq, Long.MAX_VALUE);
     long limit = param(ctx, "limit", maxEvents, 1, maxEvents);
     var app = AppAuth.app(ctx);
-    grants
-        .find(app.appId(), merchantId)
-        .compose(
-            grant -> {
-              if (grant.isEmpty()) {
-                // The same answer whether or not the merchant exists.
-                throw new ApiException(
-                    403, "forbidden", "this app has no grant for merchant " + merchantId);
-              }
-              return log.oldestRetained(pool, merchantId);
-            })
+    Runnable release;
+    try {
+      release = admission.admit(app.appId());
+    } catch (ApiException refused) {
+      ctx.response().putHeader("Retry-After", "1");
+      throw refused;
+    }
+    HttpServerResponse resp = ctx.response();
+    resp.endHandler(v -> release.run());
+    resp.closeHandler(v -> release.run());
+    Replay replay = new Replay(app.appId(), merchantId, resp, toSeq);
+    granted(replay)
+        .compose(ok -> log.oldestRetained(pool, merchantId))
         .map(
             oldest -> {
               if (fromSeq < oldest && oldest > 1) {
@@ -73,38 +90,63 @@ public final class ReplayHandler implements Handler<RoutingContext> {
             })
         .onSuccess(
             oldest -> {
-              HttpServerResponse resp =
-                  ctx.response().setChunked(true).putHeader("Content-Type", "application/x-ndjson");
-              page(resp, merchantId, fromSeq, toSeq, limit);
+              resp.setChunked(true).putHeader("Content-Type", "application/x-ndjson");
+              page(replay, fromSeq, limit);
             })
-        .onFailure(ctx::fail);
+        .onFailure(
+            err -> {
+              release.run();
+              ctx.fail(err);
+            });
   }
 
-  private void page(
-      HttpServerResponse resp, String merchantId, long next, long toSeq, long remaining) {
-    if (remaining <= 0 || next > toSeq || resp.closed()) {
+  /** One replay response being streamed. */
+  private record Replay(UUID appId, String merchantId, HttpServerResponse resp, long toSeq) {}
+
+  /** Fails with 403 unless the app holds a grant of the merchant right now. */
+  private Future<Void> granted(Replay r) {
+    return grants
+        .find(r.appId(), r.merchantId())
+        .map(
+            grant -> {
+              if (grant.isEmpty()) {
+                // The same answer whether or not the merchant exists.
+                throw new ApiException(
+                    403, "forbidden", "this app has no grant for merchant " + r.merchantId());
+              }
+              return null;
+            });
+  }
+
+  /**
+   * Streams the next page. The grant is checked again before every page after the first: a merchant
+   * that revokes the app stops a replay in progress within a page, new events included.
+   */
+  private void page(Replay r, long next, long remaining) {
+    HttpServerResponse resp = r.resp();
+    if (remaining <= 0 || next > r.toSeq() || resp.closed()) {
       resp.end();
       return;
     }
-    int want = (int) Math.min(Math.min(PAGE, remaining), toSeq - next + 1);
-    log.read(pool, merchantId, next, want)
+    int want = (int) Math.min(Math.min(PAGE, remaining), r.toSeq() - next + 1);
+    granted(r)
+        .compose(ok -> log.read(pool, r.merchantId(), next, want))
         .onComplete(
             ar -> {
               if (ar.failed()) {
+                if (ar.cause() instanceof ApiException) {
+                  revoked.increment();
+                }
                 // Headers are out: the only honest signal left is to cut the stream short.
                 resp.reset();
                 return;
               }
               List<LoggedEvent> events = ar.result();
-              if (events.isEmpty()) {
-                resp.end();
-                return;
-              }
               StringBuilder sb = new StringBuilder(events.size() * 450);
               long last = next - 1;
               int n = 0;
               for (LoggedEvent e : events) {
-                if (e.seq() > toSeq) {
+                if (e.seq() > r.toSeq()) {
                   break;
                 }
                 sb.append(e.json()).append('\n');
@@ -120,9 +162,9 @@ public final class ReplayHandler implements Handler<RoutingContext> {
               resp.write(sb.toString());
               streamed.increment(n);
               if (resp.writeQueueFull()) {
-                resp.drainHandler(v -> page(resp, merchantId, after, toSeq, left));
+                resp.drainHandler(v -> page(r, after, left));
               } else {
-                page(resp, merchantId, after, toSeq, left);
+                page(r, after, left);
               }
             });
   }

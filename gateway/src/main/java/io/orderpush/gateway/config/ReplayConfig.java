@@ -1,0 +1,12 @@
+package io.orderpush.gateway.config;
+
+/**
+ * Replay limits.
+ *
+ * @param maxEvents events one replay request returns at most
+ * @param poolSize PostgreSQL connections replays read with, apart from delivery's
+ * @param maxConcurrent replays streamed at once on this node; past it, 503
+ * @param maxConcurrentPerApp replays of one app at once; past it, 429
+ */
+public record ReplayConfig(
+    int maxEvents, int poolSize, int maxConcurrent, int maxConcurrentPerApp) {}
