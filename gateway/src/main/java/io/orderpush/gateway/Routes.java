@@ -66,7 +66,7 @@ final class Routes {
             g.config.replay().maxConcurrent(),
             g.config.replay().maxConcurrentPerApp(),
             g.registry);
-    channels = new ChannelsApi(g.log, g.pool, g.grants, g.cursors, g.checkpoints, g.engine);
+    channels = new ChannelsApi(g.log, g.pool, g.grants, g.cursors, g.engine);
     stream = new StreamHandler(g.apps, g.streams);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
   }

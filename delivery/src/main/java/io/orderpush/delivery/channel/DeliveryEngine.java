@@ -56,6 +56,9 @@ public final class DeliveryEngine {
   /** Channels whose cursor moved since the last checkpoint. */
   private Set<Channel> dirty = new HashSet<>();
 
+  /** The checkpoint write in flight, or the last one: writes never overlap. */
+  private Future<Void> saving = Future.succeededFuture();
+
   private volatile long lag;
   private long lagTimer = -1;
   private long checkpointTimer = -1;
@@ -97,26 +100,33 @@ public final class DeliveryEngine {
    * cursor past what was acked. Engine context only.
    */
   Future<Void> checkpoint() {
-    if (dirty.isEmpty()) {
-      return Future.succeededFuture();
+    if (dirty.isEmpty() || !saving.isComplete()) {
+      return saving; // one write at a time: the next tick takes what moved meanwhile
     }
     Set<Channel> batch = dirty;
     dirty = new HashSet<>();
     List<CheckpointStore.Checkpoint> rows = new ArrayList<>(batch.size());
     for (Channel c : batch) {
-      rows.add(new CheckpointStore.Checkpoint(c.appId, c.merchantId, c.cursor));
+      rows.add(new CheckpointStore.Checkpoint(c.appId, c.merchantId, c.cursor, c.grantVersion));
     }
-    return checkpoints
-        .save(rows)
-        .onFailure(
-            err -> {
-              metrics.checkpointFailures.increment();
-              LOG.warn(
-                  "writing {} cursor checkpoints failed, retrying with the next: {}",
-                  rows.size(),
-                  err.toString());
-              dirty.addAll(batch);
-            });
+    saving =
+        checkpoints
+            .save(rows)
+            .onFailure(
+                err -> {
+                  metrics.checkpointFailures.increment();
+                  LOG.warn(
+                      "writing {} cursor checkpoints failed, retrying with the next: {}",
+                      rows.size(),
+                      err.toString());
+                  for (Channel c : batch) {
+                    if (byMerchant.getOrDefault(c.merchantId, Set.of()).contains(c)) {
+                      dirty.add(c); // not if it was removed meanwhile
+                    }
+                  }
+                })
+            .otherwiseEmpty();
+    return saving;
   }
 
   /** Stops the engine's timers and writes a last checkpoint. Any thread. */
@@ -329,18 +339,27 @@ public final class DeliveryEngine {
    * After the cursor was set through the API: delivery of the channel, if this node serves it,
    * restarts from the new cursor + 1. Any thread.
    */
-  public Future<Void> cursorSet(UUID appId, String merchantId, long cursor) {
+  public Future<Void> cursorSet(UUID appId, String merchantId, long cursor, long grantVersion) {
     Promise<Void> done = Promise.promise();
     context.runOnContext(
         v -> {
+          // After any checkpoint write in flight, so that one cannot land on top of the rewind.
+          Future<Void> forced =
+              saving.transform(
+                  x ->
+                      checkpoints.force(
+                          List.of(
+                              new CheckpointStore.Checkpoint(
+                                  appId, merchantId, cursor, grantVersion))));
+          saving = forced.otherwiseEmpty();
           Channel c = find(appId, merchantId);
           if (c != null) {
             c.cursor = cursor;
             c.cursorKnown = true;
-            dirty.add(c);
+            dirty.remove(c);
             restart(c);
           }
-          done.complete();
+          forced.onComplete(done);
         });
     return done.future();
   }

@@ -1,6 +1,5 @@
 package io.orderpush.gateway.replay;
 
-import io.orderpush.delivery.channel.CheckpointStore;
 import io.orderpush.delivery.channel.DeliveryEngine;
 import io.orderpush.delivery.cursor.CursorStore;
 import io.orderpush.gateway.http.ApiException;
@@ -25,21 +24,14 @@ public final class ChannelsApi {
   private final Pool pool;
   private final GrantStore grants;
   private final CursorStore cursors;
-  private final CheckpointStore checkpoints;
   private final DeliveryEngine engine;
 
   public ChannelsApi(
-      EventLog log,
-      Pool pool,
-      GrantStore grants,
-      CursorStore cursors,
-      CheckpointStore checkpoints,
-      DeliveryEngine engine) {
+      EventLog log, Pool pool, GrantStore grants, CursorStore cursors, DeliveryEngine engine) {
     this.log = log;
     this.pool = pool;
     this.grants = grants;
     this.cursors = cursors;
-    this.checkpoints = checkpoints;
     this.engine = engine;
   }
 
@@ -111,6 +103,8 @@ public final class ChannelsApi {
       throw ApiException.badRequest("the body must be {\"seq\": N} with N a non-negative integer");
     }
     long seq = n.longValue();
+    java.util.concurrent.atomic.AtomicLong grantVersion =
+        new java.util.concurrent.atomic.AtomicLong();
     grants
         .find(app.appId(), merchantId)
         .compose(
@@ -119,6 +113,7 @@ public final class ChannelsApi {
                 throw new ApiException(
                     403, "forbidden", "this app has no grant for merchant " + merchantId);
               }
+              grantVersion.set(grant.get().grantedAt().toEpochMilli());
               return Future.all(log.head(pool, merchantId), log.oldestRetained(pool, merchantId));
             })
         .compose(
@@ -139,11 +134,7 @@ public final class ChannelsApi {
               return cursors
                   .rewind(engine.context(), app.appId(), merchantId, seq)
                   .compose(
-                      epoch ->
-                          checkpoints.save(
-                              List.of(
-                                  new CheckpointStore.Checkpoint(app.appId(), merchantId, seq))))
-                  .compose(v -> engine.cursorSet(app.appId(), merchantId, seq))
+                      epoch -> engine.cursorSet(app.appId(), merchantId, seq, grantVersion.get()))
                   .map(
                       v ->
                           new JsonObject()

@@ -1,0 +1,170 @@
+package io.orderpush.gateway.callback;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.orderpush.delivery.channel.CheckpointStore;
+import io.orderpush.delivery.channel.CheckpointStore.Checkpoint;
+import io.orderpush.gateway.Await;
+import io.orderpush.gateway.Events;
+import io.orderpush.gateway.TestGateway;
+import io.orderpush.persistence.testing.TestServices;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
+import io.vertx.sqlclient.Tuple;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Cursor checkpoints never go backwards within a grant and never cross into another grant. */
+class CheckpointIT {
+
+  static final Duration WAIT = Duration.ofSeconds(30);
+  final Vertx vertx = Vertx.vertx();
+  final List<String> apps = new ArrayList<>();
+  TestGateway gw;
+
+  @AfterEach
+  void cleanUp() {
+    if (gw == null) {
+      gw = TestGateway.start(Map.of());
+    }
+    for (String id : apps) {
+      join(
+          gw.gateway
+              .pool()
+              .preparedQuery("DELETE FROM apps WHERE app_id = $1")
+              .execute(Tuple.of(UUID.fromString(id))));
+    }
+    gw.close();
+    vertx.close().toCompletionStage().toCompletableFuture().join();
+  }
+
+  static <T> T join(Future<T> f) {
+    return f.toCompletionStage().toCompletableFuture().join();
+  }
+
+  String[] callbackApp(CallbackRecoveryIT.Hooks hooks) {
+    HttpResponse<String> r =
+        gw.send(
+            "POST",
+            "/v1/apps",
+            TestGateway.ADMIN_TOKEN,
+            new JsonObject()
+                .put("name", "checkpoints")
+                .put("delivery", new JsonObject().put("mode", "callback").put("url", hooks.url()))
+                .encode());
+    JsonObject app = new JsonObject(r.body());
+    apps.add(app.getString("appId"));
+    return new String[] {app.getString("appId"), app.getString("token")};
+  }
+
+  void grantEarliest(String m, String appId) {
+    assertThat(
+            gw.send(
+                    "PUT",
+                    "/v1/merchants/" + m + "/grants/" + appId,
+                    TestGateway.ADMIN_TOKEN,
+                    "{\"start\":\"earliest\"}")
+                .statusCode())
+        .isEqualTo(200);
+  }
+
+  OptionalLong checkpoint(TestGateway any, String appId, String m) {
+    RowSet<Row> rows =
+        join(
+            any.gateway
+                .pool()
+                .preparedQuery(
+                    "SELECT cursor FROM cursor_checkpoints WHERE app_id = $1 AND merchant_id = $2")
+                .execute(Tuple.of(UUID.fromString(appId), m)));
+    return rows.size() == 0
+        ? OptionalLong.empty()
+        : OptionalLong.of(rows.iterator().next().getLong(0));
+  }
+
+  long grantVersion(String appId, String m) {
+    return join(gw.gateway
+            .pool()
+            .preparedQuery(
+                "SELECT floor(extract(epoch FROM granted_at) * 1000)::bigint FROM grants"
+                    + " WHERE app_id = $1 AND merchant_id = $2")
+            .execute(Tuple.of(UUID.fromString(appId), m)))
+        .iterator()
+        .next()
+        .getLong(0);
+  }
+
+  @Test
+  void shouldNeverWriteARevokedGrantsCursorAsTheCheckpointOfTheNextGrant() {
+    // Checkpoints only at shutdown, so the revoked channel's moved cursor is still unwritten.
+    gw =
+        TestGateway.start(
+            Map.of(
+                "GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1",
+                "GATEWAY_DELIVERY_CHECKPOINT_INTERVAL_MS", "600000"));
+    CallbackRecoveryIT.Hooks hooks = new CallbackRecoveryIT.Hooks(vertx);
+    String m = TestServices.uniqueMerchant("regrant");
+    String[] app = callbackApp(hooks);
+    grantEarliest(m, app[0]);
+    List<JsonObject> events = new ArrayList<>();
+    for (int i = 1; i <= 10; i++) {
+      events.add(Events.event(m, "e-" + i));
+    }
+    assertThat(gw.ingest(Events.batch(events)).statusCode()).isEqualTo(200);
+    Await.until(
+        "cursor 10 under the first grant",
+        WAIT,
+        () ->
+            new JsonObject(gw.send("GET", "/v1/channels", app[1], null).body())
+                    .getJsonArray("channels")
+                    .getJsonObject(0)
+                    .getLong("cursor")
+                == 10);
+    // The next grant's deliveries all fail: its cursor stays at 0.
+    hooks.answer = r -> Future.succeededFuture(500);
+    assertThat(
+            gw.send(
+                    "DELETE",
+                    "/v1/merchants/" + m + "/grants/" + app[0],
+                    TestGateway.ADMIN_TOKEN,
+                    null)
+                .statusCode())
+        .isEqualTo(204);
+    grantEarliest(m, app[0]);
+    gw.close(); // writes the last checkpoints
+    gw = TestGateway.start(Map.of());
+    assertThat(checkpoint(gw, app[0], m).orElse(0))
+        .as("the new grant's checkpoint (it acked nothing)")
+        .isZero();
+  }
+
+  @Test
+  void shouldMoveACheckpointOnlyForwardWithinItsGrantUnlessRewound() {
+    gw = TestGateway.start(Map.of("GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1"));
+    CallbackRecoveryIT.Hooks hooks = new CallbackRecoveryIT.Hooks(vertx);
+    String m = TestServices.uniqueMerchant("forward");
+    String[] app = callbackApp(hooks);
+    grantEarliest(m, app[0]);
+    UUID appId = UUID.fromString(app[0]);
+    long version = grantVersion(app[0], m);
+    CheckpointStore store = new CheckpointStore(gw.gateway.pool());
+
+    join(store.save(List.of(new Checkpoint(appId, m, 10, version))));
+    assertThat(checkpoint(gw, app[0], m)).hasValue(10);
+    join(store.save(List.of(new Checkpoint(appId, m, 5, version)))); // a late, overlapping write
+    assertThat(checkpoint(gw, app[0], m)).hasValue(10);
+    join(store.force(List.of(new Checkpoint(appId, m, 3, version)))); // a rewind
+    assertThat(checkpoint(gw, app[0], m)).hasValue(3);
+    join(store.save(List.of(new Checkpoint(appId, m, 50, version - 1)))); // an earlier grant's
+    assertThat(checkpoint(gw, app[0], m)).hasValue(3);
+  }
+}
