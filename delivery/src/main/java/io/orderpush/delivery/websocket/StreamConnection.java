@@ -5,6 +5,9 @@ import io.orderpush.delivery.channel.Channel;
 import io.orderpush.delivery.channel.DeliveryEngine;
 import io.orderpush.delivery.channel.Subscriber;
 import io.orderpush.persistence.events.LoggedEvent;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.DecodeException;
@@ -13,6 +16,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One consumer connection of an app's group. Everything but the socket callbacks, which hop over,
@@ -32,6 +36,12 @@ final class StreamConnection extends Subscriber {
   private final StreamSettings settings;
   private final StreamMetrics metrics;
   private volatile long lastHeard = System.currentTimeMillis();
+
+  /** Client messages received and not yet handled; the socket is not read past the limit. */
+  private final AtomicInteger messagesInFlight = new AtomicInteger();
+
+  private volatile boolean readPaused;
+  private Context socketContext;
   private long timer = -1;
   private boolean closed;
   private boolean detached;
@@ -54,10 +64,19 @@ final class StreamConnection extends Subscriber {
   /** Wires the socket (on its own context, right after the upgrade) and joins the group. */
   void open() {
     ws.setWriteQueueMaxSize(settings.writeQueueBytes());
+    Context current = Vertx.currentContext();
+    socketContext = current != null ? current : engine.context();
     ws.textMessageHandler(
         text -> {
           lastHeard = System.currentTimeMillis();
-          engine.context().runOnContext(v -> onMessage(text));
+          if (messagesInFlight.incrementAndGet() >= settings.maxClientMessagesInFlight()
+              && !readPaused) {
+            // A client that floods waits on TCP instead of filling the engine's queue.
+            readPaused = true;
+            ws.pause();
+            metrics.readsPaused.increment();
+          }
+          engine.context().runOnContext(v -> onMessage(text).onComplete(x -> handled()));
         });
     ws.binaryMessageHandler(
         b ->
@@ -108,21 +127,35 @@ final class StreamConnection extends Subscriber {
     ws.writePing(Buffer.buffer());
   }
 
-  private void onMessage(String text) {
+  /** A client message was handled: read the socket again once half the limit is free. */
+  private void handled() {
+    if (messagesInFlight.decrementAndGet() <= settings.maxClientMessagesInFlight() / 2
+        && readPaused) {
+      socketContext.runOnContext(
+          v -> {
+            if (readPaused && messagesInFlight.get() <= settings.maxClientMessagesInFlight() / 2) {
+              readPaused = false;
+              ws.resume();
+            }
+          });
+    }
+  }
+
+  private Future<Void> onMessage(String text) {
     if (closed) {
-      return;
+      return Future.succeededFuture();
     }
     JsonObject msg;
     try {
       msg = new JsonObject(text);
     } catch (DecodeException e) {
       protocolError("bad_message", "not a JSON object");
-      return;
+      return Future.succeededFuture();
     }
     if (!"ack".equals(msg.getValue("type"))) {
       protocolError(
           "bad_message", "unknown message type; the client sends only {\"type\":\"ack\",...}");
-      return;
+      return Future.succeededFuture();
     }
     if (!(msg.getValue("merchantId") instanceof String merchantId)
         || !(msg.getValue("seq") instanceof Number n)
@@ -130,7 +163,7 @@ final class StreamConnection extends Subscriber {
         || n.doubleValue() != n.longValue()) {
       protocolError(
           "bad_message", "an ack needs \"merchantId\" (string) and \"seq\" (non-negative integer)");
-      return;
+      return Future.succeededFuture();
     }
     long seq = n.longValue();
     Channel c = channels.get(merchantId);
@@ -138,9 +171,9 @@ final class StreamConnection extends Subscriber {
       send(
           StreamMessages.error(
               "not_assigned", "merchant " + merchantId + " is not assigned to this connection"));
-      return;
+      return Future.succeededFuture();
     }
-    engine
+    return engine
         .ack(c, this, seq)
         .onComplete(
             ar -> {
@@ -174,7 +207,8 @@ final class StreamConnection extends Subscriber {
               }
               // STALE (a position from before a rewind) and RESTARTED need no answer: an assigned
               // message and the events from the new position follow.
-            });
+            })
+        .mapEmpty();
   }
 
   private void protocolError(String code, String message) {

@@ -12,6 +12,7 @@ final class StreamMetrics {
   final Counter idleClosed;
   final Counter ackTimeouts;
   final Counter paused;
+  final Counter readsPaused;
   final Counter rebalances;
 
   StreamMetrics(MeterRegistry registry, Supplier<Number> open) {
@@ -28,6 +29,12 @@ final class StreamMetrics {
         Counter.builder("gateway.stream.connections.closed")
             .tag("reason", "ack_timeout")
             .description("Connections closed because they left events unacked too long")
+            .register(registry);
+    readsPaused =
+        Counter.builder("gateway.stream.reads.paused")
+            .description(
+                "Times a connection sent messages faster than they were handled and its socket"
+                    + " stopped being read")
             .register(registry);
     paused =
         Counter.builder("gateway.stream.paused")

@@ -14,6 +14,8 @@ import java.time.Duration;
  * @param pingInterval how often the server pings
  * @param idleTimeout a connection that sends nothing (not even a pong) for this long is closed
  * @param ackTimeout a connection that leaves events unacked for this long is closed
+ * @param maxClientMessagesInFlight client messages (acks) received and not yet handled per
+ *     connection; past it the gateway stops reading that socket until they are
  */
 public record StreamSettings(
     int window,
@@ -23,4 +25,5 @@ public record StreamSettings(
     int writeQueueBytes,
     Duration pingInterval,
     Duration idleTimeout,
-    Duration ackTimeout) {}
+    Duration ackTimeout,
+    int maxClientMessagesInFlight) {}

@@ -61,7 +61,8 @@ public record GatewayConfig(
             r.integer("stream.write-queue-bytes", 64 * 1024, 256 * 1024 * 1024),
             r.millis("stream.ping-interval-ms", 100, 600_000),
             r.millis("stream.idle-timeout-ms", 200, 3_600_000),
-            r.millis("stream.ack-timeout-ms", 200, 86_400_000));
+            r.millis("stream.ack-timeout-ms", 200, 86_400_000),
+            r.integer("stream.max-client-messages-in-flight", 1, 100_000));
     r.check(
         stream.idleTimeout().compareTo(stream.pingInterval()) > 0,
         "stream.idle-timeout-ms must be longer than stream.ping-interval-ms");
