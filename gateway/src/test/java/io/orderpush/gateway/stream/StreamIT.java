@@ -238,23 +238,42 @@ class StreamIT {
     fx.grant(app, revoked);
     StreamClient c = fx.connect(app);
     c.autoAck = true;
+    // The merchant to be revoked fills its window and keeps a backlog behind it: events committed
+    // before the revoke that the revoke must cut off all the same.
+    c.holdAcks.add(revoked);
     fx.until("assigned", WAIT, () -> c.assigned().size() == 2);
+    fx.ingest(List.of(revoked), 1200, 200);
     fx.ingest(merchants, 300, 100);
     fx.until(
-        "granted events",
+        "the granted merchant's events and a full window of the other",
         WAIT,
-        () -> c.count(granted) == fx.head(granted) && c.count(revoked) == fx.head(revoked));
+        () -> c.count(granted) == fx.head(granted) && c.count(revoked) == 1000,
+        () -> counts(c, merchants));
     assertThat(c.received()).doesNotContainKey(never);
 
     fx.revoke(app, revoked);
-    fx.until("unassigned", WAIT, () -> !c.assigned().contains(revoked));
-    int before = c.count(revoked);
+    // From the 204 on, nothing of the revoked merchant may leave: neither the backlog this ack
+    // would release were the channel still live, nor events ingested from now on.
+    c.ack(revoked, 1000);
     fx.ingest(List.of(revoked), 50, 50);
+    fx.ingest(List.of(granted), 50, 50);
+    // Grant changes take effect within 1 s; 5 s is only a generous bound on "promptly".
+    fx.until("unassigned", Duration.ofSeconds(5), () -> !c.assigned().contains(revoked));
+    // The barrier: the granted merchant's events ingested after the revoked one's arrive.
     fx.ingest(List.of(granted), 50, 50);
     fx.until(
         "later events of the granted merchant", WAIT, () -> c.count(granted) == fx.head(granted));
-    assertThat(c.count(revoked)).isEqualTo(before);
+    assertThat(fx.head(revoked)).as("backlog and later events of %s", revoked).isGreaterThan(1250);
+    assertThat(c.received().get(revoked))
+        .as("nothing of %s after the revoke", revoked)
+        .containsExactlyElementsOf(oneTo(1000));
     assertThat(c.received()).doesNotContainKey(never);
+    // The ack reached a connection that no longer had the channel.
+    fx.until(
+        "the ack after the revoke refused as not assigned",
+        WAIT,
+        () -> c.errors.stream().anyMatch(e -> "not_assigned".equals(e.getString("code"))));
+    assertThat(c.closed).isFalse();
 
     fx.grant(app, never);
     fx.until("a new grant assigned at once", WAIT, () -> c.assigned().contains(never));
@@ -277,6 +296,10 @@ class StreamIT {
         .extracting(e -> e.getString("code"))
         .containsExactly("ack_beyond_delivered");
     assertThat(fx.cursor(app, m)).isZero();
+  }
+
+  static String counts(StreamClient c, List<String> merchants) {
+    return merchants.stream().map(m -> m + "=" + c.count(m)).toList().toString();
   }
 
   static String sizes(List<StreamClient> clients) {
