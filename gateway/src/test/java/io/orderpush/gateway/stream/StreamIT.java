@@ -159,7 +159,11 @@ class StreamIT {
         () -> first.errors.stream().anyMatch(e -> "not_assigned".equals(e.getString("code"))));
     assertThat(fx.cursor(app, moved)).isEqualTo(before);
     // The new owner starts after the cursor, i.e. from the beginning here.
-    fx.until("redelivered to the new owner", WAIT, () -> second.count(moved) == fx.head(moved));
+    fx.until(
+        "redelivered to the new owner",
+        WAIT,
+        () -> second.count(moved) == fx.head(moved),
+        () -> "head " + fx.head(moved) + ", got " + runs(second.received().get(moved)));
     assertThat(second.received().get(moved)).containsExactlyElementsOf(oneTo(fx.head(moved)));
     first.close();
     second.close();
@@ -335,6 +339,25 @@ class StreamIT {
 
   static String counts(StreamClient c, List<String> merchants) {
     return merchants.stream().map(m -> m + "=" + c.count(m)).toList().toString();
+  }
+
+  /** Seqs as runs, e.g. [1-100, 51-60], so a timeout says what did arrive. */
+  static String runs(List<Long> seqs) {
+    if (seqs == null || seqs.isEmpty()) {
+      return "[]";
+    }
+    List<String> runs = new java.util.ArrayList<>();
+    long start = seqs.get(0);
+    long prev = start;
+    for (long s : seqs.subList(1, seqs.size())) {
+      if (s != prev + 1) {
+        runs.add(start == prev ? "" + start : start + "-" + prev);
+        start = s;
+      }
+      prev = s;
+    }
+    runs.add(start == prev ? "" + start : start + "-" + prev);
+    return runs.toString();
   }
 
   static String sizes(List<StreamClient> clients) {
