@@ -3,7 +3,6 @@ package io.orderpush.gateway.stream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.orderpush.delivery.cursor.CommitOutcome;
-import io.orderpush.gateway.Await;
 import io.orderpush.gateway.TestGateway;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -40,12 +39,12 @@ class ChannelsIT {
     String m = fx.merchants("rewind", 1).get(0);
     fx.grant(app, m);
     var consumer = fx.connect(app);
-    Await.until("assigned", WAIT, () -> consumer.assigned.contains(m));
+    fx.until("assigned", WAIT, () -> consumer.assigned().contains(m));
     fx.ingest(List.of(m), 100, 100);
-    Await.until("a window of 50", WAIT, () -> consumer.count(m) == 50);
+    fx.until("a window of 50", WAIT, () -> consumer.count(m) == 50);
     consumer.ack(m, 40);
-    Await.until("cursor 40", WAIT, () -> fx.cursor(app, m) == 40);
-    Await.until("the window refilled to 90", WAIT, () -> consumer.count(m) == 90);
+    fx.until("cursor 40", WAIT, () -> fx.cursor(app, m) == 40);
+    fx.until("the window refilled to 90", WAIT, () -> consumer.count(m) == 90);
     long epochBefore = fx.epoch(app, m);
 
     HttpResponse<String> r =
@@ -54,13 +53,13 @@ class ChannelsIT {
     assertThat(fx.cursor(app, m)).isEqualTo(10);
 
     // Delivery restarts from 11: the consumer hears assigned again, then 11, 12, ...
-    Await.until(
+    fx.until(
         "events from 11 again",
         WAIT,
         () ->
-            consumer.received.getOrDefault(m, List.of()).stream().filter(s -> s == 11).count()
+            consumer.received().getOrDefault(m, List.of()).stream().filter(s -> s == 11).count()
                 == 2);
-    List<Long> seqs = consumer.received.get(m);
+    List<Long> seqs = consumer.received().get(m);
     assertThat(seqs.subList(90, seqs.size())).startsWith(11L, 12L, 13L);
     // A late ack of the old position (old epoch) can never move the cursor again.
     assertThat(fx.commit(app, m, epochBefore, 45)).isEqualTo(CommitOutcome.FENCED);
@@ -70,7 +69,7 @@ class ChannelsIT {
     // counted.
     consumer.ack(m, 80);
     consumer.ack(m, 12);
-    Await.until("cursor 12", WAIT, () -> fx.cursor(app, m) == 12);
+    fx.until("cursor 12", WAIT, () -> fx.cursor(app, m) == 12);
     assertThat(consumer.closed).isFalse();
     consumer.close();
   }

@@ -2,67 +2,141 @@ package io.orderpush.gateway.stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.orderpush.gateway.Await;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.gateway.stream.StreamFixture.TestApp;
+import io.orderpush.gateway.testing.ChaosProxy;
 import io.vertx.core.json.JsonArray;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
- * Effectively-once under chaos: a consumer whose connection is cut at random points, before and
- * after it acks, reconnects again and again while events keep arriving.
+ * Effectively-once under chaos: an app's connections, all through a {@link ChaosProxy}, end at
+ * random points, before and after acking, in three ways: a polite close, an abrupt TCP loss (reset,
+ * no close handshake, frames in flight lost), and a stall that leaves the old connection half-alive
+ * (the gateway's frames to it vanish, its late acks still arrive) while the next one opens beside
+ * it. Events keep arriving throughout; every merchant must be applied exactly once, densely, and
+ * nothing may be delivered again at or below what was acked.
  */
 class StreamChaosIT {
 
   static final Duration WAIT = Duration.ofSeconds(60);
 
-  /** What the consumer applied, as an app that records the last seq it applied would. */
-  static final class Ledger {
-    final Map<String, Long> applied = new ConcurrentHashMap<>();
-    final Map<String, Long> floor = new ConcurrentHashMap<>();
-    final List<String> violations = new CopyOnWriteArrayList<>();
-    final AtomicInteger redeliveries = new AtomicInteger();
+  /** How a connection of the app ends. */
+  enum Ending {
+    POLITE_CLOSE,
+    ABRUPT_CUT,
+    STALE_OVERLAP
+  }
 
-    // An app processes its deliveries one at a time.
-    synchronized void apply(String m, JsonArray events) {
+  /**
+   * What the app applied over all its connections, as an app that records the last seq it applied
+   * per merchant would, and what broke the guarantees. An app processes deliveries one at a time.
+   */
+  static final class Ledger {
+    final Map<String, Long> applied = new HashMap<>();
+    final List<String> violations = new ArrayList<>();
+    int redeliveries;
+
+    synchronized void apply(Connection via, String m, JsonArray events) {
       for (int i = 0; i < events.size(); i++) {
         long seq = events.getJsonObject(i).getLong("seq");
-        long last = applied.getOrDefault(m, 0L);
-        if (seq <= floor.getOrDefault(m, 0L)) {
+        long floor = via.floor(m);
+        if (seq <= floor) {
           violations.add(
-              m + ": seq " + seq + " delivered again at or below the acked cursor " + floor.get(m));
+              via + ": " + m + " seq " + seq + " delivered again at or below acked " + floor);
         }
+        long last = applied.getOrDefault(m, 0L);
         if (seq == last + 1) {
           applied.put(m, seq);
         } else if (seq <= last) {
-          redeliveries.incrementAndGet();
+          redeliveries++; // legal above the acked cursor: applied already, skipped
         } else {
-          violations.add(m + ": gap, seq " + seq + " after " + last);
+          violations.add(via + ": " + m + " gap, seq " + seq + " after " + last);
         }
       }
+      via.received.put(m, events.getJsonObject(events.size() - 1).getLong("seq"));
+    }
+
+    synchronized long applied(String m) {
+      return applied.getOrDefault(m, 0L);
+    }
+
+    synchronized Map<String, Long> snapshot() {
+      return new HashMap<>(applied);
+    }
+  }
+
+  /** One connection of the app, and the floors below which nothing may reach it. */
+  static final class Connection {
+    final int number;
+    // The stored cursors, read just before it connected: its channels start above them.
+    final Map<String, Long> cursorsAtOpen;
+    // The highest ack it sent per merchant since the merchant was last assigned to it (guarded by
+    // the ledger); an assigned message restarts the channel from the stored cursor.
+    final Map<String, Long> acked = new HashMap<>();
+    // The last seq it received per merchant (guarded by the ledger).
+    final Map<String, Long> received = new HashMap<>();
+    // False once the app hung up on it: what still arrives is not processed.
+    volatile boolean live = true;
+    // Null until connect returns; batches that beat it are applied but not acked.
+    volatile StreamClient client;
+    ChaosProxy.Link link;
+
+    Connection(int number, Map<String, Long> cursorsAtOpen) {
+      this.number = number;
+      this.cursorsAtOpen = cursorsAtOpen;
+    }
+
+    long floor(String m) {
+      return Math.max(cursorsAtOpen.getOrDefault(m, 0L), acked.getOrDefault(m, 0L));
+    }
+
+    /** Acks what this connection received and the app applied (guarded by the ledger). */
+    void ack(Ledger ledger, String m, long seq) {
+      long upTo = Math.min(seq, ledger.applied.getOrDefault(m, 0L));
+      if (upTo > 0 && client != null) {
+        acked.merge(m, upTo, Math::max);
+        try {
+          client.ack(m, upTo);
+        } catch (IllegalStateException closed) {
+          // the socket is gone; so is the ack, as on a real network
+        }
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "connection " + number;
     }
   }
 
   @Test
-  void shouldApplyEveryMerchantExactlyOnceThroughRandomDisconnects() throws Exception {
-    try (TestGateway gw = TestGateway.start(Map.of());
-        StreamFixture fx = new StreamFixture(gw)) {
+  void shouldApplyEveryMerchantExactlyOnceThroughCutsStallsAndOverlappingConnections()
+      throws Exception {
+    try (TestGateway gw =
+            TestGateway.start(
+                Map.of(
+                    // a half-alive connection is given up after 2 s of silence
+                    "GATEWAY_STREAM_PING_INTERVAL_MS", "250",
+                    "GATEWAY_STREAM_IDLE_TIMEOUT_MS", "2000"));
+        StreamFixture fx = new StreamFixture(gw);
+        ChaosProxy proxy = ChaosProxy.start(fx.vertx, "127.0.0.1", gw.port)) {
       TestApp app = fx.app("websocket");
       List<String> merchants = fx.merchants("chaos", 10);
       merchants.forEach(m -> fx.grant(app, m));
       Ledger ledger = new Ledger();
+      Random chaos = new Random(fx.seed * 31 + 1);
+      Random acks = new Random(fx.seed * 31 + 2); // used under the ledger's lock only
 
       ExecutorService marketplace = Executors.newSingleThreadExecutor();
       Future<?> ingest =
@@ -74,113 +148,151 @@ class StreamChaosIT {
                 return null;
               });
 
-      ThreadLocalRandom random = ThreadLocalRandom.current();
+      List<Ending> firstEndings = new ArrayList<>(List.of(Ending.values()));
+      java.util.Collections.shuffle(firstEndings, chaos);
+      Map<Ending, Integer> endings = new EnumMap<>(Ending.class);
+      Connection stale = null;
       int rounds = 0;
-      while (!ingest.isDone() || rounds < 5) {
+      while (!ingest.isDone() || rounds < 6) {
         rounds++;
-        // While no connection is open, the stored cursors are what was acked for good.
-        for (String m : merchants) {
-          ledger.floor.put(m, fx.cursor(app, m));
-        }
-        double ackChance = random.nextDouble();
-        java.util.concurrent.atomic.AtomicBoolean cut =
-            new java.util.concurrent.atomic.AtomicBoolean();
-        java.util.concurrent.atomic.AtomicReference<StreamClient> self =
-            new java.util.concurrent.atomic.AtomicReference<>();
-        StreamClient c =
-            StreamFixture.join(
-                StreamClient.connect(
-                    fx.vertx,
-                    gw.port,
-                    app.token(),
-                    (m, events) -> {
-                      // Once the app decides to hang up it processes nothing more from this
-                      // connection,
-                      // although frames already on the wire may still arrive while the close
-                      // completes.
-                      if (cut.get()) {
-                        return;
-                      }
-                      ledger.apply(m, events);
-                      StreamClient me =
-                          self.get(); // null only for messages that beat connect() returning
-                      if (me != null && ThreadLocalRandom.current().nextDouble() < ackChance) {
-                        me.ack(m, ledger.applied.get(m));
-                      }
-                    }));
-        self.set(c);
-        int goal = random.nextInt(50, 1500);
-        Await.until(
-            "some events this round",
-            WAIT,
-            () ->
-                c.total() >= goal
-                    || ingest.isDone() && c.total() > 0
-                    || ingest.isDone() && caughtUp(fx, ledger, merchants));
-        synchronized (ledger) {
-          if (random.nextBoolean()) {
-            ledger.applied.forEach(c::ack); // cut right after acking everything applied
+        double ackChance = chaos.nextDouble();
+        Connection c = open(fx, proxy, app, merchants, ledger, rounds, ackChance, acks);
+        if (stale != null) {
+          // The half-alive connection's late acks of what it received: accepted while it still
+          // holds its channels, refused once they moved; either way nothing may go backwards.
+          boolean early = chaos.nextBoolean();
+          if (early) {
+            staleAcks(ledger, stale);
           }
-          cut.set(true);
+          awaitRound(fx, ledger, merchants, ingest, c, chaos.nextInt(50, 1500));
+          if (!early) {
+            staleAcks(ledger, stale);
+          }
+          if (chaos.nextBoolean()) {
+            stale.link.cut(); // else the gateway gives up on it by itself
+          }
+          stale = null;
+        } else {
+          awaitRound(fx, ledger, merchants, ingest, c, chaos.nextInt(50, 1500));
         }
-        c.close();
-        Await.until("the gateway to let go of the connection", WAIT, () -> openStreams(gw) == 0);
+        Ending ending =
+            rounds <= firstEndings.size()
+                ? firstEndings.get(rounds - 1)
+                : Ending.values()[chaos.nextInt(Ending.values().length)];
+        endings.merge(ending, 1, Integer::sum);
+        boolean ackAllFirst = chaos.nextBoolean();
+        synchronized (ledger) {
+          if (ackAllFirst) {
+            c.received.forEach((m, seq) -> c.ack(ledger, m, seq));
+          }
+          c.live = false;
+        }
+        switch (ending) {
+          case POLITE_CLOSE -> c.client.close();
+          case ABRUPT_CUT -> c.link.cut();
+          case STALE_OVERLAP -> {
+            c.link.stallDownstream();
+            stale = c;
+          }
+        }
       }
       ingest.get(2, TimeUnit.MINUTES);
       marketplace.shutdown();
-
-      for (String m : merchants) {
-        ledger.floor.put(m, fx.cursor(app, m));
+      if (stale != null) {
+        stale.link.cut();
       }
-      java.util.concurrent.atomic.AtomicReference<StreamClient> finalClient =
-          new java.util.concurrent.atomic.AtomicReference<>();
-      StreamClient last =
-          StreamFixture.join(
-              StreamClient.connect(
-                  fx.vertx,
-                  gw.port,
-                  app.token(),
-                  (m, events) -> {
-                    ledger.apply(m, events);
-                    if (finalClient.get() != null) {
-                      finalClient.get().ack(m, ledger.applied.get(m));
-                    }
-                  }));
-      finalClient.set(last);
-      Await.until(
+
+      Connection last = open(fx, proxy, app, merchants, ledger, rounds + 1, 1.0, acks);
+      fx.until(
           "everything applied",
           WAIT,
           () -> caughtUp(fx, ledger, merchants),
-          () -> ledger.applied.toString());
-      Await.until(
+          () -> ledger.snapshot().toString());
+      fx.until(
           "cursors at the heads",
           WAIT,
           () -> merchants.stream().allMatch(m -> fx.cursor(app, m) == fx.head(m)));
-      last.close();
+      last.client.close();
 
       System.out.printf(
-          "chaos: %d connections, %d events redelivered above the cursor%n",
-          rounds + 1, ledger.redeliveries.get());
-      assertThat(ledger.violations).isEmpty();
+          "chaos (seed %d): %d connections, endings %s, %d events redelivered above the cursor%n",
+          fx.seed, rounds + 1, endings, ledger.redeliveries);
+      synchronized (ledger) {
+        assertThat(ledger.violations).as("seed %d", fx.seed).isEmpty();
+      }
       Map<String, Long> heads = new HashMap<>();
       merchants.forEach(m -> heads.put(m, fx.head(m)));
-      assertThat(ledger.applied).isEqualTo(heads);
+      assertThat(ledger.snapshot()).as("seed %d", fx.seed).isEqualTo(heads);
       assertThat(heads.values().stream().mapToLong(Long::longValue).sum()).isEqualTo(15_000);
-      assertThat(rounds).isGreaterThanOrEqualTo(5);
+      assertThat(endings.keySet()).containsExactlyInAnyOrder(Ending.values());
+      assertThat(rounds).isGreaterThanOrEqualTo(6);
+    }
+  }
+
+  /** Opens the app's next connection through the proxy, applying and (by chance) acking. */
+  static Connection open(
+      StreamFixture fx,
+      ChaosProxy proxy,
+      TestApp app,
+      List<String> merchants,
+      Ledger ledger,
+      int number,
+      double ackChance,
+      Random acks) {
+    Map<String, Long> cursors = new HashMap<>();
+    merchants.forEach(m -> cursors.put(m, fx.cursor(app, m)));
+    Connection c = new Connection(number, cursors);
+    c.client =
+        fx.connect(
+            app,
+            proxy.port(),
+            (m, events) -> {
+              synchronized (ledger) {
+                if (!c.live) {
+                  return;
+                }
+                ledger.apply(c, m, events);
+                if (acks.nextDouble() < ackChance) {
+                  c.ack(ledger, m, c.received.get(m));
+                }
+              }
+            },
+            assigned -> {
+              synchronized (ledger) {
+                assigned.forEach(c.acked::remove);
+              }
+            });
+    c.link =
+        proxy
+            .link(c.client.localPort())
+            .orElseThrow(() -> new AssertionError("the proxy did not see " + c));
+    return c;
+  }
+
+  static void awaitRound(
+      StreamFixture fx,
+      Ledger ledger,
+      List<String> merchants,
+      Future<?> ingest,
+      Connection c,
+      int goal) {
+    fx.until(
+        "some events for " + c,
+        WAIT,
+        () ->
+            c.client.total() >= goal
+                || ingest.isDone() && c.client.total() > 0
+                || ingest.isDone() && caughtUp(fx, ledger, merchants),
+        () -> "applied " + ledger.snapshot());
+  }
+
+  static void staleAcks(Ledger ledger, Connection stale) {
+    synchronized (ledger) {
+      stale.received.forEach((m, seq) -> stale.ack(ledger, m, seq));
     }
   }
 
   static boolean caughtUp(StreamFixture fx, Ledger ledger, List<String> merchants) {
-    return merchants.stream().allMatch(m -> ledger.applied.getOrDefault(m, 0L) == fx.head(m));
-  }
-
-  static int openStreams(TestGateway gw) {
-    String metrics = gw.send("GET", "/metrics", null, null).body();
-    for (String line : metrics.split("\n")) {
-      if (line.startsWith("gateway_stream_connections ")) {
-        return (int) Double.parseDouble(line.substring(line.indexOf(' ') + 1));
-      }
-    }
-    throw new AssertionError("gateway_stream_connections not in /metrics");
+    return merchants.stream().allMatch(m -> ledger.applied(m) == fx.head(m));
   }
 }

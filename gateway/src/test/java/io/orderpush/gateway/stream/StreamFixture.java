@@ -3,32 +3,55 @@ package io.orderpush.gateway.stream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.orderpush.delivery.cursor.CursorStore;
+import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.redis.RedisStore;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.UUID;
-import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 
-/** Apps, grants, ingest and Redis cursors for the stream tests, all through real services. */
+/**
+ * Apps, grants, ingest and Redis cursors for the stream tests, all through real services.
+ *
+ * <p>Every random choice of a test comes from {@link #seed}: printed at the start, and set with
+ * {@code -Dtest.seed=N} to replay a failure. The clients it connects are watched: {@link #until}
+ * and {@link #close} fail the test with the first failure of any client's handlers.
+ */
 final class StreamFixture implements AutoCloseable {
+
+  static final String SEED_PROPERTY = "test.seed";
 
   final TestGateway gw;
   final Vertx vertx = Vertx.vertx();
   final RedisStore redis;
   final CursorStore cursors;
   final List<UUID> apps = new ArrayList<>();
+  final long seed;
+  final Random random;
+  private final List<StreamClient> clients = new CopyOnWriteArrayList<>();
 
   record TestApp(UUID id, String token) {}
 
   StreamFixture(TestGateway gw) {
     this.gw = gw;
+    String fixed = System.getProperty(SEED_PROPERTY);
+    this.seed = fixed == null || fixed.isBlank() ? new Random().nextLong() : Long.parseLong(fixed);
+    this.random = new Random(seed);
+    System.out.printf("stream test seed %d (replay with -D%s=%d)%n", seed, SEED_PROPERTY, seed);
     this.redis = join(RedisStore.connect(vertx, TestServices.redis()));
     this.cursors = new CursorStore(redis);
   }
@@ -87,8 +110,7 @@ final class StreamFixture implements AutoCloseable {
       for (int i = 0; i < batch && done < count; i++, done++) {
         events.add(
             Events.event(
-                merchants.get(ThreadLocalRandom.current().nextInt(merchants.size())),
-                UUID.randomUUID().toString()));
+                merchants.get(random.nextInt(merchants.size())), UUID.randomUUID().toString()));
       }
       HttpResponse<String> r = gw.ingest(Events.batch(events));
       assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
@@ -117,7 +139,42 @@ final class StreamFixture implements AutoCloseable {
   }
 
   StreamClient connect(TestApp app) {
-    return StreamClient.open(vertx, gw.port, app.token());
+    return watch(StreamClient.open(vertx, gw.port, app.token()));
+  }
+
+  /** Connects to {@code port} (the gateway's, or a proxy's in front of it), watched. */
+  StreamClient connect(
+      TestApp app,
+      int port,
+      BiConsumer<String, JsonArray> onEvents,
+      Consumer<List<String>> onAssigned) {
+    return watch(join(StreamClient.connect(vertx, port, app.token(), onEvents, onAssigned)));
+  }
+
+  StreamClient watch(StreamClient client) {
+    clients.add(client);
+    return client;
+  }
+
+  /** Fails with the first failure recorded in the handlers of any client this fixture connected. */
+  void checkClients() {
+    clients.forEach(StreamClient::check);
+  }
+
+  /** {@link Await#until}, failing at once with a client's handler failure instead of timing out. */
+  void until(String what, Duration timeout, BooleanSupplier condition) {
+    until(what, timeout, condition, () -> "");
+  }
+
+  void until(String what, Duration timeout, BooleanSupplier condition, Supplier<String> state) {
+    Await.until(
+        what,
+        timeout,
+        () -> {
+          checkClients();
+          return condition.getAsBoolean();
+        },
+        () -> state.get() + " (seed " + seed + ")");
   }
 
   @Override
@@ -132,6 +189,8 @@ final class StreamFixture implements AutoCloseable {
     }
     join(redis.close(vertx));
     join(vertx.close());
+    // Last, once everything is cleaned up: a handler failure no assertion of the test looked at.
+    checkClients();
   }
 
   static <T> T join(io.vertx.core.Future<T> f) {

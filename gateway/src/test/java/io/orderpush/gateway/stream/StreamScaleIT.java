@@ -2,7 +2,6 @@ package io.orderpush.gateway.stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.orderpush.gateway.Await;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.gateway.stream.StreamFixture.TestApp;
 import io.vertx.sqlclient.Tuple;
@@ -32,10 +31,10 @@ class StreamScaleIT {
               .execute(Tuple.of(app.id(), prefix)));
       List<StreamClient> group = List.of(fx.connect(app), fx.connect(app));
       group.forEach(c -> c.autoAck = true);
-      Await.until(
+      fx.until(
           "10,000 channels shared by two connections",
           Duration.ofSeconds(120),
-          () -> group.get(0).assigned.size() == 5000 && group.get(1).assigned.size() == 5000,
+          () -> group.get(0).assigned().size() == 5000 && group.get(1).assigned().size() == 5000,
           () -> StreamIT.sizes(group));
 
       List<String> active = new ArrayList<>();
@@ -43,13 +42,13 @@ class StreamScaleIT {
         active.add(prefix + "-" + i);
       }
       fx.ingest(active, 2000, 200);
-      Await.until(
+      fx.until(
           "2,000 events over 100 of them",
           Duration.ofSeconds(60),
           () -> group.get(0).total() + group.get(1).total() == 2000);
       for (String m : active) {
-        StreamClient owner = group.get(0).assigned.contains(m) ? group.get(0) : group.get(1);
-        assertThat(owner.received.getOrDefault(m, List.of()))
+        StreamClient owner = group.get(0).assigned().contains(m) ? group.get(0) : group.get(1);
+        assertThat(owner.received().getOrDefault(m, List.of()))
             .containsExactlyElementsOf(StreamIT.oneTo(fx.head(m)));
       }
       group.forEach(StreamClient::close);
@@ -74,14 +73,14 @@ class StreamScaleIT {
         c.autoAck = true;
         consumers.add(c);
       }
-      Await.until(
+      fx.until(
           "100,000 channels assigned",
           Duration.ofSeconds(120),
-          () -> consumers.stream().mapToInt(c -> c.assigned.size()).sum() == 100_000);
+          () -> consumers.stream().mapToInt(c -> c.assigned().size()).sum() == 100_000);
       // Idle channels cost nothing: one merchant's events still reach all ten apps at once.
       String m = prefix + "-777";
       fx.ingest(List.of(m), 100, 100);
-      Await.until(
+      fx.until(
           "the events at all ten apps",
           Duration.ofSeconds(60),
           () -> consumers.stream().allMatch(c -> c.count(m) == 100));
