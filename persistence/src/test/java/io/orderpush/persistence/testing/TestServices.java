@@ -28,7 +28,13 @@ public final class TestServices {
   }
 
   public static PgSettings pg() {
-    return new PgSettings(URI.create(pgUrl()), 4, 2, Duration.ofSeconds(2), Duration.ofSeconds(30));
+    return new PgSettings(
+        URI.create(pgUrl()),
+        4,
+        2,
+        Duration.ofSeconds(2),
+        Duration.ofSeconds(30),
+        Duration.ofSeconds(35));
   }
 
   public static RedisSettings redis() {
