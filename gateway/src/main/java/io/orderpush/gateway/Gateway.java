@@ -104,7 +104,10 @@ public final class Gateway {
             writers,
             log,
             new GroupCommitter.Settings(
-                pg.writers(), ingest.maxGroupEvents(), ingest.maxQueuedEvents()),
+                pg.writers(),
+                ingest.maxGroupEvents(),
+                ingest.maxQueuedEvents(),
+                pg.clientTimeout()),
             registry);
     deliveryPool = PgPools.create(vertx, pg, "delivery", config.deliveryPoolSize(), 100_000);
     // Replays read apart from delivery, so one app replaying millions of events never queues

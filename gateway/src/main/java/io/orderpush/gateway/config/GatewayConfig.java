@@ -39,10 +39,26 @@ public record GatewayConfig(
     int writers = r.integer("pg.writers", 1, 64);
     var connectTimeout = r.millis("pg.connect-timeout-ms", 100, 120_000);
     var queryTimeout = r.millis("pg.query-timeout-ms", 100, 600_000);
+    var clientTimeout = r.millis("pg.client-timeout-ms", 1100, 601_000);
+    boolean clientTimeoutFits =
+        clientTimeout.compareTo(queryTimeout.plus(PgSettings.MIN_CLIENT_TIMEOUT_MARGIN)) >= 0;
+    r.check(
+        clientTimeoutFits,
+        "pg.client-timeout-ms (GATEWAY_PG_CLIENT_TIMEOUT_MS) must be at least "
+            + PgSettings.MIN_CLIENT_TIMEOUT_MARGIN.toMillis()
+            + " ms longer than pg.query-timeout-ms ("
+            + queryTimeout.toMillis()
+            + "), was "
+            + clientTimeout.toMillis());
+    // Reported above; build the settings anyway so the other keys are still checked.
+    var usableClientTimeout =
+        clientTimeoutFits ? clientTimeout : queryTimeout.plus(PgSettings.MIN_CLIENT_TIMEOUT_MARGIN);
     PgSettings pg =
         r.url(
             "pg.url",
-            u -> new PgSettings(u, poolSize, writers, connectTimeout, queryTimeout),
+            u ->
+                new PgSettings(
+                    u, poolSize, writers, connectTimeout, queryTimeout, usableClientTimeout),
             "postgresql://user[:password]@host[:port]/database");
     int partitionsAhead = r.integer("pg.partitions-ahead-days", 1, 30);
     int deliveryPool = r.integer("pg.delivery-pool-size", 1, 200);

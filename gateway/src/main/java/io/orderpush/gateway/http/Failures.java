@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.orderpush.delivery.callback.CallbackUrlRefusedException;
 import io.orderpush.persistence.apps.NotFoundException;
 import io.orderpush.persistence.events.IngestOverloadedException;
+import io.orderpush.persistence.events.IngestTimeoutException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -66,6 +67,10 @@ public final class Failures {
       unavailable.increment();
       ctx.response().putHeader("Retry-After", "1");
       send(ctx, 503, "overloaded", over.getMessage(), null);
+    } else if (err instanceof IngestTimeoutException late) {
+      unavailable.increment();
+      ctx.response().putHeader("Retry-After", "1");
+      send(ctx, 503, "unavailable", late.getMessage(), null);
     } else if (isUnavailable(err)) {
       unavailable.increment();
       LOG.warn(
@@ -96,6 +101,13 @@ public final class Failures {
           || t instanceof io.vertx.core.http.HttpClosedException
           || t instanceof io.vertx.core.VertxException
               && String.valueOf(t.getMessage()).contains("closed")) {
+        return true;
+      }
+      // The PostgreSQL pool found no connection within its wait (pg.query-timeout-ms): every one
+      // is busy, or being opened to a server that does not answer. Vert.x says so only in words:
+      // "Timeout waiting for connection" (a query on the pool), "Timeout" (a transaction's).
+      String message = String.valueOf(t.getMessage());
+      if (message.equals("Timeout") || message.equals("Timeout waiting for connection")) {
         return true;
       }
       // Class 08 connection exceptions, 53 insufficient resources, 57 operator intervention

@@ -62,4 +62,27 @@ class GatewayConfigTest {
             catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env)).getMessage())
         .contains("must differ");
   }
+
+  @Test
+  void shouldGivePostgresqlClientTimeoutAMarginOverTheStatementTimeout() {
+    GatewayConfig c = GatewayConfig.load(valid());
+    assertThat(c.pg().queryTimeout()).hasMillis(10_000);
+    assertThat(c.pg().clientTimeout()).hasMillis(15_000);
+    // Idle connections leave the pool, with its sweep, before a borrowed one could lose its
+    // statement's full time to the silence cut.
+    assertThat(c.pg().poolIdleTimeout().plus(c.pg().poolCleanerPeriod()))
+        .isLessThan(c.pg().clientTimeout().minus(c.pg().queryTimeout()));
+  }
+
+  @Test
+  void shouldRefuseAClientTimeoutThatDoesNotOutlastTheStatementTimeout() {
+    Map<String, String> env = valid();
+    env.put("GATEWAY_PG_QUERY_TIMEOUT_MS", "10000");
+    env.put("GATEWAY_PG_CLIENT_TIMEOUT_MS", "10500");
+    ConfigException e = catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env));
+    assertThat(e.problems())
+        .containsExactly(
+            "pg.client-timeout-ms (GATEWAY_PG_CLIENT_TIMEOUT_MS) must be at least 1000 ms longer"
+                + " than pg.query-timeout-ms (10000), was 10500");
+  }
 }

@@ -7,6 +7,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.Pool;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -25,7 +26,10 @@ import java.util.function.Consumer;
  * requests gather in one lane and commit together instead of queueing on its row lock from every
  * lane; each lane runs one transaction at a time on its own connection. All state lives on one
  * Vert.x context, so nothing here needs a lock. The queue is bounded: past {@code maxQueuedEvents}
- * a request is refused with {@link IngestOverloadedException} rather than buffered.
+ * a request is refused with {@link IngestOverloadedException} rather than buffered. Every request
+ * is answered within {@code answerWithin}: one still waiting then fails with {@link
+ * IngestTimeoutException}, whether it is queued behind a commit that PostgreSQL does not answer or
+ * in it (the connection itself is cut by the pool's read-idle timeout, see {@code PgPools}).
  */
 public final class GroupCommitter {
 
@@ -33,12 +37,22 @@ public final class GroupCommitter {
    * @param lanes concurrent transactions (and writer connections)
    * @param maxGroupEvents events one transaction takes at most (a larger request still goes alone)
    * @param maxQueuedEvents events waiting across all lanes before requests are refused
+   * @param answerWithin longest a request waits for its commit before it fails with {@link
+   *     IngestTimeoutException}; zero for no limit
    */
-  public record Settings(int lanes, int maxGroupEvents, int maxQueuedEvents) {}
+  public record Settings(
+      int lanes, int maxGroupEvents, int maxQueuedEvents, Duration answerWithin) {
+
+    /** Settings without an answer deadline. */
+    public Settings(int lanes, int maxGroupEvents, int maxQueuedEvents) {
+      this(lanes, maxGroupEvents, maxQueuedEvents, Duration.ZERO);
+    }
+  }
 
   private static final int MAX_ATTEMPTS = 3;
 
   private final Context context;
+  private final Vertx vertx;
   private final Pool writers;
   private final EventLog log;
   private final Settings settings;
@@ -53,6 +67,7 @@ public final class GroupCommitter {
   public GroupCommitter(
       Vertx vertx, Pool writers, EventLog log, Settings settings, MeterRegistry registry) {
     this.context = vertx.getOrCreateContext();
+    this.vertx = vertx;
     this.writers = writers;
     this.log = log;
     this.settings = settings;
@@ -126,13 +141,64 @@ public final class GroupCommitter {
       return;
     }
     queuedEvents += size;
+    long deadline = settings.answerWithin().toMillis();
+    if (deadline > 0) {
+      p.timer = vertx.setTimer(deadline, id -> expire(p));
+    }
     Lane lane = lanes[Math.floorMod(p.events.get(0).merchantId().hashCode(), lanes.length)];
     lane.queue.add(p);
     flush(lane);
   }
 
+  /**
+   * Answers a request whose commit has not been confirmed in time. A queued request leaves the
+   * queue (lazily, in {@link #flush}); one in a running transaction is answered now, and the
+   * transaction's outcome, whatever it is, no longer reaches it.
+   */
+  private void expire(Pending p) {
+    p.timer = -1;
+    if (p.answered) {
+      return;
+    }
+    p.expired = true;
+    if (!p.inGroup) {
+      release(p);
+    }
+    metrics.timedOut.increment();
+    p.fail(
+        new IngestTimeoutException(
+            "PostgreSQL did not confirm the commit within "
+                + settings.answerWithin().toMillis()
+                + " ms (queued="
+                + queuedEvents
+                + " events); the events may or may not be stored: retry them with the same"
+                + " event ids"));
+  }
+
+  /** Cancels a request's answer deadline once it is answered, so the timer does not keep it. */
+  private void cancelDeadline(Pending p) {
+    if (p.timer >= 0) {
+      vertx.cancelTimer(p.timer);
+      p.timer = -1;
+    }
+  }
+
+  /** Takes a request's events off the queue count, once. */
+  private void release(Pending p) {
+    if (!p.released) {
+      p.released = true;
+      queuedEvents -= p.events.size();
+    }
+  }
+
   private void flush(Lane lane) {
-    if (lane.busy || lane.queue.isEmpty()) {
+    if (lane.busy) {
+      return;
+    }
+    while (!lane.queue.isEmpty() && lane.queue.peek().expired) {
+      lane.queue.poll();
+    }
+    if (lane.queue.isEmpty()) {
       return;
     }
     lane.busy = true;
@@ -140,11 +206,16 @@ public final class GroupCommitter {
     List<NewEvent> events = new ArrayList<>();
     while (!lane.queue.isEmpty()) {
       Pending next = lane.queue.peek();
+      if (next.expired) {
+        lane.queue.poll();
+        continue;
+      }
       boolean fits = events.size() + next.events.size() <= settings.maxGroupEvents();
       if (!group.isEmpty() && (!fits || next.solo || group.get(0).solo)) {
         break;
       }
       group.add(lane.queue.poll());
+      next.inGroup = true;
       events.addAll(next.events);
     }
     long started = System.nanoTime();
@@ -153,8 +224,9 @@ public final class GroupCommitter {
             ar -> {
               metrics.commit.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
               lane.busy = false;
-              queuedEvents -= events.size();
               if (ar.succeeded()) {
+                group.forEach(this::release);
+                group.forEach(this::cancelDeadline);
                 metrics.groupEvents.record(events.size());
                 metrics.groupRequests.record(group.size());
                 deliver(group, ar.result());
@@ -163,11 +235,17 @@ public final class GroupCommitter {
                 // only the offender fails.
                 for (int i = group.size() - 1; i >= 0; i--) {
                   Pending p = group.get(i);
-                  p.solo = true;
-                  lane.queue.addFirst(p);
-                  queuedEvents += p.events.size();
+                  p.inGroup = false;
+                  if (p.expired) {
+                    release(p);
+                  } else {
+                    p.solo = true;
+                    lane.queue.addFirst(p);
+                  }
                 }
               } else {
+                group.forEach(this::release);
+                group.forEach(this::cancelDeadline);
                 metrics.commitFailures.increment();
                 Set<String> merchants = new HashSet<>();
                 events.forEach(e -> merchants.add(e.merchantId()));
@@ -251,6 +329,20 @@ public final class GroupCommitter {
     final Context caller;
     boolean solo;
 
+    /** In the transaction now running. */
+    boolean inGroup;
+
+    /** Answered with a timeout; dropped from the queue when reached. */
+    boolean expired;
+
+    /** Its events no longer count as queued. */
+    boolean released;
+
+    /** Succeeded or failed: later outcomes are ignored. */
+    boolean answered;
+
+    long timer = -1;
+
     Pending(List<NewEvent> events, Promise<List<AppendResult>> promise, Context caller) {
       this.events = events;
       this.promise = promise;
@@ -258,11 +350,24 @@ public final class GroupCommitter {
     }
 
     void succeed(List<AppendResult> results) {
-      onCaller(() -> promise.complete(results));
+      if (answer()) {
+        onCaller(() -> promise.complete(results));
+      }
     }
 
     void fail(Throwable cause) {
-      onCaller(() -> promise.fail(cause));
+      if (answer()) {
+        onCaller(() -> promise.fail(cause));
+      }
+    }
+
+    /** Marks it answered, once; the caller cancels its timer. */
+    private boolean answer() {
+      if (answered) {
+        return false;
+      }
+      answered = true;
+      return true;
     }
 
     private void onCaller(Runnable r) {

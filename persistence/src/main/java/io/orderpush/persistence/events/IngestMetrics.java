@@ -19,6 +19,7 @@ final class IngestMetrics {
   final Counter commitRetries;
   final Counter rejectedFull;
   final Counter rejectedClosed;
+  final Counter timedOut;
 
   IngestMetrics(MeterRegistry registry, IntSupplier queuedEvents) {
     stored =
@@ -63,6 +64,13 @@ final class IngestMetrics {
         Counter.builder("gateway.ingest.rejected")
             .tag("reason", "shutting_down")
             .description("Ingest requests refused with 503 during shutdown")
+            .register(registry);
+    timedOut =
+        Counter.builder("gateway.ingest.rejected")
+            .tag("reason", "timeout")
+            .description(
+                "Ingest requests answered 503 because PostgreSQL did not confirm their commit in"
+                    + " time (pg.client-timeout-ms); their events may have been stored")
             .register(registry);
     Gauge.builder("gateway.ingest.queue.events", queuedEvents::getAsInt)
         .description("Events waiting for a group commit")

@@ -4,23 +4,38 @@ import io.orderpush.persistence.pg.PgSettings;
 import io.orderpush.persistence.pg.SchemaMigrations;
 import io.orderpush.persistence.redis.RedisSettings;
 import java.net.URI;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
 import java.time.Duration;
 
 /**
  * The real PostgreSQL and Redis the integration tests run against: the ones scripts/services.sh
  * brings up, or those named by GATEWAY_PG_URL and GATEWAY_REDIS_URL.
+ *
+ * <p>Tests never use the database GATEWAY_PG_URL names, which the demo and a default run use: apps
+ * they create hold secrets sealed under the tests' key, which any other gateway would fail to open.
+ * They use {@value #TEST_DATABASE} on the same server, created on first use by the same user.
  */
 public final class TestServices {
 
   public static final String DEFAULT_PG_URL = "postgresql://gateway:gateway@127.0.0.1:5432/gateway";
   public static final String DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+  public static final String TEST_DATABASE = "gateway_test";
 
   private static volatile boolean migrated;
+  private static volatile String testUrl;
 
   private TestServices() {}
 
+  /** The test database's URL; creates the database the first time it is asked for. */
   public static String pgUrl() {
-    return System.getenv().getOrDefault("GATEWAY_PG_URL", DEFAULT_PG_URL);
+    String url = testUrl;
+    if (url == null) {
+      url = createTestDatabase();
+    }
+    return url;
   }
 
   public static String redisUrl() {
@@ -28,7 +43,13 @@ public final class TestServices {
   }
 
   public static PgSettings pg() {
-    return new PgSettings(URI.create(pgUrl()), 4, 2, Duration.ofSeconds(2), Duration.ofSeconds(30));
+    return new PgSettings(
+        URI.create(pgUrl()),
+        4,
+        2,
+        Duration.ofSeconds(2),
+        Duration.ofSeconds(30),
+        Duration.ofSeconds(35));
   }
 
   public static RedisSettings redis() {
@@ -51,5 +72,53 @@ public final class TestServices {
         + "-"
         + Long.toString(System.nanoTime(), 36)
         + Integer.toString((int) (Math.random() * 1e6), 36);
+  }
+
+  /**
+   * Creates {@value #TEST_DATABASE} on the configured server, through the configured database, if
+   * it is missing (the role needs CREATEDB, which scripts/services.sh grants). Runs once per JVM,
+   * on the test thread, before any event loop uses the database.
+   */
+  private static synchronized String createTestDatabase() {
+    if (testUrl != null) {
+      return testUrl;
+    }
+    URI configured = URI.create(System.getenv().getOrDefault("GATEWAY_PG_URL", DEFAULT_PG_URL));
+    PgSettings admin =
+        new PgSettings(
+            configured,
+            1,
+            1,
+            Duration.ofSeconds(2),
+            Duration.ofSeconds(30),
+            Duration.ofSeconds(35));
+    try (Connection c =
+            DriverManager.getConnection(admin.jdbcUrl(), admin.user(), admin.password());
+        PreparedStatement exists =
+            c.prepareStatement("SELECT 1 FROM pg_database WHERE datname = ?")) {
+      exists.setString(1, TEST_DATABASE);
+      if (!exists.executeQuery().next()) {
+        try {
+          c.createStatement().execute("CREATE DATABASE " + TEST_DATABASE);
+        } catch (SQLException e) {
+          // 42P04: another test JVM created it meanwhile; 23505: the same race, seen in
+          // pg_database.
+          if (!"42P04".equals(e.getSQLState()) && !"23505".equals(e.getSQLState())) {
+            throw e;
+          }
+        }
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException(
+          "cannot create the test database "
+              + TEST_DATABASE
+              + " through "
+              + admin.redacted()
+              + " (the role needs CREATEDB): "
+              + e.getMessage(),
+          e);
+    }
+    testUrl = configured.getScheme() + "://" + configured.getRawAuthority() + "/" + TEST_DATABASE;
+    return testUrl;
   }
 }
