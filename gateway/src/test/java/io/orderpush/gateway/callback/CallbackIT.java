@@ -6,6 +6,7 @@ import com.standardwebhooks.Webhook;
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.TestGateway;
+import io.orderpush.gateway.TestRandom;
 import io.orderpush.gateway.callback.Receiver.Action;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.json.JsonObject;
@@ -14,20 +15,26 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.UUID;
-import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 
 class CallbackIT {
 
   static final Duration WAIT = Duration.ofSeconds(60);
   static TestGateway gw;
   Receiver receiver;
+  final List<Receiver> others = new ArrayList<>();
   final List<String> apps = new ArrayList<>();
+  TestRandom random;
+  Random choices;
 
   @BeforeAll
   static void start() {
@@ -47,13 +54,16 @@ class CallbackIT {
   }
 
   @BeforeEach
-  void receiver() {
+  void receiver(TestInfo test) {
+    random = TestRandom.forTest("CallbackIT." + test.getTestMethod().orElseThrow().getName());
+    choices = random.fork(0);
     receiver = new Receiver();
   }
 
   @AfterEach
   void cleanUp() {
     receiver.close();
+    others.forEach(Receiver::close);
     for (String id : apps) {
       gw.gateway
           .pool()
@@ -66,6 +76,11 @@ class CallbackIT {
   }
 
   String callbackApp(List<String> merchants) {
+    return callbackApp(receiver, merchants).getString("appId");
+  }
+
+  /** A callback app delivering to {@code receiver}, granted these merchants from the earliest. */
+  JsonObject callbackApp(Receiver receiver, List<String> merchants) {
     HttpResponse<String> r =
         gw.send(
             "POST",
@@ -90,7 +105,7 @@ class CallbackIT {
                   .statusCode())
           .isEqualTo(200);
     }
-    return app.getString("appId");
+    return app;
   }
 
   static List<String> merchants(int n) {
@@ -101,14 +116,13 @@ class CallbackIT {
     return out;
   }
 
-  static void ingest(List<String> merchants, int count) {
+  void ingest(List<String> merchants, int count) {
     for (int done = 0; done < count; done += 100) {
       List<JsonObject> batch = new ArrayList<>();
       for (int i = 0; i < 100; i++) {
         batch.add(
             Events.event(
-                merchants.get(ThreadLocalRandom.current().nextInt(merchants.size())),
-                UUID.randomUUID().toString()));
+                merchants.get(choices.nextInt(merchants.size())), UUID.randomUUID().toString()));
       }
       assertThat(gw.ingest(Events.batch(batch)).statusCode()).isEqualTo(200);
     }
@@ -129,15 +143,33 @@ class CallbackIT {
   }
 
   boolean allApplied(List<String> merchants) {
+    return allApplied(receiver, merchants);
+  }
+
+  boolean allApplied(Receiver receiver, List<String> merchants) {
     return merchants.stream().allMatch(m -> receiver.applied.getOrDefault(m, 0L) == head(m));
+  }
+
+  /** Dense, signed, and nothing sent again after a 2xx (the gateway stayed up, Redis too). */
+  void assertDeliveredCleanly(Receiver receiver) {
+    assertThat(receiver.violations).as(random.toString()).isEmpty();
+    assertThat(receiver.resent)
+        .as(
+            () ->
+                "sent again after a 2xx; "
+                    + random
+                    + "; what the first merchant named was sent: "
+                    + receiver.history(receiver.resent.get(0).split(":")[0]))
+        .isEmpty();
   }
 
   @Test
   void shouldDeliverDenseSignedBatchesThroughFailuresTimeoutsAndDrops() {
     List<String> merchants = merchants(8);
+    Random rolls = random.fork(1); // the receiver's own thread
     receiver.script =
         (m, first, attempt) -> {
-          int roll = ThreadLocalRandom.current().nextInt(100);
+          int roll = rolls.nextInt(100);
           return roll < 20
               ? Action.FAIL
               : roll < 27 ? Action.TIMEOUT : roll < 34 ? Action.DROP : Action.OK;
@@ -150,7 +182,7 @@ class CallbackIT {
         WAIT,
         () -> allApplied(merchants),
         () -> receiver.applied.toString());
-    assertThat(receiver.violations).isEmpty();
+    assertDeliveredCleanly(receiver);
     assertThat(receiver.attemptsByBatch.values())
         .anyMatch(n -> n.get() > 1); // retries happened, same id and body
     assertThat(receiver.deliveries).allMatch(d -> d.last() - d.first() < 100);
@@ -178,7 +210,7 @@ class CallbackIT {
 
     receiver.script = (m, first, attempt) -> Action.OK;
     Await.until("the broken merchant catches up", WAIT, () -> allApplied(merchants));
-    assertThat(receiver.violations).isEmpty();
+    assertDeliveredCleanly(receiver);
   }
 
   @Test
@@ -198,45 +230,123 @@ class CallbackIT {
   @Test
   void shouldSuspendOn410AndContinueFromTheCursorOnResume() {
     List<String> merchants = merchants(2);
-    java.util.concurrent.atomic.AtomicBoolean goneSent =
-        new java.util.concurrent.atomic.AtomicBoolean();
+    AtomicBoolean goneSent = new AtomicBoolean();
     receiver.script =
         (m, first, attempt) ->
             first > 1 && goneSent.compareAndSet(false, true) ? Action.GONE : Action.OK;
-    String app = callbackApp(merchants);
+    JsonObject app = callbackApp(receiver, merchants);
+    String appId = app.getString("appId");
+    // A second app on the same merchants, never failing: once it has an event, the suspended app
+    // would have had it too, were it not suspended.
+    Receiver control = new Receiver();
+    others.add(control);
+    callbackApp(control, merchants);
     ingest(merchants, 100);
     Await.until("first batches applied", WAIT, () -> allApplied(merchants));
     ingest(merchants, 300);
-    Await.until("suspended", WAIT, () -> "suspended".equals(endpoint(app).getString("state")));
-    int seen = receiver.deliveries.size();
+    Await.until("suspended", WAIT, () -> "suspended".equals(endpoint(appId).getString("state")));
+    Map<String, Long> headsAtSuspension = new java.util.HashMap<>();
+    merchants.forEach(m -> headsAtSuspension.put(m, head(m)));
     ingest(merchants, 100);
+    Await.until(
+        "the other app to get the events ingested while suspended",
+        WAIT,
+        () -> allApplied(control, merchants));
     assertThat(
-            new JsonObject(gw.send("GET", "/v1/apps/" + app, TestGateway.ADMIN_TOKEN, null).body())
+            new JsonObject(
+                    gw.send("GET", "/v1/apps/" + appId, TestGateway.ADMIN_TOKEN, null).body())
                 .getJsonObject("delivery")
                 .getString("endpointState"))
         .isEqualTo("suspended");
 
+    // Delivery stopped at the 410: after it, only batches already in flight then (one per other
+    // channel at most), and none of the events ingested while suspended.
+    List<Receiver.Delivery> before = List.copyOf(receiver.deliveries);
+    int gone =
+        java.util.stream.IntStream.range(0, before.size())
+            .filter(i -> before.get(i).first() > 1)
+            .findFirst()
+            .orElseThrow();
+    String goneMerchant = before.get(gone).merchantId();
+    List<Receiver.Delivery> afterGone = before.subList(gone + 1, before.size());
+    assertThat(afterGone)
+        .as("arrived after the 410")
+        .allMatch(d -> !d.merchantId().equals(goneMerchant))
+        .hasSizeLessThanOrEqualTo(merchants.size() - 1);
+    assertThat(before)
+        .as("events ingested while suspended arrived before the resume")
+        .allMatch(d -> d.last() <= headsAtSuspension.get(d.merchantId()));
+
+    Map<String, Long> cursors = new java.util.HashMap<>();
+    new JsonObject(gw.send("GET", "/v1/channels", app.getString("token"), null).body())
+        .getJsonArray("channels")
+        .forEach(
+            o ->
+                cursors.put(
+                    ((JsonObject) o).getString("merchantId"), ((JsonObject) o).getLong("cursor")));
     HttpResponse<String> resumed =
-        gw.send("POST", "/v1/apps/" + app + "/endpoint/resume", TestGateway.ADMIN_TOKEN, null);
+        gw.send("POST", "/v1/apps/" + appId + "/endpoint/resume", TestGateway.ADMIN_TOKEN, null);
     assertThat(new JsonObject(resumed.body()).getString("state")).isEqualTo("active");
-    Await.until("everything applied after resume", WAIT, () -> allApplied(merchants));
-    assertThat(receiver.deliveries.size()).isGreaterThan(seen);
-    assertThat(receiver.violations).isEmpty();
+    Await.until(
+        "everything applied after resume",
+        WAIT,
+        () -> allApplied(merchants),
+        receiver.applied::toString);
+    // Resumed from the cursor: each channel's first batch after the resume starts right above it.
+    List<Receiver.Delivery> all = List.copyOf(receiver.deliveries);
+    List<Receiver.Delivery> afterResume = all.subList(before.size(), all.size());
+    for (String m : merchants) {
+      if (head(m) > cursors.get(m)) {
+        assertThat(afterResume.stream().filter(d -> d.merchantId().equals(m)).findFirst())
+            .as("first batch of " + m + " after the resume")
+            .hasValueSatisfying(d -> assertThat(d.first()).isEqualTo(cursors.get(m) + 1));
+      }
+    }
+    assertDeliveredCleanly(receiver);
+    assertDeliveredCleanly(control);
   }
+
+  /** One look at the endpoint view: when it was asked, when answered, and the state. */
+  record Poll(long sentAt, long answeredAt, String state) {}
 
   @Test
   void shouldMarkAnEndpointFailingAfterTheConfiguredTimeAndActiveAgainOnSuccess() {
+    long failingAfter = 1000; // GATEWAY_CALLBACK_FAILING_AFTER_MS
     List<String> merchants = merchants(1);
     receiver.script = (m, first, attempt) -> Action.FAIL;
     String app = callbackApp(merchants);
+    List<Poll> polls = new CopyOnWriteArrayList<>();
     ingest(merchants, 100);
-    Await.until("failing", WAIT, () -> "failing".equals(endpoint(app).getString("state")));
+    Await.until(
+        "failing",
+        WAIT,
+        () -> {
+          long sent = System.currentTimeMillis();
+          String state = endpoint(app).getString("state");
+          polls.add(new Poll(sent, System.currentTimeMillis(), state));
+          return "failing".equals(state);
+        });
+    // The gateway starts counting at the first failure, which it sees only after this receiver
+    // answered it: the endpoint cannot be failing before that answer + the configured time.
+    long firstFailure = receiver.deliveries.get(0).atMillis();
+    Poll failing = polls.get(polls.size() - 1);
+    assertThat(failing.answeredAt() - firstFailure)
+        .as("ms from the first failure until the view said failing (%s)", polls)
+        .isGreaterThanOrEqualTo(failingAfter);
+    assertThat(polls)
+        .as("the view said active while the first failures came in")
+        .anyMatch(p -> p.sentAt() > firstFailure && "active".equals(p.state()));
+    assertThat(receiver.deliveries).as("retried meanwhile").hasSizeGreaterThan(1);
     assertThat(endpoint(app).getString("nextAttemptAt")).isNotNull();
+    assertThat(endpoint(app).getString("state")).as("still failing").isEqualTo("failing");
+    assertThat(receiver.applied).isEmpty();
+
     receiver.script = (m, first, attempt) -> Action.OK;
     Await.until(
         "active again",
         WAIT,
         () -> "active".equals(endpoint(app).getString("state")) && allApplied(merchants));
+    assertDeliveredCleanly(receiver);
   }
 
   @Test
@@ -251,12 +361,12 @@ class CallbackIT {
     receiver.verifier = newSecret;
     ingest(merchants, 100);
     Await.until("applied", WAIT, () -> allApplied(merchants));
-    assertThat(receiver.violations).isEmpty();
+    assertDeliveredCleanly(receiver);
     // The old secret still verifies the same deliveries while the grace period lasts.
     receiver.verifier = oldSecret;
     ingest(merchants, 100);
     Await.until("applied again", WAIT, () -> allApplied(merchants));
-    assertThat(receiver.violations).isEmpty();
+    assertDeliveredCleanly(receiver);
   }
 
   @Test

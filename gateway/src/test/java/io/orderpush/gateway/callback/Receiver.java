@@ -45,8 +45,18 @@ final class Receiver implements AutoCloseable {
   final Map<String, Long> acked = new ConcurrentHashMap<>();
   final Map<String, String> bodiesById = new ConcurrentHashMap<>();
   final Map<String, AtomicInteger> attemptsByBatch = new ConcurrentHashMap<>();
+  final Map<String, Long> answered2xxAt = new ConcurrentHashMap<>();
   final List<Delivery> deliveries = new CopyOnWriteArrayList<>();
+
+  /** Never legal: gaps, bad signatures, a retry with another body, a failure of this receiver. */
   final List<String> violations = new CopyOnWriteArrayList<>();
+
+  /**
+   * Batches sent again after this receiver answered 2xx. Legal only where the gateway could not
+   * store the cursor after the 2xx (a crash, a lost Redis); a test without such a failure expects
+   * none.
+   */
+  final List<String> resent = new CopyOnWriteArrayList<>();
 
   Receiver() {
     server = vertx.createHttpServer().requestHandler(this::handle);
@@ -68,53 +78,72 @@ final class Receiver implements AutoCloseable {
 
   private void handle(HttpServerRequest req) {
     req.body()
+        .onFailure(err -> violations.add("could not read a request: " + err))
         .onSuccess(
             buf -> {
-              String body = buf.toString();
-              String id = req.getHeader("webhook-id");
               try {
-                verifier.verify(
-                    body,
-                    Map.of(
-                        "webhook-id", List.of(id),
-                        "webhook-timestamp", List.of(req.getHeader("webhook-timestamp")),
-                        "webhook-signature", List.of(req.getHeader("webhook-signature"))));
-              } catch (Exception e) {
-                violations.add("signature of " + id + " does not verify: " + e.getMessage());
-              }
-              String previous = bodiesById.putIfAbsent(id, body);
-              if (previous != null && !previous.equals(body)) {
-                violations.add("retry of " + id + " carried another body");
-              }
-              JsonObject batch = new JsonObject(body);
-              String m = batch.getString("merchantId");
-              JsonArray events = batch.getJsonArray("events");
-              long first = events.getJsonObject(0).getLong("seq");
-              long last = events.getJsonObject(events.size() - 1).getLong("seq");
-              deliveries.add(new Delivery(id, m, first, last, System.currentTimeMillis(), body));
-              if (first <= acked.getOrDefault(m, 0L)) {
-                violations.add(
-                    m + ": seq " + first + " sent again although " + acked.get(m) + " was acked");
-              }
-              int attempt =
-                  attemptsByBatch.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
-              switch (script.decide(m, first, attempt)) {
-                case OK -> {
-                  apply(m, events);
-                  acked.merge(m, last, Math::max);
-                  req.response().setStatusCode(204).end();
-                }
-                case FAIL -> req.response().setStatusCode(500).end("boom");
-                case TIMEOUT -> vertx.setTimer(1500, t -> req.response().setStatusCode(500).end());
-                case DROP -> req.connection().close();
-                case GONE -> req.response().setStatusCode(410).end();
-                case TOO_MANY ->
-                    req.response()
-                        .setStatusCode(429)
-                        .putHeader("Retry-After", Integer.toString(retryAfterSeconds))
-                        .end();
+                handle(req, buf.toString());
+              } catch (RuntimeException e) {
+                violations.add("receiver failed on a request: " + e);
+                req.response().setStatusCode(500).end();
               }
             });
+  }
+
+  private void handle(HttpServerRequest req, String body) {
+    String id = req.getHeader("webhook-id");
+    try {
+      verifier.verify(
+          body,
+          Map.of(
+              "webhook-id", List.of(id),
+              "webhook-timestamp", List.of(req.getHeader("webhook-timestamp")),
+              "webhook-signature", List.of(req.getHeader("webhook-signature"))));
+    } catch (Exception e) {
+      violations.add("signature of " + id + " does not verify: " + e.getMessage());
+    }
+    String previous = bodiesById.putIfAbsent(id, body);
+    if (previous != null && !previous.equals(body)) {
+      violations.add("retry of " + id + " carried another body");
+    }
+    JsonObject batch = new JsonObject(body);
+    String m = batch.getString("merchantId");
+    JsonArray events = batch.getJsonArray("events");
+    long first = events.getJsonObject(0).getLong("seq");
+    long last = events.getJsonObject(events.size() - 1).getLong("seq");
+    long now = System.currentTimeMillis();
+    deliveries.add(new Delivery(id, m, first, last, now, body));
+    if (first <= acked.getOrDefault(m, 0L)) {
+      Long okAt = answered2xxAt.get(id);
+      resent.add(
+          m
+              + ": seq "
+              + first
+              + " sent again although "
+              + acked.get(m)
+              + " was acked"
+              + (okAt == null
+                  ? " (a new batch id)"
+                  : " (a retry of " + id + ", answered 2xx " + (now - okAt) + " ms before)"));
+    }
+    int attempt = attemptsByBatch.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
+    switch (script.decide(m, first, attempt)) {
+      case OK -> {
+        apply(m, events);
+        acked.merge(m, last, Math::max);
+        answered2xxAt.put(id, System.currentTimeMillis());
+        req.response().setStatusCode(204).end();
+      }
+      case FAIL -> req.response().setStatusCode(500).end("boom");
+      case TIMEOUT -> vertx.setTimer(1500, t -> req.response().setStatusCode(500).end());
+      case DROP -> req.connection().close();
+      case GONE -> req.response().setStatusCode(410).end();
+      case TOO_MANY ->
+          req.response()
+              .setStatusCode(429)
+              .putHeader("Retry-After", Integer.toString(retryAfterSeconds))
+              .end();
+    }
   }
 
   private void apply(String m, JsonArray events) {
@@ -127,6 +156,24 @@ final class Receiver implements AutoCloseable {
         violations.add(m + ": gap, seq " + seq + " after " + last);
       }
     }
+  }
+
+  /** Every request for this merchant, in arrival order, with its answer (failure messages). */
+  String history(String merchantId) {
+    StringBuilder sb = new StringBuilder();
+    for (Delivery d : deliveriesOf(merchantId)) {
+      Long ok = answered2xxAt.get(d.id());
+      sb.append("\n  ")
+          .append(d.atMillis())
+          .append(' ')
+          .append(d.id())
+          .append(' ')
+          .append(d.first())
+          .append("..")
+          .append(d.last())
+          .append(ok == null ? "" : " (this id answered 2xx at " + ok + ")");
+    }
+    return sb.toString();
   }
 
   List<Delivery> deliveriesOf(String merchantId) {

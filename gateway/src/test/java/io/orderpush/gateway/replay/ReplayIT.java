@@ -104,14 +104,20 @@ class ReplayIT {
     return out;
   }
 
-  /** Events the gateway has written into replay responses so far. */
+  static final String STREAMED = "gateway_replay_events_total";
+
+  /**
+   * Events the gateway has written into replay responses so far. A missing metric fails: reading it
+   * as 0 would make any stall check pass.
+   */
   static double streamed() {
-    for (String line : gw.send("GET", "/metrics", null, null).body().split("\n")) {
-      if (line.startsWith("gateway_replay_events_total")) {
+    String metrics = gw.send("GET", "/metrics", null, null).body();
+    for (String line : metrics.split("\n")) {
+      if (line.startsWith(STREAMED + " ") || line.startsWith(STREAMED + "{")) {
         return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
       }
     }
-    return 0;
+    throw new AssertionError(STREAMED + " is not in /metrics:\n" + metrics);
   }
 
   @Test

@@ -2,29 +2,47 @@ package io.orderpush.gateway.replay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.testing.TestServices;
+import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
-/** Retention drops whole old days: old events become 410, new ones stay, ingest never waits. */
+/**
+ * Retention drops whole old days: old events become 410, new ones stay, and ingest goes on while a
+ * drop is under way.
+ */
 class RetentionIT {
 
   static <T> T join(io.vertx.core.Future<T> f) {
     return f.toCompletionStage().toCompletableFuture().orTimeout(60, TimeUnit.SECONDS).join();
+  }
+
+  /** Sessions whose DETACH PARTITION waits for a lock. */
+  static long detachesWaiting(Pool pool) {
+    return join(pool.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                    + " AND wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE %DETACH PARTITION%'")
+            .execute())
+        .iterator()
+        .next()
+        .getLong(0);
   }
 
   @Test
@@ -106,25 +124,41 @@ class RetentionIT {
                   .count())
           .isEqualTo(10);
 
-      // Ingest keeps going while retention runs.
+      // Ingest goes on while retention is under way. To show the two overlap, an open
+      // transaction that read the parent table keeps the DETACH ... CONCURRENTLY waiting (it waits
+      // for every transaction that may still see the partition) while events are ingested.
       String busy = TestServices.uniqueMerchant("ret-busy");
-      AtomicBoolean running = new AtomicBoolean(true);
-      List<Integer> statuses = new CopyOnWriteArrayList<>();
-      Thread marketplace =
-          new Thread(
-              () -> {
-                for (int i = 0; running.get(); i++) {
-                  statuses.add(
-                      gw.ingest(Events.batch(List.of(Events.event(busy, "b-" + i)))).statusCode());
-                }
-              });
-      marketplace.start();
-      List<String> dropped = join(gw.gateway.applyRetention());
-      running.set(false);
-      marketplace.join();
+      SqlConnection reader = join(pool.getConnection());
+      List<Integer> statuses = new ArrayList<>();
+      List<String> dropped;
+      try {
+        join(reader.query("BEGIN").execute());
+        join(reader.query("SELECT 1 FROM event_chunks LIMIT 1").execute());
+        Future<List<String>> retention = gw.gateway.applyRetention();
+        Await.until(
+            "the detach to wait for the open transaction",
+            Duration.ofSeconds(30),
+            () -> detachesWaiting(pool) > 0 || retention.isComplete(),
+            () -> "retention " + (retention.isComplete() ? "finished: " + retention : "running"));
+        assertThat(retention.isComplete())
+            .as("retention finished while a transaction could still see the partition")
+            .isFalse();
+        for (int i = 0; i < 20; i++) {
+          statuses.add(gw.ingest(Events.batch(List.of(Events.event(busy, "b-" + i)))).statusCode());
+        }
+        assertThat(retention.isComplete())
+            .as("retention was still under way while those events were ingested")
+            .isFalse();
+        assertThat(detachesWaiting(pool)).isPositive();
+        join(reader.query("COMMIT").execute());
+        dropped = join(retention);
+      } finally {
+        reader.close();
+      }
+      assertThat(statuses).containsOnly(200);
+      assertThat(join(gw.gateway.eventLog().head(pool, busy))).isEqualTo(20);
 
       assertThat(dropped).contains("event_chunks_" + suffix, "event_keys_" + suffix);
-      assertThat(statuses).isNotEmpty().containsOnly(200);
       HttpResponse<String> gone =
           gw.send("GET", "/v1/merchants/" + m + "/events?fromSeq=1", token, null);
       assertThat(gone.statusCode()).isEqualTo(410);
