@@ -22,12 +22,25 @@ public final class TestServices {
 
   public static final String DEFAULT_PG_URL = "postgresql://gateway:gateway@127.0.0.1:5432/gateway";
   public static final String DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
-  public static final String TEST_DATABASE = "gateway_test";
+
+  /**
+   * The tests' database: {@code gateway_test}, or {@code GATEWAY_TEST_DB} (letters, digits and
+   * underscores) when several test runs share one server and must not see each other's apps.
+   */
+  public static final String TEST_DATABASE = testDatabase();
 
   private static volatile boolean migrated;
   private static volatile String testUrl;
 
   private TestServices() {}
+
+  private static String testDatabase() {
+    String name = System.getenv().getOrDefault("GATEWAY_TEST_DB", "gateway_test");
+    if (!name.matches("[a-z_][a-z0-9_]{0,62}")) {
+      throw new IllegalStateException("GATEWAY_TEST_DB must be a plain database name: " + name);
+    }
+    return name;
+  }
 
   /** The test database's URL; creates the database the first time it is asked for. */
   public static String pgUrl() {
