@@ -195,7 +195,12 @@ class GatewayProcessIT {
         }
       }
       if (present != 0 && present != events.size()) {
-        partial.add(present + " of " + events.size() + " stored: " + body);
+        partial.add(
+            present
+                + " of "
+                + events.size()
+                + " stored, the batch from "
+                + events.getJsonObject(0).getString("eventId"));
       }
     }
     assertThat(partial).as("requests without an answer, stored in part").isEmpty();
