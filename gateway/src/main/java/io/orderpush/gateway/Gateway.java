@@ -256,6 +256,11 @@ public final class Gateway {
     return log;
   }
 
+  /** The delivery engine of this node (for operators' views and tests). */
+  public DeliveryEngine engine() {
+    return engine;
+  }
+
   public Pool pool() {
     return pool;
   }

@@ -1,6 +1,7 @@
 package io.orderpush.delivery.callback;
 
 import io.orderpush.delivery.channel.Channel;
+import io.orderpush.delivery.channel.ChannelStates;
 import io.orderpush.delivery.channel.DeliveryEngine;
 import io.orderpush.delivery.channel.Subscriber;
 import io.orderpush.persistence.apps.AppStore;
@@ -144,6 +145,24 @@ final class CallbackEndpoint extends Subscriber {
     pending.put(c, b);
     inFlight++;
     send(c, b, events);
+  }
+
+  @Override
+  protected String heldBy(Channel c) {
+    Batch b = pending.get(c);
+    if (b == null) {
+      return "suspended".equals(state) ? "suspended" : null;
+    }
+    if (b.sending) {
+      return "sending";
+    }
+    if ("suspended".equals(state)) {
+      return "suspended";
+    }
+    if (b.timer >= 0) {
+      return "retry_scheduled";
+    }
+    return retryQueue.contains(c) ? "retry_queued" : ChannelStates.STUCK;
   }
 
   void forget(Channel c) {

@@ -54,6 +54,10 @@ public final class Channel {
   long headVersion;
 
   boolean reading;
+
+  /** A failed read waits for its retry timer. */
+  boolean readRetry;
+
   boolean queued;
 
   /** When the oldest unacked event was sent (ms), 0 when nothing is unacked; for ack timeouts. */

@@ -86,7 +86,13 @@ public final class DeliveryEngine {
     // One timer each for the whole node, not one per channel.
     context.runOnContext(
         v -> {
-          lagTimer = vertx.setPeriodic(LAG_SAMPLE_MS, id -> lag = computeLag());
+          lagTimer =
+              vertx.setPeriodic(
+                  LAG_SAMPLE_MS,
+                  id -> {
+                    lag = computeLag();
+                    metrics.sampled(classify());
+                  });
           checkpointTimer =
               vertx.setPeriodic(settings.checkpointInterval().toMillis(), id -> checkpoint());
           reconcileTimer =
@@ -502,7 +508,13 @@ public final class DeliveryEngine {
                   from,
                   RETRY_MS,
                   ar.cause().toString());
-              vertx.setTimer(RETRY_MS, id -> wake(c));
+              c.readRetry = true;
+              vertx.setTimer(
+                  RETRY_MS,
+                  id -> {
+                    c.readRetry = false;
+                    wake(c);
+                  });
             } else if (ar.result().isEmpty()) {
               if (c.headVersion == version) {
                 c.knownHead = c.sent;
@@ -546,6 +558,53 @@ public final class DeliveryEngine {
     } catch (RuntimeException ignored) {
       // a malformed timestamp is not worth failing delivery over
     }
+  }
+
+  /** Counts the channels of this node by state (see {@link ChannelStates}). Any thread. */
+  public Future<ChannelStates> channelStates() {
+    Promise<ChannelStates> p = Promise.promise();
+    context.runOnContext(v -> p.complete(classify()));
+    return p.future();
+  }
+
+  private ChannelStates classify() {
+    ChannelStates states = new ChannelStates();
+    for (Set<Channel> set : byMerchant.values()) {
+      for (Channel c : set) {
+        states.count(stateOf(c));
+      }
+    }
+    return states;
+  }
+
+  private String stateOf(Channel c) {
+    Subscriber s = c.owner;
+    if (s == null) {
+      return "unowned";
+    }
+    if (!c.claimed) {
+      return "claiming";
+    }
+    if (c.reading) {
+      return "reading";
+    }
+    if (c.readRetry) {
+      return "read_retry";
+    }
+    if (c.queued) {
+      return "ready";
+    }
+    String held = s.heldBy(c);
+    if (held != null) {
+      return held;
+    }
+    if (c.unacked() >= s.window()) {
+      return "window_full";
+    }
+    if (c.sent >= c.knownHead) {
+      return "caught_up";
+    }
+    return ChannelStates.STUCK;
   }
 
   private long computeLag() {

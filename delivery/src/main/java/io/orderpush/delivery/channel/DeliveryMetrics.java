@@ -34,6 +34,13 @@ public final class DeliveryMetrics {
       Supplier<Number> channels,
       Supplier<Number> assigned,
       Supplier<Number> lag) {
+    this.registry = registry;
+    states.put(ChannelStates.STUCK, new java.util.concurrent.atomic.AtomicInteger());
+    Gauge.builder("gateway.delivery.channels", states.get(ChannelStates.STUCK)::get)
+        .tag("state", ChannelStates.STUCK)
+        .description(
+            "Channels of this node by state (every 5 s); stuck must stay 0, see docs/operations.md")
+        .register(registry);
     reconcileWoken =
         Counter.builder("gateway.delivery.reconcile.woken")
             .description(
@@ -125,5 +132,29 @@ public final class DeliveryMetrics {
     Gauge.builder("gateway.delivery.tail.cache.events", tail::events)
         .description("Events held by the cache of recent events")
         .register(registry);
+  }
+
+  private final java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> states =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  private MeterRegistry registry;
+
+  /** Channels by state, as of the last sample; a state seen once stays listed (at 0). */
+  void sampled(ChannelStates now) {
+    for (String state : now.counts().keySet()) {
+      states.computeIfAbsent(
+          state,
+          k -> {
+            java.util.concurrent.atomic.AtomicInteger n =
+                new java.util.concurrent.atomic.AtomicInteger();
+            Gauge.builder("gateway.delivery.channels", n::get)
+                .tag("state", k)
+                .description(
+                    "Channels of this node by state (every 5 s); stuck must stay 0, see"
+                        + " docs/operations.md")
+                .register(registry);
+            return n;
+          });
+    }
+    states.forEach((k, n) -> n.set(now.get(k)));
   }
 }

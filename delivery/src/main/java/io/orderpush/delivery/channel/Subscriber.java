@@ -51,4 +51,13 @@ public abstract class Subscriber {
    * Redis lost the channel and it was claimed again); events after the cursor come again.
    */
   protected void restarted(Channel channel) {}
+
+  /**
+   * What holds the channel back on the transport's side, if anything: a state name that has a way
+   * out (a send in flight, a retry timer), {@link ChannelStates#STUCK} if it has none, or null when
+   * the transport holds nothing back. Engine context only.
+   */
+  protected String heldBy(Channel channel) {
+    return null;
+  }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.standardwebhooks.Webhook;
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
+import io.orderpush.gateway.NoStuckChannels;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.gateway.TestRandom;
 import io.orderpush.gateway.callback.Receiver.Action;
@@ -62,6 +63,7 @@ class CallbackIT {
 
   @AfterEach
   void cleanUp() {
+    NoStuckChannels.check(gw);
     receiver.close();
     others.forEach(Receiver::close);
     for (String id : apps) {

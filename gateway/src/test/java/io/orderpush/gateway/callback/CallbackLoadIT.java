@@ -9,6 +9,7 @@ import ch.qos.logback.core.read.ListAppender;
 import io.orderpush.delivery.callback.CallbackService;
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
+import io.orderpush.gateway.NoStuckChannels;
 import io.orderpush.gateway.Scrape;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.testing.TestServices;
@@ -42,6 +43,7 @@ class CallbackLoadIT {
   @AfterEach
   void cleanUp() throws Exception {
     if (gw != null) {
+      NoStuckChannels.check(gw);
       gw.close();
     }
     try (Connection c = jdbc();

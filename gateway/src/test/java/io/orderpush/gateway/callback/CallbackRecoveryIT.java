@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
+import io.orderpush.gateway.NoStuckChannels;
 import io.orderpush.gateway.Scrape;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.testing.TestServices;
@@ -117,6 +118,7 @@ class CallbackRecoveryIT {
 
   @AfterEach
   void cleanUp() {
+    NoStuckChannels.check(gw);
     for (String id : apps) {
       gw.gateway
           .pool()

@@ -6,6 +6,7 @@ import io.orderpush.delivery.channel.CheckpointStore;
 import io.orderpush.delivery.channel.CheckpointStore.Checkpoint;
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
+import io.orderpush.gateway.NoStuckChannels;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.Future;
@@ -34,6 +35,9 @@ class CheckpointIT {
 
   @AfterEach
   void cleanUp() {
+    if (gw != null) {
+      NoStuckChannels.check(gw);
+    }
     if (gw == null) {
       gw = TestGateway.start(Map.of());
     }

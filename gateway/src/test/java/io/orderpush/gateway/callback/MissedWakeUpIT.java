@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
+import io.orderpush.gateway.NoStuckChannels;
 import io.orderpush.gateway.Scrape;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.events.NewEvent;
@@ -49,6 +50,7 @@ class MissedWakeUpIT {
 
   @AfterEach
   void cleanUp() {
+    NoStuckChannels.check(gw);
     gw.gateway
         .pool()
         .preparedQuery("DELETE FROM apps WHERE app_id = $1")

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
+import io.orderpush.gateway.NoStuckChannels;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.json.JsonObject;
@@ -72,6 +73,7 @@ class ReplayIT {
 
   @AfterAll
   static void stop() {
+    NoStuckChannels.check(gw);
     gw.close();
   }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
+import io.orderpush.gateway.NoStuckChannels;
 import io.orderpush.gateway.Scrape;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.testing.TestServices;
@@ -33,7 +34,8 @@ class ReplayLimitsIT {
 
   static final Duration WAIT = Duration.ofSeconds(30);
   static TestGateway gw;
-  final HttpClient http = HttpClient.newHttpClient();
+  // HTTP/1.1: each replay on its own connection, so closing its body ends exactly that replay.
+  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   final List<String> apps = new ArrayList<>();
 
   @BeforeAll
@@ -48,6 +50,7 @@ class ReplayLimitsIT {
 
   @AfterEach
   void cleanUp() {
+    NoStuckChannels.check(gw);
     for (String id : apps) {
       gw.gateway
           .pool()

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.orderpush.delivery.cursor.CursorStore;
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
+import io.orderpush.gateway.NoStuckChannels;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.redis.RedisStore;
 import io.orderpush.persistence.testing.TestServices;
@@ -179,6 +180,7 @@ final class StreamFixture implements AutoCloseable {
 
   @Override
   public void close() {
+    NoStuckChannels.check(gw);
     for (UUID id : apps) {
       gw.send("DELETE", "/v1/apps/" + id, TestGateway.ADMIN_TOKEN, null);
       join(

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
+import io.orderpush.gateway.NoStuckChannels;
 import io.orderpush.gateway.Scrape;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.testing.TestServices;
@@ -35,6 +36,7 @@ class StreamFloodIT {
 
   @AfterAll
   static void stop() {
+    NoStuckChannels.check(gw);
     gw.close();
   }
 
