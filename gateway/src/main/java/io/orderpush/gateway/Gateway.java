@@ -60,6 +60,7 @@ public final class Gateway {
   CheckpointStore checkpoints;
   private String httpDeployment;
   private long partitionTimer = -1;
+  private Future<Void> firstMaintenance = Future.succeededFuture();
   private long dependencyTimer = -1;
   private final java.util.concurrent.atomic.AtomicInteger pgUp =
       new java.util.concurrent.atomic.AtomicInteger();
@@ -148,7 +149,7 @@ public final class Gateway {
                   .description("1 while the dependency answers (checked every 5 s), else 0")
                   .register(registry);
               dependencyTimer = vertx.setPeriodic(0, 5000, id -> checkDependencies());
-              maintainPartitions(partitions);
+              firstMaintenance = maintainPartitions(partitions);
               Routes routes = new Routes(this);
               return vertx.deployVerticle(
                   () -> new HttpVerticle(config.http(), routes::router, routes::handshake),
@@ -219,8 +220,13 @@ public final class Gateway {
   }
 
   /** Creates the coming days' partitions and drops those past retention; hourly. */
-  private void maintainPartitions(PartitionMaintainer partitions) {
-    partitions
+  /** Completes once the partition maintenance started with the gateway has run (never fails). */
+  public Future<Void> firstMaintenance() {
+    return firstMaintenance;
+  }
+
+  private Future<Void> maintainPartitions(PartitionMaintainer partitions) {
+    return partitions
         .ensurePartitions()
         .onFailure(err -> LOG.error("could not create upcoming partitions", err))
         .transform(v -> partitions.dropExpired(config.retentionDays()))
@@ -231,7 +237,9 @@ public final class Gateway {
                     "retention ({} days): dropped partitions {}", config.retentionDays(), dropped);
               }
             })
-        .onFailure(err -> LOG.error("could not drop partitions past retention", err));
+        .onFailure(err -> LOG.error("could not drop partitions past retention", err))
+        .<Void>mapEmpty()
+        .otherwiseEmpty();
   }
 
   /** Runs retention now (operations and tests); the gateway also runs it hourly. */

@@ -111,10 +111,22 @@ public final class DeliveryEngine {
     }
     Set<Channel> batch = dirty;
     dirty = new HashSet<>();
-    List<CheckpointStore.Checkpoint> rows = new ArrayList<>(batch.size());
+    // A channel that went away and came back (a WebSocket app reconnecting) is two Channel
+    // objects: one row per (app, merchant), or the statement fails on the repeated key. The newer
+    // grant wins, then the higher cursor (both only ever move forward).
+    Map<String, CheckpointStore.Checkpoint> byKey = new HashMap<>();
     for (Channel c : batch) {
-      rows.add(new CheckpointStore.Checkpoint(c.appId, c.merchantId, c.cursor, c.grantVersion));
+      CheckpointStore.Checkpoint row =
+          new CheckpointStore.Checkpoint(c.appId, c.merchantId, c.cursor, c.grantVersion);
+      byKey.merge(
+          c.appId + "/" + c.merchantId,
+          row,
+          (a, b) ->
+              a.grantVersion() != b.grantVersion()
+                  ? (a.grantVersion() > b.grantVersion() ? a : b)
+                  : (a.cursor() >= b.cursor() ? a : b));
     }
+    List<CheckpointStore.Checkpoint> rows = new ArrayList<>(byKey.values());
     saving =
         checkpoints
             .save(rows)
@@ -125,11 +137,7 @@ public final class DeliveryEngine {
                       "writing {} cursor checkpoints failed, retrying with the next: {}",
                       rows.size(),
                       err.toString());
-                  for (Channel c : batch) {
-                    if (byMerchant.getOrDefault(c.merchantId, Set.of()).contains(c)) {
-                      dirty.add(c); // not if it was removed meanwhile
-                    }
-                  }
+                  dirty.addAll(batch);
                 })
             .otherwiseEmpty();
     return saving;
@@ -143,7 +151,8 @@ public final class DeliveryEngine {
           vertx.cancelTimer(lagTimer);
           vertx.cancelTimer(checkpointTimer);
           vertx.cancelTimer(reconcileTimer);
-          checkpoint().onComplete(ar -> done.complete());
+          // After any write in flight, the cursors that moved since.
+          saving.transform(x -> checkpoint()).onComplete(ar -> done.complete());
         });
     return done.future();
   }
@@ -254,7 +263,6 @@ public final class DeliveryEngine {
   /** Forgets the channel; it must have no owner. Engine context only. */
   public void remove(Channel c) {
     release(c);
-    dirty.remove(c); // a removed channel's cursor must never become another grant's checkpoint
     Set<Channel> set = byMerchant.get(c.merchantId);
     if (set != null && set.remove(c)) {
       channelCount.decrementAndGet();

@@ -171,4 +171,90 @@ class CheckpointIT {
     join(store.save(List.of(new Checkpoint(appId, m, 50, version - 1)))); // an earlier grant's
     assertThat(checkpoint(gw, app[0], m)).hasValue(3);
   }
+
+  /** Connects a WebSocket consumer; its messages land in {@code into}. */
+  io.vertx.core.http.WebSocket consumer(String token, List<JsonObject> into) {
+    io.vertx.core.http.WebSocket ws =
+        join(
+            vertx
+                .createWebSocketClient()
+                .connect(
+                    new io.vertx.core.http.WebSocketConnectOptions()
+                        .setHost("127.0.0.1")
+                        .setPort(gw.port)
+                        .setURI("/v1/stream")
+                        .addHeader("Authorization", "Bearer " + token)));
+    ws.textMessageHandler(t -> into.add(new JsonObject(t)));
+    return ws;
+  }
+
+  static long lastSeq(List<JsonObject> messages) {
+    long last = 0;
+    for (JsonObject msg : messages) {
+      if ("events".equals(msg.getString("type"))) {
+        for (Object e : msg.getJsonArray("events")) {
+          last = Math.max(last, ((JsonObject) e).getLong("seq"));
+        }
+      }
+    }
+    return last;
+  }
+
+  long cursor(String token) {
+    return new JsonObject(gw.send("GET", "/v1/channels", token, null).body())
+        .getJsonArray("channels")
+        .getJsonObject(0)
+        .getLong("cursor");
+  }
+
+  @Test
+  void shouldCheckpointAChannelWhoseConsumerReconnectedWithinOneInterval() {
+    gw = TestGateway.start(Map.of("GATEWAY_DELIVERY_CHECKPOINT_INTERVAL_MS", "600000"));
+    String m = TestServices.uniqueMerchant("reconnect");
+    JsonObject app =
+        new JsonObject(
+            gw.send(
+                    "POST",
+                    "/v1/apps",
+                    TestGateway.ADMIN_TOKEN,
+                    "{\"name\":\"reconnects\",\"delivery\":{\"mode\":\"websocket\"}}")
+                .body());
+    String appId = app.getString("appId");
+    String token = app.getString("token");
+    apps.add(appId);
+    grantEarliest(m, appId);
+    List<JsonObject> events = new ArrayList<>();
+    for (int i = 1; i <= 10; i++) {
+      events.add(Events.event(m, "e-" + i));
+    }
+    assertThat(gw.ingest(Events.batch(events)).statusCode()).isEqualTo(200);
+
+    List<JsonObject> first = new java.util.concurrent.CopyOnWriteArrayList<>();
+    io.vertx.core.http.WebSocket ws = consumer(token, first);
+    Await.until("seqs 1-10 on the first connection", WAIT, () -> lastSeq(first) == 10);
+    ws.writeTextMessage(
+        new JsonObject().put("type", "ack").put("merchantId", m).put("seq", 5).encode());
+    Await.until("cursor 5", WAIT, () -> cursor(token) == 5);
+    join(ws.close());
+    // The app's last connection left: its channel goes, and comes back as a new one.
+    Await.until(
+        "the channel released",
+        WAIT,
+        () ->
+            new JsonObject(gw.send("GET", "/v1/channels", token, null).body())
+                .getJsonArray("channels")
+                .getJsonObject(0)
+                .getString("state")
+                .equals("idle"));
+    List<JsonObject> second = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ws = consumer(token, second);
+    Await.until("seqs 6-10 again", WAIT, () -> lastSeq(second) == 10);
+    ws.writeTextMessage(
+        new JsonObject().put("type", "ack").put("merchantId", m).put("seq", 10).encode());
+    Await.until("cursor 10", WAIT, () -> cursor(token) == 10);
+
+    gw.close(); // the last checkpoint holds both channels' cursors, for one (app, merchant)
+    gw = TestGateway.start(Map.of());
+    assertThat(checkpoint(gw, appId, m)).hasValue(10);
+  }
 }
