@@ -424,14 +424,39 @@ final class CallbackEndpoint extends Subscriber {
         next,
         lastError == null ? "" : " (" + lastError + ")");
     state = next;
+    record(next, 1);
+  }
+
+  /**
+   * Stores the state (a suspension must survive a restart), retrying with backoff until stored or
+   * superseded by another state change.
+   */
+  private void record(String next, int attempt) {
     apps.setEndpointState(appId, next)
         .onFailure(
-            err ->
-                LOG.warn(
-                    "could not record endpoint state {} of app {}: {}",
-                    next,
-                    appId,
-                    err.toString()));
+            err -> {
+              if (closed || !next.equals(state)) {
+                return;
+              }
+              long delay = Math.min(30_000L, 250L << Math.min(attempt, 7));
+              metrics.stateWriteFailures.increment();
+              LOG.warn(
+                  "could not record endpoint state {} of app {} (attempt {}), retrying in {} ms: {}",
+                  next,
+                  appId,
+                  attempt,
+                  delay,
+                  err.toString());
+              engine
+                  .vertx()
+                  .setTimer(
+                      delay,
+                      t -> {
+                        if (!closed && next.equals(state)) {
+                          record(next, attempt + 1);
+                        }
+                      });
+            });
   }
 
   EndpointView view() {

@@ -18,6 +18,7 @@ final class CallbackMetrics {
   final Counter retries;
   final Counter expiredBatches;
   final Counter loadFailures;
+  final Counter stateWriteFailures;
   final AtomicInteger loading = new AtomicInteger();
   final AtomicInteger unreadable = new AtomicInteger();
   final Timer latency;
@@ -34,6 +35,11 @@ final class CallbackMetrics {
         Counter.builder("gateway.callback.batches.expired")
             .description(
                 "Unacked batches dropped because retention removed their events before a retry")
+            .register(registry);
+    stateWriteFailures =
+        Counter.builder("gateway.callback.state.write.failures")
+            .description(
+                "Failed writes of an endpoint's state to PostgreSQL (retried until stored)")
             .register(registry);
     loadFailures =
         Counter.builder("gateway.callback.load.failures")

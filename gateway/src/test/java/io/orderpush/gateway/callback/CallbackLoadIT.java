@@ -176,4 +176,46 @@ class CallbackLoadIT {
         WAIT,
         () -> hooks.requests.stream().anyMatch(r -> r.merchantId().equals(m)));
   }
+
+  @Test
+  void shouldStoreASuspensionWhosePostgresWriteFailedOnceItCan() throws Exception {
+    CallbackRecoveryIT.Hooks hooks = new CallbackRecoveryIT.Hooks(vertx);
+    hooks.answer = r -> io.vertx.core.Future.succeededFuture(410);
+    String m = TestServices.uniqueMerchant("gone");
+    String appId = createApp(CALLBACKS, hooks, m);
+    Map<String, String> env = new HashMap<>(CALLBACKS);
+    env.put("GATEWAY_PG_QUERY_TIMEOUT_MS", "1000");
+    gw = TestGateway.start(env);
+    try (Connection lock = jdbc()) {
+      lock.setAutoCommit(false);
+      try (var st = lock.prepareStatement("SELECT 1 FROM apps WHERE app_id = ?::uuid FOR UPDATE")) {
+        // The app's row is locked: writing its endpoint state fails (statement timeout).
+        st.setString(1, appId);
+        st.executeQuery();
+      }
+      assertThat(gw.ingest(Events.batch(List.of(Events.event(m, "e-1")))).statusCode())
+          .isEqualTo(200);
+      Await.until(
+          "the 410 seen", WAIT, () -> "suspended".equals(endpoint(appId).getString("state")));
+      Await.until(
+          "a failed write of the state",
+          WAIT,
+          () -> Scrape.value(gw, "gateway_callback_state_write_failures_total") >= 1);
+      lock.rollback();
+    }
+    Await.until(
+        "the suspension stored",
+        WAIT,
+        () -> {
+          try (Connection c = jdbc();
+              var st =
+                  c.prepareStatement("SELECT endpoint_state FROM apps WHERE app_id = ?::uuid")) {
+            st.setString(1, appId);
+            var rs = st.executeQuery();
+            return rs.next() && "suspended".equals(rs.getString(1));
+          } catch (Exception e) {
+            throw new AssertionError(e);
+          }
+        });
+  }
 }
