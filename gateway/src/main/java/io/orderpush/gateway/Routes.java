@@ -1,8 +1,10 @@
 package io.orderpush.gateway;
 
+import io.orderpush.delivery.lag.LagQuery;
 import io.orderpush.gateway.admin.AppsApi;
 import io.orderpush.gateway.admin.Deliveries;
 import io.orderpush.gateway.admin.GrantsApi;
+import io.orderpush.gateway.admin.LagApi;
 import io.orderpush.gateway.callback.EndpointApi;
 import io.orderpush.gateway.http.AppAuth;
 import io.orderpush.gateway.http.BearerAuth;
@@ -36,6 +38,7 @@ final class Routes {
   private final HealthApi health;
   private final StreamHandler stream;
   private final EndpointApi endpoints;
+  private final LagApi lag;
   private final AppAuth appAuth;
   private final ReplayHandler replay;
   private final ChannelsApi channels;
@@ -67,6 +70,9 @@ final class Routes {
             g.config.replay().maxConcurrentPerApp(),
             g.registry);
     channels = new ChannelsApi(g.log, g.pool, g.grants, g.cursors, g.engine);
+    lag =
+        new LagApi(
+            new LagQuery(g.pool, g.cursors, g.engine.context(), g.config.lagMaxScannedEvents()));
     stream = new StreamHandler(g.apps, g.streams);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
   }
@@ -119,6 +125,11 @@ final class Routes {
         .handler(metered.route("apps.rotate"))
         .handler(admin)
         .handler(appsApi::rotateSecret);
+    r.get("/v1/lag").handler(metered.route("lag")).handler(admin).handler(lag::lag);
+    r.get("/v1/apps/:appId/impact")
+        .handler(metered.route("impact"))
+        .handler(admin)
+        .handler(lag::impact);
     r.get("/v1/apps/:appId/endpoint")
         .handler(metered.route("endpoint.get"))
         .handler(admin)

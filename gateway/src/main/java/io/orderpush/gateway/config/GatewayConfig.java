@@ -21,6 +21,7 @@ public record GatewayConfig(
     DeliverySettings delivery,
     int retentionDays,
     ReplayConfig replay,
+    long lagMaxScannedEvents,
     IngestConfig ingest,
     SecurityConfig security) {
 
@@ -111,6 +112,7 @@ public record GatewayConfig(
             // longer than any commit can take (its statement timeout), plus two sweeps
             queryTimeout.plus(reconcileInterval.multipliedBy(2)));
     int retentionDays = r.integer("retention.days", 1, 3650);
+    long lagMaxScannedEvents = r.longValue("lag.max-scanned-events", 1, 1_000_000_000L);
     ReplayConfig replay =
         new ReplayConfig(
             r.integer("replay.max-events", 1, 100_000_000),
@@ -154,6 +156,7 @@ public record GatewayConfig(
         delivery,
         retentionDays,
         replay,
+        lagMaxScannedEvents,
         ingest,
         security);
   }
