@@ -28,7 +28,9 @@ public final class StreamService {
   private final Set<StreamConnection> connections = new LinkedHashSet<>();
 
   /** Apps frozen or deleted, with the error code their connections get. Engine context. */
-  private final Map<UUID, String> stopped = new HashMap<>();
+  private final Map<UUID, Stopped> stopped = new HashMap<>();
+
+  private record Stopped(String code, long atNanos) {}
 
   public static final String APP_FROZEN = "app_frozen";
   public static final String APP_DELETED = "app_deleted";
@@ -51,13 +53,29 @@ public final class StreamService {
 
   /** Takes over an upgraded socket of an authenticated app. Call on the socket's context. */
   public void accept(ServerWebSocket ws, UUID appId) {
+    accept(ws, appId, System.nanoTime());
+  }
+
+  /**
+   * As {@link #accept(ServerWebSocket, UUID)}, for an app found active by a lookup that started at
+   * {@code checkedAtNanos} ({@link System#nanoTime}): a lookup that started after this node stopped
+   * the app saw it unfrozen since, even if this node has not heard of that yet.
+   */
+  public void accept(ServerWebSocket ws, UUID appId, long checkedAtNanos) {
     metrics.opened.increment();
-    new StreamConnection(ws, appId, this, engine, settings, metrics).open();
+    StreamConnection conn = new StreamConnection(ws, appId, this, engine, settings, metrics);
+    conn.checkedAtNanos = checkedAtNanos;
+    conn.open();
   }
 
   void attach(StreamConnection conn) {
-    String refused = stopped.get(conn.appId());
-    if (refused != null) {
+    Stopped mark = stopped.get(conn.appId());
+    if (mark != null && conn.checkedAtNanos - mark.atNanos > 0) {
+      stopped.remove(conn.appId(), mark); // found active after we stopped it: unfrozen since
+      mark = null;
+    }
+    if (mark != null) {
+      String refused = mark.code;
       // its upgrade checked the app just before it was frozen or deleted
       conn.send(StreamMessages.error(refused, stoppedMessage(refused)));
       conn.close(StreamConnection.POLICY_VIOLATION, refused);
@@ -119,9 +137,11 @@ public final class StreamService {
         .context()
         .runOnContext(
             v -> {
-              if (!code.equals(stopped.put(appId, code)) && APP_DELETED.equals(code)) {
+              Stopped mark = new Stopped(code, System.nanoTime());
+              stopped.put(appId, mark);
+              if (APP_DELETED.equals(code)) {
                 // a deleted app never comes back: remember it only as long as an upgrade can take
-                engine.vertx().setTimer(STOPPED_MEMORY_MS, t -> stopped.remove(appId, code));
+                engine.vertx().setTimer(STOPPED_MEMORY_MS, t -> stopped.remove(appId, mark));
               }
               ConsumerGroup g = groups.get(appId);
               if (g != null) {

@@ -11,9 +11,13 @@ import io.vertx.core.Future;
  */
 public record Changes(ChangeApplier applier, ChangeBus bus) {
 
-  /** Applies here, then publishes; completes when applied here. */
+  /**
+   * Applies here, then publishes (also if applying here failed); completes when both are done, so
+   * an operator who has the answer knows the other nodes have been told.
+   */
   Future<Void> applyAndPublish(Change change) {
-    return applier.changed(change).andThen(ar -> publish(change));
+    Future<Void> applied = applier.changed(change);
+    return applied.transform(ar -> publish(change)).transform(v -> applied);
   }
 
   /** Publishes only (the caller applied the change here itself). Never fails. */
