@@ -9,8 +9,11 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.orderpush.delivery.callback.CallbackService;
 import io.orderpush.delivery.channel.CheckpointStore;
 import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.delivery.control.ControlChanges;
 import io.orderpush.delivery.cursor.CursorStore;
 import io.orderpush.delivery.websocket.StreamService;
+import io.orderpush.gateway.admin.ChangeApplier;
+import io.orderpush.gateway.admin.Deliveries;
 import io.orderpush.gateway.config.GatewayConfig;
 import io.orderpush.gateway.http.HttpVerticle;
 import io.orderpush.persistence.apps.AppStore;
@@ -58,6 +61,8 @@ public final class Gateway {
   CallbackService callbacks;
   CursorStore cursors;
   CheckpointStore checkpoints;
+  ControlChanges control;
+  ChangeApplier applier;
   private String httpDeployment;
   private long partitionTimer = -1;
   private Future<Void> firstMaintenance = Future.succeededFuture();
@@ -134,7 +139,13 @@ public final class Gateway {
                       engine, log, deliveryPool, apps, grants, config.callback(), registry);
               committer.onCommitted(engine::committed);
               committer.onUncertain(engine::mayHaveCommitted);
-              return callbacks.start();
+              // Listening (and the reconcile's baseline) before any app state is loaded, so every
+              // later change made on another node is either heard or found.
+              control =
+                  new ControlChanges(engine.context(), redis, apps, config.control(), registry);
+              applier = new ChangeApplier(apps, grants, new Deliveries(streams, callbacks));
+              control.onChange(applier);
+              return control.start().compose(v -> callbacks.start());
             })
         .compose(
             v -> {
@@ -176,7 +187,8 @@ public final class Gateway {
       vertx.cancelTimer(dependencyTimer);
     }
     Future<Void> streamsClosed =
-        (streams == null ? Future.<Void>succeededFuture() : streams.close())
+        (control == null ? Future.<Void>succeededFuture() : control.close())
+            .transform(v -> streams == null ? Future.succeededFuture() : streams.close())
             .transform(v -> callbacks == null ? Future.succeededFuture() : callbacks.close())
             .transform(v -> engine == null ? Future.succeededFuture() : engine.close());
     Future<?> http =

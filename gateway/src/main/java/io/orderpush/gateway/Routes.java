@@ -2,9 +2,11 @@ package io.orderpush.gateway;
 
 import io.orderpush.delivery.lag.LagQuery;
 import io.orderpush.gateway.admin.AppsApi;
+import io.orderpush.gateway.admin.Changes;
 import io.orderpush.gateway.admin.Deliveries;
 import io.orderpush.gateway.admin.GrantsApi;
 import io.orderpush.gateway.admin.LagApi;
+import io.orderpush.gateway.admin.LifecycleApi;
 import io.orderpush.gateway.callback.EndpointApi;
 import io.orderpush.gateway.http.AppAuth;
 import io.orderpush.gateway.http.BearerAuth;
@@ -39,6 +41,7 @@ final class Routes {
   private final StreamHandler stream;
   private final EndpointApi endpoints;
   private final LagApi lag;
+  private final LifecycleApi lifecycle;
   private final AppAuth appAuth;
   private final ReplayHandler replay;
   private final ChannelsApi channels;
@@ -56,9 +59,18 @@ final class Routes {
     ingestBodyLimit = limits.maxRequestBytes();
     ingestAdmission =
         new IngestAdmission(limits.maxInFlightBytes(), limits.maxRequestBytes(), g.registry);
-    appsApi = new AppsApi(g.apps, g.callbacks, g.config.secretGrace());
-    grantsApi = new GrantsApi(g.grants, new Deliveries(g.streams, g.callbacks));
-    endpoints = new EndpointApi(g.callbacks);
+    Changes changes = new Changes(g.applier, g.control);
+    appsApi = new AppsApi(g.apps, g.callbacks, g.config.secretGrace(), changes);
+    grantsApi = new GrantsApi(g.grants, new Deliveries(g.streams, g.callbacks), changes);
+    endpoints = new EndpointApi(g.callbacks, g.control);
+    lifecycle =
+        new LifecycleApi(
+            g.vertx,
+            g.apps,
+            g.cursors,
+            changes,
+            g.config.tokenGrace(),
+            g.config.control().reconcileInterval());
     appAuth = new AppAuth(g.apps);
     replay =
         new ReplayHandler(
@@ -130,6 +142,22 @@ final class Routes {
         .handler(metered.route("impact"))
         .handler(admin)
         .handler(lag::impact);
+    r.post("/v1/apps/:appId/freeze")
+        .handler(metered.route("apps.freeze"))
+        .handler(admin)
+        .handler(lifecycle::freeze);
+    r.post("/v1/apps/:appId/unfreeze")
+        .handler(metered.route("apps.unfreeze"))
+        .handler(admin)
+        .handler(lifecycle::unfreeze);
+    r.delete("/v1/apps/:appId")
+        .handler(metered.route("apps.delete"))
+        .handler(admin)
+        .handler(lifecycle::delete);
+    r.post("/v1/apps/:appId/token/rotate")
+        .handler(metered.route("apps.token.rotate"))
+        .handler(admin)
+        .handler(lifecycle::rotateToken);
     r.get("/v1/apps/:appId/endpoint")
         .handler(metered.route("endpoint.get"))
         .handler(admin)

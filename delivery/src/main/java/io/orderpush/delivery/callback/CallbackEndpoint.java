@@ -7,6 +7,7 @@ import io.orderpush.delivery.channel.Subscriber;
 import io.orderpush.persistence.apps.AppStore;
 import io.orderpush.persistence.events.EventLog;
 import io.orderpush.persistence.events.LoggedEvent;
+import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -386,14 +387,49 @@ final class CallbackEndpoint extends Subscriber {
     engine.drive(this);
   }
 
-  void suspend() {
+  /**
+   * Completes once the state is stored (or storing it failed, which is logged). Stored even if this
+   * node was suspended already: the operator's word is the cluster's.
+   */
+  Future<Void> suspend() {
     lastError = lastError == null ? "suspended by an operator" : lastError;
-    setState("suspended");
+    setState("suspended", false);
+    return store("suspended");
   }
 
-  /** Back to active: every waiting batch is retried at once, then delivery continues. */
-  void resume() {
-    setState("active");
+  /**
+   * Back to active: every waiting batch is retried at once, then delivery continues. Stored even if
+   * this node had not followed a suspension made elsewhere (a 410 another node saw).
+   */
+  Future<Void> resume() {
+    setState("active", false);
+    retryAll();
+    return store("active");
+  }
+
+  /**
+   * Follows a suspend or resume made on another node, whose state is already stored: nothing is
+   * written here, so a late write of ours can never undo a newer one of theirs.
+   */
+  void follow(String storedState) {
+    boolean suspended = "suspended".equals(storedState);
+    if (suspended == "suspended".equals(state)) {
+      return;
+    }
+    if (suspended) {
+      lastError = lastError == null ? "suspended (on another node)" : lastError;
+      setState("suspended", false);
+    } else {
+      setState("active", false);
+      retryAll();
+    }
+  }
+
+  boolean suspended() {
+    return "suspended".equals(state);
+  }
+
+  private void retryAll() {
     failingSince = 0;
     for (Map.Entry<Channel, Batch> e : pending.entrySet()) {
       Batch b = e.getValue();
@@ -413,9 +449,13 @@ final class CallbackEndpoint extends Subscriber {
     this.secrets = secrets;
   }
 
-  private void setState(String next) {
+  private Future<Void> setState(String next) {
+    return setState(next, true);
+  }
+
+  private Future<Void> setState(String next, boolean store) {
     if (next.equals(state)) {
-      return;
+      return Future.succeededFuture();
     }
     metrics.moved(state, next);
     LOG.info(
@@ -424,15 +464,19 @@ final class CallbackEndpoint extends Subscriber {
         next,
         lastError == null ? "" : " (" + lastError + ")");
     state = next;
-    record(next, 1);
+    return store ? store(next) : Future.succeededFuture();
   }
 
   /**
-   * Stores the state (a suspension must survive a restart), retrying with backoff until stored or
-   * superseded by another state change.
+   * Stores the state (a suspension must survive a restart). Completes after the first attempt; a
+   * failed write is retried with backoff until stored or superseded by another state change.
    */
-  private void record(String next, int attempt) {
-    apps.setEndpointState(appId, next)
+  private Future<Void> store(String next) {
+    return record(next, 1);
+  }
+
+  private Future<Void> record(String next, int attempt) {
+    return apps.setEndpointState(appId, next)
         .onFailure(
             err -> {
               if (closed || !next.equals(state)) {
@@ -456,7 +500,8 @@ final class CallbackEndpoint extends Subscriber {
                           record(next, attempt + 1);
                         }
                       });
-            });
+            })
+        .otherwiseEmpty();
   }
 
   EndpointView view() {

@@ -16,6 +16,7 @@ import io.vertx.sqlclient.Pool;
 import java.net.URI;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -143,6 +144,10 @@ public final class CallbackService {
             : apps.signingSecrets(appId)
                 .map(
                     secrets -> {
+                      if (loading.get(appId) != l) {
+                        // stopped (frozen, deleted) while the secrets were read
+                        throw new IllegalStateException("app " + appId + " stopped while loading");
+                      }
                       CallbackEndpoint e =
                           new CallbackEndpoint(
                               appId,
@@ -163,7 +168,7 @@ public final class CallbackService {
         .compose(e -> loadGrants(e, l))
         .<Void>map(
             v -> {
-              loading.remove(appId);
+              loading.remove(appId, l);
               metrics.loading.set(loading.size());
               if (l.attempts > 0) {
                 LOG.info(
@@ -233,7 +238,7 @@ public final class CallbackService {
   }
 
   private void add(CallbackEndpoint e, Grant g) {
-    if (e.channels.containsKey(g.merchantId())) {
+    if (e.channels.containsKey(g.merchantId()) || endpoints.get(e.appId) != e) {
       return;
     }
     Channel c = new Channel(e.appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli());
@@ -249,8 +254,107 @@ public final class CallbackService {
             v -> {
               CallbackEndpoint e = endpoints.get(grant.appId());
               if (e != null) {
+                Channel c = e.channels.get(grant.merchantId());
+                if (c != null && c.grantVersion() != grant.grantedAt().toEpochMilli()) {
+                  drop(e, c); // revoked and granted again elsewhere: a new channel
+                }
                 add(e, grant);
               }
+            });
+  }
+
+  private void drop(CallbackEndpoint e, Channel c) {
+    e.channels.remove(c.merchantId());
+    e.forget(c);
+    engine.remove(c);
+  }
+
+  /**
+   * The app was frozen or deleted: its endpoint here stops at once (retries cancelled, nothing more
+   * read; a POST already on the wire cannot be called back) and lets go of its channels. Cursors
+   * stay where the acks left them, so {@link #appActive} resumes from them. Any thread.
+   */
+  public Future<Void> appStopped(UUID appId) {
+    return onEngine(
+        v -> {
+          EndpointLoader l = loading.remove(appId);
+          if (l != null) {
+            engine.vertx().cancelTimer(l.timer);
+            metrics.loading.set(loading.size());
+          }
+          if (unreadable.remove(appId)) {
+            metrics.unreadable.set(unreadable.size());
+          }
+          CallbackEndpoint e = endpoints.remove(appId);
+          if (e != null) {
+            List.copyOf(e.channels.values()).forEach(c -> drop(e, c));
+            e.close();
+          }
+          return Future.succeededFuture();
+        });
+  }
+
+  /**
+   * The app is active as stored: a callback app gets its endpoint here if it had none (after an
+   * unfreeze, or created on another node), else the endpoint follows the stored suspension and
+   * re-reads its signing secrets. Any thread.
+   */
+  public Future<Void> appActive(App app) {
+    if (app.mode() != io.orderpush.persistence.apps.DeliveryMode.CALLBACK) {
+      return Future.succeededFuture();
+    }
+    return onEngine(
+        v -> {
+          CallbackEndpoint e = endpoints.get(app.appId());
+          if (e == null) {
+            return open(app);
+          }
+          e.follow(app.endpointState());
+          return secretsChanged(app.appId());
+        });
+  }
+
+  /**
+   * Brings the endpoint's channels here in line with the stored grants (a grant change whose notice
+   * this node missed). Any thread.
+   */
+  public Future<Void> resync(UUID appId) {
+    return onEngine(
+        v -> {
+          CallbackEndpoint e = endpoints.get(appId);
+          if (e == null) {
+            return Future.succeededFuture();
+          }
+          List<Grant> all = new java.util.ArrayList<>();
+          return grantsInto(appId, "", all)
+              .map(
+                  x -> {
+                    if (endpoints.get(appId) != e) {
+                      return null; // stopped meanwhile
+                    }
+                    Map<String, Grant> stored = new HashMap<>();
+                    all.forEach(g -> stored.put(g.merchantId(), g));
+                    for (Channel c : List.copyOf(e.channels.values())) {
+                      Grant g = stored.get(c.merchantId());
+                      if (g == null || g.grantedAt().toEpochMilli() != c.grantVersion()) {
+                        drop(e, c);
+                      }
+                    }
+                    all.forEach(g -> add(e, g));
+                    return null;
+                  });
+        });
+  }
+
+  private Future<Void> grantsInto(UUID appId, String after, List<Grant> into) {
+    return grants
+        .forApp(appId, PAGE, after)
+        .compose(
+            page -> {
+              into.addAll(page);
+              return page.size() < PAGE
+                  ? Future.succeededFuture()
+                  : grantsInto(appId, page.get(page.size() - 1).merchantId(), into);
             });
   }
 
@@ -260,10 +364,9 @@ public final class CallbackService {
         .runOnContext(
             v -> {
               CallbackEndpoint e = endpoints.get(appId);
-              Channel c = e == null ? null : e.channels.remove(merchantId);
+              Channel c = e == null ? null : e.channels.get(merchantId);
               if (c != null) {
-                e.forget(c);
-                engine.remove(c);
+                drop(e, c);
               }
             });
   }
@@ -288,8 +391,7 @@ public final class CallbackService {
     return onEngine(
         v -> {
           CallbackEndpoint e = endpoint(appId);
-          e.suspend();
-          return Future.succeededFuture(e.view());
+          return e.suspend().map(x -> e.view());
         });
   }
 
@@ -297,8 +399,7 @@ public final class CallbackService {
     return onEngine(
         v -> {
           CallbackEndpoint e = endpoint(appId);
-          e.resume();
-          return Future.succeededFuture(e.view());
+          return e.resume().map(x -> e.view());
         });
   }
 

@@ -78,6 +78,11 @@ public final class Channel {
     return merchantId;
   }
 
+  /** The grant this channel serves (its time); a different one means revoked and granted again. */
+  public long grantVersion() {
+    return grantVersion;
+  }
+
   public Subscriber owner() {
     return owner;
   }

@@ -112,6 +112,35 @@ public final class CursorStore {
         .map(v -> v == null ? -1L : Long.parseLong(v));
   }
 
+  /**
+   * Removes every cursor hash of the app (a deleted app), found with SCAN (cursor-based, so Redis
+   * never blocks on it) and removed with UNLINK. Returns how many were removed.
+   */
+  public Future<Long> forgetApp(Context ctx, UUID appId) {
+    // '{', '}' and the uuid's characters are not glob specials
+    io.lettuce.core.ScanArgs args =
+        io.lettuce.core.ScanArgs.Builder.matches("gw:ch:{" + appId + ":*").limit(1000);
+    return forgetFrom(ctx, io.lettuce.core.ScanCursor.INITIAL, args, 0);
+  }
+
+  private Future<Long> forgetFrom(
+      Context ctx, io.lettuce.core.ScanCursor from, io.lettuce.core.ScanArgs args, long removed) {
+    return redis
+        .call(ctx, c -> c.scan(from, args))
+        .compose(
+            page -> {
+              Future<Long> unlinked =
+                  page.getKeys().isEmpty()
+                      ? Future.succeededFuture(0L)
+                      : redis.call(ctx, c -> c.unlink(page.getKeys().toArray(String[]::new)));
+              return unlinked.compose(
+                  n ->
+                      page.isFinished()
+                          ? Future.succeededFuture(removed + n)
+                          : forgetFrom(ctx, page, args, removed + n));
+            });
+  }
+
   /** Cursors of several channels of one app in one pipelined batch; -1 where Redis has none. */
   public Future<List<Long>> cursors(Context ctx, UUID appId, List<String> merchantIds) {
     List<Future<Long>> all = merchantIds.stream().map(m -> cursor(ctx, appId, m)).toList();

@@ -126,10 +126,65 @@ final class ConsumerGroup {
       pending.add(() -> granted(grant));
       return;
     }
-    if (!channels.containsKey(grant.merchantId())) {
+    Channel existing = channels.get(grant.merchantId());
+    if (existing != null && existing.grantVersion() != grant.grantedAt().toEpochMilli()) {
+      revoked(grant.merchantId()); // revoked and granted again elsewhere: a new channel
+      existing = null;
+    }
+    if (existing == null) {
       addChannel(grant);
       rebalance();
     }
+  }
+
+  /**
+   * Brings the channels in line with the stored grants, for a change whose notice this node missed:
+   * channels without a grant (or of an earlier grant) go, missing ones come, then one rebalance.
+   */
+  Future<Void> resync() {
+    if (!loaded) {
+      pending.add(this::resync);
+      return Future.succeededFuture();
+    }
+    List<Grant> all = new ArrayList<>();
+    return loadInto("", all)
+        .map(
+            v -> {
+              if (!loaded) {
+                return null; // everyone left meanwhile
+              }
+              Map<String, Grant> stored = new HashMap<>();
+              all.forEach(g -> stored.put(g.merchantId(), g));
+              for (Channel c : List.copyOf(channels.values())) {
+                Grant g = stored.get(c.merchantId());
+                if (g == null || g.grantedAt().toEpochMilli() != c.grantVersion()) {
+                  drop(c.merchantId());
+                }
+              }
+              boolean added = false;
+              for (Grant g : all) {
+                if (!channels.containsKey(g.merchantId())) {
+                  addChannel(g);
+                  added = true;
+                }
+              }
+              if (added) {
+                rebalance();
+              }
+              return null;
+            });
+  }
+
+  private Future<Void> loadInto(String after, List<Grant> into) {
+    return grants
+        .forApp(appId, GRANT_PAGE, after)
+        .compose(
+            page -> {
+              into.addAll(page);
+              return page.size() < GRANT_PAGE
+                  ? Future.succeededFuture()
+                  : loadInto(page.get(page.size() - 1).merchantId(), into);
+            });
   }
 
   void revoked(String merchantId) {
@@ -137,9 +192,16 @@ final class ConsumerGroup {
       pending.add(() -> revoked(merchantId));
       return;
     }
+    if (drop(merchantId)) {
+      rebalance();
+    }
+  }
+
+  /** Removes the channel and tells its connection; false if there was none. */
+  private boolean drop(String merchantId) {
     Channel c = channels.remove(merchantId);
     if (c == null) {
-      return;
+      return false;
     }
     for (StreamConnection m : members) {
       if (m.channels.remove(merchantId) != null) {
@@ -147,7 +209,12 @@ final class ConsumerGroup {
       }
     }
     engine.remove(c);
-    rebalance();
+    return true;
+  }
+
+  /** The open connections, for closing them all. */
+  List<StreamConnection> members() {
+    return List.copyOf(members);
   }
 
   boolean isEmpty() {

@@ -41,6 +41,10 @@ final class StreamConnection extends Subscriber {
   private final AtomicInteger messagesInFlight = new AtomicInteger();
 
   private volatile boolean readPaused;
+
+  /** When the upgrade's app lookup started ({@link System#nanoTime}). */
+  long checkedAtNanos = System.nanoTime();
+
   private Context socketContext;
   private long timer = -1;
   private boolean closed;

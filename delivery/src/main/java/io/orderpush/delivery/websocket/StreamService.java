@@ -27,6 +27,15 @@ public final class StreamService {
   private final Map<UUID, ConsumerGroup> groups = new HashMap<>();
   private final Set<StreamConnection> connections = new LinkedHashSet<>();
 
+  /** Apps frozen or deleted, with the error code their connections get. Engine context. */
+  private final Map<UUID, Stopped> stopped = new HashMap<>();
+
+  private record Stopped(String code, long atNanos) {}
+
+  public static final String APP_FROZEN = "app_frozen";
+  public static final String APP_DELETED = "app_deleted";
+  static final long STOPPED_MEMORY_MS = 120_000;
+
   /** connections.size(), published for the gauge (which reads from another thread). */
   private volatile int open;
 
@@ -44,11 +53,34 @@ public final class StreamService {
 
   /** Takes over an upgraded socket of an authenticated app. Call on the socket's context. */
   public void accept(ServerWebSocket ws, UUID appId) {
+    accept(ws, appId, System.nanoTime());
+  }
+
+  /**
+   * As {@link #accept(ServerWebSocket, UUID)}, for an app found active by a lookup that started at
+   * {@code checkedAtNanos} ({@link System#nanoTime}): a lookup that started after this node stopped
+   * the app saw it unfrozen since, even if this node has not heard of that yet.
+   */
+  public void accept(ServerWebSocket ws, UUID appId, long checkedAtNanos) {
     metrics.opened.increment();
-    new StreamConnection(ws, appId, this, engine, settings, metrics).open();
+    StreamConnection conn = new StreamConnection(ws, appId, this, engine, settings, metrics);
+    conn.checkedAtNanos = checkedAtNanos;
+    conn.open();
   }
 
   void attach(StreamConnection conn) {
+    Stopped mark = stopped.get(conn.appId());
+    if (mark != null && conn.checkedAtNanos - mark.atNanos > 0) {
+      stopped.remove(conn.appId(), mark); // found active after we stopped it: unfrozen since
+      mark = null;
+    }
+    if (mark != null) {
+      String refused = mark.code;
+      // its upgrade checked the app just before it was frozen or deleted
+      conn.send(StreamMessages.error(refused, stoppedMessage(refused)));
+      conn.close(StreamConnection.POLICY_VIOLATION, refused);
+      return;
+    }
     connections.add(conn);
     open = connections.size();
     groups
@@ -92,6 +124,68 @@ public final class StreamService {
                 g.revoked(merchantId);
               }
             });
+  }
+
+  /**
+   * The app was frozen ({@code app_frozen}) or deleted ({@code app_deleted}): each of its
+   * connections here gets an {@code error} with that code and is closed (1008), and so is any
+   * connection whose upgrade was checked just before, until {@link #appActive}. Any thread.
+   */
+  public Future<Void> appStopped(UUID appId, String code) {
+    Promise<Void> done = Promise.promise();
+    engine
+        .context()
+        .runOnContext(
+            v -> {
+              Stopped mark = new Stopped(code, System.nanoTime());
+              stopped.put(appId, mark);
+              if (APP_DELETED.equals(code)) {
+                // a deleted app never comes back: remember it only as long as an upgrade can take
+                engine.vertx().setTimer(STOPPED_MEMORY_MS, t -> stopped.remove(appId, mark));
+              }
+              ConsumerGroup g = groups.get(appId);
+              if (g != null) {
+                for (StreamConnection c : g.members()) {
+                  c.send(StreamMessages.error(code, stoppedMessage(code)));
+                  c.close(StreamConnection.POLICY_VIOLATION, code);
+                }
+              }
+              done.complete();
+            });
+    return done.future();
+  }
+
+  /** The app is active: its connections are accepted again. Any thread. */
+  public Future<Void> appActive(UUID appId) {
+    Promise<Void> done = Promise.promise();
+    engine
+        .context()
+        .runOnContext(
+            v -> {
+              stopped.remove(appId);
+              done.complete();
+            });
+    return done.future();
+  }
+
+  /**
+   * Brings the app's group on this node, if any, in line with the stored grants (a grant change
+   * whose notice this node missed). Any thread.
+   */
+  public Future<Void> resync(UUID appId) {
+    Promise<Void> done = Promise.promise();
+    engine
+        .context()
+        .runOnContext(
+            v -> {
+              ConsumerGroup g = groups.get(appId);
+              (g == null ? Future.<Void>succeededFuture() : g.resync()).onComplete(done);
+            });
+    return done.future();
+  }
+
+  private static String stoppedMessage(String code) {
+    return APP_DELETED.equals(code) ? "this app was deleted" : "this app is frozen";
   }
 
   /** Closes every connection with 1001 (going away); clients reconnect to another node. */

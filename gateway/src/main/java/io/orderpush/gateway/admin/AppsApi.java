@@ -2,10 +2,13 @@ package io.orderpush.gateway.admin;
 
 import io.orderpush.delivery.callback.CallbackService;
 import io.orderpush.delivery.callback.CallbackUrlRefusedException;
+import io.orderpush.delivery.control.Change;
 import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.Utf16;
 import io.orderpush.persistence.apps.AppStore;
+import io.orderpush.persistence.apps.CreatedApp;
 import io.orderpush.persistence.apps.DeliveryMode;
+import io.orderpush.persistence.apps.IdempotentCreate;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -17,24 +20,31 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 
-/** Operator endpoints for apps: create (credentials shown once), list, get. */
+/**
+ * Operator endpoints for apps: create (credentials shown once, idempotent with an Idempotency-Key),
+ * list, get, webhook secret rotation.
+ */
 public final class AppsApi {
 
   static final int MAX_NAME = 200;
   static final int MAX_URL = 2048;
   static final int MAX_PAGE = 500;
+  static final int MAX_IDEMPOTENCY_KEY = 255;
 
   private final AppStore apps;
   private final CallbackService callbacks;
   private final Duration secretGrace;
+  private final Changes changes;
 
-  public AppsApi(AppStore apps, CallbackService callbacks, Duration secretGrace) {
+  public AppsApi(AppStore apps, CallbackService callbacks, Duration secretGrace, Changes changes) {
     this.apps = apps;
     this.callbacks = callbacks;
     this.secretGrace = secretGrace;
+    this.changes = changes;
   }
 
   public void create(RoutingContext ctx) {
+    String key = idempotencyKey(ctx);
     JsonObject body = AdminJson.body(ctx);
     String name = name(body.getValue("name"));
     if (!(body.getValue("delivery") instanceof JsonObject delivery)) {
@@ -59,22 +69,65 @@ public final class AppsApi {
             .orElse(Future.succeededFuture());
     Optional<String> callbackUrl = url;
     allowed
-        .compose(v -> apps.create(name, mode, callbackUrl))
         .compose(
-            created ->
-                (mode == DeliveryMode.CALLBACK
-                        ? callbacks.appCreated(created.app())
-                        : Future.<Void>succeededFuture())
-                    .map(created))
-        .onSuccess(
-            created ->
-                AdminJson.send(
-                    ctx,
-                    201,
-                    AdminJson.app(created.app())
-                        .put("token", created.token())
-                        .put("webhookSecret", created.webhookSecret())))
+            v ->
+                key == null
+                    ? apps.create(name, mode, callbackUrl)
+                        .map(c -> new IdempotentCreate(c.app(), Optional.of(c), true))
+                    : apps.createOnce(key, name, mode, callbackUrl))
+        .compose(
+            outcome ->
+                outcome.created().isEmpty()
+                    ? Future.succeededFuture(outcome)
+                    : (mode == DeliveryMode.CALLBACK
+                            ? callbacks.appCreated(outcome.app())
+                            : Future.<Void>succeededFuture())
+                        .compose(
+                            x ->
+                                changes.publish(
+                                    Change.of(Change.Kind.CREATED, outcome.app().appId())))
+                        .map(outcome))
+        .onSuccess(outcome -> answerCreate(ctx, outcome))
         .onFailure(ctx::fail);
+  }
+
+  /**
+   * 201 with the credentials for a new app; for a retry under the same Idempotency-Key, 200 with
+   * the app it made and no credentials (they are shown once: rotate them if the first answer was
+   * lost); 409 if the key was used for another request.
+   */
+  private static void answerCreate(RoutingContext ctx, IdempotentCreate outcome) {
+    if (outcome.created().isPresent()) {
+      CreatedApp created = outcome.created().get();
+      AdminJson.send(
+          ctx,
+          201,
+          AdminJson.app(created.app())
+              .put("token", created.token())
+              .put("webhookSecret", created.webhookSecret()));
+    } else if (outcome.sameRequest()) {
+      ctx.response().putHeader("Idempotent-Replayed", "true");
+      AdminJson.send(ctx, 200, AdminJson.app(outcome.app()));
+    } else {
+      ctx.fail(
+          new ApiException(
+              409,
+              "idempotency_key_reused",
+              "Idempotency-Key was used for another request, which created app "
+                  + outcome.app().appId(),
+              List.of(Map.of("field", "Idempotency-Key", "problem", "used for another request"))));
+    }
+  }
+
+  /** The Idempotency-Key header: absent, or 1 to 255 printable ASCII characters. */
+  private static String idempotencyKey(RoutingContext ctx) {
+    String key = ctx.request().getHeader("Idempotency-Key");
+    if (key != null && !key.matches("[!-~]{1," + MAX_IDEMPOTENCY_KEY + "}")) {
+      throw invalid(
+          "Idempotency-Key",
+          "must be 1 to " + MAX_IDEMPOTENCY_KEY + " printable ASCII characters without spaces");
+    }
+    return key;
   }
 
   public void list(RoutingContext ctx) {
@@ -111,6 +164,8 @@ public final class AppsApi {
     UUID appId = AdminJson.appId(ctx);
     apps.rotateSecret(appId, secretGrace)
         .compose(secret -> callbacks.secretsChanged(appId).map(secret))
+        .compose(
+            secret -> changes.publish(Change.of(Change.Kind.SECRET_ROTATED, appId)).map(secret))
         .onSuccess(
             secret ->
                 AdminJson.send(

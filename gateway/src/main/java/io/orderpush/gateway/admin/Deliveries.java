@@ -2,7 +2,9 @@ package io.orderpush.gateway.admin;
 
 import io.orderpush.delivery.callback.CallbackService;
 import io.orderpush.delivery.websocket.StreamService;
+import io.orderpush.persistence.apps.App;
 import io.orderpush.persistence.apps.Grant;
+import io.vertx.core.Future;
 import java.util.UUID;
 
 /** Tells both transports about grant changes; each acts only on the apps it serves. */
@@ -16,5 +18,20 @@ public record Deliveries(StreamService streams, CallbackService callbacks) {
   void revoked(UUID appId, String merchantId) {
     streams.revoked(appId, merchantId);
     callbacks.revoked(appId, merchantId);
+  }
+
+  /** Frozen ({@code app_frozen}) or deleted ({@code app_deleted}): nothing more leaves here. */
+  Future<Void> stopped(UUID appId, String code) {
+    return Future.all(streams.appStopped(appId, code), callbacks.appStopped(appId)).mapEmpty();
+  }
+
+  /** Active as stored: delivery (re)starts where it is not running, follows the stored state. */
+  Future<Void> active(App app) {
+    return Future.all(streams.appActive(app.appId()), callbacks.appActive(app)).mapEmpty();
+  }
+
+  /** The app's channels here brought in line with its stored grants. */
+  Future<Void> resync(UUID appId) {
+    return Future.all(streams.resync(appId), callbacks.resync(appId)).mapEmpty();
   }
 }

@@ -1,5 +1,6 @@
 package io.orderpush.gateway.admin;
 
+import io.orderpush.delivery.control.Change;
 import io.orderpush.gateway.ingest.EventParser;
 import io.orderpush.persistence.apps.GrantStore;
 import io.vertx.core.json.JsonArray;
@@ -16,10 +17,12 @@ public final class GrantsApi {
 
   private final GrantStore grants;
   private final Deliveries deliveries;
+  private final Changes changes;
 
-  public GrantsApi(GrantStore grants, Deliveries deliveries) {
+  public GrantsApi(GrantStore grants, Deliveries deliveries, Changes changes) {
     this.grants = grants;
     this.deliveries = deliveries;
+    this.changes = changes;
   }
 
   public void put(RoutingContext ctx) {
@@ -37,6 +40,7 @@ public final class GrantsApi {
         .onSuccess(
             g -> {
               deliveries.granted(g);
+              changes.publish(Change.ofGrant(Change.Kind.GRANTED, appId, merchantId));
               AdminJson.send(ctx, 200, AdminJson.grant(g));
             })
         .onFailure(ctx::fail);
@@ -50,6 +54,7 @@ public final class GrantsApi {
         .onSuccess(
             v -> {
               deliveries.revoked(appId, merchantId);
+              changes.publish(Change.ofGrant(Change.Kind.REVOKED, appId, merchantId));
               ctx.response().setStatusCode(204).end();
             })
         .onFailure(ctx::fail);

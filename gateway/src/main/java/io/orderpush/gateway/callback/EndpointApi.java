@@ -2,6 +2,8 @@ package io.orderpush.gateway.callback;
 
 import io.orderpush.delivery.callback.CallbackService;
 import io.orderpush.delivery.callback.EndpointView;
+import io.orderpush.delivery.control.Change;
+import io.orderpush.delivery.control.ChangeBus;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -12,21 +14,38 @@ import java.util.function.Function;
 public final class EndpointApi {
 
   private final CallbackService callbacks;
+  private final ChangeBus bus;
 
-  public EndpointApi(CallbackService callbacks) {
+  public EndpointApi(CallbackService callbacks, ChangeBus bus) {
     this.callbacks = callbacks;
+    this.bus = bus;
   }
 
   public void view(RoutingContext ctx) {
     answer(ctx, callbacks::view);
   }
 
+  /** Suspends here and, once the state is stored, tells the other nodes. */
   public void suspend(RoutingContext ctx) {
-    answer(ctx, callbacks::suspend);
+    answer(
+        ctx,
+        appId ->
+            callbacks
+                .suspend(appId)
+                .andThen(ar -> told(ar, Change.Kind.ENDPOINT_SUSPENDED, appId)));
   }
 
   public void resume(RoutingContext ctx) {
-    answer(ctx, callbacks::resume);
+    answer(
+        ctx,
+        appId ->
+            callbacks.resume(appId).andThen(ar -> told(ar, Change.Kind.ENDPOINT_RESUMED, appId)));
+  }
+
+  private void told(io.vertx.core.AsyncResult<?> ar, Change.Kind kind, UUID appId) {
+    if (ar.succeeded()) {
+      bus.publish(Change.of(kind, appId));
+    }
   }
 
   private static void answer(RoutingContext ctx, Function<UUID, Future<EndpointView>> op) {

@@ -3,6 +3,7 @@ package io.orderpush.gateway.config;
 import io.orderpush.delivery.callback.Allowlist;
 import io.orderpush.delivery.callback.CallbackSettings;
 import io.orderpush.delivery.channel.DeliverySettings;
+import io.orderpush.delivery.control.ControlSettings;
 import io.orderpush.delivery.websocket.StreamSettings;
 import io.orderpush.persistence.pg.PgSettings;
 import io.orderpush.persistence.redis.RedisSettings;
@@ -23,7 +24,9 @@ public record GatewayConfig(
     ReplayConfig replay,
     long lagMaxScannedEvents,
     IngestConfig ingest,
-    SecurityConfig security) {
+    SecurityConfig security,
+    java.time.Duration tokenGrace,
+    ControlSettings control) {
 
   /**
    * Reads the defaults file overridden by {@code env}; throws {@link ConfigException} listing every
@@ -143,6 +146,23 @@ public record GatewayConfig(
     r.check(
         !security.adminToken().equals(security.ingestToken()) || security.adminToken().isEmpty(),
         "admin.token and ingest.token must differ");
+    var tokenGrace = r.millis("apps.token-grace-ms", 0, 24 * 86_400_000);
+    String nodeId = r.string("node.id");
+    r.check(
+        nodeId.isEmpty() || nodeId.matches("[A-Za-z0-9._-]{1,64}"),
+        "node.id (GATEWAY_NODE_ID) must be 1 to 64 letters, digits, '.', '_' or '-', or empty (a"
+            + " generated name)");
+    if (nodeId.isEmpty()) {
+      nodeId = "node-" + java.util.UUID.randomUUID().toString().substring(0, 8);
+    }
+    String controlChannel = r.string("control.channel");
+    r.check(
+        controlChannel.matches("[!-~]{1,200}"),
+        "control.channel (GATEWAY_CONTROL_CHANNEL) must be 1 to 200 printable ASCII characters"
+            + " without spaces");
+    ControlSettings control =
+        new ControlSettings(
+            nodeId, controlChannel, r.millis("control.reconcile-interval-ms", 100, 600_000));
     r.throwIfInvalid();
     return new GatewayConfig(
         http,
@@ -158,6 +178,8 @@ public record GatewayConfig(
         replay,
         lagMaxScannedEvents,
         ingest,
-        security);
+        security,
+        tokenGrace,
+        control);
   }
 }

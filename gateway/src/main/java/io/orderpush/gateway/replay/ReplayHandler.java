@@ -103,10 +103,13 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   /** One replay response being streamed. */
   private record Replay(UUID appId, String merchantId, HttpServerResponse resp, long toSeq) {}
 
-  /** Fails with 403 unless the app holds a grant of the merchant right now. */
+  /**
+   * Fails with 403 unless the app holds a grant of the merchant right now and is not frozen, so a
+   * freeze or revoke cuts a replay in progress short.
+   */
   private Future<Void> granted(Replay r) {
     return grants
-        .find(r.appId(), r.merchantId())
+        .findIfActive(r.appId(), r.merchantId())
         .map(
             grant -> {
               if (grant.isEmpty()) {

@@ -44,6 +44,7 @@ public final class StreamHandler {
     // The handshake is finished on the HTTP connection's own context, whatever thread the lookup
     // completes on.
     Context own = Vertx.currentContext();
+    long checkedAt = System.nanoTime();
     apps.findByToken(token)
         .onComplete(
             ar ->
@@ -62,7 +63,7 @@ public final class StreamHandler {
                       } else {
                         var appId = ar.result().get().appId();
                         hs.accept()
-                            .onSuccess(ws -> streams.accept(ws, appId))
+                            .onSuccess(ws -> streams.accept(ws, appId, checkedAt))
                             .onFailure(
                                 err ->
                                     LOG.warn(

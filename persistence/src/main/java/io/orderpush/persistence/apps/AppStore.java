@@ -50,6 +50,77 @@ public final class AppStore {
         .map(rows -> new CreatedApp(toApp(rows.iterator().next()), token, secret));
   }
 
+  /**
+   * Creates the app once per {@code idempotencyKey}: a retry with the same key and the same request
+   * finds the app the first attempt made (its credentials are not shown again); the same key with
+   * another request is reported as such. The key is remembered as long as the app exists.
+   */
+  public Future<IdempotentCreate> createOnce(
+      String idempotencyKey, String name, DeliveryMode mode, Optional<String> callbackUrl) {
+    UUID appId = UUID.randomUUID();
+    String token = Credentials.newToken();
+    String secret = Credentials.newWebhookSecret();
+    byte[] sealed = cipher.encrypt(secret.getBytes(StandardCharsets.UTF_8), associatedData(appId));
+    byte[] request = requestHash(name, mode, callbackUrl);
+    Tuple params =
+        Tuple.of(
+            appId,
+            name,
+            mode.wireName(),
+            callbackUrl.orElse(null),
+            Buffer.buffer(Credentials.hashToken(token)),
+            Buffer.buffer(sealed),
+            idempotencyKey,
+            Buffer.buffer(request));
+    return pool.preparedQuery(
+            "INSERT INTO apps (app_id, name, delivery_mode, callback_url, token_hash,"
+                + " secret_ciphertext, idempotency_key, create_request_hash)"
+                + " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING "
+                + COLUMNS)
+        .execute(params)
+        .compose(
+            rows ->
+                rows.size() == 1
+                    ? Future.succeededFuture(
+                        IdempotentCreate.created(
+                            new CreatedApp(toApp(rows.iterator().next()), token, secret)))
+                    : byIdempotencyKey(idempotencyKey, request));
+  }
+
+  private Future<IdempotentCreate> byIdempotencyKey(String key, byte[] request) {
+    return pool.preparedQuery(
+            "SELECT " + COLUMNS + ", create_request_hash FROM apps WHERE idempotency_key = $1")
+        .execute(Tuple.of(key))
+        .map(
+            rows -> {
+              if (rows.size() == 0) {
+                // the app made under this key was deleted between our insert and this read
+                throw new NotFoundException(
+                    "the app created with this Idempotency-Key was deleted meanwhile; retry");
+              }
+              Row row = rows.iterator().next();
+              boolean same =
+                  java.security.MessageDigest.isEqual(
+                      request, row.getBuffer("create_request_hash").getBytes());
+              return IdempotentCreate.existing(toApp(row), same);
+            });
+  }
+
+  private static byte[] requestHash(String name, DeliveryMode mode, Optional<String> url) {
+    try {
+      var sha = java.security.MessageDigest.getInstance("SHA-256");
+      for (String part : new String[] {name, mode.wireName(), url.orElse("")}) {
+        byte[] b = part.getBytes(StandardCharsets.UTF_8);
+        sha.update(ByteBuffer.allocate(4).putInt(b.length).array());
+        sha.update(b);
+      }
+      return sha.digest();
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   public Future<List<App>> list(int limit, Optional<UUID> after) {
     return pool.preparedQuery(
             "SELECT "
@@ -69,7 +140,11 @@ public final class AppStore {
    * The app a bearer token belongs to, if any. Compares hashes, so timing reveals nothing useful.
    */
   public Future<Optional<App>> findByToken(String token) {
-    return pool.preparedQuery("SELECT " + COLUMNS + " FROM apps WHERE token_hash = $1")
+    return pool.preparedQuery(
+            "SELECT "
+                + COLUMNS
+                + " FROM apps WHERE token_hash = $1"
+                + " OR (previous_token_hash = $1 AND previous_token_expires_at > now())")
         .execute(Tuple.of(Buffer.buffer(Credentials.hashToken(token))))
         .map(
             rows ->
@@ -123,6 +198,72 @@ public final class AppStore {
                 throw new NotFoundException("app " + appId + " does not exist");
               }
               return secret;
+            });
+  }
+
+  /** The app, or empty if it does not exist (any more). */
+  public Future<Optional<App>> find(UUID appId) {
+    return pool.preparedQuery("SELECT " + COLUMNS + " FROM apps WHERE app_id = $1")
+        .execute(Tuple.of(appId))
+        .map(
+            rows ->
+                rows.size() == 0 ? Optional.empty() : Optional.of(toApp(rows.iterator().next())));
+  }
+
+  /** Sets the app's lifecycle state ({@code active} or {@code frozen}); returns the app. */
+  public Future<App> setState(UUID appId, String state) {
+    return pool.preparedQuery("UPDATE apps SET state = $2 WHERE app_id = $1 RETURNING " + COLUMNS)
+        .execute(Tuple.of(appId, state))
+        .map(rows -> single(rows, appId));
+  }
+
+  /**
+   * Deletes the app; its grants and checkpoints go with it (foreign keys cascade). Its token stops
+   * working with the commit.
+   */
+  public Future<Void> delete(UUID appId) {
+    return pool.preparedQuery("DELETE FROM apps WHERE app_id = $1")
+        .execute(Tuple.of(appId))
+        .compose(
+            rows ->
+                rows.rowCount() == 0
+                    ? Future.failedFuture(new NotFoundException("app " + appId + " does not exist"))
+                    : Future.succeededFuture());
+  }
+
+  /**
+   * Replaces the app token; the old one keeps working for {@code grace}. Returns the new token, the
+   * only time it is shown, and when the old one stops working (the database's clock).
+   */
+  public Future<RotatedToken> rotateToken(UUID appId, java.time.Duration grace) {
+    String token = Credentials.newToken();
+    return pool.preparedQuery(
+            "UPDATE apps SET previous_token_hash = token_hash,"
+                + " previous_token_expires_at = now() + $3 * interval '1 millisecond', token_hash = $2"
+                + " WHERE app_id = $1 RETURNING previous_token_expires_at")
+        .execute(Tuple.of(appId, Buffer.buffer(Credentials.hashToken(token)), grace.toMillis()))
+        .map(
+            rows -> {
+              if (rows.size() == 0) {
+                throw new NotFoundException("app " + appId + " does not exist");
+              }
+              return new RotatedToken(
+                  token, rows.iterator().next().getOffsetDateTime(0).toInstant());
+            });
+  }
+
+  /**
+   * Every app's control version: bumped by each change other nodes must follow (see the V6
+   * migration). Read periodically by every node to catch changes whose notice it missed.
+   */
+  public Future<java.util.Map<UUID, Long>> controlVersions() {
+    return pool.query("SELECT app_id, control_version FROM apps")
+        .execute()
+        .map(
+            rows -> {
+              java.util.Map<UUID, Long> versions = new java.util.HashMap<>(rows.size() * 2);
+              rows.forEach(r -> versions.put(r.getUUID(0), r.getLong(1)));
+              return versions;
             });
   }
 

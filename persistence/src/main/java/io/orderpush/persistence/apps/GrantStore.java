@@ -59,6 +59,24 @@ public final class GrantStore {
                     : java.util.Optional.of(toGrant(rows.iterator().next())));
   }
 
+  /**
+   * The grant of (app, merchant) if there is one and the app is active (not frozen): what a
+   * delivery in progress, such as a replay, checks before each page.
+   */
+  public Future<java.util.Optional<Grant>> findIfActive(UUID appId, String merchantId) {
+    return pool.preparedQuery(
+            "SELECT "
+                + COLUMNS
+                + " FROM grants WHERE app_id = $1 AND merchant_id = $2"
+                + " AND EXISTS (SELECT 1 FROM apps a WHERE a.app_id = $1 AND a.state = 'active')")
+        .execute(Tuple.of(appId, merchantId))
+        .map(
+            rows ->
+                rows.size() == 0
+                    ? java.util.Optional.empty()
+                    : java.util.Optional.of(toGrant(rows.iterator().next())));
+  }
+
   /** Removes the grant; fails with {@link NotFoundException} if there was none. */
   public Future<Void> revoke(UUID appId, String merchantId) {
     return pool.preparedQuery(

@@ -7,6 +7,7 @@ import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.orderpush.persistence.PersistenceException;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -108,6 +109,14 @@ public final class RedisStore {
           new RedisUnavailableException("Redis at " + settings.redacted() + " is not connected"));
     }
     return Future.fromCompletionStage(command.apply(c.async()), ctx);
+  }
+
+  /**
+   * A dedicated publish/subscribe connection (a subscribed connection runs no other command);
+   * Lettuce subscribes it again by itself after a reconnect. The caller closes it.
+   */
+  public Future<StatefulRedisPubSubConnection<String, String>> connectPubSub(Context ctx) {
+    return Future.fromCompletionStage(client.connectPubSubAsync(StringCodec.UTF8, uri), ctx);
   }
 
   /** PING, completing on the caller's context. */

@@ -1,0 +1,76 @@
+package io.orderpush.gateway.admin;
+
+import io.orderpush.delivery.control.Change;
+import io.orderpush.delivery.control.ChangeBus;
+import io.orderpush.delivery.websocket.StreamService;
+import io.orderpush.persistence.apps.App;
+import io.orderpush.persistence.apps.AppStore;
+import io.orderpush.persistence.apps.GrantStore;
+import io.vertx.core.Future;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * Applies an app or grant change on this node, whether this node made it, heard of it from another
+ * or found it in the reconcile: it reads the current state from PostgreSQL and brings the
+ * deliveries here in line with it, so a repeated, late or reordered change is harmless.
+ *
+ * <p>App tokens are looked up in PostgreSQL on every request and upgrade (no cache on any node), so
+ * a rotation or a delete is in force everywhere with its commit; open WebSockets of a deleted app
+ * are closed here.
+ */
+public final class ChangeApplier implements ChangeBus.ChangeListener {
+
+  private final AppStore apps;
+  private final GrantStore grants;
+  private final Deliveries deliveries;
+
+  public ChangeApplier(AppStore apps, GrantStore grants, Deliveries deliveries) {
+    this.apps = apps;
+    this.grants = grants;
+    this.deliveries = deliveries;
+  }
+
+  @Override
+  public Future<Void> changed(Change change) {
+    UUID appId = change.appId();
+    return switch (change.kind()) {
+      case GRANTED, REVOKED ->
+          change.merchantId().isPresent()
+              ? grant(appId, change.merchantId().get())
+              : app(appId, true);
+      case TOKEN_ROTATED -> Future.succeededFuture(); // nothing cached (see the class comment)
+      case RESYNC -> app(appId, true);
+      default -> app(appId, false);
+    };
+  }
+
+  private Future<Void> app(UUID appId, boolean grantsToo) {
+    return apps.find(appId).compose(app -> apply(appId, app, grantsToo));
+  }
+
+  private Future<Void> apply(UUID appId, Optional<App> app, boolean grantsToo) {
+    if (app.isEmpty()) {
+      return deliveries.stopped(appId, StreamService.APP_DELETED);
+    }
+    if (!"active".equals(app.get().state())) {
+      return deliveries.stopped(appId, StreamService.APP_FROZEN);
+    }
+    Future<Void> active = deliveries.active(app.get());
+    return grantsToo ? active.compose(v -> deliveries.resync(appId)) : active;
+  }
+
+  private Future<Void> grant(UUID appId, String merchantId) {
+    return grants
+        .find(appId, merchantId)
+        .map(
+            g -> {
+              if (g.isPresent()) {
+                deliveries.granted(g.get());
+              } else {
+                deliveries.revoked(appId, merchantId);
+              }
+              return null;
+            });
+  }
+}

@@ -1,0 +1,250 @@
+package io.orderpush.gateway.stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.orderpush.gateway.GatewayProcess;
+import io.orderpush.gateway.TestGateway;
+import io.orderpush.persistence.testing.TestServices;
+import io.vertx.core.http.UpgradeRejectedException;
+import io.vertx.core.json.JsonObject;
+import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two gateway nodes on one PostgreSQL and Redis: node A in this JVM, node B a separate process.
+ * Every app and grant change is made through A and its effect awaited on B. Both nodes reconcile
+ * only every minute, so within the waits below only the change notices can carry a change; a third
+ * node listening on another channel (every notice lost) must still follow through its reconcile.
+ */
+class LifecycleClusterIT {
+
+  /** Generous: the product promises 1 s; only a notice can make it in time (reconcile: 60 s). */
+  static final Duration NOTICE = Duration.ofSeconds(10);
+
+  static final Duration WAIT = Duration.ofSeconds(30);
+  static final Map<String, String> ENV =
+      Map.of(
+          "GATEWAY_CONTROL_RECONCILE_INTERVAL_MS", "60000",
+          "GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1",
+          "GATEWAY_CALLBACK_INITIAL_BACKOFF_MS", "100",
+          "GATEWAY_CALLBACK_MAX_BACKOFF_MS", "500",
+          "GATEWAY_DELIVERY_RECONCILE_INTERVAL_MS", "200");
+  static TestGateway a;
+  static GatewayProcess b;
+  static StreamFixture fx;
+  static final HttpClient http = HttpClient.newHttpClient();
+
+  @BeforeAll
+  static void start() throws Exception {
+    a = TestGateway.start(ENV);
+    b = GatewayProcess.start(TestGateway.freePort(), "lifecycle-cluster-b.log", ENV);
+    fx = new StreamFixture(a);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    try {
+      fx.close();
+      a.close();
+    } finally {
+      b.terminate(Duration.ofSeconds(30));
+    }
+  }
+
+  static HttpResponse<String> admin(String method, String path, String body) {
+    return a.send(method, path, TestGateway.ADMIN_TOKEN, body);
+  }
+
+  static void ok(HttpResponse<String> r) {
+    assertThat(r.statusCode()).as(r.body()).isBetween(200, 204);
+  }
+
+  static HttpResponse<String> on(int port, String method, String path, String token) {
+    return TestGateway.send(port, http, method, path, token, null);
+  }
+
+  static int upgradeStatus(int port, String token) {
+    try {
+      StreamFixture.join(StreamClient.connect(fx.vertx, port, token)).close();
+      return 101;
+    } catch (RuntimeException e) {
+      for (Throwable t = e; t != null; t = t.getCause()) {
+        if (t instanceof UpgradeRejectedException rejected) {
+          return rejected.getStatus();
+        }
+      }
+      throw e;
+    }
+  }
+
+  static boolean closedWith(StreamClient c, String code) {
+    return c.closed && c.errors.stream().anyMatch(e -> code.equals(e.getString("code")));
+  }
+
+  /** The callback endpoint as the node on {@code port} sees it, or null if it has none. */
+  static JsonObject endpoint(int port, String appId) {
+    HttpResponse<String> r =
+        on(port, "GET", "/v1/apps/" + appId + "/endpoint", TestGateway.ADMIN_TOKEN);
+    return r.statusCode() == 404 ? null : new JsonObject(r.body());
+  }
+
+  @Test
+  void shouldApplyEveryStreamChangeMadeOnOneNodeOnTheOther() {
+    var app = fx.app("websocket");
+    String m1 = TestServices.uniqueMerchant("cl1");
+    String m2 = TestServices.uniqueMerchant("cl2");
+    fx.grant(app, m1);
+    StreamClient c = fx.connect(app, b.port, (m, e) -> {}, m -> {});
+    c.autoAck = true;
+    fx.until("assigned on B", WAIT, () -> c.assigned().contains(m1));
+
+    fx.grant(app, m2);
+    fx.until("a grant made on A assigned on B", NOTICE, () -> c.assigned().contains(m2));
+    fx.ingest(List.of(m2), 5, 5);
+    fx.until("its events delivered by B", WAIT, () -> c.count(m2) == 5);
+
+    fx.revoke(app, m1);
+    fx.until("a revoke made on A unassigned on B", NOTICE, () -> !c.assigned().contains(m1));
+
+    ok(admin("POST", "/v1/apps/" + app.id() + "/freeze", null));
+    fx.until("a freeze made on A closes B's stream", NOTICE, () -> closedWith(c, "app_frozen"));
+    assertThat(upgradeStatus(b.port, app.token())).isEqualTo(403);
+    fx.ingest(List.of(m2), 5, 5); // kept while frozen
+
+    ok(admin("POST", "/v1/apps/" + app.id() + "/unfreeze", null));
+    StreamClient again = fx.connect(app, b.port, (m, e) -> {}, m -> {});
+    again.autoAck = true;
+    fx.until(
+        "after an unfreeze made on A, B delivers from the cursor",
+        NOTICE,
+        () -> again.count(m2) == 5 && !again.closed,
+        () -> "errors " + again.errors + ", received " + again.received());
+    assertThat(again.received().get(m2)).containsExactly(6L, 7L, 8L, 9L, 10L);
+
+    HttpResponse<String> rotated = admin("POST", "/v1/apps/" + app.id() + "/token/rotate", null);
+    ok(rotated);
+    String token = new JsonObject(rotated.body()).getString("token");
+    assertThat(on(b.port, "GET", "/v1/channels", token).statusCode()).isEqualTo(200);
+    assertThat(on(b.port, "GET", "/v1/channels", app.token()).statusCode())
+        .as("the old token, within its grace period")
+        .isEqualTo(200);
+
+    ok(admin("DELETE", "/v1/apps/" + app.id(), null));
+    fx.until(
+        "a delete made on A closes B's stream", NOTICE, () -> closedWith(again, "app_deleted"));
+    assertThat(on(b.port, "GET", "/v1/channels", token).statusCode()).isEqualTo(401);
+    assertThat(on(b.port, "GET", "/v1/channels", app.token()).statusCode()).isEqualTo(401);
+    assertThat(upgradeStatus(b.port, token)).isEqualTo(401);
+  }
+
+  @Test
+  void shouldApplyEveryCallbackChangeMadeOnOneNodeOnTheOther() {
+    String id = callbackApp();
+    String m1 = TestServices.uniqueMerchant("clcb1");
+    String m2 = TestServices.uniqueMerchant("clcb2");
+    ok(admin("PUT", "/v1/merchants/" + m1 + "/grants/" + id, "{}"));
+    ok(admin("PUT", "/v1/merchants/" + m2 + "/grants/" + id, "{}"));
+    fx.until(
+        "B serves the app created and granted on A",
+        NOTICE,
+        () -> endpoint(b.port, id) != null && endpoint(b.port, id).getInteger("channels") == 2);
+
+    ok(admin("POST", "/v1/apps/" + id + "/endpoint/suspend", null));
+    fx.until(
+        "a suspend made on A followed on B",
+        NOTICE,
+        () -> "suspended".equals(endpoint(b.port, id).getString("state")));
+    ok(admin("POST", "/v1/apps/" + id + "/endpoint/resume", null));
+    fx.until(
+        "a resume made on A followed on B",
+        NOTICE,
+        () -> !"suspended".equals(endpoint(b.port, id).getString("state")));
+
+    ok(admin("DELETE", "/v1/merchants/" + m1 + "/grants/" + id, null));
+    fx.until(
+        "a revoke made on A followed on B",
+        NOTICE,
+        () -> endpoint(b.port, id).getInteger("channels") == 1);
+
+    ok(admin("POST", "/v1/apps/" + id + "/freeze", null));
+    fx.until("a freeze made on A stops B's endpoint", NOTICE, () -> endpoint(b.port, id) == null);
+    ok(admin("POST", "/v1/apps/" + id + "/unfreeze", null));
+    fx.until(
+        "an unfreeze made on A restarts B's endpoint",
+        NOTICE,
+        () -> endpoint(b.port, id) != null && endpoint(b.port, id).getInteger("channels") == 1);
+
+    ok(admin("DELETE", "/v1/apps/" + id, null));
+    fx.until("a delete made on A stops B's endpoint", NOTICE, () -> endpoint(b.port, id) == null);
+  }
+
+  @Test
+  void shouldApplyChangesWhoseNoticesWereLostThroughTheReconcile() throws Exception {
+    Map<String, String> deaf = new HashMap<>(ENV);
+    // Listens on another channel: hears none of A's notices, as if every one were lost.
+    deaf.put("GATEWAY_CONTROL_CHANNEL", "gw:control:elsewhere:" + TestServices.TEST_DATABASE);
+    deaf.put("GATEWAY_CONTROL_RECONCILE_INTERVAL_MS", "500");
+    GatewayProcess c =
+        GatewayProcess.start(TestGateway.freePort(), "lifecycle-cluster-c.log", deaf);
+    try {
+      var app = fx.app("websocket");
+      String m1 = TestServices.uniqueMerchant("lost1");
+      String m2 = TestServices.uniqueMerchant("lost2");
+      fx.grant(app, m1);
+      StreamClient client = fx.connect(app, c.port, (m, e) -> {}, m -> {});
+      fx.until("assigned", WAIT, () -> client.assigned().contains(m1));
+      fx.grant(app, m2);
+      fx.until("a grant, by the reconcile", WAIT, () -> client.assigned().contains(m2));
+      fx.revoke(app, m1);
+      fx.until("a revoke, by the reconcile", WAIT, () -> !client.assigned().contains(m1));
+      ok(admin("POST", "/v1/apps/" + app.id() + "/freeze", null));
+      fx.until("a freeze, by the reconcile", WAIT, () -> closedWith(client, "app_frozen"));
+      ok(admin("POST", "/v1/apps/" + app.id() + "/unfreeze", null));
+      StreamClient again = fx.connect(app, c.port, (m, e) -> {}, m -> {});
+      fx.until("accepted again", WAIT, () -> again.assigned().contains(m2));
+
+      String id = callbackApp();
+      ok(admin("PUT", "/v1/merchants/" + m2 + "/grants/" + id, "{}"));
+      fx.until(
+          "a callback app created and granted, by the reconcile",
+          WAIT,
+          () -> endpoint(c.port, id) != null && endpoint(c.port, id).getInteger("channels") == 1);
+      ok(admin("POST", "/v1/apps/" + id + "/endpoint/suspend", null));
+      fx.until(
+          "a suspend, by the reconcile",
+          WAIT,
+          () -> "suspended".equals(endpoint(c.port, id).getString("state")));
+
+      ok(admin("DELETE", "/v1/apps/" + app.id(), null));
+      fx.until("a delete, by the reconcile", WAIT, () -> closedWith(again, "app_deleted"));
+      ok(admin("DELETE", "/v1/apps/" + id, null));
+      fx.until("a callback app deleted", WAIT, () -> endpoint(c.port, id) == null);
+    } finally {
+      c.terminate(Duration.ofSeconds(30));
+    }
+  }
+
+  /** A callback app (through A) whose endpoint refuses connections: it exists, it fails. */
+  static String callbackApp() {
+    String url = "http://127.0.0.1:" + TestGateway.freePort() + "/hook";
+    HttpResponse<String> r =
+        admin(
+            "POST",
+            "/v1/apps",
+            new JsonObject()
+                .put("name", "cluster-cb")
+                .put("delivery", new JsonObject().put("mode", "callback").put("url", url))
+                .encode());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
+    String id = new JsonObject(r.body()).getString("appId");
+    fx.apps.add(java.util.UUID.fromString(id));
+    return id;
+  }
+}
