@@ -5,6 +5,7 @@ import io.orderpush.gateway.admin.Deliveries;
 import io.orderpush.gateway.admin.GrantsApi;
 import io.orderpush.gateway.callback.EndpointApi;
 import io.orderpush.gateway.http.AppAuth;
+import io.orderpush.gateway.http.AuthFailureLimiter;
 import io.orderpush.gateway.http.BearerAuth;
 import io.orderpush.gateway.http.Failures;
 import io.orderpush.gateway.http.RequestMetrics;
@@ -45,8 +46,9 @@ final class Routes {
     var sec = g.config.security();
     failures = new Failures(g.registry);
     metered = new RequestMetrics(g.registry);
-    admin = new BearerAuth(sec.adminToken(), "operator");
-    ingest = new BearerAuth(sec.ingestToken(), "ingest");
+    AuthFailureLimiter authLimiter = new AuthFailureLimiter(g.config.authLimit(), g.registry);
+    admin = new BearerAuth(sec.adminToken(), "operator", authLimiter);
+    ingest = new BearerAuth(sec.ingestToken(), "ingest", authLimiter);
     var limits = g.config.ingest();
     ingestHandler =
         new IngestHandler(new EventParser(limits.maxEvents(), limits.maxDataBytes()), g.committer);
@@ -56,7 +58,7 @@ final class Routes {
     appsApi = new AppsApi(g.apps, g.callbacks, g.config.secretGrace());
     grantsApi = new GrantsApi(g.grants, new Deliveries(g.streams, g.callbacks));
     endpoints = new EndpointApi(g.callbacks);
-    appAuth = new AppAuth(g.apps);
+    appAuth = new AppAuth(g.apps, authLimiter);
     replay =
         new ReplayHandler(
             g.log,
@@ -67,7 +69,7 @@ final class Routes {
             g.config.replay().maxConcurrentPerApp(),
             g.registry);
     channels = new ChannelsApi(g.log, g.pool, g.grants, g.cursors, g.engine);
-    stream = new StreamHandler(g.apps, g.streams);
+    stream = new StreamHandler(g.apps, g.streams, authLimiter);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
   }
 

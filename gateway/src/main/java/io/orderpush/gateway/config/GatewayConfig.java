@@ -22,7 +22,8 @@ public record GatewayConfig(
     int retentionDays,
     ReplayConfig replay,
     IngestConfig ingest,
-    SecurityConfig security) {
+    SecurityConfig security,
+    AuthLimitConfig authLimit) {
 
   /**
    * Reads the defaults file overridden by {@code env}; throws {@link ConfigException} listing every
@@ -141,6 +142,11 @@ public record GatewayConfig(
     r.check(
         !security.adminToken().equals(security.ingestToken()) || security.adminToken().isEmpty(),
         "admin.token and ingest.token must differ");
+    AuthLimitConfig authLimit =
+        new AuthLimitConfig(
+            r.integer("auth.max-failures", 1, 1_000_000),
+            r.millis("auth.failure-window-ms", 1000, 86_400_000),
+            r.integer("auth.max-tracked-addresses", 16, 10_000_000));
     r.throwIfInvalid();
     return new GatewayConfig(
         http,
@@ -155,6 +161,7 @@ public record GatewayConfig(
         retentionDays,
         replay,
         ingest,
-        security);
+        security,
+        authLimit);
   }
 }
