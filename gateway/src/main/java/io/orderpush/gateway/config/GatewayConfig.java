@@ -138,7 +138,8 @@ public record GatewayConfig(
         new SecurityConfig(
             r.secret("admin.token", 24),
             r.secret("ingest.token", 24),
-            r.base64Key("secret.key", 32));
+            r.base64Key("secret.key", 32),
+            r.base64Keys("secret.keys-old", 32));
     r.check(
         !security.adminToken().equals(security.ingestToken()) || security.adminToken().isEmpty(),
         "admin.token and ingest.token must differ");
