@@ -91,6 +91,7 @@ public final class ChannelsApi {
     var app = AppAuth.app(ctx);
     String merchantId = ReplayHandler.merchantId(ctx);
     JsonObject body;
+    io.orderpush.gateway.http.JsonDepth.check(ctx.body() == null ? null : ctx.body().buffer());
     try {
       body = ctx.body() == null ? null : ctx.body().asJsonObject();
     } catch (RuntimeException e) {
