@@ -40,7 +40,7 @@ final class AdminJson {
 
   /** The request body as an object; an absent body reads as {}. */
   static JsonObject body(RoutingContext ctx) {
-    if (ctx.body() == null || ctx.body().length() == 0) {
+    if (ctx.body() == null || ctx.body().buffer() == null || ctx.body().length() <= 0) {
       return new JsonObject();
     }
     JsonDepth.check(ctx.body().buffer());

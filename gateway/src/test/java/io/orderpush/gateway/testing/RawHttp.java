@@ -36,7 +36,7 @@ public final class RawHttp {
 
   /** Thrown when the server neither answers nor closes within the timeout. */
   public static final class Stalled extends RuntimeException {
-    Stalled(String message) {
+    public Stalled(String message) {
       super(message);
     }
   }
