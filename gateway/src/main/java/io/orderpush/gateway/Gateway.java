@@ -101,7 +101,7 @@ public final class Gateway {
     var pg = config.pg();
     pool = PgPools.create(vertx, pg, "gateway", pg.poolSize(), 1024);
     writers = PgPools.create(vertx, pg, "ingest-writers", pg.writers(), pg.writers() * 4);
-    apps = new AppStore(pool, new SecretCipher(config.security().secretKey()));
+    apps = new AppStore(pool, secretCipher(config));
     grants = new GrantStore(pool);
     var ingest = config.ingest();
     committer =
@@ -258,6 +258,11 @@ public final class Gateway {
   public Future<java.util.List<String>> applyRetention() {
     return new PartitionMaintainer(pool, config.partitionsAheadDays())
         .dropExpired(config.retentionDays());
+  }
+
+  /** The current key seals; old keys (from before a rotation) only open. */
+  static SecretCipher secretCipher(GatewayConfig config) {
+    return new SecretCipher(config.security().secretKey(), config.security().oldSecretKeys());
   }
 
   private static Future<Void> closeQuietly(Pool p) {

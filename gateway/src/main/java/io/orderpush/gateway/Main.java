@@ -11,7 +11,8 @@ import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
 
 /**
- * Starts the gateway. {@code --demo} also runs a simulated marketplace and a sample consumer.
+ * Starts the gateway. {@code --demo} also runs a simulated marketplace and a sample consumer;
+ * {@code reseal} instead re-seals the stored webhook secrets under the current key and exits.
  * SIGTERM and SIGINT stop it gracefully and exit 0.
  */
 public final class Main {
@@ -28,6 +29,10 @@ public final class Main {
     } catch (ConfigException e) {
       System.err.println(e.getMessage());
       System.exit(2);
+      return;
+    }
+    if (Arrays.asList(args).contains("reseal")) {
+      System.exit(io.orderpush.gateway.ops.ResealCommand.run(config, System.out));
       return;
     }
     Gateway gateway;

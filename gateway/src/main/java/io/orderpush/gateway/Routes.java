@@ -9,6 +9,7 @@ import io.orderpush.gateway.admin.LagApi;
 import io.orderpush.gateway.admin.LifecycleApi;
 import io.orderpush.gateway.callback.EndpointApi;
 import io.orderpush.gateway.http.AppAuth;
+import io.orderpush.gateway.http.AuthFailureLimiter;
 import io.orderpush.gateway.http.BearerAuth;
 import io.orderpush.gateway.http.Failures;
 import io.orderpush.gateway.http.RequestMetrics;
@@ -51,11 +52,14 @@ final class Routes {
     var sec = g.config.security();
     failures = new Failures(g.registry);
     metered = new RequestMetrics(g.registry);
-    admin = new BearerAuth(sec.adminToken(), "operator");
-    ingest = new BearerAuth(sec.ingestToken(), "ingest");
+    AuthFailureLimiter authLimiter = new AuthFailureLimiter(g.config.authLimit(), g.registry);
+    admin = new BearerAuth(sec.adminToken(), "operator", authLimiter);
+    ingest = new BearerAuth(sec.ingestToken(), "ingest", authLimiter);
     var limits = g.config.ingest();
     ingestHandler =
-        new IngestHandler(new EventParser(limits.maxEvents(), limits.maxDataBytes()), g.committer);
+        new IngestHandler(
+            new EventParser(limits.maxEvents(), limits.maxDataBytes(), limits.maxDataDepth()),
+            g.committer);
     ingestBodyLimit = limits.maxRequestBytes();
     ingestAdmission =
         new IngestAdmission(limits.maxInFlightBytes(), limits.maxRequestBytes(), g.registry);
@@ -71,7 +75,7 @@ final class Routes {
             changes,
             g.config.tokenGrace(),
             g.config.control().reconcileInterval());
-    appAuth = new AppAuth(g.apps);
+    appAuth = new AppAuth(g.apps, authLimiter);
     replay =
         new ReplayHandler(
             g.log,
@@ -85,7 +89,7 @@ final class Routes {
     lag =
         new LagApi(
             new LagQuery(g.pool, g.cursors, g.engine.context(), g.config.lagMaxScannedEvents()));
-    stream = new StreamHandler(g.apps, g.streams);
+    stream = new StreamHandler(g.apps, g.streams, authLimiter);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
   }
 

@@ -26,6 +26,7 @@ final class StreamConnection extends Subscriber {
 
   static final short POLICY_VIOLATION = 1008;
   static final short GOING_AWAY = 1001;
+  static final short MESSAGE_TOO_BIG = 1009;
 
   final String id = UUID.randomUUID().toString();
   final Map<String, Channel> channels = new HashMap<>();
@@ -45,6 +46,11 @@ final class StreamConnection extends Subscriber {
   /** When the upgrade's app lookup started ({@link System#nanoTime}). */
   long checkedAtNanos = System.nanoTime();
 
+  /** The rate window of client messages; touched on the socket's context only. */
+  private long rateWindowStart = System.nanoTime();
+
+  private int rateCount;
+  private boolean rateExceeded;
   private Context socketContext;
   private long timer = -1;
   private boolean closed;
@@ -72,6 +78,9 @@ final class StreamConnection extends Subscriber {
     socketContext = current != null ? current : engine.context();
     ws.textMessageHandler(
         text -> {
+          if (overRate()) {
+            return;
+          }
           lastHeard = System.currentTimeMillis();
           if (messagesInFlight.incrementAndGet() >= settings.maxClientMessagesInFlight()
               && !readPaused) {
@@ -83,14 +92,16 @@ final class StreamConnection extends Subscriber {
           engine.context().runOnContext(v -> onMessage(text).onComplete(x -> handled()));
         });
     ws.binaryMessageHandler(
-        b ->
+        b -> {
+          if (!overRate()) {
             engine
                 .context()
-                .runOnContext(v -> protocolError("bad_message", "messages are JSON text frames")));
+                .runOnContext(v -> protocolError("bad_message", "messages are JSON text frames"));
+          }
+        });
     ws.pongHandler(b -> lastHeard = System.currentTimeMillis());
     ws.drainHandler(v -> engine.context().runOnContext(x -> engine.drive(this)));
-    ws.exceptionHandler(
-        err -> engine.context().runOnContext(x -> close(GOING_AWAY, "connection error")));
+    ws.exceptionHandler(err -> engine.context().runOnContext(x -> onSocketError(err)));
     ws.closeHandler(v -> engine.context().runOnContext(x -> onClosed()));
     engine
         .context()
@@ -129,6 +140,36 @@ final class StreamConnection extends Subscriber {
       }
     }
     ws.writePing(Buffer.buffer());
+  }
+
+  /**
+   * Counts a client message in the current one-second window; past the limit the connection is
+   * closed with {@code rate_limited}, and nothing more it sends is handled.
+   */
+  private boolean overRate() {
+    if (rateExceeded) {
+      return true;
+    }
+    long now = System.nanoTime();
+    if (now - rateWindowStart >= 1_000_000_000L) {
+      rateWindowStart = now;
+      rateCount = 0;
+    }
+    if (++rateCount <= settings.maxClientMessagesPerSecond()) {
+      return false;
+    }
+    rateExceeded = true;
+    metrics.rateLimited.increment();
+    engine
+        .context()
+        .runOnContext(
+            v ->
+                protocolError(
+                    "rate_limited",
+                    "more than "
+                        + settings.maxClientMessagesPerSecond()
+                        + " messages within one second"));
+    return true;
   }
 
   /** A client message was handled: read the socket again once half the limit is free. */
@@ -213,6 +254,20 @@ final class StreamConnection extends Subscriber {
               // message and the events from the new position follow.
             })
         .mapEmpty();
+  }
+
+  /**
+   * A fragmented message grew past the server's limit (Vert.x reports it only in words): said with
+   * {@code message_too_large} and 1009. Any other socket error closes with 1001.
+   */
+  private void onSocketError(Throwable err) {
+    if (err instanceof IllegalStateException
+        && String.valueOf(err.getMessage()).contains("overflow max message size")) {
+      send(StreamMessages.error("message_too_large", err.getMessage()));
+      close(MESSAGE_TOO_BIG, "message_too_large");
+    } else {
+      close(GOING_AWAY, "connection error");
+    }
   }
 
   private void protocolError(String code, String message) {

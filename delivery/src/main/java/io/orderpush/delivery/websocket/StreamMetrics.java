@@ -11,6 +11,7 @@ final class StreamMetrics {
   final Counter opened;
   final Counter idleClosed;
   final Counter ackTimeouts;
+  final Counter rateLimited;
   final Counter paused;
   final Counter readsPaused;
   final Counter rebalances;
@@ -29,6 +30,11 @@ final class StreamMetrics {
         Counter.builder("gateway.stream.connections.closed")
             .tag("reason", "ack_timeout")
             .description("Connections closed because they left events unacked too long")
+            .register(registry);
+    rateLimited =
+        Counter.builder("gateway.stream.connections.closed")
+            .tag("reason", "rate_limited")
+            .description("Connections closed because they sent more messages a second than allowed")
             .register(registry);
     readsPaused =
         Counter.builder("gateway.stream.reads.paused")

@@ -16,6 +16,8 @@ import java.time.Duration;
  * @param ackTimeout a connection that leaves events unacked for this long is closed
  * @param maxClientMessagesInFlight client messages (acks) received and not yet handled per
  *     connection; past it the gateway stops reading that socket until they are
+ * @param maxClientMessagesPerSecond client messages one connection may send within one second; past
+ *     it the connection gets {@code error rate_limited} and is closed (1008)
  */
 public record StreamSettings(
     int window,
@@ -26,4 +28,5 @@ public record StreamSettings(
     Duration pingInterval,
     Duration idleTimeout,
     Duration ackTimeout,
-    int maxClientMessagesInFlight) {}
+    int maxClientMessagesInFlight,
+    int maxClientMessagesPerSecond) {}

@@ -1,6 +1,7 @@
 package io.orderpush.gateway.admin;
 
 import io.orderpush.gateway.http.ApiException;
+import io.orderpush.gateway.http.JsonDepth;
 import io.orderpush.persistence.apps.App;
 import io.orderpush.persistence.apps.Grant;
 import io.vertx.core.json.DecodeException;
@@ -39,9 +40,10 @@ final class AdminJson {
 
   /** The request body as an object; an absent body reads as {}. */
   static JsonObject body(RoutingContext ctx) {
-    if (ctx.body() == null || ctx.body().length() == 0) {
+    if (ctx.body() == null || ctx.body().buffer() == null || ctx.body().length() <= 0) {
       return new JsonObject();
     }
+    JsonDepth.check(ctx.body().buffer());
     try {
       Object v = ctx.body().buffer().toJsonValue();
       if (v instanceof JsonObject o) {

@@ -128,6 +128,39 @@ final class ConfigReader {
     return new byte[bytes];
   }
 
+  /** Comma-separated base64 keys, possibly none; a bad one is reported by position only. */
+  java.util.List<byte[]> base64Keys(String key, int bytes) {
+    java.util.List<byte[]> keys = new ArrayList<>();
+    String v = raw(key);
+    if (v.isEmpty()) {
+      return keys;
+    }
+    String[] parts = v.split(",", -1);
+    for (int i = 0; i < parts.length; i++) {
+      try {
+        byte[] k = Base64.getDecoder().decode(parts[i].trim());
+        if (k.length == bytes) {
+          keys.add(k);
+          continue;
+        }
+      } catch (IllegalArgumentException ignored) {
+        // reported below
+      }
+      problems.add(
+          key
+              + " ("
+              + envName(key)
+              + "): entry "
+              + (i + 1)
+              + " of "
+              + parts.length
+              + " is not "
+              + bytes
+              + " bytes, base64-encoded");
+    }
+    return keys;
+  }
+
   /** Parses a URL with {@code build}, reporting the parser's message without echoing the value. */
   <T> T url(String key, Function<URI, T> build, String expected) {
     try {

@@ -26,7 +26,8 @@ public record GatewayConfig(
     IngestConfig ingest,
     SecurityConfig security,
     java.time.Duration tokenGrace,
-    ControlSettings control) {
+    ControlSettings control,
+    AuthLimitConfig authLimit) {
 
   /**
    * Reads the defaults file overridden by {@code env}; throws {@link ConfigException} listing every
@@ -38,7 +39,8 @@ public record GatewayConfig(
         new HttpConfig(
             r.string("http.host"),
             r.integer("http.port", 0, 65535),
-            r.millis("http.shutdown-grace-ms", 0, 600_000));
+            r.millis("http.shutdown-grace-ms", 0, 600_000),
+            r.integer("stream.max-client-message-bytes", 256, 16 * 1024 * 1024));
     int poolSize = r.integer("pg.pool-size", 1, 200);
     int writers = r.integer("pg.writers", 1, 64);
     var connectTimeout = r.millis("pg.connect-timeout-ms", 100, 120_000);
@@ -82,7 +84,8 @@ public record GatewayConfig(
             r.millis("stream.ping-interval-ms", 100, 600_000),
             r.millis("stream.idle-timeout-ms", 200, 3_600_000),
             r.millis("stream.ack-timeout-ms", 200, 86_400_000),
-            r.integer("stream.max-client-messages-in-flight", 1, 100_000));
+            r.integer("stream.max-client-messages-in-flight", 1, 100_000),
+            r.integer("stream.max-client-messages-per-second", 1, 10_000_000));
     r.check(
         stream.idleTimeout().compareTo(stream.pingInterval()) > 0,
         "stream.idle-timeout-ms must be longer than stream.ping-interval-ms");
@@ -129,7 +132,8 @@ public record GatewayConfig(
             r.integer("ingest.max-data-bytes", 64, 16 * 1024 * 1024),
             r.integer("ingest.max-group-events", 1, 100_000),
             r.integer("ingest.max-queued-events", 1, 10_000_000),
-            r.integer("ingest.max-in-flight-bytes", 1024, Integer.MAX_VALUE));
+            r.integer("ingest.max-in-flight-bytes", 1024, Integer.MAX_VALUE),
+            r.integer("ingest.max-data-depth", 1, 256));
     r.check(
         ingest.maxInFlightBytes() >= ingest.maxRequestBytes(),
         "ingest.max-in-flight-bytes must be at least ingest.max-request-bytes ("
@@ -142,7 +146,8 @@ public record GatewayConfig(
         new SecurityConfig(
             r.secret("admin.token", 24),
             r.secret("ingest.token", 24),
-            r.base64Key("secret.key", 32));
+            r.base64Key("secret.key", 32),
+            r.base64Keys("secret.keys-old", 32));
     r.check(
         !security.adminToken().equals(security.ingestToken()) || security.adminToken().isEmpty(),
         "admin.token and ingest.token must differ");
@@ -163,6 +168,11 @@ public record GatewayConfig(
     ControlSettings control =
         new ControlSettings(
             nodeId, controlChannel, r.millis("control.reconcile-interval-ms", 100, 600_000));
+    AuthLimitConfig authLimit =
+        new AuthLimitConfig(
+            r.integer("auth.max-failures", 1, 1_000_000),
+            r.millis("auth.failure-window-ms", 1000, 86_400_000),
+            r.integer("auth.max-tracked-addresses", 16, 10_000_000));
     r.throwIfInvalid();
     return new GatewayConfig(
         http,
@@ -180,6 +190,7 @@ public record GatewayConfig(
         ingest,
         security,
         tokenGrace,
-        control);
+        control,
+        authLimit);
   }
 }

@@ -10,6 +10,7 @@ package io.orderpush.gateway.config;
  * @param maxQueuedEvents events waiting for a commit before requests are refused with 503
  * @param maxInFlightBytes bytes of requests admitted and not yet answered before new ones are
  *     refused with 503 (before their body is read)
+ * @param maxDataDepth levels of objects and arrays one event's {@code data} may nest (400 past it)
  */
 public record IngestConfig(
     int maxEvents,
@@ -17,4 +18,5 @@ public record IngestConfig(
     int maxDataBytes,
     int maxGroupEvents,
     int maxQueuedEvents,
-    int maxInFlightBytes) {}
+    int maxInFlightBytes,
+    int maxDataDepth) {}

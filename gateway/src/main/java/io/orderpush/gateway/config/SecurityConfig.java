@@ -1,7 +1,13 @@
 package io.orderpush.gateway.config;
 
-/** Bearer tokens of the marketplace and the operators, and the key that seals webhook secrets. */
-public record SecurityConfig(String adminToken, String ingestToken, byte[] secretKey) {
+import java.util.List;
+
+/**
+ * Bearer tokens of the marketplace and the operators, the key that seals webhook secrets, and old
+ * keys that only open secrets sealed before a key rotation.
+ */
+public record SecurityConfig(
+    String adminToken, String ingestToken, byte[] secretKey, List<byte[]> oldSecretKeys) {
 
   @Override
   public String toString() {

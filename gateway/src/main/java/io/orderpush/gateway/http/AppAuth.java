@@ -14,9 +14,16 @@ public final class AppAuth implements Handler<RoutingContext> {
   static final String KEY = "app";
 
   private final AppStore apps;
+  private final AuthFailureLimiter limiter;
 
   public AppAuth(AppStore apps) {
+    this(apps, AuthFailureLimiter.NONE);
+  }
+
+  /** Failures count against the caller's address in {@code limiter}; past its limit, 429. */
+  public AppAuth(AppStore apps, AuthFailureLimiter limiter) {
     this.apps = apps;
+    this.limiter = limiter;
   }
 
   public static App app(RoutingContext ctx) {
@@ -25,6 +32,9 @@ public final class AppAuth implements Handler<RoutingContext> {
 
   @Override
   public void handle(RoutingContext ctx) {
+    if (limiter.refuse(ctx, "app")) {
+      return;
+    }
     String token = BearerAuth.bearer(ctx.request().getHeader("Authorization"));
     if (token == null) {
       unauthorized(ctx);
@@ -46,7 +56,8 @@ public final class AppAuth implements Handler<RoutingContext> {
             });
   }
 
-  private static void unauthorized(RoutingContext ctx) {
+  private void unauthorized(RoutingContext ctx) {
+    limiter.failed(ctx.request().remoteAddress(), "app");
     ctx.response().putHeader("WWW-Authenticate", "Bearer realm=\"app\"");
     Failures.send(ctx, 401, "unauthorized", "missing or wrong app token", null);
   }

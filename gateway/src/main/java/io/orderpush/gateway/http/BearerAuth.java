@@ -15,19 +15,30 @@ public final class BearerAuth implements PlatformHandler {
 
   private final byte[] expected;
   private final String realm;
+  private final AuthFailureLimiter limiter;
 
   public BearerAuth(String token, String realm) {
+    this(token, realm, AuthFailureLimiter.NONE);
+  }
+
+  /** Failures count against the caller's address in {@code limiter}; past its limit, 429. */
+  public BearerAuth(String token, String realm, AuthFailureLimiter limiter) {
     this.expected = digest(token);
     this.realm = realm;
+    this.limiter = limiter;
   }
 
   @Override
   public void handle(RoutingContext ctx) {
+    if (limiter.refuse(ctx, realm)) {
+      return;
+    }
     String presented = bearer(ctx.request().getHeader("Authorization"));
     if (presented != null && MessageDigest.isEqual(expected, digest(presented))) {
       ctx.next();
       return;
     }
+    limiter.failed(ctx.request().remoteAddress(), realm);
     ctx.response().putHeader("WWW-Authenticate", "Bearer realm=\"" + realm + "\"");
     Failures.send(ctx, 401, "unauthorized", "missing or wrong bearer token for " + realm, null);
   }

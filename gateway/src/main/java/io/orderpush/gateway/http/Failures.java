@@ -59,6 +59,11 @@ public final class Failures {
       JsonArray details = new JsonArray();
       api.details().forEach(d -> details.add(new JsonObject(d)));
       send(ctx, api.status(), api.code(), api.getMessage(), details);
+    } else if (err instanceof io.vertx.ext.web.handler.HttpException http
+        && http.getStatusCode() >= 400
+        && http.getStatusCode() < 500) {
+      // Vert.x Web's own refusals, such as a query string that is not valid URL encoding.
+      send(ctx, http.getStatusCode(), "invalid_request", readable(http), null);
     } else if (err instanceof CallbackUrlRefusedException refused) {
       send(ctx, 400, "callback_url_refused", refused.getMessage(), null);
     } else if (err instanceof NotFoundException nf) {
@@ -91,6 +96,15 @@ public final class Failures {
           err);
       send(ctx, 500, "internal", "internal error, incident " + incident, null);
     }
+  }
+
+  /** What Vert.x Web found wrong, without echoing more than a little of the request. */
+  private static String readable(io.vertx.ext.web.handler.HttpException http) {
+    Throwable cause = http.getCause() != null ? http.getCause() : http;
+    String why = String.valueOf(cause.getMessage());
+    int of = why.indexOf(" of '");
+    why = of > 0 ? why.substring(0, of) : why;
+    return "the request could not be read: " + (why.length() > 120 ? why.substring(0, 120) : why);
   }
 
   private static boolean isUnavailable(Throwable err) {

@@ -39,9 +39,9 @@ public final class HttpVerticle extends VerticleBase {
                 .setIdleTimeoutUnit(TimeUnit.SECONDS)
                 .setMaxHeaderSize(16 * 1024)
                 .setCompressionSupported(false)
-                // Clients only send small acks.
-                .setMaxWebSocketFrameSize(64 * 1024)
-                .setMaxWebSocketMessageSize(64 * 1024));
+                // Clients only send small acks; a larger frame or message closes with 1009.
+                .setMaxWebSocketFrameSize(config.maxClientWebSocketMessageBytes())
+                .setMaxWebSocketMessageSize(config.maxClientWebSocketMessageBytes()));
     return server
         .requestHandler(routes.apply(vertx))
         .webSocketHandshakeHandler(webSockets)

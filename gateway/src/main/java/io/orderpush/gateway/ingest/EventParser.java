@@ -5,7 +5,9 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.Utf16;
 import io.orderpush.persistence.events.NewEvent;
@@ -36,15 +38,42 @@ public final class EventParser {
   static final int MAX_ID_LENGTH = 128;
   static final int MAX_REPORTED_PROBLEMS = 100;
 
+  /** Levels of nesting {@code data} may have by default (the data object itself is level 1). */
+  public static final int DEFAULT_MAX_DATA_DEPTH = 32;
+
+  /**
+   * Levels a body may nest around and outside {@code data} (the array, the event, unknown members)
+   * beyond {@code data}'s own limit; deeper, the parser stops at once with {@code too_deep}.
+   */
+  static final int ENVELOPE_DEPTH = 8;
+
   private static final JsonFactory JSON =
       JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
   private final int maxEvents;
   private final int maxDataBytes;
+  private final int maxDataDepth;
+  private final JsonFactory bodies;
 
   public EventParser(int maxEvents, int maxDataBytes) {
+    this(maxEvents, maxDataBytes, DEFAULT_MAX_DATA_DEPTH);
+  }
+
+  /**
+   * @param maxDataDepth levels of objects and arrays {@code data} may nest, itself included
+   */
+  public EventParser(int maxEvents, int maxDataBytes, int maxDataDepth) {
     this.maxEvents = maxEvents;
     this.maxDataBytes = maxDataBytes;
+    this.maxDataDepth = maxDataDepth;
+    this.bodies =
+        JsonFactory.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .streamReadConstraints(
+                StreamReadConstraints.builder()
+                    .maxNestingDepth(maxDataDepth + ENVELOPE_DEPTH)
+                    .build())
+            .build();
   }
 
   /** The events of {@code body} in request order, or an {@link ApiException} (400 or 413). */
@@ -52,7 +81,7 @@ public final class EventParser {
     Problems problems = new Problems();
     List<NewEvent> events = new ArrayList<>();
     int index = 0;
-    try (JsonParser p = JSON.createParser(body)) {
+    try (JsonParser p = bodies.createParser(body)) {
       JsonToken t = p.nextToken();
       boolean array = t == JsonToken.START_ARRAY;
       if (array) {
@@ -83,6 +112,16 @@ public final class EventParser {
           throw malformed("unexpected content after the array", index);
         }
       }
+    } catch (StreamConstraintsException e) {
+      if (!String.valueOf(e.getOriginalMessage()).contains("nesting depth")) {
+        throw malformed(e.getOriginalMessage(), index);
+      }
+      String problem = "nests deeper than " + (maxDataDepth + ENVELOPE_DEPTH) + " levels";
+      throw new ApiException(
+          400,
+          "too_deep",
+          "event " + index + " " + problem + "; nothing was written",
+          List.of(Map.of("index", index, "problem", problem)));
     } catch (JsonProcessingException e) {
       throw malformed(
           e.getOriginalMessage()
@@ -214,8 +253,13 @@ public final class EventParser {
       return null;
     }
     StringWriter out = new StringWriter(256);
+    boolean fits;
     try (JsonGenerator g = JSON.createGenerator(out)) {
-      copyStructure(p, g);
+      fits = copyStructure(p, g, maxDataDepth);
+    }
+    if (!fits) {
+      problems.add(index, "data", "must nest at most " + maxDataDepth + " levels deep", false);
+      return null;
     }
     String json = out.toString();
     if (json.length() > maxDataBytes
@@ -231,11 +275,33 @@ public final class EventParser {
     return json;
   }
 
-  /** Copies the value at the parser's current token, writing numbers from their source text. */
-  private static void copyStructure(JsonParser p, JsonGenerator g) throws IOException {
+  /**
+   * Copies the value at the parser's current token, writing numbers from their source text. Past
+   * {@code maxDepth} levels it stops writing, skips to the value's end and returns false.
+   */
+  private static boolean copyStructure(JsonParser p, JsonGenerator g, int maxDepth)
+      throws IOException {
     int depth = 0;
+    boolean fits = true;
     JsonToken t = p.currentToken();
     while (true) {
+      if ((t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY)
+          && (depth >= maxDepth || !fits)) {
+        fits = false;
+        p.skipChildren(); // now at the matching end; the depth is unchanged
+        t = p.nextToken();
+        continue;
+      }
+      if (!fits) {
+        if (t == JsonToken.END_OBJECT || t == JsonToken.END_ARRAY) {
+          depth--;
+        }
+        if (depth == 0) {
+          return false;
+        }
+        t = p.nextToken();
+        continue;
+      }
       switch (t) {
         case START_OBJECT -> {
           g.writeStartObject();
@@ -263,7 +329,7 @@ public final class EventParser {
         default -> throw new IllegalStateException("unexpected token " + t);
       }
       if (depth == 0) {
-        return;
+        return true;
       }
       t = p.nextToken();
     }

@@ -4,6 +4,7 @@ import io.orderpush.delivery.channel.DeliveryEngine;
 import io.orderpush.delivery.cursor.CursorStore;
 import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.AppAuth;
+import io.orderpush.gateway.ingest.EventParser;
 import io.orderpush.persistence.apps.Grant;
 import io.orderpush.persistence.apps.GrantStore;
 import io.orderpush.persistence.events.EventLog;
@@ -42,6 +43,9 @@ public final class ChannelsApi {
     var app = AppAuth.app(ctx);
     int limit = (int) ReplayHandler.param(ctx, "limit", 100, 1, MAX_PAGE);
     String after = ctx.queryParams().get("after");
+    if (after != null && !EventParser.MERCHANT_ID.matcher(after).matches()) {
+      throw ApiException.badRequest("after must be a merchantId from a previous page");
+    }
     grants
         .forApp(app.appId(), limit, after == null ? "" : after)
         .compose(
@@ -91,6 +95,7 @@ public final class ChannelsApi {
     var app = AppAuth.app(ctx);
     String merchantId = ReplayHandler.merchantId(ctx);
     JsonObject body;
+    io.orderpush.gateway.http.JsonDepth.check(ctx.body() == null ? null : ctx.body().buffer());
     try {
       body = ctx.body() == null ? null : ctx.body().asJsonObject();
     } catch (RuntimeException e) {

@@ -1,6 +1,7 @@
 package io.orderpush.gateway.stream;
 
 import io.orderpush.delivery.websocket.StreamService;
+import io.orderpush.gateway.http.AuthFailureLimiter;
 import io.orderpush.gateway.http.BearerAuth;
 import io.orderpush.gateway.http.Failures;
 import io.orderpush.persistence.apps.AppStore;
@@ -25,10 +26,20 @@ public final class StreamHandler {
 
   private final AppStore apps;
   private final StreamService streams;
+  private final AuthFailureLimiter limiter;
 
   public StreamHandler(AppStore apps, StreamService streams) {
+    this(apps, streams, AuthFailureLimiter.NONE);
+  }
+
+  /**
+   * Failed upgrades count against the caller's address in {@code limiter}; past its limit, 429
+   * (status only: a rejected handshake carries no headers).
+   */
+  public StreamHandler(AppStore apps, StreamService streams, AuthFailureLimiter limiter) {
     this.apps = apps;
     this.streams = streams;
+    this.limiter = limiter;
   }
 
   public void handshake(ServerWebSocketHandshake hs) {
@@ -36,8 +47,13 @@ public final class StreamHandler {
       hs.reject(404);
       return;
     }
+    if (limiter.refuses(hs.remoteAddress(), "stream")) {
+      hs.reject(429);
+      return;
+    }
     String token = BearerAuth.bearer(hs.headers().get("Authorization"));
     if (token == null) {
+      limiter.failed(hs.remoteAddress(), "stream");
       hs.reject(401);
       return;
     }
@@ -56,6 +72,7 @@ public final class StreamHandler {
                             ar.cause().toString());
                         hs.reject(503);
                       } else if (ar.result().isEmpty()) {
+                        limiter.failed(hs.remoteAddress(), "stream");
                         hs.reject(401);
                       } else if (ar.result().get().mode() != DeliveryMode.WEBSOCKET
                           || !"active".equals(ar.result().get().state())) {

@@ -85,4 +85,19 @@ class GatewayConfigTest {
             "pg.client-timeout-ms (GATEWAY_PG_CLIENT_TIMEOUT_MS) must be at least 1000 ms longer"
                 + " than pg.query-timeout-ms (10000), was 10500");
   }
+
+  @Test
+  void shouldReadOldSecretKeysAndNameABadOneByPositionWithoutEchoingIt() {
+    Map<String, String> env = valid();
+    String old = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=";
+    env.put("GATEWAY_SECRET_KEYS_OLD", old + ", " + old);
+    assertThat(GatewayConfig.load(env).security().oldSecretKeys()).hasSize(2);
+    env.put("GATEWAY_SECRET_KEYS_OLD", old + ",not-a-key-but-secret-looking");
+    ConfigException e = catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env));
+    assertThat(e.problems())
+        .containsExactly(
+            "secret.keys-old (GATEWAY_SECRET_KEYS_OLD): entry 2 of 2 is not 32 bytes,"
+                + " base64-encoded");
+    assertThat(e.getMessage()).doesNotContain(old).doesNotContain("secret-looking");
+  }
 }

@@ -31,7 +31,13 @@ class StreamFloodIT {
 
   @BeforeAll
   static void start() {
-    gw = TestGateway.start(Map.of("GATEWAY_STREAM_MAX_CLIENT_MESSAGES_IN_FLIGHT", "8"));
+    // Backpressure, not the message rate limit, is under test here: the rate limit is set out of
+    // reach.
+    gw =
+        TestGateway.start(
+            Map.of(
+                "GATEWAY_STREAM_MAX_CLIENT_MESSAGES_IN_FLIGHT", "8",
+                "GATEWAY_STREAM_MAX_CLIENT_MESSAGES_PER_SECOND", "10000000"));
   }
 
   @AfterAll

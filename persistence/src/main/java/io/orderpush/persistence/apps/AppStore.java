@@ -41,10 +41,11 @@ public final class AppStore {
             mode.wireName(),
             callbackUrl.orElse(null),
             Buffer.buffer(Credentials.hashToken(token)),
-            Buffer.buffer(sealed));
+            Buffer.buffer(sealed),
+            cipher.keyId());
     return pool.preparedQuery(
-            "INSERT INTO apps (app_id, name, delivery_mode, callback_url, token_hash, secret_ciphertext)"
-                + " VALUES ($1, $2, $3, $4, $5, $6) RETURNING "
+            "INSERT INTO apps (app_id, name, delivery_mode, callback_url, token_hash, secret_ciphertext,"
+                + " secret_key_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING "
                 + COLUMNS)
         .execute(params)
         .map(rows -> new CreatedApp(toApp(rows.iterator().next()), token, secret));
@@ -71,11 +72,12 @@ public final class AppStore {
             Buffer.buffer(Credentials.hashToken(token)),
             Buffer.buffer(sealed),
             idempotencyKey,
-            Buffer.buffer(request));
+            Buffer.buffer(request),
+            cipher.keyId());
     return pool.preparedQuery(
             "INSERT INTO apps (app_id, name, delivery_mode, callback_url, token_hash,"
-                + " secret_ciphertext, idempotency_key, create_request_hash)"
-                + " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                + " secret_ciphertext, idempotency_key, create_request_hash, secret_key_id)"
+                + " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                 + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING "
                 + COLUMNS)
         .execute(params)
@@ -163,7 +165,8 @@ public final class AppStore {
   public Future<List<String>> signingSecrets(UUID appId) {
     return pool.preparedQuery(
             "SELECT secret_ciphertext, CASE WHEN previous_secret_expires_at > now()"
-                + " THEN previous_secret_ciphertext END FROM apps WHERE app_id = $1")
+                + " THEN previous_secret_ciphertext END, secret_key_id, previous_secret_key_id"
+                + " FROM apps WHERE app_id = $1")
         .execute(Tuple.of(appId))
         .map(
             rows -> {
@@ -172,9 +175,9 @@ public final class AppStore {
               }
               Row row = rows.iterator().next();
               List<String> secrets = new ArrayList<>(2);
-              secrets.add(open(row.getBuffer(0), appId));
+              secrets.add(open(row.getBuffer(0), row.getString(2), appId));
               if (row.getBuffer(1) != null) {
-                secrets.add(open(row.getBuffer(1), appId));
+                secrets.add(open(row.getBuffer(1), row.getString(3), appId));
               }
               return secrets;
             });
@@ -189,9 +192,10 @@ public final class AppStore {
     byte[] sealed = cipher.encrypt(secret.getBytes(StandardCharsets.UTF_8), associatedData(appId));
     return pool.preparedQuery(
             "UPDATE apps SET previous_secret_ciphertext = secret_ciphertext,"
-                + " previous_secret_expires_at = now() + $3 * interval '1 millisecond', secret_ciphertext = $2"
+                + " previous_secret_expires_at = now() + $3 * interval '1 millisecond', secret_ciphertext = $2,"
+                + " previous_secret_key_id = secret_key_id, secret_key_id = $4"
                 + " WHERE app_id = $1")
-        .execute(Tuple.of(appId, Buffer.buffer(sealed), grace.toMillis()))
+        .execute(Tuple.of(appId, Buffer.buffer(sealed), grace.toMillis(), cipher.keyId()))
         .map(
             rows -> {
               if (rows.rowCount() == 0) {
@@ -289,9 +293,9 @@ public final class AppStore {
                     : Future.succeededFuture());
   }
 
-  private String open(Buffer sealed, UUID appId) {
+  private String open(Buffer sealed, String keyId, UUID appId) {
     return new String(
-        cipher.decrypt(sealed.getBytes(), associatedData(appId)), StandardCharsets.UTF_8);
+        cipher.decrypt(sealed.getBytes(), keyId, associatedData(appId)), StandardCharsets.UTF_8);
   }
 
   private static App single(RowSet<Row> rows, UUID appId) {
@@ -318,7 +322,8 @@ public final class AppStore {
         r.getOffsetDateTime("created_at").toInstant());
   }
 
-  private static byte[] associatedData(UUID appId) {
+  /** What binds a sealed secret to its row; {@link SecretResealer} seals with the same. */
+  static byte[] associatedData(UUID appId) {
     return ByteBuffer.allocate(16)
         .putLong(appId.getMostSignificantBits())
         .putLong(appId.getLeastSignificantBits())
