@@ -10,6 +10,8 @@ import io.orderpush.delivery.callback.CallbackService;
 import io.orderpush.delivery.channel.CheckpointStore;
 import io.orderpush.delivery.channel.DeliveryEngine;
 import io.orderpush.delivery.cursor.CursorStore;
+import io.orderpush.delivery.lag.LagMetrics;
+import io.orderpush.delivery.lag.LagQuery;
 import io.orderpush.delivery.websocket.StreamService;
 import io.orderpush.gateway.config.GatewayConfig;
 import io.orderpush.gateway.http.HttpVerticle;
@@ -58,7 +60,9 @@ public final class Gateway {
   CallbackService callbacks;
   CursorStore cursors;
   CheckpointStore checkpoints;
+  LagQuery lag;
   private String httpDeployment;
+  private long lagTimer = -1;
   private long partitionTimer = -1;
   private Future<Void> firstMaintenance = Future.succeededFuture();
   private long dependencyTimer = -1;
@@ -132,6 +136,11 @@ public final class Gateway {
               callbacks =
                   new CallbackService(
                       engine, log, deliveryPool, apps, grants, config.callback(), registry);
+              lag = new LagQuery(pool, cursors, engine.context(), config.lagMaxScannedEvents());
+              lagTimer =
+                  new LagMetrics(
+                          lag, config.metrics().lagApps(), registry, java.time.Clock.systemUTC())
+                      .start(vertx, config.metrics().lagInterval());
               committer.onCommitted(engine::committed);
               committer.onUncertain(engine::mayHaveCommitted);
               return callbacks.start();
@@ -174,6 +183,9 @@ public final class Gateway {
     }
     if (dependencyTimer >= 0) {
       vertx.cancelTimer(dependencyTimer);
+    }
+    if (lagTimer >= 0) {
+      vertx.cancelTimer(lagTimer);
     }
     Future<Void> streamsClosed =
         (streams == null ? Future.<Void>succeededFuture() : streams.close())
