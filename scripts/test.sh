@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run the whole test suite: make sure PostgreSQL and Redis are up (the
-# integration tests need real instances), then the full Maven build, then a
+# integration tests need real instances), check the alert rules with promtool
+# (scripts/ops-check.sh, installing Debian's prometheus package for it when
+# missing), then the full Maven build, then a
 # tiny peak-day drill (scripts/drill.sh at DRILL_SCALE=tiny, about 30 s): the
 # whole path from Gatling through ingest to verifying WebSocket and callback
 # consumers, failing on any event lost, reordered or applied twice.
@@ -26,6 +28,8 @@ if [[ ${1:-} == --skip-drill ]]; then
 fi
 
 scripts/services.sh
+# The alert rules parse and fire as their promtool cases say (docs/ops); seconds.
+scripts/ops-check.sh
 # -B: batch mode (no colours/prompts in CI logs); -ntp: no download-progress
 # spam. "verify" runs unit and integration tests plus packaging checks.
 mvn -B -ntp verify "$@"

@@ -11,6 +11,8 @@ import io.orderpush.delivery.channel.CheckpointStore;
 import io.orderpush.delivery.channel.DeliveryEngine;
 import io.orderpush.delivery.control.ControlChanges;
 import io.orderpush.delivery.cursor.CursorStore;
+import io.orderpush.delivery.lag.LagMetrics;
+import io.orderpush.delivery.lag.LagQuery;
 import io.orderpush.delivery.websocket.StreamService;
 import io.orderpush.gateway.admin.ChangeApplier;
 import io.orderpush.gateway.admin.Deliveries;
@@ -63,7 +65,9 @@ public final class Gateway {
   CheckpointStore checkpoints;
   ControlChanges control;
   ChangeApplier applier;
+  LagQuery lag;
   private String httpDeployment;
+  private long lagTimer = -1;
   private long partitionTimer = -1;
   private Future<Void> firstMaintenance = Future.succeededFuture();
   private long dependencyTimer = -1;
@@ -137,6 +141,11 @@ public final class Gateway {
               callbacks =
                   new CallbackService(
                       engine, log, deliveryPool, apps, grants, config.callback(), registry);
+              lag = new LagQuery(pool, cursors, engine.context(), config.lagMaxScannedEvents());
+              lagTimer =
+                  new LagMetrics(
+                          lag, config.metrics().lagApps(), registry, java.time.Clock.systemUTC())
+                      .start(vertx, config.metrics().lagInterval());
               committer.onCommitted(engine::committed);
               committer.onUncertain(engine::mayHaveCommitted);
               // Listening (and the reconcile's baseline) before any app state is loaded, so every
@@ -185,6 +194,9 @@ public final class Gateway {
     }
     if (dependencyTimer >= 0) {
       vertx.cancelTimer(dependencyTimer);
+    }
+    if (lagTimer >= 0) {
+      vertx.cancelTimer(lagTimer);
     }
     Future<Void> streamsClosed =
         (control == null ? Future.<Void>succeededFuture() : control.close())

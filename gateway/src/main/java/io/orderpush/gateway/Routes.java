@@ -1,6 +1,5 @@
 package io.orderpush.gateway;
 
-import io.orderpush.delivery.lag.LagQuery;
 import io.orderpush.gateway.admin.AppsApi;
 import io.orderpush.gateway.admin.Changes;
 import io.orderpush.gateway.admin.Deliveries;
@@ -86,9 +85,7 @@ final class Routes {
             g.config.replay().maxConcurrentPerApp(),
             g.registry);
     channels = new ChannelsApi(g.log, g.pool, g.grants, g.cursors, g.engine);
-    lag =
-        new LagApi(
-            new LagQuery(g.pool, g.cursors, g.engine.context(), g.config.lagMaxScannedEvents()));
+    lag = new LagApi(g.lag);
     stream = new StreamHandler(g.apps, g.streams, authLimiter);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
   }

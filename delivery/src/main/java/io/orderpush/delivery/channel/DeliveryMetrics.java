@@ -36,7 +36,7 @@ public final class DeliveryMetrics {
       Supplier<Number> lag) {
     this.registry = registry;
     states.put(ChannelStates.STUCK, new java.util.concurrent.atomic.AtomicInteger());
-    Gauge.builder("gateway.delivery.channels", states.get(ChannelStates.STUCK)::get)
+    Gauge.builder("gateway.delivery.channel.states", states.get(ChannelStates.STUCK)::get)
         .tag("state", ChannelStates.STUCK)
         .description(
             "Channels of this node by state (every 5 s); stuck must stay 0, see docs/operations.md")
@@ -146,7 +146,7 @@ public final class DeliveryMetrics {
           k -> {
             java.util.concurrent.atomic.AtomicInteger n =
                 new java.util.concurrent.atomic.AtomicInteger();
-            Gauge.builder("gateway.delivery.channels", n::get)
+            Gauge.builder("gateway.delivery.channel.states", n::get)
                 .tag("state", k)
                 .description(
                     "Channels of this node by state (every 5 s); stuck must stay 0, see"

@@ -23,6 +23,7 @@ public record GatewayConfig(
     int retentionDays,
     ReplayConfig replay,
     long lagMaxScannedEvents,
+    MetricsConfig metrics,
     IngestConfig ingest,
     SecurityConfig security,
     java.time.Duration tokenGrace,
@@ -119,6 +120,10 @@ public record GatewayConfig(
             queryTimeout.plus(reconcileInterval.multipliedBy(2)));
     int retentionDays = r.integer("retention.days", 1, 3650);
     long lagMaxScannedEvents = r.longValue("lag.max-scanned-events", 1, 1_000_000_000L);
+    MetricsConfig metrics =
+        new MetricsConfig(
+            r.integer("metrics.lag-apps", 0, 1000),
+            r.millis("metrics.lag-interval-ms", 100, 600_000));
     ReplayConfig replay =
         new ReplayConfig(
             r.integer("replay.max-events", 1, 100_000_000),
@@ -187,6 +192,7 @@ public record GatewayConfig(
         retentionDays,
         replay,
         lagMaxScannedEvents,
+        metrics,
         ingest,
         security,
         tokenGrace,
