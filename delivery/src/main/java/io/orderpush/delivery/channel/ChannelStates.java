@@ -18,7 +18,8 @@ import java.util.TreeMap;
  *   <li>transport states (callbacks: {@code sending}, {@code retry_scheduled}, {@code
  *       retry_queued}, {@code suspended}): left by the answer, the timer, or an operator.
  *   <li>{@code stuck}: none of the above: more events exist but nothing will send them. Always 0
- *       unless there is a defect; tests assert it, and {@code gateway_delivery_channel_states} shows it.
+ *       unless there is a defect; tests assert it, and {@code gateway_delivery_channel_states}
+ *       shows it.
  * </ul>
  */
 public final class ChannelStates {
