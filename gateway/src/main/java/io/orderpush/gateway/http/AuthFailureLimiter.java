@@ -69,8 +69,23 @@ public final class AuthFailureLimiter {
       Gauge.builder("gateway.auth.limiter.addresses", this, AuthFailureLimiter::tracked)
           .description("Source addresses with failed authentications in their current window")
           .register(registry);
+      // Every realm's series from the start, so a dashboard or alert sees 0 rather than nothing.
+      for (String realm : REALMS) {
+        count(FAILURES, FAILURES_HELP, realm, 0);
+        count(REFUSED, REFUSED_HELP, realm, 0);
+      }
     }
   }
+
+  /** The realms the gateway authenticates in: BearerAuth's, AppAuth's, StreamHandler's. */
+  static final java.util.List<String> REALMS =
+      java.util.List.of("ingest", "operator", "app", "stream");
+
+  private static final String FAILURES = "gateway.auth.failures";
+  private static final String FAILURES_HELP = "Failed authentications: missing or wrong token";
+  private static final String REFUSED = "gateway.auth.refused";
+  private static final String REFUSED_HELP =
+      "Requests refused with 429 after too many failed authentications";
 
   /** The key an address counts under: the IPv4 address, or the /64 of an IPv6 one. */
   public static String key(SocketAddress remote) {
@@ -140,10 +155,7 @@ public final class AuthFailureLimiter {
     if (wait == 0) {
       return false;
     }
-    count(
-        "gateway.auth.refused",
-        "Requests refused with 429 after too many failed authentications",
-        realm);
+    count(REFUSED, REFUSED_HELP, realm, 1);
     ctx.response().putHeader("Retry-After", Long.toString(wait));
     Failures.send(
         ctx,
@@ -156,7 +168,7 @@ public final class AuthFailureLimiter {
 
   /** Records a failed authentication (missing or wrong token) from {@code remote}. */
   public void failed(SocketAddress remote, String realm) {
-    count("gateway.auth.failures", "Failed authentications: missing or wrong token", realm);
+    count(FAILURES, FAILURES_HELP, realm, 1);
     failed(key(remote));
   }
 
@@ -165,20 +177,17 @@ public final class AuthFailureLimiter {
     if (retryAfterSeconds(key(remote)) == 0) {
       return false;
     }
-    count(
-        "gateway.auth.refused",
-        "Requests refused with 429 after too many failed authentications",
-        realm);
+    count(REFUSED, REFUSED_HELP, realm, 1);
     return true;
   }
 
-  private void count(String name, String description, String realm) {
+  private void count(String name, String description, String realm, int n) {
     if (registry != null) {
       Counter.builder(name)
           .description(description)
           .tag("realm", realm)
           .register(registry)
-          .increment();
+          .increment(n);
     }
   }
 

@@ -148,6 +148,9 @@ class MetricsCatalogueIT {
     ingest(mWs, "e-1"); // a duplicate
     assertThat(gw.send("POST", "/v1/events", TestGateway.INGEST_TOKEN, "[{}]").statusCode())
         .isEqualTo(400);
+    // A failed authentication: the auth meters register on first use.
+    assertThat(gw.send("GET", "/v1/apps", "not-the-admin-token-0123456789", null).statusCode())
+        .isEqualTo(401);
 
     Await.until("the WebSocket consumer got its events", WAIT, () -> received.get() >= 3);
     // Replay, with the WebSocket app's token.
