@@ -143,6 +143,12 @@ public record GatewayConfig(
     r.check(
         !security.adminToken().equals(security.ingestToken()) || security.adminToken().isEmpty(),
         "admin.token and ingest.token must differ");
+    // logback.xml reads GATEWAY_LOG_FORMAT itself (logging starts before this); checked here so a
+    // misspelt value stops startup instead of leaving the gateway without logs.
+    String logFormat = r.string("log.format");
+    r.check(
+        logFormat.equals("text") || logFormat.equals("json"),
+        "log.format (GATEWAY_LOG_FORMAT) must be text or json, was " + logFormat);
     r.throwIfInvalid();
     return new GatewayConfig(
         http,

@@ -85,4 +85,14 @@ class GatewayConfigTest {
             "pg.client-timeout-ms (GATEWAY_PG_CLIENT_TIMEOUT_MS) must be at least 1000 ms longer"
                 + " than pg.query-timeout-ms (10000), was 10500");
   }
+
+  @Test
+  void shouldRefuseALogFormatOtherThanTextOrJson() {
+    Map<String, String> env = valid();
+    env.put("GATEWAY_LOG_FORMAT", "xml");
+    ConfigException e = catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env));
+    assertThat(e).hasMessageContaining("GATEWAY_LOG_FORMAT").hasMessageContaining("text or json");
+    env.put("GATEWAY_LOG_FORMAT", "json");
+    assertThat(GatewayConfig.load(env)).isNotNull();
+  }
 }
