@@ -7,6 +7,7 @@ import io.orderpush.gateway.admin.GrantsApi;
 import io.orderpush.gateway.admin.LagApi;
 import io.orderpush.gateway.admin.LifecycleApi;
 import io.orderpush.gateway.callback.EndpointApi;
+import io.orderpush.gateway.http.AccessLog;
 import io.orderpush.gateway.http.AppAuth;
 import io.orderpush.gateway.http.AuthFailureLimiter;
 import io.orderpush.gateway.http.BearerAuth;
@@ -30,6 +31,7 @@ final class Routes {
   static final long ADMIN_BODY_LIMIT = 64 * 1024;
 
   private final Failures failures;
+  private final AccessLog accessLog = new AccessLog();
   private final RequestMetrics metered;
   private final BearerAuth admin;
   private final BearerAuth ingest;
@@ -96,6 +98,8 @@ final class Routes {
 
   Router router(Vertx vertx) {
     Router r = Router.router(vertx);
+    // First on every request: request id, X-Request-Id, one access line when the answer ends.
+    r.route().handler(accessLog);
     r.get("/health/live").handler(health::live);
     r.get("/health/ready").handler(health::ready);
     r.get("/metrics").handler(health::metrics);
@@ -185,6 +189,7 @@ final class Routes {
         .handler(admin)
         .handler(grantsApi::delete);
 
+    r.route().failureHandler(accessLog::failure);
     r.route().failureHandler(failures::handle);
     // No route matched: the router answers 404 or 405 through these.
     r.errorHandler(404, failures::handle);

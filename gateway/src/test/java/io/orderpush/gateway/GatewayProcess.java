@@ -24,13 +24,20 @@ public final class GatewayProcess {
 
   public static GatewayProcess start(int port, String logName, java.util.Map<String, String> env)
       throws IOException, InterruptedException {
-    ProcessBuilder pb =
-        new ProcessBuilder(
-            new File(System.getProperty("java.home"), "bin/java").getPath(),
-            "-Xmx512m",
-            "-cp",
-            System.getProperty("java.class.path"),
-            Main.class.getName());
+    return start(port, logName, env, java.util.List.of());
+  }
+
+  /** With extra JVM options, e.g. {@code -Dlogback.configurationFile=logback.xml}. */
+  public static GatewayProcess start(
+      int port, String logName, java.util.Map<String, String> env, java.util.List<String> jvm)
+      throws IOException, InterruptedException {
+    java.util.List<String> command = new java.util.ArrayList<>();
+    command.add(new File(System.getProperty("java.home"), "bin/java").getPath());
+    command.add("-Xmx512m");
+    command.addAll(jvm);
+    command.addAll(
+        java.util.List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+    ProcessBuilder pb = new ProcessBuilder(command);
     pb.environment().putAll(TestGateway.environment(port));
     pb.environment().putAll(env);
     File log = new File("target", logName);

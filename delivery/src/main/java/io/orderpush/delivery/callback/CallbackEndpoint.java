@@ -4,6 +4,7 @@ import io.orderpush.delivery.channel.Channel;
 import io.orderpush.delivery.channel.ChannelStates;
 import io.orderpush.delivery.channel.DeliveryEngine;
 import io.orderpush.delivery.channel.Subscriber;
+import io.orderpush.delivery.logging.LogContext;
 import io.orderpush.persistence.apps.AppStore;
 import io.orderpush.persistence.events.EventLog;
 import io.orderpush.persistence.events.LoggedEvent;
@@ -231,11 +232,45 @@ final class CallbackEndpoint extends Subscriber {
                                   : a.gone() ? "gone" : a.status() == 0 ? "no_answer" : "failure",
                               a.statusClass(),
                               System.nanoTime() - started);
+                          if (!a.succeeded()) {
+                            logFailedAttempt(c, b, a, System.nanoTime() - started);
+                          }
                           if (pending.get(c) == b) {
                             outcome(c, b, a);
                           }
                           pump();
                         }));
+  }
+
+  /**
+   * One line per failed attempt, with the endpoint's host and port only: the URL's path and query
+   * may carry the receiver's own credentials, and the webhook secret is never logged.
+   */
+  private void logFailedAttempt(Channel c, Batch b, Attempt a, long nanos) {
+    String error = a.error();
+    if (url.getRawQuery() != null && error != null) {
+      error = error.replace(url.getRawQuery(), "...");
+    }
+    if (url.getRawPath() != null && url.getRawPath().length() > 1 && error != null) {
+      error = error.replace(url.getRawPath(), "/...");
+    }
+    String host = url.getPort() < 0 ? url.getHost() : url.getHost() + ":" + url.getPort();
+    try (var log =
+        LogContext.with()
+            .put("app", appId)
+            .put("merchant", c.merchantId())
+            .put("host", host)
+            .put("webhookId", batchId(appId, c.merchantId(), b.first, b.last))
+            .put("fromSeq", b.first)
+            .put("toSeq", b.last)
+            .put("attempt", b.attempts + 1)
+            .put("status", a.status() == 0 ? null : a.status())
+            .put("latencyMs", nanos / 1_000_000)) {
+      LOG.warn(
+          "callback attempt failed: host {}, {}",
+          host,
+          a.status() == 0 ? error : "HTTP " + a.status());
+    }
   }
 
   private void outcome(Channel c, Batch b, Attempt a) {

@@ -4,6 +4,7 @@ import io.orderpush.delivery.channel.AckOutcome;
 import io.orderpush.delivery.channel.Channel;
 import io.orderpush.delivery.channel.DeliveryEngine;
 import io.orderpush.delivery.channel.Subscriber;
+import io.orderpush.delivery.logging.LogContext;
 import io.orderpush.persistence.events.LoggedEvent;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -17,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One consumer connection of an app's group. Everything but the socket callbacks, which hop over,
@@ -28,6 +31,7 @@ final class StreamConnection extends Subscriber {
   static final short GOING_AWAY = 1001;
   static final short MESSAGE_TOO_BIG = 1009;
 
+  private static final Logger LOG = LoggerFactory.getLogger(StreamConnection.class);
   final String id = UUID.randomUUID().toString();
   final Map<String, Channel> channels = new HashMap<>();
   private final ServerWebSocket ws;
@@ -271,6 +275,9 @@ final class StreamConnection extends Subscriber {
   }
 
   private void protocolError(String code, String message) {
+    try (var log = LogContext.with("connection", id).put("app", appId)) {
+      LOG.info("closing WebSocket connection: {}: {}", code, message);
+    }
     send(StreamMessages.error(code, message));
     close(POLICY_VIOLATION, code);
   }

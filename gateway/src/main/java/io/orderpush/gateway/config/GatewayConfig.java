@@ -178,6 +178,12 @@ public record GatewayConfig(
             r.integer("auth.max-failures", 1, 1_000_000),
             r.millis("auth.failure-window-ms", 1000, 86_400_000),
             r.integer("auth.max-tracked-addresses", 16, 10_000_000));
+    // logback.xml reads GATEWAY_LOG_FORMAT itself (logging starts before this); checked here so a
+    // misspelt value stops startup instead of leaving the gateway without logs.
+    String logFormat = r.string("log.format");
+    r.check(
+        logFormat.equals("text") || logFormat.equals("json"),
+        "log.format (GATEWAY_LOG_FORMAT) must be text or json, was " + logFormat);
     r.throwIfInvalid();
     return new GatewayConfig(
         http,

@@ -18,6 +18,7 @@ public final class RequestMetrics {
   public PlatformHandler route(String name) {
     return ctx -> {
       long start = System.nanoTime();
+      AccessLog.matched(ctx);
       ctx.addEndHandler(
           v ->
               Timer.builder("gateway.http.requests")

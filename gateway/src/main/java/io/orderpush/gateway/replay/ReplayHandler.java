@@ -72,8 +72,9 @@ public final class ReplayHandler implements Handler<RoutingContext> {
       throw refused;
     }
     HttpServerResponse resp = ctx.response();
-    resp.endHandler(v -> release.run());
-    resp.closeHandler(v -> release.run());
+    // Through the routing context: setting the response's own end or close handler would
+    // replace the one that runs every end handler (request metrics, the access log).
+    ctx.addEndHandler(ended -> release.run());
     Replay replay = new Replay(app.appId(), merchantId, resp, toSeq);
     granted(replay)
         .compose(ok -> log.oldestRetained(pool, merchantId))

@@ -100,4 +100,14 @@ class GatewayConfigTest {
                 + " base64-encoded");
     assertThat(e.getMessage()).doesNotContain(old).doesNotContain("secret-looking");
   }
+
+  @Test
+  void shouldRefuseALogFormatOtherThanTextOrJson() {
+    Map<String, String> env = valid();
+    env.put("GATEWAY_LOG_FORMAT", "xml");
+    ConfigException e = catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env));
+    assertThat(e).hasMessageContaining("GATEWAY_LOG_FORMAT").hasMessageContaining("text or json");
+    env.put("GATEWAY_LOG_FORMAT", "json");
+    assertThat(GatewayConfig.load(env)).isNotNull();
+  }
 }
