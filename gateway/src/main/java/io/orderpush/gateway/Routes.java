@@ -175,6 +175,10 @@ final class Routes {
         .handler(metered.route("endpoint.resume"))
         .handler(admin)
         .handler(endpoints::resume);
+    r.post("/v1/apps/:appId/endpoint/retry")
+        .handler(metered.route("endpoint.retry"))
+        .handler(admin)
+        .handler(endpoints::retry);
     r.get("/v1/apps/:appId/grants")
         .handler(metered.route("grants.list"))
         .handler(admin)

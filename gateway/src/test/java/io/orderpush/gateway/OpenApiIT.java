@@ -188,7 +188,9 @@ class OpenApiIT {
     check("GET", "/v1/apps/" + wsId + "/impact", admin, null, null, 200);
     check("GET", "/v1/apps/" + cbId + "/impact", admin, null, null, 200);
     check("GET", "/v1/apps/" + cbId + "/endpoint", admin, null, null, 200);
+    check("POST", "/v1/apps/" + cbId + "/endpoint/retry", admin, null, null, 200);
     check("POST", "/v1/apps/" + cbId + "/endpoint/suspend", admin, null, null, 200);
+    check("POST", "/v1/apps/" + cbId + "/endpoint/retry", admin, null, null, 409);
     check("POST", "/v1/apps/" + cbId + "/endpoint/resume", admin, null, null, 200);
 
     check("DELETE", "/v1/merchants/" + merchant + "/grants/" + cbId, admin, null, null, 204);

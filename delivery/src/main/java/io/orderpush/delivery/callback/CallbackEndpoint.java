@@ -464,6 +464,19 @@ final class CallbackEndpoint extends Subscriber {
     return "suspended".equals(state);
   }
 
+  /**
+   * An operator's "retry now": every waiting batch is sent again at once and its backoff starts
+   * over. A suspended endpoint stays suspended (resume it instead); answers whether it retried.
+   */
+  boolean retryNow() {
+    if ("suspended".equals(state)) {
+      return false;
+    }
+    pending.values().forEach(b -> b.attempts = 0);
+    retryAll();
+    return true;
+  }
+
   private void retryAll() {
     failingSince = 0;
     for (Map.Entry<Channel, Batch> e : pending.entrySet()) {

@@ -403,6 +403,22 @@ public final class CallbackService {
         });
   }
 
+  /**
+   * Sends every waiting batch of the app's endpoint again now, its backoff starting over. Fails
+   * with {@link EndpointSuspendedException} while the endpoint is suspended.
+   */
+  public Future<EndpointView> retryNow(UUID appId) {
+    return onEngine(
+        v -> {
+          CallbackEndpoint e = endpoint(appId);
+          if (!e.retryNow()) {
+            throw new EndpointSuspendedException(
+                "the endpoint of app " + appId + " is suspended: resume it to deliver again");
+          }
+          return Future.succeededFuture(e.view());
+        });
+  }
+
   /** Re-reads the app's signing secrets after a rotation. */
   public Future<Void> secretsChanged(UUID appId) {
     return onEngine(

@@ -26,6 +26,8 @@ public record Change(Kind kind, UUID appId, Optional<String> merchantId) {
     REVOKED,
     ENDPOINT_SUSPENDED,
     ENDPOINT_RESUMED,
+    /** An operator asked the endpoint to send its waiting batches now. */
+    ENDPOINT_RETRY,
     /** Something about the app changed, unknown what (the periodic reconcile found it). */
     RESYNC
   }

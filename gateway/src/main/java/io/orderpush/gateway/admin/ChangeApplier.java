@@ -40,6 +40,7 @@ public final class ChangeApplier implements ChangeBus.ChangeListener {
               ? grant(appId, change.merchantId().get())
               : app(appId, true);
       case TOKEN_ROTATED -> Future.succeededFuture(); // nothing cached (see the class comment)
+      case ENDPOINT_RETRY -> deliveries.retryNow(appId);
       case RESYNC -> app(appId, true);
       default -> app(appId, false);
     };

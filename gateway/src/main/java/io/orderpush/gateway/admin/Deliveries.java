@@ -21,6 +21,19 @@ public record Deliveries(StreamService streams, CallbackService callbacks) {
   }
 
   /** Frozen ({@code app_frozen}) or deleted ({@code app_deleted}): nothing more leaves here. */
+  /** An operator's retry now, made on another node: this node's endpoint retries too. */
+  Future<Void> retryNow(UUID appId) {
+    return callbacks
+        .retryNow(appId)
+        .<Void>mapEmpty()
+        .recover(
+            err ->
+                err instanceof io.orderpush.persistence.apps.NotFoundException
+                        || err instanceof io.orderpush.delivery.callback.EndpointSuspendedException
+                    ? Future.succeededFuture()
+                    : Future.failedFuture(err));
+  }
+
   Future<Void> stopped(UUID appId, String code) {
     return Future.all(streams.appStopped(appId, code), callbacks.appStopped(appId)).mapEmpty();
   }

@@ -42,6 +42,14 @@ public final class EndpointApi {
             callbacks.resume(appId).andThen(ar -> told(ar, Change.Kind.ENDPOINT_RESUMED, appId)));
   }
 
+  /** Sends the waiting batches now, backoff reset, here and (by notice) on the other nodes. */
+  public void retry(RoutingContext ctx) {
+    answer(
+        ctx,
+        appId ->
+            callbacks.retryNow(appId).andThen(ar -> told(ar, Change.Kind.ENDPOINT_RETRY, appId)));
+  }
+
   private void told(io.vertx.core.AsyncResult<?> ar, Change.Kind kind, UUID appId) {
     if (ar.succeeded()) {
       bus.publish(Change.of(kind, appId));

@@ -64,6 +64,8 @@ public final class Failures {
         && http.getStatusCode() < 500) {
       // Vert.x Web's own refusals, such as a query string that is not valid URL encoding.
       send(ctx, http.getStatusCode(), "invalid_request", readable(http), null);
+    } else if (err instanceof io.orderpush.delivery.callback.EndpointSuspendedException suspended) {
+      send(ctx, 409, "endpoint_suspended", suspended.getMessage(), null);
     } else if (err instanceof CallbackUrlRefusedException refused) {
       send(ctx, 400, "callback_url_refused", refused.getMessage(), null);
     } else if (err instanceof NotFoundException nf) {
