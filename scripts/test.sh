@@ -2,7 +2,8 @@
 # Run the whole test suite: make sure PostgreSQL and Redis are up (the
 # integration tests need real instances), check the alert rules with promtool
 # (scripts/ops-check.sh, installing Debian's prometheus package for it when
-# missing), then the full Maven build, then a
+# missing), then the full Maven build, then the operator console in headless Chromium
+# (scripts/console-check.sh), then a
 # tiny peak-day drill (scripts/drill.sh at DRILL_SCALE=tiny, about 30 s): the
 # whole path from Gatling through ingest to verifying WebSocket and callback
 # consumers, failing on any event lost, reordered or applied twice.
@@ -33,6 +34,9 @@ scripts/ops-check.sh
 # -B: batch mode (no colours/prompts in CI logs); -ntp: no download-progress
 # spam. "verify" runs unit and integration tests plus packaging checks.
 mvn -B -ntp verify "$@"
+# The operator console in headless Chromium against a gateway from the jar just built (about 15 s;
+# installs chromium, and node/npm when missing, from Debian's packages, playwright-core from npm).
+scripts/console-check.sh
 
 if [[ $skip_drill == 1 ]]; then
     echo "==============================================================" >&2

@@ -7,6 +7,7 @@ import io.orderpush.gateway.admin.GrantsApi;
 import io.orderpush.gateway.admin.LagApi;
 import io.orderpush.gateway.admin.LifecycleApi;
 import io.orderpush.gateway.callback.EndpointApi;
+import io.orderpush.gateway.console.ConsolePages;
 import io.orderpush.gateway.http.AccessLog;
 import io.orderpush.gateway.http.AppAuth;
 import io.orderpush.gateway.http.AuthFailureLimiter;
@@ -192,6 +193,9 @@ final class Routes {
         .handler(metered.route("grants.delete"))
         .handler(admin)
         .handler(grantsApi::delete);
+
+    // The operator console: static pages, no token (the API calls they make carry it).
+    ConsolePages.mount(r);
 
     r.route().failureHandler(accessLog::failure);
     r.route().failureHandler(failures::handle);
