@@ -238,6 +238,13 @@ async function checkConsole(page, ids, errors, dialogs) {
     assert.equal(await text(appRow(ids.erp).locator('td.state')), 'active'),
   );
 
+  // Retry now: the page asks the gateway to send the endpoint's waiting batches at once.
+  const retried = page.waitForResponse(
+    (r) => r.url().endsWith(`/v1/apps/${ids.wms}/endpoint/retry`) && r.request().method() === 'POST',
+  );
+  await appRow(ids.wms).locator('button.retry').click();
+  assert.equal((await retried).status(), 200, 'retry now answered 200');
+
   // Suspend and resume the callback endpoint through the page.
   await appRow(ids.wms).locator('button.suspend').click();
   await eventually('wms endpoint suspended (API)', async () =>

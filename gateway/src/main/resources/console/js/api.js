@@ -84,6 +84,7 @@ export const freeze = (appId) => json('POST', `${app(appId)}/freeze`);
 export const unfreeze = (appId) => json('POST', `${app(appId)}/unfreeze`);
 export const suspendEndpoint = (appId) => json('POST', `${app(appId)}/endpoint/suspend`);
 export const resumeEndpoint = (appId) => json('POST', `${app(appId)}/endpoint/resume`);
+export const retryEndpoint = (appId) => json('POST', `${app(appId)}/endpoint/retry`);
 
 /** Prometheus text of the node serving the console (no token needed). */
 export const metrics = () => call('GET', '/metrics', { auth: false });

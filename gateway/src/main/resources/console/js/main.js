@@ -147,6 +147,7 @@ const actions = {
   suspend: (app) =>
     act('Suspend endpoint of', app, api.suspendEndpoint, `Suspend the callback endpoint of ${app.name}?`),
   resume: (app) => act('Resume endpoint of', app, api.resumeEndpoint),
+  retry: (app) => act('Retry now', app, api.retryEndpoint),
 };
 
 $('token-form').addEventListener('submit', (event) => {

@@ -33,6 +33,9 @@ export function renderApps(tbody, apps, selected, act) {
             : suspended
               ? el('button', { type: 'button', class: 'resume', on: { click: () => act.resume(a) } }, 'Resume endpoint')
               : el('button', { type: 'button', class: 'suspend danger', on: { click: () => act.suspend(a) } }, 'Suspend endpoint'),
+          !callback || suspended
+            ? null
+            : el('button', { type: 'button', class: 'retry', on: { click: () => act.retry(a) } }, 'Retry now'),
         ),
       );
     });
