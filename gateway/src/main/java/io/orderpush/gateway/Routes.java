@@ -49,7 +49,9 @@ final class Routes {
     ingest = new BearerAuth(sec.ingestToken(), "ingest");
     var limits = g.config.ingest();
     ingestHandler =
-        new IngestHandler(new EventParser(limits.maxEvents(), limits.maxDataBytes()), g.committer);
+        new IngestHandler(
+            new EventParser(limits.maxEvents(), limits.maxDataBytes(), g.log.masker()),
+            g.committer);
     ingestBodyLimit = limits.maxRequestBytes();
     ingestAdmission =
         new IngestAdmission(limits.maxInFlightBytes(), limits.maxRequestBytes(), g.registry);

@@ -233,10 +233,14 @@ public final class CallbackService {
   }
 
   private void add(CallbackEndpoint e, Grant g) {
-    if (e.channels.containsKey(g.merchantId())) {
+    Channel known = e.channels.get(g.merchantId());
+    if (known != null) {
+      known.scopes(g.scopes()); // a grant made again: its scopes may have changed
       return;
     }
-    Channel c = new Channel(e.appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli());
+    Channel c =
+        new Channel(
+            e.appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli(), g.scopes());
     e.channels.put(g.merchantId(), c);
     engine.add(c);
     engine.assign(c, e);

@@ -12,6 +12,7 @@ import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -364,6 +365,25 @@ public final class DeliveryEngine {
     return done.future();
   }
 
+  /**
+   * The grant of (app, merchant) now has {@code scopes}: if this node serves its channel, every
+   * batch cut from now on follows them (with {@code pii}, personal data whole; without, masked).
+   * Batches already handed out are not recalled. Any thread; for grant changes made here and for
+   * notices of changes made on other nodes.
+   */
+  public Future<Void> scopesChanged(UUID appId, String merchantId, Collection<String> scopes) {
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(
+        v -> {
+          Channel c = find(appId, merchantId);
+          if (c != null) {
+            c.scopes(scopes);
+          }
+          done.complete();
+        });
+    return done.future();
+  }
+
   /** The channel of (app, merchant) on this node, or null. Engine context only. */
   Channel find(UUID appId, String merchantId) {
     Set<Channel> set = byMerchant.get(merchantId);
@@ -523,7 +543,8 @@ public final class DeliveryEngine {
               metrics.eventsSent.increment(events.size());
               metrics.batchEvents.record(events.size());
               recordCommitToSend(events.get(events.size() - 1));
-              s.deliver(c, events);
+              // the grant's scope as it is now: a change applies from this batch on
+              s.deliver(c, LoggedEvent.forScope(events, c.pii));
               wake(c);
             }
           }

@@ -126,9 +126,12 @@ final class ConsumerGroup {
       pending.add(() -> granted(grant));
       return;
     }
-    if (!channels.containsKey(grant.merchantId())) {
+    Channel known = channels.get(grant.merchantId());
+    if (known == null) {
       addChannel(grant);
       rebalance();
+    } else {
+      known.scopes(grant.scopes()); // a grant made again: its scopes may have changed
     }
   }
 
@@ -155,7 +158,9 @@ final class ConsumerGroup {
   }
 
   private void addChannel(Grant g) {
-    Channel c = new Channel(appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli());
+    Channel c =
+        new Channel(
+            appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli(), g.scopes());
     channels.put(g.merchantId(), c);
     engine.add(c);
   }

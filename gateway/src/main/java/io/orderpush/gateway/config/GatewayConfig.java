@@ -4,6 +4,7 @@ import io.orderpush.delivery.callback.Allowlist;
 import io.orderpush.delivery.callback.CallbackSettings;
 import io.orderpush.delivery.channel.DeliverySettings;
 import io.orderpush.delivery.websocket.StreamSettings;
+import io.orderpush.persistence.masking.MaskRules;
 import io.orderpush.persistence.pg.PgSettings;
 import io.orderpush.persistence.redis.RedisSettings;
 import java.util.Map;
@@ -22,7 +23,8 @@ public record GatewayConfig(
     int retentionDays,
     ReplayConfig replay,
     IngestConfig ingest,
-    SecurityConfig security) {
+    SecurityConfig security,
+    MaskRules masking) {
 
   /**
    * Reads the defaults file overridden by {@code env}; throws {@link ConfigException} listing every
@@ -141,6 +143,16 @@ public record GatewayConfig(
     r.check(
         !security.adminToken().equals(security.ingestToken()) || security.adminToken().isEmpty(),
         "admin.token and ingest.token must differ");
+    MaskRules masking = MaskRules.defaults();
+    try {
+      masking = MaskRules.parse(r.string("masking.paths"));
+    } catch (IllegalArgumentException e) {
+      r.check(
+          false,
+          "masking.paths (GATEWAY_MASKING_PATHS) must be comma-separated paths into data"
+              + " (buyer.phone, receiver.address:address): "
+              + e.getMessage());
+    }
     r.throwIfInvalid();
     return new GatewayConfig(
         http,
@@ -155,6 +167,7 @@ public record GatewayConfig(
         retentionDays,
         replay,
         ingest,
-        security);
+        security,
+        masking);
   }
 }

@@ -9,6 +9,8 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.Utf16;
 import io.orderpush.persistence.events.NewEvent;
+import io.orderpush.persistence.masking.MaskRules;
+import io.orderpush.persistence.masking.Masker;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
@@ -41,10 +43,20 @@ public final class EventParser {
 
   private final int maxEvents;
   private final int maxDataBytes;
+  private final Masker masker;
 
   public EventParser(int maxEvents, int maxDataBytes) {
+    this(maxEvents, maxDataBytes, new Masker(MaskRules.defaults()));
+  }
+
+  /**
+   * {@code masker} renders each event's masked variant here, once, where the event is parsed
+   * anyway; it must be the event log's (the log stores which rules made them).
+   */
+  public EventParser(int maxEvents, int maxDataBytes, Masker masker) {
     this.maxEvents = maxEvents;
     this.maxDataBytes = maxDataBytes;
+    this.masker = masker;
   }
 
   /** The events of {@code body} in request order, or an {@link ApiException} (400 or 413). */
@@ -132,7 +144,12 @@ public final class EventParser {
     if (problems.count() > before) {
       return null;
     }
-    return new NewEvent(merchantId, eventId, renderTail(eventId, orderId, type, occurredAt, data));
+    String masked = masker.maskData(data);
+    return new NewEvent(
+        merchantId,
+        eventId,
+        renderTail(eventId, orderId, type, occurredAt, data),
+        masked == null ? null : renderTail(eventId, orderId, type, occurredAt, masked));
   }
 
   private static void requireField(String value, String field, int index, Problems problems) {

@@ -3,18 +3,28 @@ package io.orderpush.persistence.events;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Packs one merchant's consecutive events of a group commit into bounded NDJSON chunks. */
+/**
+ * Packs one merchant's consecutive events of a group commit into bounded NDJSON chunks, with the
+ * masked rendering beside: line i of {@code masked} is event i with its personal data masked, or
+ * empty when that event has none; {@code masked} is null when no event of the chunk has any.
+ */
 final class ChunkBuilder {
 
-  record Chunk(long first, long last, String body) {}
+  record Chunk(long first, long last, String body, String masked) {}
 
   private final List<Chunk> done = new ArrayList<>(1);
   private StringBuilder body;
+  private StringBuilder masked;
   private long first;
   private long last;
   private int count;
 
   void add(long seq, String line) {
+    add(seq, line, null);
+  }
+
+  /** {@code maskedLine}: the event masked, or null when it has nothing to mask. */
+  void add(long seq, String line, String maskedLine) {
     if (body != null
         && (count >= EventLog.CHUNK_MAX_EVENTS
             || body.length() + line.length() > EventLog.CHUNK_MAX_CHARS)) {
@@ -25,8 +35,18 @@ final class ChunkBuilder {
       first = seq;
     } else {
       body.append('\n');
+      if (masked != null) {
+        masked.append('\n');
+      }
     }
     body.append(line);
+    if (maskedLine != null) {
+      if (masked == null) {
+        // the events before had nothing to mask: an empty line each
+        masked = new StringBuilder(Math.max(256, body.length())).append("\n".repeat(count));
+      }
+      masked.append(maskedLine);
+    }
     last = seq;
     count++;
   }
@@ -39,8 +59,9 @@ final class ChunkBuilder {
   }
 
   private void seal() {
-    done.add(new Chunk(first, last, body.toString()));
+    done.add(new Chunk(first, last, body.toString(), masked == null ? null : masked.toString()));
     body = null;
+    masked = null;
     count = 0;
   }
 }
