@@ -15,9 +15,9 @@ import java.util.List;
  * compact input, as ingest stores it, every byte outside the listed members stays as it was.
  *
  * <p>Under a listed path: a string gets the path's mask; an object or array has every string inside
- * masked the same way; a number or boolean becomes {@code "****"} (its type is data too: a phone
- * sent as a number must not come out whole); {@code null} stays {@code null}, since it says only
- * that nothing is there. Thread-safe.
+ * masked (by its own member's name, else {@code ****}, see {@link Walk#inner}); a number or boolean
+ * becomes {@code "****"} (its type is data too: a phone sent as a number must not come out whole);
+ * {@code null} stays {@code null}, since it says only that nothing is there. Thread-safe.
  */
 public final class Masker {
 
@@ -117,22 +117,30 @@ public final class Masker {
       }
     }
 
-    /** The value at the parser's token is listed: every string in it masked, scalars hidden. */
+    /**
+     * The value at the parser's token is listed, with {@code kind}: a string gets that mask,
+     * numbers and booleans are hidden, and inside an object or array every string is masked by
+     * {@link #inner}.
+     */
     void mask(JsonParser p, JsonGenerator g, MaskKind kind) throws IOException {
       switch (p.currentToken()) {
         case START_OBJECT -> {
           g.writeStartObject();
           while (p.nextToken() == JsonToken.FIELD_NAME) {
-            g.writeFieldName(p.currentName());
+            String name = p.currentName();
+            g.writeFieldName(name);
             p.nextToken();
-            mask(p, g, kind);
+            mask(p, g, inner(name));
           }
           g.writeEndObject();
         }
         case START_ARRAY -> {
+          // elements are parts of the listed value: a whole-value shape (an address's province
+          // and city first) says nothing about a part, so only a part's own name earns a shape
+          MaskKind parts = kind == MaskKind.ADDRESS ? MaskKind.FULL : kind;
           g.writeStartArray();
           while (p.nextToken() != JsonToken.END_ARRAY) {
-            mask(p, g, kind);
+            mask(p, g, parts);
           }
           g.writeEndArray();
         }
@@ -148,6 +156,16 @@ public final class Masker {
         }
         default -> g.writeNull();
       }
+    }
+
+    /**
+     * The mask of a member inside a listed object: the one its name tells ({@code name}, {@code
+     * phone}, ...), else {@code ****}. So a listed {@code buyer} object keeps the shapes of its
+     * name and phone, and the parts of a listed address object ({@code province}, {@code detail})
+     * are hidden whole: keeping the first 6 characters of an address line would keep its street.
+     */
+    static MaskKind inner(String member) {
+      return MaskKind.forMember(member);
     }
 
     /** Copies the value at the parser's token as it is, numbers from their source text. */
