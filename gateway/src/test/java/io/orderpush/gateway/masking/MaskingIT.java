@@ -189,6 +189,33 @@ class MaskingIT {
   }
 
   @Test
+  void eventsWithAndWithoutPersonalDataInOneChunkEachGoOutAsTheirOwn() {
+    String merchant = TestServices.uniqueMerchant("mask-mixed");
+    App plain = app("websocket", null);
+    grant(plain, merchant, false);
+    String nothingToMask = "{\"buyer\":\"b-1\",\"items\":[{\"sku\":\"SKU-2\",\"price\":1.10}]}";
+    List<String> data = List.of(nothingToMask, nothingToMask, DATA, nothingToMask, DATA);
+    String body =
+        data.stream()
+            .map(
+                d ->
+                    "{\"eventId\":\""
+                        + UUID.randomUUID()
+                        + "\",\"merchantId\":\""
+                        + merchant
+                        + "\",\"orderId\":\"o-1\",\"type\":\"order.paid\","
+                        + "\"occurredAt\":\"2026-11-11T00:00:01.250Z\",\"data\":"
+                        + d
+                        + "}")
+            .collect(java.util.stream.Collectors.joining(",", "[", "]"));
+    HttpResponse<String> r = gw.ingest(body);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+
+    assertThat(dataOf(List.of(replay(plain, merchant))))
+        .containsExactly(nothingToMask, nothingToMask, MASKED, nothingToMask, MASKED);
+  }
+
+  @Test
   void aCustomPathListMasksItsPathsOnly() {
     try (TestGateway custom =
         TestGateway.start(Map.of("GATEWAY_MASKING_PATHS", "buyer.phone,items.sku:full"))) {
