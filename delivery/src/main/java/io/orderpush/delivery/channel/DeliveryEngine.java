@@ -504,8 +504,12 @@ public final class DeliveryEngine {
     c.reading = true;
     s.reading++;
     List<LoggedEvent> cached = tail.get(c.merchantId, from, limit);
+    // A log read fetches only the rendering this channel sends (see below for a scope change).
+    boolean readPii = c.pii;
     Future<List<LoggedEvent>> page =
-        cached != null ? Future.succeededFuture(cached) : log.read(pool, c.merchantId, from, limit);
+        cached != null
+            ? Future.succeededFuture(cached)
+            : log.read(pool, c.merchantId, from, limit, readPii);
     if (cached != null) {
       metrics.tailHits.increment();
     }
@@ -514,7 +518,10 @@ public final class DeliveryEngine {
           s.reading--;
           c.reading = false;
           if (c.generation == generation && c.owner == s) {
-            if (ar.failed()) {
+            if (ar.succeeded() && cached == null && readPii && !c.pii) {
+              // The grant lost pii while whole events were being read: read them again, masked.
+              wake(c);
+            } else if (ar.failed()) {
               metrics.readFailures.increment();
               LOG.warn(
                   "reading {} from seq {} failed, retrying in {} ms: {}",

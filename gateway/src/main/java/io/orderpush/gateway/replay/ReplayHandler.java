@@ -135,8 +135,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
     }
     int want = (int) Math.min(Math.min(PAGE, remaining), r.toSeq() - next + 1);
     Future<Boolean> pii = granted(r);
-    pii.compose(ok -> log.read(pool, r.merchantId(), next, want))
-        .map(events -> LoggedEvent.forScope(events, pii.result()))
+    pii.compose(withPii -> log.read(pool, r.merchantId(), next, want, withPii))
         .onComplete(
             ar -> {
               if (ar.failed()) {

@@ -5,8 +5,10 @@ import java.util.List;
 
 /**
  * Packs one merchant's consecutive events of a group commit into bounded NDJSON chunks, with the
- * masked rendering beside: line i of {@code masked} is event i with its personal data masked, or
- * empty when that event has none; {@code masked} is null when no event of the chunk has any.
+ * masked rendering beside: line i of {@code masked} is event i as an app without the {@code pii}
+ * scope receives it (masked, or as it is when it has nothing to mask), so a reader without the
+ * scope needs that column only; {@code masked} is null when no event of the chunk has anything to
+ * mask.
  */
 final class ChunkBuilder {
 
@@ -39,13 +41,13 @@ final class ChunkBuilder {
         masked.append('\n');
       }
     }
+    if (maskedLine != null && masked == null) {
+      // the events before had nothing to mask: they go out as they are
+      masked = new StringBuilder(body.capacity()).append(body);
+    }
     body.append(line);
-    if (maskedLine != null) {
-      if (masked == null) {
-        // the events before had nothing to mask: an empty line each
-        masked = new StringBuilder(Math.max(256, body.length())).append("\n".repeat(count));
-      }
-      masked.append(maskedLine);
+    if (masked != null) {
+      masked.append(maskedLine != null ? maskedLine : line);
     }
     last = seq;
     count++;

@@ -63,6 +63,17 @@ public final class EventLog {
           + " AND first_seq < $2 + $4"
           + " ORDER BY last_seq LIMIT $3";
 
+  // One rendering per chunk, the one the reader sends: the other column stays in TOAST, neither
+  // fetched nor decompressed. $5: the reader has the pii scope; $6: this log's masking fingerprint.
+  private static final String READ_FOR_SCOPE =
+      "SELECT first_seq,"
+          + " CASE WHEN $5 OR masked IS NULL OR masked_by IS DISTINCT FROM $6 THEN events"
+          + " ELSE masked END,"
+          + " masked_by IS NOT DISTINCT FROM $6"
+          + " FROM event_chunks WHERE merchant_id = $1 AND last_seq >= $2"
+          + " AND first_seq < $2 + $4"
+          + " ORDER BY last_seq LIMIT $3";
+
   private static final String HEAD = "SELECT head_seq FROM merchants WHERE merchant_id = $1";
 
   private static final DateTimeFormatter ISO_MILLIS =
@@ -225,23 +236,14 @@ public final class EventLog {
                 int start = 0;
                 int maskedStart = 0;
                 while (start < body.length() && out.size() < maxEvents) {
-                  int end = body.indexOf('\n', start);
-                  if (end < 0) {
-                    end = body.length();
-                  }
-                  int maskedEnd = -1;
-                  if (current && masked != null) {
-                    maskedEnd = masked.indexOf('\n', maskedStart);
-                    if (maskedEnd < 0) {
-                      maskedEnd = masked.length();
-                    }
-                  }
+                  int end = lineEnd(body, start);
+                  int maskedEnd = current && masked != null ? lineEnd(masked, maskedStart) : -1;
                   if (seq >= fromSeq) {
                     String line = body.substring(start, end);
                     String maskedLine;
                     if (!current) {
                       maskedLine = masker.maskLine(line);
-                    } else if (maskedEnd > maskedStart) {
+                    } else if (masked != null) {
                       maskedLine = masked.substring(maskedStart, maskedEnd);
                     } else {
                       maskedLine = null;
@@ -255,6 +257,51 @@ public final class EventLog {
               }
               return out;
             });
+  }
+
+  /**
+   * {@link #read}, for a reader that sends what it reads: each event's {@code json} is already the
+   * rendering an app with ({@code pii}) or without the {@code pii} scope receives, and only that
+   * rendering is fetched. The delivery drain reads this way.
+   */
+  public Future<List<LoggedEvent>> read(
+      SqlClient client, String merchantId, long fromSeq, int maxEvents, boolean pii) {
+    if (maxEvents <= 0) {
+      throw new IllegalArgumentException("maxEvents must be positive, was " + maxEvents);
+    }
+    int maxChunks = Math.min(maxEvents, 128);
+    String fingerprint = masker.rules().fingerprint();
+    return client
+        .preparedQuery(READ_FOR_SCOPE)
+        .execute(
+            Tuple.of(merchantId, fromSeq, maxChunks, (long) maxEvents, pii).addString(fingerprint))
+        .map(
+            rows -> {
+              List<LoggedEvent> out = new ArrayList<>(Math.min(maxEvents, 1024));
+              for (Row row : rows) {
+                long seq = row.getLong(0);
+                String body = row.getString(1);
+                // without pii, a chunk whose masked rendering is not trusted is masked here
+                boolean maskHere = !pii && !row.getBoolean(2);
+                int start = 0;
+                while (start < body.length() && out.size() < maxEvents) {
+                  int end = lineEnd(body, start);
+                  if (seq >= fromSeq) {
+                    String line = body.substring(start, end);
+                    String masked = maskHere ? masker.maskLine(line) : null;
+                    out.add(new LoggedEvent(seq, masked != null ? masked : line));
+                  }
+                  seq++;
+                  start = end + 1;
+                }
+              }
+              return out;
+            });
+  }
+
+  private static int lineEnd(String ndjson, int start) {
+    int end = ndjson.indexOf('\n', start);
+    return end < 0 ? ndjson.length() : end;
   }
 
   /**
