@@ -5,6 +5,8 @@
 #   perf/stream-bench.sh live        5,000 events/s over 1,000 merchants: commit-to-arrival latency
 #   perf/stream-bench.sh sustained   ingest -> consumer ack, rate stepped up: highest bounded rate
 #   perf/stream-bench.sh all         the three, on one gateway
+#   perf/stream-bench.sh masking     drain and live, each run twice in turn: an app granted the pii
+#                                    scope (personal data whole) and one without (masked)
 #
 # Starts a private gateway (generated tokens, free port) against the PostgreSQL and Redis of
 # scripts/services.sh, runs perf's StreamBench, prints per-run figures, the CPU split per process
@@ -22,6 +24,8 @@
 #   STREAM_STEP=30          sustained: seconds per step
 #   STREAM_WARMUP=15        live, sustained: unmeasured seconds first (sustained: at rate/2)
 #   STREAM_BATCH            events per ingest request (default: live 50, sustained 100)
+#   STREAM_SCOPES           the consumer app's grant scopes (drain, live, sustained): pii, or empty
+#                           (default) for personal data masked
 #   BENCH_QUIET_WAIT=180    before each run, wait up to this long for the machine to be idle
 #   BENCH_GATEWAY_JAVA_OPTS JVM options for the gateway   (default none)
 #   BENCH_JAVA_OPTS         JVM options for the load tool (default -Xmx1g -XX:+UseParallelGC)
@@ -43,7 +47,8 @@ SCENARIO=${1:-}
 case $SCENARIO in
     drain | live | sustained) SCENARIOS=$SCENARIO ;;
     all) SCENARIOS="drain live sustained" ;;
-    *) echo "usage: perf/stream-bench.sh drain|live|sustained|all   (settings: see the top of this file)" >&2; exit 2 ;;
+    masking) SCENARIOS="masking" ;;
+    *) echo "usage: perf/stream-bench.sh drain|live|sustained|all|masking   (settings: see the top of this file)" >&2; exit 2 ;;
 esac
 EVENTS=${STREAM_EVENTS:-1000000}
 MERCHANTS=${STREAM_MERCHANTS:-1000}
@@ -115,6 +120,9 @@ trap 'exit 130' INT TERM
 
 GATEWAY_JAVA_OPTS=${BENCH_GATEWAY_JAVA_OPTS:-} start_gateway_process "$OUT/gateway.jar" "$OUT/gateway.log"
 echo "$GW_PID" >"$OUT/gateway.pid"
+# The seed writes masked renderings under the gateway's masking fingerprint, so delivery uses them.
+MASKED_BY=$(grep -o 'masking rules fingerprint [^)]*' "$OUT/gateway.log" | tail -n1 | awk '{ print $4 }')
+[[ -n $MASKED_BY ]] || die "no masking fingerprint in $OUT/gateway.log"
 
 # ------------------------------------------------------------------ measuring helpers
 
@@ -174,21 +182,23 @@ failed=0
 
 # ------------------------------------------------------------------ drain
 
-run_drain() {
+run_drain() { # [label scopes]: label names the tables and logs (default drain)
+    local label=${1:-drain} scopes=${2-${STREAM_SCOPES:-}}
     local runs=${STREAM_RUNS:-3} run m t0 t1 rc row app cursor cpu
-    printf 'run\tevents\tseconds\tevents_per_s\tseconds_from_first\tevents_per_message\terrors\tcursor_ok\tseed_s\tcpu_gateway\tcpu_tool\tcpu_postgres\tcpu_redis\tcpu_other\tcpu_machine\tiowait\n' >"$OUT/drain.tsv"
-    echo "== drain: $EVENTS stored events of one merchant, one consumer acking each message, $runs runs"
-    for run in $(seq 1 "$runs"); do
+    [[ -f $OUT/$label.tsv ]] || printf 'run\tevents\tseconds\tevents_per_s\tseconds_from_first\tevents_per_message\terrors\tcursor_ok\tseed_s\tcpu_gateway\tcpu_tool\tcpu_postgres\tcpu_redis\tcpu_other\tcpu_machine\tiowait\n' >"$OUT/$label.tsv"
+    echo "== $label: $EVENTS stored events of one merchant, one consumer acking each message, scopes '${scopes}', $runs runs"
+    local base=$(($(wc -l <"$OUT/$label.tsv") - 1)) # runs of this label so far (run_masking)
+    for run in $(seq $((base + 1)) $((base + runs))); do
         m=drain-$(date +%s)-r$run
         t0=$(date +%s.%N)
-        psql -X -w -q -v merchant="$m" -v events="$EVENTS" -f perf/stream-seed.sql "$GATEWAY_PG_URL" >"$OUT/seed-$run.txt" ||
+        psql -X -w -q -v merchant="$m" -v events="$EVENTS" -v masked_by="$MASKED_BY" -f perf/stream-seed.sql "$GATEWAY_PG_URL" >"$OUT/seed-$run.txt" ||
             die "seeding $m failed"
         t1=$(date +%s.%N)
         echo "  run $run: seeded $m: $(tail -n +3 "$OUT/seed-$run.txt" | head -n1 | tr -s ' ') (chunks|events|first|last) in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
         before_run
         rc=0
-        tool drain "drain-r$run" --merchant="$m" --events="$EVENTS" || rc=$?
-        row=$(grep -P '^ROW\tdrain\t' "$OUT/drain-r$run.log" | tail -n1 || true)
+        tool drain "$label-r$run" --merchant="$m" --events="$EVENTS" --scopes="$scopes" || rc=$?
+        row=$(grep -P '^ROW\tdrain\t' "$OUT/$label-r$run.log" | tail -n1 || true)
         [[ -n $row ]] || { failed=1; log "drain run $run produced no result"; continue; }
         ((rc == 0)) || failed=1
         app=$(cut -f9 <<<"$row")
@@ -204,11 +214,11 @@ run_drain() {
         cpu=$(cpu_split "$(cut -f10 <<<"$row")" "$(cut -f11 <<<"$row")")
         echo "  run $run: CPU % of one core (gateway tool postgres redis other; machine of $(($(nproc) * 100)), iowait): $cpu"
         printf '%s\t%s\t%s\t%s\t%s\n' "$run" "$(cut -f3-8 <<<"$row")" "$([[ $cursor == "$EVENTS" ]] && echo yes || echo NO)" \
-            "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')" "$(tr ' ' '\t' <<<"$cpu")" >>"$OUT/drain.tsv"
+            "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')" "$(tr ' ' '\t' <<<"$cpu")" >>"$OUT/$label.tsv"
     done
-    col() { awk -F'\t' -v c="$1" 'NR > 1 { print $c }' "$OUT/drain.tsv" | median; }
-    echo "== drain medians of $runs runs: $(col 4) events/s ($(col 3) s for $EVENTS events; $(col 5) s from the first event);" \
-        "$(col 6) events/message; CPU % gateway/tool/postgres/redis/other: $(col 10)/$(col 11)/$(col 12)/$(col 13)/$(col 14) (table: $OUT/drain.tsv)"
+    col() { awk -F'\t' -v c="$1" 'NR > 1 { print $c }' "$OUT/$label.tsv" | median; }
+    echo "== $label medians of $(($(wc -l <"$OUT/$label.tsv") - 1)) runs: $(col 4) events/s ($(col 3) s for $EVENTS events; $(col 5) s from the first event);" \
+        "$(col 6) events/message; CPU % gateway/tool/postgres/redis/other: $(col 10)/$(col 11)/$(col 12)/$(col 13)/$(col 14) (table: $OUT/$label.tsv)"
 }
 
 # ------------------------------------------------------------------ live, sustained
@@ -224,9 +234,10 @@ steps_to_tsv() { # tag run tsv
     done < <(grep -P '^ROW\tstep\t' "$OUT/$1.log" || true)
 }
 
-run_load() { # live|sustained
-    local scenario=$1 runs=${STREAM_RUNS:-1} run rc args
-    printf "$STEP_HEADER" >"$OUT/$scenario.tsv"
+run_load() { # live|sustained [label scopes]
+    local scenario=$1 label=${2:-$1} scopes=${3-${STREAM_SCOPES:-}} runs=${STREAM_RUNS:-1} run rc args
+    [[ -f $OUT/$label.tsv ]] || printf "$STEP_HEADER" >"$OUT/$label.tsv"
+    local base=$(($(wc -l <"$OUT/$label.tsv") - 1))
     if [[ $scenario == live ]]; then
         args=(--rate="${STREAM_RATE:-5000}" --duration="${STREAM_DURATION:-60}" --batch="${STREAM_BATCH:-50}")
         echo "== live: ${STREAM_RATE:-5000} events/s (open model, batches of ${STREAM_BATCH:-50}) over $MERCHANTS merchants," \
@@ -236,20 +247,42 @@ run_load() { # live|sustained
         echo "== sustained: steps ${STREAM_RATES:-10000,15000,20000,25000,30000} events/s (batches of ${STREAM_BATCH:-100})," \
             "${STREAM_STEP:-30}s each, over $MERCHANTS merchants, $CONNECTIONS consumer connections, $runs run(s)"
     fi
-    for run in $(seq 1 "$runs"); do
+    for run in $(seq $((base + 1)) $((base + runs))); do
         before_run
         rc=0
-        tool "$scenario" "$scenario-r$run" --merchants="$MERCHANTS" --connections="$CONNECTIONS" --warmup="$WARMUP" "${args[@]}" || rc=$?
-        ((rc == 0)) || { failed=1; log "$scenario run $run reported errors (exit $rc), see $OUT/$scenario-r$run.log"; }
-        steps_to_tsv "$scenario-r$run" "$run" "$OUT/$scenario.tsv"
+        tool "$scenario" "$label-r$run" --merchants="$MERCHANTS" --connections="$CONNECTIONS" --warmup="$WARMUP" --scopes="$scopes" "${args[@]}" || rc=$?
+        ((rc == 0)) || { failed=1; log "$label run $run reported errors (exit $rc), see $OUT/$label-r$run.log"; }
+        steps_to_tsv "$label-r$run" "$run" "$OUT/$label.tsv"
     done
-    echo "== $scenario per step (table: $OUT/$scenario.tsv)"
-    column -t -s $'\t' "$OUT/$scenario.tsv" | sed 's/^/  /'
+    echo "== $label per step, scopes '${scopes}' (table: $OUT/$label.tsv)"
+    column -t -s $'\t' "$OUT/$label.tsv" | sed 's/^/  /'
+}
+
+# Guarantee 6's cost: the same scenario for an app with the pii scope (personal data whole) and one
+# without (masked), in turn, STREAM_RUNS times each (default 3), so both see the same machine.
+run_masking() {
+    local n=${STREAM_RUNS:-3} i
+    for i in $(seq 1 "$n"); do
+        STREAM_RUNS=1 run_drain drain-pii pii
+        STREAM_RUNS=1 run_drain drain-masked ""
+    done
+    for i in $(seq 1 "$n"); do
+        STREAM_RUNS=1 run_load live live-pii pii
+        STREAM_RUNS=1 run_load live live-masked ""
+    done
+    local v
+    for v in pii masked; do
+        echo "== drain-$v: events/s per run $(awk -F'\t' 'NR > 1 { printf "%s ", $4 }' "$OUT/drain-$v.tsv")," \
+            "median $(awk -F'\t' 'NR > 1 { print $4 }' "$OUT/drain-$v.tsv" | median)"
+        echo "== live-$v: commit->arrival p99 ms per run $(awk -F'\t' 'NR > 1 { printf "%s ", $11 }' "$OUT/live-$v.tsv")," \
+            "median $(awk -F'\t' 'NR > 1 { print $11 }' "$OUT/live-$v.tsv" | median)"
+    done
 }
 
 for s in $SCENARIOS; do
     case $s in
         drain) run_drain ;;
+        masking) run_masking ;;
         *) run_load "$s" ;;
     esac
 done

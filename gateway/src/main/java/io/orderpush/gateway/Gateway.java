@@ -24,6 +24,7 @@ import io.orderpush.persistence.apps.SecretCipher;
 import io.orderpush.persistence.events.EventLog;
 import io.orderpush.persistence.events.GroupCommitter;
 import io.orderpush.persistence.events.PartitionMaintainer;
+import io.orderpush.persistence.masking.Masker;
 import io.orderpush.persistence.pg.PgPools;
 import io.orderpush.persistence.pg.SchemaMigrations;
 import io.orderpush.persistence.redis.RedisStore;
@@ -49,7 +50,7 @@ public final class Gateway {
   final GatewayConfig config;
   final Vertx vertx;
   final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-  final EventLog log = new EventLog();
+  final EventLog log;
   Pool pool;
   Pool writers;
   RedisStore redis;
@@ -78,6 +79,7 @@ public final class Gateway {
 
   private Gateway(GatewayConfig config) {
     this.config = config;
+    this.log = new EventLog(new Masker(config.masking()));
     this.vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
   }
 
@@ -91,6 +93,10 @@ public final class Gateway {
     LOG.info(
         "schema at version {}",
         migrated.targetSchemaVersion != null ? migrated.targetSchemaVersion : "current");
+    LOG.info(
+        "masking personal data at {} (masking rules fingerprint {})",
+        config.masking().canonical(),
+        config.masking().fingerprint());
     Gateway g = new Gateway(config);
     return g.bringUp()
         .map(g)

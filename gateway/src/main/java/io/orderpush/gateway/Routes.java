@@ -60,7 +60,8 @@ final class Routes {
     var limits = g.config.ingest();
     ingestHandler =
         new IngestHandler(
-            new EventParser(limits.maxEvents(), limits.maxDataBytes(), limits.maxDataDepth()),
+            new EventParser(
+                limits.maxEvents(), limits.maxDataBytes(), limits.maxDataDepth(), g.log.masker()),
             g.committer);
     ingestBodyLimit = limits.maxRequestBytes();
     ingestAdmission =

@@ -6,7 +6,7 @@ import java.time.Instant;
 import java.util.SplittableRandom;
 
 /**
- * Builds ingest request bodies: JSON arrays of order events of about 400 bytes each, every event
+ * Builds ingest request bodies: JSON arrays of order events of about 520 bytes each, every event
  * with a unique eventId and a random merchant out of {@code merchants}. The {@code data} objects
  * (buyer, items, amount, shipping) are rendered once up front from a pool of variants, so building
  * a 1,000-event body costs the load generator little CPU on a machine it shares with the gateway.
@@ -22,6 +22,7 @@ final class EventFactory {
   private static final String[] SKUS = {
     "SKU-10022-BLK-M", "SKU-20871-WHT-L", "SKU-33104-RED-S", "SKU-48810-NAV-XL"
   };
+  private static final String[] RECEIVERS = {"张三", "李四", "王小明", "欧阳娜娜"};
   private static final int DATA_VARIANTS = 256;
 
   private final String runId;
@@ -49,7 +50,7 @@ final class EventFactory {
   }
 
   Batch next(int size) {
-    Buffer body = Buffer.buffer(size * 420 + 2);
+    Buffer body = Buffer.buffer(size * 540 + 2);
     int[] merchantOf = new int[size];
     String[] ids = new String[size];
     String occurredAt = Instant.now().toString();
@@ -82,7 +83,10 @@ final class EventFactory {
     return new Batch(body, merchantOf, ids);
   }
 
-  /** A realistic order body: buyer, two line items, amounts in cents, shipping address. */
+  /**
+   * A realistic order body: buyer and receiver (with the personal data guarantee 6 masks), two line
+   * items, amounts in cents, shipping address.
+   */
   private static String renderData(int variant, SplittableRandom r) {
     int qty1 = 1 + r.nextInt(3);
     int qty2 = 1 + r.nextInt(2);
@@ -96,6 +100,13 @@ final class EventFactory {
         + "\",\"phone\":\"+86-138"
         + (10000000 + r.nextInt(89999999))
         + "\"},"
+        + "\"receiver\":{\"name\":\""
+        + RECEIVERS[r.nextInt(RECEIVERS.length)]
+        + "\",\"mobile\":\"139"
+        + (10000000 + r.nextInt(89999999))
+        + "\",\"address\":\"浙江省杭州市西湖区文三路 "
+        + (1 + r.nextInt(999))
+        + " 号\"},"
         + "\"items\":[{\"sku\":\""
         + SKUS[r.nextInt(SKUS.length)]
         + "\",\"qty\":"

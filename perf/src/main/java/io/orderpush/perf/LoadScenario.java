@@ -57,6 +57,7 @@ final class LoadScenario {
             ? a.integers("rates", "10000,15000,20000,25000,30000")
             : List.of(a.integer("rate", 5000));
     int seconds = sustained ? a.integer("step", 30) : a.integer("duration", 60);
+    List<String> scopes = a.scopes();
     a.checkAllUsed();
     if (merchants > 9999) {
       throw new IllegalArgumentException("--merchants must be at most 9999");
@@ -71,10 +72,11 @@ final class LoadScenario {
                     "stream-bench-" + a.scenario + "-" + runId,
                     new JsonObject().put("mode", "websocket")));
     long t = System.nanoTime();
-    StreamBench.await(b.operator().grantAll(app.appId(), ids, "latest", 16));
+    StreamBench.await(b.operator().grantAll(app.appId(), ids, "latest", scopes, 16));
     StreamBench.println(
-        "app %s granted %d merchants (%s0000..) in %.1f s; connecting %d consumer connections",
-        app.appId(), merchants, prefix, (System.nanoTime() - t) / 1e9, connections);
+        "app %s granted %d merchants (%s0000..), scopes %s, in %.1f s; connecting %d consumer"
+            + " connections",
+        app.appId(), merchants, prefix, scopes, (System.nanoTime() - t) / 1e9, connections);
     consumer = new StreamConsumer(b.vertx(), b.base(), app.token(), ids);
     StreamBench.await(consumer.connect(connections));
     for (int i = 0; i < 300 && consumer.assignedTotal() < merchants; i++) {

@@ -15,7 +15,8 @@ final class StreamArgs {
   static final String USAGE =
       """
       usage: StreamBench <drain|live|sustained> [--name=value ...]
-        common:    url (http://127.0.0.1:8080), connections (drain 1, else 4), prefix (merchant id prefix)
+        common:    url (http://127.0.0.1:8080), connections (drain 1, else 4), prefix (merchant id prefix),
+                   scopes (the grant's, comma-separated: pii gets personal data unmasked; default none)
         drain:     merchant (required: a merchant with a stored backlog), events (1000000), timeout (600 s)
         live:      merchants (1000), rate (5000 events/s), batch (50), warmup (15 s), duration (60 s)
         sustained: merchants (1000), rates (10000,15000,20000,25000,30000), step (30 s), batch (100),
@@ -66,6 +67,12 @@ final class StreamArgs {
       out.add(Integer.parseInt(s.trim()));
     }
     return out;
+  }
+
+  /** The grant's scopes: {@code --scopes=pii}, or none (personal data arrives masked). */
+  List<String> scopes() {
+    String v = str("scopes", "");
+    return v.isBlank() ? List.of() : List.of(v.split(","));
   }
 
   URI url() {

@@ -85,15 +85,16 @@ public final class StreamBench {
     long events = args.integer("events", 1_000_000);
     int connections = args.integer("connections", 1);
     int timeout = args.integer("timeout", 600);
+    List<String> scopes = args.scopes();
     args.checkAllUsed();
     AdminClient.App app =
         await(
             operator.createApp(
                 "stream-bench-drain-" + merchant, new JsonObject().put("mode", "websocket")));
-    long startSeq = await(operator.grant(app.appId(), merchant, "earliest"));
+    long startSeq = await(operator.grant(app.appId(), merchant, "earliest", scopes));
     println(
-        "app %s granted merchant %s from seq %d; connecting %d consumer(s)",
-        app.appId(), merchant, startSeq, connections);
+        "app %s granted merchant %s from seq %d, scopes %s; connecting %d consumer(s)",
+        app.appId(), merchant, startSeq, scopes, connections);
     StreamConsumer consumer = new StreamConsumer(vertx, base, app.token(), List.of(merchant));
     long t0 = System.nanoTime();
     long fromMs = System.currentTimeMillis();

@@ -415,7 +415,8 @@ final class CallbackEndpoint extends Subscriber {
                   expired(c, b);
                   pump();
                 } else {
-                  send(c, b, ar.result());
+                  // masked or not by the grant's scope now, which may differ from the first try
+                  send(c, b, LoggedEvent.forScope(ar.result(), c.pii()));
                 }
               });
     }

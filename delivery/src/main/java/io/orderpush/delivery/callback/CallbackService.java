@@ -238,10 +238,17 @@ public final class CallbackService {
   }
 
   private void add(CallbackEndpoint e, Grant g) {
-    if (e.channels.containsKey(g.merchantId()) || endpoints.get(e.appId) != e) {
+    if (endpoints.get(e.appId) != e) {
       return;
     }
-    Channel c = new Channel(e.appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli());
+    Channel known = e.channels.get(g.merchantId());
+    if (known != null) {
+      known.scopes(g.scopes()); // a grant made again: its scopes may have changed
+      return;
+    }
+    Channel c =
+        new Channel(
+            e.appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli(), g.scopes());
     e.channels.put(g.merchantId(), c);
     engine.add(c);
     engine.assign(c, e);

@@ -1,5 +1,7 @@
 package io.orderpush.delivery.channel;
 
+import java.util.Collection;
+import java.util.List;
 import java.util.UUID;
 
 /**
@@ -7,6 +9,9 @@ import java.util.UUID;
  * nothing here is touched from any other thread.
  */
 public final class Channel {
+
+  /** The grant scope that lets personal data through unmasked (guarantee 6). */
+  public static final String PII = "pii";
 
   final UUID appId;
   final String merchantId;
@@ -18,6 +23,12 @@ public final class Channel {
    * Identifies the grant (its time), so a cursor left from an earlier, revoked grant is not reused.
    */
   final long grantVersion;
+
+  /**
+   * Whether the grant carries the {@code pii} scope: personal data goes out whole only then. Read
+   * when each batch is cut, so a scope change applies from the next batch.
+   */
+  boolean pii;
 
   Subscriber owner;
 
@@ -63,11 +74,32 @@ public final class Channel {
   /** When the oldest unacked event was sent (ms), 0 when nothing is unacked; for ack timeouts. */
   long unackedSince;
 
+  /** A channel whose grant lacks the {@code pii} scope: personal data goes out masked. */
   public Channel(UUID appId, String merchantId, long initialCursor, long grantVersion) {
+    this(appId, merchantId, initialCursor, grantVersion, List.of());
+  }
+
+  public Channel(
+      UUID appId,
+      String merchantId,
+      long initialCursor,
+      long grantVersion,
+      Collection<String> scopes) {
     this.appId = appId;
     this.merchantId = merchantId;
     this.initialCursor = initialCursor;
     this.grantVersion = grantVersion;
+    scopes(scopes);
+  }
+
+  /** The grant's scopes now. Engine context only. */
+  public void scopes(Collection<String> scopes) {
+    this.pii = scopes.contains(PII);
+  }
+
+  /** Whether this channel's events go out with personal data unmasked. */
+  public boolean pii() {
+    return pii;
   }
 
   public UUID appId() {
@@ -116,6 +148,7 @@ public final class Channel {
         + sent
         + ", epoch="
         + epoch
+        + (pii ? ", pii" : "")
         + "]";
   }
 }

@@ -12,6 +12,7 @@ import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -378,6 +379,25 @@ public final class DeliveryEngine {
     return done.future();
   }
 
+  /**
+   * The grant of (app, merchant) now has {@code scopes}: if this node serves its channel, every
+   * batch cut from now on follows them (with {@code pii}, personal data whole; without, masked).
+   * Batches already handed out are not recalled. Any thread; for grant changes made here and for
+   * notices of changes made on other nodes.
+   */
+  public Future<Void> scopesChanged(UUID appId, String merchantId, Collection<String> scopes) {
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(
+        v -> {
+          Channel c = find(appId, merchantId);
+          if (c != null) {
+            c.scopes(scopes);
+          }
+          done.complete();
+        });
+    return done.future();
+  }
+
   /** The channel of (app, merchant) on this node, or null. Engine context only. */
   Channel find(UUID appId, String merchantId) {
     Set<Channel> set = byMerchant.get(merchantId);
@@ -498,8 +518,12 @@ public final class DeliveryEngine {
     c.reading = true;
     s.reading++;
     List<LoggedEvent> cached = tail.get(c.merchantId, from, limit);
+    // A log read fetches only the rendering this channel sends (see below for a scope change).
+    boolean readPii = c.pii;
     Future<List<LoggedEvent>> page =
-        cached != null ? Future.succeededFuture(cached) : log.read(pool, c.merchantId, from, limit);
+        cached != null
+            ? Future.succeededFuture(cached)
+            : log.read(pool, c.merchantId, from, limit, readPii);
     if (cached != null) {
       metrics.tailHits.increment();
     }
@@ -508,7 +532,10 @@ public final class DeliveryEngine {
           s.reading--;
           c.reading = false;
           if (c.generation == generation && c.owner == s) {
-            if (ar.failed()) {
+            if (ar.succeeded() && cached == null && readPii && !c.pii) {
+              // The grant lost pii while whole events were being read: read them again, masked.
+              wake(c);
+            } else if (ar.failed()) {
               metrics.readFailures.increment();
               LOG.warn(
                   "reading {} from seq {} failed, retrying in {} ms: {}",
@@ -543,7 +570,8 @@ public final class DeliveryEngine {
               metrics.eventsSent.increment(events.size());
               metrics.batchEvents.record(events.size());
               recordCommitToSend(events.get(events.size() - 1));
-              s.deliver(c, events);
+              // the grant's scope as it is now: a change applies from this batch on
+              s.deliver(c, LoggedEvent.forScope(events, c.pii));
               wake(c);
             }
           }

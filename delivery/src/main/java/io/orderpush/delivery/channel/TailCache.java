@@ -39,11 +39,12 @@ final class TailCache {
   }
 
   /**
-   * What an event costs here, at most: its text as two bytes a character (CJK text is not Latin-1,
-   * so Java stores it as UTF-16), plus the objects around it.
+   * What an event costs here, at most: its text and its masked text as two bytes a character (CJK
+   * text is not Latin-1, so Java stores it as UTF-16), plus the objects around it.
    */
   static long cost(LoggedEvent e) {
-    return 2L * e.json().length() + OVERHEAD_BYTES;
+    return 2L * (e.json().length() + (e.maskedJson() == null ? 0 : e.maskedJson().length()))
+        + OVERHEAD_BYTES;
   }
 
   void append(String merchantId, List<LoggedEvent> added) {

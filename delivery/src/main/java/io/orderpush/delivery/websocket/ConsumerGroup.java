@@ -126,14 +126,16 @@ final class ConsumerGroup {
       pending.add(() -> granted(grant));
       return;
     }
-    Channel existing = channels.get(grant.merchantId());
-    if (existing != null && existing.grantVersion() != grant.grantedAt().toEpochMilli()) {
+    Channel known = channels.get(grant.merchantId());
+    if (known != null && known.grantVersion() != grant.grantedAt().toEpochMilli()) {
       revoked(grant.merchantId()); // revoked and granted again elsewhere: a new channel
-      existing = null;
+      known = null;
     }
-    if (existing == null) {
+    if (known == null) {
       addChannel(grant);
       rebalance();
+    } else {
+      known.scopes(grant.scopes()); // a grant made again: its scopes may have changed
     }
   }
 
@@ -222,7 +224,9 @@ final class ConsumerGroup {
   }
 
   private void addChannel(Grant g) {
-    Channel c = new Channel(appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli());
+    Channel c =
+        new Channel(
+            appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli(), g.scopes());
     channels.put(g.merchantId(), c);
     engine.add(c);
   }

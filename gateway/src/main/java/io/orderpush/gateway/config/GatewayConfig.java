@@ -5,6 +5,7 @@ import io.orderpush.delivery.callback.CallbackSettings;
 import io.orderpush.delivery.channel.DeliverySettings;
 import io.orderpush.delivery.control.ControlSettings;
 import io.orderpush.delivery.websocket.StreamSettings;
+import io.orderpush.persistence.masking.MaskRules;
 import io.orderpush.persistence.pg.PgSettings;
 import io.orderpush.persistence.redis.RedisSettings;
 import java.util.Map;
@@ -28,7 +29,8 @@ public record GatewayConfig(
     SecurityConfig security,
     java.time.Duration tokenGrace,
     ControlSettings control,
-    AuthLimitConfig authLimit) {
+    AuthLimitConfig authLimit,
+    MaskRules masking) {
 
   /**
    * Reads the defaults file overridden by {@code env}; throws {@link ConfigException} listing every
@@ -184,6 +186,16 @@ public record GatewayConfig(
     r.check(
         logFormat.equals("text") || logFormat.equals("json"),
         "log.format (GATEWAY_LOG_FORMAT) must be text or json, was " + logFormat);
+    MaskRules masking = MaskRules.defaults();
+    try {
+      masking = MaskRules.parse(r.string("masking.paths"));
+    } catch (IllegalArgumentException e) {
+      r.check(
+          false,
+          "masking.paths (GATEWAY_MASKING_PATHS) must be comma-separated paths into data"
+              + " (buyer.phone, receiver.address:address): "
+              + e.getMessage());
+    }
     r.throwIfInvalid();
     return new GatewayConfig(
         http,
@@ -203,6 +215,7 @@ public record GatewayConfig(
         security,
         tokenGrace,
         control,
-        authLimit);
+        authLimit,
+        masking);
   }
 }

@@ -11,6 +11,8 @@ import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.Utf16;
 import io.orderpush.persistence.events.NewEvent;
+import io.orderpush.persistence.masking.MaskRules;
+import io.orderpush.persistence.masking.Masker;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
@@ -54,18 +56,22 @@ public final class EventParser {
   private final int maxDataBytes;
   private final int maxDataDepth;
   private final JsonFactory bodies;
+  private final Masker masker;
 
   public EventParser(int maxEvents, int maxDataBytes) {
-    this(maxEvents, maxDataBytes, DEFAULT_MAX_DATA_DEPTH);
+    this(maxEvents, maxDataBytes, DEFAULT_MAX_DATA_DEPTH, new Masker(MaskRules.defaults()));
   }
 
   /**
    * @param maxDataDepth levels of objects and arrays {@code data} may nest, itself included
+   * @param masker renders each event's masked variant here, once, where the event is parsed anyway;
+   *     it must be the event log's (the log stores which rules made them)
    */
-  public EventParser(int maxEvents, int maxDataBytes, int maxDataDepth) {
+  public EventParser(int maxEvents, int maxDataBytes, int maxDataDepth, Masker masker) {
     this.maxEvents = maxEvents;
     this.maxDataBytes = maxDataBytes;
     this.maxDataDepth = maxDataDepth;
+    this.masker = masker;
     this.bodies =
         JsonFactory.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -171,7 +177,12 @@ public final class EventParser {
     if (problems.count() > before) {
       return null;
     }
-    return new NewEvent(merchantId, eventId, renderTail(eventId, orderId, type, occurredAt, data));
+    String masked = masker.maskData(data);
+    return new NewEvent(
+        merchantId,
+        eventId,
+        renderTail(eventId, orderId, type, occurredAt, data),
+        masked == null ? null : renderTail(eventId, orderId, type, occurredAt, masked));
   }
 
   private static void requireField(String value, String field, int index, Problems problems) {

@@ -2,6 +2,7 @@ package io.orderpush.gateway.replay;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.orderpush.delivery.channel.Channel;
 import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.AppAuth;
 import io.orderpush.gateway.ingest.EventParser;
@@ -106,9 +107,10 @@ public final class ReplayHandler implements Handler<RoutingContext> {
 
   /**
    * Fails with 403 unless the app holds a grant of the merchant right now and is not frozen, so a
-   * freeze or revoke cuts a replay in progress short.
+   * freeze or revoke cuts a replay in progress short; else whether the grant carries the {@code
+   * pii} scope.
    */
-  private Future<Void> granted(Replay r) {
+  private Future<Boolean> granted(Replay r) {
     return grants
         .findIfActive(r.appId(), r.merchantId())
         .map(
@@ -118,13 +120,14 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                 throw new ApiException(
                     403, "forbidden", "this app has no grant for merchant " + r.merchantId());
               }
-              return null;
+              return grant.get().scopes().contains(Channel.PII);
             });
   }
 
   /**
    * Streams the next page. The grant is checked again before every page after the first: a merchant
-   * that revokes the app stops a replay in progress within a page, new events included.
+   * that revokes the app stops a replay in progress within a page, new events included, and a scope
+   * change applies from the next page (personal data masked unless the grant has {@code pii}).
    */
   private void page(Replay r, long next, long remaining) {
     HttpServerResponse resp = r.resp();
@@ -133,8 +136,8 @@ public final class ReplayHandler implements Handler<RoutingContext> {
       return;
     }
     int want = (int) Math.min(Math.min(PAGE, remaining), r.toSeq() - next + 1);
-    granted(r)
-        .compose(ok -> log.read(pool, r.merchantId(), next, want))
+    Future<Boolean> pii = granted(r);
+    pii.compose(withPii -> log.read(pool, r.merchantId(), next, want, withPii))
         .onComplete(
             ar -> {
               if (ar.failed()) {

@@ -6,6 +6,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.util.ArrayDeque;
@@ -50,16 +51,27 @@ public final class AdminClient {
    * startSeq.
    */
   public Future<Long> grant(String appId, String merchantId, String start) {
+    return grant(appId, merchantId, start, List.of());
+  }
+
+  /** {@link #grant}, with scopes ({@code pii}: personal data unmasked). */
+  public Future<Long> grant(String appId, String merchantId, String start, List<String> scopes) {
     return call(
             HttpMethod.PUT,
             "/v1/merchants/" + merchantId + "/grants/" + appId,
-            new JsonObject().put("start", start),
+            new JsonObject().put("start", start).put("scopes", new JsonArray(scopes)),
             200)
         .map(j -> j.getLong("startSeq"));
   }
 
   /** Grants every merchant of the list to the app, {@code parallel} requests at a time. */
   public Future<Void> grantAll(String appId, List<String> merchants, String start, int parallel) {
+    return grantAll(appId, merchants, start, List.of(), parallel);
+  }
+
+  /** {@link #grantAll}, with scopes. */
+  public Future<Void> grantAll(
+      String appId, List<String> merchants, String start, List<String> scopes, int parallel) {
     Promise<Void> done = Promise.promise();
     ArrayDeque<String> todo = new ArrayDeque<>(merchants);
     AtomicInteger running = new AtomicInteger();
@@ -69,7 +81,7 @@ public final class AdminClient {
           while (running.get() < parallel && !todo.isEmpty() && !done.future().isComplete()) {
             String m = todo.poll();
             running.incrementAndGet();
-            grant(appId, m, start)
+            grant(appId, m, start, scopes)
                 .onComplete(
                     ar -> {
                       running.decrementAndGet();

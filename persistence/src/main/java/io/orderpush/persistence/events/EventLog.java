@@ -1,5 +1,7 @@
 package io.orderpush.persistence.events;
 
+import io.orderpush.persistence.masking.MaskRules;
+import io.orderpush.persistence.masking.Masker;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.SqlClient;
@@ -46,16 +48,29 @@ public final class EventLog {
           + "  INSERT INTO event_keys (merchant_id, event_id, seq, ingested_at)"
           + "  SELECT m, e, s, $4::timestamptz FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(m, e, s)"
           + "), chunks AS ("
-          + "  INSERT INTO event_chunks (merchant_id, first_seq, last_seq, ingested_at, events)"
-          + "  SELECT m, f, l, $4::timestamptz, ev"
-          + "  FROM unnest($5::text[], $6::bigint[], $7::bigint[], $8::text[]) AS t(m, f, l, ev)"
+          + "  INSERT INTO event_chunks"
+          + "    (merchant_id, first_seq, last_seq, ingested_at, events, masked, masked_by)"
+          + "  SELECT m, f, l, $4::timestamptz, ev, mk, $12"
+          + "  FROM unnest($5::text[], $6::bigint[], $7::bigint[], $8::text[], $11::text[])"
+          + "    AS t(m, f, l, ev, mk)"
           + ")"
           + " UPDATE merchants SET head_seq = u.h FROM unnest($9::text[], $10::bigint[]) AS u(m, h)"
           + " WHERE merchants.merchant_id = u.m";
 
   private static final String READ =
-      "SELECT first_seq, events FROM event_chunks WHERE merchant_id = $1 AND last_seq >= $2"
+      "SELECT first_seq, events, masked, masked_by FROM event_chunks WHERE merchant_id = $1 AND last_seq >= $2"
           // chunks never overlap, so this keeps exactly the chunks covering [from, from + max)
+          + " AND first_seq < $2 + $4"
+          + " ORDER BY last_seq LIMIT $3";
+
+  // One rendering per chunk, the one the reader sends: the other column stays in TOAST, neither
+  // fetched nor decompressed. $5: the reader has the pii scope; $6: this log's masking fingerprint.
+  private static final String READ_FOR_SCOPE =
+      "SELECT first_seq,"
+          + " CASE WHEN $5 OR masked IS NULL OR masked_by IS DISTINCT FROM $6 THEN events"
+          + " ELSE masked END,"
+          + " masked_by IS NOT DISTINCT FROM $6"
+          + " FROM event_chunks WHERE merchant_id = $1 AND last_seq >= $2"
           + " AND first_seq < $2 + $4"
           + " ORDER BY last_seq LIMIT $3";
 
@@ -63,6 +78,26 @@ public final class EventLog {
 
   private static final DateTimeFormatter ISO_MILLIS =
       DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+  private final Masker masker;
+
+  /** A log whose masked renderings follow the default path list. */
+  public EventLog() {
+    this(new Masker(MaskRules.defaults()));
+  }
+
+  /**
+   * A log that stores masked renderings made with {@code masker}'s rules (the edge renders them
+   * with the same masker, see {@link NewEvent}), and masks on read the events of chunks stored
+   * under other rules or before masking existed.
+   */
+  public EventLog(Masker masker) {
+    this.masker = masker;
+  }
+
+  public Masker masker() {
+    return masker;
+  }
 
   /**
    * Appends {@code events} inside the caller's transaction. Returns one result per event, in input
@@ -129,11 +164,13 @@ public final class EventLog {
       long seq = head.merge(e.merchantId(), 1L, Long::sum);
       seen.put(key, seq);
       String json = "{\"seq\":" + seq + prefixTail + e.renderedTail();
-      results.add(new AppendResult(e.merchantId(), e.eventId(), seq, false, json));
+      String masked =
+          e.maskedTail() == null ? null : "{\"seq\":" + seq + prefixTail + e.maskedTail();
+      results.add(new AppendResult(e.merchantId(), e.eventId(), seq, false, json, masked));
       keyMerchants.add(e.merchantId());
       keyIds.add(e.eventId());
       keySeqs.add(seq);
-      chunks.computeIfAbsent(e.merchantId(), m -> new ChunkBuilder()).add(seq, json);
+      chunks.computeIfAbsent(e.merchantId(), m -> new ChunkBuilder()).add(seq, json, masked);
     }
     if (keySeqs.isEmpty()) {
       return Future.succeededFuture(results);
@@ -142,6 +179,7 @@ public final class EventLog {
     List<Long> firsts = new ArrayList<>();
     List<Long> lasts = new ArrayList<>();
     List<String> bodies = new ArrayList<>();
+    List<String> maskedBodies = new ArrayList<>();
     String[] headMerchants = chunks.keySet().toArray(String[]::new);
     Long[] heads = new Long[headMerchants.length];
     for (int i = 0; i < headMerchants.length; i++) {
@@ -151,6 +189,7 @@ public final class EventLog {
         firsts.add(c.first());
         lasts.add(c.last());
         bodies.add(c.body());
+        maskedBodies.add(c.masked());
       }
     }
     Tuple params =
@@ -164,7 +203,9 @@ public final class EventLog {
             .addArrayOfLong(lasts.toArray(Long[]::new))
             .addArrayOfString(bodies.toArray(String[]::new))
             .addArrayOfString(headMerchants)
-            .addArrayOfLong(heads);
+            .addArrayOfLong(heads)
+            .addArrayOfString(maskedBodies.toArray(String[]::new))
+            .addString(masker.rules().fingerprint());
     return tx.preparedQuery(WRITE).execute(params).map(ignored -> results);
   }
 
@@ -185,17 +226,70 @@ public final class EventLog {
         .map(
             rows -> {
               List<LoggedEvent> out = new ArrayList<>(Math.min(maxEvents, 1024));
+              String fingerprint = masker.rules().fingerprint();
               for (Row row : rows) {
                 long seq = row.getLong(0);
                 String body = row.getString(1);
+                String masked = row.getString(2);
+                // Masked at ingest under these rules, or not to be trusted: mask while reading.
+                boolean current = fingerprint.equals(row.getString(3));
+                int start = 0;
+                int maskedStart = 0;
+                while (start < body.length() && out.size() < maxEvents) {
+                  int end = lineEnd(body, start);
+                  int maskedEnd = current && masked != null ? lineEnd(masked, maskedStart) : -1;
+                  if (seq >= fromSeq) {
+                    String line = body.substring(start, end);
+                    String maskedLine;
+                    if (!current) {
+                      maskedLine = masker.maskLine(line);
+                    } else if (masked != null) {
+                      maskedLine = masked.substring(maskedStart, maskedEnd);
+                    } else {
+                      maskedLine = null;
+                    }
+                    out.add(new LoggedEvent(seq, line, maskedLine));
+                  }
+                  seq++;
+                  start = end + 1;
+                  maskedStart = maskedEnd + 1;
+                }
+              }
+              return out;
+            });
+  }
+
+  /**
+   * {@link #read}, for a reader that sends what it reads: each event's {@code json} is already the
+   * rendering an app with ({@code pii}) or without the {@code pii} scope receives, and only that
+   * rendering is fetched. The delivery drain reads this way.
+   */
+  public Future<List<LoggedEvent>> read(
+      SqlClient client, String merchantId, long fromSeq, int maxEvents, boolean pii) {
+    if (maxEvents <= 0) {
+      throw new IllegalArgumentException("maxEvents must be positive, was " + maxEvents);
+    }
+    int maxChunks = Math.min(maxEvents, 128);
+    String fingerprint = masker.rules().fingerprint();
+    return client
+        .preparedQuery(READ_FOR_SCOPE)
+        .execute(
+            Tuple.of(merchantId, fromSeq, maxChunks, (long) maxEvents, pii).addString(fingerprint))
+        .map(
+            rows -> {
+              List<LoggedEvent> out = new ArrayList<>(Math.min(maxEvents, 1024));
+              for (Row row : rows) {
+                long seq = row.getLong(0);
+                String body = row.getString(1);
+                // without pii, a chunk whose masked rendering is not trusted is masked here
+                boolean maskHere = !pii && !row.getBoolean(2);
                 int start = 0;
                 while (start < body.length() && out.size() < maxEvents) {
-                  int end = body.indexOf('\n', start);
-                  if (end < 0) {
-                    end = body.length();
-                  }
+                  int end = lineEnd(body, start);
                   if (seq >= fromSeq) {
-                    out.add(new LoggedEvent(seq, body.substring(start, end)));
+                    String line = body.substring(start, end);
+                    String masked = maskHere ? masker.maskLine(line) : null;
+                    out.add(new LoggedEvent(seq, masked != null ? masked : line));
                   }
                   seq++;
                   start = end + 1;
@@ -203,6 +297,11 @@ public final class EventLog {
               }
               return out;
             });
+  }
+
+  private static int lineEnd(String ndjson, int start) {
+    int end = ndjson.indexOf('\n', start);
+    return end < 0 ? ndjson.length() : end;
   }
 
   /**

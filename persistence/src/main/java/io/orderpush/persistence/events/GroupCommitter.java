@@ -276,7 +276,7 @@ public final class GroupCommitter {
       if (!r.duplicate()) {
         stored
             .computeIfAbsent(r.merchantId(), m -> new ArrayList<>())
-            .add(new LoggedEvent(r.seq(), r.json()));
+            .add(new LoggedEvent(r.seq(), r.json(), r.maskedJson()));
       }
     }
     if (!stored.isEmpty()) {

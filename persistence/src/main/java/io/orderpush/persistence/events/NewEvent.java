@@ -8,8 +8,10 @@ import java.util.Objects;
  * <p>{@code renderedTail} is the event as delivery will send it, minus the two fields that only the
  * commit knows: the JSON members {@code "eventId"...,"data":{...}} followed by the closing brace.
  * The edge renders it once on its own event loop so the committer only prepends seq and ingestedAt.
+ * {@code maskedTail} is the same with the personal data of {@code data} masked, or null when there
+ * is none (rendered by the edge too, with the log's {@code Masker}).
  */
-public record NewEvent(String merchantId, String eventId, String renderedTail) {
+public record NewEvent(String merchantId, String eventId, String renderedTail, String maskedTail) {
 
   public NewEvent {
     Objects.requireNonNull(merchantId, "merchantId");
@@ -17,8 +19,12 @@ public record NewEvent(String merchantId, String eventId, String renderedTail) {
     Objects.requireNonNull(renderedTail, "renderedTail");
   }
 
+  public NewEvent(String merchantId, String eventId, String renderedTail) {
+    this(merchantId, eventId, renderedTail, null);
+  }
+
   /** Approximate bytes this event occupies in a request, for queue accounting. */
   public int weight() {
-    return renderedTail.length() + 64;
+    return renderedTail.length() + (maskedTail == null ? 0 : maskedTail.length()) + 64;
   }
 }

@@ -1,0 +1,204 @@
+package io.orderpush.persistence.masking;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.util.List;
+
+/**
+ * Masks the personal data of an event's {@code data} by {@link MaskRules}, in one streaming pass:
+ * members off the listed paths are copied token by token (numbers from their source text), so on
+ * compact input, as ingest stores it, every byte outside the listed members stays as it was.
+ *
+ * <p>Under a listed path: a string gets the path's mask; an object or array has every string inside
+ * masked (by its own member's name, else {@code ****}, see {@link Walk#inner}); a number or boolean
+ * becomes {@code "****"} (its type is data too: a phone sent as a number must not come out whole);
+ * {@code null} stays {@code null}, since it says only that nothing is there. Thread-safe.
+ */
+public final class Masker {
+
+  private static final JsonFactory JSON = new JsonFactory();
+
+  /** The member that holds {@code data} in a stored event line; it is always the last one. */
+  private static final String DATA_MEMBER = ",\"data\":";
+
+  private final MaskRules rules;
+
+  /** {@code "member":} of every first member of a path: data without any needs no parsing. */
+  private final List<String> firstMembers;
+
+  public Masker(MaskRules rules) {
+    this.rules = rules;
+    this.firstMembers = rules.root().children.keySet().stream().map(m -> "\"" + m + "\":").toList();
+  }
+
+  public MaskRules rules() {
+    return rules;
+  }
+
+  /**
+   * The masked rendering of {@code data} (a compact JSON object), or null when no listed member
+   * with something to hide is in it: then the data is delivered as it is.
+   */
+  public String maskData(String data) {
+    boolean candidate = false;
+    for (String m : firstMembers) {
+      if (data.contains(m)) {
+        candidate = true;
+        break;
+      }
+    }
+    if (!candidate) {
+      return null;
+    }
+    StringWriter out = new StringWriter(data.length() + 16);
+    Walk walk = new Walk();
+    try (JsonParser p = JSON.createParser(data);
+        JsonGenerator g = JSON.createGenerator(out)) {
+      p.nextToken();
+      walk.path(p, g, rules.root());
+    } catch (IOException e) {
+      throw new UncheckedIOException("masking data that is not valid JSON: " + e.getMessage(), e);
+    }
+    return walk.changed ? out.toString() : null;
+  }
+
+  /**
+   * The masked rendering of a whole stored event line ({@code {"seq":...,"data":{...}}}, data last,
+   * as EventLog stores it), or null when there is nothing to mask in it.
+   */
+  public String maskLine(String line) {
+    int at = line.indexOf(DATA_MEMBER);
+    if (at < 0 || !line.endsWith("}")) {
+      return null;
+    }
+    int start = at + DATA_MEMBER.length();
+    String masked = maskData(line.substring(start, line.length() - 1));
+    return masked == null ? null : line.substring(0, start) + masked + "}";
+  }
+
+  /** One pass over one value; remembers whether anything came out different. */
+  private static final class Walk {
+    boolean changed;
+
+    /** The value at the parser's token, on the way along the listed paths at {@code node}. */
+    void path(JsonParser p, JsonGenerator g, MaskRules.Node node) throws IOException {
+      switch (p.currentToken()) {
+        case START_OBJECT -> {
+          g.writeStartObject();
+          while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            g.writeFieldName(name);
+            p.nextToken();
+            MaskRules.Node child = node.children.get(name);
+            if (child == null) {
+              copy(p, g);
+            } else if (child.kind != null) {
+              mask(p, g, child.kind);
+            } else {
+              path(p, g, child);
+            }
+          }
+          g.writeEndObject();
+        }
+        case START_ARRAY -> {
+          // an array on the way: each element is looked into with the same remaining path
+          g.writeStartArray();
+          while (p.nextToken() != JsonToken.END_ARRAY) {
+            path(p, g, node);
+          }
+          g.writeEndArray();
+        }
+        default -> copy(p, g);
+      }
+    }
+
+    /**
+     * The value at the parser's token is listed, with {@code kind}: a string gets that mask,
+     * numbers and booleans are hidden, and inside an object or array every string is masked by
+     * {@link #inner}.
+     */
+    void mask(JsonParser p, JsonGenerator g, MaskKind kind) throws IOException {
+      switch (p.currentToken()) {
+        case START_OBJECT -> {
+          g.writeStartObject();
+          while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            g.writeFieldName(name);
+            p.nextToken();
+            mask(p, g, inner(name));
+          }
+          g.writeEndObject();
+        }
+        case START_ARRAY -> {
+          // elements are parts of the listed value: a whole-value shape (an address's province
+          // and city first) says nothing about a part, so only a part's own name earns a shape
+          MaskKind parts = kind == MaskKind.ADDRESS ? MaskKind.FULL : kind;
+          g.writeStartArray();
+          while (p.nextToken() != JsonToken.END_ARRAY) {
+            mask(p, g, parts);
+          }
+          g.writeEndArray();
+        }
+        case VALUE_STRING -> {
+          String value = p.getText();
+          String masked = Masks.apply(kind, value);
+          changed |= !masked.equals(value);
+          g.writeString(masked);
+        }
+        case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT, VALUE_TRUE, VALUE_FALSE -> {
+          changed = true;
+          g.writeString(Masks.FULL);
+        }
+        default -> g.writeNull();
+      }
+    }
+
+    /**
+     * The mask of a member inside a listed object: the one its name tells ({@code name}, {@code
+     * phone}, ...), else {@code ****}. So a listed {@code buyer} object keeps the shapes of its
+     * name and phone, and the parts of a listed address object ({@code province}, {@code detail})
+     * are hidden whole: keeping the first 6 characters of an address line would keep its street.
+     */
+    static MaskKind inner(String member) {
+      return MaskKind.forMember(member);
+    }
+
+    /** Copies the value at the parser's token as it is, numbers from their source text. */
+    static void copy(JsonParser p, JsonGenerator g) throws IOException {
+      int depth = 0;
+      do {
+        switch (p.currentToken()) {
+          case START_OBJECT -> {
+            g.writeStartObject();
+            depth++;
+          }
+          case END_OBJECT -> {
+            g.writeEndObject();
+            depth--;
+          }
+          case START_ARRAY -> {
+            g.writeStartArray();
+            depth++;
+          }
+          case END_ARRAY -> {
+            g.writeEndArray();
+            depth--;
+          }
+          case FIELD_NAME -> g.writeFieldName(p.currentName());
+          case VALUE_STRING ->
+              g.writeString(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
+          case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> g.writeNumber(p.getText());
+          case VALUE_TRUE -> g.writeBoolean(true);
+          case VALUE_FALSE -> g.writeBoolean(false);
+          case VALUE_NULL -> g.writeNull();
+          default -> throw new IllegalStateException("unexpected token " + p.currentToken());
+        }
+      } while (depth > 0 && p.nextToken() != null);
+    }
+  }
+}

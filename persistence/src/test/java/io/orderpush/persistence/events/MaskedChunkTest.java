@@ -1,0 +1,46 @@
+package io.orderpush.persistence.events;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The masked rendering of a chunk stays aligned with its events, line for line. */
+class MaskedChunkTest {
+
+  @Test
+  void shouldLeaveMaskedOutOfAChunkWithNothingToMask() {
+    ChunkBuilder b = new ChunkBuilder();
+    b.add(1, "a", null);
+    b.add(2, "b", null);
+    assertThat(b.chunks()).containsExactly(new ChunkBuilder.Chunk(1, 2, "a\nb", null));
+  }
+
+  @Test
+  void shouldCarryEventsWithNothingToMaskAsTheyAreInAMaskedChunk() {
+    ChunkBuilder b = new ChunkBuilder();
+    b.add(1, "a", null);
+    b.add(2, "b", null);
+    b.add(3, "c", "C");
+    b.add(4, "d", null);
+    b.add(5, "e", "E");
+    List<ChunkBuilder.Chunk> chunks = b.chunks();
+    assertThat(chunks).hasSize(1);
+    assertThat(chunks.get(0).masked()).isEqualTo("a\nb\nC\nd\nE");
+    assertThat(chunks.get(0).masked().split("\n", -1)).hasSize(5);
+  }
+
+  @Test
+  void shouldStartEachSealedChunksMaskedRenderingAfresh() {
+    ChunkBuilder b = new ChunkBuilder();
+    for (int i = 1; i <= EventLog.CHUNK_MAX_EVENTS + 2; i++) {
+      b.add(i, "e" + i, i == 2 ? "M2" : null);
+    }
+    List<ChunkBuilder.Chunk> chunks = b.chunks();
+    assertThat(chunks).hasSize(2);
+    assertThat(chunks.get(0).masked().split("\n", -1))
+        .hasSize(EventLog.CHUNK_MAX_EVENTS)
+        .startsWith("e1", "M2", "e3");
+    assertThat(chunks.get(1).masked()).isNull();
+  }
+}
