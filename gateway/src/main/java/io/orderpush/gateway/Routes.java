@@ -1,6 +1,7 @@
 package io.orderpush.gateway;
 
 import io.orderpush.gateway.admin.AppsApi;
+import io.orderpush.gateway.admin.AuditApi;
 import io.orderpush.gateway.admin.Deliveries;
 import io.orderpush.gateway.admin.GrantsApi;
 import io.orderpush.gateway.callback.EndpointApi;
@@ -39,6 +40,7 @@ final class Routes {
   private final AppAuth appAuth;
   private final ReplayHandler replay;
   private final ChannelsApi channels;
+  private final AuditApi audit;
   private final long ingestBodyLimit;
 
   Routes(Gateway g) {
@@ -65,7 +67,9 @@ final class Routes {
             g.config.replay().maxEvents(),
             g.config.replay().maxConcurrent(),
             g.config.replay().maxConcurrentPerApp(),
-            g.registry);
+            g.registry,
+            g.audit);
+    audit = new AuditApi(g.pool, g.log);
     channels = new ChannelsApi(g.log, g.pool, g.grants, g.cursors, g.engine);
     stream = new StreamHandler(g.apps, g.streams);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
@@ -144,6 +148,10 @@ final class Routes {
         .handler(metered.route("grants.delete"))
         .handler(admin)
         .handler(grantsApi::delete);
+    r.get("/v1/audit/deliveries")
+        .handler(metered.route("audit.deliveries"))
+        .handler(admin)
+        .handler(audit::deliveries);
 
     r.route().failureHandler(failures::handle);
     // No route matched: the router answers 404 or 405 through these.

@@ -6,6 +6,7 @@ import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.AppAuth;
 import io.orderpush.gateway.ingest.EventParser;
 import io.orderpush.persistence.apps.GrantStore;
+import io.orderpush.persistence.audit.AuditLog;
 import io.orderpush.persistence.events.EventLog;
 import io.orderpush.persistence.events.LoggedEvent;
 import io.vertx.core.Future;
@@ -33,6 +34,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   private final Counter streamed;
   private final Counter revoked;
   private final ReplayAdmission admission;
+  private final AuditLog audit;
 
   public ReplayHandler(
       EventLog log,
@@ -41,7 +43,9 @@ public final class ReplayHandler implements Handler<RoutingContext> {
       int maxEvents,
       int maxConcurrent,
       int maxConcurrentPerApp,
-      MeterRegistry registry) {
+      MeterRegistry registry,
+      AuditLog audit) {
+    this.audit = audit;
     this.admission = new ReplayAdmission(maxConcurrent, maxConcurrentPerApp, registry);
     this.revoked =
         Counter.builder("gateway.replay.revoked")
@@ -72,9 +76,19 @@ public final class ReplayHandler implements Handler<RoutingContext> {
       throw refused;
     }
     HttpServerResponse resp = ctx.response();
-    resp.endHandler(v -> release.run());
-    resp.closeHandler(v -> release.run());
-    Replay replay = new Replay(app.appId(), merchantId, resp, toSeq);
+    ReplayAudit audited = new ReplayAudit(audit, app.appId(), merchantId);
+    resp.putHeader(ReplayAudit.HEADER, audited.requestId);
+    resp.endHandler(
+        v -> {
+          release.run();
+          audited.ended();
+        });
+    resp.closeHandler(
+        v -> {
+          release.run();
+          audited.ended();
+        });
+    Replay replay = new Replay(app.appId(), merchantId, resp, toSeq, audited);
     granted(replay)
         .compose(ok -> log.oldestRetained(pool, merchantId))
         .map(
@@ -101,7 +115,8 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   }
 
   /** One replay response being streamed. */
-  private record Replay(UUID appId, String merchantId, HttpServerResponse resp, long toSeq) {}
+  private record Replay(
+      UUID appId, String merchantId, HttpServerResponse resp, long toSeq, ReplayAudit audit) {}
 
   /** Fails with 403 unless the app holds a grant of the merchant right now. */
   private Future<Void> granted(Replay r) {
@@ -160,6 +175,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
               long after = last + 1;
               long left = remaining - n;
               resp.write(sb.toString());
+              r.audit().streamed(events.get(0).seq(), last);
               streamed.increment(n);
               if (resp.writeQueueFull()) {
                 resp.drainHandler(v -> page(r, after, left));
