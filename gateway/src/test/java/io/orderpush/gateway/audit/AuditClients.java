@@ -34,39 +34,47 @@ final class AuditClients {
 
     Consumer(Vertx vertx, int port, String token) {
       client = vertx.createWebSocketClient();
+      // The handler is in place (on the connection's event loop) before the first message can
+      // arrive: set from the test thread after the connect, it could miss the hello.
       ws =
           join(
-              client.connect(
-                  new WebSocketConnectOptions()
-                      .setHost("127.0.0.1")
-                      .setPort(port)
-                      .setURI("/v1/stream")
-                      .addHeader("Authorization", "Bearer " + token)));
-      ws.textMessageHandler(
-          text -> {
-            try {
-              JsonObject m = new JsonObject(text);
-              switch (m.getString("type")) {
-                case "hello" -> connectionId.set(m.getString("connectionId"));
-                case "events" -> {
-                  JsonArray events = m.getJsonArray("events");
-                  long first = events.getJsonObject(0).getLong("seq");
-                  long last = events.getJsonObject(events.size() - 1).getLong("seq");
-                  batches.add(new Batch(m.getString("merchantId"), first, last));
-                  ws.writeTextMessage(
-                      new JsonObject()
-                          .put("type", "ack")
-                          .put("merchantId", m.getString("merchantId"))
-                          .put("seq", last)
-                          .encode());
-                }
-                case "error" -> throw new AssertionError("the gateway sent an error: " + text);
-                default -> {}
-              }
-            } catch (Throwable t) {
-              failure.compareAndSet(null, t);
-            }
-          });
+              client
+                  .connect(
+                      new WebSocketConnectOptions()
+                          .setHost("127.0.0.1")
+                          .setPort(port)
+                          .setURI("/v1/stream")
+                          .addHeader("Authorization", "Bearer " + token))
+                  .map(
+                      socket -> {
+                        socket.textMessageHandler(text -> onMessage(socket, text));
+                        return socket;
+                      }));
+    }
+
+    private void onMessage(WebSocket socket, String text) {
+      try {
+        JsonObject m = new JsonObject(text);
+        switch (m.getString("type")) {
+          case "hello" -> connectionId.set(m.getString("connectionId"));
+          case "events" -> {
+            JsonArray events = m.getJsonArray("events");
+            long first = events.getJsonObject(0).getLong("seq");
+            long last = events.getJsonObject(events.size() - 1).getLong("seq");
+            batches.add(new Batch(m.getString("merchantId"), first, last));
+            socket.writeTextMessage(
+                new JsonObject()
+                    .put("type", "ack")
+                    .put("merchantId", m.getString("merchantId"))
+                    .put("seq", last)
+                    .encode());
+          }
+          case "error" -> throw new AssertionError("the gateway sent an error: " + text);
+          default -> {}
+        }
+      } catch (Throwable t) {
+        failure.compareAndSet(null, t);
+      }
     }
 
     long received(String merchantId) {

@@ -25,9 +25,9 @@ final class AuditMetrics {
         Counter.builder("gateway.audit.rows.written")
             .description("Audit records written to PostgreSQL")
             .register(registry);
-    droppedFull = dropped(registry, BUFFER_FULL, "the buffer was full (PostgreSQL down or slow)");
-    droppedRejected = dropped(registry, REJECTED, "PostgreSQL refused the rows (no partition)");
-    droppedShutdown = dropped(registry, SHUTDOWN, "still unwritten when the shutdown flush ended");
+    droppedFull = dropped(registry, BUFFER_FULL);
+    droppedRejected = dropped(registry, REJECTED);
+    droppedShutdown = dropped(registry, SHUTDOWN);
     flushFailures =
         Counter.builder("gateway.audit.flush.failures")
             .description("Audit writes that failed; their rows are kept and written again")
@@ -42,10 +42,13 @@ final class AuditMetrics {
         .register(registry);
   }
 
-  private static Counter dropped(MeterRegistry registry, String reason, String why) {
+  private static Counter dropped(MeterRegistry registry, String reason) {
     return Counter.builder("gateway.audit.rows.dropped")
         .tag("reason", reason)
-        .description("Audit records lost: " + why)
+        .description(
+            "Audit records lost: buffer_full (the buffer was full: PostgreSQL down or slow),"
+                + " rejected (PostgreSQL refused them: no partition), shutdown (unwritten when"
+                + " the shutdown flush ended)")
         .register(registry);
   }
 }
