@@ -21,6 +21,9 @@ import io.orderpush.gateway.http.HttpVerticle;
 import io.orderpush.persistence.apps.AppStore;
 import io.orderpush.persistence.apps.GrantStore;
 import io.orderpush.persistence.apps.SecretCipher;
+import io.orderpush.persistence.audit.AuditLog;
+import io.orderpush.persistence.audit.AuditStore;
+import io.orderpush.persistence.audit.AuditWriter;
 import io.orderpush.persistence.events.EventLog;
 import io.orderpush.persistence.events.GroupCommitter;
 import io.orderpush.persistence.events.PartitionMaintainer;
@@ -67,6 +70,10 @@ public final class Gateway {
   ControlChanges control;
   ChangeApplier applier;
   LagQuery lag;
+  AuditLog audit = AuditLog.DISABLED;
+  Pool auditPool;
+  private String auditDeployment;
+  private PartitionMaintainer auditPartitions;
   private String httpDeployment;
   private long lagTimer = -1;
   private long partitionTimer = -1;
@@ -132,8 +139,11 @@ public final class Gateway {
         PgPools.create(
             vertx, pg, "replay", config.replay().poolSize(), config.replay().maxConcurrent());
     PartitionMaintainer partitions = new PartitionMaintainer(pool, config.partitionsAheadDays());
+    auditPartitions =
+        new PartitionMaintainer(pool, config.partitionsAheadDays(), AuditStore.TABLES);
     return partitions
         .ensurePartitions()
+        .compose(v -> startAudit())
         .compose(v -> RedisStore.connect(vertx, config.redis()))
         .compose(
             r -> {
@@ -143,6 +153,7 @@ public final class Gateway {
               engine =
                   new DeliveryEngine(
                       vertx, deliveryPool, log, cursors, checkpoints, config.delivery(), registry);
+              engine.auditTo(audit);
               streams = new StreamService(engine, grants, config.stream(), registry);
               callbacks =
                   new CallbackService(
@@ -165,7 +176,9 @@ public final class Gateway {
         .compose(
             v -> {
               partitionTimer =
-                  vertx.setPeriodic(PARTITION_CHECK_MS, id -> maintainPartitions(partitions));
+                  vertx.setPeriodic(
+                      PARTITION_CHECK_MS,
+                      id -> maintainPartitions(partitions).compose(x -> maintainAudit()));
               io.micrometer.core.instrument.Gauge.builder("gateway.dependency.up", pgUp::get)
                   .tag("dependency", "postgresql")
                   .description("1 while the dependency answers (checked every 5 s), else 0")
@@ -175,7 +188,7 @@ public final class Gateway {
                   .description("1 while the dependency answers (checked every 5 s), else 0")
                   .register(registry);
               dependencyTimer = vertx.setPeriodic(0, 5000, id -> checkDependencies());
-              firstMaintenance = maintainPartitions(partitions);
+              firstMaintenance = maintainPartitions(partitions).compose(x -> maintainAudit());
               Routes routes = new Routes(this);
               return vertx.deployVerticle(
                   () -> new HttpVerticle(config.http(), routes::router, routes::handshake),
@@ -215,6 +228,7 @@ public final class Gateway {
                 httpDeployment == null ? Future.succeededFuture() : vertx.undeploy(httpDeployment));
     Future<Void> drained =
         http.transform(v -> committer == null ? Future.succeededFuture() : committer.close())
+            .transform(v -> stopAudit())
             .transform(v -> closeQuietly(writers))
             .transform(v -> closeQuietly(deliveryPool))
             .transform(v -> closeQuietly(replayPool))
@@ -270,6 +284,62 @@ public final class Gateway {
         .onFailure(err -> LOG.error("could not drop partitions past retention", err))
         .<Void>mapEmpty()
         .otherwiseEmpty();
+  }
+
+  /**
+   * The audit trail's writer, on its own pool and context, apart from delivery's: deliveries only
+   * queue records. Its day partitions exist whether or not auditing is on, so the query answers.
+   */
+  private Future<Void> startAudit() {
+    var settings = config.audit();
+    Future<Void> ready = auditPartitions.ensurePartitions();
+    if (!settings.enabled()) {
+      LOG.info("audit trail off (audit.enabled=false): deliveries are not recorded");
+      return ready;
+    }
+    auditPool = PgPools.create(vertx, config.pg(), "audit", 1, 4);
+    AuditWriter writer = new AuditWriter(auditPool, new AuditStore(), settings.writer(), registry);
+    return ready
+        .compose(v -> vertx.deployVerticle(writer))
+        .map(
+            id -> {
+              auditDeployment = id;
+              audit = writer;
+              return null;
+            });
+  }
+
+  /** Writes the audit records still buffered (everything that delivered has stopped). */
+  private Future<Void> stopAudit() {
+    return (auditDeployment == null
+            ? Future.<Void>succeededFuture()
+            : vertx.undeploy(auditDeployment).otherwiseEmpty())
+        .transform(v -> closeQuietly(auditPool));
+  }
+
+  /** Creates the coming days' audit partitions and drops those past audit.retention-days. */
+  private Future<Void> maintainAudit() {
+    int days = config.audit().retentionDays();
+    return auditPartitions
+        .ensurePartitions()
+        .onFailure(err -> LOG.error("could not create upcoming audit partitions", err))
+        .transform(v -> auditPartitions.dropExpired(days))
+        .onSuccess(
+            dropped -> {
+              if (!dropped.isEmpty()) {
+                LOG.info("audit retention ({} days): dropped partitions {}", days, dropped);
+              }
+            })
+        .onFailure(err -> LOG.error("could not drop audit partitions past retention", err))
+        .<Void>mapEmpty()
+        .otherwiseEmpty();
+  }
+
+  /**
+   * Runs the audit trail's retention now (operations and tests); the gateway also runs it hourly.
+   */
+  public Future<java.util.List<String>> applyAuditRetention() {
+    return auditPartitions.dropExpired(config.audit().retentionDays());
   }
 
   /** Runs retention now (operations and tests); the gateway also runs it hourly. */

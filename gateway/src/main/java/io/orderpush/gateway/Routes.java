@@ -1,6 +1,7 @@
 package io.orderpush.gateway;
 
 import io.orderpush.gateway.admin.AppsApi;
+import io.orderpush.gateway.admin.AuditApi;
 import io.orderpush.gateway.admin.Changes;
 import io.orderpush.gateway.admin.Deliveries;
 import io.orderpush.gateway.admin.GrantsApi;
@@ -48,6 +49,7 @@ final class Routes {
   private final AppAuth appAuth;
   private final ReplayHandler replay;
   private final ChannelsApi channels;
+  private final AuditApi audit;
   private final long ingestBodyLimit;
 
   Routes(Gateway g) {
@@ -87,7 +89,9 @@ final class Routes {
             g.config.replay().maxEvents(),
             g.config.replay().maxConcurrent(),
             g.config.replay().maxConcurrentPerApp(),
-            g.registry);
+            g.registry,
+            g.audit);
+    audit = new AuditApi(g.pool, g.log);
     channels = new ChannelsApi(g.log, g.pool, g.grants, g.cursors, g.engine);
     lag = new LagApi(g.lag);
     stream = new StreamHandler(g.apps, g.streams, authLimiter);
@@ -194,6 +198,10 @@ final class Routes {
         .handler(metered.route("grants.delete"))
         .handler(admin)
         .handler(grantsApi::delete);
+    r.get("/v1/audit/deliveries")
+        .handler(metered.route("audit.deliveries"))
+        .handler(admin)
+        .handler(audit::deliveries);
 
     // The operator console: static pages, no token (the API calls they make carry it).
     ConsolePages.mount(r);

@@ -1,5 +1,6 @@
 package io.orderpush.delivery.callback;
 
+import io.orderpush.delivery.audit.DeliveryAudit;
 import io.orderpush.delivery.channel.Channel;
 import io.orderpush.delivery.channel.ChannelStates;
 import io.orderpush.delivery.channel.DeliveryEngine;
@@ -206,6 +207,7 @@ final class CallbackEndpoint extends Subscriber {
 
   private void send(Channel c, Batch b, List<LoggedEvent> events) {
     long started = System.nanoTime();
+    long sentAt = System.currentTimeMillis();
     b.sending = true;
     metrics.batchEvents.record(events.size());
     sender
@@ -226,6 +228,17 @@ final class CallbackEndpoint extends Subscriber {
                               ar.succeeded()
                                   ? ar.result()
                                   : new Attempt(0, Optional.empty(), String.valueOf(ar.cause()));
+                          engine
+                              .audit()
+                              .callback(
+                                  c,
+                                  url,
+                                  b.first,
+                                  b.last,
+                                  sentAt,
+                                  a.status(),
+                                  a.error(),
+                                  DeliveryAudit.masked(c));
                           metrics.attempt(
                               a.succeeded()
                                   ? "success"

@@ -60,6 +60,10 @@ public final class DeliveryEngine {
   /** The checkpoint write in flight, or the last one: writes never overlap. */
   private Future<Void> saving = Future.succeededFuture();
 
+  /** Where the batches that leave this node are recorded (the audit trail). */
+  private io.orderpush.delivery.audit.DeliveryAudit audit =
+      io.orderpush.delivery.audit.DeliveryAudit.NONE;
+
   private volatile long lag;
   private long lagTimer = -1;
   private long checkpointTimer = -1;
@@ -220,6 +224,17 @@ public final class DeliveryEngine {
             }
           }
         });
+  }
+
+  /**
+   * Records the batches this node's transports send to {@code log}; call before delivery starts.
+   */
+  public void auditTo(io.orderpush.persistence.audit.AuditLog log) {
+    audit = new io.orderpush.delivery.audit.DeliveryAudit(log);
+  }
+
+  public io.orderpush.delivery.audit.DeliveryAudit audit() {
+    return audit;
   }
 
   public Context context() {

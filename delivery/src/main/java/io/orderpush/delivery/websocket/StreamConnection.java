@@ -1,5 +1,6 @@
 package io.orderpush.delivery.websocket;
 
+import io.orderpush.delivery.audit.DeliveryAudit;
 import io.orderpush.delivery.channel.AckOutcome;
 import io.orderpush.delivery.channel.Channel;
 import io.orderpush.delivery.channel.DeliveryEngine;
@@ -362,6 +363,7 @@ final class StreamConnection extends Subscriber {
         StreamMessages.events(channel.merchantId(), events, settings.maxFrameBytes())) {
       send(frame);
     }
+    engine.audit().websocket(channel, id, events, DeliveryAudit.masked(channel));
     if (queueFull()) {
       metrics.paused.increment();
     }

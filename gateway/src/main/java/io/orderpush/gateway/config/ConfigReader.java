@@ -171,6 +171,15 @@ final class ConfigReader {
     }
   }
 
+  boolean bool(String key) {
+    String v = raw(key);
+    if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
+      return Boolean.parseBoolean(v);
+    }
+    problem(key, "true or false", v);
+    return false;
+  }
+
   String string(String key) {
     return raw(key);
   }

@@ -30,7 +30,8 @@ public record GatewayConfig(
     java.time.Duration tokenGrace,
     ControlSettings control,
     AuthLimitConfig authLimit,
-    MaskRules masking) {
+    MaskRules masking,
+    AuditConfig audit) {
 
   /**
    * Reads the defaults file overridden by {@code env}; throws {@link ConfigException} listing every
@@ -196,6 +197,23 @@ public record GatewayConfig(
               + " (buyer.phone, receiver.address:address): "
               + e.getMessage());
     }
+    int auditRetentionDays = r.integer("audit.retention-days", 1, 36_500);
+    r.check(
+        auditRetentionDays >= retentionDays,
+        "audit.retention-days (GATEWAY_AUDIT_RETENTION_DAYS) must be at least retention.days ("
+            + retentionDays
+            + "): the trail outlives the events, was "
+            + auditRetentionDays);
+    AuditConfig audit =
+        new AuditConfig(
+            r.bool("audit.enabled"),
+            auditRetentionDays,
+            new io.orderpush.persistence.audit.AuditWriter.Settings(
+                r.integer("audit.buffer-rows", 100, 10_000_000),
+                r.integer("audit.flush-rows", 1, 10_000),
+                r.millis("audit.flush-interval-ms", 10, 60_000),
+                // the final flush at shutdown waits for PostgreSQL as long as a statement may take
+                queryTimeout));
     r.throwIfInvalid();
     return new GatewayConfig(
         http,
@@ -216,6 +234,7 @@ public record GatewayConfig(
         tokenGrace,
         control,
         authLimit,
-        masking);
+        masking,
+        audit);
   }
 }

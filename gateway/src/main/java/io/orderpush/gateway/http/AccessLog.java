@@ -28,6 +28,12 @@ public final class AccessLog implements PlatformHandler {
   private static final Pattern SANE = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
   private static final Logger LOG = LoggerFactory.getLogger(LOGGER);
 
+  /** The id this request got (a new one if it did not pass through here). */
+  public static String requestId(RoutingContext ctx) {
+    String id = ctx.get(ID_KEY);
+    return id != null ? id : UUID.randomUUID().toString();
+  }
+
   @Override
   public void handle(RoutingContext ctx) {
     long start = System.nanoTime();

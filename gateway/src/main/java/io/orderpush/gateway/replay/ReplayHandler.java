@@ -3,10 +3,12 @@ package io.orderpush.gateway.replay;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.orderpush.delivery.channel.Channel;
+import io.orderpush.gateway.http.AccessLog;
 import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.AppAuth;
 import io.orderpush.gateway.ingest.EventParser;
 import io.orderpush.persistence.apps.GrantStore;
+import io.orderpush.persistence.audit.AuditLog;
 import io.orderpush.persistence.events.EventLog;
 import io.orderpush.persistence.events.LoggedEvent;
 import io.vertx.core.Future;
@@ -34,6 +36,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   private final Counter streamed;
   private final Counter revoked;
   private final ReplayAdmission admission;
+  private final AuditLog audit;
 
   public ReplayHandler(
       EventLog log,
@@ -42,7 +45,9 @@ public final class ReplayHandler implements Handler<RoutingContext> {
       int maxEvents,
       int maxConcurrent,
       int maxConcurrentPerApp,
-      MeterRegistry registry) {
+      MeterRegistry registry,
+      AuditLog audit) {
+    this.audit = audit;
     this.admission = new ReplayAdmission(maxConcurrent, maxConcurrentPerApp, registry);
     this.revoked =
         Counter.builder("gateway.replay.revoked")
@@ -73,10 +78,16 @@ public final class ReplayHandler implements Handler<RoutingContext> {
       throw refused;
     }
     HttpServerResponse resp = ctx.response();
+    // The access log's request id names the response, in its X-Request-Id and its audit record.
+    ReplayAudit audited = new ReplayAudit(audit, app.appId(), merchantId, AccessLog.requestId(ctx));
     // Through the routing context: setting the response's own end or close handler would
     // replace the one that runs every end handler (request metrics, the access log).
-    ctx.addEndHandler(ended -> release.run());
-    Replay replay = new Replay(app.appId(), merchantId, resp, toSeq);
+    ctx.addEndHandler(
+        ended -> {
+          release.run();
+          audited.ended();
+        });
+    Replay replay = new Replay(app.appId(), merchantId, resp, toSeq, audited);
     granted(replay)
         .compose(ok -> log.oldestRetained(pool, merchantId))
         .map(
@@ -103,7 +114,8 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   }
 
   /** One replay response being streamed. */
-  private record Replay(UUID appId, String merchantId, HttpServerResponse resp, long toSeq) {}
+  private record Replay(
+      UUID appId, String merchantId, HttpServerResponse resp, long toSeq, ReplayAudit audit) {}
 
   /**
    * Fails with 403 unless the app holds a grant of the merchant right now and is not frozen, so a
@@ -167,6 +179,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
               long after = last + 1;
               long left = remaining - n;
               resp.write(sb.toString());
+              r.audit().streamed(events.get(0).seq(), last, !pii.result());
               streamed.increment(n);
               if (resp.writeQueueFull()) {
                 resp.drainHandler(v -> page(r, after, left));

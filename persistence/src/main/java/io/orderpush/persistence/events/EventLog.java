@@ -390,5 +390,47 @@ public final class EventLog {
         .map(rows -> rows.size() == 0 ? 0L : rows.iterator().next().getLong(0));
   }
 
+  /** Chunks an order lookup reads at most: an order has a handful of events. */
+  static final int ORDER_MAX_CHUNKS = 1000;
+
+  /**
+   * The seqs of one order's events among the merchant's stored events ingested up to {@code until}
+   * (null: all retained), in order. There is no index by order: PostgreSQL scans the merchant's
+   * chunks in that range and returns only those whose text holds the order's id; of their lines,
+   * those whose own {@code orderId} is it count. For operators' audit queries, never delivery.
+   */
+  public Future<long[]> seqsOfOrder(
+      SqlClient client, String merchantId, String orderId, Instant until) {
+    String needle = "\"orderId\":" + io.vertx.core.json.Json.encode(orderId);
+    Tuple args = Tuple.of(merchantId, needle, ORDER_MAX_CHUNKS);
+    String sql =
+        "SELECT first_seq, events FROM event_chunks WHERE merchant_id = $1"
+            + " AND strpos(events, $2) > 0";
+    if (until != null) {
+      args.addOffsetDateTime(until.atOffset(ZoneOffset.UTC));
+      sql += " AND ingested_at <= $4";
+    }
+    return client
+        .preparedQuery(sql + " ORDER BY last_seq LIMIT $3")
+        .execute(args)
+        .map(
+            rows -> {
+              List<Long> seqs = new ArrayList<>();
+              for (Row row : rows) {
+                long seq = row.getLong(0);
+                for (String line : row.getString(1).split("\n", -1)) {
+                  // the id may also appear as a key inside data: only the event's own counts
+                  if (line.contains(needle)
+                      && orderId.equals(
+                          new io.vertx.core.json.JsonObject(line).getValue("orderId"))) {
+                    seqs.add(seq);
+                  }
+                  seq++;
+                }
+              }
+              return seqs.stream().mapToLong(Long::longValue).toArray();
+            });
+  }
+
   private record Key(String merchantId, String eventId) {}
 }

@@ -22,10 +22,20 @@ public final class PartitionMaintainer {
 
   private final Pool pool;
   private final int daysAhead;
+  private final List<String> tables;
 
   public PartitionMaintainer(Pool pool, int daysAhead) {
+    this(pool, daysAhead, TABLES);
+  }
+
+  /**
+   * Maintains the day partitions of other tables range-partitioned the same way (by a timestamptz,
+   * UTC days), each set with its own retention: the audit trail's, say.
+   */
+  public PartitionMaintainer(Pool pool, int daysAhead, List<String> tables) {
     this.pool = pool;
     this.daysAhead = daysAhead;
+    this.tables = List.copyOf(tables);
   }
 
   /** Ensures partitions exist from yesterday to {@code daysAhead} days from today (UTC). */
@@ -35,7 +45,7 @@ public final class PartitionMaintainer {
     for (LocalDate day = today.minusDays(1);
         !day.isAfter(today.plusDays(daysAhead));
         day = day.plusDays(1)) {
-      for (String table : TABLES) {
+      for (String table : tables) {
         ddl.add(createPartition(table, day));
       }
     }
@@ -76,15 +86,15 @@ public final class PartitionMaintainer {
    */
   public Future<List<String>> dropExpired(int retentionDays) {
     LocalDate firstKept = LocalDate.now(ZoneOffset.UTC).minusDays(retentionDays);
-    return pool.query(
+    return pool.preparedQuery(
             "SELECT p.relname, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                + " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname IN ('event_chunks', 'event_keys')")
-        .execute()
+                + " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ANY($1)")
+        .execute(io.vertx.sqlclient.Tuple.of(tables.toArray(String[]::new)))
         .compose(
             rows -> {
               List<String[]> expired = new ArrayList<>();
               for (var r : rows) {
-                LocalDate day = dayOf(r.getString(0), r.getString(1));
+                LocalDate day = dayOf(tables, r.getString(0), r.getString(1));
                 if (day != null && day.isBefore(firstKept)) {
                   expired.add(new String[] {r.getString(0), r.getString(1)});
                 }
@@ -122,7 +132,11 @@ public final class PartitionMaintainer {
 
   /** The day of a partition named {@code parent_yyyyMMdd}, or null for anything else. */
   static LocalDate dayOf(String parent, String child) {
-    if (!TABLES.contains(parent)
+    return dayOf(TABLES, parent, child);
+  }
+
+  static LocalDate dayOf(List<String> tables, String parent, String child) {
+    if (!tables.contains(parent)
         || !child.matches(java.util.regex.Pattern.quote(parent) + "_[0-9]{8}")) {
       return null;
     }

@@ -1,0 +1,152 @@
+package io.orderpush.gateway.admin;
+
+import io.orderpush.gateway.ingest.EventParser;
+import io.orderpush.persistence.audit.AuditFilter;
+import io.orderpush.persistence.audit.AuditRecord;
+import io.orderpush.persistence.audit.AuditStore;
+import io.orderpush.persistence.events.EventLog;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.sqlclient.SqlClient;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * {@code GET /v1/audit/deliveries?merchantId=&orderId=&appId=&from=&to=&limit=&after=}: which apps
+ * were sent a merchant's or an order's events, when, over which connection, endpoint or replay, and
+ * whether masked; oldest first, paged.
+ */
+public final class AuditApi {
+
+  static final int MAX_LIMIT = 1000;
+  static final int DEFAULT_LIMIT = 100;
+
+  private static final DateTimeFormatter ISO_MILLIS =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+  /** Order ids are at most this long, as ingest accepts them. */
+  static final int MAX_ORDER_ID = 128;
+
+  private final SqlClient pool;
+  private final EventLog log;
+  private final AuditStore store = new AuditStore();
+
+  public AuditApi(SqlClient pool, EventLog log) {
+    this.pool = pool;
+    this.log = log;
+  }
+
+  public void deliveries(RoutingContext ctx) {
+    var q = ctx.queryParams();
+    String merchantId = q.get("merchantId");
+    if (merchantId != null && !EventParser.MERCHANT_ID.matcher(merchantId).matches()) {
+      throw AppsApi.invalid("merchantId", "must match " + EventParser.MERCHANT_ID.pattern());
+    }
+    UUID appId = null;
+    if (q.get("appId") != null) {
+      try {
+        appId = UUID.fromString(q.get("appId"));
+      } catch (IllegalArgumentException e) {
+        throw AppsApi.invalid("appId", "must be an app id (a UUID)");
+      }
+    }
+    if (merchantId == null && appId == null) {
+      throw AppsApi.invalid("merchantId", "or appId is required");
+    }
+    String orderId = q.get("orderId");
+    if (orderId != null) {
+      if (merchantId == null) {
+        throw AppsApi.invalid("orderId", "needs merchantId: order ids are unique per merchant");
+      }
+      if (orderId.isEmpty() || orderId.length() > MAX_ORDER_ID) {
+        throw AppsApi.invalid("orderId", "must be 1 to " + MAX_ORDER_ID + " characters");
+      }
+    }
+    Instant from = instant(q.get("from"), "from");
+    Instant to = instant(q.get("to"), "to");
+    if (from != null && to != null && !from.isBefore(to)) {
+      throw AppsApi.invalid("to", "must be after from");
+    }
+    int limit = limit(q.get("limit"));
+    AuditStore.Cursor after = null;
+    if (q.get("after") != null) {
+      try {
+        after = AuditStore.cursor(q.get("after"));
+      } catch (IllegalArgumentException e) {
+        throw AppsApi.invalid("after", "must be the next of a previous page");
+      }
+    }
+    AuditStore.Cursor cursor = after;
+    String merchant = merchantId;
+    UUID app = appId;
+    // An event is delivered after it is ingested: the order's events are among those ingested up
+    // to the end of the range.
+    Future<long[]> seqs =
+        orderId == null
+            ? Future.succeededFuture(null)
+            : log.seqsOfOrder(pool, merchantId, orderId, to);
+    seqs.compose(
+            s ->
+                s != null && s.length == 0
+                    ? Future.succeededFuture(new AuditStore.Page(List.of(), Optional.empty()))
+                    : store.find(pool, new AuditFilter(merchant, app, s, from, to, cursor, limit)))
+        .onSuccess(page -> AdminJson.send(ctx, 200, json(page)))
+        .onFailure(ctx::fail);
+  }
+
+  static JsonObject json(AuditStore.Page page) {
+    JsonArray items = new JsonArray();
+    for (AuditRecord r : page.items()) {
+      JsonObject item =
+          new JsonObject()
+              .put("appId", r.appId().toString())
+              .put("merchantId", r.merchantId())
+              .put("fromSeq", r.fromSeq())
+              .put("toSeq", r.toSeq())
+              .put("transport", r.transport().wireName())
+              .put("via", r.via())
+              .put("deliveredAt", ISO_MILLIS.format(Instant.ofEpochMilli(r.deliveredAtMillis())))
+              .put("masked", r.masked());
+      if (r.status() != 0) {
+        item.put("outcome", new JsonObject().put("status", r.status()));
+      } else if (r.error() != null) {
+        item.put("outcome", new JsonObject().put("error", r.error()));
+      }
+      items.add(item);
+    }
+    return new JsonObject().put("items", items).put("next", page.next().orElse(null));
+  }
+
+  private static Instant instant(String raw, String name) {
+    if (raw == null) {
+      return null;
+    }
+    try {
+      return Instant.parse(raw);
+    } catch (DateTimeParseException e) {
+      throw AppsApi.invalid(name, "must be an ISO-8601 instant, e.g. 2026-11-11T00:00:00Z");
+    }
+  }
+
+  private static int limit(String raw) {
+    if (raw == null) {
+      return DEFAULT_LIMIT;
+    }
+    try {
+      int n = Integer.parseInt(raw);
+      if (n >= 1 && n <= MAX_LIMIT) {
+        return n;
+      }
+    } catch (NumberFormatException ignored) {
+      // reported below
+    }
+    throw AppsApi.invalid("limit", "must be an integer from 1 to " + MAX_LIMIT);
+  }
+}

@@ -1,0 +1,206 @@
+package io.orderpush.persistence.audit;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
+import io.vertx.pgclient.PgException;
+import io.vertx.sqlclient.Pool;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes audit records off the delivery path, in groups: {@link #record} only queues (any thread,
+ * never blocks); this verticle's own context writes what is queued every {@code flushInterval}, or
+ * as soon as {@code flushRows} are waiting, as one multi-row INSERT on its own pool, one INSERT at
+ * a time.
+ *
+ * <p>Bounded: at most {@code bufferRows} records are held (queued plus the group being written).
+ * Past that, new records are dropped and counted ({@code gateway.audit.rows.dropped{reason=
+ * buffer_full}}), so a PostgreSQL outage costs audit records, never delivery speed or memory. A
+ * group whose write failed is kept and written again first; one PostgreSQL refuses outright (no
+ * partition for its day) is dropped and counted. {@link #stop} writes what is left, within {@code
+ * shutdownTimeout}.
+ */
+public final class AuditWriter extends VerticleBase implements AuditLog {
+
+  private static final Logger LOG = LoggerFactory.getLogger(AuditWriter.class);
+
+  /**
+   * @param bufferRows records held at most
+   * @param flushRows records per INSERT at most; a flush starts early once this many wait
+   * @param flushInterval how often what is queued is written
+   * @param shutdownTimeout how long the final flush may take
+   */
+  public record Settings(
+      int bufferRows, int flushRows, Duration flushInterval, Duration shutdownTimeout) {}
+
+  private final Pool pool;
+  private final AuditStore store;
+  private final Settings settings;
+  private final AuditMetrics metrics;
+  private final ConcurrentLinkedQueue<AuditRecord> queue = new ConcurrentLinkedQueue<>();
+
+  /** Records held: queued, plus the group being written or waiting to be written again. */
+  private final AtomicInteger held = new AtomicInteger();
+
+  /** A group whose write failed: written again before anything newer. Own context only. */
+  private List<AuditRecord> retry;
+
+  private boolean writing;
+  private long timer = -1;
+  private long failingSince;
+
+  public AuditWriter(Pool pool, AuditStore store, Settings settings, MeterRegistry registry) {
+    this.pool = pool;
+    this.store = store;
+    this.settings = settings;
+    this.metrics = new AuditMetrics(registry, held::get);
+  }
+
+  @Override
+  public void record(AuditRecord r) {
+    int n = held.incrementAndGet();
+    if (n > settings.bufferRows()) {
+      held.decrementAndGet();
+      metrics.droppedFull.increment();
+      return;
+    }
+    queue.offer(r);
+    if (n == settings.flushRows() && context != null) {
+      context.runOnContext(v -> flush());
+    }
+  }
+
+  @Override
+  public Future<?> start() {
+    long every = settings.flushInterval().toMillis();
+    timer = vertx.setPeriodic(every, every, id -> flush());
+    return Future.succeededFuture();
+  }
+
+  /** Writes everything still held, then stops; what is left at the timeout is counted as lost. */
+  @Override
+  public Future<?> stop() {
+    vertx.cancelTimer(timer);
+    Promise<Void> done = Promise.promise();
+    long deadline = System.nanoTime() + settings.shutdownTimeout().toNanos();
+    drain(done, deadline);
+    return done.future()
+        .timeout(settings.shutdownTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS)
+        .otherwiseEmpty()
+        .onComplete(
+            v -> {
+              int lost = held.getAndSet(0);
+              if (lost > 0) {
+                metrics.droppedShutdown.increment(lost);
+                LOG.warn("audit: {} records could not be written before shutdown", lost);
+              }
+            });
+  }
+
+  private void drain(Promise<Void> done, long deadline) {
+    if (held.get() == 0 || System.nanoTime() > deadline) {
+      done.tryComplete();
+    } else if (writing) {
+      vertx.setTimer(10, t -> drain(done, deadline));
+    } else {
+      write()
+          .onComplete(ar -> vertx.setTimer(ar.succeeded() ? 1 : 100, t -> drain(done, deadline)));
+    }
+  }
+
+  private void flush() {
+    if (!writing) {
+      write()
+          .onSuccess(
+              wrote -> {
+                if (wrote && queue.size() >= settings.flushRows()) {
+                  flush(); // a backlog: keep writing rather than wait for the tick
+                }
+              });
+    }
+  }
+
+  /** Writes one group; true if one was written. Own context only. */
+  private Future<Boolean> write() {
+    List<AuditRecord> group = retry != null ? retry : take();
+    retry = null;
+    if (group.isEmpty()) {
+      return Future.succeededFuture(false);
+    }
+    writing = true;
+    long started = System.nanoTime();
+    return store
+        .insert(pool, group)
+        .map(
+            v -> {
+              writing = false;
+              metrics.flush.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+              metrics.written.increment(group.size());
+              held.addAndGet(-group.size());
+              if (failingSince != 0) {
+                LOG.info(
+                    "audit: writing again after {} ms of failures",
+                    System.currentTimeMillis() - failingSince);
+                failingSince = 0;
+              }
+              return true;
+            })
+        .recover(
+            err -> {
+              writing = false;
+              if (refused(err)) {
+                held.addAndGet(-group.size());
+                metrics.droppedRejected.increment(group.size());
+                LOG.error(
+                    "audit: PostgreSQL refused {} records, dropped: {}",
+                    group.size(),
+                    err.toString());
+              } else {
+                retry = group;
+                metrics.flushFailures.increment();
+                if (failingSince == 0) {
+                  failingSince = System.currentTimeMillis();
+                  LOG.warn(
+                      "audit: writing {} records failed, retrying; up to {} are kept, newer ones"
+                          + " are dropped past that: {}",
+                      group.size(),
+                      settings.bufferRows(),
+                      err.toString());
+                }
+              }
+              return Future.failedFuture(err);
+            });
+  }
+
+  private List<AuditRecord> take() {
+    List<AuditRecord> group = new ArrayList<>(Math.min(settings.flushRows(), 1024));
+    AuditRecord r;
+    while (group.size() < settings.flushRows() && (r = queue.poll()) != null) {
+      group.add(r);
+    }
+    return group;
+  }
+
+  /**
+   * Data the table will never take (class 22 data exception, 23 integrity: a day without a
+   * partition raises 23514); retrying it would block every later record.
+   */
+  private static boolean refused(Throwable err) {
+    return err instanceof PgException pg
+        && pg.getSqlState() != null
+        && (pg.getSqlState().startsWith("22") || pg.getSqlState().startsWith("23"));
+  }
+
+  /** Records held now (tests, operators). */
+  public int buffered() {
+    return held.get();
+  }
+}
