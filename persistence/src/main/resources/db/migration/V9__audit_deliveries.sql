@@ -24,6 +24,11 @@ CREATE TABLE audit_deliveries (
     -- callbacks: the HTTP status of the answer, or NULL and an error when there was none
     status       integer,
     error        text,
+    -- callbacks: the attempt's webhook-id, its latency, and the first bytes of the answer's body
+    -- (the delivery log of an endpoint)
+    webhook_id    text,
+    latency_ms    integer,
+    response_head text,
     CHECK (to_seq >= from_seq AND from_seq >= 1)
 ) PARTITION BY RANGE (delivered_at);
 

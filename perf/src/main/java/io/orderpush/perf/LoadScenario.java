@@ -79,7 +79,10 @@ final class LoadScenario {
         app.appId(), merchants, prefix, scopes, (System.nanoTime() - t) / 1e9, connections);
     consumer = new StreamConsumer(b.vertx(), b.base(), app.token(), ids);
     StreamBench.await(consumer.connect(connections));
-    for (int i = 0; i < 300 && consumer.assignedTotal() < merchants; i++) {
+    // Until exactly every merchant is held once: while connections join, a merchant moving from one
+    // connection to another can be counted on both (its "assigned" on the new socket read before
+    // the "unassigned" on the old one).
+    for (int i = 0; i < 300 && consumer.assignedTotal() != merchants; i++) {
       Thread.sleep(100);
     }
     if (consumer.assignedTotal() != merchants) {

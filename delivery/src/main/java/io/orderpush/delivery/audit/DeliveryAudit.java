@@ -48,31 +48,39 @@ public final class DeliveryAudit {
   }
 
   /**
-   * One POST attempt of a callback batch ended.
+   * How one POST attempt of a callback batch ended.
    *
    * @param status the HTTP answer, 0 if there was none
    * @param error what went wrong when there was no answer (kept only then)
+   * @param latencyMs from sending to the answer (or to giving up)
+   * @param responseHead the first bytes of the answer's body
    */
+  public record Answer(
+      String webhookId, int status, String error, int latencyMs, String responseHead) {}
+
+  /** One POST attempt of a callback batch ended. */
   public void callback(
       Channel channel,
       URI url,
       long fromSeq,
       long toSeq,
       long sentAtMillis,
-      int status,
-      String error,
+      Answer answer,
       boolean masked) {
     log.record(
-        new AuditRecord(
+        AuditRecord.attempt(
             channel.appId(),
             channel.merchantId(),
             fromSeq,
             toSeq,
-            Transport.CALLBACK,
             url.toString(),
             sentAtMillis,
             masked,
-            status,
-            status == 0 ? error : null));
+            new AuditRecord.Outcome(
+                answer.status(),
+                answer.status() == 0 ? answer.error() : null,
+                answer.webhookId(),
+                answer.latencyMs(),
+                answer.status() == 0 ? null : answer.responseHead())));
   }
 }

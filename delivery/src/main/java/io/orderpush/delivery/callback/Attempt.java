@@ -9,8 +9,17 @@ import java.util.Optional;
  * @param status the HTTP status, or 0 if there was no answer (refused, timeout, reset)
  * @param retryAfter the Retry-After of a 429 or 503, if it had one
  * @param error what went wrong, for the operator view; empty on success
+ * @param responseHead the first bytes of the answer's body (at most {@link #HEAD_BYTES}, as text),
+ *     empty without an answer
  */
-record Attempt(int status, Optional<Duration> retryAfter, String error) {
+record Attempt(int status, Optional<Duration> retryAfter, String error, String responseHead) {
+
+  /** How much of an answer's body is kept for the delivery log; the rest is read and dropped. */
+  static final int HEAD_BYTES = 256;
+
+  Attempt(int status, Optional<Duration> retryAfter, String error) {
+    this(status, retryAfter, error, "");
+  }
 
   boolean succeeded() {
     return status >= 200 && status < 300;

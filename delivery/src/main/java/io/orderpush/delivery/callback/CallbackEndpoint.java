@@ -210,12 +210,9 @@ final class CallbackEndpoint extends Subscriber {
     long sentAt = System.currentTimeMillis();
     b.sending = true;
     metrics.batchEvents.record(events.size());
+    String webhookId = batchId(appId, c.merchantId(), b.first, b.last);
     sender
-        .post(
-            url,
-            batchId(appId, c.merchantId(), b.first, b.last),
-            secrets,
-            body(c.merchantId(), events))
+        .post(url, webhookId, secrets, body(c.merchantId(), events))
         .onComplete(
             ar ->
                 engine
@@ -236,8 +233,12 @@ final class CallbackEndpoint extends Subscriber {
                                   b.first,
                                   b.last,
                                   sentAt,
-                                  a.status(),
-                                  a.error(),
+                                  new DeliveryAudit.Answer(
+                                      webhookId,
+                                      a.status(),
+                                      a.error(),
+                                      (int) ((System.nanoTime() - started) / 1_000_000),
+                                      a.responseHead()),
                                   DeliveryAudit.masked(c));
                           metrics.attempt(
                               a.succeeded()

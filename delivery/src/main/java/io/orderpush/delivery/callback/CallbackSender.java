@@ -117,12 +117,21 @@ final class CallbackSender {
                         exchange.set(req);
                         return req.send(Buffer.buffer(body));
                       })
-                  // The answer's body is read and dropped, never kept.
+                  // The answer's body is read; only its first bytes are kept, for the delivery log.
                   .compose(
-                      resp ->
-                          resp.handler(ignored -> {})
-                              .end()
-                              .map(v -> answer(resp.statusCode(), resp.headers())))
+                      resp -> {
+                        Buffer head = Buffer.buffer();
+                        return resp.handler(
+                                chunk -> {
+                                  int room = Attempt.HEAD_BYTES - head.length();
+                                  if (room > 0) {
+                                    head.appendBuffer(
+                                        chunk.length() <= room ? chunk : chunk.getBuffer(0, room));
+                                  }
+                                })
+                            .end()
+                            .map(v -> answer(resp.statusCode(), resp.headers(), head));
+                      })
                   .onComplete(
                       ar -> {
                         vertx.cancelTimer(deadline);
@@ -136,12 +145,16 @@ final class CallbackSender {
     return result.future();
   }
 
-  private Attempt answer(int status, MultiMap headers) {
+  private Attempt answer(int status, MultiMap headers, Buffer head) {
     Optional<Duration> retryAfter =
         (status == 429 || status == 503)
             ? parseRetryAfter(headers.get("retry-after"))
             : Optional.empty();
-    return new Attempt(status, retryAfter, status >= 200 && status < 300 ? "" : "HTTP " + status);
+    return new Attempt(
+        status,
+        retryAfter,
+        status >= 200 && status < 300 ? "" : "HTTP " + status,
+        head.toString(java.nio.charset.StandardCharsets.UTF_8));
   }
 
   /** Retry-After as seconds or an HTTP date; empty if absent or unreadable. */

@@ -4,6 +4,7 @@ import io.orderpush.gateway.ingest.EventParser;
 import io.orderpush.persistence.audit.AuditFilter;
 import io.orderpush.persistence.audit.AuditRecord;
 import io.orderpush.persistence.audit.AuditStore;
+import io.orderpush.persistence.audit.Transport;
 import io.orderpush.persistence.events.EventLog;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
@@ -19,13 +20,20 @@ import java.util.Optional;
 import java.util.UUID;
 
 /**
- * {@code GET /v1/audit/deliveries?merchantId=&orderId=&appId=&from=&to=&limit=&after=}: which apps
- * were sent a merchant's or an order's events, when, over which connection, endpoint or replay, and
- * whether masked; oldest first, paged.
+ * {@code GET
+ * /v1/audit/deliveries?merchantId=&orderId=&appId=&from=&to=&transport=&status=&limit=&after=}:
+ * which apps were sent a merchant's or an order's events, when, over which connection, endpoint or
+ * replay, and whether masked; oldest first, paged. With {@code appId=&transport=callback} (and
+ * {@code status=5xx}, say) it is the endpoint's delivery log: every attempt with its webhook-id,
+ * answer, latency and the first bytes of the answer.
  */
 public final class AuditApi {
 
   static final int MAX_LIMIT = 1000;
+
+  /** The {@code status} filter: callback attempts by answer class, or without an answer. */
+  static final List<String> STATUS_CLASSES = List.of("2xx", "3xx", "4xx", "5xx", "none");
+
   static final int DEFAULT_LIMIT = 100;
 
   private static final DateTimeFormatter ISO_MILLIS =
@@ -74,6 +82,17 @@ public final class AuditApi {
     if (from != null && to != null && !from.isBefore(to)) {
       throw AppsApi.invalid("to", "must be after from");
     }
+    Transport transport = null;
+    if (q.get("transport") != null) {
+      transport = Transport.fromWire(q.get("transport"));
+      if (transport == null) {
+        throw AppsApi.invalid("transport", "must be websocket, callback or replay");
+      }
+    }
+    String status = q.get("status");
+    if (status != null && !STATUS_CLASSES.contains(status)) {
+      throw AppsApi.invalid("status", "must be one of " + STATUS_CLASSES + " (callback attempts)");
+    }
     int limit = limit(q.get("limit"));
     AuditStore.Cursor after = null;
     if (q.get("after") != null) {
@@ -84,6 +103,7 @@ public final class AuditApi {
       }
     }
     AuditStore.Cursor cursor = after;
+    Transport onlyTransport = transport;
     String merchant = merchantId;
     UUID app = appId;
     // An event is delivered after it is ingested: the order's events are among those ingested up
@@ -96,7 +116,10 @@ public final class AuditApi {
             s ->
                 s != null && s.length == 0
                     ? Future.succeededFuture(new AuditStore.Page(List.of(), Optional.empty()))
-                    : store.find(pool, new AuditFilter(merchant, app, s, from, to, cursor, limit)))
+                    : store.find(
+                        pool,
+                        new AuditFilter(
+                            merchant, app, s, from, to, onlyTransport, status, cursor, limit)))
         .onSuccess(page -> AdminJson.send(ctx, 200, json(page)))
         .onFailure(ctx::fail);
   }
@@ -114,10 +137,16 @@ public final class AuditApi {
               .put("via", r.via())
               .put("deliveredAt", ISO_MILLIS.format(Instant.ofEpochMilli(r.deliveredAtMillis())))
               .put("masked", r.masked());
-      if (r.status() != 0) {
-        item.put("outcome", new JsonObject().put("status", r.status()));
-      } else if (r.error() != null) {
-        item.put("outcome", new JsonObject().put("error", r.error()));
+      AuditRecord.Outcome o = r.outcome();
+      if (o != null) {
+        JsonObject outcome =
+            new JsonObject().put("webhookId", o.webhookId()).put("latencyMs", o.latencyMs());
+        if (o.status() != 0) {
+          outcome.put("status", o.status()).put("responseHead", o.responseHead());
+        } else {
+          outcome.put("error", o.error());
+        }
+        item.put("outcome", outcome);
       }
       items.add(item);
     }

@@ -108,6 +108,7 @@ final class AuditClients {
     final HttpServer server;
     final Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
     final List<Integer> answered = new CopyOnWriteArrayList<>();
+    final List<String> webhookIds = new CopyOnWriteArrayList<>();
 
     Endpoint(Vertx vertx, IntFunction<Integer> script) {
       this.vertx = vertx;
@@ -128,10 +129,14 @@ final class AuditClients {
                                             .incrementAndGet();
                                     int status = script.apply(attempt);
                                     answered.add(status);
+                                    webhookIds.add(req.getHeader("webhook-id"));
                                     if (status == 0) {
                                       req.connection().close();
                                     } else {
-                                      req.response().setStatusCode(status).end();
+                                      // a body longer than the delivery log keeps
+                                      req.response()
+                                          .setStatusCode(status)
+                                          .end("answer " + status + " " + "x".repeat(400));
                                     }
                                   }))
                   .listen(0, "127.0.0.1"));

@@ -149,6 +149,22 @@ class AuditIT {
     assertThat(items.get(0).getJsonObject("outcome").containsKey("status")).isFalse();
     assertThat(items.get(1).getJsonObject("outcome").getInteger("status")).isEqualTo(500);
     assertThat(items.get(2).getJsonObject("outcome").getInteger("status")).isEqualTo(204);
+
+    // The endpoint's delivery log: each attempt's webhook-id, latency and answer head.
+    for (int i = 0; i < 3; i++) {
+      JsonObject outcome = items.get(i).getJsonObject("outcome");
+      assertThat(outcome.getString("webhookId")).isEqualTo(endpoint.webhookIds.get(i));
+      assertThat(outcome.getInteger("latencyMs")).isBetween(0, 60_000);
+    }
+    assertThat(items.get(0).getJsonObject("outcome").getString("responseHead")).isNull();
+    String head = items.get(1).getJsonObject("outcome").getString("responseHead");
+    assertThat(head).startsWith("answer 500 xxx").hasSizeLessThanOrEqualTo(256);
+    JsonObject failed = audit("appId=" + app.id() + "&transport=callback&status=5xx");
+    assertThat(items(failed))
+        .extracting(it -> it.getJsonObject("outcome").getInteger("status"))
+        .containsExactly(500);
+    assertThat(items(audit("appId=" + app.id() + "&transport=callback&status=none"))).hasSize(1);
+    assertThat(items(audit("appId=" + app.id() + "&transport=websocket"))).isEmpty();
   }
 
   // ------------------------------------------------------------------ replay, orders
@@ -281,6 +297,9 @@ class AuditIT {
             "merchantId=" + m + "&limit=1001",
             "merchantId=" + m + "&limit=ten",
             "merchantId=" + m + "&after=not-a-cursor",
+            "merchantId=" + m + "&transport=carrier-pigeon",
+            "merchantId=" + m + "&status=200",
+            "merchantId=" + m + "&status=6xx",
             "merchantId=" + m + "&orderId=" + "o".repeat(129))) {
       HttpResponse<String> r = get(query, TestGateway.ADMIN_TOKEN);
       assertThat(r.statusCode()).as(query + " -> " + r.body()).isEqualTo(400);

@@ -8,9 +8,7 @@ import java.util.UUID;
  * @param via the WebSocket connection id, the callback endpoint URL, or the replay request id
  * @param deliveredAtMillis when it was sent (a callback: when the POST started)
  * @param masked whether personal data in it was masked
- * @param status a callback's HTTP answer; 0 when there was none (see {@code error}) or for the
- *     other transports
- * @param error a callback that got no answer: what happened; null otherwise
+ * @param outcome a callback attempt's outcome; null for the other transports
  */
 public record AuditRecord(
     UUID appId,
@@ -21,18 +19,41 @@ public record AuditRecord(
     String via,
     long deliveredAtMillis,
     boolean masked,
-    int status,
-    String error) {
+    Outcome outcome) {
 
-  /** Errors are stored for the operator, not as a log: long ones are cut. */
-  static final int MAX_ERROR_CHARS = 300;
+  /**
+   * How a callback attempt ended: the delivery log of an endpoint.
+   *
+   * @param status the HTTP answer; 0 when there was none (see {@code error})
+   * @param error what happened when there was no answer; null otherwise
+   * @param webhookId the attempt's {@code webhook-id} (the same for every attempt of a batch)
+   * @param latencyMs from sending to the answer, or to giving up
+   * @param responseHead the first bytes of the answer's body; null without an answer
+   */
+  public record Outcome(
+      int status, String error, String webhookId, int latencyMs, String responseHead) {
+
+    public Outcome {
+      if (error != null && error.length() > MAX_TEXT_CHARS) {
+        error = error.substring(0, MAX_TEXT_CHARS);
+      }
+      if (responseHead != null && responseHead.length() > MAX_TEXT_CHARS) {
+        responseHead = responseHead.substring(0, MAX_TEXT_CHARS);
+      }
+    }
+
+    /** {@code 2xx}..{@code 5xx}, or {@code none} without an answer. */
+    public String statusClass() {
+      return status == 0 ? "none" : (status / 100) + "xx";
+    }
+  }
+
+  /** Errors and answer heads are kept for the operator, not as a log: long ones are cut. */
+  static final int MAX_TEXT_CHARS = 300;
 
   public AuditRecord {
     if (fromSeq < 1 || toSeq < fromSeq) {
       throw new IllegalArgumentException("bad seq range " + fromSeq + "-" + toSeq);
-    }
-    if (error != null && error.length() > MAX_ERROR_CHARS) {
-      error = error.substring(0, MAX_ERROR_CHARS);
     }
   }
 
@@ -47,6 +68,20 @@ public record AuditRecord(
       long deliveredAtMillis,
       boolean masked) {
     return new AuditRecord(
-        appId, merchantId, fromSeq, toSeq, transport, via, deliveredAtMillis, masked, 0, null);
+        appId, merchantId, fromSeq, toSeq, transport, via, deliveredAtMillis, masked, null);
+  }
+
+  /** One POST attempt of a callback batch, to the endpoint {@code url}, and how it ended. */
+  public static AuditRecord attempt(
+      UUID appId,
+      String merchantId,
+      long fromSeq,
+      long toSeq,
+      String url,
+      long sentAtMillis,
+      boolean masked,
+      Outcome outcome) {
+    return new AuditRecord(
+        appId, merchantId, fromSeq, toSeq, Transport.CALLBACK, url, sentAtMillis, masked, outcome);
   }
 }

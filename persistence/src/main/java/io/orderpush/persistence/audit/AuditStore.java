@@ -26,13 +26,14 @@ public final class AuditStore {
   private static final String INSERT =
       "INSERT INTO audit_deliveries"
           + " (delivered_at, app_id, merchant_id, from_seq, to_seq, transport, via, masked, status,"
-          + " error)"
+          + " error, webhook_id, latency_ms, response_head)"
           + " SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::bigint[],"
-          + " $5::bigint[], $6::text[], $7::text[], $8::boolean[], $9::int4[], $10::text[])";
+          + " $5::bigint[], $6::text[], $7::text[], $8::boolean[], $9::int4[], $10::text[],"
+          + " $11::text[], $12::int4[], $13::text[])";
 
   private static final String SELECT =
       "SELECT id, delivered_at, app_id, merchant_id, from_seq, to_seq, transport, via, masked,"
-          + " status, error FROM audit_deliveries WHERE true";
+          + " status, error, webhook_id, latency_ms, response_head FROM audit_deliveries WHERE true";
 
   /** Where a page ended: the last item's delivery time (microseconds) and id. */
   public record Cursor(long deliveredAtMicros, long id) {}
@@ -53,6 +54,9 @@ public final class AuditStore {
     Boolean[] masked = new Boolean[n];
     Integer[] statuses = new Integer[n];
     String[] errors = new String[n];
+    String[] webhookIds = new String[n];
+    Integer[] latencies = new Integer[n];
+    String[] heads = new String[n];
     for (int i = 0; i < n; i++) {
       AuditRecord r = records.get(i);
       at[i] = Instant.ofEpochMilli(r.deliveredAtMillis()).atOffset(ZoneOffset.UTC);
@@ -63,8 +67,14 @@ public final class AuditStore {
       transports[i] = r.transport().wireName();
       vias[i] = r.via();
       masked[i] = r.masked();
-      statuses[i] = r.status() == 0 ? null : r.status();
-      errors[i] = r.error();
+      AuditRecord.Outcome o = r.outcome();
+      if (o != null) {
+        statuses[i] = o.status() == 0 ? null : o.status();
+        errors[i] = o.error();
+        webhookIds[i] = o.webhookId();
+        latencies[i] = o.latencyMs();
+        heads[i] = o.responseHead();
+      }
     }
     return client
         .preparedQuery(INSERT)
@@ -79,7 +89,10 @@ public final class AuditStore {
                 .addArrayOfString(vias)
                 .addArrayOfBoolean(masked)
                 .addArrayOfInteger(statuses)
-                .addArrayOfString(errors))
+                .addArrayOfString(errors)
+                .addArrayOfString(webhookIds)
+                .addArrayOfInteger(latencies)
+                .addArrayOfString(heads))
         .mapEmpty();
   }
 
@@ -102,6 +115,22 @@ public final class AuditStore {
     if (filter.to() != null) {
       args.addOffsetDateTime(filter.to().atOffset(ZoneOffset.UTC));
       sql.append(" AND delivered_at < $").append(args.size());
+    }
+    if (filter.transport() != null) {
+      args.addString(filter.transport().wireName());
+      sql.append(" AND transport = $").append(args.size());
+    }
+    if (filter.statusClass() != null) {
+      if (filter.statusClass().equals("none")) {
+        sql.append(" AND transport = 'callback' AND status IS NULL");
+      } else {
+        args.addInteger(Integer.parseInt(filter.statusClass().substring(0, 1)) * 100);
+        sql.append(" AND status >= $")
+            .append(args.size())
+            .append(" AND status < $")
+            .append(args.size())
+            .append(" + 100");
+      }
     }
     if (filter.seqs() != null) {
       Long[] seqs = new Long[filter.seqs().length];
@@ -137,18 +166,26 @@ public final class AuditStore {
                 }
                 OffsetDateTime at = row.getOffsetDateTime(1);
                 Integer status = row.getInteger(9);
+                Transport transport = Transport.ofWireName(row.getString(6));
+                Integer latency = row.getInteger(12);
                 items.add(
                     new AuditRecord(
                         row.getUUID(2),
                         row.getString(3),
                         row.getLong(4),
                         row.getLong(5),
-                        Transport.ofWireName(row.getString(6)),
+                        transport,
                         row.getString(7),
                         at.toInstant().toEpochMilli(),
                         row.getBoolean(8),
-                        status == null ? 0 : status,
-                        row.getString(10)));
+                        transport != Transport.CALLBACK
+                            ? null
+                            : new AuditRecord.Outcome(
+                                status == null ? 0 : status,
+                                row.getString(10),
+                                row.getString(11),
+                                latency == null ? 0 : latency,
+                                row.getString(13))));
                 Instant i = at.toInstant();
                 last =
                     new Cursor(i.getEpochSecond() * 1_000_000 + i.getNano() / 1000, row.getLong(0));

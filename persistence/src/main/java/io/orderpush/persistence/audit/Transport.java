@@ -16,4 +16,14 @@ public enum Transport {
   static Transport ofWireName(String name) {
     return valueOf(name.toUpperCase(Locale.ROOT));
   }
+
+  /** The transport of a wire name, or null if there is none. */
+  public static Transport fromWire(String name) {
+    for (Transport t : values()) {
+      if (t.wireName().equals(name)) {
+        return t;
+      }
+    }
+    return null;
+  }
 }
