@@ -11,6 +11,7 @@ import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.Utf16;
 import io.orderpush.persistence.events.NewEvent;
+import io.orderpush.persistence.masking.JsonCopy;
 import io.orderpush.persistence.masking.MaskRules;
 import io.orderpush.persistence.masking.Masker;
 import java.io.IOException;
@@ -313,32 +314,7 @@ public final class EventParser {
         t = p.nextToken();
         continue;
       }
-      switch (t) {
-        case START_OBJECT -> {
-          g.writeStartObject();
-          depth++;
-        }
-        case END_OBJECT -> {
-          g.writeEndObject();
-          depth--;
-        }
-        case START_ARRAY -> {
-          g.writeStartArray();
-          depth++;
-        }
-        case END_ARRAY -> {
-          g.writeEndArray();
-          depth--;
-        }
-        case FIELD_NAME -> g.writeFieldName(p.currentName());
-        case VALUE_STRING ->
-            g.writeString(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
-        case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> g.writeNumber(p.getText());
-        case VALUE_TRUE -> g.writeBoolean(true);
-        case VALUE_FALSE -> g.writeBoolean(false);
-        case VALUE_NULL -> g.writeNull();
-        default -> throw new IllegalStateException("unexpected token " + t);
-      }
+      depth += JsonCopy.writeToken(t, p, g);
       if (depth == 0) {
         return true;
       }

@@ -172,32 +172,7 @@ public final class Masker {
     static void copy(JsonParser p, JsonGenerator g) throws IOException {
       int depth = 0;
       do {
-        switch (p.currentToken()) {
-          case START_OBJECT -> {
-            g.writeStartObject();
-            depth++;
-          }
-          case END_OBJECT -> {
-            g.writeEndObject();
-            depth--;
-          }
-          case START_ARRAY -> {
-            g.writeStartArray();
-            depth++;
-          }
-          case END_ARRAY -> {
-            g.writeEndArray();
-            depth--;
-          }
-          case FIELD_NAME -> g.writeFieldName(p.currentName());
-          case VALUE_STRING ->
-              g.writeString(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
-          case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> g.writeNumber(p.getText());
-          case VALUE_TRUE -> g.writeBoolean(true);
-          case VALUE_FALSE -> g.writeBoolean(false);
-          case VALUE_NULL -> g.writeNull();
-          default -> throw new IllegalStateException("unexpected token " + p.currentToken());
-        }
+        depth += JsonCopy.writeToken(p.currentToken(), p, g);
       } while (depth > 0 && p.nextToken() != null);
     }
   }
