@@ -4,13 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
+import io.orderpush.gateway.TestApps;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.sqlclient.Tuple;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -61,15 +61,7 @@ class LagIT {
 
   @AfterEach
   void cleanUp() {
-    for (String id : apps) {
-      gw.gateway
-          .pool()
-          .preparedQuery("DELETE FROM apps WHERE app_id = $1")
-          .execute(Tuple.of(UUID.fromString(id)))
-          .toCompletionStage()
-          .toCompletableFuture()
-          .join();
-    }
+    TestApps.deleteRows(gw, apps);
   }
 
   String app(JsonObject delivery) {

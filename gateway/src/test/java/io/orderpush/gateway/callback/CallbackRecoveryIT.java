@@ -6,6 +6,7 @@ import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.NoStuckChannels;
 import io.orderpush.gateway.Scrape;
+import io.orderpush.gateway.TestApps;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.Future;
@@ -20,7 +21,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -119,41 +119,17 @@ class CallbackRecoveryIT {
   @AfterEach
   void cleanUp() {
     NoStuckChannels.check(gw);
-    for (String id : apps) {
-      gw.gateway
-          .pool()
-          .preparedQuery("DELETE FROM apps WHERE app_id = $1")
-          .execute(Tuple.of(UUID.fromString(id)))
-          .toCompletionStage()
-          .toCompletableFuture()
-          .join();
-    }
+    TestApps.deleteRows(gw, apps);
     vertx.close().toCompletionStage().toCompletableFuture().join();
   }
 
   String callbackApp(String merchant) {
     hooks = new Hooks(vertx);
-    HttpResponse<String> r =
-        gw.send(
-            "POST",
-            "/v1/apps",
-            TestGateway.ADMIN_TOKEN,
-            new JsonObject()
-                .put("name", "recovery")
-                .put("delivery", new JsonObject().put("mode", "callback").put("url", hooks.url()))
-                .encode());
-    assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
-    String appId = new JsonObject(r.body()).getString("appId");
-    tokens.put(appId, new JsonObject(r.body()).getString("token"));
-    apps.add(appId);
-    HttpResponse<String> g =
-        gw.send(
-            "PUT",
-            "/v1/merchants/" + merchant + "/grants/" + appId,
-            TestGateway.ADMIN_TOKEN,
-            "{\"start\":\"earliest\"}");
-    assertThat(g.statusCode()).as(g.body()).isEqualTo(200);
-    return appId;
+    TestApps.Created app = TestApps.create(gw, "recovery", hooks.url());
+    tokens.put(app.appId(), app.token());
+    apps.add(app.appId());
+    TestApps.grant(gw, merchant, app.appId(), "{\"start\":\"earliest\"}");
+    return app.appId();
   }
 
   void ingest(String merchant, int from, int to) {

@@ -5,18 +5,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.NoStuckChannels;
+import io.orderpush.gateway.TestApps;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import io.vertx.sqlclient.Tuple;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -62,17 +61,8 @@ class EndpointRetryIT {
       CallbackRecoveryIT.Hooks hooks = new CallbackRecoveryIT.Hooks(vertx);
       hooks.answer = r -> Future.succeededFuture(503);
       String m = TestServices.uniqueMerchant("retry");
-      HttpResponse<String> created =
-          gw.send(
-              "POST",
-              "/v1/apps",
-              TestGateway.ADMIN_TOKEN,
-              new JsonObject()
-                  .put("name", "retry")
-                  .put("delivery", new JsonObject().put("mode", "callback").put("url", hooks.url()))
-                  .encode());
-      appId = new JsonObject(created.body()).getString("appId");
-      gw.send("PUT", "/v1/merchants/" + m + "/grants/" + appId, TestGateway.ADMIN_TOKEN, "{}");
+      appId = TestApps.create(gw, "retry", hooks.url()).appId();
+      TestApps.grant(gw, m, appId, "{}");
       assertThat(gw.ingest(Events.batch(List.of(Events.event(m, "e-1")))).statusCode())
           .isEqualTo(200);
       String id = appId;
@@ -104,13 +94,7 @@ class EndpointRetryIT {
     } finally {
       vertx.close().toCompletionStage().toCompletableFuture().join();
       if (appId != null) {
-        gw.gateway
-            .pool()
-            .preparedQuery("DELETE FROM apps WHERE app_id = $1")
-            .execute(Tuple.of(UUID.fromString(appId)))
-            .toCompletionStage()
-            .toCompletableFuture()
-            .join();
+        TestApps.deleteRows(gw, List.of(appId));
       }
     }
   }

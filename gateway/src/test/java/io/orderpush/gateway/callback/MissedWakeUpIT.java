@@ -6,18 +6,17 @@ import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.NoStuckChannels;
 import io.orderpush.gateway.Scrape;
+import io.orderpush.gateway.TestApps;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.events.NewEvent;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import io.vertx.sqlclient.Tuple;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -51,13 +50,7 @@ class MissedWakeUpIT {
   @AfterEach
   void cleanUp() {
     NoStuckChannels.check(gw);
-    gw.gateway
-        .pool()
-        .preparedQuery("DELETE FROM apps WHERE app_id = $1")
-        .execute(Tuple.of(UUID.fromString(appId)))
-        .toCompletionStage()
-        .toCompletableFuture()
-        .join();
+    TestApps.deleteRows(gw, List.of(appId));
     vertx.close().toCompletionStage().toCompletableFuture().join();
   }
 
@@ -65,17 +58,8 @@ class MissedWakeUpIT {
   void shouldDeliverAnEventCommittedBehindTheGatewaysBackWithoutAnotherEvent() {
     CallbackRecoveryIT.Hooks hooks = new CallbackRecoveryIT.Hooks(vertx);
     String m = TestServices.uniqueMerchant("wake");
-    HttpResponse<String> r =
-        gw.send(
-            "POST",
-            "/v1/apps",
-            TestGateway.ADMIN_TOKEN,
-            new JsonObject()
-                .put("name", "wake")
-                .put("delivery", new JsonObject().put("mode", "callback").put("url", hooks.url()))
-                .encode());
-    appId = new JsonObject(r.body()).getString("appId");
-    gw.send("PUT", "/v1/merchants/" + m + "/grants/" + appId, TestGateway.ADMIN_TOKEN, "{}");
+    appId = TestApps.create(gw, "wake", hooks.url()).appId();
+    TestApps.grant(gw, m, appId, "{}");
     assertThat(gw.ingest(Events.batch(List.of(Events.event(m, "e-1")))).statusCode())
         .isEqualTo(200);
     Await.until("seq 1 delivered", WAIT, () -> hooks.requests.size() == 1);

@@ -6,10 +6,10 @@ import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.NoStuckChannels;
 import io.orderpush.gateway.Scrape;
+import io.orderpush.gateway.TestApps;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.json.JsonObject;
-import io.vertx.sqlclient.Tuple;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -23,7 +23,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -51,15 +50,7 @@ class ReplayLimitsIT {
   @AfterEach
   void cleanUp() {
     NoStuckChannels.check(gw);
-    for (String id : apps) {
-      gw.gateway
-          .pool()
-          .preparedQuery("DELETE FROM apps WHERE app_id = $1")
-          .execute(Tuple.of(UUID.fromString(id)))
-          .toCompletionStage()
-          .toCompletableFuture()
-          .join();
-    }
+    TestApps.deleteRows(gw, apps);
   }
 
   /** A WebSocket app granted {@code merchant}; returns {appId, token}. */
