@@ -5,6 +5,9 @@
 #   perf/stream-bench.sh live        5,000 events/s over 1,000 merchants: commit-to-arrival latency
 #   perf/stream-bench.sh sustained   ingest -> consumer ack, rate stepped up: highest bounded rate
 #   perf/stream-bench.sh all         the three, on one gateway
+#   perf/stream-bench.sh replays     live alone, then live while another app replays a 1M-event
+#                                    merchant STREAM_REPLAYS times at once (default 2), in turn:
+#                                    one app's replays must not slow other apps' delivery
 #   perf/stream-bench.sh masking     drain and live, each run twice in turn: an app granted the pii
 #                                    scope (personal data whole) and one without (masked)
 #
@@ -48,7 +51,8 @@ case $SCENARIO in
     drain | live | sustained) SCENARIOS=$SCENARIO ;;
     all) SCENARIOS="drain live sustained" ;;
     masking) SCENARIOS="masking" ;;
-    *) echo "usage: perf/stream-bench.sh drain|live|sustained|all|masking   (settings: see the top of this file)" >&2; exit 2 ;;
+    replays) SCENARIOS="replays" ;;
+    *) echo "usage: perf/stream-bench.sh drain|live|sustained|all|masking|replays   (settings: see the top of this file)" >&2; exit 2 ;;
 esac
 EVENTS=${STREAM_EVENTS:-1000000}
 MERCHANTS=${STREAM_MERCHANTS:-1000}
@@ -279,10 +283,47 @@ run_masking() {
     done
 }
 
+# Issue 10.5: live delivery to one app, alone and while another app replays a long history
+# (STREAM_REPLAYS replays at once, looping), STREAM_RUNS times each in turn.
+run_replays() {
+    local n=${STREAM_RUNS:-3} replays=${STREAM_REPLAYS:-2} i r m app token pids before after
+    m=replayed-$(date +%s)
+    psql -X -w -q -v merchant="$m" -v events="$EVENTS" -v masked_by="$MASKED_BY" -f perf/stream-seed.sql "$GATEWAY_PG_URL" >"$OUT/seed-replayed.txt" ||
+        die "seeding $m failed"
+    app=$(curl -fsS -H "Authorization: Bearer $GATEWAY_ADMIN_TOKEN" -H 'Content-Type: application/json' \
+        -d '{"name":"replayer","delivery":{"mode":"websocket"}}' "$BASE/v1/apps")
+    token=$(sed -E 's/.*"token":"([^"]+)".*/\1/' <<<"$app")
+    curl -fsS -o /dev/null -X PUT -H "Authorization: Bearer $GATEWAY_ADMIN_TOKEN" -H 'Content-Type: application/json' \
+        -d '{"start":"earliest"}' "$BASE/v1/merchants/$m/grants/$(sed -E 's/.*"appId":"([^"]+)".*/\1/' <<<"$app")"
+    echo "== replays: $replays replay(s) at once of $EVENTS events of $m by another app, looping during the measured live run"
+    for i in $(seq 1 "$n"); do
+        STREAM_RUNS=1 run_load live live-alone ""
+        pids=()
+        for r in $(seq 1 "$replays"); do
+            ( while true; do curl -sS -o /dev/null -H "Authorization: Bearer $token" "$BASE/v1/merchants/$m/events" || sleep 0.2; done ) &
+            pids+=($!)
+        done
+        scrape "$OUT/metrics-replays-$i-before.txt"
+        STREAM_RUNS=1 run_load live live-replays ""
+        scrape "$OUT/metrics-replays-$i-after.txt"
+        kill "${pids[@]}" 2>/dev/null || true
+        wait "${pids[@]}" 2>/dev/null || true
+        before=$(metric "$OUT/metrics-replays-$i-before.txt" gateway_replay_events_total)
+        after=$(metric "$OUT/metrics-replays-$i-after.txt" gateway_replay_events_total)
+        echo "  replays during run $i: $(awk -v a="$before" -v b="$after" 'BEGIN { printf "%d", b - a }') events streamed"
+    done
+    local v
+    for v in alone replays; do
+        echo "== live-$v: commit->arrival p99 ms per run $(awk -F'\t' 'NR > 1 { printf "%s ", $11 }' "$OUT/live-$v.tsv")," \
+            "median $(awk -F'\t' 'NR > 1 { print $11 }' "$OUT/live-$v.tsv" | median)"
+    done
+}
+
 for s in $SCENARIOS; do
     case $s in
         drain) run_drain ;;
         masking) run_masking ;;
+        replays) run_replays ;;
         *) run_load "$s" ;;
     esac
 done

@@ -89,6 +89,8 @@ final class Routes {
             g.config.replay().maxEvents(),
             g.config.replay().maxConcurrent(),
             g.config.replay().maxConcurrentPerApp(),
+            g.config.replay().maxEventsPerSecond(),
+            g.vertx,
             g.registry,
             g.audit);
     audit = new AuditApi(g.pool, g.log);

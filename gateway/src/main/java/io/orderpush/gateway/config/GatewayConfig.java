@@ -132,7 +132,8 @@ public record GatewayConfig(
             r.integer("replay.max-events", 1, 100_000_000),
             r.integer("pg.replay-pool-size", 1, 200),
             r.integer("replay.max-concurrent", 1, 10_000),
-            r.integer("replay.max-concurrent-per-app", 1, 10_000));
+            r.integer("replay.max-concurrent-per-app", 1, 10_000),
+            r.longValue("replay.max-events-per-second", 0, 100_000_000));
     IngestConfig ingest =
         new IngestConfig(
             r.integer("ingest.max-events", 1, 100_000),

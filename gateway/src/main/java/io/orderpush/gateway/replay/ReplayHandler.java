@@ -36,6 +36,8 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   private final Counter streamed;
   private final Counter revoked;
   private final ReplayAdmission admission;
+  private final ReplayPacer pacer;
+  private final io.vertx.core.Vertx vertx;
   private final AuditLog audit;
 
   public ReplayHandler(
@@ -45,10 +47,14 @@ public final class ReplayHandler implements Handler<RoutingContext> {
       int maxEvents,
       int maxConcurrent,
       int maxConcurrentPerApp,
+      long maxEventsPerSecond,
+      io.vertx.core.Vertx vertx,
       MeterRegistry registry,
       AuditLog audit) {
     this.audit = audit;
     this.admission = new ReplayAdmission(maxConcurrent, maxConcurrentPerApp, registry);
+    this.pacer = new ReplayPacer(maxEventsPerSecond);
+    this.vertx = vertx;
     this.revoked =
         Counter.builder("gateway.replay.revoked")
             .description("Replays cut short because the merchant revoked the app's grant meanwhile")
@@ -148,6 +154,20 @@ public final class ReplayHandler implements Handler<RoutingContext> {
       return;
     }
     int want = (int) Math.min(Math.min(PAGE, remaining), r.toSeq() - next + 1);
+    long wait = pacer.take(want);
+    if (wait > 0) {
+      // Over the node's replay rate: this page waits its turn (the response stays open).
+      vertx.setTimer(wait, t -> pagePaced(r, next, remaining, want));
+    } else {
+      pagePaced(r, next, remaining, want);
+    }
+  }
+
+  private void pagePaced(Replay r, long next, long remaining, int want) {
+    HttpServerResponse resp = r.resp();
+    if (resp.closed()) {
+      return;
+    }
     Future<Boolean> pii = granted(r);
     pii.compose(withPii -> log.read(pool, r.merchantId(), next, want, withPii))
         .onComplete(
