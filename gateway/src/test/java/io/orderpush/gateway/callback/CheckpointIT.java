@@ -183,8 +183,13 @@ class CheckpointIT {
                         .setHost("127.0.0.1")
                         .setPort(gw.port)
                         .setURI("/v1/stream")
-                        .addHeader("Authorization", "Bearer " + token)));
-    ws.textMessageHandler(t -> into.add(new JsonObject(t)));
+                        .addHeader("Authorization", "Bearer " + token))
+                // the handler is set on the event loop as the socket opens, before any message
+                .map(
+                    socket -> {
+                      socket.textMessageHandler(t -> into.add(new JsonObject(t)));
+                      return socket;
+                    }));
     return ws;
   }
 

@@ -112,39 +112,43 @@ class IsolationMatrixIT {
   }
 
   void connect(Subject s, String merchant) {
-    var ws =
-        vertx
-            .createWebSocketClient()
-            .connect(
-                new WebSocketConnectOptions()
-                    .setHost("127.0.0.1")
-                    .setPort(gw.port)
-                    .setURI("/v1/stream")
-                    .addHeader("Authorization", "Bearer " + s.token))
-            .toCompletionStage()
-            .toCompletableFuture()
-            .orTimeout(10, TimeUnit.SECONDS)
-            .join();
-    ws.textMessageHandler(
-        text -> {
-          JsonObject msg = new JsonObject(text);
-          if ("events".equals(msg.getString("type"))) {
-            long last = 0;
-            for (Object e : msg.getJsonArray("events")) {
-              long seq = ((JsonObject) e).getLong("seq");
-              if (merchant.equals(msg.getString("merchantId"))) {
-                s.pushed.add(seq);
-              }
-              last = seq;
-            }
-            ws.writeTextMessage(
-                new JsonObject()
-                    .put("type", "ack")
-                    .put("merchantId", msg.getString("merchantId"))
-                    .put("seq", last)
-                    .encode());
-          }
-        });
+    vertx
+        .createWebSocketClient()
+        .connect(
+            new WebSocketConnectOptions()
+                .setHost("127.0.0.1")
+                .setPort(gw.port)
+                .setURI("/v1/stream")
+                .addHeader("Authorization", "Bearer " + s.token))
+        // the handler is set on the event loop as the socket opens, before any message
+        .map(
+            ws -> {
+              ws.textMessageHandler(
+                  text -> {
+                    JsonObject msg = new JsonObject(text);
+                    if ("events".equals(msg.getString("type"))) {
+                      long last = 0;
+                      for (Object e : msg.getJsonArray("events")) {
+                        long seq = ((JsonObject) e).getLong("seq");
+                        if (merchant.equals(msg.getString("merchantId"))) {
+                          s.pushed.add(seq);
+                        }
+                        last = seq;
+                      }
+                      ws.writeTextMessage(
+                          new JsonObject()
+                              .put("type", "ack")
+                              .put("merchantId", msg.getString("merchantId"))
+                              .put("seq", last)
+                              .encode());
+                    }
+                  });
+              return ws;
+            })
+        .toCompletionStage()
+        .toCompletableFuture()
+        .orTimeout(10, TimeUnit.SECONDS)
+        .join();
   }
 
   static void ingest(String merchant, int from, int to) {
