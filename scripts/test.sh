@@ -29,6 +29,9 @@ if [[ ${1:-} == --skip-drill ]]; then
 fi
 
 scripts/services.sh
+# And a local 3-master Redis Cluster on 127.0.0.1:7000-7002 for the ITs that run on one
+# (LifecycleRedisClusterIT, RedisClusterIT).
+GATEWAY_REDIS_CLUSTER=true scripts/services.sh
 # The alert rules parse and fire as their promtool cases say (docs/ops); seconds.
 scripts/ops-check.sh
 # -B: batch mode (no colours/prompts in CI logs); -ntp: no download-progress

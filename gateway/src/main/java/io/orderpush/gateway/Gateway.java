@@ -187,6 +187,11 @@ public final class Gateway {
                   .tag("dependency", "redis")
                   .description("1 while the dependency answers (checked every 5 s), else 0")
                   .register(registry);
+              io.micrometer.core.instrument.FunctionCounter.builder(
+                      "gateway.redis.script.reloads", redis, RedisStore::scriptReloads)
+                  .description(
+                      "Lua scripts sent whole because a Redis node did not hold them (NOSCRIPT)")
+                  .register(registry);
               dependencyTimer = vertx.setPeriodic(0, 5000, id -> checkDependencies());
               firstMaintenance = maintainPartitions(partitions).compose(x -> maintainAudit());
               Routes routes = new Routes(this);

@@ -13,10 +13,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Change notices over Redis pub/sub: publishes on the shared command connection, listens on a
- * dedicated subscribed one (Lettuce subscribes again by itself after a reconnect). Writes and reads
- * the notice's wire form, {@code {"origin","kind","appId","merchantId"}}, and drops this node's own
- * notices.
+ * Change notices over Redis pub/sub (sharded on a Redis Cluster): publishes on the shared command
+ * connection, listens on a dedicated subscribed one (Lettuce subscribes again by itself after a
+ * reconnect). Writes and reads the notice's wire form, {@code
+ * {"origin","kind","appId","merchantId"}}, and drops this node's own notices.
  */
 final class RedisNotices {
 
@@ -66,9 +66,14 @@ final class RedisNotices {
                     public void message(String channel, String message) {
                       context.runOnContext(v -> received(message));
                     }
+
+                    @Override
+                    public void smessage(String channel, String message) {
+                      context.runOnContext(v -> received(message));
+                    }
                   });
-              return Future.fromCompletionStage(conn.async().subscribe(settings.channel()), context)
-                  .<Void>mapEmpty()
+              return redis
+                  .subscribe(context, conn, settings.channel())
                   .onSuccess(
                       v -> LOG.info("listening for change notices on {}", settings.channel()));
             })
@@ -96,7 +101,7 @@ final class RedisNotices {
   Future<Void> publish(Change change) {
     String notice = encode(settings.nodeId(), change);
     return redis
-        .call(context, c -> c.publish(settings.channel(), notice))
+        .publish(context, settings.channel(), notice)
         .<Void>mapEmpty()
         .onSuccess(v -> metrics.published.increment())
         .onFailure(err -> metrics.publishFailures.increment());
