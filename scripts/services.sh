@@ -384,11 +384,18 @@ rcli() {
     if [[ -n $REDIS_PASS ]]; then REDISCLI_AUTH=$REDIS_PASS timeout 10 redis-cli "$@"; else timeout 10 redis-cli "$@"; fi
 }
 
-# The cluster answers through the first seed and has every slot covered.
+# Every seed node answers and reports cluster_state:ok (a master that is down makes its peers
+# report fail only after the node timeout, so each one is asked).
 redis_cluster_ok() {
     command -v redis-cli >/dev/null || return 1
-    rcli -h "$REDIS_HOST" -p "$REDIS_PORT" cluster info 2>/dev/null |
-        grep -q '^cluster_state:ok'
+    local seed hostport host port
+    IFS=, read -ra seeds <<<"$REDIS_URL"
+    for seed in "${seeds[@]}"; do
+        hostport=${seed#*://}; hostport=${hostport#*@}; hostport=${hostport%%/*}
+        host=${hostport%:*}; port=${hostport##*:}
+        [[ $hostport == *:* ]] || port=6379
+        rcli -h "$host" -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+    done
 }
 
 ensure_redis_cluster() {
