@@ -69,7 +69,9 @@ function onMessage(conn, data) {
 }
 
 function connect() {
-  const ws = new WebSocket(STREAM_URL, { headers: { Authorization: `Bearer ${TOKEN}` }, maxPayload: MAX_PAYLOAD });
+  const ws = new WebSocket(STREAM_URL, {
+    headers: { Authorization: `Bearer ${TOKEN}` }, maxPayload: MAX_PAYLOAD, handshakeTimeout: 10_000,
+  });
   const conn = (current = { ws, leases: new Map() });
   let silence;
   const heard = () => { clearTimeout(silence); silence = setTimeout(() => ws.terminate(), 45_000); };
