@@ -4,10 +4,11 @@
 # client/node/test/sample.test.js, which creates a WebSocket app and a callback app through the
 # operator API, grants merchants, ingests events, runs the samples as child processes and checks
 # that each applied every event exactly once in seq order (the consumer across a crash between
-# applying and acking), that the gateway's cursors reached the heads, that receiver.js answers 401
-# to tampered, wrongly signed, stale and unsigned requests, and that consumer.js reports a prevSeq
+# applying and acking; the receiver across a restart after a secret rotation), that the gateway's
+# cursors reached the heads, that receiver.js answers 401 to tampered, wrongly signed, stale and
+# unsigned requests and 2xx to a genuine retry it skips, and that consumer.js reports a prevSeq
 # gap, drops work of unassigned merchants and reconnects (against a scripted WebSocket server).
-# Logs of every process: target/node-sample/. Exit 1 when a check fails. About 20 s.
+# Logs of every process: target/node-sample/. Exit 1 when a check fails. About 30 s.
 #
 #   scripts/node-sample-check.sh        (after mvn -DskipTests package; scripts/test.sh runs it)
 #

@@ -39,7 +39,7 @@ mvn -B -ntp verify "$@"
 # installs chromium, and node/npm when missing, from Debian's packages, playwright-core from npm).
 scripts/console-check.sh
 # The Node samples (client/node: WebSocket consumer, callback receiver) against a gateway from the same
-# jar (about 25 s; ws and standardwebhooks from npm, pinned in client/node/package-lock.json).
+# jar (about 30 s; ws and standardwebhooks from npm, pinned in client/node/package-lock.json).
 scripts/node-sample-check.sh
 
 if [[ $skip_drill == 1 ]]; then

@@ -1,7 +1,8 @@
 // Runs the samples as an ISV would, as child processes: consumer.js against a real gateway (killed
 // between applying and acking, then restarted) and against a scripted WebSocket server (gaps by
 // prevSeq, redeliveries, unassigned merchants, reconnects, a message over 1 MiB); receiver.js as a
-// real callback app's endpoint and against tampered, stale and wrongly signed requests. Every
+// real callback app's endpoint (restarted after a secret rotation) and against tampered, stale and
+// wrongly signed requests. Every
 // check reads the samples' stdout lines ({"op":"applied"|"skipped"|"gap",...}).
 // scripts/node-sample-check.sh starts the gateway and passes BASE, OUT and the tokens.
 import assert from 'node:assert/strict';
@@ -241,7 +242,10 @@ async function receiverAgainstGateway() {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/hooks`;
   const app = await admin('POST', '/v1/apps', { name: `node-cb ${run}`, delivery: { mode: 'callback', url } }, 201);
-  const receiver = start('receiver', 'receiver.js', { WEBHOOK_SECRET: app.webhookSecret, PORT: String(port) });
+  const state = join(OUT, 'receiver-state.json');
+  rmSync(state, { force: true });
+  const env = { PORT: String(port), STATE_FILE: state };
+  const receiver = start('receiver', 'receiver.js', { ...env, WEBHOOK_SECRET: app.webhookSecret });
   await eventually('receiver.js listens', () => receiver.stderr().includes('listening on'), 10_000);
   for (const m of merchants) await admin('PUT', `/v1/merchants/${m}/grants/${app.appId}`, { start: 'earliest' });
   await ingest(expected, merchants, 50, `cb-live-${run}`);
@@ -275,7 +279,21 @@ async function receiverAgainstGateway() {
   assert.equal(ops(receiver.lines, 'applied').length, 600, 'nothing refused was applied');
   assert.match(receiver.stderr(), /refused msg_test_.*No matching signature found/);
   await receiver.stop();
-  console.log('receiver.js: 600 events applied once in order; tampered, wrong-secret, stale, unsigned: 401');
+
+  // After a secret rotation the gateway signs with both secrets: a receiver restarted with the new
+  // one (and its saved seqs) verifies them and goes on where the first left off.
+  const { webhookSecret } = await admin('POST', `/v1/apps/${app.appId}/secret/rotate`);
+  assert.notEqual(webhookSecret, app.webhookSecret);
+  const rotated = start('receiver-rotated', 'receiver.js', { ...env, WEBHOOK_SECRET: webhookSecret });
+  await eventually('receiver.js listens again', () => rotated.stderr().includes('listening on'), 10_000);
+  await ingest(expected, merchants, 50, `cb-rotated-${run}`);
+  await eventually('the events after the rotation applied', () => ops(rotated.lines, 'applied').length >= 100, 30_000);
+  await caughtUp(app.appId, expected);
+  assertExactlyOnce('receiver.js', [...receiver.lines, ...rotated.lines], expected);
+  assert.doesNotMatch(rotated.stderr(), /refused/);
+  await rotated.stop();
+  console.log('receiver.js: 700 events applied once in order, 100 after a secret rotation; ' +
+    'tampered, wrong-secret, stale, unsigned: 401');
 }
 
 mkdirSync(OUT, { recursive: true });
