@@ -32,8 +32,10 @@ async function handleBatch(conn, lease, merchantId, events) {
       if (!live()) return; // moved to another consumer, or closed: drop the rest, never ack
       const last = lastApplied.get(merchantId);
       if (last !== undefined && e.seq <= last) { out('skipped', merchantId, e); continue; }
-      const prev = e.prevSeq ?? e.seq - 1; // no event for this app lies between prevSeq and seq
-      if (last !== undefined && prev !== last) out('gap', merchantId, e, { lastApplied: last });
+      // No event for this app lies between prevSeq and seq; the gateway may name an earlier seq (the
+      // cursor) than the last one applied, never a later one unless something was lost.
+      const prev = e.prevSeq ?? e.seq - 1;
+      if (last !== undefined && prev > last) out('gap', merchantId, e, { lastApplied: last });
       await applyEvent(merchantId, e);
       lastApplied.set(merchantId, e.seq);
       applied++;

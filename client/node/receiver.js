@@ -30,8 +30,10 @@ async function applyBatch({ merchantId, events }) {
   for (const e of events) {
     const last = lastApplied.get(merchantId);
     if (last !== undefined && e.seq <= last) { out('skipped', merchantId, e); continue; } // a retry
-    const prev = e.prevSeq ?? e.seq - 1; // no event for this app lies between prevSeq and seq
-    if (last !== undefined && prev !== last) out('gap', merchantId, e, { lastApplied: last });
+    // No event for this app lies between prevSeq and seq; prevSeq may be earlier than the last seq
+    // applied (the cursor), never later unless something was lost.
+    const prev = e.prevSeq ?? e.seq - 1;
+    if (last !== undefined && prev > last) out('gap', merchantId, e, { lastApplied: last });
     await applyEvent(merchantId, e);
     lastApplied.set(merchantId, e.seq);
   }
