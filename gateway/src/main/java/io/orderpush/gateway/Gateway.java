@@ -203,6 +203,12 @@ public final class Gateway {
                   .tag("dependency", "redis")
                   .description("1 while the dependency answers (checked every 5 s), else 0")
                   .register(registry);
+              // Which node this is, for joins: series carry the scrape's instance label, this one
+              // maps it to the node id the logs and the change notices use.
+              io.micrometer.core.instrument.Gauge.builder("gateway.node.info", () -> 1)
+                  .tag("node", config.control().nodeId())
+                  .description("1, labelled with this node's id (node.id)")
+                  .register(registry);
               io.micrometer.core.instrument.FunctionCounter.builder(
                       "gateway.redis.script.reloads", redis, RedisStore::scriptReloads)
                   .description(
