@@ -1,0 +1,293 @@
+package io.orderpush.gateway.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.orderpush.client.Channel;
+import io.orderpush.client.ConsumerOptions;
+import io.orderpush.client.GapException;
+import io.orderpush.client.JdbcAppliedStore;
+import io.orderpush.client.MemoryAppliedStore;
+import io.orderpush.client.OrderPushClient;
+import io.orderpush.client.StreamConsumer;
+import io.orderpush.gateway.Await;
+import io.orderpush.gateway.Events;
+import io.orderpush.gateway.NoStuckChannels;
+import io.orderpush.gateway.TestApps;
+import io.orderpush.gateway.TestGateway;
+import io.orderpush.gateway.testing.TcpProxy;
+import io.orderpush.persistence.testing.TestServices;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The client library's {@link StreamConsumer} against a real gateway, with the ISV's database the
+ * test PostgreSQL: exactly-once through connection cuts, a consumer killed mid-batch and restarted,
+ * handler failures, a consumer group that loses a member, and a gap that is reported, not skipped.
+ */
+class ClientConsumerIT {
+
+  static final Duration WAIT = Duration.ofSeconds(90);
+  static final ConsumerOptions FAST =
+      ConsumerOptions.builder()
+          .parallelism(4)
+          .initialBackoff(Duration.ofMillis(50))
+          .maxBackoff(Duration.ofMillis(500))
+          .retryBackoff(Duration.ofMillis(50))
+          .shutdownTimeout(Duration.ofSeconds(20))
+          .build();
+
+  static TestGateway gw;
+  final List<String> apps = new ArrayList<>();
+  final List<AutoCloseable> closing = new CopyOnWriteArrayList<>();
+
+  @BeforeAll
+  static void start() {
+    gw = TestGateway.start(Map.of());
+  }
+
+  @AfterAll
+  static void stop() {
+    gw.close();
+  }
+
+  @AfterEach
+  void cleanUp() throws Exception {
+    for (AutoCloseable c : closing) {
+      c.close();
+    }
+    NoStuckChannels.check(gw);
+    TestApps.deleteRows(gw, apps);
+  }
+
+  @Test
+  void shouldApplyEveryEventExactlyOnceThroughCutsCrashesAndHandlerFailures() throws Exception {
+    List<String> merchants = merchants(4);
+    TestApps.Created app = app(merchants);
+    IsvDatabase db = closeLater(new IsvDatabase("once"));
+    JdbcAppliedStore store = db.store();
+    TcpProxy proxy = closeLater(TcpProxy.start("127.0.0.1", gw.port));
+    URI viaProxy = URI.create("http://127.0.0.1:" + proxy.port());
+
+    AtomicInteger calls = new AtomicInteger();
+    CompletableFuture<Void> crashed = new CompletableFuture<>();
+    List<StreamConsumer<Connection>> consumers = new CopyOnWriteArrayList<>();
+    Recorder first = new Recorder("first");
+    io.orderpush.client.BatchHandler<Connection> handler =
+        (batch, tx) -> {
+          int call = calls.incrementAndGet();
+          String who = "c" + consumers.size();
+          if (call == 4) {
+            // the connection is cut while the batch is applied: it commits, but is never acked
+            db.insert(tx, batch, who);
+            proxy.cut();
+            return;
+          }
+          if (call == 9) {
+            // the consumer dies half way through a batch: nothing of it commits
+            db.insert(tx, batch.merchantId(), batch.events().subList(0, 1), who);
+            consumers.get(consumers.size() - 1).abort();
+            crashed.complete(null);
+            throw new IllegalStateException("killed mid-batch");
+          }
+          if (call == 15) {
+            db.insert(tx, batch, who);
+            throw new IllegalStateException("the ISV's handler failed once");
+          }
+          db.insert(tx, batch, who);
+        };
+    consumers.add(StreamConsumer.start(viaProxy, app.token(), store, handler, FAST, first));
+
+    Map<String, Integer> expected = new LinkedHashMap<>();
+    merchants.forEach(m -> expected.put(m, 0));
+    for (int round = 0; round < 20; round++) {
+      for (String m : merchants) {
+        ingest(m, expected.get(m), 25);
+        expected.merge(m, 25, Integer::sum);
+      }
+      if (round == 12) {
+        crashed.get(60, TimeUnit.SECONDS);
+        consumers.add(
+            StreamConsumer.start(
+                viaProxy, app.token(), store, handler, FAST, new Recorder("restarted")));
+      }
+      Thread.sleep(20); // spreads the events over many batches; correctness does not depend on it
+    }
+    assertThat(crashed).isDone();
+    OrderPushClient client = new OrderPushClient(gwUri(), app.token());
+    Await.until(
+        "every event applied and acked",
+        WAIT,
+        () -> db.rows() >= 2000 && lagZero(client),
+        () -> "rows " + db.rows() + ", calls " + calls.get() + ", " + first);
+    db.assertExactlyOnce(expected);
+    assertThat(calls.get()).isGreaterThan(15);
+    assertThat(first.disconnects).anyMatch(d -> !d.contains("aborted"));
+    consumers.forEach(StreamConsumer::close);
+  }
+
+  @Test
+  void shouldSplitMerchantsBetweenTwoConsumersAndSurviveOneLeaving() throws Exception {
+    List<String> merchants = merchants(6);
+    TestApps.Created app = app(merchants);
+    IsvDatabase db = closeLater(new IsvDatabase("group"));
+    JdbcAppliedStore store = db.store();
+    Recorder ra = new Recorder("a");
+    Recorder rb = new Recorder("b");
+    StreamConsumer<Connection> a =
+        StreamConsumer.start(
+            gwUri(), app.token(), store, (batch, tx) -> db.insert(tx, batch, "a"), FAST, ra);
+    StreamConsumer<Connection> b =
+        closeLater(
+            StreamConsumer.start(
+                gwUri(), app.token(), store, (batch, tx) -> db.insert(tx, batch, "b"), FAST, rb));
+    Await.until(
+        "the merchants split 3 and 3",
+        WAIT,
+        () -> a.assigned().size() == 3 && b.assigned().size() == 3,
+        () -> "a " + a.assigned() + ", b " + b.assigned());
+    Set<String> union = new HashSet<>(a.assigned());
+    union.addAll(b.assigned());
+    assertThat(union).containsExactlyInAnyOrderElementsOf(merchants);
+
+    Map<String, Integer> expected = new LinkedHashMap<>();
+    merchants.forEach(m -> expected.put(m, 0));
+    for (int round = 0; round < 10; round++) {
+      for (String m : merchants) {
+        ingest(m, expected.get(m), 20);
+        expected.merge(m, 20, Integer::sum);
+      }
+      if (round == 4) {
+        Await.until("a applied some", WAIT, () -> db.rowsBy("a") > 0);
+        a.close();
+      }
+    }
+    OrderPushClient client = new OrderPushClient(gwUri(), app.token());
+    Await.until(
+        "b holds every merchant and everything is applied and acked",
+        WAIT,
+        () -> b.assigned().size() == 6 && db.rows() >= 1200 && lagZero(client),
+        () -> "rows " + db.rows() + ", b " + b.assigned() + "; " + ra + "; " + rb);
+    db.assertExactlyOnce(expected);
+    assertThat(db.rowsBy("a")).isPositive();
+    assertThat(db.rowsBy("b")).isPositive();
+    assertThat(ra.batchFailures).isEmpty();
+    assertThat(rb.batchFailures).isEmpty();
+  }
+
+  @Test
+  void shouldReportAGapAfterTheCursorSkipsForwardAndGoOnOnceTheStoreAcceptsIt() throws Exception {
+    String merchant = merchants(1).get(0);
+    TestApps.Created app = app(List.of(merchant));
+    OrderPushClient client = new OrderPushClient(gwUri(), app.token());
+    MemoryAppliedStore store = new MemoryAppliedStore();
+    Set<Long> applied = new ConcurrentSkipListSet<>();
+    io.orderpush.client.BatchHandler<Void> handler =
+        (batch, tx) -> batch.events().forEach(e -> assertThat(applied.add(e.seq())).isTrue());
+    StreamConsumer<Void> c1 =
+        StreamConsumer.start(gwUri(), app.token(), store, handler, FAST, new Recorder("c1"));
+    ingest(merchant, 0, 10);
+    Await.until("10 applied and acked", WAIT, () -> applied.size() == 10 && lagZero(client));
+    c1.close();
+
+    ingest(merchant, 10, 10);
+    assertThat(client.setCursor(merchant, 15).cursor()).isEqualTo(15);
+    Recorder r2 = new Recorder("c2");
+    StreamConsumer<Void> c2 =
+        closeLater(StreamConsumer.start(gwUri(), app.token(), store, handler, FAST, r2));
+    Await.until("the gap reported", WAIT, () -> !r2.batchFailures.isEmpty(), r2::toString);
+    GapException gap = (GapException) r2.batchFailures.get(0);
+    assertThat(gap.lastApplied()).isEqualTo(10);
+    assertThat(gap.seq()).isEqualTo(16);
+    assertThat(gap.prevSeq()).isEqualTo(15);
+    assertThat(applied).hasSize(10);
+    assertThat(cursor(client, merchant)).as("nothing acked past the gap").isEqualTo(15);
+
+    store.skipTo(merchant, 15);
+    Await.until(
+        "16..20 applied and acked after the skip",
+        WAIT,
+        () -> applied.size() == 15 && lagZero(client),
+        r2::toString);
+    assertThat(applied).doesNotContain(11L, 12L, 13L, 14L, 15L).contains(16L, 20L);
+    assertThat(c2.assigned()).containsExactly(merchant);
+  }
+
+  // --- helpers
+
+  private <C extends AutoCloseable> C closeLater(C c) {
+    closing.add(0, c);
+    return c;
+  }
+
+  static URI gwUri() {
+    return URI.create("http://127.0.0.1:" + gw.port);
+  }
+
+  static List<String> merchants(int n) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      out.add(TestServices.uniqueMerchant("cl"));
+    }
+    return out;
+  }
+
+  TestApps.Created app(List<String> merchants) {
+    TestApps.Created app = TestApps.create(gw, "client-it", null);
+    apps.add(app.appId());
+    for (String m : merchants) {
+      TestApps.grant(gw, m, app.appId(), "{\"start\":\"earliest\"}");
+    }
+    return app;
+  }
+
+  static void ingest(String merchant, int from, int n) {
+    List<JsonObject> events = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      events.add(Events.event(merchant, merchant + "-e" + (from + i)));
+    }
+    var r = gw.ingest(Events.batch(events));
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+  }
+
+  static boolean lagZero(OrderPushClient client) {
+    Iterator<Channel> it = client.channels();
+    boolean any = false;
+    while (it.hasNext()) {
+      Channel c = it.next();
+      any = true;
+      if (c.lag() != 0) {
+        return false;
+      }
+    }
+    return any;
+  }
+
+  static long cursor(OrderPushClient client, String merchant) {
+    Iterator<Channel> it = client.channels();
+    while (it.hasNext()) {
+      Channel c = it.next();
+      if (c.merchantId().equals(merchant)) {
+        return c.cursor();
+      }
+    }
+    throw new AssertionError("no channel " + merchant);
+  }
+}
