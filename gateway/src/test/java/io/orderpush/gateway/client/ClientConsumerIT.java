@@ -259,6 +259,10 @@ class ClientConsumerIT {
   }
 
   static void ingest(String merchant, int from, int n) {
+    ingestTo(gw, merchant, from, n);
+  }
+
+  static void ingestTo(TestGateway gw, String merchant, int from, int n) {
     List<JsonObject> events = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       events.add(Events.event(merchant, merchant + "-e" + (from + i)));
