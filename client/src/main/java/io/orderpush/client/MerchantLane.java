@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -70,8 +71,19 @@ final class MerchantLane<T> {
       }
       running = true;
     }
-    ctx.workers().execute(this::drain);
+    submit();
     return true;
+  }
+
+  private void submit() {
+    try {
+      ctx.workers().execute(this::drain);
+    } catch (RejectedExecutionException closed) {
+      synchronized (this) {
+        running = false;
+        notifyAll();
+      }
+    }
   }
 
   /** Drops queued work (the consumer is closing); a batch being applied finishes and is acked. */
@@ -127,6 +139,11 @@ final class MerchantLane<T> {
       } catch (Exception e) {
         retryLater(q, e);
         return;
+      } catch (VirtualMachineError e) {
+        throw e;
+      } catch (Throwable e) { // an AssertionError, say: the batch is not applied, try again
+        retryLater(q, new OrderPushException("the handler threw " + e, e));
+        return;
       }
       boolean current;
       synchronized (this) {
@@ -151,25 +168,33 @@ final class MerchantLane<T> {
     synchronized (this) {
       if (q.generation != generation) {
         // moved away meanwhile: nothing to retry here; go on with what the new owner queued
-        ctx.workers().execute(this::drain);
+        submit();
         return;
       }
       delay = Backoff.delay(ctx.options().retryBackoff(), ctx.options().maxBackoff(), failures++);
       pendingRetry = token;
     }
     ctx.listener().batchFailed(q.batch, error, delay);
-    ctx.timer()
-        .schedule(
-            () -> {
-              synchronized (this) {
-                if (pendingRetry != token) {
-                  return;
+    try {
+      ctx.timer()
+          .schedule(
+              () -> {
+                synchronized (this) {
+                  if (pendingRetry != token) {
+                    return;
+                  }
+                  pendingRetry = null;
                 }
-                pendingRetry = null;
-              }
-              ctx.workers().execute(this::drain);
-            },
-            delay.toMillis(),
-            TimeUnit.MILLISECONDS);
+                submit();
+              },
+              delay.toMillis(),
+              TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException closed) {
+      synchronized (this) {
+        if (pendingRetry == token) {
+          cancelRetry();
+        }
+      }
+    }
   }
 }

@@ -44,6 +44,8 @@ import java.util.stream.Collectors;
  */
 public final class StreamConsumer<T> implements AutoCloseable {
 
+  private static final long CLOSE_WAIT_NANOS = TimeUnit.SECONDS.toNanos(5);
+
   private final URI streamUri;
   private final String token;
   private final ConsumerOptions options;
@@ -151,6 +153,9 @@ public final class StreamConsumer<T> implements AutoCloseable {
 
     @Override
     public void message(WsSession s, String text) {
+      if (!s.isOpen()) {
+        return; // arrived after the connection was given up
+      }
       JsonNode msg;
       try {
         msg = Json.tree(text);
@@ -246,10 +251,15 @@ public final class StreamConsumer<T> implements AutoCloseable {
       }
       WsSession s = session;
       if (s != null && s.isOpen()) {
-        long left = Math.max(1, deadline - System.nanoTime());
+        // The close frame goes after the acks; then wait for the gateway's close, since dropping
+        // the socket with unread data could reset it before the acks are out.
+        long left = Math.max(CLOSE_WAIT_NANOS, deadline - System.nanoTime());
         try {
-          s.close(1000, "consumer closed").get(left, TimeUnit.NANOSECONDS);
-        } catch (Exception e) {
+          s.close(1000, "consumer closed")
+              .thenCompose(x -> s.whenEnded())
+              .get(left, TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.ExecutionException
+            | java.util.concurrent.TimeoutException e) {
           s.abort("close failed: " + e);
         }
       }

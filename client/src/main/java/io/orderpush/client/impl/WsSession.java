@@ -25,6 +25,7 @@ public final class WsSession implements WebSocket.Listener {
   private final int maxChars;
   private final StringBuilder parts = new StringBuilder();
   private final AtomicBoolean ended = new AtomicBoolean();
+  private final CompletableFuture<String> endedWhy = new CompletableFuture<>();
   private volatile WebSocket ws;
   private volatile long lastHeardNanos = System.nanoTime();
   private CompletableFuture<?> tail = CompletableFuture.completedFuture(null);
@@ -36,6 +37,11 @@ public final class WsSession implements WebSocket.Listener {
 
   public long lastHeardNanos() {
     return lastHeardNanos;
+  }
+
+  /** Completes with the reason once the connection has ended. */
+  public CompletableFuture<String> whenEnded() {
+    return endedWhy;
   }
 
   public boolean isOpen() {
@@ -143,7 +149,11 @@ public final class WsSession implements WebSocket.Listener {
 
   private void end(String why) {
     if (ended.compareAndSet(false, true)) {
-      events.ended(this, why);
+      try {
+        events.ended(this, why);
+      } finally {
+        endedWhy.complete(why);
+      }
     }
   }
 }

@@ -230,6 +230,66 @@ class ClientConsumerIT {
     assertThat(c2.assigned()).containsExactly(merchant);
   }
 
+  @Test
+  void shouldAssembleMessagesOfManyFramesAndDropTheConnectionOverTheCap() throws Exception {
+    String merchant = merchants(1).get(0);
+    TestApps.Created big = app(List.of(merchant));
+    TestApps.Created capped = app(List.of(merchant));
+    String blob = "x".repeat(60_000);
+    List<JsonObject> events = new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      JsonObject e = Events.event(merchant, merchant + "-big" + i);
+      e.put("data", new JsonObject().put("blob", blob).put("i", i));
+      events.add(e);
+    }
+    var r = gw.ingest(Events.batch(events));
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+
+    Set<Long> applied = new ConcurrentSkipListSet<>();
+    AtomicInteger largest = new AtomicInteger();
+    StreamConsumer<Void> c =
+        closeLater(
+            StreamConsumer.start(
+                gwUri(),
+                big.token(),
+                new MemoryAppliedStore(),
+                (batch, tx) -> {
+                  largest.accumulateAndGet(batch.events().size(), Math::max);
+                  for (var e : batch.events()) {
+                    assertThat(e.data().get("blob").asText()).isEqualTo(blob);
+                    applied.add(e.seq());
+                  }
+                },
+                FAST,
+                new Recorder("big")));
+    OrderPushClient client = new OrderPushClient(gwUri(), big.token());
+    Await.until("30 large events applied", WAIT, () -> applied.size() == 30 && lagZero(client));
+    // 1.8 MB of events: more than one message, each far more than one JDK frame part
+    assertThat(largest.get()).isBetween(2, 29);
+
+    Recorder cappedRecorder = new Recorder("capped");
+    Set<Long> cappedApplied = new ConcurrentSkipListSet<>();
+    closeLater(
+        StreamConsumer.start(
+            gwUri(),
+            capped.token(),
+            new MemoryAppliedStore(),
+            (batch, tx) -> batch.events().forEach(e -> cappedApplied.add(e.seq())),
+            ConsumerOptions.builder()
+                .maxMessageChars(64 * 1024)
+                .initialBackoff(Duration.ofMillis(50))
+                .maxBackoff(Duration.ofMillis(200))
+                .build(),
+            cappedRecorder));
+    Await.until(
+        "the oversized message refused",
+        WAIT,
+        () -> cappedRecorder.disconnects.stream().anyMatch(d -> d.contains("maxMessageChars")),
+        cappedRecorder::toString);
+    assertThat(cappedApplied).isEmpty();
+    assertThat(cursor(new OrderPushClient(gwUri(), capped.token()), merchant)).isZero();
+  }
+
   // --- helpers
 
   private <C extends AutoCloseable> C closeLater(C c) {
