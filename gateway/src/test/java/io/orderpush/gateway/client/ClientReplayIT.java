@@ -52,8 +52,10 @@ class ClientReplayIT {
 
   @AfterAll
   static void stop() {
-    TestApps.deleteRows(gw, apps);
-    gw.close();
+    if (gw != null) {
+      TestApps.deleteRows(gw, apps);
+      gw.close();
+    }
   }
 
   static URI base() {
