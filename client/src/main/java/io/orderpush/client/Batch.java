@@ -1,5 +1,6 @@
 package io.orderpush.client;
 
+import io.orderpush.client.impl.Json;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -11,6 +12,17 @@ public record Batch(String merchantId, List<Event> events) {
 
   public Batch {
     events = List.copyOf(events);
+  }
+
+  /**
+   * Parses a callback body or a WebSocket {@code events} message ({@code {"merchantId": ...,
+   * "events": [...]}}); for applications that receive batches their own way. Verify a callback's
+   * signature over the same bytes first ({@link WebhookVerifier}).
+   *
+   * @throws OrderPushException if it is not such a batch, or its seqs do not rise
+   */
+  public static Batch fromJson(byte[] json) {
+    return Json.batch(Json.tree(json));
   }
 
   /** The seq of the last event, or 0 for an empty batch. */

@@ -1,6 +1,5 @@
 package io.orderpush.client;
 
-import io.orderpush.client.impl.Json;
 import java.util.Map;
 
 /**
@@ -52,7 +51,7 @@ public final class CallbackReceiver<T> {
     }
     Batch batch;
     try {
-      batch = Json.batch(Json.tree(body));
+      batch = Batch.fromJson(body);
     } catch (OrderPushException e) {
       return new Result(400, e);
     }
