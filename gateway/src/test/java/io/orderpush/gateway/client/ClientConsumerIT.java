@@ -290,6 +290,74 @@ class ClientConsumerIT {
     assertThat(cursor(new OrderPushClient(gwUri(), capped.token()), merchant)).isZero();
   }
 
+  @Test
+  void shouldApplyEveryEventExactlyOnceWhenTheConsumerProcessIsKilledAndRestarted()
+      throws Exception {
+    List<String> merchants = merchants(3);
+    TestApps.Created app = app(merchants);
+    IsvDatabase db = closeLater(new IsvDatabase("kill"));
+    Map<String, Integer> expected = new LinkedHashMap<>();
+    merchants.forEach(m -> expected.put(m, 0));
+    Process probe = probe(app, db);
+    int kills = 0;
+    for (int round = 0; round < 12; round++) {
+      for (String m : merchants) {
+        ingest(m, expected.get(m), 50);
+        expected.merge(m, 50, Integer::sum);
+      }
+      if (round % 4 == 3) {
+        long before = db.rows();
+        Await.until("the probe applies more", WAIT, () -> db.rows() > before);
+        probe.destroyForcibly(); // SIGKILL, most likely inside a batch's transaction
+        assertThat(probe.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        kills++;
+        probe = probe(app, db);
+      }
+    }
+    OrderPushClient client = new OrderPushClient(gwUri(), app.token());
+    Await.until(
+        "every event applied and acked",
+        WAIT,
+        () -> db.rows() >= 1800 && lagZero(client),
+        () -> "rows " + db.rows());
+    probe.destroyForcibly();
+    probe.waitFor(30, TimeUnit.SECONDS);
+    db.assertExactlyOnce(expected);
+    assertThat(kills).isEqualTo(3);
+  }
+
+  /** Starts {@link ConsumerProbe} in its own JVM, closed after the test whatever happens. */
+  private Process probe(TestApps.Created app, IsvDatabase db) throws java.io.IOException {
+    io.orderpush.persistence.pg.PgSettings pg = TestServices.pg();
+    List<String> command =
+        List.of(
+            new java.io.File(System.getProperty("java.home"), "bin/java").getPath(),
+            "-Xmx128m",
+            "-cp",
+            System.getProperty("java.class.path"),
+            ConsumerProbe.class.getName(),
+            gwUri().toString(),
+            app.token(),
+            "jdbc:postgresql://" + pg.host() + ":" + pg.port() + "/" + pg.database(),
+            pg.user(),
+            pg.password(),
+            db.orders,
+            db.applied);
+    Process p =
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(
+                ProcessBuilder.Redirect.appendTo(new java.io.File("target", "consumer-probe.log")))
+            .start();
+    closing.add(
+        0,
+        () -> {
+          p.destroyForcibly();
+          p.waitFor(30, TimeUnit.SECONDS);
+        });
+    return p;
+  }
+
   // --- helpers
 
   private <C extends AutoCloseable> C closeLater(C c) {
