@@ -358,6 +358,115 @@ class ClientConsumerIT {
     return p;
   }
 
+  @Test
+  void shouldDropAndNeverAckTheWorkOfAMerchantThatMovedAway() throws Exception {
+    List<String> merchants = merchants(2);
+    TestApps.Created app = app(merchants);
+    MemoryAppliedStore store = new MemoryAppliedStore(); // shared, as one database would be
+    Map<String, List<Long>> applied = new java.util.concurrent.ConcurrentHashMap<>();
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    AtomicInteger blocked = new AtomicInteger();
+    Recorder ra = new Recorder("a");
+    StreamConsumer<Void> a =
+        closeLater(
+            StreamConsumer.start(
+                gwUri(),
+                app.token(),
+                store,
+                (batch, tx) -> {
+                  blocked.incrementAndGet();
+                  assertThat(release.await(60, TimeUnit.SECONDS)).isTrue();
+                  batch.events().forEach(e -> record(applied, batch.merchantId(), e.seq()));
+                },
+                FAST,
+                ra));
+    Await.until("a holds both", WAIT, () -> a.assigned().size() == 2);
+    for (String m : merchants) {
+      ingest(m, 0, 5);
+    }
+    Await.until("a is inside a batch of each merchant", WAIT, () -> blocked.get() == 2);
+
+    Recorder rb = new Recorder("b");
+    StreamConsumer<Void> b =
+        closeLater(
+            StreamConsumer.start(
+                gwUri(),
+                app.token(),
+                store,
+                (batch, tx) ->
+                    batch.events().forEach(e -> record(applied, batch.merchantId(), e.seq())),
+                FAST,
+                rb));
+    Await.until(
+        "one merchant moved to b",
+        WAIT,
+        () -> ra.log.stream().anyMatch(l -> l.startsWith("unassigned ")),
+        ra::toString);
+    String moved =
+        ra.log.stream()
+            .filter(l -> l.startsWith("unassigned "))
+            .findFirst()
+            .orElseThrow()
+            .substring("unassigned ".length());
+    release.countDown();
+
+    OrderPushClient client = new OrderPushClient(gwUri(), app.token());
+    Await.until(
+        "everything applied and acked",
+        WAIT,
+        () -> lagZero(client) && applied.values().stream().mapToInt(List::size).sum() == 10,
+        () -> applied + "; " + ra + "; " + rb);
+    merchants.forEach(m -> assertThat(applied.get(m)).as(m).containsExactly(1L, 2L, 3L, 4L, 5L));
+    int unassignedAt = ra.log.indexOf("unassigned " + moved);
+    assertThat(ra.log.subList(unassignedAt, ra.log.size()))
+        .as("a acked nothing of " + moved + " after it moved away")
+        .noneMatch(l -> l.startsWith("acked " + moved + " "));
+    assertThat(rb.log).anyMatch(l -> l.startsWith("acked " + moved + " "));
+    assertThat(ra.serverErrors).noneMatch(e -> e.startsWith("not_assigned"));
+    assertThat(b.assigned()).containsExactly(moved);
+  }
+
+  @Test
+  void shouldAckTheBatchesThatFinishedWhenClosed() throws Exception {
+    String merchant = merchants(1).get(0);
+    TestApps.Created app = app(List.of(merchant));
+    MemoryAppliedStore store = new MemoryAppliedStore();
+    java.util.concurrent.CountDownLatch inside = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    StreamConsumer<Void> c =
+        StreamConsumer.start(
+            gwUri(),
+            app.token(),
+            store,
+            (batch, tx) -> {
+              inside.countDown();
+              assertThat(release.await(60, TimeUnit.SECONDS)).isTrue();
+            },
+            FAST,
+            new Recorder("c"));
+    Await.until("assigned", WAIT, () -> c.assigned().size() == 1);
+    ingest(merchant, 0, 5);
+    assertThat(inside.await(60, TimeUnit.SECONDS)).isTrue();
+    ingest(merchant, 5, 5); // queued behind the running batch: dropped by close, not applied
+    CompletableFuture<Void> closed = CompletableFuture.runAsync(c::close);
+    Thread.sleep(200); // close is waiting for the running batch; not needed for correctness
+    assertThat(closed).isNotDone();
+    release.countDown();
+    closed.get(60, TimeUnit.SECONDS);
+    long last = store.lastApplied(merchant).orElseThrow();
+    assertThat(last).isBetween(1L, 9L);
+    OrderPushClient client = new OrderPushClient(gwUri(), app.token());
+    Await.until(
+        "the cursor at the last applied seq",
+        WAIT,
+        () -> cursor(client, merchant) == last,
+        () -> "cursor " + cursor(client, merchant) + ", last applied " + last);
+  }
+
+  private static void record(Map<String, List<Long>> applied, String merchant, long seq) {
+    applied.computeIfAbsent(merchant, k -> new CopyOnWriteArrayList<>()).add(seq);
+  }
+
   // --- helpers
 
   private <C extends AutoCloseable> C closeLater(C c) {

@@ -14,6 +14,10 @@ final class Recorder implements ConsumerListener {
   final List<String> serverErrors = new CopyOnWriteArrayList<>();
   final List<String> protocolErrors = new CopyOnWriteArrayList<>();
   final List<String> disconnects = new CopyOnWriteArrayList<>();
+
+  /** "assigned m", "unassigned m" and "acked m seq", in the order they happened. */
+  final List<String> log = new CopyOnWriteArrayList<>();
+
   volatile int connects;
 
   Recorder(String name) {
@@ -23,6 +27,21 @@ final class Recorder implements ConsumerListener {
   @Override
   public void connected(String connectionId) {
     connects++;
+  }
+
+  @Override
+  public void assigned(List<String> merchants) {
+    merchants.forEach(m -> log.add("assigned " + m));
+  }
+
+  @Override
+  public void unassigned(List<String> merchants) {
+    merchants.forEach(m -> log.add("unassigned " + m));
+  }
+
+  @Override
+  public void acked(String merchantId, long seq) {
+    log.add("acked " + merchantId + " " + seq);
   }
 
   @Override
