@@ -20,7 +20,8 @@ import javax.sql.DataSource;
  * consumers holding the same merchant for a moment (a channel moving) apply its batches one after
  * the other, the second skipping what the first applied. Table: {@code (merchant_id VARCHAR(64)
  * PRIMARY KEY, last_seq BIGINT NOT NULL)}, created by {@link #createTable()}; tested on PostgreSQL,
- * and plain SQL otherwise. Use one table per app.
+ * and plain SQL otherwise. Use one table per app. Each batch takes a connection for its
+ * transaction: give it a pooled data source.
  */
 public final class JdbcAppliedStore implements AppliedStore<Connection> {
 
