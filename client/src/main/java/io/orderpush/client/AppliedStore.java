@@ -10,7 +10,8 @@ import java.util.OptionalLong;
  *
  * <p>A store applies one merchant's batches one at a time, across threads and, for a database
  * store, across processes: two consumers that briefly both hold a merchant (a move) cannot apply
- * its events twice.
+ * its events twice. An implementation picks the fresh events with {@link Batch#after(long,
+ * boolean)}, which also refuses a gap.
  *
  * @param <T> what the handler receives to do its work in the store's transaction
  */
