@@ -467,6 +467,57 @@ class ClientConsumerIT {
     applied.computeIfAbsent(merchant, k -> new CopyOnWriteArrayList<>()).add(seq);
   }
 
+  @Test
+  void shouldApplyMerchantsInParallelUpToTheLimitEachInSeqOrder() throws Exception {
+    List<String> merchants = merchants(6);
+    TestApps.Created app = app(merchants);
+    AtomicInteger running = new AtomicInteger();
+    AtomicInteger most = new AtomicInteger();
+    java.util.concurrent.CyclicBarrier pair = new java.util.concurrent.CyclicBarrier(2);
+    AtomicInteger paired = new AtomicInteger();
+    Map<String, List<Long>> applied = new java.util.concurrent.ConcurrentHashMap<>();
+    StreamConsumer<Void> c =
+        closeLater(
+            StreamConsumer.start(
+                gwUri(),
+                app.token(),
+                new MemoryAppliedStore(),
+                (batch, tx) -> {
+                  most.accumulateAndGet(running.incrementAndGet(), Math::max);
+                  try {
+                    if (paired.get() == 0) {
+                      // two batches of different merchants meet here: they run at the same time
+                      pair.await(30, TimeUnit.SECONDS);
+                      paired.incrementAndGet();
+                    }
+                    Thread.sleep(5);
+                    batch.events().forEach(e -> record(applied, batch.merchantId(), e.seq()));
+                  } finally {
+                    running.decrementAndGet();
+                  }
+                },
+                ConsumerOptions.builder().parallelism(2).build(),
+                new Recorder("c")));
+    Await.until("assigned", WAIT, () -> c.assigned().size() == 6);
+    for (int round = 0; round < 5; round++) {
+      for (String m : merchants) {
+        ingest(m, round * 10, 10);
+      }
+    }
+    OrderPushClient client = new OrderPushClient(gwUri(), app.token());
+    Await.until(
+        "all applied",
+        WAIT,
+        () -> applied.values().stream().mapToInt(List::size).sum() == 300 && lagZero(client));
+    assertThat(paired.get()).isPositive();
+    assertThat(most.get()).isEqualTo(2);
+    List<Long> want = new ArrayList<>();
+    for (long s = 1; s <= 50; s++) {
+      want.add(s);
+    }
+    merchants.forEach(m -> assertThat(applied.get(m)).as(m).isEqualTo(want));
+  }
+
   // --- helpers
 
   private <C extends AutoCloseable> C closeLater(C c) {
