@@ -1,5 +1,11 @@
 package io.orderpush.gateway.demo;
 
+import io.orderpush.client.Batch;
+import io.orderpush.client.ConsumerListener;
+import io.orderpush.client.ConsumerOptions;
+import io.orderpush.client.Event;
+import io.orderpush.client.MemoryAppliedStore;
+import io.orderpush.client.StreamConsumer;
 import io.orderpush.gateway.Gateway;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -8,11 +14,8 @@ import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
-import io.vertx.core.http.WebSocketClient;
-import io.vertx.core.http.WebSocketClientOptions;
-import io.vertx.core.http.WebSocketConnectOptions;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.net.URI;
 import java.time.Instant;
 import java.util.List;
 import java.util.Random;
@@ -33,8 +36,8 @@ public final class Demo {
 
   private final Gateway gateway;
   private final HttpClient http;
-  // Held for the life of the demo: Vert.x closes a client (and its connections) once unreachable.
-  private final WebSocketClient webSockets;
+  // Held for the life of the demo.
+  private volatile StreamConsumer<Void> consumer;
   private final Random random = new Random();
   private final long[] nextOrder = new long[MERCHANTS.size()];
 
@@ -47,8 +50,6 @@ public final class Demo {
                 .setDefaultHost("127.0.0.1")
                 .setDefaultPort(gateway.config().http().port())
                 .setConnectTimeout(2000));
-    this.webSockets =
-        vertx.createWebSocketClient(new WebSocketClientOptions().setMaxMessageSize(8 << 20));
   }
 
   public static void start(Gateway gateway) {
@@ -132,46 +133,49 @@ public final class Demo {
             })
         .compose(
             token ->
-                webSockets.connect(
-                    new WebSocketConnectOptions()
-                        .setHost("127.0.0.1")
-                        .setPort(gateway.config().http().port())
-                        .setURI("/v1/stream")
-                        .addHeader("Authorization", "Bearer " + token)))
-        .onSuccess(
-            ws ->
-                ws.textMessageHandler(
-                    text -> {
-                      JsonObject msg = new JsonObject(text);
-                      if (!"events".equals(msg.getString("type"))) {
-                        System.out.println("consumer: " + text);
-                        return;
-                      }
-                      String m = msg.getString("merchantId");
-                      JsonArray events = msg.getJsonArray("events");
-                      for (int i = 0; i < events.size(); i++) {
-                        JsonObject e = events.getJsonObject(i);
-                        System.out.println(
-                            "consumer: "
-                                + m
-                                + " seq="
-                                + e.getLong("seq")
-                                + " "
-                                + e.getString("type")
-                                + " "
-                                + e.getString("orderId")
-                                + " "
-                                + e.getJsonObject("data").encode());
-                      }
-                      long last = events.getJsonObject(events.size() - 1).getLong("seq");
-                      ws.writeTextMessage(
-                          new JsonObject()
-                              .put("type", "ack")
-                              .put("merchantId", m)
-                              .put("seq", last)
-                              .encode());
-                    }))
+                // The ISV's side, as an ISV writes it: the client library (client/), which acks
+                // after the handler and skips what it already applied. Its connect does not block,
+                // but it is not ours to run on an event loop.
+                gateway
+                    .vertx()
+                    .executeBlocking(
+                        () ->
+                            StreamConsumer.start(
+                                URI.create("http://127.0.0.1:" + gateway.config().http().port()),
+                                token,
+                                new MemoryAppliedStore(),
+                                Demo::print,
+                                ConsumerOptions.defaults(),
+                                new ConsumerListener() {
+                                  @Override
+                                  public void assigned(List<String> merchants) {
+                                    System.out.println("consumer: assigned " + merchants);
+                                  }
+
+                                  @Override
+                                  public void serverError(String code, String message) {
+                                    System.out.println("consumer: " + code + ": " + message);
+                                  }
+                                })))
+        .onSuccess(c -> consumer = c)
         .onFailure(err -> System.out.println("consumer: could not start: " + err.getMessage()));
+  }
+
+  /** The sample consumer's work: print each event. */
+  private static void print(Batch batch, Void tx) {
+    for (Event e : batch.events()) {
+      System.out.println(
+          "consumer: "
+              + batch.merchantId()
+              + " seq="
+              + e.seq()
+              + " "
+              + e.type()
+              + " "
+              + e.orderId()
+              + " "
+              + e.data());
+    }
   }
 
   private Future<String> postJson(HttpMethod method, String uri, String auth, String body) {
