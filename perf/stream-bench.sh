@@ -148,9 +148,17 @@ delivery_metrics() { # before after
         -v f0="$(metric "$b" gateway_delivery_read_failures_total)" -v f1="$(metric "$a" gateway_delivery_read_failures_total)" \
         -v q50="$(hist_quantile "$b" "$a" gateway_delivery_commit_to_send_seconds 0.5)" \
         -v q99="$(hist_quantile "$b" "$a" gateway_delivery_commit_to_send_seconds 0.99)" \
-        'BEGIN { n = n1 - n0; if (n < 1) n = 1
+        -v c0="$(metric "$b" gateway_redis_commands_total)" -v c1="$(metric "$a" gateway_redis_commands_total)" \
+        -v t0="$(gateway_cpu_ticks "$b")" -v t1="$(gateway_cpu_ticks "$a")" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { n = n1 - n0; if (n < 1) n = 1; e = s1 - s0; if (e < 1) e = 1
                  printf "gateway: %d events sent in %d batches (%.1f events/batch), %d acks committed, %d redelivered, %d paused, %d read failures; commit->send p50 %.1f ms p99 %.1f ms (over the run, from the histogram)\n",
-                     s1 - s0, n1 - n0, (s1 - s0) / n, k1 - k0, r1 - r0, p1 - p0, f1 - f0, q50 * 1000, q99 * 1000 }'
+                     s1 - s0, n1 - n0, (s1 - s0) / n, k1 - k0, r1 - r0, p1 - p0, f1 - f0, q50 * 1000, q99 * 1000
+                 printf "  per delivered event: gateway CPU %.1f us (ingest included), %.3f messages, %.3f Redis commands\n",
+                     (t1 - t0) / hz * 1e6 / e, (n1 - n0) / e, (c1 - c0) / e }'
+}
+# The gateway's CPU ticks (user + system) when a scrape was taken: kept beside it by scrape_cpu.
+gateway_cpu_ticks() { # metrics-file
+    cat "$1.cpu" 2>/dev/null || echo 0
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -165,6 +173,7 @@ tool() { # scenario tag args... -> runs StreamBench, output to $OUT/<tag>.log (a
     local scenario=$1 tag=$2
     shift 2
     scrape "$OUT/metrics-$tag-before.txt"
+    awk '{ print $14 + $15 }' "/proc/$GW_PID/stat" >"$OUT/metrics-$tag-before.txt.cpu" 2>/dev/null || true
     local rc=0 threads
     # Busiest gateway threads every 20 s (which event loop, pool or GC thread is saturated).
     ( while sleep 20; do
@@ -178,6 +187,7 @@ tool() { # scenario tag args... -> runs StreamBench, output to $OUT/<tag>.log (a
     kill "$threads" 2>/dev/null || true
     sleep 0.5
     scrape "$OUT/metrics-$tag-after.txt"
+    awk '{ print $14 + $15 }' "/proc/$GW_PID/stat" >"$OUT/metrics-$tag-after.txt.cpu" 2>/dev/null || true
     echo "  $(delivery_metrics "$OUT/metrics-$tag-before.txt" "$OUT/metrics-$tag-after.txt")"
     return $rc
 }

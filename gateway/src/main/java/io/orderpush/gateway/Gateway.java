@@ -210,6 +210,10 @@ public final class Gateway {
                   .description("1, labelled with this node's id (node.id)")
                   .register(registry);
               io.micrometer.core.instrument.FunctionCounter.builder(
+                      "gateway.redis.commands", redis, RedisStore::commandsSent)
+                  .description("Commands sent to Redis on the shared connection (not pub/sub)")
+                  .register(registry);
+              io.micrometer.core.instrument.FunctionCounter.builder(
                       "gateway.redis.script.reloads", redis, RedisStore::scriptReloads)
                   .description(
                       "Lua scripts sent whole because a Redis node did not hold them (NOSCRIPT)")

@@ -59,6 +59,8 @@ public final class RedisStore {
   private volatile boolean closed;
   private long retryTimer = -1;
   private final AtomicLong scriptReloads = new AtomicLong();
+  private final java.util.concurrent.atomic.LongAdder commandsSent =
+      new java.util.concurrent.atomic.LongAdder();
 
   private RedisStore(Vertx vertx, RedisSettings settings) {
     this.vertx = vertx;
@@ -175,7 +177,13 @@ public final class RedisStore {
       return Future.failedFuture(
           new RedisUnavailableException("Redis at " + settings.redacted() + " is not connected"));
     }
+    commandsSent.increment();
     return Future.fromCompletionStage(command.apply(c), ctx);
+  }
+
+  /** Commands sent through {@link #call} (a script counts once, its NOSCRIPT retry again). */
+  public long commandsSent() {
+    return commandsSent.sum();
   }
 
   /**
