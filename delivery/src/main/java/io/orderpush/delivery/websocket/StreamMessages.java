@@ -53,7 +53,7 @@ final class StreamMessages {
     List<String> out = new ArrayList<>(1);
     StringBuilder sb = null;
     for (LoggedEvent e : events) {
-      if (sb != null && sb.length() + e.json().length() + 2 > maxBytes) {
+      if (sb != null && sb.length() + e.deliveredLength() + 2 > maxBytes) {
         out.add(sb.append("]}").toString());
         sb = null;
       }
@@ -62,7 +62,7 @@ final class StreamMessages {
       } else {
         sb.append(',');
       }
-      sb.append(e.json());
+      e.appendTo(sb);
     }
     if (sb != null) {
       out.add(sb.append("]}").toString());
