@@ -52,7 +52,11 @@ class SubscriptionIT {
 
   @BeforeAll
   static void start() {
-    gw = TestGateway.start(Map.of("GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1"));
+    gw =
+        TestGateway.start(
+            Map.of(
+                "GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1",
+                "GATEWAY_DELIVERY_CHECKPOINT_INTERVAL_MS", "200"));
   }
 
   @AfterAll
@@ -156,6 +160,33 @@ class SubscriptionIT {
     JsonObject ch = channel(app, merchant);
     assertThat(ch.getLong("lag")).as(ch.encode()).isZero();
     assertThat(ch.getLong("cursor")).isEqualTo(fx.head(merchant));
+    HttpResponse<String> lag =
+        gw.send(
+            "GET",
+            "/v1/lag?appId=" + app.id() + "&merchantId=" + merchant,
+            TestGateway.ADMIN_TOKEN,
+            null);
+    assertThat(lag.statusCode()).as(lag.body()).isEqualTo(200);
+    JsonArray items = new JsonObject(lag.body()).getJsonArray("items");
+    assertThat(items.isEmpty() || items.getJsonObject(0).getLong("lag") == 0)
+        .as(lag.body())
+        .isTrue();
+    fx.until(
+        merchant + "'s checkpoint at its head",
+        WAIT,
+        () -> checkpoint(app, merchant) == fx.head(merchant),
+        () -> "checkpoint " + checkpoint(app, merchant));
+  }
+
+  long checkpoint(TestApp app, String merchant) {
+    var rows =
+        StreamFixture.join(
+            gw.gateway
+                .pool()
+                .preparedQuery(
+                    "SELECT cursor FROM cursor_checkpoints WHERE app_id = $1 AND merchant_id = $2")
+                .execute(io.vertx.sqlclient.Tuple.of(app.id(), merchant)));
+    return rows.size() == 0 ? -1 : rows.iterator().next().getLong(0);
   }
 
   @Test
