@@ -583,6 +583,7 @@ public final class DeliveryEngine {
               }
             } else {
               List<LoggedEvent> events = ar.result();
+              boolean allAcked = c.cursor >= c.lastDelivered;
               if (events.get(0).seq() != from) {
                 // The events between were removed by retention before this channel got to them:
                 // the next prevSeq says so (they count as ones the app would have got).
@@ -594,7 +595,6 @@ public final class DeliveryEngine {
               if (included.size() < events.size()) {
                 metrics.eventsFiltered.increment(events.size() - included.size());
               }
-              boolean allAcked = c.cursor >= c.lastDelivered;
               c.sent = events.get(events.size() - 1).seq();
               c.maxSent = Math.max(c.maxSent, c.sent);
               if (included.isEmpty()) {
@@ -663,6 +663,9 @@ public final class DeliveryEngine {
               }
               c.cursor = Math.max(c.cursor, upTo);
               dirty.add(c);
+              if (c.cursor >= c.lastDelivered && c.cursor < c.sent) {
+                passOver(c); // passed over more meanwhile
+              }
               wake(c);
             });
   }

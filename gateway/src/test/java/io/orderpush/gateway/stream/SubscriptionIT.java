@@ -404,6 +404,38 @@ class SubscriptionIT {
   }
 
   @Test
+  void shouldShowEventsRemovedByRetentionInPrevSeqAndPassOverWhatIsLeftOut() {
+    TestApp app = fx.app("websocket");
+    String lost = fx.merchants("subs-ret", 1).get(0);
+    String quiet = fx.merchants("subs-ret-quiet", 1).get(0);
+    subscribe(app, lost, SUBSCRIBED);
+    subscribe(app, quiet, SUBSCRIBED);
+    // one request each: one stored chunk each, the first of which retention then removes
+    List<Long> gone = ingest(lost, "order.paid", "order.paid", "order.paid");
+    List<Long> kept = ingest(lost, "order.created", "order.paid");
+    ingest(quiet, "order.refund", "order.paid");
+    ingest(quiet, "order.created", "order.shipped");
+    for (String m : List.of(lost, quiet)) {
+      StreamFixture.join(
+          gw.gateway
+              .pool()
+              .preparedQuery("DELETE FROM event_chunks WHERE merchant_id = $1 AND first_seq = 1")
+              .execute(io.vertx.sqlclient.Tuple.of(m)));
+    }
+
+    StreamClient consumer = fx.connect(app, gw.port, record, m -> {});
+    consumer.autoAck = true;
+    fx.until("the paid event kept", WAIT, () -> got.containsKey(lost), () -> "got " + got);
+    untilCursorAtHead(app, lost);
+    untilCursorAtHead(app, quiet);
+    assertThat(seqs(got.get(lost))).containsExactly(kept.get(1));
+    // the removed events were subscribed ones: prevSeq is past them, so an app sees the loss
+    assertThat(got.get(lost).get(0).getLong("prevSeq")).isEqualTo(gone.get(2));
+    assertThat(got).doesNotContainKey(quiet);
+    consumer.close();
+  }
+
+  @Test
   void shouldRefuseBadEventTypesWithNothingWritten() {
     TestApp app = fx.app("websocket");
     String merchant = fx.merchants("subs-bad", 1).get(0);
