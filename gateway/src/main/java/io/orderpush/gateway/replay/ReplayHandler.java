@@ -115,7 +115,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
         .onSuccess(
             oldest -> {
               resp.setChunked(true).putHeader("Content-Type", "application/x-ndjson");
-              page(replay, fromSeq, limit, fromSeq - 1);
+              page(replay, fromSeq, limit, fromSeq - 1, false);
             })
         .onFailure(
             err -> {
@@ -155,14 +155,16 @@ public final class ReplayHandler implements Handler<RoutingContext> {
    * Streams the next page. The grant is checked again before every page after the first: a merchant
    * that revokes the app stops a replay in progress within a page, new events included, and a scope
    * change applies from the next page (personal data masked unless the grant has {@code pii}).
+   * After a page that left events out ({@code sparse}), a whole page is read whatever {@code
+   * remaining} is, so a small limit on a rare type does not read the log a few events at a time.
    */
-  private void page(Replay r, long next, long remaining, long prev) {
+  private void page(Replay r, long next, long remaining, long prev, boolean sparse) {
     HttpServerResponse resp = r.resp();
     if (remaining <= 0 || next > r.toSeq() || resp.closed()) {
       resp.end();
       return;
     }
-    int want = (int) Math.min(Math.min(PAGE, remaining), r.toSeq() - next + 1);
+    int want = (int) Math.min(sparse ? PAGE : Math.min(PAGE, remaining), r.toSeq() - next + 1);
     long wait = pacer.take(want);
     if (wait > 0) {
       // Over the node's replay rate: this page waits its turn (the response stays open).
@@ -208,6 +210,10 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                       LoggedEvent.included(read.subList(0, inRange), subscribed, prev),
                       r.asked(),
                       prev);
+              boolean sparse = events.size() < inRange;
+              if (events.size() > remaining) {
+                events = events.subList(0, (int) remaining); // the limit: nothing after is read
+              }
               long after = read.get(inRange - 1).seq() + 1;
               int n = events.size();
               long left = remaining - n;
@@ -223,9 +229,9 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                 streamed.increment(n);
               }
               if (resp.writeQueueFull()) {
-                resp.drainHandler(v -> page(r, after, left, nextPrev));
+                resp.drainHandler(v -> page(r, after, left, nextPrev, sparse));
               } else {
-                page(r, after, left, nextPrev);
+                page(r, after, left, nextPrev, sparse);
               }
             });
   }
