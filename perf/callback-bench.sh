@@ -139,13 +139,13 @@ callback_metrics() { # before after -> one line of gateway_callback_* / gateway_
         -v bs="$(d gateway_callback_batch_events_sum)" -v lc="$(d gateway_callback_latency_seconds_count)" \
         -v ls="$(d gateway_callback_latency_seconds_sum)" -v ak="$(d gateway_delivery_acks_total 'committed')" \
         -v sent="$(d gateway_delivery_events_sent_total)" -v rf="$(d gateway_delivery_read_failures_total)" \
-        -v p50="$(metric "$a" gateway_callback_latency_seconds 'quantile="0.5"')" \
-        -v p99="$(metric "$a" gateway_callback_latency_seconds 'quantile="0.99"')" \
-        -v c50="$(metric "$a" gateway_delivery_commit_to_send_seconds 'quantile="0.5"')" \
-        -v c99="$(metric "$a" gateway_delivery_commit_to_send_seconds 'quantile="0.99"')" \
+        -v p50="$(hist_quantile "$b" "$a" gateway_callback_latency_seconds 0.5)" \
+        -v p99="$(hist_quantile "$b" "$a" gateway_callback_latency_seconds 0.99)" \
+        -v c50="$(hist_quantile "$b" "$a" gateway_delivery_commit_to_send_seconds 0.5)" \
+        -v c99="$(hist_quantile "$b" "$a" gateway_delivery_commit_to_send_seconds 0.99)" \
         'BEGIN { if (bc < 1) bc = 1; if (lc < 1) lc = 1
                  printf "gateway: %d POSTs (%d ok, %d retries scheduled), %.1f events/POST, %d events read, %d acks committed, %d read failures;" \
-                        " POST->answer mean %.2f ms, p50 %.2f ms, p99 %.2f ms; commit->send p50 %.1f ms, p99 %.1f ms (last minute)\n",
+                        " POST->answer mean %.2f ms, p50 %.2f ms, p99 %.2f ms; commit->send p50 %.1f ms, p99 %.1f ms (over the run, from the histograms)\n",
                         all, ok, rt, bs / bc, sent, ak, rf, ls / lc * 1000, p50 * 1000, p99 * 1000, c50 * 1000, c99 * 1000 }'
 }
 

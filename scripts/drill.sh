@@ -7,7 +7,7 @@
 # (scripts/services.sh), empties the drill's own database, builds the gateway and perf/drill if
 # needed, starts a private gateway (generated tokens, free port, GATEWAY_CALLBACK_ALLOWLIST=
 # 127.0.0.1) and runs perf/drill's tool in the foreground: it runs the Gatling load
-# (mvn -f perf/drill/pom.xml gatling:test), consumes and verifies every event (none lost,
+# (mvn -pl perf/drill -am gatling:test), consumes and verifies every event (none lost,
 # reordered or applied twice), samples the gateway's CPU and heap from /metrics, shows a live
 # progress line and writes $DRILL_OUT/report.md. The gateway is stopped with SIGTERM on exit (also
 # on failure or Ctrl-C). Only one drill runs at a time (lock: target/drill/.lock).

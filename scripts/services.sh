@@ -9,6 +9,11 @@
 #                      default postgresql://gateway:gateway@127.0.0.1:5432/gateway
 #   GATEWAY_REDIS_URL  redis://[:password@]host[:port]
 #                      default redis://127.0.0.1:6379
+#   GATEWAY_REDIS_CLUSTER=true
+#                      a Redis Cluster instead: GATEWAY_REDIS_URL lists seed nodes,
+#                      comma-separated (default redis://127.0.0.1:7000,...:7001,...:7002);
+#                      when none answers on loopback, a local 3-master cluster is started
+#                      on ports 7000-7002 (no replicas, AOF, data under /var/lib/gateway-redis)
 #
 # Policy: if a service already answers at the configured URL we use it as is
 # and touch nothing (so a second run is a fast no-op, and developers' own
@@ -21,7 +26,14 @@
 set -euo pipefail
 
 PG_URL=${GATEWAY_PG_URL:-postgresql://gateway:gateway@127.0.0.1:5432/gateway}
-REDIS_URL=${GATEWAY_REDIS_URL:-redis://127.0.0.1:6379}
+REDIS_CLUSTER=${GATEWAY_REDIS_CLUSTER:-false}
+case $REDIS_CLUSTER in
+    true) REDIS_URL=${GATEWAY_REDIS_URL:-redis://127.0.0.1:7000,redis://127.0.0.1:7001,redis://127.0.0.1:7002} ;;
+    false) REDIS_URL=${GATEWAY_REDIS_URL:-redis://127.0.0.1:6379} ;;
+    *) echo "services.sh: GATEWAY_REDIS_CLUSTER must be true or false, not '$REDIS_CLUSTER'" >&2; exit 2 ;;
+esac
+# The local cluster's ports, when this script starts one.
+REDIS_CLUSTER_PORTS=(7000 7001 7002)
 
 # Where our own Redis keeps pidfile, log and AOF. Under /var/lib so the data
 # survives reboots of a dev box; we are root whenever we create it.
@@ -81,7 +93,8 @@ PG_USER=$U_USER PG_PASS=$U_PASS PG_HOST=$U_HOST PG_PORT=$U_PORT PG_DB=$U_PATH
 # Printable form: never show the password.
 PG_SHOW="postgresql://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
 
-parse_url GATEWAY_REDIS_URL "$REDIS_URL" 6379
+# A cluster's seed list: the first seed stands for the cluster in the checks below.
+parse_url GATEWAY_REDIS_URL "${REDIS_URL%%,*}" 6379
 REDIS_PASS=$U_PASS REDIS_HOST=$U_HOST REDIS_PORT=$U_PORT
 REDIS_SHOW="redis://$REDIS_HOST:$REDIS_PORT"
 
@@ -363,6 +376,113 @@ ensure_redis() {
     echo "Redis: using $REDIS_SHOW ($(join "${did[@]}"))"
 }
 
+# ---------------------------------------------------------------- Redis Cluster
+
+# redis-cli with the password when there is one (an empty REDISCLI_AUTH makes it send AUTH, which
+# a server without a password refuses, failing --cluster create).
+rcli() {
+    if [[ -n $REDIS_PASS ]]; then REDISCLI_AUTH=$REDIS_PASS timeout 10 redis-cli "$@"; else timeout 10 redis-cli "$@"; fi
+}
+
+# Every seed node answers and reports cluster_state:ok (a master that is down makes its peers
+# report fail only after the node timeout, so each one is asked).
+redis_cluster_ok() {
+    command -v redis-cli >/dev/null || return 1
+    local seed hostport host port
+    IFS=, read -ra seeds <<<"$REDIS_URL"
+    for seed in "${seeds[@]}"; do
+        hostport=${seed#*://}; hostport=${hostport#*@}; hostport=${hostport%%/*}
+        host=${hostport%:*}; port=${hostport##*:}
+        [[ $hostport == *:* ]] || port=6379
+        rcli -h "$host" -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+    done
+}
+
+ensure_redis_cluster() {
+    if redis_cluster_ok; then
+        echo "Redis Cluster: using $REDIS_SHOW (already running)"
+        return
+    fi
+    can_provision "$REDIS_HOST" || die "Redis Cluster at $REDIS_SHOW is not answering with cluster_state:ok, and it is not a local instance this script may set up. Start it yourself or point GATEWAY_REDIS_URL elsewhere."
+    [[ $REDIS_PORT == "${REDIS_CLUSTER_PORTS[0]}" ]] || die "a local Redis Cluster is started on ports ${REDIS_CLUSTER_PORTS[*]}; GATEWAY_REDIS_URL names port $REDIS_PORT"
+    take_lock
+    if redis_cluster_ok; then
+        echo "Redis Cluster: using $REDIS_SHOW (started by a concurrent run)"
+        return
+    fi
+    local did=()
+    if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+        apt_install redis-server redis-tools
+        did+=("installed redis-server")
+    fi
+    local owner=root port dir
+    id redis >/dev/null 2>&1 && owner=redis
+    for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+        REDIS_PORT=$port
+        if redis_answers; then
+            continue
+        fi
+        dir=$REDIS_BASE/cluster-$port
+        mkdir -p "$dir/data"
+        chown -R "$owner:" "$dir"
+        if [[ -f $dir/redis.pid ]] && ! kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null; then
+            rm -f "$dir/redis.pid"
+        fi
+        local args=(--port "$port" --bind 127.0.0.1 --daemonize yes
+            --cluster-enabled yes --cluster-config-file "$dir/data/nodes.conf" --cluster-node-timeout 2000
+            --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir/data"
+            --save "" --appendonly yes --appendfsync everysec)
+        [[ -n $REDIS_PASS ]] && args+=(--requirepass "$REDIS_PASS" --masterauth "$REDIS_PASS")
+        log "starting redis-server (cluster mode) on 127.0.0.1:$port..."
+        runuser -u "$owner" -- redis-server "${args[@]}" 9>&- || {
+            tail -n 20 "$dir/redis.log" >&2 || true
+            die "could not start redis-server on port $port"
+        }
+        local waited=0
+        until redis_answers; do
+            ((waited++ < 30)) || die "Redis on 127.0.0.1:$port did not answer PING after 30 s (log: $dir/redis.log)"
+            sleep 1
+        done
+        did+=("started 127.0.0.1:$port")
+    done
+    REDIS_PORT=${REDIS_CLUSTER_PORTS[0]}
+    # Nodes that remember their cluster (nodes.conf) form it again by themselves; fresh ones are
+    # joined here, every slot over three masters.
+    local known
+    known=$(rcli -p "$REDIS_PORT" cluster info | awk -F: '/^cluster_known_nodes/ { print $2+0 }')
+    if [[ $known -lt ${#REDIS_CLUSTER_PORTS[@]} ]]; then
+        local nodes=()
+        for port in "${REDIS_CLUSTER_PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
+        log "creating the cluster over ${nodes[*]}..."
+        rcli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/dev/null ||
+            die "redis-cli --cluster create failed"
+        did+=("created the cluster")
+    fi
+    local waited=0
+    until redis_cluster_ok; do
+        ((waited++ < 60)) || die "the Redis Cluster on ${REDIS_CLUSTER_PORTS[*]} did not reach cluster_state:ok in 30 s"
+        sleep 0.5
+    done
+    echo "Redis Cluster: using $REDIS_URL ($(join "${did[@]}"))"
+}
+
+stop_redis_cluster() {
+    local port pidfile pid
+    for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+        pidfile=$REDIS_BASE/cluster-$port/redis.pid
+        if [[ -f $pidfile ]] && pid=$(cat "$pidfile") && kill -0 "$pid" 2>/dev/null; then
+            rcli -p "$port" shutdown >/dev/null 2>&1 || true
+            local waited=0
+            while kill -0 "$pid" 2>/dev/null; do
+                ((waited++ < 30)) || die "redis-server (pid $pid) did not stop"
+                sleep 1
+            done
+            rm -f "$pidfile"
+            echo "Redis Cluster: stopped the node on port $port"
+        fi
+    done
+}
+
 stop_redis() {
     local pidfile=$REDIS_BASE/$REDIS_PORT/redis.pid pid
     # Only stop an instance we started (our pidfile, live process).
@@ -385,12 +505,13 @@ stop_redis() {
 case ${1:-start} in
     start)
         ensure_pg
-        ensure_redis
+        if [[ $REDIS_CLUSTER == true ]]; then ensure_redis_cluster; else ensure_redis; fi
         ;;
     stop)
         if is_loopback "$PG_HOST"; then stop_pg
         else echo "PostgreSQL: $PG_SHOW is not local, leaving it alone"; fi
-        if is_loopback "$REDIS_HOST"; then stop_redis
+        if [[ $REDIS_CLUSTER == true ]] && is_loopback "$REDIS_HOST"; then stop_redis_cluster
+        elif is_loopback "$REDIS_HOST"; then stop_redis
         else echo "Redis: $REDIS_SHOW is not local, leaving it alone"; fi
         ;;
     *)

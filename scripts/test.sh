@@ -3,7 +3,8 @@
 # integration tests need real instances), check the alert rules with promtool
 # (scripts/ops-check.sh, installing Debian's prometheus package for it when
 # missing), then the full Maven build, then the operator console in headless Chromium
-# (scripts/console-check.sh), then a
+# (scripts/console-check.sh), then the Node samples for ISVs against a real
+# gateway (scripts/node-sample-check.sh), then a
 # tiny peak-day drill (scripts/drill.sh at DRILL_SCALE=tiny, about 30 s): the
 # whole path from Gatling through ingest to verifying WebSocket and callback
 # consumers, failing on any event lost, reordered or applied twice.
@@ -29,6 +30,9 @@ if [[ ${1:-} == --skip-drill ]]; then
 fi
 
 scripts/services.sh
+# And a local 3-master Redis Cluster on 127.0.0.1:7000-7002 for the ITs that run on one
+# (LifecycleRedisClusterIT, RedisClusterIT).
+GATEWAY_REDIS_CLUSTER=true scripts/services.sh
 # The alert rules parse and fire as their promtool cases say (docs/ops); seconds.
 scripts/ops-check.sh
 # -B: batch mode (no colours/prompts in CI logs); -ntp: no download-progress
@@ -37,6 +41,9 @@ mvn -B -ntp verify "$@"
 # The operator console in headless Chromium against a gateway from the jar just built (about 15 s;
 # installs chromium, and node/npm when missing, from Debian's packages, playwright-core from npm).
 scripts/console-check.sh
+# The Node samples (client/node: WebSocket consumer, callback receiver) against a gateway from the same
+# jar (about 30 s; ws and standardwebhooks from npm, pinned in client/node/package-lock.json).
+scripts/node-sample-check.sh
 
 if [[ $skip_drill == 1 ]]; then
     echo "==============================================================" >&2

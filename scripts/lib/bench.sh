@@ -78,3 +78,31 @@ cpu_split() { # FROM_MS TO_MS
             printf "%.0f %.0f %.0f %.0f %.0f %.0f %.1f\n", g, l, p, r, all - g - l - p - r, all, (iow[2] - iow[1]) / m
         }' "$OUT/cpu/$a" "$OUT/cpu/$b"
 }
+
+# The q-quantile (seconds) of a Prometheus histogram over a run: from the differences of its
+# cumulative _bucket{le=...} samples between two scrapes, interpolated within the bucket as
+# Prometheus's histogram_quantile does. 0 when nothing was recorded.
+hist_quantile() { # before-file after-file name q
+    awk -v n="$3_bucket" -v q="$4" '
+        FNR == 1 { f++ }
+        { split($1, a, "{") }
+        a[1] == n && match($1, /le="[^"]*"/) {
+            le = substr($1, RSTART + 4, RLENGTH - 5)
+            if (f == 1) before[le] = $2; else { after[le] = $2; les[++k] = le }
+        }
+        END {
+            if (k == 0) { print 0; exit }
+            total = after["+Inf"] - before["+Inf"]
+            if (total <= 0) { print 0; exit }
+            rank = q * total; prev_le = 0; prev_c = 0
+            for (i = 1; i <= k; i++) {
+                le = les[i]; c = after[le] - before[le]
+                if (c >= rank) {
+                    if (le == "+Inf") { print prev_le; exit }
+                    printf "%.6f\n", prev_le + (le - prev_le) * (c == prev_c ? 1 : (rank - prev_c) / (c - prev_c)); exit
+                }
+                prev_le = le; prev_c = c
+            }
+            print prev_le
+        }' "$1" "$2"
+}

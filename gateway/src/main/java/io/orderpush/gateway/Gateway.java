@@ -9,6 +9,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.orderpush.delivery.callback.CallbackService;
 import io.orderpush.delivery.channel.CheckpointStore;
 import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.delivery.channel.HeadNotices;
 import io.orderpush.delivery.control.ControlChanges;
 import io.orderpush.delivery.cursor.CursorStore;
 import io.orderpush.delivery.lag.LagMetrics;
@@ -68,6 +69,7 @@ public final class Gateway {
   CursorStore cursors;
   CheckpointStore checkpoints;
   ControlChanges control;
+  HeadNotices heads;
   ChangeApplier applier;
   LagQuery lag;
   AuditLog audit = AuditLog.DISABLED;
@@ -163,7 +165,21 @@ public final class Gateway {
                   new LagMetrics(
                           lag, config.metrics().lagApps(), registry, java.time.Clock.systemUTC())
                       .start(vertx, config.metrics().lagInterval());
-              committer.onCommitted(engine::committed);
+              // Other nodes hear of this node's commits through Redis (their reconcile is the
+              // backstop); the channel is named after the control channel, so one cluster shares
+              // it.
+              heads =
+                  new HeadNotices(
+                      engine,
+                      redis,
+                      config.control().channel() + ":heads",
+                      config.control().nodeId(),
+                      registry);
+              committer.onCommitted(
+                  stored -> {
+                    engine.committed(stored);
+                    heads.committed(stored);
+                  });
               committer.onUncertain(engine::mayHaveCommitted);
               // Listening (and the reconcile's baseline) before any app state is loaded, so every
               // later change made on another node is either heard or found.
@@ -171,7 +187,7 @@ public final class Gateway {
                   new ControlChanges(engine.context(), redis, apps, config.control(), registry);
               applier = new ChangeApplier(apps, grants, new Deliveries(streams, callbacks));
               control.onChange(applier);
-              return control.start().compose(v -> callbacks.start());
+              return control.start().compose(v -> heads.start()).compose(v -> callbacks.start());
             })
         .compose(
             v -> {
@@ -186,6 +202,17 @@ public final class Gateway {
               io.micrometer.core.instrument.Gauge.builder("gateway.dependency.up", redisUp::get)
                   .tag("dependency", "redis")
                   .description("1 while the dependency answers (checked every 5 s), else 0")
+                  .register(registry);
+              // Which node this is, for joins: series carry the scrape's instance label, this one
+              // maps it to the node id the logs and the change notices use.
+              io.micrometer.core.instrument.Gauge.builder("gateway.node.info", () -> 1)
+                  .tag("node", config.control().nodeId())
+                  .description("1, labelled with this node's id (node.id)")
+                  .register(registry);
+              io.micrometer.core.instrument.FunctionCounter.builder(
+                      "gateway.redis.script.reloads", redis, RedisStore::scriptReloads)
+                  .description(
+                      "Lua scripts sent whole because a Redis node did not hold them (NOSCRIPT)")
                   .register(registry);
               dependencyTimer = vertx.setPeriodic(0, 5000, id -> checkDependencies());
               firstMaintenance = maintainPartitions(partitions).compose(x -> maintainAudit());
@@ -219,6 +246,7 @@ public final class Gateway {
     }
     Future<Void> streamsClosed =
         (control == null ? Future.<Void>succeededFuture() : control.close())
+            .transform(v -> heads == null ? Future.succeededFuture() : heads.close())
             .transform(v -> streams == null ? Future.succeededFuture() : streams.close())
             .transform(v -> callbacks == null ? Future.succeededFuture() : callbacks.close())
             .transform(v -> engine == null ? Future.succeededFuture() : engine.close());

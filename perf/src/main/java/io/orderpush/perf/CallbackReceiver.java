@@ -3,6 +3,8 @@ package io.orderpush.perf;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.orderpush.client.WebhookVerificationException;
+import io.orderpush.client.WebhookVerifier;
 import io.orderpush.drill.IngestedAt;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -13,16 +15,10 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.MessageDigest;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 import org.HdrHistogram.Recorder;
 
 /**
@@ -33,9 +29,8 @@ import org.HdrHistogram.Recorder;
  *   <li>per merchant, every event's seq is the last received + 1 (dense order, from seq 1): a seq
  *       at or below the last one is a <em>duplicate</em> (counted), a seq above last + 1 is a
  *       <em>gap</em> (an error);
- *   <li>every {@code verifyEvery}-th request: the Standard Webhooks signature (HMAC-SHA256 over
- *       {@code id.timestamp.body} with the app's {@code whsec_} secret) matches one of the {@code
- *       v1,} signatures of the header;
+ *   <li>every {@code verifyEvery}-th request: the Standard Webhooks signature and timestamp, with
+ *       the client library's {@link WebhookVerifier};
  *   <li>the body parses, carries a merchantId and at least one event with a seq.
  * </ul>
  *
@@ -53,7 +48,7 @@ final class CallbackReceiver {
   private final int verifyEvery;
   private final Map<String, long[]> lastSeq = new HashMap<>();
   private HttpServer server;
-  private Mac mac;
+  private WebhookVerifier signatures;
   final Recorder latencyMicros = new Recorder(3);
   volatile boolean measuring;
 
@@ -106,17 +101,8 @@ final class CallbackReceiver {
 
   /** The app's webhook secret ({@code whsec_...}), for the sampled signature checks. */
   void secret(String whsec) {
-    byte[] key =
-        Base64.getDecoder().decode(whsec.startsWith("whsec_") ? whsec.substring(6) : whsec);
-    ctx.runOnContext(
-        v -> {
-          try {
-            mac = Mac.getInstance("HmacSHA256");
-            mac.init(new SecretKeySpec(key, "HmacSHA256"));
-          } catch (GeneralSecurityException e) {
-            throw new IllegalStateException(e);
-          }
-        });
+    WebhookVerifier v = new WebhookVerifier(whsec);
+    ctx.runOnContext(x -> signatures = v);
   }
 
   private void handle(HttpServerRequest req) {
@@ -241,27 +227,16 @@ final class CallbackReceiver {
   }
 
   private void verify(HttpServerRequest req, byte[] body) {
-    String id = req.getHeader("webhook-id");
-    String ts = req.getHeader("webhook-timestamp");
-    String header = req.getHeader("webhook-signature");
-    if (mac == null || id == null || ts == null || header == null) {
-      error("signature check: missing " + (mac == null ? "secret" : "webhook-* header"));
+    if (signatures == null) {
+      error("signature check: no secret");
       return;
     }
-    mac.update((id + "." + ts + ".").getBytes(StandardCharsets.UTF_8));
-    byte[] expected = mac.doFinal(body);
-    for (String sig : header.split(" ")) {
-      if (sig.startsWith("v1,")
-          && MessageDigest.isEqual(expected, Base64.getDecoder().decode(sig.substring(3)))) {
-        verified++;
-        long age = System.currentTimeMillis() / 1000 - Long.parseLong(ts);
-        if (Math.abs(age) > 300) {
-          error("webhook-timestamp " + ts + " is " + age + " s off");
-        }
-        return;
-      }
+    try {
+      signatures.verify(body, req::getHeader);
+      verified++;
+    } catch (WebhookVerificationException e) {
+      error("signature check: " + e.getMessage());
     }
-    error("bad signature on " + id);
   }
 
   /** Completes with System.nanoTime() when {@code total} new events have been received. */

@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.orderpush.persistence.Histograms;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -54,7 +55,7 @@ final class CallbackMetrics {
     latency =
         Timer.builder("gateway.callback.latency")
             .description("POST to answer, per attempt")
-            .publishPercentiles(0.5, 0.99)
+            .serviceLevelObjectives(Histograms.LATENCY)
             .register(registry);
     batchEvents =
         DistributionSummary.builder("gateway.callback.batch.events")

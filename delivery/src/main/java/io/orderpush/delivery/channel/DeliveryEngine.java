@@ -189,15 +189,29 @@ public final class DeliveryEngine {
         .onComplete(ar -> reconciling = false);
   }
 
+  /**
+   * Another node committed these heads ({@link HeadNotices}): wake the channels here that have not
+   * seen them. Any thread.
+   */
+  public void headsNoticed(Map<String, Long> heads) {
+    context.runOnContext(v -> heads.forEach((m, head) -> headSeen(m, head, false)));
+  }
+
   /** The merchant's head is at least {@code head}: wake the channels that have not seen it. */
   private void headSeen(String merchantId, long head) {
+    headSeen(merchantId, head, true);
+  }
+
+  private void headSeen(String merchantId, long head, boolean byReconcile) {
     Set<Channel> channels = byMerchant.get(merchantId);
     if (channels == null) {
       return;
     }
     for (Channel c : channels) {
       if (c.owner != null && c.claimed && head > c.sent && c.knownHead < head) {
-        metrics.reconcileWoken.increment();
+        if (byReconcile) {
+          metrics.reconcileWoken.increment();
+        }
         c.headVersion++;
         c.knownHead = head;
         wake(c);

@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.orderpush.persistence.Histograms;
 import java.util.function.Supplier;
 
 /**
@@ -116,7 +117,7 @@ public final class DeliveryMetrics {
         Timer.builder("gateway.delivery.commit.to.send")
             .description(
                 "From the event's commit (ingestedAt) to handing its batch to the transport")
-            .publishPercentiles(0.5, 0.99, 0.999)
+            .serviceLevelObjectives(Histograms.LATENCY)
             .register(registry);
     Gauge.builder("gateway.delivery.channels", channels)
         .description("Channels known on this node")

@@ -1,7 +1,6 @@
 package io.orderpush.delivery.control;
 
-import io.lettuce.core.pubsub.RedisPubSubAdapter;
-import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import io.orderpush.persistence.redis.RedisListener;
 import io.orderpush.persistence.redis.RedisStore;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -9,29 +8,21 @@ import io.vertx.core.json.JsonObject;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.function.Consumer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * Change notices over Redis pub/sub: publishes on the shared command connection, listens on a
- * dedicated subscribed one (Lettuce subscribes again by itself after a reconnect). Writes and reads
- * the notice's wire form, {@code {"origin","kind","appId","merchantId"}}, and drops this node's own
- * notices.
+ * Change notices over Redis pub/sub (sharded on a Redis Cluster): publishes on the shared command
+ * connection, listens on a dedicated subscribed one (Lettuce subscribes again by itself after a
+ * reconnect). Writes and reads the notice's wire form, {@code
+ * {"origin","kind","appId","merchantId"}}, and drops this node's own notices.
  */
 final class RedisNotices {
-
-  private static final Logger LOG = LoggerFactory.getLogger(RedisNotices.class);
-  static final long RETRY_MS = 1000;
 
   private final Context context;
   private final RedisStore redis;
   private final ControlSettings settings;
   private final ControlMetrics metrics;
   private final Consumer<Change> sink;
-  private StatefulRedisPubSubConnection<String, String> subscription;
-  private long retryTimer = -1;
-  private boolean closed;
-  private boolean warned;
+  private final RedisListener listener;
 
   RedisNotices(
       Context context,
@@ -44,59 +35,20 @@ final class RedisNotices {
     this.settings = settings;
     this.metrics = metrics;
     this.sink = sink;
+    // What is missed while nobody listens arrives through the reconcile.
+    this.listener =
+        new RedisListener(context, redis, settings.channel(), "change notices", this::received);
   }
 
-  /**
-   * Subscribes; completes after the first attempt, retrying every second in the background while
-   * Redis cannot be reached (the reconcile covers what is missed meanwhile). Context only.
-   */
+  /** Subscribes; completes after the first attempt, retrying in the background. Context only. */
   Future<Void> start() {
-    return redis
-        .connectPubSub(context)
-        .compose(
-            conn -> {
-              if (closed) {
-                conn.closeAsync();
-                return Future.<Void>succeededFuture();
-              }
-              subscription = conn;
-              conn.addListener(
-                  new RedisPubSubAdapter<>() {
-                    @Override
-                    public void message(String channel, String message) {
-                      context.runOnContext(v -> received(message));
-                    }
-                  });
-              return Future.fromCompletionStage(conn.async().subscribe(settings.channel()), context)
-                  .<Void>mapEmpty()
-                  .onSuccess(
-                      v -> LOG.info("listening for change notices on {}", settings.channel()));
-            })
-        .recover(
-            err -> {
-              if (!warned) {
-                warned = true;
-                LOG.warn(
-                    "cannot subscribe to change notices ({}); retrying every {} ms, changes made on"
-                        + " other nodes arrive through the reconcile meanwhile",
-                    err.toString(),
-                    RETRY_MS);
-              }
-              if (subscription != null) {
-                subscription.closeAsync();
-                subscription = null;
-              }
-              if (!closed) {
-                retryTimer = context.owner().setTimer(RETRY_MS, t -> start());
-              }
-              return Future.succeededFuture();
-            });
+    return listener.start();
   }
 
   Future<Void> publish(Change change) {
     String notice = encode(settings.nodeId(), change);
     return redis
-        .call(context, c -> c.publish(settings.channel(), notice))
+        .publish(context, settings.channel(), notice)
         .<Void>mapEmpty()
         .onSuccess(v -> metrics.published.increment())
         .onFailure(err -> metrics.publishFailures.increment());
@@ -116,13 +68,7 @@ final class RedisNotices {
   }
 
   Future<Void> close() {
-    closed = true;
-    context.owner().cancelTimer(retryTimer);
-    StatefulRedisPubSubConnection<String, String> s = subscription;
-    subscription = null;
-    return s == null
-        ? Future.succeededFuture()
-        : Future.fromCompletionStage(s.closeAsync(), context).mapEmpty();
+    return listener.close();
   }
 
   static String encode(String origin, Change c) {

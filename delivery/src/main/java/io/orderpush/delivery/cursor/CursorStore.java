@@ -1,6 +1,7 @@
 package io.orderpush.delivery.cursor;
 
 import io.lettuce.core.ScriptOutputType;
+import io.orderpush.persistence.redis.RedisScript;
 import io.orderpush.persistence.redis.RedisStore;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -12,9 +13,12 @@ import java.util.UUID;
  * (bumped by every claim and rewind), {@code owner}, and {@code prev}: the last seq at or below the
  * cursor that the app was delivered, when the cursor moved past events its event types leave out
  * (absent: the cursor itself), so the {@code prevSeq} after a reconnect is the seq the app last
- * applied. Every change is one Lua script, so it is atomic; a commit moves the cursor only forward
+ * received. Every change is one Lua script, so it is atomic; a commit moves the cursor only forward
  * and only for the current epoch, which fences stale owners (a connection that lost the channel, a
  * zombie after a network cut) for good.
+ *
+ * <p>Each channel's hash is tagged by its channel ({@code gw:ch:{app:merchant}}), so on a Redis
+ * Cluster every script's one key has a slot of its own and channels spread over the shards.
  */
 public final class CursorStore {
 
@@ -22,34 +26,37 @@ public final class CursorStore {
   // version.
   // The initial cursor applies when Redis has no cursor for this grant: a new channel, a channel
   // Redis lost, or a merchant that revoked and granted again (whose old cursor must not count).
-  private static final String CLAIM =
-      "if redis.call('HGET', KEYS[1], 'grant') ~= ARGV[3] then "
-          + "redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'grant', ARGV[3]) "
-          + "redis.call('HDEL', KEYS[1], 'prev') end "
-          + "local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1) "
-          + "redis.call('HSET', KEYS[1], 'owner', ARGV[2]) "
-          + "local c = tonumber(redis.call('HGET', KEYS[1], 'cursor')) "
-          + "return {e, c, tonumber(redis.call('HGET', KEYS[1], 'prev') or c)}";
+  private static final RedisScript CLAIM =
+      new RedisScript(
+          "if redis.call('HGET', KEYS[1], 'grant') ~= ARGV[3] then "
+              + "redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'grant', ARGV[3]) "
+              + "redis.call('HDEL', KEYS[1], 'prev') end "
+              + "local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1) "
+              + "redis.call('HSET', KEYS[1], 'owner', ARGV[2]) "
+              + "local c = tonumber(redis.call('HGET', KEYS[1], 'cursor')) "
+              + "return {e, c, tonumber(redis.call('HGET', KEYS[1], 'prev') or c)}");
 
   // KEYS[1] channel hash; ARGV[1] epoch, ARGV[2] acked seq, ARGV[3] the last delivered seq <= it.
   // -2 missing (Redis lost the channel), -1 fenced, 1 advanced, 0 unchanged.
-  private static final String COMMIT =
-      "local e = redis.call('HGET', KEYS[1], 'epoch') "
-          + "if not e then return -2 end "
-          + "if e ~= ARGV[1] then return -1 end "
-          + "local c = tonumber(redis.call('HGET', KEYS[1], 'cursor') or '0') "
-          + "if tonumber(ARGV[2]) > c then "
-          + "if ARGV[3] == ARGV[2] then redis.call('HSET', KEYS[1], 'cursor', ARGV[2]) "
-          + "redis.call('HDEL', KEYS[1], 'prev') "
-          + "else redis.call('HSET', KEYS[1], 'cursor', ARGV[2], 'prev', ARGV[3]) end "
-          + "return 1 end "
-          + "return 0";
+  private static final RedisScript COMMIT =
+      new RedisScript(
+          "local e = redis.call('HGET', KEYS[1], 'epoch') "
+              + "if not e then return -2 end "
+              + "if e ~= ARGV[1] then return -1 end "
+              + "local c = tonumber(redis.call('HGET', KEYS[1], 'cursor') or '0') "
+              + "if tonumber(ARGV[2]) > c then "
+              + "if ARGV[3] == ARGV[2] then redis.call('HSET', KEYS[1], 'cursor', ARGV[2]) "
+              + "redis.call('HDEL', KEYS[1], 'prev') "
+              + "else redis.call('HSET', KEYS[1], 'cursor', ARGV[2], 'prev', ARGV[3]) end "
+              + "return 1 end "
+              + "return 0");
 
   // KEYS[1] channel hash; ARGV[1] the new cursor. Returns the new epoch.
-  private static final String REWIND =
-      "redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'owner', 'rewind') "
-          + "redis.call('HDEL', KEYS[1], 'prev') "
-          + "return redis.call('HINCRBY', KEYS[1], 'epoch', 1)";
+  private static final RedisScript REWIND =
+      new RedisScript(
+          "redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'owner', 'rewind') "
+              + "redis.call('HDEL', KEYS[1], 'prev') "
+              + "return redis.call('HINCRBY', KEYS[1], 'epoch', 1)");
 
   private final RedisStore redis;
 
@@ -68,17 +75,15 @@ public final class CursorStore {
   public Future<Claim> claim(
       Context ctx, UUID appId, String merchantId, long initial, String owner, long grantVersion) {
     String[] keys = {key(appId, merchantId)};
-    return redis
-        .call(
+    return CLAIM
+        .<List<Long>>run(
+            redis,
             ctx,
-            c ->
-                c.<List<Long>>eval(
-                    CLAIM,
-                    ScriptOutputType.MULTI,
-                    keys,
-                    Long.toString(initial),
-                    owner,
-                    Long.toString(grantVersion)))
+            ScriptOutputType.MULTI,
+            keys,
+            Long.toString(initial),
+            owner,
+            Long.toString(grantVersion))
         .map(r -> new Claim(r.get(0), r.get(1), r.get(2)));
   }
 
@@ -95,17 +100,15 @@ public final class CursorStore {
   public Future<CommitOutcome> commit(
       Context ctx, UUID appId, String merchantId, long epoch, long seq, long prev) {
     String[] keys = {key(appId, merchantId)};
-    return redis
-        .call(
+    return COMMIT
+        .<Long>run(
+            redis,
             ctx,
-            c ->
-                c.<Long>eval(
-                    COMMIT,
-                    ScriptOutputType.INTEGER,
-                    keys,
-                    Long.toString(epoch),
-                    Long.toString(seq),
-                    Long.toString(prev)))
+            ScriptOutputType.INTEGER,
+            keys,
+            Long.toString(epoch),
+            Long.toString(seq),
+            Long.toString(prev))
         .map(
             r ->
                 r == -2
@@ -121,8 +124,7 @@ public final class CursorStore {
    */
   public Future<Long> rewind(Context ctx, UUID appId, String merchantId, long seq) {
     String[] keys = {key(appId, merchantId)};
-    return redis.call(
-        ctx, c -> c.<Long>eval(REWIND, ScriptOutputType.INTEGER, keys, Long.toString(seq)));
+    return REWIND.run(redis, ctx, ScriptOutputType.INTEGER, keys, Long.toString(seq));
   }
 
   /** The stored cursor, or -1 if Redis has none for the channel. */

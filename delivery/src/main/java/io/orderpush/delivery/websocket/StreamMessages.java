@@ -52,13 +52,14 @@ final class StreamMessages {
         "{\"type\":\"events\",\"merchantId\":" + Json.encode(merchantId) + ",\"events\":[";
     List<String> out = new ArrayList<>(1);
     StringBuilder sb = null;
-    for (LoggedEvent e : events) {
+    for (int i = 0; i < events.size(); i++) {
+      LoggedEvent e = events.get(i);
       if (sb != null && sb.length() + e.deliveredLength() + 2 > maxBytes) {
         out.add(sb.append("]}").toString());
         sb = null;
       }
       if (sb == null) {
-        sb = new StringBuilder(Math.min(maxBytes, 64 * 1024)).append(head);
+        sb = new StringBuilder(capacity(head, events, i, maxBytes)).append(head);
       } else {
         sb.append(',');
       }
@@ -68,5 +69,18 @@ final class StreamMessages {
       out.add(sb.append("]}").toString());
     }
     return out;
+  }
+
+  /**
+   * The characters of the message that starts with event {@code from}: sized exactly, so the
+   * builder neither grows nor holds a large empty buffer (a message is usually one or two events,
+   * and a fixed 64 KiB buffer per message was the delivery path's largest cost).
+   */
+  private static int capacity(String head, List<LoggedEvent> events, int from, int maxBytes) {
+    long chars = head.length() + 2L;
+    for (int i = from; i < events.size() && chars <= maxBytes; i++) {
+      chars += events.get(i).deliveredLength() + 1;
+    }
+    return (int) Math.min(chars, Math.max(maxBytes, head.length() + 2L));
   }
 }

@@ -171,6 +171,18 @@ final class ConfigReader {
     }
   }
 
+  /**
+   * Parses a value with {@code build}, reporting the parser's message without echoing the value.
+   */
+  <T> T parsed(String key, Function<String, T> build, String expected) {
+    try {
+      return build.apply(raw(key));
+    } catch (IllegalArgumentException e) {
+      problems.add(key + " (" + envName(key) + ") must be " + expected + ": " + e.getMessage());
+      return null;
+    }
+  }
+
   boolean bool(String key) {
     String v = raw(key);
     if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {

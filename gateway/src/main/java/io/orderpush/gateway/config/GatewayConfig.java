@@ -73,11 +73,14 @@ public record GatewayConfig(
     int partitionsAhead = r.integer("pg.partitions-ahead-days", 1, 30);
     int deliveryPool = r.integer("pg.delivery-pool-size", 1, 200);
     var redisTimeout = r.millis("redis.command-timeout-ms", 50, 60_000);
+    boolean redisCluster = r.bool("redis.cluster");
     RedisSettings redis =
-        r.url(
+        r.parsed(
             "redis.url",
-            u -> new RedisSettings(u, redisTimeout),
-            "redis://[:password@]host[:port]");
+            v -> RedisSettings.parse(v, redisCluster, redisTimeout),
+            redisCluster
+                ? "a comma-separated list of the cluster's seed nodes, redis://[:password@]host[:port]"
+                : "redis://[:password@]host[:port]");
     StreamSettings stream =
         new StreamSettings(
             r.integer("stream.window", 1, 100_000),

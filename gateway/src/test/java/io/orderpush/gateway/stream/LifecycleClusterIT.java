@@ -36,6 +36,8 @@ class LifecycleClusterIT {
           "GATEWAY_CALLBACK_INITIAL_BACKOFF_MS", "100",
           "GATEWAY_CALLBACK_MAX_BACKOFF_MS", "500",
           "GATEWAY_DELIVERY_RECONCILE_INTERVAL_MS", "200");
+  // ENV and what the subclass adds, as the nodes got it
+  static Map<String, String> nodeEnv;
   static TestGateway a;
   static GatewayProcess b;
   static StreamFixture fx;
@@ -43,9 +45,19 @@ class LifecycleClusterIT {
 
   @BeforeAll
   static void start() throws Exception {
-    a = TestGateway.start(ENV);
-    b = GatewayProcess.start(TestGateway.freePort(), "lifecycle-cluster-b.log", ENV);
-    fx = new StreamFixture(a);
+    startNodes(Map.of(), TestServices.redis(), "lifecycle-cluster-b.log");
+  }
+
+  /** Starts A and B with {@code extra} settings on top of {@link #ENV}. */
+  static void startNodes(
+      Map<String, String> extra, io.orderpush.persistence.redis.RedisSettings redis, String bLog)
+      throws Exception {
+    Map<String, String> env = new HashMap<>(ENV);
+    env.putAll(extra);
+    nodeEnv = env;
+    a = TestGateway.start(env);
+    b = GatewayProcess.start(TestGateway.freePort(), bLog, env);
+    fx = new StreamFixture(a, redis);
   }
 
   @AfterAll
@@ -187,7 +199,7 @@ class LifecycleClusterIT {
 
   @Test
   void shouldApplyChangesWhoseNoticesWereLostThroughTheReconcile() throws Exception {
-    Map<String, String> deaf = new HashMap<>(ENV);
+    Map<String, String> deaf = new HashMap<>(nodeEnv);
     // Listens on another channel: hears none of A's notices, as if every one were lost.
     deaf.put("GATEWAY_CONTROL_CHANNEL", "gw:control:elsewhere:" + TestServices.TEST_DATABASE);
     deaf.put("GATEWAY_CONTROL_RECONCILE_INTERVAL_MS", "500");

@@ -47,21 +47,19 @@ final class StreamFixture implements AutoCloseable {
 
   record TestApp(UUID id, String token) {}
 
+  /** Seeded from {@code -Dtest.seed}, else at random. */
   StreamFixture(TestGateway gw) {
-    this(gw, null);
+    this(gw, TestServices.redis());
   }
 
-  /** With {@code defaultSeed} used unless {@code -Dtest.seed} names one (null: a random one). */
-  StreamFixture(TestGateway gw, Long defaultSeed) {
+  /** With the cursors read from {@code redisSettings} (the Redis the gateway uses). */
+  StreamFixture(TestGateway gw, io.orderpush.persistence.redis.RedisSettings redisSettings) {
     this.gw = gw;
     String fixed = System.getProperty(SEED_PROPERTY);
-    this.seed =
-        fixed != null && !fixed.isBlank()
-            ? Long.parseLong(fixed)
-            : defaultSeed != null ? defaultSeed : new Random().nextLong();
+    this.seed = fixed != null && !fixed.isBlank() ? Long.parseLong(fixed) : new Random().nextLong();
     this.random = new Random(seed);
     System.out.printf("stream test seed %d (replay with -D%s=%d)%n", seed, SEED_PROPERTY, seed);
-    this.redis = join(RedisStore.connect(vertx, TestServices.redis()));
+    this.redis = join(RedisStore.connect(vertx, redisSettings));
     this.cursors = new CursorStore(redis);
   }
 

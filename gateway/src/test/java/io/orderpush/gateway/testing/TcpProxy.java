@@ -59,6 +59,11 @@ public final class TcpProxy implements AutoCloseable {
     links.forEach(l -> l.black = true);
   }
 
+  /** Closes every open connection at both ends (as a reset network would) and goes on accepting. */
+  public void cut() {
+    links.forEach(Link::close);
+  }
+
   /** Lets new connections through again; those that went black stay black. */
   public void forward() {
     black = false;

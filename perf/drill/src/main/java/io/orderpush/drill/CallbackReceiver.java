@@ -1,5 +1,10 @@
 package io.orderpush.drill;
 
+import io.orderpush.client.Batch;
+import io.orderpush.client.Event;
+import io.orderpush.client.OrderPushException;
+import io.orderpush.client.WebhookVerificationException;
+import io.orderpush.client.WebhookVerifier;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -9,22 +14,16 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.MessageDigest;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.concurrent.Callable;
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 
 /**
  * The drill's HTTP callback app: a receiver on 127.0.0.1 (one event loop) that applies each POSTed
  * batch through its {@link Verifier} and then answers 204, which acknowledges the batch. Every
- * {@code verifyEvery}-th request's Standard Webhooks signature (HMAC-SHA256 over {@code
- * id.timestamp.body} with the app's secret) is checked; a bad one is an error and is answered 401
- * (the gateway retries it).
+ * {@code verifyEvery}-th request's Standard Webhooks signature is checked with the client library's
+ * {@link WebhookVerifier}; a bad one is an error and is answered 401 (the gateway retries it).
+ * Bodies are parsed by the library ({@link Batch#fromJson}); every event goes to the verifier,
+ * repeats included (the verifier counts them).
  */
 final class CallbackReceiver {
 
@@ -32,9 +31,8 @@ final class CallbackReceiver {
   private final Context ctx;
   private final Verifier verifier;
   private final int verifyEvery;
-  private final Delivery delivery = new Delivery();
   private HttpServer server;
-  private Mac mac;
+  private WebhookVerifier signatures;
   private long requests;
   volatile long verified;
 
@@ -62,12 +60,9 @@ final class CallbackReceiver {
 
   /** The app's webhook secret ({@code whsec_...}). */
   Future<Void> secret(String whsec) {
-    byte[] key =
-        Base64.getDecoder().decode(whsec.startsWith("whsec_") ? whsec.substring(6) : whsec);
     return onLoop(
         () -> {
-          mac = Mac.getInstance("HmacSHA256");
-          mac.init(new SecretKeySpec(key, "HmacSHA256"));
+          signatures = new WebhookVerifier(whsec);
           return null;
         });
   }
@@ -96,42 +91,36 @@ final class CallbackReceiver {
     if (verifyEvery > 0 && requests++ % verifyEvery == 0 && !signed(req, bytes)) {
       return 401;
     }
+    Batch batch;
     try {
-      delivery.parse(bytes);
-    } catch (IOException | RuntimeException e) {
+      batch = Batch.fromJson(bytes);
+    } catch (OrderPushException e) {
       verifier.error("unparsable callback body (" + e.getMessage() + ")");
       return 400;
     }
-    Verifier.MerchantState m = verifier.merchant(delivery.merchantId);
-    if (m == null || delivery.count == 0) {
+    Verifier.MerchantState m = verifier.merchant(batch.merchantId());
+    if (m == null || batch.events().isEmpty()) {
       return 400;
     }
-    for (int i = 0; i < delivery.count; i++) {
-      verifier.event(
-          m, delivery.seqs[i], delivery.orderIds[i], delivery.types[i], delivery.ats[i], arrival);
+    for (Event e : batch.events()) {
+      verifier.event(m, e.seq(), e.orderId(), e.type(), e.ingestedAt(), arrival);
     }
     return 204;
   }
 
   private boolean signed(HttpServerRequest req, byte[] body) {
-    String id = req.getHeader("webhook-id");
-    String ts = req.getHeader("webhook-timestamp");
-    String header = req.getHeader("webhook-signature");
-    if (mac == null || id == null || ts == null || header == null) {
-      verifier.error("callback without webhook-id/-timestamp/-signature");
+    if (signatures == null) {
+      verifier.error("callback before the webhook secret was known");
       return false;
     }
-    mac.update((id + "." + ts + ".").getBytes(StandardCharsets.UTF_8));
-    byte[] expected = mac.doFinal(body);
-    for (String sig : header.split(" ")) {
-      if (sig.startsWith("v1,")
-          && MessageDigest.isEqual(expected, Base64.getDecoder().decode(sig.substring(3)))) {
-        verified++;
-        return true;
-      }
+    try {
+      signatures.verify(body, req::getHeader);
+      verified++;
+      return true;
+    } catch (WebhookVerificationException e) {
+      verifier.error("bad webhook signature: " + e.getMessage());
+      return false;
     }
-    verifier.error("bad webhook signature on " + id);
-    return false;
   }
 
   <T> Future<T> onLoop(Callable<T> task) {
@@ -141,7 +130,7 @@ final class CallbackReceiver {
           try {
             p.complete(task.call());
           } catch (Exception | Error e) {
-            p.fail(e instanceof GeneralSecurityException ? new IllegalStateException(e) : e);
+            p.fail(e);
           }
         });
     return p.future();

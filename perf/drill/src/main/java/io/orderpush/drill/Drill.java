@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * The peak-day drill's tool (scripts/drill.sh runs it against a private gateway): creates a
  * WebSocket app and a callback app granted every merchant of the population, runs their verifying
  * consumers ({@link WsConsumerGroup}, {@link CallbackReceiver}), starts the Gatling simulation
- * ({@link DrillConfig}'s settings; {@code mvn -f perf/drill/pom.xml gatling:test}), samples the
+ * ({@link DrillConfig}'s settings; {@code mvn -pl perf/drill -am gatling:test}), samples the
  * gateway every second with a live progress line, waits for the consumers to catch up, and writes
  * {@code report.md} and {@code timeline.csv} to {@code DRILL_OUT}.
  *
@@ -287,9 +287,10 @@ public final class Drill {
   }
 
   private Process startGatling() throws IOException {
-    Path pom = root.resolve("perf/drill/pom.xml");
-    if (!Files.exists(pom)) {
-      throw new IOException("no " + pom + " (set DRILL_ROOT to the repository)");
+    Path pom = root.resolve("pom.xml");
+    if (!Files.exists(root.resolve("perf/drill/pom.xml"))) {
+      throw new IOException(
+          "no perf/drill/pom.xml in " + root + " (set DRILL_ROOT to the repository)");
     }
     String mvn = System.getenv().getOrDefault("DRILL_MVN", "mvn");
     ProcessBuilder pb =
@@ -299,6 +300,10 @@ public final class Drill {
             "-ntp",
             "-f",
             pom.toString(),
+            // in the reactor with the modules it needs (client/): only perf/drill runs Gatling
+            "-pl",
+            "perf/drill",
+            "-am",
             "gatling:test",
             "-Dgatling.resultsFolder=" + out.resolve("gatling"),
             "-Dgatling.runDescription=peak-day drill " + config.runId());
@@ -312,7 +317,7 @@ public final class Drill {
     System.out.println(
         "drill: starting Gatling ("
             + mvn
-            + " -f perf/drill/pom.xml gatling:test; log "
+            + " -pl perf/drill -am gatling:test; log "
             + out.resolve("gatling.log")
             + ")");
     return pb.start();

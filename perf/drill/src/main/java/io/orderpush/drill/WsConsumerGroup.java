@@ -1,160 +1,149 @@
 package io.orderpush.drill;
 
+import io.orderpush.client.Batch;
+import io.orderpush.client.ConsumerListener;
+import io.orderpush.client.ConsumerOptions;
+import io.orderpush.client.Event;
+import io.orderpush.client.StreamConsumer;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.WebSocket;
-import io.vertx.core.http.WebSocketClient;
-import io.vertx.core.http.WebSocketClientOptions;
-import io.vertx.core.http.WebSocketConnectOptions;
-import java.io.IOException;
 import java.net.URI;
+import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The drill's WebSocket app: a consumer group of {@code n} connections to {@code /v1/stream}, all
- * on one event loop. It applies each {@code events} message through its {@link Verifier} and acks
- * the message's last seq right after, as docs/websocket.md asks of a client. A connection must only
- * receive events of merchants assigned to it; a connection closed by the server is an error (the
- * drill never moves channels on purpose).
+ * The drill's WebSocket app: a consumer group of {@code n} {@link StreamConsumer}s of the client
+ * library, each one connection to {@code /v1/stream}. Every batch goes through {@link EveryEvent}
+ * (no deduplication) to the {@link Verifier}, which lives on one Vert.x event loop; the library
+ * acks the batch after the verifier took it. A connection must only receive events of merchants
+ * assigned to it (the library reports any other as a protocol error); a connection closed by the
+ * gateway is an error (the drill never moves channels on purpose).
  */
 final class WsConsumerGroup {
 
+  private static final ConsumerOptions OPTIONS =
+      ConsumerOptions.builder()
+          .parallelism(4)
+          .maxMessageChars(64 * 1024 * 1024)
+          .connectTimeout(Duration.ofSeconds(10))
+          .build();
+
   private final Context ctx;
-  private final WebSocketClient client;
-  private final WebSocketConnectOptions connect;
+  private final URI base;
+  private final String appToken;
   private final Verifier verifier;
-  private final Delivery delivery = new Delivery();
-  private final List<WebSocket> sockets = new ArrayList<>();
-  private final List<Set<String>> owned = new ArrayList<>();
-  private volatile int assigned;
-  private boolean closing;
+  private final List<StreamConsumer<Void>> consumers = new CopyOnWriteArrayList<>();
+  private volatile boolean closing;
 
   WsConsumerGroup(Vertx vertx, URI base, String appToken, Verifier verifier) {
     this.ctx = vertx.getOrCreateContext();
+    this.base = base;
+    this.appToken = appToken;
     this.verifier = verifier;
-    this.client =
-        vertx.createWebSocketClient(
-            new WebSocketClientOptions()
-                .setMaxFrameSize(16 * 1024 * 1024)
-                .setMaxMessageSize(64 * 1024 * 1024)
-                .setMaxConnections(64)
-                .setConnectTimeout(10_000));
-    this.connect =
-        new WebSocketConnectOptions()
-            .setHost(base.getHost())
-            .setPort(base.getPort())
-            .setURI("/v1/stream")
-            .putHeader("Authorization", "Bearer " + appToken)
-            .setTimeout(10_000);
   }
 
-  /** Opens the connections one after the other. */
+  /** Opens the connections; completes once each has said hello. */
   Future<Void> connect(int n) {
     Promise<Void> done = Promise.promise();
-    ctx.runOnContext(v -> connectFrom(0, n, done));
+    AtomicInteger hellos = new AtomicInteger();
+    for (int i = 0; i < n; i++) {
+      int conn = i;
+      consumers.add(
+          StreamConsumer.start(
+              base,
+              appToken,
+              EveryEvent.STORE,
+              (batch, tx) -> apply(conn, batch),
+              OPTIONS,
+              new Watch(
+                  conn,
+                  () -> {
+                    if (hellos.incrementAndGet() == n) {
+                      done.tryComplete();
+                    }
+                  })));
+    }
     return done.future();
   }
 
   /** Channels currently assigned over all connections. */
   int assigned() {
-    return assigned;
+    return consumers.stream().mapToInt(c -> c.assigned().size()).sum();
   }
 
-  private void connectFrom(int i, int n, Promise<Void> done) {
-    if (i == n) {
-      done.complete();
-      return;
-    }
-    Set<String> mine = new HashSet<>();
-    owned.add(mine);
-    client
-        .connect(connect)
-        .onComplete(
-            ar -> {
-              if (ar.failed()) {
-                done.fail(ar.cause());
-                return;
-              }
-              WebSocket ws = ar.result();
-              sockets.add(ws);
-              ws.textMessageHandler(text -> onText(i, ws, mine, text));
-              ws.closeHandler(
-                  x -> {
-                    if (!closing) {
-                      verifier.error(
-                          "connection "
-                              + i
-                              + " closed by the gateway: "
-                              + ws.closeStatusCode()
-                              + " "
-                              + ws.closeReason());
-                    }
-                  });
-              connectFrom(i + 1, n, done);
-            });
-  }
-
-  private void onText(int conn, WebSocket ws, Set<String> mine, String text) {
+  /** Hands a batch to the verifier on its event loop and waits until it is taken. */
+  private void apply(int conn, Batch batch) throws Exception {
     long arrival = Verifier.micros(Instant.now());
-    verifier.messages++;
-    try {
-      delivery.parse(text);
-    } catch (IOException | RuntimeException e) {
-      verifier.error("connection " + conn + ": unparsable message (" + e.getMessage() + ")");
-      return;
-    }
-    switch (delivery.type == null ? "" : delivery.type) {
-      case "hello" -> {}
-      case "assigned" ->
-          delivery.merchants.forEach(
-              m -> {
-                if (mine.add(m)) {
-                  assigned++;
+    onLoop(
+            () -> {
+              verifier.messages++;
+              Verifier.MerchantState m = verifier.merchant(batch.merchantId());
+              if (m != null) {
+                for (Event e : batch.events()) {
+                  verifier.event(m, e.seq(), e.orderId(), e.type(), e.ingestedAt(), arrival);
                 }
-              });
-      case "unassigned" ->
-          delivery.merchants.forEach(
-              m -> {
-                if (mine.remove(m)) {
-                  assigned--;
-                }
-              });
-      case "events" -> events(conn, ws, mine, arrival);
-      case "error" -> verifier.error("connection " + conn + ": gateway error " + delivery.message);
-      default -> verifier.error("connection " + conn + ": unknown message type " + delivery.type);
-    }
+              }
+              return null;
+            })
+        .toCompletionStage()
+        .toCompletableFuture()
+        .get(60, TimeUnit.SECONDS);
   }
 
-  private void events(int conn, WebSocket ws, Set<String> mine, long arrival) {
-    Delivery d = delivery;
-    if (!mine.contains(d.merchantId)) {
-      verifier.error(
-          "connection " + conn + ": events of merchant " + d.merchantId + ", not assigned to it");
-      return;
+  private final class Watch implements ConsumerListener {
+    private final int conn;
+    private final Runnable hello;
+
+    Watch(int conn, Runnable hello) {
+      this.conn = conn;
+      this.hello = hello;
     }
-    Verifier.MerchantState m = verifier.merchant(d.merchantId);
-    if (m == null || d.count == 0) {
-      return;
+
+    @Override
+    public void connected(String connectionId) {
+      hello.run();
     }
-    for (int i = 0; i < d.count; i++) {
-      verifier.event(m, d.seqs[i], d.orderIds[i], d.types[i], d.ats[i], arrival);
+
+    @Override
+    public void serverError(String code, String message) {
+      error("gateway error " + code + ": " + message);
     }
-    ws.writeTextMessage(
-        "{\"type\":\"ack\",\"merchantId\":\""
-            + d.merchantId
-            + "\",\"seq\":"
-            + d.seqs[d.count - 1]
-            + "}");
+
+    @Override
+    public void protocolError(String what) {
+      error(what);
+    }
+
+    @Override
+    public void batchFailed(Batch batch, Exception e, Duration retryIn) {
+      error("applying a batch of " + batch.merchantId() + " failed: " + e);
+    }
+
+    @Override
+    public void disconnected(String why, Duration reconnectIn) {
+      if (!closing) {
+        error(why);
+      }
+    }
+
+    private void error(String what) {
+      onLoop(
+          () -> {
+            verifier.error("connection " + conn + ": " + what);
+            return null;
+          });
+    }
   }
 
   /** Runs {@code task} on the group's event loop (where the verifier's state lives). */
-  <T> Future<T> onLoop(java.util.concurrent.Callable<T> task) {
+  <T> Future<T> onLoop(Callable<T> task) {
     Promise<T> p = Promise.promise();
     ctx.runOnContext(
         v -> {
@@ -167,13 +156,19 @@ final class WsConsumerGroup {
     return p.future();
   }
 
+  /** Closes every connection, acking what was applied. */
   Future<Void> close() {
-    return onLoop(
+    closing = true;
+    Promise<Void> done = Promise.promise();
+    Thread t =
+        new Thread(
             () -> {
-              closing = true;
-              sockets.forEach(ws -> ws.close((short) 1000, "drill done"));
-              return null;
-            })
-        .mapEmpty();
+              consumers.forEach(StreamConsumer::close);
+              done.complete();
+            },
+            "drill-ws-close");
+    t.setDaemon(true);
+    t.start();
+    return done.future();
   }
 }

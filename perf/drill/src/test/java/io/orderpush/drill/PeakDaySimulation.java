@@ -34,7 +34,7 @@ import java.util.List;
  * ids make the retry idempotent. Settings come from the environment ({@link DrillConfig}); {@code
  * DRILL_STATE_DIR} receives {@code gatling-started} (epoch ms, when the injection starts) and
  * {@code gatling-done} (what was offered) for the drill tool. Run by scripts/drill.sh through
- * {@code mvn -f perf/drill/pom.xml gatling:test}.
+ * {@code mvn -pl perf/drill -am gatling:test}.
  */
 public class PeakDaySimulation extends Simulation {
 

@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.orderpush.persistence.Histograms;
 import java.util.function.Supplier;
 
 /** The audit writer's meters. */
@@ -35,7 +36,7 @@ final class AuditMetrics {
     flush =
         Timer.builder("gateway.audit.flush")
             .description("Time to write one group of audit records (one INSERT)")
-            .publishPercentiles(0.5, 0.99)
+            .serviceLevelObjectives(Histograms.LATENCY)
             .register(registry);
     Gauge.builder("gateway.audit.buffer.rows", buffered)
         .description("Audit records waiting to be written (bounded by audit.buffer-rows)")

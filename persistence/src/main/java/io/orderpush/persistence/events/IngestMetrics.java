@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.orderpush.persistence.Histograms;
 import java.util.function.IntSupplier;
 
 /** The meters of the ingest write path. */
@@ -35,7 +36,7 @@ final class IngestMetrics {
     groupEvents =
         DistributionSummary.builder("gateway.ingest.group.events")
             .description("Events per group-commit transaction")
-            .publishPercentiles(0.5, 0.99)
+            .serviceLevelObjectives(Histograms.SIZE)
             .register(registry);
     groupRequests =
         DistributionSummary.builder("gateway.ingest.group.requests")
@@ -44,7 +45,7 @@ final class IngestMetrics {
     commit =
         Timer.builder("gateway.ingest.commit")
             .description("Duration of one group-commit transaction, BEGIN to COMMIT")
-            .publishPercentiles(0.5, 0.99)
+            .serviceLevelObjectives(Histograms.LATENCY)
             .register(registry);
     commitFailures =
         Counter.builder("gateway.ingest.commit.failures")

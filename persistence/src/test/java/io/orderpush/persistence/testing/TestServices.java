@@ -69,6 +69,21 @@ public final class TestServices {
     return new RedisSettings(URI.create(redisUrl()), Duration.ofSeconds(2));
   }
 
+  /**
+   * The Redis Cluster's seed nodes: {@code GATEWAY_TEST_REDIS_CLUSTER_URL}, else the local 3-master
+   * cluster {@code GATEWAY_REDIS_CLUSTER=true scripts/services.sh} starts.
+   */
+  public static String redisClusterUrl() {
+    return System.getenv()
+        .getOrDefault(
+            "GATEWAY_TEST_REDIS_CLUSTER_URL",
+            "redis://127.0.0.1:7000,redis://127.0.0.1:7001,redis://127.0.0.1:7002");
+  }
+
+  public static RedisSettings redisCluster() {
+    return RedisSettings.parse(redisClusterUrl(), true, Duration.ofSeconds(2));
+  }
+
   /** Applies the schema once per JVM. */
   public static synchronized PgSettings migratedPg() {
     PgSettings pg = pg();

@@ -1,0 +1,65 @@
+package io.orderpush.delivery.websocket;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.orderpush.persistence.events.LoggedEvent;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class StreamMessagesTest {
+
+  static LoggedEvent event(long seq, String text) {
+    return new LoggedEvent(seq, new JsonObject().put("seq", seq).put("data", text).encode());
+  }
+
+  static List<Long> seqs(List<String> messages) {
+    List<Long> seqs = new ArrayList<>();
+    for (String m : messages) {
+      JsonObject msg = new JsonObject(m);
+      assertThat(msg.getString("type")).isEqualTo("events");
+      assertThat(msg.getString("merchantId")).isEqualTo("m-\"1\"");
+      JsonArray events = msg.getJsonArray("events");
+      for (int i = 0; i < events.size(); i++) {
+        seqs.add(events.getJsonObject(i).getLong("seq"));
+      }
+    }
+    return seqs;
+  }
+
+  @Test
+  void shouldCarryEveryEventInOrderWithinTheSizeLimit() {
+    List<LoggedEvent> events = new ArrayList<>();
+    for (long seq = 1; seq <= 50; seq++) {
+      // mixed Latin-1 and CJK text: the builder changes its coding on the way
+      events.add(event(seq, (seq % 3 == 0 ? "订单" : "order ").repeat((int) seq * 3)));
+    }
+    List<String> messages = StreamMessages.events("m-\"1\"", events, 2_000);
+
+    assertThat(messages).hasSizeGreaterThan(1);
+    assertThat(messages).allSatisfy(m -> assertThat(m.length()).isLessThanOrEqualTo(2_000));
+    assertThat(seqs(messages))
+        .containsExactlyElementsOf(events.stream().map(LoggedEvent::seq).toList());
+  }
+
+  @Test
+  void shouldSendAnEventLargerThanTheLimitAloneInOneMessage() {
+    List<LoggedEvent> events = List.of(event(1, "a"), event(2, "x".repeat(5_000)), event(3, "b"));
+
+    List<String> messages = StreamMessages.events("m-\"1\"", events, 1_000);
+
+    assertThat(messages).hasSize(3);
+    assertThat(seqs(messages)).containsExactly(1L, 2L, 3L);
+  }
+
+  @Test
+  void shouldPutSmallBatchesInOneMessage() {
+    List<String> messages =
+        StreamMessages.events("m-\"1\"", List.of(event(7, "a"), event(8, "b")), 1 << 20);
+
+    assertThat(messages).hasSize(1);
+    assertThat(seqs(messages)).containsExactly(7L, 8L);
+  }
+}
