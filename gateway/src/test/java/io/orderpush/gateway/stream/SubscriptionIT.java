@@ -287,6 +287,14 @@ class SubscriptionIT {
     ingest(none, "order.created", "order.shipped");
     untilCursorAtHead(app, none);
     assertThat(seqs(posted)).isEqualTo(want);
+
+    // the subscription changed on the live grant: the next batch follows it
+    subscribe(app, merchant, List.of("order.created"));
+    List<Long> next = ingest(merchant, "order.paid", "order.created", "order.refund");
+    fx.until("the created event", WAIT, () -> posted.size() == want.size() + 1);
+    untilCursorAtHead(app, merchant);
+    assertThat(seqs(posted).get(want.size())).isEqualTo(next.get(1));
+    assertChained(merchant, posted, 0);
   }
 
   TestApp callbackApp(String url) {
