@@ -8,6 +8,7 @@ import io.orderpush.delivery.channel.Subscriber;
 import io.orderpush.delivery.logging.LogContext;
 import io.orderpush.persistence.apps.AppStore;
 import io.orderpush.persistence.events.EventLog;
+import io.orderpush.persistence.events.EventTypes;
 import io.orderpush.persistence.events.LoggedEvent;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
@@ -48,9 +49,19 @@ final class CallbackEndpoint extends Subscriber {
     long timer = -1;
     long dueAt;
 
-    Batch(long first, long last) {
+    /**
+     * The event types the batch was cut with and its first event's prevSeq: a retry re-reads the
+     * range and renders the same events, whatever the grant says meanwhile.
+     */
+    final EventTypes types;
+
+    final long prev;
+
+    Batch(long first, long last, EventTypes types, long prev) {
       this.first = first;
       this.last = last;
+      this.types = types;
+      this.prev = prev;
     }
   }
 
@@ -144,7 +155,12 @@ final class CallbackEndpoint extends Subscriber {
 
   @Override
   protected void deliver(Channel c, List<LoggedEvent> events) {
-    Batch b = new Batch(events.get(0).seq(), events.get(events.size() - 1).seq());
+    Batch b =
+        new Batch(
+            events.get(0).seq(),
+            events.get(events.size() - 1).seq(),
+            c.types(),
+            events.get(0).prevSeq());
     pending.put(c, b);
     inFlight++;
     send(c, b, events);
@@ -200,7 +216,7 @@ final class CallbackEndpoint extends Subscriber {
       if (i > 0) {
         sb.append(',');
       }
-      sb.append(events.get(i).json());
+      events.get(i).appendTo(sb);
     }
     return sb.append("]}").toString().getBytes(StandardCharsets.UTF_8);
   }
@@ -430,7 +446,11 @@ final class CallbackEndpoint extends Subscriber {
                   pump();
                 } else {
                   // masked or not by the grant's scope now, which may differ from the first try
-                  send(c, b, LoggedEvent.forScope(ar.result(), c.pii()));
+                  send(
+                      c,
+                      b,
+                      LoggedEvent.forScope(
+                          LoggedEvent.included(ar.result(), b.types, b.prev), c.pii()));
                 }
               });
     }

@@ -243,12 +243,16 @@ public final class CallbackService {
     }
     Channel known = e.channels.get(g.merchantId());
     if (known != null) {
-      known.scopes(g.scopes()); // a grant made again: its scopes may have changed
+      // a grant made again: its scopes or event types may have changed
+      known.scopes(g.scopes());
+      known.eventTypes(g.eventTypes());
+      engine.wake(known);
       return;
     }
     Channel c =
         new Channel(
             e.appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli(), g.scopes());
+    c.eventTypes(g.eventTypes());
     e.channels.put(g.merchantId(), c);
     engine.add(c);
     engine.assign(c, e);

@@ -1,5 +1,6 @@
 package io.orderpush.delivery.channel;
 
+import io.orderpush.persistence.events.EventTypes;
 import java.util.Collection;
 import java.util.List;
 import java.util.UUID;
@@ -29,6 +30,20 @@ public final class Channel {
    * when each batch is cut, so a scope change applies from the next batch.
    */
   boolean pii;
+
+  /**
+   * The event types the grant subscribes to: events of other types are passed over (never sent, the
+   * cursor moves past them). Read when each batch is cut, so a change applies from the next.
+   */
+  EventTypes types = EventTypes.ALL;
+
+  /**
+   * The last seq at or below {@link #sent} that the owner was delivered (its types included), or,
+   * from a claim until the first delivery, the one before the cursor as Redis knows it: the {@code
+   * prevSeq} of the next event delivered. All delivered events are acked once {@code cursor >=
+   * lastDelivered}; events above it up to {@code sent} were passed over.
+   */
+  long lastDelivered;
 
   Subscriber owner;
 
@@ -97,6 +112,15 @@ public final class Channel {
     this.pii = scopes.contains(PII);
   }
 
+  /** The grant's event types now (empty: every type). Engine context only. */
+  public void eventTypes(Collection<String> patterns) {
+    this.types = patterns.isEmpty() ? EventTypes.ALL : EventTypes.of(List.copyOf(patterns));
+  }
+
+  public EventTypes types() {
+    return types;
+  }
+
   /** Whether this channel's events go out with personal data unmasked. */
   public boolean pii() {
     return pii;
@@ -149,6 +173,7 @@ public final class Channel {
         + ", epoch="
         + epoch
         + (pii ? ", pii" : "")
+        + (types.all() ? "" : ", types=" + types)
         + "]";
   }
 }

@@ -348,6 +348,7 @@ public final class DeliveryEngine {
               c.epoch = ar.result().epoch();
               c.cursor = ar.result().cursor();
               c.sent = c.cursor;
+              c.lastDelivered = Math.min(ar.result().prev(), c.cursor);
               if (previouslySent > c.cursor) {
                 metrics.redelivered.increment(previouslySent - c.cursor);
               }
@@ -478,8 +479,12 @@ public final class DeliveryEngine {
           seq <= c.maxSent ? AckOutcome.STALE : AckOutcome.BEYOND_DELIVERED);
     }
     int generation = c.generation;
+    // An ack of the last event delivered also covers the events passed over after it (its event
+    // types leave them out): the cursor goes to what was read, and remembers the last delivered.
+    long upTo = seq >= c.lastDelivered ? c.sent : seq;
+    long prev = seq >= c.lastDelivered ? c.lastDelivered : seq;
     return cursors
-        .commit(context, c.appId, c.merchantId, c.epoch, seq)
+        .commit(context, c.appId, c.merchantId, c.epoch, upTo, prev)
         .map(
             outcome -> {
               if (c.generation != generation) {
@@ -497,9 +502,14 @@ public final class DeliveryEngine {
                 return AckOutcome.RESTARTED;
               }
               metrics.acksCommitted.increment();
-              c.cursor = Math.max(c.cursor, seq);
+              c.cursor = Math.max(c.cursor, upTo);
               dirty.add(c);
               c.unackedSince = c.unacked() == 0 ? 0 : System.currentTimeMillis();
+              if (c.cursor >= c.lastDelivered && c.cursor < c.sent) {
+                // passed over meanwhile, after everything delivered: no ack will cover those
+                c.unackedSince = 0;
+                passOver(c);
+              }
               wake(c);
               return AckOutcome.COMMITTED;
             });
@@ -587,25 +597,91 @@ public final class DeliveryEngine {
               }
             } else {
               List<LoggedEvent> events = ar.result();
-              if (c.unacked() == 0) {
-                c.unackedSince = System.currentTimeMillis();
-              }
+              boolean allAcked = c.cursor >= c.lastDelivered;
               if (events.get(0).seq() != from) {
-                // The events between were removed by retention before this channel got to them.
+                // The events between were removed by retention before this channel got to them:
+                // the next prevSeq says so (they count as ones the app would have got).
                 metrics.expiredSkipped.increment(events.get(0).seq() - from);
+                c.lastDelivered = events.get(0).seq() - 1;
+              }
+              // the grant's event types as they are now: a change applies from this batch on
+              List<LoggedEvent> included = LoggedEvent.included(events, c.types, c.lastDelivered);
+              if (included.size() < events.size()) {
+                metrics.eventsFiltered.increment(events.size() - included.size());
               }
               c.sent = events.get(events.size() - 1).seq();
               c.maxSent = Math.max(c.maxSent, c.sent);
-              metrics.eventsSent.increment(events.size());
-              metrics.batchEvents.record(events.size());
-              recordCommitToSend(events.get(events.size() - 1));
-              // the grant's scope as it is now: a change applies from this batch on
-              s.deliver(c, LoggedEvent.forScope(events, c.pii));
+              if (included.isEmpty()) {
+                // Nothing to send; with nothing delivered left unacked, no ack will come to move
+                // the cursor past these, so the engine moves it.
+                if (allAcked) {
+                  passOver(c);
+                }
+              } else {
+                if (allAcked) {
+                  c.unackedSince = System.currentTimeMillis();
+                }
+                c.lastDelivered = included.get(included.size() - 1).seq();
+                metrics.eventsSent.increment(included.size());
+                metrics.batchEvents.record(included.size());
+                recordCommitToSend(included.get(included.size() - 1));
+                // the grant's scope as it is now: a change applies from this batch on
+                s.deliver(c, LoggedEvent.forScope(included, c.pii));
+              }
               wake(c);
             }
           }
           drive(s);
         });
+  }
+
+  /**
+   * Moves the cursor over events passed over since the last delivered one, all of it acked: fenced
+   * like an ack (a stale owner cannot move it), and remembering the last delivered seq for the
+   * {@code prevSeq} after a reconnect. Engine context only.
+   */
+  private void passOver(Channel c) {
+    int generation = c.generation;
+    long upTo = c.sent;
+    cursors
+        .commit(context, c.appId, c.merchantId, c.epoch, upTo, c.lastDelivered)
+        .onComplete(
+            ar -> {
+              if (c.generation != generation || c.owner == null) {
+                return;
+              }
+              if (ar.failed()) {
+                LOG.warn(
+                    "moving the cursor of {} past filtered events up to {} failed, retrying in {} ms:"
+                        + " {}",
+                    c,
+                    upTo,
+                    RETRY_MS,
+                    ar.cause().toString());
+                vertx.setTimer(
+                    RETRY_MS,
+                    id -> {
+                      if (c.generation == generation
+                          && c.owner != null
+                          && c.cursor < c.sent
+                          && c.cursor >= c.lastDelivered) {
+                        passOver(c);
+                      }
+                    });
+                return;
+              }
+              if (ar.result() == CommitOutcome.FENCED || ar.result() == CommitOutcome.MISSING) {
+                metrics.fenced.increment();
+                restart(c);
+                return;
+              }
+              c.cursor = Math.max(c.cursor, upTo);
+              dirty.add(c);
+              if (c.cursor >= c.lastDelivered && c.cursor < c.sent) {
+                passOver(c); // passed over more meanwhile
+              }
+              wake(c);
+            });
   }
 
   /** Events start with {"seq":N,"ingestedAt":"...Z", as EventLog renders them. */

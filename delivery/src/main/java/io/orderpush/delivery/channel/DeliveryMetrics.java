@@ -24,6 +24,7 @@ public final class DeliveryMetrics {
   final Counter claimFailures;
   final Counter checkpointFailures;
   final Counter expiredSkipped;
+  final Counter eventsFiltered;
   final Counter tailHits;
   final Timer commitToSend;
 
@@ -101,6 +102,11 @@ public final class DeliveryMetrics {
     expiredSkipped =
         Counter.builder("gateway.delivery.expired.skipped")
             .description("Events a channel never got because retention removed them first")
+            .register(registry);
+    eventsFiltered =
+        Counter.builder("gateway.delivery.events.filtered")
+            .description(
+                "Events passed over for a channel whose grant's event types leave them out (the cursor moves past them)")
             .register(registry);
     tailHits =
         Counter.builder("gateway.delivery.tail.hits")

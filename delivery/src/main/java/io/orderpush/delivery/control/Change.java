@@ -21,7 +21,7 @@ public record Change(Kind kind, UUID appId, Optional<String> merchantId) {
     DELETED,
     TOKEN_ROTATED,
     SECRET_ROTATED,
-    /** A grant was made or its scopes changed. */
+    /** A grant was made, or its scopes or event types changed. */
     GRANTED,
     REVOKED,
     ENDPOINT_SUSPENDED,

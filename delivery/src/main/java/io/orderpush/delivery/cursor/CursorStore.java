@@ -10,9 +10,12 @@ import java.util.UUID;
 
 /**
  * Channel cursors in Redis, one hash per channel: {@code cursor} (highest acked seq), {@code epoch}
- * (bumped by every claim and rewind) and {@code owner}. Every change is one Lua script, so it is
- * atomic; a commit moves the cursor only forward and only for the current epoch, which fences stale
- * owners (a connection that lost the channel, a zombie after a network cut) for good.
+ * (bumped by every claim and rewind), {@code owner}, and {@code prev}: the last seq at or below the
+ * cursor that the app was delivered, when the cursor moved past events its event types leave out
+ * (absent: the cursor itself), so the {@code prevSeq} after a reconnect is the seq the app last
+ * received. Every change is one Lua script, so it is atomic; a commit moves the cursor only forward
+ * and only for the current epoch, which fences stale owners (a connection that lost the channel, a
+ * zombie after a network cut) for good.
  *
  * <p>Each channel's hash is tagged by its channel ({@code gw:ch:{app:merchant}}), so on a Redis
  * Cluster every script's one key has a slot of its own and channels spread over the shards.
@@ -26,12 +29,14 @@ public final class CursorStore {
   private static final RedisScript CLAIM =
       new RedisScript(
           "if redis.call('HGET', KEYS[1], 'grant') ~= ARGV[3] then "
-              + "redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'grant', ARGV[3]) end "
+              + "redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'grant', ARGV[3]) "
+              + "redis.call('HDEL', KEYS[1], 'prev') end "
               + "local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1) "
               + "redis.call('HSET', KEYS[1], 'owner', ARGV[2]) "
-              + "return {e, tonumber(redis.call('HGET', KEYS[1], 'cursor'))}");
+              + "local c = tonumber(redis.call('HGET', KEYS[1], 'cursor')) "
+              + "return {e, c, tonumber(redis.call('HGET', KEYS[1], 'prev') or c)}");
 
-  // KEYS[1] channel hash; ARGV[1] epoch, ARGV[2] acked seq.
+  // KEYS[1] channel hash; ARGV[1] epoch, ARGV[2] acked seq, ARGV[3] the last delivered seq <= it.
   // -2 missing (Redis lost the channel), -1 fenced, 1 advanced, 0 unchanged.
   private static final RedisScript COMMIT =
       new RedisScript(
@@ -39,13 +44,18 @@ public final class CursorStore {
               + "if not e then return -2 end "
               + "if e ~= ARGV[1] then return -1 end "
               + "local c = tonumber(redis.call('HGET', KEYS[1], 'cursor') or '0') "
-              + "if tonumber(ARGV[2]) > c then redis.call('HSET', KEYS[1], 'cursor', ARGV[2]) return 1 end "
+              + "if tonumber(ARGV[2]) > c then "
+              + "if ARGV[3] == ARGV[2] then redis.call('HSET', KEYS[1], 'cursor', ARGV[2]) "
+              + "redis.call('HDEL', KEYS[1], 'prev') "
+              + "else redis.call('HSET', KEYS[1], 'cursor', ARGV[2], 'prev', ARGV[3]) end "
+              + "return 1 end "
               + "return 0");
 
   // KEYS[1] channel hash; ARGV[1] the new cursor. Returns the new epoch.
   private static final RedisScript REWIND =
       new RedisScript(
           "redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'owner', 'rewind') "
+              + "redis.call('HDEL', KEYS[1], 'prev') "
               + "return redis.call('HINCRBY', KEYS[1], 'epoch', 1)");
 
   private final RedisStore redis;
@@ -74,16 +84,31 @@ public final class CursorStore {
             Long.toString(initial),
             owner,
             Long.toString(grantVersion))
-        .map(r -> new Claim(r.get(0), r.get(1)));
+        .map(r -> new Claim(r.get(0), r.get(1), r.get(2)));
   }
 
   /** Moves the cursor to {@code seq} if that is forward and {@code epoch} is still current. */
   public Future<CommitOutcome> commit(
       Context ctx, UUID appId, String merchantId, long epoch, long seq) {
+    return commit(ctx, appId, merchantId, epoch, seq, seq);
+  }
+
+  /**
+   * {@link #commit}, for a cursor that moves past events the app's event types leave out: {@code
+   * prev} is the last seq at or below {@code seq} that the app was delivered.
+   */
+  public Future<CommitOutcome> commit(
+      Context ctx, UUID appId, String merchantId, long epoch, long seq, long prev) {
     String[] keys = {key(appId, merchantId)};
     return COMMIT
         .<Long>run(
-            redis, ctx, ScriptOutputType.INTEGER, keys, Long.toString(epoch), Long.toString(seq))
+            redis,
+            ctx,
+            ScriptOutputType.INTEGER,
+            keys,
+            Long.toString(epoch),
+            Long.toString(seq),
+            Long.toString(prev))
         .map(
             r ->
                 r == -2

@@ -135,7 +135,7 @@ final class ConsumerGroup {
       addChannel(grant);
       rebalance();
     } else {
-      known.scopes(grant.scopes()); // a grant made again: its scopes may have changed
+      follow(known, grant); // a grant made again: its scopes or event types may have changed
     }
   }
 
@@ -161,6 +161,8 @@ final class ConsumerGroup {
                 Grant g = stored.get(c.merchantId());
                 if (g == null || g.grantedAt().toEpochMilli() != c.grantVersion()) {
                   drop(c.merchantId());
+                } else {
+                  follow(c, g); // a change of scopes or event types whose notice was missed
                 }
               }
               boolean added = false;
@@ -227,8 +229,16 @@ final class ConsumerGroup {
     Channel c =
         new Channel(
             appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli(), g.scopes());
+    c.eventTypes(g.eventTypes());
     channels.put(g.merchantId(), c);
     engine.add(c);
+  }
+
+  /** The channel follows its grant's scopes and event types as stored now. */
+  private void follow(Channel c, Grant g) {
+    c.scopes(g.scopes());
+    c.eventTypes(g.eventTypes());
+    engine.wake(c);
   }
 
   /**

@@ -53,8 +53,8 @@ final class StreamMessages {
     List<String> out = new ArrayList<>(1);
     StringBuilder sb = null;
     for (int i = 0; i < events.size(); i++) {
-      String json = events.get(i).json();
-      if (sb != null && sb.length() + json.length() + 2 > maxBytes) {
+      LoggedEvent e = events.get(i);
+      if (sb != null && sb.length() + e.deliveredLength() + 2 > maxBytes) {
         out.add(sb.append("]}").toString());
         sb = null;
       }
@@ -63,7 +63,7 @@ final class StreamMessages {
       } else {
         sb.append(',');
       }
-      sb.append(json);
+      e.appendTo(sb);
     }
     if (sb != null) {
       out.add(sb.append("]}").toString());
@@ -79,7 +79,7 @@ final class StreamMessages {
   private static int capacity(String head, List<LoggedEvent> events, int from, int maxBytes) {
     long chars = head.length() + 2L;
     for (int i = from; i < events.size() && chars <= maxBytes; i++) {
-      chars += events.get(i).json().length() + 1;
+      chars += events.get(i).deliveredLength() + 1;
     }
     return (int) Math.min(chars, Math.max(maxBytes, head.length() + 2L));
   }

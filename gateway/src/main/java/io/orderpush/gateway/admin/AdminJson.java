@@ -34,6 +34,7 @@ final class AdminJson {
         .put("appId", g.appId().toString())
         .put("merchantId", g.merchantId())
         .put("scopes", new JsonArray(g.scopes()))
+        .put("eventTypes", new JsonArray(g.eventTypes()))
         .put("startSeq", g.startSeq())
         .put("grantedAt", g.grantedAt().toString());
   }

@@ -3,6 +3,7 @@ package io.orderpush.gateway.admin;
 import io.orderpush.delivery.control.Change;
 import io.orderpush.gateway.ingest.EventParser;
 import io.orderpush.persistence.apps.GrantStore;
+import io.orderpush.persistence.events.EventTypes;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -30,13 +31,14 @@ public final class GrantsApi {
     var appId = AdminJson.appId(ctx);
     JsonObject body = AdminJson.body(ctx);
     List<String> scopes = scopes(body.getValue("scopes"));
+    List<String> eventTypes = eventTypes(body.getValue("eventTypes"));
     Object start = body.getValue("start", "latest");
     if (!"latest".equals(start) && !"earliest".equals(start)) {
       throw AppsApi.invalid(
           "start", "must be \"latest\" (only new events) or \"earliest\" (all retained history)");
     }
     grants
-        .grant(appId, merchantId, scopes, "earliest".equals(start))
+        .grant(appId, merchantId, scopes, "earliest".equals(start), eventTypes)
         .onSuccess(
             g -> {
               deliveries.granted(g);
@@ -84,6 +86,37 @@ public final class GrantsApi {
       throw AppsApi.invalid("merchantId", "must match " + EventParser.MERCHANT_ID.pattern());
     }
     return m;
+  }
+
+  /**
+   * The subscription: an array of event types ({@code order.paid}) and prefixes ({@code
+   * order.refund*}), at most {@link EventTypes#MAX_PATTERNS}; absent, null or empty: every type.
+   * Repeats are dropped.
+   */
+  static List<String> eventTypes(Object value) {
+    if (value == null) {
+      return List.of();
+    }
+    String expected =
+        "must be an array of at most "
+            + EventTypes.MAX_PATTERNS
+            + " event types (1 to 64 of [A-Za-z0-9._-]), each optionally ending in * to match"
+            + " any suffix";
+    if (!(value instanceof JsonArray array)) {
+      throw AppsApi.invalid("eventTypes", expected);
+    }
+    List<String> patterns = new ArrayList<>(array.size());
+    for (Object t : array) {
+      if (!(t instanceof String type)) {
+        throw AppsApi.invalid("eventTypes", expected);
+      }
+      patterns.add(type);
+    }
+    try {
+      return EventTypes.of(patterns).patterns();
+    } catch (IllegalArgumentException e) {
+      throw AppsApi.invalid("eventTypes", expected + ": " + e.getMessage());
+    }
   }
 
   private static List<String> scopes(Object value) {

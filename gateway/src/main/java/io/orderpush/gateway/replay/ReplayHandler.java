@@ -7,9 +7,11 @@ import io.orderpush.gateway.http.AccessLog;
 import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.AppAuth;
 import io.orderpush.gateway.ingest.EventParser;
+import io.orderpush.persistence.apps.Grant;
 import io.orderpush.persistence.apps.GrantStore;
 import io.orderpush.persistence.audit.AuditLog;
 import io.orderpush.persistence.events.EventLog;
+import io.orderpush.persistence.events.EventTypes;
 import io.orderpush.persistence.events.LoggedEvent;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -21,9 +23,11 @@ import java.util.Map;
 import java.util.UUID;
 
 /**
- * {@code GET /v1/merchants/{merchantId}/events?fromSeq=&toSeq=&limit=}: a granted app's stored
- * events in seq order as NDJSON, streamed page by page and paused while the client is slow, so
- * memory stays flat however long the range. The cursor does not move.
+ * {@code GET /v1/merchants/{merchantId}/events?fromSeq=&toSeq=&limit=&eventTypes=}: a granted app's
+ * stored events in seq order as NDJSON, streamed page by page and paused while the client is slow,
+ * so memory stays flat however long the range. The cursor does not move. Only events of the types
+ * the grant subscribes to are written (and of those, the ones {@code eventTypes} names), each with
+ * its {@code prevSeq} in that selection; the first one's is at least {@code fromSeq - 1}.
  */
 public final class ReplayHandler implements Handler<RoutingContext> {
 
@@ -75,6 +79,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
     long fromSeq = param(ctx, "fromSeq", 1, 1, Long.MAX_VALUE);
     long toSeq = param(ctx, "toSeq", Long.MAX_VALUE, fromSeq, Long.MAX_VALUE);
     long limit = param(ctx, "limit", maxEvents, 1, maxEvents);
+    EventTypes asked = eventTypes(ctx);
     var app = AppAuth.app(ctx);
     Runnable release;
     try {
@@ -93,7 +98,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
           release.run();
           audited.ended();
         });
-    Replay replay = new Replay(app.appId(), merchantId, resp, toSeq, audited);
+    Replay replay = new Replay(app.appId(), merchantId, resp, toSeq, audited, asked);
     granted(replay)
         .compose(ok -> log.oldestRetained(pool, merchantId))
         .map(
@@ -110,7 +115,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
         .onSuccess(
             oldest -> {
               resp.setChunked(true).putHeader("Content-Type", "application/x-ndjson");
-              page(replay, fromSeq, limit);
+              page(replay, fromSeq, limit, fromSeq - 1, false);
             })
         .onFailure(
             err -> {
@@ -121,14 +126,18 @@ public final class ReplayHandler implements Handler<RoutingContext> {
 
   /** One replay response being streamed. */
   private record Replay(
-      UUID appId, String merchantId, HttpServerResponse resp, long toSeq, ReplayAudit audit) {}
+      UUID appId,
+      String merchantId,
+      HttpServerResponse resp,
+      long toSeq,
+      ReplayAudit audit,
+      EventTypes asked) {}
 
   /**
    * Fails with 403 unless the app holds a grant of the merchant right now and is not frozen, so a
-   * freeze or revoke cuts a replay in progress short; else whether the grant carries the {@code
-   * pii} scope.
+   * freeze or revoke cuts a replay in progress short; else the grant.
    */
-  private Future<Boolean> granted(Replay r) {
+  private Future<Grant> granted(Replay r) {
     return grants
         .findIfActive(r.appId(), r.merchantId())
         .map(
@@ -138,7 +147,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                 throw new ApiException(
                     403, "forbidden", "this app has no grant for merchant " + r.merchantId());
               }
-              return grant.get().scopes().contains(Channel.PII);
+              return grant.get();
             });
   }
 
@@ -146,30 +155,33 @@ public final class ReplayHandler implements Handler<RoutingContext> {
    * Streams the next page. The grant is checked again before every page after the first: a merchant
    * that revokes the app stops a replay in progress within a page, new events included, and a scope
    * change applies from the next page (personal data masked unless the grant has {@code pii}).
+   * After a page that left events out ({@code sparse}), a whole page is read whatever {@code
+   * remaining} is, so a small limit on a rare type does not read the log a few events at a time.
    */
-  private void page(Replay r, long next, long remaining) {
+  private void page(Replay r, long next, long remaining, long prev, boolean sparse) {
     HttpServerResponse resp = r.resp();
     if (remaining <= 0 || next > r.toSeq() || resp.closed()) {
       resp.end();
       return;
     }
-    int want = (int) Math.min(Math.min(PAGE, remaining), r.toSeq() - next + 1);
+    int want = (int) Math.min(sparse ? PAGE : Math.min(PAGE, remaining), r.toSeq() - next + 1);
     long wait = pacer.take(want);
     if (wait > 0) {
       // Over the node's replay rate: this page waits its turn (the response stays open).
-      vertx.setTimer(wait, t -> pagePaced(r, next, remaining, want));
+      vertx.setTimer(wait, t -> pagePaced(r, next, remaining, want, prev));
     } else {
-      pagePaced(r, next, remaining, want);
+      pagePaced(r, next, remaining, want, prev);
     }
   }
 
-  private void pagePaced(Replay r, long next, long remaining, int want) {
+  private void pagePaced(Replay r, long next, long remaining, int want, long prevSeq) {
     HttpServerResponse resp = r.resp();
     if (resp.closed()) {
       return;
     }
-    Future<Boolean> pii = granted(r);
-    pii.compose(withPii -> log.read(pool, r.merchantId(), next, want, withPii))
+    Future<Grant> grant = granted(r);
+    grant
+        .compose(g -> log.read(pool, r.merchantId(), next, want, g.scopes().contains(Channel.PII)))
         .onComplete(
             ar -> {
               if (ar.failed()) {
@@ -180,31 +192,46 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                 resp.reset();
                 return;
               }
-              List<LoggedEvent> events = ar.result();
-              StringBuilder sb = new StringBuilder(events.size() * 450);
-              long last = next - 1;
-              int n = 0;
-              for (LoggedEvent e : events) {
-                if (e.seq() > r.toSeq()) {
-                  break;
-                }
-                sb.append(e.json()).append('\n');
-                last = e.seq();
-                n++;
+              List<LoggedEvent> read = ar.result();
+              int inRange = 0;
+              while (inRange < read.size() && read.get(inRange).seq() <= r.toSeq()) {
+                inRange++;
               }
-              if (n == 0) {
+              if (inRange == 0) {
                 resp.end();
                 return;
               }
-              long after = last + 1;
+              // The grant's event types as they are now (a change applies from the next page),
+              // and of those the ones asked for.
+              EventTypes subscribed = types(grant.result().eventTypes());
+              long prev = read.get(0).seq() == next ? prevSeq : read.get(0).seq() - 1;
+              List<LoggedEvent> events =
+                  LoggedEvent.included(
+                      LoggedEvent.included(read.subList(0, inRange), subscribed, prev),
+                      r.asked(),
+                      prev);
+              boolean sparse = events.size() < inRange;
+              if (events.size() > remaining) {
+                events = events.subList(0, (int) remaining); // the limit: nothing after is read
+              }
+              long after = read.get(inRange - 1).seq() + 1;
+              int n = events.size();
               long left = remaining - n;
-              resp.write(sb.toString());
-              r.audit().streamed(events.get(0).seq(), last, !pii.result());
-              streamed.increment(n);
+              long nextPrev = n == 0 ? prev : events.get(n - 1).seq();
+              if (n > 0) {
+                StringBuilder sb = new StringBuilder(n * 450);
+                for (LoggedEvent e : events) {
+                  e.appendTo(sb).append('\n');
+                }
+                resp.write(sb.toString());
+                boolean masked = !grant.result().scopes().contains(Channel.PII);
+                r.audit().streamed(events.get(0).seq(), events.get(n - 1).seq(), masked);
+                streamed.increment(n);
+              }
               if (resp.writeQueueFull()) {
-                resp.drainHandler(v -> page(r, after, left));
+                resp.drainHandler(v -> page(r, after, left, nextPrev, sparse));
               } else {
-                page(r, after, left);
+                page(r, after, left, nextPrev, sparse);
               }
             });
   }
@@ -215,6 +242,24 @@ public final class ReplayHandler implements Handler<RoutingContext> {
       throw ApiException.badRequest("merchantId must match " + EventParser.MERCHANT_ID.pattern());
     }
     return m;
+  }
+
+  /** The {@code eventTypes} parameter (comma-separated, as a grant names them); absent: all. */
+  static EventTypes eventTypes(RoutingContext ctx) {
+    String raw = ctx.queryParams().get("eventTypes");
+    if (raw == null || raw.isEmpty()) {
+      return EventTypes.ALL;
+    }
+    try {
+      return EventTypes.of(List.of(raw.split(",", -1)));
+    } catch (IllegalArgumentException e) {
+      throw ApiException.badRequest("eventTypes: " + e.getMessage());
+    }
+  }
+
+  /** A stored grant's event types (validated when granted). */
+  private static EventTypes types(List<String> patterns) {
+    return patterns.isEmpty() ? EventTypes.ALL : EventTypes.of(patterns);
   }
 
   static long param(RoutingContext ctx, String name, long dflt, long min, long max) {

@@ -10,6 +10,8 @@ import java.util.UUID;
  * @param startSeq the channel's first cursor, fixed when the grant was made
  * @param resumeFrom where delivery resumes if Redis has no cursor: the last cursor checkpoint, or
  *     startSeq
+ * @param eventTypes the event types the app subscribed to (a trailing {@code *} matches any
+ *     suffix); empty: every type
  */
 public record Grant(
     UUID appId,
@@ -17,4 +19,5 @@ public record Grant(
     List<String> scopes,
     long startSeq,
     long resumeFrom,
-    Instant grantedAt) {}
+    Instant grantedAt,
+    List<String> eventTypes) {}

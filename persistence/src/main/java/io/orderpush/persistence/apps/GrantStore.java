@@ -14,15 +14,18 @@ import java.util.UUID;
 public final class GrantStore {
 
   private static final String COLUMNS =
-      "app_id, merchant_id, scopes, start_seq, start_seq AS resume_from, granted_at";
+      "app_id, merchant_id, scopes, start_seq, start_seq AS resume_from, granted_at, event_types";
 
   // A new grant starts after the merchant's current head (only new events) unless the
-  // grant asks for the earliest retained event. Re-granting changes scopes, not the start.
+  // grant asks for the earliest retained event. Re-granting changes scopes and event types, not
+  // the start.
   private static final String UPSERT =
-      "INSERT INTO grants (app_id, merchant_id, scopes, start_seq)"
+      "INSERT INTO grants (app_id, merchant_id, scopes, start_seq, event_types)"
           + " SELECT $1, $2, $3,"
-          + "   CASE WHEN $4 THEN 0 ELSE coalesce((SELECT head_seq FROM merchants WHERE merchant_id = $2), 0) END"
-          + " ON CONFLICT (app_id, merchant_id) DO UPDATE SET scopes = excluded.scopes"
+          + "   CASE WHEN $4 THEN 0 ELSE coalesce((SELECT head_seq FROM merchants WHERE merchant_id = $2), 0) END,"
+          + "   $5"
+          + " ON CONFLICT (app_id, merchant_id) DO UPDATE SET scopes = excluded.scopes,"
+          + " event_types = excluded.event_types"
           + " RETURNING "
           + COLUMNS;
 
@@ -34,8 +37,29 @@ public final class GrantStore {
 
   public Future<Grant> grant(
       UUID appId, String merchantId, List<String> scopes, boolean fromEarliest) {
+    return grant(appId, merchantId, scopes, fromEarliest, List.of());
+  }
+
+  /**
+   * Grants (or grants again, changing scopes and event types but not the start) in one statement:
+   * nothing is half-written.
+   *
+   * @param eventTypes the subscription, validated by the caller; empty: every type
+   */
+  public Future<Grant> grant(
+      UUID appId,
+      String merchantId,
+      List<String> scopes,
+      boolean fromEarliest,
+      List<String> eventTypes) {
     return pool.preparedQuery(UPSERT)
-        .execute(Tuple.of(appId, merchantId, scopes.toArray(String[]::new), fromEarliest))
+        .execute(
+            Tuple.of(
+                appId,
+                merchantId,
+                scopes.toArray(String[]::new),
+                fromEarliest,
+                eventTypes.toArray(String[]::new)))
         .<Grant>map(rows -> toGrant(rows.iterator().next()))
         .recover(
             err -> {
@@ -96,7 +120,7 @@ public final class GrantStore {
   public Future<List<Grant>> forApp(UUID appId, int limit, String afterMerchant) {
     return pool.preparedQuery(
             "SELECT g.app_id, g.merchant_id, g.scopes, g.start_seq, coalesce(c.cursor, g.start_seq) AS resume_from,"
-                + " g.granted_at FROM grants g LEFT JOIN cursor_checkpoints c"
+                + " g.granted_at, g.event_types FROM grants g LEFT JOIN cursor_checkpoints c"
                 + " ON c.app_id = g.app_id AND c.merchant_id = g.merchant_id"
                 + " WHERE g.app_id = $1 AND g.merchant_id > $2 ORDER BY g.merchant_id LIMIT $3")
         .execute(Tuple.of(appId, afterMerchant, limit))
@@ -115,6 +139,7 @@ public final class GrantStore {
         Arrays.asList(r.getArrayOfStrings("scopes")),
         r.getLong("start_seq"),
         r.getLong("resume_from"),
-        r.getOffsetDateTime("granted_at").toInstant());
+        r.getOffsetDateTime("granted_at").toInstant(),
+        Arrays.asList(r.getArrayOfStrings("event_types")));
   }
 }

@@ -4,20 +4,88 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * One event read back from the log: its seq and its JSON exactly as delivery sends it.
+ * One event read back from the log: its seq and its JSON as stored ({@code {"seq":N,"ingestedAt":
+ * ...,"eventId":...,"orderId":...,"type":...,"occurredAt":...,"data":{...}}}, see {@link
+ * EventLog}). What an app receives is that line with {@code "prevSeq"} after the seq, written by
+ * {@link #appendTo}: the one place the delivered event's JSON is produced, for every transport and
+ * replay.
  *
  * @param maskedJson the same event with its personal data masked (guarantee 6), or null when it has
  *     none: then {@code json} is what every app receives
+ * @param prevSeq the seq before this one that the receiving app's subscription includes, or a seq
+ *     after it (none of the subscription's events lie strictly between it and {@code seq}); {@code
+ *     seq - 1} unless events were filtered out before this one
  */
-public record LoggedEvent(long seq, String json, String maskedJson) {
+public record LoggedEvent(long seq, String json, String maskedJson, long prevSeq) {
+
+  private static final String TYPE_MEMBER = "\"type\":\"";
+
+  /** {@code {"seq":}, the start of every stored line. */
+  private static final int SEQ_VALUE_AT = 7;
+
+  public LoggedEvent(long seq, String json, String maskedJson) {
+    this(seq, json, maskedJson, seq - 1);
+  }
 
   public LoggedEvent(long seq, String json) {
-    this(seq, json, null);
+    this(seq, json, null, seq - 1);
   }
 
   /** The event as an app receives it: whole with the {@code pii} scope, else masked. */
   public String json(boolean pii) {
     return pii || maskedJson == null ? json : maskedJson;
+  }
+
+  /** The same event with another {@code prevSeq} (its JSON is shared, not copied). */
+  public LoggedEvent withPrevSeq(long prev) {
+    return prev == prevSeq ? this : new LoggedEvent(seq, json, maskedJson, prev);
+  }
+
+  /**
+   * The event's type, read from its line: the first {@code "type":"} member is the event's own (it
+   * follows eventId and orderId, whose values cannot hold an unescaped quote, and precedes data),
+   * and a type holds no character JSON escapes. Null for a line without one.
+   */
+  public String type() {
+    int at = json.indexOf(TYPE_MEMBER);
+    if (at < 0) {
+      return null;
+    }
+    int start = at + TYPE_MEMBER.length();
+    int end = json.indexOf('"', start);
+    return end < 0 ? null : json.substring(start, end);
+  }
+
+  /**
+   * Appends the event as delivered: {@code json} with {@code "prevSeq":P} right after the seq, in
+   * the one copy the caller makes anyway (no string per event).
+   */
+  public StringBuilder appendTo(StringBuilder sb) {
+    int at = SEQ_VALUE_AT + digits(seq);
+    if (json.length() <= at || !json.startsWith("{\"seq\":")) {
+      return sb.append(json); // not a stored line (tests): as it is
+    }
+    return sb.append(json, 0, at)
+        .append(",\"prevSeq\":")
+        .append(prevSeq)
+        .append(json, at, json.length());
+  }
+
+  /** Characters {@link #appendTo} writes. */
+  public int deliveredLength() {
+    return json.length() + 11 + digits(prevSeq);
+  }
+
+  private static int digits(long n) {
+    if (n < 0) {
+      return Long.toString(n).length();
+    }
+    int d = 1;
+    while (n >= 10) {
+      n /= 10;
+      d++;
+    }
+    return d;
   }
 
   /**
@@ -32,7 +100,7 @@ public record LoggedEvent(long seq, String json, String maskedJson) {
         if (out == null) {
           out = new ArrayList<>(events.subList(0, i));
         }
-        out.add(new LoggedEvent(e.seq, e.maskedJson));
+        out.add(new LoggedEvent(e.seq, e.maskedJson, null, e.prevSeq));
       } else if (out != null) {
         out.add(e);
       }
@@ -43,5 +111,25 @@ public record LoggedEvent(long seq, String json, String maskedJson) {
   /** {@link #masked} unless {@code pii}. */
   public static List<LoggedEvent> forScope(List<LoggedEvent> events, boolean pii) {
     return pii ? events : masked(events);
+  }
+
+  /**
+   * The events {@code types} includes, in order, each with its {@code prevSeq} in that
+   * subscription: the first one's is {@code prev} (the last included seq before {@code events}, or
+   * a seq with none of them after it), each later one's the seq of the included event before it.
+   * The list itself when nothing is left out and {@code prev} is the seq before the first event.
+   */
+  public static List<LoggedEvent> included(List<LoggedEvent> events, EventTypes types, long prev) {
+    if (types.all() && (events.isEmpty() || events.get(0).seq - 1 == prev)) {
+      return events;
+    }
+    List<LoggedEvent> out = new ArrayList<>(events.size());
+    for (LoggedEvent e : events) {
+      if (types.includes(e)) {
+        out.add(e.withPrevSeq(prev));
+        prev = e.seq;
+      }
+    }
+    return out;
   }
 }
