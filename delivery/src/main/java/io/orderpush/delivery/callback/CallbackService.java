@@ -3,6 +3,7 @@ package io.orderpush.delivery.callback;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.orderpush.delivery.channel.Channel;
 import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.persistence.Futures;
 import io.orderpush.persistence.apps.App;
 import io.orderpush.persistence.apps.AppStore;
 import io.orderpush.persistence.apps.Grant;
@@ -105,15 +106,12 @@ public final class CallbackService {
     return apps.callbackApps(PAGE, after)
         .compose(
             page -> {
-              Future<Void> all = Future.succeededFuture();
-              for (App app : page) {
-                all = all.compose(v -> open(app));
-              }
-              return all.compose(
-                  v ->
-                      page.size() < PAGE
-                          ? Future.succeededFuture()
-                          : startPage(Optional.of(page.get(page.size() - 1).appId())));
+              return Futures.sequentially(page, this::open)
+                  .compose(
+                      v ->
+                          page.size() < PAGE
+                              ? Future.succeededFuture()
+                              : startPage(Optional.of(page.get(page.size() - 1).appId())));
             });
   }
 

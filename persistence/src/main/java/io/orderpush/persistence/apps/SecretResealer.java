@@ -1,5 +1,6 @@
 package io.orderpush.persistence.apps;
 
+import io.orderpush.persistence.Futures;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.sqlclient.Pool;
@@ -79,10 +80,7 @@ public final class SecretResealer {
             rows -> {
               List<Row> list = new ArrayList<>(rows.size());
               rows.forEach(list::add);
-              Future<Void> chain = Future.succeededFuture();
-              for (Row r : list) {
-                chain = chain.compose(v -> row(run, r));
-              }
+              Future<Void> chain = Futures.sequentially(list, r -> row(run, r));
               if (list.size() < PAGE) {
                 return chain;
               }
