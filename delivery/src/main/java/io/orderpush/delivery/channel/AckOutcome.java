@@ -8,7 +8,10 @@ public enum AckOutcome {
   ALREADY_ACKED,
   /** Above what this owner was sent: a protocol error. */
   BEYOND_DELIVERED,
-  /** A position from before the channel restarted (a rewind): ignored, the cursor did not move. */
+  /**
+   * A position from before the channel restarted (a rewind), or sent while the channel just given
+   * to this subscriber is still being claimed: ignored, the cursor did not move.
+   */
   STALE,
   /** This subscriber does not own the channel (any more); the cursor did not move. */
   NOT_OWNER,

@@ -465,9 +465,16 @@ public final class DeliveryEngine {
 
   /** Handles an ack of {@code seq} by {@code from}. Engine context only. */
   public Future<AckOutcome> ack(Channel c, Subscriber from, long seq) {
-    if (c.owner != from || !c.claimed) {
+    if (c.owner != from) {
       metrics.acksRefused.increment();
       return Future.succeededFuture(AckOutcome.NOT_OWNER);
+    }
+    if (!c.claimed) {
+      // Assigned to this subscriber (it was told so), its claim still in flight: nothing has been
+      // sent under it yet, so the ack is of an earlier position. Not a refusal the client must
+      // act on; its events follow from the stored cursor.
+      metrics.acksRefused.increment();
+      return Future.succeededFuture(AckOutcome.STALE);
     }
     if (seq <= c.cursor) {
       metrics.acksAlready.increment();
