@@ -6,6 +6,7 @@ import io.orderpush.gateway.Events;
 import io.orderpush.gateway.GatewayProcess;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.gateway.stream.StreamFixture.TestApp;
+import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
@@ -290,6 +291,7 @@ class OwnershipClusterIT {
             (m, events) -> {
               arrivals.computeIfAbsent(m, k -> new CopyOnWriteArrayList<>()).add(name);
               long now = System.currentTimeMillis();
+              lastArrival.put(name, now);
               for (int i = 0; i < events.size(); i++) {
                 received
                     .computeIfAbsent(m, k -> new CopyOnWriteArrayList<>())
@@ -418,5 +420,105 @@ class OwnershipClusterIT {
         "cursors at the heads",
         WAIT,
         () -> merchants.stream().allMatch(m -> fx.cursor(app, m) == heads.get(m)));
+  }
+
+  /** This node's token's expiry in Redis (ms, Redis's clock: this machine's), or -1 if none. */
+  long expiryOf(String nodeIdPrefix) {
+    List<Object> members =
+        StreamFixture.join(
+            fx.redis.call(
+                fx.vertx.getOrCreateContext(),
+                c ->
+                    c.zrangeWithScores("gw:nodes:{" + TestServices.TEST_DATABASE + "}", 0, -1)
+                        .thenApply(l -> List.<Object>copyOf(l))));
+    long expiry = -1;
+    for (Object o : members) {
+      var v = (io.lettuce.core.ScoredValue<String>) o;
+      if (v.getValue().startsWith(nodeIdPrefix)) {
+        expiry = Math.max(expiry, (long) v.getScore());
+      }
+    }
+    return expiry;
+  }
+
+  @Test
+  void shouldStopDeliveringOnANodeCutOffFromRedisBeforeItsLeaseExpires() throws Exception {
+    java.net.URI redisUri = java.net.URI.create(TestServices.redisUrl());
+    try (var proxy =
+        io.orderpush.gateway.testing.TcpProxy.start(
+            redisUri.getHost(), redisUri.getPort() < 0 ? 6379 : redisUri.getPort())) {
+      // Commands to a Redis that does not answer hang (a minute) rather than fail: only the lease
+      // can stop this node, not failing acks.
+      Map<String, String> cut = new HashMap<>();
+      cut.put("GATEWAY_REDIS_URL", "redis://127.0.0.1:" + proxy.port() + redisUri.getPath());
+      cut.put("GATEWAY_REDIS_COMMAND_TIMEOUT_MS", "60000");
+      String bId = "b-cut-" + UUID.randomUUID().toString().substring(0, 6);
+      cut.put("GATEWAY_NODE_ID", bId);
+      GatewayProcess b = node("b", cut);
+      TestApp app = fx.app("websocket");
+      List<String> merchants = fx.merchants("own-cut", 10);
+      merchants.forEach(m -> fx.grant(app, m));
+      StreamClient onA = consumer(app, a.port, "a");
+      StreamClient onB = consumer(app, b.port, "b");
+      List<StreamClient> group = List.of(onA, onB);
+      fx.until("shared by A and B", WAIT, () -> settled(merchants, group), () -> sizes(group));
+      ingest(merchants, 100, 10, a.port);
+      fx.until("B delivering", WAIT, () -> onB.total() > 0);
+
+      // Cursors are watched from here on: none may ever move back.
+      List<String> backwards = new CopyOnWriteArrayList<>();
+      Map<String, Long> last = new ConcurrentHashMap<>();
+      java.util.concurrent.atomic.AtomicBoolean watching =
+          new java.util.concurrent.atomic.AtomicBoolean(true);
+      Thread watcher =
+          new Thread(
+              () -> {
+                while (watching.get()) {
+                  for (String m : merchants) {
+                    long now = fx.cursor(app, m);
+                    Long before = last.put(m, now);
+                    if (before != null && now < before) {
+                      backwards.add(m + ": " + before + " -> " + now);
+                    }
+                  }
+                }
+              });
+      watcher.start();
+      try {
+        proxy.blackhole();
+        long expiry = expiryOf(bId);
+        assertThat(expiry).as("B's lease in Redis").isPositive();
+        // Events keep coming for B's merchants while B could still deliver them (from PostgreSQL).
+        while (System.currentTimeMillis() < expiry + 1000) {
+          ingest(merchants, 20, 10, a.port);
+        }
+        fx.until("B closed its connection", WAIT, () -> onB.closed);
+        long lastByB = lastArrivalOn("b");
+        System.out.printf(
+            "cut-off node's last event %d ms before its lease expired in Redis%n",
+            expiry - lastByB);
+        assertThat(lastByB)
+            .as("B delivered nothing once its lease could have expired")
+            .isLessThan(expiry);
+        fx.until("A took everything", WAIT, () -> onA.assigned().size() == merchants.size());
+        Map<String, Long> heads = heads(merchants);
+        fx.until("every event received", WAIT, () -> allReceived(heads));
+        fx.until(
+            "cursors at the heads",
+            WAIT,
+            () -> merchants.stream().allMatch(m -> fx.cursor(app, m) == heads.get(m)));
+      } finally {
+        watching.set(false);
+        watcher.join();
+      }
+      assertThat(backwards).as("cursors that moved back").isEmpty();
+    }
+  }
+
+  /** Per connection name, when its last events message arrived (ms). */
+  final Map<String, Long> lastArrival = new ConcurrentHashMap<>();
+
+  long lastArrivalOn(String name) {
+    return lastArrival.getOrDefault(name, 0L);
   }
 }
