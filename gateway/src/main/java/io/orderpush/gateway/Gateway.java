@@ -36,6 +36,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.sqlclient.Pool;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -165,7 +166,17 @@ public final class Gateway {
                   new LagMetrics(
                           lag, config.metrics().lagApps(), registry, java.time.Clock.systemUTC())
                       .start(vertx, config.metrics().lagInterval());
-              committer.onCommitted(engine::committed);
+              committer.onCommitted(
+                  stored -> {
+                    engine.committed(stored);
+                    // the node that delivers a channel may be another: wake it there too
+                    if (lease != null && !lease.alone()) {
+                      Map<String, Long> heads = new java.util.HashMap<>();
+                      stored.forEach(
+                          (m, events) -> heads.put(m, events.get(events.size() - 1).seq()));
+                      clusterNotices.publishHeads(heads);
+                    }
+                  });
               committer.onUncertain(engine::mayHaveCommitted);
               // Listening (and the reconcile's baseline) before any app state is loaded, so every
               // later change made on another node is either heard or found.
@@ -183,6 +194,12 @@ public final class Gateway {
                   new io.orderpush.delivery.cluster.NodeLease(
                       engine.context(), redis, cluster, clusterNotices, registry);
               engine.useLease(lease);
+              clusterNotices.onNotice(
+                  n -> {
+                    if (io.orderpush.delivery.cluster.ClusterNotices.HEADS.equals(n.type())) {
+                      engine.headsMoved(n.heads());
+                    }
+                  });
               callbacks.useLease(lease);
               streams.useCluster(
                   lease,

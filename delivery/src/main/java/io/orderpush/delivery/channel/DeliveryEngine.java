@@ -212,6 +212,14 @@ public final class DeliveryEngine {
   }
 
   /**
+   * Another node committed events of these merchants up to these heads: wake the channels here that
+   * have not seen them. Any thread.
+   */
+  public void headsMoved(Map<String, Long> heads) {
+    context.runOnContext(v -> heads.forEach(this::headSeen));
+  }
+
+  /**
    * Commits of these merchants may or may not have happened (the commit's answer was lost): read
    * their channels from the log again rather than wait for the next commit. Any thread.
    */

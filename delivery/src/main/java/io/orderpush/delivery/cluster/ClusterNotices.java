@@ -6,7 +6,9 @@ import io.orderpush.persistence.redis.RedisStore;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -30,8 +32,11 @@ public final class ClusterNotices {
   /** Type: the app's WebSocket connections changed. */
   public static final String GROUP = "group";
 
-  /** One notice. */
-  public record Notice(String type, UUID appId) {}
+  /** Type: merchants' heads moved (a commit on the sending node). */
+  public static final String HEADS = "heads";
+
+  /** One notice; {@code heads} only for {@link #HEADS}. */
+  public record Notice(String type, UUID appId, Map<String, Long> heads) {}
 
   private final Context context;
   private final RedisStore redis;
@@ -109,6 +114,18 @@ public final class ClusterNotices {
     return redis.publish(context, channel, json.encode()).<Void>mapEmpty().otherwiseEmpty();
   }
 
+  /**
+   * Tells the other nodes that these merchants' heads moved, so the node that delivers a channel
+   * wakes it at once instead of at its next reconcile. Any thread; a failure is ignored (the
+   * reconcile of recent heads covers it).
+   */
+  public void publishHeads(Map<String, Long> heads) {
+    JsonObject h = new JsonObject();
+    heads.forEach(h::put);
+    redis.publish(
+        context, channel, new JsonObject().put("o", origin).put("t", HEADS).put("h", h).encode());
+  }
+
   private void received(String message) {
     Notice n;
     try {
@@ -117,7 +134,15 @@ public final class ClusterNotices {
         return;
       }
       String app = json.getString("app");
-      n = new Notice(json.getString("t"), app == null ? null : UUID.fromString(app));
+      Map<String, Long> heads = Map.of();
+      JsonObject h = json.getJsonObject("h");
+      if (h != null) {
+        heads = new HashMap<>();
+        for (String m : h.fieldNames()) {
+          heads.put(m, h.getLong(m));
+        }
+      }
+      n = new Notice(json.getString("t"), app == null ? null : UUID.fromString(app), heads);
     } catch (RuntimeException notANotice) {
       return;
     }

@@ -97,7 +97,7 @@ public final class NodeLease {
   private final Counter lostCount;
   private volatile String token;
   private volatile long deadlineNanos;
-  private View view = View.NONE;
+  private volatile View view = View.NONE;
   private Future<Void> beating;
   private long renewTimer = -1;
   private long deadlineTimer = -1;
@@ -185,6 +185,17 @@ public final class NodeLease {
       ids.add(settings.nodeId()); // alone until the first view: everything is ours to wait for
     }
     return ids;
+  }
+
+  /** Whether other live nodes are in the last view. Any thread. */
+  public boolean alone() {
+    String mine = token;
+    for (String t : view.expiries().keySet()) {
+      if (!t.equals(mine)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Whether a token names a live incarnation. Context only. */

@@ -422,6 +422,28 @@ class OwnershipClusterIT {
         () -> merchants.stream().allMatch(m -> fx.cursor(app, m) == heads.get(m)));
   }
 
+  @Test
+  void shouldWakeAChannelOwnedByAnotherNodeAtOnceWhenEventsAreIngestedElsewhere() throws Exception {
+    // B reconciles heads only every minute: within the wait below only a notice can wake it.
+    GatewayProcess b = node("b", Map.of("GATEWAY_DELIVERY_RECONCILE_INTERVAL_MS", "60000"));
+    TestApp app = fx.app("websocket");
+    String m = fx.merchants("own-wake", 1).get(0);
+    fx.grant(app, m);
+    StreamClient onB = consumer(app, b.port, "b");
+    fx.until("assigned on B", WAIT, () -> onB.assigned().contains(m));
+    fx.until("B caught up (nothing yet)", WAIT, () -> fx.epoch(app, m) > 0);
+    long worst = 0;
+    for (int round = 1; round <= 5; round++) {
+      long sent = System.currentTimeMillis();
+      ingest(List.of(m), 1, 1, a.port);
+      int expected = round;
+      fx.until("event " + round + " on B", Duration.ofSeconds(20), () -> onB.count(m) == expected);
+      worst = Math.max(worst, lastArrivalOn("b") - sent);
+    }
+    System.out.printf("ingested on A, received on B: at most %d ms%n", worst);
+    assertThat(worst).as("woken by a notice, not the minute's reconcile").isLessThan(20_000);
+  }
+
   /** This node's token's expiry in Redis (ms, Redis's clock: this machine's), or -1 if none. */
   long expiryOf(String nodeIdPrefix) {
     List<Object> members =
