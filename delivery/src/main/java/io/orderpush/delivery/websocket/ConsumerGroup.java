@@ -95,11 +95,20 @@ final class ConsumerGroup {
     if (token != null) {
       members.forEach(m -> here.put(m.id(), token));
     }
+    // the others hear of it only when the registry changes (not on the periodic rewrite)
+    boolean changed =
+        !stale.isEmpty()
+            || here.entrySet().stream()
+                .anyMatch(e -> !e.getValue().equals(everywhere.get(e.getKey())));
     return cluster
         .registry()
         .unregister(appId, stale)
         .compose(v -> cluster.registry().register(appId, here))
-        .compose(v -> cluster.notices().publish(ClusterNotices.GROUP, appId))
+        .compose(
+            v ->
+                changed
+                    ? cluster.notices().publish(ClusterNotices.GROUP, appId)
+                    : Future.<Void>succeededFuture())
         .otherwiseEmpty();
   }
 
