@@ -354,6 +354,9 @@ public final class NodeLease {
     lostCount.increment();
     LOG.error("lost this node's lease {}: {}; delivery stopped until it joins again", was, why);
     listeners.forEach(Listener::lost);
+    // Everything here has stopped: join again under a new token as soon as Redis answers (a beat
+    // in flight is waited for; the periodic one retries after a failure).
+    context.runOnContext(v -> beat());
   }
 
   /**

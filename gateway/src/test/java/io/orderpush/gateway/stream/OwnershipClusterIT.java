@@ -454,6 +454,46 @@ class OwnershipClusterIT {
     assertThat(worst).as("woken by a notice, not the minute's reconcile").isLessThan(20_000);
   }
 
+  @Test
+  void shouldStopAndJoinAgainWhenRedisLosesTheLiveNodes() throws Exception {
+    try (Hook hook = new Hook(5)) {
+      List<String> merchants = fx.merchants("own-lost", 3);
+      callbackApp(hook.url(), merchants);
+      TestApp app = fx.app("websocket");
+      merchants.forEach(m -> fx.grant(app, m));
+      StreamClient first = consumer(app, a.port, "first");
+      fx.until("assigned", WAIT, () -> first.assigned().size() == merchants.size());
+      ingest(merchants, 60, 10, a.port);
+      Map<String, Long> before = heads(merchants);
+      fx.until("delivered", WAIT, () -> allReceived(before));
+      double lost = io.orderpush.gateway.Scrape.value(a, "gateway_cluster_lease_lost_total");
+      // As a Redis restarted empty: the node's next renewal is refused.
+      StreamFixture.join(
+          fx.redis.call(
+              fx.vertx.getOrCreateContext(),
+              c -> c.del("gw:nodes:{" + TestServices.TEST_DATABASE + "}")));
+      fx.until(
+          "the lease lost",
+          WAIT,
+          () -> io.orderpush.gateway.Scrape.value(a, "gateway_cluster_lease_lost_total") > lost);
+      fx.until("its connections closed", WAIT, () -> first.closed);
+      fx.until(
+          "joined again",
+          WAIT,
+          () -> io.orderpush.gateway.Scrape.value(a, "gateway_cluster_lease_held") == 1);
+      StreamClient again = consumer(app, a.port, "again");
+      ingest(merchants, 60, 10, a.port);
+      Map<String, Long> heads = heads(merchants);
+      fx.until("delivered after joining again", WAIT, () -> allReceived(heads));
+      fx.until(
+          "callbacks delivered after joining again",
+          WAIT,
+          () -> merchants.stream().allMatch(m -> hook.applied.getOrDefault(m, 0L) >= heads.get(m)));
+      assertThat(hook.violations).isEmpty();
+      assertThat(again.errors).isEmpty();
+    }
+  }
+
   /** This node's token's expiry in Redis (ms, Redis's clock: this machine's), or -1 if none. */
   long expiryOf(String nodeIdPrefix) {
     List<Object> members =
