@@ -71,6 +71,7 @@ public final class Gateway {
   ControlChanges control;
   io.orderpush.delivery.cluster.NodeLease lease;
   io.orderpush.delivery.cluster.ClusterNotices clusterNotices;
+  RedisStore leaseRedis;
   ChangeApplier applier;
   LagQuery lag;
   AuditLog audit = AuditLog.DISABLED;
@@ -147,7 +148,14 @@ public final class Gateway {
     return partitions
         .ensurePartitions()
         .compose(v -> startAudit())
+        // The lease's heartbeats on a connection of their own: never queued behind a burst of
+        // claims or acks on the shared one (a renewal stuck there would cost the lease).
         .compose(v -> RedisStore.connect(vertx, config.redis()))
+        .compose(
+            r -> {
+              leaseRedis = r;
+              return RedisStore.connect(vertx, config.redis());
+            })
         .compose(
             r -> {
               redis = r;
@@ -192,7 +200,7 @@ public final class Gateway {
                       engine.context(), redis, cluster);
               lease =
                   new io.orderpush.delivery.cluster.NodeLease(
-                      engine.context(), redis, cluster, clusterNotices, registry);
+                      engine.context(), leaseRedis, cluster, clusterNotices, registry);
               engine.useLease(lease);
               clusterNotices.onNotice(
                   n -> {
@@ -283,7 +291,9 @@ public final class Gateway {
             .transform(v -> closeQuietly(deliveryPool))
             .transform(v -> closeQuietly(replayPool))
             .transform(v -> closeQuietly(pool))
-            .transform(v -> redis == null ? Future.succeededFuture() : redis.close(vertx));
+            .transform(v -> redis == null ? Future.succeededFuture() : redis.close(vertx))
+            .transform(
+                v -> leaseRedis == null ? Future.succeededFuture() : leaseRedis.close(vertx));
     // Vert.x is closed from a plain thread: a callback bound to one of its event loops would
     // find that loop already gone.
     CompletableFuture<Void> closed = new CompletableFuture<>();

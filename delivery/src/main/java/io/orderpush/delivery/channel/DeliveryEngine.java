@@ -68,6 +68,12 @@ public final class DeliveryEngine {
   private io.orderpush.delivery.cluster.NodeLease lease;
 
   static final String ALONE = "local";
+
+  /** Claims sent to Redis at once at most; the rest wait in {@link #claimQueue}. */
+  static final int MAX_CLAIMS_IN_FLIGHT = 256;
+
+  private int claimsInFlight;
+  private final java.util.ArrayDeque<Runnable> claimQueue = new java.util.ArrayDeque<>();
   static final long MAX_WAIT_MS = 2000;
 
   private volatile long lag;
@@ -391,6 +397,18 @@ public final class DeliveryEngine {
     if (node == null) {
       return; // no lease: claimed when one is held again
     }
+    if (claimsInFlight >= MAX_CLAIMS_IN_FLIGHT) {
+      // A burst (a big group assigned, a node's channels taken over) waits here rather than in
+      // Redis's queue, where it would hold up acks and time out.
+      claimQueue.add(
+          () -> {
+            if (c.generation == generation && c.owner != null) {
+              claim(c, generation);
+            }
+          });
+      return;
+    }
+    claimsInFlight++;
     // If Redis lost the channel, the cursor this node last committed is the best safe start:
     // it never exceeds what the app acked.
     long initial = c.cursorKnown ? c.cursor : c.initialCursor;
@@ -406,6 +424,10 @@ public final class DeliveryEngine {
             c.takeoverFrom)
         .onComplete(
             ar -> {
+              claimsInFlight--;
+              while (claimsInFlight < MAX_CLAIMS_IN_FLIGHT && !claimQueue.isEmpty()) {
+                claimQueue.poll().run();
+              }
               if (c.generation != generation || c.owner == null || !node.equals(token())) {
                 if (ar.succeeded() && !ar.result().isRefused() && node.equals(token())) {
                   // let go meanwhile: the claim that just landed must not keep others waiting

@@ -50,27 +50,24 @@ public final class Rendezvous {
     cs.sort(null);
     int n = cs.size();
     int k = ms.size();
-    Map<String, Integer> room = new HashMap<>();
+    int[] room = new int[k];
     for (int i = 0; i < k; i++) {
-      room.put(ms.get(i), n / k + (i < n % k ? 1 : 0));
+      room[i] = n / k + (i < n % k ? 1 : 0);
     }
-    long[] w = new long[k];
-    Integer[] order = new Integer[k];
     for (String c : cs) {
+      int best = -1;
+      long bestWeight = 0;
       for (int i = 0; i < k; i++) {
-        w[i] = weight(appId, c, ms.get(i));
-        order[i] = i;
-      }
-      java.util.Arrays.sort(order, (a, b) -> Long.compareUnsigned(w[b], w[a]));
-      for (Integer i : order) {
-        String m = ms.get(i);
-        int left = room.get(m);
-        if (left > 0) {
-          room.put(m, left - 1);
-          out.put(c, m);
-          break;
+        if (room[i] > 0) {
+          long w = weight(appId, c, ms.get(i));
+          if (best < 0 || Long.compareUnsigned(w, bestWeight) > 0) {
+            best = i;
+            bestWeight = w;
+          }
         }
       }
+      room[best]--;
+      out.put(c, ms.get(best));
     }
     return out;
   }

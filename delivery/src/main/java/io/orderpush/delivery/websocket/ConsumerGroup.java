@@ -49,6 +49,9 @@ final class ConsumerGroup {
   /** The group's connections on every node, as last read from Redis (id to node token). */
   private Map<String, String> everywhere = Map.of();
 
+  /** The members of the last assignment: a refresh that finds the same ones changes nothing. */
+  private List<String> assignedOver = List.of();
+
   /** Reads of the registry started; only the newest one's answer counts. */
   private int reads;
 
@@ -134,8 +137,8 @@ final class ConsumerGroup {
         .otherwiseEmpty()
         .onComplete(
             ar -> {
-              if (read == reads && loaded) {
-                rebalance();
+              if (read == reads && loaded && !memberIds().equals(assignedOver)) {
+                rebalance(); // the members changed: the channels did not, or they would have
               }
             });
   }
@@ -361,7 +364,8 @@ final class ConsumerGroup {
       return;
     }
     metrics.rebalances.increment();
-    Map<String, String> target = Rendezvous.balanced(appId, channels.keySet(), memberIds());
+    assignedOver = memberIds();
+    Map<String, String> target = Rendezvous.balanced(appId, channels.keySet(), assignedOver);
     Map<String, StreamConnection> local = new HashMap<>();
     members.forEach(m -> local.put(m.id(), m));
     for (StreamConnection m : members) {
