@@ -31,7 +31,7 @@ fi
 
 scripts/services.sh
 # And a local 3-master Redis Cluster on 127.0.0.1:7000-7002 for the ITs that run on one
-# (LifecycleRedisClusterIT, RedisClusterIT).
+# (LifecycleRedisClusterIT, RedisClusterIT, OwnershipRedisClusterIT).
 GATEWAY_REDIS_CLUSTER=true scripts/services.sh
 # The alert rules parse and fire as their promtool cases say (docs/ops); seconds.
 scripts/ops-check.sh

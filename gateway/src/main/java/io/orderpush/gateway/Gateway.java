@@ -37,6 +37,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.sqlclient.Pool;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -70,6 +71,9 @@ public final class Gateway {
   CheckpointStore checkpoints;
   ControlChanges control;
   HeadNotices heads;
+  io.orderpush.delivery.cluster.NodeLease lease;
+  io.orderpush.delivery.cluster.ClusterNotices clusterNotices;
+  RedisStore leaseRedis;
   ChangeApplier applier;
   LagQuery lag;
   AuditLog audit = AuditLog.DISABLED;
@@ -146,7 +150,14 @@ public final class Gateway {
     return partitions
         .ensurePartitions()
         .compose(v -> startAudit())
+        // The lease's heartbeats on a connection of their own: never queued behind a burst of
+        // claims or acks on the shared one (a renewal stuck there would cost the lease).
         .compose(v -> RedisStore.connect(vertx, config.redis()))
+        .compose(
+            r -> {
+              leaseRedis = r;
+              return RedisStore.connect(vertx, config.redis());
+            })
         .compose(
             r -> {
               redis = r;
@@ -174,6 +185,8 @@ public final class Gateway {
                       redis,
                       config.control().channel() + ":heads",
                       config.control().nodeId(),
+                      // a node alone has nobody to tell
+                      () -> lease == null || !lease.alone(),
                       registry);
               committer.onCommitted(
                   stored -> {
@@ -187,7 +200,27 @@ public final class Gateway {
                   new ControlChanges(engine.context(), redis, apps, config.control(), registry);
               applier = new ChangeApplier(apps, grants, new Deliveries(streams, callbacks));
               control.onChange(applier);
-              return control.start().compose(v -> heads.start()).compose(v -> callbacks.start());
+              // Channel ownership across nodes: a lease per node, channels assigned over the live
+              // nodes (callbacks) or the app's connections on every node (WebSocket).
+              var cluster = config.cluster();
+              clusterNotices =
+                  new io.orderpush.delivery.cluster.ClusterNotices(
+                      engine.context(), redis, cluster);
+              lease =
+                  new io.orderpush.delivery.cluster.NodeLease(
+                      engine.context(), leaseRedis, cluster, clusterNotices, registry);
+              engine.useLease(lease);
+              callbacks.useLease(lease);
+              streams.useCluster(
+                  lease,
+                  new io.orderpush.delivery.cluster.GroupRegistry(engine.context(), redis, cluster),
+                  clusterNotices);
+              return control
+                  .start()
+                  .compose(v -> onEngine(clusterNotices::start))
+                  .compose(v -> onEngine(lease::start))
+                  .compose(v -> heads.start())
+                  .compose(v -> callbacks.start());
             })
         .compose(
             v -> {
@@ -253,7 +286,14 @@ public final class Gateway {
             .transform(v -> heads == null ? Future.succeededFuture() : heads.close())
             .transform(v -> streams == null ? Future.succeededFuture() : streams.close())
             .transform(v -> callbacks == null ? Future.succeededFuture() : callbacks.close())
-            .transform(v -> engine == null ? Future.succeededFuture() : engine.close());
+            .transform(v -> engine == null ? Future.succeededFuture() : engine.close())
+            // everything here is released: the others take over at once
+            .transform(v -> lease == null ? Future.succeededFuture() : onEngine(lease::leave))
+            .transform(
+                v ->
+                    clusterNotices == null
+                        ? Future.succeededFuture()
+                        : onEngine(clusterNotices::close));
     Future<?> http =
         streamsClosed.transform(
             v ->
@@ -265,7 +305,9 @@ public final class Gateway {
             .transform(v -> closeQuietly(deliveryPool))
             .transform(v -> closeQuietly(replayPool))
             .transform(v -> closeQuietly(pool))
-            .transform(v -> redis == null ? Future.succeededFuture() : redis.close(vertx));
+            .transform(v -> redis == null ? Future.succeededFuture() : redis.close(vertx))
+            .transform(
+                v -> leaseRedis == null ? Future.succeededFuture() : leaseRedis.close(vertx));
     // Vert.x is closed from a plain thread: a callback bound to one of its event loops would
     // find that loop already gone.
     CompletableFuture<Void> closed = new CompletableFuture<>();
@@ -282,6 +324,12 @@ public final class Gateway {
                               closed.complete(null);
                             })));
     return Future.fromCompletionStage(closed);
+  }
+
+  private <T> Future<T> onEngine(java.util.function.Supplier<Future<T>> work) {
+    io.vertx.core.Promise<T> p = io.vertx.core.Promise.promise();
+    engine.context().runOnContext(v -> work.get().onComplete(p));
+    return p.future();
   }
 
   private void checkDependencies() {

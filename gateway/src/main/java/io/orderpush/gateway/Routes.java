@@ -94,7 +94,7 @@ final class Routes {
             g.registry,
             g.audit);
     audit = new AuditApi(g.pool, g.log);
-    channels = new ChannelsApi(g.log, g.pool, g.grants, g.cursors, g.engine);
+    channels = new ChannelsApi(g.log, g.pool, g.grants, g.cursors, g.engine, g.lease);
     lag = new LagApi(g.lag);
     stream = new StreamHandler(g.apps, g.streams, authLimiter);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);

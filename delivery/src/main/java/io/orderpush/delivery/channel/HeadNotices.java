@@ -10,11 +10,13 @@ import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 
 /**
  * The heads this node commits, told to the other nodes of the cluster over Redis pub/sub (sharded
  * on a Redis Cluster), so a consumer on any node hears of an event ingested through any other
- * within milliseconds. One notice per commit group (at most {@link #MERCHANTS_PER_NOTICE} merchants
+ * within milliseconds. Nothing is published while this node's lease view has no other live node.
+ * One notice per commit group (at most {@link #MERCHANTS_PER_NOTICE} merchants
  * each), never one per event; no PostgreSQL {@code NOTIFY} on the ingest path. A notice only wakes
  * channels, which then read the log: a lost notice costs latency, never an event, and the engine's
  * reconcile of recent heads is the backstop.
@@ -29,6 +31,7 @@ public final class HeadNotices {
   private final RedisStore redis;
   private final String channel;
   private final String nodeId;
+  private final BooleanSupplier othersLive;
   private final RedisListener listener;
   private final Counter published;
   private final Counter publishFailures;
@@ -40,11 +43,13 @@ public final class HeadNotices {
       RedisStore redis,
       String channel,
       String nodeId,
+      BooleanSupplier othersLive,
       MeterRegistry registry) {
     this.engine = engine;
     this.redis = redis;
     this.channel = channel;
     this.nodeId = nodeId;
+    this.othersLive = othersLive;
     this.listener =
         new RedisListener(engine.context(), redis, channel, "head notices", this::onNotice);
     String name = "gateway.delivery.head.notices";
@@ -65,8 +70,14 @@ public final class HeadNotices {
         p -> engine.context().runOnContext(v -> listener.start().onComplete(p)));
   }
 
-  /** Tells the other nodes the heads of a committed group. Any thread. */
+  /**
+   * Tells the other nodes the heads of a committed group, if the node's lease view has any. Any
+   * thread.
+   */
   public void committed(Map<String, List<LoggedEvent>> stored) {
+    if (!othersLive.getAsBoolean()) {
+      return;
+    }
     JsonObject heads = new JsonObject();
     for (Map.Entry<String, List<LoggedEvent>> e : stored.entrySet()) {
       List<LoggedEvent> events = e.getValue();

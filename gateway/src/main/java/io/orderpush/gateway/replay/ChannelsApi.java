@@ -26,14 +26,21 @@ public final class ChannelsApi {
   private final GrantStore grants;
   private final CursorStore cursors;
   private final DeliveryEngine engine;
+  private final io.orderpush.delivery.cluster.NodeLease lease;
 
   public ChannelsApi(
-      EventLog log, Pool pool, GrantStore grants, CursorStore cursors, DeliveryEngine engine) {
+      EventLog log,
+      Pool pool,
+      GrantStore grants,
+      CursorStore cursors,
+      DeliveryEngine engine,
+      io.orderpush.delivery.cluster.NodeLease lease) {
     this.log = log;
     this.pool = pool;
     this.grants = grants;
     this.cursors = cursors;
     this.engine = engine;
+    this.lease = lease;
   }
 
   /**
@@ -53,8 +60,21 @@ public final class ChannelsApi {
               List<String> merchants = page.stream().map(Grant::merchantId).toList();
               Future<Map<String, Long>> heads = log.heads(pool, merchants);
               Future<List<Long>> stored = cursors.cursors(engine.context(), app.appId(), merchants);
+              // delivering here, or held in Redis by a node whose lease is live (any node)
               List<Future<Boolean>> live =
-                  merchants.stream().map(m -> engine.delivering(app.appId(), m)).toList();
+                  merchants.stream()
+                      .map(
+                          m ->
+                              engine
+                                  .delivering(app.appId(), m)
+                                  .compose(
+                                      here ->
+                                          here || lease == null
+                                              ? Future.succeededFuture(here)
+                                              : cursors
+                                                  .holder(engine.context(), app.appId(), m)
+                                                  .map(h -> h != null && lease.live(h))))
+                      .toList();
               return Future.all(heads, stored, Future.all(live))
                   .map(
                       v -> {

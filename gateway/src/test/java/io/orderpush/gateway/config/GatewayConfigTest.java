@@ -110,4 +110,21 @@ class GatewayConfigTest {
     env.put("GATEWAY_LOG_FORMAT", "json");
     assertThat(GatewayConfig.load(env)).isNotNull();
   }
+
+  @Test
+  void shouldReadTheLeaseAndClusterNameAndRefuseBadOnes() {
+    Map<String, String> env = valid();
+    GatewayConfig c = GatewayConfig.load(env);
+    assertThat(c.cluster().lease()).isEqualTo(java.time.Duration.ofSeconds(10));
+    assertThat(c.cluster().renewEvery().toMillis()).isEqualTo(3333);
+    assertThat(c.cluster().name()).isEqualTo("gw");
+    assertThat(c.cluster().nodeId()).isEqualTo(c.control().nodeId());
+    env.put("GATEWAY_NODE_LEASE_MS", "500");
+    env.put("GATEWAY_CLUSTER_NAME", "has space");
+    ConfigException e = catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env));
+    assertThat(e.problems()).hasSize(2);
+    assertThat(e.getMessage())
+        .contains("node.lease-ms (GATEWAY_NODE_LEASE_MS)")
+        .contains("cluster.name (GATEWAY_CLUSTER_NAME)");
+  }
 }

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Test;
  * only every minute, so within the waits below only the change notices can carry a change; a third
  * node listening on another channel (every notice lost) must still follow through its reconcile.
  */
+@org.junit.jupiter.api.TestInstance(org.junit.jupiter.api.TestInstance.Lifecycle.PER_CLASS)
 class LifecycleClusterIT {
 
   /** Generous: the product promises 1 s; only a notice can make it in time (reconcile: 60 s). */
@@ -43,8 +44,13 @@ class LifecycleClusterIT {
   static StreamFixture fx;
   static final HttpClient http = HttpClient.newHttpClient();
 
+  /**
+   * An instance method (the class has one instance for all its tests), so that a subclass's
+   * override replaces it: with static methods JUnit ran both, and the nodes of the first were never
+   * stopped (a node left running joins later tests' clusters).
+   */
   @BeforeAll
-  static void start() throws Exception {
+  void start() throws Exception {
     startNodes(Map.of(), TestServices.redis(), "lifecycle-cluster-b.log");
   }
 
@@ -61,7 +67,7 @@ class LifecycleClusterIT {
   }
 
   @AfterAll
-  static void stop() throws Exception {
+  void stop() throws Exception {
     try {
       fx.close();
       a.close();

@@ -10,9 +10,10 @@ import org.junit.jupiter.api.BeforeAll;
  */
 class LifecycleRedisClusterIT extends LifecycleClusterIT {
 
-  /** Hides {@link LifecycleClusterIT#start}: the nodes get the cluster instead. */
+  /** Replaces {@link LifecycleClusterIT#start}: the nodes get the cluster instead. */
+  @Override
   @BeforeAll
-  static void start() throws Exception {
+  void start() throws Exception {
     startNodes(
         Map.of(
             "GATEWAY_REDIS_CLUSTER", "true", "GATEWAY_REDIS_URL", TestServices.redisClusterUrl()),
