@@ -16,10 +16,10 @@ import java.util.function.BooleanSupplier;
  * The heads this node commits, told to the other nodes of the cluster over Redis pub/sub (sharded
  * on a Redis Cluster), so a consumer on any node hears of an event ingested through any other
  * within milliseconds. Nothing is published while this node's lease view has no other live node.
- * One notice per commit group (at most {@link #MERCHANTS_PER_NOTICE} merchants
- * each), never one per event; no PostgreSQL {@code NOTIFY} on the ingest path. A notice only wakes
- * channels, which then read the log: a lost notice costs latency, never an event, and the engine's
- * reconcile of recent heads is the backstop.
+ * One notice per commit group (at most {@link #MERCHANTS_PER_NOTICE} merchants each), never one per
+ * event; no PostgreSQL {@code NOTIFY} on the ingest path. A notice only wakes channels, which then
+ * read the log: a lost notice costs latency, never an event, and the engine's reconcile of recent
+ * heads is the backstop.
  *
  * <p>Wire form: {@code {"o": node id, "h": {merchantId: head seq, ...}}}.
  */

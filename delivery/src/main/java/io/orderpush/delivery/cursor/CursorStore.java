@@ -15,9 +15,8 @@ import java.util.UUID;
  * and {@code prev}: the last seq at or below the cursor that the app was delivered, when the cursor
  * moved past events its event types leave out (absent: the cursor itself), so the {@code prevSeq}
  * after a reconnect is the seq the app last received. Every change is one Lua script, so it is
- * atomic; a commit moves the cursor only forward
- * and only for the current epoch, which fences stale owners (a connection that lost the channel, a
- * zombie after a network cut) for good.
+ * atomic; a commit moves the cursor only forward and only for the current epoch, which fences stale
+ * owners (a connection that lost the channel, a zombie after a network cut) for good.
  *
  * <p>Each channel's hash is tagged by its channel ({@code gw:ch:{app:merchant}}), so on a Redis
  * Cluster every script's one key has a slot of its own and channels spread over the shards.
