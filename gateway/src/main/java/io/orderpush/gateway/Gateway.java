@@ -29,6 +29,7 @@ import io.orderpush.persistence.events.EventLog;
 import io.orderpush.persistence.events.GroupCommitter;
 import io.orderpush.persistence.events.PartitionMaintainer;
 import io.orderpush.persistence.masking.Masker;
+import io.orderpush.persistence.pg.ClusterChore;
 import io.orderpush.persistence.pg.PgPools;
 import io.orderpush.persistence.pg.SchemaMigrations;
 import io.orderpush.persistence.redis.RedisStore;
@@ -348,19 +349,29 @@ public final class Gateway {
     return firstMaintenance;
   }
 
+  /**
+   * Creates the coming days' partitions and drops those past retention: on one node of the cluster
+   * at a time (a PostgreSQL advisory lock; the others skip the round), as one chore.
+   */
   private Future<Void> maintainPartitions(PartitionMaintainer partitions) {
-    return partitions
-        .ensurePartitions()
-        .onFailure(err -> LOG.error("could not create upcoming partitions", err))
-        .transform(v -> partitions.dropExpired(config.retentionDays()))
-        .onSuccess(
-            dropped -> {
-              if (!dropped.isEmpty()) {
-                LOG.info(
-                    "retention ({} days): dropped partitions {}", config.retentionDays(), dropped);
-              }
-            })
-        .onFailure(err -> LOG.error("could not drop partitions past retention", err))
+    return ClusterChore.once(
+            pool,
+            "event-partitions",
+            conn ->
+                partitions
+                    .ensurePartitions(conn)
+                    .onFailure(err -> LOG.error("could not create upcoming partitions", err))
+                    .transform(v -> partitions.dropExpired(conn, config.retentionDays()))
+                    .onSuccess(
+                        dropped -> {
+                          if (!dropped.isEmpty()) {
+                            LOG.info(
+                                "retention ({} days): dropped partitions {}",
+                                config.retentionDays(),
+                                dropped);
+                          }
+                        })
+                    .onFailure(err -> LOG.error("could not drop partitions past retention", err)))
         .<Void>mapEmpty()
         .otherwiseEmpty();
   }
@@ -399,17 +410,23 @@ public final class Gateway {
   /** Creates the coming days' audit partitions and drops those past audit.retention-days. */
   private Future<Void> maintainAudit() {
     int days = config.audit().retentionDays();
-    return auditPartitions
-        .ensurePartitions()
-        .onFailure(err -> LOG.error("could not create upcoming audit partitions", err))
-        .transform(v -> auditPartitions.dropExpired(days))
-        .onSuccess(
-            dropped -> {
-              if (!dropped.isEmpty()) {
-                LOG.info("audit retention ({} days): dropped partitions {}", days, dropped);
-              }
-            })
-        .onFailure(err -> LOG.error("could not drop audit partitions past retention", err))
+    return ClusterChore.once(
+            pool,
+            "audit-partitions",
+            conn ->
+                auditPartitions
+                    .ensurePartitions(conn)
+                    .onFailure(err -> LOG.error("could not create upcoming audit partitions", err))
+                    .transform(v -> auditPartitions.dropExpired(conn, days))
+                    .onSuccess(
+                        dropped -> {
+                          if (!dropped.isEmpty()) {
+                            LOG.info(
+                                "audit retention ({} days): dropped partitions {}", days, dropped);
+                          }
+                        })
+                    .onFailure(
+                        err -> LOG.error("could not drop audit partitions past retention", err)))
         .<Void>mapEmpty()
         .otherwiseEmpty();
   }

@@ -3,6 +3,7 @@ package io.orderpush.persistence.events;
 import io.vertx.core.Future;
 import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.SqlClient;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -40,6 +41,11 @@ public final class PartitionMaintainer {
 
   /** Ensures partitions exist from yesterday to {@code daysAhead} days from today (UTC). */
   public Future<Void> ensurePartitions() {
+    return ensurePartitions(pool);
+  }
+
+  /** {@link #ensurePartitions()} through {@code client} (a connection holding a chore's lock). */
+  public Future<Void> ensurePartitions(SqlClient client) {
     LocalDate today = LocalDate.now(ZoneOffset.UTC);
     List<String> ddl = new ArrayList<>();
     for (LocalDate day = today.minusDays(1);
@@ -54,7 +60,8 @@ public final class PartitionMaintainer {
       chain =
           chain.compose(
               v ->
-                  pool.query(statement)
+                  client
+                      .query(statement)
                       .execute()
                       .<Void>mapEmpty()
                       .recover(PartitionMaintainer::ignoreRace));
@@ -85,8 +92,14 @@ public final class PartitionMaintainer {
    * dropped.
    */
   public Future<List<String>> dropExpired(int retentionDays) {
+    return dropExpired(pool, retentionDays);
+  }
+
+  /** {@link #dropExpired(int)} through {@code client} (a connection holding a chore's lock). */
+  public Future<List<String>> dropExpired(SqlClient client, int retentionDays) {
     LocalDate firstKept = LocalDate.now(ZoneOffset.UTC).minusDays(retentionDays);
-    return pool.preparedQuery(
+    return client
+        .preparedQuery(
             "SELECT p.relname, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
                 + " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ANY($1)")
         .execute(io.vertx.sqlclient.Tuple.of(tables.toArray(String[]::new)))
@@ -104,7 +117,7 @@ public final class PartitionMaintainer {
                 chain =
                     chain.compose(
                         done ->
-                            drop(e[0], e[1])
+                            drop(client, e[0], e[1])
                                 .map(
                                     v -> {
                                       done.add(e[1]);
@@ -117,17 +130,19 @@ public final class PartitionMaintainer {
 
   // Names come from the catalog and match table_yyyyMMdd exactly (checked by dayOf), never from
   // input.
-  private Future<Void> drop(String parent, String child) {
-    return pool.query("ALTER TABLE " + parent + " DETACH PARTITION " + child + " CONCURRENTLY")
+  private static Future<Void> drop(SqlClient client, String parent, String child) {
+    return client
+        .query("ALTER TABLE " + parent + " DETACH PARTITION " + child + " CONCURRENTLY")
         .execute()
         .<Void>mapEmpty()
         .recover(
             err ->
-                pool.query("ALTER TABLE " + parent + " DETACH PARTITION " + child + " FINALIZE")
+                client
+                    .query("ALTER TABLE " + parent + " DETACH PARTITION " + child + " FINALIZE")
                     .execute()
                     .<Void>mapEmpty()
                     .recover(again -> Future.failedFuture(err)))
-        .compose(v -> pool.query("DROP TABLE IF EXISTS " + child).execute().mapEmpty());
+        .compose(v -> client.query("DROP TABLE IF EXISTS " + child).execute().mapEmpty());
   }
 
   /** The day of a partition named {@code parent_yyyyMMdd}, or null for anything else. */
