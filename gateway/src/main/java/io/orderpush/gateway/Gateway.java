@@ -70,6 +70,8 @@ public final class Gateway {
   CheckpointStore checkpoints;
   ControlChanges control;
   HeadNotices heads;
+  io.orderpush.delivery.cluster.NodeLease lease;
+  io.orderpush.delivery.cluster.ClusterNotices clusterNotices;
   ChangeApplier applier;
   LagQuery lag;
   AuditLog audit = AuditLog.DISABLED;
@@ -187,7 +189,27 @@ public final class Gateway {
                   new ControlChanges(engine.context(), redis, apps, config.control(), registry);
               applier = new ChangeApplier(apps, grants, new Deliveries(streams, callbacks));
               control.onChange(applier);
-              return control.start().compose(v -> heads.start()).compose(v -> callbacks.start());
+              // Channel ownership across nodes: a lease per node, channels assigned over the live
+              // nodes (callbacks) or the app's connections on every node (WebSocket).
+              var cluster = config.cluster();
+              clusterNotices =
+                  new io.orderpush.delivery.cluster.ClusterNotices(
+                      engine.context(), redis, cluster);
+              lease =
+                  new io.orderpush.delivery.cluster.NodeLease(
+                      engine.context(), redis, cluster, clusterNotices, registry);
+              engine.useLease(lease);
+              callbacks.useLease(lease);
+              streams.useCluster(
+                  lease,
+                  new io.orderpush.delivery.cluster.GroupRegistry(engine.context(), redis, cluster),
+                  clusterNotices);
+              return control
+                  .start()
+                  .compose(v -> heads.start())
+                  .compose(v -> onEngine(clusterNotices::start))
+                  .compose(v -> onEngine(lease::start))
+                  .compose(v -> callbacks.start());
             })
         .compose(
             v -> {
@@ -253,7 +275,14 @@ public final class Gateway {
             .transform(v -> heads == null ? Future.succeededFuture() : heads.close())
             .transform(v -> streams == null ? Future.succeededFuture() : streams.close())
             .transform(v -> callbacks == null ? Future.succeededFuture() : callbacks.close())
-            .transform(v -> engine == null ? Future.succeededFuture() : engine.close());
+            .transform(v -> engine == null ? Future.succeededFuture() : engine.close())
+            // everything here is released: the others take over at once
+            .transform(v -> lease == null ? Future.succeededFuture() : onEngine(lease::leave))
+            .transform(
+                v ->
+                    clusterNotices == null
+                        ? Future.succeededFuture()
+                        : onEngine(clusterNotices::close));
     Future<?> http =
         streamsClosed.transform(
             v ->
@@ -282,6 +311,12 @@ public final class Gateway {
                               closed.complete(null);
                             })));
     return Future.fromCompletionStage(closed);
+  }
+
+  private <T> Future<T> onEngine(java.util.function.Supplier<Future<T>> work) {
+    io.vertx.core.Promise<T> p = io.vertx.core.Promise.promise();
+    engine.context().runOnContext(v -> work.get().onComplete(p));
+    return p.future();
   }
 
   private void checkDependencies() {

@@ -57,6 +57,8 @@ public final class TestGateway implements AutoCloseable {
     env.put("GATEWAY_HTTP_SHUTDOWN_GRACE_MS", "2000");
     // Test runs sharing one Redis (other databases) do not hear each other's change notices.
     env.put("GATEWAY_CONTROL_CHANNEL", "gw:control:" + TestServices.TEST_DATABASE);
+    // ... nor count each other's nodes as theirs.
+    env.put("GATEWAY_CLUSTER_NAME", TestServices.TEST_DATABASE);
     return env;
   }
 

@@ -46,6 +46,10 @@ final class CallbackEndpoint extends Subscriber {
     int attempts;
     boolean sending;
     long timer = -1;
+
+    /** Completed with the acked seq (or -1) when this batch's POST in flight is answered. */
+    io.vertx.core.Promise<Long> drain;
+
     long dueAt;
 
     Batch(long first, long last) {
@@ -168,6 +172,18 @@ final class CallbackEndpoint extends Subscriber {
     return retryQueue.contains(c) ? "retry_queued" : ChannelStates.STUCK;
   }
 
+  @Override
+  protected Future<Long> drained(Channel c) {
+    Batch b = pending.get(c);
+    if (b == null || !b.sending) {
+      return Future.succeededFuture(-1L);
+    }
+    if (b.drain == null) {
+      b.drain = io.vertx.core.Promise.promise();
+    }
+    return b.drain.future();
+  }
+
   void forget(Channel c) {
     Batch b = pending.remove(c);
     if (b != null) {
@@ -225,6 +241,11 @@ final class CallbackEndpoint extends Subscriber {
                               ar.succeeded()
                                   ? ar.result()
                                   : new Attempt(0, Optional.empty(), String.valueOf(ar.cause()));
+                          if (b.drain != null) {
+                            // the channel was let go while this POST was out: its answer decides
+                            // what the release stores, and only then may another node send
+                            b.drain.tryComplete(a.succeeded() ? b.last : -1L);
+                          }
                           engine
                               .audit()
                               .callback(
@@ -427,6 +448,9 @@ final class CallbackEndpoint extends Subscriber {
                     || ar.result().get(0).seq() != b.first) {
                   inFlight--;
                   expired(c, b);
+                  pump();
+                } else if (!engine.mayDeliver(c, this)) {
+                  inFlight--; // let go, or this node's lease ended, while reading
                   pump();
                 } else {
                   // masked or not by the grant's scope now, which may differ from the first try

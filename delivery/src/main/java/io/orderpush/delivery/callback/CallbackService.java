@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
@@ -53,6 +54,9 @@ public final class CallbackService {
 
   private boolean started;
 
+  /** The cluster's live nodes decide which channels are this node's; null: all of them. */
+  private io.orderpush.delivery.cluster.NodeLease lease;
+
   public CallbackService(
       DeliveryEngine engine,
       EventLog log,
@@ -70,6 +74,63 @@ public final class CallbackService {
     this.guard = new SsrfGuard(engine.vertx(), settings.allowlist());
     this.sender = new CallbackSender(engine.vertx(), settings, guard);
     this.metrics = new CallbackMetrics(registry);
+  }
+
+  /**
+   * Delivers only this node's share of every app's channels from now on: a channel is this node's
+   * when rendezvous hashing of (app, merchant) over the live nodes picks it, so every node computes
+   * the same owner from the same view, and a node coming or going moves only its own share. Call
+   * before {@link #start}.
+   */
+  public void useLease(io.orderpush.delivery.cluster.NodeLease lease) {
+    this.lease = lease;
+    lease.listen(
+        new io.orderpush.delivery.cluster.NodeLease.Listener() {
+          @Override
+          public void viewChanged() {
+            nodesChanged();
+          }
+
+          @Override
+          public void gained() {
+            nodesChanged();
+          }
+        });
+  }
+
+  private boolean mine(UUID appId, String merchantId) {
+    return lease == null
+        || lease
+            .settings()
+            .nodeId()
+            .equals(
+                io.orderpush.delivery.cluster.Rendezvous.owner(appId, merchantId, lease.nodeIds()));
+  }
+
+  /** The live nodes changed: take up the channels now ours, let go of those now another's. */
+  private void nodesChanged() {
+    int taken = 0;
+    int given = 0;
+    for (CallbackEndpoint e : endpoints.values()) {
+      for (Channel c : e.channels.values()) {
+        boolean mine = mine(e.appId, c.merchantId());
+        if (mine && c.owner() == null) {
+          engine.assign(c, e);
+          taken++;
+        } else if (!mine && c.owner() == e) {
+          engine.release(c); // in Redis once a POST in flight is answered
+          e.forget(c);
+          given++;
+        }
+      }
+    }
+    if (taken + given > 0) {
+      LOG.info(
+          "callback channels moved with the live nodes {}: {} taken up here, {} let go",
+          lease.nodeIds(),
+          taken,
+          given);
+    }
   }
 
   /** Checks a callback URL at registration against the SSRF rules. */
@@ -251,7 +312,9 @@ public final class CallbackService {
             e.appId, g.merchantId(), g.resumeFrom(), g.grantedAt().toEpochMilli(), g.scopes());
     e.channels.put(g.merchantId(), c);
     engine.add(c);
-    engine.assign(c, e);
+    if (mine(e.appId, g.merchantId())) {
+      engine.assign(c, e);
+    }
   }
 
   public void granted(Grant grant) {
@@ -270,10 +333,11 @@ public final class CallbackService {
             });
   }
 
-  private void drop(CallbackEndpoint e, Channel c) {
+  private Future<Void> drop(CallbackEndpoint e, Channel c) {
     e.channels.remove(c.merchantId());
+    Future<Void> released = engine.remove(c); // first: a POST in flight delays the release
     e.forget(c);
-    engine.remove(c);
+    return released;
   }
 
   /**
@@ -450,13 +514,29 @@ public final class CallbackService {
     return e;
   }
 
+  /**
+   * Stops: nothing more is sent; every channel is released in Redis once its POST in flight (if
+   * any) is answered, waiting at most the request timeout, so the other nodes take over at once.
+   */
   public Future<Void> close() {
     return onEngine(
         v -> {
           loading.values().forEach(l -> engine.vertx().cancelTimer(l.timer));
           loading.clear();
-          endpoints.values().forEach(CallbackEndpoint::close);
-          return sender.close();
+          List<Future<Void>> released = new java.util.ArrayList<>();
+          for (CallbackEndpoint e : endpoints.values()) {
+            for (Channel c : List.copyOf(e.channels.values())) {
+              if (c.owner() == e) {
+                released.add(engine.release(c));
+                e.forget(c);
+              }
+            }
+            e.close();
+          }
+          return Future.join(released)
+              .timeout(settings.requestTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS)
+              .otherwiseEmpty()
+              .transform(x -> sender.close());
         });
   }
 

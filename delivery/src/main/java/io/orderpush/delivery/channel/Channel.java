@@ -46,6 +46,15 @@ public final class Channel {
 
   long epoch;
 
+  /** The lease token under which this node claimed the channel; null while not claimed. */
+  String node;
+
+  /** A holder found dead, whose claim the next attempt may take over; null if none. */
+  String takeoverFrom;
+
+  /** Claims refused in a row because another live node held the channel (for the backoff). */
+  int waits;
+
   /** Highest seq acked (as far as this node has committed to Redis). */
   long cursor;
 

@@ -64,6 +64,12 @@ public final class DeliveryEngine {
   private io.orderpush.delivery.audit.DeliveryAudit audit =
       io.orderpush.delivery.audit.DeliveryAudit.NONE;
 
+  /** This node's lease; null: a node alone, which holds every channel it claims. */
+  private io.orderpush.delivery.cluster.NodeLease lease;
+
+  static final String ALONE = "local";
+  static final long MAX_WAIT_MS = 2000;
+
   private volatile long lag;
   private long lagTimer = -1;
   private long checkpointTimer = -1;
@@ -247,6 +253,74 @@ public final class DeliveryEngine {
     audit = new io.orderpush.delivery.audit.DeliveryAudit(log);
   }
 
+  /**
+   * Claims channels under this node's lease from now on: a claim names the lease's token, another
+   * node's live claim is waited for, a dead one taken over; when the lease is lost every channel
+   * stops at once, and is claimed again once a lease is held again. Call before delivery starts.
+   */
+  public void useLease(io.orderpush.delivery.cluster.NodeLease lease) {
+    this.lease = lease;
+    lease.listen(
+        new io.orderpush.delivery.cluster.NodeLease.Listener() {
+          @Override
+          public void lost() {
+            leaseLost();
+          }
+
+          @Override
+          public void gained() {
+            leaseGained();
+          }
+        });
+  }
+
+  private String token() {
+    return lease == null ? ALONE : lease.token();
+  }
+
+  /** Whether this node may send anything now (its lease's deadline is checked). */
+  private boolean mayDeliver() {
+    return lease == null || lease.check();
+  }
+
+  /**
+   * Whether the channel is {@code s}'s and this node may send on it now: for transports that send
+   * outside a read (a callback retry). Engine context only.
+   */
+  public boolean mayDeliver(Channel c, Subscriber s) {
+    return mayDeliver() && c.owner == s && c.claimed;
+  }
+
+  /** Every channel stops here: reads and acks in flight are dropped, nothing more is sent. */
+  private void leaseLost() {
+    int stopped = 0;
+    for (Set<Channel> set : byMerchant.values()) {
+      for (Channel c : set) {
+        if (c.owner != null) {
+          c.generation++;
+          c.claimed = false;
+          c.queued = false;
+          c.node = null;
+          c.takeoverFrom = null;
+          stopped++;
+        }
+      }
+    }
+    metrics.leaseStops.increment(stopped);
+  }
+
+  /** A lease again: the channels that still have an owner here are claimed again. */
+  private void leaseGained() {
+    for (Set<Channel> set : byMerchant.values()) {
+      for (Channel c : List.copyOf(set)) {
+        if (c.owner != null && !c.claimed) {
+          c.owner.restarted(c);
+          claim(c, c.generation);
+        }
+      }
+    }
+  }
+
   public io.orderpush.delivery.audit.DeliveryAudit audit() {
     return audit;
   }
@@ -290,9 +364,9 @@ public final class DeliveryEngine {
     }
   }
 
-  /** Forgets the channel; it must have no owner. Engine context only. */
-  public void remove(Channel c) {
-    release(c);
+  /** Forgets the channel, releasing it if it has an owner. Engine context only. */
+  public Future<Void> remove(Channel c) {
+    Future<Void> released = release(c);
     Set<Channel> set = byMerchant.get(c.merchantId);
     if (set != null && set.remove(c)) {
       channelCount.decrementAndGet();
@@ -301,6 +375,7 @@ public final class DeliveryEngine {
         tail.forget(c.merchantId);
       }
     }
+    return released;
   }
 
   /**
@@ -311,21 +386,37 @@ public final class DeliveryEngine {
     if (c.owner != owner) {
       c.maxSent = 0;
     }
-    release(c);
+    drop(c, true);
     c.owner = owner;
     assignedCount.incrementAndGet();
     claim(c, c.generation);
   }
 
   private void claim(Channel c, int generation) {
+    String node = token();
+    if (node == null) {
+      return; // no lease: claimed when one is held again
+    }
     // If Redis lost the channel, the cursor this node last committed is the best safe start:
     // it never exceeds what the app acked.
     long initial = c.cursorKnown ? c.cursor : c.initialCursor;
     cursors
-        .claim(context, c.appId, c.merchantId, initial, c.owner.id(), c.grantVersion)
+        .claim(
+            context,
+            c.appId,
+            c.merchantId,
+            initial,
+            c.owner.id(),
+            c.grantVersion,
+            node,
+            c.takeoverFrom)
         .onComplete(
             ar -> {
-              if (c.generation != generation || c.owner == null) {
+              if (c.generation != generation || c.owner == null || !node.equals(token())) {
+                if (ar.succeeded() && !ar.result().isRefused() && node.equals(token())) {
+                  // let go meanwhile: the claim that just landed must not keep others waiting
+                  letGo(c, node, ar.result().epoch(), -1L, 0);
+                }
                 return;
               }
               if (ar.failed()) {
@@ -344,7 +435,18 @@ public final class DeliveryEngine {
                     });
                 return;
               }
+              if (ar.result().isRefused()) {
+                heldElsewhere(c, generation, ar.result().holder());
+                return;
+              }
+              if (c.takeoverFrom != null) {
+                metrics.takeovers.increment();
+                LOG.info("took over {} from {}, a node that is gone", c, c.takeoverFrom);
+              }
               long previouslySent = c.sent;
+              c.node = node;
+              c.takeoverFrom = null;
+              c.waits = 0;
               c.epoch = ar.result().epoch();
               c.cursor = ar.result().cursor();
               c.sent = c.cursor;
@@ -357,6 +459,77 @@ public final class DeliveryEngine {
               c.knownHead = Long.MAX_VALUE;
               c.owner.claimed(c, c.cursor);
               wake(c);
+            });
+  }
+
+  /**
+   * Another node holds the channel: take it over if that node is gone, else try again after a
+   * backoff (it lets go once it sees the channel is not its own any more).
+   */
+  private void heldElsewhere(Channel c, int generation, String holder) {
+    var liveness =
+        lease == null
+            ? io.orderpush.delivery.cluster.NodeLease.Liveness.ALIVE
+            : lease.liveness(holder);
+    switch (liveness) {
+      case DEAD -> {
+        c.takeoverFrom = holder;
+        claim(c, generation);
+      }
+      case UNKNOWN ->
+          lease
+              .refresh()
+              .onComplete(
+                  ar -> {
+                    if (c.generation != generation || c.owner == null) {
+                      return;
+                    }
+                    if (ar.succeeded()) {
+                      claim(c, generation);
+                    } else {
+                      waitAndClaim(c, generation);
+                    }
+                  });
+      case ALIVE -> waitAndClaim(c, generation);
+    }
+  }
+
+  private void waitAndClaim(Channel c, int generation) {
+    metrics.claimsWaiting.increment();
+    long delay = Math.min(MAX_WAIT_MS, 50L << Math.min(c.waits++, 6));
+    vertx.setTimer(
+        delay,
+        id -> {
+          if (c.generation == generation && c.owner != null) {
+            claim(c, generation);
+          }
+        });
+  }
+
+  /**
+   * Releases this node's claim in Redis, so the node the channel is assigned to can claim it; a
+   * failure is retried a few times while the lease is the same (after that, or once the lease is
+   * lost, the others take over when it expires).
+   */
+  private Future<Void> letGo(Channel c, String node, long epoch, long ackedSeq, int attempt) {
+    return cursors
+        .release(context, c.appId, c.merchantId, node, epoch, ackedSeq)
+        .<Void>mapEmpty()
+        .recover(
+            err -> {
+              if (attempt < 5 && node.equals(token())) {
+                Promise<Void> later = Promise.promise();
+                vertx.setTimer(
+                    RETRY_MS, id -> letGo(c, node, epoch, ackedSeq, attempt + 1).onComplete(later));
+                return later.future();
+              }
+              metrics.releaseFailures.increment();
+              LOG.warn(
+                  "could not release {} in Redis ({}); other nodes take it over when this"
+                      + " node's lease ends",
+                  c,
+                  err.toString());
+              return Future.succeededFuture();
             });
   }
 
@@ -451,8 +624,20 @@ public final class DeliveryEngine {
     return p.future();
   }
 
-  /** Takes the channel away from its owner; reads and acks in flight for it are dropped. */
-  public void release(Channel c) {
+  /**
+   * Takes the channel away from its owner; reads and acks in flight for it are dropped. Once the
+   * owner has nothing of it on the way out ({@link Subscriber#drained}), the claim is released in
+   * Redis too, so whichever node the channel is assigned to can claim it.
+   */
+  public Future<Void> release(Channel c) {
+    return drop(c, false);
+  }
+
+  /** Completes when the claim is released in Redis (or releasing it failed), at once if none. */
+  private Future<Void> drop(Channel c, boolean reclaiming) {
+    Subscriber s = c.owner;
+    String node = c.claimed ? c.node : null;
+    long epoch = c.epoch;
     if (c.owner != null) {
       assignedCount.decrementAndGet();
     }
@@ -460,6 +645,13 @@ public final class DeliveryEngine {
     c.generation++;
     c.claimed = false;
     c.queued = false;
+    c.node = null;
+    c.takeoverFrom = null;
+    if (!reclaiming && s != null && node != null && node.equals(token())) {
+      return s.drained(c)
+          .transform(ar -> letGo(c, node, epoch, ar.succeeded() ? ar.result() : -1L, 0));
+    }
+    return Future.succeededFuture();
   }
 
   /** Handles an ack of {@code seq} by {@code from}. Engine context only. */
@@ -487,11 +679,10 @@ public final class DeliveryEngine {
                 return AckOutcome.NOT_OWNER;
               }
               if (outcome == CommitOutcome.FENCED || outcome == CommitOutcome.MISSING) {
-                // Consumer groups are kept by this node, so an epoch that moved on means a rewind
-                // through
-                // the API, and a missing channel means Redis lost it: either way, start over from
-                // what
-                // Redis now holds (re-seeded with our last committed cursor if it holds nothing).
+                // An epoch that moved on means a rewind through the API, or another node took the
+                // channel over (this one was thought dead); a missing channel means Redis lost it.
+                // Either way, claim again: from what Redis now holds (re-seeded with our last
+                // committed cursor if it holds nothing), or wait for the node that holds it.
                 metrics.fenced.increment();
                 restart(c);
                 return AckOutcome.RESTARTED;
@@ -560,6 +751,7 @@ public final class DeliveryEngine {
         ar -> {
           s.reading--;
           c.reading = false;
+          mayDeliver(); // past the lease's deadline, every channel stops before anything is sent
           if (c.generation == generation && c.owner == s) {
             if (ar.succeeded() && cached == null && readPii && !c.pii) {
               // The grant lost pii while whole events were being read: read them again, masked.

@@ -22,6 +22,10 @@ public final class DeliveryMetrics {
   final Counter fenced;
   final Counter readFailures;
   final Counter claimFailures;
+  final Counter claimsWaiting;
+  final Counter takeovers;
+  final Counter releaseFailures;
+  final Counter leaseStops;
   final Counter checkpointFailures;
   final Counter expiredSkipped;
   final Counter tailHits;
@@ -93,6 +97,25 @@ public final class DeliveryMetrics {
     claimFailures =
         Counter.builder("gateway.delivery.claim.failures")
             .description("Channel claims that failed in Redis and were retried")
+            .register(registry);
+    claimsWaiting =
+        Counter.builder("gateway.delivery.claims.waiting")
+            .description(
+                "Channel claims refused because another live node held the channel (tried again"
+                    + " after a backoff, until it lets go)")
+            .register(registry);
+    takeovers =
+        Counter.builder("gateway.delivery.takeovers")
+            .description("Channels claimed from a node whose lease had ended (a node lost)")
+            .register(registry);
+    releaseFailures =
+        Counter.builder("gateway.delivery.release.failures")
+            .description(
+                "Channels this node could not release in Redis (taken over when its lease ends)")
+            .register(registry);
+    leaseStops =
+        Counter.builder("gateway.delivery.lease.stops")
+            .description("Channels stopped because this node lost its lease")
             .register(registry);
     checkpointFailures =
         Counter.builder("gateway.delivery.checkpoint.failures")

@@ -47,6 +47,15 @@ public abstract class Subscriber {
   protected abstract void deliver(Channel channel, List<LoggedEvent> events);
 
   /**
+   * The channel was taken away: completes when nothing of it is on the way out any more (a callback
+   * POST in flight has its answer), with the seq that answer acked, or -1. Only then is it released
+   * in Redis for another node to claim.
+   */
+  protected io.vertx.core.Future<Long> drained(Channel channel) {
+    return io.vertx.core.Future.succeededFuture(-1L);
+  }
+
+  /**
    * Delivery of the channel starts over from its cursor + 1 (the cursor was set through the API, or
    * Redis lost the channel and it was claimed again); events after the cursor come again.
    */

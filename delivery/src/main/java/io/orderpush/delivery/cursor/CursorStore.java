@@ -10,9 +10,11 @@ import java.util.UUID;
 
 /**
  * Channel cursors in Redis, one hash per channel: {@code cursor} (highest acked seq), {@code epoch}
- * (bumped by every claim and rewind) and {@code owner}. Every change is one Lua script, so it is
- * atomic; a commit moves the cursor only forward and only for the current epoch, which fences stale
- * owners (a connection that lost the channel, a zombie after a network cut) for good.
+ * (bumped by every claim and rewind), {@code owner} (the subscriber), {@code node} (the lease token
+ * of the node that holds it, or {@code released}) and {@code held} (the epoch of that node's
+ * claim). Every change is one Lua script, so it is atomic; a commit moves the cursor only forward
+ * and only for the current epoch, which fences stale owners (a connection that lost the channel, a
+ * zombie after a network cut) for good.
  *
  * <p>Each channel's hash is tagged by its channel ({@code gw:ch:{app:merchant}}), so on a Redis
  * Cluster every script's one key has a slot of its own and channels spread over the shards.
@@ -20,16 +22,36 @@ import java.util.UUID;
 public final class CursorStore {
 
   // KEYS[1] channel hash; ARGV[1] the initial cursor, ARGV[2] owner id, ARGV[3] the grant's
-  // version.
+  // version, ARGV[4] the claiming node's token, ARGV[5] a dead holder's token to take over from
+  // ('').
   // The initial cursor applies when Redis has no cursor for this grant: a new channel, a channel
   // Redis lost, or a merchant that revoked and granted again (whose old cursor must not count).
+  // Compare-and-set: only a channel that nobody holds ('node' absent or 'released'), that this
+  // node holds already, or whose holder the caller found dead can be claimed. Returns {epoch,
+  // cursor, ''} or, refused, {-1, 0, holder}.
   private static final RedisScript CLAIM =
       new RedisScript(
-          "if redis.call('HGET', KEYS[1], 'grant') ~= ARGV[3] then "
+          "local n = redis.call('HGET', KEYS[1], 'node') "
+              + "if n and n ~= 'released' and n ~= ARGV[4] and n ~= ARGV[5] then return {-1, 0, n} end "
+              + "if redis.call('HGET', KEYS[1], 'grant') ~= ARGV[3] then "
               + "redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'grant', ARGV[3]) end "
               + "local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1) "
-              + "redis.call('HSET', KEYS[1], 'owner', ARGV[2]) "
-              + "return {e, tonumber(redis.call('HGET', KEYS[1], 'cursor'))}");
+              + "redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'node', ARGV[4], 'held', e) "
+              + "return {e, tonumber(redis.call('HGET', KEYS[1], 'cursor')), ''}");
+
+  // KEYS[1] channel hash; ARGV[1] the releasing node's token, ARGV[2] the epoch of its claim,
+  // ARGV[3] a seq acked meanwhile (or -1). Only the claim it made is released (a later claim, by
+  // this node or another, is left alone); the acked seq counts only if no rewind came between.
+  // Returns 1 released, 0 not held by that claim.
+  private static final RedisScript RELEASE =
+      new RedisScript(
+          "if redis.call('HGET', KEYS[1], 'node') ~= ARGV[1] "
+              + "or redis.call('HGET', KEYS[1], 'held') ~= ARGV[2] then return 0 end "
+              + "if redis.call('HGET', KEYS[1], 'epoch') == ARGV[2] then "
+              + "local c = tonumber(redis.call('HGET', KEYS[1], 'cursor') or '0') "
+              + "if tonumber(ARGV[3]) > c then redis.call('HSET', KEYS[1], 'cursor', ARGV[3]) end end "
+              + "redis.call('HSET', KEYS[1], 'node', 'released') "
+              + "return 1");
 
   // KEYS[1] channel hash; ARGV[1] epoch, ARGV[2] acked seq.
   // -2 missing (Redis lost the channel), -1 fenced, 1 advanced, 0 unchanged.
@@ -42,10 +64,11 @@ public final class CursorStore {
               + "if tonumber(ARGV[2]) > c then redis.call('HSET', KEYS[1], 'cursor', ARGV[2]) return 1 end "
               + "return 0");
 
-  // KEYS[1] channel hash; ARGV[1] the new cursor. Returns the new epoch.
+  // KEYS[1] channel hash; ARGV[1] the new cursor. Returns the new epoch. The holder stays: it
+  // claims again when its next ack finds itself fenced.
   private static final RedisScript REWIND =
       new RedisScript(
-          "redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'owner', 'rewind') "
+          "redis.call('HSET', KEYS[1], 'cursor', ARGV[1]) "
               + "return redis.call('HINCRBY', KEYS[1], 'epoch', 1)");
 
   private final RedisStore redis;
@@ -59,22 +82,65 @@ public final class CursorStore {
   }
 
   /**
-   * Takes the channel for {@code owner}: a new epoch, and the cursor ({@code initial} if Redis has
-   * none for this {@code grantVersion}).
+   * Takes the channel for {@code owner} of the node {@code node} (its lease token), if nobody else
+   * holds it: a new epoch, and the cursor ({@code initial} if Redis has none for this {@code
+   * grantVersion}). {@code takeoverFrom} names a holder the caller knows is dead (or null).
    */
   public Future<Claim> claim(
-      Context ctx, UUID appId, String merchantId, long initial, String owner, long grantVersion) {
+      Context ctx,
+      UUID appId,
+      String merchantId,
+      long initial,
+      String owner,
+      long grantVersion,
+      String node,
+      String takeoverFrom) {
     String[] keys = {key(appId, merchantId)};
     return CLAIM
-        .<List<Long>>run(
+        .<List<Object>>run(
             redis,
             ctx,
             ScriptOutputType.MULTI,
             keys,
             Long.toString(initial),
             owner,
-            Long.toString(grantVersion))
-        .map(r -> new Claim(r.get(0), r.get(1)));
+            Long.toString(grantVersion),
+            node,
+            takeoverFrom == null ? "" : takeoverFrom)
+        .map(
+            r -> {
+              long epoch = ((Number) r.get(0)).longValue();
+              return epoch < 0
+                  ? Claim.refused(String.valueOf(r.get(2)))
+                  : new Claim(epoch, ((Number) r.get(1)).longValue(), null);
+            });
+  }
+
+  /**
+   * Lets go of the claim {@code node} made at {@code epoch}, storing {@code ackedSeq} first if it
+   * is ahead and the epoch is still current (an ack that arrived as the channel was let go); -1 for
+   * none. Answers whether the claim was still held.
+   */
+  public Future<Boolean> release(
+      Context ctx, UUID appId, String merchantId, String node, long epoch, long ackedSeq) {
+    String[] keys = {key(appId, merchantId)};
+    return RELEASE
+        .<Long>run(
+            redis,
+            ctx,
+            ScriptOutputType.INTEGER,
+            keys,
+            node,
+            Long.toString(epoch),
+            Long.toString(ackedSeq))
+        .map(r -> r == 1);
+  }
+
+  /** Which node token holds the channel: null if none (never claimed, or released). */
+  public Future<String> holder(Context ctx, UUID appId, String merchantId) {
+    return redis
+        .call(ctx, c -> c.hget(key(appId, merchantId), "node"))
+        .map(v -> v == null || "released".equals(v) ? null : v);
   }
 
   /** Moves the cursor to {@code seq} if that is forward and {@code epoch} is still current. */

@@ -2,10 +2,14 @@ package io.orderpush.delivery.websocket;
 
 import io.orderpush.delivery.channel.Channel;
 import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.delivery.cluster.ClusterNotices;
+import io.orderpush.delivery.cluster.GroupRegistry;
+import io.orderpush.delivery.cluster.NodeLease;
+import io.orderpush.delivery.cluster.NodeLease.Liveness;
+import io.orderpush.delivery.cluster.Rendezvous;
 import io.orderpush.persistence.apps.Grant;
 import io.orderpush.persistence.apps.GrantStore;
 import io.vertx.core.Future;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -17,9 +21,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * All open connections of one app on this node, sharing the app's channels: each channel has at
- * most one connection, every connection a fair share (sizes differ by at most one). Confined to the
- * delivery engine's context.
+ * This node's part of one app's consumer group. The group is every open connection of the app on
+ * any node (registered in Redis by {@link GroupRegistry}); each channel has at most one connection,
+ * every connection a fair share (sizes differ by at most one). Every node computes the same
+ * assignment from the same members ({@link Rendezvous#balanced}) and acts on its own connections:
+ * it gives them their channels and lets go of those now assigned elsewhere; the claim in Redis
+ * waits until the previous holder let go (or died). Confined to the delivery engine's context.
  */
 final class ConsumerGroup {
 
@@ -39,11 +46,112 @@ final class ConsumerGroup {
   private boolean loading;
   private boolean loaded;
 
-  ConsumerGroup(UUID appId, DeliveryEngine engine, GrantStore grants, StreamMetrics metrics) {
+  /** The group's connections on every node, as last read from Redis (id to node token). */
+  private Map<String, String> everywhere = Map.of();
+
+  /** Reads of the registry started; only the newest one's answer counts. */
+  private int reads;
+
+  private final Cluster cluster;
+
+  /** How a group reaches the other nodes; {@link #ALONE} for a node by itself. */
+  record Cluster(NodeLease lease, GroupRegistry registry, ClusterNotices notices) {
+    static final Cluster ALONE = new Cluster(null, null, null);
+  }
+
+  ConsumerGroup(
+      UUID appId,
+      DeliveryEngine engine,
+      GrantStore grants,
+      StreamMetrics metrics,
+      Cluster cluster) {
     this.appId = appId;
     this.engine = engine;
     this.grants = grants;
     this.metrics = metrics;
+    this.cluster = cluster;
+  }
+
+  /**
+   * Writes this node's connections into the registry (again) and removes its stale ones, then tells
+   * the other nodes; completes when written (or failed: the periodic refresh writes again).
+   */
+  Future<Void> announce(List<StreamConnection> gone) {
+    if (cluster.registry() == null) {
+      return Future.succeededFuture();
+    }
+    String token = cluster.lease().token();
+    List<String> stale = new ArrayList<>();
+    gone.forEach(m -> stale.add(m.id()));
+    everywhere.forEach(
+        (id, node) -> {
+          if (node.equals(token) && members.stream().noneMatch(m -> m.id().equals(id))) {
+            stale.add(id);
+          } else if (!node.equals(token) && cluster.lease().liveness(node) == Liveness.DEAD) {
+            stale.add(id); // a node that is gone: its connections went with it
+          }
+        });
+    Map<String, String> here = new HashMap<>();
+    if (token != null) {
+      members.forEach(m -> here.put(m.id(), token));
+    }
+    return cluster
+        .registry()
+        .unregister(appId, stale)
+        .compose(v -> cluster.registry().register(appId, here))
+        .compose(v -> cluster.notices().publish(ClusterNotices.GROUP, appId))
+        .otherwiseEmpty();
+  }
+
+  /** Reads the group's connections on every node, then assigns. */
+  Future<Void> refresh() {
+    if (cluster.registry() == null) {
+      if (loaded) {
+        rebalance();
+      }
+      return Future.succeededFuture();
+    }
+    int read = ++reads;
+    return cluster
+        .registry()
+        .members(appId)
+        .<Void>map(
+            found -> {
+              if (read == reads) {
+                everywhere = found;
+              }
+              return null;
+            })
+        .otherwiseEmpty()
+        .onComplete(
+            ar -> {
+              if (read == reads && loaded) {
+                rebalance();
+              }
+            });
+  }
+
+  /**
+   * The members the assignment is computed over: this node's open connections, and the others'
+   * whose node is live (one that joined after this node's last view counts as live).
+   */
+  private List<String> memberIds() {
+    java.util.Set<String> ids = new java.util.TreeSet<>();
+    members.forEach(m -> ids.add(m.id()));
+    if (cluster.lease() != null) {
+      String token = cluster.lease().token();
+      String self = cluster.lease().settings().nodeId();
+      everywhere.forEach(
+          (id, node) -> {
+            if (node.equals(token) || NodeLease.nodeIdOf(node).equals(self)) {
+              return; // ours: only the open ones above count
+            }
+            if (cluster.lease().liveness(node) != Liveness.DEAD) {
+              ids.add(id);
+            }
+          });
+    }
+    return new ArrayList<>(ids);
   }
 
   UUID appId() {
@@ -55,11 +163,12 @@ final class ConsumerGroup {
       return;
     }
     members.add(conn);
+    Future<Void> announced = announce(List.of());
     if (loaded) {
-      rebalance();
+      announced.onComplete(x -> refresh());
     } else if (!loading) {
       loading = true;
-      load("")
+      Future.join(load(""), announced.compose(v -> refresh()))
           .onComplete(
               ar -> {
                 loading = false;
@@ -109,9 +218,10 @@ final class ConsumerGroup {
       return;
     }
     for (Channel c : conn.channels.values()) {
-      engine.release(c);
+      engine.release(c); // in Redis before the others hear of the leave
     }
     conn.channels.clear();
+    announce(List.of(conn));
     if (members.isEmpty()) {
       channels.values().forEach(engine::remove);
       channels.clear();
@@ -232,37 +342,26 @@ final class ConsumerGroup {
   }
 
   /**
-   * Moves as few channels as it takes for every member to hold floor(n/k) or ceil(n/k): the most
-   * loaded keep the extra ones. Unassigned goes out before the channel is given to another
-   * connection, which starts from the cursor.
+   * Assigns the channels over the group's members on every node ({@link Rendezvous#balanced}): this
+   * node's connections lose what is now another's ({@code unassigned}, released in Redis), then get
+   * what is now theirs ({@code assigned}, then claimed, which waits for a previous holder on
+   * another node to let go). A connection starts from the cursor.
    */
   private void rebalance() {
     if (members.isEmpty()) {
       return;
     }
     metrics.rebalances.increment();
-    int n = channels.size();
-    int k = members.size();
-    List<StreamConnection> byLoad = new ArrayList<>(members);
-    byLoad.sort(Comparator.comparingInt((StreamConnection m) -> m.channels.size()).reversed());
-    Map<StreamConnection, Integer> target = new HashMap<>();
-    for (int i = 0; i < k; i++) {
-      target.put(byLoad.get(i), n / k + (i < n % k ? 1 : 0));
-    }
-    ArrayDeque<Channel> free = new ArrayDeque<>();
-    for (Channel c : channels.values()) {
-      if (c.owner() == null) {
-        free.add(c);
-      }
-    }
-    for (StreamConnection m : byLoad) {
+    Map<String, String> target = Rendezvous.balanced(appId, channels.keySet(), memberIds());
+    Map<String, StreamConnection> local = new HashMap<>();
+    members.forEach(m -> local.put(m.id(), m));
+    for (StreamConnection m : members) {
       List<String> taken = new ArrayList<>();
-      var it = m.channels.values().iterator();
-      while (m.channels.size() - taken.size() > target.get(m) && it.hasNext()) {
-        Channel c = it.next();
-        taken.add(c.merchantId());
-        engine.release(c);
-        free.add(c);
+      for (Channel c : m.channels.values()) {
+        if (!m.id().equals(target.get(c.merchantId()))) {
+          taken.add(c.merchantId());
+          engine.release(c);
+        }
       }
       taken.forEach(m.channels::remove);
       if (!taken.isEmpty()) {
@@ -270,10 +369,13 @@ final class ConsumerGroup {
       }
     }
     Map<StreamConnection, List<Channel>> given = new LinkedHashMap<>();
-    for (StreamConnection m : byLoad) {
-      while (m.channels.size() < target.get(m) && !free.isEmpty()) {
-        Channel c = free.poll();
-        m.channels.put(c.merchantId(), c);
+    List<String> merchants = new ArrayList<>(channels.keySet());
+    merchants.sort(Comparator.naturalOrder());
+    for (String merchant : merchants) {
+      StreamConnection m = local.get(target.get(merchant));
+      if (m != null && !m.channels.containsKey(merchant)) {
+        Channel c = channels.get(merchant);
+        m.channels.put(merchant, c);
         given.computeIfAbsent(m, x -> new ArrayList<>()).add(c);
       }
     }

@@ -36,6 +36,9 @@ public final class StreamService {
   public static final String APP_DELETED = "app_deleted";
   static final long STOPPED_MEMORY_MS = 120_000;
 
+  private ConsumerGroup.Cluster cluster = ConsumerGroup.Cluster.ALONE;
+  private long refreshTimer = -1;
+
   /** connections.size(), published for the gauge (which reads from another thread). */
   private volatile int open;
 
@@ -45,6 +48,63 @@ public final class StreamService {
     this.grants = grants;
     this.settings = settings;
     this.metrics = new StreamMetrics(registry, () -> open);
+  }
+
+  /**
+   * Makes every app's consumer group span the nodes: connections are registered in Redis, groups
+   * are assigned over the connections of every live node, and refreshed when another node tells of
+   * a change, when the live nodes change, and every lease as a backstop. When this node loses its
+   * lease, every connection here is closed (1001): its clients reconnect, to any node. Call before
+   * accepting connections. Any thread.
+   */
+  public void useCluster(
+      io.orderpush.delivery.cluster.NodeLease lease,
+      io.orderpush.delivery.cluster.GroupRegistry registry,
+      io.orderpush.delivery.cluster.ClusterNotices notices) {
+    cluster = new ConsumerGroup.Cluster(lease, registry, notices);
+    lease.listen(
+        new io.orderpush.delivery.cluster.NodeLease.Listener() {
+          @Override
+          public void lost() {
+            List.copyOf(connections)
+                .forEach(
+                    c -> c.close(StreamConnection.GOING_AWAY, "node lost its lease, reconnect"));
+          }
+
+          @Override
+          public void gained() {
+            groups.values().forEach(g -> g.announce(List.of()).onComplete(x -> g.refresh()));
+          }
+
+          @Override
+          public void viewChanged() {
+            groups.values().forEach(ConsumerGroup::refresh);
+          }
+        });
+    notices.onNotice(
+        n -> {
+          if (io.orderpush.delivery.cluster.ClusterNotices.GROUP.equals(n.type())) {
+            ConsumerGroup g = groups.get(n.appId());
+            if (g != null) {
+              g.refresh();
+            }
+          }
+        });
+    long every = lease.settings().lease().toMillis();
+    engine
+        .context()
+        .runOnContext(
+            v ->
+                refreshTimer =
+                    engine
+                        .vertx()
+                        .setPeriodic(
+                            every,
+                            every,
+                            id ->
+                                List.copyOf(groups.values())
+                                    .forEach(
+                                        g -> g.announce(List.of()).onComplete(x -> g.refresh()))));
   }
 
   public StreamSettings settings() {
@@ -84,7 +144,8 @@ public final class StreamService {
     connections.add(conn);
     open = connections.size();
     groups
-        .computeIfAbsent(conn.appId(), id -> new ConsumerGroup(id, engine, grants, metrics))
+        .computeIfAbsent(
+            conn.appId(), id -> new ConsumerGroup(id, engine, grants, metrics, cluster))
         .join(conn);
   }
 
@@ -195,6 +256,7 @@ public final class StreamService {
         .context()
         .runOnContext(
             v -> {
+              engine.vertx().cancelTimer(refreshTimer);
               List.copyOf(connections)
                   .forEach(c -> c.close(StreamConnection.GOING_AWAY, "server shutting down"));
               done.complete();

@@ -3,6 +3,7 @@ package io.orderpush.gateway.config;
 import io.orderpush.delivery.callback.Allowlist;
 import io.orderpush.delivery.callback.CallbackSettings;
 import io.orderpush.delivery.channel.DeliverySettings;
+import io.orderpush.delivery.cluster.ClusterSettings;
 import io.orderpush.delivery.control.ControlSettings;
 import io.orderpush.delivery.websocket.StreamSettings;
 import io.orderpush.persistence.masking.MaskRules;
@@ -31,7 +32,8 @@ public record GatewayConfig(
     ControlSettings control,
     AuthLimitConfig authLimit,
     MaskRules masking,
-    AuditConfig audit) {
+    AuditConfig audit,
+    ClusterSettings cluster) {
 
   /**
    * Reads the defaults file overridden by {@code env}; throws {@link ConfigException} listing every
@@ -180,6 +182,12 @@ public record GatewayConfig(
     ControlSettings control =
         new ControlSettings(
             nodeId, controlChannel, r.millis("control.reconcile-interval-ms", 100, 600_000));
+    String clusterName = r.string("cluster.name");
+    r.check(
+        clusterName.matches("[A-Za-z0-9._-]{1,64}"),
+        "cluster.name (GATEWAY_CLUSTER_NAME) must be 1 to 64 letters, digits, '.', '_' or '-'");
+    ClusterSettings cluster =
+        new ClusterSettings(clusterName, nodeId, r.millis("node.lease-ms", 1000, 600_000));
     AuthLimitConfig authLimit =
         new AuthLimitConfig(
             r.integer("auth.max-failures", 1, 1_000_000),
@@ -239,6 +247,7 @@ public record GatewayConfig(
         control,
         authLimit,
         masking,
-        audit);
+        audit,
+        cluster);
   }
 }

@@ -174,9 +174,19 @@ class StreamIT {
     TestApp app = fx.app("websocket");
     String m = fx.merchants("epoch", 1).get(0);
     var ctx = fx.vertx.getOrCreateContext();
-    var old = StreamFixture.join(fx.cursors.claim(ctx, app.id(), m, 0, "zombie", 1));
-    var current = StreamFixture.join(fx.cursors.claim(ctx, app.id(), m, 0, "owner", 1));
+    var old =
+        StreamFixture.join(fx.cursors.claim(ctx, app.id(), m, 0, "zombie", 1, "n1/1/a", null));
+    var refused =
+        StreamFixture.join(fx.cursors.claim(ctx, app.id(), m, 0, "owner", 1, "n2/2/b", null));
+    assertThat(refused.isRefused()).as("held by a node not known dead").isTrue();
+    assertThat(refused.holder()).isEqualTo("n1/1/a");
+    var current =
+        StreamFixture.join(fx.cursors.claim(ctx, app.id(), m, 0, "owner", 1, "n2/2/b", "n1/1/a"));
+    assertThat(current.isRefused()).as("taken over from a dead node").isFalse();
     assertThat(current.epoch()).isGreaterThan(old.epoch());
+    assertThat(StreamFixture.join(fx.cursors.release(ctx, app.id(), m, "n1/1/a", old.epoch(), 9)))
+        .as("a dead node cannot release what it no longer holds")
+        .isFalse();
     assertThat(StreamFixture.join(fx.cursors.commit(ctx, app.id(), m, old.epoch(), 10)))
         .isEqualTo(CommitOutcome.FENCED);
     assertThat(StreamFixture.join(fx.cursors.commit(ctx, app.id(), m, current.epoch(), 5)))
