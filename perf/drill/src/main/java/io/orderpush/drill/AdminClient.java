@@ -103,6 +103,39 @@ public final class AdminClient {
     return done.future();
   }
 
+  /**
+   * The sum of the stored head seqs of an app's channels ({@code GET /v1/lag}, every page): with
+   * dense seqs and a fresh database, the events committed for the app's merchants.
+   */
+  public Future<Long> headsTotal(String appId) {
+    return headsFrom(appId, null, 0, 0);
+  }
+
+  private Future<Long> headsFrom(String appId, String after, long sum, int pages) {
+    if (pages > 1000) {
+      return Future.failedFuture("GET /v1/lag: more than 1000 pages");
+    }
+    String path =
+        "/v1/lag?limit=1000&appId="
+            + appId
+            + (after == null
+                ? ""
+                : "&after="
+                    + java.net.URLEncoder.encode(after, java.nio.charset.StandardCharsets.UTF_8));
+    return call(HttpMethod.GET, path, new JsonObject(), 200)
+        .compose(
+            page -> {
+              long total = sum;
+              for (Object o : page.getJsonArray("items", new io.vertx.core.json.JsonArray())) {
+                total += ((JsonObject) o).getLong("headSeq", 0L);
+              }
+              String next = page.getString("next");
+              return next == null
+                  ? Future.succeededFuture(total)
+                  : headsFrom(appId, next, total, pages + 1);
+            });
+  }
+
   private Future<JsonObject> call(HttpMethod method, String path, JsonObject body, int expected) {
     RequestOptions req =
         new RequestOptions()

@@ -16,12 +16,14 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The peak-day drill's tool (scripts/drill.sh runs it against a private gateway): creates a
+ * The peak-day drill's tool (scripts/drill.sh runs it against private gateway nodes): creates a
  * WebSocket app and a callback app granted every merchant of the population, runs their verifying
- * consumers ({@link WsConsumerGroup}, {@link CallbackReceiver}), starts the Gatling simulation
- * ({@link DrillConfig}'s settings; {@code mvn -pl perf/drill -am gatling:test}), samples the
- * gateway every second with a live progress line, waits for the consumers to catch up, and writes
- * {@code report.md} and {@code timeline.csv} to {@code DRILL_OUT}.
+ * consumers ({@link WsConsumerGroup}, its connections spread over the nodes, and {@link
+ * CallbackReceiver}), starts the Gatling simulation ({@link DrillConfig}'s settings; {@code mvn -pl
+ * perf/drill -am gatling:test}), samples every node every second with a live progress line, kills a
+ * node with SIGKILL when {@code DRILL_KILL_NODE_AT} says (pids from {@code DRILL_GATEWAY_PIDS}),
+ * waits for the consumers to catch up, and writes {@code report.md} and {@code timeline.csv} to
+ * {@code DRILL_OUT} (and {@code killed-node}, the node's number, when it killed one).
  *
  * <p>Exit status: 0 passed; 1 an event was lost, reordered, applied twice or left an order half
  * way, or the load did not complete; 2 bad settings or the drill could not be set up.
@@ -34,6 +36,8 @@ public final class Drill {
   private final Path out;
   private final Path root;
   private final URI base;
+  private final List<URI> bases;
+  private final List<Long> pids;
   private final boolean tty = System.console() != null;
 
   /** Events the gateway had committed before the drill's load (0 on the drill's own database). */
@@ -46,6 +50,31 @@ public final class Drill {
     this.out = Path.of(env.getOrDefault("DRILL_OUT", "target/drill/manual")).toAbsolutePath();
     this.root = Path.of(env.getOrDefault("DRILL_ROOT", ".")).toAbsolutePath().normalize();
     this.base = config.gatewayUrl();
+    this.bases = config.gatewayUrls();
+    this.pids = pids(env, bases.size());
+    if (config.killsANode() && pids.get(config.killNode() - 1) <= 0) {
+      throw new IllegalArgumentException(
+          "DRILL_KILL_NODE_AT needs the nodes' pids (DRILL_GATEWAY_PIDS, in GATEWAY_URLS' order)");
+    }
+  }
+
+  /** DRILL_GATEWAY_PIDS (comma-separated, in the nodes' order) or DRILL_GATEWAY_PID; 0: unknown. */
+  private static List<Long> pids(Map<String, String> env, int nodes) {
+    String list = env.getOrDefault("DRILL_GATEWAY_PIDS", env.getOrDefault("DRILL_GATEWAY_PID", ""));
+    List<Long> pids = new java.util.ArrayList<>();
+    for (String p : list.split(",")) {
+      if (!p.isBlank()) {
+        try {
+          pids.add(Long.parseLong(p.trim()));
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("DRILL_GATEWAY_PIDS must be process ids, not " + p);
+        }
+      }
+    }
+    while (pids.size() < nodes) {
+      pids.add(0L);
+    }
+    return List.copyOf(pids);
   }
 
   public static void main(String[] args) throws Exception {
@@ -104,6 +133,21 @@ public final class Drill {
             new PoolOptions().setHttp1MaxSize(16));
     Verifier wsVerifier = new Verifier("websocket", population);
     Verifier cbVerifier = new Verifier("callback", population);
+    for (Verifier v : List.of(wsVerifier, cbVerifier)) {
+      v.movesExpected = bases.size() > 1 || config.killsANode();
+      v.ackSettleMs = config.ackSettleMs();
+    }
+    if (bases.size() > 1) {
+      System.out.printf(
+          "drill: %d gateway nodes: %s%s%n",
+          bases.size(),
+          bases,
+          config.killsANode()
+              ? String.format(
+                  ", node %d (pid %d) killed with SIGKILL %.0f s after the load starts",
+                  config.killNode(), pids.get(config.killNode() - 1), config.killNodeAtS())
+              : "");
+    }
     CallbackReceiver receiver = new CallbackReceiver(vertx, cbVerifier, config.verifyEvery());
     WsConsumerGroup group = null;
     AdminClient operator = new AdminClient(http, base, admin);
@@ -134,7 +178,7 @@ public final class Drill {
           operator.grantAll(cbApp.appId(), ids, "earliest", 16),
           300,
           "granting the merchants to the callback app");
-      group = new WsConsumerGroup(vertx, base, wsApp.token(), wsVerifier);
+      group = new WsConsumerGroup(vertx, bases, wsApp.token(), wsVerifier);
       await(group.connect(config.wsConnections()), 30, "connecting the WebSocket consumer group");
       long until = System.currentTimeMillis() + 60_000;
       while (group.assigned() < ids.size()) {
@@ -152,7 +196,7 @@ public final class Drill {
       System.out.printf(
           "drill: apps ready: websocket %s (%d connections, %d channels), callback %s -> 127.0.0.1:%d%n",
           wsApp.appId(), config.wsConnections(), group.assigned(), cbApp.appId(), port);
-      return drive(http, wsVerifier, cbVerifier, receiver, group);
+      return drive(http, operator, wsApp.appId(), wsVerifier, cbVerifier, receiver, group);
     } finally {
       if (group != null) {
         group.close();
@@ -163,13 +207,14 @@ public final class Drill {
 
   private int drive(
       HttpClientAgent http,
+      AdminClient operator,
+      String wsAppId,
       Verifier ws,
       Verifier cb,
       CallbackReceiver receiver,
       WsConsumerGroup group)
       throws Exception {
-    long gatewayPid = Long.parseLong(System.getenv().getOrDefault("DRILL_GATEWAY_PID", "0"));
-    Sampler sampler = new Sampler(http, base, ws, cb, gatewayPid, Report.LOW_LOAD_RATE);
+    Sampler sampler = new Sampler(http, bases, pids, ws, cb, Report.LOW_LOAD_RATE);
     sampler.sample();
     committedBefore = sampler.last().committed();
     Process gatling = startGatling();
@@ -184,8 +229,16 @@ public final class Drill {
     long lastPrinted = 0;
     long lastCommitted = -1;
     long committedChangedMillis = 0;
+    long killMillis = -1;
     while (true) {
       long next = System.currentTimeMillis() / 1000 * 1000 + 1000;
+      if (killMillis < 0 && startMillis > 0 && config.killsANode()) {
+        long due = startMillis + Math.round(config.killNodeAtS() * 1000);
+        if (due < next) {
+          Thread.sleep(Math.max(0, due - System.currentTimeMillis()));
+          killMillis = kill(ws, cb, group, receiver, sampler);
+        }
+      }
       Thread.sleep(Math.max(1, next - System.currentTimeMillis()));
       Sampler.Sample s = sampler.sample();
       if (startMillis < 0) {
@@ -218,7 +271,7 @@ public final class Drill {
               && s.atMillis() - committedChangedMillis > 5_000
               && s.wsLag() == 0
               && s.cbLag() == 0;
-      String line = progress(s, startMillis, loadEndMillis, total);
+      String line = progress(s, sampler, startMillis, loadEndMillis, total);
       if (tty) {
         System.out.print("\r" + line + "\u001b[K");
         System.out.flush();
@@ -229,9 +282,10 @@ public final class Drill {
       // Once everything is applied, 3 s more: a late repeat (a callback retried after its batch
       // was acked, a stray WebSocket message) must still be seen and counted.
       boolean settled = done && s.atMillis() - caughtUpMillis >= 3_000;
+      // A kill asked for is done even when the load is over (the drill then sees the takeover).
+      boolean killPending = config.killsANode() && killMillis < 0;
       if (loadEndMillis > 0
-          && (settled
-              || stalled
+          && ((!killPending && (settled || stalled))
               || s.atMillis() - loadEndMillis > config.drainTimeoutS() * 1000L)) {
         break;
       }
@@ -245,6 +299,21 @@ public final class Drill {
         await(receiver.onLoop(cb::outcome), 30, "collecting the callback verdict");
     Report report = new Report(config, population, profile, sampler, out, root);
     report.committedBefore = committedBefore;
+    report.killMillis = killMillis;
+    report.wsConnectionsPerNode = group.connectionsPerNode();
+    if (killMillis > 0) {
+      // The killed node's counter stopped at its last scrape: count what is stored instead.
+      try {
+        report.committedStored =
+            await(
+                new AdminClient(http, bases.get(0), System.getenv("GATEWAY_ADMIN_TOKEN"))
+                    .headsTotal(wsAppId),
+                60,
+                "reading the stored heads (GET /v1/lag)");
+      } catch (SetupException e) {
+        System.err.println("drill: " + e.getMessage());
+      }
+    }
     report.startMillis = startMillis;
     report.loadEndMillis = loadEndMillis;
     report.caughtUpMillis = caughtUpMillis;
@@ -258,7 +327,58 @@ public final class Drill {
     return passed ? 0 : 1;
   }
 
-  private String progress(Sampler.Sample s, long startMillis, long loadEndMillis, long total) {
+  /**
+   * Kills node {@code config.killNode()} with SIGKILL; tells the verifiers, the consumer group and
+   * the sampler; returns when (epoch ms).
+   */
+  private long kill(
+      Verifier ws, Verifier cb, WsConsumerGroup group, CallbackReceiver receiver, Sampler sampler)
+      throws Exception {
+    int index = config.killNode() - 1;
+    long pid = pids.get(index);
+    ProcessHandle h =
+        ProcessHandle.of(pid)
+            .orElseThrow(
+                () ->
+                    new SetupException(
+                        "node " + (index + 1) + " (pid " + pid + ") is not running", null));
+    group.killed(index);
+    long at = System.currentTimeMillis();
+    if (!h.destroyForcibly()) {
+      throw new SetupException(
+          "could not SIGKILL node " + (index + 1) + " (pid " + pid + ")", null);
+    }
+    sampler.killed(index, at);
+    await(
+        group.onLoop(
+            () -> {
+              ws.killed(at);
+              return null;
+            }),
+        10,
+        "telling the WebSocket verifier");
+    await(
+        receiver.onLoop(
+            () -> {
+              cb.killed(at);
+              return null;
+            }),
+        10,
+        "telling the callback verifier");
+    Files.writeString(out.resolve("killed-node"), (index + 1) + "\n");
+    System.out.printf(
+        "%sdrill: killed node %d (pid %d, %s) with SIGKILL at %s%n",
+        tty ? "\n" : "", index + 1, pid, bases.get(index), clock((at - readStartOr(at)) / 1000.0));
+    return at;
+  }
+
+  private long readStartOr(long dflt) {
+    long s = readStart();
+    return s < 0 ? dflt : s;
+  }
+
+  private String progress(
+      Sampler.Sample s, Sampler sampler, long startMillis, long loadEndMillis, long total) {
     double t = startMillis < 0 ? -1 : (s.atMillis() - startMillis) / 1000.0;
     String phase =
         startMillis < 0 ? "starting Gatling" : loadEndMillis > 0 ? "drain" : profile.phaseAt(t);
@@ -271,7 +391,7 @@ public final class Drill {
       eta = String.format("%,d left", Math.max(0, 2 * total - s.wsApplied() - s.cbApplied()));
     }
     return String.format(
-        "[%s] %-9s ingest %,7.0f/s (%,.0f%%) | ws %,7.0f/s lag %,9d | callback %,7.0f/s lag %,9d | shed %,d | gw %.1f cores %,d MB | ETA %s",
+        "[%s] %-9s ingest %,7.0f/s (%,.0f%%) | ws %,7.0f/s lag %,9d | callback %,7.0f/s lag %,9d | shed %,d | gw %.1f cores %,d MB%s | ETA %s",
         clock(t < 0 ? 0 : t),
         phase,
         s.ingestRate(),
@@ -283,6 +403,11 @@ public final class Drill {
         s.shed(),
         s.cpuCores(),
         s.heapBytes() >> 20,
+        bases.size() > 1
+            ? String.format(
+                " (%d/%d nodes)",
+                sampler.nodes.stream().filter(n -> n.killedMillis < 0).count(), bases.size())
+            : "",
         eta);
   }
 
@@ -311,6 +436,7 @@ public final class Drill {
     env.put("DRILL_STATE_DIR", out.toString());
     env.put("DRILL_RUN_ID", config.runId());
     env.put("GATEWAY_URL", base.toString());
+    env.put("GATEWAY_URLS", String.join(",", bases.stream().map(URI::toString).toList()));
     env.putIfAbsent("DRILL_SCALE", config.scaleName());
     pb.redirectErrorStream(true).redirectOutput(out.resolve("gatling.log").toFile());
     pb.directory(root.toFile());
