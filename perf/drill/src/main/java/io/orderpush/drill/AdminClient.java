@@ -108,10 +108,30 @@ public final class AdminClient {
    * dense seqs and a fresh database, the events committed for the app's merchants.
    */
   public Future<Long> headsTotal(String appId) {
-    return headsFrom(appId, null, 0, 0);
+    return lag(appId).map(items -> items.stream().mapToLong(i -> i.getLong("headSeq", 0L)).sum());
   }
 
-  private Future<Long> headsFrom(String appId, String after, long sum, int pages) {
+  /**
+   * The stored cursor of each of an app's channels ({@code GET /v1/lag}: Redis, else the
+   * checkpoint).
+   */
+  public Future<java.util.Map<String, Long>> cursors(String appId) {
+    return lag(appId)
+        .map(
+            items -> {
+              java.util.Map<String, Long> cursors = new java.util.HashMap<>();
+              items.forEach(i -> cursors.put(i.getString("merchantId"), i.getLong("cursor", 0L)));
+              return cursors;
+            });
+  }
+
+  /** Every channel of an app as {@code GET /v1/lag} lists it (all pages, at most 1000). */
+  public Future<List<JsonObject>> lag(String appId) {
+    return lagFrom(appId, null, new java.util.ArrayList<>(), 0);
+  }
+
+  private Future<List<JsonObject>> lagFrom(
+      String appId, String after, List<JsonObject> items, int pages) {
     if (pages > 1000) {
       return Future.failedFuture("GET /v1/lag: more than 1000 pages");
     }
@@ -125,14 +145,13 @@ public final class AdminClient {
     return call(HttpMethod.GET, path, new JsonObject(), 200)
         .compose(
             page -> {
-              long total = sum;
               for (Object o : page.getJsonArray("items", new io.vertx.core.json.JsonArray())) {
-                total += ((JsonObject) o).getLong("headSeq", 0L);
+                items.add((JsonObject) o);
               }
               String next = page.getString("next");
               return next == null
-                  ? Future.succeededFuture(total)
-                  : headsFrom(appId, next, total, pages + 1);
+                  ? Future.succeededFuture(items)
+                  : lagFrom(appId, next, items, pages + 1);
             });
   }
 

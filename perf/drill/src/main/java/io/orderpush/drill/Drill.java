@@ -196,7 +196,8 @@ public final class Drill {
       System.out.printf(
           "drill: apps ready: websocket %s (%d connections, %d channels), callback %s -> 127.0.0.1:%d%n",
           wsApp.appId(), config.wsConnections(), group.assigned(), cbApp.appId(), port);
-      return drive(http, operator, wsApp.appId(), wsVerifier, cbVerifier, receiver, group);
+      return drive(
+          http, operator, wsApp.appId(), cbApp.appId(), wsVerifier, cbVerifier, receiver, group);
     } finally {
       if (group != null) {
         group.close();
@@ -205,15 +206,23 @@ public final class Drill {
     }
   }
 
+  private HttpClientAgent http;
+  private String wsAppId;
+  private String cbAppId;
+
   private int drive(
       HttpClientAgent http,
       AdminClient operator,
       String wsAppId,
+      String cbAppId,
       Verifier ws,
       Verifier cb,
       CallbackReceiver receiver,
       WsConsumerGroup group)
       throws Exception {
+    this.http = http;
+    this.wsAppId = wsAppId;
+    this.cbAppId = cbAppId;
     Sampler sampler = new Sampler(http, bases, pids, ws, cb, Report.LOW_LOAD_RATE);
     sampler.sample();
     committedBefore = sampler.last().committed();
@@ -334,6 +343,7 @@ public final class Drill {
   private long kill(
       Verifier ws, Verifier cb, WsConsumerGroup group, CallbackReceiver receiver, Sampler sampler)
       throws Exception {
+    HttpClientAgent http = this.http;
     int index = config.killNode() - 1;
     long pid = pids.get(index);
     ProcessHandle h =
@@ -366,6 +376,35 @@ public final class Drill {
         10,
         "telling the callback verifier");
     Files.writeString(out.resolve("killed-node"), (index + 1) + "\n");
+    // The cursors as stored now that the node is dead, through node 1 (never the one killed).
+    AdminClient operator =
+        new AdminClient(http, bases.get(0), System.getenv("GATEWAY_ADMIN_TOKEN"));
+    try {
+      Map<String, Long> wsCursors = await(operator.cursors(wsAppId), 10, "reading the cursors");
+      Map<String, Long> cbCursors = await(operator.cursors(cbAppId), 10, "reading the cursors");
+      await(
+          group.onLoop(
+              () -> {
+                ws.storedAtKill(wsCursors);
+                return null;
+              }),
+          10,
+          "verifier");
+      await(
+          receiver.onLoop(
+              () -> {
+                cb.storedAtKill(cbCursors);
+                return null;
+              }),
+          10,
+          "verifier");
+      System.out.printf(
+          "drill: stored cursors at the kill read (%d and %d channels, %d ms after it)%n",
+          wsCursors.size(), cbCursors.size(), System.currentTimeMillis() - at);
+    } catch (SetupException e) {
+      System.err.println(
+          "drill: " + e.getMessage() + ": redeliveries are judged by the acks alone");
+    }
     System.out.printf(
         "%sdrill: killed node %d (pid %d, %s) with SIGKILL at %s%n",
         tty ? "\n" : "", index + 1, pid, bases.get(index), clock((at - readStartOr(at)) / 1000.0));

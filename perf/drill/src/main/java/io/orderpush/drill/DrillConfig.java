@@ -51,7 +51,7 @@ public record DrillConfig(
         DRILL_RUN_ID            prefix of event ids                 default d<epoch seconds>
         DRILL_KILL_NODE_AT      seconds after the load starts to kill a node with SIGKILL (several nodes only)   default none
         DRILL_KILL_NODE         which node (2..nodes: not the first)   default the last
-        DRILL_ACK_SETTLE_MS     an ack this old counts as stored by the gateway (redeliveries at or below fail)   default 2000
+        DRILL_ACK_SETTLE_MS     an ack this old counts as stored by the gateway (a redelivery at or below fails)   default 5000
         GATEWAY_URL             the gateway                         default http://127.0.0.1:8080
         GATEWAY_URLS            the gateway nodes, comma-separated (overrides GATEWAY_URL)   default GATEWAY_URL""";
 
@@ -120,7 +120,7 @@ public record DrillConfig(
                 ? killAt(env.get("DRILL_KILL_NODE_AT"))
                 : -1,
             0,
-            integer(env, "DRILL_ACK_SETTLE_MS", 2000, 0, 600_000));
+            integer(env, "DRILL_ACK_SETTLE_MS", 5000, 0, 600_000));
     int nodes = c.gatewayUrls.size();
     if (c.killNodeAtS >= 0) {
       if (nodes < 2) {

@@ -454,6 +454,19 @@ final class Report {
             "| takeover: kill to the last first delivery of a channel that waited | %s | %s |%n",
             secs(wt.millis()),
             secs(ct.millis())));
+    long[] taken = takeoversAfterKill();
+    md.append(
+        String.format(
+            Locale.ROOT,
+            "| channels taken over from the dead node (`gateway_delivery_takeovers_total`, both apps) | %s | |%n",
+            taken[0] < 0
+                ? "none counted"
+                : String.format(
+                    Locale.ROOT,
+                    "%,d, the first counted by kill + %.1f s, the last by kill + %.1f s",
+                    taken[2],
+                    taken[0] / 1000.0,
+                    taken[1] / 1000.0)));
     md.append(
         String.format(
             Locale.ROOT,
@@ -506,6 +519,34 @@ final class Report {
             ct.waited(),
             ws.redelivered(),
             cb.redelivered()));
+  }
+
+  /**
+   * From the per-second samples of the nodes' takeover counters: kill to the first sample that
+   * counted one, kill to the last sample that counted more (ms; -1), and how many after the kill.
+   */
+  private long[] takeoversAfterKill() {
+    long first = -1;
+    long lastAt = -1;
+    long before = -1;
+    long lastCount = 0;
+    for (long[] t : sampler.takeovers) {
+      if (t[0] <= killMillis) {
+        before = t[1];
+        continue;
+      }
+      if (before < 0) {
+        before = 0;
+      }
+      if (t[1] > Math.max(before, lastCount)) {
+        if (first < 0) {
+          first = t[0] - killMillis;
+        }
+        lastAt = t[0] - killMillis;
+        lastCount = t[1];
+      }
+    }
+    return new long[] {first, lastAt, Math.max(0, lastCount - Math.max(0, before))};
   }
 
   /**

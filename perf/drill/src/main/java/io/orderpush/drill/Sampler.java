@@ -100,6 +100,10 @@ final class Sampler {
 
   long cbLowWorstSecondP99;
   long heapMaxBytes;
+
+  /** Per sample: when, and channels taken over from a dead node summed over the nodes. */
+  final List<long[]> takeovers = new ArrayList<>();
+
   private long[] lastMachine;
   private long failedScrapes;
 
@@ -150,11 +154,14 @@ final class Sampler {
     long committed = 0;
     long shed = 0;
     long heap = 0;
+    long takenOver = 0;
     for (Node n : nodes) {
       committed += n.committed;
       shed += n.shed;
       heap += n.heapBytes;
+      takenOver += n.takeovers;
     }
+    takeovers.add(new long[] {now, takenOver});
     long wsApplied = ws.applied;
     long cbApplied = cb.applied;
     double dt = prev == null ? 1 : Math.max(0.001, (now - prev.atMillis()) / 1000.0);

@@ -117,7 +117,7 @@ final class Verifier {
   /** Whether channels may change hands (several nodes or a kill): repeats may be redeliveries. */
   boolean movesExpected;
 
-  long ackSettleMs = 2_000;
+  long ackSettleMs = 5_000;
 
   /** When a node was killed (epoch ms), or -1. */
   private long killMillis = -1;
@@ -260,16 +260,34 @@ final class Verifier {
   }
 
   /**
-   * A node was killed at {@code atMillis}: acks of the last {@link #ackSettleMs} may never have
-   * been stored (the cursor may stay below them), so they do not count towards the acked cursor.
+   * A node was killed at {@code atMillis}: acks not yet stored when it died never will be, so the
+   * acks so far no longer tell the acked cursor; {@link #storedAtKill} does.
    */
   void killed(long atMillis) {
     killMillis = atMillis;
     for (MerchantState m : merchants.values()) {
-      settle(m, atMillis);
       m.recentAcks.clear();
     }
   }
+
+  /**
+   * The cursors stored when the node had died (read through a live node right after the kill,
+   * before any takeover): the dead node's channels start again from exactly these, the others from
+   * these or later. They replace what the acks said (a starved node may not have stored an ack sent
+   * seconds before it died).
+   */
+  void storedAtKill(Map<String, Long> cursors) {
+    for (MerchantState m : merchants.values()) {
+      Long c = cursors.get(m.merchant.id());
+      m.firm = c == null ? 0 : c;
+      if (c != null) {
+        storedCursors++;
+      }
+    }
+  }
+
+  /** Channels whose stored cursor at the kill is known (0: the acks alone tell the cursor). */
+  long storedCursors;
 
   /**
    * After a kill: per transport, how long channels waited. A channel waited when its first event

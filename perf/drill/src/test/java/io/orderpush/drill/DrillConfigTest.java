@@ -60,7 +60,7 @@ class DrillConfigTest {
     assertThat(c.killsANode()).isTrue();
     assertThat(c.killNodeAtS()).isEqualTo(15);
     assertThat(c.killNode()).isEqualTo(3);
-    assertThat(c.ackSettleMs()).isEqualTo(2000);
+    assertThat(c.ackSettleMs()).isEqualTo(5000);
     assertThat(DrillConfig.from(Map.of()).killsANode()).isFalse();
 
     assertThatThrownBy(() -> DrillConfig.from(Map.of("DRILL_KILL_NODE_AT", "15")))

@@ -201,4 +201,17 @@ class VerifierTest {
     assertThat(v.outcome().repeats()).isEqualTo(4);
     assertThat(v.outcome().redelivered()).isZero();
   }
+
+  @Test
+  void afterAKillARedeliveryAtOrBelowTheCursorStoredThenIsAppliedTwice() {
+    Verifier v = moving();
+    deliver(v, 1, 10, 0, 1_000);
+    v.killed(10_000);
+    v.storedAtKill(java.util.Map.of(giant.id(), 6L));
+    deliver(v, 5, 12, 0, 20_000); // the new owner should have started at 7
+
+    Verifier.Outcome o = v.outcome();
+    assertThat(o.repeats()).isEqualTo(6);
+    assertThat(o.passed()).isFalse();
+  }
 }
