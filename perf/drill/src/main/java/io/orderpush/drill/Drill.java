@@ -193,6 +193,19 @@ public final class Drill {
         }
         Thread.sleep(100);
       }
+      // Across nodes the assignment settles in steps (each node acts on its view of the group):
+      // wait up to 30 s more for each channel on exactly one connection.
+      long settle = System.currentTimeMillis() + 30_000;
+      while ((group.assigned() != ids.size() || group.distinctAssigned() != ids.size())
+          && System.currentTimeMillis() < settle) {
+        Thread.sleep(100);
+      }
+      if (group.assigned() != ids.size() || group.distinctAssigned() != ids.size()) {
+        System.out.printf(
+            "drill: WARNING: the consumer group's assignment did not settle in 30 s: %d channels"
+                + " assigned, %d distinct, of %d%n",
+            group.assigned(), group.distinctAssigned(), ids.size());
+      }
       System.out.printf(
           "drill: apps ready: websocket %s (%d connections, %d channels), callback %s -> 127.0.0.1:%d%n",
           wsApp.appId(), config.wsConnections(), group.assigned(), cbApp.appId(), port);
@@ -301,6 +314,14 @@ public final class Drill {
     }
     if (tty) {
       System.out.println();
+    }
+    if (ws.applied < total) {
+      Map<String, long[]> view = gatewayView(wsAppId);
+      await(group.onLoop(() -> ws.gatewayView = view), 10, "verifier");
+    }
+    if (cb.applied < total) {
+      Map<String, long[]> view = gatewayView(cbAppId);
+      await(receiver.onLoop(() -> cb.gatewayView = view), 10, "verifier");
     }
     Verifier.Outcome wsOutcome =
         await(group.onLoop(ws::outcome), 30, "collecting the WebSocket verdict");
@@ -414,6 +435,27 @@ public final class Drill {
   private long readStartOr(long dflt) {
     long s = readStart();
     return s < 0 ? dflt : s;
+  }
+
+  /** Each channel's stored cursor and head ({@code GET /v1/lag}, node 1); empty if that fails. */
+  private Map<String, long[]> gatewayView(String appId) {
+    try {
+      List<JsonObject> items =
+          await(
+              new AdminClient(http, bases.get(0), System.getenv("GATEWAY_ADMIN_TOKEN")).lag(appId),
+              30,
+              "reading the stored cursors");
+      Map<String, long[]> view = new java.util.HashMap<>();
+      items.forEach(
+          i ->
+              view.put(
+                  i.getString("merchantId"),
+                  new long[] {i.getLong("cursor", -1L), i.getLong("headSeq", -1L)}));
+      return view;
+    } catch (SetupException e) {
+      System.err.println("drill: " + e.getMessage());
+      return Map.of();
+    }
   }
 
   private String progress(

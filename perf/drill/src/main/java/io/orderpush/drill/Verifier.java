@@ -286,6 +286,12 @@ final class Verifier {
     }
   }
 
+  /**
+   * Per merchant, the gateway's stored cursor and head at the end ({@code GET /v1/lag}), read when
+   * events are missing: a cursor below the head means the gateway never had them acked.
+   */
+  Map<String, long[]> gatewayView = Map.of();
+
   /** Channels whose stored cursor at the kill is known (0: the acks alone tell the cursor). */
   long storedCursors;
 
@@ -385,7 +391,16 @@ final class Verifier {
       if (m.last < expected) {
         lost += expected - m.last;
         if (problems.size() < MAX_KEPT_ERRORS) {
-          problems.add(m.merchant.id() + ": last applied seq " + m.last + " of " + expected);
+          long[] g = gatewayView.get(m.merchant.id());
+          problems.add(
+              m.merchant.id()
+                  + ": last applied seq "
+                  + m.last
+                  + " of "
+                  + expected
+                  + (g == null
+                      ? ""
+                      : " (the gateway's stored cursor " + g[0] + ", head " + g[1] + ")"));
         }
       } else if (m.last > expected) {
         extra += m.last - expected;

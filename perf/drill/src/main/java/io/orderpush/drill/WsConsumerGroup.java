@@ -120,6 +120,13 @@ final class WsConsumerGroup {
     return slots.stream().mapToInt(s -> s.consumer.assigned().size()).sum();
   }
 
+  /** Channels assigned to at least one connection. */
+  int distinctAssigned() {
+    java.util.Set<String> all = new java.util.HashSet<>();
+    slots.forEach(s -> all.addAll(s.consumer.assigned()));
+    return all.size();
+  }
+
   /** Connections per node (index into the bases) now. */
   int[] connectionsPerNode() {
     int[] per = new int[bases.size()];
