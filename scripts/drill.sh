@@ -27,11 +27,14 @@
 #                             ~20.9M events (tiny 0.001, small 0.05, full 1); passed to the tool
 #   DRILL_NODES=1             gateway nodes (1-9); logs gateway.log for one, gateway-<n>.log for
 #                             several (node n: GATEWAY_NODE_ID=drill-n)
-#   DRILL_KILL_NODE_AT        seconds after the load starts at which the drill tool kills one node
-#                             with SIGKILL (needs DRILL_NODES >= 2; the tiny profile's peak is at
-#                             5-8 s, its load ends near 10 s plus Gatling's start; pick
-#                             a time inside the load); the drill must still pass: redeliveries
-#                             above the acked cursor at a hand-over are counted, not failures
+#   DRILL_KILL_NODE_AT        seconds after Gatling starts injecting at which the drill tool
+#                             kills one node with SIGKILL (needs DRILL_NODES >= 2). The peak holds
+#                             from 90 s (full), 30 s (small), 5-10 s (tiny, whose load ends at
+#                             14 s); a drill that asks for a kill waits for it, in the drain if
+#                             need be. The drill must still pass: events redelivered above the
+#                             acked cursor at a hand-over (the stored cursors are read right after
+#                             the kill) are counted, not failures; report.md says when the node
+#                             died, how long the takeover took and what each node did
 #   DRILL_KILL_NODE           which node to kill, 2..DRILL_NODES (default the last)
 #   DRILL_OUT                 report directory (default target/drill/run-<YYYYmmdd-HHMMSS>);
 #                             target/drill/latest is made a symlink to it

@@ -445,6 +445,19 @@ final class Report {
             Drill.clock(at),
             profile.phaseAt(at),
             number0(config.killNodeAtS())));
+    long[] taken = takeoversAfterKill();
+    md.append(
+        taken[0] < 0
+            ? "Takeover: no channel taken over was counted (`gateway_delivery_takeovers_total` of the"
+                + " live nodes, sampled every second).\n\n"
+            : String.format(
+                Locale.ROOT,
+                "Takeover: the live nodes took over **%,d** channels of both apps from the dead node"
+                    + " (`gateway_delivery_takeovers_total`, sampled every second): the first counted by"
+                    + " **kill + %.1f s**, the last by kill + %.1f s.%n%n",
+                taken[2],
+                taken[0] / 1000.0,
+                taken[1] / 1000.0));
     md.append("| | WebSocket app | callback app |\n|---|---:|---:|\n");
     Verifier.Takeover wt = ws.takeover();
     Verifier.Takeover ct = cb.takeover();
@@ -454,19 +467,6 @@ final class Report {
             "| takeover: kill to the last first delivery of a channel that waited | %s | %s |%n",
             secs(wt.millis()),
             secs(ct.millis())));
-    long[] taken = takeoversAfterKill();
-    md.append(
-        String.format(
-            Locale.ROOT,
-            "| channels taken over from the dead node (`gateway_delivery_takeovers_total`, both apps) | %s | |%n",
-            taken[0] < 0
-                ? "none counted"
-                : String.format(
-                    Locale.ROOT,
-                    "%,d, the first counted by kill + %.1f s, the last by kill + %.1f s",
-                    taken[2],
-                    taken[0] / 1000.0,
-                    taken[1] / 1000.0)));
     md.append(
         String.format(
             Locale.ROOT,
@@ -510,9 +510,16 @@ final class Report {
     killSummary =
         (String.format(
             Locale.ROOT,
-            "drill: node %d killed at %s; takeover %s (WebSocket) / %s (callback), channels that waited %d / %d, redelivered %,d / %,d",
+            "drill: node %d killed at %s; %s; first delivery of a channel that waited: last at kill + %s (WebSocket) / %s (callback), channels that waited %d / %d, redelivered %,d / %,d",
             config.killNode(),
             Drill.clock(at),
+            taken[0] < 0
+                ? "no takeover counted"
+                : String.format(
+                    Locale.ROOT,
+                    "%,d channels taken over by kill + %.1f s",
+                    taken[2],
+                    taken[1] / 1000.0),
             secs(wt.millis()),
             secs(ct.millis()),
             wt.waited(),
