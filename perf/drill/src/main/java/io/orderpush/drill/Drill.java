@@ -30,6 +30,12 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Drill {
 
+  /**
+   * How long the drill goes on after killing a node: the nodes' lease ({@code
+   * GATEWAY_NODE_LEASE_MS}, default 10 s) and 10 s more.
+   */
+  private final long killWatchMs;
+
   private final DrillConfig config;
   private final Population population;
   private final Profile profile;
@@ -52,6 +58,13 @@ public final class Drill {
     this.base = config.gatewayUrl();
     this.bases = config.gatewayUrls();
     this.pids = pids(env, bases.size());
+    long lease = 10_000;
+    try {
+      lease = Long.parseLong(env.getOrDefault("GATEWAY_NODE_LEASE_MS", "10000").trim());
+    } catch (NumberFormatException e) {
+      // the gateway refuses it at startup
+    }
+    this.killWatchMs = lease + 10_000;
     if (config.killsANode() && pids.get(config.killNode() - 1) <= 0) {
       throw new IllegalArgumentException(
           "DRILL_KILL_NODE_AT needs the nodes' pids (DRILL_GATEWAY_PIDS, in GATEWAY_URLS' order)");
@@ -304,8 +317,11 @@ public final class Drill {
       // Once everything is applied, 3 s more: a late repeat (a callback retried after its batch
       // was acked, a stray WebSocket message) must still be seen and counted.
       boolean settled = done && s.atMillis() - caughtUpMillis >= 3_000;
-      // A kill asked for is done even when the load is over (the drill then sees the takeover).
-      boolean killPending = config.killsANode() && killMillis < 0;
+      // A kill asked for is done even when the load is over, and the drill goes on for
+      // the lease + 10 s after it: the takeover is seen, and a channel it leaves behind shows as
+      // lost.
+      boolean killPending =
+          config.killsANode() && (killMillis < 0 || s.atMillis() < killMillis + killWatchMs);
       if (loadEndMillis > 0
           && ((!killPending && (settled || stalled))
               || s.atMillis() - loadEndMillis > config.drainTimeoutS() * 1000L)) {
