@@ -419,6 +419,14 @@ public final class Drill {
     try {
       Map<String, Long> wsCursors = await(operator.cursors(wsAppId), 10, "reading the cursors");
       Map<String, Long> cbCursors = await(operator.cursors(cbAppId), 10, "reading the cursors");
+      if (System.currentTimeMillis() - at > (killWatchMs - 10_000) / 2) {
+        // half the lease gone: a takeover may have started from them and moved them on since
+        throw new SetupException(
+            "the stored cursors took "
+                + (System.currentTimeMillis() - at)
+                + " ms to read, too close to a takeover to judge by",
+            null);
+      }
       await(
           group.onLoop(
               () -> {
