@@ -103,6 +103,58 @@ public final class AdminClient {
     return done.future();
   }
 
+  /**
+   * The sum of the stored head seqs of an app's channels ({@code GET /v1/lag}, every page): with
+   * dense seqs and a fresh database, the events committed for the app's merchants.
+   */
+  public Future<Long> headsTotal(String appId) {
+    return lag(appId).map(items -> items.stream().mapToLong(i -> i.getLong("headSeq", 0L)).sum());
+  }
+
+  /**
+   * The stored cursor of each of an app's channels ({@code GET /v1/lag}: Redis, else the
+   * checkpoint).
+   */
+  public Future<java.util.Map<String, Long>> cursors(String appId) {
+    return lag(appId)
+        .map(
+            items -> {
+              java.util.Map<String, Long> cursors = new java.util.HashMap<>();
+              items.forEach(i -> cursors.put(i.getString("merchantId"), i.getLong("cursor", 0L)));
+              return cursors;
+            });
+  }
+
+  /** Every channel of an app as {@code GET /v1/lag} lists it (all pages, at most 1000). */
+  public Future<List<JsonObject>> lag(String appId) {
+    return lagFrom(appId, null, new java.util.ArrayList<>(), 0);
+  }
+
+  private Future<List<JsonObject>> lagFrom(
+      String appId, String after, List<JsonObject> items, int pages) {
+    if (pages > 1000) {
+      return Future.failedFuture("GET /v1/lag: more than 1000 pages");
+    }
+    String path =
+        "/v1/lag?limit=1000&appId="
+            + appId
+            + (after == null
+                ? ""
+                : "&after="
+                    + java.net.URLEncoder.encode(after, java.nio.charset.StandardCharsets.UTF_8));
+    return call(HttpMethod.GET, path, new JsonObject(), 200)
+        .compose(
+            page -> {
+              for (Object o : page.getJsonArray("items", new io.vertx.core.json.JsonArray())) {
+                items.add((JsonObject) o);
+              }
+              String next = page.getString("next");
+              return next == null
+                  ? Future.succeededFuture(items)
+                  : lagFrom(appId, next, items, pages + 1);
+            });
+  }
+
   private Future<JsonObject> call(HttpMethod method, String path, JsonObject body, int expected) {
     RequestOptions req =
         new RequestOptions()

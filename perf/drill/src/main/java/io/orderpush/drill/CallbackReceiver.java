@@ -23,7 +23,8 @@ import java.util.concurrent.Callable;
  * {@code verifyEvery}-th request's Standard Webhooks signature is checked with the client library's
  * {@link WebhookVerifier}; a bad one is an error and is answered 401 (the gateway retries it).
  * Bodies are parsed by the library ({@link Batch#fromJson}); every event goes to the verifier,
- * repeats included (the verifier counts them).
+ * repeats included (the verifier counts them), and the 204 is reported to it as the batch's ack.
+ * One receiver serves every gateway node: whichever node owns a channel posts it here.
  */
 final class CallbackReceiver {
 
@@ -105,6 +106,7 @@ final class CallbackReceiver {
     for (Event e : batch.events()) {
       verifier.event(m, e.seq(), e.orderId(), e.type(), e.ingestedAt(), arrival);
     }
+    verifier.acked(m, batch.lastSeq(), arrival / 1000); // answered 204 now: the batch's ack
     return 204;
   }
 

@@ -16,17 +16,25 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The peak-day drill's tool (scripts/drill.sh runs it against a private gateway): creates a
+ * The peak-day drill's tool (scripts/drill.sh runs it against private gateway nodes): creates a
  * WebSocket app and a callback app granted every merchant of the population, runs their verifying
- * consumers ({@link WsConsumerGroup}, {@link CallbackReceiver}), starts the Gatling simulation
- * ({@link DrillConfig}'s settings; {@code mvn -pl perf/drill -am gatling:test}), samples the
- * gateway every second with a live progress line, waits for the consumers to catch up, and writes
- * {@code report.md} and {@code timeline.csv} to {@code DRILL_OUT}.
+ * consumers ({@link WsConsumerGroup}, its connections spread over the nodes, and {@link
+ * CallbackReceiver}), starts the Gatling simulation ({@link DrillConfig}'s settings; {@code mvn -pl
+ * perf/drill -am gatling:test}), samples every node every second with a live progress line, kills a
+ * node with SIGKILL when {@code DRILL_KILL_NODE_AT} says (pids from {@code DRILL_GATEWAY_PIDS}),
+ * waits for the consumers to catch up, and writes {@code report.md} and {@code timeline.csv} to
+ * {@code DRILL_OUT} (and {@code killed-node}, the node's number, when it killed one).
  *
  * <p>Exit status: 0 passed; 1 an event was lost, reordered, applied twice or left an order half
  * way, or the load did not complete; 2 bad settings or the drill could not be set up.
  */
 public final class Drill {
+
+  /**
+   * How long the drill goes on after killing a node: the nodes' lease ({@code
+   * GATEWAY_NODE_LEASE_MS}, default 10 s) and 10 s more.
+   */
+  private final long killWatchMs;
 
   private final DrillConfig config;
   private final Population population;
@@ -34,6 +42,8 @@ public final class Drill {
   private final Path out;
   private final Path root;
   private final URI base;
+  private final List<URI> bases;
+  private final List<Long> pids;
   private final boolean tty = System.console() != null;
 
   /** Events the gateway had committed before the drill's load (0 on the drill's own database). */
@@ -46,6 +56,38 @@ public final class Drill {
     this.out = Path.of(env.getOrDefault("DRILL_OUT", "target/drill/manual")).toAbsolutePath();
     this.root = Path.of(env.getOrDefault("DRILL_ROOT", ".")).toAbsolutePath().normalize();
     this.base = config.gatewayUrl();
+    this.bases = config.gatewayUrls();
+    this.pids = pids(env, bases.size());
+    long lease = 10_000;
+    try {
+      lease = Long.parseLong(env.getOrDefault("GATEWAY_NODE_LEASE_MS", "10000").trim());
+    } catch (NumberFormatException e) {
+      // the gateway refuses it at startup
+    }
+    this.killWatchMs = lease + 10_000;
+    if (config.killsANode() && pids.get(config.killNode() - 1) <= 0) {
+      throw new IllegalArgumentException(
+          "DRILL_KILL_NODE_AT needs the nodes' pids (DRILL_GATEWAY_PIDS, in GATEWAY_URLS' order)");
+    }
+  }
+
+  /** DRILL_GATEWAY_PIDS (comma-separated, in the nodes' order) or DRILL_GATEWAY_PID; 0: unknown. */
+  private static List<Long> pids(Map<String, String> env, int nodes) {
+    String list = env.getOrDefault("DRILL_GATEWAY_PIDS", env.getOrDefault("DRILL_GATEWAY_PID", ""));
+    List<Long> pids = new java.util.ArrayList<>();
+    for (String p : list.split(",")) {
+      if (!p.isBlank()) {
+        try {
+          pids.add(Long.parseLong(p.trim()));
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("DRILL_GATEWAY_PIDS must be process ids, not " + p);
+        }
+      }
+    }
+    while (pids.size() < nodes) {
+      pids.add(0L);
+    }
+    return List.copyOf(pids);
   }
 
   public static void main(String[] args) throws Exception {
@@ -104,6 +146,21 @@ public final class Drill {
             new PoolOptions().setHttp1MaxSize(16));
     Verifier wsVerifier = new Verifier("websocket", population);
     Verifier cbVerifier = new Verifier("callback", population);
+    for (Verifier v : List.of(wsVerifier, cbVerifier)) {
+      v.movesExpected = bases.size() > 1 || config.killsANode();
+      v.ackSettleMs = config.ackSettleMs();
+    }
+    if (bases.size() > 1) {
+      System.out.printf(
+          "drill: %d gateway nodes: %s%s%n",
+          bases.size(),
+          bases,
+          config.killsANode()
+              ? String.format(
+                  ", node %d (pid %d) killed with SIGKILL %.0f s after the load starts",
+                  config.killNode(), pids.get(config.killNode() - 1), config.killNodeAtS())
+              : "");
+    }
     CallbackReceiver receiver = new CallbackReceiver(vertx, cbVerifier, config.verifyEvery());
     WsConsumerGroup group = null;
     AdminClient operator = new AdminClient(http, base, admin);
@@ -134,7 +191,7 @@ public final class Drill {
           operator.grantAll(cbApp.appId(), ids, "earliest", 16),
           300,
           "granting the merchants to the callback app");
-      group = new WsConsumerGroup(vertx, base, wsApp.token(), wsVerifier);
+      group = new WsConsumerGroup(vertx, bases, wsApp.token(), wsVerifier);
       await(group.connect(config.wsConnections()), 30, "connecting the WebSocket consumer group");
       long until = System.currentTimeMillis() + 60_000;
       while (group.assigned() < ids.size()) {
@@ -149,10 +206,24 @@ public final class Drill {
         }
         Thread.sleep(100);
       }
+      // Across nodes the assignment settles in steps (each node acts on its view of the group):
+      // wait up to 30 s more for each channel on exactly one connection.
+      long settle = System.currentTimeMillis() + 30_000;
+      while ((group.assigned() != ids.size() || group.distinctAssigned() != ids.size())
+          && System.currentTimeMillis() < settle) {
+        Thread.sleep(100);
+      }
+      if (group.assigned() != ids.size() || group.distinctAssigned() != ids.size()) {
+        System.out.printf(
+            "drill: WARNING: the consumer group's assignment did not settle in 30 s: %d channels"
+                + " assigned, %d distinct, of %d%n",
+            group.assigned(), group.distinctAssigned(), ids.size());
+      }
       System.out.printf(
           "drill: apps ready: websocket %s (%d connections, %d channels), callback %s -> 127.0.0.1:%d%n",
           wsApp.appId(), config.wsConnections(), group.assigned(), cbApp.appId(), port);
-      return drive(http, wsVerifier, cbVerifier, receiver, group);
+      return drive(
+          http, operator, wsApp.appId(), cbApp.appId(), wsVerifier, cbVerifier, receiver, group);
     } finally {
       if (group != null) {
         group.close();
@@ -161,15 +232,24 @@ public final class Drill {
     }
   }
 
+  private HttpClientAgent http;
+  private String wsAppId;
+  private String cbAppId;
+
   private int drive(
       HttpClientAgent http,
+      AdminClient operator,
+      String wsAppId,
+      String cbAppId,
       Verifier ws,
       Verifier cb,
       CallbackReceiver receiver,
       WsConsumerGroup group)
       throws Exception {
-    long gatewayPid = Long.parseLong(System.getenv().getOrDefault("DRILL_GATEWAY_PID", "0"));
-    Sampler sampler = new Sampler(http, base, ws, cb, gatewayPid, Report.LOW_LOAD_RATE);
+    this.http = http;
+    this.wsAppId = wsAppId;
+    this.cbAppId = cbAppId;
+    Sampler sampler = new Sampler(http, bases, pids, ws, cb, Report.LOW_LOAD_RATE);
     sampler.sample();
     committedBefore = sampler.last().committed();
     Process gatling = startGatling();
@@ -184,8 +264,16 @@ public final class Drill {
     long lastPrinted = 0;
     long lastCommitted = -1;
     long committedChangedMillis = 0;
+    long killMillis = -1;
     while (true) {
       long next = System.currentTimeMillis() / 1000 * 1000 + 1000;
+      if (killMillis < 0 && startMillis > 0 && config.killsANode()) {
+        long due = startMillis + Math.round(config.killNodeAtS() * 1000);
+        if (due < next) {
+          Thread.sleep(Math.max(0, due - System.currentTimeMillis()));
+          killMillis = kill(ws, cb, group, receiver, sampler);
+        }
+      }
       Thread.sleep(Math.max(1, next - System.currentTimeMillis()));
       Sampler.Sample s = sampler.sample();
       if (startMillis < 0) {
@@ -218,7 +306,7 @@ public final class Drill {
               && s.atMillis() - committedChangedMillis > 5_000
               && s.wsLag() == 0
               && s.cbLag() == 0;
-      String line = progress(s, startMillis, loadEndMillis, total);
+      String line = progress(s, sampler, startMillis, loadEndMillis, total);
       if (tty) {
         System.out.print("\r" + line + "\u001b[K");
         System.out.flush();
@@ -229,9 +317,13 @@ public final class Drill {
       // Once everything is applied, 3 s more: a late repeat (a callback retried after its batch
       // was acked, a stray WebSocket message) must still be seen and counted.
       boolean settled = done && s.atMillis() - caughtUpMillis >= 3_000;
+      // A kill asked for is done even when the load is over, and the drill goes on for
+      // the lease + 10 s after it: the takeover is seen, and a channel it leaves behind shows as
+      // lost.
+      boolean killPending =
+          config.killsANode() && (killMillis < 0 || s.atMillis() < killMillis + killWatchMs);
       if (loadEndMillis > 0
-          && (settled
-              || stalled
+          && ((!killPending && (settled || stalled))
               || s.atMillis() - loadEndMillis > config.drainTimeoutS() * 1000L)) {
         break;
       }
@@ -239,12 +331,35 @@ public final class Drill {
     if (tty) {
       System.out.println();
     }
+    if (ws.applied < total) {
+      Map<String, long[]> view = gatewayView(wsAppId);
+      await(group.onLoop(() -> ws.gatewayView = view), 10, "verifier");
+    }
+    if (cb.applied < total) {
+      Map<String, long[]> view = gatewayView(cbAppId);
+      await(receiver.onLoop(() -> cb.gatewayView = view), 10, "verifier");
+    }
     Verifier.Outcome wsOutcome =
         await(group.onLoop(ws::outcome), 30, "collecting the WebSocket verdict");
     Verifier.Outcome cbOutcome =
         await(receiver.onLoop(cb::outcome), 30, "collecting the callback verdict");
     Report report = new Report(config, population, profile, sampler, out, root);
     report.committedBefore = committedBefore;
+    report.killMillis = killMillis;
+    report.wsConnectionsPerNode = group.connectionsPerNode();
+    if (killMillis > 0) {
+      // The killed node's counter stopped at its last scrape: count what is stored instead.
+      try {
+        report.committedStored =
+            await(
+                new AdminClient(http, bases.get(0), System.getenv("GATEWAY_ADMIN_TOKEN"))
+                    .headsTotal(wsAppId),
+                60,
+                "reading the stored heads (GET /v1/lag)");
+      } catch (SetupException e) {
+        System.err.println("drill: " + e.getMessage());
+      }
+    }
     report.startMillis = startMillis;
     report.loadEndMillis = loadEndMillis;
     report.caughtUpMillis = caughtUpMillis;
@@ -258,7 +373,117 @@ public final class Drill {
     return passed ? 0 : 1;
   }
 
-  private String progress(Sampler.Sample s, long startMillis, long loadEndMillis, long total) {
+  /**
+   * Kills node {@code config.killNode()} with SIGKILL; tells the verifiers, the consumer group and
+   * the sampler; returns when (epoch ms).
+   */
+  private long kill(
+      Verifier ws, Verifier cb, WsConsumerGroup group, CallbackReceiver receiver, Sampler sampler)
+      throws Exception {
+    HttpClientAgent http = this.http;
+    int index = config.killNode() - 1;
+    long pid = pids.get(index);
+    ProcessHandle h =
+        ProcessHandle.of(pid)
+            .orElseThrow(
+                () ->
+                    new SetupException(
+                        "node " + (index + 1) + " (pid " + pid + ") is not running", null));
+    group.killed(index);
+    long at = System.currentTimeMillis();
+    if (!h.destroyForcibly()) {
+      throw new SetupException(
+          "could not SIGKILL node " + (index + 1) + " (pid " + pid + ")", null);
+    }
+    sampler.killed(index, at);
+    await(
+        group.onLoop(
+            () -> {
+              ws.killed(at);
+              return null;
+            }),
+        10,
+        "telling the WebSocket verifier");
+    await(
+        receiver.onLoop(
+            () -> {
+              cb.killed(at);
+              return null;
+            }),
+        10,
+        "telling the callback verifier");
+    Files.writeString(out.resolve("killed-node"), (index + 1) + "\n");
+    // The cursors as stored now that the node is dead, through node 1 (never the one killed).
+    AdminClient operator =
+        new AdminClient(http, bases.get(0), System.getenv("GATEWAY_ADMIN_TOKEN"));
+    try {
+      Map<String, Long> wsCursors = await(operator.cursors(wsAppId), 10, "reading the cursors");
+      Map<String, Long> cbCursors = await(operator.cursors(cbAppId), 10, "reading the cursors");
+      if (System.currentTimeMillis() - at > (killWatchMs - 10_000) / 2) {
+        // half the lease gone: a takeover may have started from them and moved them on since
+        throw new SetupException(
+            "the stored cursors took "
+                + (System.currentTimeMillis() - at)
+                + " ms to read, too close to a takeover to judge by",
+            null);
+      }
+      await(
+          group.onLoop(
+              () -> {
+                ws.storedAtKill(wsCursors);
+                return null;
+              }),
+          10,
+          "verifier");
+      await(
+          receiver.onLoop(
+              () -> {
+                cb.storedAtKill(cbCursors);
+                return null;
+              }),
+          10,
+          "verifier");
+      System.out.printf(
+          "drill: stored cursors at the kill read (%d and %d channels, %d ms after it)%n",
+          wsCursors.size(), cbCursors.size(), System.currentTimeMillis() - at);
+    } catch (SetupException e) {
+      System.err.println(
+          "drill: " + e.getMessage() + ": redeliveries are judged by the acks alone");
+    }
+    System.out.printf(
+        "%sdrill: killed node %d (pid %d, %s) with SIGKILL at %s%n",
+        tty ? "\n" : "", index + 1, pid, bases.get(index), clock((at - readStartOr(at)) / 1000.0));
+    return at;
+  }
+
+  private long readStartOr(long dflt) {
+    long s = readStart();
+    return s < 0 ? dflt : s;
+  }
+
+  /** Each channel's stored cursor and head ({@code GET /v1/lag}, node 1); empty if that fails. */
+  private Map<String, long[]> gatewayView(String appId) {
+    try {
+      List<JsonObject> items =
+          await(
+              new AdminClient(http, bases.get(0), System.getenv("GATEWAY_ADMIN_TOKEN")).lag(appId),
+              30,
+              "reading the stored cursors");
+      Map<String, long[]> view = new java.util.HashMap<>();
+      items.forEach(
+          i ->
+              view.put(
+                  i.getString("merchantId"),
+                  new long[] {i.getLong("cursor", -1L), i.getLong("headSeq", -1L)}));
+      return view;
+    } catch (SetupException e) {
+      System.err.println("drill: " + e.getMessage());
+      return Map.of();
+    }
+  }
+
+  private String progress(
+      Sampler.Sample s, Sampler sampler, long startMillis, long loadEndMillis, long total) {
     double t = startMillis < 0 ? -1 : (s.atMillis() - startMillis) / 1000.0;
     String phase =
         startMillis < 0 ? "starting Gatling" : loadEndMillis > 0 ? "drain" : profile.phaseAt(t);
@@ -271,7 +496,7 @@ public final class Drill {
       eta = String.format("%,d left", Math.max(0, 2 * total - s.wsApplied() - s.cbApplied()));
     }
     return String.format(
-        "[%s] %-9s ingest %,7.0f/s (%,.0f%%) | ws %,7.0f/s lag %,9d | callback %,7.0f/s lag %,9d | shed %,d | gw %.1f cores %,d MB | ETA %s",
+        "[%s] %-9s ingest %,7.0f/s (%,.0f%%) | ws %,7.0f/s lag %,9d | callback %,7.0f/s lag %,9d | shed %,d | gw %.1f cores %,d MB%s | ETA %s",
         clock(t < 0 ? 0 : t),
         phase,
         s.ingestRate(),
@@ -283,6 +508,11 @@ public final class Drill {
         s.shed(),
         s.cpuCores(),
         s.heapBytes() >> 20,
+        bases.size() > 1
+            ? String.format(
+                " (%d/%d nodes)",
+                sampler.nodes.stream().filter(n -> n.killedMillis < 0).count(), bases.size())
+            : "",
         eta);
   }
 
@@ -311,6 +541,7 @@ public final class Drill {
     env.put("DRILL_STATE_DIR", out.toString());
     env.put("DRILL_RUN_ID", config.runId());
     env.put("GATEWAY_URL", base.toString());
+    env.put("GATEWAY_URLS", String.join(",", bases.stream().map(URI::toString).toList()));
     env.putIfAbsent("DRILL_SCALE", config.scaleName());
     pb.redirectErrorStream(true).redirectOutput(out.resolve("gatling.log").toFile());
     pb.directory(root.toFile());

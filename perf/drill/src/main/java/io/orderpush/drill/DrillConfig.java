@@ -1,6 +1,8 @@
 package io.orderpush.drill;
 
 import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -27,7 +29,10 @@ public record DrillConfig(
     int drainTimeoutS,
     int verifyEvery,
     String runId,
-    URI gatewayUrl) {
+    List<URI> gatewayUrls,
+    double killNodeAtS,
+    int killNode,
+    int ackSettleMs) {
 
   public static final String USAGE =
       """
@@ -44,7 +49,11 @@ public record DrillConfig(
         DRILL_VERIFY_EVERY      check the webhook signature of every n-th callback (0: never)   default 10
         DRILL_SEED              population and generator seed       default 11
         DRILL_RUN_ID            prefix of event ids                 default d<epoch seconds>
-        GATEWAY_URL             the gateway                         default http://127.0.0.1:8080""";
+        DRILL_KILL_NODE_AT      seconds after the load starts to kill a node with SIGKILL (several nodes only)   default none
+        DRILL_KILL_NODE         which node (2..nodes: not the first)   default the last
+        DRILL_ACK_SETTLE_MS     an ack this old counts as stored by the gateway (a redelivery at or below fails)   default 5000
+        GATEWAY_URL             the gateway                         default http://127.0.0.1:8080
+        GATEWAY_URLS            the gateway nodes, comma-separated (overrides GATEWAY_URL)   default GATEWAY_URL""";
 
   public static DrillConfig fromEnv() {
     return from(System.getenv());
@@ -106,7 +115,20 @@ public record DrillConfig(
             integer(env, "DRILL_DRAIN_TIMEOUT_S", 300, 1, 86_400),
             integer(env, "DRILL_VERIFY_EVERY", 10, 0, 1_000_000),
             env.getOrDefault("DRILL_RUN_ID", "d" + System.currentTimeMillis() / 1000),
-            URI.create(env.getOrDefault("GATEWAY_URL", "http://127.0.0.1:8080")));
+            urls(env),
+            env.containsKey("DRILL_KILL_NODE_AT") && !env.get("DRILL_KILL_NODE_AT").isBlank()
+                ? killAt(env.get("DRILL_KILL_NODE_AT"))
+                : -1,
+            0,
+            integer(env, "DRILL_ACK_SETTLE_MS", 5000, 0, 600_000));
+    int nodes = c.gatewayUrls.size();
+    if (c.killNodeAtS >= 0) {
+      if (nodes < 2) {
+        throw new IllegalArgumentException(
+            "DRILL_KILL_NODE_AT needs several gateway nodes (DRILL_NODES=2 or more)");
+      }
+      c = c.withKillNode(integer(env, "DRILL_KILL_NODE", nodes, 2, nodes));
+    }
     if (!c.runId.matches("[A-Za-z0-9_.]{1,40}")) {
       throw new IllegalArgumentException("DRILL_RUN_ID must be 1-40 of A-Z a-z 0-9 _ .");
     }
@@ -114,6 +136,75 @@ public record DrillConfig(
       throw new IllegalArgumentException("DRILL_MULTIPLIER must be at least 1");
     }
     return c;
+  }
+
+  /** The first gateway node (the operator's, and ingest's when there is one). */
+  public URI gatewayUrl() {
+    return gatewayUrls.get(0);
+  }
+
+  /** Whether a node is killed during the load. */
+  public boolean killsANode() {
+    return killNodeAtS >= 0;
+  }
+
+  private DrillConfig withKillNode(int node) {
+    return new DrillConfig(
+        scaleName,
+        scale,
+        tailMerchants,
+        seed,
+        batch,
+        peakRate,
+        multiplier,
+        normalS,
+        rampUpS,
+        rampDownS,
+        tailS,
+        retries,
+        wsConnections,
+        drainTimeoutS,
+        verifyEvery,
+        runId,
+        gatewayUrls,
+        killNodeAtS,
+        node,
+        ackSettleMs);
+  }
+
+  private static List<URI> urls(Map<String, String> env) {
+    String list = env.get("GATEWAY_URLS");
+    if (list == null || list.isBlank()) {
+      list = env.getOrDefault("GATEWAY_URL", "http://127.0.0.1:8080");
+    }
+    List<URI> urls = new ArrayList<>();
+    for (String u : list.split(",")) {
+      if (!u.isBlank()) {
+        URI uri = URI.create(u.trim());
+        if (uri.getHost() == null || uri.getPort() < 0) {
+          throw new IllegalArgumentException(
+              "gateway URLs need a host and a port (http://127.0.0.1:8080), not '" + u + "'");
+        }
+        urls.add(uri);
+      }
+    }
+    if (urls.isEmpty() || urls.size() > 16) {
+      throw new IllegalArgumentException("GATEWAY_URLS must list 1 to 16 gateway URLs");
+    }
+    return List.copyOf(urls);
+  }
+
+  private static double killAt(String s) {
+    try {
+      double d = Double.parseDouble(s.trim());
+      if (!(d >= 0) || d > 86_400) {
+        throw new NumberFormatException();
+      }
+      return d;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "DRILL_KILL_NODE_AT must be seconds 0-86400 after the load starts, not '" + s + "'");
+    }
   }
 
   public Population population() {

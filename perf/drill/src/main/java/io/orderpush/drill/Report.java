@@ -40,8 +40,19 @@ final class Report {
   int gatlingExit = -1;
   String gatlingDone;
   long signaturesVerified;
+
+  /** When the drill killed a node (epoch ms), or -1. */
+  long killMillis = -1;
+
+  /** Events stored, from the heads (GET /v1/lag), when counters cannot tell (a node killed); -1. */
+  long committedStored = -1;
+
+  /** The WebSocket consumer group's connections per node at the end, or null. */
+  int[] wsConnectionsPerNode;
+
   private final List<String> failures = new ArrayList<>();
   private final List<String> summary = new ArrayList<>();
+  private String killSummary;
 
   Report(
       DrillConfig config,
@@ -70,7 +81,7 @@ final class Report {
     List<Sampler.Sample> all = sampler.samples;
     Sampler.Sample last = all.get(all.size() - 1);
     long expected = population.totalEvents();
-    long committed = last.committed() - committedBefore;
+    long committed = committedStored >= 0 ? committedStored : last.committed() - committedBefore;
     check(gatlingExit == 0, "Gatling exited with status " + gatlingExit + " (see gatling.log)");
     check(
         gatlingDone != null && gatlingDone.contains("exhausted=true"),
@@ -79,7 +90,17 @@ final class Report {
             + ")");
     check(
         committed == expected,
-        "the gateway committed " + committed + " events, the population has " + expected);
+        "the gateway committed "
+            + committed
+            + " events"
+            + (committedStored >= 0 ? " (sum of the stored heads)" : "")
+            + ", the population has "
+            + expected);
+    check(
+        killMillis > 0 || !config.killsANode(),
+        "no node was killed (DRILL_KILL_NODE_AT="
+            + config.killNodeAtS()
+            + " s: did the load last that long?)");
     outcome("WebSocket app", ws);
     outcome("callback app", cb);
     check(
@@ -139,6 +160,21 @@ final class Report {
     row(md, "orders left half way (must be 0)", ws.openOrders(), cb.openOrders());
     row(md, "events beyond the population (must be 0)", ws.extra(), cb.extra());
     row(md, "other errors (must be 0)", ws.errors(), cb.errors());
+    if (ws.redelivered() + cb.redelivered() > 0 || moves()) {
+      row(
+          md,
+          "channel delivered by two connections at once (must be 0)",
+          ws.doubleOwners(),
+          cb.doubleOwners());
+      row(
+          md,
+          "redelivered above the acked cursor at a hand-over (expected after a move; skipped)",
+          ws.redelivered(),
+          cb.redelivered());
+      row(md, "channels that changed connection (WebSocket)", ws.handovers(), 0);
+      row(md, "acks refused because the channel had moved (`not_assigned`)", ws.refusedAcks(), 0);
+      row(md, "connections reopened", ws.reconnects(), 0);
+    }
     md.append(
         String.format(
             Locale.ROOT,
@@ -260,9 +296,16 @@ final class Report {
             pct(machine, 95),
             load.stream().mapToLong(Sampler.Sample::heapBytes).max().orElse(0) >> 20,
             sampler.heapMaxBytes >> 20,
-            sampler.failedScrapes() > 0
-                ? " (" + sampler.failedScrapes() + " metric scrapes failed)"
-                : ""));
+            (sampler.nodes.size() > 1
+                    ? " CPU and heap are summed over the "
+                        + sampler.nodes.size()
+                        + " nodes (heap: of each node's maximum); per node under Nodes."
+                    : "")
+                + (sampler.failedScrapes() > 0
+                    ? " (" + sampler.failedScrapes() + " metric scrapes failed)"
+                    : "")));
+
+    nodes(md, ws, cb);
 
     // Targets.
     md.append("\n## Targets (issue 6, full size)\n\n| target | measured | met |\n|---|---|---|\n");
@@ -306,7 +349,10 @@ final class Report {
     md.append(
             "\n## Files\n\n- `timeline.csv`: every second\n- `gatling.log`, Gatling's HTML report: ")
         .append(gatlingReport())
-        .append("\n- `gateway.log` (when run by scripts/drill.sh)\n");
+        .append(
+            sampler.nodes.size() > 1
+                ? "\n- `gateway-<n>.log`: node n's log (when run by scripts/drill.sh)\n"
+                : "\n- `gateway.log` (when run by scripts/drill.sh)\n");
     Files.writeString(out.resolve("report.md"), md.toString());
     writeCsv();
 
@@ -333,12 +379,225 @@ final class Report {
             wsMax.wsLag(),
             cbMax.cbLag(),
             drainS < 0 ? "not reached" : String.format(Locale.ROOT, "%.0f s", drainS)));
+    if (killSummary != null) {
+      summary.add(killSummary);
+    }
     failures.forEach(f -> summary.add("drill: FAILED: " + f));
     return failures.isEmpty();
   }
 
+  private boolean moves() {
+    return config.gatewayUrls().size() > 1 || config.killsANode();
+  }
+
+  /** Per node figures, and the kill: when, which node, how long its channels waited. */
+  private void nodes(StringBuilder md, Verifier.Outcome ws, Verifier.Outcome cb) {
+    if (sampler.nodes.size() < 2) {
+      return;
+    }
+    md.append(
+        String.format(
+            Locale.ROOT,
+            "%n## Nodes%n%n%d gateway nodes on one PostgreSQL and one Redis; ingest round robin over them "
+                + "(a retry goes to the next node), the WebSocket consumer group's %d connections spread over them, "
+                + "callbacks posted by whichever node owns the channel. Counters from each node's /metrics "
+                + "(a killed node's as last scraped), CPU from /proc.%n%n",
+            sampler.nodes.size(),
+            config.wsConnections()));
+    md.append(
+        "| node | state | events stored (ingest) | events sent | redelivered | takeovers | claims waited "
+            + "| channels owned (last) | WS connections (end) | CPU median / max (cores) | heap max (MB) |\n");
+    md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
+    for (Sampler.Node n : sampler.nodes) {
+      double[] cpu =
+          n.cpu.stream().mapToDouble(Double::doubleValue).filter(c -> c > 0).sorted().toArray();
+      md.append(
+          String.format(
+              Locale.ROOT,
+              "| %d (`%s`, pid %d) | %s | %,d | %,d | %,d | %,d | %,d | %,d | %s | %.2f / %.2f | %,d |%n",
+              n.index + 1,
+              n.base.getAuthority(),
+              n.pid,
+              n.killedMillis > 0
+                  ? "**killed** at "
+                      + Drill.clock(Math.max(0, (n.killedMillis - startMillis) / 1000.0))
+                  : n.scraped ? "up" : "never answered",
+              n.committed,
+              n.sent,
+              n.redeliveries,
+              n.takeovers,
+              n.claimsWaiting,
+              n.channelsAssigned,
+              wsConnectionsPerNode == null ? "-" : Integer.toString(wsConnectionsPerNode[n.index]),
+              pct(cpu, 50),
+              pct(cpu, 100),
+              n.heapMaxUsedBytes >> 20));
+    }
+    if (killMillis < 0) {
+      return;
+    }
+    double at = (killMillis - startMillis) / 1000.0;
+    md.append(
+        String.format(
+            Locale.ROOT,
+            "%n### Node killed%n%nNode %d was killed with SIGKILL at %s (%s phase; `DRILL_KILL_NODE_AT=%s`).%n%n",
+            config.killNode(),
+            Drill.clock(at),
+            profile.phaseAt(at),
+            number0(config.killNodeAtS())));
+    long[] taken = takeoversAfterKill();
+    md.append(
+        taken[0] < 0
+            ? "Takeover: no channel taken over was counted (`gateway_delivery_takeovers_total` of the"
+                + " live nodes, sampled every second).\n\n"
+            : String.format(
+                Locale.ROOT,
+                "Takeover: the live nodes took over **%,d** channels of both apps from the dead node"
+                    + " (`gateway_delivery_takeovers_total`, sampled every second): the first counted by"
+                    + " **kill + %.1f s**, the last by kill + %.1f s.%n%n",
+                taken[2],
+                taken[0] / 1000.0,
+                taken[1] / 1000.0));
+    md.append("| | WebSocket app | callback app |\n|---|---:|---:|\n");
+    Verifier.Takeover wt = ws.takeover();
+    Verifier.Takeover ct = cb.takeover();
+    md.append(
+        String.format(
+            Locale.ROOT,
+            "| takeover: kill to the last first delivery of a channel that waited | %s | %s |%n",
+            secs(wt.millis()),
+            secs(ct.millis())));
+    md.append(
+        String.format(
+            Locale.ROOT,
+            "| channels whose first delivery after the kill waited over 1 s | %,d | %,d |%n",
+            wt.waited(),
+            ct.waited()));
+    md.append(
+        String.format(
+            Locale.ROOT,
+            "| longest such wait (from the kill, or the event's ingest if later) | %s | %s |%n",
+            secs(wt.maxWaitMillis()),
+            secs(ct.maxWaitMillis())));
+    md.append(
+        String.format(
+            Locale.ROOT,
+            "| channels delivered to after the kill | %,d | %,d |%n",
+            wt.delivered(),
+            ct.delivered()));
+    md.append(
+        String.format(
+            Locale.ROOT,
+            "| events redelivered above the acked cursor (skipped) | %,d | %,d |%n",
+            ws.redelivered(),
+            cb.redelivered()));
+    long[] wsLag = lagAround(Sampler.Sample::wsLag);
+    long[] cbLag = lagAround(Sampler.Sample::cbLag);
+    md.append(
+        String.format(
+            Locale.ROOT,
+            "| max lag in the 10 s before the kill / after it (events) | %,d / %,d | %,d / %,d |%n",
+            wsLag[0],
+            wsLag[1],
+            cbLag[0],
+            cbLag[1]));
+    md.append(
+        String.format(
+            Locale.ROOT,
+            "| lag back to its level before the kill (or 100 events) | %s | %s |%n",
+            wsLag[2] < 0 ? "never" : "kill + " + wsLag[2] / 1000.0 + " s",
+            cbLag[2] < 0 ? "never" : "kill + " + cbLag[2] / 1000.0 + " s"));
+    killSummary =
+        (String.format(
+            Locale.ROOT,
+            "drill: node %d killed at %s; %s; first delivery of a channel that waited: last at kill + %s (WebSocket) / %s (callback), channels that waited %d / %d, redelivered %,d / %,d",
+            config.killNode(),
+            Drill.clock(at),
+            taken[0] < 0
+                ? "no takeover counted"
+                : String.format(
+                    Locale.ROOT,
+                    "%,d channels taken over by kill + %.1f s",
+                    taken[2],
+                    taken[1] / 1000.0),
+            secs(wt.millis()),
+            secs(ct.millis()),
+            wt.waited(),
+            ct.waited(),
+            ws.redelivered(),
+            cb.redelivered()));
+  }
+
+  /**
+   * From the per-second samples of the nodes' takeover counters: kill to the first sample that
+   * counted one, kill to the last sample that counted more (ms; -1), and how many after the kill.
+   */
+  private long[] takeoversAfterKill() {
+    long first = -1;
+    long lastAt = -1;
+    long before = -1;
+    long lastCount = 0;
+    for (long[] t : sampler.takeovers) {
+      if (t[0] <= killMillis) {
+        before = t[1];
+        continue;
+      }
+      if (before < 0) {
+        before = 0;
+      }
+      if (t[1] > Math.max(before, lastCount)) {
+        if (first < 0) {
+          first = t[0] - killMillis;
+        }
+        lastAt = t[0] - killMillis;
+        lastCount = t[1];
+      }
+    }
+    return new long[] {first, lastAt, Math.max(0, lastCount - Math.max(0, before))};
+  }
+
+  /**
+   * Lag around the kill: the max in the 10 s before it, the max after it, and how long after the
+   * kill the lag was back at or below the larger of the first and 100 events, for good (ms; -1).
+   */
+  private long[] lagAround(java.util.function.ToLongFunction<Sampler.Sample> lag) {
+    long before = 0;
+    long after = 0;
+    long back = -1;
+    long level = 0;
+    for (Sampler.Sample s : sampler.samples) {
+      if (s.atMillis() <= killMillis && s.atMillis() > killMillis - 10_000) {
+        before = Math.max(before, lag.applyAsLong(s));
+      }
+    }
+    level = Math.max(before, 100);
+    for (Sampler.Sample s : sampler.samples) {
+      if (s.atMillis() > killMillis) {
+        long l = lag.applyAsLong(s);
+        after = Math.max(after, l);
+        if (l > level) {
+          back = -1;
+        } else if (back < 0) {
+          back = s.atMillis() - killMillis;
+        }
+      }
+    }
+    return new long[] {before, after, back};
+  }
+
+  private static String secs(long millis) {
+    return millis < 0 ? "-" : String.format(Locale.ROOT, "%.1f s", millis / 1000.0);
+  }
+
+  private static String number0(double d) {
+    return d == Math.rint(d) ? String.format(Locale.ROOT, "%.0f", d) : Double.toString(d);
+  }
+
   private void outcome(String app, Verifier.Outcome o) {
     check(o.lost() == 0, app + ": " + o.lost() + " events lost");
+    check(
+        o.doubleOwners() == 0,
+        app + ": " + o.doubleOwners() + " events from a connection whose channel had moved");
     check(o.repeats() == 0, app + ": " + o.repeats() + " events applied twice");
     check(o.gaps() == 0, app + ": " + o.gaps() + " events out of order (seq gaps)");
     check(o.lifecycleErrors() == 0, app + ": " + o.lifecycleErrors() + " order life cycle errors");

@@ -14,11 +14,13 @@ import java.util.concurrent.TimeUnit;
 import org.HdrHistogram.Histogram;
 
 /**
- * Samples the drill once a second, on the drill's main thread: the gateway's {@code /metrics}
- * (events committed, ingest requests shed, heap), the gateway's CPU time from /proc (when its pid
- * is known, else {@code process_cpu_usage}), and each verifier's applied count and the latency
- * histogram of the second just ended. Keeps every sample, and per transport the histogram of the
- * whole run and of the seconds in which ingest ran below {@code lowLoadRate}.
+ * Samples the drill once a second, on the drill's main thread: every gateway node's {@code
+ * /metrics} (events committed, ingest requests shed, heap; summed over the nodes, a node that does
+ * not answer counted with its last figures), each node's CPU time from /proc (when its pid is
+ * known, else {@code process_cpu_usage}), and each verifier's applied count and the latency
+ * histogram of the second just ended. Keeps every sample, per node the figures the report shows
+ * ({@link Node}), and per transport the histogram of the whole run and of the seconds in which
+ * ingest ran below {@code lowLoadRate}.
  */
 final class Sampler {
 
@@ -48,11 +50,42 @@ final class Sampler {
 
   private static final long TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
+  /** One gateway node: its last figures from /metrics, and its CPU per sample. */
+  static final class Node {
+    final int index;
+    final URI base;
+    final long pid;
+    long committed;
+    long shed;
+    long heapBytes;
+    long heapMaxUsedBytes;
+    long sent;
+    long redeliveries;
+    long takeovers;
+    long claimsWaiting;
+    long channelsAssigned;
+    long failedScrapes;
+    boolean scraped;
+    double cpuFallback;
+
+    /** When the drill killed it (epoch ms), or -1. */
+    long killedMillis = -1;
+
+    final List<Double> cpu = new ArrayList<>();
+    private long lastCpuTicks = -1;
+    private long lastCpuNanos;
+
+    Node(int index, URI base, long pid) {
+      this.index = index;
+      this.base = base;
+      this.pid = pid;
+    }
+  }
+
   private final HttpClientAgent client;
-  private final URI base;
+  final List<Node> nodes = new ArrayList<>();
   private final Verifier ws;
   private final Verifier cb;
-  private final long gatewayPid;
   private final double lowLoadRate;
   final List<Sample> samples = new ArrayList<>();
   final Histogram wsAll = new Histogram(3);
@@ -67,8 +100,10 @@ final class Sampler {
 
   long cbLowWorstSecondP99;
   long heapMaxBytes;
-  private long lastCpuTicks = -1;
-  private long lastCpuNanos;
+
+  /** Per sample: when, and channels taken over from a dead node summed over the nodes. */
+  final List<long[]> takeovers = new ArrayList<>();
+
   private long[] lastMachine;
   private long failedScrapes;
 
@@ -79,12 +114,29 @@ final class Sampler {
       Verifier cb,
       long gatewayPid,
       double lowLoadRate) {
+    this(client, List.of(base), List.of(gatewayPid), ws, cb, lowLoadRate);
+  }
+
+  /** One node per base URL; {@code pids} in the same order (0: not known). */
+  Sampler(
+      HttpClientAgent client,
+      List<URI> bases,
+      List<Long> pids,
+      Verifier ws,
+      Verifier cb,
+      double lowLoadRate) {
     this.client = client;
-    this.base = base;
+    for (int i = 0; i < bases.size(); i++) {
+      nodes.add(new Node(i, bases.get(i), i < pids.size() ? pids.get(i) : 0));
+    }
     this.ws = ws;
     this.cb = cb;
-    this.gatewayPid = gatewayPid;
     this.lowLoadRate = lowLoadRate;
+  }
+
+  /** The drill killed node {@code index} at {@code atMillis}: it keeps its last figures. */
+  void killed(int index, long atMillis) {
+    nodes.get(index).killedMillis = atMillis;
   }
 
   Sample last() {
@@ -97,24 +149,19 @@ final class Sampler {
 
   Sample sample() {
     long now = System.currentTimeMillis();
-    String metrics = scrape();
+    scrapeAll();
     Sample prev = last();
-    long committed =
-        metrics == null && prev != null
-            ? prev.committed()
-            : (long) metric(metrics, "gateway_ingest_events_total", "result=\"stored\"");
-    long shed =
-        metrics == null && prev != null
-            ? prev.shed()
-            : (long) metric(metrics, "gateway_ingest_rejected_total", "");
-    long heap =
-        metrics == null && prev != null
-            ? prev.heapBytes()
-            : (long) metric(metrics, "jvm_memory_used_bytes", "area=\"heap\"");
-    if (metrics != null) {
-      heapMaxBytes =
-          Math.max(heapMaxBytes, (long) metric(metrics, "jvm_memory_max_bytes", "area=\"heap\""));
+    long committed = 0;
+    long shed = 0;
+    long heap = 0;
+    long takenOver = 0;
+    for (Node n : nodes) {
+      committed += n.committed;
+      shed += n.shed;
+      heap += n.heapBytes;
+      takenOver += n.takeovers;
     }
+    takeovers.add(new long[] {now, takenOver});
     long wsApplied = ws.applied;
     long cbApplied = cb.applied;
     double dt = prev == null ? 1 : Math.max(0.001, (now - prev.atMillis()) / 1000.0);
@@ -133,7 +180,12 @@ final class Sampler {
         cbLowWorstSecondP99 = Math.max(cbLowWorstSecondP99, cbSecond.getValueAtPercentile(99));
       }
     }
-    double cpu = cpuCores(metrics, dt);
+    double cpu = 0;
+    for (Node n : nodes) {
+      double c = cpuCores(n);
+      n.cpu.add(c);
+      cpu += c;
+    }
     Sample s =
         new Sample(
             now,
@@ -153,31 +205,73 @@ final class Sampler {
     return s;
   }
 
-  private double cpuCores(String metrics, double dt) {
-    if (gatewayPid > 0) {
+  /** Scrapes every live node at once; a node that does not answer keeps its last figures. */
+  private void scrapeAll() {
+    List<java.util.concurrent.CompletableFuture<String>> pending = new ArrayList<>();
+    for (Node n : nodes) {
+      pending.add(
+          n.killedMillis > 0
+              ? java.util.concurrent.CompletableFuture.completedFuture(null)
+              : scrape(n.base));
+    }
+    for (int i = 0; i < nodes.size(); i++) {
+      Node n = nodes.get(i);
+      String metrics;
       try {
-        String stat = Files.readString(Path.of("/proc/" + gatewayPid + "/stat"));
+        metrics = pending.get(i).get(6, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        metrics = null;
+      }
+      if (metrics == null) {
+        if (n.killedMillis < 0) {
+          n.failedScrapes++;
+          failedScrapes++;
+        }
+        continue;
+      }
+      n.scraped = true;
+      n.committed = (long) metric(metrics, "gateway_ingest_events_total", "result=\"stored\"");
+      n.shed = (long) metric(metrics, "gateway_ingest_rejected_total", "");
+      n.heapBytes = (long) metric(metrics, "jvm_memory_used_bytes", "area=\"heap\"");
+      n.heapMaxUsedBytes = Math.max(n.heapMaxUsedBytes, n.heapBytes);
+      n.sent = (long) metric(metrics, "gateway_delivery_events_sent_total", "");
+      n.redeliveries = (long) metric(metrics, "gateway_delivery_redeliveries_total", "");
+      n.takeovers = (long) metric(metrics, "gateway_delivery_takeovers_total", "");
+      n.claimsWaiting = (long) metric(metrics, "gateway_delivery_claims_waiting_total", "");
+      n.channelsAssigned = (long) metric(metrics, "gateway_delivery_channels_assigned", "");
+      n.cpuFallback = metric(metrics, "process_cpu_usage", "");
+      heapMaxBytes =
+          Math.max(heapMaxBytes, (long) metric(metrics, "jvm_memory_max_bytes", "area=\"heap\""));
+    }
+  }
+
+  /** Cores the node used since it was last read (/proc), else its own {@code process_cpu_usage}. */
+  private double cpuCores(Node n) {
+    if (n.killedMillis > 0) {
+      return 0;
+    }
+    if (n.pid > 0) {
+      try {
+        String stat = Files.readString(Path.of("/proc/" + n.pid + "/stat"));
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
         long nanos = System.nanoTime();
         // Over the time since this was last read (not since the last sample: a failed read in
         // between would double it).
         double cores =
-            lastCpuTicks < 0
+            n.lastCpuTicks < 0
                 ? 0
-                : (ticks - lastCpuTicks)
+                : (ticks - n.lastCpuTicks)
                     / (double) TICKS_PER_SECOND
-                    / ((nanos - lastCpuNanos) / 1e9);
-        lastCpuTicks = ticks;
-        lastCpuNanos = nanos;
+                    / ((nanos - n.lastCpuNanos) / 1e9);
+        n.lastCpuTicks = ticks;
+        n.lastCpuNanos = nanos;
         return cores;
       } catch (IOException | RuntimeException e) {
         // the gateway is gone or /proc is not Linux's: fall back to its own figure
       }
     }
-    return metrics == null
-        ? 0
-        : metric(metrics, "process_cpu_usage", "") * Runtime.getRuntime().availableProcessors();
+    return n.cpuFallback * Runtime.getRuntime().availableProcessors();
   }
 
   /**
@@ -205,7 +299,7 @@ final class Sampler {
     }
   }
 
-  private String scrape() {
+  private java.util.concurrent.CompletableFuture<String> scrape(URI base) {
     RequestOptions req =
         new RequestOptions()
             .setMethod(HttpMethod.GET)
@@ -213,19 +307,13 @@ final class Sampler {
             .setPort(base.getPort())
             .setURI("/metrics")
             .setTimeout(5_000);
-    try {
-      return client
-          .request(req)
-          .compose(r -> r.send())
-          .compose(r -> r.body())
-          .map(Buffer::toString)
-          .toCompletionStage()
-          .toCompletableFuture()
-          .get(6, TimeUnit.SECONDS);
-    } catch (Exception e) {
-      failedScrapes++;
-      return null;
-    }
+    return client
+        .request(req)
+        .compose(r -> r.send())
+        .compose(r -> r.body())
+        .map(Buffer::toString)
+        .toCompletionStage()
+        .toCompletableFuture();
   }
 
   /** The sum of the samples of metric {@code name} whose labels contain {@code label}. */

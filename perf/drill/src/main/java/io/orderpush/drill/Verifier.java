@@ -1,6 +1,7 @@
 package io.orderpush.drill;
 
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -25,6 +26,25 @@ import org.HdrHistogram.Recorder;
  *
  * Commit-to-receipt latency (receipt of the message minus the event's {@code ingestedAt}) of every
  * newly applied event goes into {@link #latencyMicros}.
+ *
+ * <p><b>Moves</b> (several nodes, or a node killed): a channel that changes hands starts again from
+ * the gateway's cursor, so events applied but not (yet) acknowledged come again. Such a repeat is a
+ * <em>redelivery</em>, expected and skipped (as an ISV's store skips it), when {@link
+ * #movesExpected} and all of these hold; otherwise it counts as applied twice:
+ *
+ * <ul>
+ *   <li>it lies above the <em>acked cursor</em> the drill can be sure of: the highest seq the
+ *       consumer acknowledged (WebSocket ack sent, callback answered 2xx) at least {@link
+ *       #ackSettleMs} before the repeat arrived, acks of the last {@code ackSettleMs} before a node
+ *       was killed left out (the dead node may never have stored them);
+ *   <li>it opens or continues one run of redelivery at a hand-over: on WebSocket the first events
+ *       of a new delivery stream (a connection's new assignment of the merchant), then each seq the
+ *       next; on callbacks (no connection to tell owners apart) one run per merchant after the
+ *       kill.
+ * </ul>
+ *
+ * A WebSocket stream that was replaced by another and delivers again is a channel delivered by two
+ * connections at once ({@link #doubleOwners}), a failure whatever the seqs.
  */
 final class Verifier {
 
@@ -35,6 +55,29 @@ final class Verifier {
     final Population.Merchant merchant;
     long last;
     final Map<Integer, Integer> open = new HashMap<>();
+
+    /** The acked cursor the drill is sure of, and the acks (seq, epoch ms) too recent to be. */
+    long firm;
+
+    final ArrayDeque<long[]> recentAcks = new ArrayDeque<>();
+
+    /** The delivery stream of the last event (0: callbacks), the ones it replaced, its next seq. */
+    long stream = -1;
+
+    final List<Long> retired = new ArrayList<>(2);
+    long streamNext = -1;
+    boolean streamStarted;
+
+    /** The last event was an accepted redelivery: the next seq may continue the run. */
+    boolean inRun;
+
+    /** Runs of redelivery on callbacks since the kill. */
+    int runsAfterKill;
+
+    /** The first event delivered after the kill: arrival and ingestedAt (epoch ms), or -1. */
+    long firstAfterKillMillis = -1;
+
+    long firstAfterKillIngested = -1;
 
     MerchantState(Population.Merchant merchant) {
       this.merchant = merchant;
@@ -55,6 +98,30 @@ final class Verifier {
   volatile long errors;
 
   volatile long messages;
+
+  /** Repeats above the acked cursor at a hand-over: expected with moves, skipped. */
+  volatile long redelivered;
+
+  /** Merchants that changed delivery stream (WebSocket connection or assignment). */
+  volatile long handovers;
+
+  /** Events of a channel from a stream replaced by another one: two owners at once. */
+  volatile long doubleOwners;
+
+  /** Acks the gateway refused because the channel had moved (WebSocket {@code not_assigned}). */
+  volatile long refusedAcks;
+
+  /** Connections that closed and were opened again (to another node when there is one). */
+  volatile long reconnects;
+
+  /** Whether channels may change hands (several nodes or a kill): repeats may be redeliveries. */
+  boolean movesExpected;
+
+  long ackSettleMs = 5_000;
+
+  /** When a node was killed (epoch ms), or -1. */
+  private long killMillis = -1;
+
   private final IngestedAt ingestedAt = new IngestedAt();
 
   Verifier(String name, Population population) {
@@ -77,7 +144,8 @@ final class Verifier {
   }
 
   /**
-   * One delivered event. Returns true if it was newly applied, false if it was a repeat.
+   * One delivered event (of the callback transport or a single stream). Returns true if it was
+   * newly applied, false if it was a repeat.
    *
    * @param ingestedAt the event's {@code ingestedAt} (ISO-8601), or null
    */
@@ -88,9 +156,78 @@ final class Verifier {
       String type,
       String ingestedAt,
       long arrivalMicros) {
+    return event(m, seq, orderId, type, ingestedAt, arrivalMicros, 0);
+  }
+
+  /**
+   * One delivered event from delivery stream {@code stream} (WebSocket: a connection's assignment
+   * of the merchant; 0: callbacks). Returns true if it was newly applied, false if it was a repeat
+   * (a redelivery or applied twice).
+   */
+  boolean event(
+      MerchantState m,
+      long seq,
+      String orderId,
+      String type,
+      String ingestedAt,
+      long arrivalMicros,
+      long stream) {
+    long arrivalMillis = arrivalMicros / 1000;
+    if (killMillis > 0 && m.firstAfterKillMillis < 0 && arrivalMillis >= killMillis) {
+      m.firstAfterKillMillis = arrivalMillis;
+      m.firstAfterKillIngested = ingestedAt == null ? -1 : this.ingestedAt.millis(ingestedAt);
+    }
+    if (stream != m.stream) {
+      if (m.retired.contains(stream)) {
+        doubleOwners++;
+        record(
+            m.merchant.id()
+                + ": seq "
+                + seq
+                + " from a connection whose channel had moved to another (two owners at once)");
+      } else {
+        if (m.stream != -1) {
+          handovers++;
+          if (m.retired.size() >= 8) {
+            m.retired.remove(0);
+          }
+          m.retired.add(m.stream);
+        }
+        m.stream = stream;
+        m.streamStarted = false;
+      }
+    }
+    boolean opensStream = !m.streamStarted;
+    boolean continues = m.inRun && m.streamNext == seq;
+    m.inRun = false;
+    m.streamStarted = true;
+    m.streamNext = seq + 1;
     if (seq <= m.last) {
+      settle(m, arrivalMillis);
+      boolean run;
+      if (stream != 0) {
+        run = opensStream || continues;
+      } else if (killMillis > 0 && arrivalMillis >= killMillis) {
+        run = continues || m.runsAfterKill++ == 0;
+      } else {
+        run = false;
+      }
+      if (movesExpected && seq > m.firm && run) {
+        redelivered++;
+        m.inRun = true;
+        return false;
+      }
       repeats++;
-      record(m.merchant.id() + ": seq " + seq + " delivered again (last applied " + m.last + ")");
+      record(
+          m.merchant.id()
+              + ": seq "
+              + seq
+              + " delivered again (last applied "
+              + m.last
+              + ", acked cursor at least "
+              + m.firm
+              + (movesExpected && seq > m.firm ? ", not at a hand-over" : "")
+              + ")");
       return false;
     }
     if (seq != m.last + 1) {
@@ -106,6 +243,94 @@ final class Verifier {
     }
     return true;
   }
+
+  /** The consumer acknowledged the merchant's events up to {@code seq} at {@code atMillis}. */
+  void acked(MerchantState m, long seq, long atMillis) {
+    m.recentAcks.addLast(new long[] {seq, atMillis});
+    settle(m, atMillis);
+  }
+
+  /** Acks older than {@link #ackSettleMs} at {@code nowMillis} join the sure acked cursor. */
+  private void settle(MerchantState m, long nowMillis) {
+    long[] a;
+    while ((a = m.recentAcks.peekFirst()) != null && a[1] <= nowMillis - ackSettleMs) {
+      m.firm = Math.max(m.firm, a[0]);
+      m.recentAcks.pollFirst();
+    }
+  }
+
+  /**
+   * A node was killed at {@code atMillis}: acks not yet stored when it died never will be, so the
+   * acks so far no longer tell the acked cursor; {@link #storedAtKill} does.
+   */
+  void killed(long atMillis) {
+    killMillis = atMillis;
+    for (MerchantState m : merchants.values()) {
+      m.recentAcks.clear();
+    }
+  }
+
+  /**
+   * The cursors stored when the node had died (read through a live node right after the kill,
+   * before any takeover): the dead node's channels start again from exactly these, the others from
+   * these or later. They replace what the acks said (a starved node may not have stored an ack sent
+   * seconds before it died).
+   */
+  void storedAtKill(Map<String, Long> cursors) {
+    for (MerchantState m : merchants.values()) {
+      Long c = cursors.get(m.merchant.id());
+      m.firm = c == null ? 0 : c;
+      if (c != null) {
+        storedCursors++;
+      }
+    }
+  }
+
+  /**
+   * Per merchant, the gateway's stored cursor and head at the end ({@code GET /v1/lag}), read when
+   * events are missing: a cursor below the head means the gateway never had them acked.
+   */
+  Map<String, long[]> gatewayView = Map.of();
+
+  /** Channels whose stored cursor at the kill is known (0: the acks alone tell the cursor). */
+  long storedCursors;
+
+  /**
+   * After a kill: per transport, how long channels waited. A channel waited when its first event
+   * delivered after the kill came more than 1 s after the kill and after that event was stored; the
+   * takeover time is the kill to the last such first delivery.
+   */
+  Takeover takeover() {
+    if (killMillis < 0) {
+      return new Takeover(-1, 0, -1, 0);
+    }
+    long waited = 0;
+    long lastMillis = -1;
+    long delivered = 0;
+    long maxWait = -1;
+    for (MerchantState m : merchants.values()) {
+      if (m.firstAfterKillMillis < 0) {
+        continue;
+      }
+      delivered++;
+      long from = Math.max(killMillis, m.firstAfterKillIngested);
+      if (m.firstAfterKillMillis - from > 1_000) {
+        waited++;
+        lastMillis = Math.max(lastMillis, m.firstAfterKillMillis);
+        maxWait = Math.max(maxWait, m.firstAfterKillMillis - from);
+      }
+    }
+    return new Takeover(lastMillis < 0 ? -1 : lastMillis - killMillis, waited, maxWait, delivered);
+  }
+
+  /**
+   * @param millis kill to the last first delivery of a channel that waited; -1: none waited (or no
+   *     kill)
+   * @param waited channels whose first delivery after the kill waited more than 1 s
+   * @param maxWaitMillis the longest such wait (from the kill or the event's ingest, the later)
+   * @param delivered channels that got any event after the kill
+   */
+  record Takeover(long millis, long waited, long maxWaitMillis, long delivered) {}
 
   private void checkLifecycle(MerchantState m, String orderId, String type) {
     int orderNo =
@@ -166,7 +391,16 @@ final class Verifier {
       if (m.last < expected) {
         lost += expected - m.last;
         if (problems.size() < MAX_KEPT_ERRORS) {
-          problems.add(m.merchant.id() + ": last applied seq " + m.last + " of " + expected);
+          long[] g = gatewayView.get(m.merchant.id());
+          problems.add(
+              m.merchant.id()
+                  + ": last applied seq "
+                  + m.last
+                  + " of "
+                  + expected
+                  + (g == null
+                      ? ""
+                      : " (the gateway's stored cursor " + g[0] + ", head " + g[1] + ")"));
         }
       } else if (m.last > expected) {
         extra += m.last - expected;
@@ -182,7 +416,13 @@ final class Verifier {
         lifecycleErrors,
         openOrders,
         errors,
-        List.copyOf(problems));
+        List.copyOf(problems),
+        redelivered,
+        handovers,
+        doubleOwners,
+        refusedAcks,
+        reconnects,
+        takeover());
   }
 
   record Outcome(
@@ -194,11 +434,47 @@ final class Verifier {
       long lifecycleErrors,
       long openOrders,
       long errors,
-      List<String> firstErrors) {
+      List<String> firstErrors,
+      long redelivered,
+      long handovers,
+      long doubleOwners,
+      long refusedAcks,
+      long reconnects,
+      Takeover takeover) {
+
+    Outcome(
+        long applied,
+        long lost,
+        long extra,
+        long repeats,
+        long gaps,
+        long lifecycleErrors,
+        long openOrders,
+        long errors,
+        List<String> firstErrors) {
+      this(
+          applied,
+          lost,
+          extra,
+          repeats,
+          gaps,
+          lifecycleErrors,
+          openOrders,
+          errors,
+          firstErrors,
+          0,
+          0,
+          0,
+          0,
+          0,
+          new Takeover(-1, 0, -1, 0));
+    }
+
     boolean passed() {
       return lost == 0
           && extra == 0
           && repeats == 0
+          && doubleOwners == 0
           && gaps == 0
           && lifecycleErrors == 0
           && openOrders == 0

@@ -13,18 +13,29 @@ import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The drill's WebSocket app: a consumer group of {@code n} {@link StreamConsumer}s of the client
- * library, each one connection to {@code /v1/stream}. Every batch goes through {@link EveryEvent}
- * (no deduplication) to the {@link Verifier}, which lives on one Vert.x event loop; the library
- * acks the batch after the verifier took it. A connection must only receive events of merchants
- * assigned to it (the library reports any other as a protocol error); a connection closed by the
- * gateway is an error (the drill never moves channels on purpose).
+ * library, each one connection to {@code /v1/stream}, spread round robin over the gateway nodes.
+ * Every batch goes through {@link EveryEvent} (no deduplication) to the {@link Verifier}, which
+ * lives on one Vert.x event loop, with the delivery stream it came on (the connection's current
+ * assignment of the merchant); the library acks the batch after the verifier took it, and the ack
+ * is reported to the verifier. A connection must only receive events of merchants assigned to it
+ * (the library reports any other as a protocol error).
+ *
+ * <p>A connection closed by the gateway is an error, except one to a node the drill killed. With
+ * several nodes, a consumer whose connection closes is replaced by one connected to the next live
+ * node (as an ISV's consumer behind a load balancer would land elsewhere); with one node the
+ * library reconnects to it. An ack refused with {@code not_assigned} (it crossed a move of the
+ * channel) is counted, not an error.
  */
 final class WsConsumerGroup {
 
@@ -35,18 +46,56 @@ final class WsConsumerGroup {
           .connectTimeout(Duration.ofSeconds(10))
           .build();
 
+  private final Vertx vertx;
   private final Context ctx;
-  private final URI base;
+  private final List<URI> bases;
   private final String appToken;
   private final Verifier verifier;
-  private final List<StreamConsumer<Void>> consumers = new CopyOnWriteArrayList<>();
+  private final List<Slot> slots = new CopyOnWriteArrayList<>();
+  private final AtomicLong streams = new AtomicLong();
   private volatile boolean closing;
 
+  /** The node (index into the bases) the drill killed, or -1. */
+  private volatile int killedNode = -1;
+
   WsConsumerGroup(Vertx vertx, URI base, String appToken, Verifier verifier) {
+    this(vertx, List.of(base), appToken, verifier);
+  }
+
+  WsConsumerGroup(Vertx vertx, List<URI> bases, String appToken, Verifier verifier) {
+    this.vertx = vertx;
     this.ctx = vertx.getOrCreateContext();
-    this.base = base;
+    this.bases = List.copyOf(bases);
     this.appToken = appToken;
     this.verifier = verifier;
+  }
+
+  /** One member of the group: its consumer now, and the node it is connected to. */
+  private final class Slot {
+    final int index;
+    volatile int node;
+    volatile StreamConsumer<Void> consumer;
+
+    /** Per merchant, the delivery stream of this consumer's current assignment. */
+    volatile Map<String, Long> assignment = new ConcurrentHashMap<>();
+
+    Slot(int index, int node) {
+      this.index = index;
+      this.node = node;
+    }
+
+    void start(Runnable hello) {
+      Map<String, Long> current = new ConcurrentHashMap<>();
+      assignment = current;
+      consumer =
+          StreamConsumer.start(
+              bases.get(node),
+              appToken,
+              EveryEvent.STORE,
+              (batch, tx) -> apply(current, batch),
+              OPTIONS,
+              new Watch(this, node, current, hello));
+    }
   }
 
   /** Opens the connections; completes once each has said hello. */
@@ -54,40 +103,61 @@ final class WsConsumerGroup {
     Promise<Void> done = Promise.promise();
     AtomicInteger hellos = new AtomicInteger();
     for (int i = 0; i < n; i++) {
-      int conn = i;
-      consumers.add(
-          StreamConsumer.start(
-              base,
-              appToken,
-              EveryEvent.STORE,
-              (batch, tx) -> apply(conn, batch),
-              OPTIONS,
-              new Watch(
-                  conn,
-                  () -> {
-                    if (hellos.incrementAndGet() == n) {
-                      done.tryComplete();
-                    }
-                  })));
+      Slot slot = new Slot(i, i % bases.size());
+      slots.add(slot);
+      slot.start(
+          () -> {
+            if (hellos.incrementAndGet() == n) {
+              done.tryComplete();
+            }
+          });
     }
     return done.future();
   }
 
   /** Channels currently assigned over all connections. */
   int assigned() {
-    return consumers.stream().mapToInt(c -> c.assigned().size()).sum();
+    return slots.stream().mapToInt(s -> s.consumer.assigned().size()).sum();
+  }
+
+  /** Channels assigned to at least one connection. */
+  int distinctAssigned() {
+    java.util.Set<String> all = new java.util.HashSet<>();
+    slots.forEach(s -> all.addAll(s.consumer.assigned()));
+    return all.size();
+  }
+
+  /** Connections per node (index into the bases) now. */
+  int[] connectionsPerNode() {
+    int[] per = new int[bases.size()];
+    slots.forEach(s -> per[s.node]++);
+    return per;
+  }
+
+  /** Channels held per node (index into the bases) now. */
+  int[] channelsPerNode() {
+    int[] per = new int[bases.size()];
+    slots.forEach(s -> per[s.node] += s.consumer.assigned().size());
+    return per;
+  }
+
+  /** The drill killed node {@code node}: connections to it are expected to close. */
+  void killed(int node) {
+    killedNode = node;
   }
 
   /** Hands a batch to the verifier on its event loop and waits until it is taken. */
-  private void apply(int conn, Batch batch) throws Exception {
+  private void apply(Map<String, Long> assignment, Batch batch) throws Exception {
     long arrival = Verifier.micros(Instant.now());
+    long stream = assignment.getOrDefault(batch.merchantId(), Long.MAX_VALUE);
     onLoop(
             () -> {
               verifier.messages++;
               Verifier.MerchantState m = verifier.merchant(batch.merchantId());
               if (m != null) {
                 for (Event e : batch.events()) {
-                  verifier.event(m, e.seq(), e.orderId(), e.type(), e.ingestedAt(), arrival);
+                  verifier.event(
+                      m, e.seq(), e.orderId(), e.type(), e.ingestedAt(), arrival, stream);
                 }
               }
               return null;
@@ -98,11 +168,16 @@ final class WsConsumerGroup {
   }
 
   private final class Watch implements ConsumerListener {
-    private final int conn;
+    private final Slot slot;
+    private final int node;
+    private final Map<String, Long> assignment;
     private final Runnable hello;
+    private final AtomicBoolean replaced = new AtomicBoolean();
 
-    Watch(int conn, Runnable hello) {
-      this.conn = conn;
+    Watch(Slot slot, int node, Map<String, Long> assignment, Runnable hello) {
+      this.slot = slot;
+      this.node = node;
+      this.assignment = assignment;
       this.hello = hello;
     }
 
@@ -112,7 +187,29 @@ final class WsConsumerGroup {
     }
 
     @Override
+    public void assigned(List<String> merchants) {
+      merchants.forEach(m -> assignment.put(m, streams.incrementAndGet()));
+    }
+
+    @Override
+    public void acked(String merchantId, long seq) {
+      long at = System.currentTimeMillis();
+      onLoop(
+          () -> {
+            Verifier.MerchantState m = verifier.merchant(merchantId);
+            if (m != null) {
+              verifier.acked(m, seq, at);
+            }
+            return null;
+          });
+    }
+
+    @Override
     public void serverError(String code, String message) {
+      if ("not_assigned".equals(code)) {
+        onLoop(() -> verifier.refusedAcks++);
+        return;
+      }
       error("gateway error " + code + ": " + message);
     }
 
@@ -123,20 +220,46 @@ final class WsConsumerGroup {
 
     @Override
     public void batchFailed(Batch batch, Exception e, Duration retryIn) {
-      error("applying a batch of " + batch.merchantId() + " failed: " + e);
+      if (!replaced.get()) {
+        error("applying a batch of " + batch.merchantId() + " failed: " + e);
+      }
     }
 
     @Override
     public void disconnected(String why, Duration reconnectIn) {
-      if (!closing) {
+      if (closing || reconnectIn == null || replaced.get()) {
+        return;
+      }
+      boolean expected = node == killedNode;
+      onLoop(() -> verifier.reconnects++);
+      if (!expected) {
         error(why);
+      }
+      if (bases.size() > 1 && replaced.compareAndSet(false, true)) {
+        // Another node, as a load balancer would pick: this consumer stops (its reconnect
+        // timer with it) and a new one connects to the next live node.
+        StreamConsumer<Void> old = slot.consumer;
+        old.abort();
+        int next = node;
+        do {
+          next = (next + 1) % bases.size();
+        } while (next == killedNode && next != node);
+        int to = next;
+        vertx.setTimer(
+            Math.max(1, reconnectIn.toMillis()),
+            id -> {
+              if (!closing) {
+                slot.node = to;
+                slot.start(() -> {});
+              }
+            });
       }
     }
 
     private void error(String what) {
       onLoop(
           () -> {
-            verifier.error("connection " + conn + ": " + what);
+            verifier.error("connection " + slot.index + " (node " + (node + 1) + "): " + what);
             return null;
           });
     }
@@ -163,7 +286,7 @@ final class WsConsumerGroup {
     Thread t =
         new Thread(
             () -> {
-              consumers.forEach(StreamConsumer::close);
+              slots.forEach(s -> s.consumer.close());
               done.complete();
             },
             "drill-ws-close");

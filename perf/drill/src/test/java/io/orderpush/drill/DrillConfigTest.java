@@ -45,4 +45,36 @@ class DrillConfigTest {
     assertThatThrownBy(() -> DrillConfig.from(Map.of("DRILL_PEAK_RATE", "-5")))
         .hasMessageContaining("DRILL_PEAK_RATE");
   }
+
+  @Test
+  void severalNodesAndAKill() {
+    DrillConfig c =
+        DrillConfig.from(
+            Map.of(
+                "GATEWAY_URLS",
+                "http://127.0.0.1:1001,http://127.0.0.1:1002, http://127.0.0.1:1003",
+                "DRILL_KILL_NODE_AT",
+                "15"));
+    assertThat(c.gatewayUrls()).hasSize(3);
+    assertThat(c.gatewayUrl().getPort()).isEqualTo(1001);
+    assertThat(c.killsANode()).isTrue();
+    assertThat(c.killNodeAtS()).isEqualTo(15);
+    assertThat(c.killNode()).isEqualTo(3);
+    assertThat(c.ackSettleMs()).isEqualTo(5000);
+    assertThat(DrillConfig.from(Map.of()).killsANode()).isFalse();
+
+    assertThatThrownBy(() -> DrillConfig.from(Map.of("DRILL_KILL_NODE_AT", "15")))
+        .hasMessageContaining("several gateway nodes");
+    assertThatThrownBy(
+            () ->
+                DrillConfig.from(
+                    Map.of(
+                        "GATEWAY_URLS",
+                        "http://127.0.0.1:1001,http://127.0.0.1:1002",
+                        "DRILL_KILL_NODE_AT",
+                        "15",
+                        "DRILL_KILL_NODE",
+                        "1")))
+        .hasMessageContaining("DRILL_KILL_NODE");
+  }
 }

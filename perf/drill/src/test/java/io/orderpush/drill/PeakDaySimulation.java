@@ -31,7 +31,9 @@ import java.util.List;
  *
  * <p>A request answered anything but 200 (503 when the gateway sheds load) is sent again, the same
  * body, after an exponential backoff with jitter, up to {@code DRILL_RETRIES} attempts: the event
- * ids make the retry idempotent. Settings come from the environment ({@link DrillConfig}); {@code
+ * ids make the retry idempotent. With several gateway nodes ({@code GATEWAY_URLS}) the virtual
+ * users go round robin over them and each retry goes to the next node, so requests to a killed node
+ * land on a live one. Settings come from the environment ({@link DrillConfig}); {@code
  * DRILL_STATE_DIR} receives {@code gatling-started} (epoch ms, when the injection starts) and
  * {@code gatling-done} (what was offered) for the drill tool. Run by scripts/drill.sh through
  * {@code mvn -pl perf/drill -am gatling:test}.
@@ -50,9 +52,12 @@ public class PeakDaySimulation extends Simulation {
     if (token == null || token.isBlank()) {
       throw new IllegalStateException("GATEWAY_INGEST_TOKEN is not set");
     }
+    List<String> ingestUrls =
+        config.gatewayUrls().stream()
+            .map(u -> u.toString().replaceAll("/+$", "") + "/v1/events")
+            .toList();
     HttpProtocolBuilder protocol =
-        http.baseUrl(config.gatewayUrl().toString())
-            .authorizationHeader("Bearer " + token)
+        http.authorizationHeader("Bearer " + token)
             .contentTypeHeader("application/json")
             .acceptHeader("application/json")
             .shareConnections()
@@ -74,7 +79,7 @@ public class PeakDaySimulation extends Simulation {
                             .then(pause(PeakDaySimulation::backoff)),
                         exec(
                             http("ingest")
-                                .post("/v1/events")
+                                .post(session -> node(ingestUrls, session))
                                 .body(StringBody(session -> session.getString("body")))
                                 .check(status().is(200))))
                     .exitHereIfFailed());
@@ -83,6 +88,15 @@ public class PeakDaySimulation extends Simulation {
         .protocols(protocol)
         .maxDuration(Duration.ofSeconds((long) profile.totalS() + 600))
         .assertions(global().successfulRequests().percent().gt(0.0));
+  }
+
+  /**
+   * The node an attempt goes to: round robin over the nodes by virtual user, each retry to the next
+   * node (so a request refused by a dead node is sent to a live one, as a load balancer would).
+   */
+  static String node(List<String> urls, io.gatling.javaapi.core.Session session) {
+    int attempt = session.contains("attempt") ? session.getInt("attempt") : 0;
+    return urls.get((int) ((session.userId() + attempt) % urls.size()));
   }
 
   /** One step per second, each injecting that second's whole number of arrivals evenly. */

@@ -83,4 +83,135 @@ class VerifierTest {
 
     assertThat(verifier.outcome().openOrders()).isEqualTo(1);
   }
+
+  // ---- moves: redelivery above the acked cursor at a hand-over, and what is not
+
+  private final Population.Merchant giant = population.merchants().get(0);
+
+  /** Delivers the giant's seqs {@code from..to} on {@code stream}, arriving at {@code atMillis}. */
+  private void deliver(Verifier v, long from, long to, long stream, long atMillis) {
+    Verifier.MerchantState m = v.merchant(giant.id());
+    long seq = 0;
+    for (int o = 0; o < giant.orders(); o++) {
+      for (String type : population.lifecycle(giant.index(), o)) {
+        seq++;
+        if (seq >= from && seq <= to) {
+          v.event(m, seq, Population.orderId(giant.id(), o), type, null, atMillis * 1000, stream);
+        }
+      }
+    }
+  }
+
+  private Verifier moving() {
+    Verifier v = new Verifier("moving", population);
+    v.movesExpected = true;
+    v.ackSettleMs = 2_000;
+    return v;
+  }
+
+  @Test
+  void aRedeliveryAboveTheAckedCursorAtAHandOverIsCountedNotFailed() {
+    Verifier v = moving();
+    Verifier.MerchantState m = v.merchant(giant.id());
+    deliver(v, 1, 10, 1, 1_000);
+    v.acked(m, 6, 1_000);
+    deliver(v, 7, 10, 2, 5_000); // the new owner starts from cursor 6: 7..10 came already
+    deliver(v, 11, 12, 2, 5_000);
+
+    Verifier.Outcome o = v.outcome();
+    assertThat(o.redelivered()).isEqualTo(4);
+    assertThat(o.repeats()).isZero();
+    assertThat(o.handovers()).isEqualTo(1);
+    assertThat(o.applied()).isEqualTo(12);
+  }
+
+  @Test
+  void aRedeliveryAtOrBelowAnAckThatHadSettledCountsAsAppliedTwice() {
+    Verifier v = moving();
+    Verifier.MerchantState m = v.merchant(giant.id());
+    deliver(v, 1, 10, 1, 1_000);
+    v.acked(m, 8, 1_000);
+    deliver(v, 7, 10, 2, 5_000); // 7 and 8 were acked 4 s before: the run starts below the cursor
+
+    Verifier.Outcome o = v.outcome();
+    assertThat(o.repeats()).isEqualTo(4);
+    assertThat(o.redelivered()).isZero();
+    assertThat(o.passed()).isFalse();
+  }
+
+  @Test
+  void anAckTooRecentToBeSureOfDoesNotRaiseTheCursor() {
+    Verifier v = moving();
+    Verifier.MerchantState m = v.merchant(giant.id());
+    deliver(v, 1, 10, 1, 1_000);
+    v.acked(m, 8, 4_500); // 0.5 s before the hand-over: its ack may have crossed the move
+    deliver(v, 7, 10, 2, 5_000);
+
+    assertThat(v.outcome().repeats()).isZero();
+    assertThat(v.outcome().redelivered()).isEqualTo(4);
+  }
+
+  @Test
+  void aRepeatOnTheSameStreamIsAppliedTwiceEvenWithMoves() {
+    Verifier v = moving();
+    deliver(v, 1, 10, 1, 1_000);
+    deliver(v, 5, 6, 1, 1_100); // no hand-over: the same connection sent them again
+
+    assertThat(v.outcome().repeats()).isEqualTo(2);
+  }
+
+  @Test
+  void aReplacedStreamThatDeliversAgainIsTwoOwnersAtOnce() {
+    Verifier v = moving();
+    deliver(v, 1, 5, 1, 1_000);
+    deliver(v, 6, 8, 2, 1_100);
+    deliver(v, 9, 10, 1, 1_200); // the old connection still delivers
+
+    Verifier.Outcome o = v.outcome();
+    assertThat(o.doubleOwners()).isEqualTo(2);
+    assertThat(o.passed()).isFalse();
+  }
+
+  @Test
+  void afterAKillCallbacksMayRedeliverOneRunAndAcksJustBeforeTheKillAreNotSure() {
+    Verifier v = moving();
+    Verifier.MerchantState m = v.merchant(giant.id());
+    deliver(v, 1, 10, 0, 1_000);
+    v.acked(m, 4, 1_000);
+    v.acked(m, 10, 9_500); // answered just before the kill: the dead node may not have stored it
+    v.killed(10_000);
+    deliver(v, 5, 12, 0, 20_000); // the new owner from cursor 4: one run of redelivery
+
+    Verifier.Outcome o = v.outcome();
+    assertThat(o.redelivered()).isEqualTo(6);
+    assertThat(o.repeats()).isZero();
+    assertThat(o.takeover().waited()).isEqualTo(1);
+    assertThat(o.takeover().millis()).isEqualTo(10_000);
+
+    deliver(v, 11, 12, 0, 21_000); // a second run: not a takeover's
+    assertThat(v.outcome().repeats()).isEqualTo(2);
+  }
+
+  @Test
+  void withOneNodeAndNoKillEveryRepeatFails() {
+    Verifier v = new Verifier("one node", population);
+    deliver(v, 1, 10, 1, 1_000);
+    deliver(v, 7, 10, 2, 5_000);
+
+    assertThat(v.outcome().repeats()).isEqualTo(4);
+    assertThat(v.outcome().redelivered()).isZero();
+  }
+
+  @Test
+  void afterAKillARedeliveryAtOrBelowTheCursorStoredThenIsAppliedTwice() {
+    Verifier v = moving();
+    deliver(v, 1, 10, 0, 1_000);
+    v.killed(10_000);
+    v.storedAtKill(java.util.Map.of(giant.id(), 6L));
+    deliver(v, 5, 12, 0, 20_000); // the new owner should have started at 7
+
+    Verifier.Outcome o = v.outcome();
+    assertThat(o.repeats()).isEqualTo(6);
+    assertThat(o.passed()).isFalse();
+  }
 }
