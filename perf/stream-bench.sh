@@ -401,7 +401,7 @@ stop_nats() {
 }
 
 JS_CPU_CLASSES="nats tool gateway postgres redis"
-JS_STEP_HEADER='run\ttarget\tstored_per_s\tdelivered_per_s\tlag_start\tlag_end\tlag_max\tmissed\tfailed_publishes\tpub_recv_p50_ms\tpub_recv_p99_ms\tpub_recv_p999_ms\tpub_recv_max_ms\tpuback_p50_ms\tpuback_p99_ms\tpuback_max_ms\tbounded\tcpu_nats\tcpu_tool\tcpu_gateway\tcpu_postgres\tcpu_redis\tcpu_other\tcpu_machine\tiowait\n'
+JS_STEP_HEADER='run\ttarget\tstored_per_s\tdelivered_per_s\tlag_start\tlag_end\tlag_max\tmissed\tfailed_publishes\tpub_recv_p50_ms\tpub_recv_p99_ms\tpub_recv_p999_ms\tpub_recv_max_ms\tpuback_p50_ms\tpuback_p99_ms\tpuback_max_ms\tbounded\tcpu_nats\tcpu_tool\tcpu_gateway\tcpu_postgres\tcpu_redis\tcpu_other\tcpu_machine\tiowait\tstore_recv_p50_ms\tstore_recv_p99_ms\tstore_recv_p999_ms\n'
 
 # The gateway's scenario against JetStream, STREAM_RUNS times, each on a fresh nats-server (the
 # gateway stays up, idle: its CPU is a column of its own).
@@ -431,11 +431,12 @@ run_jetstream() { # live|sustained
         ((rc == 0)) || { failed=1; log "$label run $run reported errors (exit $rc), see $OUT/$tag.log"; }
         while IFS= read -r row; do
             cpu=$(cpu_split "$(cut -f19 <<<"$row")" "$(cut -f20 <<<"$row")" "$JS_CPU_CLASSES")
-            printf '%s\t%s\t%s\n' "$run" "$(cut -f3-18 <<<"$row")" "$(tr ' ' '\t' <<<"$cpu")" >>"$OUT/$label.tsv"
+            printf '%s\t%s\t%s\t%s\n' "$run" "$(cut -f3-18 <<<"$row")" "$(tr ' ' '\t' <<<"$cpu")" "$(cut -f21-23 <<<"$row")" >>"$OUT/$label.tsv"
             echo "  step $(cut -f3 <<<"$row")/s: CPU % of one core ($JS_CPU_CLASSES other; machine, iowait): $cpu"
         done < <(grep -P '^ROW\tstep\t' "$OUT/$tag.log" || true)
     done
-    echo "== $label per step (table: $OUT/$label.tsv; pub_recv = publish -> receipt, puback = burst due -> its last PubAck)"
+    echo "== $label per step (table: $OUT/$label.tsv; pub_recv = publish -> receipt, puback = burst due -> its last PubAck," \
+        "store_recv = the stream's timestamp of the message -> receipt)"
     column -t -s $'\t' "$OUT/$label.tsv" | sed 's/^/  /'
 }
 
@@ -463,6 +464,7 @@ compare_jetstream() { # live|sustained
                     printf "    to arrival p99 ms       %-12s %-12s %s\n", g[r, 1, 11], j[r, 1, 11], ratio(g[r, 1, 11], j[r, 1, 11])
                     printf "    to arrival p999 ms      %-12s %-12s %s\n", g[r, 1, 12], j[r, 1, 12], ratio(g[r, 1, 12], j[r, 1, 12])
                     printf "    ingest/PubAck p99 ms    %-12s %-12s %s\n", g[r, 1, 15], j[r, 1, 15], ratio(g[r, 1, 15], j[r, 1, 15])
+                    printf "    (JetStream from its store: p50 %s p99 %s p999 %s ms; gateway from commit, as above)\n", j[r, 1, 26], j[r, 1, 27], j[r, 1, 28]
                 } else {
                     if (!(r in gbest) || !(r in jbest)) { printf "  run %d: no bounded step (gateway %s, JetStream %s)\n", r, (r in gbest) ? g[r, gbest[r], 2] : "none", (r in jbest) ? j[r, jbest[r], 2] : "none"; continue }
                     gs = gbest[r]; js = jbest[r]

@@ -30,9 +30,13 @@ import org.HdrHistogram.Histogram;
  * extend-to}, sustained adds steps 25% apart after the last one while every step was bounded, up to
  * that rate, so JetStream's ceiling is found rather than capped by the gateway's steps.
  *
+ * <p>Lag can dip below zero by a few messages: a consumer may receive a message before its PubAck
+ * reaches the publisher.
+ *
  * <p>Prints progress, {@code STEP} lines, {@code ROW step} lines with StreamBench's columns (the
- * latency columns are publish-to-receipt, the ingest columns due-to-PubAck) and a {@code
- * RESULT_JSON} line; exit status 1 if any check failed.
+ * latency columns are publish-to-receipt, the ingest columns due-to-PubAck) followed by
+ * store-to-receipt p50, p99 and p99.9, and a {@code RESULT_JSON} line; exit status 1 if any check
+ * failed.
  */
 public final class JetStreamBench {
 
@@ -268,7 +272,10 @@ public final class JetStreamBench {
         ms(ack, 100),
         bounded ? "yes" : "NO",
         s0.wallMs,
-        s1.wallMs);
+        s1.wallMs,
+        ms(store, 50),
+        ms(store, 99),
+        ms(store, 99.9));
     return bounded;
   }
 
