@@ -43,7 +43,8 @@
 #                           sustained against JetStream: while every step was bounded, add steps
 #                           25% apart up to this rate (0: none), so its ceiling is measured rather
 #                           than capped by the gateway's steps
-#   NATS_SERVER=/usr/sbin/nats-server   the nats-server binary (v2.9 or later)
+#   NATS_SERVER             the nats-server binary (default: nats-server on PATH, else
+#                           /usr/sbin/nats-server, installed from Debian's package when missing)
 #   BENCH_QUIET_WAIT=180    before each run, wait up to this long for the machine to be idle
 #   BENCH_GATEWAY_JAVA_OPTS JVM options for the gateway   (default none)
 #   BENCH_JAVA_OPTS         JVM options for the load tool (default -Xmx1g -XX:+UseParallelGC)
@@ -107,13 +108,10 @@ redis-cli -u "$GATEWAY_REDIS_URL" ping >/dev/null || die "cannot reach Redis (GA
 
 JETSTREAM=${STREAM_JETSTREAM:-1}
 [[ " $SCENARIOS " == *" live "* || " $SCENARIOS " == *" sustained "* ]] || JETSTREAM=0
-NATS_SERVER=${NATS_SERVER:-/usr/sbin/nats-server}
-if ((JETSTREAM)) && [[ ! -x $NATS_SERVER ]]; then
-    if [[ $NATS_SERVER == /usr/sbin/nats-server ]] && command -v nats-server >/dev/null; then
-        NATS_SERVER=$(command -v nats-server)
-    else
-        apt_install nats-server # Debian's package; scripts/lib/apt.sh keeps its service from starting
-    fi
+if ((JETSTREAM)) && [[ -z ${NATS_SERVER:-} ]]; then
+    NATS_SERVER=$(command -v nats-server || echo /usr/sbin/nats-server)
+    # Debian's package; scripts/lib/apt.sh keeps its system service from starting.
+    [[ -x $NATS_SERVER ]] || apt_install nats-server
 fi
 ((JETSTREAM == 0)) || [[ -x $NATS_SERVER ]] || die "no nats-server at $NATS_SERVER (set NATS_SERVER, or STREAM_JETSTREAM=0)"
 
