@@ -83,7 +83,19 @@ final class JetStreamPublisher {
     this.batch = batch;
     this.maxInFlight = maxInFlight;
     this.published = new long[merchants];
-    timer.scheduleAtFixedRate(this::tick, TICK_MS, TICK_MS, TimeUnit.MILLISECONDS);
+    timer.scheduleAtFixedRate(
+        () -> {
+          try {
+            tick();
+          } catch (RuntimeException e) { // would cancel the timer silently
+            if (failed.incrementAndGet() <= 20) {
+              System.err.println("PUBLISH ERROR: " + e);
+            }
+          }
+        },
+        TICK_MS,
+        TICK_MS,
+        TimeUnit.MILLISECONDS);
   }
 
   static String subject(int partition, String merchantId) {
