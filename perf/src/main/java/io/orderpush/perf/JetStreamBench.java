@@ -120,7 +120,8 @@ public final class JetStreamBench {
             .build());
     StreamBench.println(
         "stream %s (file storage, nats-server %s; JetStream does not fsync each message by default:"
-            + " its file store syncs every 2 min, while the gateway acks after a commit with"
+            + " its file store writes each message to the page cache and fsyncs every 60 s in"
+            + " v2.9, every 2 min later; the gateway acks after a commit with"
             + " synchronous_commit=on); %d subjects orders.<consumer>.<merchant>, %d durable pull"
             + " consumers, explicit acks",
         stream, pubConn.getServerInfo().getVersion(), merchants, connections);
