@@ -4,6 +4,8 @@
 #   perf/stream-bench.sh drain       1,000,000-event backlog of one merchant, one consumer: events/s
 #   perf/stream-bench.sh live        5,000 events/s over 1,000 merchants: commit-to-arrival latency
 #   perf/stream-bench.sh sustained   ingest -> consumer ack, rate stepped up: highest bounded rate
+#                                    (live and sustained, also in `all`: then the same scenario
+#                                    against NATS JetStream, the gateway's figures beside its own)
 #   perf/stream-bench.sh all         the three, on one gateway
 #   perf/stream-bench.sh replays     live alone, then live while another app replays a 1M-event
 #                                    merchant STREAM_REPLAYS times at once (default 2), in turn:
@@ -14,6 +16,12 @@
 # Starts a private gateway (generated tokens, free port) against the PostgreSQL and Redis of
 # scripts/services.sh, runs perf's StreamBench, prints per-run figures, the CPU split per process
 # and gateway metrics, and stops the gateway with SIGTERM on exit (also on failure or Ctrl-C).
+# After the gateway's live or sustained runs, the same runs against a private nats-server with
+# JetStream (perf's JetStreamBench: same rate, batching, one subject per merchant, consumers; its
+# store under the output dir, file storage with the default sync, which is no fsync per message),
+# then per run the gateway's figure, JetStream's and the ratio, with the CPU split of nats-server.
+# nats-server is installed from Debian's package (nats-server) when missing (as root, see
+# scripts/lib/apt.sh), unless STREAM_JETSTREAM=0.
 # Before each run it waits while another benchmark (IngestBench) runs, and for the machine to
 # be quiet.
 #
@@ -29,6 +37,14 @@
 #   STREAM_BATCH            events per ingest request (default: live 50, sustained 100)
 #   STREAM_SCOPES           the consumer app's grant scopes (drain, live, sustained): pii, or empty
 #                           (default) for personal data masked
+#   STREAM_JETSTREAM=1      live, sustained: also run them against JetStream (0: the gateway only)
+#   STREAM_JETSTREAM_RATES  sustained against JetStream: steps (default: STREAM_RATES's)
+#   STREAM_JETSTREAM_EXTEND_TO=100000
+#                           sustained against JetStream: while every step was bounded, add steps
+#                           25% apart up to this rate (0: none), so its ceiling is measured rather
+#                           than capped by the gateway's steps
+#   NATS_SERVER             the nats-server binary (default: nats-server on PATH, else
+#                           /usr/sbin/nats-server, installed from Debian's package when missing)
 #   BENCH_QUIET_WAIT=180    before each run, wait up to this long for the machine to be idle
 #   BENCH_GATEWAY_JAVA_OPTS JVM options for the gateway   (default none)
 #   BENCH_JAVA_OPTS         JVM options for the load tool (default -Xmx1g -XX:+UseParallelGC)
@@ -75,6 +91,8 @@ OTHERS='IngestBench|ingest-bench' # wait_other_benches: the load tool of perf/in
 . "$ROOT/scripts/lib/gateway.sh"
 # shellcheck source=scripts/lib/bench.sh
 . "$ROOT/scripts/lib/bench.sh"
+# shellcheck source=scripts/lib/apt.sh
+. "$ROOT/scripts/lib/apt.sh"
 
 # ------------------------------------------------------------------ services, build
 
@@ -87,6 +105,15 @@ if [[ -n $BENCH_DB ]]; then
     use_own_database "$BENCH_DB"
 fi
 redis-cli -u "$GATEWAY_REDIS_URL" ping >/dev/null || die "cannot reach Redis (GATEWAY_REDIS_URL)"
+
+JETSTREAM=${STREAM_JETSTREAM:-1}
+[[ " $SCENARIOS " == *" live "* || " $SCENARIOS " == *" sustained "* ]] || JETSTREAM=0
+if ((JETSTREAM)) && [[ -z ${NATS_SERVER:-} ]]; then
+    NATS_SERVER=$(command -v nats-server || echo /usr/sbin/nats-server)
+    # Debian's package; scripts/lib/apt.sh keeps its system service from starting.
+    [[ -x $NATS_SERVER ]] || apt_install nats-server
+fi
+((JETSTREAM == 0)) || [[ -x $NATS_SERVER ]] || die "no nats-server at $NATS_SERVER (set NATS_SERVER, or STREAM_JETSTREAM=0)"
 
 if [[ ! -f $GATEWAY_JAR || ${BENCH_REBUILD:-0} == 1 ]]; then
     log "building (mvn -q -DskipTests package)..."
@@ -115,8 +142,10 @@ done
 new_gateway_credentials
 
 SAMPLER_PID=""
+NATS_PID=""
 cleanup() {
     [[ -z $SAMPLER_PID ]] || kill "$SAMPLER_PID" 2>/dev/null || true
+    ! declare -F stop_nats >/dev/null || stop_nats
     stop_gateway
 }
 trap cleanup EXIT
@@ -329,12 +358,147 @@ run_replays() {
     done
 }
 
+# ------------------------------------------------------------------ JetStream baseline
+
+# A private nats-server with JetStream for one run: a free port, its store under $OUT (the same
+# disk as the output; file storage, default sync), its pid in $OUT/nats-server.pid for the CPU
+# sampler (the "nats" class of scripts/lib/bench.sh).
+start_nats() { # tag
+    local tag=$1 port i
+    port=$(free_port)
+    NATS_STORE=$OUT/jetstream-$tag
+    mkdir -p "$NATS_STORE"
+    cat >"$OUT/nats-$tag.conf" <<EOF
+listen: 127.0.0.1:$port
+server_name: stream-bench-$tag
+jetstream {
+    store_dir: "$NATS_STORE"
+}
+EOF
+    "$NATS_SERVER" -c "$OUT/nats-$tag.conf" >"$OUT/nats-$tag.log" 2>&1 &
+    NATS_PID=$!
+    echo "$NATS_PID" >"$OUT/nats-server.pid"
+    NATS_URL=nats://127.0.0.1:$port
+    for i in $(seq 1 100); do
+        grep -q 'Server is ready' "$OUT/nats-$tag.log" 2>/dev/null && return 0
+        kill -0 "$NATS_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$OUT/nats-$tag.log" >&2
+    die "nats-server did not start (log: $OUT/nats-$tag.log)"
+}
+
+# Stops it with SIGTERM and deletes its store (the tool deletes its stream; this frees the rest).
+stop_nats() {
+    [[ -n $NATS_PID ]] || return 0
+    kill "$NATS_PID" 2>/dev/null || true
+    wait "$NATS_PID" 2>/dev/null || true
+    NATS_PID=""
+    rm -f "$OUT/nats-server.pid"
+    [[ -z ${NATS_STORE:-} ]] || rm -rf "$NATS_STORE"
+}
+
+JS_CPU_CLASSES="nats tool gateway postgres redis"
+JS_STEP_HEADER='run\ttarget\tstored_per_s\tdelivered_per_s\tlag_start\tlag_end\tlag_max\tmissed\tfailed_publishes\tpub_recv_p50_ms\tpub_recv_p99_ms\tpub_recv_p999_ms\tpub_recv_max_ms\tpuback_p50_ms\tpuback_p99_ms\tpuback_max_ms\tbounded\tcpu_nats\tcpu_tool\tcpu_gateway\tcpu_postgres\tcpu_redis\tcpu_other\tcpu_machine\tiowait\tstore_recv_p50_ms\tstore_recv_p99_ms\tstore_recv_p999_ms\n'
+
+# The gateway's scenario against JetStream, STREAM_RUNS times, each on a fresh nats-server (the
+# gateway stays up, idle: its CPU is a column of its own).
+run_jetstream() { # live|sustained
+    local scenario=$1 label=$1-jetstream runs=${STREAM_RUNS:-1} run rc args row cpu tag
+    [[ -f $OUT/$label.tsv ]] || printf "$JS_STEP_HEADER" >"$OUT/$label.tsv"
+    local base=$(($(wc -l <"$OUT/$label.tsv") - 1))
+    if [[ $scenario == live ]]; then
+        args=(--rate="${STREAM_RATE:-5000}" --duration="${STREAM_DURATION:-60}" --batch="${STREAM_BATCH:-50}")
+    else
+        args=(--rates="${STREAM_JETSTREAM_RATES:-${STREAM_RATES:-10000,15000,20000,25000,30000}}" --step="${STREAM_STEP:-30}"
+            --batch="${STREAM_BATCH:-100}" --extend-to="${STREAM_JETSTREAM_EXTEND_TO:-100000}")
+    fi
+    echo "== $label: the same scenario against NATS JetStream ($("$NATS_SERVER" --version 2>&1 | head -n1), private server," \
+        "file store under $OUT): ${args[*]}, $MERCHANTS subjects, $CONNECTIONS consumers, ${WARMUP}s warm-up, $runs run(s)"
+    for run in $(seq $((base + 1)) $((base + runs))); do
+        tag=$label-r$run
+        before_run
+        start_nats "$tag"
+        rc=0
+        # shellcheck disable=SC2086
+        java $BENCH_JAVA_OPTS -cp "$TOOL_JAR" io.orderpush.perf.JetStreamBench "$scenario" --url="$NATS_URL" \
+            --merchants="$MERCHANTS" --connections="$CONNECTIONS" --warmup="$WARMUP" "${args[@]}" 2>&1 |
+            tee "$OUT/$tag.log" | grep --line-buffered -v '^ROW' | sed -u 's/^/  /' || rc=${PIPESTATUS[0]}
+        echo "  nats-server store at the end (stream deleted): $(du -sh "$NATS_STORE" 2>/dev/null | cut -f1)"
+        stop_nats
+        ((rc == 0)) || { failed=1; log "$label run $run reported errors (exit $rc), see $OUT/$tag.log"; }
+        while IFS= read -r row; do
+            cpu=$(cpu_split "$(cut -f19 <<<"$row")" "$(cut -f20 <<<"$row")" "$JS_CPU_CLASSES")
+            printf '%s\t%s\t%s\t%s\n' "$run" "$(cut -f3-18 <<<"$row")" "$(tr ' ' '\t' <<<"$cpu")" "$(cut -f21-23 <<<"$row")" >>"$OUT/$label.tsv"
+            echo "  step $(cut -f3 <<<"$row")/s: CPU % of one core ($JS_CPU_CLASSES other; machine, iowait): $cpu"
+        done < <(grep -P '^ROW\tstep\t' "$OUT/$tag.log" || true)
+    done
+    echo "== $label per step (table: $OUT/$label.tsv; pub_recv = publish -> receipt, puback = burst due -> its last PubAck," \
+        "store_recv = the stream's timestamp of the message -> receipt)"
+    column -t -s $'\t' "$OUT/$label.tsv" | sed 's/^/  /'
+}
+
+# Per run, the gateway's figures beside JetStream's, ratio gateway / JetStream. live: at the one
+# rate, latency to arrival (gateway: commit -> arrival; JetStream: publish -> receipt, its storing
+# included) and server CPU per delivered event; sustained: the highest step with bounded lag and
+# what was delivered there. Pairs run n of the gateway with run n of JetStream.
+compare_jetstream() { # live|sustained
+    local scenario=$1 gw=$OUT/$1.tsv js=$OUT/$1-jetstream.tsv
+    echo "== $scenario: gateway / JetStream in this invocation (tables $gw, $js)"
+    awk -F'\t' -v scenario="$scenario" '
+        function ratio(a, b) { return (b + 0 > 0 && a != "-" && b != "-") ? sprintf("%.2f", a / b) : "-" }
+        function us(cpu, rate) { return (rate + 0 > 0 && cpu != "-") ? cpu / 100 * 1e6 / rate : 0 }
+        FNR == 1 { f++; next }
+        f == 1 { r = $1; n = ++gn[r]; for (i = 1; i <= NF; i++) g[r, n, i] = $i; if ($17 == "yes" && !gstop[r]) gbest[r] = n; else gstop[r] = 1 }
+        f == 2 { r = $1; n = ++jn[r]; for (i = 1; i <= NF; i++) j[r, n, i] = $i; if ($17 == "yes" && !jstop[r]) jbest[r] = n; else jstop[r] = 1 }
+        END {
+            for (r = 1; (r in gn) || (r in jn); r++) {
+                if (!(r in gn) || !(r in jn)) { printf "  run %d: no pair (gateway steps %d, JetStream steps %d)\n", r, gn[r], jn[r]; continue }
+                if (scenario == "live") {
+                    gs = 1; js = 1
+                    printf "  run %d at %s/s             gateway      JetStream    gateway/JetStream\n", r, g[r, 1, 2]
+                    printf "    delivered/s             %-12s %-12s %s\n", g[r, 1, 4], j[r, 1, 4], ratio(g[r, 1, 4], j[r, 1, 4])
+                    printf "    to arrival p50 ms       %-12s %-12s %s\n", g[r, 1, 10], j[r, 1, 10], ratio(g[r, 1, 10], j[r, 1, 10])
+                    printf "    to arrival p99 ms       %-12s %-12s %s\n", g[r, 1, 11], j[r, 1, 11], ratio(g[r, 1, 11], j[r, 1, 11])
+                    printf "    to arrival p999 ms      %-12s %-12s %s\n", g[r, 1, 12], j[r, 1, 12], ratio(g[r, 1, 12], j[r, 1, 12])
+                    printf "    ingest/PubAck p99 ms    %-12s %-12s %s\n", g[r, 1, 15], j[r, 1, 15], ratio(g[r, 1, 15], j[r, 1, 15])
+                    printf "    (JetStream from its store: p50 %s p99 %s p999 %s ms; gateway from commit, as above)\n", j[r, 1, 26], j[r, 1, 27], j[r, 1, 28]
+                } else {
+                    if (!(r in gbest) || !(r in jbest)) { printf "  run %d: no bounded step (gateway %s, JetStream %s)\n", r, (r in gbest) ? g[r, gbest[r], 2] : "none", (r in jbest) ? j[r, jbest[r], 2] : "none"; continue }
+                    gs = gbest[r]; js = jbest[r]
+                    printf "  run %d                      gateway      JetStream    gateway/JetStream\n", r
+                    printf "    highest bounded step/s  %-12s %-12s %s%s%s\n", g[r, gs, 2], j[r, js, 2], ratio(g[r, gs, 2], j[r, js, 2]),
+                        (gs == gn[r] ? "  (the gateway was bounded at every step: its ceiling may be higher)" : ""),
+                        (js == jn[r] ? "  (JetStream was bounded at every step: its ceiling may be higher)" : "")
+                    printf "    delivered/s there       %-12s %-12s %s\n", g[r, gs, 4], j[r, js, 4], ratio(g[r, gs, 4], j[r, js, 4])
+                    printf "    to arrival p99 ms there %-12s %-12s %s\n", g[r, gs, 11], j[r, js, 11], ratio(g[r, gs, 11], j[r, js, 11])
+                }
+                # CPU columns from 18: gateway table gateway tool postgres redis other machine iowait;
+                # JetStream table nats tool gateway postgres redis other machine iowait.
+                printf "    server CPU %% of a core  %-12s %-12s %s   (gateway, ingest included / nats-server)\n", g[r, gs, 18], j[r, js, 18], ratio(g[r, gs, 18], j[r, js, 18])
+                gu = us(g[r, gs, 18], g[r, gs, 4]); ju = us(j[r, js, 18], j[r, js, 4])
+                printf "    server CPU us/event     %-12.1f %-12.1f %s\n", gu, ju, ratio(gu, ju)
+                printf "    CPU %% tool/postgres/redis/other/machine: gateway run %s/%s/%s/%s/%s, JetStream run %s/%s/%s/%s/%s (idle gateway %s)\n",
+                    g[r, gs, 19], g[r, gs, 20], g[r, gs, 21], g[r, gs, 22], g[r, gs, 23],
+                    j[r, js, 19], j[r, js, 21], j[r, js, 22], j[r, js, 23], j[r, js, 24], j[r, js, 20]
+            }
+        }' "$gw" "$js"
+    echo "  (JetStream does not fsync each message by default: nats-server fsyncs its file store in the background, every 60 s in v2.9;" \
+        "the gateway acks ingest after a commit with synchronous_commit=$SYNC_COMMIT)"
+}
+
 for s in $SCENARIOS; do
     case $s in
         drain) run_drain ;;
         masking) run_masking ;;
         replays) run_replays ;;
-        *) run_load "$s" ;;
+        *)
+            run_load "$s"
+            if ((JETSTREAM)); then
+                run_jetstream "$s"
+                compare_jetstream "$s"
+            fi
+            ;;
     esac
 done
 top -b -n 1 | head -n 15 >"$OUT/top-end.txt"

@@ -8,10 +8,13 @@
 #   start_cpu_sampler TOOL_PATTERN
 #                        every second, a CPU snapshot into $OUT/cpu/<epoch ms>: machine-wide ticks
 #                        and utime+stime per pid of the gateway ($OUT/gateway.pid), the load tool
-#                        (pgrep -f TOOL_PATTERN), PostgreSQL and Redis; sets SAMPLER_PID
-#   cpu_split FROM_MS TO_MS
+#                        (pgrep -f TOOL_PATTERN), PostgreSQL, Redis and a private nats-server
+#                        ($OUT/nats-server.pid, while it runs); sets SAMPLER_PID
+#   cpu_split FROM_MS TO_MS [CLASSES]
 #                        the two snapshots bracketing a measured window, as "gateway tool postgres
-#                        redis other machine iowait" in % of one core ("- - - - - - -" if none)
+#                        redis other machine iowait" in % of one core ("- - - - - - -" if none);
+#                        CLASSES (default "gateway tool postgres redis", any of those and nats)
+#                        chooses the process columns before other, which is the rest of the machine
 # shellcheck shell=bash
 
 wait_other_benches() {
@@ -47,7 +50,8 @@ cpu_snapshot() { # FILE TOOL_PATTERN
         awk '/^cpu / { print "M", $2+$3+$4+$7+$8+$9, $6, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat
         local group pid
         for group in gateway:"$(cat "$OUT/gateway.pid" 2>/dev/null || true)" tool:"$(pgrep -d: -f "$2" || true)" \
-            postgres:"$(pgrep -d: -x postgres || true)" redis:"$(pgrep -d: -x redis-server || true)"; do
+            postgres:"$(pgrep -d: -x postgres || true)" redis:"$(pgrep -d: -x redis-server || true)" \
+            nats:"$(cat "$OUT/nats-server.pid" 2>/dev/null || true)"; do
             for pid in $(tr : ' ' <<<"${group#*:}"); do
                 awk -v g="${group%%:*}" -v p="$pid" '{ sub(/.*\) /, ""); print "P", g, p, $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || true
             done
@@ -61,21 +65,25 @@ start_cpu_sampler() { # TOOL_PATTERN
     SAMPLER_PID=$!
 }
 
-cpu_split() { # FROM_MS TO_MS
-    local a b
+cpu_split() { # FROM_MS TO_MS [CLASSES]
+    local a b classes=${3:-gateway tool postgres redis}
     a=$(find "$OUT/cpu" -maxdepth 1 -name '[0-9]*' ! -name '*.tmp' -printf '%f\n' | sort -n | awk -v t="$1" '$1 >= t { print; exit }')
     b=$(find "$OUT/cpu" -maxdepth 1 -name '[0-9]*' ! -name '*.tmp' -printf '%f\n' | sort -n | awk -v t="$2" '$1 <= t { last = $1 } END { print last }')
-    if [[ -z $a || -z $b || $a -ge $b ]]; then echo "- - - - - - -"; return; fi
-    awk -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" -v t1="$a" -v t2="$b" '
+    if [[ -z $a || -z $b || $a -ge $b ]]; then
+        awk -v n="$(wc -w <<<"$classes")" 'BEGIN { for (i = 0; i < n + 3; i++) printf "%s-", i ? " " : ""; print "" }'
+        return
+    fi
+    awk -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" -v t1="$a" -v t2="$b" -v classes="$classes" '
         FNR == 1 { f++ }
         $1 == "M" { busy[f] = $2; iow[f] = $3; tot[f] = $4 }
         $1 == "P" && f == 1 { before[$3] = $4 }
         $1 == "P" && f == 2 { used[$2] += $4 - ($3 in before ? before[$3] : 0) }
         END {
             c = hz * (t2 - t1) / 1000 / 100; m = (tot[2] - tot[1]) / 100 / n
-            g = used["gateway"] / c; l = used["tool"] / c; p = used["postgres"] / c; r = used["redis"] / c
-            all = (busy[2] - busy[1]) / m
-            printf "%.0f %.0f %.0f %.0f %.0f %.0f %.1f\n", g, l, p, r, all - g - l - p - r, all, (iow[2] - iow[1]) / m
+            all = (busy[2] - busy[1]) / m; rest = all
+            k = split(classes, cl, " ")
+            for (i = 1; i <= k; i++) { v = used[cl[i]] / c; rest -= v; printf "%.0f ", v }
+            printf "%.0f %.0f %.1f\n", rest, all, (iow[2] - iow[1]) / m
         }' "$OUT/cpu/$a" "$OUT/cpu/$b"
 }
 

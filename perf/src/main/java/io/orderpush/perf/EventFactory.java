@@ -56,31 +56,41 @@ final class EventFactory {
     String occurredAt = Instant.now().toString();
     body.appendByte((byte) '[');
     for (int i = 0; i < size; i++) {
-      int m = random.nextInt(merchants);
-      long n = nextEvent++;
-      merchantOf[i] = m;
-      ids[i] = "evt-" + runId + "-" + n;
       if (i > 0) {
         body.appendByte((byte) ',');
       }
-      body.appendString("{\"eventId\":\"")
-          .appendString(ids[i])
-          .appendString("\",\"merchantId\":\"")
-          .appendString(merchantId(m))
-          .appendString("\",\"orderId\":\"ord-")
-          .appendString(runId)
-          .appendString("-")
-          .appendString(Long.toString(n / 3))
-          .appendString("\",\"type\":\"")
-          .appendString(TYPES[(int) (n & 3)])
-          .appendString("\",\"occurredAt\":\"")
-          .appendString(occurredAt)
-          .appendString("\",\"data\":")
-          .appendBytes(data[random.nextInt(DATA_VARIANTS)])
-          .appendByte((byte) '}');
+      ids[i] = "evt-" + runId + "-" + nextEvent;
+      merchantOf[i] = appendEvent(body, occurredAt);
     }
     body.appendByte((byte) ']');
     return new Batch(body, merchantOf, ids);
+  }
+
+  /**
+   * Appends one event (a JSON object) of a random merchant to {@code body}; returns the merchant's
+   * index. {@link #next} builds its batches of these; JetStreamBench publishes them one by one.
+   */
+  int appendEvent(Buffer body, String occurredAt) {
+    int m = random.nextInt(merchants);
+    long n = nextEvent++;
+    body.appendString("{\"eventId\":\"evt-")
+        .appendString(runId)
+        .appendString("-")
+        .appendString(Long.toString(n))
+        .appendString("\",\"merchantId\":\"")
+        .appendString(merchantId(m))
+        .appendString("\",\"orderId\":\"ord-")
+        .appendString(runId)
+        .appendString("-")
+        .appendString(Long.toString(n / 3))
+        .appendString("\",\"type\":\"")
+        .appendString(TYPES[(int) (n & 3)])
+        .appendString("\",\"occurredAt\":\"")
+        .appendString(occurredAt)
+        .appendString("\",\"data\":")
+        .appendBytes(data[random.nextInt(DATA_VARIANTS)])
+        .appendByte((byte) '}');
+    return m;
   }
 
   /**

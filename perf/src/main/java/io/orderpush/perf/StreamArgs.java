@@ -25,21 +25,28 @@ final class StreamArgs {
       environment: GATEWAY_ADMIN_TOKEN, and GATEWAY_INGEST_TOKEN for live and sustained""";
 
   final String scenario;
+  private final String usage;
   private final Map<String, String> given = new HashMap<>();
 
   StreamArgs(String[] args) {
+    this(args, USAGE, List.of("drain", "live", "sustained"));
+  }
+
+  /** For another tool with the same argument style (JetStreamBench). */
+  StreamArgs(String[] args, String usage, List<String> scenarios) {
+    this.usage = usage;
     if (args.length == 0 || args[0].startsWith("-")) {
-      throw new IllegalArgumentException(USAGE);
+      throw new IllegalArgumentException(usage);
     }
     scenario = args[0];
-    if (!List.of("drain", "live", "sustained").contains(scenario)) {
-      throw new IllegalArgumentException("unknown scenario '" + scenario + "'\n" + USAGE);
+    if (!scenarios.contains(scenario)) {
+      throw new IllegalArgumentException("unknown scenario '" + scenario + "'\n" + usage);
     }
     for (int i = 1; i < args.length; i++) {
       String a = args[i];
       int eq = a.indexOf('=');
       if (!a.startsWith("--") || eq < 0) {
-        throw new IllegalArgumentException("bad argument '" + a + "'\n" + USAGE);
+        throw new IllegalArgumentException("bad argument '" + a + "'\n" + usage);
       }
       given.put(a.substring(2, eq), a.substring(eq + 1));
     }
@@ -48,7 +55,7 @@ final class StreamArgs {
   String str(String name, String dflt) {
     String v = given.remove(name);
     if (v == null && dflt == null) {
-      throw new IllegalArgumentException("--" + name + " is required\n" + USAGE);
+      throw new IllegalArgumentException("--" + name + " is required\n" + usage);
     }
     return v != null ? v : dflt;
   }
@@ -91,7 +98,7 @@ final class StreamArgs {
   void checkAllUsed() {
     if (!given.isEmpty()) {
       throw new IllegalArgumentException(
-          "unknown argument(s) " + given.keySet() + " for " + scenario + "\n" + USAGE);
+          "unknown argument(s) " + given.keySet() + " for " + scenario + "\n" + usage);
     }
   }
 }
