@@ -1,6 +1,7 @@
 package io.orderpush.persistence.events;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -20,32 +21,44 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * Groups concurrent ingest requests into shared transactions.
+ * Groups concurrent ingest requests into shared transactions, and keeps up to {@code transactions}
+ * of them in flight at once, each on its own connection.
  *
- * <p>Requests go to one of {@code lanes} lanes by their first merchant, so a hot merchant's
- * requests gather in one lane and commit together instead of queueing on its row lock from every
- * lane; each lane runs one transaction at a time on its own connection. All state lives on one
- * Vert.x context, so nothing here needs a lock. The queue is bounded: past {@code maxQueuedEvents}
- * a request is refused with {@link IngestOverloadedException} rather than buffered. Every request
- * is answered within {@code answerWithin}: one still waiting then fails with {@link
- * IngestTimeoutException}, whether it is queued behind a commit that PostgreSQL does not answer or
- * in it (the connection itself is cut by the pool's read-idle timeout, see {@code PgPools}).
+ * <p>Seqs follow commit order because each transaction advances its merchants' heads under their
+ * row locks (in sorted order) and holds them until it commits. A group whose merchants' heads this
+ * committer knows (from its own earlier commits) takes the expected-heads path ({@link
+ * EventLog#appendExpecting}): its seqs continue from the heads the groups before it will leave,
+ * whether or not those have committed yet, and the whole transaction goes out in one round trip.
+ * PostgreSQL writes its keys and chunks while the earlier group commits, and the transaction waits
+ * for the shared merchants' row locks only at its end, where it checks that every head is where its
+ * seqs assumed. If not (an earlier transaction failed, another node wrote, an event id came back),
+ * it rolls back and the group runs again the locking way ({@link EventLog#appendLocked}), which
+ * reads the heads under lock first; merchants seen for the first time go that way too. Two groups
+ * in flight never hold the same event id: a request repeating one still in flight waits for it.
+ *
+ * <p>Groups complete in the order they were started: answers, and the committed events handed to
+ * delivery, keep each merchant's seq order. All state lives on one Vert.x context, so nothing here
+ * needs a lock. The queue is bounded: past {@code maxQueuedEvents} a request is refused with {@link
+ * IngestOverloadedException} rather than buffered. Every request is answered within {@code
+ * answerWithin}: one still waiting then fails with {@link IngestTimeoutException}, whether it is
+ * queued behind a commit that PostgreSQL does not answer or in it (the connection itself is cut by
+ * the pool's read-idle timeout, see {@code PgPools}).
  */
 public final class GroupCommitter {
 
   /**
-   * @param lanes concurrent transactions (and writer connections)
+   * @param transactions group-commit transactions in flight at once (and writer connections)
    * @param maxGroupEvents events one transaction takes at most (a larger request still goes alone)
-   * @param maxQueuedEvents events waiting across all lanes before requests are refused
+   * @param maxQueuedEvents events waiting before requests are refused
    * @param answerWithin longest a request waits for its commit before it fails with {@link
    *     IngestTimeoutException}; zero for no limit
    */
   public record Settings(
-      int lanes, int maxGroupEvents, int maxQueuedEvents, Duration answerWithin) {
+      int transactions, int maxGroupEvents, int maxQueuedEvents, Duration answerWithin) {
 
     /** Settings without an answer deadline. */
-    public Settings(int lanes, int maxGroupEvents, int maxQueuedEvents) {
-      this(lanes, maxGroupEvents, maxQueuedEvents, Duration.ZERO);
+    public Settings(int transactions, int maxGroupEvents, int maxQueuedEvents) {
+      this(transactions, maxGroupEvents, maxQueuedEvents, Duration.ZERO);
     }
   }
 
@@ -57,7 +70,24 @@ public final class GroupCommitter {
   private final EventLog log;
   private final Settings settings;
   private final IngestMetrics metrics;
-  private final Lane[] lanes;
+  private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+
+  /** Groups started and not yet finished, in the order they started. */
+  private final ArrayDeque<Group> inFlight = new ArrayDeque<>();
+
+  /** The event ids of the groups in flight. */
+  private final Set<Key> inFlightKeys = new HashSet<>();
+
+  /**
+   * Each merchant's head once every group in flight has committed, for the merchants this committer
+   * can vouch for: learnt from a locking commit, advanced by each expected-heads group as it
+   * starts, forgotten whenever a transaction fails.
+   */
+  private final Map<String, Long> knownHeads = new HashMap<>();
+
+  /** Merchants whose head a locking group in flight will tell: not known until it finishes. */
+  private final Map<String, Group> awaitedHeads = new HashMap<>();
+
   private volatile int queuedEvents;
   private volatile Consumer<Map<String, List<LoggedEvent>>> onCommitted = stored -> {};
   private volatile Consumer<Set<String>> onUncertain = merchants -> {};
@@ -72,9 +102,9 @@ public final class GroupCommitter {
     this.log = log;
     this.settings = settings;
     this.metrics = new IngestMetrics(registry, () -> queuedEvents);
-    this.lanes = new Lane[settings.lanes()];
-    for (int i = 0; i < lanes.length; i++) {
-      lanes[i] = new Lane();
+    if (settings.transactions() < 1) {
+      throw new IllegalArgumentException(
+          "transactions must be at least 1, was " + settings.transactions());
     }
   }
 
@@ -145,9 +175,8 @@ public final class GroupCommitter {
     if (deadline > 0) {
       p.timer = vertx.setTimer(deadline, id -> expire(p));
     }
-    Lane lane = lanes[Math.floorMod(p.events.get(0).merchantId().hashCode(), lanes.length)];
-    lane.queue.add(p);
-    flush(lane);
+    queue.add(p);
+    flush();
   }
 
   /**
@@ -191,75 +220,199 @@ public final class GroupCommitter {
     }
   }
 
-  private void flush(Lane lane) {
-    if (lane.busy) {
-      return;
-    }
-    while (!lane.queue.isEmpty() && lane.queue.peek().expired) {
-      lane.queue.poll();
-    }
-    if (lane.queue.isEmpty()) {
-      return;
-    }
-    lane.busy = true;
-    List<Pending> group = new ArrayList<>();
-    List<NewEvent> events = new ArrayList<>();
-    while (!lane.queue.isEmpty()) {
-      Pending next = lane.queue.peek();
-      if (next.expired) {
-        lane.queue.poll();
-        continue;
+  /** Starts groups while there is room in flight and requests to take. */
+  private void flush() {
+    while (inFlight.size() < settings.transactions()) {
+      while (!queue.isEmpty() && queue.peek().expired) {
+        queue.poll();
       }
-      boolean fits = events.size() + next.events.size() <= settings.maxGroupEvents();
-      if (!group.isEmpty() && (!fits || next.solo || group.get(0).solo)) {
-        break;
+      if (queue.isEmpty() || conflictsInFlight(queue.peek())) {
+        return;
       }
-      group.add(lane.queue.poll());
-      next.inGroup = true;
-      events.addAll(next.events);
+      List<Pending> requests = new ArrayList<>();
+      List<NewEvent> events = new ArrayList<>();
+      boolean locking = false;
+      while (!queue.isEmpty()) {
+        Pending next = queue.peek();
+        if (next.expired) {
+          queue.poll();
+          continue;
+        }
+        boolean fits = events.size() + next.events.size() <= settings.maxGroupEvents();
+        if (!requests.isEmpty()
+            && (!fits || next.solo || requests.get(0).solo || conflictsInFlight(next))) {
+          break;
+        }
+        requests.add(queue.poll());
+        next.inGroup = true;
+        events.addAll(next.events);
+        locking |= next.solo || next.locking;
+      }
+      Map<String, Long> expected = locking ? null : expectedHeads(events);
+      if (expected == null && !locking && awaitsHeads(events)) {
+        // A locking group in flight is about to tell some of these heads: wait for it rather
+        // than lock again, which would keep the heads unknown for the group after, and so on.
+        for (int i = requests.size() - 1; i >= 0; i--) {
+          requests.get(i).inGroup = false;
+          queue.addFirst(requests.get(i));
+        }
+        return;
+      }
+      start(new Group(requests, events, locking), expected);
     }
-    long started = System.nanoTime();
-    commit(events, 1)
-        .onComplete(
-            ar -> {
-              metrics.commit.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
-              lane.busy = false;
-              if (ar.succeeded()) {
-                group.forEach(this::release);
-                group.forEach(this::cancelDeadline);
-                metrics.groupEvents.record(events.size());
-                metrics.groupRequests.record(group.size());
-                deliver(group, ar.result());
-              } else if (group.size() > 1 && isDataError(ar.cause())) {
-                // One request's data made PostgreSQL refuse the whole group: run each alone so
-                // only the offender fails.
-                for (int i = group.size() - 1; i >= 0; i--) {
-                  Pending p = group.get(i);
-                  p.inGroup = false;
-                  if (p.expired) {
-                    release(p);
-                  } else {
-                    p.solo = true;
-                    lane.queue.addFirst(p);
-                  }
-                }
-              } else {
-                group.forEach(this::release);
-                group.forEach(this::cancelDeadline);
-                metrics.commitFailures.increment();
-                Set<String> merchants = new HashSet<>();
-                events.forEach(e -> merchants.add(e.merchantId()));
-                onUncertain.accept(merchants);
-                group.forEach(p -> p.fail(ar.cause()));
-              }
-              flush(lane);
-              completeDrainIfIdle();
-            });
   }
 
-  private Future<List<AppendResult>> commit(List<NewEvent> events, int attempt) {
+  private boolean awaitsHeads(List<NewEvent> events) {
+    if (awaitedHeads.isEmpty()) {
+      return false;
+    }
+    for (NewEvent e : events) {
+      if (awaitedHeads.containsKey(e.merchantId())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether one of the request's event ids is in a group in flight. */
+  private boolean conflictsInFlight(Pending p) {
+    if (inFlightKeys.isEmpty()) {
+      return false;
+    }
+    for (NewEvent e : p.events) {
+      if (inFlightKeys.contains(new Key(e.merchantId(), e.eventId()))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Starts a group: the expected-heads way with {@code expected}, else (null) locking. */
+  private void start(Group group, Map<String, Long> expected) {
+    inFlight.add(group);
+    for (NewEvent e : group.events) {
+      if (inFlightKeys.add(new Key(e.merchantId(), e.eventId()))) {
+        group.keys.add(new Key(e.merchantId(), e.eventId()));
+      }
+    }
+    Future<EventLog.Appended> outcome;
+    if (expected != null) {
+      metrics.expectingGroups.increment();
+      EventLog.Plan plan = log.plan(group.events, expected, Instant.now());
+      knownHeads.putAll(plan.heads());
+      group.expecting = true;
+      outcome = writers.withConnection(conn -> log.appendExpecting(conn, plan));
+    } else {
+      metrics.lockingGroups.increment();
+      for (NewEvent e : group.events) {
+        knownHeads.remove(e.merchantId());
+        awaitedHeads.put(e.merchantId(), group);
+      }
+      outcome = commit(group.events, 1);
+    }
+    outcome.onComplete(
+        ar -> {
+          if (Vertx.currentContext() == context) {
+            group.outcome = ar;
+            finishInOrder();
+          } else {
+            context.runOnContext(
+                v -> {
+                  group.outcome = ar;
+                  finishInOrder();
+                });
+          }
+        });
+  }
+
+  /** Each merchant's expected head, or null if one of them is not known. */
+  private Map<String, Long> expectedHeads(List<NewEvent> events) {
+    Map<String, Long> expected = new HashMap<>();
+    for (NewEvent e : events) {
+      String m = e.merchantId();
+      if (!expected.containsKey(m)) {
+        Long head = knownHeads.get(m);
+        if (head == null) {
+          return null;
+        }
+        expected.put(m, head);
+      }
+    }
+    return expected;
+  }
+
+  private void finishInOrder() {
+    while (!inFlight.isEmpty() && inFlight.peek().outcome != null) {
+      finish(inFlight.poll());
+    }
+    flush();
+    completeDrainIfIdle();
+  }
+
+  private void finish(Group group) {
+    metrics.commit.record(System.nanoTime() - group.started, TimeUnit.NANOSECONDS);
+    inFlightKeys.removeAll(group.keys);
+    var ar = group.outcome;
+    List<Pending> requests = group.requests;
+    if (!group.expecting) {
+      for (NewEvent e : group.events) {
+        if (awaitedHeads.get(e.merchantId()) == group) {
+          awaitedHeads.remove(e.merchantId());
+          if (ar.succeeded()) {
+            knownHeads.put(e.merchantId(), ar.result().heads().get(e.merchantId()));
+          }
+        }
+      }
+    }
+    if (ar.succeeded()) {
+      requests.forEach(this::release);
+      requests.forEach(this::cancelDeadline);
+      metrics.groupEvents.record(group.events.size());
+      metrics.groupRequests.record(requests.size());
+      deliver(requests, ar.result().results());
+      return;
+    }
+    // What this committer believed may be wrong now: relearn every head under lock.
+    knownHeads.clear();
+    if (group.expecting && ar.cause() instanceof PgException) {
+      // PostgreSQL answered, so the transaction rolled back: run the group again, locking.
+      if (isExpectationFailed(ar.cause())) {
+        metrics.replanned.increment();
+      }
+      requeue(requests, false);
+    } else if (requests.size() > 1 && isDataError(ar.cause())) {
+      // One request's data made PostgreSQL refuse the whole group: run each alone so only the
+      // offender fails.
+      requeue(requests, true);
+    } else {
+      requests.forEach(this::release);
+      requests.forEach(this::cancelDeadline);
+      metrics.commitFailures.increment();
+      Set<String> merchants = new HashSet<>();
+      group.events.forEach(e -> merchants.add(e.merchantId()));
+      onUncertain.accept(merchants);
+      requests.forEach(p -> p.fail(ar.cause()));
+    }
+  }
+
+  /** Puts a group's requests back at the head of the queue, to run the locking way. */
+  private void requeue(List<Pending> requests, boolean solo) {
+    for (int i = requests.size() - 1; i >= 0; i--) {
+      Pending p = requests.get(i);
+      p.inGroup = false;
+      if (p.expired) {
+        release(p);
+      } else {
+        p.locking = true;
+        p.solo |= solo;
+        queue.addFirst(p);
+      }
+    }
+  }
+
+  private Future<EventLog.Appended> commit(List<NewEvent> events, int attempt) {
     return writers
-        .withTransaction(tx -> log.append(tx, events, Instant.now()))
+        .withTransaction(tx -> log.appendLocked(tx, events, Instant.now()))
         .recover(
             err -> {
               if (attempt < MAX_ATTEMPTS && isTransient(err)) {
@@ -297,17 +450,18 @@ public final class GroupCommitter {
     if (drained == null) {
       return;
     }
-    for (Lane lane : lanes) {
-      if (lane.busy || !lane.queue.isEmpty()) {
-        return;
-      }
+    if (inFlight.isEmpty() && queue.isEmpty()) {
+      drained.tryComplete();
     }
-    drained.tryComplete();
   }
 
   private static boolean isTransient(Throwable err) {
     return err instanceof PgException pg
         && ("40P01".equals(pg.getSqlState()) || "40001".equals(pg.getSqlState()));
+  }
+
+  private static boolean isExpectationFailed(Throwable err) {
+    return err instanceof PgException pg && EventLog.EXPECTATION_FAILED.equals(pg.getSqlState());
   }
 
   private static boolean isDataError(Throwable err) {
@@ -318,9 +472,23 @@ public final class GroupCommitter {
             || pg.getSqlState().startsWith("54"));
   }
 
-  private static final class Lane {
-    final ArrayDeque<Pending> queue = new ArrayDeque<>();
-    boolean busy;
+  private record Key(String merchantId, String eventId) {}
+
+  /** One transaction's requests. */
+  private static final class Group {
+    final List<Pending> requests;
+    final List<NewEvent> events;
+    final boolean locking;
+    final List<Key> keys = new ArrayList<>();
+    final long started = System.nanoTime();
+    boolean expecting;
+    AsyncResult<EventLog.Appended> outcome;
+
+    Group(List<Pending> requests, List<NewEvent> events, boolean locking) {
+      this.requests = requests;
+      this.events = events;
+      this.locking = locking;
+    }
   }
 
   private static final class Pending {
@@ -328,6 +496,9 @@ public final class GroupCommitter {
     final Promise<List<AppendResult>> promise;
     final Context caller;
     boolean solo;
+
+    /** To run the locking way (PostgreSQL refused it on the expected-heads path). */
+    boolean locking;
 
     /** In the transaction now running. */
     boolean inGroup;
