@@ -38,6 +38,7 @@
 #   BENCH_JAVA_OPTS            JVM options for the generator (default -Xmx1g -XX:+UseSerialGC)
 #   BENCH_OUT                  directory for logs and results (default: a new temp dir)
 #   BENCH_REBUILD=1            rebuild the jars even if present
+#   BENCH_GATEWAY_JAR          run this gateway jar instead of the build's (e.g. a baseline's copy)
 #   GATEWAY_PG_URL, GATEWAY_REDIS_URL as for the gateway; other GATEWAY_* pass through.
 set -euo pipefail
 
@@ -66,7 +67,7 @@ export GATEWAY_PG_URL=${GATEWAY_PG_URL:-postgresql://gateway:gateway@127.0.0.1:5
 export GATEWAY_REDIS_URL=${GATEWAY_REDIS_URL:-redis://127.0.0.1:6379}
 OUT=${BENCH_OUT:-$(mktemp -d /tmp/ingest-bench.XXXXXX)}
 mkdir -p "$OUT"
-GATEWAY_JAR=$ROOT/gateway/target/gateway-0.1.0-SNAPSHOT.jar
+GATEWAY_JAR=${BENCH_GATEWAY_JAR:-$ROOT/gateway/target/gateway-0.1.0-SNAPSHOT.jar}
 BENCH_JAR=$ROOT/perf/target/ingest-bench.jar
 HZ=$(getconf CLK_TCK)
 
@@ -160,6 +161,7 @@ FSYNC=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW fsync')
 PGVER=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW server_version')
 GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -z $(git status --porcelain -- persistence gateway delivery 2>/dev/null) ]] || GIT_REV="$GIT_REV+uncommitted"
+[[ -z ${BENCH_GATEWAY_JAR:-} ]] || GIT_REV="$BENCH_GATEWAY_JAR"
 
 # ------------------------------------------------------------------ measuring helpers
 

@@ -3,6 +3,7 @@ package io.orderpush.persistence.events;
 import io.orderpush.persistence.masking.MaskRules;
 import io.orderpush.persistence.masking.Masker;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.SqlClient;
 import io.vertx.sqlclient.SqlConnection;
@@ -209,15 +210,20 @@ public final class EventLog {
    * same event id in flight at once (neither would see the other's keys).
    *
    * @param plan {@link #plan} of the events and the heads expected
+   * @param atHeads completed once PostgreSQL has answered the heads statement: true when this
+   *     transaction holds its merchants' row locks with the heads advanced (a transaction started
+   *     now finds them there), false when it will roll back
    */
-  public Future<Appended> appendExpecting(SqlConnection conn, Plan plan) {
+  public Future<Appended> appendExpecting(SqlConnection conn, Plan plan, Promise<Boolean> atHeads) {
     Appended done = new Appended(plan.results, plan.heads);
     if (plan.write == null) {
+      atHeads.tryComplete(true);
       return Future.succeededFuture(done);
     }
     Future<?> begin = conn.query("BEGIN").execute();
     Future<?> write = conn.preparedQuery(WRITE_EXPECTING).execute(plan.writeExpecting);
     Future<?> heads = conn.preparedQuery(ADVANCE_HEADS).execute(plan.advanceHeads);
+    heads.onComplete(ar -> atHeads.tryComplete(ar.succeeded()));
     // After a failed statement PostgreSQL ends the aborted transaction on COMMIT with a ROLLBACK.
     Future<?> commit = conn.query("COMMIT").execute();
     return Future.join(begin, write, heads, commit)

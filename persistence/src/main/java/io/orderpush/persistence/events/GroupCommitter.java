@@ -88,6 +88,12 @@ public final class GroupCommitter {
   /** Merchants whose head a locking group in flight will tell: not known until it finishes. */
   private final Map<String, Group> awaitedHeads = new HashMap<>();
 
+  /** Expected-heads groups that do not hold their heads yet (0 or 1). */
+  private int writing;
+
+  /** Expected-heads groups in flight. */
+  private int expectingInFlight;
+
   private volatile int queuedEvents;
   private volatile Consumer<Map<String, List<LoggedEvent>>> onCommitted = stored -> {};
   private volatile Consumer<Set<String>> onUncertain = merchants -> {};
@@ -220,9 +226,15 @@ public final class GroupCommitter {
     }
   }
 
-  /** Starts groups while there is room in flight and requests to take. */
+  /**
+   * Starts groups while there is room in flight and requests to take. A group starts only once the
+   * expected-heads group before it holds its heads (its remaining work is COMMIT): the new one
+   * writes its keys and chunks meanwhile and finds the heads where it expects them. Started any
+   * earlier, it could reach a shared merchant's row before the group before it, find the head short
+   * of what it expects and be refused.
+   */
   private void flush() {
-    while (inFlight.size() < settings.transactions()) {
+    while (inFlight.size() < settings.transactions() && writing == 0) {
       while (!queue.isEmpty() && queue.peek().expired) {
         queue.poll();
       }
@@ -249,9 +261,11 @@ public final class GroupCommitter {
         locking |= next.solo || next.locking;
       }
       Map<String, Long> expected = locking ? null : expectedHeads(events);
-      if (expected == null && !locking && awaitsHeads(events)) {
-        // A locking group in flight is about to tell some of these heads: wait for it rather
-        // than lock again, which would keep the heads unknown for the group after, and so on.
+      if (expected == null && (expectingInFlight > 0 || (!locking && awaitsHeads(events)))) {
+        // A locking group waits for the expected-heads groups in flight: it could take a shared
+        // merchant's row lock before one of them and move the head that group expects. And a
+        // group of merchants whose heads a locking group in flight is about to tell waits for it
+        // rather than lock again, which would keep them unknown for the group after, and so on.
         for (int i = requests.size() - 1; i >= 0; i--) {
           requests.get(i).inGroup = false;
           queue.addFirst(requests.get(i));
@@ -301,7 +315,23 @@ public final class GroupCommitter {
       EventLog.Plan plan = log.plan(group.events, expected, Instant.now());
       knownHeads.putAll(plan.heads());
       group.expecting = true;
-      outcome = writers.withConnection(conn -> log.appendExpecting(conn, plan));
+      expectingInFlight++;
+      writing++;
+      Promise<Boolean> atHeads = Promise.promise();
+      atHeads
+          .future()
+          .onComplete(
+              ar ->
+                  onContext(
+                      () -> {
+                        writing--;
+                        if (!ar.result()) {
+                          forgetHeads(group);
+                        }
+                        flush();
+                      }));
+      outcome = writers.withConnection(conn -> log.appendExpecting(conn, plan, atHeads));
+      outcome.onComplete(ar -> atHeads.tryComplete(ar.succeeded()));
     } else {
       metrics.lockingGroups.increment();
       for (NewEvent e : group.events) {
@@ -311,18 +341,30 @@ public final class GroupCommitter {
       outcome = commit(group.events, 1);
     }
     outcome.onComplete(
-        ar -> {
-          if (Vertx.currentContext() == context) {
-            group.outcome = ar;
-            finishInOrder();
-          } else {
-            context.runOnContext(
-                v -> {
+        ar ->
+            onContext(
+                () -> {
                   group.outcome = ar;
                   finishInOrder();
-                });
-          }
-        });
+                }));
+  }
+
+  /**
+   * What this committer believed of a failed group's merchants may be wrong now: their heads are
+   * relearnt under lock. Its rollback (if it rolled back) changed no other merchant's head.
+   */
+  private void forgetHeads(Group group) {
+    for (NewEvent e : group.events) {
+      knownHeads.remove(e.merchantId());
+    }
+  }
+
+  private void onContext(Runnable r) {
+    if (Vertx.currentContext() == context) {
+      r.run();
+    } else {
+      context.runOnContext(v -> r.run());
+    }
   }
 
   /** Each merchant's expected head, or null if one of them is not known. */
@@ -352,6 +394,9 @@ public final class GroupCommitter {
   private void finish(Group group) {
     metrics.commit.record(System.nanoTime() - group.started, TimeUnit.NANOSECONDS);
     inFlightKeys.removeAll(group.keys);
+    if (group.expecting) {
+      expectingInFlight--;
+    }
     var ar = group.outcome;
     List<Pending> requests = group.requests;
     if (!group.expecting) {
@@ -372,8 +417,7 @@ public final class GroupCommitter {
       deliver(requests, ar.result().results());
       return;
     }
-    // What this committer believed may be wrong now: relearn every head under lock.
-    knownHeads.clear();
+    forgetHeads(group);
     if (group.expecting && ar.cause() instanceof PgException) {
       // PostgreSQL answered, so the transaction rolled back: run the group again, locking.
       if (isExpectationFailed(ar.cause())) {

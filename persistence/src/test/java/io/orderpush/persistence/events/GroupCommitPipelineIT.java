@@ -183,40 +183,78 @@ class GroupCommitPipelineIT {
   }
 
   @Test
-  void shouldWriteTheNextGroupOfAMerchantWhileTheOneBeforeWaitsAndCommitThemInOrder() {
+  void shouldWriteTheNextGroupOfAMerchantWhileTheOneBeforeCommitsAndCommitThemInOrder() {
     String m = merchant();
     var registry = new SimpleMeterRegistry();
     GroupCommitter committer = committer(2, 100, registry);
     await(committer.append(List.of(event(m, "first")))); // the committer learns the head: 1
-    SqlConnection blocker = await(pool.getConnection());
+    SqlConnection holder = holdCommitsOf(m);
     try {
-      await(blocker.query("BEGIN").execute());
-      await(
-          blocker
-              .preparedQuery("SELECT 1 FROM merchants WHERE merchant_id = $1 FOR UPDATE")
-              .execute(Tuple.of(m)));
       Future<List<AppendResult>> second = committer.append(List.of(event(m, "second")));
       Future<List<AppendResult>> third =
           committer.append(List.of(event(m, "third"), event(m, "fourth")));
-      // Both transactions are in PostgreSQL at once, each with its keys and chunks written,
-      // waiting for the merchant's row lock only at the end: the second behind the test, the
-      // third behind the second.
+      // The second holds the head and is committing (held by the trigger); the third has written
+      // its keys and chunks meanwhile and waits for the merchant's row lock, at its end.
       awaitCondition(
-          () -> waitingAtHeads() == 2,
-          "two transactions of the same merchant waiting for its row lock at once");
+          () -> waitingAtHeads() == 1 && committingHeld() == 1,
+          "one transaction committing, the next one of the same merchant written and waiting");
       assertThat(second.isComplete()).isFalse();
       assertThat(third.isComplete()).isFalse();
-      await(blocker.query("ROLLBACK").execute());
+      await(holder.query("SELECT pg_advisory_unlock(73310)").execute());
       assertThat(await(second)).extracting(AppendResult::seq).containsExactly(2L);
       assertThat(await(third)).extracting(AppendResult::seq).containsExactly(3L, 4L);
     } finally {
-      blocker.close();
+      releaseCommits(holder);
     }
     assertThat(await(new EventLog().read(pool, m, 1, 100)))
         .extracting(LoggedEvent::seq)
         .containsExactly(1L, 2L, 3L, 4L);
-    assertThat(count(registry, "gateway.ingest.groups", "expected_heads")).isEqualTo(2);
     assertThat(count(registry, "gateway.ingest.groups.replanned", null)).isZero();
+    assertThat(count(registry, "gateway.ingest.groups", "expected_heads")).isEqualTo(2);
+  }
+
+  /**
+   * Holds the COMMIT of every transaction that advances m's head until the returned connection lets
+   * go ({@code pg_advisory_unlock(73310)}): a deferred trigger waits for an advisory lock it holds.
+   * Drop the trigger afterwards ({@link #releaseCommits}).
+   */
+  static SqlConnection holdCommitsOf(String m) {
+    await(
+        pool.query(
+                "CREATE OR REPLACE FUNCTION pipeline_it_hold() RETURNS trigger LANGUAGE plpgsql"
+                    + " AS $$ BEGIN PERFORM pg_advisory_xact_lock(73310); RETURN NULL; END $$")
+            .execute());
+    await(
+        pool.query(
+                "CREATE CONSTRAINT TRIGGER pipeline_it_hold AFTER UPDATE ON merchants"
+                    + " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.merchant_id = '"
+                    + m
+                    + "') EXECUTE FUNCTION pipeline_it_hold()")
+            .execute());
+    SqlConnection holder = await(pool.getConnection());
+    await(holder.query("SELECT pg_advisory_lock(73310)").execute());
+    return holder;
+  }
+
+  static void releaseCommits(SqlConnection holder) {
+    try {
+      await(holder.query("SELECT pg_advisory_unlock_all()").execute());
+    } finally {
+      holder.close();
+      await(pool.query("DROP TRIGGER IF EXISTS pipeline_it_hold ON merchants").execute());
+    }
+  }
+
+  /** Backends of this database whose COMMIT the test's trigger holds. */
+  static int committingHeld() {
+    return await(
+            pool.query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        + " AND wait_event = 'advisory' AND query = 'COMMIT'")
+                .execute())
+        .iterator()
+        .next()
+        .getInteger(0);
   }
 
   @Test
@@ -242,30 +280,24 @@ class GroupCommitPipelineIT {
     var registry = new SimpleMeterRegistry();
     GroupCommitter committer = committer(2, 100, registry);
     await(committer.append(List.of(event(m, "before"))));
-    SqlConnection blocker = await(pool.getConnection());
+    SqlConnection holder = holdCommitsOf(m);
     Future<List<AppendResult>> first;
     Future<List<AppendResult>> retry;
     try {
-      await(blocker.query("BEGIN").execute());
-      await(
-          blocker
-              .preparedQuery("SELECT 1 FROM merchants WHERE merchant_id = $1 FOR UPDATE")
-              .execute(Tuple.of(m)));
       first = committer.append(List.of(event(m, "x")));
-      awaitCondition(() -> waitingAtHeads() == 1, "the first transaction waiting at the heads");
-      // A client retrying before its first answer: neither transaction could see the other's
-      // uncommitted key, so the retry must not be in flight beside it.
+      awaitCondition(() -> committingHeld() == 1, "the first transaction committing");
+      // A client retrying before its first answer: the first holds its head and is committing, so
+      // a second transaction could start now; but neither could see the other's uncommitted key,
+      // so the retry must not be in flight beside it.
       retry = committer.append(List.of(event(m, "x"), event(m, "y")));
       awaitCondition(
           () -> registry.get("gateway.ingest.queue.events").gauge().value() == 3,
           "the retry taken in");
-      // Taken in, but not started beside the first (which would start at once, with room for two
-      // transactions in flight): it waits for the first to finish.
       assertThat(count(registry, "gateway.ingest.groups", "expected_heads")).isEqualTo(1);
-      assertThat(waitingAtHeads()).isEqualTo(1);
-      await(blocker.query("ROLLBACK").execute());
+      assertThat(waitingAtHeads()).isZero();
+      await(holder.query("SELECT pg_advisory_unlock(73310)").execute());
     } finally {
-      blocker.close();
+      releaseCommits(holder);
     }
     assertThat(await(first)).extracting(AppendResult::seq).containsExactly(2L);
     List<AppendResult> repeated = await(retry);
