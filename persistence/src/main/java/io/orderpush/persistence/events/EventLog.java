@@ -8,6 +8,7 @@ import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.SqlClient;
 import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -49,9 +50,11 @@ public final class EventLog {
           + " WHERE k.ingested_at >= $3 AND k.ingested_at < $4";
 
   // The one-round-trip group commit (appendExpecting), first statement: the keys and chunks, with
-  // seqs from the heads the caller expects. Any key already stored within retention aborts it (the
-  // main query's snapshot does not see the CTEs' own rows). No merchant row is locked yet, so this
-  // runs while an earlier transaction over the same merchants is still committing.
+  // seqs from the heads the caller expects. A key stored before aborts it: the day's unique index
+  // fails the INSERT for one stored the same UTC day; the query looks in the other days retention
+  // keeps ($11-$12, and $13-$14 for a clock ahead of ours past midnight; its snapshot does not see
+  // the CTEs' own rows). No merchant row is locked yet, so this runs while an earlier transaction
+  // over the same merchants is still committing.
   private static final String WRITE_EXPECTING =
       "WITH keys AS ("
           + "  INSERT INTO event_keys (merchant_id, event_id, seq, ingested_at)"
@@ -65,7 +68,8 @@ public final class EventLog {
           + ")"
           + " SELECT ingest_expect(count(*) = 0, 'an event id was stored before') FROM event_keys k"
           + " JOIN unnest($1::text[], $2::text[]) AS q(m, e) ON k.merchant_id = q.m AND k.event_id = q.e"
-          + " WHERE k.ingested_at >= $11 AND k.ingested_at < $12";
+          + " WHERE (k.ingested_at >= $11 AND k.ingested_at < $12)"
+          + " OR (k.ingested_at >= $13 AND k.ingested_at < $14)";
 
   // Second statement: creates, locks (in sorted order, so concurrent groups cannot deadlock) and
   // advances each head in one pass, and aborts unless every head was where the seqs assumed.
@@ -86,7 +90,7 @@ public final class EventLog {
   public static final String EXPECTATION_FAILED = "OPX01";
 
   /** Written rows may carry a clock up to this far ahead of ours (another node's). */
-  private static final java.time.Duration CLOCK_SKEW = java.time.Duration.ofHours(1);
+  private static final Duration CLOCK_SKEW = Duration.ofHours(1);
 
   private static final String WRITE =
       "WITH keys AS ("
@@ -368,6 +372,10 @@ public final class EventLog {
             .addArrayOfString(cmk)
             .addString(fingerprint);
     Instant[] window = keyWindow(ingestedAt);
+    Instant dayStart =
+        java.time.LocalDate.ofInstant(ingestedAt, ZoneOffset.UTC)
+            .atStartOfDay(ZoneOffset.UTC)
+            .toInstant();
     Tuple writeExpecting =
         Tuple.tuple()
             .addArrayOfString(km)
@@ -381,6 +389,8 @@ public final class EventLog {
             .addArrayOfString(cmk)
             .addString(fingerprint)
             .addOffsetDateTime(window[0].atOffset(ZoneOffset.UTC))
+            .addOffsetDateTime(dayStart.atOffset(ZoneOffset.UTC))
+            .addOffsetDateTime(dayStart.plus(Duration.ofDays(1)).atOffset(ZoneOffset.UTC))
             .addOffsetDateTime(window[1].atOffset(ZoneOffset.UTC));
     Tuple advanceHeads =
         Tuple.tuple().addArrayOfString(headMerchants).addArrayOfLong(added).addArrayOfLong(heads);

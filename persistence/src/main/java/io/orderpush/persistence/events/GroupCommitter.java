@@ -420,7 +420,7 @@ public final class GroupCommitter {
     forgetHeads(group);
     if (group.expecting && ar.cause() instanceof PgException) {
       // PostgreSQL answered, so the transaction rolled back: run the group again, locking.
-      if (isExpectationFailed(ar.cause())) {
+      if (isRefusal(ar.cause())) {
         metrics.replanned.increment();
       }
       requeue(requests, false);
@@ -504,8 +504,11 @@ public final class GroupCommitter {
         && ("40P01".equals(pg.getSqlState()) || "40001".equals(pg.getSqlState()));
   }
 
-  private static boolean isExpectationFailed(Throwable err) {
-    return err instanceof PgException pg && EventLog.EXPECTATION_FAILED.equals(pg.getSqlState());
+  /** A head not where expected, or an event id stored before (this day's unique key, 23505). */
+  private static boolean isRefusal(Throwable err) {
+    return err instanceof PgException pg
+        && (EventLog.EXPECTATION_FAILED.equals(pg.getSqlState())
+            || "23505".equals(pg.getSqlState()));
   }
 
   private static boolean isDataError(Throwable err) {

@@ -275,6 +275,28 @@ class GroupCommitPipelineIT {
   }
 
   @Test
+  void shouldFindARepeatOfAnEventStoredOnAnEarlierDayOnTheExpectedHeadsPath() {
+    String m = merchant();
+    var registry = new SimpleMeterRegistry();
+    GroupCommitter committer = committer(2, 100, registry);
+    await(committer.append(List.of(event(m, "today")))); // seq 1; the committer knows the head
+    // An event stored yesterday (in yesterday's partition) with seq 7, as another day's ingest
+    // would have.
+    await(
+        pool.preparedQuery(
+                "INSERT INTO event_keys (merchant_id, event_id, seq, ingested_at)"
+                    + " VALUES ($1, 'yesterday', 7, $2)")
+            .execute(
+                Tuple.of(m, Instant.now().minus(Duration.ofDays(1)).atOffset(ZoneOffset.UTC))));
+
+    List<AppendResult> again =
+        await(committer.append(List.of(event(m, "yesterday"), event(m, "new"))));
+    assertThat(again).extracting(AppendResult::duplicate).containsExactly(true, false);
+    assertThat(again).extracting(AppendResult::seq).containsExactly(7L, 2L);
+    assertThat(count(registry, "gateway.ingest.groups.replanned", null)).isEqualTo(1);
+  }
+
+  @Test
   void shouldStoreAnEventOnceWhenItComesAgainWhileItsFirstTransactionIsInFlight() {
     String m = merchant();
     var registry = new SimpleMeterRegistry();
