@@ -293,8 +293,8 @@ public final class GroupCommitter {
     if (inFlightKeys.isEmpty()) {
       return false;
     }
-    for (NewEvent e : p.events) {
-      if (inFlightKeys.contains(new Key(e.merchantId(), e.eventId()))) {
+    for (Key k : p.keys()) {
+      if (inFlightKeys.contains(k)) {
         return true;
       }
     }
@@ -304,15 +304,20 @@ public final class GroupCommitter {
   /** Starts a group: the expected-heads way with {@code expected}, else (null) locking. */
   private void start(Group group, Map<String, Long> expected) {
     inFlight.add(group);
-    for (NewEvent e : group.events) {
-      if (inFlightKeys.add(new Key(e.merchantId(), e.eventId()))) {
-        group.keys.add(new Key(e.merchantId(), e.eventId()));
+    boolean repeats = false;
+    for (Pending p : group.requests) {
+      for (Key k : p.keys()) {
+        if (inFlightKeys.add(k)) {
+          group.keys.add(k);
+        } else {
+          repeats = true;
+        }
       }
     }
     Future<EventLog.Appended> outcome;
     if (expected != null) {
       metrics.expectingGroups.increment();
-      EventLog.Plan plan = log.plan(group.events, expected, Instant.now());
+      EventLog.Plan plan = log.plan(group.events, expected, Instant.now(), repeats);
       knownHeads.putAll(plan.heads());
       group.expecting = true;
       expectingInFlight++;
@@ -519,7 +524,31 @@ public final class GroupCommitter {
             || pg.getSqlState().startsWith("54"));
   }
 
-  private record Key(String merchantId, String eventId) {}
+  /** An event's identity, its hash computed once. */
+  private static final class Key {
+    final String merchantId;
+    final String eventId;
+    final int hash;
+
+    Key(String merchantId, String eventId) {
+      this.merchantId = merchantId;
+      this.eventId = eventId;
+      this.hash = 31 * merchantId.hashCode() + eventId.hashCode();
+    }
+
+    @Override
+    public int hashCode() {
+      return hash;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Key k
+          && k.hash == hash
+          && k.eventId.equals(eventId)
+          && k.merchantId.equals(merchantId);
+    }
+  }
 
   /** One transaction's requests. */
   private static final class Group {
@@ -561,10 +590,22 @@ public final class GroupCommitter {
 
     long timer = -1;
 
+    private Key[] keys;
+
     Pending(List<NewEvent> events, Promise<List<AppendResult>> promise, Context caller) {
       this.events = events;
       this.promise = promise;
       this.caller = caller;
+    }
+
+    Key[] keys() {
+      if (keys == null) {
+        keys = new Key[events.size()];
+        for (int i = 0; i < keys.length; i++) {
+          keys[i] = new Key(events.get(i).merchantId(), events.get(i).eventId());
+        }
+      }
+      return keys;
     }
 
     void succeed(List<AppendResult> results) {

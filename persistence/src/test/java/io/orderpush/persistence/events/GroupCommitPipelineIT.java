@@ -275,6 +275,23 @@ class GroupCommitPipelineIT {
   }
 
   @Test
+  void shouldAnswerAnEventRepeatedWithinARequestOnTheExpectedHeadsPath() {
+    String m = merchant();
+    var registry = new SimpleMeterRegistry();
+    GroupCommitter committer = committer(2, 100, registry);
+    await(committer.append(List.of(event(m, "w"))));
+    List<AppendResult> answer =
+        await(committer.append(List.of(event(m, "x"), event(m, "x"), event(m, "y"))));
+    assertThat(answer).extracting(AppendResult::seq).containsExactly(2L, 2L, 3L);
+    assertThat(answer).extracting(AppendResult::duplicate).containsExactly(false, true, false);
+    assertThat(count(registry, "gateway.ingest.groups", "expected_heads")).isEqualTo(1);
+    assertThat(count(registry, "gateway.ingest.groups.replanned", null)).isZero();
+    assertThat(await(new EventLog().read(pool, m, 1, 100)))
+        .extracting(LoggedEvent::seq)
+        .containsExactly(1L, 2L, 3L);
+  }
+
+  @Test
   void shouldFindARepeatOfAnEventStoredOnAnEarlierDayOnTheExpectedHeadsPath() {
     String m = merchant();
     var registry = new SimpleMeterRegistry();
