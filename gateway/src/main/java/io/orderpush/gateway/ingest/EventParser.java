@@ -345,6 +345,10 @@ public final class EventParser {
 
   private static void quote(StringBuilder out, String s) {
     out.append('"');
+    if (s.indexOf('"') < 0 && s.indexOf('\\') < 0) {
+      out.append(s).append('"');
+      return;
+    }
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
       if (c == '"' || c == '\\') {
