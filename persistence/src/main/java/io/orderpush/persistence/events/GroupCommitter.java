@@ -423,9 +423,12 @@ public final class GroupCommitter {
       return;
     }
     forgetHeads(group);
-    if (group.expecting && ar.cause() instanceof PgException) {
-      // PostgreSQL answered, so the transaction rolled back: run the group again, locking.
-      if (isRefusal(ar.cause())) {
+    Throwable cause = ar.cause();
+    if (group.expecting && (isRefusal(cause) || isTransient(cause) || isDataError(cause))) {
+      // PostgreSQL refused a statement, so the transaction rolled back: run the group again,
+      // locking (a data error then runs each request alone). Anything else (the connection lost,
+      // the server shutting down) may have come after the commit: answered as uncertain below.
+      if (isRefusal(cause)) {
         metrics.replanned.increment();
       }
       requeue(requests, false);
