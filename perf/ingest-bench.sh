@@ -210,6 +210,11 @@ metric() { # file name [label-substring] -> value of the first matching sample (
         END { if (!found) print 0 }' "$1"
 }
 json_num() { grep -o "\"$2\":[-0-9.eE]*" "$1" | head -n1 | cut -d: -f2; }
+# the server's WAL written so far: "records bytes" (server-wide: other databases' writes count too)
+wal_now() { psql -X -w -Atq -F' ' "$GATEWAY_PG_URL" -c 'SELECT wal_records, wal_bytes FROM pg_stat_wal'; }
+# WAL per event of a run: wal_per BEFORE AFTER EVENTS -> "records bytes" per event
+wal_per() { awk -v n="$3" -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); if (n < 1) n = 1
+    printf "%.2f %.0f\n", (y[1] - x[1]) / n, (y[2] - x[2]) / n }'; }
 
 # ------------------------------------------------------------------ the raw INSERT ceiling
 
@@ -224,16 +229,21 @@ raw_run() {
     wait_quiet
     "$PGBENCH" -n -M simple -c "$RAW_CLIENTS" -j "$(nproc)" -T "$DURATION" -f "$script" "$RAW_URL" \
         >"$OUT/$tag.log" 2>&1 &
-    local bp=$! rc=0
+    local bp=$! rc=0 wal0 wal1
+    wal0=$(wal_now)
     sleep 1; snapshot "$OUT/cpu-$tag-0.txt" "$bp"
     sleep $((DURATION - 3)); snapshot "$OUT/cpu-$tag-1.txt" "$bp"
     wait "$bp" || rc=$?
+    wal1=$(wal_now)
     ((rc == 0)) || { cat "$OUT/$tag.log" >&2; die "pgbench failed (exit $rc), see $OUT/$tag.log"; }
     local tps rows ratio cgw cbench cpg credis cmach ciow
     tps=$(awk '/^tps = / { print $3; exit }' "$OUT/$tag.log")
     rows=$(awk -v t="$tps" -v b="$batch" 'BEGIN { printf "%.0f", t * b }')
     ratio=$(awk -v g="$gw" -v r="$rows" 'BEGIN { printf "%.2f", (r > 0 ? g / r : 0) }')
     read -r cgw cbench cpg credis cmach ciow < <(split_cpu "$OUT/cpu-$tag-0.txt" "$OUT/cpu-$tag-1.txt")
+    local walrec walbytes
+    read -r walrec walbytes < <(wal_per "$wal0" "$wal1" "$(awk '/^number of transactions actually processed/ { print $NF * '"$batch"' }' "$OUT/$tag.log")")
+    echo "  run $run: raw ceiling: WAL per row (server-wide): $walrec records, $walbytes bytes"
     echo "  run $run: raw INSERT ceiling (pgbench, $RAW_CLIENTS clients, $batch rows/tx + heads upsert): $rows rows/s;" \
          "gateway/raw $ratio; CPU % of one core: gateway $cgw, pgbench $cbench, postgres $cpg, redis $credis," \
          "anything else $((cmach - cgw - cbench - cpg - credis)); machine busy $cmach of $(( $(nproc) * 100 )), iowait $ciow"
@@ -268,6 +278,7 @@ for batch in $BATCHES; do
         ((attempt == 0)) || tag=$tag-redo$attempt
         wait_quiet
         scrape "$OUT/metrics-$tag-before.txt"
+        wal0=$(wal_now)
         # shellcheck disable=SC2086
         java $BENCH_JAVA_OPTS -jar "$BENCH_JAR" --url="$BASE/v1/events" --batch="$batch" \
             --merchants="$MERCHANTS" --concurrency="$conc" --duration="$DURATION" --warmup="$WARMUP" \
@@ -278,6 +289,7 @@ for batch in $BATCHES; do
         sleep $((WARMUP + 1)); snapshot "$OUT/cpu-$tag-0.txt" "$bp"
         sleep $((DURATION - 3)); snapshot "$OUT/cpu-$tag-1.txt" "$bp"
         rc=0; wait "$bp" || rc=$?
+        wal1=$(wal_now)
         scrape "$OUT/metrics-$tag-after.txt"
         if ! grep -q '^RESULT_JSON ' "$OUT/bench-$tag.log"; then
             cat "$OUT/bench-$tag.log" >&2; die "run $tag produced no result"
@@ -296,6 +308,10 @@ for batch in $BATCHES; do
             'BEGIN { n = c1 - c0; if (n < 1) n = 1
                      printf "%.1f %.1f %.0f %.1f\n", (s1 - s0) / n * 1000, p99 * 1000, (g1 - g0) / n, (q1 - q0) / n }')
         read -r cgw cbench cpg credis cmach ciow < <(split_cpu "$OUT/cpu-$tag-0.txt" "$OUT/cpu-$tag-1.txt")
+        stored=$(awk -v a="$(metric "$b" gateway_ingest_events_total 'result="stored"')" \
+            -v b="$(metric "$a" gateway_ingest_events_total 'result="stored"')" 'BEGIN { printf "%.0f", b - a }')
+        read -r walrec walbytes < <(wal_per "$wal0" "$wal1" "$stored")
+        echo "  run $run: WAL per stored event (warm-up and drain included, server-wide): $walrec records, $walbytes bytes"
         echo "  run $run: group commit: mean $cmean ms per transaction (p99 $cp99 ms), $gmean events / $rmean requests per transaction;" \
              "CPU % of one core: gateway $cgw, load generator $cbench, postgres $cpg, redis $credis," \
              "anything else $((cmach - cgw - cbench - cpg - credis)); machine busy $cmach of $(( $(nproc) * 100 )), iowait $ciow"
