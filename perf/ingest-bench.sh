@@ -27,10 +27,18 @@
 #                              of GATEWAY_PG_URL (empty: use GATEWAY_PG_URL's database as is)
 #   BENCH_FRESH_DB=1           drop and recreate BENCH_DB first (0: keep its data)
 #   BENCH_DB_LOCALE            locale of a newly created BENCH_DB (e.g. C; default: the server's)
+#   BENCH_RAW=1                also measure the raw multi-row INSERT ceiling with pgbench after
+#                              each gateway run (perf/raw-insert.sh: the same ~600-byte rows,
+#                              BENCH_RAW_CLIENTS clients, batch-size rows per transaction plus the
+#                              heads upsert, same server and settings) and print the ratio (0: skip)
+#   BENCH_RAW_CLIENTS=8        pgbench clients for the ceiling
+#   BENCH_RAW_DB=<BENCH_DB>_raw  the ceiling's database (dropped and created on every invocation)
+#   PGBENCH=/usr/bin/pgbench   the pgbench binary (PostgreSQL's, same major version as the server)
 #   BENCH_GATEWAY_JAVA_OPTS    JVM options for the gateway   (default none)
 #   BENCH_JAVA_OPTS            JVM options for the generator (default -Xmx1g -XX:+UseSerialGC)
 #   BENCH_OUT                  directory for logs and results (default: a new temp dir)
 #   BENCH_REBUILD=1            rebuild the jars even if present
+#   BENCH_GATEWAY_JAR          run this gateway jar instead of the build's (e.g. a baseline's copy)
 #   GATEWAY_PG_URL, GATEWAY_REDIS_URL as for the gateway; other GATEWAY_* pass through.
 set -euo pipefail
 
@@ -51,11 +59,15 @@ REDO=${BENCH_REDO_DISTURBED:-3}
 BENCH_DB=${BENCH_DB-gateway_ingest_bench}
 FRESH_DB=${BENCH_FRESH_DB:-1}
 BENCH_JAVA_OPTS=${BENCH_JAVA_OPTS:--Xmx1g -XX:+UseSerialGC}
+RAW=${BENCH_RAW:-1}
+RAW_CLIENTS=${BENCH_RAW_CLIENTS:-8}
+RAW_DB=${BENCH_RAW_DB:-${BENCH_DB:-gateway_ingest_bench}_raw}
+PGBENCH=${PGBENCH:-/usr/bin/pgbench}
 export GATEWAY_PG_URL=${GATEWAY_PG_URL:-postgresql://gateway:gateway@127.0.0.1:5432/gateway}
 export GATEWAY_REDIS_URL=${GATEWAY_REDIS_URL:-redis://127.0.0.1:6379}
 OUT=${BENCH_OUT:-$(mktemp -d /tmp/ingest-bench.XXXXXX)}
 mkdir -p "$OUT"
-GATEWAY_JAR=$ROOT/gateway/target/gateway-0.1.0-SNAPSHOT.jar
+GATEWAY_JAR=${BENCH_GATEWAY_JAR:-$ROOT/gateway/target/gateway-0.1.0-SNAPSHOT.jar}
 BENCH_JAR=$ROOT/perf/target/ingest-bench.jar
 HZ=$(getconf CLK_TCK)
 
@@ -103,6 +115,19 @@ if [[ -n $BENCH_DB ]]; then
     export GATEWAY_PG_URL=${GATEWAY_PG_URL%/*}/$BENCH_DB
 fi
 
+# The raw ceiling's database: the same server, so the same settings; created like BENCH_DB.
+if ((RAW)); then
+    [[ $RAW_DB =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_RAW_DB must be a plain lower-case identifier"
+    [[ -x $PGBENCH ]] || die "$PGBENCH not found (set PGBENCH, or BENCH_RAW=0 to skip the ceiling)"
+    SERVER_URL=${GATEWAY_PG_URL%/*}/postgres
+    RAW_URL=${GATEWAY_PG_URL%/*}/$RAW_DB
+    psql -X -w -q "$SERVER_URL" -c "DROP DATABASE IF EXISTS $RAW_DB WITH (FORCE)" >/dev/null
+    create="CREATE DATABASE $RAW_DB"
+    [[ -z ${BENCH_DB_LOCALE:-} ]] || create+=" TEMPLATE template0 LOCALE '$BENCH_DB_LOCALE'"
+    psql -X -w -q "$SERVER_URL" -c "$create" >/dev/null || die "cannot create database $RAW_DB"
+    "$ROOT/perf/raw-insert.sh" schema "$RAW_URL" || die "cannot create the ceiling's tables"
+fi
+
 if [[ ! -f $GATEWAY_JAR || ${BENCH_REBUILD:-0} == 1 ]]; then
     log "building the gateway (mvn -q -DskipTests package)..."
     mvn -q -DskipTests package >&2
@@ -136,6 +161,7 @@ FSYNC=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW fsync')
 PGVER=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW server_version')
 GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -z $(git status --porcelain -- persistence gateway delivery 2>/dev/null) ]] || GIT_REV="$GIT_REV+uncommitted"
+[[ -z ${BENCH_GATEWAY_JAR:-} ]] || GIT_REV="$BENCH_GATEWAY_JAR"
 
 # ------------------------------------------------------------------ measuring helpers
 
@@ -144,11 +170,13 @@ GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # group. A pid new in the second snapshot counts in full; one gone by then is lost (short-lived
 # postgres backends: the gateway's pools keep theirs open, so this loses little).
 snapshot() { # file bench_pid
-    # Backends serving other databases (other people's tests on a shared server) are not ours:
+    # Backends serving other databases (other people's tests on a shared server) are not ours
+    # (the raw ceiling's, RAW_DB, are):
     # leaving them out of "postgres" puts their CPU under "anything else".
     local foreign
     foreign=" $(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT pid FROM pg_stat_activity
-        WHERE backend_type = 'client backend' AND datname IS DISTINCT FROM current_database()" | tr '\n' ' ') "
+        WHERE backend_type = 'client backend' AND datname IS DISTINCT FROM current_database()
+          AND datname IS DISTINCT FROM '${RAW_DB:-}'" | tr '\n' ' ') "
     {
         echo "T $(date +%s.%N)"
         awk '/^cpu / { print "M", $2+$3+$4+$7+$8+$9, $6, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat
@@ -182,6 +210,46 @@ metric() { # file name [label-substring] -> value of the first matching sample (
         END { if (!found) print 0 }' "$1"
 }
 json_num() { grep -o "\"$2\":[-0-9.eE]*" "$1" | head -n1 | cut -d: -f2; }
+# the server's WAL written so far: "records bytes" (server-wide: other databases' writes count too)
+wal_now() { psql -X -w -Atq -F' ' "$GATEWAY_PG_URL" -c 'SELECT wal_records, wal_bytes FROM pg_stat_wal'; }
+# WAL per event of a run: wal_per BEFORE AFTER EVENTS -> "records bytes" per event
+wal_per() { awk -v n="$3" -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); if (n < 1) n = 1
+    printf "%.2f %.0f\n", (y[1] - x[1]) / n, (y[2] - x[2]) / n }'; }
+
+# ------------------------------------------------------------------ the raw INSERT ceiling
+
+RAW_RESULTS=$OUT/raw.tsv
+printf 'batch\trun\trows_per_s\ttps\tgateway_events_per_s\tratio\tcpu_gateway\tcpu_pgbench\tcpu_postgres\tcpu_redis\tcpu_other\tcpu_machine\tiowait\n' >"$RAW_RESULTS"
+
+# raw_run BATCH RUN GATEWAY_RATE: one pgbench run as long as a gateway run, right after it, with
+# the same CPU accounting (pgbench in the "load generator" column).
+raw_run() {
+    local batch=$1 run=$2 gw=$3 tag=raw-b$1-r$2 script=$OUT/raw-$1.sql
+    [[ -f $script ]] || "$ROOT/perf/raw-insert.sh" script "$batch" "$script"
+    wait_quiet
+    "$PGBENCH" -n -M simple -c "$RAW_CLIENTS" -j "$(nproc)" -T "$DURATION" -f "$script" "$RAW_URL" \
+        >"$OUT/$tag.log" 2>&1 &
+    local bp=$! rc=0 wal0 wal1
+    wal0=$(wal_now)
+    sleep 1; snapshot "$OUT/cpu-$tag-0.txt" "$bp"
+    sleep $((DURATION - 3)); snapshot "$OUT/cpu-$tag-1.txt" "$bp"
+    wait "$bp" || rc=$?
+    wal1=$(wal_now)
+    ((rc == 0)) || { cat "$OUT/$tag.log" >&2; die "pgbench failed (exit $rc), see $OUT/$tag.log"; }
+    local tps rows ratio cgw cbench cpg credis cmach ciow
+    tps=$(awk '/^tps = / { print $3; exit }' "$OUT/$tag.log")
+    rows=$(awk -v t="$tps" -v b="$batch" 'BEGIN { printf "%.0f", t * b }')
+    ratio=$(awk -v g="$gw" -v r="$rows" 'BEGIN { printf "%.2f", (r > 0 ? g / r : 0) }')
+    read -r cgw cbench cpg credis cmach ciow < <(split_cpu "$OUT/cpu-$tag-0.txt" "$OUT/cpu-$tag-1.txt")
+    local walrec walbytes
+    read -r walrec walbytes < <(wal_per "$wal0" "$wal1" "$(awk '/^number of transactions actually processed/ { print $NF * '"$batch"' }' "$OUT/$tag.log")")
+    echo "  run $run: raw ceiling: WAL per row (server-wide): $walrec records, $walbytes bytes"
+    echo "  run $run: raw INSERT ceiling (pgbench, $RAW_CLIENTS clients, $batch rows/tx + heads upsert): $rows rows/s;" \
+         "gateway/raw $ratio; CPU % of one core: gateway $cgw, pgbench $cbench, postgres $cpg, redis $credis," \
+         "anything else $((cmach - cgw - cbench - cpg - credis)); machine busy $cmach of $(( $(nproc) * 100 )), iowait $ciow"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$batch" "$run" "$rows" "$tps" "$gw" "$ratio" \
+        "$cgw" "$cbench" "$cpg" "$credis" "$((cmach - cgw - cbench - cpg - credis))" "$cmach" "$ciow" >>"$RAW_RESULTS"
+}
 
 # ------------------------------------------------------------------ runs
 
@@ -210,6 +278,7 @@ for batch in $BATCHES; do
         ((attempt == 0)) || tag=$tag-redo$attempt
         wait_quiet
         scrape "$OUT/metrics-$tag-before.txt"
+        wal0=$(wal_now)
         # shellcheck disable=SC2086
         java $BENCH_JAVA_OPTS -jar "$BENCH_JAR" --url="$BASE/v1/events" --batch="$batch" \
             --merchants="$MERCHANTS" --concurrency="$conc" --duration="$DURATION" --warmup="$WARMUP" \
@@ -220,6 +289,7 @@ for batch in $BATCHES; do
         sleep $((WARMUP + 1)); snapshot "$OUT/cpu-$tag-0.txt" "$bp"
         sleep $((DURATION - 3)); snapshot "$OUT/cpu-$tag-1.txt" "$bp"
         rc=0; wait "$bp" || rc=$?
+        wal1=$(wal_now)
         scrape "$OUT/metrics-$tag-after.txt"
         if ! grep -q '^RESULT_JSON ' "$OUT/bench-$tag.log"; then
             cat "$OUT/bench-$tag.log" >&2; die "run $tag produced no result"
@@ -238,6 +308,10 @@ for batch in $BATCHES; do
             'BEGIN { n = c1 - c0; if (n < 1) n = 1
                      printf "%.1f %.1f %.0f %.1f\n", (s1 - s0) / n * 1000, p99 * 1000, (g1 - g0) / n, (q1 - q0) / n }')
         read -r cgw cbench cpg credis cmach ciow < <(split_cpu "$OUT/cpu-$tag-0.txt" "$OUT/cpu-$tag-1.txt")
+        stored=$(awk -v a="$(metric "$b" gateway_ingest_events_total 'result="stored"')" \
+            -v b="$(metric "$a" gateway_ingest_events_total 'result="stored"')" 'BEGIN { printf "%.0f", b - a }')
+        read -r walrec walbytes < <(wal_per "$wal0" "$wal1" "$stored")
+        echo "  run $run: WAL per stored event (warm-up and drain included, server-wide): $walrec records, $walbytes bytes"
         echo "  run $run: group commit: mean $cmean ms per transaction (p99 $cp99 ms), $gmean events / $rmean requests per transaction;" \
              "CPU % of one core: gateway $cgw, load generator $cbench, postgres $cpg, redis $credis," \
              "anything else $((cmach - cgw - cbench - cpg - credis)); machine busy $cmach of $(( $(nproc) * 100 )), iowait $ciow"
@@ -248,6 +322,10 @@ for batch in $BATCHES; do
                 continue
             fi
             log "WARNING: run $tag shared the machine with other work (${other}% of a core): figures are disturbed"
+        fi
+        gw_rate=$(json_num "$r" eventsPerS)
+        if ((RAW)); then
+            raw_run "$batch" "$run" "$gw_rate"
         fi
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$batch" "$run" \
             "$(json_num "$r" eventsPerS)" "$(json_num "$r" requestsPerS)" "$(json_num "$r" p50Ms)" "$(json_num "$r" p99Ms)" \
@@ -272,6 +350,19 @@ for batch in $BATCHES; do
         "$(col "$batch" 10 | median)" "$(col "$batch" 12 | median)" \
         "$(col "$batch" 14 | median)/$(col "$batch" 15 | median)/$(col "$batch" 16 | median)/$(col "$batch" 17 | median)/$(col "$batch" 18 | median)"
 done
+if ((RAW)); then
+    rcol() { awk -F'\t' -v b="$1" -v c="$2" 'NR > 1 && $1 == b { print $c }' "$RAW_RESULTS"; }
+    echo
+    echo "== raw multi-row INSERT ceiling, same server and settings (pgbench -M simple, $RAW_CLIENTS clients, rows ~600 bytes + heads upsert; perf/raw-insert.sh)"
+    printf '%-6s %12s %14s %12s %s\n' batch rows/s "gateway ev/s" "ratio" "cpu% gw/pgbench/pg/redis/other (raw runs)"
+    for batch in $BATCHES; do
+        printf '%-6s %12s %14s %12s %s\n' "$batch" "$(rcol "$batch" 3 | median)" "$(rcol "$batch" 5 | median)" \
+            "$(rcol "$batch" 6 | median)" \
+            "$(rcol "$batch" 7 | median)/$(rcol "$batch" 8 | median)/$(rcol "$batch" 9 | median)/$(rcol "$batch" 10 | median)/$(rcol "$batch" 11 | median)"
+        echo "       ratio per run (gateway run / the pgbench run right after it): $(rcol "$batch" 6 | tr '\n' ' ')"
+    done
+    echo "(ratio: the median of the per-run ratios; per-run table: $RAW_RESULTS)"
+fi
 disturbed=$(awk -F'\t' 'NR > 1 && $18 > 20' "$RESULTS" | wc -l)
 ((disturbed == 0)) || echo "WARNING: $disturbed run(s) shared the machine with other work (cpu_other > 20): treat these figures as low"
 echo "(per-run table: $RESULTS)"

@@ -92,7 +92,7 @@ public final class Gateway {
 
   private Gateway(GatewayConfig config) {
     this.config = config;
-    this.log = new EventLog(new Masker(config.masking()));
+    this.log = new EventLog(new Masker(config.masking()), config.retentionDays());
     this.vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
   }
 

@@ -47,6 +47,29 @@ class EventParserTest {
   }
 
   @Test
+  void shouldRenderTheTailExactlyAsJacksonWouldWithQuotesBackslashesAndNonAsciiInIds()
+      throws Exception {
+    String[] ids = {"e\"1", "a\\b", "\u5f20\u4e09", "\ud83d\ude00x", "</script>", "x\u2028y"};
+    for (String id : ids) {
+      String data = "{\"k\":\"v\"}";
+      var out = new java.io.StringWriter();
+      try (var g = new com.fasterxml.jackson.core.JsonFactory().createGenerator(out)) {
+        g.writeStartObject();
+        g.writeStringField("eventId", id);
+        g.writeStringField("orderId", "o-" + id);
+        g.writeStringField("type", "order.paid");
+        g.writeStringField("occurredAt", "2026-11-11T00:00:01.250Z");
+        g.writeFieldName("data");
+        g.writeRawValue(data);
+        g.writeEndObject();
+      }
+      assertThat(
+              EventParser.renderTail(id, "o-" + id, "order.paid", "2026-11-11T00:00:01.250Z", data))
+          .isEqualTo(out.toString().substring(1));
+    }
+  }
+
+  @Test
   void shouldReadNdjsonAndArraysAlike() {
     assertThat(parse(event("a", "{}") + "\n" + event("b", "{}") + "\n"))
         .extracting(NewEvent::eventId)

@@ -3,10 +3,12 @@ package io.orderpush.persistence.events;
 import io.orderpush.persistence.masking.MaskRules;
 import io.orderpush.persistence.masking.Masker;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.SqlClient;
 import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -38,10 +40,57 @@ public final class EventLog {
       "SELECT merchant_id, head_seq FROM merchants WHERE merchant_id = ANY($1::text[])"
           + " ORDER BY merchant_id COLLATE \"C\" FOR UPDATE";
 
+  // Bounded to what retention keeps ($3) and to what can have been written ($4): the day partitions
+  // created ahead, and those past retention not dropped yet, are pruned instead of probed for
+  // every event.
   private static final String FIND_KEYS =
       "SELECT k.merchant_id, k.event_id, k.seq FROM event_keys k"
           + " JOIN unnest($1::text[], $2::text[]) AS q(merchant_id, event_id)"
-          + " ON k.merchant_id = q.merchant_id AND k.event_id = q.event_id";
+          + " ON k.merchant_id = q.merchant_id AND k.event_id = q.event_id"
+          + " WHERE k.ingested_at >= $3 AND k.ingested_at < $4";
+
+  // The one-round-trip group commit (appendExpecting), first statement: the keys and chunks, with
+  // seqs from the heads the caller expects. A key stored before aborts it: the day's unique index
+  // fails the INSERT for one stored the same UTC day; the query looks in the other days retention
+  // keeps ($11-$12, and $13-$14 for a clock ahead of ours past midnight; its snapshot does not see
+  // the CTEs' own rows). No merchant row is locked yet, so this runs while an earlier transaction
+  // over the same merchants is still committing.
+  private static final String WRITE_EXPECTING =
+      "WITH keys AS ("
+          + "  INSERT INTO event_keys (merchant_id, event_id, seq, ingested_at)"
+          + "  SELECT m, e, s, $4::timestamptz FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(m, e, s)"
+          + "), chunks AS ("
+          + "  INSERT INTO event_chunks"
+          + "    (merchant_id, first_seq, last_seq, ingested_at, events, masked, masked_by)"
+          + "  SELECT m, f, l, $4::timestamptz, ev, mk, $10"
+          + "  FROM unnest($5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[])"
+          + "    AS t(m, f, l, ev, mk)"
+          + ")"
+          + " SELECT ingest_expect(count(*) = 0, 'an event id was stored before') FROM event_keys k"
+          + " JOIN unnest($1::text[], $2::text[]) AS q(m, e) ON k.merchant_id = q.m AND k.event_id = q.e"
+          + " WHERE (k.ingested_at >= $11 AND k.ingested_at < $12)"
+          + " OR (k.ingested_at >= $13 AND k.ingested_at < $14)";
+
+  // Second statement: creates, locks (in sorted order, so concurrent groups cannot deadlock) and
+  // advances each head in one pass, and aborts unless every head was where the seqs assumed.
+  private static final String ADVANCE_HEADS =
+      "WITH heads AS ("
+          + "  INSERT INTO merchants AS h (merchant_id, head_seq)"
+          + "  SELECT m, n FROM unnest($1::text[], $2::bigint[]) AS u(m, n) ORDER BY m COLLATE \"C\""
+          + "  ON CONFLICT (merchant_id) DO UPDATE SET head_seq = h.head_seq + EXCLUDED.head_seq"
+          + "  RETURNING h.merchant_id, h.head_seq"
+          + ")"
+          + " SELECT ingest_expect(count(*) = 0, 'a head moved') FROM heads"
+          + " JOIN unnest($1::text[], $3::bigint[]) AS x(m, h) ON heads.merchant_id = x.m"
+          + " WHERE heads.head_seq <> x.h";
+
+  /**
+   * SQLSTATE of {@code ingest_expect}: PostgreSQL's heads or keys are not what the seqs assumed.
+   */
+  public static final String EXPECTATION_FAILED = "OPX01";
+
+  /** Written rows may carry a clock up to this far ahead of ours (another node's). */
+  private static final Duration CLOCK_SKEW = Duration.ofHours(1);
 
   private static final String WRITE =
       "WITH keys AS ("
@@ -80,6 +129,7 @@ public final class EventLog {
       DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
   private final Masker masker;
+  private final int retentionDays;
 
   /** A log whose masked renderings follow the default path list. */
   public EventLog() {
@@ -89,10 +139,19 @@ public final class EventLog {
   /**
    * A log that stores masked renderings made with {@code masker}'s rules (the edge renders them
    * with the same masker, see {@link NewEvent}), and masks on read the events of chunks stored
-   * under other rules or before masking existed.
+   * under other rules or before masking existed. Repeats are looked for in every stored day.
    */
   public EventLog(Masker masker) {
+    this(masker, 0);
+  }
+
+  /**
+   * @param retentionDays the days {@link PartitionMaintainer#dropExpired} keeps: a repeated event
+   *     id is looked for only among the keys of those days (0: every stored day)
+   */
+  public EventLog(Masker masker, int retentionDays) {
     this.masker = masker;
+    this.retentionDays = retentionDays;
   }
 
   public Masker masker() {
@@ -105,6 +164,14 @@ public final class EventLog {
    * follow commit order.
    */
   public Future<List<AppendResult>> append(SqlConnection tx, List<NewEvent> events, Instant now) {
+    return appendLocked(tx, events, now).map(Appended::results);
+  }
+
+  /**
+   * {@link #append}, also answering each merchant's head once the caller commits: the heads {@link
+   * #appendExpecting} may then assume.
+   */
+  public Future<Appended> appendLocked(SqlConnection tx, List<NewEvent> events, Instant now) {
     Instant ingestedAt = now.truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
     String[] merchants =
         events.stream().map(NewEvent::merchantId).distinct().sorted().toArray(String[]::new);
@@ -118,20 +185,110 @@ public final class EventLog {
               for (Row row : heads) {
                 head.put(row.getString(0), row.getLong(1));
               }
-              return findKeys(tx, events)
-                  .compose(existing -> write(tx, events, head, existing, ingestedAt));
+              return findKeys(tx, events, ingestedAt)
+                  .compose(
+                      existing -> {
+                        Plan plan = plan(events, head, existing, ingestedAt);
+                        Appended done = new Appended(plan.results, plan.heads);
+                        if (plan.write == null) {
+                          return Future.succeededFuture(done);
+                        }
+                        return tx.preparedQuery(WRITE).execute(plan.write).map(ignored -> done);
+                      });
             });
   }
 
-  private Future<Map<Key, Long>> findKeys(SqlConnection tx, List<NewEvent> events) {
+  /**
+   * Appends {@code events} in one transaction of its own on {@code conn}, sent at once (BEGIN, two
+   * statements, COMMIT: PostgreSQL's pipelining, no wait for an answer in between), with seqs that
+   * follow {@code expected}: each merchant's head as the caller believes it will be when this
+   * transaction takes the merchant's row lock. That may be before an earlier transaction, still
+   * committing on another connection, has committed: this one's keys and chunks are written
+   * meanwhile, and it waits for the row locks only at its end.
+   *
+   * <p>It commits only if PostgreSQL agrees: every head as expected, and no event id stored before
+   * within retention. Otherwise nothing is written and the future fails with a {@link
+   * io.vertx.pgclient.PgException} of SQLSTATE {@link #EXPECTATION_FAILED}; {@link #appendLocked}
+   * then does it the locking way. Events repeated within {@code events} are answered here as
+   * duplicates of their first occurrence. The caller must not have two transactions holding the
+   * same event id in flight at once (neither would see the other's keys).
+   *
+   * @param plan {@link #plan} of the events and the heads expected
+   * @param atHeads completed once PostgreSQL has answered the heads statement: true when this
+   *     transaction holds its merchants' row locks with the heads advanced (a transaction started
+   *     now finds them there), false when it will roll back
+   */
+  public Future<Appended> appendExpecting(SqlConnection conn, Plan plan, Promise<Boolean> atHeads) {
+    Appended done = new Appended(plan.results, plan.heads);
+    if (plan.write == null) {
+      atHeads.tryComplete(true);
+      return Future.succeededFuture(done);
+    }
+    Future<?> begin = conn.query("BEGIN").execute();
+    Future<?> write = conn.preparedQuery(WRITE_EXPECTING).execute(plan.writeExpecting);
+    Future<?> heads = conn.preparedQuery(ADVANCE_HEADS).execute(plan.advanceHeads);
+    heads.onComplete(ar -> atHeads.tryComplete(ar.succeeded()));
+    // After a failed statement PostgreSQL ends the aborted transaction on COMMIT with a ROLLBACK.
+    Future<?> commit = conn.query("COMMIT").execute();
+    return Future.join(begin, write, heads, commit)
+        .transform(
+            ar -> {
+              for (Future<?> f : List.of(begin, write, heads, commit)) {
+                if (f.failed()) {
+                  return Future.failedFuture(f.cause());
+                }
+              }
+              return Future.succeededFuture(done);
+            });
+  }
+
+  /**
+   * Seqs, rendered events and statement parameters for appending {@code events} on top of {@code
+   * expectedHeads} (each merchant's head; {@link #appendExpecting}): computed before the
+   * transaction, so the caller can assume the resulting heads for the next one at once.
+   */
+  public Plan plan(List<NewEvent> events, Map<String, Long> expectedHeads, Instant now) {
+    return plan(events, expectedHeads, now, true);
+  }
+
+  /**
+   * {@link #plan}; {@code mayRepeat} false says no event id comes twice in {@code events}, which
+   * spares looking each one up.
+   */
+  public Plan plan(
+      List<NewEvent> events, Map<String, Long> expectedHeads, Instant now, boolean mayRepeat) {
+    Instant ingestedAt = now.truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+    return plan(
+        events, new HashMap<>(expectedHeads), mayRepeat ? new HashMap<>() : null, ingestedAt);
+  }
+
+  private Instant[] keyWindow(Instant ingestedAt) {
+    Instant from =
+        retentionDays <= 0
+            ? Instant.EPOCH
+            : java.time.LocalDate.ofInstant(ingestedAt, ZoneOffset.UTC)
+                .minusDays(retentionDays)
+                .atStartOfDay(ZoneOffset.UTC)
+                .toInstant();
+    return new Instant[] {from, ingestedAt.plus(CLOCK_SKEW)};
+  }
+
+  private Future<Map<Key, Long>> findKeys(
+      SqlConnection tx, List<NewEvent> events, Instant ingestedAt) {
     String[] merchants = new String[events.size()];
     String[] ids = new String[events.size()];
     for (int i = 0; i < events.size(); i++) {
       merchants[i] = events.get(i).merchantId();
       ids[i] = events.get(i).eventId();
     }
+    Instant[] window = keyWindow(ingestedAt);
     return tx.preparedQuery(FIND_KEYS)
-        .execute(Tuple.tuple().addArrayOfString(merchants).addArrayOfString(ids))
+        .execute(
+            Tuple.tuple()
+                .addArrayOfString(merchants)
+                .addArrayOfString(ids)
+                .addOffsetDateTime(window[0].atOffset(ZoneOffset.UTC))
+                .addOffsetDateTime(window[1].atOffset(ZoneOffset.UTC)))
         .map(
             rows -> {
               Map<Key, Long> found = new HashMap<>();
@@ -142,12 +299,13 @@ public final class EventLog {
             });
   }
 
-  private Future<List<AppendResult>> write(
-      SqlConnection tx,
-      List<NewEvent> events,
-      Map<String, Long> head,
-      Map<Key, Long> seen,
-      Instant ingestedAt) {
+  /**
+   * Seqs, renderings and parameters of one append: {@code head} (each merchant's head, advanced
+   * here) and {@code seen} (stored keys, extended here; null when no id can repeat) are the
+   * caller's copies.
+   */
+  private Plan plan(
+      List<NewEvent> events, Map<String, Long> head, Map<Key, Long> seen, Instant ingestedAt) {
     String prefixTail = ",\"ingestedAt\":\"" + ISO_MILLIS.format(ingestedAt) + "\",";
     List<AppendResult> results = new ArrayList<>(events.size());
     List<String> keyMerchants = new ArrayList<>();
@@ -155,14 +313,24 @@ public final class EventLog {
     List<Long> keySeqs = new ArrayList<>();
     Map<String, ChunkBuilder> chunks = new TreeMap<>();
     for (NewEvent e : events) {
-      Key key = new Key(e.merchantId(), e.eventId());
-      Long existing = seen.get(key);
-      if (existing != null) {
-        results.add(new AppendResult(e.merchantId(), e.eventId(), existing, true, null));
-        continue;
+      Key key = null;
+      if (seen != null) {
+        key = new Key(e.merchantId(), e.eventId());
+        Long existing = seen.get(key);
+        if (existing != null) {
+          results.add(new AppendResult(e.merchantId(), e.eventId(), existing, true, null));
+          continue;
+        }
       }
-      long seq = head.merge(e.merchantId(), 1L, Long::sum);
-      seen.put(key, seq);
+      Long before = head.get(e.merchantId());
+      if (before == null) {
+        throw new IllegalArgumentException("no head given for merchant " + e.merchantId());
+      }
+      long seq = before + 1;
+      head.put(e.merchantId(), seq);
+      if (seen != null) {
+        seen.put(key, seq);
+      }
       String json = "{\"seq\":" + seq + prefixTail + e.renderedTail();
       String masked =
           e.maskedTail() == null ? null : "{\"seq\":" + seq + prefixTail + e.maskedTail();
@@ -173,7 +341,7 @@ public final class EventLog {
       chunks.computeIfAbsent(e.merchantId(), m -> new ChunkBuilder()).add(seq, json, masked);
     }
     if (keySeqs.isEmpty()) {
-      return Future.succeededFuture(results);
+      return new Plan(results, head, null, null, null);
     }
     List<String> chunkMerchants = new ArrayList<>();
     List<Long> firsts = new ArrayList<>();
@@ -182,9 +350,12 @@ public final class EventLog {
     List<String> maskedBodies = new ArrayList<>();
     String[] headMerchants = chunks.keySet().toArray(String[]::new);
     Long[] heads = new Long[headMerchants.length];
+    Long[] added = new Long[headMerchants.length];
     for (int i = 0; i < headMerchants.length; i++) {
       heads[i] = head.get(headMerchants[i]);
-      for (ChunkBuilder.Chunk c : chunks.get(headMerchants[i]).chunks()) {
+      List<ChunkBuilder.Chunk> built = chunks.get(headMerchants[i]).chunks();
+      added[i] = built.get(built.size() - 1).last() - built.get(0).first() + 1;
+      for (ChunkBuilder.Chunk c : built) {
         chunkMerchants.add(headMerchants[i]);
         firsts.add(c.first());
         lasts.add(c.last());
@@ -192,21 +363,86 @@ public final class EventLog {
         maskedBodies.add(c.masked());
       }
     }
-    Tuple params =
+    String[] km = keyMerchants.toArray(String[]::new);
+    String[] ki = keyIds.toArray(String[]::new);
+    Long[] ks = keySeqs.toArray(Long[]::new);
+    java.time.OffsetDateTime at = ingestedAt.atOffset(ZoneOffset.UTC);
+    String[] cm = chunkMerchants.toArray(String[]::new);
+    Long[] cf = firsts.toArray(Long[]::new);
+    Long[] cl = lasts.toArray(Long[]::new);
+    String[] cb = bodies.toArray(String[]::new);
+    String[] cmk = maskedBodies.toArray(String[]::new);
+    String fingerprint = masker.rules().fingerprint();
+    Tuple write =
         Tuple.tuple()
-            .addArrayOfString(keyMerchants.toArray(String[]::new))
-            .addArrayOfString(keyIds.toArray(String[]::new))
-            .addArrayOfLong(keySeqs.toArray(Long[]::new))
-            .addOffsetDateTime(ingestedAt.atOffset(ZoneOffset.UTC))
-            .addArrayOfString(chunkMerchants.toArray(String[]::new))
-            .addArrayOfLong(firsts.toArray(Long[]::new))
-            .addArrayOfLong(lasts.toArray(Long[]::new))
-            .addArrayOfString(bodies.toArray(String[]::new))
+            .addArrayOfString(km)
+            .addArrayOfString(ki)
+            .addArrayOfLong(ks)
+            .addOffsetDateTime(at)
+            .addArrayOfString(cm)
+            .addArrayOfLong(cf)
+            .addArrayOfLong(cl)
+            .addArrayOfString(cb)
             .addArrayOfString(headMerchants)
             .addArrayOfLong(heads)
-            .addArrayOfString(maskedBodies.toArray(String[]::new))
-            .addString(masker.rules().fingerprint());
-    return tx.preparedQuery(WRITE).execute(params).map(ignored -> results);
+            .addArrayOfString(cmk)
+            .addString(fingerprint);
+    Instant[] window = keyWindow(ingestedAt);
+    Instant dayStart =
+        java.time.LocalDate.ofInstant(ingestedAt, ZoneOffset.UTC)
+            .atStartOfDay(ZoneOffset.UTC)
+            .toInstant();
+    Tuple writeExpecting =
+        Tuple.tuple()
+            .addArrayOfString(km)
+            .addArrayOfString(ki)
+            .addArrayOfLong(ks)
+            .addOffsetDateTime(at)
+            .addArrayOfString(cm)
+            .addArrayOfLong(cf)
+            .addArrayOfLong(cl)
+            .addArrayOfString(cb)
+            .addArrayOfString(cmk)
+            .addString(fingerprint)
+            .addOffsetDateTime(window[0].atOffset(ZoneOffset.UTC))
+            .addOffsetDateTime(dayStart.atOffset(ZoneOffset.UTC))
+            .addOffsetDateTime(dayStart.plus(Duration.ofDays(1)).atOffset(ZoneOffset.UTC))
+            .addOffsetDateTime(window[1].atOffset(ZoneOffset.UTC));
+    Tuple advanceHeads =
+        Tuple.tuple().addArrayOfString(headMerchants).addArrayOfLong(added).addArrayOfLong(heads);
+    return new Plan(results, head, write, writeExpecting, advanceHeads);
+  }
+
+  /** What an append answers: one result per event in input order, and the heads it leaves. */
+  public record Appended(List<AppendResult> results, Map<String, Long> heads) {}
+
+  /**
+   * An append worked out before its transaction (see {@link #plan}): {@code heads} are the heads it
+   * leaves once committed.
+   */
+  public static final class Plan {
+    private final List<AppendResult> results;
+    private final Map<String, Long> heads;
+    private final Tuple write;
+    private final Tuple writeExpecting;
+    private final Tuple advanceHeads;
+
+    private Plan(
+        List<AppendResult> results,
+        Map<String, Long> heads,
+        Tuple write,
+        Tuple writeExpecting,
+        Tuple advanceHeads) {
+      this.results = results;
+      this.heads = heads;
+      this.write = write;
+      this.writeExpecting = writeExpecting;
+      this.advanceHeads = advanceHeads;
+    }
+
+    public Map<String, Long> heads() {
+      return heads;
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.orderpush.persistence.events;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -20,32 +21,44 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * Groups concurrent ingest requests into shared transactions.
+ * Groups concurrent ingest requests into shared transactions, and keeps up to {@code transactions}
+ * of them in flight at once, each on its own connection.
  *
- * <p>Requests go to one of {@code lanes} lanes by their first merchant, so a hot merchant's
- * requests gather in one lane and commit together instead of queueing on its row lock from every
- * lane; each lane runs one transaction at a time on its own connection. All state lives on one
- * Vert.x context, so nothing here needs a lock. The queue is bounded: past {@code maxQueuedEvents}
- * a request is refused with {@link IngestOverloadedException} rather than buffered. Every request
- * is answered within {@code answerWithin}: one still waiting then fails with {@link
- * IngestTimeoutException}, whether it is queued behind a commit that PostgreSQL does not answer or
- * in it (the connection itself is cut by the pool's read-idle timeout, see {@code PgPools}).
+ * <p>Seqs follow commit order because each transaction advances its merchants' heads under their
+ * row locks (in sorted order) and holds them until it commits. A group whose merchants' heads this
+ * committer knows (from its own earlier commits) takes the expected-heads path ({@link
+ * EventLog#appendExpecting}): its seqs continue from the heads the groups before it will leave,
+ * whether or not those have committed yet, and the whole transaction goes out in one round trip.
+ * PostgreSQL writes its keys and chunks while the earlier group commits, and the transaction waits
+ * for the shared merchants' row locks only at its end, where it checks that every head is where its
+ * seqs assumed. If not (an earlier transaction failed, another node wrote, an event id came back),
+ * it rolls back and the group runs again the locking way ({@link EventLog#appendLocked}), which
+ * reads the heads under lock first; merchants seen for the first time go that way too. Two groups
+ * in flight never hold the same event id: a request repeating one still in flight waits for it.
+ *
+ * <p>Groups complete in the order they were started: answers, and the committed events handed to
+ * delivery, keep each merchant's seq order. All state lives on one Vert.x context, so nothing here
+ * needs a lock. The queue is bounded: past {@code maxQueuedEvents} a request is refused with {@link
+ * IngestOverloadedException} rather than buffered. Every request is answered within {@code
+ * answerWithin}: one still waiting then fails with {@link IngestTimeoutException}, whether it is
+ * queued behind a commit that PostgreSQL does not answer or in it (the connection itself is cut by
+ * the pool's read-idle timeout, see {@code PgPools}).
  */
 public final class GroupCommitter {
 
   /**
-   * @param lanes concurrent transactions (and writer connections)
+   * @param transactions group-commit transactions in flight at once (and writer connections)
    * @param maxGroupEvents events one transaction takes at most (a larger request still goes alone)
-   * @param maxQueuedEvents events waiting across all lanes before requests are refused
+   * @param maxQueuedEvents events waiting before requests are refused
    * @param answerWithin longest a request waits for its commit before it fails with {@link
    *     IngestTimeoutException}; zero for no limit
    */
   public record Settings(
-      int lanes, int maxGroupEvents, int maxQueuedEvents, Duration answerWithin) {
+      int transactions, int maxGroupEvents, int maxQueuedEvents, Duration answerWithin) {
 
     /** Settings without an answer deadline. */
-    public Settings(int lanes, int maxGroupEvents, int maxQueuedEvents) {
-      this(lanes, maxGroupEvents, maxQueuedEvents, Duration.ZERO);
+    public Settings(int transactions, int maxGroupEvents, int maxQueuedEvents) {
+      this(transactions, maxGroupEvents, maxQueuedEvents, Duration.ZERO);
     }
   }
 
@@ -57,7 +70,30 @@ public final class GroupCommitter {
   private final EventLog log;
   private final Settings settings;
   private final IngestMetrics metrics;
-  private final Lane[] lanes;
+  private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+
+  /** Groups started and not yet finished, in the order they started. */
+  private final ArrayDeque<Group> inFlight = new ArrayDeque<>();
+
+  /** The event ids of the groups in flight. */
+  private final Set<Key> inFlightKeys = new HashSet<>();
+
+  /**
+   * Each merchant's head once every group in flight has committed, for the merchants this committer
+   * can vouch for: learnt from a locking commit, advanced by each expected-heads group as it
+   * starts, forgotten whenever a transaction fails.
+   */
+  private final Map<String, Long> knownHeads = new HashMap<>();
+
+  /** Merchants whose head a locking group in flight will tell: not known until it finishes. */
+  private final Map<String, Group> awaitedHeads = new HashMap<>();
+
+  /** Expected-heads groups that do not hold their heads yet (0 or 1). */
+  private int writing;
+
+  /** Expected-heads groups in flight. */
+  private int expectingInFlight;
+
   private volatile int queuedEvents;
   private volatile Consumer<Map<String, List<LoggedEvent>>> onCommitted = stored -> {};
   private volatile Consumer<Set<String>> onUncertain = merchants -> {};
@@ -72,9 +108,9 @@ public final class GroupCommitter {
     this.log = log;
     this.settings = settings;
     this.metrics = new IngestMetrics(registry, () -> queuedEvents);
-    this.lanes = new Lane[settings.lanes()];
-    for (int i = 0; i < lanes.length; i++) {
-      lanes[i] = new Lane();
+    if (settings.transactions() < 1) {
+      throw new IllegalArgumentException(
+          "transactions must be at least 1, was " + settings.transactions());
     }
   }
 
@@ -145,9 +181,8 @@ public final class GroupCommitter {
     if (deadline > 0) {
       p.timer = vertx.setTimer(deadline, id -> expire(p));
     }
-    Lane lane = lanes[Math.floorMod(p.events.get(0).merchantId().hashCode(), lanes.length)];
-    lane.queue.add(p);
-    flush(lane);
+    queue.add(p);
+    flush();
   }
 
   /**
@@ -191,75 +226,245 @@ public final class GroupCommitter {
     }
   }
 
-  private void flush(Lane lane) {
-    if (lane.busy) {
-      return;
-    }
-    while (!lane.queue.isEmpty() && lane.queue.peek().expired) {
-      lane.queue.poll();
-    }
-    if (lane.queue.isEmpty()) {
-      return;
-    }
-    lane.busy = true;
-    List<Pending> group = new ArrayList<>();
-    List<NewEvent> events = new ArrayList<>();
-    while (!lane.queue.isEmpty()) {
-      Pending next = lane.queue.peek();
-      if (next.expired) {
-        lane.queue.poll();
-        continue;
+  /**
+   * Starts groups while there is room in flight and requests to take. A group starts only once the
+   * expected-heads group before it holds its heads (its remaining work is COMMIT): the new one
+   * writes its keys and chunks meanwhile and finds the heads where it expects them. Started any
+   * earlier, it could reach a shared merchant's row before the group before it, find the head short
+   * of what it expects and be refused.
+   */
+  private void flush() {
+    while (inFlight.size() < settings.transactions() && writing == 0) {
+      while (!queue.isEmpty() && queue.peek().expired) {
+        queue.poll();
       }
-      boolean fits = events.size() + next.events.size() <= settings.maxGroupEvents();
-      if (!group.isEmpty() && (!fits || next.solo || group.get(0).solo)) {
-        break;
+      if (queue.isEmpty() || conflictsInFlight(queue.peek())) {
+        return;
       }
-      group.add(lane.queue.poll());
-      next.inGroup = true;
-      events.addAll(next.events);
+      List<Pending> requests = new ArrayList<>();
+      List<NewEvent> events = new ArrayList<>();
+      boolean locking = false;
+      while (!queue.isEmpty()) {
+        Pending next = queue.peek();
+        if (next.expired) {
+          queue.poll();
+          continue;
+        }
+        boolean fits = events.size() + next.events.size() <= settings.maxGroupEvents();
+        if (!requests.isEmpty()
+            && (!fits || next.solo || requests.get(0).solo || conflictsInFlight(next))) {
+          break;
+        }
+        requests.add(queue.poll());
+        next.inGroup = true;
+        events.addAll(next.events);
+        locking |= next.solo || next.locking;
+      }
+      Map<String, Long> expected = locking ? null : expectedHeads(events);
+      if (expected == null && (expectingInFlight > 0 || (!locking && awaitsHeads(events)))) {
+        // A locking group waits for the expected-heads groups in flight: it could take a shared
+        // merchant's row lock before one of them and move the head that group expects. And a
+        // group of merchants whose heads a locking group in flight is about to tell waits for it
+        // rather than lock again, which would keep them unknown for the group after, and so on.
+        for (int i = requests.size() - 1; i >= 0; i--) {
+          requests.get(i).inGroup = false;
+          queue.addFirst(requests.get(i));
+        }
+        return;
+      }
+      start(new Group(requests, events, locking), expected);
     }
-    long started = System.nanoTime();
-    commit(events, 1)
-        .onComplete(
-            ar -> {
-              metrics.commit.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
-              lane.busy = false;
-              if (ar.succeeded()) {
-                group.forEach(this::release);
-                group.forEach(this::cancelDeadline);
-                metrics.groupEvents.record(events.size());
-                metrics.groupRequests.record(group.size());
-                deliver(group, ar.result());
-              } else if (group.size() > 1 && isDataError(ar.cause())) {
-                // One request's data made PostgreSQL refuse the whole group: run each alone so
-                // only the offender fails.
-                for (int i = group.size() - 1; i >= 0; i--) {
-                  Pending p = group.get(i);
-                  p.inGroup = false;
-                  if (p.expired) {
-                    release(p);
-                  } else {
-                    p.solo = true;
-                    lane.queue.addFirst(p);
-                  }
-                }
-              } else {
-                group.forEach(this::release);
-                group.forEach(this::cancelDeadline);
-                metrics.commitFailures.increment();
-                Set<String> merchants = new HashSet<>();
-                events.forEach(e -> merchants.add(e.merchantId()));
-                onUncertain.accept(merchants);
-                group.forEach(p -> p.fail(ar.cause()));
-              }
-              flush(lane);
-              completeDrainIfIdle();
-            });
   }
 
-  private Future<List<AppendResult>> commit(List<NewEvent> events, int attempt) {
+  private boolean awaitsHeads(List<NewEvent> events) {
+    if (awaitedHeads.isEmpty()) {
+      return false;
+    }
+    for (NewEvent e : events) {
+      if (awaitedHeads.containsKey(e.merchantId())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether one of the request's event ids is in a group in flight. */
+  private boolean conflictsInFlight(Pending p) {
+    if (inFlightKeys.isEmpty()) {
+      return false;
+    }
+    for (Key k : p.keys()) {
+      if (inFlightKeys.contains(k)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Starts a group: the expected-heads way with {@code expected}, else (null) locking. */
+  private void start(Group group, Map<String, Long> expected) {
+    inFlight.add(group);
+    boolean repeats = false;
+    for (Pending p : group.requests) {
+      for (Key k : p.keys()) {
+        if (inFlightKeys.add(k)) {
+          group.keys.add(k);
+        } else {
+          repeats = true;
+        }
+      }
+    }
+    Future<EventLog.Appended> outcome;
+    if (expected != null) {
+      metrics.expectingGroups.increment();
+      EventLog.Plan plan = log.plan(group.events, expected, Instant.now(), repeats);
+      knownHeads.putAll(plan.heads());
+      group.expecting = true;
+      expectingInFlight++;
+      writing++;
+      Promise<Boolean> atHeads = Promise.promise();
+      atHeads
+          .future()
+          .onComplete(
+              ar ->
+                  onContext(
+                      () -> {
+                        writing--;
+                        if (!ar.result()) {
+                          forgetHeads(group);
+                        }
+                        flush();
+                      }));
+      outcome = writers.withConnection(conn -> log.appendExpecting(conn, plan, atHeads));
+      outcome.onComplete(ar -> atHeads.tryComplete(ar.succeeded()));
+    } else {
+      metrics.lockingGroups.increment();
+      for (NewEvent e : group.events) {
+        knownHeads.remove(e.merchantId());
+        awaitedHeads.put(e.merchantId(), group);
+      }
+      outcome = commit(group.events, 1);
+    }
+    outcome.onComplete(
+        ar ->
+            onContext(
+                () -> {
+                  group.outcome = ar;
+                  finishInOrder();
+                }));
+  }
+
+  /**
+   * What this committer believed of a failed group's merchants may be wrong now: their heads are
+   * relearnt under lock. Its rollback (if it rolled back) changed no other merchant's head.
+   */
+  private void forgetHeads(Group group) {
+    for (NewEvent e : group.events) {
+      knownHeads.remove(e.merchantId());
+    }
+  }
+
+  private void onContext(Runnable r) {
+    if (Vertx.currentContext() == context) {
+      r.run();
+    } else {
+      context.runOnContext(v -> r.run());
+    }
+  }
+
+  /** Each merchant's expected head, or null if one of them is not known. */
+  private Map<String, Long> expectedHeads(List<NewEvent> events) {
+    Map<String, Long> expected = new HashMap<>();
+    for (NewEvent e : events) {
+      String m = e.merchantId();
+      if (!expected.containsKey(m)) {
+        Long head = knownHeads.get(m);
+        if (head == null) {
+          return null;
+        }
+        expected.put(m, head);
+      }
+    }
+    return expected;
+  }
+
+  private void finishInOrder() {
+    while (!inFlight.isEmpty() && inFlight.peek().outcome != null) {
+      finish(inFlight.poll());
+    }
+    flush();
+    completeDrainIfIdle();
+  }
+
+  private void finish(Group group) {
+    metrics.commit.record(System.nanoTime() - group.started, TimeUnit.NANOSECONDS);
+    inFlightKeys.removeAll(group.keys);
+    if (group.expecting) {
+      expectingInFlight--;
+    }
+    var ar = group.outcome;
+    List<Pending> requests = group.requests;
+    if (!group.expecting) {
+      for (NewEvent e : group.events) {
+        if (awaitedHeads.get(e.merchantId()) == group) {
+          awaitedHeads.remove(e.merchantId());
+          if (ar.succeeded()) {
+            knownHeads.put(e.merchantId(), ar.result().heads().get(e.merchantId()));
+          }
+        }
+      }
+    }
+    if (ar.succeeded()) {
+      requests.forEach(this::release);
+      requests.forEach(this::cancelDeadline);
+      metrics.groupEvents.record(group.events.size());
+      metrics.groupRequests.record(requests.size());
+      deliver(requests, ar.result().results());
+      return;
+    }
+    forgetHeads(group);
+    Throwable cause = ar.cause();
+    if (group.expecting && (isRefusal(cause) || isTransient(cause) || isDataError(cause))) {
+      // PostgreSQL refused a statement, so the transaction rolled back: run the group again,
+      // locking (a data error then runs each request alone). Anything else (the connection lost,
+      // the server shutting down) may have come after the commit: answered as uncertain below.
+      if (isRefusal(cause)) {
+        metrics.replanned.increment();
+      }
+      requeue(requests, false);
+    } else if (requests.size() > 1 && isDataError(ar.cause())) {
+      // One request's data made PostgreSQL refuse the whole group: run each alone so only the
+      // offender fails.
+      requeue(requests, true);
+    } else {
+      requests.forEach(this::release);
+      requests.forEach(this::cancelDeadline);
+      metrics.commitFailures.increment();
+      Set<String> merchants = new HashSet<>();
+      group.events.forEach(e -> merchants.add(e.merchantId()));
+      onUncertain.accept(merchants);
+      requests.forEach(p -> p.fail(ar.cause()));
+    }
+  }
+
+  /** Puts a group's requests back at the head of the queue, to run the locking way. */
+  private void requeue(List<Pending> requests, boolean solo) {
+    for (int i = requests.size() - 1; i >= 0; i--) {
+      Pending p = requests.get(i);
+      p.inGroup = false;
+      if (p.expired) {
+        release(p);
+      } else {
+        p.locking = true;
+        p.solo |= solo;
+        queue.addFirst(p);
+      }
+    }
+  }
+
+  private Future<EventLog.Appended> commit(List<NewEvent> events, int attempt) {
     return writers
-        .withTransaction(tx -> log.append(tx, events, Instant.now()))
+        .withTransaction(tx -> log.appendLocked(tx, events, Instant.now()))
         .recover(
             err -> {
               if (attempt < MAX_ATTEMPTS && isTransient(err)) {
@@ -297,17 +502,21 @@ public final class GroupCommitter {
     if (drained == null) {
       return;
     }
-    for (Lane lane : lanes) {
-      if (lane.busy || !lane.queue.isEmpty()) {
-        return;
-      }
+    if (inFlight.isEmpty() && queue.isEmpty()) {
+      drained.tryComplete();
     }
-    drained.tryComplete();
   }
 
   private static boolean isTransient(Throwable err) {
     return err instanceof PgException pg
         && ("40P01".equals(pg.getSqlState()) || "40001".equals(pg.getSqlState()));
+  }
+
+  /** A head not where expected, or an event id stored before (this day's unique key, 23505). */
+  private static boolean isRefusal(Throwable err) {
+    return err instanceof PgException pg
+        && (EventLog.EXPECTATION_FAILED.equals(pg.getSqlState())
+            || "23505".equals(pg.getSqlState()));
   }
 
   private static boolean isDataError(Throwable err) {
@@ -318,9 +527,47 @@ public final class GroupCommitter {
             || pg.getSqlState().startsWith("54"));
   }
 
-  private static final class Lane {
-    final ArrayDeque<Pending> queue = new ArrayDeque<>();
-    boolean busy;
+  /** An event's identity, its hash computed once. */
+  private static final class Key {
+    final String merchantId;
+    final String eventId;
+    final int hash;
+
+    Key(String merchantId, String eventId) {
+      this.merchantId = merchantId;
+      this.eventId = eventId;
+      this.hash = 31 * merchantId.hashCode() + eventId.hashCode();
+    }
+
+    @Override
+    public int hashCode() {
+      return hash;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Key k
+          && k.hash == hash
+          && k.eventId.equals(eventId)
+          && k.merchantId.equals(merchantId);
+    }
+  }
+
+  /** One transaction's requests. */
+  private static final class Group {
+    final List<Pending> requests;
+    final List<NewEvent> events;
+    final boolean locking;
+    final List<Key> keys = new ArrayList<>();
+    final long started = System.nanoTime();
+    boolean expecting;
+    AsyncResult<EventLog.Appended> outcome;
+
+    Group(List<Pending> requests, List<NewEvent> events, boolean locking) {
+      this.requests = requests;
+      this.events = events;
+      this.locking = locking;
+    }
   }
 
   private static final class Pending {
@@ -328,6 +575,9 @@ public final class GroupCommitter {
     final Promise<List<AppendResult>> promise;
     final Context caller;
     boolean solo;
+
+    /** To run the locking way (PostgreSQL refused it on the expected-heads path). */
+    boolean locking;
 
     /** In the transaction now running. */
     boolean inGroup;
@@ -343,10 +593,22 @@ public final class GroupCommitter {
 
     long timer = -1;
 
+    private Key[] keys;
+
     Pending(List<NewEvent> events, Promise<List<AppendResult>> promise, Context caller) {
       this.events = events;
       this.promise = promise;
       this.caller = caller;
+    }
+
+    Key[] keys() {
+      if (keys == null) {
+        keys = new Key[events.size()];
+        for (int i = 0; i < keys.length; i++) {
+          keys[i] = new Key(events.get(i).merchantId(), events.get(i).eventId());
+        }
+      }
+      return keys;
     }
 
     void succeed(List<AppendResult> results) {

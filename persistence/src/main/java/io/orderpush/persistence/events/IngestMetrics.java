@@ -17,6 +17,9 @@ final class IngestMetrics {
   final DistributionSummary groupRequests;
   final Timer commit;
   final Counter commitFailures;
+  final Counter expectingGroups;
+  final Counter lockingGroups;
+  final Counter replanned;
   final Counter commitRetries;
   final Counter rejectedFull;
   final Counter rejectedClosed;
@@ -46,6 +49,28 @@ final class IngestMetrics {
         Timer.builder("gateway.ingest.commit")
             .description("Duration of one group-commit transaction, BEGIN to COMMIT")
             .serviceLevelObjectives(Histograms.LATENCY)
+            .register(registry);
+    expectingGroups =
+        Counter.builder("gateway.ingest.groups")
+            .tag("path", "expected_heads")
+            .description(
+                "Group-commit transactions started, by path: expected_heads (seqs from the heads"
+                    + " the gateway remembers, sent in one round trip) or locking (heads read"
+                    + " under lock first)")
+            .register(registry);
+    lockingGroups =
+        Counter.builder("gateway.ingest.groups")
+            .tag("path", "locking")
+            .description(
+                "Group-commit transactions started, by path: expected_heads (seqs from the heads"
+                    + " the gateway remembers, sent in one round trip) or locking (heads read"
+                    + " under lock first)")
+            .register(registry);
+    replanned =
+        Counter.builder("gateway.ingest.groups.replanned")
+            .description(
+                "Expected-heads transactions PostgreSQL refused (a head had moved, or an event id"
+                    + " was stored before), run again the locking way")
             .register(registry);
     commitFailures =
         Counter.builder("gateway.ingest.commit.failures")

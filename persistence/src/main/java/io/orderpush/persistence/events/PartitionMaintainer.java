@@ -53,6 +53,9 @@ public final class PartitionMaintainer {
         day = day.plusDays(1)) {
       for (String table : tables) {
         ddl.add(createPartition(table, day));
+        if (table.equals("event_keys")) {
+          ddl.add(createKeysIndex(day));
+        }
       }
     }
     Future<Void> chain = Future.succeededFuture();
@@ -83,6 +86,22 @@ public final class PartitionMaintainer {
         + " 00:00:00+00') TO ('"
         + day.plusDays(1)
         + " 00:00:00+00')";
+  }
+
+  /**
+   * The unique index of a day's event_keys partition (V12): a repeated event id within the day
+   * fails the INSERT that stores its key. Looked up first: CREATE INDEX IF NOT EXISTS would take
+   * the partition's share lock, waiting for ingest and holding it up, even when the index exists.
+   */
+  static String createKeysIndex(LocalDate day) {
+    String partition = "event_keys_" + SUFFIX.format(day);
+    return "DO $$ BEGIN IF to_regclass('"
+        + partition
+        + "_key') IS NULL THEN CREATE UNIQUE INDEX IF NOT EXISTS "
+        + partition
+        + "_key ON "
+        + partition
+        + " (merchant_id, event_id); END IF; END $$";
   }
 
   /**

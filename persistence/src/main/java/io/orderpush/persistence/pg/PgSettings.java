@@ -12,7 +12,7 @@ import java.util.Objects;
  *
  * @param url {@code postgresql://user[:password]@host[:port]/database}
  * @param poolSize connections shared by reads and admin work
- * @param writers connections dedicated to group-commit ingest lanes
+ * @param writers connections dedicated to ingest, one per group-commit transaction in flight
  * @param connectTimeout connect timeout
  * @param queryTimeout longest a statement may run, and longest a request waits for a connection
  * @param clientTimeout longest a connection may stay silent before the gateway closes it; longer
