@@ -759,8 +759,11 @@ public final class DeliveryEngine {
   public void drive(Subscriber s) {
     while (s.reading < s.maxParallelReads() && !s.ready.isEmpty() && s.writable()) {
       Channel c = s.ready.poll();
+      if (c.owner != s) {
+        continue; // left behind when the channel moved: its queued flag is its new owner's now
+      }
       c.queued = false;
-      if (c.owner == s && c.claimed && !c.reading && s.accepts(c)) {
+      if (c.claimed && !c.reading && s.accepts(c)) {
         read(s, c);
       }
     }
@@ -791,7 +794,13 @@ public final class DeliveryEngine {
           s.reading--;
           c.reading = false;
           mayDeliver(); // past the lease's deadline, every channel stops before anything is sent
-          if (c.generation == generation && c.owner == s) {
+          if (c.generation != generation) {
+            // The channel changed hands while this read was in flight (a rebalance moved it to
+            // another connection, a restart, a lost lease): this page is dropped. If the new
+            // claim has already landed, its wake-up found the channel reading and queued
+            // nothing; no commit may ever come to wake it again, so wake it now.
+            wake(c);
+          } else if (c.owner == s) {
             if (ar.succeeded() && cached == null && readPii && !c.pii) {
               // The grant lost pii while whole events were being read: read them again, masked.
               wake(c);
