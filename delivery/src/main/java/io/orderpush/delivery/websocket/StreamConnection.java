@@ -218,9 +218,7 @@ final class StreamConnection extends Subscriber {
     long seq = n.longValue();
     Channel c = channels.get(merchantId);
     if (c == null) {
-      send(
-          StreamMessages.error(
-              "not_assigned", "merchant " + merchantId + " is not assigned to this connection"));
+      send(StreamMessages.notAssigned(merchantId));
       return Future.succeededFuture();
     }
     return engine
@@ -250,10 +248,7 @@ final class StreamConnection extends Subscriber {
                         + c.sent()
                         + ")");
               } else if (ar.result() == AckOutcome.NOT_OWNER) {
-                send(
-                    StreamMessages.error(
-                        "not_assigned",
-                        "merchant " + merchantId + " is not assigned to this connection"));
+                send(StreamMessages.notAssigned(merchantId));
               }
               // STALE (a position from before a rewind) and RESTARTED need no answer: an assigned
               // message and the events from the new position follow.

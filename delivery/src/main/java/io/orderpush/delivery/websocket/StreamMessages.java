@@ -45,6 +45,19 @@ final class StreamMessages {
   }
 
   /**
+   * {@code not_assigned}, naming the merchant: an ack that crossed an {@code unassigned} on the
+   * wire gets this answer, and the client can tell it apart from a real mistake.
+   */
+  static String notAssigned(String merchantId) {
+    return new JsonObject()
+        .put("type", "error")
+        .put("code", "not_assigned")
+        .put("merchantId", merchantId)
+        .put("message", "merchant " + merchantId + " is not assigned to this connection")
+        .encode();
+  }
+
+  /**
    * {@code events} messages carrying {@code events} in order, each at most about {@code maxBytes}.
    */
   static List<String> events(String merchantId, List<LoggedEvent> events, int maxBytes) {

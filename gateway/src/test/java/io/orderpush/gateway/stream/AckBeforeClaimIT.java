@@ -52,7 +52,7 @@ class AckBeforeClaimIT {
       c.ack(m, 3);
       fx.until("the cursor at 3", WAIT, () -> fx.cursor(app, m) == 3);
 
-      assertThat(c.errors).as("errors the gateway sent").isEmpty();
+      assertThat(c.faults()).as("errors the gateway sent").isEmpty();
       assertThat(c.closed).isFalse();
       c.close();
     }

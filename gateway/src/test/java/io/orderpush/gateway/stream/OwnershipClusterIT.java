@@ -365,7 +365,7 @@ class OwnershipClusterIT {
       assertThat(runs).as("%s delivered by %s", m, order).isLessThanOrEqualTo(5);
     }
     for (StreamClient c : group) {
-      assertThat(c.errors).as("errors").isEmpty();
+      assertThat(c.faults()).as("errors").isEmpty();
     }
     fx.until(
         "cursors at the heads",
@@ -490,7 +490,7 @@ class OwnershipClusterIT {
           WAIT,
           () -> merchants.stream().allMatch(m -> hook.applied.getOrDefault(m, 0L) >= heads.get(m)));
       assertThat(hook.violations).isEmpty();
-      assertThat(again.errors).isEmpty();
+      assertThat(again.faults()).isEmpty();
     }
   }
 

@@ -37,6 +37,13 @@ public final class StreamClient {
   private final AtomicReference<Throwable> failure = new AtomicReference<>();
   final Map<String, List<String>> eventIds = new ConcurrentHashMap<>();
   final List<JsonObject> errors = new CopyOnWriteArrayList<>();
+
+  /**
+   * Merchants this connection was told {@code unassigned}: an auto ack sent before that message
+   * arrived is answered {@code not_assigned}, which is the protocol working, not a fault.
+   */
+  final Set<String> unassigned = ConcurrentHashMap.newKeySet();
+
   final List<JsonObject> messages = new CopyOnWriteArrayList<>();
   volatile JsonObject hello;
   volatile boolean autoAck;
@@ -128,7 +135,13 @@ public final class StreamClient {
         assigned.addAll(merchants);
         onAssigned.accept(merchants);
       }
-      case "unassigned" -> msg.getJsonArray("merchants").forEach(assigned::remove);
+      case "unassigned" ->
+          msg.getJsonArray("merchants")
+              .forEach(
+                  m -> {
+                    assigned.remove(m);
+                    unassigned.add((String) m);
+                  });
       case "error" -> errors.add(msg);
       case "events" -> {
         String m = msg.getString("merchantId");
@@ -146,6 +159,19 @@ public final class StreamClient {
       }
       default -> throw new IllegalStateException("unexpected message type");
     }
+  }
+
+  /**
+   * The errors the gateway sent, less {@code not_assigned} answers to acks that crossed an earlier
+   * {@code unassigned} of the same merchant on the wire.
+   */
+  List<JsonObject> faults() {
+    return errors.stream()
+        .filter(
+            e ->
+                !("not_assigned".equals(e.getString("code"))
+                    && unassigned.contains(e.getString("merchantId"))))
+        .toList();
   }
 
   /** Records the first failure of a handler; later ones add nothing the first did not say. */

@@ -322,6 +322,12 @@ class StreamIT {
         "the ack after the revoke refused as not assigned",
         WAIT,
         () -> c.errors.stream().anyMatch(e -> "not_assigned".equals(e.getString("code"))));
+    assertThat(c.errors)
+        .filteredOn(e -> "not_assigned".equals(e.getString("code")))
+        .extracting(e -> e.getString("merchantId"))
+        .as("the refusal names the merchant, so a client can match it to its unassigned")
+        .containsOnly(revoked);
+    assertThat(c.faults()).as("an ack that crossed the unassigned is not a fault").isEmpty();
     assertThat(c.closed).isFalse();
 
     fx.grant(app, never);
