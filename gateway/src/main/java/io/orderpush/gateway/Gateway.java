@@ -6,12 +6,9 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.orderpush.delivery.Delivery;
 import io.orderpush.delivery.callback.CallbackService;
-import io.orderpush.delivery.channel.CheckpointStore;
-import io.orderpush.delivery.channel.DeliveryEngine;
-import io.orderpush.delivery.channel.HeadNotices;
 import io.orderpush.delivery.control.ControlChanges;
-import io.orderpush.delivery.cursor.CursorStore;
 import io.orderpush.delivery.lag.LagMetrics;
 import io.orderpush.delivery.lag.LagQuery;
 import io.orderpush.delivery.websocket.StreamService;
@@ -64,15 +61,10 @@ public final class Gateway {
   GroupCommitter committer;
   Pool deliveryPool;
   Pool replayPool;
-  DeliveryEngine engine;
+  Delivery delivery;
   StreamService streams;
   CallbackService callbacks;
-  CursorStore cursors;
-  CheckpointStore checkpoints;
   ControlChanges control;
-  HeadNotices heads;
-  io.orderpush.delivery.cluster.NodeLease lease;
-  io.orderpush.delivery.cluster.ClusterNotices clusterNotices;
   RedisStore leaseRedis;
   ChangeApplier applier;
   LagQuery lag;
@@ -161,66 +153,43 @@ public final class Gateway {
         .compose(
             r -> {
               redis = r;
-              cursors = new CursorStore(redis);
-              checkpoints = new CheckpointStore(pool);
-              engine =
-                  new DeliveryEngine(
-                      vertx, deliveryPool, log, cursors, checkpoints, config.delivery(), registry);
-              engine.auditTo(audit);
-              streams = new StreamService(engine, grants, config.stream(), registry);
-              callbacks =
-                  new CallbackService(
-                      engine, log, deliveryPool, apps, grants, config.callback(), registry);
-              lag = new LagQuery(pool, cursors, engine.context(), config.lagMaxScannedEvents());
+              delivery =
+                  new Delivery(
+                      vertx,
+                      pool,
+                      deliveryPool,
+                      log,
+                      redis,
+                      leaseRedis,
+                      apps,
+                      grants,
+                      audit,
+                      new Delivery.Settings(
+                          config.delivery(),
+                          config.stream(),
+                          config.callback(),
+                          config.cluster(),
+                          config.control().nodeId(),
+                          // named after the control channel, so one cluster shares it
+                          config.control().channel() + ":heads",
+                          config.lagMaxScannedEvents()),
+                      registry);
+              streams = delivery.streams();
+              callbacks = delivery.callbacks();
+              lag = delivery.lag();
               lagTimer =
                   new LagMetrics(
                           lag, config.metrics().lagApps(), registry, java.time.Clock.systemUTC())
                       .start(vertx, config.metrics().lagInterval());
-              // Other nodes hear of this node's commits through Redis (their reconcile is the
-              // backstop); the channel is named after the control channel, so one cluster shares
-              // it.
-              heads =
-                  new HeadNotices(
-                      engine,
-                      redis,
-                      config.control().channel() + ":heads",
-                      config.control().nodeId(),
-                      // a node alone has nobody to tell
-                      () -> lease == null || !lease.alone(),
-                      registry);
-              committer.onCommitted(
-                  stored -> {
-                    engine.committed(stored);
-                    heads.committed(stored);
-                  });
-              committer.onUncertain(engine::mayHaveCommitted);
+              committer.onCommitted(delivery::committed);
+              committer.onUncertain(delivery::mayHaveCommitted);
               // Listening (and the reconcile's baseline) before any app state is loaded, so every
               // later change made on another node is either heard or found.
               control =
-                  new ControlChanges(engine.context(), redis, apps, config.control(), registry);
+                  new ControlChanges(delivery.context(), redis, apps, config.control(), registry);
               applier = new ChangeApplier(apps, grants, new Deliveries(streams, callbacks));
               control.onChange(applier);
-              // Channel ownership across nodes: a lease per node, channels assigned over the live
-              // nodes (callbacks) or the app's connections on every node (WebSocket).
-              var cluster = config.cluster();
-              clusterNotices =
-                  new io.orderpush.delivery.cluster.ClusterNotices(
-                      engine.context(), redis, cluster);
-              lease =
-                  new io.orderpush.delivery.cluster.NodeLease(
-                      engine.context(), leaseRedis, cluster, clusterNotices, registry);
-              engine.useLease(lease);
-              callbacks.useLease(lease);
-              streams.useCluster(
-                  lease,
-                  new io.orderpush.delivery.cluster.GroupRegistry(engine.context(), redis, cluster),
-                  clusterNotices);
-              return control
-                  .start()
-                  .compose(v -> onEngine(clusterNotices::start))
-                  .compose(v -> onEngine(lease::start))
-                  .compose(v -> heads.start())
-                  .compose(v -> callbacks.start());
+              return control.start().compose(v -> delivery.start());
             })
         .compose(
             v -> {
@@ -283,17 +252,8 @@ public final class Gateway {
     }
     Future<Void> streamsClosed =
         (control == null ? Future.<Void>succeededFuture() : control.close())
-            .transform(v -> heads == null ? Future.succeededFuture() : heads.close())
-            .transform(v -> streams == null ? Future.succeededFuture() : streams.close())
-            .transform(v -> callbacks == null ? Future.succeededFuture() : callbacks.close())
-            .transform(v -> engine == null ? Future.succeededFuture() : engine.close())
-            // everything here is released: the others take over at once
-            .transform(v -> lease == null ? Future.succeededFuture() : onEngine(lease::leave))
-            .transform(
-                v ->
-                    clusterNotices == null
-                        ? Future.succeededFuture()
-                        : onEngine(clusterNotices::close));
+            // everything here is released and the lease given up: the others take over at once
+            .transform(v -> delivery == null ? Future.succeededFuture() : delivery.stop());
     Future<?> http =
         streamsClosed.transform(
             v ->
@@ -324,12 +284,6 @@ public final class Gateway {
                               closed.complete(null);
                             })));
     return Future.fromCompletionStage(closed);
-  }
-
-  private <T> Future<T> onEngine(java.util.function.Supplier<Future<T>> work) {
-    io.vertx.core.Promise<T> p = io.vertx.core.Promise.promise();
-    engine.context().runOnContext(v -> work.get().onComplete(p));
-    return p.future();
   }
 
   private void checkDependencies() {
@@ -465,9 +419,9 @@ public final class Gateway {
     return log;
   }
 
-  /** The delivery engine of this node (for operators' views and tests). */
-  public DeliveryEngine engine() {
-    return engine;
+  /** Delivery on this node (for operators' views and tests). */
+  public Delivery delivery() {
+    return delivery;
   }
 
   public Pool pool() {

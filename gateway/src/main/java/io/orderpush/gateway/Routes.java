@@ -76,7 +76,7 @@ final class Routes {
         new LifecycleApi(
             g.vertx,
             g.apps,
-            g.cursors,
+            g.delivery,
             changes,
             g.config.tokenGrace(),
             g.config.control().reconcileInterval());
@@ -94,7 +94,7 @@ final class Routes {
             g.registry,
             g.audit);
     audit = new AuditApi(g.pool, g.log);
-    channels = new ChannelsApi(g.log, g.pool, g.grants, g.cursors, g.engine, g.lease);
+    channels = new ChannelsApi(g.log, g.pool, g.grants, g.delivery);
     lag = new LagApi(g.lag);
     stream = new StreamHandler(g.apps, g.streams, authLimiter);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);

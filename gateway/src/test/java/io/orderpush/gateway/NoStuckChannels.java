@@ -22,7 +22,7 @@ public final class NoStuckChannels {
         () -> {
           ChannelStates states =
               gw.gateway
-                  .engine()
+                  .delivery()
                   .channelStates()
                   .toCompletionStage()
                   .toCompletableFuture()

@@ -1,9 +1,8 @@
 package io.orderpush.gateway.admin;
 
+import io.orderpush.delivery.Delivery;
 import io.orderpush.delivery.control.Change;
-import io.orderpush.delivery.cursor.CursorStore;
 import io.orderpush.persistence.apps.AppStore;
-import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -22,7 +21,7 @@ public final class LifecycleApi {
 
   private final Vertx vertx;
   private final AppStore apps;
-  private final CursorStore cursors;
+  private final Delivery delivery;
   private final Changes changes;
   private final Duration tokenGrace;
 
@@ -32,13 +31,13 @@ public final class LifecycleApi {
   public LifecycleApi(
       Vertx vertx,
       AppStore apps,
-      CursorStore cursors,
+      Delivery delivery,
       Changes changes,
       Duration tokenGrace,
       Duration reconcileInterval) {
     this.vertx = vertx;
     this.apps = apps;
-    this.cursors = cursors;
+    this.delivery = delivery;
     this.changes = changes;
     this.tokenGrace = tokenGrace;
     this.sweepAgainAfter = reconcileInterval.multipliedBy(3).plusSeconds(1);
@@ -76,17 +75,15 @@ public final class LifecycleApi {
         .onSuccess(
             v -> {
               ctx.response().setStatusCode(204).end();
-              Context here = vertx.getOrCreateContext();
-              sweep(here, appId)
-                  .onComplete(
-                      ar -> vertx.setTimer(sweepAgainAfter.toMillis(), t -> sweep(here, appId)));
+              sweep(appId)
+                  .onComplete(ar -> vertx.setTimer(sweepAgainAfter.toMillis(), t -> sweep(appId)));
             })
         .onFailure(ctx::fail);
   }
 
-  private io.vertx.core.Future<Long> sweep(Context ctx, UUID appId) {
-    return cursors
-        .forgetApp(ctx, appId)
+  private io.vertx.core.Future<Long> sweep(UUID appId) {
+    return delivery
+        .forgetApp(appId)
         .onSuccess(
             n -> {
               if (n > 0) {

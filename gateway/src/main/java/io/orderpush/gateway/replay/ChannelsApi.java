@@ -1,7 +1,6 @@
 package io.orderpush.gateway.replay;
 
-import io.orderpush.delivery.channel.DeliveryEngine;
-import io.orderpush.delivery.cursor.CursorStore;
+import io.orderpush.delivery.Delivery;
 import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.AppAuth;
 import io.orderpush.gateway.ingest.EventParser;
@@ -24,23 +23,13 @@ public final class ChannelsApi {
   private final EventLog log;
   private final Pool pool;
   private final GrantStore grants;
-  private final CursorStore cursors;
-  private final DeliveryEngine engine;
-  private final io.orderpush.delivery.cluster.NodeLease lease;
+  private final Delivery delivery;
 
-  public ChannelsApi(
-      EventLog log,
-      Pool pool,
-      GrantStore grants,
-      CursorStore cursors,
-      DeliveryEngine engine,
-      io.orderpush.delivery.cluster.NodeLease lease) {
+  public ChannelsApi(EventLog log, Pool pool, GrantStore grants, Delivery delivery) {
     this.log = log;
     this.pool = pool;
     this.grants = grants;
-    this.cursors = cursors;
-    this.engine = engine;
-    this.lease = lease;
+    this.delivery = delivery;
   }
 
   /**
@@ -59,38 +48,24 @@ public final class ChannelsApi {
             page -> {
               List<String> merchants = page.stream().map(Grant::merchantId).toList();
               Future<Map<String, Long>> heads = log.heads(pool, merchants);
-              Future<List<Long>> stored = cursors.cursors(engine.context(), app.appId(), merchants);
-              // delivering here, or held in Redis by a node whose lease is live (any node)
-              List<Future<Boolean>> live =
-                  merchants.stream()
-                      .map(
-                          m ->
-                              engine
-                                  .delivering(app.appId(), m)
-                                  .compose(
-                                      here ->
-                                          here || lease == null
-                                              ? Future.succeededFuture(here)
-                                              : cursors
-                                                  .holder(engine.context(), app.appId(), m)
-                                                  .map(h -> h != null && lease.live(h))))
-                      .toList();
-              return Future.all(heads, stored, Future.all(live))
+              Future<List<Delivery.ChannelView>> channels =
+                  delivery.channels(app.appId(), merchants);
+              return Future.all(heads, channels)
                   .map(
                       v -> {
                         JsonArray items = new JsonArray();
                         for (int i = 0; i < page.size(); i++) {
                           Grant g = page.get(i);
                           long head = heads.result().getOrDefault(g.merchantId(), 0L);
-                          long redis = stored.result().get(i);
-                          long cursor = redis >= 0 ? redis : g.resumeFrom();
+                          Delivery.ChannelView channel = channels.result().get(i);
+                          long cursor = channel.cursor() >= 0 ? channel.cursor() : g.resumeFrom();
                           items.add(
                               new JsonObject()
                                   .put("merchantId", g.merchantId())
                                   .put("headSeq", head)
                                   .put("cursor", cursor)
                                   .put("lag", Math.max(0, head - cursor))
-                                  .put("state", live.get(i).result() ? "delivering" : "idle"));
+                                  .put("state", channel.delivering() ? "delivering" : "idle"));
                         }
                         return new JsonObject()
                             .put("channels", items)
@@ -156,10 +131,8 @@ public final class ChannelsApi {
                     "events before seq " + oldest + " of " + merchantId + " are past retention",
                     List.of(Map.of("oldestSeq", oldest)));
               }
-              return cursors
-                  .rewind(engine.context(), app.appId(), merchantId, seq)
-                  .compose(
-                      epoch -> engine.cursorSet(app.appId(), merchantId, seq, grantVersion.get()))
+              return delivery
+                  .setCursor(app.appId(), merchantId, seq, grantVersion.get())
                   .map(
                       v ->
                           new JsonObject()

@@ -86,7 +86,7 @@ class OwnershipMoveDuringReadIT {
 
   ChannelStates states() {
     return gw.gateway
-        .engine()
+        .delivery()
         .channelStates()
         .toCompletionStage()
         .toCompletableFuture()
