@@ -101,8 +101,7 @@ public final class Delivery {
             registry);
     engine.auditTo(audit);
     streams = new StreamService(engine, grants, settings.stream(), registry);
-    callbacks =
-        new CallbackService(engine, log, deliveryPool, apps, grants, settings.callback(), registry);
+    callbacks = new CallbackService(engine, apps, grants, settings.callback(), registry);
     lag = new LagQuery(pool, cursors, engine.context(), settings.lagMaxScannedEvents());
     // Other nodes hear of this node's commits through Redis (their reconcile is the backstop).
     heads =

@@ -7,17 +7,14 @@ import io.orderpush.delivery.channel.DeliveryEngine;
 import io.orderpush.delivery.channel.Subscriber;
 import io.orderpush.delivery.logging.LogContext;
 import io.orderpush.persistence.apps.AppStore;
-import io.orderpush.persistence.events.EventLog;
 import io.orderpush.persistence.events.EventTypes;
 import io.orderpush.persistence.events.LoggedEvent;
 import io.vertx.core.Future;
-import io.vertx.sqlclient.Pool;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
@@ -31,9 +28,9 @@ import org.slf4j.LoggerFactory;
 /**
  * An app's callback endpoint: owns all of the app's channels on this node, keeps one batch in
  * flight per channel and at most {@code maxInFlightPerApp} for the app. A failed batch waits for
- * its retry without holding a slot, so one merchant's failures never stop the others; its retry
- * re-reads the same seq range, which renders the same body under the same id. Confined to the
- * delivery engine's context.
+ * its retry without holding a slot, so one merchant's failures never stop the others; when it is
+ * due, the engine reads the same seq range back ({@link DeliveryEngine#resend}, before new reads),
+ * which renders the same body under the same id. Confined to the delivery engine's context.
  */
 final class CallbackEndpoint extends Subscriber {
 
@@ -48,14 +45,19 @@ final class CallbackEndpoint extends Subscriber {
     boolean sending;
     long timer = -1;
 
+    /**
+     * Asked of the engine to be sent again ({@link DeliveryEngine#resend}), not yet handed back.
+     */
+    boolean resendAsked;
+
     /** Completed with the acked seq (or -1) when this batch's POST in flight is answered. */
     io.vertx.core.Promise<Long> drain;
 
     long dueAt;
 
     /**
-     * The event types the batch was cut with and its first event's prevSeq: a retry re-reads the
-     * range and renders the same events, whatever the grant says meanwhile.
+     * The event types the batch was cut with and its first event's prevSeq: a retry reads the range
+     * back and renders the same events, whatever the grant says meanwhile.
      */
     final EventTypes types;
 
@@ -72,15 +74,12 @@ final class CallbackEndpoint extends Subscriber {
   final UUID appId;
   private final URI url;
   private final DeliveryEngine engine;
-  private final EventLog log;
-  private final Pool pool;
   private final CallbackSender sender;
   private final CallbackSettings settings;
   private final CallbackMetrics metrics;
   private final AppStore apps;
   final Map<String, Channel> channels = new HashMap<>();
   private final Map<Channel, Batch> pending = new HashMap<>();
-  private final ArrayDeque<Channel> retryQueue = new ArrayDeque<>();
   private List<String> secrets;
   private String state;
   private int inFlight;
@@ -96,8 +95,6 @@ final class CallbackEndpoint extends Subscriber {
       String state,
       List<String> secrets,
       DeliveryEngine engine,
-      EventLog log,
-      Pool pool,
       CallbackSender sender,
       CallbackSettings settings,
       CallbackMetrics metrics,
@@ -107,8 +104,6 @@ final class CallbackEndpoint extends Subscriber {
     this.state = state;
     this.secrets = secrets;
     this.engine = engine;
-    this.log = log;
-    this.pool = pool;
     this.sender = sender;
     this.settings = settings;
     this.metrics = metrics;
@@ -138,10 +133,8 @@ final class CallbackEndpoint extends Subscriber {
 
   @Override
   protected boolean writable() {
-    return !closed
-        && !"suspended".equals(state)
-        && inFlight < settings.maxInFlightPerApp()
-        && retryQueue.isEmpty();
+    // batches to send again are read before new events (DeliveryEngine#drive)
+    return !closed && !"suspended".equals(state) && inFlight < settings.maxInFlightPerApp();
   }
 
   @Override
@@ -185,7 +178,7 @@ final class CallbackEndpoint extends Subscriber {
     if (b.timer >= 0) {
       return "retry_scheduled";
     }
-    return retryQueue.contains(c) ? "retry_queued" : ChannelStates.STUCK;
+    return b.resendAsked ? "retry_queued" : ChannelStates.STUCK;
   }
 
   @Override
@@ -205,7 +198,6 @@ final class CallbackEndpoint extends Subscriber {
     if (b != null) {
       engine.vertx().cancelTimer(b.timer);
     }
-    retryQueue.remove(c);
   }
 
   /** The batch id: the same for every attempt of the same seq range of the same channel. */
@@ -385,8 +377,7 @@ final class CallbackEndpoint extends Subscriber {
                 t -> {
                   b.timer = -1;
                   if (pending.get(c) == b && !"suspended".equals(state)) {
-                    retryQueue.add(c);
-                    pump();
+                    askResend(c, b);
                   }
                 });
   }
@@ -408,7 +399,7 @@ final class CallbackEndpoint extends Subscriber {
             + c.merchantId()
             + " was removed by retention before it was delivered; delivery goes on after it";
     LOG.warn("callback app {}: {}", appId, lastError);
-    engine.restartAfterExpiry(c);
+    // the engine starts the channel over from its cursor
   }
 
   /**
@@ -430,54 +421,45 @@ final class CallbackEndpoint extends Subscriber {
     return Duration.ofMillis((long) (capped * ThreadLocalRandom.current().nextDouble(0.8, 1.2)));
   }
 
-  /** Retries first (oldest order), then new reads through the engine. */
-  private void pump() {
-    while (!closed
-        && !"suspended".equals(state)
-        && inFlight < settings.maxInFlightPerApp()
-        && !retryQueue.isEmpty()) {
-      Channel c = retryQueue.poll();
-      Batch b = pending.get(c);
-      if (b == null || c.owner() != this) {
-        continue;
-      }
-      inFlight++;
-      // However the batch was cut (the tail cache can hand out more chunks than one log read
-      // returns), the retry reads its whole range back, so it renders the same body.
-      log.readRange(pool, c.merchantId(), b.first, b.last)
-          .onComplete(
-              ar -> {
-                if (pending.get(c) != b) {
-                  inFlight--;
-                  pump();
-                } else if (ar.failed()) {
-                  inFlight--;
-                  failed(
-                      c,
-                      b,
-                      new Attempt(
-                          0,
-                          Optional.empty(),
-                          "re-reading seqs " + b.first + "-" + b.last + " failed: " + ar.cause()));
-                  pump();
-                } else if (ar.result().size() != b.last - b.first + 1
-                    || ar.result().get(0).seq() != b.first) {
-                  inFlight--;
-                  expired(c, b);
-                  pump();
-                } else if (!engine.mayDeliver(c, this)) {
-                  inFlight--; // let go, or this node's lease ended, while reading
-                  pump();
-                } else {
-                  // masked or not by the grant's scope now, which may differ from the first try
-                  send(
-                      c,
-                      b,
-                      LoggedEvent.forScope(
-                          LoggedEvent.included(ar.result(), b.types, b.prev), c.pii()));
-                }
-              });
+  /** Asks the engine to read the batch back and hand it to {@link #redeliver}. */
+  private void askResend(Channel c, Batch b) {
+    b.resendAsked = true;
+    engine.resend(c, this, b.first, b.last, b.types, b.prev);
+  }
+
+  @Override
+  protected void redeliver(Channel c, List<LoggedEvent> events) {
+    Batch b = pending.get(c);
+    if (b == null || !b.resendAsked || b.sending || events.isEmpty()) {
+      return;
     }
+    b.resendAsked = false;
+    inFlight++;
+    send(c, b, events);
+  }
+
+  @Override
+  protected void redeliveryFailed(Channel c, Throwable cause, boolean expired) {
+    Batch b = pending.get(c);
+    if (b == null || !b.resendAsked) {
+      return;
+    }
+    b.resendAsked = false;
+    if (expired) {
+      expired(c, b);
+    } else {
+      failed(
+          c,
+          b,
+          new Attempt(
+              0,
+              Optional.empty(),
+              "re-reading seqs " + b.first + "-" + b.last + " failed: " + cause));
+    }
+  }
+
+  /** New reads through the engine (batches to send again first). */
+  private void pump() {
     engine.drive(this);
   }
 
@@ -544,8 +526,8 @@ final class CallbackEndpoint extends Subscriber {
         engine.vertx().cancelTimer(b.timer);
         b.timer = -1;
       }
-      if (!b.sending && !retryQueue.contains(e.getKey())) {
-        retryQueue.add(e.getKey());
+      if (!b.sending && !b.resendAsked) {
+        askResend(e.getKey(), b);
       }
     }
     pump();

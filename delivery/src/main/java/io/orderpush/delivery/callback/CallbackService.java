@@ -10,10 +10,8 @@ import io.orderpush.persistence.apps.Grant;
 import io.orderpush.persistence.apps.GrantStore;
 import io.orderpush.persistence.apps.NotFoundException;
 import io.orderpush.persistence.apps.SecretUnreadableException;
-import io.orderpush.persistence.events.EventLog;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
-import io.vertx.sqlclient.Pool;
 import java.net.URI;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -37,8 +35,6 @@ public final class CallbackService {
       org.slf4j.LoggerFactory.getLogger(CallbackService.class);
 
   private final DeliveryEngine engine;
-  private final EventLog log;
-  private final Pool pool;
   private final AppStore apps;
   private final GrantStore grants;
   private final CallbackSettings settings;
@@ -60,15 +56,11 @@ public final class CallbackService {
 
   public CallbackService(
       DeliveryEngine engine,
-      EventLog log,
-      Pool pool,
       AppStore apps,
       GrantStore grants,
       CallbackSettings settings,
       MeterRegistry registry) {
     this.engine = engine;
-    this.log = log;
-    this.pool = pool;
     this.apps = apps;
     this.grants = grants;
     this.settings = settings;
@@ -214,8 +206,6 @@ public final class CallbackService {
                               l.app.endpointState(),
                               secrets,
                               engine,
-                              log,
-                              pool,
                               sender,
                               settings,
                               metrics,

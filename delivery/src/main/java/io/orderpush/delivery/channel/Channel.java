@@ -95,6 +95,18 @@ public final class Channel {
 
   boolean queued;
 
+  /**
+   * A batch the owner handed out and must send again (a callback retry): the next read of the
+   * channel reads this range back whole instead of new events; null when none. Cleared when the
+   * channel changes hands.
+   */
+  Resend resend;
+
+  /**
+   * The seq range of a batch to send again, with the event types and first prevSeq it was cut with.
+   */
+  record Resend(long first, long last, EventTypes types, long prev) {}
+
   /** When the oldest unacked event was sent (ms), 0 when nothing is unacked; for ack timeouts. */
   long unackedSince;
 

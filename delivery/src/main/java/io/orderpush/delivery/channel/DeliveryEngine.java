@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.orderpush.delivery.cursor.CommitOutcome;
 import io.orderpush.delivery.cursor.CursorStore;
 import io.orderpush.persistence.events.EventLog;
+import io.orderpush.persistence.events.EventTypes;
 import io.orderpush.persistence.events.LoggedEvent;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -289,11 +290,8 @@ public final class DeliveryEngine {
     return lease == null || lease.check();
   }
 
-  /**
-   * Whether the channel is {@code s}'s and this node may send on it now: for transports that send
-   * outside a read (a callback retry). Engine context only.
-   */
-  public boolean mayDeliver(Channel c, Subscriber s) {
+  /** Whether the channel is {@code s}'s and this node may send on it now. */
+  private boolean mayDeliver(Channel c, Subscriber s) {
     return mayDeliver() && c.owner == s && c.claimed;
   }
 
@@ -306,6 +304,7 @@ public final class DeliveryEngine {
           c.generation++;
           c.claimed = false;
           c.queued = false;
+          c.resend = null;
           c.node = null;
           c.takeoverFrom = null;
           stopped++;
@@ -668,6 +667,7 @@ public final class DeliveryEngine {
     c.generation++;
     c.claimed = false;
     c.queued = false;
+    c.resend = null;
     c.node = null;
     c.takeoverFrom = null;
     if (!reclaiming && s != null && node != null && node.equals(token())) {
@@ -735,9 +735,34 @@ public final class DeliveryEngine {
             });
   }
 
+  /**
+   * Sends a batch the subscriber handed out again (a callback retry): the engine reads the range
+   * back whole, before any new reads of the subscriber, within its limits, and hands it to {@link
+   * Subscriber#redeliver} if the channel is still the subscriber's and this node may deliver; so a
+   * retry has the same id and body, and no send outlives the channel's claim. Engine context only.
+   *
+   * @param types the event types the batch was cut with
+   * @param prev the batch's first prevSeq
+   */
+  public void resend(Channel c, Subscriber s, long first, long last, EventTypes types, long prev) {
+    if (c.owner != s || !c.claimed) {
+      return; // let go meanwhile: the next owner starts from the cursor
+    }
+    c.resend = new Channel.Resend(first, last, types, prev);
+    wake(c);
+  }
+
   /** Queues the channel for a read if it can take more events now. */
   public void wake(Channel c) {
     Subscriber s = c.owner;
+    if (s != null && c.resend != null) {
+      if (c.claimed && !c.queued && !c.reading) {
+        c.queued = true;
+        s.resends.add(c);
+        drive(s);
+      }
+      return;
+    }
     if (s == null
         || !c.claimed
         || c.queued
@@ -753,20 +778,64 @@ public final class DeliveryEngine {
   }
 
   /**
-   * Starts reads for the subscriber's ready channels, as far as its limits allow. Engine context
-   * only.
+   * Starts reads for the subscriber's ready channels, as far as its limits allow: batches to send
+   * again first, oldest first, then new events. Engine context only.
    */
   public void drive(Subscriber s) {
-    while (s.reading < s.maxParallelReads() && !s.ready.isEmpty() && s.writable()) {
-      Channel c = s.ready.poll();
+    while (s.reading < s.maxParallelReads()
+        && !(s.resends.isEmpty() && s.ready.isEmpty())
+        && s.writable()) {
+      Channel c = s.resends.isEmpty() ? s.ready.poll() : s.resends.poll();
       if (c.owner != s) {
         continue; // left behind when the channel moved: its queued flag is its new owner's now
       }
       c.queued = false;
-      if (c.claimed && !c.reading && s.accepts(c)) {
+      if (!c.claimed || c.reading) {
+        continue;
+      }
+      if (c.resend != null) {
+        readAgain(s, c);
+      } else if (s.accepts(c)) {
         read(s, c);
       }
     }
+  }
+
+  /** Reads a batch to send again back whole (see {@link #resend}). */
+  private void readAgain(Subscriber s, Channel c) {
+    Channel.Resend r = c.resend;
+    int generation = c.generation;
+    c.reading = true;
+    s.reading++;
+    // However the batch was cut (the tail cache can hand out more chunks than one log read
+    // returns), its whole range is read back, so it renders the same body.
+    log.readRange(pool, c.merchantId, r.first(), r.last())
+        .onComplete(
+            ar -> {
+              s.reading--;
+              c.reading = false;
+              mayDeliver(); // past the lease's deadline, every channel stops before anything is
+              // sent
+              if (c.generation != generation) {
+                wake(c); // changed hands meanwhile: the batch went with it (see read)
+              } else if (c.resend == r && mayDeliver(c, s)) {
+                c.resend = null;
+                if (ar.failed()) {
+                  s.redeliveryFailed(c, ar.cause(), false);
+                } else if (ar.result().size() != r.last() - r.first() + 1
+                    || ar.result().get(0).seq() != r.first()) {
+                  s.redeliveryFailed(c, null, true);
+                  restartAfterExpiry(c);
+                } else {
+                  // masked or not by the grant's scope now, which may differ from the first try
+                  s.redeliver(
+                      c,
+                      LoggedEvent.forScope(
+                          LoggedEvent.included(ar.result(), r.types(), r.prev()), c.pii));
+                }
+              }
+              drive(s);
+            });
   }
 
   private void read(Subscriber s, Channel c) {
@@ -962,8 +1031,8 @@ public final class DeliveryEngine {
     if (c.readRetry) {
       return "read_retry";
     }
-    if (c.queued) {
-      return "ready";
+    if (c.queued && c.resend == null) {
+      return "ready"; // a batch to send again: the subscriber says (retry_queued)
     }
     String held = s.heldBy(c);
     if (held != null) {

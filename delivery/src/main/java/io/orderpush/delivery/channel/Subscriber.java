@@ -12,6 +12,13 @@ import java.util.List;
 public abstract class Subscriber {
 
   final ArrayDeque<Channel> ready = new ArrayDeque<>();
+
+  /**
+   * Channels with a batch to send again ({@link DeliveryEngine#resend}): read before {@link
+   * #ready}.
+   */
+  final ArrayDeque<Channel> resends = new ArrayDeque<>();
+
   int reading;
 
   /** Identifies the owner in Redis and logs. */
@@ -45,6 +52,21 @@ public abstract class Subscriber {
 
   /** Events of one channel, consecutive seqs following what was delivered before. */
   protected abstract void deliver(Channel channel, List<LoggedEvent> events);
+
+  /**
+   * A batch asked for with {@link DeliveryEngine#resend}, read back whole from the log: the same
+   * events as first delivered (the same event types and prevSeqs), masked or not by the grant's
+   * scope now. Only for subscribers that resend.
+   */
+  protected void redeliver(Channel channel, List<LoggedEvent> events) {}
+
+  /**
+   * Reading back a batch asked for with {@link DeliveryEngine#resend} failed; ask again later.
+   *
+   * @param expired retention removed events of the range: the batch can never be sent again, and
+   *     delivery of the channel starts over from its cursor + 1 with what is still stored
+   */
+  protected void redeliveryFailed(Channel channel, Throwable cause, boolean expired) {}
 
   /**
    * The channel was taken away: completes when nothing of it is on the way out any more (a callback
