@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * due, the engine reads the same seq range back ({@link DeliveryEngine#resend}, before new reads),
  * which renders the same body under the same id. Confined to the delivery engine's context.
  */
-final class CallbackEndpoint extends Subscriber {
+final class CallbackEndpoint implements Subscriber {
 
   private static final Logger LOG = LoggerFactory.getLogger(CallbackEndpoint.class);
   static final Duration RETRY_AFTER_CEILING = Duration.ofHours(1);
@@ -117,33 +117,33 @@ final class CallbackEndpoint extends Subscriber {
   }
 
   @Override
-  protected int window() {
+  public int window() {
     return settings.batchSize();
   }
 
   @Override
-  protected int maxBatch() {
+  public int maxBatch() {
     return settings.batchSize();
   }
 
   @Override
-  protected int maxParallelReads() {
+  public int maxParallelReads() {
     return Math.min(4, settings.maxInFlightPerApp());
   }
 
   @Override
-  protected boolean writable() {
+  public boolean writable() {
     // batches to send again are read before new events (DeliveryEngine#drive)
     return !closed && !"suspended".equals(state) && inFlight < settings.maxInFlightPerApp();
   }
 
   @Override
-  protected boolean accepts(Channel channel) {
+  public boolean accepts(Channel channel) {
     return !pending.containsKey(channel);
   }
 
   @Override
-  protected void claimed(Channel channel, long cursor) {
+  public void claimed(Channel channel, long cursor) {
     Batch stale = pending.remove(channel);
     if (stale != null) {
       engine.vertx().cancelTimer(stale.timer);
@@ -151,7 +151,7 @@ final class CallbackEndpoint extends Subscriber {
   }
 
   @Override
-  protected void deliver(Channel c, List<LoggedEvent> events) {
+  public void deliver(Channel c, List<LoggedEvent> events) {
     Batch b =
         new Batch(
             events.get(0).seq(),
@@ -164,7 +164,7 @@ final class CallbackEndpoint extends Subscriber {
   }
 
   @Override
-  protected String heldBy(Channel c) {
+  public String heldBy(Channel c) {
     Batch b = pending.get(c);
     if (b == null) {
       return "suspended".equals(state) ? "suspended" : null;
@@ -182,7 +182,7 @@ final class CallbackEndpoint extends Subscriber {
   }
 
   @Override
-  protected Future<Long> drained(Channel c) {
+  public Future<Long> drained(Channel c) {
     Batch b = pending.get(c);
     if (b == null || !b.sending) {
       return Future.succeededFuture(-1L);
@@ -428,7 +428,7 @@ final class CallbackEndpoint extends Subscriber {
   }
 
   @Override
-  protected void redeliver(Channel c, List<LoggedEvent> events) {
+  public void redeliver(Channel c, List<LoggedEvent> events) {
     Batch b = pending.get(c);
     if (b == null || !b.resendAsked || b.sending || events.isEmpty()) {
       return;
@@ -439,7 +439,7 @@ final class CallbackEndpoint extends Subscriber {
   }
 
   @Override
-  protected void redeliveryFailed(Channel c, Throwable cause, boolean expired) {
+  public void redeliveryFailed(Channel c, Throwable cause, boolean expired) {
     Batch b = pending.get(c);
     if (b == null || !b.resendAsked) {
       return;

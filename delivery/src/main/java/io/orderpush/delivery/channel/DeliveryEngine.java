@@ -48,6 +48,30 @@ public final class DeliveryEngine {
   private final EventLog log;
   private final CursorStore cursors;
   private final Map<String, Set<Channel>> byMerchant = new HashMap<>();
+
+  /**
+   * The scheduling state of each subscriber that owns channels here or has reads in flight; gone
+   * with its last channel, so a subscriber that went away leaves nothing behind.
+   */
+  private final Map<Subscriber, Lane> lanes = new java.util.IdentityHashMap<>();
+
+  /** One subscriber's ready queues and reads in flight. Engine context only. */
+  private static final class Lane {
+    /** Channels assigned to the subscriber. */
+    int owned;
+
+    /** Channels with a batch to send again ({@link #resend}): read before {@link #ready}. */
+    final java.util.ArrayDeque<Channel> resends = new java.util.ArrayDeque<>();
+
+    final java.util.ArrayDeque<Channel> ready = new java.util.ArrayDeque<>();
+    int reading;
+
+    /** No channels and nothing in flight: whatever is queued is left from channels let go. */
+    boolean unused() {
+      return owned == 0 && reading == 0;
+    }
+  }
+
   private final AtomicLong channelCount = new AtomicLong();
   private final AtomicLong assignedCount = new AtomicLong();
   private final DeliveryMetrics metrics;
@@ -393,6 +417,7 @@ public final class DeliveryEngine {
     }
     drop(c, true);
     c.owner = owner;
+    lanes.computeIfAbsent(owner, x -> new Lane()).owned++;
     assignedCount.incrementAndGet();
     claim(c, c.generation);
   }
@@ -660,8 +685,12 @@ public final class DeliveryEngine {
     Subscriber s = c.owner;
     String node = c.claimed ? c.node : null;
     long epoch = c.epoch;
-    if (c.owner != null) {
+    if (s != null) {
       assignedCount.decrementAndGet();
+      Lane lane = lanes.get(s);
+      if (lane != null && --lane.owned <= 0 && lane.unused()) {
+        lanes.remove(s);
+      }
     }
     c.owner = null;
     c.generation++;
@@ -758,7 +787,7 @@ public final class DeliveryEngine {
     if (s != null && c.resend != null) {
       if (c.claimed && !c.queued && !c.reading) {
         c.queued = true;
-        s.resends.add(c);
+        lanes.computeIfAbsent(s, x -> new Lane()).resends.add(c);
         drive(s);
       }
       return;
@@ -773,7 +802,7 @@ public final class DeliveryEngine {
       return;
     }
     c.queued = true;
-    s.ready.add(c);
+    lanes.computeIfAbsent(s, x -> new Lane()).ready.add(c);
     drive(s);
   }
 
@@ -782,10 +811,14 @@ public final class DeliveryEngine {
    * again first, oldest first, then new events. Engine context only.
    */
   public void drive(Subscriber s) {
-    while (s.reading < s.maxParallelReads()
-        && !(s.resends.isEmpty() && s.ready.isEmpty())
+    Lane lane = lanes.get(s);
+    if (lane == null) {
+      return; // nothing waiting, nothing in flight
+    }
+    while (lane.reading < s.maxParallelReads()
+        && !(lane.resends.isEmpty() && lane.ready.isEmpty())
         && s.writable()) {
-      Channel c = s.resends.isEmpty() ? s.ready.poll() : s.resends.poll();
+      Channel c = lane.resends.isEmpty() ? lane.ready.poll() : lane.resends.poll();
       if (c.owner != s) {
         continue; // left behind when the channel moved: its queued flag is its new owner's now
       }
@@ -794,25 +827,28 @@ public final class DeliveryEngine {
         continue;
       }
       if (c.resend != null) {
-        readAgain(s, c);
+        readAgain(s, lane, c);
       } else if (s.accepts(c)) {
-        read(s, c);
+        read(s, lane, c);
       }
+    }
+    if (lane.unused()) {
+      lanes.remove(s);
     }
   }
 
   /** Reads a batch to send again back whole (see {@link #resend}). */
-  private void readAgain(Subscriber s, Channel c) {
+  private void readAgain(Subscriber s, Lane lane, Channel c) {
     Channel.Resend r = c.resend;
     int generation = c.generation;
     c.reading = true;
-    s.reading++;
+    lane.reading++;
     // However the batch was cut (the tail cache can hand out more chunks than one log read
     // returns), its whole range is read back, so it renders the same body.
     log.readRange(pool, c.merchantId, r.first(), r.last())
         .onComplete(
             ar -> {
-              s.reading--;
+              lane.reading--;
               c.reading = false;
               mayDeliver(); // past the lease's deadline, every channel stops before anything is
               // sent
@@ -838,7 +874,7 @@ public final class DeliveryEngine {
             });
   }
 
-  private void read(Subscriber s, Channel c) {
+  private void read(Subscriber s, Lane lane, Channel c) {
     int generation = c.generation;
     long version = c.headVersion;
     long from = c.sent + 1;
@@ -847,7 +883,7 @@ public final class DeliveryEngine {
       return;
     }
     c.reading = true;
-    s.reading++;
+    lane.reading++;
     List<LoggedEvent> cached = tail.get(c.merchantId, from, limit);
     // A log read fetches only the rendering this channel sends (see below for a scope change).
     boolean readPii = c.pii;
@@ -860,7 +896,7 @@ public final class DeliveryEngine {
     }
     page.onComplete(
         ar -> {
-          s.reading--;
+          lane.reading--;
           c.reading = false;
           mayDeliver(); // past the lease's deadline, every channel stops before anything is sent
           if (c.generation != generation) {

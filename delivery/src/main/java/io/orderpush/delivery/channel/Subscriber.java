@@ -1,64 +1,57 @@
 package io.orderpush.delivery.channel;
 
 import io.orderpush.persistence.events.LoggedEvent;
-import java.util.ArrayDeque;
+import io.vertx.core.Future;
 import java.util.List;
 
 /**
  * A transport endpoint that owns channels: a WebSocket connection, or an app's callback endpoint.
- * The engine reads events for its channels, at most {@link #maxParallelReads()} at a time and only
- * while it is {@link #writable()}, and hands them over in seq order.
+ * It only states its limits and takes what it is handed; the {@link DeliveryEngine} alone schedules
+ * (its ready queues and reads in flight are the engine's): it reads events for the subscriber's
+ * channels, at most {@link #maxParallelReads()} at a time and only while it is {@link #writable()},
+ * and hands them over in seq order. Every method is called on the engine's context.
  */
-public abstract class Subscriber {
-
-  final ArrayDeque<Channel> ready = new ArrayDeque<>();
-
-  /**
-   * Channels with a batch to send again ({@link DeliveryEngine#resend}): read before {@link
-   * #ready}.
-   */
-  final ArrayDeque<Channel> resends = new ArrayDeque<>();
-
-  int reading;
+public interface Subscriber {
 
   /** Identifies the owner in Redis and logs. */
-  public abstract String id();
+  String id();
 
   /** Unacked events allowed per channel. */
-  protected abstract int window();
+  int window();
 
   /** Events read for one channel at a time. */
-  protected abstract int maxBatch();
+  int maxBatch();
 
-  protected abstract int maxParallelReads();
+  /** Reads in flight for this subscriber at most. */
+  int maxParallelReads();
 
   /**
    * False while the transport's own buffer is full; the engine then waits for {@link
    * DeliveryEngine#drive}.
    */
-  protected abstract boolean writable();
+  boolean writable();
 
   /**
    * Whether the channel may get its next events now. A transport that keeps one batch in flight per
    * channel answers false until that batch is acked. Call {@link DeliveryEngine#wake} when the
    * answer turns true.
    */
-  protected boolean accepts(Channel channel) {
+  default boolean accepts(Channel channel) {
     return true;
   }
 
   /** The channel is claimed and delivery is about to start from {@code cursor + 1}. */
-  protected abstract void claimed(Channel channel, long cursor);
+  void claimed(Channel channel, long cursor);
 
   /** Events of one channel, consecutive seqs following what was delivered before. */
-  protected abstract void deliver(Channel channel, List<LoggedEvent> events);
+  void deliver(Channel channel, List<LoggedEvent> events);
 
   /**
    * A batch asked for with {@link DeliveryEngine#resend}, read back whole from the log: the same
    * events as first delivered (the same event types and prevSeqs), masked or not by the grant's
    * scope now. Only for subscribers that resend.
    */
-  protected void redeliver(Channel channel, List<LoggedEvent> events) {}
+  default void redeliver(Channel channel, List<LoggedEvent> events) {}
 
   /**
    * Reading back a batch asked for with {@link DeliveryEngine#resend} failed; ask again later.
@@ -66,29 +59,29 @@ public abstract class Subscriber {
    * @param expired retention removed events of the range: the batch can never be sent again, and
    *     delivery of the channel starts over from its cursor + 1 with what is still stored
    */
-  protected void redeliveryFailed(Channel channel, Throwable cause, boolean expired) {}
+  default void redeliveryFailed(Channel channel, Throwable cause, boolean expired) {}
 
   /**
    * The channel was taken away: completes when nothing of it is on the way out any more (a callback
    * POST in flight has its answer), with the seq that answer acked, or -1. Only then is it released
    * in Redis for another node to claim.
    */
-  protected io.vertx.core.Future<Long> drained(Channel channel) {
-    return io.vertx.core.Future.succeededFuture(-1L);
+  default Future<Long> drained(Channel channel) {
+    return Future.succeededFuture(-1L);
   }
 
   /**
    * Delivery of the channel starts over from its cursor + 1 (the cursor was set through the API, or
    * Redis lost the channel and it was claimed again); events after the cursor come again.
    */
-  protected void restarted(Channel channel) {}
+  default void restarted(Channel channel) {}
 
   /**
    * What holds the channel back on the transport's side, if anything: a state name that has a way
    * out (a send in flight, a retry timer), {@link ChannelStates#STUCK} if it has none, or null when
-   * the transport holds nothing back. Engine context only.
+   * the transport holds nothing back.
    */
-  protected String heldBy(Channel channel) {
+  default String heldBy(Channel channel) {
     return null;
   }
 }

@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * One consumer connection of an app's group. Everything but the socket callbacks, which hop over,
  * runs on the delivery engine's context.
  */
-final class StreamConnection extends Subscriber {
+final class StreamConnection implements Subscriber {
 
   static final short POLICY_VIOLATION = 1008;
   static final short GOING_AWAY = 1001;
@@ -319,22 +319,22 @@ final class StreamConnection extends Subscriber {
   }
 
   @Override
-  protected int window() {
+  public int window() {
     return settings.window();
   }
 
   @Override
-  protected int maxBatch() {
+  public int maxBatch() {
     return settings.maxBatchEvents();
   }
 
   @Override
-  protected int maxParallelReads() {
+  public int maxParallelReads() {
     return settings.maxParallelReads();
   }
 
   @Override
-  protected boolean writable() {
+  public boolean writable() {
     return !closed && !queueFull();
   }
 
@@ -348,12 +348,12 @@ final class StreamConnection extends Subscriber {
   }
 
   @Override
-  protected void claimed(Channel channel, long cursor) {
+  public void claimed(Channel channel, long cursor) {
     // the assigned message went out when the group gave us the channel
   }
 
   @Override
-  protected void deliver(Channel channel, List<LoggedEvent> events) {
+  public void deliver(Channel channel, List<LoggedEvent> events) {
     for (String frame :
         StreamMessages.events(channel.merchantId(), events, settings.maxFrameBytes())) {
       send(frame);
@@ -366,7 +366,7 @@ final class StreamConnection extends Subscriber {
 
   /** Delivery of the channel starts over after its cursor: said with a fresh {@code assigned}. */
   @Override
-  protected void restarted(Channel channel) {
+  public void restarted(Channel channel) {
     if (channels.containsKey(channel.merchantId())) {
       StreamMessages.assignment("assigned", List.of(channel.merchantId())).forEach(this::send);
     }
