@@ -1019,20 +1019,11 @@ public final class DeliveryEngine {
             });
   }
 
-  /** Events start with {"seq":N,"ingestedAt":"...Z", as EventLog renders them. */
   private void recordCommitToSend(LoggedEvent e) {
-    int at = e.json().indexOf("\"ingestedAt\":\"");
-    if (at < 0) {
-      return;
-    }
-    int start = at + 14;
-    int end = e.json().indexOf('"', start);
-    try {
-      long ms =
-          System.currentTimeMillis() - Instant.parse(e.json().substring(start, end)).toEpochMilli();
+    long ingested = e.ingestedAtMillis();
+    if (ingested >= 0) {
+      long ms = System.currentTimeMillis() - ingested;
       metrics.commitToSend.record(Math.max(0, ms), TimeUnit.MILLISECONDS);
-    } catch (RuntimeException ignored) {
-      // a malformed timestamp is not worth failing delivery over
     }
   }
 

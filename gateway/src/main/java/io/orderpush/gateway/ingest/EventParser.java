@@ -10,6 +10,7 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.Utf16;
+import io.orderpush.persistence.events.EventJson;
 import io.orderpush.persistence.events.NewEvent;
 import io.orderpush.persistence.masking.JsonCopy;
 import io.orderpush.persistence.masking.MaskRules;
@@ -182,8 +183,8 @@ public final class EventParser {
     return new NewEvent(
         merchantId,
         eventId,
-        renderTail(eventId, orderId, type, occurredAt, data),
-        masked == null ? null : renderTail(eventId, orderId, type, occurredAt, masked));
+        EventJson.tail(eventId, orderId, type, occurredAt, data),
+        masked == null ? null : EventJson.tail(eventId, orderId, type, occurredAt, masked));
   }
 
   private static void requireField(String value, String field, int index, Problems problems) {
@@ -320,45 +321,6 @@ public final class EventParser {
       }
       t = p.nextToken();
     }
-  }
-
-  /**
-   * The event as delivery sends it, minus seq and ingestedAt, without the opening brace: written
-   * straight into one buffer, {@code data} copied once. Identifiers hold no control characters
-   * (validated), {@code type} and {@code occurredAt} only ASCII letters, digits and punctuation, so
-   * escaping {@code "} and {@code \} alone gives what Jackson writes.
-   */
-  static String renderTail(
-      String eventId, String orderId, String type, String occurredAt, String data) {
-    StringBuilder out =
-        new StringBuilder(data.length() + eventId.length() + orderId.length() + type.length() + 80);
-    out.append("\"eventId\":");
-    quote(out, eventId);
-    out.append(",\"orderId\":");
-    quote(out, orderId);
-    out.append(",\"type\":");
-    quote(out, type);
-    out.append(",\"occurredAt\":");
-    quote(out, occurredAt);
-    return out.append(",\"data\":").append(data).append('}').toString();
-  }
-
-  private static void quote(StringBuilder out, String s) {
-    out.append('"');
-    if (s.indexOf('"') < 0 && s.indexOf('\\') < 0) {
-      out.append(s).append('"');
-      return;
-    }
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c == '"' || c == '\\') {
-        out.append('\\');
-      } else if (c < 0x20) {
-        throw new IllegalArgumentException("control character in an identifier");
-      }
-      out.append(c);
-    }
-    out.append('"');
   }
 
   private static ApiException malformed(String message, int index) {

@@ -64,7 +64,8 @@ class EventParserTest {
         g.writeEndObject();
       }
       assertThat(
-              EventParser.renderTail(id, "o-" + id, "order.paid", "2026-11-11T00:00:01.250Z", data))
+              io.orderpush.persistence.events.EventJson.tail(
+                  id, "o-" + id, "order.paid", "2026-11-11T00:00:01.250Z", data))
           .isEqualTo(out.toString().substring(1));
     }
   }

@@ -11,7 +11,6 @@ import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -124,9 +123,6 @@ public final class EventLog {
           + " ORDER BY last_seq LIMIT $3";
 
   private static final String HEAD = "SELECT head_seq FROM merchants WHERE merchant_id = $1";
-
-  private static final DateTimeFormatter ISO_MILLIS =
-      DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
   private final Masker masker;
   private final int retentionDays;
@@ -306,7 +302,7 @@ public final class EventLog {
    */
   private Plan plan(
       List<NewEvent> events, Map<String, Long> head, Map<Key, Long> seen, Instant ingestedAt) {
-    String prefixTail = ",\"ingestedAt\":\"" + ISO_MILLIS.format(ingestedAt) + "\",";
+    String afterSeq = EventJson.afterSeq(ingestedAt);
     List<AppendResult> results = new ArrayList<>(events.size());
     List<String> keyMerchants = new ArrayList<>();
     List<String> keyIds = new ArrayList<>();
@@ -331,9 +327,8 @@ public final class EventLog {
       if (seen != null) {
         seen.put(key, seq);
       }
-      String json = "{\"seq\":" + seq + prefixTail + e.renderedTail();
-      String masked =
-          e.maskedTail() == null ? null : "{\"seq\":" + seq + prefixTail + e.maskedTail();
+      String json = EventJson.line(seq, afterSeq, e.renderedTail());
+      String masked = e.maskedTail() == null ? null : EventJson.line(seq, afterSeq, e.maskedTail());
       results.add(new AppendResult(e.merchantId(), e.eventId(), seq, false, json, masked));
       keyMerchants.add(e.merchantId());
       keyIds.add(e.eventId());
@@ -637,7 +632,7 @@ public final class EventLog {
    */
   public Future<long[]> seqsOfOrder(
       SqlClient client, String merchantId, String orderId, Instant until) {
-    String needle = "\"orderId\":" + io.vertx.core.json.Json.encode(orderId);
+    String needle = EventJson.orderIdMember(orderId);
     Tuple args = Tuple.of(merchantId, needle, ORDER_MAX_CHUNKS);
     String sql =
         "SELECT first_seq, events FROM event_chunks WHERE merchant_id = $1"

@@ -6,9 +6,9 @@ import java.util.List;
 /**
  * One event read back from the log: its seq and its JSON as stored ({@code {"seq":N,"ingestedAt":
  * ...,"eventId":...,"orderId":...,"type":...,"occurredAt":...,"data":{...}}}, see {@link
- * EventLog}). What an app receives is that line with {@code "prevSeq"} after the seq, written by
- * {@link #appendTo}: the one place the delivered event's JSON is produced, for every transport and
- * replay.
+ * EventJson}). What an app receives is that line with {@code "prevSeq"} after the seq, written by
+ * {@link #appendTo} (through {@link EventJson#appendDelivered}, the one place the delivered event's
+ * JSON is produced), for every transport and replay.
  *
  * @param maskedJson the same event with its personal data masked (guarantee 6), or null when it has
  *     none: then {@code json} is what every app receives
@@ -17,11 +17,6 @@ import java.util.List;
  *     seq - 1} unless events were filtered out before this one
  */
 public record LoggedEvent(long seq, String json, String maskedJson, long prevSeq) {
-
-  private static final String TYPE_MEMBER = "\"type\":\"";
-
-  /** {@code {"seq":}, the start of every stored line. */
-  private static final int SEQ_VALUE_AT = 7;
 
   public LoggedEvent(long seq, String json, String maskedJson) {
     this(seq, json, maskedJson, seq - 1);
@@ -41,19 +36,14 @@ public record LoggedEvent(long seq, String json, String maskedJson, long prevSeq
     return prev == prevSeq ? this : new LoggedEvent(seq, json, maskedJson, prev);
   }
 
-  /**
-   * The event's type, read from its line: the first {@code "type":"} member is the event's own (it
-   * follows eventId and orderId, whose values cannot hold an unescaped quote, and precedes data),
-   * and a type holds no character JSON escapes. Null for a line without one.
-   */
+  /** The event's type, read from its line ({@link EventJson#type}); null for a line without one. */
   public String type() {
-    int at = json.indexOf(TYPE_MEMBER);
-    if (at < 0) {
-      return null;
-    }
-    int start = at + TYPE_MEMBER.length();
-    int end = json.indexOf('"', start);
-    return end < 0 ? null : json.substring(start, end);
+    return EventJson.type(json);
+  }
+
+  /** When the event was committed (epoch ms), read from its line; -1 for a line without it. */
+  public long ingestedAtMillis() {
+    return EventJson.ingestedAtMillis(json);
   }
 
   /**
@@ -61,31 +51,12 @@ public record LoggedEvent(long seq, String json, String maskedJson, long prevSeq
    * the one copy the caller makes anyway (no string per event).
    */
   public StringBuilder appendTo(StringBuilder sb) {
-    int at = SEQ_VALUE_AT + digits(seq);
-    if (json.length() <= at || !json.startsWith("{\"seq\":")) {
-      return sb.append(json); // not a stored line (tests): as it is
-    }
-    return sb.append(json, 0, at)
-        .append(",\"prevSeq\":")
-        .append(prevSeq)
-        .append(json, at, json.length());
+    return EventJson.appendDelivered(sb, json, seq, prevSeq);
   }
 
   /** Characters {@link #appendTo} writes. */
   public int deliveredLength() {
-    return json.length() + 11 + digits(prevSeq);
-  }
-
-  private static int digits(long n) {
-    if (n < 0) {
-      return Long.toString(n).length();
-    }
-    int d = 1;
-    while (n >= 10) {
-      n /= 10;
-      d++;
-    }
-    return d;
+    return EventJson.deliveredLength(json, prevSeq);
   }
 
   /**

@@ -1,0 +1,163 @@
+package io.orderpush.persistence.events;
+
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+
+/**
+ * The one owner of the delivered event's JSON shape. An app receives
+ *
+ * <pre>{"seq":N,"prevSeq":P,"ingestedAt":"...Z","eventId":...,"orderId":...,"type":...,
+ * "occurredAt":...,"data":{...}}</pre>
+ *
+ * and that is built here in three steps, each done once where its part is known: the edge renders
+ * the {@link #tail} (validated members, {@code data} copied once), the commit prepends seq and
+ * ingestedAt to make the stored {@link #line}, and delivery writes {@code "prevSeq"} after the seq
+ * as it copies the line into a message ({@link #appendDelivered}). The few reads delivery needs of
+ * a stored line ({@link #type}, {@link #ingestedAtMillis}) are here too: substrings at known
+ * places, never a parse. Receivers parse with the client library ({@code io.orderpush.client}),
+ * which stands apart.
+ */
+public final class EventJson {
+
+  private static final String SEQ_MEMBER = "{\"seq\":";
+
+  /** {@code {"seq":}, the start of every stored line. */
+  private static final int SEQ_VALUE_AT = SEQ_MEMBER.length();
+
+  private static final String TYPE_MEMBER = "\"type\":\"";
+  private static final String INGESTED_AT_MEMBER = "\"ingestedAt\":\"";
+
+  private static final DateTimeFormatter ISO_MILLIS =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+  private EventJson() {}
+
+  /**
+   * The event as delivery sends it, minus seq and ingestedAt, without the opening brace: written
+   * straight into one buffer, {@code data} copied once. Identifiers hold no control characters
+   * (validated), {@code type} and {@code occurredAt} only ASCII letters, digits and punctuation, so
+   * escaping {@code "} and {@code \} alone gives what Jackson writes.
+   *
+   * @param data the event's data, already compact JSON
+   */
+  public static String tail(
+      String eventId, String orderId, String type, String occurredAt, String data) {
+    StringBuilder out =
+        new StringBuilder(data.length() + eventId.length() + orderId.length() + type.length() + 80);
+    out.append("\"eventId\":");
+    quote(out, eventId);
+    out.append(",\"orderId\":");
+    quote(out, orderId);
+    out.append(",\"type\":");
+    quote(out, type);
+    out.append(",\"occurredAt\":");
+    quote(out, occurredAt);
+    return out.append(",\"data\":").append(data).append('}').toString();
+  }
+
+  private static void quote(StringBuilder out, String s) {
+    out.append('"');
+    if (s.indexOf('"') < 0 && s.indexOf('\\') < 0) {
+      out.append(s).append('"');
+      return;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '"' || c == '\\') {
+        out.append('\\');
+      } else if (c < 0x20) {
+        throw new IllegalArgumentException("control character in an identifier");
+      }
+      out.append(c);
+    }
+    out.append('"');
+  }
+
+  /**
+   * What follows the seq in every line of one commit: {@code ,"ingestedAt":"...Z",} (milliseconds,
+   * UTC). Made once per commit.
+   */
+  public static String afterSeq(Instant ingestedAt) {
+    return ",\"ingestedAt\":\"" + ISO_MILLIS.format(ingestedAt) + "\",";
+  }
+
+  /** The stored line: {@code {"seq":N} + {@link #afterSeq} + {@link #tail}. */
+  public static String line(long seq, String afterSeq, String tail) {
+    return SEQ_MEMBER + seq + afterSeq + tail;
+  }
+
+  /**
+   * Appends the event as delivered: the stored {@code line} with {@code "prevSeq":P} right after
+   * the seq, in the one copy the caller makes anyway (no string per event).
+   */
+  public static StringBuilder appendDelivered(
+      StringBuilder sb, String line, long seq, long prevSeq) {
+    int at = SEQ_VALUE_AT + digits(seq);
+    if (line.length() <= at || !line.startsWith(SEQ_MEMBER)) {
+      return sb.append(line); // not a stored line (tests): as it is
+    }
+    return sb.append(line, 0, at)
+        .append(",\"prevSeq\":")
+        .append(prevSeq)
+        .append(line, at, line.length());
+  }
+
+  /** Characters {@link #appendDelivered} writes. */
+  public static int deliveredLength(String line, long prevSeq) {
+    return line.length() + 11 + digits(prevSeq);
+  }
+
+  /**
+   * The event's type, read from its line: the first {@code "type":"} member is the event's own (it
+   * follows eventId and orderId, whose values cannot hold an unescaped quote, and precedes data),
+   * and a type holds no character JSON escapes. Null for a line without one.
+   */
+  public static String type(String line) {
+    int at = line.indexOf(TYPE_MEMBER);
+    if (at < 0) {
+      return null;
+    }
+    int start = at + TYPE_MEMBER.length();
+    int end = line.indexOf('"', start);
+    return end < 0 ? null : line.substring(start, end);
+  }
+
+  /** When the event was committed (epoch ms), read from its line; -1 for a line without it. */
+  public static long ingestedAtMillis(String line) {
+    int at = line.indexOf(INGESTED_AT_MEMBER);
+    if (at < 0) {
+      return -1;
+    }
+    int start = at + INGESTED_AT_MEMBER.length();
+    int end = line.indexOf('"', start);
+    if (end < 0) {
+      return -1;
+    }
+    try {
+      return Instant.parse(line.substring(start, end)).toEpochMilli();
+    } catch (RuntimeException malformed) {
+      return -1;
+    }
+  }
+
+  /**
+   * The text a line holds when its event's {@code orderId} is this one (the id may also occur
+   * inside data; only a parse of the line tells which).
+   */
+  public static String orderIdMember(String orderId) {
+    return "\"orderId\":" + io.vertx.core.json.Json.encode(orderId);
+  }
+
+  private static int digits(long n) {
+    if (n < 0) {
+      return Long.toString(n).length();
+    }
+    int d = 1;
+    while (n >= 10) {
+      n /= 10;
+      d++;
+    }
+    return d;
+  }
+}
