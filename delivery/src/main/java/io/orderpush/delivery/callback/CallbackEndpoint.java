@@ -430,7 +430,7 @@ final class CallbackEndpoint implements Subscriber {
   @Override
   public void redeliver(Channel c, List<LoggedEvent> events) {
     Batch b = pending.get(c);
-    if (b == null || !b.resendAsked || b.sending || events.isEmpty()) {
+    if (b == null || !b.resendAsked || b.sending) {
       return;
     }
     b.resendAsked = false;
