@@ -583,9 +583,9 @@ public final class DeliveryEngine {
   /**
    * Retention removed events the channel's subscriber was handed and had not delivered: delivery
    * starts over from the stored cursor + 1 with what is still stored. The merchant's cached tail
-   * may hold removed events too, so it goes. Engine context only.
+   * may hold removed events too, so it goes. (A resend that found its range gone.)
    */
-  public void restartAfterExpiry(Channel c) {
+  private void restartAfterExpiry(Channel c) {
     tail.forget(c.merchantId);
     restart(c);
   }
