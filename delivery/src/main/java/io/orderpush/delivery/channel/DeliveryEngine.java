@@ -850,8 +850,7 @@ public final class DeliveryEngine {
             ar -> {
               lane.reading--;
               c.reading = false;
-              mayDeliver(); // past the lease's deadline, every channel stops before anything is
-              // sent
+              mayDeliver(); // past the lease's deadline, every channel stops first
               if (c.generation != generation) {
                 wake(c); // changed hands meanwhile: the batch went with it (see read)
               } else if (c.resend == r && mayDeliver(c, s)) {
