@@ -1,4 +1,4 @@
-package io.orderpush.drill;
+package io.orderpush.synthetic;
 
 import java.util.ArrayList;
 import java.util.Collections;
