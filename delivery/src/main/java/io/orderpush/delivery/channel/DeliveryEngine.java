@@ -64,6 +64,9 @@ public final class DeliveryEngine {
   private io.orderpush.delivery.audit.DeliveryAudit audit =
       io.orderpush.delivery.audit.DeliveryAudit.NONE;
 
+  /** Told of the acks of apps under a drill; see {@link DeliveryProbe}. */
+  private DeliveryProbe probe = DeliveryProbe.NONE;
+
   /** This node's lease; null: a node alone, which holds every channel it claims. */
   private io.orderpush.delivery.cluster.NodeLease lease;
 
@@ -255,6 +258,16 @@ public final class DeliveryEngine {
   /**
    * Records the batches this node's transports send to {@code log}; call before delivery starts.
    */
+  /** Where acks of watched apps are reported, with their commit time. Before {@link #start}. */
+  public void probe(DeliveryProbe probe) {
+    this.probe = probe;
+  }
+
+  /** The probe transports report their own events to (connections, callback answers). */
+  public DeliveryProbe probe() {
+    return probe;
+  }
+
   public void auditTo(io.orderpush.persistence.audit.AuditLog log) {
     audit = new io.orderpush.delivery.audit.DeliveryAudit(log);
   }
@@ -472,6 +485,7 @@ public final class DeliveryEngine {
               c.epoch = ar.result().epoch();
               c.cursor = ar.result().cursor();
               c.sent = c.cursor;
+              c.probed = null;
               c.lastDelivered = Math.min(ar.result().prev(), c.cursor);
               if (previouslySent > c.cursor) {
                 metrics.redelivered.increment(previouslySent - c.cursor);
@@ -723,6 +737,7 @@ public final class DeliveryEngine {
               }
               metrics.acksCommitted.increment();
               c.cursor = Math.max(c.cursor, upTo);
+              probeAcked(c);
               dirty.add(c);
               c.unackedSince = c.unacked() == 0 ? 0 : System.currentTimeMillis();
               if (c.cursor >= c.lastDelivered && c.cursor < c.sent) {
@@ -854,7 +869,14 @@ public final class DeliveryEngine {
                 c.lastDelivered = included.get(included.size() - 1).seq();
                 metrics.eventsSent.increment(included.size());
                 metrics.batchEvents.record(included.size());
-                recordCommitToSend(included.get(included.size() - 1));
+                long committedAt = commitTime(included.get(included.size() - 1));
+                if (committedAt > 0 && !c.sandbox()) {
+                  metrics.commitToSend.record(
+                      Math.max(0, System.currentTimeMillis() - committedAt), TimeUnit.MILLISECONDS);
+                }
+                if (probe.watches(c.appId)) {
+                  probeSent(c, included, committedAt);
+                }
                 // the grant's scope as it is now: a change applies from this batch on
                 s.deliver(c, LoggedEvent.forScope(included, c.pii));
               }
@@ -914,20 +936,48 @@ public final class DeliveryEngine {
             });
   }
 
-  /** Events start with {"seq":N,"ingestedAt":"...Z", as EventLog renders them. */
-  private void recordCommitToSend(LoggedEvent e) {
+  /**
+   * When the event was committed, from its line ({"seq":N,"ingestedAt":"...Z", as EventLog renders
+   * it), in epoch ms; 0 if the line has none.
+   */
+  private static long commitTime(LoggedEvent e) {
     int at = e.json().indexOf("\"ingestedAt\":\"");
     if (at < 0) {
-      return;
+      return 0;
     }
     int start = at + 14;
     int end = e.json().indexOf('"', start);
     try {
-      long ms =
-          System.currentTimeMillis() - Instant.parse(e.json().substring(start, end)).toEpochMilli();
-      metrics.commitToSend.record(Math.max(0, ms), TimeUnit.MILLISECONDS);
+      return Instant.parse(e.json().substring(start, end)).toEpochMilli();
     } catch (RuntimeException ignored) {
-      // a malformed timestamp is not worth failing delivery over
+      return 0; // a malformed timestamp is not worth failing delivery over
+    }
+  }
+
+  /** Remembers a batch of a watched app until an ack covers it (bounded by the window). */
+  private static void probeSent(Channel c, List<LoggedEvent> included, long committedAt) {
+    if (committedAt <= 0) {
+      return;
+    }
+    if (c.probed == null) {
+      c.probed = new java.util.ArrayDeque<>();
+    }
+    if (c.probed.size() >= Channel.MAX_PROBED) {
+      c.probed.poll();
+    }
+    c.probed.add(
+        new long[] {included.get(included.size() - 1).seq(), included.size(), committedAt});
+  }
+
+  /** Reports the batches the cursor now covers to the probe. */
+  private void probeAcked(Channel c) {
+    if (c.probed == null || c.probed.isEmpty()) {
+      return;
+    }
+    long now = System.currentTimeMillis();
+    while (!c.probed.isEmpty() && c.probed.peek()[0] <= c.cursor) {
+      long[] b = c.probed.poll();
+      probe.acked(c.appId, c.merchantId, b[1], b[2], now);
     }
   }
 
