@@ -76,6 +76,9 @@ public final class Gateway {
   RedisStore leaseRedis;
   ChangeApplier applier;
   LagQuery lag;
+  io.orderpush.gateway.drill.DrillStore drillStore;
+  io.orderpush.gateway.drill.DrillProbe drillProbe;
+  io.orderpush.gateway.drill.Drills drills;
   AuditLog audit = AuditLog.DISABLED;
   Pool auditPool;
   private String auditDeployment;
@@ -167,6 +170,12 @@ public final class Gateway {
                   new DeliveryEngine(
                       vertx, deliveryPool, log, cursors, checkpoints, config.delivery(), registry);
               engine.auditTo(audit);
+              // App drills: every node reports what it sees of a drilled app (docs/drills.md).
+              drillStore = new io.orderpush.gateway.drill.DrillStore(pool);
+              drillProbe =
+                  new io.orderpush.gateway.drill.DrillProbe(
+                      vertx, drillStore, config.control().nodeId());
+              engine.probe(drillProbe);
               streams = new StreamService(engine, grants, config.stream(), registry);
               callbacks =
                   new CallbackService(
@@ -220,7 +229,9 @@ public final class Gateway {
                   .compose(v -> onEngine(clusterNotices::start))
                   .compose(v -> onEngine(lease::start))
                   .compose(v -> heads.start())
-                  .compose(v -> callbacks.start());
+                  .compose(v -> callbacks.start())
+                  .compose(v -> drillStore.failOrphans(config.control().nodeId()))
+                  .onSuccess(v -> drillProbe.start());
             })
         .compose(
             v -> {
@@ -254,6 +265,7 @@ public final class Gateway {
               dependencyTimer = vertx.setPeriodic(0, 5000, id -> checkDependencies());
               firstMaintenance = maintainPartitions(partitions).compose(x -> maintainAudit());
               Routes routes = new Routes(this);
+              drills = routes.drills();
               return vertx.deployVerticle(
                   () -> new HttpVerticle(config.http(), routes::router, routes::handshake),
                   new DeploymentOptions().setInstances(Runtime.getRuntime().availableProcessors()));
@@ -282,7 +294,8 @@ public final class Gateway {
       vertx.cancelTimer(lagTimer);
     }
     Future<Void> streamsClosed =
-        (control == null ? Future.<Void>succeededFuture() : control.close())
+        (drills == null ? Future.<Void>succeededFuture() : drills.stop())
+            .transform(v -> control == null ? Future.succeededFuture() : control.close())
             .transform(v -> heads == null ? Future.succeededFuture() : heads.close())
             .transform(v -> streams == null ? Future.succeededFuture() : streams.close())
             .transform(v -> callbacks == null ? Future.succeededFuture() : callbacks.close())

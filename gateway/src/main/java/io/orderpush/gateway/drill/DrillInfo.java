@@ -28,4 +28,26 @@ public record DrillInfo(
     double maxRate,
     int maxDurationS,
     Instant startedAt,
-    Instant endedAt) {}
+    Instant endedAt) {
+
+  /** The same drill, ended. */
+  public DrillInfo ended(String state, String stopReason, Instant endedAt) {
+    return new DrillInfo(
+        drillId,
+        appId,
+        appName,
+        transport,
+        state,
+        stopReason,
+        scale,
+        merchants,
+        populationEvents,
+        normalRate,
+        peakRate,
+        multiplier,
+        maxRate,
+        maxDurationS,
+        startedAt,
+        endedAt);
+  }
+}
