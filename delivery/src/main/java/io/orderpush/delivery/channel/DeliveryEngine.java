@@ -763,7 +763,7 @@ public final class DeliveryEngine {
       return;
     }
     c.queued = true;
-    s.ready.add(c);
+    (c.sandbox() ? s.readySandbox : s.ready).add(c);
     drive(s);
   }
 
@@ -772,8 +772,10 @@ public final class DeliveryEngine {
    * only.
    */
   public void drive(Subscriber s) {
-    while (s.reading < s.maxParallelReads() && !s.ready.isEmpty() && s.writable()) {
-      Channel c = s.ready.poll();
+    while (s.reading < s.maxParallelReads()
+        && (!s.ready.isEmpty() || !s.readySandbox.isEmpty())
+        && s.writable()) {
+      Channel c = s.ready.isEmpty() ? s.readySandbox.poll() : s.ready.poll();
       if (c.owner != s) {
         continue; // left behind when the channel moved: its queued flag is its new owner's now
       }

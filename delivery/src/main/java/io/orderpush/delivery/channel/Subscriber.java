@@ -12,6 +12,13 @@ import java.util.List;
 public abstract class Subscriber {
 
   final ArrayDeque<Channel> ready = new ArrayDeque<>();
+
+  /**
+   * Ready channels of drills' sandbox merchants: served only when no real channel is ready, so an
+   * app's real merchants keep their latency while a drill floods it.
+   */
+  final ArrayDeque<Channel> readySandbox = new ArrayDeque<>();
+
   int reading;
 
   /** Identifies the owner in Redis and logs. */

@@ -97,6 +97,9 @@ class AppDrillIT {
 
     final List<String> bodies = new CopyOnWriteArrayList<>();
 
+    /** The merchant of every request, in arrival order. */
+    final List<String> merchants = new CopyOnWriteArrayList<>();
+
     SlowReceiver() {
       server =
           rx.createHttpServer()
@@ -110,6 +113,7 @@ class AppDrillIT {
                                 long started = System.currentTimeMillis();
                                 JsonObject batch = buf.toJsonObject();
                                 bodies.add(buf.toString());
+                                merchants.add(batch.getString("merchantId"));
                                 int events = batch.getJsonArray("events").size();
                                 rx.setTimer(
                                     RECEIVER_MS,
@@ -416,6 +420,39 @@ class AppDrillIT {
       assertThat(stopped.getString("state")).isEqualTo("stopped");
       assertThat(stopped.getString("stopReason")).contains("suspended");
       delete(second);
+    }
+  }
+
+  @Test
+  void shouldServeTheAppsRealMerchantsAheadOfTheDrillsBacklog() {
+    try (SlowReceiver receiver = new SlowReceiver()) {
+      TestApps.Created app = TestApps.create(gw, "real-and-drilled", receiver.url());
+      String real = "real-" + UUID.randomUUID().toString().substring(0, 8);
+      TestApps.grant(gw, real, app.appId(), "{\"start\":\"earliest\"}");
+      String id = startDrill(smallDay(app.appId(), 3000)).getString("drillId");
+      Await.until(
+          "a backlog of the drill",
+          WAIT,
+          () -> drill(id).getJsonObject("live", new JsonObject()).getLong("lag", 0L) > 1000);
+      HttpResponse<String> r =
+          gw.ingest(
+              "[{\"eventId\":\"r1\",\"merchantId\":\""
+                  + real
+                  + "\",\"orderId\":\"o1\",\"type\":\"order.paid\","
+                  + "\"occurredAt\":\"2026-11-11T00:00:00Z\",\"data\":{}}]");
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      int before = receiver.merchants.size();
+      Await.until("the real merchant's event", WAIT, () -> receiver.merchants.contains(real));
+      int sandboxFirst = receiver.merchants.indexOf(real) - before;
+      // with the drill's channels ahead of it in one queue it would wait for hundreds of them
+      assertThat(sandboxFirst)
+          .as("sandbox requests answered between the real event's commit and its delivery")
+          .isLessThanOrEqualTo(3 * IN_FLIGHT);
+      HttpResponse<String> stop =
+          gw.send("POST", "/v1/drills/" + id + "/stop", TestGateway.ADMIN_TOKEN, null);
+      assertThat(stop.statusCode()).as(stop.body()).isEqualTo(200);
+      awaitEnded(id);
+      delete(id);
     }
   }
 
