@@ -169,11 +169,12 @@ record Backlog(
   }
 
   /**
-   * The target rate of the second after the last one, before the backlog, in which the app was
-   * caught up. An app that keeps up holds about its latency's worth of the target rate, which grows
-   * while the rate ramps; so "caught up" means a lag no higher than that level, the latency being
-   * the median ratio of lag to target rate before the backlog (half the seconds of an app that
-   * keeps up are at or below it; one that falls behind never returns to it).
+   * The target rate that the app first fell short of: the second after the last one, before the
+   * backlog, in which it was caught up, less its latency. An app that keeps up holds about its
+   * latency's worth of the target rate, which grows while the rate ramps; so "caught up" means a
+   * lag no higher than that level, the latency being the median ratio of lag to target rate before
+   * the backlog (half the seconds of an app that keeps up are at or below it; one that falls behind
+   * never returns to it).
    */
   private static OptionalDouble fallsBehindAbove(List<DrillSecond> seconds, long[] lag, int onset) {
     if (onset < 0) {
@@ -189,7 +190,8 @@ record Backlog(
     while (g > 0 && !caughtUp(seconds.get(g - 1), lag[g - 1], latencyS)) {
       g--;
     }
-    double target = seconds.get(g).target();
+    // The first second the app fell short acks what was offered its latency earlier.
+    double target = seconds.get(Math.max(0, g - (int) Math.round(latencyS))).target();
     return target > 0 ? OptionalDouble.of(target) : OptionalDouble.empty();
   }
 

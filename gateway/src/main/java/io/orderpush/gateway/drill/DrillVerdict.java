@@ -25,7 +25,8 @@ final class DrillVerdict {
                     : info.stopReason())
                 + ". "
             : "";
-    return stopped + outcome(r);
+    String running = "running".equals(info.state()) ? "Still running; so far: " : "";
+    return stopped + running + outcome(r);
   }
 
   private static String outcome(DrillReport r) {

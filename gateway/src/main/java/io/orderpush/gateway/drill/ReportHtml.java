@@ -28,7 +28,7 @@ final class ReportHtml {
     html.append("<style>\n").append(STYLE).append("</style>\n</head>\n<body>\n");
     html.append("<h1>").append(escape(title)).append("</h1>\n");
     html.append("<p class=\"verdict\">").append(escape(verdict)).append("</p>\n");
-    html.append("<h2>Timeline</h2>\n").append(chart);
+    html.append("<h2>Rates and lag over time</h2>\n").append(chart);
     for (ReportSection section : sections) {
       html.append("<h2>").append(escape(section.title())).append("</h2>\n");
       for (String p : section.paragraphs()) {

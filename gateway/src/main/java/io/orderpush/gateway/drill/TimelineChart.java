@@ -15,7 +15,7 @@ final class TimelineChart {
   private static final int WIDTH = 960;
   private static final int LEFT = 84;
   private static final int RIGHT = 20;
-  private static final int TOP = 28;
+  private static final int TOP = 44;
   private static final int RATE_HEIGHT = 260;
   private static final int GAP = 64;
   private static final int LAG_HEIGHT = 160;
@@ -72,9 +72,9 @@ final class TimelineChart {
     phases(lagTop, LAG_HEIGHT, false);
     axes(TOP, RATE_HEIGHT, rateMax, "events/s");
     axes(lagTop, LAG_HEIGHT, lagMax, "lag (events)");
-    line(points, Point::target, TOP, RATE_HEIGHT, rateMax, "#636363", "6 4");
     line(points, Point::offered, TOP, RATE_HEIGHT, rateMax, "#3182bd", null);
     line(points, Point::acked, TOP, RATE_HEIGHT, rateMax, "#31a354", null);
+    line(points, Point::target, TOP, RATE_HEIGHT, rateMax, "#636363", "6 4"); // on top: dashed
     line(points, Point::lag, lagTop, LAG_HEIGHT, lagMax, "#de2d26", null);
     legend();
     text(LEFT + plotWidth() / 2.0, height - 8, "middle", "seconds since the drill started");
@@ -194,18 +194,16 @@ final class TimelineChart {
     String[][] items = {
       {"#636363", "target"}, {"#3182bd", "offered"}, {"#31a354", "acked"}, {"#de2d26", "lag"}
     };
-    double x = LEFT + 8;
+    double x = LEFT;
     for (String[] item : items) {
       svg.append(
           String.format(
               Locale.ROOT,
-              "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"/>%n",
+              "<line x1=\"%.1f\" y1=\"10\" x2=\"%.1f\" y2=\"10\" stroke=\"%s\" stroke-width=\"3\"/>%n",
               x,
-              TOP + 14,
               x + 18,
-              TOP + 14,
               item[0]));
-      text(x + 22, TOP + 18, "start", item[1]);
+      text(x + 22, 14, "start", item[1]);
       x += 90;
     }
   }

@@ -99,6 +99,19 @@ class DrillReportTest {
   }
 
   @Test
+  void shouldReportADrillThatHasNoSecondsYet() {
+    DrillReport report = DrillReport.of(info("running", null), List.of());
+
+    assertThat(report.verdict())
+        .isEqualTo(
+            "Still running; so far: The drill offered no events, so it says nothing about the app yet.");
+    assertThat(report.maxLagAtS()).isEqualTo(-1);
+    assertThat(report.markdown()).contains("## Timeline");
+    assertThat(report.html()).contains("<svg");
+    new JsonObject(report.summary().encode());
+  }
+
+  @Test
   void shouldEscapeTheAppNameInHtmlAndMarkdown() {
     DrillInfo info = info("finished", null, "<script>alert('x')</script> & co | evil");
     DrillReport report = DrillReport.of(info, new App(500).run(60));
@@ -161,8 +174,9 @@ class DrillReportTest {
   }
 
   /**
-   * A consumer that acks at most {@code capacity} events a second, first in first out, {@code
-   * delayS} seconds after they are offered; commit-to-ack latency is the time its events waited.
+   * A consumer that acks at most {@code capacity} events a second (give or take 10% with {@code
+   * jitter}), first in first out, {@code delayS} seconds after they are offered; commit-to-ack
+   * latency is the time its events waited.
    */
   private static final class App {
     final double capacity;
@@ -192,7 +206,7 @@ class DrillReportTest {
         if (offered > 0) {
           queue.add(new long[] {t, offered});
         }
-        double can = jitter == null ? capacity : capacity * (0.8 + 0.4 * jitter.nextDouble());
+        double can = jitter == null ? capacity : capacity * (0.9 + 0.2 * jitter.nextDouble());
         long budget = ackingUntil.test(t) ? Math.round(can) : 0;
         LatencyBuckets latency = new LatencyBuckets();
         long acked = 0;
