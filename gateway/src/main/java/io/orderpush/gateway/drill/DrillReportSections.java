@@ -144,6 +144,9 @@ final class DrillReportSections {
             Backlog.BOUND_S,
             Backlog.FLOOR_EVENTS,
             Backlog.WARM_UP_S));
+    if (r.stalled()) {
+      text.add("The app stalled: in most of those seconds it acknowledged nothing.");
+    }
     if (r.fallsBehindAbove().isPresent()) {
       text.add(
           "The backlog started to grow persistently at a target rate of "
@@ -185,10 +188,16 @@ final class DrillReportSections {
     List<String> text = new ArrayList<>();
     int at = r.maxLagAtS();
     text.add(
-        "Maximum lag: "
-            + count(r.maxLag())
-            + " events"
-            + (at < 0 ? "." : ", after second " + at + " (" + phaseAt(at) + ")."));
+        r.maxLag() == 0
+            ? "Maximum lag: 0 events (every event was acknowledged within the second it was"
+                + " offered)."
+            : "Maximum lag: "
+                + count(r.maxLag())
+                + " events, after second "
+                + at
+                + " ("
+                + phaseAt(at)
+                + ").");
     long[] lag = r.lag();
     long left = lag.length == 0 ? 0 : lag[lag.length - 1];
     text.add(

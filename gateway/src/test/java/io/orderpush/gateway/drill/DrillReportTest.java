@@ -33,7 +33,9 @@ class DrillReportTest {
     assertThat(report.verdict())
         .startsWith("Keeps up with 100x of its normal day: 1,500 events/s at the peak, p99 ack");
     assertThat(report.drainS()).hasValue(0);
-    assertThat(report.markdown()).contains("Capacity: at least 1,500 events/s");
+    assertThat(report.markdown())
+        .contains("Capacity: at least 1,500 events/s")
+        .contains("Maximum lag: 0 events (every event");
   }
 
   @Test
@@ -74,7 +76,9 @@ class DrillReportTest {
     assertThat(report.capacity()).isZero();
     assertThat(report.drainS()).isEmpty();
     assertThat(report.verdict()).startsWith("Stalled: it acknowledged no events at all");
-    assertThat(report.markdown()).contains("did not drain within the drill");
+    assertThat(report.markdown())
+        .contains("did not drain within the drill")
+        .contains("The app stalled: in most of those seconds it acknowledged nothing.");
   }
 
   @Test
