@@ -6,6 +6,7 @@ import io.orderpush.delivery.callback.CallbackSettings;
 import io.orderpush.delivery.channel.ChannelStates;
 import io.orderpush.delivery.channel.CheckpointStore;
 import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.delivery.channel.DeliveryProbe;
 import io.orderpush.delivery.channel.DeliverySettings;
 import io.orderpush.delivery.channel.HeadNotices;
 import io.orderpush.delivery.cluster.ClusterNotices;
@@ -217,6 +218,19 @@ public final class Delivery {
    */
   public Future<Long> forgetApp(UUID appId) {
     return cursors.forgetApp(engine.context(), appId);
+  }
+
+  /**
+   * Removes the stored cursors of these channels of the app (a deleted drill's sandbox merchants);
+   * returns how many existed.
+   */
+  public Future<Long> forget(UUID appId, List<String> merchantIds) {
+    return cursors.forget(engine.context(), appId, merchantIds);
+  }
+
+  /** Where acks, callback answers and connections of watched apps are reported. Before start. */
+  public void probe(DeliveryProbe probe) {
+    engine.probe(probe);
   }
 
   /** Counts this node's channels by state (see {@link ChannelStates}). */

@@ -68,6 +68,9 @@ public final class Gateway {
   RedisStore leaseRedis;
   ChangeApplier applier;
   LagQuery lag;
+  io.orderpush.gateway.drill.DrillStore drillStore;
+  io.orderpush.gateway.drill.DrillProbe drillProbe;
+  io.orderpush.gateway.drill.Drills drills;
   AuditLog audit = AuditLog.DISABLED;
   Pool auditPool;
   private String auditDeployment;
@@ -174,6 +177,12 @@ public final class Gateway {
                           config.control().channel() + ":heads",
                           config.lagMaxScannedEvents()),
                       registry);
+              // App drills: every node reports what it sees of a drilled app (docs/drills.md).
+              drillStore = new io.orderpush.gateway.drill.DrillStore(pool);
+              drillProbe =
+                  new io.orderpush.gateway.drill.DrillProbe(
+                      vertx, drillStore, config.control().nodeId());
+              delivery.probe(drillProbe);
               streams = delivery.streams();
               callbacks = delivery.callbacks();
               lag = delivery.lag();
@@ -189,7 +198,11 @@ public final class Gateway {
                   new ControlChanges(delivery.context(), redis, apps, config.control(), registry);
               applier = new ChangeApplier(apps, grants, new Deliveries(streams, callbacks));
               control.onChange(applier);
-              return control.start().compose(v -> delivery.start());
+              return control
+                  .start()
+                  .compose(v -> delivery.start())
+                  .compose(v -> drillStore.failOrphans(config.control().nodeId()))
+                  .onSuccess(v -> drillProbe.start());
             })
         .compose(
             v -> {
@@ -223,6 +236,7 @@ public final class Gateway {
               dependencyTimer = vertx.setPeriodic(0, 5000, id -> checkDependencies());
               firstMaintenance = maintainPartitions(partitions).compose(x -> maintainAudit());
               Routes routes = new Routes(this);
+              drills = routes.drills();
               return vertx.deployVerticle(
                   () -> new HttpVerticle(config.http(), routes::router, routes::handshake),
                   new DeploymentOptions().setInstances(Runtime.getRuntime().availableProcessors()));
@@ -251,7 +265,8 @@ public final class Gateway {
       vertx.cancelTimer(lagTimer);
     }
     Future<Void> streamsClosed =
-        (control == null ? Future.<Void>succeededFuture() : control.close())
+        (drills == null ? Future.<Void>succeededFuture() : drills.stop())
+            .transform(v -> control == null ? Future.succeededFuture() : control.close())
             // everything here is released and the lease given up: the others take over at once
             .transform(v -> delivery == null ? Future.succeededFuture() : delivery.stop());
     Future<?> http =

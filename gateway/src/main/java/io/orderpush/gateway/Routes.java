@@ -50,6 +50,7 @@ final class Routes {
   private final ReplayHandler replay;
   private final ChannelsApi channels;
   private final AuditApi audit;
+  private final io.orderpush.gateway.drill.Drills drills;
   private final long ingestBodyLimit;
 
   Routes(Gateway g) {
@@ -60,11 +61,10 @@ final class Routes {
     admin = new BearerAuth(sec.adminToken(), "operator", authLimiter);
     ingest = new BearerAuth(sec.ingestToken(), "ingest", authLimiter);
     var limits = g.config.ingest();
-    ingestHandler =
-        new IngestHandler(
-            new EventParser(
-                limits.maxEvents(), limits.maxDataBytes(), limits.maxDataDepth(), g.log.masker()),
-            g.committer);
+    EventParser parser =
+        new EventParser(
+            limits.maxEvents(), limits.maxDataBytes(), limits.maxDataDepth(), g.log.masker());
+    ingestHandler = new IngestHandler(parser, g.committer);
     ingestBodyLimit = limits.maxRequestBytes();
     ingestAdmission =
         new IngestAdmission(limits.maxInFlightBytes(), limits.maxRequestBytes(), g.registry);
@@ -96,8 +96,24 @@ final class Routes {
     audit = new AuditApi(g.pool, g.log);
     channels = new ChannelsApi(g.log, g.pool, g.grants, g.delivery);
     lag = new LagApi(g.lag);
+    drills =
+        new io.orderpush.gateway.drill.Drills(
+            g.vertx,
+            g.drillStore,
+            g.drillProbe,
+            g.committer,
+            parser,
+            g.apps,
+            g.delivery,
+            changes,
+            g.config.drills(),
+            g.config.control().nodeId());
     stream = new StreamHandler(g.apps, g.streams, authLimiter);
     health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
+  }
+
+  io.orderpush.gateway.drill.Drills drills() {
+    return drills;
   }
 
   void handshake(io.vertx.core.http.ServerWebSocketHandshake hs) {
@@ -187,6 +203,32 @@ final class Routes {
         .handler(metered.route("endpoint.retry"))
         .handler(admin)
         .handler(endpoints::retry);
+    r.post("/v1/drills")
+        .handler(metered.route("drills.create"))
+        .handler(admin)
+        .handler(body(ADMIN_BODY_LIMIT))
+        .handler(drills::create);
+    r.get("/v1/drills").handler(metered.route("drills.list")).handler(admin).handler(drills::list);
+    r.get("/v1/drills/:drillId")
+        .handler(metered.route("drills.get"))
+        .handler(admin)
+        .handler(drills::get);
+    r.post("/v1/drills/:drillId/stop")
+        .handler(metered.route("drills.stop"))
+        .handler(admin)
+        .handler(drills::stop);
+    r.get("/v1/drills/:drillId/report")
+        .handler(metered.route("drills.report"))
+        .handler(admin)
+        .handler(ctx -> drills.report(ctx, false));
+    r.get("/v1/drills/:drillId/report.html")
+        .handler(metered.route("drills.report"))
+        .handler(admin)
+        .handler(ctx -> drills.report(ctx, true));
+    r.delete("/v1/drills/:drillId")
+        .handler(metered.route("drills.delete"))
+        .handler(admin)
+        .handler(drills::delete);
     r.get("/v1/apps/:appId/grants")
         .handler(metered.route("grants.list"))
         .handler(admin)

@@ -275,6 +275,19 @@ final class CallbackEndpoint implements Subscriber {
                                   : a.gone() ? "gone" : a.status() == 0 ? "no_answer" : "failure",
                               a.statusClass(),
                               System.nanoTime() - started);
+                          if (engine.probe().watches(c.appId())) {
+                            engine
+                                .probe()
+                                .callbackAnswered(
+                                    c.appId(),
+                                    c.merchantId(),
+                                    a.status(),
+                                    a.status() == 0
+                                        && String.valueOf(a.error())
+                                            .toLowerCase(java.util.Locale.ROOT)
+                                            .contains("timeout"),
+                                    b.attempts + 1);
+                          }
                           if (!a.succeeded()) {
                             logFailedAttempt(c, b, a, System.nanoTime() - started);
                           }

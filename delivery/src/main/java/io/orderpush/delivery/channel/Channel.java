@@ -143,6 +143,23 @@ public final class Channel {
   }
 
   /** Whether this channel's events go out with personal data unmasked. */
+  /**
+   * Batches sent and not yet acked, for an {@link DeliveryProbe}: {last seq, events, committed at
+   * ms}. Null unless the app is watched.
+   */
+  java.util.ArrayDeque<long[]> probed;
+
+  /** Batches remembered for the probe at most; older ones are forgotten (never reported). */
+  static final int MAX_PROBED = 1024;
+
+  /** The namespace of drills' merchants: {@code sandbox:<drill>:<n>}. */
+  public static final String SANDBOX_PREFIX = "sandbox:";
+
+  /** Whether this is a channel of a drill's sandbox merchant. */
+  public boolean sandbox() {
+    return merchantId.startsWith(SANDBOX_PREFIX);
+  }
+
   public boolean pii() {
     return pii;
   }

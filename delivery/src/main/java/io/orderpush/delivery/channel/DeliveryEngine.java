@@ -64,7 +64,25 @@ public final class DeliveryEngine {
     final java.util.ArrayDeque<Channel> resends = new java.util.ArrayDeque<>();
 
     final java.util.ArrayDeque<Channel> ready = new java.util.ArrayDeque<>();
+
+    /**
+     * Ready channels of drills' sandbox merchants: served only when no real channel is ready, so an
+     * app's real merchants keep their latency while a drill floods it.
+     */
+    final java.util.ArrayDeque<Channel> readySandbox = new java.util.ArrayDeque<>();
+
     int reading;
+
+    boolean waiting() {
+      return !(resends.isEmpty() && ready.isEmpty() && readySandbox.isEmpty());
+    }
+
+    /** Batches to send again first, then real channels, then sandbox ones. */
+    Channel next() {
+      return !resends.isEmpty()
+          ? resends.poll()
+          : !ready.isEmpty() ? ready.poll() : readySandbox.poll();
+    }
 
     /** No channels and nothing in flight: whatever is queued is left from channels let go. */
     boolean unused() {
@@ -88,6 +106,9 @@ public final class DeliveryEngine {
   /** Where the batches that leave this node are recorded (the audit trail). */
   private io.orderpush.delivery.audit.DeliveryAudit audit =
       io.orderpush.delivery.audit.DeliveryAudit.NONE;
+
+  /** Told of the acks of apps under a drill; see {@link DeliveryProbe}. */
+  private DeliveryProbe probe = DeliveryProbe.NONE;
 
   /** This node's lease; null: a node alone, which holds every channel it claims. */
   private io.orderpush.delivery.cluster.NodeLease lease;
@@ -280,6 +301,16 @@ public final class DeliveryEngine {
   /**
    * Records the batches this node's transports send to {@code log}; call before delivery starts.
    */
+  /** Where acks of watched apps are reported, with their commit time. Before {@link #start}. */
+  public void probe(DeliveryProbe probe) {
+    this.probe = probe;
+  }
+
+  /** The probe transports report their own events to (connections, callback answers). */
+  public DeliveryProbe probe() {
+    return probe;
+  }
+
   public void auditTo(io.orderpush.persistence.audit.AuditLog log) {
     audit = new io.orderpush.delivery.audit.DeliveryAudit(log);
   }
@@ -496,6 +527,7 @@ public final class DeliveryEngine {
               c.epoch = ar.result().epoch();
               c.cursor = ar.result().cursor();
               c.sent = c.cursor;
+              c.probed = null;
               c.lastDelivered = Math.min(ar.result().prev(), c.cursor);
               if (previouslySent > c.cursor) {
                 metrics.redelivered.increment(previouslySent - c.cursor);
@@ -752,6 +784,7 @@ public final class DeliveryEngine {
               }
               metrics.acksCommitted.increment();
               c.cursor = Math.max(c.cursor, upTo);
+              probeAcked(c);
               dirty.add(c);
               c.unackedSince = c.unacked() == 0 ? 0 : System.currentTimeMillis();
               if (c.cursor >= c.lastDelivered && c.cursor < c.sent) {
@@ -802,7 +835,8 @@ public final class DeliveryEngine {
       return;
     }
     c.queued = true;
-    lanes.computeIfAbsent(s, x -> new Lane()).ready.add(c);
+    Lane lane = lanes.computeIfAbsent(s, x -> new Lane());
+    (c.sandbox() ? lane.readySandbox : lane.ready).add(c);
     drive(s);
   }
 
@@ -815,10 +849,8 @@ public final class DeliveryEngine {
     if (lane == null) {
       return; // nothing waiting, nothing in flight
     }
-    while (lane.reading < s.maxParallelReads()
-        && !(lane.resends.isEmpty() && lane.ready.isEmpty())
-        && s.writable()) {
-      Channel c = lane.resends.isEmpty() ? lane.ready.poll() : lane.resends.poll();
+    while (lane.reading < s.maxParallelReads() && lane.waiting() && s.writable()) {
+      Channel c = lane.next();
       if (c.owner != s) {
         continue; // left behind when the channel moved: its queued flag is its new owner's now
       }
@@ -958,7 +990,14 @@ public final class DeliveryEngine {
                 c.lastDelivered = included.get(included.size() - 1).seq();
                 metrics.eventsSent.increment(included.size());
                 metrics.batchEvents.record(included.size());
-                recordCommitToSend(included.get(included.size() - 1));
+                long committedAt = commitTime(included.get(included.size() - 1));
+                if (committedAt > 0 && !c.sandbox()) {
+                  metrics.commitToSend.record(
+                      Math.max(0, System.currentTimeMillis() - committedAt), TimeUnit.MILLISECONDS);
+                }
+                if (probe.watches(c.appId)) {
+                  probeSent(c, included, committedAt);
+                }
                 // the grant's scope as it is now: a change applies from this batch on
                 s.deliver(c, LoggedEvent.forScope(included, c.pii));
               }
@@ -1018,11 +1057,38 @@ public final class DeliveryEngine {
             });
   }
 
-  private void recordCommitToSend(LoggedEvent e) {
-    long ingested = e.ingestedAtMillis();
-    if (ingested >= 0) {
-      long ms = System.currentTimeMillis() - ingested;
-      metrics.commitToSend.record(Math.max(0, ms), TimeUnit.MILLISECONDS);
+  /**
+   * When the event was committed (its line's ingestedAt, {@link LoggedEvent#ingestedAtMillis}), in
+   * epoch ms; 0 if the line has none.
+   */
+  private static long commitTime(LoggedEvent e) {
+    return Math.max(0, e.ingestedAtMillis());
+  }
+
+  /** Remembers a batch of a watched app until an ack covers it (bounded by the window). */
+  private static void probeSent(Channel c, List<LoggedEvent> included, long committedAt) {
+    if (committedAt <= 0) {
+      return;
+    }
+    if (c.probed == null) {
+      c.probed = new java.util.ArrayDeque<>();
+    }
+    if (c.probed.size() >= Channel.MAX_PROBED) {
+      c.probed.poll();
+    }
+    c.probed.add(
+        new long[] {included.get(included.size() - 1).seq(), included.size(), committedAt});
+  }
+
+  /** Reports the batches the cursor now covers to the probe. */
+  private void probeAcked(Channel c) {
+    if (c.probed == null || c.probed.isEmpty()) {
+      return;
+    }
+    long now = System.currentTimeMillis();
+    while (!c.probed.isEmpty() && c.probed.peek()[0] <= c.cursor) {
+      long[] b = c.probed.poll();
+      probe.acked(c.appId, c.merchantId, b[1], b[2], now);
     }
   }
 

@@ -234,6 +234,36 @@ public final class CursorStore {
             });
   }
 
+  /**
+   * Removes the cursor hashes of these channels of the app (a deleted drill's sandbox merchants),
+   * one UNLINK per key so each goes to its own slot on a Redis Cluster, at most 256 at a time.
+   * Returns how many existed.
+   */
+  public Future<Long> forget(Context ctx, UUID appId, List<String> merchantIds) {
+    return forgetPage(ctx, appId, merchantIds, 0, 0);
+  }
+
+  private Future<Long> forgetPage(
+      Context ctx, UUID appId, List<String> merchantIds, int from, long removed) {
+    if (from >= merchantIds.size()) {
+      return Future.succeededFuture(removed);
+    }
+    int to = Math.min(merchantIds.size(), from + 256);
+    List<Future<Long>> page =
+        merchantIds.subList(from, to).stream()
+            .map(m -> redis.call(ctx, c -> c.unlink(key(appId, m))))
+            .toList();
+    return Future.all(page)
+        .compose(
+            all ->
+                forgetPage(
+                    ctx,
+                    appId,
+                    merchantIds,
+                    to,
+                    removed + page.stream().mapToLong(Future::result).sum()));
+  }
+
   /** Cursors of several channels of one app in one pipelined batch; -1 where Redis has none. */
   public Future<List<Long>> cursors(Context ctx, UUID appId, List<String> merchantIds) {
     List<Future<Long>> all = merchantIds.stream().map(m -> cursor(ctx, appId, m)).toList();

@@ -66,6 +66,8 @@ public final class LagQuery {
           + " LEFT JOIN cursor_checkpoints c"
           + "  ON c.app_id = g.app_id AND c.merchant_id = g.merchant_id"
           + " WHERE ($1::uuid IS NULL OR g.app_id = $1) AND ($2::text IS NULL OR g.merchant_id = $2)"
+          // A drill's sandbox merchants are measured by the drill, never by production lag.
+          + "  AND g.merchant_id NOT LIKE 'sandbox:%'"
           + "), ranked AS (SELECT *, greatest(head - ck, 0) AS rank FROM ch)"
           + " SELECT app_id, merchant_id, head, ck, rank, state FROM ranked"
           + " WHERE rank >= $3"

@@ -116,6 +116,9 @@ final class StreamConnection implements Subscriber {
                 return;
               }
               send(StreamMessages.hello(id, appId.toString(), settings.window()));
+              if (engine.probe().watches(appId)) {
+                engine.probe().connectionOpened(appId);
+              }
               long every = settings.pingInterval().toMillis();
               timer = engine.vertx().setPeriodic(every, every, t -> tick());
               service.attach(this);
@@ -134,6 +137,9 @@ final class StreamConnection implements Subscriber {
     for (Channel c : channels.values()) {
       if (c.unackedSince() != 0 && c.unackedSince() < ackDeadline) {
         metrics.ackTimeouts.increment();
+        if (engine.probe().watches(appId)) {
+          engine.probe().ackTimedOut(appId);
+        }
         protocolError(
             "ack_timeout",
             "events of "

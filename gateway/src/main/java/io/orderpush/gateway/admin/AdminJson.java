@@ -11,7 +11,7 @@ import io.vertx.ext.web.RoutingContext;
 import java.util.UUID;
 
 /** JSON mapping of the operator API, kept at the edge. */
-final class AdminJson {
+public final class AdminJson {
 
   private AdminJson() {}
 
@@ -40,7 +40,7 @@ final class AdminJson {
   }
 
   /** The request body as an object; an absent body reads as {}. */
-  static JsonObject body(RoutingContext ctx) {
+  public static JsonObject body(RoutingContext ctx) {
     if (ctx.body() == null || ctx.body().buffer() == null || ctx.body().length() <= 0) {
       return new JsonObject();
     }
@@ -66,7 +66,7 @@ final class AdminJson {
     }
   }
 
-  static void send(RoutingContext ctx, int status, JsonObject body) {
+  public static void send(RoutingContext ctx, int status, JsonObject body) {
     ctx.response()
         .setStatusCode(status)
         .putHeader("Content-Type", "application/json")

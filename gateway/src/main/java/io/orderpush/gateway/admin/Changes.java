@@ -15,7 +15,7 @@ public record Changes(ChangeApplier applier, ChangeBus bus) {
    * Applies here, then publishes (also if applying here failed); completes when both are done, so
    * an operator who has the answer knows the other nodes have been told.
    */
-  Future<Void> applyAndPublish(Change change) {
+  public Future<Void> applyAndPublish(Change change) {
     Future<Void> applied = applier.changed(change);
     return applied.transform(ar -> publish(change)).transform(v -> applied);
   }

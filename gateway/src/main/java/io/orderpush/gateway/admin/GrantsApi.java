@@ -85,6 +85,11 @@ public final class GrantsApi {
     if (m == null || !EventParser.MERCHANT_ID.matcher(m).matches()) {
       throw AppsApi.invalid("merchantId", "must match " + EventParser.MERCHANT_ID.pattern());
     }
+    if (m.startsWith(EventParser.SANDBOX_PREFIX)) {
+      // granted only by the drill that made them, to the app it names (see docs/drills.md)
+      throw AppsApi.invalid(
+          "merchantId", "sandbox merchants belong to drills; grants for them are not editable");
+    }
     return m;
   }
 

@@ -33,7 +33,8 @@ public record GatewayConfig(
     AuthLimitConfig authLimit,
     MaskRules masking,
     AuditConfig audit,
-    ClusterSettings cluster) {
+    ClusterSettings cluster,
+    DrillLimits drills) {
 
   /**
    * Reads the defaults file overridden by {@code env}; throws {@link ConfigException} listing every
@@ -226,6 +227,12 @@ public record GatewayConfig(
                 r.millis("audit.flush-interval-ms", 10, 60_000),
                 // the final flush at shutdown waits for PostgreSQL as long as a statement may take
                 queryTimeout));
+    DrillLimits drills =
+        new DrillLimits(
+            r.integer("drill.max-rate", 1, 1_000_000),
+            r.integer("drill.max-duration-s", 10, 86_400),
+            r.longValue("drill.max-events", 1, 100_000_000),
+            r.integer("drill.max-running", 1, 100));
     r.throwIfInvalid();
     return new GatewayConfig(
         http,
@@ -248,6 +255,7 @@ public record GatewayConfig(
         authLimit,
         masking,
         audit,
-        cluster);
+        cluster,
+        drills);
   }
 }

@@ -60,6 +60,16 @@ public final class EventParser {
   private final JsonFactory bodies;
   private final Masker masker;
 
+  /**
+   * True for an app drill's own parser: every merchant must be a sandbox merchant ({@code
+   * sandbox:<drill>:<n>}) and every event is marked {@code "sandbox":true}. False for ingest, which
+   * refuses the namespace.
+   */
+  private final boolean sandbox;
+
+  /** The namespace of drills' merchants, refused at ingest. */
+  public static final String SANDBOX_PREFIX = io.orderpush.delivery.channel.Channel.SANDBOX_PREFIX;
+
   public EventParser(int maxEvents, int maxDataBytes) {
     this(maxEvents, maxDataBytes, DEFAULT_MAX_DATA_DEPTH, new Masker(MaskRules.defaults()));
   }
@@ -70,6 +80,12 @@ public final class EventParser {
    *     it must be the event log's (the log stores which rules made them)
    */
   public EventParser(int maxEvents, int maxDataBytes, int maxDataDepth, Masker masker) {
+    this(maxEvents, maxDataBytes, maxDataDepth, masker, false);
+  }
+
+  private EventParser(
+      int maxEvents, int maxDataBytes, int maxDataDepth, Masker masker, boolean sandbox) {
+    this.sandbox = sandbox;
     this.maxEvents = maxEvents;
     this.maxDataBytes = maxDataBytes;
     this.maxDataDepth = maxDataDepth;
@@ -82,6 +98,11 @@ public final class EventParser {
                     .maxNestingDepth(maxDataDepth + ENVELOPE_DEPTH)
                     .build())
             .build();
+  }
+
+  /** The same parser for an app drill's synthetic events (see {@link #sandbox}). */
+  public EventParser forSandbox() {
+    return new EventParser(maxEvents, maxDataBytes, maxDataDepth, masker, true);
   }
 
   /** The events of {@code body} in request order, or an {@link ApiException} (400 or 413). */
@@ -176,6 +197,15 @@ public final class EventParser {
     requireField(type, "type", index, problems);
     requireField(occurredAt, "occurredAt", index, problems);
     requireField(data, "data", index, problems);
+    if (merchantId != null && merchantId.startsWith(SANDBOX_PREFIX) != sandbox) {
+      problems.add(
+          index,
+          "merchantId",
+          sandbox
+              ? "a drill sends only sandbox merchants"
+              : "the namespace " + SANDBOX_PREFIX + " is reserved for drills' sandbox merchants",
+          false);
+    }
     if (problems.count() > before) {
       return null;
     }
@@ -183,8 +213,10 @@ public final class EventParser {
     return new NewEvent(
         merchantId,
         eventId,
-        EventJson.tail(eventId, orderId, type, occurredAt, data),
-        masked == null ? null : EventJson.tail(eventId, orderId, type, occurredAt, masked));
+        EventJson.tail(eventId, orderId, type, occurredAt, data, sandbox),
+        masked == null
+            ? null
+            : EventJson.tail(eventId, orderId, type, occurredAt, masked, sandbox));
   }
 
   private static void requireField(String value, String field, int index, Problems problems) {

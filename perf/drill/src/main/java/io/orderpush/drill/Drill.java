@@ -1,5 +1,7 @@
 package io.orderpush.drill;
 
+import io.orderpush.synthetic.Population;
+import io.orderpush.synthetic.Profile;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;

@@ -1,5 +1,8 @@
 package io.orderpush.drill;
 
+import io.orderpush.synthetic.OrderStream;
+import io.orderpush.synthetic.Population;
+import io.orderpush.synthetic.Profile;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,7 @@
 package io.orderpush.drill;
 
+import io.orderpush.synthetic.Population;
+import io.orderpush.synthetic.Profile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,5 +1,6 @@
 package io.orderpush.drill;
 
+import io.orderpush.synthetic.Population;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;

@@ -2,6 +2,7 @@ package io.orderpush.drill;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.orderpush.synthetic.Population;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientAgent;

@@ -2,6 +2,8 @@ package io.orderpush.drill;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.orderpush.synthetic.Population;
+import io.orderpush.synthetic.Profile;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;

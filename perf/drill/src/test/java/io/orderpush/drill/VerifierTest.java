@@ -2,6 +2,7 @@ package io.orderpush.drill;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.orderpush.synthetic.Population;
 import org.junit.jupiter.api.Test;
 
 class VerifierTest {

@@ -10,11 +10,13 @@ import java.time.format.DateTimeFormatter;
  * <pre>{"seq":N,"prevSeq":P,"ingestedAt":"...Z","eventId":...,"orderId":...,"type":...,
  * "occurredAt":...,"data":{...}}</pre>
  *
- * and that is built here in three steps, each done once where its part is known: the edge renders
- * the {@link #tail} (validated members, {@code data} copied once), the commit prepends seq and
- * ingestedAt to make the stored {@link #line}, and delivery writes {@code "prevSeq"} after the seq
- * as it copies the line into a message ({@link #appendDelivered}). The few reads delivery needs of
- * a stored line ({@link #type}, {@link #ingestedAtMillis}) are here too: substrings at known
+ * (an app drill's synthetic events carry {@code "sandbox":true} before {@code eventId})
+ *
+ * <p>and that is built here in three steps, each done once where its part is known: the edge
+ * renders the {@link #tail} (validated members, {@code data} copied once), the commit prepends seq
+ * and ingestedAt to make the stored {@link #line}, and delivery writes {@code "prevSeq"} after the
+ * seq as it copies the line into a message ({@link #appendDelivered}). The few reads delivery needs
+ * of a stored line ({@link #type}, {@link #ingestedAtMillis}) are here too: substrings at known
  * places, never a parse. Receivers parse with the client library ({@code io.orderpush.client}),
  * which stands apart.
  */
@@ -33,6 +35,9 @@ public final class EventJson {
 
   private EventJson() {}
 
+  /** Leads every member of a sandbox event: apps and their libraries can tell a drill's events. */
+  static final String SANDBOX_MEMBER = "\"sandbox\":true,";
+
   /**
    * The event as delivery sends it, minus seq and ingestedAt, without the opening brace: written
    * straight into one buffer, {@code data} copied once. Identifiers hold no control characters
@@ -43,8 +48,25 @@ public final class EventJson {
    */
   public static String tail(
       String eventId, String orderId, String type, String occurredAt, String data) {
+    return tail(eventId, orderId, type, occurredAt, data, false);
+  }
+
+  /**
+   * {@link #tail}, led by {@code "sandbox":true} for an app drill's synthetic event (a sandbox
+   * merchant's).
+   */
+  public static String tail(
+      String eventId,
+      String orderId,
+      String type,
+      String occurredAt,
+      String data,
+      boolean sandbox) {
     StringBuilder out =
-        new StringBuilder(data.length() + eventId.length() + orderId.length() + type.length() + 80);
+        new StringBuilder(data.length() + eventId.length() + orderId.length() + type.length() + 96);
+    if (sandbox) {
+      out.append(SANDBOX_MEMBER);
+    }
     out.append("\"eventId\":");
     quote(out, eventId);
     out.append(",\"orderId\":");

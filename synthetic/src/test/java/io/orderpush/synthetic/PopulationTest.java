@@ -1,4 +1,4 @@
-package io.orderpush.drill;
+package io.orderpush.synthetic;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

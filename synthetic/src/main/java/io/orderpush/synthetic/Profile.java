@@ -1,4 +1,4 @@
-package io.orderpush.drill;
+package io.orderpush.synthetic;
 
 /**
  * The drill's open injection profile, in events per second over time: a normal rate, a ramp to the

@@ -1,4 +1,4 @@
-package io.orderpush.drill;
+package io.orderpush.synthetic;
 
 import java.time.Instant;
 import java.util.ArrayList;

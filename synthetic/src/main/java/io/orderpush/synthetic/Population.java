@@ -1,4 +1,4 @@
-package io.orderpush.drill;
+package io.orderpush.synthetic;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -71,6 +71,15 @@ public final class Population {
    * with {@code tailMerchants} merchants in the tail.
    */
   public static Population doubleEleven(double scale, int tailMerchants, long seed) {
+    return doubleEleven(scale, tailMerchants, seed, "drill-");
+  }
+
+  /**
+   * The same with merchant ids {@code idPrefix} + {@code g01}, {@code l001}, {@code t000001}... (an
+   * app drill's sandbox namespace, {@code sandbox:<drill>:}).
+   */
+  public static Population doubleEleven(
+      double scale, int tailMerchants, long seed, String idPrefix) {
     if (!(scale > 0) || scale > 10) {
       throw new IllegalArgumentException("scale must be in (0, 10], not " + scale);
     }
@@ -78,9 +87,9 @@ public final class Population {
       throw new IllegalArgumentException("tail merchants must be 0-100000, not " + tailMerchants);
     }
     List<Merchant> list = new ArrayList<>();
-    add(list, "giant", "drill-g", 2, 2, 1_000_000, scale);
-    add(list, "large", "drill-l", 42, 3, 100_000, scale);
-    add(list, "tail", "drill-t", tailMerchants, 6, 1_000, scale);
+    add(list, "giant", idPrefix + "g", 2, 2, 1_000_000, scale);
+    add(list, "large", idPrefix + "l", 42, 3, 100_000, scale);
+    add(list, "tail", idPrefix + "t", tailMerchants, 6, 1_000, scale);
     return new Population(seed, list);
   }
 
