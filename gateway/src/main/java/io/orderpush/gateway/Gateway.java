@@ -230,7 +230,6 @@ public final class Gateway {
                   .compose(v -> onEngine(lease::start))
                   .compose(v -> heads.start())
                   .compose(v -> callbacks.start())
-                  .compose(v -> drillStore.failOrphans(config.control().nodeId()))
                   .onSuccess(v -> drillProbe.start());
             })
         .compose(
@@ -266,6 +265,7 @@ public final class Gateway {
               firstMaintenance = maintainPartitions(partitions).compose(x -> maintainAudit());
               Routes routes = new Routes(this);
               drills = routes.drills();
+              drills.start();
               return vertx.deployVerticle(
                   () -> new HttpVerticle(config.http(), routes::router, routes::handshake),
                   new DeploymentOptions().setInstances(Runtime.getRuntime().availableProcessors()));

@@ -138,9 +138,10 @@ final class CallbackEndpoint extends Subscriber {
 
   @Override
   protected boolean writable() {
+    // a read started now becomes a POST when it completes: reads count against the limit too
     return !closed
         && !"suspended".equals(state)
-        && inFlight < settings.maxInFlightPerApp()
+        && inFlight + readsInFlight() < settings.maxInFlightPerApp()
         && retryQueue.isEmpty();
   }
 
@@ -447,7 +448,7 @@ final class CallbackEndpoint extends Subscriber {
   private void pump() {
     while (!closed
         && !"suspended".equals(state)
-        && inFlight < settings.maxInFlightPerApp()
+        && inFlight + readsInFlight() < settings.maxInFlightPerApp()
         && !retryQueue.isEmpty()) {
       Channel c = retryQueue.poll();
       Batch b = pending.get(c);

@@ -21,6 +21,11 @@ public abstract class Subscriber {
 
   int reading;
 
+  /** Reads the engine has started for this subscriber and not yet handed over. */
+  protected final int readsInFlight() {
+    return reading;
+  }
+
   /** Identifies the owner in Redis and logs. */
   public abstract String id();
 
