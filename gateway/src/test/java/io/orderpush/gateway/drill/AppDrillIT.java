@@ -238,6 +238,10 @@ class AppDrillIT {
               "report %s vs receiver %s (per second: %s) %s",
               ended.getJsonObject("summary"), known, receiver.perSecondText(), channelStates())
           .isCloseTo(known, within(0.15 * known));
+      // a 2 s ramp to 3,000/s: seen from the backlog the onset comes late, but an app cannot keep
+      // up above its capacity, and the verdict must not say so
+      assertThat(ended.getJsonObject("summary").getDouble("fallsBehindAbove"))
+          .isLessThanOrEqualTo(capacity);
       assertThat(receiver.maxInFlight.get()).isLessThanOrEqualTo(IN_FLIGHT);
       // every event on the wire says it is a drill's
       assertThat(receiver.bodies)
