@@ -5,6 +5,16 @@
 #
 #   DRILL_NODES=3 DRILL_KILL_NODE_AT=15 scripts/drill.sh     # 3 nodes, node 3 SIGKILLed at 15 s
 #
+#   DRILL_APP=<appId> GATEWAY_ADMIN_TOKEN=... DRILL_GATEWAY_URL=http://host:8080 scripts/drill.sh
+#       drills an ISV's own app through a running gateway (docs/drills.md): the gateway sends the
+#       peak day's population (sandbox merchants only) to the app's own transport and writes a
+#       report; this script starts it, shows progress, stops it on Ctrl-C and saves report.md,
+#       report.html and summary.json to DRILL_OUT (default target/drill/app-<time>). Settings:
+#       DRILL_SCALE (default tiny here), DRILL_PEAK_RATE, DRILL_MULTIPLIER, DRILL_MAX_RATE,
+#       DRILL_MAX_DURATION_S, DRILL_TAIL_MERCHANTS, DRILL_NORMAL_S, DRILL_RAMP_UP_S,
+#       DRILL_RAMP_DOWN_S, DRILL_TAIL_S, DRILL_DRAIN_S, DRILL_SEED; DRILL_APP_KEEP=1 keeps the drill
+#       (sandbox merchants, report) in the gateway. Exit 0 report saved, 2 error, 130 interrupted.
+#
 # Checks that PostgreSQL's filesystem can take the drill's data, brings up PostgreSQL and Redis
 # (scripts/services.sh), empties the drill's own database, builds the gateway and perf/drill if
 # needed, starts DRILL_NODES private gateway nodes on that database and Redis (generated tokens
@@ -66,6 +76,8 @@ die() { log "ERROR: $*"; exit 2; }
 # shellcheck source=scripts/lib/gateway.sh
 . "$ROOT/scripts/lib/gateway.sh"
 
+# An app drill (DRILL_APP) is small unless asked: its default population is tiny.
+[[ -n ${DRILL_APP:-} ]] && export DRILL_SCALE=${DRILL_SCALE:-tiny}
 export DRILL_SCALE=${DRILL_SCALE:-full}
 export DRILL_DB=${DRILL_DB:-gateway_drill}
 export GATEWAY_PG_URL=${GATEWAY_PG_URL:-postgresql://gateway:gateway@127.0.0.1:5432/gateway}
@@ -105,6 +117,28 @@ case $scale in
         ;;
 esac
 EVENTS=$(awk -v s="$SCALE_N" 'BEGIN { printf "%.0f", 20900000 * s }')
+
+# ------------------------------------------------------------------ an ISV's app (DRILL_APP)
+
+if [[ -n ${DRILL_APP:-} ]]; then
+    # Through a running gateway's operator API (docs/drills.md): no gateway, database or consumer
+    # of our own. The gateway sends its synthetic peak to the app's own transport and reports.
+    [[ -n ${GATEWAY_ADMIN_TOKEN:-} ]] || die "DRILL_APP needs GATEWAY_ADMIN_TOKEN (the gateway's operator token)"
+    OUT=${DRILL_OUT:-$ROOT/target/drill/app-$(date +%Y%m%d-%H%M%S)}
+    [[ $OUT == /* ]] || OUT=$CALLER_PWD/$OUT
+    mkdir -p "$ROOT/target/drill" "$OUT"
+    if [[ ! -f $DRILL_JAR || -n ${DRILL_REBUILD:-} ]]; then
+        log "building (mvn -B -ntp -q -DskipTests package -pl perf/drill -am)..."
+        mvn -B -ntp -q -DskipTests package -pl perf/drill -am >&2 || die "build failed"
+    fi
+    if [[ -L $ROOT/target/drill/latest || ! -e $ROOT/target/drill/latest ]]; then
+        ln -sfn "$OUT" "$ROOT/target/drill/latest"
+    fi
+    set +e
+    # shellcheck disable=SC2086 # DRILL_JAVA_OPTS is a list of options
+    DRILL_APP_SCALE=$SCALE_N DRILL_OUT=$OUT java $DRILL_JAVA_OPTS -cp "$DRILL_JAR" io.orderpush.drill.AppDrillRun
+    exit $?
+fi
 [[ $DRILL_DB =~ ^[a-z_][a-z0-9_]*$ ]] || die "DRILL_DB must be a plain lower-case identifier"
 
 OUT=${DRILL_OUT:-$ROOT/target/drill/run-$(date +%Y%m%d-%H%M%S)}

@@ -4,7 +4,8 @@
 # (scripts/ops-check.sh, installing Debian's prometheus package for it when
 # missing), then the full Maven build, then the operator console in headless Chromium
 # (scripts/console-check.sh), then the Node samples for ISVs against a real
-# gateway (scripts/node-sample-check.sh), then a
+# gateway (scripts/node-sample-check.sh), then a tiny app drill against the Node
+# sample consumer (scripts/app-drill-check.sh), then a
 # tiny peak-day drill (scripts/drill.sh at DRILL_SCALE=tiny, about 30 s): the
 # whole path from Gatling through ingest to verifying WebSocket and callback
 # consumers, failing on any event lost, reordered or applied twice.
@@ -44,6 +45,9 @@ scripts/console-check.sh
 # The Node samples (client/node: WebSocket consumer, callback receiver) against a gateway from the same
 # jar (about 30 s; ws and standardwebhooks from npm, pinned in client/node/package-lock.json).
 scripts/node-sample-check.sh
+# A tiny app drill the way an operator runs one, DRILL_APP=<app> scripts/drill.sh through a gateway's
+# operator API, with the Node sample consumer as the ISV's app (about 40 s; docs/drills.md).
+scripts/app-drill-check.sh
 
 if [[ $skip_drill == 1 ]]; then
     echo "==============================================================" >&2

@@ -201,7 +201,6 @@ public final class Gateway {
               return control
                   .start()
                   .compose(v -> delivery.start())
-                  .compose(v -> drillStore.failOrphans(config.control().nodeId()))
                   .onSuccess(v -> drillProbe.start());
             })
         .compose(
@@ -237,6 +236,7 @@ public final class Gateway {
               firstMaintenance = maintainPartitions(partitions).compose(x -> maintainAudit());
               Routes routes = new Routes(this);
               drills = routes.drills();
+              drills.start();
               return vertx.deployVerticle(
                   () -> new HttpVerticle(config.http(), routes::router, routes::handshake),
                   new DeploymentOptions().setInstances(Runtime.getRuntime().availableProcessors()));

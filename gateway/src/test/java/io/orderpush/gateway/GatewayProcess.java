@@ -42,7 +42,10 @@ public final class GatewayProcess {
     pb.environment().putAll(env);
     File log = new File("target", logName);
     pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log));
-    GatewayProcess gp = new GatewayProcess(port, pb.start());
+    Process started = pb.start();
+    // A test that dies without closing it must not leave a gateway running into later runs.
+    Runtime.getRuntime().addShutdownHook(new Thread(started::destroyForcibly));
+    GatewayProcess gp = new GatewayProcess(port, started);
     gp.awaitReady(Duration.ofSeconds(60));
     return gp;
   }

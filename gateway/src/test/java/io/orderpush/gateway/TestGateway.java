@@ -19,6 +19,14 @@ public final class TestGateway implements AutoCloseable {
 
   public static final String ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
   public static final String INGEST_TOKEN = "test-ingest-token-0123456789abcdef";
+
+  /**
+   * The cluster name (and control channel) of this test JVM's gateways: its own, so a gateway left
+   * running by an earlier run that died cannot join its clusters and take channels away.
+   */
+  public static final String CLUSTER =
+      TestServices.TEST_DATABASE + "-" + ProcessHandle.current().pid();
+
   public static final String SECRET_KEY = Base64.getEncoder().encodeToString(new byte[32]);
 
   public final Gateway gateway;
@@ -56,9 +64,9 @@ public final class TestGateway implements AutoCloseable {
     env.put("GATEWAY_SECRET_KEY", SECRET_KEY);
     env.put("GATEWAY_HTTP_SHUTDOWN_GRACE_MS", "2000");
     // Test runs sharing one Redis (other databases) do not hear each other's change notices.
-    env.put("GATEWAY_CONTROL_CHANNEL", "gw:control:" + TestServices.TEST_DATABASE);
+    env.put("GATEWAY_CONTROL_CHANNEL", "gw:control:" + CLUSTER);
     // ... nor count each other's nodes as theirs.
-    env.put("GATEWAY_CLUSTER_NAME", TestServices.TEST_DATABASE);
+    env.put("GATEWAY_CLUSTER_NAME", CLUSTER);
     return env;
   }
 

@@ -133,8 +133,11 @@ final class CallbackEndpoint implements Subscriber {
 
   @Override
   public boolean writable() {
-    // batches to send again are read before new events (DeliveryEngine#drive)
-    return !closed && !"suspended".equals(state) && inFlight < settings.maxInFlightPerApp();
+    // a read started now (new events, or a batch to send again, which the engine reads first)
+    // becomes a POST when it completes: reads count against the limit too
+    return !closed
+        && !"suspended".equals(state)
+        && inFlight + engine.readsInFlight(this) < settings.maxInFlightPerApp();
   }
 
   @Override

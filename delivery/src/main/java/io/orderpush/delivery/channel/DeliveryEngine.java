@@ -841,6 +841,15 @@ public final class DeliveryEngine {
   }
 
   /**
+   * Reads started for the subscriber and not yet handed over (new events, or batches to send
+   * again): a transport that counts them against its own limit asks here. Engine context only.
+   */
+  public int readsInFlight(Subscriber s) {
+    Lane lane = lanes.get(s);
+    return lane == null ? 0 : lane.reading;
+  }
+
+  /**
    * Starts reads for the subscriber's ready channels, as far as its limits allow: batches to send
    * again first, oldest first, then new events. Engine context only.
    */

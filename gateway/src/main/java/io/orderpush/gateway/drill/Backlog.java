@@ -100,15 +100,14 @@ record Backlog(
     List<Integer> measured = measured(seconds, lag, backlog, lastOffered);
     double capacity = median(measured.stream().mapToDouble(i -> seconds.get(i).acked()).toArray());
     int onset = backlog.isEmpty() ? maxLagIndex : backlog.get(0);
+    // Seen from the backlog, the onset lags behind a steep ramp; an app cannot keep up with a
+    // rate above what it sustains, so the capacity bounds the figure (when it was measured).
+    OptionalDouble behind = fallsBehindAbove(seconds, lag, onset);
+    if (behind.isPresent() && capacity > 0 && behind.getAsDouble() > capacity) {
+      behind = OptionalDouble.of(capacity);
+    }
     return new Backlog(
-        lag,
-        false,
-        capacity,
-        fallsBehindAbove(seconds, lag, onset),
-        measured.size(),
-        maxLagIndex,
-        lastOffered,
-        drainS);
+        lag, false, capacity, behind, measured.size(), maxLagIndex, lastOffered, drainS);
   }
 
   long maxLag() {

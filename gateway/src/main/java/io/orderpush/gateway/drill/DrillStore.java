@@ -289,13 +289,35 @@ public final class DrillStore {
                     }));
   }
 
-  /** Marks the drills this node was running as failed: it restarted, their load is gone. */
-  public Future<Void> failOrphans(String nodeId) {
-    return pool.preparedQuery(
-            "UPDATE drills SET state = 'failed', ended_at = now(),"
-                + " stop_reason = 'the node running the drill restarted'"
-                + " WHERE node_id = $1 AND state = 'running'")
-        .execute(Tuple.of(nodeId))
-        .mapEmpty();
+  /**
+   * Marks as failed, with their sandbox grants revoked, the drills whose load is gone: those this
+   * node ran before it restarted, and those whose node has written no second of load for {@code
+   * staleS} seconds (it died, or lost PostgreSQL). Answers the apps whose grants changed.
+   */
+  public Future<List<UUID>> failOrphans(String nodeId, int staleS) {
+    return pool.withTransaction(
+        conn ->
+            conn.preparedQuery(
+                    "WITH failed AS ("
+                        + " UPDATE drills d SET state = 'failed', ended_at = now(),"
+                        + "  stop_reason = CASE WHEN d.node_id = $1"
+                        + "   THEN 'the node running the drill restarted'"
+                        + "   ELSE 'the node running the drill stopped running it' END"
+                        + " WHERE d.state = 'running' AND (d.node_id = $1"
+                        + "  OR (d.started_at < now() - make_interval(secs => $2)"
+                        + "   AND NOT EXISTS (SELECT 1 FROM drill_samples s"
+                        + "    WHERE s.drill_id = d.drill_id AND s.node_id = '_load'"
+                        + "    AND s.t >= extract(epoch FROM now() - d.started_at) - $2)))"
+                        + " RETURNING d.drill_id, d.app_id),"
+                        + " revoked AS (DELETE FROM grants g USING failed f"
+                        + "  WHERE g.merchant_id LIKE 'sandbox:' || f.drill_id || ':%')"
+                        + " SELECT DISTINCT app_id FROM failed")
+                .execute(Tuple.of(nodeId, staleS))
+                .map(
+                    rows -> {
+                      List<UUID> apps = new ArrayList<>();
+                      rows.forEach(r -> apps.add(r.getUUID(0)));
+                      return apps;
+                    }));
   }
 }

@@ -33,6 +33,8 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class Drills {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Drills.class);
+
   private final Vertx vertx;
   private final DrillStore store;
   private final DrillProbe probe;
@@ -356,10 +358,42 @@ public final class Drills {
         .onFailure(ctx::fail);
   }
 
+  /** Seconds without load written after which a running drill is failed (its node is gone). */
+  static final int STALE_S = 30;
+
+  static final long SWEEP_MS = 10_000;
+
+  private long sweepTimer = -1;
+
+  /**
+   * At start, and every {@link #SWEEP_MS}: drills whose load is gone (this node's from before it
+   * restarted, or any whose node stopped writing) are failed and their grants revoked.
+   */
+  public void start() {
+    sweep(nodeId);
+    sweepTimer = vertx.setPeriodic(SWEEP_MS, SWEEP_MS, t -> sweep(null));
+  }
+
+  private void sweep(String restarted) {
+    store
+        .failOrphans(restarted, STALE_S)
+        .onSuccess(
+            apps -> apps.forEach(a -> changes.applyAndPublish(Change.of(Change.Kind.RESYNC, a))))
+        .onFailure(err -> LOG.warn("could not check for orphaned drills: {}", err.toString()));
+  }
+
   /** At shutdown: the drills running here stop (with their report) and the probe writes. */
   public Future<Void> stop() {
-    here.values().forEach(d -> vertx.runOnContext(v -> d.stopNow()));
-    return probe.stop();
+    vertx.cancelTimer(sweepTimer);
+    // no time for a report at shutdown: stopped, grants revoked, the samples so far kept
+    List<Future<?>> stopped = new ArrayList<>();
+    here.values()
+        .forEach(
+            d -> {
+              vertx.runOnContext(v -> d.stopNow());
+              stopped.add(store.stop(d.drillId(), "the node running the drill shut down"));
+            });
+    return Future.join(stopped).transform(v -> probe.stop());
   }
 
   private static String drillId(RoutingContext ctx) {

@@ -138,18 +138,32 @@ class AppDrillIT {
 
     /**
      * What it sustained: the median of events answered per second over the seconds it was busy at
-     * its full concurrency (in-flight time at least 90% of {@code IN_FLIGHT} x 1 s).
+     * its full concurrency (in-flight time at least 75% of {@code IN_FLIGHT} x 1 s).
      */
     double sustained() {
       List<Long> busy = new ArrayList<>();
       perSecond.forEach(
           (sec, s) -> {
-            if (s[1] >= 0.9 * IN_FLIGHT * 1000) {
+            if (s[1] >= 0.75 * IN_FLIGHT * 1000) {
               busy.add(s[0]);
             }
           });
       busy.sort(Long::compare);
       return busy.isEmpty() ? 0 : busy.get(busy.size() / 2);
+    }
+
+    String perSecondText() {
+      StringBuilder sb = new StringBuilder();
+      new java.util.TreeMap<>(perSecond)
+          .forEach(
+              (k, v) ->
+                  sb.append(k % 1000)
+                      .append('=')
+                      .append(v[0])
+                      .append('/')
+                      .append(v[1])
+                      .append(' '));
+      return sb.toString();
     }
 
     @Override
@@ -197,19 +211,37 @@ class AppDrillIT {
   }
 
   @Test
-  void shouldReportTheCapacityOfASlowCallbackReceiverWithin15Percent() {
+  void shouldReportTheCapacityOfASlowCallbackReceiverWithin15Percent() throws Exception {
     try (SlowReceiver receiver = new SlowReceiver()) {
       TestApps.Created app = TestApps.create(gw, "slow-receiver", receiver.url());
-      JsonObject started = startDrill(smallDay(app.appId(), 3000));
-      String id = started.getString("drillId");
+      // A longer peak, stopped after about 10 s of backlog: the drain that would follow is
+      // dominated by the two giant merchants, one batch in flight each, and would measure the
+      // population's shape rather than the receiver (see docs/drills.md, "Reading a report").
+      JsonObject day = smallDay(app.appId(), 3000).put("scale", 0.002);
+      String id = startDrill(day).getString("drillId");
+      Await.until(
+          "about ten seconds of backlog",
+          WAIT,
+          () -> drill(id).getJsonObject("live", new JsonObject()).getInteger("seconds", 0) >= 15);
+      HttpResponse<String> stop =
+          gw.send("POST", "/v1/drills/" + id + "/stop", TestGateway.ADMIN_TOKEN, null);
+      assertThat(stop.statusCode()).as(stop.body()).isEqualTo(200);
       JsonObject ended = awaitEnded(id);
-      assertThat(ended.getString("state")).as(ended.encodePrettily()).isEqualTo("finished");
+      assertThat(ended.getString("state")).as(ended.encodePrettily()).isEqualTo("stopped");
       double capacity = ended.getJsonObject("summary").getDouble("capacity");
       double known = receiver.sustained();
-      assertThat(known).as("the receiver was saturated for a while").isGreaterThan(0);
+      assertThat(known)
+          .as("the receiver was saturated for a while: %s", receiver.perSecondText())
+          .isGreaterThan(0);
       assertThat(capacity)
-          .as("report %s vs receiver %s", ended.getJsonObject("summary"), known)
+          .as(
+              "report %s vs receiver %s (per second: %s) %s",
+              ended.getJsonObject("summary"), known, receiver.perSecondText(), channelStates())
           .isCloseTo(known, within(0.15 * known));
+      // a 2 s ramp to 3,000/s: seen from the backlog the onset comes late, but an app cannot keep
+      // up above its capacity, and the verdict must not say so
+      assertThat(ended.getJsonObject("summary").getDouble("fallsBehindAbove"))
+          .isLessThanOrEqualTo(capacity);
       assertThat(receiver.maxInFlight.get()).isLessThanOrEqualTo(IN_FLIGHT);
       // every event on the wire says it is a drill's
       assertThat(receiver.bodies)
@@ -227,6 +259,11 @@ class AppDrillIT {
           gw.send("GET", "/v1/drills/" + id + "/report.html", TestGateway.ADMIN_TOKEN, null);
       assertThat(html.statusCode()).isEqualTo(200);
       assertThat(html.body()).contains("<svg");
+      // kept for reading (perf/README.md quotes one)
+      java.nio.file.Path dir = java.nio.file.Path.of("target", "app-drill-it");
+      java.nio.file.Files.createDirectories(dir);
+      java.nio.file.Files.writeString(dir.resolve("slow-callback-receiver.md"), md.body());
+      java.nio.file.Files.writeString(dir.resolve("slow-callback-receiver.html"), html.body());
       delete(id);
     }
   }
@@ -351,8 +388,14 @@ class AppDrillIT {
 
       JsonObject ended = awaitEnded(id);
       // the operator's cap held: never more than maxRate a second (one tick of slack)
-      assertThat(ended.getJsonObject("summary").getDouble("peakOffered", 0.0))
-          .isLessThanOrEqualTo(300 * 1.15);
+      List<String> perSecond =
+          sandboxRows(
+              "SELECT (sample->>'offered') FROM drill_samples WHERE drill_id = $1"
+                  + " AND node_id = '_load'",
+              id);
+      assertThat(perSecond).isNotEmpty();
+      assertThat(perSecond.stream().mapToLong(Long::parseLong).max().orElseThrow())
+          .isLessThanOrEqualTo((long) (300 * 1.15));
       assertThat(seenByOther).noneMatch(m -> m.startsWith("sandbox:"));
       assertThat(seenByDrilled).allMatch(m -> m.startsWith(prefix));
 
@@ -454,6 +497,18 @@ class AppDrillIT {
       awaitEnded(id);
       delete(id);
     }
+  }
+
+  static String channelStates() {
+    return gw.send("GET", "/metrics", null, null)
+        .body()
+        .lines()
+        .filter(
+            l ->
+                l.startsWith("gateway_delivery_channel_states")
+                    || l.startsWith("gateway_callback_endpoints"))
+        .toList()
+        .toString();
   }
 
   static void delete(String id) {

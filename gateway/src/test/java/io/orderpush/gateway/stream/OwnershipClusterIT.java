@@ -471,7 +471,7 @@ class OwnershipClusterIT {
       StreamFixture.join(
           fx.redis.call(
               fx.vertx.getOrCreateContext(),
-              c -> c.del("gw:nodes:{" + TestServices.TEST_DATABASE + "}")));
+              c -> c.del("gw:nodes:{" + io.orderpush.gateway.TestGateway.CLUSTER + "}")));
       fx.until(
           "the lease lost",
           WAIT,
@@ -506,7 +506,8 @@ class OwnershipClusterIT {
             fx.redis.call(
                 fx.vertx.getOrCreateContext(),
                 c ->
-                    c.zrangeWithScores("gw:nodes:{" + TestServices.TEST_DATABASE + "}", 0, -1)
+                    c.zrangeWithScores(
+                            "gw:nodes:{" + io.orderpush.gateway.TestGateway.CLUSTER + "}", 0, -1)
                         .thenApply(l -> List.<Object>copyOf(l))));
     long expiry = -1;
     for (Object o : members) {
