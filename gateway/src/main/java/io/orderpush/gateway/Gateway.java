@@ -174,7 +174,7 @@ public final class Gateway {
               drillStore = new io.orderpush.gateway.drill.DrillStore(pool);
               drillProbe =
                   new io.orderpush.gateway.drill.DrillProbe(
-                      vertx, drillStore, config.control().nodeId());
+                      vertx, drillStore, config.control().nodeId(), registry);
               engine.probe(drillProbe);
               streams = new StreamService(engine, grants, config.stream(), registry);
               callbacks =
