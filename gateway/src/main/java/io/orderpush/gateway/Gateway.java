@@ -181,7 +181,7 @@ public final class Gateway {
               drillStore = new io.orderpush.gateway.drill.DrillStore(pool);
               drillProbe =
                   new io.orderpush.gateway.drill.DrillProbe(
-                      vertx, drillStore, config.control().nodeId());
+                      vertx, drillStore, config.control().nodeId(), registry);
               delivery.probe(drillProbe);
               streams = delivery.streams();
               callbacks = delivery.callbacks();

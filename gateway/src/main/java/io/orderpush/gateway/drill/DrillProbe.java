@@ -39,10 +39,24 @@ public final class DrillProbe implements DeliveryProbe {
   private long timer = -1;
   private boolean flushing;
 
-  public DrillProbe(Vertx vertx, DrillStore store, String nodeId) {
+  private final io.micrometer.core.instrument.Counter writeFailures;
+
+  public DrillProbe(
+      Vertx vertx,
+      DrillStore store,
+      String nodeId,
+      io.micrometer.core.instrument.MeterRegistry registry) {
     this.vertx = vertx;
     this.store = store;
     this.nodeId = nodeId;
+    this.writeFailures =
+        io.micrometer.core.instrument.Counter.builder("gateway.drill.sample.write.failures")
+            .description("Writes of a node's per-second drill samples that failed (retried)")
+            .register(registry);
+    io.micrometer.core.instrument.Gauge.builder(
+            "gateway.drills.watched", this, p -> p.watched.size())
+        .description("Apps under a running drill, as this node last read them")
+        .register(registry);
   }
 
   /** One second of one drill on this node. */
