@@ -7,10 +7,13 @@
 #   perf/cluster-bench.sh traffic     Redis commands/s by type and pub/sub messages/s of a 3-node
 #                                     cluster holding 10,000 and then 100,000 channels, idle and at
 #                                     a modest ingest rate, on a private Redis
+#   perf/cluster-bench.sh takeover    CLUSTER_KILLS drills with 3 nodes, node 3 SIGKILLed at the peak
+#                                     (DRILL_NODES=3 DRILL_KILL_NODE_AT=45 DRILL_SCALE=small
+#                                     scripts/drill.sh), then per run and over the runs the time from
+#                                     the kill to the live nodes' claims of the dead node's channels
 #
-# Both run perf/stream-bench.sh (STREAM_NODES; its sustained and channels scenarios) and add up
-# what it printed. Takeover after SIGKILL is the drill's:
-#   DRILL_NODES=3 DRILL_KILL_NODE_AT=45 DRILL_SCALE=small scripts/drill.sh
+# sustained and traffic run perf/stream-bench.sh (STREAM_NODES; its sustained and channels
+# scenarios) and add up what it printed.
 #
 # Overridable by environment:
 #   CLUSTER_NODES=3            nodes of the cluster side
@@ -24,6 +27,8 @@
 #                              traffic: merchants per app, one run each (2 apps: twice the channels)
 #   STREAM_RATE=1000, STREAM_IDLE=60, STREAM_DURATION=60
 #                              traffic: the load phase's events/s, the idle and load phases' seconds
+#   CLUSTER_KILLS=5            takeover: drills (DRILL_* pass through: DRILL_SCALE=small,
+#                              DRILL_KILL_NODE_AT=45, DRILL_DB=gateway_cluster_drill by default)
 #   CLUSTER_BENCH_OUT          output directory (default: a new temp dir)
 #   STREAM_BENCH_DB=gateway_cluster_bench, BENCH_QUIET_WAIT=60, other STREAM_*, BENCH_* and GATEWAY_*
 #                              pass through to perf/stream-bench.sh
@@ -33,8 +38,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 MODE=${1:-}
 case $MODE in
-    sustained | traffic) ;;
-    *) echo "usage: perf/cluster-bench.sh sustained|traffic   (settings: see the top of this file)" >&2; exit 2 ;;
+    sustained | traffic | takeover) ;;
+    *) echo "usage: perf/cluster-bench.sh sustained|traffic|takeover   (settings: see the top of this file)" >&2; exit 2 ;;
 esac
 log() { echo "cluster-bench: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -205,7 +210,53 @@ run_traffic() {
     done
 }
 
+# ------------------------------------------------------------------ takeover after SIGKILL
+
+# One drill's takeover, from its files: the kill's time (the mtime of killed-node, written when the
+# drill tool sends SIGKILL) and the live nodes' log lines "took over ... from drill-<k>/..." (one per
+# channel claimed from the dead incarnation, millisecond timestamps, UTC like the logs).
+takeover_of() { # drill-dir -> "first median last channels" in seconds after the kill, or nothing
+    local d=$1 k killed
+    [[ -f $d/killed-node ]] || return 0
+    killed=$(head -n1 "$d/killed-node")
+    k=$(stat -c %.9Y "$d/killed-node")
+    cat "$d"/gateway-*.log | grep -h "took over .* from drill-$killed/" |
+        awk -v k="$k" '{ split($1, t, ":"); print t[1] * 3600 + t[2] * 60 + t[3] - (k % 86400) }' | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR) printf "%.2f %.2f %.2f %d\n", v[1], v[int((NR + 1) / 2)], v[NR], NR }'
+}
+
+run_takeover() {
+    local kills=${CLUSTER_KILLS:-5} i d rc t verdict lost
+    export DRILL_NODES=3 DRILL_SCALE=${DRILL_SCALE:-small} DRILL_KILL_NODE_AT=${DRILL_KILL_NODE_AT:-45}
+    export DRILL_DB=${DRILL_DB:-gateway_cluster_drill}
+    echo "== cluster-bench takeover: $kills drills, DRILL_NODES=3 DRILL_SCALE=$DRILL_SCALE DRILL_KILL_NODE_AT=$DRILL_KILL_NODE_AT" \
+        "(lease ${GATEWAY_NODE_LEASE_MS:-10000} ms); output in $OUT"
+    printf 'run\tfirst_s\tmedian_s\tlast_s\tchannels\tverdict\tlive_node_lost_lease\tload_before\n' >"$OUT/takeover.tsv"
+    for i in $(seq 1 "$kills"); do
+        d=$OUT/drill-$i
+        echo "== drill $i: $(load_note)"
+        local load
+        load=$(cut -d' ' -f3 /proc/loadavg)
+        rc=0
+        DRILL_OUT=$d scripts/drill.sh >"$d.log" 2>&1 || rc=$?
+        verdict=$(head -n1 "$d/report.md" 2>/dev/null | sed 's/.*: //')
+        [[ -n $verdict ]] || verdict="no report (exit $rc)"
+        lost=$(cat "$d"/gateway-*.log 2>/dev/null | grep -c "lost this node's lease" || true)
+        t=$(takeover_of "$d")
+        printf '%s\t%s\t%s\t%s\n' "$i" "$(tr ' ' '\t' <<<"${t:-- - - 0}")" "$verdict" "$lost	$load" >>"$OUT/takeover.tsv"
+        echo "  kill -> claims of the dead node's channels: ${t:-none} (first median last s, channels); drill $verdict; live nodes' lease losses: $lost"
+    done
+    echo "== takeover (table: $OUT/takeover.tsv)"
+    column -t -s $'\t' "$OUT/takeover.tsv" | sed 's/^/  /'
+    local c
+    for c in 2:first 3:median 4:last; do
+        echo "  ${c#*:} claim after the kill: median $(awk -F'\t' -v c="${c%%:*}" 'NR > 1 && $c != "-" { print $c }' "$OUT/takeover.tsv" | median) s," \
+            "range $(awk -F'\t' -v c="${c%%:*}" 'NR > 1 && $c != "-" { print $c }' "$OUT/takeover.tsv" | range) s"
+    done
+}
+
 case $MODE in
     sustained) run_sustained ;;
     traffic) run_traffic ;;
+    takeover) run_takeover ;;
 esac

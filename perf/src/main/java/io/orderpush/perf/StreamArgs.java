@@ -24,7 +24,8 @@ final class StreamArgs {
                    warmup (15 s, at the first rate / 2), stop-after (0: run every step; n: stop after
                    n unbounded steps in a row)
         channels:  merchants (50000, granted to a websocket and a callback app), connections (6), rate
-                   (1000), batch (50), idle (60 s), duration (60 s), settle (20 s), grant-parallel (32)
+                   (1000), batch (50), idle (60 s), duration (60 s), settle (20 s), grants (sql: one INSERT
+                   by psql on GATEWAY_PG_URL; api: the grant API, grant-parallel 32 at a time)
         live, sustained: max-in-flight (256 ingest requests), drain-timeout (120 s)
       environment: GATEWAY_ADMIN_TOKEN, and GATEWAY_INGEST_TOKEN for live and sustained""";
 
