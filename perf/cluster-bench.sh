@@ -18,6 +18,9 @@
 # Overridable by environment:
 #   CLUSTER_NODES=3            nodes of the cluster side
 #   CLUSTER_PAIRS=3            sustained: runs of each side, in turn (1 node, N nodes, 1 node, ...)
+#   CLUSTER_INGEST_ONE         sustained: set (to anything) for a third run in each round: N nodes with
+#                              ingest through node 1 only (consumers still spread), which shows what
+#                              writing the same merchants through several nodes costs
 #   STREAM_RATES=10000,12500,...,30000 (steps of 2,500), STREAM_STEP=20, STREAM_STOP_AFTER=2,
 #   STREAM_CONNECTIONS=6, STREAM_BATCH=100
 #                              sustained: as for perf/stream-bench.sh (defaults here: finer steps than
@@ -32,6 +35,8 @@
 #   CLUSTER_BENCH_OUT          output directory (default: a new temp dir)
 #   STREAM_BENCH_DB=gateway_cluster_bench, BENCH_QUIET_WAIT=60, other STREAM_*, BENCH_* and GATEWAY_*
 #                              pass through to perf/stream-bench.sh
+# The whole script is one compound command, read completely before it runs: safe to edit while it runs.
+{
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -70,20 +75,22 @@ run_sustained() {
         "${STREAM_STEP}s each, $STREAM_CONNECTIONS consumer connections; output in $OUT"
     printf 'run\tnodes\thighest_bounded\tdelivered_there\tp99_there_ms\tcpu_gateway_there\tcpu_other_there\tcpu_machine_there\tload_before\n' >"$OUT/sustained.tsv"
     for i in $(seq 1 "$pairs"); do
-        for n in 1 "$NODES"; do
+        for n in 1 "$NODES" ${CLUSTER_INGEST_ONE:+$NODES-ingest1}; do
             out=$OUT/n$n-r$i
             local before
             before=$(load_note)
             echo "== run $i, $n node(s): $before"
             rc=0
-            STREAM_NODES=$n BENCH_OUT=$out perf/stream-bench.sh sustained >"$out.log" 2>&1 || rc=$?
+            STREAM_NODES=${n%-ingest1} STREAM_INGEST_NODES=$([[ $n == *-ingest1 ]] && echo 1 || echo "${n%-ingest1}") BENCH_OUT=$out \
+                perf/stream-bench.sh sustained >"$out.log" 2>&1 || rc=$?
             grep -E '^  (STEP|gateway:|  per delivered|  cluster|stopping)|ERROR' "$out.log" | sed 's/^/  /' || true
             ((rc == 0)) || log "run $i with $n node(s) exited $rc (see $out.log)"
             # The highest step bounded before the first unbounded one, and what it did there.
             awk -F'\t' -v r="$i" -v n="$n" -v load="$(cut -d' ' -f3 <<<"$before")" '
                 NR > 1 && !stop { if ($17 == "yes") { best = $2; d = $4; p = $11; g = $18; o = $22; m = $23 } else stop = 1 }
                 END { printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r, n, best + 0, d + 0, p + 0, g, o, m, load }' \
-                "$out/sustained.tsv" >>"$OUT/sustained.tsv"
+                "$out/sustained.tsv" >>"$OUT/sustained.tsv" 2>/dev/null ||
+                printf '%s\t%s\t-\t-\t-\t-\t-\t-\t-\n' "$i" "$n" >>"$OUT/sustained.tsv"
             echo "  => $(tail -n1 "$OUT/sustained.tsv" | awk -F'\t' '{ printf "highest bounded step %s/s (delivered %s/s, p99 %s ms; CPU %% of a core: gateway %s, other %s, machine %s of 200)", $3, $4, $5, $6, $7, $8 }')"
         done
     done
@@ -96,6 +103,9 @@ run_sustained() {
     echo "  $NODES nodes:    median $(median <<<"$many") events/s (runs: $(tr '\n' ' ' <<<"$many"); range $(range <<<"$many"))"
     awk -F'\t' -v n="$NODES" 'NR > 1 && $2 == 1 { o[$1] = $3 } NR > 1 && $2 == n { m[$1] = $3 }
         END { for (r in o) if ((r in m) && o[r] > 0) print m[r] / o[r] }' "$OUT/sustained.tsv" >"$OUT/ratios.txt"
+    local one_ing
+    one_ing=$(awk -F'\t' -v n="$NODES-ingest1" 'NR > 1 && $2 == n { print $3 }' "$OUT/sustained.tsv")
+    [[ -z $one_ing ]] || echo "  $NODES nodes, ingest through node 1 only: median $(median <<<"$one_ing") events/s (runs: $(tr '\n' ' ' <<<"$one_ing"))"
     echo "  ratio $NODES nodes / 1 node: median of medians $(awk -v a="$(median <<<"$many")" -v b="$(median <<<"$one")" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')," \
         "per pair $(sort -g "$OUT/ratios.txt" | awk '{ printf "%.2f ", $1 }')(goal >= 0.80)"
 }
@@ -260,3 +270,5 @@ case $MODE in
     traffic) run_traffic ;;
     takeover) run_takeover ;;
 esac
+exit 0
+}

@@ -38,6 +38,7 @@
 #                           channel of this invocation's own, GATEWAY_CLUSTER_NAME=sb-<pid>-<time>);
 #                           live and sustained send ingest requests and open consumer connections
 #                           round robin over the nodes (perf/cluster-bench.sh compares 3 with 1)
+#   STREAM_INGEST_NODES     live, sustained: ingest through the first n nodes only (default all)
 #   STREAM_RATE=5000        live: events/s          STREAM_DURATION=60  live: measured seconds
 #   STREAM_RATES=10000,15000,20000,25000,30000      sustained: steps, events/s
 #   STREAM_STEP=30          sustained: seconds per step
@@ -69,6 +70,9 @@
 #                           gateway refuses at startup); empty: use GATEWAY_PG_URL's database as is
 #   GATEWAY_PG_URL, GATEWAY_REDIS_URL as for the gateway; other GATEWAY_* (e.g.
 #   GATEWAY_STREAM_WINDOW) pass through to the gateway.
+# The whole script is one compound command, read completely before it runs: safe to edit while a
+# benchmark runs (perf/cluster-bench.sh runs it many times in a row).
+{
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -138,9 +142,9 @@ if [[ ! -f $GATEWAY_JAR || ${BENCH_REBUILD:-0} == 1 ]]; then
     mvn -q -DskipTests package >&2
 elif ! unzip -l "$PERF_JAR" 2>/dev/null | grep -c 'io/orderpush/perf/StreamBench.class' >/dev/null ||
     [[ -n $(find perf/src -newer "$PERF_JAR" -name '*.java' 2>/dev/null) ]]; then
-    log "building the load tool (mvn -q -pl perf -DskipTests package)..."
+    log "building the load tool (mvn -q -o -pl perf -am -DskipTests package)..."
     wait_other_benches
-    mvn -q -pl perf -DskipTests package >&2
+    mvn -q -o -pl perf -am -DskipTests package >&2
 fi
 [[ -f $GATEWAY_JAR ]] || die "$GATEWAY_JAR missing after build"
 # Private copies, so a concurrent rebuild cannot swap a jar under a running JVM. A rebuild in
@@ -364,7 +368,8 @@ run_load() { # live|sustained [label scopes]
     for run in $(seq $((base + 1)) $((base + runs))); do
         before_run
         rc=0
-        tool "$scenario" "$label-r$run" --merchants="$MERCHANTS" --connections="$CONNECTIONS" --warmup="$WARMUP" --scopes="$scopes" "${args[@]}" || rc=$?
+        tool "$scenario" "$label-r$run" --merchants="$MERCHANTS" --connections="$CONNECTIONS" --warmup="$WARMUP" --scopes="$scopes" \
+            --ingest-nodes="${STREAM_INGEST_NODES:-$NODES}" "${args[@]}" || rc=$?
         ((rc == 0)) || { failed=1; log "$label run $run reported errors (exit $rc), see $OUT/$label-r$run.log"; }
         steps_to_tsv "$label-r$run" "$run" "$OUT/$label.tsv"
     done
@@ -590,3 +595,5 @@ for s in $SCENARIOS; do
 done
 top -b -n 1 | head -n 15 >"$OUT/top-end.txt"
 ((failed == 0)) || { log "some runs reported errors, see $OUT"; exit 1; }
+exit 0
+}

@@ -59,6 +59,7 @@ final class LoadScenario {
     int seconds = sustained ? a.integer("step", 30) : a.integer("duration", 60);
     List<String> scopes = a.scopes();
     int stopAfter = sustained ? Integer.parseInt(a.str("stop-after", "0")) : 0;
+    int ingestNodes = Math.min(a.integer("ingest-nodes", b.bases().size()), b.bases().size());
     a.checkAllUsed();
     if (merchants > 9999) {
       throw new IllegalArgumentException("--merchants must be at most 9999");
@@ -99,7 +100,7 @@ final class LoadScenario {
     ingest =
         new RateIngester(
             b.vertx(),
-            b.bases(),
+            b.bases().subList(0, ingestNodes),
             StreamArgs.env("GATEWAY_INGEST_TOKEN"),
             factory,
             merchants,

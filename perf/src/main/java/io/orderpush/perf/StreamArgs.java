@@ -26,7 +26,8 @@ final class StreamArgs {
         channels:  merchants (50000, granted to a websocket and a callback app), connections (6), rate
                    (1000), batch (50), idle (60 s), duration (60 s), settle (20 s), grants (sql: one INSERT
                    by psql on GATEWAY_PG_URL; api: the grant API, grant-parallel 32 at a time)
-        live, sustained: max-in-flight (256 ingest requests), drain-timeout (120 s)
+        live, sustained: max-in-flight (256 ingest requests), drain-timeout (120 s), ingest-nodes (all
+                   of --urls; n: ingest through the first n only, consumers still on all)
       environment: GATEWAY_ADMIN_TOKEN, and GATEWAY_INGEST_TOKEN for live and sustained""";
 
   final String scenario;
