@@ -163,7 +163,7 @@ start_private_redis() { # dir
 }
 
 # Per second over [from, to] ms, from the snapshots bracketing it: commands by type, then pub/sub
-# messages by channel (the subscriber's own psubscribe and the sampler's INFO left out).
+# messages by channel (the subscriber's own PSUBSCRIBE and the sampler's INFO and PUBSUB left out).
 traffic_window() { # dir from_ms to_ms
     local dir=$1 a b
     a=$(find "$dir/redis" -maxdepth 1 -name '[0-9]*' ! -name '*.tmp' -printf '%f\n' | sort -n | awk -v t="$2" '$1 >= t { print; exit }')
@@ -178,9 +178,9 @@ traffic_window() { # dir from_ms to_ms
         /^numsub/ && f == 2 { subs = subs " " $2 "=" $3 }
         END {
             s = (t2 - t1) / 1000; total = 0
-            for (c in seen) { d = after[c] - (c in before ? before[c] : 0); if (c == "info" || c == "psubscribe" || c == "ping" || c == "pubsub") continue
+            for (c in seen) { d = after[c] - (c in before ? before[c] : 0); if (c == "info" || c == "psubscribe" || c ~ /^pubsub/) continue
                               if (d > 0) { printf "    %-14s %10.2f/s\n", c, d / s; total += d } }
-            printf "    %-14s %10.2f/s   (over %.1f s; commands run inside Lua scripts counted by type as well as the EVALSHA; the sampler'"'"'s INFO, PUBSUB, PING and PSUBSCRIBE excluded)\n", "all commands", total / s, s
+            printf "    %-14s %10.2f/s   (over %.1f s; commands run inside Lua scripts counted by type as well as the EVALSHA; the sampler'"'"'s INFO and PUBSUB and the subscriber'"'"'s PSUBSCRIBE excluded)\n", "all commands", total / s, s
             if (gn) printf "    %-14s %10.2f/s   (gateway_redis_commands_total summed over %d nodes: commands on the shared connections, a script one; heartbeats and PUBLISH not included)\n", "gateway-side", (g2 - g1) / s, gn
             if (subs != "") printf "    subscribers (PUBSUB NUMSUB, the counting subscriber not included as it uses a pattern):%s\n", subs
             print l1, l2 > "/dev/stderr"
