@@ -246,7 +246,7 @@ run_takeover() {
         d=$OUT/drill-$i
         echo "== drill $i: $(load_note)"
         local load
-        load=$(cut -d' ' -f3 /proc/loadavg)
+        load=$(cut -d' ' -f1 /proc/loadavg)
         rc=0
         DRILL_OUT=$d scripts/drill.sh >"$d.log" 2>&1 || rc=$?
         verdict=$(head -n1 "$d/report.md" 2>/dev/null | sed 's/.*: //')
