@@ -10,6 +10,9 @@
 #   perf/stream-bench.sh replays     live alone, then live while another app replays a 1M-event
 #                                    merchant STREAM_REPLAYS times at once (default 2), in turn:
 #                                    one app's replays must not slow other apps' delivery
+#   perf/stream-bench.sh channels    many channels, idle then at a modest rate: a websocket and a
+#                                    callback app granted STREAM_CHANNEL_MERCHANTS merchants each
+#                                    (perf/cluster-bench.sh traffic samples Redis meanwhile)
 #   perf/stream-bench.sh masking     drain and live, each run twice in turn: an app granted the pii
 #                                    scope (personal data whole) and one without (masked)
 #
@@ -30,9 +33,19 @@
 #   STREAM_EVENTS=1000000   drain: backlog size (seeded by SQL, perf/stream-seed.sql)
 #   STREAM_MERCHANTS=1000   live, sustained: merchants (one app granted all of them)
 #   STREAM_CONNECTIONS=4    live, sustained: consumer connections of the app (drain: 1)
+#   STREAM_NODES=1          gateway nodes (1-9), one cluster on the same PostgreSQL and Redis (node
+#                           n: GATEWAY_NODE_ID=sb-n, log gateway-<n>.log; a cluster name and control
+#                           channel of this invocation's own, GATEWAY_CLUSTER_NAME=sb-<pid>-<time>);
+#                           live and sustained send ingest requests and open consumer connections
+#                           round robin over the nodes (perf/cluster-bench.sh compares 3 with 1)
+#   STREAM_INGEST_NODES     live, sustained: ingest through the first n nodes only (default all)
 #   STREAM_RATE=5000        live: events/s          STREAM_DURATION=60  live: measured seconds
 #   STREAM_RATES=10000,15000,20000,25000,30000      sustained: steps, events/s
 #   STREAM_STEP=30          sustained: seconds per step
+#   STREAM_STOP_AFTER=0     sustained: stop after this many unbounded steps in a row (0: every step)
+#   STREAM_CHANNEL_MERCHANTS=50000, STREAM_IDLE=60
+#                           channels: merchants granted to each app, seconds of the idle phase (the
+#                           load phase: STREAM_RATE, default 1000, for STREAM_DURATION, default 60)
 #   STREAM_WARMUP=15        live, sustained: unmeasured seconds first (sustained: at rate/2)
 #   STREAM_BATCH            events per ingest request (default: live 50, sustained 100)
 #   STREAM_SCOPES           the consumer app's grant scopes (drain, live, sustained): pii, or empty
@@ -57,6 +70,9 @@
 #                           gateway refuses at startup); empty: use GATEWAY_PG_URL's database as is
 #   GATEWAY_PG_URL, GATEWAY_REDIS_URL as for the gateway; other GATEWAY_* (e.g.
 #   GATEWAY_STREAM_WINDOW) pass through to the gateway.
+# The whole script is one compound command, read completely before it runs: safe to edit while a
+# benchmark runs (perf/cluster-bench.sh runs it many times in a row).
+{
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -68,11 +84,14 @@ case $SCENARIO in
     all) SCENARIOS="drain live sustained" ;;
     masking) SCENARIOS="masking" ;;
     replays) SCENARIOS="replays" ;;
-    *) echo "usage: perf/stream-bench.sh drain|live|sustained|all|masking|replays   (settings: see the top of this file)" >&2; exit 2 ;;
+    channels) SCENARIOS="channels" ;;
+    *) echo "usage: perf/stream-bench.sh drain|live|sustained|all|masking|replays|channels   (settings: see the top of this file)" >&2; exit 2 ;;
 esac
 EVENTS=${STREAM_EVENTS:-1000000}
 MERCHANTS=${STREAM_MERCHANTS:-1000}
 CONNECTIONS=${STREAM_CONNECTIONS:-4}
+NODES=${STREAM_NODES:-1}
+[[ $NODES =~ ^[1-9]$ ]] || { echo "STREAM_NODES must be 1 to 9, not '$NODES'" >&2; exit 2; }
 WARMUP=${STREAM_WARMUP:-15}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-180}
 BENCH_JAVA_OPTS=${BENCH_JAVA_OPTS:--Xmx1g -XX:+UseParallelGC}
@@ -108,6 +127,8 @@ redis-cli -u "$GATEWAY_REDIS_URL" ping >/dev/null || die "cannot reach Redis (GA
 
 JETSTREAM=${STREAM_JETSTREAM:-1}
 [[ " $SCENARIOS " == *" live "* || " $SCENARIOS " == *" sustained "* ]] || JETSTREAM=0
+# The callback app of the channels scenario posts to the tool's receiver on loopback.
+[[ $SCENARIOS != channels ]] || export GATEWAY_CALLBACK_ALLOWLIST=${GATEWAY_CALLBACK_ALLOWLIST:-127.0.0.1}
 if ((JETSTREAM)) && [[ -z ${NATS_SERVER:-} ]]; then
     NATS_SERVER=$(command -v nats-server || echo /usr/sbin/nats-server)
     # Debian's package; scripts/lib/apt.sh keeps its system service from starting.
@@ -121,9 +142,9 @@ if [[ ! -f $GATEWAY_JAR || ${BENCH_REBUILD:-0} == 1 ]]; then
     mvn -q -DskipTests package >&2
 elif ! unzip -l "$PERF_JAR" 2>/dev/null | grep -c 'io/orderpush/perf/StreamBench.class' >/dev/null ||
     [[ -n $(find perf/src -newer "$PERF_JAR" -name '*.java' 2>/dev/null) ]]; then
-    log "building the load tool (mvn -q -pl perf -DskipTests package)..."
+    log "building the load tool (mvn -q -o -pl perf -am -DskipTests package)..."
     wait_other_benches
-    mvn -q -pl perf -DskipTests package >&2
+    mvn -q -o -pl perf -am -DskipTests package >&2
 fi
 [[ -f $GATEWAY_JAR ]] || die "$GATEWAY_JAR missing after build"
 # Private copies, so a concurrent rebuild cannot swap a jar under a running JVM. A rebuild in
@@ -143,16 +164,44 @@ new_gateway_credentials
 
 SAMPLER_PID=""
 NATS_PID=""
+NODE_PIDS=() # every node's pid (GW_PID: the first, once all are up)
+NODE_BASES=()
+stop_nodes() { # SIGTERM to every node started (also when a later one failed to start), up to 30 s, then SIGKILL
+    local pid
+    [[ -z $GW_PID ]] || [[ " ${NODE_PIDS[*]} " == *" $GW_PID "* ]] || NODE_PIDS+=("$GW_PID")
+    ((${#NODE_PIDS[@]})) || return 0
+    log "stopping gateway node(s) ${NODE_PIDS[*]} (SIGTERM)..."
+    for pid in "${NODE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${NODE_PIDS[@]}"; do
+        for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    NODE_PIDS=() GW_PID=""
+}
 cleanup() {
     [[ -z $SAMPLER_PID ]] || kill "$SAMPLER_PID" 2>/dev/null || true
     ! declare -F stop_nats >/dev/null || stop_nats
-    stop_gateway
+    stop_nodes
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-GATEWAY_JAVA_OPTS=${BENCH_GATEWAY_JAVA_OPTS:-} start_gateway_process "$OUT/gateway.jar" "$OUT/gateway.log"
-echo "$GW_PID" >"$OUT/gateway.pid"
+# Every invocation is a cluster of its own, one node or several: other benchmarks, tests and
+# drills share this Redis, and must never be handed its channels or hear its notices.
+export GATEWAY_CLUSTER_NAME=${GATEWAY_CLUSTER_NAME:-sb-$$-$(date +%s)}
+export GATEWAY_CONTROL_CHANNEL=${GATEWAY_CONTROL_CHANNEL:-gw:$GATEWAY_CLUSTER_NAME}
+for n in $(seq 1 "$NODES"); do
+    if ((NODES == 1)); then logfile=$OUT/gateway.log; else logfile=$OUT/gateway-$n.log; fi
+    GATEWAY_JAVA_OPTS=${BENCH_GATEWAY_JAVA_OPTS:-} start_gateway_process "$OUT/gateway.jar" "$logfile" GATEWAY_NODE_ID="sb-$n"
+    NODE_PIDS+=("$GW_PID")
+    NODE_BASES+=("$BASE")
+done
+GW_PID=${NODE_PIDS[0]} BASE=${NODE_BASES[0]}
+printf '%s\n' "${NODE_PIDS[@]}" >"$OUT/gateway.pid"
+URLS=$(IFS=,; echo "${NODE_BASES[*]}")
+printf '%s\n' "${NODE_BASES[@]}" >"$OUT/nodes.txt" # for samplers outside (perf/cluster-bench.sh)
+((NODES == 1)) || cp "$OUT/gateway-1.log" "$OUT/gateway.log"
 # The seed writes masked renderings under the gateway's masking fingerprint, so delivery uses them.
 MASKED_BY=$(grep -o 'masking rules fingerprint [^)]*' "$OUT/gateway.log" | tail -n1 | awk '{ print $4 }')
 [[ -n $MASKED_BY ]] || die "no masking fingerprint in $OUT/gateway.log"
@@ -161,7 +210,23 @@ MASKED_BY=$(grep -o 'masking rules fingerprint [^)]*' "$OUT/gateway.log" | tail 
 
 start_cpu_sampler "$TOOL_JAR"
 
-scrape() { curl -fsS "$BASE/metrics" >"$1" || echo >"$1"; }
+# Every node's /metrics, summed per series (counters and histogram buckets add up across nodes;
+# so do gauges, which here are per node), each node's own kept as <file>.<n>.
+scrape() {
+    local n
+    for n in "${!NODE_BASES[@]}"; do
+        curl -fsS "${NODE_BASES[$n]}/metrics" >"$1.$((n + 1))" 2>/dev/null || echo >"$1.$((n + 1))"
+    done
+    if ((NODES == 1)); then mv "$1.1" "$1"; return; fi
+    awk '/^#/ { next } NF >= 2 { if (!($1 in v)) k[++n] = $1; v[$1] += $2 } END { for (i = 1; i <= n; i++) printf "%s %.17g\n", k[i], v[k[i]] }' \
+        $(for n in "${!NODE_BASES[@]}"; do echo "$1.$((n + 1))"; done) >"$1"
+}
+# utime + stime of every node, in ticks.
+nodes_cpu_ticks() {
+    local pid
+    for pid in "${NODE_PIDS[@]}"; do awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || true; done |
+        awk '{ t += $1 } END { print t + 0 }'
+}
 metric() { # file name [label-substring] -> value of the first matching sample (0 if none)
     awk -v n="$2" -v l="${3:-}" '{ split($1, a, "{") } a[1] == n && (l == "" || index($1, l)) { print $2; found = 1; exit }
         END { if (!found) print 0 }' "$1"
@@ -184,6 +249,15 @@ delivery_metrics() { # before after
                      s1 - s0, n1 - n0, (s1 - s0) / n, k1 - k0, r1 - r0, p1 - p0, f1 - f0, q50 * 1000, q99 * 1000
                  printf "  per delivered event: gateway CPU %.1f us (ingest included), %.3f messages, %.3f Redis commands\n",
                      (t1 - t0) / hz * 1e6 / e, (n1 - n0) / e, (c1 - c0) / e }'
+    ((NODES == 1)) || awk -v g0="$(metric "$b" gateway_ingest_groups_total expected_heads)" -v g1="$(metric "$a" gateway_ingest_groups_total expected_heads)" \
+        -v l0="$(metric "$b" gateway_ingest_groups_total locking)" -v l1="$(metric "$a" gateway_ingest_groups_total locking)" \
+        -v r0="$(metric "$b" gateway_ingest_groups_replanned_total)" -v r1="$(metric "$a" gateway_ingest_groups_replanned_total)" \
+        -v w0="$(metric "$b" gateway_delivery_claims_waiting_total)" -v w1="$(metric "$a" gateway_delivery_claims_waiting_total)" \
+        -v h0="$(metric "$b" gateway_delivery_head_notices_total published)" -v h1="$(metric "$a" gateway_delivery_head_notices_total published)" \
+        -v x0="$(metric "$b" gateway_delivery_head_notices_total received)" -v x1="$(metric "$a" gateway_delivery_head_notices_total received)" \
+        -v o0="$(metric "$b" gateway_delivery_takeovers_total)" -v o1="$(metric "$a" gateway_delivery_takeovers_total)" \
+        'BEGIN { printf "  cluster (%d nodes, summed): ingest groups %d expected_heads / %d locking, %d replanned; head notices %d published, %d received; claims waited %d, takeovers %d\n",
+                     '"$NODES"', g1 - g0, l1 - l0, r1 - r0, h1 - h0, x1 - x0, w1 - w0, o1 - o0 }'
 }
 # The gateway's CPU ticks (user + system) when a scrape was taken: kept beside it by scrape_cpu.
 gateway_cpu_ticks() { # metrics-file
@@ -196,27 +270,27 @@ SYNC_COMMIT=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW synchronous_commit')
 PGVER=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW server_version')
 GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -z $(git status --porcelain -- persistence gateway delivery 2>/dev/null) ]] || GIT_REV="$GIT_REV+uncommitted"
-echo "== stream benchmarks: $(nproc) cores (gateway, PostgreSQL $PGVER synchronous_commit=$SYNC_COMMIT, Redis and the load tool on one box), gateway $GIT_REV, output in $OUT"
+echo "== stream benchmarks: $(nproc) cores ($NODES gateway node(s) of cluster $GATEWAY_CLUSTER_NAME, PostgreSQL $PGVER synchronous_commit=$SYNC_COMMIT, Redis and the load tool on one box), gateway $GIT_REV, output in $OUT"
 
 tool() { # scenario tag args... -> runs StreamBench, output to $OUT/<tag>.log (and stdout)
     local scenario=$1 tag=$2
     shift 2
     scrape "$OUT/metrics-$tag-before.txt"
-    awk '{ print $14 + $15 }' "/proc/$GW_PID/stat" >"$OUT/metrics-$tag-before.txt.cpu" 2>/dev/null || true
+    nodes_cpu_ticks >"$OUT/metrics-$tag-before.txt.cpu"
     local rc=0 threads
     # Busiest gateway threads every 20 s (which event loop, pool or GC thread is saturated).
     ( while sleep 20; do
         echo "== $(date +%T)"
-        top -H -b -w 200 -d 2 -n 2 -p "$GW_PID" | awk '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 3 { c = $12; for (i = 13; i <= NF; i++) c = c " " $i; print "  tid " $1 " " $9 "% " c }' | head -n 12
+        top -H -b -w 200 -d 2 -n 2 -p "$(IFS=,; echo "${NODE_PIDS[*]}")" | awk '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 3 { c = $12; for (i = 13; i <= NF; i++) c = c " " $i; print "  tid " $1 " " $9 "% " c }' | head -n 12
     done ) >"$OUT/threads-$tag.txt" 2>/dev/null &
     threads=$!
     # shellcheck disable=SC2086
-    java $BENCH_JAVA_OPTS -cp "$TOOL_JAR" io.orderpush.perf.StreamBench "$scenario" --url="$BASE" "$@" 2>&1 |
+    java $BENCH_JAVA_OPTS -cp "$TOOL_JAR" io.orderpush.perf.StreamBench "$scenario" --urls="$URLS" "$@" 2>&1 |
         tee "$OUT/$tag.log" | grep --line-buffered -v '^ROW' | sed -u 's/^/  /' || rc=${PIPESTATUS[0]}
     kill "$threads" 2>/dev/null || true
     sleep 0.5
     scrape "$OUT/metrics-$tag-after.txt"
-    awk '{ print $14 + $15 }' "/proc/$GW_PID/stat" >"$OUT/metrics-$tag-after.txt.cpu" 2>/dev/null || true
+    nodes_cpu_ticks >"$OUT/metrics-$tag-after.txt.cpu"
     echo "  $(delivery_metrics "$OUT/metrics-$tag-before.txt" "$OUT/metrics-$tag-after.txt")"
     return $rc
 }
@@ -286,14 +360,16 @@ run_load() { # live|sustained [label scopes]
         echo "== live: ${STREAM_RATE:-5000} events/s (open model, batches of ${STREAM_BATCH:-50}) over $MERCHANTS merchants," \
             "$CONNECTIONS consumer connections, ${WARMUP}s warm-up + ${STREAM_DURATION:-60}s measured, $runs run(s)"
     else
-        args=(--rates="${STREAM_RATES:-10000,15000,20000,25000,30000}" --step="${STREAM_STEP:-30}" --batch="${STREAM_BATCH:-100}")
+        args=(--rates="${STREAM_RATES:-10000,15000,20000,25000,30000}" --step="${STREAM_STEP:-30}" --batch="${STREAM_BATCH:-100}"
+            --stop-after="${STREAM_STOP_AFTER:-0}")
         echo "== sustained: steps ${STREAM_RATES:-10000,15000,20000,25000,30000} events/s (batches of ${STREAM_BATCH:-100})," \
             "${STREAM_STEP:-30}s each, over $MERCHANTS merchants, $CONNECTIONS consumer connections, $runs run(s)"
     fi
     for run in $(seq $((base + 1)) $((base + runs))); do
         before_run
         rc=0
-        tool "$scenario" "$label-r$run" --merchants="$MERCHANTS" --connections="$CONNECTIONS" --warmup="$WARMUP" --scopes="$scopes" "${args[@]}" || rc=$?
+        tool "$scenario" "$label-r$run" --merchants="$MERCHANTS" --connections="$CONNECTIONS" --warmup="$WARMUP" --scopes="$scopes" \
+            --ingest-nodes="${STREAM_INGEST_NODES:-$NODES}" "${args[@]}" || rc=$?
         ((rc == 0)) || { failed=1; log "$label run $run reported errors (exit $rc), see $OUT/$label-r$run.log"; }
         steps_to_tsv "$label-r$run" "$run" "$OUT/$label.tsv"
     done
@@ -356,6 +432,21 @@ run_replays() {
         echo "== live-$v: commit->arrival p99 ms per run $(awk -F'\t' 'NR > 1 { printf "%s ", $11 }' "$OUT/live-$v.tsv")," \
             "median $(awk -F'\t' 'NR > 1 { print $11 }' "$OUT/live-$v.tsv" | median)"
     done
+}
+
+# Coordination traffic at many channels (issue 12): the tool's ROW phase lines give the windows.
+run_channels() {
+    local merchants=${STREAM_CHANNEL_MERCHANTS:-50000} rc=0
+    echo "== channels: a websocket app ($CONNECTIONS connections) and a callback app, $merchants merchants granted to each" \
+        "($((2 * merchants)) channels) on $NODES node(s); ${STREAM_IDLE:-60}s idle, then ${STREAM_RATE:-1000} events/s for ${STREAM_DURATION:-60}s"
+    before_run
+    tool channels channels --merchants="$merchants" --connections="$CONNECTIONS" --rate="${STREAM_RATE:-1000}" \
+        --duration="${STREAM_DURATION:-60}" --idle="${STREAM_IDLE:-60}" --batch="${STREAM_BATCH:-50}" || rc=$?
+    ((rc == 0)) || { failed=1; log "channels run reported errors (exit $rc), see $OUT/channels.log"; }
+    local row
+    while IFS= read -r row; do
+        echo "  phase $(cut -f3 <<<"$row"): CPU % of one core (gateway tool postgres redis other; machine, iowait): $(cpu_split "$(cut -f4 <<<"$row")" "$(cut -f5 <<<"$row")")"
+    done < <(grep -P '^ROW\tphase\t' "$OUT/channels.log" || true)
 }
 
 # ------------------------------------------------------------------ JetStream baseline
@@ -492,6 +583,7 @@ for s in $SCENARIOS; do
         drain) run_drain ;;
         masking) run_masking ;;
         replays) run_replays ;;
+        channels) run_channels ;;
         *)
             run_load "$s"
             if ((JETSTREAM)); then
@@ -503,3 +595,5 @@ for s in $SCENARIOS; do
 done
 top -b -n 1 | head -n 15 >"$OUT/top-end.txt"
 ((failed == 0)) || { log "some runs reported errors, see $OUT"; exit 1; }
+exit 0
+}

@@ -16,9 +16,13 @@
 GW_PID="" GW_PORT="" BASE=""
 
 free_port() {
-    local port
+    local port lo
+    # Below the kernel's ephemeral range: a port in it can be taken by a client connection's local
+    # end between this check and the bind (seen with 3-node drills: BindException at startup).
+    lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    ((lo > 20000 + 2000)) || lo=50000
     for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 30000))
+        port=$((20000 + RANDOM % (lo - 20000)))
         ss -Htln "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
     done
     die "no free port found"

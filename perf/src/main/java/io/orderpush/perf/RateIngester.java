@@ -13,6 +13,8 @@ import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import java.io.IOException;
 import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.HdrHistogram.Recorder;
@@ -32,7 +34,8 @@ final class RateIngester {
 
   private final Context ctx;
   private final HttpClientAgent client;
-  private final RequestOptions request;
+  private final List<RequestOptions> nodes = new ArrayList<>();
+  private int nextNode;
   private final EventFactory factory;
   private final int batch;
   private final int maxInFlight;
@@ -62,20 +65,34 @@ final class RateIngester {
       int merchants,
       int batch,
       int maxInFlight) {
+    this(vertx, List.of(base), ingestToken, factory, merchants, batch, maxInFlight);
+  }
+
+  /** Requests go round robin over {@code bases} (the nodes of a cluster, as a load balancer). */
+  RateIngester(
+      Vertx vertx,
+      List<URI> bases,
+      String ingestToken,
+      EventFactory factory,
+      int merchants,
+      int batch,
+      int maxInFlight) {
     this.ctx = vertx.getOrCreateContext();
     this.client =
         vertx.createHttpClient(
             new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true),
             new PoolOptions().setHttp1MaxSize(maxInFlight));
-    this.request =
-        new RequestOptions()
-            .setMethod(HttpMethod.POST)
-            .setHost(base.getHost())
-            .setPort(base.getPort())
-            .setURI("/v1/events")
-            .putHeader("Authorization", "Bearer " + ingestToken)
-            .putHeader("Content-Type", "application/json")
-            .setTimeout(TimeUnit.SECONDS.toMillis(60));
+    for (URI base : bases) {
+      nodes.add(
+          new RequestOptions()
+              .setMethod(HttpMethod.POST)
+              .setHost(base.getHost())
+              .setPort(base.getPort())
+              .setURI("/v1/events")
+              .putHeader("Authorization", "Bearer " + ingestToken)
+              .putHeader("Content-Type", "application/json")
+              .setTimeout(TimeUnit.SECONDS.toMillis(60)));
+    }
     this.factory = factory;
     this.batch = batch;
     this.maxInFlight = maxInFlight;
@@ -138,6 +155,8 @@ final class RateIngester {
 
   private void send(EventFactory.Batch b, long dueNanos) {
     inFlight++;
+    RequestOptions request = nodes.get(nextNode);
+    nextNode = (nextNode + 1) % nodes.size();
     client
         .request(request)
         .compose(req -> req.send(b.body()))

@@ -37,6 +37,7 @@ public final class StreamBench {
   private final StreamArgs args;
   private final Vertx vertx;
   private final URI base;
+  private final List<URI> bases;
   private final AdminClient operator;
   private final JsonObject result = new JsonObject();
   private long errors;
@@ -44,7 +45,8 @@ public final class StreamBench {
   private StreamBench(StreamArgs args, Vertx vertx) {
     this.args = args;
     this.vertx = vertx;
-    this.base = args.url();
+    this.bases = args.urls();
+    this.base = bases.get(0);
     this.operator =
         new AdminClient(
             vertx.createHttpClient(
@@ -68,6 +70,7 @@ public final class StreamBench {
       StreamBench bench = new StreamBench(args, vertx);
       switch (args.scenario) {
         case "drain" -> bench.drain();
+        case "channels" -> new ChannelsScenario(bench).run();
         default -> new LoadScenario(bench, args.scenario.equals("sustained")).run();
       }
       System.out.println("RESULT_JSON " + bench.result.put("errors", bench.errors).encode());
@@ -183,6 +186,11 @@ public final class StreamBench {
 
   URI base() {
     return base;
+  }
+
+  /** Every node given (one unless --urls). */
+  List<URI> bases() {
+    return bases;
   }
 
   AdminClient operator() {

@@ -64,7 +64,7 @@ final class StreamConsumer {
 
   private final Context ctx;
   private final WebSocketClient client;
-  private final WebSocketConnectOptions connect;
+  private final List<WebSocketConnectOptions> connects = new ArrayList<>();
   private final Map<String, Merchant> merchants = new HashMap<>();
   private final List<Conn> conns = new ArrayList<>();
 
@@ -90,6 +90,14 @@ final class StreamConsumer {
   private String[] ats = new String[2048];
 
   StreamConsumer(Vertx vertx, URI base, String appToken, Collection<String> merchantIds) {
+    this(vertx, List.of(base), appToken, merchantIds);
+  }
+
+  /**
+   * Connection {@code i} goes to {@code bases.get(i % bases.size())}: a group spread over the nodes
+   * of a cluster, round robin.
+   */
+  StreamConsumer(Vertx vertx, List<URI> bases, String appToken, Collection<String> merchantIds) {
     this.ctx = vertx.getOrCreateContext();
     this.client =
         vertx.createWebSocketClient(
@@ -97,12 +105,14 @@ final class StreamConsumer {
                 .setMaxFrameSize(16 * 1024 * 1024)
                 .setMaxMessageSize(64 * 1024 * 1024)
                 .setMaxConnections(64));
-    this.connect =
-        new WebSocketConnectOptions()
-            .setHost(base.getHost())
-            .setPort(base.getPort())
-            .setURI("/v1/stream")
-            .putHeader("Authorization", "Bearer " + appToken);
+    for (URI base : bases) {
+      connects.add(
+          new WebSocketConnectOptions()
+              .setHost(base.getHost())
+              .setPort(base.getPort())
+              .setURI("/v1/stream")
+              .putHeader("Authorization", "Bearer " + appToken));
+    }
     merchantIds.forEach(m -> merchants.put(m, new Merchant()));
   }
 
@@ -121,7 +131,7 @@ final class StreamConsumer {
     Conn c = new Conn(i);
     conns.add(c);
     client
-        .connect(connect)
+        .connect(connects.get(i % connects.size()))
         .onComplete(
             ar -> {
               if (ar.failed()) {
