@@ -94,6 +94,23 @@ public final class GroupCommitter {
   /** Expected-heads groups in flight. */
   private int expectingInFlight;
 
+  /**
+   * After PostgreSQL refused an expected-heads group, groups take the locking way until then (ms):
+   * another writer (another node) moves these merchants' heads, and every group that expects them
+   * would pay a rollback and a second transaction. The rest doubles with each refusal in a row,
+   * from {@link #MIN_REST_MS} to {@link #MAX_REST_MS}; a group that commits as expected ends it.
+   */
+  private long expectingRestsUntil;
+
+  private long restMs;
+  static final long MIN_REST_MS = 1000;
+  static final long MAX_REST_MS = 30_000;
+
+  /** Whether the expected-heads way rests now (see {@link #expectingRestsUntil}). */
+  private boolean expectingRests() {
+    return System.currentTimeMillis() < expectingRestsUntil;
+  }
+
   private volatile int queuedEvents;
   private volatile Consumer<Map<String, List<LoggedEvent>>> onCommitted = stored -> {};
   private volatile Consumer<Set<String>> onUncertain = merchants -> {};
@@ -260,7 +277,7 @@ public final class GroupCommitter {
         events.addAll(next.events);
         locking |= next.solo || next.locking;
       }
-      Map<String, Long> expected = locking ? null : expectedHeads(events);
+      Map<String, Long> expected = locking || expectingRests() ? null : expectedHeads(events);
       if (expected == null && (expectingInFlight > 0 || (!locking && awaitsHeads(events)))) {
         // A locking group waits for the expected-heads groups in flight: it could take a shared
         // merchant's row lock before one of them and move the head that group expects. And a
@@ -414,6 +431,9 @@ public final class GroupCommitter {
         }
       }
     }
+    if (ar.succeeded() && group.expecting) {
+      restMs = 0; // heads as expected: no other writer in the way
+    }
     if (ar.succeeded()) {
       requests.forEach(this::release);
       requests.forEach(this::cancelDeadline);
@@ -430,6 +450,8 @@ public final class GroupCommitter {
       // the server shutting down) may have come after the commit: answered as uncertain below.
       if (isRefusal(cause)) {
         metrics.replanned.increment();
+        restMs = restMs == 0 ? MIN_REST_MS : Math.min(MAX_REST_MS, restMs * 2);
+        expectingRestsUntil = System.currentTimeMillis() + restMs;
       }
       requeue(requests, false);
     } else if (requests.size() > 1 && isDataError(ar.cause())) {
