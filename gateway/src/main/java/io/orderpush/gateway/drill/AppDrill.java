@@ -7,7 +7,10 @@ import io.orderpush.persistence.events.GroupCommitter;
 import io.orderpush.persistence.events.NewEvent;
 import io.orderpush.synthetic.OrderStream;
 import io.orderpush.synthetic.Profile;
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
@@ -60,7 +63,10 @@ final class AppDrill {
   private int inFlight;
   private boolean exhausted;
   private long offeredTotal;
-  private long ackedTotal;
+
+  /** The drills' context (not an HTTP verticle's): every other field is used on it only. */
+  private final Context context;
+
   private int lastSecondWritten = -1;
   private boolean checking;
   private boolean ending;
@@ -69,6 +75,7 @@ final class AppDrill {
 
   AppDrill(
       Vertx vertx,
+      Context context,
       DrillStore store,
       GroupCommitter committer,
       EventParser parser,
@@ -80,6 +87,7 @@ final class AppDrill {
       long startedAtMs,
       Consumer<AppDrill> ended) {
     this.vertx = vertx;
+    this.context = context;
     this.store = store;
     this.committer = committer;
     this.parser = parser;
@@ -97,7 +105,15 @@ final class AppDrill {
   }
 
   void start() {
-    timer = vertx.setPeriodic(TICK_MS, TICK_MS, t -> tick());
+    context.runOnContext(v -> timer = vertx.setPeriodic(TICK_MS, TICK_MS, t -> tick()));
+  }
+
+  /**
+   * {@code f}'s outcome handled on the drill's context: PostgreSQL and the committer complete on
+   * their own.
+   */
+  private <T> void onHere(Future<T> f, Handler<AsyncResult<T>> handler) {
+    f.onComplete(ar -> context.runOnContext(v -> handler.handle(ar)));
   }
 
   private double elapsedS(long now) {
@@ -130,19 +146,18 @@ final class AppDrill {
         List<NewEvent> events = parser.parse(body.getBytes(StandardCharsets.UTF_8));
         owed -= events.size();
         inFlight++;
-        committer
-            .append(events)
-            .onComplete(
-                ar -> {
-                  inFlight--;
-                  if (ar.succeeded()) {
-                    int at = (int) elapsedS(System.currentTimeMillis());
-                    offered.computeIfAbsent(at, k -> new long[1])[0] += events.size();
-                    offeredTotal += events.size();
-                  } else {
-                    LOG.warn("drill {}: an append failed: {}", drillId(), ar.cause().toString());
-                  }
-                });
+        onHere(
+            committer.append(events),
+            ar -> {
+              inFlight--;
+              if (ar.succeeded()) {
+                int at = (int) elapsedS(System.currentTimeMillis());
+                offered.computeIfAbsent(at, k -> new long[1])[0] += events.size();
+                offeredTotal += events.size();
+              } else {
+                LOG.warn("drill {}: an append failed: {}", drillId(), ar.cause().toString());
+              }
+            });
       }
     }
     if (second > lastSecondWritten + 1 && !checking) {
@@ -172,45 +187,49 @@ final class AppDrill {
               0));
     }
     lastSecondWritten = current - 1;
-    store
-        .writeSamples(drillId(), LOAD, due)
-        .compose(v -> store.state(drillId()))
-        .compose(
-            state -> {
-              if (state.isEmpty()) {
-                return Future.succeededFuture(Optional.of("deleted"));
-              }
-              if (!"running".equals(state.get())) {
-                return Future.succeededFuture(Optional.of("stopped"));
-              }
-              return apps.find(java.util.UUID.fromString(started.appId()))
-                  .map(this::refusal)
-                  .compose(
-                      refusal ->
-                          refusal.isPresent() || t < profile.totalS()
-                              ? Future.succeededFuture(refusal)
-                              : drained());
-            })
-        .onComplete(
-            ar -> {
-              checking = false;
-              if (ar.failed()) {
-                LOG.warn("drill {}: check failed: {}", drillId(), ar.cause().toString());
-                return;
-              }
-              Optional<String> stop = ar.result();
-              if (stop.isEmpty()) {
-                return;
-              }
-              switch (stop.get()) {
-                case "deleted" -> end(null, null);
-                case "stopped" -> end("stopped", null);
-                case "finished" -> end("finished", null);
-                case "not drained" ->
-                    end("finished", "the backlog did not drain within " + settings.drainS() + " s");
-                default -> end("stopped", stop.get());
-              }
-            });
+    boolean appending = inFlight > 0;
+    long offeredSoFar = offeredTotal;
+    Future<Optional<String>> check =
+        store
+            .writeSamples(drillId(), LOAD, due)
+            .compose(v -> store.state(drillId()))
+            .compose(
+                state -> {
+                  if (state.isEmpty()) {
+                    return Future.succeededFuture(Optional.of("deleted"));
+                  }
+                  if (!"running".equals(state.get())) {
+                    return Future.succeededFuture(Optional.of("stopped"));
+                  }
+                  return apps.find(java.util.UUID.fromString(started.appId()))
+                      .map(this::refusal)
+                      .compose(
+                          refusal ->
+                              refusal.isPresent() || t < profile.totalS()
+                                  ? Future.succeededFuture(refusal)
+                                  : drained(appending, offeredSoFar));
+                });
+    onHere(
+        check,
+        ar -> {
+          checking = false;
+          if (ar.failed()) {
+            LOG.warn("drill {}: check failed: {}", drillId(), ar.cause().toString());
+            return;
+          }
+          Optional<String> stop = ar.result();
+          if (stop.isEmpty()) {
+            return;
+          }
+          switch (stop.get()) {
+            case "deleted" -> end(null, null);
+            case "stopped" -> end("stopped", null);
+            case "finished" -> end("finished", null);
+            case "not drained" ->
+                end("finished", "the backlog did not drain within " + settings.drainS() + " s");
+            default -> end("stopped", stop.get());
+          }
+        });
   }
 
   /** Why the app can no longer be drilled, if it cannot. */
@@ -228,16 +247,15 @@ final class AppDrill {
   }
 
   /** After the profile: finished once everything offered was acked, or the drain limit passed. */
-  private Future<Optional<String>> drained() {
-    if (inFlight > 0) {
+  private Future<Optional<String>> drained(boolean appending, long offeredSoFar) {
+    if (appending) {
       return Future.succeededFuture(Optional.empty());
     }
     return store
-        .samples(drillId())
+        .acked(drillId())
         .map(
-            seconds -> {
-              ackedTotal = seconds.stream().mapToLong(DrillSecond::acked).sum();
-              if (ackedTotal >= offeredTotal) {
+            acked -> {
+              if (acked >= offeredSoFar) {
                 return Optional.of("finished");
               }
               double since = elapsedS(System.currentTimeMillis()) - profile.totalS();
@@ -245,9 +263,9 @@ final class AppDrill {
             });
   }
 
-  /** Stops now (a stop command seen on any node ends up here within a second). */
+  /** Stops now (a stop command seen on any node ends up here within a second). Any thread. */
   void stopNow() {
-    end("stopped", null);
+    context.runOnContext(v -> end("stopped", null));
   }
 
   /**
@@ -268,16 +286,14 @@ final class AppDrill {
           "stopped".equals(state) && reason != null
               ? store.stop(drillId(), reason)
               : Future.succeededFuture();
-      stopFirst
-          .compose(v -> settle())
-          .compose(v -> report(state, reason))
-          .onComplete(
-              ar -> {
-                if (ar.failed()) {
-                  LOG.warn("drill {}: no report: {}", drillId(), ar.cause().toString());
-                }
-                done.complete();
-              });
+      onHere(
+          stopFirst.compose(v -> settle()).compose(v -> report(state, reason)),
+          ar -> {
+            if (ar.failed()) {
+              LOG.warn("drill {}: no report: {}", drillId(), ar.cause().toString());
+            }
+            done.complete();
+          });
     }
     done.future().onComplete(v -> ended.accept(this));
   }

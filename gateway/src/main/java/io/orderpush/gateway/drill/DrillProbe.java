@@ -37,7 +37,8 @@ public final class DrillProbe implements DeliveryProbe {
   private final Map<String, TreeMap<Integer, Acc>> pending = new HashMap<>();
 
   private long timer = -1;
-  private boolean flushing;
+  // set on the timer's context, cleared where the last write completes
+  private volatile boolean flushing;
 
   private final io.micrometer.core.instrument.Counter writeFailures;
 

@@ -241,6 +241,15 @@ public final class DrillStore {
             });
   }
 
+  /** Sandbox events acknowledged so far, summed over every node's seconds. */
+  public Future<Long> acked(String drillId) {
+    return pool.preparedQuery(
+            "SELECT coalesce(sum((sample->>'acked')::bigint), 0) FROM drill_samples"
+                + " WHERE drill_id = $1")
+        .execute(Tuple.of(drillId))
+        .map(rows -> rows.iterator().next().getLong(0));
+  }
+
   /** The drill's merchant ids. */
   public Future<List<String>> merchants(String drillId) {
     return pool.preparedQuery("SELECT merchant_id FROM merchants WHERE drill_id = $1")

@@ -47,6 +47,12 @@ public final class Drills {
   private final String nodeId;
   private final Map<String, AppDrill> here = new ConcurrentHashMap<>();
 
+  /**
+   * Where drills run: a context of the gateway's own, taken where it is built, never an HTTP
+   * verticle's (those go away at shutdown with their timers).
+   */
+  private final io.vertx.core.Context context;
+
   public Drills(
       Vertx vertx,
       DrillStore store,
@@ -59,6 +65,7 @@ public final class Drills {
       DrillLimits limits,
       String nodeId) {
     this.vertx = vertx;
+    this.context = vertx.getOrCreateContext();
     this.store = store;
     this.probe = probe;
     this.committer = committer;
@@ -200,6 +207,7 @@ public final class Drills {
     AppDrill drill =
         new AppDrill(
             vertx,
+            context,
             store,
             committer,
             parser,
@@ -284,7 +292,7 @@ public final class Drills {
               }
               AppDrill d = here.get(id);
               if (d != null) {
-                vertx.runOnContext(v -> d.stopNow());
+                d.stopNow();
               }
               return changes
                   .applyAndPublish(Change.of(Change.Kind.RESYNC, app.get()))
@@ -348,7 +356,7 @@ public final class Drills {
                           }
                           AppDrill d = here.get(id);
                           if (d != null) {
-                            vertx.runOnContext(v -> d.stopNow());
+                            d.stopNow();
                           }
                           return changes
                               .applyAndPublish(Change.of(Change.Kind.RESYNC, app.get()))
@@ -390,7 +398,7 @@ public final class Drills {
     here.values()
         .forEach(
             d -> {
-              vertx.runOnContext(v -> d.stopNow());
+              d.stopNow();
               stopped.add(store.stop(d.drillId(), "the node running the drill shut down"));
             });
     return Future.join(stopped).transform(v -> probe.stop());
