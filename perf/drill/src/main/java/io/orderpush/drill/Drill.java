@@ -277,6 +277,10 @@ public final class Drill {
         }
       }
       Thread.sleep(Math.max(1, next - System.currentTimeMillis()));
+      if (ws.movesExpected && next - lastStoredPoll >= STORED_POLL_MS) {
+        lastStoredPoll = next;
+        pollStored(ws, cb, group, receiver);
+      }
       Sampler.Sample s = sampler.sample();
       if (startMillis < 0) {
         startMillis = readStart();
@@ -373,6 +377,52 @@ public final class Drill {
     System.out.println(
         "drill: report " + out.resolve("report.md") + (passed ? " (PASSED)" : " (FAILED)"));
     return passed ? 0 : 1;
+  }
+
+  /** How often the stored cursors are read while channels may move (see {@link #pollStored}). */
+  private static final long STORED_POLL_MS = 2_000;
+
+  private long lastStoredPoll;
+  private volatile boolean storedPollRunning;
+
+  /**
+   * Reads both apps' stored cursors through node 1 (never the one killed) and hands them to the
+   * verifiers on their loops, in the background: a repeat at or below a cursor the gateway showed
+   * as stored before it arrived is applied twice, whatever node or move it came from. A read that
+   * fails is skipped (the next one is 2 s later).
+   */
+  private void pollStored(
+      Verifier ws, Verifier cb, WsConsumerGroup group, CallbackReceiver receiver) {
+    if (storedPollRunning) {
+      return;
+    }
+    storedPollRunning = true;
+    AdminClient reader = new AdminClient(http, bases.get(0), System.getenv("GATEWAY_ADMIN_TOKEN"));
+    reader
+        .cursors(wsAppId)
+        .compose(
+            c ->
+                group.onLoop(
+                    () -> {
+                      ws.stored(c);
+                      return null;
+                    }))
+        .compose(v -> reader.cursors(cbAppId))
+        .compose(
+            c ->
+                receiver.onLoop(
+                    () -> {
+                      cb.stored(c);
+                      return null;
+                    }))
+        .onComplete(
+            ar -> {
+              storedPollRunning = false;
+              if (ar.failed()) {
+                System.err.println(
+                    "drill: reading the stored cursors failed (" + ar.cause().getMessage() + ")");
+              }
+            });
   }
 
   /**

@@ -170,9 +170,14 @@ final class Report {
           cb.doubleOwners());
       row(
           md,
-          "redelivered above the acked cursor at a hand-over (expected after a move; skipped)",
+          "redelivered above the stored cursor at a hand-over (expected after a move; skipped)",
           ws.redelivered(),
           cb.redelivered());
+      row(
+          md,
+          "of them acked well before (the ack settle time), not stored when the channel moved",
+          ws.ackedNotStored(),
+          cb.ackedNotStored());
       row(md, "channels that changed connection (WebSocket)", ws.handovers(), 0);
       row(md, "acks refused because the channel had moved (`not_assigned`)", ws.refusedAcks(), 0);
       row(md, "connections reopened", ws.reconnects(), 0);
@@ -490,7 +495,7 @@ final class Report {
     md.append(
         String.format(
             Locale.ROOT,
-            "| events redelivered above the acked cursor (skipped) | %,d | %,d |%n",
+            "| events redelivered above the stored cursor (skipped) | %,d | %,d |%n",
             ws.redelivered(),
             cb.redelivered()));
     long[] wsLag = lagAround(Sampler.Sample::wsLag);

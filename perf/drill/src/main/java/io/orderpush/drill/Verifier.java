@@ -34,10 +34,10 @@ import org.HdrHistogram.Recorder;
  * #movesExpected} and all of these hold; otherwise it counts as applied twice:
  *
  * <ul>
- *   <li>it lies above the <em>acked cursor</em> the drill can be sure of: the highest seq the
- *       consumer acknowledged (WebSocket ack sent, callback answered 2xx) at least {@link
- *       #ackSettleMs} before the repeat arrived, acks of the last {@code ackSettleMs} before a node
- *       was killed left out (the dead node may never have stored them);
+ *   <li>it lies above the <em>stored cursor</em>: the highest cursor the gateway showed as stored
+ *       ({@code GET /v1/lag}, read every few seconds through a live node, and right after a kill)
+ *       before the repeat arrived. That is the contract: events at or below the cursor are never
+ *       delivered again, and a cursor that is stored never moves back;
  *   <li>it opens or continues one run of redelivery at a hand-over: on WebSocket the first events
  *       of a new delivery stream (a connection's new assignment of the merchant), then each seq the
  *       next; on callbacks (no connection to tell owners apart) one run per merchant after the
@@ -46,6 +46,12 @@ import org.HdrHistogram.Recorder;
  *
  * A WebSocket stream that was replaced by another and delivers again is a channel delivered by two
  * connections at once ({@link #doubleOwners}), a failure whatever the seqs.
+ *
+ * <p>An ack is not a stored cursor: a node that loses a channel (its lease lapsed on a starved
+ * machine, or it was killed) before its fenced commit lands never stores the acks it had, and the
+ * next owner starts from the cursor Redis holds. A redelivery accepted above the stored cursor but
+ * at or below an ack the consumer sent at least {@link #ackSettleMs} before is counted apart
+ * ({@link #ackedNotStored}) so the report shows how often that happened.
  */
 final class Verifier {
 
@@ -57,7 +63,10 @@ final class Verifier {
     long last;
     final Map<Integer, Integer> open = new HashMap<>();
 
-    /** The acked cursor the drill is sure of, and the acks (seq, epoch ms) too recent to be. */
+    /** The highest cursor the gateway showed as stored: nothing at or below it may come again. */
+    long stored;
+
+    /** The highest seq acked at least {@link #ackSettleMs} ago, and the acks too recent for it. */
     long firm;
 
     final ArrayDeque<long[]> recentAcks = new ArrayDeque<>();
@@ -100,8 +109,14 @@ final class Verifier {
 
   volatile long messages;
 
-  /** Repeats above the acked cursor at a hand-over: expected with moves, skipped. */
+  /** Repeats above the stored cursor at a hand-over: expected with moves, skipped. */
   volatile long redelivered;
+
+  /**
+   * Of {@link #redelivered}: at or below an ack sent at least {@link #ackSettleMs} before, which
+   * the gateway had not stored when the channel moved.
+   */
+  volatile long ackedNotStored;
 
   /** Merchants that changed delivery stream (WebSocket connection or assignment). */
   volatile long handovers;
@@ -213,8 +228,11 @@ final class Verifier {
       } else {
         run = false;
       }
-      if (movesExpected && seq > m.firm && run) {
+      if (movesExpected && seq > m.stored && run) {
         redelivered++;
+        if (seq <= m.firm) {
+          ackedNotStored++;
+        }
         m.inRun = true;
         return false;
       }
@@ -225,9 +243,11 @@ final class Verifier {
               + seq
               + " delivered again (last applied "
               + m.last
-              + ", acked cursor at least "
+              + ", stored cursor at least "
+              + m.stored
+              + ", acked "
               + m.firm
-              + (movesExpected && seq > m.firm ? ", not at a hand-over" : "")
+              + (movesExpected && seq > m.stored ? ", not at a hand-over" : "")
               + ")");
       return false;
     }
@@ -274,15 +294,27 @@ final class Verifier {
   /**
    * The cursors stored when the node had died (read through a live node right after the kill,
    * before any takeover): the dead node's channels start again from exactly these, the others from
-   * these or later. They replace what the acks said (a starved node may not have stored an ack sent
-   * seconds before it died).
+   * these or later.
    */
   void storedAtKill(Map<String, Long> cursors) {
     for (MerchantState m : merchants.values()) {
-      Long c = cursors.get(m.merchant.id());
-      m.firm = c == null ? 0 : c;
-      if (c != null) {
+      if (cursors.containsKey(m.merchant.id())) {
         storedCursors++;
+      }
+    }
+    stored(cursors);
+  }
+
+  /**
+   * Cursors the gateway showed as stored ({@code GET /v1/lag}); call on the verifier's loop once
+   * the answer is in, so every event that arrives afterwards is judged by them. Stored cursors
+   * never move back, so the highest seen per merchant counts.
+   */
+  void stored(Map<String, Long> cursors) {
+    for (Map.Entry<String, Long> e : cursors.entrySet()) {
+      MerchantState m = merchants.get(e.getKey());
+      if (m != null && e.getValue() != null) {
+        m.stored = Math.max(m.stored, e.getValue());
       }
     }
   }
@@ -423,7 +455,8 @@ final class Verifier {
         doubleOwners,
         refusedAcks,
         reconnects,
-        takeover());
+        takeover(),
+        ackedNotStored);
   }
 
   record Outcome(
@@ -441,7 +474,8 @@ final class Verifier {
       long doubleOwners,
       long refusedAcks,
       long reconnects,
-      Takeover takeover) {
+      Takeover takeover,
+      long ackedNotStored) {
 
     Outcome(
         long applied,
@@ -468,7 +502,8 @@ final class Verifier {
           0,
           0,
           0,
-          new Takeover(-1, 0, -1, 0));
+          new Takeover(-1, 0, -1, 0),
+          0);
     }
 
     boolean passed() {

@@ -127,17 +127,42 @@ class VerifierTest {
   }
 
   @Test
-  void aRedeliveryAtOrBelowAnAckThatHadSettledCountsAsAppliedTwice() {
+  void aRedeliveryAtOrBelowACursorShownAsStoredCountsAsAppliedTwice() {
     Verifier v = moving();
-    Verifier.MerchantState m = v.merchant(giant.id());
     deliver(v, 1, 10, 1, 1_000);
-    v.acked(m, 8, 1_000);
-    deliver(v, 7, 10, 2, 5_000); // 7 and 8 were acked 4 s before: the run starts below the cursor
+    v.stored(java.util.Map.of(giant.id(), 8L));
+    deliver(v, 7, 10, 2, 5_000); // the gateway had stored 8: the new owner must start at 9
 
     Verifier.Outcome o = v.outcome();
     assertThat(o.repeats()).isEqualTo(4);
     assertThat(o.redelivered()).isZero();
     assertThat(o.passed()).isFalse();
+  }
+
+  @Test
+  void storedCursorsNeverMoveBackInTheVerifiersView() {
+    Verifier v = moving();
+    deliver(v, 1, 10, 1, 1_000);
+    v.stored(java.util.Map.of(giant.id(), 8L));
+    v.stored(java.util.Map.of(giant.id(), 3L)); // a page read from the checkpoint, behind Redis
+    deliver(v, 7, 10, 2, 5_000);
+
+    assertThat(v.outcome().repeats()).isEqualTo(4);
+  }
+
+  @Test
+  void aRedeliveryAboveTheStoredCursorButBelowASettledAckIsCountedAsAckedNotStored() {
+    Verifier v = moving();
+    Verifier.MerchantState m = v.merchant(giant.id());
+    deliver(v, 1, 10, 1, 1_000);
+    v.acked(m, 8, 1_000); // sent 4 s before the move, but its node lost the channel first
+    v.stored(java.util.Map.of(giant.id(), 6L));
+    deliver(v, 7, 10, 2, 5_000);
+
+    Verifier.Outcome o = v.outcome();
+    assertThat(o.repeats()).isZero();
+    assertThat(o.redelivered()).isEqualTo(4);
+    assertThat(o.ackedNotStored()).isEqualTo(2); // 7 and 8
   }
 
   @Test
