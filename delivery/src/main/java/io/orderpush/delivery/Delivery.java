@@ -125,6 +125,14 @@ public final class Delivery {
         lease, new GroupRegistry(engine.context(), redis, settings.cluster()), clusterNotices);
   }
 
+  /**
+   * The node ids of the live nodes in this node's last view of the cluster (sorted; this node
+   * included while it holds its lease). Any thread.
+   */
+  public java.util.SortedSet<String> liveNodes() {
+    return lease.nodeIds();
+  }
+
   private boolean leaseAlone() {
     return lease != null && lease.alone();
   }

@@ -71,6 +71,7 @@ public final class Gateway {
   io.orderpush.gateway.drill.DrillStore drillStore;
   io.orderpush.gateway.drill.DrillProbe drillProbe;
   io.orderpush.gateway.drill.Drills drills;
+  io.orderpush.gateway.ingest.IngestWriter ingestWriter;
   AuditLog audit = AuditLog.DISABLED;
   Pool auditPool;
   private String auditDeployment;
@@ -198,9 +199,19 @@ public final class Gateway {
                   new ControlChanges(delivery.context(), redis, apps, config.control(), registry);
               applier = new ChangeApplier(apps, grants, new Deliveries(streams, callbacks));
               control.onChange(applier);
+              ingestWriter =
+                  new io.orderpush.gateway.ingest.IngestWriter(
+                      vertx,
+                      delivery.context(),
+                      redis,
+                      config.cluster().name(),
+                      config.control().nodeId(),
+                      config.forward().advertiseUrl(),
+                      delivery::liveNodes);
               return control
                   .start()
                   .compose(v -> delivery.start())
+                  .compose(v -> ingestWriter.start())
                   .onSuccess(v -> drillProbe.start());
             })
         .compose(
@@ -265,7 +276,9 @@ public final class Gateway {
       vertx.cancelTimer(lagTimer);
     }
     Future<Void> streamsClosed =
-        (drills == null ? Future.<Void>succeededFuture() : drills.stop())
+        // first: the other nodes stop forwarding ingest here
+        (ingestWriter == null ? Future.<Void>succeededFuture() : ingestWriter.stop())
+            .transform(v -> drills == null ? Future.<Void>succeededFuture() : drills.stop())
             .transform(v -> control == null ? Future.succeededFuture() : control.close())
             // everything here is released and the lease given up: the others take over at once
             .transform(v -> delivery == null ? Future.succeededFuture() : delivery.stop());

@@ -38,6 +38,7 @@ final class Routes {
   private final BearerAuth admin;
   private final BearerAuth ingest;
   private final IngestHandler ingestHandler;
+  private final io.vertx.core.Handler<io.vertx.ext.web.RoutingContext> ingestForwarder;
   private final IngestAdmission ingestAdmission;
   private final AppsApi appsApi;
   private final GrantsApi grantsApi;
@@ -66,6 +67,17 @@ final class Routes {
             limits.maxEvents(), limits.maxDataBytes(), limits.maxDataDepth(), g.log.masker());
     ingestHandler = new IngestHandler(parser, g.committer);
     ingestBodyLimit = limits.maxRequestBytes();
+    ingestForwarder =
+        g.config.forward().enabled()
+            ? new io.orderpush.gateway.ingest.IngestForwarder(
+                g.vertx,
+                g.ingestWriter::target,
+                g.config.control().nodeId(),
+                // the writer answers every request within the PostgreSQL client timeout
+                g.config.pg().clientTimeout().plusSeconds(2),
+                64,
+                g.registry)
+            : io.vertx.ext.web.RoutingContext::next;
     ingestAdmission =
         new IngestAdmission(limits.maxInFlightBytes(), limits.maxRequestBytes(), g.registry);
     Changes changes = new Changes(g.applier, g.control);
@@ -135,6 +147,7 @@ final class Routes {
         .handler((io.vertx.ext.web.handler.PlatformHandler) Routes::jsonOnly)
         .handler(ingestAdmission)
         .handler(body(ingestBodyLimit))
+        .handler(ingestForwarder)
         .handler(ingestHandler);
 
     r.get(StreamHandler.PATH).handler(metered.route("stream")).handler(StreamHandler::notAnUpgrade);

@@ -12,7 +12,6 @@ import io.vertx.core.Promise;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -175,8 +174,8 @@ public final class NodeLease {
   }
 
   /** The distinct node ids of the live nodes (this one included while it holds a lease). */
-  public Set<String> nodeIds() {
-    Set<String> ids = new TreeSet<>();
+  public java.util.SortedSet<String> nodeIds() {
+    TreeSet<String> ids = new TreeSet<>();
     view.expiries().keySet().forEach(t -> ids.add(nodeIdOf(t)));
     if (token != null) {
       ids.add(settings.nodeId());

@@ -34,7 +34,8 @@ public record GatewayConfig(
     MaskRules masking,
     AuditConfig audit,
     ClusterSettings cluster,
-    DrillLimits drills) {
+    DrillLimits drills,
+    ForwardConfig forward) {
 
   /**
    * Reads the defaults file overridden by {@code env}; throws {@link ConfigException} listing every
@@ -233,6 +234,21 @@ public record GatewayConfig(
             r.integer("drill.max-duration-s", 10, 86_400),
             r.longValue("drill.max-events", 1, 100_000_000),
             r.integer("drill.max-running", 1, 100));
+    String advertise = r.string("node.advertise-url").trim();
+    r.check(
+        advertise.isEmpty() || advertise.matches("https?://[^/?#\\s]+:[0-9]{1,5}"),
+        "node.advertise-url (GATEWAY_NODE_ADVERTISE_URL) must be empty or http(s)://host:port");
+    if (advertise.isEmpty() && http.port() > 0) {
+      String host = http.host();
+      boolean wildcard = host.isEmpty() || host.equals("0.0.0.0") || host.equals("::");
+      advertise =
+          "http://"
+              + (wildcard ? "127.0.0.1" : host.contains(":") ? "[" + host + "]" : host)
+              + ":"
+              + http.port();
+    }
+    ForwardConfig forward =
+        new ForwardConfig(r.bool("ingest.forward"), advertise.isEmpty() ? null : advertise);
     r.throwIfInvalid();
     return new GatewayConfig(
         http,
@@ -256,6 +272,7 @@ public record GatewayConfig(
         masking,
         audit,
         cluster,
-        drills);
+        drills,
+        forward);
   }
 }

@@ -32,7 +32,9 @@ class HeadNoticesIT {
   static final Map<String, String> ENV =
       Map.of(
           "GATEWAY_DELIVERY_RECONCILE_INTERVAL_MS", "600000",
-          "GATEWAY_CONTROL_RECONCILE_INTERVAL_MS", "600000");
+          "GATEWAY_CONTROL_RECONCILE_INTERVAL_MS", "600000",
+          // B commits what it takes (no forwarding to a writer node), so A hears of it by notice
+          "GATEWAY_INGEST_FORWARD", "false");
 
   @Test
   void shouldWakeAConsumerOnOneNodeForEventsIngestedThroughAnother() throws Exception {

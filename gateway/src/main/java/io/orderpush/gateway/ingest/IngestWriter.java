@@ -1,0 +1,126 @@
+package io.orderpush.gateway.ingest;
+
+import io.orderpush.persistence.redis.RedisStore;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Which node of the cluster writes ingest batches to PostgreSQL: the live node with the smallest
+ * node id whose address is known. Nodes that write the same merchants contend on their head rows
+ * (every transaction locks the heads of its merchants until it commits, and a node that expects
+ * heads another node moved has its group refused), so a cluster writes through one node and the
+ * others forward their batches to it ({@link IngestForwarder}). Correctness never depends on it:
+ * while views differ, or when the writer cannot be reached, a node writes itself.
+ *
+ * <p>Each node keeps its address in one Redis hash per cluster ({@code gw:addr:{cluster}}: node id
+ * to base URL), set at start and every {@link #REFRESH_MS} (so a Redis that lost it has it again),
+ * removed on a graceful stop; the hash is read back at the same pace. The live nodes come from the
+ * node lease's view. Started and stopped on {@code context}; {@link #target} may be called from any
+ * thread.
+ */
+public final class IngestWriter {
+
+  private static final Logger LOG = LoggerFactory.getLogger(IngestWriter.class);
+  static final long REFRESH_MS = 5_000;
+
+  private final Vertx vertx;
+  private final Context context;
+  private final RedisStore redis;
+  private final String key;
+  private final String nodeId;
+  private final String url;
+  private final Supplier<Set<String>> liveNodes;
+  private volatile Map<String, String> addresses = Map.of();
+  private long timer = -1;
+  private String lastWriter;
+
+  /**
+   * @param cluster the cluster's name (it tags the hash's key)
+   * @param url this node's base URL as the others reach it, or null: it writes what it takes and is
+   *     never chosen
+   * @param liveNodes the node ids of the live nodes (the lease's view)
+   */
+  public IngestWriter(
+      Vertx vertx,
+      Context context,
+      RedisStore redis,
+      String cluster,
+      String nodeId,
+      String url,
+      Supplier<Set<String>> liveNodes) {
+    this.vertx = vertx;
+    this.context = context;
+    this.redis = redis;
+    this.key = "gw:addr:{" + cluster + "}";
+    this.nodeId = nodeId;
+    this.url = url;
+    this.liveNodes = liveNodes;
+  }
+
+  /** Publishes this node's address and reads the others'; completes after the first attempt. */
+  public Future<Void> start() {
+    Future<Void> first = Future.future(p -> context.runOnContext(v -> refresh().onComplete(p)));
+    context.runOnContext(v -> timer = vertx.setPeriodic(REFRESH_MS, REFRESH_MS, id -> refresh()));
+    return first.otherwiseEmpty();
+  }
+
+  private Future<Void> refresh() {
+    Future<?> publish =
+        url == null ? Future.succeededFuture() : redis.call(context, c -> c.hset(key, nodeId, url));
+    return publish
+        .compose(v -> redis.call(context, c -> c.hgetall(key)))
+        .onSuccess(all -> addresses = Map.copyOf(all))
+        .onFailure(e -> LOG.debug("reading the nodes' addresses failed: {}", e.toString()))
+        .<Void>mapEmpty();
+  }
+
+  /**
+   * The base URL of the node to forward ingest batches to, or null when this node writes them
+   * itself (it is the writer, it is alone, or no writer's address is known).
+   */
+  public String target() {
+    Set<String> live = liveNodes.get();
+    if (live.size() < 2) {
+      return null;
+    }
+    Map<String, String> known = addresses;
+    for (String id : live) { // sorted: the smallest id with an address writes
+      String address = id.equals(nodeId) ? url : known.get(id);
+      if (address != null) {
+        noteWriter(id);
+        return id.equals(nodeId) ? null : address;
+      }
+    }
+    return null;
+  }
+
+  private void noteWriter(String id) {
+    if (!id.equals(lastWriter)) {
+      lastWriter = id;
+      LOG.info("ingest batches are written through node {}", id);
+    }
+  }
+
+  /** Stops refreshing and removes this node's address (graceful stop). Never fails. */
+  public Future<Void> stop() {
+    return Future.<Void>future(
+            p ->
+                context.runOnContext(
+                    v -> {
+                      vertx.cancelTimer(timer);
+                      p.complete();
+                    }))
+        .compose(
+            v ->
+                url == null
+                    ? Future.<Void>succeededFuture()
+                    : redis.call(context, c -> c.hdel(key, nodeId)).<Void>mapEmpty())
+        .otherwiseEmpty();
+  }
+}

@@ -1,0 +1,192 @@
+package io.orderpush.gateway.ingest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.orderpush.gateway.Events;
+import io.orderpush.gateway.GatewayProcess;
+import io.orderpush.gateway.TestGateway;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Several nodes write ingest through one (the live node with the smallest id), three real gateway
+ * processes on loopback: batches taken by the others are committed by the writer, with dense seqs,
+ * and a node whose writer is gone writes itself at once rather than fail the request.
+ */
+class IngestForwardIT {
+
+  private static final Duration WAIT = Duration.ofSeconds(60);
+  private final HttpClient http = HttpClient.newHttpClient();
+
+  @Test
+  void shouldCommitBatchesTakenByEveryNodeThroughTheWriterWithDenseSeqs() throws Exception {
+    String run = UUID.randomUUID().toString().substring(0, 6);
+    // node ids order the nodes: "a-" is the writer
+    GatewayProcess writer = node("a-" + run, "forward-a.log");
+    GatewayProcess b = node("b-" + run, "forward-b.log");
+    GatewayProcess c = node("c-" + run, "forward-c.log");
+    try {
+      List<GatewayProcess> others = List.of(b, c);
+      List<String> merchants = new ArrayList<>();
+      for (int i = 0; i < 8; i++) {
+        merchants.add("fwd-" + run + "-" + i);
+      }
+      // Until both forward: each has seen three live nodes and the writer's address.
+      until(
+          "both nodes forward to the writer",
+          () -> {
+            for (GatewayProcess n : others) {
+              ingest(n, List.of(Events.event(merchants.get(0), UUID.randomUUID().toString())));
+            }
+            return forwarded(b) > 0 && forwarded(c) > 0;
+          });
+      double storedOnB = metric(b, "gateway_ingest_events_total{result=\"stored\"}");
+      double storedOnC = metric(c, "gateway_ingest_events_total{result=\"stored\"}");
+      double forwardedBefore = forwarded(b) + forwarded(c);
+
+      // 2 x 4 senders at once, through the two nodes that are not the writer
+      Map<String, java.util.NavigableSet<Long>> seqs = new ConcurrentHashMap<>();
+      ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
+      ExecutorService pool = Executors.newFixedThreadPool(8);
+      List<Future<?>> sent = new ArrayList<>();
+      int batches = 0;
+      for (int s = 0; s < 8; s++) {
+        GatewayProcess to = others.get(s % 2);
+        for (int k = 0; k < 10; k++) {
+          batches++;
+          sent.add(
+              pool.submit(
+                  () -> {
+                    List<JsonObject> events = new ArrayList<>();
+                    for (String m : merchants) {
+                      events.add(Events.event(m, UUID.randomUUID().toString()));
+                      events.add(Events.event(m, UUID.randomUUID().toString()));
+                    }
+                    HttpResponse<String> r = ingest(to, events);
+                    if (r.statusCode() != 200) {
+                      failures.add(r.statusCode() + " " + r.body());
+                      return;
+                    }
+                    for (Object o : new JsonArray(r.body())) {
+                      JsonObject a = (JsonObject) o;
+                      seqs.computeIfAbsent(
+                              a.getString("merchantId"),
+                              x -> new java.util.concurrent.ConcurrentSkipListSet<>())
+                          .add(a.getLong("seq"));
+                    }
+                  }));
+        }
+      }
+      for (Future<?> f : sent) {
+        f.get();
+      }
+      pool.shutdown();
+      assertThat(failures).isEmpty();
+
+      assertThat(forwarded(b) + forwarded(c) - forwardedBefore)
+          .as("every batch went to the writer")
+          .isEqualTo(batches);
+      assertThat(metric(b, "gateway_ingest_events_total{result=\"stored\"}"))
+          .as("B committed nothing itself")
+          .isEqualTo(storedOnB);
+      assertThat(metric(c, "gateway_ingest_events_total{result=\"stored\"}"))
+          .as("C committed nothing itself")
+          .isEqualTo(storedOnC);
+      for (String m : merchants) {
+        java.util.NavigableSet<Long> got = seqs.get(m);
+        assertThat(got).as(m + ": answered seqs distinct").hasSize(2 * 10 * 8);
+        assertThat(got.last() - got.first() + 1).as(m + ": dense").isEqualTo(2 * 10 * 8);
+      }
+    } finally {
+      for (GatewayProcess n : List.of(writer, b, c)) {
+        n.terminate(Duration.ofSeconds(30));
+      }
+    }
+  }
+
+  @Test
+  void shouldWriteHereAtOnceWhenTheWriterIsKilled() throws Exception {
+    String run = UUID.randomUUID().toString().substring(0, 6);
+    GatewayProcess writer = node("a-" + run, "forward-kill-a.log");
+    GatewayProcess b = node("b-" + run, "forward-kill-b.log");
+    try {
+      String merchant = "fwd-kill-" + run;
+      until(
+          "B forwards to the writer",
+          () -> {
+            ingest(b, List.of(Events.event(merchant, UUID.randomUUID().toString())));
+            return forwarded(b) > 0;
+          });
+      writer.kill();
+      // B still counts the writer as live (its lease has not expired): the forward is refused
+      // and B writes the batch itself, with the next seq.
+      double stored = metric(b, "gateway_ingest_events_total{result=\"stored\"}");
+      String id = UUID.randomUUID().toString();
+      HttpResponse<String> r = ingest(b, List.of(Events.event(merchant, id)));
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      assertThat(metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}"))
+          .isGreaterThanOrEqualTo(1);
+      assertThat(metric(b, "gateway_ingest_events_total{result=\"stored\"}")).isEqualTo(stored + 1);
+      // The same event again: a duplicate with the same seq, whoever answers.
+      HttpResponse<String> again = ingest(b, List.of(Events.event(merchant, id)));
+      JsonObject first = new JsonArray(r.body()).getJsonObject(0);
+      JsonObject second = new JsonArray(again.body()).getJsonObject(0);
+      assertThat(second.getBoolean("duplicate")).isTrue();
+      assertThat(second.getLong("seq")).isEqualTo(first.getLong("seq"));
+    } finally {
+      writer.kill();
+      b.terminate(Duration.ofSeconds(30));
+    }
+  }
+
+  private GatewayProcess node(String nodeId, String log) throws Exception {
+    return GatewayProcess.start(
+        TestGateway.freePort(),
+        log,
+        Map.of("GATEWAY_NODE_ID", nodeId, "GATEWAY_NODE_LEASE_MS", "10000"));
+  }
+
+  private HttpResponse<String> ingest(GatewayProcess to, List<JsonObject> events) {
+    return TestGateway.send(
+        to.port, http, "POST", "/v1/events", TestGateway.INGEST_TOKEN, Events.batch(events));
+  }
+
+  private double forwarded(GatewayProcess n) {
+    return metric(n, "gateway_ingest_forwarded_total{outcome=\"forwarded\"}");
+  }
+
+  private double metric(GatewayProcess n, String series) {
+    String text = TestGateway.send(n.port, http, "GET", "/metrics", null, null).body();
+    String prefix = series.substring(0, series.length() - 1);
+    for (String line : text.split("\n")) {
+      if (!line.startsWith("#") && line.startsWith(prefix)) {
+        return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    throw new AssertionError("no series " + series + " on node " + n.port);
+  }
+
+  private static void until(String what, BooleanSupplier done) throws InterruptedException {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (!done.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not within " + WAIT + ": " + what);
+      }
+      Thread.sleep(200);
+    }
+  }
+}
