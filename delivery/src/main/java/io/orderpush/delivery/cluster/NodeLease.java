@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * This node's lease: a heartbeat in one Redis sorted set of the cluster's live nodes (member: this
- * incarnation's token, score: when it expires, in Redis's clock), renewed every lease/3, one
+ * incarnation's token, score: when it expires, in Redis's clock), renewed every lease/4, one
  * command per renewal whatever the number of channels. Each renewal also answers the set of live
  * nodes, which is this node's view of the cluster.
  *
@@ -259,7 +259,7 @@ public final class NodeLease {
             join ? "join" : "renew",
             join ? settings.nodeId() : current,
             UUID.randomUUID().toString().substring(0, 8),
-            Long.toString(settings.lease().toMillis()))
+            Long.toString(settings.ttl().toMillis()))
         .onComplete(
             ar -> {
               beating = null;
@@ -320,7 +320,7 @@ public final class NodeLease {
   }
 
   private void extend(long sentNanos) {
-    long deadline = sentNanos + settings.lease().minus(settings.margin()).toNanos();
+    long deadline = sentNanos + settings.ttl().minus(settings.margin()).toNanos();
     if (deadline - System.nanoTime() <= 0) {
       return; // answered too late to count
     }

@@ -116,7 +116,11 @@ class GatewayConfigTest {
     Map<String, String> env = valid();
     GatewayConfig c = GatewayConfig.load(env);
     assertThat(c.cluster().lease()).isEqualTo(java.time.Duration.ofSeconds(10));
-    assertThat(c.cluster().renewEvery().toMillis()).isEqualTo(3333);
+    assertThat(c.cluster().renewEvery().toMillis()).isEqualTo(2500);
+    assertThat(c.cluster().ttl().toMillis()).as("heartbeat valid in Redis").isEqualTo(8500);
+    assertThat(c.cluster().ttl().minus(c.cluster().margin()).toMillis())
+        .as("the node stops on its own after")
+        .isEqualTo(6500);
     assertThat(c.cluster().name()).isEqualTo("gw");
     assertThat(c.cluster().nodeId()).isEqualTo(c.control().nodeId());
     env.put("GATEWAY_NODE_LEASE_MS", "500");
@@ -126,5 +130,23 @@ class GatewayConfigTest {
     assertThat(e.getMessage())
         .contains("node.lease-ms (GATEWAY_NODE_LEASE_MS)")
         .contains("cluster.name (GATEWAY_CLUSTER_NAME)");
+  }
+
+  @Test
+  void shouldAdvertiseTheHttpAddressUnlessToldAndRefuseBadUrls() {
+    Map<String, String> env = valid();
+    env.put("GATEWAY_HTTP_HOST", "0.0.0.0");
+    env.put("GATEWAY_HTTP_PORT", "8123");
+    GatewayConfig c = GatewayConfig.load(env);
+    assertThat(c.forward().enabled()).isTrue();
+    assertThat(c.forward().advertiseUrl()).isEqualTo("http://127.0.0.1:8123");
+    env.put("GATEWAY_NODE_ADVERTISE_URL", "https://gw-2.internal:8443");
+    env.put("GATEWAY_INGEST_FORWARD", "false");
+    c = GatewayConfig.load(env);
+    assertThat(c.forward().advertiseUrl()).isEqualTo("https://gw-2.internal:8443");
+    assertThat(c.forward().enabled()).isFalse();
+    env.put("GATEWAY_NODE_ADVERTISE_URL", "gw-2.internal/path");
+    ConfigException e = catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env));
+    assertThat(e.getMessage()).contains("node.advertise-url (GATEWAY_NODE_ADVERTISE_URL)");
   }
 }
