@@ -18,6 +18,9 @@
 # Overridable by environment:
 #   CLUSTER_NODES=3            nodes of the cluster side
 #   CLUSTER_PAIRS=3            sustained: runs of each side, in turn (1 node, N nodes, 1 node, ...)
+#   CLUSTER_NODE_JAVA_OPTS     sustained: JVM options for each node of the N-node side only (e.g.
+#                              -XX:ActiveProcessorCount=1: each of 3 nodes sized to its share of the
+#                              box rather than to all of it); default none
 #   CLUSTER_INGEST_ONE         sustained: set (to anything) for a third run in each round: N nodes with
 #                              ingest through node 1 only (consumers still spread), which shows what
 #                              writing the same merchants through several nodes costs
@@ -81,8 +84,10 @@ run_sustained() {
             before=$(load_note)
             echo "== run $i, $n node(s): $before"
             rc=0
+            local jvm=${BENCH_GATEWAY_JAVA_OPTS:-}
+            [[ $n == 1 ]] || jvm="$jvm ${CLUSTER_NODE_JAVA_OPTS:-}"
             STREAM_NODES=${n%-ingest1} STREAM_INGEST_NODES=$([[ $n == *-ingest1 ]] && echo 1 || echo "${n%-ingest1}") BENCH_OUT=$out \
-                perf/stream-bench.sh sustained >"$out.log" 2>&1 || rc=$?
+                BENCH_GATEWAY_JAVA_OPTS="$jvm" perf/stream-bench.sh sustained >"$out.log" 2>&1 || rc=$?
             grep -E '^  (STEP|gateway:|  per delivered|  cluster|stopping)|ERROR' "$out.log" | sed 's/^/  /' || true
             ((rc == 0)) || log "run $i with $n node(s) exited $rc (see $out.log)"
             # The highest step bounded before the first unbounded one, and what it did there.

@@ -178,6 +178,12 @@ final class Report {
           "of them acked well before (the ack settle time), not stored when the channel moved",
           ws.ackedNotStored(),
           cb.ackedNotStored());
+      row(
+          md,
+          "events of a moved channel sent before its old connection was told `unassigned`, handed"
+              + " to the app late (skipped: the new owner delivers them)",
+          ws.lateFromMoved(),
+          0);
       row(md, "channels that changed connection (WebSocket)", ws.handovers(), 0);
       row(md, "acks refused because the channel had moved (`not_assigned`)", ws.refusedAcks(), 0);
       row(md, "connections reopened", ws.reconnects(), 0);

@@ -121,8 +121,18 @@ final class Verifier {
   /** Merchants that changed delivery stream (WebSocket connection or assignment). */
   volatile long handovers;
 
-  /** Events of a channel from a stream replaced by another one: two owners at once. */
+  /**
+   * Events of a channel from a stream replaced by another one, handed over after its connection was
+   * told {@code unassigned}: two owners at once.
+   */
   volatile long doubleOwners;
+
+  /**
+   * Events of a stream replaced by another one, sent before its connection was revoked but handed
+   * over late (see {@link #event(MerchantState, long, String, String, String, long, long,
+   * boolean)}): expected with moves.
+   */
+  volatile long lateFromMoved;
 
   /** Acks the gateway refused because the channel had moved (WebSocket {@code not_assigned}). */
   volatile long refusedAcks;
@@ -188,7 +198,36 @@ final class Verifier {
       String ingestedAt,
       long arrivalMicros,
       long stream) {
+    return event(m, seq, orderId, type, ingestedAt, arrivalMicros, stream, true);
+  }
+
+  /**
+   * One delivered event from delivery stream {@code stream}; {@code afterRevoke}: whether the
+   * stream's connection had been told {@code unassigned} for the merchant before the batch was
+   * handed over (WebSocket; true where that cannot be told). A batch of a stream that another has
+   * replaced, handed over before its connection read {@code unassigned}, was sent before the
+   * gateway revoked that connection and reached the app late (it sat in the connection's buffers or
+   * the library's queue while the new owner's events went ahead): a <em>late batch of a moved
+   * channel</em>, skipped where already applied (an ISV's store skips it by seq), never a failure.
+   * After {@code unassigned}, it is two owners at once.
+   */
+  boolean event(
+      MerchantState m,
+      long seq,
+      String orderId,
+      String type,
+      String ingestedAt,
+      long arrivalMicros,
+      long stream,
+      boolean afterRevoke) {
     long arrivalMillis = arrivalMicros / 1000;
+    if (stream != 0 && !afterRevoke && m.retired.contains(stream)) {
+      // Skipped whether or not applied already: the new owner delivers everything above the
+      // cursor it started from, and its events are the ones judged.
+      lateFromMoved++;
+      lateByStream.merge(stream, 1L, Long::sum);
+      return false;
+    }
     if (killMillis > 0 && m.firstAfterKillMillis < 0 && arrivalMillis >= killMillis) {
       m.firstAfterKillMillis = arrivalMillis;
       m.firstAfterKillIngested = ingestedAt == null ? -1 : this.ingestedAt.millis(ingestedAt);
@@ -251,6 +290,17 @@ final class Verifier {
               + ")");
       return false;
     }
+    return apply(m, seq, orderId, type, ingestedAt, arrivalMicros);
+  }
+
+  /** Applies an event above the last applied one: order, life cycle and latency checks. */
+  private boolean apply(
+      MerchantState m,
+      long seq,
+      String orderId,
+      String type,
+      String ingestedAt,
+      long arrivalMicros) {
     if (seq != m.last + 1) {
       gaps++;
       record(m.merchant.id() + ": seq " + seq + " arrived where " + (m.last + 1) + " was due");
@@ -269,6 +319,22 @@ final class Verifier {
   void acked(MerchantState m, long seq, long atMillis) {
     m.recentAcks.addLast(new long[] {seq, atMillis});
     settle(m, atMillis);
+  }
+
+  /**
+   * Late events per stream (see {@link #lateFromMoved}), until the stream is known to have ended.
+   */
+  private final Map<Long, Long> lateByStream = new HashMap<>();
+
+  /** Streams that ended: their connection was told {@code unassigned}, or it closed. */
+  private final java.util.Set<Long> endedStreams = new java.util.HashSet<>();
+
+  /**
+   * A delivery stream ended (its connection read {@code unassigned} for it, or closed): late events
+   * it sent before are in flight, not a second owner.
+   */
+  void ended(long stream) {
+    endedStreams.add(stream);
   }
 
   /** Acks older than {@link #ackSettleMs} at {@code nowMillis} join the sure acked cursor. */
@@ -415,6 +481,18 @@ final class Verifier {
 
   /** The end of the drill: per merchant, what is missing, and the orders left half way. */
   Outcome outcome() {
+    // A replaced stream whose connection was never told it moved, nor closed, was a second owner:
+    // its late events count as such.
+    long unrevoked = 0;
+    for (Map.Entry<Long, Long> e : lateByStream.entrySet()) {
+      if (!endedStreams.contains(e.getKey())) {
+        unrevoked += e.getValue();
+      }
+    }
+    if (unrevoked > 0) {
+      record(
+          unrevoked + " events from connections whose channel had moved without them being told");
+    }
     long lost = 0;
     long extra = 0;
     long openOrders = 0;
@@ -452,11 +530,12 @@ final class Verifier {
         List.copyOf(problems),
         redelivered,
         handovers,
-        doubleOwners,
+        doubleOwners + unrevoked,
         refusedAcks,
         reconnects,
         takeover(),
-        ackedNotStored);
+        ackedNotStored,
+        lateFromMoved);
   }
 
   record Outcome(
@@ -475,7 +554,8 @@ final class Verifier {
       long refusedAcks,
       long reconnects,
       Takeover takeover,
-      long ackedNotStored) {
+      long ackedNotStored,
+      long lateFromMoved) {
 
     Outcome(
         long applied,
@@ -503,6 +583,7 @@ final class Verifier {
           0,
           0,
           new Takeover(-1, 0, -1, 0),
+          0,
           0);
     }
 

@@ -12,6 +12,7 @@ import io.vertx.core.Vertx;
 import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -53,6 +54,10 @@ final class WsConsumerGroup {
   private final Verifier verifier;
   private final List<Slot> slots = new CopyOnWriteArrayList<>();
   private final AtomicLong streams = new AtomicLong();
+
+  /** Delivery streams whose connection was told {@code unassigned} for their merchant. */
+  private final java.util.Set<Long> revoked = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   private volatile boolean closing;
 
   /** The node (index into the bases) the drill killed, or -1. */
@@ -150,6 +155,10 @@ final class WsConsumerGroup {
   private void apply(Map<String, Long> assignment, Batch batch) throws Exception {
     long arrival = Verifier.micros(Instant.now());
     long stream = assignment.getOrDefault(batch.merchantId(), Long.MAX_VALUE);
+    // The library hands over a batch only while its merchant is assigned to the connection: one
+    // whose stream was revoked before this call was handed over after the connection read
+    // `unassigned` (the gateway sent it after the revoke, or the library did not drop it).
+    boolean afterRevoke = revoked.contains(stream);
     onLoop(
             () -> {
               verifier.messages++;
@@ -157,7 +166,14 @@ final class WsConsumerGroup {
               if (m != null) {
                 for (Event e : batch.events()) {
                   verifier.event(
-                      m, e.seq(), e.orderId(), e.type(), e.ingestedAt(), arrival, stream);
+                      m,
+                      e.seq(),
+                      e.orderId(),
+                      e.type(),
+                      e.ingestedAt(),
+                      arrival,
+                      stream,
+                      afterRevoke);
                 }
               }
               return null;
@@ -189,6 +205,23 @@ final class WsConsumerGroup {
     @Override
     public void assigned(List<String> merchants) {
       merchants.forEach(m -> assignment.put(m, streams.incrementAndGet()));
+    }
+
+    @Override
+    public void unassigned(List<String> merchants) {
+      List<Long> ended = new ArrayList<>();
+      for (String m : merchants) {
+        Long stream = assignment.get(m);
+        if (stream != null) {
+          revoked.add(stream);
+          ended.add(stream);
+        }
+      }
+      onLoop(
+          () -> {
+            ended.forEach(verifier::ended);
+            return null;
+          });
     }
 
     @Override
@@ -233,6 +266,13 @@ final class WsConsumerGroup {
 
     @Override
     public void disconnected(String why, Duration reconnectIn) {
+      // every stream of this connection ended with it (batches read before may still come)
+      List<Long> ended = new ArrayList<>(assignment.values());
+      onLoop(
+          () -> {
+            ended.forEach(verifier::ended);
+            return null;
+          });
       if (closing || reconnectIn == null || replaced.get()) {
         return;
       }

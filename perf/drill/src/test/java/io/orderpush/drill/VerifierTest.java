@@ -91,13 +91,27 @@ class VerifierTest {
 
   /** Delivers the giant's seqs {@code from..to} on {@code stream}, arriving at {@code atMillis}. */
   private void deliver(Verifier v, long from, long to, long stream, long atMillis) {
+    deliver(v, from, to, stream, atMillis, true);
+  }
+
+  /** {@link #deliver}, handed over before ({@code afterRevoke} false) or after an unassign. */
+  private void deliver(
+      Verifier v, long from, long to, long stream, long atMillis, boolean afterRevoke) {
     Verifier.MerchantState m = v.merchant(giant.id());
     long seq = 0;
     for (int o = 0; o < giant.orders(); o++) {
       for (String type : population.lifecycle(giant.index(), o)) {
         seq++;
         if (seq >= from && seq <= to) {
-          v.event(m, seq, Population.orderId(giant.id(), o), type, null, atMillis * 1000, stream);
+          v.event(
+              m,
+              seq,
+              Population.orderId(giant.id(), o),
+              type,
+              null,
+              atMillis * 1000,
+              stream,
+              afterRevoke);
         }
       }
     }
@@ -184,6 +198,35 @@ class VerifierTest {
     deliver(v, 5, 6, 1, 1_100); // no hand-over: the same connection sent them again
 
     assertThat(v.outcome().repeats()).isEqualTo(2);
+  }
+
+  @Test
+  void aLateBatchOfAReplacedStreamSentBeforeItsRevokeIsSkippedNotFailed() {
+    Verifier v = moving();
+    deliver(v, 1, 5, 1, 1_000);
+    deliver(v, 6, 8, 2, 1_100); // the new owner went ahead
+    // the old connection's batch, read before its `unassigned`, handed over late
+    deliver(v, 6, 9, 1, 1_200, false);
+    deliver(v, 9, 10, 2, 1_300); // the new owner goes on
+    v.ended(1); // its connection read `unassigned` after that batch
+
+    Verifier.Outcome o = v.outcome();
+    assertThat(o.doubleOwners()).isZero();
+    assertThat(o.repeats()).isZero();
+    assertThat(o.gaps()).isZero();
+    assertThat(o.lateFromMoved()).isEqualTo(4);
+    assertThat(o.applied()).isEqualTo(10);
+  }
+
+  @Test
+  void lateEventsOfAStreamNeverToldItMovedAreTwoOwnersAtOnce() {
+    Verifier v = moving();
+    deliver(v, 1, 5, 1, 1_000);
+    deliver(v, 6, 8, 2, 1_100);
+    deliver(v, 6, 9, 1, 1_200, false); // never followed by `unassigned` or a close
+
+    assertThat(v.outcome().doubleOwners()).isEqualTo(4);
+    assertThat(v.outcome().passed()).isFalse();
   }
 
   @Test
