@@ -26,7 +26,7 @@ public final class ChannelStates {
 
   public static final String STUCK = "stuck";
 
-  private final Map<String, Integer> counts = new TreeMap<>();
+  private final Map<String, Integer> counts = new java.util.HashMap<>();
 
   void count(String state) {
     counts.merge(state, 1, Integer::sum);
@@ -42,6 +42,6 @@ public final class ChannelStates {
 
   @Override
   public String toString() {
-    return counts.toString();
+    return new TreeMap<>(counts).toString();
   }
 }

@@ -153,8 +153,11 @@ public final class DeliveryEngine {
               vertx.setPeriodic(
                   LAG_SAMPLE_MS,
                   id -> {
-                    lag = computeLag();
-                    metrics.sampled(classify());
+                    // one pass over every channel for both (100,000 channels: 15% of a node's
+                    // samples went to these scans when they were two)
+                    long[] sum = new long[1];
+                    metrics.sampled(classify(sum));
+                    lag = sum[0];
                   });
           checkpointTimer =
               vertx.setPeriodic(settings.checkpointInterval().toMillis(), id -> checkpoint());
@@ -1104,17 +1107,26 @@ public final class DeliveryEngine {
   /** Counts the channels of this node by state (see {@link ChannelStates}). Any thread. */
   public Future<ChannelStates> channelStates() {
     Promise<ChannelStates> p = Promise.promise();
-    context.runOnContext(v -> p.complete(classify()));
+    context.runOnContext(v -> p.complete(classify(new long[1])));
     return p.future();
   }
 
-  private ChannelStates classify() {
+  /**
+   * Counts the channels by state, and adds the events they are behind (owned channels with a known
+   * head) into {@code lag[0]}, in one pass.
+   */
+  private ChannelStates classify(long[] lag) {
     ChannelStates states = new ChannelStates();
+    long sum = 0;
     for (Set<Channel> set : byMerchant.values()) {
       for (Channel c : set) {
         states.count(stateOf(c));
+        if (c.owner != null && c.knownHead != Long.MAX_VALUE) {
+          sum += Math.max(0, c.knownHead - c.cursor);
+        }
       }
     }
+    lag[0] += sum;
     return states;
   }
 
@@ -1146,17 +1158,5 @@ public final class DeliveryEngine {
       return "caught_up";
     }
     return ChannelStates.STUCK;
-  }
-
-  private long computeLag() {
-    long sum = 0;
-    for (Set<Channel> set : byMerchant.values()) {
-      for (Channel c : set) {
-        if (c.owner != null && c.knownHead != Long.MAX_VALUE) {
-          sum += Math.max(0, c.knownHead - c.cursor);
-        }
-      }
-    }
-    return sum;
   }
 }
