@@ -33,7 +33,11 @@ class AckBeforeClaimIT {
                     "GATEWAY_REDIS_URL",
                     "redis://127.0.0.1:" + proxy.port(),
                     "GATEWAY_REDIS_COMMAND_TIMEOUT_MS",
-                    "3000"));
+                    "3000",
+                    // the held-back Redis must not cost the node its lease (6 s of it would cost
+                    // the default's: the node would close the connection and stop delivering)
+                    "GATEWAY_NODE_LEASE_MS",
+                    "60000"));
         StreamFixture fx = new StreamFixture(gw)) {
       TestApp app = fx.app("websocket");
       String m = TestServices.uniqueMerchant("preclaim");
