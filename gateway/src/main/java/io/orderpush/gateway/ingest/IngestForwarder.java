@@ -67,20 +67,17 @@ public final class IngestForwarder implements Handler<RoutingContext> {
                 .setConnectTimeout((int) Math.min(2_000, timeoutMs))
                 .setIdleTimeout(60),
             new PoolOptions().setHttp1MaxSize(maxConnections).setMaxWaitQueueSize(maxConnections));
-    this.forwarded =
-        Counter.builder("gateway.ingest.forwarded")
-            .tag("outcome", "forwarded")
-            .description(
-                "Ingest requests sent on to the cluster's writer node (forwarded), or written here"
-                    + " because it could not be reached in time (written_here)")
-            .register(registry);
-    this.wroteHere =
-        Counter.builder("gateway.ingest.forwarded")
-            .tag("outcome", "written_here")
-            .description(
-                "Ingest requests sent on to the cluster's writer node (forwarded), or written here"
-                    + " because it could not be reached in time (written_here)")
-            .register(registry);
+    this.forwarded = outcome("forwarded", registry);
+    this.wroteHere = outcome("written_here", registry);
+  }
+
+  private static Counter outcome(String outcome, MeterRegistry registry) {
+    return Counter.builder("gateway.ingest.forwarded")
+        .tag("outcome", outcome)
+        .description(
+            "Ingest requests sent on to the cluster's writer node (forwarded), or written here"
+                + " because it could not be reached in time (written_here)")
+        .register(registry);
   }
 
   @Override

@@ -38,7 +38,7 @@ public final class IngestWriter {
   private final Supplier<Set<String>> liveNodes;
   private volatile Map<String, String> addresses = Map.of();
   private long timer = -1;
-  private String lastWriter;
+  private volatile String lastWriter;
 
   /**
    * @param cluster the cluster's name (it tags the hash's key)
