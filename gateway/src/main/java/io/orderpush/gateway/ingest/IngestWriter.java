@@ -1,9 +1,12 @@
 package io.orderpush.gateway.ingest;
 
+import io.lettuce.core.KeyValue;
 import io.orderpush.persistence.redis.RedisStore;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Supplier;
@@ -18,16 +21,22 @@ import org.slf4j.LoggerFactory;
  * others forward their batches to it ({@link IngestForwarder}). Correctness never depends on it:
  * while views differ, or when the writer cannot be reached, a node writes itself.
  *
- * <p>Each node keeps its address in one Redis hash per cluster ({@code gw:addr:{cluster}}: node id
- * to base URL), set at start and every {@link #REFRESH_MS} (so a Redis that lost it has it again),
- * removed on a graceful stop; the hash is read back at the same pace. The live nodes come from the
- * node lease's view. Started and stopped on {@code context}; {@link #target} may be called from any
- * thread.
+ * <p>Each node keeps its base URL in a key of its own ({@code gw:addr:{cluster}:<node id>}, one
+ * hash slot for the cluster's keys), written at start and every {@link #REFRESH_MS} with a time to
+ * live of {@link #TTL_MS}, so a node that dies leaves nothing behind; removed on a graceful stop.
+ * The live nodes' addresses are read back at the same pace, in one {@code MGET}. The live nodes
+ * come from the node lease's view. Started and stopped on {@code context}; {@link #target} may be
+ * called from any thread.
  */
 public final class IngestWriter {
 
   private static final Logger LOG = LoggerFactory.getLogger(IngestWriter.class);
   static final long REFRESH_MS = 5_000;
+
+  /**
+   * How long an address stays in Redis unless rewritten: a node that died leaves nothing behind.
+   */
+  static final long TTL_MS = 6 * REFRESH_MS;
 
   private final Vertx vertx;
   private final Context context;
@@ -57,7 +66,7 @@ public final class IngestWriter {
     this.vertx = vertx;
     this.context = context;
     this.redis = redis;
-    this.key = "gw:addr:{" + cluster + "}";
+    this.key = "gw:addr:{" + cluster + "}:";
     this.nodeId = nodeId;
     this.url = url;
     this.liveNodes = liveNodes;
@@ -72,10 +81,28 @@ public final class IngestWriter {
 
   private Future<Void> refresh() {
     Future<?> publish =
-        url == null ? Future.succeededFuture() : redis.call(context, c -> c.hset(key, nodeId, url));
+        url == null
+            ? Future.succeededFuture()
+            : redis.call(
+                context, c -> c.set(key + nodeId, url, io.lettuce.core.SetArgs.Builder.px(TTL_MS)));
+    String[] others =
+        liveNodes.get().stream()
+            .filter(id -> !id.equals(nodeId))
+            .map(id -> key + id)
+            .toArray(String[]::new);
     return publish
-        .compose(v -> redis.call(context, c -> c.hgetall(key)))
-        .onSuccess(all -> addresses = Map.copyOf(all))
+        .compose(
+            v ->
+                others.length == 0
+                    ? Future.succeededFuture(List.<KeyValue<String, String>>of())
+                    : redis.call(context, c -> c.mget(others)))
+        .onSuccess(
+            found -> {
+              Map<String, String> known = new HashMap<>();
+              found.forEach(
+                  kv -> kv.ifHasValue(v -> known.put(kv.getKey().substring(key.length()), v)));
+              addresses = Map.copyOf(known);
+            })
         .onFailure(e -> LOG.debug("reading the nodes' addresses failed: {}", e.toString()))
         .<Void>mapEmpty();
   }
@@ -120,7 +147,7 @@ public final class IngestWriter {
             v ->
                 url == null
                     ? Future.<Void>succeededFuture()
-                    : redis.call(context, c -> c.hdel(key, nodeId)).<Void>mapEmpty())
+                    : redis.call(context, c -> c.del(key + nodeId)).<Void>mapEmpty())
         .otherwiseEmpty();
   }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.GatewayProcess;
 import io.orderpush.gateway.TestGateway;
+import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpClient;
@@ -131,7 +132,17 @@ class IngestForwardIT {
             ingest(b, List.of(Events.event(merchant, UUID.randomUUID().toString())));
             return forwarded(b) > 0;
           });
+      String addressKey = "gw:addr:{" + TestGateway.CLUSTER + "}:a-" + run;
       writer.kill();
+      // A killed writer leaves its address behind only for its time to live.
+      try (var client = io.lettuce.core.RedisClient.create(TestServices.redisUrl());
+          var conn = client.connect()) {
+        long ttl = conn.sync().pttl(addressKey);
+        assertThat(ttl)
+            .as("the killed writer's address expires")
+            .isPositive()
+            .isLessThanOrEqualTo(30_000);
+      }
       // B still counts the writer as live (its lease has not expired): the forward is refused
       // and B writes the batch itself, with the next seq.
       double stored = metric(b, "gateway_ingest_events_total{result=\"stored\"}");
