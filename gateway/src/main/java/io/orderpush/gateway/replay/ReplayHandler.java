@@ -21,6 +21,7 @@ import io.vertx.sqlclient.Pool;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * {@code GET /v1/merchants/{merchantId}/events?fromSeq=&toSeq=&limit=&eventTypes=}: a granted app's
@@ -39,6 +40,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   private final int maxEvents;
   private final Counter streamed;
   private final Counter revoked;
+  private final AtomicInteger paced = new AtomicInteger();
   private final ReplayAdmission admission;
   private final ReplayPacer pacer;
   private final io.vertx.core.Vertx vertx;
@@ -63,6 +65,9 @@ public final class ReplayHandler implements Handler<RoutingContext> {
         Counter.builder("gateway.replay.revoked")
             .description("Replays cut short because the merchant revoked the app's grant meanwhile")
             .register(registry);
+    io.micrometer.core.instrument.Gauge.builder("gateway.replay.paced", paced, AtomicInteger::get)
+        .description("Replays whose next page waits for the node's replay rate")
+        .register(registry);
     this.log = log;
     this.pool = pool;
     this.grants = grants;
@@ -98,7 +103,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
           release.run();
           audited.ended();
         });
-    Replay replay = new Replay(app.appId(), merchantId, resp, toSeq, audited, asked);
+    Replay replay = new Replay(ctx, app.appId(), merchantId, resp, toSeq, audited, asked);
     granted(replay)
         .compose(ok -> log.oldestRetained(pool, merchantId))
         .map(
@@ -126,6 +131,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
 
   /** One replay response being streamed. */
   private record Replay(
+      RoutingContext ctx,
       UUID appId,
       String merchantId,
       HttpServerResponse resp,
@@ -168,7 +174,13 @@ public final class ReplayHandler implements Handler<RoutingContext> {
     long wait = pacer.take(want);
     if (wait > 0) {
       // Over the node's replay rate: this page waits its turn (the response stays open).
-      vertx.setTimer(wait, t -> pagePaced(r, next, remaining, want, prev));
+      paced.incrementAndGet();
+      vertx.setTimer(
+          wait,
+          t -> {
+            paced.decrementAndGet();
+            pagePaced(r, next, remaining, want, prev);
+          });
     } else {
       pagePaced(r, next, remaining, want, prev);
     }
@@ -187,6 +199,14 @@ public final class ReplayHandler implements Handler<RoutingContext> {
               if (ar.failed()) {
                 if (ar.cause() instanceof ApiException) {
                   revoked.increment();
+                }
+                if (!resp.headWritten()) {
+                  // The first page: nothing is sent yet, so the answer is a status (403 for a
+                  // grant revoked since the request came in, 503 for a failed read), not a reset.
+                  resp.setChunked(false);
+                  resp.headers().remove("Content-Type");
+                  r.ctx().fail(ar.cause());
+                  return;
                 }
                 // Headers are out: the only honest signal left is to cut the stream short.
                 resp.reset();
