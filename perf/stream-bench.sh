@@ -60,6 +60,8 @@
 #                           /usr/sbin/nats-server, installed from Debian's package when missing)
 #   BENCH_QUIET_WAIT=180    before each run, wait up to this long for the machine to be idle
 #   BENCH_GATEWAY_JAVA_OPTS JVM options for the gateway   (default none)
+#   STREAM_GATEWAY_JAR      the gateway jar to run (default: this tree's, built if missing), e.g. a
+#                           copy of an earlier commit's for a before/after comparison
 #   BENCH_JAVA_OPTS         JVM options for the load tool (default -Xmx1g -XX:+UseParallelGC)
 #   BENCH_OUT               directory for logs and results (default: a new temp dir)
 #   BENCH_REBUILD=1         rebuild the jars even if present
@@ -99,7 +101,7 @@ export GATEWAY_PG_URL=${GATEWAY_PG_URL:-postgresql://gateway:gateway@127.0.0.1:5
 export GATEWAY_REDIS_URL=${GATEWAY_REDIS_URL:-redis://127.0.0.1:6379}
 OUT=${BENCH_OUT:-$(mktemp -d /tmp/stream-bench.XXXXXX)}
 mkdir -p "$OUT/cpu"
-GATEWAY_JAR=$ROOT/gateway/target/gateway-0.1.0-SNAPSHOT.jar
+GATEWAY_JAR=${STREAM_GATEWAY_JAR:-$ROOT/gateway/target/gateway-0.1.0-SNAPSHOT.jar}
 PERF_JAR=$ROOT/perf/target/ingest-bench.jar
 TOOL_JAR=$OUT/stream-bench.jar
 

@@ -2,6 +2,7 @@ package io.orderpush.delivery.channel;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.orderpush.delivery.cursor.CommitOutcome;
+import io.orderpush.delivery.cursor.CursorCommits;
 import io.orderpush.delivery.cursor.CursorStore;
 import io.orderpush.persistence.events.EventLog;
 import io.orderpush.persistence.events.EventTypes;
@@ -47,6 +48,10 @@ public final class DeliveryEngine {
   private final Pool pool;
   private final EventLog log;
   private final CursorStore cursors;
+
+  /** Acks' cursor commits, coalesced per run of the engine's task queue. */
+  private final CursorCommits commits;
+
   private final Map<String, Set<Channel>> byMerchant = new HashMap<>();
 
   /**
@@ -143,6 +148,7 @@ public final class DeliveryEngine {
     this.pool = pool;
     this.log = log;
     this.cursors = cursors;
+    this.commits = new CursorCommits(cursors, context, registry);
     this.checkpoints = checkpoints;
     this.metrics = new DeliveryMetrics(registry, channelCount::get, assignedCount::get, () -> lag);
     metrics.tailCache(registry, tail);
@@ -476,6 +482,7 @@ public final class DeliveryEngine {
     // If Redis lost the channel, the cursor this node last committed is the best safe start:
     // it never exceeds what the app acked.
     long initial = c.cursorKnown ? c.cursor : c.initialCursor;
+    commits.flush(); // acks handled before this claim reach Redis before it
     cursors
         .claim(
             context,
@@ -594,6 +601,7 @@ public final class DeliveryEngine {
    * lost, the others take over when it expires).
    */
   private Future<Void> letGo(Channel c, String node, long epoch, long ackedSeq, int attempt) {
+    commits.flush(); // acks handled before the release are stored before another node may claim
     return cursors
         .release(context, c.appId, c.merchantId, node, epoch, ackedSeq)
         .<Void>mapEmpty()
@@ -768,8 +776,8 @@ public final class DeliveryEngine {
     // types leave them out): the cursor goes to what was read, and remembers the last delivered.
     long upTo = seq >= c.lastDelivered ? c.sent : seq;
     long prev = seq >= c.lastDelivered ? c.lastDelivered : seq;
-    return cursors
-        .commit(context, c.appId, c.merchantId, c.epoch, upTo, prev)
+    return commits
+        .commit(c.appId, c.merchantId, c.epoch, upTo, prev)
         .map(
             outcome -> {
               if (c.generation != generation) {

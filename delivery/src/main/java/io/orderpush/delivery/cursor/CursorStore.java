@@ -74,6 +74,28 @@ public final class CursorStore {
               + "return 1 end "
               + "return 0");
 
+  // COMMIT for several channels in one call: KEYS[i] a channel hash, ARGV[3i-2..3i] its epoch,
+  // acked seq and last delivered seq, as COMMIT's. Returns one COMMIT answer per key, in order.
+  // On a Redis Cluster every key of one call must share a slot (see commitAll).
+  private static final RedisScript COMMIT_ALL =
+      new RedisScript(
+          "local out = {} "
+              + "for i, k in ipairs(KEYS) do "
+              + "local a = (i - 1) * 3 "
+              + "local h = redis.call('HMGET', k, 'epoch', 'cursor') "
+              + "if not h[1] then out[i] = -2 "
+              + "elseif h[1] ~= ARGV[a + 1] then out[i] = -1 "
+              + "elseif tonumber(ARGV[a + 2]) > tonumber(h[2] or '0') then "
+              + "if ARGV[a + 3] == ARGV[a + 2] then redis.call('HSET', k, 'cursor', ARGV[a + 2]) "
+              + "redis.call('HDEL', k, 'prev') "
+              + "else redis.call('HSET', k, 'cursor', ARGV[a + 2], 'prev', ARGV[a + 3]) end "
+              + "out[i] = 1 "
+              + "else out[i] = 0 end end "
+              + "return out");
+
+  /** Channels one {@link #commitAll} call carries at most; more go in further calls. */
+  public static final int MAX_COMMITS_PER_CALL = 128;
+
   // KEYS[1] channel hash; ARGV[1] the new cursor. Returns the new epoch. The holder stays: it
   // claims again when its next ack finds itself fenced.
   private static final RedisScript REWIND =
@@ -180,13 +202,77 @@ public final class CursorStore {
             Long.toString(epoch),
             Long.toString(seq),
             Long.toString(prev))
-        .map(
-            r ->
-                r == -2
-                    ? CommitOutcome.MISSING
-                    : r < 0
-                        ? CommitOutcome.FENCED
-                        : r > 0 ? CommitOutcome.ADVANCED : CommitOutcome.UNCHANGED);
+        .map(CursorStore::outcome);
+  }
+
+  /** One channel's cursor commit of a {@link #commitAll} call: {@link #commit}'s arguments. */
+  public record Commit(UUID appId, String merchantId, long epoch, long seq, long prev) {
+
+    String key() {
+      return CursorStore.key(appId, merchantId);
+    }
+  }
+
+  /**
+   * {@link #commit} for several channels with as few Redis calls as the deployment allows: one
+   * script call per {@link #MAX_COMMITS_PER_CALL} channels on a single Redis; on a Redis Cluster
+   * one per hash slot (the channels' keys are tagged by channel, so mostly one per channel,
+   * pipelined on the connections). Each commit is fenced by its own epoch, exactly as {@link
+   * #commit}. Answers one outcome per commit, in order; fails whole if any call fails.
+   */
+  public Future<List<CommitOutcome>> commitAll(Context ctx, List<Commit> commits) {
+    List<List<Integer>> calls = new java.util.ArrayList<>();
+    if (redis.cluster()) {
+      java.util.Map<Integer, List<Integer>> bySlot = new java.util.HashMap<>();
+      for (int i = 0; i < commits.size(); i++) {
+        int slot = io.lettuce.core.cluster.SlotHash.getSlot(commits.get(i).key());
+        List<Integer> call = bySlot.get(slot);
+        if (call == null || call.size() == MAX_COMMITS_PER_CALL) {
+          call = new java.util.ArrayList<>();
+          bySlot.put(slot, call);
+          calls.add(call);
+        }
+        call.add(i);
+      }
+    } else {
+      for (int from = 0; from < commits.size(); from += MAX_COMMITS_PER_CALL) {
+        List<Integer> call = new java.util.ArrayList<>();
+        for (int i = from; i < Math.min(commits.size(), from + MAX_COMMITS_PER_CALL); i++) {
+          call.add(i);
+        }
+        calls.add(call);
+      }
+    }
+    CommitOutcome[] outcomes = new CommitOutcome[commits.size()];
+    List<Future<Void>> sent = new java.util.ArrayList<>(calls.size());
+    for (List<Integer> call : calls) {
+      String[] keys = new String[call.size()];
+      String[] args = new String[call.size() * 3];
+      for (int j = 0; j < call.size(); j++) {
+        Commit c = commits.get(call.get(j));
+        keys[j] = c.key();
+        args[3 * j] = Long.toString(c.epoch());
+        args[3 * j + 1] = Long.toString(c.seq());
+        args[3 * j + 2] = Long.toString(c.prev());
+      }
+      sent.add(
+          COMMIT_ALL
+              .<List<Object>>run(redis, ctx, ScriptOutputType.MULTI, keys, args)
+              .map(
+                  r -> {
+                    for (int j = 0; j < call.size(); j++) {
+                      outcomes[call.get(j)] = outcome(((Number) r.get(j)).longValue());
+                    }
+                    return null;
+                  }));
+    }
+    return Future.all(sent).map(all -> List.of(outcomes));
+  }
+
+  private static CommitOutcome outcome(long r) {
+    return r == -2
+        ? CommitOutcome.MISSING
+        : r < 0 ? CommitOutcome.FENCED : r > 0 ? CommitOutcome.ADVANCED : CommitOutcome.UNCHANGED;
   }
 
   /**
