@@ -12,7 +12,6 @@ import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.Utf16;
 import io.orderpush.persistence.events.EventJson;
 import io.orderpush.persistence.events.NewEvent;
-import io.orderpush.persistence.masking.JsonCopy;
 import io.orderpush.persistence.masking.MaskRules;
 import io.orderpush.persistence.masking.Masker;
 import java.io.IOException;
@@ -175,7 +174,7 @@ public final class EventParser {
     String orderId = null;
     String type = null;
     String occurredAt = null;
-    String data = null;
+    Data data = null;
     int before = problems.count();
     JsonToken t;
     while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
@@ -209,17 +208,16 @@ public final class EventParser {
     if (problems.count() > before) {
       return null;
     }
-    String masked = masker.maskData(data);
     return new NewEvent(
         merchantId,
         eventId,
-        EventJson.tail(eventId, orderId, type, occurredAt, data, sandbox),
-        masked == null
+        EventJson.tail(eventId, orderId, type, occurredAt, data.json(), sandbox),
+        data.masked() == null
             ? null
-            : EventJson.tail(eventId, orderId, type, occurredAt, masked, sandbox));
+            : EventJson.tail(eventId, orderId, type, occurredAt, data.masked(), sandbox));
   }
 
-  private static void requireField(String value, String field, int index, Problems problems) {
+  private static void requireField(Object value, String field, int index, Problems problems) {
     if (value == null && !problems.has(index, field)) {
       problems.add(index, field, "required", false);
     }
@@ -353,18 +351,27 @@ public final class EventParser {
     return v;
   }
 
-  private String data(JsonParser p, JsonToken t, int index, Problems problems) throws IOException {
+  /** An event's {@code data}, compact, and its masked rendering (null: nothing to hide). */
+  private record Data(String json, String masked) {}
+
+  /**
+   * Copies {@code data} compactly and renders its masked variant in the same pass (the masker walks
+   * the body's tokens once for both), within the depth and size limits.
+   */
+  private Data data(JsonParser p, JsonToken t, int index, Problems problems) throws IOException {
     if (t != JsonToken.START_OBJECT) {
       problems.add(index, "data", "must be a JSON object", false);
       p.skipChildren();
       return null;
     }
-    StringWriter out = new StringWriter(256);
-    boolean fits;
-    try (JsonGenerator g = JSON.createGenerator(out)) {
-      fits = copyStructure(p, g, maxDataDepth);
+    StringWriter out = new StringWriter(512);
+    StringWriter maskedOut = new StringWriter(512);
+    Masker.Copied copied;
+    try (JsonGenerator g = JSON.createGenerator(out);
+        JsonGenerator m = JSON.createGenerator(maskedOut)) {
+      copied = masker.copyAndMask(p, g, m, maxDataDepth);
     }
-    if (!fits) {
+    if (!copied.fits()) {
       problems.add(index, "data", "must nest at most " + maxDataDepth + " levels deep", false);
       return null;
     }
@@ -379,42 +386,7 @@ public final class EventParser {
       problems.add(index, "data", "strings and member names " + Utf16.LONE_SURROGATE, false);
       return null;
     }
-    return json;
-  }
-
-  /**
-   * Copies the value at the parser's current token, writing numbers from their source text. Past
-   * {@code maxDepth} levels it stops writing, skips to the value's end and returns false.
-   */
-  private static boolean copyStructure(JsonParser p, JsonGenerator g, int maxDepth)
-      throws IOException {
-    int depth = 0;
-    boolean fits = true;
-    JsonToken t = p.currentToken();
-    while (true) {
-      if ((t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY)
-          && (depth >= maxDepth || !fits)) {
-        fits = false;
-        p.skipChildren(); // now at the matching end; the depth is unchanged
-        t = p.nextToken();
-        continue;
-      }
-      if (!fits) {
-        if (t == JsonToken.END_OBJECT || t == JsonToken.END_ARRAY) {
-          depth--;
-        }
-        if (depth == 0) {
-          return false;
-        }
-        t = p.nextToken();
-        continue;
-      }
-      depth += JsonCopy.writeToken(t, p, g);
-      if (depth == 0) {
-        return true;
-      }
-      t = p.nextToken();
-    }
+    return new Data(json, copied.masked() ? maskedOut.toString() : null);
   }
 
   private static ApiException malformed(String message, int index) {

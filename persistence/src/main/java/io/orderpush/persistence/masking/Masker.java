@@ -56,15 +56,32 @@ public final class Masker {
       return null;
     }
     StringWriter out = new StringWriter(data.length() + 16);
-    Walk walk = new Walk();
+    Walk walk = new Walk(null, Integer.MAX_VALUE);
     try (JsonParser p = JSON.createParser(data);
         JsonGenerator g = JSON.createGenerator(out)) {
       p.nextToken();
-      walk.path(p, g, rules.root());
+      walk.path(p, g, rules.root(), 0);
     } catch (IOException e) {
       throw new UncheckedIOException("masking data that is not valid JSON: " + e.getMessage(), e);
     }
     return walk.changed ? out.toString() : null;
+  }
+
+  /** What {@link #copyAndMask} found. */
+  public record Copied(boolean fits, boolean masked) {}
+
+  /**
+   * Copies the value at the parser's current token to {@code plain} as it is (numbers from their
+   * source text) and its masked rendering to {@code masked}, in the same pass: what {@link
+   * #maskData} would give for the plain copy, without reading it again. Past {@code maxDepth}
+   * levels of objects and arrays it skips to the value's end and answers {@code fits} false; both
+   * outputs are then unusable. {@code masked} true: the masked rendering differs from the copy.
+   */
+  public Copied copyAndMask(JsonParser p, JsonGenerator plain, JsonGenerator masked, int maxDepth)
+      throws IOException {
+    Walk walk = new Walk(plain, maxDepth);
+    walk.path(p, masked, rules.root(), 0);
+    return new Copied(!walk.tooDeep, walk.changed);
   }
 
   /**
@@ -81,39 +98,58 @@ public final class Masker {
     return masked == null ? null : line.substring(0, start) + masked + "}";
   }
 
-  /** One pass over one value; remembers whether anything came out different. */
+  /**
+   * One pass over one value, writing the masked rendering to the generator it is given and, when
+   * {@code plain} is set, the value as it is to that one too; remembers whether anything came out
+   * different, and whether the value nested deeper than allowed ({@code open}: the objects and
+   * arrays open around the current token).
+   */
   private static final class Walk {
+    final JsonGenerator plain;
+    final int maxDepth;
     boolean changed;
+    boolean tooDeep;
+
+    Walk(JsonGenerator plain, int maxDepth) {
+      this.plain = plain;
+      this.maxDepth = maxDepth;
+    }
 
     /** The value at the parser's token, on the way along the listed paths at {@code node}. */
-    void path(JsonParser p, JsonGenerator g, MaskRules.Node node) throws IOException {
+    void path(JsonParser p, JsonGenerator g, MaskRules.Node node, int open) throws IOException {
       switch (p.currentToken()) {
         case START_OBJECT -> {
-          g.writeStartObject();
+          if (skippedTooDeep(p, g, open)) {
+            return;
+          }
+          copyToken(p, g);
           while (p.nextToken() == JsonToken.FIELD_NAME) {
             String name = p.currentName();
-            g.writeFieldName(name);
+            copyToken(p, g);
             p.nextToken();
             MaskRules.Node child = node.children.get(name);
             if (child == null) {
-              copy(p, g);
+              copy(p, g, open + 1);
             } else if (child.kind != null) {
-              mask(p, g, child.kind);
+              mask(p, g, child.kind, open + 1);
             } else {
-              path(p, g, child);
+              path(p, g, child, open + 1);
             }
           }
-          g.writeEndObject();
+          copyToken(p, g);
         }
         case START_ARRAY -> {
-          // an array on the way: each element is looked into with the same remaining path
-          g.writeStartArray();
-          while (p.nextToken() != JsonToken.END_ARRAY) {
-            path(p, g, node);
+          if (skippedTooDeep(p, g, open)) {
+            return;
           }
-          g.writeEndArray();
+          // an array on the way: each element is looked into with the same remaining path
+          copyToken(p, g);
+          while (p.nextToken() != JsonToken.END_ARRAY) {
+            path(p, g, node, open + 1);
+          }
+          copyToken(p, g);
         }
-        default -> copy(p, g);
+        default -> copy(p, g, open);
       }
     }
 
@@ -122,39 +158,47 @@ public final class Masker {
      * numbers and booleans are hidden, and inside an object or array every string is masked by
      * {@link #inner}.
      */
-    void mask(JsonParser p, JsonGenerator g, MaskKind kind) throws IOException {
+    void mask(JsonParser p, JsonGenerator g, MaskKind kind, int open) throws IOException {
       switch (p.currentToken()) {
         case START_OBJECT -> {
-          g.writeStartObject();
+          if (skippedTooDeep(p, g, open)) {
+            return;
+          }
+          copyToken(p, g);
           while (p.nextToken() == JsonToken.FIELD_NAME) {
             String name = p.currentName();
-            g.writeFieldName(name);
+            copyToken(p, g);
             p.nextToken();
-            mask(p, g, inner(name));
+            mask(p, g, inner(name), open + 1);
           }
-          g.writeEndObject();
+          copyToken(p, g);
         }
         case START_ARRAY -> {
+          if (skippedTooDeep(p, g, open)) {
+            return;
+          }
           // elements are parts of the listed value: a whole-value shape (an address's province
           // and city first) says nothing about a part, so only a part's own name earns a shape
           MaskKind parts = kind == MaskKind.ADDRESS ? MaskKind.FULL : kind;
-          g.writeStartArray();
+          copyToken(p, g);
           while (p.nextToken() != JsonToken.END_ARRAY) {
-            mask(p, g, parts);
+            mask(p, g, parts, open + 1);
           }
-          g.writeEndArray();
+          copyToken(p, g);
         }
         case VALUE_STRING -> {
           String value = p.getText();
           String masked = Masks.apply(kind, value);
           changed |= !masked.equals(value);
           g.writeString(masked);
+          copyPlain(p);
         }
         case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT, VALUE_TRUE, VALUE_FALSE -> {
           changed = true;
           g.writeString(Masks.FULL);
+          copyPlain(p);
         }
-        default -> g.writeNull();
+        default -> copyToken(p, g);
       }
     }
 
@@ -169,11 +213,46 @@ public final class Masker {
     }
 
     /** Copies the value at the parser's token as it is, numbers from their source text. */
-    static void copy(JsonParser p, JsonGenerator g) throws IOException {
+    void copy(JsonParser p, JsonGenerator g, int open) throws IOException {
       int depth = 0;
       do {
-        depth += JsonCopy.writeToken(p.currentToken(), p, g);
+        JsonToken t = p.currentToken();
+        if ((t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY)
+            && skippedTooDeep(p, g, open + depth)) {
+          continue; // at the skipped value's end; the depth is unchanged
+        }
+        depth += copyToken(p, g);
       } while (depth > 0 && p.nextToken() != null);
+    }
+
+    /** The parser's token, as it is, to {@code g} and the plain copy; the change of depth. */
+    int copyToken(JsonParser p, JsonGenerator g) throws IOException {
+      copyPlain(p);
+      return JsonCopy.writeToken(p.currentToken(), p, g);
+    }
+
+    void copyPlain(JsonParser p) throws IOException {
+      if (plain != null) {
+        JsonCopy.writeToken(p.currentToken(), p, plain);
+      }
+    }
+
+    /**
+     * At an object or array with {@code open} levels around it: past the limit, skips it (the
+     * parser is then at its end), writes a null in its place to keep the generators whole (the
+     * outputs are unusable anyway) and answers true.
+     */
+    boolean skippedTooDeep(JsonParser p, JsonGenerator g, int open) throws IOException {
+      if (open < maxDepth) {
+        return false;
+      }
+      tooDeep = true;
+      p.skipChildren();
+      g.writeNull();
+      if (plain != null) {
+        plain.writeNull();
+      }
+      return true;
     }
   }
 }

@@ -103,4 +103,128 @@ class MaskerTest {
         .isEqualTo(line.replace("\"name\":\"张三\"", "\"name\":\"张*\""));
     assertThat(defaults.maskLine(line.replace("buyer", "seller"))).isNull();
   }
+
+  /** A random JSON value: listed member names often, nesting up to {@code depth}. */
+  static String randomValue(java.util.Random r, int depth) {
+    String[] names = {
+      "buyer",
+      "receiver",
+      "address",
+      "name",
+      "phone",
+      "mobile",
+      "email",
+      "nick",
+      "detail",
+      "sku",
+      "items",
+      "amount",
+      "note",
+      "id"
+    };
+    int kind = r.nextInt(depth <= 0 ? 6 : 8);
+    switch (kind) {
+      case 0:
+        return "\"" + "张三 Zhang 13812345678 \\\" \\u00e9 a@b.cn".substring(r.nextInt(10)) + "\"";
+      case 1:
+        return Integer.toString(r.nextInt(1000) - 500);
+      case 2:
+        return r.nextBoolean() ? "12.50" : "1E+400";
+      case 3:
+        return r.nextBoolean() ? "true" : "false";
+      case 4:
+        return "null";
+      case 5:
+        return "\"\"";
+      case 6:
+        {
+          StringBuilder sb = new StringBuilder("{ ");
+          int n = r.nextInt(4);
+          java.util.Set<String> used = new java.util.HashSet<>();
+          for (int i = 0; i < n; i++) {
+            String name = names[r.nextInt(names.length)];
+            if (!used.add(name)) {
+              continue;
+            }
+            sb.append(used.size() > 1 ? " , " : "").append('"').append(name).append("\" : ");
+            sb.append(randomValue(r, depth - 1));
+          }
+          return sb.append(" }").toString();
+        }
+      default:
+        {
+          StringBuilder sb = new StringBuilder("[");
+          int n = r.nextInt(3);
+          for (int i = 0; i < n; i++) {
+            sb.append(i > 0 ? "," : "").append(randomValue(r, depth - 1));
+          }
+          return sb.append("]").toString();
+        }
+    }
+  }
+
+  @Test
+  void shouldCopyAndMaskInOnePassAsCopyingThenMaskingWould() throws Exception {
+    com.fasterxml.jackson.core.JsonFactory json = new com.fasterxml.jackson.core.JsonFactory();
+    java.util.Random r = new java.util.Random(5);
+    int masked = 0;
+    for (int i = 0; i < 20_000; i++) {
+      String data =
+          "{\"buyer\": "
+              + randomValue(r, 4)
+              + ", \"receiver\": {\"name\": "
+              + randomValue(r, 3)
+              + "}, \"x\": "
+              + randomValue(r, 4)
+              + "}";
+      java.io.StringWriter plain = new java.io.StringWriter();
+      java.io.StringWriter maskedOut = new java.io.StringWriter();
+      Masker.Copied copied;
+      try (com.fasterxml.jackson.core.JsonParser p =
+              json.createParser(data.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+          com.fasterxml.jackson.core.JsonGenerator g = json.createGenerator(plain);
+          com.fasterxml.jackson.core.JsonGenerator m = json.createGenerator(maskedOut)) {
+        p.nextToken();
+        copied = defaults.copyAndMask(p, g, m, 32);
+      }
+      String compact = plain.toString();
+      assertThat(copied.fits()).isTrue();
+      assertThat(compact).doesNotContain(" : ");
+      String expected = defaults.maskData(compact);
+      assertThat(copied.masked() ? maskedOut.toString() : null).as(data).isEqualTo(expected);
+      masked += expected == null ? 0 : 1;
+    }
+    assertThat(masked).as("cases with something masked").isGreaterThan(2000);
+  }
+
+  @Test
+  void shouldSayTooDeepPastTheLimitAndSkipToTheValuesEnd() throws Exception {
+    com.fasterxml.jackson.core.JsonFactory json = new com.fasterxml.jackson.core.JsonFactory();
+    for (String data :
+        new String[] {
+          "{\"a\":{\"b\":{\"c\":1}}}",
+          "{\"buyer\":{\"b\":[{\"c\":1}]}}",
+          "{\"buyer\":{\"name\":{\"c\":{}}}}",
+          "{\"x\":[[[[]]]]}"
+        }) {
+      try (com.fasterxml.jackson.core.JsonParser p = json.createParser(data + "\"after\"");
+          com.fasterxml.jackson.core.JsonGenerator g =
+              json.createGenerator(new java.io.StringWriter());
+          com.fasterxml.jackson.core.JsonGenerator m =
+              json.createGenerator(new java.io.StringWriter())) {
+        p.nextToken();
+        assertThat(defaults.copyAndMask(p, g, m, 2).fits()).as(data).isFalse();
+        assertThat(p.nextToken()).as("at the end of the value: " + data).isNotNull();
+        assertThat(p.getText()).isEqualTo("after");
+      }
+      try (com.fasterxml.jackson.core.JsonParser p = json.createParser(data);
+          com.fasterxml.jackson.core.JsonGenerator g =
+              json.createGenerator(new java.io.StringWriter());
+          com.fasterxml.jackson.core.JsonGenerator m =
+              json.createGenerator(new java.io.StringWriter())) {
+        p.nextToken();
+        assertThat(defaults.copyAndMask(p, g, m, 5).fits()).as(data).isTrue();
+      }
+    }
+  }
 }
