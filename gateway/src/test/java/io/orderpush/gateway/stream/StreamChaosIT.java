@@ -132,7 +132,9 @@ class StreamChaosIT {
                 Map.of(
                     // a half-alive connection is given up after 2 s of silence
                     "GATEWAY_STREAM_PING_INTERVAL_MS", "250",
-                    "GATEWAY_STREAM_IDLE_TIMEOUT_MS", "2000"));
+                    "GATEWAY_STREAM_IDLE_TIMEOUT_MS", "2000",
+                    // -Dchaos.pg.writers=2: the same chaos with two group commits in flight
+                    "GATEWAY_PG_WRITERS", System.getProperty("chaos.pg.writers", "1")));
         StreamFixture fx = new StreamFixture(gw);
         ChaosProxy proxy = ChaosProxy.start(fx.vertx, "127.0.0.1", gw.port)) {
       TestApp app = fx.app("websocket");
@@ -219,8 +221,13 @@ class StreamChaosIT {
       last.client.close();
 
       System.out.printf(
-          "chaos (seed %d): %d connections, endings %s, %d events redelivered above the cursor%n",
-          fx.seed, rounds + 1, endings, ledger.redeliveries);
+          "chaos (seed %d, pg.writers %s): %d connections, endings %s, %d events redelivered"
+              + " above the cursor%n",
+          fx.seed,
+          System.getProperty("chaos.pg.writers", "1"),
+          rounds + 1,
+          endings,
+          ledger.redeliveries);
       synchronized (ledger) {
         assertThat(ledger.violations).as("seed %d", fx.seed).isEmpty();
       }
