@@ -11,6 +11,7 @@ import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import io.orderpush.gateway.http.ApiException;
 import io.orderpush.gateway.http.Utf16;
 import io.orderpush.persistence.events.EventJson;
+import io.orderpush.persistence.events.Instants;
 import io.orderpush.persistence.events.NewEvent;
 import io.orderpush.persistence.masking.MaskRules;
 import io.orderpush.persistence.masking.Masker;
@@ -273,7 +274,7 @@ public final class EventParser {
     if (s == null) {
       return null;
     }
-    if (isCanonicalUtc(s)) {
+    if (Instants.isCanonicalUtc(s)) {
       return s; // already what parsing and printing it would give
     }
     try {
@@ -290,65 +291,6 @@ public final class EventParser {
         "must be an ISO-8601 timestamp with offset, e.g. 2026-11-11T00:00:01.250Z",
         false);
     return null;
-  }
-
-  /**
-   * Whether {@code s} is a valid instant written exactly as {@link Instant#toString} writes it
-   * ({@code 2026-11-11T00:00:01.250Z}: UTC, a fraction of 3, 6 or 9 digits only as needed), checked
-   * by hand: most producers send that form, and parsing and printing it again cost 5% of the
-   * gateway's time under load. Anything else (an offset, other fraction lengths, years outside
-   * 1000-9999) goes the parsing way; false never means invalid.
-   */
-  static boolean isCanonicalUtc(String s) {
-    int n = s.length();
-    if ((n != 20 && n != 24 && n != 27 && n != 30)
-        || s.charAt(4) != '-'
-        || s.charAt(7) != '-'
-        || s.charAt(10) != 'T'
-        || s.charAt(13) != ':'
-        || s.charAt(16) != ':'
-        || s.charAt(n - 1) != 'Z'
-        || (n > 20 && s.charAt(19) != '.')) {
-      return false;
-    }
-    int year = digits(s, 0, 4);
-    int month = digits(s, 5, 7);
-    int day = digits(s, 8, 10);
-    int hour = digits(s, 11, 13);
-    int minute = digits(s, 14, 16);
-    int second = digits(s, 17, 19);
-    if (year < 1000
-        || month < 1
-        || month > 12
-        || day < 1
-        || day > java.time.YearMonth.of(year, month).lengthOfMonth()
-        || hour < 0
-        || hour > 23
-        || minute < 0
-        || minute > 59
-        || second < 0
-        || second > 59) {
-      return false;
-    }
-    if (n == 20) {
-      return true;
-    }
-    // the fraction's digits, and its last three not all zero: Instant.toString writes the
-    // shortest of 3, 6 or 9 digits that holds the value, and no fraction for zero
-    return digits(s, 20, n - 1) >= 0 && digits(s, n - 4, n - 1) != 0;
-  }
-
-  /** The decimal value of {@code s[from, to)}, or -1 if any of it is not an ASCII digit. */
-  private static int digits(String s, int from, int to) {
-    int v = 0;
-    for (int i = from; i < to; i++) {
-      char c = s.charAt(i);
-      if (c < '0' || c > '9') {
-        return -1;
-      }
-      v = v * 10 + (c - '0');
-    }
-    return v;
   }
 
   /** An event's {@code data}, compact, and its masked rendering (null: nothing to hide). */

@@ -415,7 +415,11 @@ public final class GroupCommitter {
 
   private void finish(Group group) {
     metrics.commit.record(System.nanoTime() - group.started, TimeUnit.NANOSECONDS);
-    inFlightKeys.removeAll(group.keys);
+    // one by one: Set.removeAll(List) scans the set and calls List.contains when the set is not
+    // larger, which it is not with one group in flight (quadratic: 1.5% of the samples at load)
+    for (Key k : group.keys) {
+      inFlightKeys.remove(k);
+    }
     if (group.expecting) {
       expectingInFlight--;
     }

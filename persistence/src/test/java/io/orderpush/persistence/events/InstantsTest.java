@@ -1,4 +1,4 @@
-package io.orderpush.gateway.ingest;
+package io.orderpush.persistence.events;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The hand check of {@code occurredAt} agrees with parsing and printing it, every time it says yes.
  */
-class CanonicalInstantTest {
+class InstantsTest {
 
   /** What ingest stored before the hand check: parsed with its offset, printed as UTC. */
   static String slow(String s) {
@@ -37,8 +37,9 @@ class CanonicalInstantTest {
             default -> r.nextInt(1_000_000_000);
           };
       String s = Instant.ofEpochSecond(second, nanos).toString();
-      assertThat(EventParser.isCanonicalUtc(s)).as(s).isTrue();
+      assertThat(Instants.isCanonicalUtc(s)).as(s).isTrue();
       assertThat(slow(s)).isEqualTo(s);
+      assertThat(Instants.epochMillis(s)).as(s).isEqualTo(Instant.parse(s).toEpochMilli());
     }
   }
 
@@ -65,9 +66,10 @@ class CanonicalInstantTest {
       "",
     };
     for (String s : refused) {
-      assertThat(EventParser.isCanonicalUtc(s)).as(s).isFalse();
+      assertThat(Instants.isCanonicalUtc(s)).as(s).isFalse();
+      assertThat(Instants.epochMillis(s)).as(s).isEqualTo(Long.MIN_VALUE);
     }
-    assertThat(EventParser.isCanonicalUtc("2024-02-29T23:59:59.999999999Z")).isTrue();
+    assertThat(Instants.isCanonicalUtc("2024-02-29T23:59:59.999999999Z")).isTrue();
     // random edits of canonical strings: a yes is always what the slow way gives
     Random r = new Random(11);
     String alphabet = "0123456789-:.TZ+ ";
@@ -79,9 +81,10 @@ class CanonicalInstantTest {
         c[r.nextInt(c.length)] = alphabet.charAt(r.nextInt(alphabet.length()));
       }
       String s = new String(c);
-      if (EventParser.isCanonicalUtc(s)) {
+      if (Instants.isCanonicalUtc(s)) {
         yes++;
         assertThat(slow(s)).as(s).isEqualTo(s);
+        assertThat(Instants.epochMillis(s)).as(s).isEqualTo(Instant.parse(s).toEpochMilli());
       }
     }
     assertThat(yes).as("the edits hit canonical strings too").isPositive();
