@@ -60,23 +60,10 @@ class ReplayPacingIT {
 
   /** A WebSocket app granted {@code merchant}; returns {appId, token}. */
   String[] app(String merchant) {
-    HttpResponse<String> r =
-        gw.send(
-            "POST",
-            "/v1/apps",
-            TestGateway.ADMIN_TOKEN,
-            "{\"name\":\"paced\",\"delivery\":{\"mode\":\"websocket\"}}");
-    JsonObject body = new JsonObject(r.body());
-    apps.add(body.getString("appId"));
-    assertThat(
-            gw.send(
-                    "PUT",
-                    "/v1/merchants/" + merchant + "/grants/" + body.getString("appId"),
-                    TestGateway.ADMIN_TOKEN,
-                    "{}")
-                .statusCode())
-        .isEqualTo(200);
-    return new String[] {body.getString("appId"), body.getString("token")};
+    TestApps.Created app = TestApps.create(gw, "paced", null);
+    apps.add(app.appId());
+    TestApps.grant(gw, merchant, app.appId(), "{}");
+    return new String[] {app.appId(), app.token()};
   }
 
   CompletableFuture<HttpResponse<String>> replay(String token, String merchant, int limit) {
