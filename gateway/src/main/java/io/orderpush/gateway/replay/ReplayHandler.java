@@ -140,20 +140,27 @@ public final class ReplayHandler implements Handler<RoutingContext> {
       EventTypes asked) {}
 
   /**
-   * Fails with 403 unless the app holds a grant of the merchant right now and is not frozen, so a
-   * freeze or revoke cuts a replay in progress short; else the grant.
+   * Fails with 403 unless the app is active and holds a grant of the merchant right now, so a
+   * freeze, delete or revoke cuts a replay in progress short ({@code app_frozen}, as at the door,
+   * {@code app_deleted}, or {@code forbidden} without a grant); else the grant.
    */
   private Future<Grant> granted(Replay r) {
     return grants
-        .findIfActive(r.appId(), r.merchantId())
+        .access(r.appId(), r.merchantId())
         .map(
-            grant -> {
-              if (grant.isEmpty()) {
+            access -> {
+              if (access.appState() == null) {
+                throw new ApiException(403, "app_deleted", "this app is deleted");
+              }
+              if (!"active".equals(access.appState())) {
+                throw new ApiException(403, "app_frozen", "this app is frozen");
+              }
+              if (access.grant().isEmpty()) {
                 // The same answer whether or not the merchant exists.
                 throw new ApiException(
                     403, "forbidden", "this app has no grant for merchant " + r.merchantId());
               }
-              return grant.get();
+              return access.grant().get();
             });
   }
 

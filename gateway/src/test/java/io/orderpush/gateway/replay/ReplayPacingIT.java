@@ -98,12 +98,11 @@ class ReplayPacingIT {
         () -> Scrape.value(gw, "gateway_replay_paced") >= 1);
   }
 
-  @Test
-  void shouldAnswer403NotResetWhenTheGrantIsRevokedWhileTheFirstPageWaitsForTheRate()
-      throws Exception {
-    String m = TestServices.uniqueMerchant("paced-revoke");
-    ingest(m, 100);
-    String[] app = app(m);
+  /**
+   * Starts a replay of 100 events of {@code m} (its first page waits for the rate), runs {@code
+   * change} while it waits, and returns the error code of the JSON 403 it answers.
+   */
+  String refusedWhileWaiting(String m, String token, Runnable change) throws Exception {
     // A raw socket: the JDK's client sends an idempotent GET again when its connection closes
     // before any answer, which hid the reset this test is about.
     try (Socket socket = new Socket("127.0.0.1", gw.port)) {
@@ -114,7 +113,7 @@ class ReplayPacingIT {
               ("GET /v1/merchants/"
                       + m
                       + "/events?limit=100 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
-                      + app[1]
+                      + token
                       + "\r\nConnection: close\r\n\r\n")
                   .getBytes(StandardCharsets.US_ASCII));
       CompletableFuture<String> answer =
@@ -128,22 +127,58 @@ class ReplayPacingIT {
               });
       awaitPaced();
       assertThat(answer).as("the paced replay has not answered yet").isNotDone();
-      assertThat(
-              gw.send(
-                      "DELETE",
-                      "/v1/merchants/" + m + "/grants/" + app[0],
-                      TestGateway.ADMIN_TOKEN,
-                      null)
-                  .statusCode())
-          .isEqualTo(204);
+      change.run();
       // Before the fix the connection was reset here: no status line at all.
       String raw = answer.get(WAIT.toSeconds(), TimeUnit.SECONDS);
       assertThat(raw).as("the answer on the wire").startsWith("HTTP/1.1 403");
       String head = raw.substring(0, raw.indexOf("\r\n\r\n")).toLowerCase(Locale.ROOT);
       assertThat(head).contains("content-type: application/json").doesNotContain("chunked");
-      JsonObject body = new JsonObject(raw.substring(raw.indexOf("\r\n\r\n") + 4));
-      assertThat(body.getString("error")).isEqualTo("forbidden");
+      return new JsonObject(raw.substring(raw.indexOf("\r\n\r\n") + 4)).getString("error");
     }
+  }
+
+  @Test
+  void shouldAnswer403NotResetWhenTheGrantIsRevokedWhileTheFirstPageWaitsForTheRate()
+      throws Exception {
+    String m = TestServices.uniqueMerchant("paced-revoke");
+    ingest(m, 100);
+    String[] app = app(m);
+    String code =
+        refusedWhileWaiting(
+            m,
+            app[1],
+            () ->
+                assertThat(
+                        gw.send(
+                                "DELETE",
+                                "/v1/merchants/" + m + "/grants/" + app[0],
+                                TestGateway.ADMIN_TOKEN,
+                                null)
+                            .statusCode())
+                    .isEqualTo(204));
+    assertThat(code).isEqualTo("forbidden");
+  }
+
+  @Test
+  void shouldAnswerAppFrozenWhenTheAppIsFrozenWhileTheFirstPageWaitsForTheRate() throws Exception {
+    String m = TestServices.uniqueMerchant("paced-freeze");
+    ingest(m, 100);
+    String[] app = app(m);
+    String code =
+        refusedWhileWaiting(
+            m,
+            app[1],
+            () ->
+                assertThat(
+                        gw.send(
+                                "POST",
+                                "/v1/apps/" + app[0] + "/freeze",
+                                TestGateway.ADMIN_TOKEN,
+                                null)
+                            .statusCode())
+                    .isEqualTo(200));
+    // as a replay of a frozen app is refused at the door (../shared/PRODUCT.md)
+    assertThat(code).isEqualTo("app_frozen");
   }
 
   @Test

@@ -84,21 +84,31 @@ public final class GrantStore {
   }
 
   /**
-   * The grant of (app, merchant) if there is one and the app is active (not frozen): what a
-   * delivery in progress, such as a replay, checks before each page.
+   * What a delivery in progress, such as a replay, checks before each page: the app's state ({@code
+   * active}, {@code frozen}; null once deleted) and its grant of the merchant if it has one.
    */
-  public Future<java.util.Optional<Grant>> findIfActive(UUID appId, String merchantId) {
+  public record Access(String appState, java.util.Optional<Grant> grant) {}
+
+  /** {@link Access} of (app, merchant), in one query. */
+  public Future<Access> access(UUID appId, String merchantId) {
     return pool.preparedQuery(
-            "SELECT "
-                + COLUMNS
-                + " FROM grants WHERE app_id = $1 AND merchant_id = $2"
-                + " AND EXISTS (SELECT 1 FROM apps a WHERE a.app_id = $1 AND a.state = 'active')")
+            "SELECT a.state, g.app_id, g.merchant_id, g.scopes, g.start_seq,"
+                + " g.start_seq AS resume_from, g.granted_at, g.event_types"
+                + " FROM apps a LEFT JOIN grants g ON g.app_id = a.app_id AND g.merchant_id = $2"
+                + " WHERE a.app_id = $1")
         .execute(Tuple.of(appId, merchantId))
         .map(
-            rows ->
-                rows.size() == 0
-                    ? java.util.Optional.empty()
-                    : java.util.Optional.of(toGrant(rows.iterator().next())));
+            rows -> {
+              if (rows.size() == 0) {
+                return new Access(null, java.util.Optional.empty()); // deleted
+              }
+              Row r = rows.iterator().next();
+              return new Access(
+                  r.getString("state"),
+                  r.getUUID("app_id") == null
+                      ? java.util.Optional.empty()
+                      : java.util.Optional.of(toGrant(r)));
+            });
   }
 
   /** Removes the grant; fails with {@link NotFoundException} if there was none. */
