@@ -1,11 +1,15 @@
 package io.orderpush.delivery.cursor;
 
 import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.cluster.SlotHash;
 import io.orderpush.persistence.redis.RedisScript;
 import io.orderpush.persistence.redis.RedisStore;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 
 /**
@@ -221,14 +225,14 @@ public final class CursorStore {
    * #commit}. Answers one outcome per commit, in order; fails whole if any call fails.
    */
   public Future<List<CommitOutcome>> commitAll(Context ctx, List<Commit> commits) {
-    List<List<Integer>> calls = new java.util.ArrayList<>();
+    List<List<Integer>> calls = new ArrayList<>();
     if (redis.cluster()) {
-      java.util.Map<Integer, List<Integer>> bySlot = new java.util.HashMap<>();
+      Map<Integer, List<Integer>> bySlot = new HashMap<>();
       for (int i = 0; i < commits.size(); i++) {
-        int slot = io.lettuce.core.cluster.SlotHash.getSlot(commits.get(i).key());
+        int slot = SlotHash.getSlot(commits.get(i).key());
         List<Integer> call = bySlot.get(slot);
         if (call == null || call.size() == MAX_COMMITS_PER_CALL) {
-          call = new java.util.ArrayList<>();
+          call = new ArrayList<>();
           bySlot.put(slot, call);
           calls.add(call);
         }
@@ -236,7 +240,7 @@ public final class CursorStore {
       }
     } else {
       for (int from = 0; from < commits.size(); from += MAX_COMMITS_PER_CALL) {
-        List<Integer> call = new java.util.ArrayList<>();
+        List<Integer> call = new ArrayList<>();
         for (int i = from; i < Math.min(commits.size(), from + MAX_COMMITS_PER_CALL); i++) {
           call.add(i);
         }
@@ -244,7 +248,7 @@ public final class CursorStore {
       }
     }
     CommitOutcome[] outcomes = new CommitOutcome[commits.size()];
-    List<Future<Void>> sent = new java.util.ArrayList<>(calls.size());
+    List<Future<Void>> sent = new ArrayList<>(calls.size());
     for (List<Integer> call : calls) {
       String[] keys = new String[call.size()];
       String[] args = new String[call.size() * 3];
