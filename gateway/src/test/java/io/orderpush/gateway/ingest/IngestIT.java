@@ -80,7 +80,10 @@ class IngestIT {
         pool.submit(
             () -> {
               long last = 0;
-              while (writing.get() || last < (long) clients * perClient) {
+              while (true) {
+                // read the flag before the page: a page read while the last batch committed can
+                // be empty although writing has ended by the time it comes back
+                boolean writersDone = !writing.get();
                 List<LoggedEvent> page =
                     join(gw.gateway.eventLog().read(gw.gateway.pool(), m, last + 1, 5000));
                 for (LoggedEvent e : page) {
@@ -89,7 +92,7 @@ class IngestIT {
                   }
                   last = e.seq();
                 }
-                if (!writing.get() && page.isEmpty()) {
+                if (writersDone && page.isEmpty()) {
                   break;
                 }
               }
@@ -121,10 +124,13 @@ class IngestIT {
                 return null;
               }));
     }
-    for (Future<?> w : writers) {
-      w.get(5, TimeUnit.MINUTES);
+    try {
+      for (Future<?> w : writers) {
+        w.get(5, TimeUnit.MINUTES);
+      }
+    } finally {
+      writing.set(false);
     }
-    writing.set(false);
     long lastSeen = reader.get(1, TimeUnit.MINUTES);
     pool.shutdown();
 

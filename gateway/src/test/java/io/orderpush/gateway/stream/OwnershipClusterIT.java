@@ -152,6 +152,24 @@ class OwnershipClusterIT {
     return 0;
   }
 
+  /** The node's delivery and callback series, for a failure message. */
+  String deliveryMetrics(int port) {
+    StringBuilder out = new StringBuilder();
+    String text = TestGateway.send(port, http, "GET", "/metrics", null, null).body();
+    for (String line : text.split("\n")) {
+      if (!line.startsWith("#")
+          && (line.startsWith("gateway_delivery_")
+              || line.startsWith("gateway_callback_")
+              || line.startsWith("gateway_control_")
+              || line.startsWith("gateway_cluster_"))
+          && !line.endsWith(" 0.0")
+          && !line.contains("_bucket{")) {
+        out.append(line).append("; ");
+      }
+    }
+    return out.toString();
+  }
+
   Map<String, Long> heads(List<String> merchants) {
     Map<String, Long> heads = new HashMap<>();
     merchants.forEach(m -> heads.put(m, fx.head(m)));
@@ -172,7 +190,8 @@ class OwnershipClusterIT {
       fx.until(
           "C delivers its share",
           WAIT,
-          () -> metric(c.port, "gateway_delivery_events_sent_total") > 0);
+          () -> metric(c.port, "gateway_delivery_events_sent_total") > 0,
+          () -> "C: " + deliveryMetrics(c.port));
       assertThat(c.terminate(Duration.ofSeconds(30))).isZero(); // leaves mid-delivery
       processes.remove(c);
       ingest(merchants, 300, 20, a.port, b.port);
@@ -211,7 +230,8 @@ class OwnershipClusterIT {
       fx.until(
           "both nodes delivering",
           WAIT,
-          () -> metric(b.port, "gateway_delivery_events_sent_total") > 0 && hook.posts.size() > 16);
+          () -> metric(b.port, "gateway_delivery_events_sent_total") > 0 && hook.posts.size() > 16,
+          () -> "posts " + hook.posts.size() + "; B: " + deliveryMetrics(b.port));
       long killedAt = System.currentTimeMillis();
       b.kill();
       processes.remove(b);
