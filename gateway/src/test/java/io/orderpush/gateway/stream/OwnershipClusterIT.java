@@ -152,6 +152,13 @@ class OwnershipClusterIT {
     return 0;
   }
 
+  /** The node's view of the app's callback endpoint, for a failure message. */
+  String endpointOn(int port, UUID app) {
+    return TestGateway.send(
+            port, http, "GET", "/v1/apps/" + app + "/endpoint", TestGateway.ADMIN_TOKEN, null)
+        .body();
+  }
+
   /** The node's delivery and callback series, for a failure message. */
   String deliveryMetrics(int port) {
     StringBuilder out = new StringBuilder();
@@ -191,7 +198,11 @@ class OwnershipClusterIT {
           "C delivers its share",
           WAIT,
           () -> metric(c.port, "gateway_delivery_events_sent_total") > 0,
-          () -> "C: " + deliveryMetrics(c.port));
+          () ->
+              "C's endpoint: "
+                  + endpointOn(c.port, fx.apps.get(0))
+                  + "; C: "
+                  + deliveryMetrics(c.port));
       assertThat(c.terminate(Duration.ofSeconds(30))).isZero(); // leaves mid-delivery
       processes.remove(c);
       ingest(merchants, 300, 20, a.port, b.port);
@@ -231,7 +242,13 @@ class OwnershipClusterIT {
           "both nodes delivering",
           WAIT,
           () -> metric(b.port, "gateway_delivery_events_sent_total") > 0 && hook.posts.size() > 16,
-          () -> "posts " + hook.posts.size() + "; B: " + deliveryMetrics(b.port));
+          () ->
+              "posts "
+                  + hook.posts.size()
+                  + "; B's endpoint: "
+                  + endpointOn(b.port, app)
+                  + "; B: "
+                  + deliveryMetrics(b.port));
       long killedAt = System.currentTimeMillis();
       b.kill();
       processes.remove(b);
