@@ -78,11 +78,47 @@ class OwnershipClusterIT {
     }
   }
 
+  /** Each node's id by name ("a", "b", ...), as the nodes are (or will be) told it. */
+  final Map<String, String> ids = new HashMap<>();
+
   Map<String, String> env(String node) {
     Map<String, String> env = new HashMap<>(ENV);
     env.putAll(redisEnv());
-    env.put("GATEWAY_NODE_ID", node + "-" + UUID.randomUUID().toString().substring(0, 6));
+    env.put("GATEWAY_NODE_ID", idOf(node));
     return env;
+  }
+
+  /** The node's id, chosen now if the node has not started yet. */
+  String idOf(String node) {
+    return ids.computeIfAbsent(node, n -> n + "-" + UUID.randomUUID().toString().substring(0, 6));
+  }
+
+  /**
+   * {@code n} merchants of which, for the app's callback channels, every node of every given set of
+   * live nodes owns at least {@code least}: the nodes share an app's callback channels by
+   * rendezvous hashing ({@link io.orderpush.delivery.cluster.Rendezvous#owner}), so a node can own
+   * none of a few merchants by chance (all 8 of a run's merchants hashed to A, and B had nothing to
+   * deliver), which a test that waits for every node to deliver must not leave to chance.
+   */
+  List<String> merchantsShared(
+      String prefix, int n, UUID app, int least, List<List<String>> views) {
+    for (int attempt = 0; attempt < 10_000; attempt++) {
+      List<String> merchants = fx.merchants(prefix, n);
+      boolean shared = true;
+      for (List<String> view : views) {
+        List<String> members = view.stream().map(this::idOf).toList();
+        Map<String, Integer> owned = new HashMap<>();
+        for (String m : merchants) {
+          owned.merge(
+              io.orderpush.delivery.cluster.Rendezvous.owner(app, m, members), 1, Integer::sum);
+        }
+        shared &= members.stream().allMatch(id -> owned.getOrDefault(id, 0) >= least);
+      }
+      if (shared) {
+        return merchants;
+      }
+    }
+    throw new AssertionError("no " + n + " merchants shared over " + views);
   }
 
   GatewayProcess node(String name) throws Exception {
@@ -98,7 +134,15 @@ class OwnershipClusterIT {
     return p;
   }
 
+  /** A callback app to {@code url}, granted {@code merchants} from the earliest event. */
   String callbackApp(String url, List<String> merchants) {
+    String id = callbackApp(url);
+    grant(id, merchants);
+    return id;
+  }
+
+  /** A callback app to {@code url} with no grant yet. */
+  String callbackApp(String url) {
     HttpResponse<String> r =
         a.send(
             "POST",
@@ -111,6 +155,10 @@ class OwnershipClusterIT {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
     String id = new JsonObject(r.body()).getString("appId");
     fx.apps.add(UUID.fromString(id));
+    return id;
+  }
+
+  void grant(String id, List<String> merchants) {
     for (String m : merchants) {
       HttpResponse<String> g =
           a.send(
@@ -120,7 +168,6 @@ class OwnershipClusterIT {
               "{\"start\":\"earliest\"}");
       assertThat(g.statusCode()).as(g.body()).isEqualTo(200);
     }
-    return id;
   }
 
   /** Ingests {@code count} events over the merchants, batch by batch, through the given ports. */
@@ -188,8 +235,16 @@ class OwnershipClusterIT {
       throws Exception {
     try (Hook hook = new Hook(30)) {
       GatewayProcess b = node("b");
-      List<String> merchants = fx.merchants("own-cb", 12);
-      callbackApp(hook.url(), merchants);
+      String app = callbackApp(hook.url());
+      // before C joins and with C, each node has channels of its own
+      List<String> merchants =
+          merchantsShared(
+              "own-cb",
+              12,
+              UUID.fromString(app),
+              2,
+              List.of(List.of("a", "b"), List.of("a", "b", "c")));
+      grant(app, merchants);
       ingest(merchants, 600, 20, a.port, b.port);
       fx.until("some delivered", WAIT, () -> hook.posts.size() > 20);
       GatewayProcess c = node("c"); // joins mid-delivery: channels move to it
@@ -234,9 +289,10 @@ class OwnershipClusterIT {
   void shouldTakeOverTheCallbackChannelsOfAKilledNodeWithinTheLease() throws Exception {
     try (Hook hook = new Hook(100)) {
       GatewayProcess b = node("b");
-      List<String> merchants = fx.merchants("own-kill-cb", 8);
-      callbackApp(hook.url(), merchants);
-      UUID app = fx.apps.get(0);
+      UUID app = UUID.fromString(callbackApp(hook.url()));
+      List<String> merchants =
+          merchantsShared("own-kill-cb", 8, app, 2, List.of(List.of("a", "b")));
+      grant(app.toString(), merchants);
       ingest(merchants, 800, 20, a.port, b.port);
       fx.until(
           "both nodes delivering",
