@@ -1,7 +1,6 @@
 package io.orderpush.gateway.ingest;
 
 import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -16,7 +15,6 @@ import io.orderpush.persistence.events.NewEvent;
 import io.orderpush.persistence.masking.MaskRules;
 import io.orderpush.persistence.masking.Masker;
 import java.io.IOException;
-import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -306,18 +304,26 @@ public final class EventParser {
       p.skipChildren();
       return null;
     }
-    StringWriter out = new StringWriter(512);
-    StringWriter maskedOut = new StringWriter(512);
+    DataWriters out = DataWriters.get(JSON);
     Masker.Copied copied;
-    try (JsonGenerator g = JSON.createGenerator(out);
-        JsonGenerator m = JSON.createGenerator(maskedOut)) {
-      copied = masker.copyAndMask(p, g, m, maxDataDepth);
+    try {
+      copied = masker.copyAndMask(p, out.plain(), out.masked(), maxDataDepth);
+    } catch (IOException | RuntimeException e) {
+      out.discard();
+      throw e;
     }
     if (!copied.fits()) {
+      out.discard();
       problems.add(index, "data", "must nest at most " + maxDataDepth + " levels deep", false);
       return null;
     }
-    String json = out.toString();
+    String json = out.takePlain();
+    String masked = null;
+    if (copied.masked()) {
+      masked = out.takeMasked();
+    } else {
+      out.dropMasked();
+    }
     if (json.length() > maxDataBytes
         || (json.length() * 3L > maxDataBytes
             && json.getBytes(StandardCharsets.UTF_8).length > maxDataBytes)) {
@@ -328,7 +334,7 @@ public final class EventParser {
       problems.add(index, "data", "strings and member names " + Utf16.LONE_SURROGATE, false);
       return null;
     }
-    return new Data(json, copied.masked() ? maskedOut.toString() : null);
+    return new Data(json, masked);
   }
 
   private static ApiException malformed(String message, int index) {

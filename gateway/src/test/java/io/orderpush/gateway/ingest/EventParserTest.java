@@ -112,6 +112,59 @@ class EventParserTest {
   }
 
   @Test
+  void shouldRenderEveryEventsDataAloneAfterRenderingsThatStoppedHalfWay() {
+    // The renderings of data are written by generators reused from event to event on a thread:
+    // one left mid-value (malformed input, too deep) must not leak into the next event's data.
+    EventParser deep =
+        new EventParser(
+            3,
+            1000,
+            3,
+            new io.orderpush.persistence.masking.Masker(
+                io.orderpush.persistence.masking.MaskRules.defaults()));
+    assertThat(
+            catchThrowableOfType(
+                    ApiException.class,
+                    () ->
+                        deep.parse(
+                            ("[" + event("1", "{\"buyer\":{\"name\":\"Li\",\"a\":[1,2"))
+                                .getBytes(StandardCharsets.UTF_8)))
+                .code())
+        .isEqualTo("malformed_json");
+    assertThat(
+            catchThrowableOfType(
+                    ApiException.class,
+                    () ->
+                        deep.parse(
+                            ("[" + event("2", "{\"buyer\":{\"name\":\"Li\",\"a\":[[1]]}}") + "]")
+                                .getBytes(StandardCharsets.UTF_8)))
+                .details())
+        .extracting(d -> d.get("index") + ":" + d.get("field"))
+        .containsExactly("0:data");
+    for (int round = 0; round < 2; round++) {
+      List<NewEvent> events =
+          deep.parse(
+              ("["
+                      + event("3", "{\"buyer\":{\"name\":\"王小明\"},\"n\":1}")
+                      + ","
+                      + event("4", "{\"amount\":2}")
+                      + ","
+                      + event("5", "{\"buyer\":{\"nick\":\"bo\"}}")
+                      + "]")
+                  .getBytes(StandardCharsets.UTF_8));
+      assertThat(events.get(0).renderedTail())
+          .endsWith("\"data\":{\"buyer\":{\"name\":\"王小明\"},\"n\":1}}");
+      assertThat(events.get(0).maskedTail()).endsWith("\"n\":1}}").doesNotContain("小明");
+      assertThat(events.get(1).renderedTail()).endsWith("\"data\":{\"amount\":2}}");
+      assertThat(events.get(1).maskedTail()).isNull();
+      assertThat(events.get(2).renderedTail()).endsWith("\"data\":{\"buyer\":{\"nick\":\"bo\"}}}");
+      assertThat(events.get(2).maskedTail())
+          .startsWith("\"eventId\":\"5\"")
+          .doesNotContain("\"bo\"");
+    }
+  }
+
+  @Test
   void shouldRefuseMalformedJsonDuplicateKeysAndTrailingContent() {
     assertThat(refused("[" + event("1", "{}")).code()).isEqualTo("malformed_json");
     assertThat(refused("[" + event("1", "{}") + "] []").code()).isEqualTo("malformed_json");
