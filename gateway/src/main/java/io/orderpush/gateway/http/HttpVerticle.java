@@ -39,6 +39,11 @@ public final class HttpVerticle extends VerticleBase {
                 .setIdleTimeoutUnit(TimeUnit.SECONDS)
                 .setMaxHeaderSize(16 * 1024)
                 .setCompressionSupported(false)
+                // HTTP/1.1 and WebSocket only: no cleartext upgrade to HTTP/2 ("h2c", deprecated
+                // by RFC 9113). The JDK's HttpClient asks for it on every first request over
+                // http://, and an upgraded connection once stalled a request until the idle
+                // timeout (IngestAdmissionIT, a GET /metrics never seen by a handler in 120 s).
+                .setHttp2ClearTextEnabled(false)
                 // Clients only send small acks; a larger frame or message closes with 1009.
                 .setMaxWebSocketFrameSize(config.maxClientWebSocketMessageBytes())
                 .setMaxWebSocketMessageSize(config.maxClientWebSocketMessageBytes()));

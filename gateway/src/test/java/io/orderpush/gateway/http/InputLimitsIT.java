@@ -79,6 +79,27 @@ class InputLimitsIT {
   }
 
   @Test
+  void shouldAnswerARequestAskingToUpgradeToCleartextHttp2OverHttp11() throws Exception {
+    // The JDK's HttpClient (and so the Java client library) asks for h2c on its first request.
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", gw.port)) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream()
+          .write(
+              ("GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      + "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                      + "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      String status =
+          new java.io.BufferedReader(
+                  new java.io.InputStreamReader(
+                      s.getInputStream(), java.nio.charset.StandardCharsets.US_ASCII))
+              .readLine();
+      assertThat(status).isEqualTo("HTTP/1.1 200 OK");
+    }
+  }
+
+  @Test
   void shouldRefuseIngestDataNestedPastTheLimitNamingTheEventAndAcceptItAtTheLimit() {
     String atLimit = nested(32, "{\"a\":", "}", "{}");
     String tooDeep = nested(33, "{\"a\":", "}", "{}");
