@@ -42,6 +42,24 @@ public final class TestApps {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
   }
 
+  /** Revokes the app's grant of the merchant and fails the test unless it is 204. */
+  public static void revoke(TestGateway gw, String merchant, String appId) {
+    HttpResponse<String> r =
+        gw.send(
+            "DELETE",
+            "/v1/merchants/" + merchant + "/grants/" + appId,
+            TestGateway.ADMIN_TOKEN,
+            null);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(204);
+  }
+
+  /** Freezes the app and fails the test unless it is 200. */
+  public static void freeze(TestGateway gw, String appId) {
+    HttpResponse<String> r =
+        gw.send("POST", "/v1/apps/" + appId + "/freeze", TestGateway.ADMIN_TOKEN, null);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+  }
+
   /** Removes the apps' rows (their grants and checkpoints go with them). */
   public static void deleteRows(TestGateway gw, Collection<String> appIds) {
     for (String id : appIds) {

@@ -7,6 +7,7 @@ import io.orderpush.delivery.channel.CheckpointStore.Checkpoint;
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.NoStuckChannels;
+import io.orderpush.gateway.TestApps;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.Future;
@@ -135,14 +136,7 @@ class CheckpointIT {
                 == 10);
     // The next grant's deliveries all fail: its cursor stays at 0.
     hooks.answer = r -> Future.succeededFuture(500);
-    assertThat(
-            gw.send(
-                    "DELETE",
-                    "/v1/merchants/" + m + "/grants/" + app[0],
-                    TestGateway.ADMIN_TOKEN,
-                    null)
-                .statusCode())
-        .isEqualTo(204);
+    TestApps.revoke(gw, m, app[0]);
     grantEarliest(m, app[0]);
     gw.close(); // writes the last checkpoints
     gw = TestGateway.start(Map.of());

@@ -111,14 +111,7 @@ class ReplayLimitsIT {
       for (; lines < 100; lines++) {
         assertThat(in.readLine()).isNotNull();
       }
-      assertThat(
-              gw.send(
-                      "DELETE",
-                      "/v1/merchants/" + m + "/grants/" + app[0],
-                      TestGateway.ADMIN_TOKEN,
-                      null)
-                  .statusCode())
-          .isEqualTo(204);
+      TestApps.revoke(gw, m, app[0]);
       while (in.readLine() != null) {
         lines++;
       }

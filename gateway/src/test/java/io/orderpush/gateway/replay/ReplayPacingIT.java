@@ -143,19 +143,7 @@ class ReplayPacingIT {
     String m = TestServices.uniqueMerchant("paced-revoke");
     ingest(m, 100);
     String[] app = app(m);
-    String code =
-        refusedWhileWaiting(
-            m,
-            app[1],
-            () ->
-                assertThat(
-                        gw.send(
-                                "DELETE",
-                                "/v1/merchants/" + m + "/grants/" + app[0],
-                                TestGateway.ADMIN_TOKEN,
-                                null)
-                            .statusCode())
-                    .isEqualTo(204));
+    String code = refusedWhileWaiting(m, app[1], () -> TestApps.revoke(gw, m, app[0]));
     assertThat(code).isEqualTo("forbidden");
   }
 
@@ -164,19 +152,7 @@ class ReplayPacingIT {
     String m = TestServices.uniqueMerchant("paced-freeze");
     ingest(m, 100);
     String[] app = app(m);
-    String code =
-        refusedWhileWaiting(
-            m,
-            app[1],
-            () ->
-                assertThat(
-                        gw.send(
-                                "POST",
-                                "/v1/apps/" + app[0] + "/freeze",
-                                TestGateway.ADMIN_TOKEN,
-                                null)
-                            .statusCode())
-                    .isEqualTo(200));
+    String code = refusedWhileWaiting(m, app[1], () -> TestApps.freeze(gw, app[0]));
     // as a replay of a frozen app is refused at the door (../shared/PRODUCT.md)
     assertThat(code).isEqualTo("app_frozen");
   }
