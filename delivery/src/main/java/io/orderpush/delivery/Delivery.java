@@ -166,8 +166,28 @@ public final class Delivery {
 
   /** Events were committed: wakes their channels here, and tells the other nodes. */
   public void committed(Map<String, List<LoggedEvent>> stored) {
+    committed(stored, false);
+  }
+
+  /**
+   * Events were committed here: wakes their channels here and keeps the events at hand, and tells
+   * the other nodes by head notice unless {@code othersHaveThem} (every other live node was sent
+   * the events themselves, see {@code CommitFeed}). Any thread.
+   */
+  public void committed(Map<String, List<LoggedEvent>> stored, boolean othersHaveThem) {
     engine.committed(stored);
-    heads.committed(stored);
+    if (!othersHaveThem) {
+      heads.committed(stored);
+    }
+  }
+
+  /**
+   * A commit group another node sent whole ({@code CommitFrames}): wakes the channels delivered
+   * here and keeps their events at hand, so caught-up channels send them without reading the log.
+   * Fails, changing nothing, on a damaged frame. Any thread.
+   */
+  public Future<Void> committedElsewhere(io.vertx.core.buffer.Buffer frame) {
+    return engine.committedFrame(frame);
   }
 
   /** Commits of these merchants may or may not have happened (the answer was lost). */

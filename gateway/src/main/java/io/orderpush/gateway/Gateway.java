@@ -72,6 +72,7 @@ public final class Gateway {
   io.orderpush.gateway.drill.DrillProbe drillProbe;
   io.orderpush.gateway.drill.Drills drills;
   io.orderpush.gateway.ingest.IngestWriter ingestWriter;
+  io.orderpush.gateway.ingest.CommitFeed commitFeed; // null when ingest.commit-feed is off
   AuditLog audit = AuditLog.DISABLED;
   Pool auditPool;
   private String auditDeployment;
@@ -191,7 +192,6 @@ public final class Gateway {
                   new LagMetrics(
                           lag, config.metrics().lagApps(), registry, java.time.Clock.systemUTC())
                       .start(vertx, config.metrics().lagInterval());
-              committer.onCommitted(delivery::committed);
               committer.onUncertain(delivery::mayHaveCommitted);
               // Listening (and the reconcile's baseline) before any app state is loaded, so every
               // later change made on another node is either heard or found.
@@ -208,10 +208,31 @@ public final class Gateway {
                       config.control().nodeId(),
                       config.forward().advertiseUrl(),
                       delivery::liveNodes);
+              if (config.forward().commitFeed()) {
+                io.orderpush.gateway.ingest.CommitFeed feed =
+                    new io.orderpush.gateway.ingest.CommitFeed(
+                        vertx,
+                        config.control().nodeId(),
+                        config.security().secretKey(),
+                        delivery::liveNodes,
+                        ingestWriter,
+                        delivery,
+                        registry);
+                commitFeed = feed;
+                committer.onCommitted(stored -> delivery.committed(stored, feed.committed(stored)));
+              } else {
+                committer.onCommitted(delivery::committed);
+              }
               return control
                   .start()
                   .compose(v -> delivery.start())
                   .compose(v -> ingestWriter.start())
+                  .onSuccess(
+                      v -> {
+                        if (commitFeed != null) {
+                          commitFeed.start();
+                        }
+                      })
                   .onSuccess(v -> drillProbe.start());
             })
         .compose(
@@ -278,6 +299,8 @@ public final class Gateway {
     Future<Void> streamsClosed =
         // first: the other nodes stop forwarding ingest here
         (ingestWriter == null ? Future.<Void>succeededFuture() : ingestWriter.stop())
+            .transform(
+                v -> commitFeed == null ? Future.<Void>succeededFuture() : commitFeed.close())
             .transform(v -> drills == null ? Future.<Void>succeededFuture() : drills.stop())
             .transform(v -> control == null ? Future.succeededFuture() : control.close())
             // everything here is released and the lease given up: the others take over at once

@@ -44,6 +44,8 @@ final class Routes {
   private final GrantsApi grantsApi;
   private final HealthApi health;
   private final StreamHandler stream;
+  private final io.orderpush.gateway.ingest.CommitFeed commitFeed;
+  private final AuthFailureLimiter authLimiter;
   private final EndpointApi endpoints;
   private final LagApi lag;
   private final LifecycleApi lifecycle;
@@ -58,7 +60,8 @@ final class Routes {
     var sec = g.config.security();
     failures = new Failures(g.registry);
     metered = new RequestMetrics(g.registry);
-    AuthFailureLimiter authLimiter = new AuthFailureLimiter(g.config.authLimit(), g.registry);
+    authLimiter = new AuthFailureLimiter(g.config.authLimit(), g.registry);
+    commitFeed = g.commitFeed;
     admin = new BearerAuth(sec.adminToken(), "operator", authLimiter);
     ingest = new BearerAuth(sec.ingestToken(), "ingest", authLimiter);
     var limits = g.config.ingest();
@@ -129,7 +132,11 @@ final class Routes {
   }
 
   void handshake(io.vertx.core.http.ServerWebSocketHandshake hs) {
-    stream.handshake(hs);
+    if (commitFeed != null && io.orderpush.gateway.ingest.CommitFeed.PATH.equals(hs.path())) {
+      commitFeed.handshake(hs, authLimiter);
+    } else {
+      stream.handshake(hs);
+    }
   }
 
   Router router(Vertx vertx) {

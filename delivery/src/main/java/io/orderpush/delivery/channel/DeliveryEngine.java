@@ -1,6 +1,7 @@
 package io.orderpush.delivery.channel;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.orderpush.delivery.cluster.CommitFrames;
 import io.orderpush.delivery.cursor.CommitOutcome;
 import io.orderpush.delivery.cursor.CursorCommits;
 import io.orderpush.delivery.cursor.CursorStore;
@@ -406,24 +407,58 @@ public final class DeliveryEngine {
    * Wakes the channels of merchants whose head moved, keeping their new events at hand. Any thread.
    */
   public void committed(Map<String, List<LoggedEvent>> stored) {
-    context.runOnContext(
-        v ->
-            stored.forEach(
-                (merchant, events) -> {
-                  Set<Channel> channels = byMerchant.get(merchant);
-                  if (channels == null) {
+    context.runOnContext(v -> stored.forEach(this::committed));
+  }
+
+  /**
+   * Wakes the channels delivered here for the events of a commit group another node sent whole
+   * ({@link CommitFrames}), keeping those events at hand; the events of merchants without a channel
+   * owned here are skipped undecoded. Fails, changing nothing, on a damaged frame. Any thread.
+   */
+  public Future<Void> committedFrame(io.vertx.core.buffer.Buffer frame) {
+    return Future.future(
+        p ->
+            context.runOnContext(
+                v -> {
+                  CommitFrames.Frame f;
+                  try {
+                    f = CommitFrames.decode(frame, this::ownsAChannelOf);
+                  } catch (IllegalArgumentException damaged) {
+                    p.fail(damaged);
                     return;
                   }
-                  tail.append(merchant, events);
-                  long head = events.get(events.size() - 1).seq();
-                  for (Channel c : channels) {
-                    c.headVersion++;
-                    if (c.knownHead != Long.MAX_VALUE && head > c.knownHead) {
-                      c.knownHead = head;
-                    }
-                    wake(c);
-                  }
+                  f.events().forEach(this::committed);
+                  p.complete();
                 }));
+  }
+
+  private boolean ownsAChannelOf(String merchant) {
+    Set<Channel> channels = byMerchant.get(merchant);
+    if (channels != null) {
+      for (Channel c : channels) {
+        if (c.claimed) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Engine context only. */
+  private void committed(String merchant, List<LoggedEvent> events) {
+    Set<Channel> channels = byMerchant.get(merchant);
+    if (channels == null) {
+      return;
+    }
+    tail.append(merchant, events);
+    long head = events.get(events.size() - 1).seq();
+    for (Channel c : channels) {
+      c.headVersion++;
+      if (c.knownHead != Long.MAX_VALUE && head > c.knownHead) {
+        c.knownHead = head;
+      }
+      wake(c);
+    }
   }
 
   /** Makes the channel known to head notifications. Engine context only. */

@@ -248,7 +248,10 @@ public record GatewayConfig(
               + http.port();
     }
     ForwardConfig forward =
-        new ForwardConfig(r.bool("ingest.forward"), advertise.isEmpty() ? null : advertise);
+        new ForwardConfig(
+            r.bool("ingest.forward"),
+            advertise.isEmpty() ? null : advertise,
+            r.bool("ingest.commit-feed"));
     r.throwIfInvalid();
     return new GatewayConfig(
         http,

@@ -112,6 +112,20 @@ public final class IngestWriter {
    * itself (it is the writer, it is alone, or no writer's address is known).
    */
   public String target() {
+    String[] writer = writer();
+    return writer == null || writer[0].equals(nodeId) ? null : writer[1];
+  }
+
+  /**
+   * The writer node's id and base URL when it is another node, else null (this node writes, it is
+   * alone, or no writer's address is known). Any thread.
+   */
+  public String[] writerNode() {
+    String[] writer = writer();
+    return writer == null || writer[0].equals(nodeId) ? null : writer;
+  }
+
+  private String[] writer() {
     Set<String> live = liveNodes.get();
     if (live.size() < 2) {
       return null;
@@ -121,7 +135,7 @@ public final class IngestWriter {
       String address = id.equals(nodeId) ? url : known.get(id);
       if (address != null) {
         noteWriter(id);
-        return id.equals(nodeId) ? null : address;
+        return new String[] {id, address};
       }
     }
     return null;

@@ -34,7 +34,9 @@ class HeadNoticesIT {
           "GATEWAY_DELIVERY_RECONCILE_INTERVAL_MS", "600000",
           "GATEWAY_CONTROL_RECONCILE_INTERVAL_MS", "600000",
           // B commits what it takes (no forwarding to a writer node), so A hears of it by notice
-          "GATEWAY_INGEST_FORWARD", "false");
+          "GATEWAY_INGEST_FORWARD", "false",
+          // and the writer does not send its commits whole (CommitFeedIT)
+          "GATEWAY_INGEST_COMMIT_FEED", "false");
 
   @Test
   void shouldWakeAConsumerOnOneNodeForEventsIngestedThroughAnother() throws Exception {

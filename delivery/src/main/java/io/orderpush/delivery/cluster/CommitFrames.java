@@ -1,0 +1,199 @@
+package io.orderpush.delivery.cluster;
+
+import io.orderpush.persistence.events.LoggedEvent;
+import io.vertx.core.buffer.Buffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * The binary form of one committed group as the writer node feeds it to the other nodes (see {@code
+ * CommitFeed}): every merchant's new events, each with its stored line and its masked rendering, in
+ * seq order. Encoded once per group, whatever the number of followers.
+ *
+ * <p>Layout, big-endian: the byte {@code 'C'}, a version byte (1); the origin node id (u16 length,
+ * UTF-8); the number of merchants (i32); per merchant its id (u16 length, UTF-8), its number of
+ * events (i32), then per event its seq (i64), its line (i32 length, UTF-8) and its masked rendering
+ * (i32 length, UTF-8; -1 when it has none). Decoding checks every length against what is left, so a
+ * damaged frame is refused whole, never half applied.
+ */
+public final class CommitFrames {
+
+  private static final byte MAGIC = 'C';
+  private static final byte VERSION = 1;
+
+  private CommitFrames() {}
+
+  /** A decoded frame: which node committed it, and its events by merchant (those kept). */
+  public record Frame(String origin, Map<String, List<LoggedEvent>> events) {}
+
+  /**
+   * The frame of a committed group, or null when it would be larger than {@code maxBytes} (the
+   * followers then learn of it from the head notices and read the log).
+   */
+  public static Buffer encode(String origin, Map<String, List<LoggedEvent>> stored, int maxBytes) {
+    // UTF-8 takes at least a byte per char: a lower bound, exact for Latin-1 text
+    long estimate = 8L + origin.length();
+    for (Map.Entry<String, List<LoggedEvent>> e : stored.entrySet()) {
+      estimate += 6L + e.getKey().length();
+      for (LoggedEvent ev : e.getValue()) {
+        estimate += 16L + ev.json().length();
+        if (ev.maskedJson() != null) {
+          estimate += ev.maskedJson().length();
+        }
+      }
+    }
+    if (estimate > maxBytes) {
+      return null;
+    }
+    Buffer buf = Buffer.buffer((int) estimate);
+    buf.appendByte(MAGIC).appendByte(VERSION);
+    writeShortString(buf, origin);
+    buf.appendInt(stored.size());
+    for (Map.Entry<String, List<LoggedEvent>> e : stored.entrySet()) {
+      writeShortString(buf, e.getKey());
+      buf.appendInt(e.getValue().size());
+      for (LoggedEvent ev : e.getValue()) {
+        buf.appendLong(ev.seq());
+        writeLongString(buf, ev.json());
+        if (ev.maskedJson() == null) {
+          buf.appendInt(-1);
+        } else {
+          writeLongString(buf, ev.maskedJson());
+        }
+      }
+    }
+    return buf.length() > maxBytes ? null : buf;
+  }
+
+  /**
+   * Reads a frame back.
+   *
+   * @throws IllegalArgumentException when it is not a whole frame of this version, or its events
+   *     are not in increasing seq order per merchant
+   */
+  public static Frame decode(Buffer frame) {
+    return decode(frame, m -> true);
+  }
+
+  /**
+   * Reads a frame back, keeping only the events of the merchants {@code wanted} accepts (the
+   * others' are checked for their lengths and skipped, not decoded).
+   *
+   * @throws IllegalArgumentException as {@link #decode(Buffer)}
+   */
+  public static Frame decode(Buffer frame, Predicate<String> wanted) {
+    Reader in = new Reader(frame);
+    if (in.readByte() != MAGIC || in.readByte() != VERSION) {
+      throw new IllegalArgumentException("not a commit frame of version " + VERSION);
+    }
+    String origin = in.readString(in.readUnsignedShort());
+    int merchants = in.count(in.readInt(), 10);
+    Map<String, List<LoggedEvent>> events = new HashMap<>(merchants * 2);
+    for (int i = 0; i < merchants; i++) {
+      String merchant = in.readString(in.readUnsignedShort());
+      int n = in.count(in.readInt(), 16);
+      if (n == 0) {
+        throw new IllegalArgumentException("no events for merchant " + merchant);
+      }
+      boolean keep = wanted.test(merchant);
+      List<LoggedEvent> list = keep ? new ArrayList<>(n) : List.of();
+      long prev = 0;
+      for (int j = 0; j < n; j++) {
+        long seq = in.readLong();
+        if (seq <= prev) {
+          throw new IllegalArgumentException("seqs out of order for merchant " + merchant);
+        }
+        prev = seq;
+        if (keep) {
+          String json = in.readString(in.readInt());
+          int maskedLength = in.readInt();
+          String masked = maskedLength == -1 ? null : in.readString(maskedLength);
+          list.add(new LoggedEvent(seq, json, masked));
+        } else {
+          in.take(in.readInt());
+          int maskedLength = in.readInt();
+          if (maskedLength != -1) {
+            in.take(maskedLength);
+          }
+        }
+      }
+      if (!keep) {
+        continue;
+      }
+      if (events.put(merchant, list) != null) {
+        throw new IllegalArgumentException("merchant " + merchant + " twice");
+      }
+    }
+    if (in.at != frame.length()) {
+      throw new IllegalArgumentException((frame.length() - in.at) + " bytes after the frame");
+    }
+    return new Frame(origin, events);
+  }
+
+  /** Reads a buffer front to back, every read checked against its end. */
+  private static final class Reader {
+    private final Buffer buf;
+    private int at;
+
+    Reader(Buffer buf) {
+      this.buf = buf;
+    }
+
+    private int take(int n) {
+      if (n < 0 || n > buf.length() - at) {
+        throw new IllegalArgumentException("frame cut short");
+      }
+      int from = at;
+      at += n;
+      return from;
+    }
+
+    byte readByte() {
+      return buf.getByte(take(1));
+    }
+
+    int readUnsignedShort() {
+      return buf.getUnsignedShort(take(2));
+    }
+
+    int readInt() {
+      return buf.getInt(take(4));
+    }
+
+    long readLong() {
+      return buf.getLong(take(8));
+    }
+
+    String readString(int length) {
+      int from = take(length);
+      return buf.getString(from, from + length, "UTF-8");
+    }
+
+    /** A count of items of at least {@code minBytesEach} bytes that fits in what is left. */
+    int count(int n, int minBytesEach) {
+      if (n < 0 || (long) n * minBytesEach > buf.length() - at) {
+        throw new IllegalArgumentException("count " + n + " past the frame's end");
+      }
+      return n;
+    }
+  }
+
+  private static void writeShortString(Buffer buf, String s) {
+    int at = buf.length();
+    buf.appendShort((short) 0).appendString(s);
+    int n = buf.length() - at - 2;
+    if (n > 0xFFFF) {
+      throw new IllegalArgumentException("id longer than 65535 bytes");
+    }
+    buf.setShort(at, (short) n);
+  }
+
+  private static void writeLongString(Buffer buf, String s) {
+    int at = buf.length();
+    buf.appendInt(0).appendString(s);
+    buf.setInt(at, buf.length() - at - 4);
+  }
+}

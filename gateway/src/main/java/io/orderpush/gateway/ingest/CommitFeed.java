@@ -1,0 +1,344 @@
+package io.orderpush.gateway.ingest;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.orderpush.delivery.Delivery;
+import io.orderpush.delivery.cluster.CommitFrames;
+import io.orderpush.gateway.http.AuthFailureLimiter;
+import io.orderpush.persistence.events.LoggedEvent;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.http.ServerWebSocketHandshake;
+import io.vertx.core.http.WebSocket;
+import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.http.WebSocketConnectOptions;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The writer node's committed events, sent whole to the other nodes, so the channels they deliver
+ * are fed from memory as on the writer instead of each reading every event back from PostgreSQL.
+ *
+ * <p>Every node follows the writer ({@link IngestWriter}): it keeps one WebSocket open to the
+ * writer's {@value #PATH} and hands every frame it receives ({@link CommitFrames}: one per commit
+ * group, encoded once) to {@link Delivery#committedElsewhere}, which wakes the channels and keeps
+ * the events of the channels owned there in the tail cache (the others' are skipped undecoded). The
+ * writer sends a frame to every follower whose connection can take it; when every other live node
+ * got it, no head notice is published for that group, else the notice goes out as before. A frame
+ * is only ever a shortcut: the tail cache keeps contiguous runs only, and everything else is read
+ * from the log, so a frame lost with a connection costs at most the reconcile interval of latency,
+ * never an event.
+ *
+ * <p>The followers prove they are nodes of the cluster with an HMAC of their node id and the time,
+ * keyed by a key derived from the secret key every node already shares ({@code secret.key}); the
+ * frames hold personal data, so nothing else may follow. Bounded: a group over {@link
+ * #MAX_FRAME_BYTES} is not sent, and a follower whose connection holds {@link #WRITE_QUEUE_BYTES}
+ * unsent gets no more frames until it drains (it hears notices meanwhile).
+ */
+public final class CommitFeed {
+
+  public static final String PATH = "/internal/v1/commits";
+  static final String NODE_HEADER = "X-Orderpush-Node";
+  static final String TIME_HEADER = "X-Orderpush-Node-Time";
+  static final int MAX_FRAME_BYTES = 4 * 1024 * 1024;
+  static final int WRITE_QUEUE_BYTES = 8 * 1024 * 1024;
+  static final long CLOCK_SKEW_MS = 60_000;
+  static final long FOLLOW_CHECK_MS = 1_000;
+
+  private static final Logger LOG = LoggerFactory.getLogger(CommitFeed.class);
+
+  private final Vertx vertx;
+  private final String nodeId;
+  private final byte[] key;
+  private final Supplier<Set<String>> liveNodes;
+  private final IngestWriter writer;
+  private final Delivery delivery;
+  private final Map<String, ServerWebSocket> followers = new ConcurrentHashMap<>();
+
+  private final Counter sent;
+  private final Counter dropped;
+  private final Counter tooLarge;
+  private final Counter received;
+  private final Counter malformed;
+  private final Counter refused;
+
+  // The following side: confined to context.
+  private Context context;
+  private WebSocketClient client;
+  private long timer = -1;
+  private String following; // the writer followed or being connected to
+  private WebSocket connection;
+  private boolean closed;
+
+  public CommitFeed(
+      Vertx vertx,
+      String nodeId,
+      byte[] secretKey,
+      Supplier<Set<String>> liveNodes,
+      IngestWriter writer,
+      Delivery delivery,
+      MeterRegistry registry) {
+    this.vertx = vertx;
+    this.nodeId = nodeId;
+    this.key = hmac(secretKey, "orderpush commit feed v1");
+    this.liveNodes = liveNodes;
+    this.writer = writer;
+    this.delivery = delivery;
+    String name = "gateway.ingest.commit.frames";
+    String help = "groups of committed events fed whole between nodes, by outcome";
+    sent = Counter.builder(name).tag("outcome", "sent").description(help).register(registry);
+    dropped =
+        Counter.builder(name)
+            .tag("outcome", "dropped_queue_full")
+            .description(help)
+            .register(registry);
+    tooLarge =
+        Counter.builder(name).tag("outcome", "too_large").description(help).register(registry);
+    received =
+        Counter.builder(name).tag("outcome", "received").description(help).register(registry);
+    malformed =
+        Counter.builder(name).tag("outcome", "malformed").description(help).register(registry);
+    refused =
+        Counter.builder(name)
+            .tag("outcome", "follower_refused")
+            .description(help)
+            .register(registry);
+    Gauge.builder("gateway.ingest.commit.followers", followers, Map::size)
+        .description("nodes following this one's commits (it is, or was, the writer)")
+        .register(registry);
+  }
+
+  /** Starts following the writer node, checking every second which node that is. */
+  public void start() {
+    context = vertx.getOrCreateContext();
+    context.runOnContext(
+        v -> {
+          client =
+              vertx.createWebSocketClient(
+                  new WebSocketClientOptions()
+                      .setConnectTimeout(5_000)
+                      .setMaxFrameSize(MAX_FRAME_BYTES + 1024)
+                      .setMaxMessageSize(MAX_FRAME_BYTES + 1024));
+          timer = vertx.setPeriodic(0, FOLLOW_CHECK_MS, id -> follow());
+        });
+  }
+
+  // ---- the writer's side
+
+  /**
+   * Sends a committed group to the followers. Any thread.
+   *
+   * @return whether every other live node was sent it (then no head notice is needed)
+   */
+  public boolean committed(Map<String, List<LoggedEvent>> stored) {
+    if (followers.isEmpty()) {
+      return false;
+    }
+    Buffer frame = CommitFrames.encode(nodeId, stored, MAX_FRAME_BYTES);
+    if (frame == null) {
+      tooLarge.increment();
+      return false;
+    }
+    for (ServerWebSocket ws : followers.values()) {
+      if (ws.writeQueueFull()) {
+        dropped.increment();
+      } else {
+        ws.writeBinaryMessage(frame);
+        sent.increment();
+      }
+    }
+    // Computed after the writes: a follower that joins meanwhile only gets a notice too many.
+    for (String id : liveNodes.get()) {
+      if (!id.equals(nodeId)) {
+        ServerWebSocket ws = followers.get(id);
+        if (ws == null || ws.writeQueueFull()) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  /**
+   * A follower's upgrade on {@value #PATH}: accepted only with a valid node signature; failures
+   * count against the caller's address in {@code limiter}.
+   */
+  public void handshake(ServerWebSocketHandshake hs, AuthFailureLimiter limiter) {
+    if (limiter.refuses(hs.remoteAddress(), "node")) {
+      hs.reject(429);
+      return;
+    }
+    String follower = hs.headers().get(NODE_HEADER);
+    String time = hs.headers().get(TIME_HEADER);
+    String auth = hs.headers().get("Authorization");
+    if (!valid(follower, time, auth, System.currentTimeMillis())) {
+      refused.increment();
+      limiter.failed(hs.remoteAddress(), "node");
+      hs.reject(401);
+      return;
+    }
+    hs.accept()
+        .onSuccess(
+            ws -> {
+              ws.setWriteQueueMaxSize(WRITE_QUEUE_BYTES);
+              ServerWebSocket before = followers.put(follower, ws);
+              if (before != null) {
+                before.close((short) 1000, "replaced");
+              }
+              LOG.info("node {} follows this node's commits", follower);
+              ws.closeHandler(v -> followers.remove(follower, ws));
+              ws.exceptionHandler(e -> LOG.debug("follower {}: {}", follower, e.toString()));
+              // followers send nothing: anything they do send is dropped
+              ws.handler(ignored -> {});
+            })
+        .onFailure(e -> LOG.warn("follower {}'s upgrade failed: {}", follower, e.toString()));
+  }
+
+  boolean valid(String follower, String time, String auth, long now) {
+    if (follower == null || time == null || auth == null || !auth.startsWith("Node ")) {
+      return false;
+    }
+    long at;
+    try {
+      at = Long.parseLong(time);
+    } catch (NumberFormatException e) {
+      return false;
+    }
+    if (Math.abs(now - at) > CLOCK_SKEW_MS || follower.equals(nodeId)) {
+      return false;
+    }
+    byte[] given;
+    try {
+      given = Base64.getUrlDecoder().decode(auth.substring(5).trim());
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+    return MessageDigest.isEqual(given, hmac(key, follower + "\n" + time));
+  }
+
+  String signature(String follower, long time) {
+    return "Node "
+        + Base64.getUrlEncoder().withoutPadding().encodeToString(hmac(key, follower + "\n" + time));
+  }
+
+  // ---- the followers' side
+
+  /** Follows the current writer: connects to it, or drops a connection to a node that is not. */
+  private void follow() {
+    if (closed) {
+      return;
+    }
+    String[] target = writer.writerNode();
+    String id = target == null ? null : target[0];
+    if (id != null && id.equals(following)) {
+      return; // following it already, or connecting
+    }
+    if (connection != null) {
+      connection.close((short) 1000, "another writer");
+      connection = null;
+    }
+    following = id;
+    if (id == null) {
+      return;
+    }
+    URI base = URI.create(target[1]);
+    long now = System.currentTimeMillis();
+    WebSocketConnectOptions options =
+        new WebSocketConnectOptions()
+            .setHost(base.getHost())
+            .setPort(base.getPort())
+            .setSsl("https".equals(base.getScheme()))
+            .setURI(PATH)
+            .setTimeout(5_000)
+            .addHeader(NODE_HEADER, nodeId)
+            .addHeader(TIME_HEADER, Long.toString(now))
+            .addHeader("Authorization", signature(nodeId, now));
+    client
+        .connect(options)
+        .onComplete(
+            ar -> {
+              if (ar.failed() || closed || !id.equals(following)) {
+                if (ar.succeeded()) {
+                  ar.result().close();
+                } else {
+                  LOG.debug("following node {} failed: {}", id, ar.cause().toString());
+                }
+                if (id.equals(following)) {
+                  following = null; // try again at the next check
+                }
+                return;
+              }
+              WebSocket ws = ar.result();
+              connection = ws;
+              LOG.info("following the commits of node {}", id);
+              ws.binaryMessageHandler(this::onFrame);
+              ws.closeHandler(
+                  v -> {
+                    if (connection == ws) {
+                      connection = null;
+                      following = null;
+                    }
+                  });
+              ws.exceptionHandler(e -> LOG.debug("following node {}: {}", id, e.toString()));
+            });
+  }
+
+  private void onFrame(Buffer frame) {
+    delivery
+        .committedElsewhere(frame)
+        .onSuccess(v -> received.increment())
+        .onFailure(
+            e -> {
+              malformed.increment();
+              LOG.warn("a commit frame was refused: {}", e.getMessage());
+            });
+  }
+
+  /** Stops following and closes the followers' connections. Never fails. */
+  public Future<Void> close() {
+    followers.values().forEach(ws -> ws.close((short) 1001, "stopping"));
+    if (context == null) {
+      return Future.succeededFuture();
+    }
+    return Future.<Void>future(
+            p ->
+                context.runOnContext(
+                    v -> {
+                      closed = true;
+                      vertx.cancelTimer(timer);
+                      if (connection != null) {
+                        connection.close((short) 1001, "stopping");
+                      }
+                      (client == null ? Future.<Void>succeededFuture() : client.close())
+                          .onComplete(x -> p.complete());
+                    }))
+        .otherwiseEmpty();
+  }
+
+  private static byte[] hmac(byte[] key, String message) {
+    try {
+      Mac mac = Mac.getInstance("HmacSHA256");
+      mac.init(new SecretKeySpec(key, "HmacSHA256"));
+      return mac.doFinal(message.getBytes(StandardCharsets.UTF_8));
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,165 @@
+package io.orderpush.gateway.stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.orderpush.gateway.Events;
+import io.orderpush.gateway.GatewayProcess;
+import io.orderpush.gateway.Scrape;
+import io.orderpush.gateway.TestGateway;
+import io.orderpush.persistence.testing.TestServices;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The writer node feeds its committed events to the other nodes ({@code CommitFeed}): a consumer on
+ * a follower gets events ingested through the writer from the follower's memory, masked as its
+ * grant says, with no head notice and no log read. Both reconciles run every 10 minutes here, so
+ * nothing else could carry the events within the waits.
+ */
+class CommitFeedIT {
+
+  static final Duration ROUND = Duration.ofSeconds(30);
+  static final String PERSONAL = "张三 Zhang San";
+
+  static Map<String, String> env(String nodeId) {
+    Map<String, String> env = new HashMap<>();
+    env.put("GATEWAY_DELIVERY_RECONCILE_INTERVAL_MS", "600000");
+    env.put("GATEWAY_CONTROL_RECONCILE_INTERVAL_MS", "600000");
+    env.put("GATEWAY_NODE_ID", nodeId);
+    return env;
+  }
+
+  static double metric(int port, String series) {
+    HttpResponse<String> r =
+        TestGateway.send(port, HttpClient.newHttpClient(), "GET", "/metrics", null, null);
+    for (String line : r.body().split("\n")) {
+      if (line.startsWith(series + " ")) {
+        return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    throw new AssertionError("no series " + series);
+  }
+
+  @Test
+  void shouldDeliverWhatTheWriterCommitsFromAFollowersMemoryMaskedAndWithoutHeadNotices()
+      throws Exception {
+    String suffix = UUID.randomUUID().toString().substring(0, 6);
+    // B has the smaller id: it is the writer, and A follows it
+    GatewayProcess b =
+        GatewayProcess.start(TestGateway.freePort(), "commit-feed-b.log", env("feed-a-" + suffix));
+    try (TestGateway a = TestGateway.start(env("feed-b-" + suffix));
+        StreamFixture fx = new StreamFixture(a, TestServices.redis())) {
+      StreamFixture.TestApp app = fx.app("websocket");
+      List<String> merchants = fx.merchants("feed", 5);
+      merchants.forEach(m -> fx.grant(app, m));
+      Map<String, JsonObject> arrived = new ConcurrentHashMap<>();
+      StreamClient c =
+          fx.connect(
+              app,
+              a.port,
+              (m, events) ->
+                  events.forEach(
+                      e -> arrived.put(((JsonObject) e).getString("eventId"), (JsonObject) e)),
+              m -> {});
+      c.autoAck = true;
+      fx.until("assigned on A", ROUND, () -> c.assigned().containsAll(merchants));
+      fx.until(
+          "A follows B's commits",
+          ROUND,
+          () -> metric(b.port, "gateway_ingest_commit_followers") == 1);
+      String notices = "gateway_delivery_head_notices_total{outcome=\"received\"}";
+      String frames = "gateway_ingest_commit_frames_total{outcome=\"received\"}";
+      double noticesBefore = Scrape.value(a, notices);
+      double framesBefore = Scrape.value(a, frames);
+      double tailHitsBefore = Scrape.value(a, "gateway_delivery_tail_hits_total");
+
+      HttpClient http = HttpClient.newHttpClient();
+      List<String> ids = new ArrayList<>();
+      for (String merchant : merchants) {
+        String eventId = UUID.randomUUID().toString();
+        ids.add(eventId);
+        JsonObject event = Events.event(merchant, eventId);
+        event.put("data", new JsonObject().put("buyer", new JsonObject().put("name", PERSONAL)));
+        HttpResponse<String> r =
+            TestGateway.send(
+                b.port,
+                http,
+                "POST",
+                "/v1/events",
+                TestGateway.INGEST_TOKEN,
+                Events.batch(List.of(event)));
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        fx.until(
+            "an event committed on B delivered by A", ROUND, () -> arrived.containsKey(eventId));
+      }
+
+      for (String id : ids) {
+        String name =
+            arrived.get(id).getJsonObject("data").getJsonObject("buyer").getString("name");
+        assertThat(name).as("masked for an app without pii").isNotEqualTo(PERSONAL).isNotEmpty();
+      }
+      assertThat(Scrape.value(a, frames))
+          .as("frames A received")
+          .isGreaterThanOrEqualTo(framesBefore + 5);
+      assertThat(Scrape.value(a, notices)).as("head notices A received").isEqualTo(noticesBefore);
+      assertThat(Scrape.value(a, "gateway_delivery_tail_hits_total"))
+          .as("batches A sent from memory")
+          .isGreaterThanOrEqualTo(tailHitsBefore + 5);
+      c.close();
+    } finally {
+      b.terminate(Duration.ofSeconds(30));
+    }
+  }
+
+  @Test
+  void shouldRefuseAFollowerThatCannotProveItIsANodeOfTheCluster() throws Exception {
+    try (TestGateway a = TestGateway.start(Map.of())) {
+      URI uri = URI.create("ws://127.0.0.1:" + a.port + "/internal/v1/commits");
+      long now = System.currentTimeMillis();
+      List<Map<String, String>> attempts =
+          List.of(
+              Map.of(),
+              Map.of("X-Orderpush-Node", "intruder", "X-Orderpush-Node-Time", "" + now),
+              Map.of(
+                  "X-Orderpush-Node", "intruder",
+                  "X-Orderpush-Node-Time", "" + now,
+                  "Authorization", "Node AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+              Map.of(
+                  "X-Orderpush-Node", "intruder",
+                  "X-Orderpush-Node-Time", "" + now,
+                  "Authorization", "Bearer " + TestGateway.ADMIN_TOKEN));
+      for (Map<String, String> headers : attempts) {
+        WebSocket.Builder builder = HttpClient.newHttpClient().newWebSocketBuilder();
+        headers.forEach(builder::header);
+        assertThatThrownBy(
+                () ->
+                    builder.buildAsync(uri, new WebSocket.Listener() {}).get(10, TimeUnit.SECONDS))
+            .as("upgrade with %s", headers.keySet())
+            .hasCauseInstanceOf(WebSocketHandshakeException.class)
+            .satisfies(
+                e ->
+                    assertThat(
+                            ((WebSocketHandshakeException) e.getCause()).getResponse().statusCode())
+                        .isEqualTo(401));
+      }
+      assertThat(
+              Scrape.value(a, "gateway_ingest_commit_frames_total{outcome=\"follower_refused\"}"))
+          .isEqualTo(attempts.size());
+      assertThat(Scrape.value(a, "gateway_ingest_commit_followers")).isZero();
+    }
+  }
+}
