@@ -214,6 +214,7 @@ public final class Gateway {
                         vertx,
                         config.control().nodeId(),
                         config.security().secretKey(),
+                        config.security().oldSecretKeys(),
                         delivery::liveNodes,
                         ingestWriter,
                         delivery,

@@ -444,13 +444,26 @@ public final class DeliveryEngine {
     return false;
   }
 
-  /** Engine context only. */
+  /**
+   * Only merchants with a channel owned here keep their events at hand: with several nodes the
+   * others are delivered elsewhere, and a channel claimed later reads from the log. Engine context
+   * only.
+   */
   private void committed(String merchant, List<LoggedEvent> events) {
     Set<Channel> channels = byMerchant.get(merchant);
     if (channels == null) {
       return;
     }
-    tail.append(merchant, events);
+    boolean owned = false;
+    for (Channel c : channels) {
+      owned |= c.claimed;
+    }
+    // before the wake-ups: a channel woken here may read at once
+    if (owned) {
+      tail.append(merchant, events);
+    } else {
+      tail.forget(merchant);
+    }
     long head = events.get(events.size() - 1).seq();
     for (Channel c : channels) {
       c.headVersion++;

@@ -2,6 +2,7 @@ package io.orderpush.delivery.cluster;
 
 import io.orderpush.persistence.events.LoggedEvent;
 import io.vertx.core.buffer.Buffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -127,23 +128,30 @@ public final class CommitFrames {
         throw new IllegalArgumentException("merchant " + merchant + " twice");
       }
     }
-    if (in.at != frame.length()) {
-      throw new IllegalArgumentException((frame.length() - in.at) + " bytes after the frame");
+    if (in.at != in.length()) {
+      throw new IllegalArgumentException((in.length() - in.at) + " bytes after the frame");
     }
     return new Frame(origin, events);
   }
 
-  /** Reads a buffer front to back, every read checked against its end. */
+  /**
+   * Reads a frame front to back, every read checked against its end, from one copy of its bytes
+   * (strings are decoded straight from it: no copy and no charset lookup per string).
+   */
   private static final class Reader {
-    private final Buffer buf;
+    private final byte[] bytes;
     private int at;
 
     Reader(Buffer buf) {
-      this.buf = buf;
+      this.bytes = buf.getBytes();
     }
 
-    private int take(int n) {
-      if (n < 0 || n > buf.length() - at) {
+    int length() {
+      return bytes.length;
+    }
+
+    int take(int n) {
+      if (n < 0 || n > bytes.length - at) {
         throw new IllegalArgumentException("frame cut short");
       }
       int from = at;
@@ -152,29 +160,33 @@ public final class CommitFrames {
     }
 
     byte readByte() {
-      return buf.getByte(take(1));
+      return bytes[take(1)];
     }
 
     int readUnsignedShort() {
-      return buf.getUnsignedShort(take(2));
+      int i = take(2);
+      return (bytes[i] & 0xFF) << 8 | (bytes[i + 1] & 0xFF);
     }
 
     int readInt() {
-      return buf.getInt(take(4));
+      int i = take(4);
+      return (bytes[i] & 0xFF) << 24
+          | (bytes[i + 1] & 0xFF) << 16
+          | (bytes[i + 2] & 0xFF) << 8
+          | (bytes[i + 3] & 0xFF);
     }
 
     long readLong() {
-      return buf.getLong(take(8));
+      return (long) readInt() << 32 | (readInt() & 0xFFFFFFFFL);
     }
 
     String readString(int length) {
-      int from = take(length);
-      return buf.getString(from, from + length, "UTF-8");
+      return new String(bytes, take(length), length, StandardCharsets.UTF_8);
     }
 
     /** A count of items of at least {@code minBytesEach} bytes that fits in what is left. */
     int count(int n, int minBytesEach) {
-      if (n < 0 || (long) n * minBytesEach > buf.length() - at) {
+      if (n < 0 || (long) n * minBytesEach > bytes.length - at) {
         throw new IllegalArgumentException("count " + n + " past the frame's end");
       }
       return n;

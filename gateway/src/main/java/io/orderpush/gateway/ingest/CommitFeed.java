@@ -60,17 +60,40 @@ public final class CommitFeed {
   static final int MAX_FRAME_BYTES = 4 * 1024 * 1024;
   static final int WRITE_QUEUE_BYTES = 8 * 1024 * 1024;
   static final long CLOCK_SKEW_MS = 60_000;
-  static final long FOLLOW_CHECK_MS = 1_000;
+
+  /** How often a follower checks which node writes, and both ends say they are alive. */
+  static final long TICK_MS = 1_000;
+
+  /**
+   * A connection silent for this long is closed at either end: the writer then publishes head
+   * notices for that node again, and the follower connects anew. Without it a connection that a
+   * network dropped silently would leave its follower without frames or notices until TCP gave up.
+   */
+  static final long SILENCE_MS = 3_000;
+
+  /** Sent both ways every tick; frames are longer. */
+  private static final Buffer HEARTBEAT = Buffer.buffer(new byte[] {'H'});
 
   private static final Logger LOG = LoggerFactory.getLogger(CommitFeed.class);
 
   private final Vertx vertx;
   private final String nodeId;
   private final byte[] key;
+  private final List<byte[]> accepted; // key, then those derived from the old secret keys
   private final Supplier<Set<String>> liveNodes;
   private final IngestWriter writer;
   private final Delivery delivery;
-  private final Map<String, ServerWebSocket> followers = new ConcurrentHashMap<>();
+  private final Map<String, Follower> followers = new ConcurrentHashMap<>();
+
+  /** A node following this one, and when it was last heard of (any message). */
+  private static final class Follower {
+    final ServerWebSocket ws;
+    volatile long heardAt = System.nanoTime();
+
+    Follower(ServerWebSocket ws) {
+      this.ws = ws;
+    }
+  }
 
   private final Counter sent;
   private final Counter dropped;
@@ -78,6 +101,7 @@ public final class CommitFeed {
   private final Counter received;
   private final Counter malformed;
   private final Counter refused;
+  private final Counter silent;
 
   // The following side: confined to context.
   private Context context;
@@ -85,19 +109,25 @@ public final class CommitFeed {
   private long timer = -1;
   private String following; // the writer followed or being connected to
   private WebSocket connection;
+  private long heardAt; // when the writer followed was last heard of (nanoTime)
   private boolean closed;
 
   public CommitFeed(
       Vertx vertx,
       String nodeId,
       byte[] secretKey,
+      List<byte[]> oldSecretKeys,
       Supplier<Set<String>> liveNodes,
       IngestWriter writer,
       Delivery delivery,
       MeterRegistry registry) {
     this.vertx = vertx;
     this.nodeId = nodeId;
-    this.key = hmac(secretKey, "orderpush commit feed v1");
+    this.key = derive(secretKey);
+    List<byte[]> keys = new java.util.ArrayList<>();
+    keys.add(key);
+    oldSecretKeys.forEach(old -> keys.add(derive(old)));
+    this.accepted = List.copyOf(keys);
     this.liveNodes = liveNodes;
     this.writer = writer;
     this.delivery = delivery;
@@ -120,6 +150,11 @@ public final class CommitFeed {
             .tag("outcome", "follower_refused")
             .description(help)
             .register(registry);
+    silent =
+        Counter.builder(name)
+            .tag("outcome", "connection_silent")
+            .description(help)
+            .register(registry);
     Gauge.builder("gateway.ingest.commit.followers", followers, Map::size)
         .description("nodes following this one's commits (it is, or was, the writer)")
         .register(registry);
@@ -134,9 +169,19 @@ public final class CommitFeed {
               vertx.createWebSocketClient(
                   new WebSocketClientOptions()
                       .setConnectTimeout(5_000)
+                      // a connection given up as silent is not waited for: its close handshake
+                      // may never come back
+                      .setClosingTimeout(1)
                       .setMaxFrameSize(MAX_FRAME_BYTES + 1024)
                       .setMaxMessageSize(MAX_FRAME_BYTES + 1024));
-          timer = vertx.setPeriodic(0, FOLLOW_CHECK_MS, id -> follow());
+          timer =
+              vertx.setPeriodic(
+                  0,
+                  TICK_MS,
+                  id -> {
+                    keepFollowersAlive();
+                    follow();
+                  });
         });
   }
 
@@ -156,7 +201,8 @@ public final class CommitFeed {
       tooLarge.increment();
       return false;
     }
-    for (ServerWebSocket ws : followers.values()) {
+    for (Follower f : followers.values()) {
+      ServerWebSocket ws = f.ws;
       if (ws.writeQueueFull()) {
         dropped.increment();
       } else {
@@ -167,8 +213,8 @@ public final class CommitFeed {
     // Computed after the writes: a follower that joins meanwhile only gets a notice too many.
     for (String id : liveNodes.get()) {
       if (!id.equals(nodeId)) {
-        ServerWebSocket ws = followers.get(id);
-        if (ws == null || ws.writeQueueFull()) {
+        Follower f = followers.get(id);
+        if (f == null || f.ws.writeQueueFull()) {
           return false;
         }
       }
@@ -198,15 +244,16 @@ public final class CommitFeed {
         .onSuccess(
             ws -> {
               ws.setWriteQueueMaxSize(WRITE_QUEUE_BYTES);
-              ServerWebSocket before = followers.put(follower, ws);
+              Follower f = new Follower(ws);
+              Follower before = followers.put(follower, f);
               if (before != null) {
-                before.close((short) 1000, "replaced");
+                before.ws.close((short) 1000, "replaced");
               }
               LOG.info("node {} follows this node's commits", follower);
-              ws.closeHandler(v -> followers.remove(follower, ws));
+              ws.closeHandler(v -> followers.remove(follower, f));
               ws.exceptionHandler(e -> LOG.debug("follower {}: {}", follower, e.toString()));
-              // followers send nothing: anything they do send is dropped
-              ws.handler(ignored -> {});
+              // followers only say they are alive
+              ws.handler(ignored -> f.heardAt = System.nanoTime());
             })
         .onFailure(e -> LOG.warn("follower {}'s upgrade failed: {}", follower, e.toString()));
   }
@@ -230,12 +277,42 @@ public final class CommitFeed {
     } catch (IllegalArgumentException e) {
       return false;
     }
-    return MessageDigest.isEqual(given, hmac(key, follower + "\n" + time));
+    for (byte[] k : accepted) {
+      if (MessageDigest.isEqual(given, hmac(k, follower + "\n" + time))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The feed's own key: nodes sign with the one of their secret key, and during a rotation of it
+   * (docs/operations.md) the writer also takes those of its old keys.
+   */
+  private static byte[] derive(byte[] secretKey) {
+    return hmac(secretKey, "orderpush commit feed v1");
   }
 
   String signature(String follower, long time) {
     return "Node "
         + Base64.getUrlEncoder().withoutPadding().encodeToString(hmac(key, follower + "\n" + time));
+  }
+
+  /** Drops followers silent for {@link #SILENCE_MS} (they get notices again), greets the rest. */
+  private void keepFollowersAlive() {
+    long now = System.nanoTime();
+    followers.forEach(
+        (id, f) -> {
+          if (now - f.heardAt > SILENCE_MS * 1_000_000) {
+            if (followers.remove(id, f)) {
+              silent.increment();
+              LOG.warn("node {} fell silent: no longer fed, it hears head notices", id);
+              f.ws.close((short) 1001, "silent");
+            }
+          } else if (!f.ws.writeQueueFull()) {
+            f.ws.writeBinaryMessage(HEARTBEAT);
+          }
+        });
   }
 
   // ---- the followers' side
@@ -247,7 +324,17 @@ public final class CommitFeed {
     }
     String[] target = writer.writerNode();
     String id = target == null ? null : target[0];
+    if (connection != null && System.nanoTime() - heardAt > SILENCE_MS * 1_000_000) {
+      silent.increment();
+      LOG.warn("node {} fell silent: connecting again", following);
+      connection.close((short) 1001, "silent");
+      connection = null;
+      following = null;
+    }
     if (id != null && id.equals(following)) {
+      if (connection != null) {
+        connection.writeBinaryMessage(HEARTBEAT);
+      }
       return; // following it already, or connecting
     }
     if (connection != null) {
@@ -287,8 +374,15 @@ public final class CommitFeed {
               }
               WebSocket ws = ar.result();
               connection = ws;
+              heardAt = System.nanoTime();
               LOG.info("following the commits of node {}", id);
-              ws.binaryMessageHandler(this::onFrame);
+              ws.binaryMessageHandler(
+                  frame -> {
+                    heardAt = System.nanoTime();
+                    if (frame.length() > 1) {
+                      onFrame(frame);
+                    }
+                  });
               ws.closeHandler(
                   v -> {
                     if (connection == ws) {
@@ -313,7 +407,7 @@ public final class CommitFeed {
 
   /** Stops following and closes the followers' connections. Never fails. */
   public Future<Void> close() {
-    followers.values().forEach(ws -> ws.close((short) 1001, "stopping"));
+    followers.values().forEach(f -> f.ws.close((short) 1001, "stopping"));
     if (context == null) {
       return Future.succeededFuture();
     }
@@ -327,6 +421,7 @@ public final class CommitFeed {
                         connection.close((short) 1001, "stopping");
                       }
                       (client == null ? Future.<Void>succeededFuture() : client.close())
+                          .timeout(2, java.util.concurrent.TimeUnit.SECONDS)
                           .onComplete(x -> p.complete());
                     }))
         .otherwiseEmpty();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Vertx;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -12,8 +13,9 @@ class CommitFeedTest {
 
   final Vertx vertx = Vertx.vertx();
 
-  CommitFeed feed(String nodeId, byte[] secretKey) {
-    return new CommitFeed(vertx, nodeId, secretKey, Set::of, null, null, new SimpleMeterRegistry());
+  CommitFeed feed(String nodeId, byte[] secretKey, byte[]... oldKeys) {
+    return new CommitFeed(
+        vertx, nodeId, secretKey, List.of(oldKeys), Set::of, null, null, new SimpleMeterRegistry());
   }
 
   @AfterEach
@@ -48,5 +50,16 @@ class CommitFeedTest {
     assertThat(writer.valid("f", "" + now, "Node !!!", now)).isFalse();
     assertThat(writer.valid("f", "" + now, signed.substring(5), now)).isFalse();
     assertThat(writer.valid(null, "" + now, signed, now)).isFalse();
+  }
+
+  @Test
+  void shouldAcceptFollowersSigningWithTheNewKeyWhileTheWriterHasItAmongItsOldKeys() {
+    byte[] current = new byte[32];
+    byte[] next = new byte[32];
+    next[31] = 7;
+    long now = 1_800_000_000_000L;
+    String signedWithNext = feed("f", next).signature("f", now);
+    assertThat(feed("w", current, next).valid("f", "" + now, signedWithNext, now)).isTrue();
+    assertThat(feed("w", current).valid("f", "" + now, signedWithNext, now)).isFalse();
   }
 }

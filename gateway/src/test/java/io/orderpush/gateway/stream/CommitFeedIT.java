@@ -7,6 +7,7 @@ import io.orderpush.gateway.Events;
 import io.orderpush.gateway.GatewayProcess;
 import io.orderpush.gateway.Scrape;
 import io.orderpush.gateway.TestGateway;
+import io.orderpush.gateway.testing.TcpProxy;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
@@ -123,6 +124,86 @@ class CommitFeedIT {
     } finally {
       b.terminate(Duration.ofSeconds(30));
     }
+  }
+
+  @Test
+  void shouldFallBackToHeadNoticesWhileTheFollowersConnectionIsSilentAndFollowAgainAfter()
+      throws Exception {
+    String suffix = UUID.randomUUID().toString().substring(0, 6);
+    int bPort = TestGateway.freePort();
+    // A reaches B (the writer, the smaller id) through a proxy that can go silent
+    try (TcpProxy proxy = TcpProxy.start("127.0.0.1", bPort)) {
+      Map<String, String> bEnv = env("feed-a-" + suffix);
+      bEnv.put("GATEWAY_NODE_ADVERTISE_URL", "http://127.0.0.1:" + proxy.port());
+      GatewayProcess b = GatewayProcess.start(bPort, "commit-feed-silent-b.log", bEnv);
+      try (TestGateway a = TestGateway.start(env("feed-b-" + suffix));
+          StreamFixture fx = new StreamFixture(a, TestServices.redis())) {
+        StreamFixture.TestApp app = fx.app("websocket");
+        String merchant = fx.merchants("silent", 1).get(0);
+        fx.grant(app, merchant);
+        Map<String, JsonObject> arrived = new ConcurrentHashMap<>();
+        StreamClient c =
+            fx.connect(
+                app,
+                a.port,
+                (m, events) ->
+                    events.forEach(
+                        e -> arrived.put(((JsonObject) e).getString("eventId"), (JsonObject) e)),
+                m -> {});
+        c.autoAck = true;
+        fx.until("assigned on A", ROUND, () -> c.assigned().contains(merchant));
+        String followers = "gateway_ingest_commit_followers";
+        fx.until("A follows B", ROUND, () -> metric(b.port, followers) == 1);
+        String notices = "gateway_delivery_head_notices_total{outcome=\"received\"}";
+        String frames = "gateway_ingest_commit_frames_total{outcome=\"received\"}";
+        HttpClient http = HttpClient.newHttpClient();
+
+        ingest(http, b, merchant, arrived, fx, "fed");
+        double noticesBefore = Scrape.value(a, notices);
+
+        proxy.blackhole();
+        fx.until("B no longer feeds the silent A", ROUND, () -> metric(b.port, followers) == 0);
+        assertThat(
+                metric(b.port, "gateway_ingest_commit_frames_total{outcome=\"connection_silent\"}"))
+            .isGreaterThanOrEqualTo(1);
+        ingest(http, b, merchant, arrived, fx, "while A's connection is silent");
+        assertThat(Scrape.value(a, notices))
+            .as("carried by a head notice")
+            .isGreaterThan(noticesBefore);
+
+        proxy.forward();
+        fx.until("A follows B again", ROUND, () -> metric(b.port, followers) == 1);
+        double framesBefore = Scrape.value(a, frames);
+        ingest(http, b, merchant, arrived, fx, "fed again");
+        assertThat(Scrape.value(a, frames)).isGreaterThan(framesBefore);
+        c.close();
+      } finally {
+        b.terminate(Duration.ofSeconds(30));
+      }
+    }
+  }
+
+  static void ingest(
+      HttpClient http,
+      GatewayProcess b,
+      String merchant,
+      Map<String, JsonObject> arrived,
+      StreamFixture fx,
+      String when) {
+    String eventId = UUID.randomUUID().toString();
+    HttpResponse<String> r =
+        TestGateway.send(
+            b.port,
+            http,
+            "POST",
+            "/v1/events",
+            TestGateway.INGEST_TOKEN,
+            Events.batch(List.of(Events.event(merchant, eventId))));
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    fx.until(
+        "an event committed on B delivered by A " + when,
+        ROUND,
+        () -> arrived.containsKey(eventId));
   }
 
   @Test
