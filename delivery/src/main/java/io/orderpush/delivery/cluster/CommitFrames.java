@@ -70,6 +70,46 @@ public final class CommitFrames {
   }
 
   /**
+   * A committed group as frames of at most {@code maxBytes} each, whole merchants per frame.
+   *
+   * @param frames in the group's merchant order; empty if nothing fit
+   * @param whole false when some merchant's events alone exceed {@code maxBytes} (left out)
+   */
+  public record Split(List<Buffer> frames, boolean whole) {}
+
+  /** Encodes a group as frames of at most {@code maxBytes}: see {@link Split}. */
+  public static Split encodeSplit(
+      String origin, Map<String, List<LoggedEvent>> stored, int maxBytes) {
+    Buffer one = encode(origin, stored, maxBytes);
+    if (one != null) {
+      return new Split(List.of(one), true);
+    }
+    List<Buffer> frames = new ArrayList<>();
+    boolean whole = split(origin, new ArrayList<>(stored.entrySet()), maxBytes, frames);
+    return new Split(frames, whole);
+  }
+
+  private static boolean split(
+      String origin,
+      List<Map.Entry<String, List<LoggedEvent>>> merchants,
+      int maxBytes,
+      List<Buffer> frames) {
+    Map<String, List<LoggedEvent>> part = new java.util.LinkedHashMap<>();
+    merchants.forEach(e -> part.put(e.getKey(), e.getValue()));
+    Buffer frame = encode(origin, part, maxBytes);
+    if (frame != null) {
+      frames.add(frame);
+      return true;
+    }
+    if (merchants.size() == 1) {
+      return false; // one merchant's events alone are too large
+    }
+    int half = merchants.size() / 2;
+    boolean first = split(origin, merchants.subList(0, half), maxBytes, frames);
+    return split(origin, merchants.subList(half, merchants.size()), maxBytes, frames) && first;
+  }
+
+  /**
    * Reads a frame back.
    *
    * @throws IllegalArgumentException when it is not a whole frame of this version, or its events

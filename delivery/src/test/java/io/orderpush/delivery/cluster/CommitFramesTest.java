@@ -53,6 +53,35 @@ class CommitFramesTest {
   }
 
   @Test
+  void shouldSplitALargeGroupIntoFramesOfWholeMerchantsAndTellWhichCouldNotFit() {
+    Map<String, List<LoggedEvent>> g = new LinkedHashMap<>();
+    for (int m = 0; m < 40; m++) {
+      List<LoggedEvent> events = new java.util.ArrayList<>();
+      for (int seq = 1; seq <= 10; seq++) {
+        events.add(
+            new LoggedEvent(seq, "{\"seq\":" + seq + ",\"pad\":\"" + "x".repeat(90) + "\"}"));
+      }
+      g.put("m-" + m, events);
+    }
+    CommitFrames.Split split = CommitFrames.encodeSplit("a", g, 8_000);
+    assertThat(split.whole()).isTrue();
+    assertThat(split.frames()).hasSizeGreaterThan(1);
+    Map<String, List<LoggedEvent>> back = new LinkedHashMap<>();
+    for (Buffer frame : split.frames()) {
+      assertThat(frame.length()).isLessThanOrEqualTo(8_000);
+      back.putAll(CommitFrames.decode(frame).events());
+    }
+    assertThat(back).isEqualTo(g);
+
+    g.put("big", List.of(new LoggedEvent(1, "{\"pad\":\"" + "y".repeat(9_000) + "\"}")));
+    CommitFrames.Split without = CommitFrames.encodeSplit("a", g, 8_000);
+    assertThat(without.whole()).isFalse();
+    Map<String, List<LoggedEvent>> rest = new LinkedHashMap<>();
+    without.frames().forEach(f -> rest.putAll(CommitFrames.decode(f).events()));
+    assertThat(rest).doesNotContainKey("big").hasSize(40);
+  }
+
+  @Test
   void shouldRefuseEveryFrameCutShortOrWithBytesAfterIt() {
     Buffer frame = CommitFrames.encode("node-a", group(), 1 << 20);
     for (int cut = 0; cut < frame.length(); cut++) {

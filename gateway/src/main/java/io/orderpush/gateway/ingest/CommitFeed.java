@@ -48,9 +48,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The followers prove they are nodes of the cluster with an HMAC of their node id and the time,
  * keyed by a key derived from the secret key every node already shares ({@code secret.key}); the
- * frames hold personal data, so nothing else may follow. Bounded: a group over {@link
- * #MAX_FRAME_BYTES} is not sent, and a follower whose connection holds {@link #WRITE_QUEUE_BYTES}
- * unsent gets no more frames until it drains (it hears notices meanwhile).
+ * frames hold personal data, so nothing else may follow. Bounded: frames are at most {@link
+ * #MAX_FRAME_BYTES} (a larger group goes out as several, each of whole merchants; a merchant whose
+ * events in one group exceed it alone is not sent), and a follower whose connection holds {@link
+ * #WRITE_QUEUE_BYTES} unsent gets no more frames until it drains (it hears notices meanwhile).
  */
 public final class CommitFeed {
 
@@ -196,30 +197,30 @@ public final class CommitFeed {
     if (followers.isEmpty()) {
       return false;
     }
-    Buffer frame = CommitFrames.encode(nodeId, stored, MAX_FRAME_BYTES);
-    if (frame == null) {
+    CommitFrames.Split split = CommitFrames.encodeSplit(nodeId, stored, MAX_FRAME_BYTES);
+    if (!split.whole()) {
       tooLarge.increment();
-      return false;
     }
+    boolean all = split.whole();
     for (Follower f : followers.values()) {
-      ServerWebSocket ws = f.ws;
-      if (ws.writeQueueFull()) {
-        dropped.increment();
-      } else {
-        ws.writeBinaryMessage(frame);
-        sent.increment();
-      }
-    }
-    // Computed after the writes: a follower that joins meanwhile only gets a notice too many.
-    for (String id : liveNodes.get()) {
-      if (!id.equals(nodeId)) {
-        Follower f = followers.get(id);
-        if (f == null || f.ws.writeQueueFull()) {
-          return false;
+      for (Buffer frame : split.frames()) {
+        if (f.ws.writeQueueFull()) {
+          dropped.increment();
+          all = false;
+        } else {
+          f.ws.writeBinaryMessage(frame);
+          sent.increment();
         }
       }
     }
-    return true;
+    // Every other live node must be a follower: a follower that joins meanwhile only gets a notice
+    // too many.
+    for (String id : liveNodes.get()) {
+      if (!id.equals(nodeId) && !followers.containsKey(id)) {
+        return false;
+      }
+    }
+    return all;
   }
 
   /**
