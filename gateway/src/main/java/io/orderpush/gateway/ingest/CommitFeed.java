@@ -85,6 +85,7 @@ public final class CommitFeed {
   private final IngestWriter writer;
   private final Delivery delivery;
   private final Map<String, Follower> followers = new ConcurrentHashMap<>();
+  private volatile boolean stopping;
 
   /** A node following this one, and when it was last heard of (any message). */
   private static final class Follower {
@@ -232,6 +233,10 @@ public final class CommitFeed {
       hs.reject(429);
       return;
     }
+    if (stopping) {
+      hs.reject(503);
+      return;
+    }
     String follower = hs.headers().get(NODE_HEADER);
     String time = hs.headers().get(TIME_HEADER);
     String auth = hs.headers().get("Authorization");
@@ -244,6 +249,10 @@ public final class CommitFeed {
     hs.accept()
         .onSuccess(
             ws -> {
+              if (stopping) {
+                ws.close((short) 1001, "stopping");
+                return;
+              }
               ws.setWriteQueueMaxSize(WRITE_QUEUE_BYTES);
               Follower f = new Follower(ws);
               Follower before = followers.put(follower, f);
@@ -408,7 +417,11 @@ public final class CommitFeed {
 
   /** Stops following and closes the followers' connections. Never fails. */
   public Future<Void> close() {
-    followers.values().forEach(f -> f.ws.close((short) 1001, "stopping"));
+    stopping = true;
+    // cleared first: a group committed while this node drains gets head notices again
+    List<Follower> gone = List.copyOf(followers.values());
+    followers.clear();
+    gone.forEach(f -> f.ws.close((short) 1001, "stopping"));
     if (context == null) {
       return Future.succeededFuture();
     }
