@@ -183,6 +183,72 @@ class CommitFeedIT {
     }
   }
 
+  @Test
+  void shouldFollowTheNextWriterWhenTheWriterIsKilled() throws Exception {
+    String suffix = UUID.randomUUID().toString().substring(0, 6);
+    Map<String, String> fast = new HashMap<>();
+    fast.put("GATEWAY_NODE_LEASE_MS", "3000");
+    // ids in writer order: B writes first, then A; C follows whichever writes
+    Map<String, String> bEnv = env("feed-a-" + suffix);
+    bEnv.putAll(fast);
+    Map<String, String> cEnv = env("feed-c-" + suffix);
+    cEnv.putAll(fast);
+    Map<String, String> aEnv = env("feed-b-" + suffix);
+    aEnv.putAll(fast);
+    GatewayProcess b = GatewayProcess.start(TestGateway.freePort(), "commit-feed-kill-b.log", bEnv);
+    GatewayProcess c = GatewayProcess.start(TestGateway.freePort(), "commit-feed-kill-c.log", cEnv);
+    try (TestGateway a = TestGateway.start(aEnv);
+        StreamFixture fx = new StreamFixture(a, TestServices.redis())) {
+      StreamFixture.TestApp app = fx.app("websocket");
+      String merchant = fx.merchants("kill", 1).get(0);
+      fx.grant(app, merchant);
+      Map<String, JsonObject> arrived = new ConcurrentHashMap<>();
+      // the consumer on C, the node that follows both writers in turn
+      StreamClient consumer =
+          fx.connect(
+              app,
+              c.port,
+              (m, events) ->
+                  events.forEach(
+                      e -> arrived.put(((JsonObject) e).getString("eventId"), (JsonObject) e)),
+              m -> {});
+      consumer.autoAck = true;
+      fx.until("assigned on C", ROUND, () -> consumer.assigned().contains(merchant));
+      String followers = "gateway_ingest_commit_followers";
+      fx.until("A and C follow B", ROUND, () -> metric(b.port, followers) == 2);
+      HttpClient http = HttpClient.newHttpClient();
+      String frames = "gateway_ingest_commit_frames_total{outcome=\"received\"}";
+
+      String first = UUID.randomUUID().toString();
+      send(http, a.port, merchant, first);
+      fx.until("delivered on C while B writes", ROUND, () -> arrived.containsKey(first));
+
+      b.kill();
+      fx.until("C follows A once B's lease is gone", ROUND, () -> Scrape.value(a, followers) == 1);
+      double framesBefore = metric(c.port, frames);
+      String second = UUID.randomUUID().toString();
+      send(http, a.port, merchant, second);
+      fx.until("delivered on C after B died", ROUND, () -> arrived.containsKey(second));
+      assertThat(metric(c.port, frames)).as("fed by A").isGreaterThan(framesBefore);
+      consumer.close();
+    } finally {
+      b.kill();
+      c.terminate(Duration.ofSeconds(30));
+    }
+  }
+
+  static void send(HttpClient http, int port, String merchant, String eventId) {
+    HttpResponse<String> r =
+        TestGateway.send(
+            port,
+            http,
+            "POST",
+            "/v1/events",
+            TestGateway.INGEST_TOKEN,
+            Events.batch(List.of(Events.event(merchant, eventId))));
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+  }
+
   static void ingest(
       HttpClient http,
       GatewayProcess b,
