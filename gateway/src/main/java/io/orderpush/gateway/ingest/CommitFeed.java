@@ -133,32 +133,22 @@ public final class CommitFeed {
     this.liveNodes = liveNodes;
     this.writer = writer;
     this.delivery = delivery;
-    String name = "gateway.ingest.commit.frames";
-    String help = "groups of committed events fed whole between nodes, by outcome";
-    sent = Counter.builder(name).tag("outcome", "sent").description(help).register(registry);
-    dropped =
-        Counter.builder(name)
-            .tag("outcome", "dropped_queue_full")
-            .description(help)
-            .register(registry);
-    tooLarge =
-        Counter.builder(name).tag("outcome", "too_large").description(help).register(registry);
-    received =
-        Counter.builder(name).tag("outcome", "received").description(help).register(registry);
-    malformed =
-        Counter.builder(name).tag("outcome", "malformed").description(help).register(registry);
-    refused =
-        Counter.builder(name)
-            .tag("outcome", "follower_refused")
-            .description(help)
-            .register(registry);
-    silent =
-        Counter.builder(name)
-            .tag("outcome", "connection_silent")
-            .description(help)
-            .register(registry);
+    sent = frames(registry, "sent");
+    dropped = frames(registry, "dropped_queue_full");
+    tooLarge = frames(registry, "too_large");
+    received = frames(registry, "received");
+    malformed = frames(registry, "malformed");
+    refused = frames(registry, "follower_refused");
+    silent = frames(registry, "connection_silent");
     Gauge.builder("gateway.ingest.commit.followers", followers, Map::size)
         .description("nodes following this one's commits (it is, or was, the writer)")
+        .register(registry);
+  }
+
+  private static Counter frames(MeterRegistry registry, String outcome) {
+    return Counter.builder("gateway.ingest.commit.frames")
+        .tag("outcome", outcome)
+        .description("frames of committed events fed between nodes, by outcome")
         .register(registry);
   }
 

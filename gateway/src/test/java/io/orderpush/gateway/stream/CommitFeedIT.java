@@ -35,6 +35,20 @@ class CommitFeedIT {
 
   static final Duration ROUND = Duration.ofSeconds(30);
   static final String PERSONAL = "张三 Zhang San";
+  static final String FOLLOWERS = "gateway_ingest_commit_followers";
+  static final String FRAMES = "gateway_ingest_commit_frames_total{outcome=\"received\"}";
+  static final String NOTICES = "gateway_delivery_head_notices_total{outcome=\"received\"}";
+
+  /** One merchant granted to a new WebSocket app, and a consumer of it on one node. */
+  record Watched(String merchant, Map<String, JsonObject> arrived, StreamClient client) {}
+
+  static Watched watchOne(StreamFixture fx, String prefix, int port) {
+    StreamFixture.TestApp app = fx.app("websocket");
+    String merchant = fx.merchants(prefix, 1).get(0);
+    fx.grant(app, merchant);
+    Map<String, JsonObject> arrived = new ConcurrentHashMap<>();
+    return new Watched(merchant, arrived, consumer(fx, app, port, List.of(merchant), arrived));
+  }
 
   static Map<String, String> env(String nodeId) {
     Map<String, String> env = new HashMap<>();
@@ -55,6 +69,39 @@ class CommitFeedIT {
     throw new AssertionError("no series " + series);
   }
 
+  /** A consumer of the app on {@code port}, acking everything, once it holds every merchant. */
+  static StreamClient consumer(
+      StreamFixture fx,
+      StreamFixture.TestApp app,
+      int port,
+      List<String> merchants,
+      Map<String, JsonObject> arrived) {
+    StreamClient c =
+        fx.connect(
+            app,
+            port,
+            (m, events) ->
+                events.forEach(
+                    e -> arrived.put(((JsonObject) e).getString("eventId"), (JsonObject) e)),
+            m -> {});
+    c.autoAck = true;
+    fx.until("assigned", ROUND, () -> c.assigned().containsAll(merchants));
+    return c;
+  }
+
+  /** Ingests one event through {@code port}. */
+  static void send(HttpClient http, int port, JsonObject event) {
+    HttpResponse<String> r =
+        TestGateway.send(
+            port,
+            http,
+            "POST",
+            "/v1/events",
+            TestGateway.INGEST_TOKEN,
+            Events.batch(List.of(event)));
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+  }
+
   @Test
   void shouldDeliverWhatTheWriterCommitsFromAFollowersMemoryMaskedAndWithoutHeadNotices()
       throws Exception {
@@ -68,16 +115,7 @@ class CommitFeedIT {
       List<String> merchants = fx.merchants("feed", 5);
       merchants.forEach(m -> fx.grant(app, m));
       Map<String, JsonObject> arrived = new ConcurrentHashMap<>();
-      StreamClient c =
-          fx.connect(
-              app,
-              a.port,
-              (m, events) ->
-                  events.forEach(
-                      e -> arrived.put(((JsonObject) e).getString("eventId"), (JsonObject) e)),
-              m -> {});
-      c.autoAck = true;
-      fx.until("assigned on A", ROUND, () -> c.assigned().containsAll(merchants));
+      StreamClient c = consumer(fx, app, a.port, merchants, arrived);
       fx.until(
           "A follows B's commits",
           ROUND,
@@ -95,15 +133,7 @@ class CommitFeedIT {
         ids.add(eventId);
         JsonObject event = Events.event(merchant, eventId);
         event.put("data", new JsonObject().put("buyer", new JsonObject().put("name", PERSONAL)));
-        HttpResponse<String> r =
-            TestGateway.send(
-                b.port,
-                http,
-                "POST",
-                "/v1/events",
-                TestGateway.INGEST_TOKEN,
-                Events.batch(List.of(event)));
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        send(http, b.port, event);
         fx.until(
             "an event committed on B delivered by A", ROUND, () -> arrived.containsKey(eventId));
       }
@@ -138,45 +168,29 @@ class CommitFeedIT {
       GatewayProcess b = GatewayProcess.start(bPort, "commit-feed-silent-b.log", bEnv);
       try (TestGateway a = TestGateway.start(env("feed-b-" + suffix));
           StreamFixture fx = new StreamFixture(a, TestServices.redis())) {
-        StreamFixture.TestApp app = fx.app("websocket");
-        String merchant = fx.merchants("silent", 1).get(0);
-        fx.grant(app, merchant);
-        Map<String, JsonObject> arrived = new ConcurrentHashMap<>();
-        StreamClient c =
-            fx.connect(
-                app,
-                a.port,
-                (m, events) ->
-                    events.forEach(
-                        e -> arrived.put(((JsonObject) e).getString("eventId"), (JsonObject) e)),
-                m -> {});
-        c.autoAck = true;
-        fx.until("assigned on A", ROUND, () -> c.assigned().contains(merchant));
-        String followers = "gateway_ingest_commit_followers";
-        fx.until("A follows B", ROUND, () -> metric(b.port, followers) == 1);
-        String notices = "gateway_delivery_head_notices_total{outcome=\"received\"}";
-        String frames = "gateway_ingest_commit_frames_total{outcome=\"received\"}";
+        Watched w = watchOne(fx, "silent", a.port);
+        fx.until("A follows B", ROUND, () -> metric(b.port, FOLLOWERS) == 1);
         HttpClient http = HttpClient.newHttpClient();
 
-        ingest(http, b, merchant, arrived, fx, "fed");
-        double noticesBefore = Scrape.value(a, notices);
+        ingest(http, b, w.merchant(), w.arrived(), fx, "fed");
+        double noticesBefore = Scrape.value(a, NOTICES);
 
         proxy.blackhole();
-        fx.until("B no longer feeds the silent A", ROUND, () -> metric(b.port, followers) == 0);
+        fx.until("B no longer feeds the silent A", ROUND, () -> metric(b.port, FOLLOWERS) == 0);
         assertThat(
                 metric(b.port, "gateway_ingest_commit_frames_total{outcome=\"connection_silent\"}"))
             .isGreaterThanOrEqualTo(1);
-        ingest(http, b, merchant, arrived, fx, "while A's connection is silent");
-        assertThat(Scrape.value(a, notices))
+        ingest(http, b, w.merchant(), w.arrived(), fx, "while A's connection is silent");
+        assertThat(Scrape.value(a, NOTICES))
             .as("carried by a head notice")
             .isGreaterThan(noticesBefore);
 
         proxy.forward();
-        fx.until("A follows B again", ROUND, () -> metric(b.port, followers) == 1);
-        double framesBefore = Scrape.value(a, frames);
-        ingest(http, b, merchant, arrived, fx, "fed again");
-        assertThat(Scrape.value(a, frames)).isGreaterThan(framesBefore);
-        c.close();
+        fx.until("A follows B again", ROUND, () -> metric(b.port, FOLLOWERS) == 1);
+        double framesBefore = Scrape.value(a, FRAMES);
+        ingest(http, b, w.merchant(), w.arrived(), fx, "fed again");
+        assertThat(Scrape.value(a, FRAMES)).isGreaterThan(framesBefore);
+        w.client().close();
       } finally {
         b.terminate(Duration.ofSeconds(30));
       }
@@ -199,38 +213,23 @@ class CommitFeedIT {
     GatewayProcess c = GatewayProcess.start(TestGateway.freePort(), "commit-feed-kill-c.log", cEnv);
     try (TestGateway a = TestGateway.start(aEnv);
         StreamFixture fx = new StreamFixture(a, TestServices.redis())) {
-      StreamFixture.TestApp app = fx.app("websocket");
-      String merchant = fx.merchants("kill", 1).get(0);
-      fx.grant(app, merchant);
-      Map<String, JsonObject> arrived = new ConcurrentHashMap<>();
       // the consumer on C, the node that follows both writers in turn
-      StreamClient consumer =
-          fx.connect(
-              app,
-              c.port,
-              (m, events) ->
-                  events.forEach(
-                      e -> arrived.put(((JsonObject) e).getString("eventId"), (JsonObject) e)),
-              m -> {});
-      consumer.autoAck = true;
-      fx.until("assigned on C", ROUND, () -> consumer.assigned().contains(merchant));
-      String followers = "gateway_ingest_commit_followers";
-      fx.until("A and C follow B", ROUND, () -> metric(b.port, followers) == 2);
+      Watched w = watchOne(fx, "kill", c.port);
+      fx.until("A and C follow B", ROUND, () -> metric(b.port, FOLLOWERS) == 2);
       HttpClient http = HttpClient.newHttpClient();
-      String frames = "gateway_ingest_commit_frames_total{outcome=\"received\"}";
 
       String first = UUID.randomUUID().toString();
-      send(http, a.port, merchant, first);
-      fx.until("delivered on C while B writes", ROUND, () -> arrived.containsKey(first));
+      send(http, a.port, w.merchant(), first);
+      fx.until("delivered on C while B writes", ROUND, () -> w.arrived().containsKey(first));
 
       b.kill();
-      fx.until("C follows A once B's lease is gone", ROUND, () -> Scrape.value(a, followers) == 1);
-      double framesBefore = metric(c.port, frames);
+      fx.until("C follows A once B's lease is gone", ROUND, () -> Scrape.value(a, FOLLOWERS) == 1);
+      double framesBefore = metric(c.port, FRAMES);
       String second = UUID.randomUUID().toString();
-      send(http, a.port, merchant, second);
-      fx.until("delivered on C after B died", ROUND, () -> arrived.containsKey(second));
-      assertThat(metric(c.port, frames)).as("fed by A").isGreaterThan(framesBefore);
-      consumer.close();
+      send(http, a.port, w.merchant(), second);
+      fx.until("delivered on C after B died", ROUND, () -> w.arrived().containsKey(second));
+      assertThat(metric(c.port, FRAMES)).as("fed by A").isGreaterThan(framesBefore);
+      w.client().close();
     } finally {
       b.kill();
       c.terminate(Duration.ofSeconds(30));
@@ -238,15 +237,7 @@ class CommitFeedIT {
   }
 
   static void send(HttpClient http, int port, String merchant, String eventId) {
-    HttpResponse<String> r =
-        TestGateway.send(
-            port,
-            http,
-            "POST",
-            "/v1/events",
-            TestGateway.INGEST_TOKEN,
-            Events.batch(List.of(Events.event(merchant, eventId))));
-    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    send(http, port, Events.event(merchant, eventId));
   }
 
   static void ingest(
@@ -257,15 +248,7 @@ class CommitFeedIT {
       StreamFixture fx,
       String when) {
     String eventId = UUID.randomUUID().toString();
-    HttpResponse<String> r =
-        TestGateway.send(
-            b.port,
-            http,
-            "POST",
-            "/v1/events",
-            TestGateway.INGEST_TOKEN,
-            Events.batch(List.of(Events.event(merchant, eventId))));
-    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    send(http, b.port, merchant, eventId);
     fx.until(
         "an event committed on B delivered by A " + when,
         ROUND,

@@ -2,7 +2,6 @@ package io.orderpush.gateway.stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.orderpush.gateway.Events;
 import io.orderpush.gateway.GatewayProcess;
 import io.orderpush.gateway.Scrape;
 import io.orderpush.gateway.TestGateway;
@@ -10,7 +9,6 @@ import io.orderpush.gateway.stream.StreamFixture.TestApp;
 import io.orderpush.persistence.redis.RedisSettings;
 import io.orderpush.persistence.testing.TestServices;
 import java.net.http.HttpClient;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -85,15 +83,7 @@ class HeadNoticesIT {
         String eventId = UUID.randomUUID().toString();
         String merchant = merchants.get(round);
         long sent = System.nanoTime();
-        HttpResponse<String> r =
-            TestGateway.send(
-                b.port,
-                http,
-                "POST",
-                "/v1/events",
-                TestGateway.INGEST_TOKEN,
-                Events.batch(List.of(Events.event(merchant, eventId))));
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        CommitFeedIT.send(http, b.port, merchant, eventId);
         fx.until(
             "an event ingested through B delivered by A (round " + round + ")",
             ROUND,
