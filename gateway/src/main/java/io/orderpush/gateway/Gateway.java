@@ -218,6 +218,7 @@ public final class Gateway {
                         delivery::liveNodes,
                         ingestWriter,
                         delivery,
+                        log.masker().rules().fingerprint(),
                         registry);
                 commitFeed = feed;
                 committer.onCommitted(stored -> delivery.committed(stored, feed.committed(stored)));

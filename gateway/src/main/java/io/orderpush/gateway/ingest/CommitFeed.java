@@ -72,8 +72,22 @@ public final class CommitFeed {
    */
   static final long SILENCE_MS = 3_000;
 
-  /** Sent both ways every tick; frames are longer. */
-  private static final Buffer HEARTBEAT = Buffer.buffer(new byte[] {'H'});
+  /**
+   * Both ends ping every tick and hear the other's pong (answered by Vert.x itself). Pings are
+   * control frames, which may go between the pieces of a fragmented frame: data messages are only
+   * ever written by the committer, so two threads never interleave them.
+   */
+  private static final Buffer PING = Buffer.buffer();
+
+  /**
+   * After a refused or failed upgrade, the next attempt waits this long, doubling up to a minute.
+   */
+  static final long FIRST_RETRY_MS = 1_000;
+
+  static final long MAX_RETRY_MS = 60_000;
+
+  /** The masking rules' fingerprint, sent and compared at the upgrade. */
+  static final String MASKS_HEADER = "X-Orderpush-Masks";
 
   private static final Logger LOG = LoggerFactory.getLogger(CommitFeed.class);
 
@@ -83,6 +97,7 @@ public final class CommitFeed {
   private final List<byte[]> accepted; // key, then those derived from the old secret keys
   private final Supplier<Set<String>> liveNodes;
   private final IngestWriter writer;
+  private final String masks;
   private final Delivery delivery;
   private final Map<String, Follower> followers = new ConcurrentHashMap<>();
   private volatile boolean stopping;
@@ -104,6 +119,7 @@ public final class CommitFeed {
   private final Counter malformed;
   private final Counter refused;
   private final Counter silent;
+  private final Counter masksDiffer;
 
   // The following side: confined to context.
   private Context context;
@@ -112,6 +128,8 @@ public final class CommitFeed {
   private String following; // the writer followed or being connected to
   private WebSocket connection;
   private long heardAt; // when the writer followed was last heard of (nanoTime)
+  private long retryMs = FIRST_RETRY_MS;
+  private long nextAttemptAt = System.nanoTime(); // no attempt before (nanoTime)
   private boolean closed;
 
   public CommitFeed(
@@ -122,6 +140,7 @@ public final class CommitFeed {
       Supplier<Set<String>> liveNodes,
       IngestWriter writer,
       Delivery delivery,
+      String masks,
       MeterRegistry registry) {
     this.vertx = vertx;
     this.nodeId = nodeId;
@@ -133,6 +152,7 @@ public final class CommitFeed {
     this.liveNodes = liveNodes;
     this.writer = writer;
     this.delivery = delivery;
+    this.masks = masks;
     sent = frames(registry, "sent");
     dropped = frames(registry, "dropped_queue_full");
     tooLarge = frames(registry, "too_large");
@@ -140,6 +160,7 @@ public final class CommitFeed {
     malformed = frames(registry, "malformed");
     refused = frames(registry, "follower_refused");
     silent = frames(registry, "connection_silent");
+    masksDiffer = frames(registry, "follower_masks_differ");
     Gauge.builder("gateway.ingest.commit.followers", followers, Map::size)
         .description("nodes following this one's commits (it is, or was, the writer)")
         .register(registry);
@@ -236,6 +257,13 @@ public final class CommitFeed {
       hs.reject(401);
       return;
     }
+    if (!masks.equals(hs.headers().get(MASKS_HEADER))) {
+      // Same cluster, other masking rules (a rolling change of masking.paths): the frames carry
+      // this node's masked renderings, which that node must not send as its own. It reads the log.
+      masksDiffer.increment();
+      hs.reject(409);
+      return;
+    }
     hs.accept()
         .onSuccess(
             ws -> {
@@ -246,14 +274,18 @@ public final class CommitFeed {
               ws.setWriteQueueMaxSize(WRITE_QUEUE_BYTES);
               Follower f = new Follower(ws);
               Follower before = followers.put(follower, f);
+              if (stopping && followers.remove(follower, f)) {
+                ws.close((short) 1001, "stopping");
+                return;
+              }
               if (before != null) {
                 before.ws.close((short) 1000, "replaced");
               }
               LOG.info("node {} follows this node's commits", follower);
               ws.closeHandler(v -> followers.remove(follower, f));
               ws.exceptionHandler(e -> LOG.debug("follower {}: {}", follower, e.toString()));
-              // followers only say they are alive
-              ws.handler(ignored -> f.heardAt = System.nanoTime());
+              ws.pongHandler(pong -> f.heardAt = System.nanoTime());
+              ws.handler(ignored -> {}); // followers send no data
             })
         .onFailure(e -> LOG.warn("follower {}'s upgrade failed: {}", follower, e.toString()));
   }
@@ -309,8 +341,8 @@ public final class CommitFeed {
               LOG.warn("node {} fell silent: no longer fed, it hears head notices", id);
               f.ws.close((short) 1001, "silent");
             }
-          } else if (!f.ws.writeQueueFull()) {
-            f.ws.writeBinaryMessage(HEARTBEAT);
+          } else {
+            f.ws.writePing(PING);
           }
         });
   }
@@ -333,7 +365,7 @@ public final class CommitFeed {
     }
     if (id != null && id.equals(following)) {
       if (connection != null) {
-        connection.writeBinaryMessage(HEARTBEAT);
+        connection.writePing(PING);
       }
       return; // following it already, or connecting
     }
@@ -341,10 +373,11 @@ public final class CommitFeed {
       connection.close((short) 1000, "another writer");
       connection = null;
     }
-    following = id;
-    if (id == null) {
+    if (id == null || System.nanoTime() < nextAttemptAt) {
+      following = null;
       return;
     }
+    following = id;
     URI base = URI.create(target[1]);
     long now = System.currentTimeMillis();
     WebSocketConnectOptions options =
@@ -356,6 +389,7 @@ public final class CommitFeed {
             .setTimeout(5_000)
             .addHeader(NODE_HEADER, nodeId)
             .addHeader(TIME_HEADER, Long.toString(now))
+            .addHeader(MASKS_HEADER, masks)
             .addHeader("Authorization", signature(nodeId, now));
     client
         .connect(options)
@@ -365,6 +399,10 @@ public final class CommitFeed {
                 if (ar.succeeded()) {
                   ar.result().close();
                 } else {
+                  // refused (a key or masking rules that differ) or unreachable: back off, so a
+                  // node that cannot follow never trips the writer's failed-authentication limit
+                  nextAttemptAt = System.nanoTime() + retryMs * 1_000_000;
+                  retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
                   LOG.debug("following node {} failed: {}", id, ar.cause().toString());
                 }
                 if (id.equals(following)) {
@@ -374,14 +412,17 @@ public final class CommitFeed {
               }
               WebSocket ws = ar.result();
               connection = ws;
+              retryMs = FIRST_RETRY_MS;
               heardAt = System.nanoTime();
               LOG.info("following the commits of node {}", id);
+              ws.pongHandler(pong -> heardAt = System.nanoTime());
               ws.binaryMessageHandler(
                   frame -> {
                     heardAt = System.nanoTime();
-                    if (frame.length() > 1) {
-                      onFrame(frame);
-                    }
+                    // one frame at a time: the rest waits in the socket, and past the writer's
+                    // queue limit it sends notices instead
+                    ws.pause();
+                    onFrame(frame).onComplete(done -> ws.resume());
                   });
               ws.closeHandler(
                   v -> {
@@ -394,8 +435,8 @@ public final class CommitFeed {
             });
   }
 
-  private void onFrame(Buffer frame) {
-    delivery
+  private Future<Void> onFrame(Buffer frame) {
+    return delivery
         .committedElsewhere(frame)
         .onSuccess(v -> received.increment())
         .onFailure(

@@ -15,7 +15,15 @@ class CommitFeedTest {
 
   CommitFeed feed(String nodeId, byte[] secretKey, byte[]... oldKeys) {
     return new CommitFeed(
-        vertx, nodeId, secretKey, List.of(oldKeys), Set::of, null, null, new SimpleMeterRegistry());
+        vertx,
+        nodeId,
+        secretKey,
+        List.of(oldKeys),
+        Set::of,
+        null,
+        null,
+        "m1-test",
+        new SimpleMeterRegistry());
   }
 
   @AfterEach

@@ -198,6 +198,34 @@ class CommitFeedIT {
   }
 
   @Test
+  void shouldNotFeedANodeWhoseMaskingRulesDifferAndStillDeliverThroughIt() throws Exception {
+    String suffix = UUID.randomUUID().toString().substring(0, 6);
+    Map<String, String> bEnv = env("feed-a-" + suffix);
+    // B (the writer) masks one path fewer: its masked renderings are not A's to send
+    bEnv.put("GATEWAY_MASKING_PATHS", "buyer.nick,buyer.phone");
+    GatewayProcess b =
+        GatewayProcess.start(TestGateway.freePort(), "commit-feed-masks-b.log", bEnv);
+    try (TestGateway a = TestGateway.start(env("feed-b-" + suffix));
+        StreamFixture fx = new StreamFixture(a, TestServices.redis())) {
+      Watched w = watchOne(fx, "masks", a.port);
+      String masksDiffer = "gateway_ingest_commit_frames_total{outcome=\"follower_masks_differ\"}";
+      fx.until("B refused A as a follower", ROUND, () -> metric(b.port, masksDiffer) >= 1);
+      assertThat(metric(b.port, FOLLOWERS)).isZero();
+      String eventId = UUID.randomUUID().toString();
+      JsonObject event = Events.event(w.merchant(), eventId);
+      event.put("data", new JsonObject().put("buyer", new JsonObject().put("name", PERSONAL)));
+      send(HttpClient.newHttpClient(), b.port, event);
+      fx.until("delivered by A", ROUND, () -> w.arrived().containsKey(eventId));
+      String name =
+          w.arrived().get(eventId).getJsonObject("data").getJsonObject("buyer").getString("name");
+      assertThat(name).as("masked by A's rules, which B's lack").isNotEqualTo(PERSONAL);
+      w.client().close();
+    } finally {
+      b.terminate(Duration.ofSeconds(30));
+    }
+  }
+
+  @Test
   void shouldFollowTheNextWriterWhenTheWriterIsKilled() throws Exception {
     String suffix = UUID.randomUUID().toString().substring(0, 6);
     Map<String, String> fast = new HashMap<>();
