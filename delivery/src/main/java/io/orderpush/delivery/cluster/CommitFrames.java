@@ -23,7 +23,9 @@ import java.util.function.Predicate;
 public final class CommitFrames {
 
   private static final byte MAGIC = 'C';
-  private static final byte VERSION = 1;
+
+  /** The layout's version: a writer only feeds followers that read the same one. */
+  public static final byte VERSION = 1;
 
   private CommitFrames() {}
 

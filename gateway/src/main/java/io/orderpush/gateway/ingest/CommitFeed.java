@@ -86,8 +86,11 @@ public final class CommitFeed {
 
   static final long MAX_RETRY_MS = 60_000;
 
-  /** The masking rules' fingerprint, sent and compared at the upgrade. */
-  static final String MASKS_HEADER = "X-Orderpush-Masks";
+  /**
+   * What the frames must mean the same on both ends, sent and compared at the upgrade: the frames'
+   * layout version and the masking rules' fingerprint ({@code "<version> <fingerprint>"}).
+   */
+  static final String FEED_HEADER = "X-Orderpush-Feed";
 
   private static final Logger LOG = LoggerFactory.getLogger(CommitFeed.class);
 
@@ -152,7 +155,7 @@ public final class CommitFeed {
     this.liveNodes = liveNodes;
     this.writer = writer;
     this.delivery = delivery;
-    this.masks = masks;
+    this.masks = CommitFrames.VERSION + " " + masks;
     sent = frames(registry, "sent");
     dropped = frames(registry, "dropped_queue_full");
     tooLarge = frames(registry, "too_large");
@@ -257,9 +260,10 @@ public final class CommitFeed {
       hs.reject(401);
       return;
     }
-    if (!masks.equals(hs.headers().get(MASKS_HEADER))) {
-      // Same cluster, other masking rules (a rolling change of masking.paths): the frames carry
-      // this node's masked renderings, which that node must not send as its own. It reads the log.
+    if (!masks.equals(hs.headers().get(FEED_HEADER))) {
+      // Same cluster, other masking rules (a rolling change of masking.paths) or another frame
+      // layout (a rolling upgrade): the frames carry this node's masked renderings, which that
+      // node must not send as its own, in a layout it may not read. It reads the log.
       masksDiffer.increment();
       hs.reject(409);
       return;
@@ -389,7 +393,7 @@ public final class CommitFeed {
             .setTimeout(5_000)
             .addHeader(NODE_HEADER, nodeId)
             .addHeader(TIME_HEADER, Long.toString(now))
-            .addHeader(MASKS_HEADER, masks)
+            .addHeader(FEED_HEADER, masks)
             .addHeader("Authorization", signature(nodeId, now));
     client
         .connect(options)
