@@ -182,6 +182,14 @@ public final class Delivery {
   }
 
   /**
+   * Tells the other nodes by head notice of a group committed here whose notice was skipped but
+   * that did not reach every other node whole after all. Any thread.
+   */
+  public void tellOthers(Map<String, List<LoggedEvent>> stored) {
+    heads.committed(stored);
+  }
+
+  /**
    * A commit group another node sent whole ({@code CommitFrames}): wakes the channels delivered
    * here and keeps their events at hand, so caught-up channels send them without reading the log.
    * Fails, changing nothing, on a damaged frame. Any thread.

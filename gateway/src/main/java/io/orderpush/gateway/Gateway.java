@@ -229,12 +229,8 @@ public final class Gateway {
                   .start()
                   .compose(v -> delivery.start())
                   .compose(v -> ingestWriter.start())
-                  .onSuccess(
-                      v -> {
-                        if (commitFeed != null) {
-                          commitFeed.start();
-                        }
-                      })
+                  .compose(
+                      v -> commitFeed == null ? Future.<Void>succeededFuture() : commitFeed.start())
                   .onSuccess(v -> drillProbe.start());
             })
         .compose(

@@ -9,6 +9,7 @@ import io.orderpush.gateway.http.AuthFailureLimiter;
 import io.orderpush.persistence.events.LoggedEvent;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
@@ -125,14 +126,15 @@ public final class CommitFeed {
   private final Counter masksDiffer;
 
   // The following side: confined to context.
-  private Context context;
+  private volatile Context context;
   private WebSocketClient client;
   private long timer = -1;
   private String following; // the writer followed or being connected to
   private WebSocket connection;
   private long heardAt; // when the writer followed was last heard of (nanoTime)
   private long retryMs = FIRST_RETRY_MS;
-  private long nextAttemptAt = System.nanoTime(); // no attempt before (nanoTime)
+  private long nextAttemptAt = System.nanoTime(); // no attempt before (nanoTime)...
+  private String backingOff; // ...to this node; another writer is tried at once
   private boolean closed;
 
   public CommitFeed(
@@ -176,66 +178,100 @@ public final class CommitFeed {
         .register(registry);
   }
 
-  /** Starts following the writer node, checking every second which node that is. */
-  public void start() {
-    context = vertx.getOrCreateContext();
-    context.runOnContext(
-        v -> {
-          client =
-              vertx.createWebSocketClient(
-                  new WebSocketClientOptions()
-                      .setConnectTimeout(5_000)
-                      // a connection given up as silent is not waited for: its close handshake
-                      // may never come back
-                      .setClosingTimeout(1)
-                      .setMaxFrameSize(MAX_FRAME_BYTES + 1024)
-                      .setMaxMessageSize(MAX_FRAME_BYTES + 1024));
-          timer =
-              vertx.setPeriodic(
-                  0,
-                  TICK_MS,
-                  id -> {
-                    keepFollowersAlive();
-                    follow();
+  /**
+   * Starts following the writer node, checking every second which node that is, on a context of its
+   * own (a verticle's): frames are encoded and written there, off the committer's way to its
+   * answers, in commit order.
+   */
+  public Future<Void> start() {
+    Context[] own = new Context[1];
+    return vertx
+        .deployVerticle(
+            new VerticleBase() {
+              @Override
+              public Future<?> start() {
+                own[0] = context;
+                return Future.succeededFuture();
+              }
+            })
+        .map(
+            id -> {
+              context = own[0];
+              context.runOnContext(
+                  v -> {
+                    client =
+                        vertx.createWebSocketClient(
+                            new WebSocketClientOptions()
+                                .setConnectTimeout(5_000)
+                                // a connection given up as silent is not waited for: its close
+                                // handshake may never come back
+                                .setClosingTimeout(1)
+                                .setMaxFrameSize(MAX_FRAME_BYTES + 1024)
+                                .setMaxMessageSize(MAX_FRAME_BYTES + 1024));
+                    timer =
+                        vertx.setPeriodic(
+                            0,
+                            TICK_MS,
+                            t -> {
+                              keepFollowersAlive();
+                              follow();
+                            });
                   });
-        });
+              return null;
+            });
   }
 
   // ---- the writer's side
 
   /**
-   * Sends a committed group to the followers. Any thread.
+   * Sends a committed group to the followers, on the feed's context. Any thread.
    *
-   * @return whether every other live node was sent it (then no head notice is needed)
+   * @return whether every other live node follows with room in its queue (then no head notice is
+   *     needed: should the group still not reach one of them whole, the notice goes out from here)
    */
   public boolean committed(Map<String, List<LoggedEvent>> stored) {
-    if (followers.isEmpty()) {
+    Context own = context;
+    if (followers.isEmpty() || own == null) {
       return false;
     }
+    boolean fed = allFollowWithRoom();
+    own.runOnContext(v -> send(stored, fed));
+    return fed;
+  }
+
+  private boolean allFollowWithRoom() {
+    for (String id : liveNodes.get()) {
+      if (!id.equals(nodeId)) {
+        Follower f = followers.get(id);
+        if (f == null || f.ws.writeQueueFull()) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  /** Feed context only: frames and pings are written from here alone, in commit order. */
+  private void send(Map<String, List<LoggedEvent>> stored, boolean noticeSkipped) {
     CommitFrames.Split split = CommitFrames.encodeSplit(nodeId, stored, MAX_FRAME_BYTES);
-    if (!split.whole()) {
+    boolean whole = split.whole();
+    if (!whole) {
       tooLarge.increment();
     }
-    boolean all = split.whole();
     for (Follower f : followers.values()) {
       for (Buffer frame : split.frames()) {
         if (f.ws.writeQueueFull()) {
           dropped.increment();
-          all = false;
+          whole = false;
         } else {
           f.ws.writeBinaryMessage(frame);
           sent.increment();
         }
       }
     }
-    // Every other live node must be a follower: a follower that joins meanwhile only gets a notice
-    // too many.
-    for (String id : liveNodes.get()) {
-      if (!id.equals(nodeId) && !followers.containsKey(id)) {
-        return false;
-      }
+    if (noticeSkipped && !(whole && allFollowWithRoom())) {
+      delivery.tellOthers(stored);
     }
-    return all;
   }
 
   /**
@@ -377,7 +413,7 @@ public final class CommitFeed {
       connection.close((short) 1000, "another writer");
       connection = null;
     }
-    if (id == null || System.nanoTime() < nextAttemptAt) {
+    if (id == null || id.equals(backingOff) && System.nanoTime() < nextAttemptAt) {
       following = null;
       return;
     }
@@ -405,6 +441,10 @@ public final class CommitFeed {
                 } else {
                   // refused (a key or masking rules that differ) or unreachable: back off, so a
                   // node that cannot follow never trips the writer's failed-authentication limit
+                  if (!id.equals(backingOff)) {
+                    backingOff = id;
+                    retryMs = FIRST_RETRY_MS;
+                  }
                   nextAttemptAt = System.nanoTime() + retryMs * 1_000_000;
                   retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
                   LOG.debug("following node {} failed: {}", id, ar.cause().toString());
@@ -416,6 +456,7 @@ public final class CommitFeed {
               }
               WebSocket ws = ar.result();
               connection = ws;
+              backingOff = null;
               retryMs = FIRST_RETRY_MS;
               heardAt = System.nanoTime();
               LOG.info("following the commits of node {}", id);
