@@ -47,18 +47,30 @@ import org.slf4j.LoggerFactory;
  * from the log, so a frame lost with a connection costs at most the reconcile interval of latency,
  * never an event.
  *
- * <p>The followers prove they are nodes of the cluster with an HMAC of their node id and the time,
- * keyed by a key derived from the secret key every node already shares ({@code secret.key}); the
- * frames hold personal data, so nothing else may follow. Bounded: frames are at most {@link
- * #MAX_FRAME_BYTES} (a larger group goes out as several, each of whole merchants; a merchant whose
- * events in one group exceed it alone is not sent), and a follower whose connection holds {@link
- * #WRITE_QUEUE_BYTES} unsent gets no more frames until it drains (it hears notices meanwhile).
+ * <p>Both ends prove they hold the cluster's key, derived from the secret key every node already
+ * shares ({@code secret.key}): the frames hold personal data, so nothing else may follow, and they
+ * are delivered as committed events, so nothing else may feed them. A follower's upgrade carries an
+ * HMAC of its node id, the writer it means, the time and a fresh nonce; the writer takes each nonce
+ * once (a captured upgrade cannot be replayed, to it or to another node), and its first message is
+ * an HMAC of the nonce and both ids, without which the follower takes no frame. Bounded: frames are
+ * at most {@link #MAX_FRAME_BYTES} (a larger group goes out as several, each of whole merchants; a
+ * merchant whose events in one group exceed it alone is not sent), and a follower whose connection
+ * holds {@link #WRITE_QUEUE_BYTES} unsent gets no more frames until it drains (it hears notices
+ * meanwhile).
  */
 public final class CommitFeed {
 
   public static final String PATH = "/internal/v1/commits";
   static final String NODE_HEADER = "X-Orderpush-Node";
   static final String TIME_HEADER = "X-Orderpush-Node-Time";
+  static final String NONCE_HEADER = "X-Orderpush-Node-Nonce";
+
+  /** The writer's first message on a feed connection: {@code proof <base64url HMAC>}. */
+  static final String PROOF_PREFIX = "proof ";
+
+  /** Nonces taken within the clock skew, at most: more valid upgrades than that are refused. */
+  static final int MAX_NONCES = 4096;
+
   static final int MAX_FRAME_BYTES = 4 * 1024 * 1024;
   static final int WRITE_QUEUE_BYTES = 8 * 1024 * 1024;
   static final long CLOCK_SKEW_MS = 60_000;
@@ -104,6 +116,11 @@ public final class CommitFeed {
   private final String masks;
   private final Delivery delivery;
   private final Map<String, Follower> followers = new ConcurrentHashMap<>();
+
+  /** Nonces of accepted upgrades, and when they were taken (ms): each is taken once. */
+  private final Map<String, Long> nonces = new ConcurrentHashMap<>();
+
+  private final java.security.SecureRandom random = new java.security.SecureRandom();
   private volatile boolean stopping;
 
   /** A node following this one, and when it was last heard of (any message). */
@@ -124,6 +141,8 @@ public final class CommitFeed {
   private final Counter refused;
   private final Counter silent;
   private final Counter masksDiffer;
+  private final Counter replayed;
+  private final Counter unproven;
 
   // The following side: confined to context.
   private volatile Context context;
@@ -131,7 +150,9 @@ public final class CommitFeed {
   private long timer = -1;
   private String following; // the writer followed or being connected to
   private WebSocket connection;
+  private boolean proven; // the writer followed proved it holds the key: its frames are taken
   private long heardAt; // when the writer followed was last heard of (nanoTime)
+  private long connectedAt; // when that connection was made (nanoTime)
   private long retryMs = FIRST_RETRY_MS;
   private long nextAttemptAt = System.nanoTime(); // no attempt before (nanoTime)...
   private String backingOff; // ...to this node; another writer is tried at once
@@ -166,6 +187,8 @@ public final class CommitFeed {
     refused = frames(registry, "follower_refused");
     silent = frames(registry, "connection_silent");
     masksDiffer = frames(registry, "follower_masks_differ");
+    replayed = frames(registry, "follower_replayed");
+    unproven = frames(registry, "writer_unproven");
     Gauge.builder("gateway.ingest.commit.followers", followers, Map::size)
         .description("nodes following this one's commits (it is, or was, the writer)")
         .register(registry);
@@ -289,11 +312,24 @@ public final class CommitFeed {
     }
     String follower = hs.headers().get(NODE_HEADER);
     String time = hs.headers().get(TIME_HEADER);
+    String nonce = hs.headers().get(NONCE_HEADER);
     String auth = hs.headers().get("Authorization");
-    if (!valid(follower, time, auth, System.currentTimeMillis())) {
+    long now = System.currentTimeMillis();
+    byte[] signedWith = verify(follower, time, nonce, auth, now);
+    if (signedWith == null) {
       refused.increment();
       limiter.failed(hs.remoteAddress(), "node");
       hs.reject(401);
+      return;
+    }
+    int taken = take(nonce, now);
+    if (taken != 0) {
+      // a replayed upgrade: someone who saw one on the wire, not a node
+      (taken > 0 ? replayed : refused).increment();
+      if (taken > 0) {
+        limiter.failed(hs.remoteAddress(), "node");
+      }
+      hs.reject(taken > 0 ? 401 : 429);
       return;
     }
     if (!masks.equals(hs.headers().get(FEED_HEADER))) {
@@ -312,6 +348,8 @@ public final class CommitFeed {
                 return;
               }
               ws.setWriteQueueMaxSize(WRITE_QUEUE_BYTES);
+              // first, before any frame can be written to it (frames go to followers only)
+              ws.writeTextMessage(PROOF_PREFIX + proof(signedWith, nodeId, follower, nonce));
               Follower f = new Follower(ws);
               Follower before = followers.put(follower, f);
               if (stopping && followers.remove(follower, f)) {
@@ -330,44 +368,99 @@ public final class CommitFeed {
         .onFailure(e -> LOG.warn("follower {}'s upgrade failed: {}", follower, e.toString()));
   }
 
-  boolean valid(String follower, String time, String auth, long now) {
-    if (follower == null || time == null || auth == null || !auth.startsWith("Node ")) {
-      return false;
+  /**
+   * The key among those accepted that signed this upgrade to this node, or null when none did, it
+   * is too old or too far ahead, or it names this node as the follower.
+   */
+  byte[] verify(String follower, String time, String nonce, String auth, long now) {
+    if (follower == null
+        || time == null
+        || nonce == null
+        || auth == null
+        || !auth.startsWith("Node ")
+        || !NONCE.matcher(nonce).matches()) {
+      return null;
     }
     long at;
     try {
       at = Long.parseLong(time);
     } catch (NumberFormatException e) {
-      return false;
+      return null;
     }
     if (Math.abs(now - at) > CLOCK_SKEW_MS || follower.equals(nodeId)) {
-      return false;
+      return null;
     }
     byte[] given;
     try {
       given = Base64.getUrlDecoder().decode(auth.substring(5).trim());
     } catch (IllegalArgumentException e) {
-      return false;
+      return null;
     }
     for (byte[] k : accepted) {
-      if (MessageDigest.isEqual(given, hmac(k, follower + "\n" + time))) {
-        return true;
+      if (MessageDigest.isEqual(given, hmac(k, signed(follower, nodeId, time, nonce)))) {
+        return k;
       }
     }
-    return false;
+    return null;
+  }
+
+  private static final java.util.regex.Pattern NONCE =
+      java.util.regex.Pattern.compile("[A-Za-z0-9_-]{16,64}");
+
+  /**
+   * Takes a validly signed upgrade's nonce: 0 when it is new, 1 when it was taken before (within
+   * the clock skew, after which its signature is too old anyway), -1 when {@link #MAX_NONCES} are
+   * held.
+   */
+  int take(String nonce, long now) {
+    if (nonces.size() >= MAX_NONCES) {
+      nonces.values().removeIf(at -> now - at > 2 * CLOCK_SKEW_MS);
+      if (nonces.size() >= MAX_NONCES) {
+        return -1;
+      }
+    }
+    return nonces.putIfAbsent(nonce, now) == null ? 0 : 1;
+  }
+
+  /** What a follower signs: its id, the writer it means, the time and its nonce. */
+  private static String signed(String follower, String writer, String time, String nonce) {
+    return "follow\n" + follower + "\n" + writer + "\n" + time + "\n" + nonce;
+  }
+
+  /** What the writer answers a follower with, signed by the key that follower signed with. */
+  static String proof(byte[] key, String writer, String follower, String nonce) {
+    return Base64.getUrlEncoder()
+        .withoutPadding()
+        .encodeToString(hmac(key, "feed\n" + writer + "\n" + follower + "\n" + nonce));
   }
 
   /**
    * The feed's own key: nodes sign with the one of their secret key, and during a rotation of it
    * (docs/operations.md) the writer also takes those of its old keys.
    */
-  private static byte[] derive(byte[] secretKey) {
+  static byte[] derive(byte[] secretKey) {
     return hmac(secretKey, "orderpush commit feed v1");
   }
 
-  String signature(String follower, long time) {
+  String signature(String follower, String writer, long time, String nonce) {
     return "Node "
-        + Base64.getUrlEncoder().withoutPadding().encodeToString(hmac(key, follower + "\n" + time));
+        + Base64.getUrlEncoder()
+            .withoutPadding()
+            .encodeToString(hmac(key, signed(follower, writer, Long.toString(time), nonce)));
+  }
+
+  /** Whether {@code message}, the first of writer {@code writer}, proves it holds the key. */
+  boolean proves(String message, String writer, String nonce) {
+    return message.startsWith(PROOF_PREFIX)
+        && MessageDigest.isEqual(
+            message.substring(PROOF_PREFIX.length()).getBytes(StandardCharsets.US_ASCII),
+            proof(key, writer, nodeId, nonce).getBytes(StandardCharsets.US_ASCII));
+  }
+
+  String nonce() {
+    byte[] b = new byte[18];
+    random.nextBytes(b);
+    return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
   }
 
   /** Drops followers silent for {@link #SILENCE_MS} (they get notices again), greets the rest. */
@@ -403,6 +496,9 @@ public final class CommitFeed {
       connection = null;
       following = null;
     }
+    if (connection != null && !proven && System.nanoTime() - connectedAt > SILENCE_MS * 1_000_000) {
+      refuseWriter(connection, following, "sent no proof that it holds the cluster's key");
+    }
     if (id != null && id.equals(following)) {
       if (connection != null) {
         connection.writePing(PING);
@@ -420,6 +516,7 @@ public final class CommitFeed {
     following = id;
     URI base = URI.create(target[1]);
     long now = System.currentTimeMillis();
+    String nonce = nonce();
     WebSocketConnectOptions options =
         new WebSocketConnectOptions()
             .setHost(base.getHost())
@@ -429,8 +526,9 @@ public final class CommitFeed {
             .setTimeout(5_000)
             .addHeader(NODE_HEADER, nodeId)
             .addHeader(TIME_HEADER, Long.toString(now))
+            .addHeader(NONCE_HEADER, nonce)
             .addHeader(FEED_HEADER, masks)
-            .addHeader("Authorization", signature(nodeId, now));
+            .addHeader("Authorization", signature(nodeId, id, now, nonce));
     client
         .connect(options)
         .onComplete(
@@ -441,12 +539,7 @@ public final class CommitFeed {
                 } else {
                   // refused (a key or masking rules that differ) or unreachable: back off, so a
                   // node that cannot follow never trips the writer's failed-authentication limit
-                  if (!id.equals(backingOff)) {
-                    backingOff = id;
-                    retryMs = FIRST_RETRY_MS;
-                  }
-                  nextAttemptAt = System.nanoTime() + retryMs * 1_000_000;
-                  retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
+                  backOff(id);
                   LOG.debug("following node {} failed: {}", id, ar.cause().toString());
                 }
                 if (id.equals(following)) {
@@ -456,13 +549,33 @@ public final class CommitFeed {
               }
               WebSocket ws = ar.result();
               connection = ws;
-              backingOff = null;
-              retryMs = FIRST_RETRY_MS;
+              proven = false;
               heardAt = System.nanoTime();
-              LOG.info("following the commits of node {}", id);
+              connectedAt = heardAt;
               ws.pongHandler(pong -> heardAt = System.nanoTime());
+              ws.textMessageHandler(
+                  message -> {
+                    if (connection != ws) {
+                      return;
+                    }
+                    if (proven || !proves(message, id, nonce)) {
+                      refuseWriter(ws, id, "answered with a wrong proof");
+                      return;
+                    }
+                    proven = true;
+                    backingOff = null;
+                    retryMs = FIRST_RETRY_MS;
+                    LOG.info("following the commits of node {}", id);
+                  });
               ws.binaryMessageHandler(
                   frame -> {
+                    if (connection != ws) {
+                      return;
+                    }
+                    if (!proven) {
+                      refuseWriter(ws, id, "sent frames before proving it holds the cluster's key");
+                      return;
+                    }
                     heardAt = System.nanoTime();
                     // one frame at a time: the rest waits in the socket, and past the writer's
                     // queue limit it sends notices instead
@@ -478,6 +591,32 @@ public final class CommitFeed {
                   });
               ws.exceptionHandler(e -> LOG.debug("following node {}: {}", id, e.toString()));
             });
+  }
+
+  /**
+   * The node followed as the writer did not prove it holds the cluster's key: nothing it sent is
+   * taken, the connection is closed and the next attempt backs off (meanwhile head notices and the
+   * log serve). Feed context only.
+   */
+  private void refuseWriter(WebSocket ws, String id, String why) {
+    unproven.increment();
+    LOG.warn("node {} at the writer's address {}: not followed", id, why);
+    if (connection == ws) {
+      connection = null;
+      following = null;
+    }
+    ws.close((short) 1008, "unproven");
+    backOff(id);
+  }
+
+  /** The next attempt to follow {@code id} waits, from 1 s, doubling up to a minute. */
+  private void backOff(String id) {
+    if (!id.equals(backingOff)) {
+      backingOff = id;
+      retryMs = FIRST_RETRY_MS;
+    }
+    nextAttemptAt = System.nanoTime() + retryMs * 1_000_000;
+    retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
   }
 
   private Future<Void> onFrame(Buffer frame) {

@@ -32,32 +32,91 @@ class CommitFeedTest {
   }
 
   @Test
-  void shouldAcceptOnlyASignatureMadeWithTheSameSecretKeyForThatNodeAndTime() {
+  void shouldAcceptOnlyASignatureMadeWithTheSameKeyForThatNodeWriterTimeAndNonce() {
     byte[] key = new byte[32];
     CommitFeed writer = feed("w", key);
     CommitFeed follower = feed("f", key);
     long now = 1_800_000_000_000L;
-    String signed = follower.signature("f", now);
-    assertThat(writer.valid("f", "" + now, signed, now)).isTrue();
-    assertThat(writer.valid("f", "" + now, signed, now + CommitFeed.CLOCK_SKEW_MS)).isTrue();
+    String nonce = follower.nonce();
+    String signed = follower.signature("f", "w", now, nonce);
+    assertThat(writer.verify("f", "" + now, nonce, signed, now)).isNotNull();
+    assertThat(writer.verify("f", "" + now, nonce, signed, now + CommitFeed.CLOCK_SKEW_MS))
+        .isNotNull();
 
-    assertThat(writer.valid("f", "" + now, signed, now + CommitFeed.CLOCK_SKEW_MS + 1))
+    assertThat(writer.verify("f", "" + now, nonce, signed, now + CommitFeed.CLOCK_SKEW_MS + 1))
         .as("too old")
-        .isFalse();
-    assertThat(writer.valid("g", "" + now, signed, now)).as("another node's name").isFalse();
-    assertThat(writer.valid("f", "" + (now + 1), signed, now)).as("another time").isFalse();
+        .isNull();
+    assertThat(writer.verify("g", "" + now, nonce, signed, now)).as("another node's name").isNull();
+    assertThat(writer.verify("f", "" + (now + 1), nonce, signed, now)).as("another time").isNull();
+    assertThat(writer.verify("f", "" + now, follower.nonce(), signed, now))
+        .as("another nonce")
+        .isNull();
+    assertThat(feed("v", key).verify("f", "" + now, nonce, signed, now))
+        .as("made for another writer")
+        .isNull();
     byte[] other = new byte[32];
     other[0] = 1;
-    assertThat(writer.valid("f", "" + now, feed("f", other).signature("f", now), now))
+    assertThat(
+            writer.verify(
+                "f", "" + now, nonce, feed("f", other).signature("f", "w", now, nonce), now))
         .as("another cluster's key")
-        .isFalse();
-    assertThat(writer.valid("w", "" + now, writer.signature("w", now), now))
+        .isNull();
+    assertThat(writer.verify("w", "" + now, nonce, writer.signature("w", "w", now, nonce), now))
         .as("its own name")
+        .isNull();
+    assertThat(writer.verify("f", "soon", nonce, signed, now)).isNull();
+    assertThat(writer.verify("f", "" + now, nonce, "Node !!!", now)).isNull();
+    assertThat(writer.verify("f", "" + now, nonce, signed.substring(5), now)).isNull();
+    assertThat(writer.verify(null, "" + now, nonce, signed, now)).isNull();
+    assertThat(writer.verify("f", "" + now, null, signed, now)).isNull();
+    assertThat(
+            writer.verify("f", "" + now, "short", follower.signature("f", "w", now, "short"), now))
+        .as("a nonce too short to be random")
+        .isNull();
+  }
+
+  @Test
+  void shouldTakeEachNonceOnceAndBoundHowManyItHolds() {
+    CommitFeed writer = feed("w", new byte[32]);
+    long now = 1_800_000_000_000L;
+    String nonce = writer.nonce();
+    assertThat(writer.take(nonce, now)).isZero();
+    assertThat(writer.take(nonce, now + 1)).as("replayed").isEqualTo(1);
+    for (int i = 1; i < CommitFeed.MAX_NONCES; i++) {
+      assertThat(writer.take(writer.nonce(), now)).isZero();
+    }
+    assertThat(writer.take(writer.nonce(), now)).as("full").isEqualTo(-1);
+    assertThat(writer.take(nonce, now + 2 * CommitFeed.CLOCK_SKEW_MS + 1))
+        .as("past twice the skew the old ones are let go (their signatures are too old)")
+        .isZero();
+  }
+
+  @Test
+  void shouldTakeOnlyTheWritersProofOfThatNonceAndPair() {
+    byte[] key = new byte[32];
+    CommitFeed follower = feed("f", key);
+    String nonce = follower.nonce();
+    String proof = CommitFeed.PROOF_PREFIX + CommitFeed.proof(key(key), "w", "f", nonce);
+    assertThat(follower.proves(proof, "w", nonce)).isTrue();
+    assertThat(follower.proves(proof, "v", nonce)).as("another writer").isFalse();
+    assertThat(follower.proves(proof, "w", follower.nonce())).as("another nonce").isFalse();
+    byte[] other = new byte[32];
+    other[0] = 1;
+    assertThat(
+            follower.proves(
+                CommitFeed.PROOF_PREFIX + CommitFeed.proof(key(other), "w", "f", nonce),
+                "w",
+                nonce))
+        .as("another key")
         .isFalse();
-    assertThat(writer.valid("f", "soon", signed, now)).isFalse();
-    assertThat(writer.valid("f", "" + now, "Node !!!", now)).isFalse();
-    assertThat(writer.valid("f", "" + now, signed.substring(5), now)).isFalse();
-    assertThat(writer.valid(null, "" + now, signed, now)).isFalse();
+    assertThat(follower.proves(proof.substring(CommitFeed.PROOF_PREFIX.length()), "w", nonce))
+        .isFalse();
+    assertThat(follower.proves("proof ", "w", nonce)).isFalse();
+  }
+
+  /** The feed key the writer signs its proof with, derived from the secret key. */
+  static byte[] key(byte[] secretKey) {
+    return CommitFeed.derive(secretKey);
   }
 
   @Test
@@ -66,8 +125,11 @@ class CommitFeedTest {
     byte[] next = new byte[32];
     next[31] = 7;
     long now = 1_800_000_000_000L;
-    String signedWithNext = feed("f", next).signature("f", now);
-    assertThat(feed("w", current, next).valid("f", "" + now, signedWithNext, now)).isTrue();
-    assertThat(feed("w", current).valid("f", "" + now, signedWithNext, now)).isFalse();
+    CommitFeed follower = feed("f", next);
+    String nonce = follower.nonce();
+    String signedWithNext = follower.signature("f", "w", now, nonce);
+    byte[] used = feed("w", current, next).verify("f", "" + now, nonce, signedWithNext, now);
+    assertThat(used).as("the key the writer proves itself with").isEqualTo(key(next));
+    assertThat(feed("w", current).verify("f", "" + now, nonce, signedWithNext, now)).isNull();
   }
 }

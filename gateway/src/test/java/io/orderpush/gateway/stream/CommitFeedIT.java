@@ -3,11 +3,15 @@ package io.orderpush.gateway.stream;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.orderpush.delivery.cluster.CommitFrames;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.GatewayProcess;
 import io.orderpush.gateway.Scrape;
 import io.orderpush.gateway.TestGateway;
+import io.orderpush.gateway.ingest.FeedSigner;
 import io.orderpush.gateway.testing.TcpProxy;
+import io.orderpush.persistence.events.EventJson;
+import io.orderpush.persistence.events.LoggedEvent;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
@@ -21,8 +25,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -319,5 +326,163 @@ class CommitFeedIT {
           .isEqualTo(attempts.size());
       assertThat(Scrape.value(a, "gateway_ingest_commit_followers")).isZero();
     }
+  }
+
+  @Test
+  void shouldTakeEachSignedUpgradeOnceAndProveItselfToTheFollower() throws Exception {
+    String writer = "feed-w-" + UUID.randomUUID().toString().substring(0, 6);
+    try (TestGateway a = TestGateway.start(env(writer))) {
+      URI uri = URI.create("ws://127.0.0.1:" + a.port + "/internal/v1/commits");
+      FeedSigner node = new FeedSigner(new byte[32], "feed-f");
+      String nonce = node.nonce();
+      Map<String, String> headers = node.upgrade(writer, System.currentTimeMillis(), nonce);
+      CompletableFuture<String> first = new CompletableFuture<>();
+      WebSocket.Builder builder = HttpClient.newHttpClient().newWebSocketBuilder();
+      headers.forEach(builder::header);
+      WebSocket ws =
+          builder
+              .buildAsync(
+                  uri,
+                  new WebSocket.Listener() {
+                    final StringBuilder text = new StringBuilder();
+
+                    @Override
+                    public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
+                      text.append(data);
+                      if (last) {
+                        first.complete(text.toString());
+                      }
+                      w.request(1);
+                      return null;
+                    }
+                  })
+              .get(10, TimeUnit.SECONDS);
+      assertThat(node.proves(first.get(10, TimeUnit.SECONDS), writer, nonce))
+          .as("the writer's first message proves it holds the key, for this nonce")
+          .isTrue();
+      ws.abort();
+
+      assertUpgradeRefused(uri, headers, 401, "the same upgrade again");
+      assertUpgradeRefused(
+          uri,
+          node.upgrade("feed-other", System.currentTimeMillis(), node.nonce()),
+          401,
+          "an upgrade signed for another node");
+      assertThat(
+              Scrape.value(a, "gateway_ingest_commit_frames_total{outcome=\"follower_replayed\"}"))
+          .isEqualTo(1);
+      assertThat(
+              Scrape.value(a, "gateway_ingest_commit_frames_total{outcome=\"follower_refused\"}"))
+          .isEqualTo(1);
+    }
+  }
+
+  static void assertUpgradeRefused(URI uri, Map<String, String> headers, int status, String what) {
+    WebSocket.Builder builder = HttpClient.newHttpClient().newWebSocketBuilder();
+    headers.forEach(builder::header);
+    assertThatThrownBy(
+            () -> builder.buildAsync(uri, new WebSocket.Listener() {}).get(10, TimeUnit.SECONDS))
+        .as(what)
+        .hasCauseInstanceOf(WebSocketHandshakeException.class)
+        .satisfies(
+            e ->
+                assertThat(((WebSocketHandshakeException) e.getCause()).getResponse().statusCode())
+                    .as(what)
+                    .isEqualTo(status));
+  }
+
+  /**
+   * Whoever answers at the writer's address (its advertise URL here, as a forged address in Redis
+   * would) and cannot prove it holds the cluster's key feeds nothing: its frames would be delivered
+   * as committed events. It sends a wrong proof and then, every 100 ms, a frame with an event of
+   * the watched merchant at seq 1.
+   */
+  @Test
+  void shouldTakeNoFrameFromANodeAtTheWritersAddressThatCannotProveItHoldsTheKey()
+      throws Exception {
+    String suffix = UUID.randomUUID().toString().substring(0, 6);
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    AtomicInteger upgrades = new AtomicInteger();
+    AtomicInteger open = new AtomicInteger();
+    AtomicInteger fed = new AtomicInteger(); // forged frames written
+    Map<String, String> watchedMerchant = new ConcurrentHashMap<>();
+    String forgedId = "forged-" + suffix;
+    io.vertx.core.http.HttpServer rogue =
+        vertx
+            .createHttpServer()
+            .webSocketHandler(
+                ws -> {
+                  upgrades.incrementAndGet();
+                  open.incrementAndGet();
+                  ws.writeTextMessage("proof " + "A".repeat(43));
+                  long timer =
+                      vertx.setPeriodic(
+                          0,
+                          100,
+                          t -> {
+                            String m = watchedMerchant.get("m");
+                            if (m != null) {
+                              ws.writeBinaryMessage(forgedFrame("feed-a-" + suffix, m, forgedId));
+                              fed.incrementAndGet();
+                            }
+                          });
+                  ws.closeHandler(
+                      v -> {
+                        open.decrementAndGet();
+                        vertx.cancelTimer(timer);
+                      });
+                  ws.exceptionHandler(e -> {});
+                })
+            .listen(0, "127.0.0.1")
+            .toCompletionStage()
+            .toCompletableFuture()
+            .get(10, TimeUnit.SECONDS);
+    Map<String, String> writerEnv = env("feed-a-" + suffix);
+    writerEnv.put("GATEWAY_NODE_ADVERTISE_URL", "http://127.0.0.1:" + rogue.actualPort());
+    GatewayProcess a = GatewayProcess.start(TestGateway.freePort(), "commit-feed-a.log", writerEnv);
+    try (TestGateway b = TestGateway.start(env("feed-b-" + suffix));
+        StreamFixture fx = new StreamFixture(b, TestServices.redis())) {
+      Watched w = watchOne(fx, "rogue", b.port);
+      watchedMerchant.put("m", w.merchant());
+      String unproven = "gateway_ingest_commit_frames_total{outcome=\"writer_unproven\"}";
+      // Either B is still connected to it and has been sent frames of its merchant, now claimed,
+      // or B closed every connection to it: only then is the real event sent.
+      fx.until(
+          "B fed frames of its claimed merchant, or refusing the node at A's address",
+          ROUND,
+          () -> fed.get() >= 3 || (Scrape.value(b, unproven) >= 1 && open.get() == 0));
+
+      String eventId = UUID.randomUUID().toString();
+      send(HttpClient.newHttpClient(), a.port, Events.event(w.merchant(), eventId));
+      fx.until("an event of the merchant delivered by B", ROUND, () -> !w.arrived().isEmpty());
+      assertThat(w.arrived()).as("what the node at A's address fed").doesNotContainKey(forgedId);
+      fx.until(
+          "the event committed on A delivered by B, from the log",
+          ROUND,
+          () -> w.arrived().containsKey(eventId));
+      assertThat(upgrades.get()).as("B tried to follow the node at A's address").isPositive();
+      assertThat(Scrape.value(b, unproven)).isGreaterThanOrEqualTo(1);
+      assertThat(w.arrived().get(eventId).getLong("seq")).isEqualTo(1);
+      assertThat(Scrape.value(b, "gateway_ingest_commit_frames_total{outcome=\"received\"}"))
+          .isZero();
+      w.client().close();
+    } finally {
+      a.terminate(Duration.ofSeconds(30));
+      vertx.close();
+    }
+  }
+
+  /**
+   * A well-formed frame of one event at seq 1 for {@code merchant}: what only a writer may send.
+   */
+  static io.vertx.core.buffer.Buffer forgedFrame(String origin, String merchant, String eventId) {
+    String line =
+        EventJson.line(
+            1,
+            EventJson.afterSeq(java.time.Instant.now()),
+            EventJson.tail(
+                eventId, "o-forged", "order.created", "2026-11-11T00:00:00Z", "{\"forged\":1}"));
+    return CommitFrames.encode(
+        origin, Map.of(merchant, List.of(new LoggedEvent(1, line))), 1 << 20);
   }
 }

@@ -1,0 +1,57 @@
+package io.orderpush.gateway.ingest;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.orderpush.delivery.cluster.CommitFrames;
+import io.orderpush.persistence.masking.MaskRules;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Makes a commit feed upgrade as a node holding {@code secretKey} would, for tests that stand where
+ * a node or an attacker stands: the headers, and the check of the writer's proof.
+ */
+public final class FeedSigner {
+
+  private final CommitFeed feed;
+  private final String nodeId;
+
+  public FeedSigner(byte[] secretKey, String nodeId) {
+    this.nodeId = nodeId;
+    this.feed =
+        new CommitFeed(
+            null,
+            nodeId,
+            secretKey,
+            List.of(),
+            Set::of,
+            null,
+            null,
+            MaskRules.defaults().fingerprint(),
+            new SimpleMeterRegistry());
+  }
+
+  public String nonce() {
+    return feed.nonce();
+  }
+
+  /** The headers of this node's upgrade to {@code writer} at {@code time}, with {@code nonce}. */
+  public Map<String, String> upgrade(String writer, long time, String nonce) {
+    return Map.of(
+        CommitFeed.NODE_HEADER,
+        nodeId,
+        CommitFeed.TIME_HEADER,
+        Long.toString(time),
+        CommitFeed.NONCE_HEADER,
+        nonce,
+        CommitFeed.FEED_HEADER,
+        CommitFrames.VERSION + " " + MaskRules.defaults().fingerprint(),
+        "Authorization",
+        feed.signature(nodeId, writer, time, nonce));
+  }
+
+  /** Whether the writer's first message proves it holds the key. */
+  public boolean proves(String message, String writer, String nonce) {
+    return feed.proves(message, writer, nonce);
+  }
+}
