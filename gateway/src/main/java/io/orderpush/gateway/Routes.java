@@ -74,7 +74,9 @@ final class Routes {
         g.config.forward().enabled()
             ? new io.orderpush.gateway.ingest.IngestForwarder(
                 g.vertx,
-                g.ingestWriter::target,
+                g.ingestWriter::writerNode,
+                // with the commit feed, only a writer that proved it holds the cluster's key
+                g.commitFeed == null ? (id, url) -> true : g.commitFeed::proven,
                 g.config.control().nodeId(),
                 // the writer answers every request within the PostgreSQL client timeout
                 g.config.pg().clientTimeout().plusSeconds(2),

@@ -151,6 +151,10 @@ public final class CommitFeed {
   private String following; // the writer followed or being connected to
   private WebSocket connection;
   private boolean proven; // the writer followed proved it holds the key: its frames are taken
+
+  /** The writer followed and its base URL, once it proved it holds the key; else null. */
+  private volatile String[] provenWriter;
+
   private long heardAt; // when the writer followed was last heard of (nanoTime)
   private long connectedAt; // when that connection was made (nanoTime)
   private long retryMs = FIRST_RETRY_MS;
@@ -495,6 +499,7 @@ public final class CommitFeed {
       connection.close((short) 1001, "silent");
       connection = null;
       following = null;
+      provenWriter = null;
     }
     if (connection != null && !proven && System.nanoTime() - connectedAt > SILENCE_MS * 1_000_000) {
       refuseWriter(connection, following, "sent no proof that it holds the cluster's key");
@@ -508,6 +513,7 @@ public final class CommitFeed {
     if (connection != null) {
       connection.close((short) 1000, "another writer");
       connection = null;
+      provenWriter = null;
     }
     if (id == null || id.equals(backingOff) && System.nanoTime() < nextAttemptAt) {
       following = null;
@@ -550,6 +556,7 @@ public final class CommitFeed {
               WebSocket ws = ar.result();
               connection = ws;
               proven = false;
+              provenWriter = null;
               heardAt = System.nanoTime();
               connectedAt = heardAt;
               ws.pongHandler(pong -> heardAt = System.nanoTime());
@@ -563,6 +570,7 @@ public final class CommitFeed {
                       return;
                     }
                     proven = true;
+                    provenWriter = new String[] {id, target[1]};
                     backingOff = null;
                     retryMs = FIRST_RETRY_MS;
                     LOG.info("following the commits of node {}", id);
@@ -587,6 +595,7 @@ public final class CommitFeed {
                     if (connection == ws) {
                       connection = null;
                       following = null;
+                      provenWriter = null;
                     }
                   });
               ws.exceptionHandler(e -> LOG.debug("following node {}: {}", id, e.toString()));
@@ -604,6 +613,7 @@ public final class CommitFeed {
     if (connection == ws) {
       connection = null;
       following = null;
+      provenWriter = null;
     }
     ws.close((short) 1008, "unproven");
     backOff(id);
@@ -617,6 +627,16 @@ public final class CommitFeed {
     }
     nextAttemptAt = System.nanoTime() + retryMs * 1_000_000;
     retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
+  }
+
+  /**
+   * Whether node {@code id} at {@code url} is the writer this node follows and it proved it holds
+   * the cluster's key: ingest is forwarded only there, so an address forged in Redis gets no
+   * caller's token and no batch. Any thread.
+   */
+  public boolean proven(String id, String url) {
+    String[] w = provenWriter;
+    return w != null && w[0].equals(id) && w[1].equals(url);
   }
 
   private Future<Void> onFrame(Buffer frame) {

@@ -24,10 +24,13 @@ import org.slf4j.LoggerFactory;
  * The writer validates and commits the batch; nothing is parsed here.
  *
  * <p>A forwarded request carries {@link #HEADER}, and a node always writes such a request itself:
- * no loops, whatever the nodes' views. When the writer cannot be reached or does not answer in time
- * (connection refused, timeout, too many forwards waiting), this node writes the batch itself
- * ({@code ctx.next()}): a batch the writer did commit comes back as duplicates, with the same seqs,
- * since ingest is idempotent by event id. Forwarding saves contention, never correctness.
+ * no loops, whatever the nodes' views. A request is forwarded only to a writer {@code trusted}
+ * (with the commit feed on: the one this node follows and that proved it holds the cluster's key),
+ * so an address forged in Redis gets no caller's token and no batch. When the writer is not trusted
+ * yet, cannot be reached or does not answer in time (connection refused, timeout, too many forwards
+ * waiting), this node writes the batch itself ({@code ctx.next()}): a batch the writer did commit
+ * comes back as duplicates, with the same seqs, since ingest is idempotent by event id. Forwarding
+ * saves contention, never correctness.
  */
 public final class IngestForwarder implements Handler<RoutingContext> {
 
@@ -36,7 +39,8 @@ public final class IngestForwarder implements Handler<RoutingContext> {
 
   private static final Logger LOG = LoggerFactory.getLogger(IngestForwarder.class);
 
-  private final Supplier<String> target;
+  private final Supplier<String[]> target;
+  private final java.util.function.BiPredicate<String, String> trusted;
   private final String nodeId;
   private final HttpClientAgent client;
   private final long timeoutMs;
@@ -45,19 +49,23 @@ public final class IngestForwarder implements Handler<RoutingContext> {
   private volatile boolean failing;
 
   /**
-   * @param target the writer's base URL, or null to write here ({@link IngestWriter#target})
+   * @param target the writer's node id and base URL, or null to write here ({@link
+   *     IngestWriter#writerNode})
+   * @param trusted whether that node at that URL may be sent the caller's token and batch
    * @param timeout how long a forwarded request may take before this node writes it itself
    * @param maxConnections connections to the writer; forwards beyond them wait, at most as many
    *     again, and the rest are written here
    */
   public IngestForwarder(
       Vertx vertx,
-      Supplier<String> target,
+      Supplier<String[]> target,
+      java.util.function.BiPredicate<String, String> trusted,
       String nodeId,
       Duration timeout,
       int maxConnections,
       MeterRegistry registry) {
     this.target = target;
+    this.trusted = trusted;
     this.nodeId = nodeId;
     this.timeoutMs = timeout.toMillis();
     this.client =
@@ -76,17 +84,24 @@ public final class IngestForwarder implements Handler<RoutingContext> {
         .tag("outcome", outcome)
         .description(
             "Ingest requests sent on to the cluster's writer node (forwarded), or written here"
-                + " because it could not be reached in time (written_here)")
+                + " because it could not be reached in time or has not proven it holds the"
+                + " cluster's key yet (written_here)")
         .register(registry);
   }
 
   @Override
   public void handle(RoutingContext ctx) {
-    String to = ctx.request().getHeader(HEADER) == null ? target.get() : null;
-    if (to == null) {
+    String[] writer = ctx.request().getHeader(HEADER) == null ? target.get() : null;
+    if (writer == null) {
       ctx.next();
       return;
     }
+    if (!trusted.test(writer[0], writer[1])) {
+      wroteHere.increment(); // the feed has not reached it yet, or its address is not its own
+      ctx.next();
+      return;
+    }
+    String to = writer[1];
     Buffer body = ctx.body().buffer();
     java.net.URI base = java.net.URI.create(to);
     RequestOptions req =

@@ -25,8 +25,8 @@ import org.slf4j.LoggerFactory;
  * hash slot for the cluster's keys), written at start and every {@link #REFRESH_MS} with a time to
  * live of {@link #TTL_MS}, so a node that dies leaves nothing behind; removed on a graceful stop.
  * The live nodes' addresses are read back at the same pace, in one {@code MGET}. The live nodes
- * come from the node lease's view. Started and stopped on {@code context}; {@link #target} may be
- * called from any thread.
+ * come from the node lease's view. Started and stopped on {@code context}; {@link #writerNode} may
+ * be called from any thread.
  */
 public final class IngestWriter {
 
@@ -105,15 +105,6 @@ public final class IngestWriter {
             })
         .onFailure(e -> LOG.debug("reading the nodes' addresses failed: {}", e.toString()))
         .<Void>mapEmpty();
-  }
-
-  /**
-   * The base URL of the node to forward ingest batches to, or null when this node writes them
-   * itself (it is the writer, it is alone, or no writer's address is known).
-   */
-  public String target() {
-    String[] writer = writer();
-    return writer == null || writer[0].equals(nodeId) ? null : writer[1];
   }
 
   /**

@@ -393,9 +393,10 @@ class CommitFeedIT {
 
   /**
    * Whoever answers at the writer's address (its advertise URL here, as a forged address in Redis
-   * would) and cannot prove it holds the cluster's key feeds nothing: its frames would be delivered
-   * as committed events. It sends a wrong proof and then, every 100 ms, a frame with an event of
-   * the watched merchant at seq 1.
+   * would) and cannot prove it holds the cluster's key feeds nothing, since its frames would be
+   * delivered as committed events, and is forwarded no ingest request, which carries the caller's
+   * token. It sends a wrong proof and then, every 100 ms, a frame with an event of the watched
+   * merchant at seq 1.
    */
   @Test
   void shouldTakeNoFrameFromANodeAtTheWritersAddressThatCannotProveItHoldsTheKey()
@@ -405,11 +406,17 @@ class CommitFeedIT {
     AtomicInteger upgrades = new AtomicInteger();
     AtomicInteger open = new AtomicInteger();
     AtomicInteger fed = new AtomicInteger(); // forged frames written
+    AtomicInteger requests = new AtomicInteger(); // anything else: a forwarded ingest request
     Map<String, String> watchedMerchant = new ConcurrentHashMap<>();
     String forgedId = "forged-" + suffix;
     io.vertx.core.http.HttpServer rogue =
         vertx
             .createHttpServer()
+            .requestHandler(
+                req -> {
+                  requests.incrementAndGet();
+                  req.response().setStatusCode(503).end();
+                })
             .webSocketHandler(
                 ws -> {
                   upgrades.incrementAndGet();
@@ -462,6 +469,15 @@ class CommitFeedIT {
           () -> w.arrived().containsKey(eventId));
       assertThat(upgrades.get()).as("B tried to follow the node at A's address").isPositive();
       assertThat(Scrape.value(b, unproven)).isGreaterThanOrEqualTo(1);
+
+      // Ingest through B, which would forward it to the writer: not to an unproven address.
+      String viaB = UUID.randomUUID().toString();
+      send(HttpClient.newHttpClient(), b.port, Events.event(w.merchant(), viaB));
+      assertThat(requests.get()).as("requests forwarded to the node at A's address").isZero();
+      assertThat(Scrape.value(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}"))
+          .isGreaterThanOrEqualTo(1);
+      fx.until("the event B wrote itself delivered", ROUND, () -> w.arrived().containsKey(viaB));
+      assertThat(w.arrived().get(viaB).getLong("seq")).isEqualTo(2);
       assertThat(w.arrived().get(eventId).getLong("seq")).isEqualTo(1);
       assertThat(Scrape.value(b, "gateway_ingest_commit_frames_total{outcome=\"received\"}"))
           .isZero();
