@@ -213,6 +213,7 @@ public final class Gateway {
                     new io.orderpush.gateway.ingest.CommitFeed(
                         vertx,
                         config.control().nodeId(),
+                        config.forward().advertiseUrl(),
                         config.security().secretKey(),
                         config.security().oldSecretKeys(),
                         delivery::liveNodes,

@@ -50,13 +50,13 @@ import org.slf4j.LoggerFactory;
  * <p>Both ends prove they hold the cluster's key, derived from the secret key every node already
  * shares ({@code secret.key}): the frames hold personal data, so nothing else may follow, and they
  * are delivered as committed events, so nothing else may feed them. A follower's upgrade carries an
- * HMAC of its node id, the writer it means, the time and a fresh nonce; the writer takes each nonce
- * once (a captured upgrade cannot be replayed, to it or to another node), and its first message is
- * an HMAC of the nonce and both ids, without which the follower takes no frame. Bounded: frames are
- * at most {@link #MAX_FRAME_BYTES} (a larger group goes out as several, each of whole merchants; a
- * merchant whose events in one group exceed it alone is not sent), and a follower whose connection
- * holds {@link #WRITE_QUEUE_BYTES} unsent gets no more frames until it drains (it hears notices
- * meanwhile).
+ * HMAC of its node id, the writer it means and the URL it dialled (the writer takes its own only,
+ * so an upgrade relayed from elsewhere fails), the time and a fresh nonce; the writer takes each
+ * nonce once, and its first message is an HMAC of the nonce, both ids and the URL, without which
+ * the follower takes no frame. Bounded: frames are at most {@link #MAX_FRAME_BYTES} (a larger group
+ * goes out as several, each of whole merchants; a merchant whose events in one group exceed it
+ * alone is not sent), and a follower whose connection holds {@link #WRITE_QUEUE_BYTES} unsent gets
+ * no more frames until it drains (it hears notices meanwhile).
  */
 public final class CommitFeed {
 
@@ -109,6 +109,7 @@ public final class CommitFeed {
 
   private final Vertx vertx;
   private final String nodeId;
+  private final String ownUrl; // as the other nodes reach this one; null: it never writes
   private final byte[] key;
   private final List<byte[]> accepted; // key, then those derived from the old secret keys
   private final Supplier<Set<String>> liveNodes;
@@ -143,6 +144,7 @@ public final class CommitFeed {
   private final Counter masksDiffer;
   private final Counter replayed;
   private final Counter unproven;
+  private final Counter noncesFull;
 
   // The following side: confined to context.
   private volatile Context context;
@@ -159,12 +161,14 @@ public final class CommitFeed {
   private long connectedAt; // when that connection was made (nanoTime)
   private long retryMs = FIRST_RETRY_MS;
   private long nextAttemptAt = System.nanoTime(); // no attempt before (nanoTime)...
-  private String backingOff; // ...to this node; another writer is tried at once
+  private String backingOff; // ...to this node at this address ("<id> <url>"); others at once
+  private String followingUrl; // the address of the writer followed
   private boolean closed;
 
   public CommitFeed(
       Vertx vertx,
       String nodeId,
+      String ownUrl,
       byte[] secretKey,
       List<byte[]> oldSecretKeys,
       Supplier<Set<String>> liveNodes,
@@ -174,6 +178,7 @@ public final class CommitFeed {
       MeterRegistry registry) {
     this.vertx = vertx;
     this.nodeId = nodeId;
+    this.ownUrl = ownUrl;
     this.key = derive(secretKey);
     List<byte[]> keys = new java.util.ArrayList<>();
     keys.add(key);
@@ -193,6 +198,7 @@ public final class CommitFeed {
     masksDiffer = frames(registry, "follower_masks_differ");
     replayed = frames(registry, "follower_replayed");
     unproven = frames(registry, "writer_unproven");
+    noncesFull = frames(registry, "follower_nonces_full");
     Gauge.builder("gateway.ingest.commit.followers", followers, Map::size)
         .description("nodes following this one's commits (it is, or was, the writer)")
         .register(registry);
@@ -326,22 +332,25 @@ public final class CommitFeed {
       hs.reject(401);
       return;
     }
-    int taken = take(nonce, now);
-    if (taken != 0) {
-      // a replayed upgrade: someone who saw one on the wire, not a node
-      (taken > 0 ? replayed : refused).increment();
-      if (taken > 0) {
-        limiter.failed(hs.remoteAddress(), "node");
-      }
-      hs.reject(taken > 0 ? 401 : 429);
-      return;
-    }
     if (!masks.equals(hs.headers().get(FEED_HEADER))) {
       // Same cluster, other masking rules (a rolling change of masking.paths) or another frame
       // layout (a rolling upgrade): the frames carry this node's masked renderings, which that
       // node must not send as its own, in a layout it may not read. It reads the log.
       masksDiffer.increment();
       hs.reject(409);
+      return;
+    }
+    int taken = take(nonce, now);
+    if (taken > 0) {
+      // a replayed upgrade: someone who saw one on the wire, not a node
+      replayed.increment();
+      limiter.failed(hs.remoteAddress(), "node");
+      hs.reject(401);
+      return;
+    }
+    if (taken < 0) {
+      noncesFull.increment();
+      hs.reject(429);
       return;
     }
     hs.accept()
@@ -353,7 +362,8 @@ public final class CommitFeed {
               }
               ws.setWriteQueueMaxSize(WRITE_QUEUE_BYTES);
               // first, before any frame can be written to it (frames go to followers only)
-              ws.writeTextMessage(PROOF_PREFIX + proof(signedWith, nodeId, follower, nonce));
+              ws.writeTextMessage(
+                  PROOF_PREFIX + proof(signedWith, nodeId, ownUrl, follower, nonce));
               Follower f = new Follower(ws);
               Follower before = followers.put(follower, f);
               if (stopping && followers.remove(follower, f)) {
@@ -391,7 +401,7 @@ public final class CommitFeed {
     } catch (NumberFormatException e) {
       return null;
     }
-    if (Math.abs(now - at) > CLOCK_SKEW_MS || follower.equals(nodeId)) {
+    if (Math.abs(now - at) > CLOCK_SKEW_MS || follower.equals(nodeId) || ownUrl == null) {
       return null;
     }
     byte[] given;
@@ -401,7 +411,7 @@ public final class CommitFeed {
       return null;
     }
     for (byte[] k : accepted) {
-      if (MessageDigest.isEqual(given, hmac(k, signed(follower, nodeId, time, nonce)))) {
+      if (MessageDigest.isEqual(given, hmac(k, signed(follower, nodeId, ownUrl, time, nonce)))) {
         return k;
       }
     }
@@ -426,16 +436,20 @@ public final class CommitFeed {
     return nonces.putIfAbsent(nonce, now) == null ? 0 : 1;
   }
 
-  /** What a follower signs: its id, the writer it means, the time and its nonce. */
-  private static String signed(String follower, String writer, String time, String nonce) {
-    return "follow\n" + follower + "\n" + writer + "\n" + time + "\n" + nonce;
+  /**
+   * What a follower signs: its id, the writer it means and the URL it dialled (a writer takes only
+   * its own, so an upgrade relayed from another address fails), the time and its nonce.
+   */
+  private static String signed(
+      String follower, String writer, String url, String time, String nonce) {
+    return "follow\n" + follower + "\n" + writer + "\n" + url + "\n" + time + "\n" + nonce;
   }
 
   /** What the writer answers a follower with, signed by the key that follower signed with. */
-  static String proof(byte[] key, String writer, String follower, String nonce) {
+  static String proof(byte[] key, String writer, String url, String follower, String nonce) {
     return Base64.getUrlEncoder()
         .withoutPadding()
-        .encodeToString(hmac(key, "feed\n" + writer + "\n" + follower + "\n" + nonce));
+        .encodeToString(hmac(key, "feed\n" + writer + "\n" + url + "\n" + follower + "\n" + nonce));
   }
 
   /**
@@ -446,19 +460,22 @@ public final class CommitFeed {
     return hmac(secretKey, "orderpush commit feed v1");
   }
 
-  String signature(String follower, String writer, long time, String nonce) {
+  String signature(String follower, String writer, String url, long time, String nonce) {
     return "Node "
         + Base64.getUrlEncoder()
             .withoutPadding()
-            .encodeToString(hmac(key, signed(follower, writer, Long.toString(time), nonce)));
+            .encodeToString(hmac(key, signed(follower, writer, url, Long.toString(time), nonce)));
   }
 
-  /** Whether {@code message}, the first of writer {@code writer}, proves it holds the key. */
-  boolean proves(String message, String writer, String nonce) {
+  /**
+   * Whether {@code message}, the first of writer {@code writer} dialled at {@code url}, proves it
+   * holds the key.
+   */
+  boolean proves(String message, String writer, String url, String nonce) {
     return message.startsWith(PROOF_PREFIX)
         && MessageDigest.isEqual(
             message.substring(PROOF_PREFIX.length()).getBytes(StandardCharsets.US_ASCII),
-            proof(key, writer, nodeId, nonce).getBytes(StandardCharsets.US_ASCII));
+            proof(key, writer, url, nodeId, nonce).getBytes(StandardCharsets.US_ASCII));
   }
 
   String nonce() {
@@ -502,7 +519,7 @@ public final class CommitFeed {
       provenWriter = null;
     }
     if (connection != null && !proven && System.nanoTime() - connectedAt > SILENCE_MS * 1_000_000) {
-      refuseWriter(connection, following, "sent no proof that it holds the cluster's key");
+      refuseWriter(connection, following, followingUrl, "sent no proof that it holds the key");
     }
     if (id != null && id.equals(following)) {
       if (connection != null) {
@@ -515,11 +532,13 @@ public final class CommitFeed {
       connection = null;
       provenWriter = null;
     }
-    if (id == null || id.equals(backingOff) && System.nanoTime() < nextAttemptAt) {
+    if (id == null
+        || (id + " " + target[1]).equals(backingOff) && System.nanoTime() < nextAttemptAt) {
       following = null;
       return;
     }
     following = id;
+    followingUrl = target[1];
     URI base = URI.create(target[1]);
     long now = System.currentTimeMillis();
     String nonce = nonce();
@@ -534,7 +553,7 @@ public final class CommitFeed {
             .addHeader(TIME_HEADER, Long.toString(now))
             .addHeader(NONCE_HEADER, nonce)
             .addHeader(FEED_HEADER, masks)
-            .addHeader("Authorization", signature(nodeId, id, now, nonce));
+            .addHeader("Authorization", signature(nodeId, id, target[1], now, nonce));
     client
         .connect(options)
         .onComplete(
@@ -545,7 +564,7 @@ public final class CommitFeed {
                 } else {
                   // refused (a key or masking rules that differ) or unreachable: back off, so a
                   // node that cannot follow never trips the writer's failed-authentication limit
-                  backOff(id);
+                  backOff(id, target[1]);
                   LOG.debug("following node {} failed: {}", id, ar.cause().toString());
                 }
                 if (id.equals(following)) {
@@ -565,8 +584,8 @@ public final class CommitFeed {
                     if (connection != ws) {
                       return;
                     }
-                    if (proven || !proves(message, id, nonce)) {
-                      refuseWriter(ws, id, "answered with a wrong proof");
+                    if (proven || !proves(message, id, target[1], nonce)) {
+                      refuseWriter(ws, id, target[1], "answered with a wrong proof");
                       return;
                     }
                     proven = true;
@@ -581,7 +600,7 @@ public final class CommitFeed {
                       return;
                     }
                     if (!proven) {
-                      refuseWriter(ws, id, "sent frames before proving it holds the cluster's key");
+                      refuseWriter(ws, id, target[1], "sent a frame before its proof");
                       return;
                     }
                     heardAt = System.nanoTime();
@@ -607,7 +626,7 @@ public final class CommitFeed {
    * taken, the connection is closed and the next attempt backs off (meanwhile head notices and the
    * log serve). Feed context only.
    */
-  private void refuseWriter(WebSocket ws, String id, String why) {
+  private void refuseWriter(WebSocket ws, String id, String url, String why) {
     unproven.increment();
     LOG.warn("node {} at the writer's address {}: not followed", id, why);
     if (connection == ws) {
@@ -616,13 +635,17 @@ public final class CommitFeed {
       provenWriter = null;
     }
     ws.close((short) 1008, "unproven");
-    backOff(id);
+    backOff(id, url);
   }
 
-  /** The next attempt to follow {@code id} waits, from 1 s, doubling up to a minute. */
-  private void backOff(String id) {
-    if (!id.equals(backingOff)) {
-      backingOff = id;
+  /**
+   * The next attempt to follow {@code id} at {@code url} waits, from 1 s, doubling up to a minute;
+   * the same node at another address is tried at once.
+   */
+  private void backOff(String id, String url) {
+    String what = id + " " + url;
+    if (!what.equals(backingOff)) {
+      backingOff = what;
       retryMs = FIRST_RETRY_MS;
     }
     nextAttemptAt = System.nanoTime() + retryMs * 1_000_000;

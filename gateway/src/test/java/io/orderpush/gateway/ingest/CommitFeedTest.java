@@ -17,6 +17,7 @@ class CommitFeedTest {
     return new CommitFeed(
         vertx,
         nodeId,
+        url(nodeId),
         secretKey,
         List.of(oldKeys),
         Set::of,
@@ -24,6 +25,11 @@ class CommitFeedTest {
         null,
         "m1-test",
         new SimpleMeterRegistry());
+  }
+
+  /** Where node {@code id} is reached, in these tests. */
+  static String url(String id) {
+    return "http://" + id + ".example:8080";
   }
 
   @AfterEach
@@ -38,7 +44,7 @@ class CommitFeedTest {
     CommitFeed follower = feed("f", key);
     long now = 1_800_000_000_000L;
     String nonce = follower.nonce();
-    String signed = follower.signature("f", "w", now, nonce);
+    String signed = follower.signature("f", "w", url("w"), now, nonce);
     assertThat(writer.verify("f", "" + now, nonce, signed, now)).isNotNull();
     assertThat(writer.verify("f", "" + now, nonce, signed, now + CommitFeed.CLOCK_SKEW_MS))
         .isNotNull();
@@ -54,14 +60,29 @@ class CommitFeedTest {
     assertThat(feed("v", key).verify("f", "" + now, nonce, signed, now))
         .as("made for another writer")
         .isNull();
+    assertThat(
+            writer.verify(
+                "f",
+                "" + now,
+                nonce,
+                follower.signature("f", "w", "http://relay.example:8080", now, nonce),
+                now))
+        .as("made for another address of this writer: an upgrade relayed from elsewhere")
+        .isNull();
     byte[] other = new byte[32];
     other[0] = 1;
     assertThat(
             writer.verify(
-                "f", "" + now, nonce, feed("f", other).signature("f", "w", now, nonce), now))
+                "f",
+                "" + now,
+                nonce,
+                feed("f", other).signature("f", "w", url("w"), now, nonce),
+                now))
         .as("another cluster's key")
         .isNull();
-    assertThat(writer.verify("w", "" + now, nonce, writer.signature("w", "w", now, nonce), now))
+    assertThat(
+            writer.verify(
+                "w", "" + now, nonce, writer.signature("w", "w", url("w"), now, nonce), now))
         .as("its own name")
         .isNull();
     assertThat(writer.verify("f", "soon", nonce, signed, now)).isNull();
@@ -70,7 +91,8 @@ class CommitFeedTest {
     assertThat(writer.verify(null, "" + now, nonce, signed, now)).isNull();
     assertThat(writer.verify("f", "" + now, null, signed, now)).isNull();
     assertThat(
-            writer.verify("f", "" + now, "short", follower.signature("f", "w", now, "short"), now))
+            writer.verify(
+                "f", "" + now, "short", follower.signature("f", "w", url("w"), now, "short"), now))
         .as("a nonce too short to be random")
         .isNull();
   }
@@ -86,9 +108,14 @@ class CommitFeedTest {
       assertThat(writer.take(writer.nonce(), now)).isZero();
     }
     assertThat(writer.take(writer.nonce(), now)).as("full").isEqualTo(-1);
-    assertThat(writer.take(nonce, now + 2 * CommitFeed.CLOCK_SKEW_MS + 1))
+    String newer = writer.nonce();
+    long later = now + 2 * CommitFeed.CLOCK_SKEW_MS + 1;
+    assertThat(writer.take(nonce, later))
         .as("past twice the skew the old ones are let go (their signatures are too old)")
         .isZero();
+    assertThat(writer.take(newer, later)).isZero();
+    assertThat(writer.take(newer, later + 1)).as("a nonce taken after the prune").isEqualTo(1);
+    assertThat(writer.take(nonce, later + 1)).as("taken again after the prune").isEqualTo(1);
   }
 
   @Test
@@ -96,22 +123,30 @@ class CommitFeedTest {
     byte[] key = new byte[32];
     CommitFeed follower = feed("f", key);
     String nonce = follower.nonce();
-    String proof = CommitFeed.PROOF_PREFIX + CommitFeed.proof(key(key), "w", "f", nonce);
-    assertThat(follower.proves(proof, "w", nonce)).isTrue();
-    assertThat(follower.proves(proof, "v", nonce)).as("another writer").isFalse();
-    assertThat(follower.proves(proof, "w", follower.nonce())).as("another nonce").isFalse();
+    String proof = CommitFeed.PROOF_PREFIX + CommitFeed.proof(key(key), "w", url("w"), "f", nonce);
+    assertThat(follower.proves(proof, "w", url("w"), nonce)).isTrue();
+    assertThat(follower.proves(proof, "v", url("w"), nonce)).as("another writer").isFalse();
+    assertThat(follower.proves(proof, "w", "http://relay.example:8080", nonce))
+        .as("dialled at another address")
+        .isFalse();
+    assertThat(follower.proves(proof, "w", url("w"), follower.nonce()))
+        .as("another nonce")
+        .isFalse();
     byte[] other = new byte[32];
     other[0] = 1;
     assertThat(
             follower.proves(
-                CommitFeed.PROOF_PREFIX + CommitFeed.proof(key(other), "w", "f", nonce),
+                CommitFeed.PROOF_PREFIX + CommitFeed.proof(key(other), "w", url("w"), "f", nonce),
                 "w",
+                url("w"),
                 nonce))
         .as("another key")
         .isFalse();
-    assertThat(follower.proves(proof.substring(CommitFeed.PROOF_PREFIX.length()), "w", nonce))
+    assertThat(
+            follower.proves(
+                proof.substring(CommitFeed.PROOF_PREFIX.length()), "w", url("w"), nonce))
         .isFalse();
-    assertThat(follower.proves("proof ", "w", nonce)).isFalse();
+    assertThat(follower.proves("proof ", "w", url("w"), nonce)).isFalse();
   }
 
   /** The feed key the writer signs its proof with, derived from the secret key. */
@@ -127,7 +162,7 @@ class CommitFeedTest {
     long now = 1_800_000_000_000L;
     CommitFeed follower = feed("f", next);
     String nonce = follower.nonce();
-    String signedWithNext = follower.signature("f", "w", now, nonce);
+    String signedWithNext = follower.signature("f", "w", url("w"), now, nonce);
     byte[] used = feed("w", current, next).verify("f", "" + now, nonce, signedWithNext, now);
     assertThat(used).as("the key the writer proves itself with").isEqualTo(key(next));
     assertThat(feed("w", current).verify("f", "" + now, nonce, signedWithNext, now)).isNull();

@@ -22,6 +22,7 @@ public final class FeedSigner {
         new CommitFeed(
             null,
             nodeId,
+            null,
             secretKey,
             List.of(),
             Set::of,
@@ -35,8 +36,11 @@ public final class FeedSigner {
     return feed.nonce();
   }
 
-  /** The headers of this node's upgrade to {@code writer} at {@code time}, with {@code nonce}. */
-  public Map<String, String> upgrade(String writer, long time, String nonce) {
+  /**
+   * The headers of this node's upgrade to {@code writer}, dialled at {@code url}, at {@code time},
+   * with {@code nonce}.
+   */
+  public Map<String, String> upgrade(String writer, String url, long time, String nonce) {
     return Map.of(
         CommitFeed.NODE_HEADER,
         nodeId,
@@ -47,11 +51,11 @@ public final class FeedSigner {
         CommitFeed.FEED_HEADER,
         CommitFrames.VERSION + " " + MaskRules.defaults().fingerprint(),
         "Authorization",
-        feed.signature(nodeId, writer, time, nonce));
+        feed.signature(nodeId, writer, url, time, nonce));
   }
 
-  /** Whether the writer's first message proves it holds the key. */
-  public boolean proves(String message, String writer, String nonce) {
-    return feed.proves(message, writer, nonce);
+  /** Whether the writer's first message, at {@code url}, proves it holds the key. */
+  public boolean proves(String message, String writer, String url, String nonce) {
+    return feed.proves(message, writer, url, nonce);
   }
 }

@@ -31,6 +31,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The writer node feeds its committed events to the other nodes ({@code CommitFeed}): a consumer on
@@ -335,7 +337,8 @@ class CommitFeedIT {
       URI uri = URI.create("ws://127.0.0.1:" + a.port + "/internal/v1/commits");
       FeedSigner node = new FeedSigner(new byte[32], "feed-f");
       String nonce = node.nonce();
-      Map<String, String> headers = node.upgrade(writer, System.currentTimeMillis(), nonce);
+      String url = "http://127.0.0.1:" + a.port;
+      Map<String, String> headers = node.upgrade(writer, url, System.currentTimeMillis(), nonce);
       CompletableFuture<String> first = new CompletableFuture<>();
       WebSocket.Builder builder = HttpClient.newHttpClient().newWebSocketBuilder();
       headers.forEach(builder::header);
@@ -357,7 +360,7 @@ class CommitFeedIT {
                     }
                   })
               .get(10, TimeUnit.SECONDS);
-      assertThat(node.proves(first.get(10, TimeUnit.SECONDS), writer, nonce))
+      assertThat(node.proves(first.get(10, TimeUnit.SECONDS), writer, url, nonce))
           .as("the writer's first message proves it holds the key, for this nonce")
           .isTrue();
       ws.abort();
@@ -365,15 +368,20 @@ class CommitFeedIT {
       assertUpgradeRefused(uri, headers, 401, "the same upgrade again");
       assertUpgradeRefused(
           uri,
-          node.upgrade("feed-other", System.currentTimeMillis(), node.nonce()),
+          node.upgrade("feed-other", url, System.currentTimeMillis(), node.nonce()),
           401,
           "an upgrade signed for another node");
+      assertUpgradeRefused(
+          uri,
+          node.upgrade(writer, "http://127.0.0.1:1", System.currentTimeMillis(), node.nonce()),
+          401,
+          "an upgrade signed for another address: relayed from where the node dialled");
       assertThat(
               Scrape.value(a, "gateway_ingest_commit_frames_total{outcome=\"follower_replayed\"}"))
           .isEqualTo(1);
       assertThat(
               Scrape.value(a, "gateway_ingest_commit_frames_total{outcome=\"follower_refused\"}"))
-          .isEqualTo(1);
+          .isEqualTo(2);
     }
   }
 
@@ -391,15 +399,26 @@ class CommitFeedIT {
                     .isEqualTo(status));
   }
 
+  /** How the node at the writer's address answers a follower. */
+  enum Rogue {
+    /** a wrong proof, then frames */
+    WRONG_PROOF,
+    /** frames and no proof */
+    FRAMES_ONLY,
+    /** nothing at all (pings are answered) */
+    SILENT
+  }
+
   /**
    * Whoever answers at the writer's address (its advertise URL here, as a forged address in Redis
    * would) and cannot prove it holds the cluster's key feeds nothing, since its frames would be
    * delivered as committed events, and is forwarded no ingest request, which carries the caller's
    * token. It sends a wrong proof and then, every 100 ms, a frame with an event of the watched
-   * merchant at seq 1.
+   * merchant at seq 1; or only the frames; or nothing (the follower gives up after 3 s).
    */
-  @Test
-  void shouldTakeNoFrameFromANodeAtTheWritersAddressThatCannotProveItHoldsTheKey()
+  @ParameterizedTest
+  @EnumSource(Rogue.class)
+  void shouldTakeNoFrameFromANodeAtTheWritersAddressThatCannotProveItHoldsTheKey(Rogue rogueIs)
       throws Exception {
     String suffix = UUID.randomUUID().toString().substring(0, 6);
     io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
@@ -421,14 +440,16 @@ class CommitFeedIT {
                 ws -> {
                   upgrades.incrementAndGet();
                   open.incrementAndGet();
-                  ws.writeTextMessage("proof " + "A".repeat(43));
+                  if (rogueIs == Rogue.WRONG_PROOF) {
+                    ws.writeTextMessage("proof " + "A".repeat(43));
+                  }
                   long timer =
                       vertx.setPeriodic(
                           0,
                           100,
                           t -> {
                             String m = watchedMerchant.get("m");
-                            if (m != null) {
+                            if (m != null && rogueIs != Rogue.SILENT) {
                               ws.writeBinaryMessage(forgedFrame("feed-a-" + suffix, m, forgedId));
                               fed.incrementAndGet();
                             }
