@@ -15,11 +15,22 @@ final class ChunkBuilder {
   record Chunk(long first, long last, String body, String masked) {}
 
   private final List<Chunk> done = new ArrayList<>(1);
-  private StringBuilder body;
-  private StringBuilder masked;
+
+  /**
+   * The lines of the chunk being filled, joined once when it is sealed: a chunk of one event (the
+   * usual case, a merchant's share of a group) is its line itself, and a longer one is written in
+   * one allocation of its final size. Appending to a builder instead cost three copies of every
+   * line (the builder's first array, its widening to UTF-16 at the first CJK character, and the
+   * final string), the largest share of what ingest allocated.
+   */
+  private final List<String> lines = new ArrayList<>();
+
+  /** Line i masked, or null when it has nothing to mask; null while no line of the chunk has. */
+  private List<String> maskedLines;
+
   private long first;
   private long last;
-  private int count;
+  private long chars;
 
   void add(long seq, String line) {
     add(seq, line, null);
@@ -27,43 +38,53 @@ final class ChunkBuilder {
 
   /** {@code maskedLine}: the event masked, or null when it has nothing to mask. */
   void add(long seq, String line, String maskedLine) {
-    if (body != null
-        && (count >= EventLog.CHUNK_MAX_EVENTS
-            || body.length() + line.length() > EventLog.CHUNK_MAX_CHARS)) {
+    if (!lines.isEmpty()
+        && (lines.size() >= EventLog.CHUNK_MAX_EVENTS
+            || chars + line.length() > EventLog.CHUNK_MAX_CHARS)) {
       seal();
     }
-    if (body == null) {
-      body = new StringBuilder(Math.max(256, line.length() * 2));
+    if (lines.isEmpty()) {
       first = seq;
-    } else {
-      body.append('\n');
-      if (masked != null) {
-        masked.append('\n');
+    }
+    if (maskedLine != null && maskedLines == null) {
+      // the events before had nothing to mask: they go out as they are
+      maskedLines = new ArrayList<>(lines.size() + 1);
+      for (int i = 0; i < lines.size(); i++) {
+        maskedLines.add(null);
       }
     }
-    if (maskedLine != null && masked == null) {
-      // the events before had nothing to mask: they go out as they are
-      masked = new StringBuilder(body.capacity()).append(body);
-    }
-    body.append(line);
-    if (masked != null) {
-      masked.append(maskedLine != null ? maskedLine : line);
+    chars += (lines.isEmpty() ? 0 : 1) + line.length(); // as joined: a newline between lines
+    lines.add(line);
+    if (maskedLines != null) {
+      maskedLines.add(maskedLine);
     }
     last = seq;
-    count++;
   }
 
   List<Chunk> chunks() {
-    if (body != null) {
+    if (!lines.isEmpty()) {
       seal();
     }
     return done;
   }
 
   private void seal() {
-    done.add(new Chunk(first, last, body.toString(), masked == null ? null : masked.toString()));
-    body = null;
-    masked = null;
-    count = 0;
+    String masked = null;
+    if (maskedLines != null) {
+      for (int i = 0; i < lines.size(); i++) {
+        if (maskedLines.get(i) == null) {
+          maskedLines.set(i, lines.get(i));
+        }
+      }
+      masked = join(maskedLines);
+    }
+    done.add(new Chunk(first, last, join(lines), masked));
+    lines.clear();
+    maskedLines = null;
+    chars = 0;
+  }
+
+  private static String join(List<String> lines) {
+    return lines.size() == 1 ? lines.get(0) : String.join("\n", lines);
   }
 }

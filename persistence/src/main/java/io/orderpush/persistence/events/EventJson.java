@@ -62,20 +62,30 @@ public final class EventJson {
       String occurredAt,
       String data,
       boolean sandbox) {
-    StringBuilder out =
-        new StringBuilder(data.length() + eventId.length() + orderId.length() + type.length() + 96);
-    if (sandbox) {
-      out.append(SANDBOX_MEMBER);
+    // One concatenation: its length and coder are known before it copies anything, so the event's
+    // text is copied once; a builder copied it three times (its first array, the widening to UTF-16
+    // at the first CJK character of data, the final string).
+    return (sandbox ? SANDBOX_MEMBER : "")
+        + "\"eventId\":"
+        + quoted(eventId)
+        + ",\"orderId\":"
+        + quoted(orderId)
+        + ",\"type\":"
+        + quoted(type)
+        + ",\"occurredAt\":"
+        + quoted(occurredAt)
+        + ",\"data\":"
+        + data
+        + "}";
+  }
+
+  private static String quoted(String s) {
+    if (s.indexOf('"') < 0 && s.indexOf('\\') < 0) {
+      return "\"" + s + "\"";
     }
-    out.append("\"eventId\":");
-    quote(out, eventId);
-    out.append(",\"orderId\":");
-    quote(out, orderId);
-    out.append(",\"type\":");
-    quote(out, type);
-    out.append(",\"occurredAt\":");
-    quote(out, occurredAt);
-    return out.append(",\"data\":").append(data).append('}').toString();
+    StringBuilder out = new StringBuilder(s.length() + 8);
+    quote(out, s);
+    return out.toString();
   }
 
   private static void quote(StringBuilder out, String s) {
