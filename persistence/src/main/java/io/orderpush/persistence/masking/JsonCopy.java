@@ -35,7 +35,9 @@ public final class JsonCopy {
       case FIELD_NAME -> g.writeFieldName(p.currentName());
       case VALUE_STRING ->
           g.writeString(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
-      case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> g.writeNumber(p.getText());
+      // from the parser's own buffer, as strings are: no String per number
+      case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT ->
+          g.writeNumber(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
       case VALUE_TRUE -> g.writeBoolean(true);
       case VALUE_FALSE -> g.writeBoolean(false);
       case VALUE_NULL -> g.writeNull();
