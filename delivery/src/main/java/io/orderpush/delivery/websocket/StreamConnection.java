@@ -319,6 +319,32 @@ final class StreamConnection implements Subscriber {
     }
   }
 
+  /**
+   * Largest {@code events} message sent as one frame from its UTF-8 bytes; a larger one goes as a
+   * text message, which Vert.x splits into frames of the server's frame size as before (65,536
+   * bytes by default, {@code stream.max-client-message-bytes}).
+   */
+  static final int SINGLE_FRAME_BYTES = 65_536;
+
+  /**
+   * Sends an {@code events} message already encoded as UTF-8 ({@link StreamMessages#events}) as one
+   * text frame. Vert.x 5 takes a text message only as a {@code String}, so the frame is made with
+   * its frame class, which takes the bytes as they are.
+   */
+  private void send(io.netty.buffer.ByteBuf message) {
+    if (closed) {
+      message.release();
+    } else if (message.readableBytes() <= SINGLE_FRAME_BYTES) {
+      ws.writeFrame(
+          new io.vertx.core.http.impl.ws.WebSocketFrameImpl(
+              io.vertx.core.http.WebSocketFrameType.TEXT, message, true));
+    } else {
+      String text = message.toString(java.nio.charset.StandardCharsets.UTF_8);
+      message.release();
+      ws.writeTextMessage(text);
+    }
+  }
+
   @Override
   public String id() {
     return id;
@@ -360,9 +386,9 @@ final class StreamConnection implements Subscriber {
 
   @Override
   public void deliver(Channel channel, List<LoggedEvent> events) {
-    for (String frame :
+    for (io.netty.buffer.ByteBuf message :
         StreamMessages.events(channel.merchantId(), events, settings.maxFrameBytes())) {
-      send(frame);
+      send(message);
     }
     engine.audit().websocket(channel, id, events, DeliveryAudit.masked(channel));
     if (queueFull()) {

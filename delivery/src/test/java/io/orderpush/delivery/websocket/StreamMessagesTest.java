@@ -2,6 +2,7 @@ package io.orderpush.delivery.websocket;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.orderpush.persistence.events.EventJson;
 import io.orderpush.persistence.events.LoggedEvent;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -13,6 +14,11 @@ class StreamMessagesTest {
 
   static LoggedEvent event(long seq, String text) {
     return new LoggedEvent(seq, new JsonObject().put("seq", seq).put("data", text).encode());
+  }
+
+  /** The messages as text, decoded from their UTF-8 bytes. */
+  static List<String> text(List<io.netty.buffer.ByteBuf> messages) {
+    return messages.stream().map(b -> b.toString(java.nio.charset.StandardCharsets.UTF_8)).toList();
   }
 
   static List<Long> seqs(List<String> messages) {
@@ -36,7 +42,7 @@ class StreamMessagesTest {
       // mixed Latin-1 and CJK text: the builder changes its coding on the way
       events.add(event(seq, (seq % 3 == 0 ? "订单" : "order ").repeat((int) seq * 3)));
     }
-    List<String> messages = StreamMessages.events("m-\"1\"", events, 2_000);
+    List<String> messages = text(StreamMessages.events("m-\"1\"", events, 2_000));
 
     assertThat(messages).hasSizeGreaterThan(1);
     assertThat(messages).allSatisfy(m -> assertThat(m.length()).isLessThanOrEqualTo(2_000));
@@ -48,7 +54,7 @@ class StreamMessagesTest {
   void shouldSendAnEventLargerThanTheLimitAloneInOneMessage() {
     List<LoggedEvent> events = List.of(event(1, "a"), event(2, "x".repeat(5_000)), event(3, "b"));
 
-    List<String> messages = StreamMessages.events("m-\"1\"", events, 1_000);
+    List<String> messages = text(StreamMessages.events("m-\"1\"", events, 1_000));
 
     assertThat(messages).hasSize(3);
     assertThat(seqs(messages)).containsExactly(1L, 2L, 3L);
@@ -57,9 +63,38 @@ class StreamMessagesTest {
   @Test
   void shouldPutSmallBatchesInOneMessage() {
     List<String> messages =
-        StreamMessages.events("m-\"1\"", List.of(event(7, "a"), event(8, "b")), 1 << 20);
+        text(StreamMessages.events("m-\"1\"", List.of(event(7, "a"), event(8, "b")), 1 << 20));
 
     assertThat(messages).hasSize(1);
     assertThat(seqs(messages)).containsExactly(7L, 8L);
+  }
+
+  @Test
+  void shouldWriteEachMessageAsTheUtf8OfItsTextWithPrevSeqAfterTheSeq() {
+    String line =
+        EventJson.line(
+            12,
+            EventJson.afterSeq(java.time.Instant.parse("2026-11-11T00:00:00Z")),
+            EventJson.tail(
+                "e-\"1\"", "o-1", "order.paid", "2026-11-11T00:00:00Z", "{\"name\":\"张三 😀\"}"));
+    List<LoggedEvent> events =
+        List.of(new LoggedEvent(12, line, null, 9), new LoggedEvent(13, "{\"seq\":13}"));
+
+    List<io.netty.buffer.ByteBuf> messages = StreamMessages.events("m-1", events, 1 << 20);
+
+    StringBuilder expected =
+        new StringBuilder("{\"type\":\"events\",\"merchantId\":\"m-1\",\"events\":[");
+    events.get(0).appendTo(expected).append(',');
+    events.get(1).appendTo(expected).append("]}");
+    assertThat(messages).hasSize(1);
+    assertThat(messages.get(0).readableBytes())
+        .as("sized exactly")
+        .isEqualTo(messages.get(0).capacity())
+        .isEqualTo(expected.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length);
+    assertThat(text(messages)).containsExactly(expected.toString());
+    JsonObject first =
+        new JsonObject(text(messages).get(0)).getJsonArray("events").getJsonObject(0);
+    assertThat(first.getLong("prevSeq")).isEqualTo(9);
+    assertThat(first.getJsonObject("data").getString("name")).isEqualTo("张三 😀");
   }
 }

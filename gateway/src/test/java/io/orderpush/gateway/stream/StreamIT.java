@@ -388,4 +388,60 @@ class StreamIT {
       return e.getCause();
     }
   }
+
+  /**
+   * {@code events} messages are written as UTF-8 frames: one event of about 60 KB of CJK text goes
+   * in one frame, a batch of four of them (about 240 KB) as a message Vert.x splits into frames;
+   * both arrive whole, in order, with every character.
+   */
+  @Test
+  void shouldDeliverLargeCjkEventsWholeInOneFrameOrSplitAcrossFrames() {
+    TestApp app = fx.app("websocket");
+    String merchant = fx.merchants("large", 1).get(0);
+    fx.grant(app, merchant);
+    Map<String, io.vertx.core.json.JsonObject> arrived =
+        new java.util.concurrent.ConcurrentHashMap<>();
+    StreamClient consumer =
+        fx.connect(
+            app,
+            gw.port,
+            (m, events) ->
+                events.forEach(
+                    e ->
+                        arrived.put(
+                            ((io.vertx.core.json.JsonObject) e).getString("eventId"),
+                            (io.vertx.core.json.JsonObject) e)),
+            m -> {});
+    consumer.autoAck = true;
+    fx.until("assigned", WAIT, () -> consumer.assigned().contains(merchant));
+    String text = "订单收货地址浙江省杭州市西湖区".repeat(1300); // about 58 KB in UTF-8
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    List<String> ids = new java.util.ArrayList<>();
+    for (int batch = 0; batch < 2; batch++) {
+      List<io.vertx.core.json.JsonObject> events = new java.util.ArrayList<>();
+      for (int i = 0; i < (batch == 0 ? 1 : 4); i++) {
+        String id = java.util.UUID.randomUUID().toString();
+        ids.add(id);
+        events.add(
+            io.orderpush.gateway.Events.event(merchant, id)
+                .put("data", new io.vertx.core.json.JsonObject().put("note", text + i)));
+      }
+      var r =
+          TestGateway.send(
+              gw.port,
+              http,
+              "POST",
+              "/v1/events",
+              TestGateway.INGEST_TOKEN,
+              io.orderpush.gateway.Events.batch(events));
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      fx.until("batch " + batch + " delivered", WAIT, () -> arrived.keySet().containsAll(ids));
+    }
+    for (int i = 0; i < ids.size(); i++) {
+      io.vertx.core.json.JsonObject e = arrived.get(ids.get(i));
+      assertThat(e.getLong("seq")).isEqualTo(i + 1);
+      assertThat(e.getJsonObject("data").getString("note")).isEqualTo(text + (i == 0 ? 0 : i - 1));
+    }
+    consumer.close();
+  }
 }

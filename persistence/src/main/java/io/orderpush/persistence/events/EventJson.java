@@ -135,6 +135,42 @@ public final class EventJson {
         .append(line, at, line.length());
   }
 
+  /**
+   * {@link #appendDelivered}, written as UTF-8 straight into {@code out}: the line's text is
+   * encoded once, from the stored string, with no copy of it in between.
+   *
+   * @param lineBytes the line's length in UTF-8 ({@link #utf8Length}), which {@code out} is sure to
+   *     have room for beside the {@code prevSeq} member: Netty's encoder makes room for three bytes
+   *     a character unless it is told
+   */
+  public static void writeDelivered(
+      io.netty.buffer.ByteBuf out, String line, int lineBytes, long seq, long prevSeq) {
+    int at = SEQ_VALUE_AT + digits(seq);
+    if (line.length() <= at || !line.startsWith(SEQ_MEMBER)) {
+      // not a stored line (tests): as it is
+      io.netty.buffer.ByteBufUtil.reserveAndWriteUtf8(out, line, 0, line.length(), lineBytes);
+      return;
+    }
+    // {"seq":N is ASCII: as many bytes as characters
+    io.netty.buffer.ByteBufUtil.reserveAndWriteUtf8(out, line, 0, at, at);
+    out.writeCharSequence(",\"prevSeq\":", java.nio.charset.StandardCharsets.US_ASCII);
+    out.writeCharSequence(Long.toString(prevSeq), java.nio.charset.StandardCharsets.US_ASCII);
+    io.netty.buffer.ByteBufUtil.reserveAndWriteUtf8(out, line, at, line.length(), lineBytes - at);
+  }
+
+  /** The line's length in UTF-8. */
+  public static int utf8Length(String line) {
+    return io.netty.buffer.ByteBufUtil.utf8Bytes(line);
+  }
+
+  /** Bytes {@link #writeDelivered} writes for a line of {@code lineBytes} UTF-8 bytes. */
+  public static int deliveredUtf8Length(String line, int lineBytes, long seq, long prevSeq) {
+    int at = SEQ_VALUE_AT + digits(seq);
+    return line.length() <= at || !line.startsWith(SEQ_MEMBER)
+        ? lineBytes
+        : lineBytes + 11 + digits(prevSeq);
+  }
+
   /** Characters {@link #appendDelivered} writes. */
   public static int deliveredLength(String line, long prevSeq) {
     return line.length() + 11 + digits(prevSeq);

@@ -54,6 +54,20 @@ public record LoggedEvent(long seq, String json, String maskedJson, long prevSeq
     return EventJson.appendDelivered(sb, json, seq, prevSeq);
   }
 
+  /**
+   * {@link #appendTo}, as UTF-8 into {@code out}.
+   *
+   * @param jsonBytes the UTF-8 length of the line sent ({@link EventJson#utf8Length})
+   */
+  public void writeTo(io.netty.buffer.ByteBuf out, int jsonBytes) {
+    EventJson.writeDelivered(out, json, jsonBytes, seq, prevSeq);
+  }
+
+  /** Bytes {@link #writeTo} writes. */
+  public int deliveredUtf8Length(int jsonBytes) {
+    return EventJson.deliveredUtf8Length(json, jsonBytes, seq, prevSeq);
+  }
+
   /** Characters {@link #appendTo} writes. */
   public int deliveredLength() {
     return EventJson.deliveredLength(json, prevSeq);
