@@ -401,19 +401,7 @@ class StreamIT {
     fx.grant(app, merchant);
     Map<String, io.vertx.core.json.JsonObject> arrived =
         new java.util.concurrent.ConcurrentHashMap<>();
-    StreamClient consumer =
-        fx.connect(
-            app,
-            gw.port,
-            (m, events) ->
-                events.forEach(
-                    e ->
-                        arrived.put(
-                            ((io.vertx.core.json.JsonObject) e).getString("eventId"),
-                            (io.vertx.core.json.JsonObject) e)),
-            m -> {});
-    consumer.autoAck = true;
-    fx.until("assigned", WAIT, () -> consumer.assigned().contains(merchant));
+    StreamClient consumer = CommitFeedIT.consumer(fx, app, gw.port, List.of(merchant), arrived);
     String text = "订单收货地址浙江省杭州市西湖区".repeat(1300); // about 58 KB in UTF-8
     java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
     List<String> ids = new java.util.ArrayList<>();
