@@ -152,9 +152,11 @@ public final class CommitFeed {
   private long timer = -1;
   private String following; // the writer followed or being connected to
   private WebSocket connection;
-  private boolean proven; // the writer followed proved it holds the key: its frames are taken
 
-  /** The writer followed and its base URL, once it proved it holds the key; else null. */
+  /**
+   * The writer followed and its base URL, once it proved it holds the key (its frames are taken
+   * only then); null before, and whenever there is no connection.
+   */
   private volatile String[] provenWriter;
 
   private long heardAt; // when the writer followed was last heard of (nanoTime)
@@ -518,7 +520,9 @@ public final class CommitFeed {
       following = null;
       provenWriter = null;
     }
-    if (connection != null && !proven && System.nanoTime() - connectedAt > SILENCE_MS * 1_000_000) {
+    if (connection != null
+        && provenWriter == null
+        && System.nanoTime() - connectedAt > SILENCE_MS * 1_000_000) {
       refuseWriter(connection, following, followingUrl, "sent no proof that it holds the key");
     }
     if (id != null && id.equals(following)) {
@@ -574,7 +578,6 @@ public final class CommitFeed {
               }
               WebSocket ws = ar.result();
               connection = ws;
-              proven = false;
               provenWriter = null;
               heardAt = System.nanoTime();
               connectedAt = heardAt;
@@ -584,11 +587,10 @@ public final class CommitFeed {
                     if (connection != ws) {
                       return;
                     }
-                    if (proven || !proves(message, id, target[1], nonce)) {
+                    if (provenWriter != null || !proves(message, id, target[1], nonce)) {
                       refuseWriter(ws, id, target[1], "answered with a wrong proof");
                       return;
                     }
-                    proven = true;
                     provenWriter = new String[] {id, target[1]};
                     backingOff = null;
                     retryMs = FIRST_RETRY_MS;
@@ -599,7 +601,7 @@ public final class CommitFeed {
                     if (connection != ws) {
                       return;
                     }
-                    if (!proven) {
+                    if (provenWriter == null) {
                       refuseWriter(ws, id, target[1], "sent a frame before its proof");
                       return;
                     }
