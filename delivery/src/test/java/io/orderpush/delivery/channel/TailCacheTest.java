@@ -82,6 +82,19 @@ class TailCacheTest {
   }
 
   @Test
+  void shouldKeepAMerchantThatIsReadOverOneThatIsNeitherReadNorAppendedTo() {
+    TailCache cache = new TailCache(2048, 3 * TailCache.cost(large(1)) + 100); // room for 3
+    cache.append("read", List.of(large(1)));
+    cache.append("idle", List.of(large(1)));
+    cache.append("busy", List.of(large(1)));
+    assertThat(cache.get("read", 1, 1)).isNotNull(); // now the most recently used
+    cache.append("busy", List.of(large(2))); // one over: the least recently used goes
+    assertThat(cache.get("idle", 1, 1)).isNull();
+    assertThat(seqs(cache.get("read", 1, 1))).containsExactly(1L);
+    assertThat(seqs(cache.get("busy", 1, 2))).containsExactly(1L, 2L);
+  }
+
+  @Test
   void shouldCountAtLeastTwoBytesACharacterForCjkText() {
     LoggedEvent e = large(1);
     assertThat(TailCache.cost(e)).isGreaterThanOrEqualTo(2L * e.json().length());

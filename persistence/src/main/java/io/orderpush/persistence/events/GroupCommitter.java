@@ -278,11 +278,14 @@ public final class GroupCommitter {
         locking |= next.solo || next.locking;
       }
       Map<String, Long> expected = locking || expectingRests() ? null : expectedHeads(events);
-      if (expected == null && (expectingInFlight > 0 || (!locking && awaitsHeads(events)))) {
+      if (expected == null && (expectingInFlight > 0 || awaitsHeads(events))) {
         // A locking group waits for the expected-heads groups in flight: it could take a shared
         // merchant's row lock before one of them and move the head that group expects. And a
-        // group of merchants whose heads a locking group in flight is about to tell waits for it
-        // rather than lock again, which would keep them unknown for the group after, and so on.
+        // group that shares a merchant with a locking group in flight waits for it: it could take
+        // that merchant's row lock first and its seqs, while groups finish, answer and tell
+        // delivery in the order they started (requests of a failed group run alone, the locking
+        // way, two at once). A group of merchants whose heads are about to be told also does not
+        // lock again, which would keep them unknown for the group after, and so on.
         for (int i = requests.size() - 1; i >= 0; i--) {
           requests.get(i).inGroup = false;
           queue.addFirst(requests.get(i));

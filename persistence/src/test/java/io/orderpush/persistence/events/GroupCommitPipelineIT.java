@@ -213,6 +213,71 @@ class GroupCommitPipelineIT {
     assertThat(count(registry, "gateway.ingest.groups", "expected_heads")).isEqualTo(2);
   }
 
+  @Test
+  void shouldNotLockAMerchantInTwoTransactionsAtOnceWhenAFailedGroupRunsItsRequestsAlone()
+      throws Exception {
+    String x = merchant(); // new to PostgreSQL: inserting its row is slowed down below
+    String m = merchant();
+    String b = merchant();
+    var registry = new SimpleMeterRegistry();
+    GroupCommitter committer = committer(2, 100, registry);
+    List<Long> notified = java.util.Collections.synchronizedList(new ArrayList<>());
+    committer.onCommitted(
+        stored -> stored.getOrDefault(m, List.of()).forEach(e -> notified.add(e.seq())));
+    await(committer.append(List.of(event(m, "m1"), event(b, "b1")))); // heads known: 1, 1
+    await(
+        pool.query(
+                "CREATE OR REPLACE FUNCTION pipeline_it_poison() RETURNS trigger LANGUAGE plpgsql"
+                    + " AS $$ BEGIN RAISE EXCEPTION 'poison' USING ERRCODE = '22023'; END $$")
+            .execute());
+    await(
+        pool.query(
+                "CREATE TRIGGER pipeline_it_poison BEFORE INSERT ON event_chunks FOR EACH ROW"
+                    + " WHEN (NEW.events LIKE '%poison%') EXECUTE FUNCTION pipeline_it_poison()")
+            .execute());
+    await(
+        pool.query(
+                "CREATE OR REPLACE FUNCTION pipeline_it_slow() RETURNS trigger LANGUAGE plpgsql"
+                    + " AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$")
+            .execute());
+    await(
+        pool.query(
+                "CREATE TRIGGER pipeline_it_slow BEFORE INSERT ON merchants FOR EACH ROW"
+                    + " WHEN (NEW.merchant_id = '"
+                    + x
+                    + "') EXECUTE FUNCTION pipeline_it_slow()")
+            .execute());
+    SqlConnection holder = holdCommitsOf(b);
+    try {
+      // Two groups of b fill both transactions (one committing, held; one waiting at b's row), so
+      // the next three requests queue and go as one group, which the poisoned one fails: each
+      // request then runs alone, the locking way.
+      Future<List<AppendResult>> b2 = committer.append(List.of(event(b, "b2")));
+      Future<List<AppendResult>> b3 = committer.append(List.of(event(b, "b3")));
+      awaitCondition(
+          () -> waitingAtHeads() == 1 && committingHeld() == 1, "two groups of b in flight");
+      Future<List<AppendResult>> first = committer.append(List.of(event(x, "x1"), event(m, "m2")));
+      Future<List<AppendResult>> second = committer.append(List.of(event(m, "m3")));
+      Future<List<AppendResult>> poisoned = committer.append(List.of(event(b, "poison")));
+      await(holder.query("SELECT pg_advisory_unlock(73310)").execute());
+      await(Future.all(b2, b3));
+      // The first takes m's row lock only after x's slow insert: had the second not waited for
+      // it, the second would have taken m's next seq, and delivery heard of m's seqs backwards.
+      assertThat(await(first)).extracting(AppendResult::seq).containsExactly(1L, 2L);
+      assertThat(await(second)).extracting(AppendResult::seq).containsExactly(3L);
+      assertThat(poisoned.toCompletionStage().toCompletableFuture())
+          .failsWithin(Duration.ofSeconds(30));
+    } finally {
+      releaseCommits(holder);
+      await(pool.query("DROP TRIGGER IF EXISTS pipeline_it_poison ON event_chunks").execute());
+      await(pool.query("DROP TRIGGER IF EXISTS pipeline_it_slow ON merchants").execute());
+    }
+    assertThat(notified).containsExactly(1L, 2L, 3L);
+    assertThat(await(new EventLog().read(pool, m, 1, 100)))
+        .extracting(LoggedEvent::seq)
+        .containsExactly(1L, 2L, 3L);
+  }
+
   /**
    * Holds the COMMIT of every transaction that advances m's head until the returned connection lets
    * go ({@code pg_advisory_unlock(73310)}): a deferred trigger waits for an advisory lock it holds.
