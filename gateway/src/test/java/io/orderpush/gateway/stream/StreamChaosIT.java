@@ -133,8 +133,8 @@ class StreamChaosIT {
                     // a half-alive connection is given up after 2 s of silence
                     "GATEWAY_STREAM_PING_INTERVAL_MS", "250",
                     "GATEWAY_STREAM_IDLE_TIMEOUT_MS", "2000",
-                    // -Dchaos.pg.writers=2: the same chaos with two group commits in flight
-                    "GATEWAY_PG_WRITERS", System.getProperty("chaos.pg.writers", "1")));
+                    // -Dchaos.pg.writers=1: the same chaos with one group commit in flight
+                    "GATEWAY_PG_WRITERS", System.getProperty("chaos.pg.writers", "2")));
         StreamFixture fx = new StreamFixture(gw);
         ChaosProxy proxy = ChaosProxy.start(fx.vertx, "127.0.0.1", gw.port)) {
       TestApp app = fx.app("websocket");
@@ -224,7 +224,7 @@ class StreamChaosIT {
           "chaos (seed %d, pg.writers %s): %d connections, endings %s, %d events redelivered"
               + " above the cursor%n",
           fx.seed,
-          System.getProperty("chaos.pg.writers", "1"),
+          System.getProperty("chaos.pg.writers", "2"),
           rounds + 1,
           endings,
           ledger.redeliveries);
