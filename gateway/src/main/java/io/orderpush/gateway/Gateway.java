@@ -90,7 +90,11 @@ public final class Gateway {
   private Gateway(GatewayConfig config) {
     this.config = config;
     this.log = new EventLog(new Masker(config.masking()), config.retentionDays());
-    this.vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
+    this.vertx =
+        Vertx.vertx(
+            new VertxOptions()
+                .setPreferNativeTransport(true)
+                .setEventLoopPoolSize(config.http().eventLoopThreads()));
   }
 
   /**

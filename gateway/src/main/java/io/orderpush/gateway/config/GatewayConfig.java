@@ -48,7 +48,8 @@ public record GatewayConfig(
             r.string("http.host"),
             r.integer("http.port", 0, 65535),
             r.millis("http.shutdown-grace-ms", 0, 600_000),
-            r.integer("stream.max-client-message-bytes", 256, 16 * 1024 * 1024));
+            r.integer("stream.max-client-message-bytes", 256, 16 * 1024 * 1024),
+            r.integer("http.event-loops", 0, 64));
     int poolSize = r.integer("pg.pool-size", 1, 200);
     int writers = r.integer("pg.writers", 1, 64);
     var connectTimeout = r.millis("pg.connect-timeout-ms", 100, 120_000);

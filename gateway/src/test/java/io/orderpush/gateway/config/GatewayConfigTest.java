@@ -35,6 +35,19 @@ class GatewayConfigTest {
   }
 
   @Test
+  void shouldStartOneEventLoopPerCoreUnlessToldAndRefuseANegativeCount() {
+    assertThat(GatewayConfig.load(valid()).http().eventLoopThreads())
+        .isEqualTo(Runtime.getRuntime().availableProcessors());
+    Map<String, String> env = valid();
+    env.put("GATEWAY_HTTP_EVENT_LOOPS", "3");
+    assertThat(GatewayConfig.load(env).http().eventLoopThreads()).isEqualTo(3);
+    env.put("GATEWAY_HTTP_EVENT_LOOPS", "-1");
+    assertThat(catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env)))
+        .hasMessageContaining(
+            "http.event-loops (GATEWAY_HTTP_EVENT_LOOPS) must be an integer from 0 to 64");
+  }
+
+  @Test
   void shouldNameEveryBadKeyAndWhatItAllowsWithoutEchoingSecrets() {
     Map<String, String> env = valid();
     env.put("GATEWAY_HTTP_PORT", "eighty");
