@@ -274,7 +274,7 @@ public final class Gateway {
               drills.start();
               return vertx.deployVerticle(
                   () -> new HttpVerticle(config.http(), routes::router, routes::handshake),
-                  new DeploymentOptions().setInstances(Runtime.getRuntime().availableProcessors()));
+                  new DeploymentOptions().setInstances(config.http().eventLoopThreads()));
             })
         .map(
             id -> {
