@@ -28,8 +28,7 @@ final class TailCache {
 
   /**
    * In access order (appends and reads): the first is the merchant touched least recently. A get
-   * moves an entry to the end in place; removing and putting it again cost 5% of the gateway's CPU
-   * at 10,000 events/s.
+   * moves an entry to the end in place: one lookup, where removing and putting it again took two.
    */
   private final LinkedHashMap<String, ArrayDeque<LoggedEvent>> runs =
       new LinkedHashMap<>(16, 0.75f, true);
