@@ -13,7 +13,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -134,6 +133,9 @@ public final class DeliveryEngine {
   private long reconcileTimer = -1;
   private boolean reconciling;
 
+  /** Merchants the current sweep of {@link #reconcile} has still to read; refilled when empty. */
+  private final java.util.ArrayDeque<String> sweep = new java.util.ArrayDeque<>();
+
   public DeliveryEngine(
       Vertx vertx,
       Pool pool,
@@ -231,19 +233,32 @@ public final class DeliveryEngine {
   }
 
   /**
-   * The backstop for missed wake-ups: one query for the heads of merchants that got events
-   * recently, and a wake-up for every channel here that has not seen its merchant's head. A channel
-   * normally learns of new events from {@link #committed}; this catches what that cannot see: a
-   * commit whose answer was lost (the retry comes back as a duplicate), or a commit by another
-   * writer. It costs nothing per idle channel. Engine context only.
+   * The backstop for missed wake-ups: the stored heads of the merchants with channels here, at most
+   * {@link DeliverySettings#reconcileBatch} of them a round, taken in turn, and a wake-up for every
+   * channel that has not seen its merchant's head. A channel normally learns of new events from
+   * {@link #committed} or another node's notice; this catches what those cannot: a commit whose
+   * answer was lost (the retry comes back as a duplicate), or a notice lost between nodes. One
+   * primary-key lookup per merchant, whatever the ingest rate. Engine context only.
    */
   Future<Void> reconcile() {
     if (reconciling || byMerchant.isEmpty()) {
       return Future.succeededFuture();
     }
+    if (sweep.isEmpty()) {
+      sweep.addAll(byMerchant.keySet());
+    }
+    List<String> batch = new ArrayList<>(Math.min(sweep.size(), settings.reconcileBatch()));
+    while (batch.size() < settings.reconcileBatch() && !sweep.isEmpty()) {
+      String m = sweep.poll();
+      if (byMerchant.containsKey(m)) {
+        batch.add(m);
+      }
+    }
+    if (batch.isEmpty()) {
+      return Future.succeededFuture();
+    }
     reconciling = true;
-    Instant since = Instant.now().minus(settings.reconcileLookback());
-    return log.headsIngestedSince(pool, since)
+    return log.heads(pool, batch)
         .<Void>map(
             heads -> {
               heads.forEach(this::headSeen);
@@ -252,7 +267,7 @@ public final class DeliveryEngine {
         .onFailure(
             err -> {
               metrics.reconcileFailures.increment();
-              LOG.warn("reconciling recent heads failed, trying again later: {}", err.toString());
+              LOG.warn("reconciling heads failed, trying again later: {}", err.toString());
             })
         .onComplete(ar -> reconciling = false);
   }

@@ -7,13 +7,15 @@ import java.time.Duration;
  *
  * @param checkpointInterval how often moved cursors are copied from Redis to PostgreSQL
  * @param tailCacheBytes bound of the cache of recent events, in bytes
- * @param reconcileInterval how often heads that moved recently are read back from PostgreSQL, to
- *     wake channels whose wake-up was missed (a commit whose answer was lost, another writer)
- * @param reconcileLookback how far back a reconcile looks: longer than any commit can take, so a
- *     commit stamped before one sweep and visible only after it is still seen by the next
+ * @param reconcileInterval how often the heads of merchants with channels here are read back from
+ *     PostgreSQL, to wake channels whose wake-up was missed (a commit whose answer was lost,
+ *     another writer's notice lost)
+ * @param reconcileBatch merchants whose heads one reconcile round reads at most; with more, the
+ *     rounds take them in turn, so a sweep of all of them takes {@code ceil(merchants / batch)}
+ *     intervals
  */
 public record DeliverySettings(
     Duration checkpointInterval,
     long tailCacheBytes,
     Duration reconcileInterval,
-    Duration reconcileLookback) {}
+    int reconcileBatch) {}

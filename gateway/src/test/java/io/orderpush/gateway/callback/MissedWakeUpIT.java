@@ -39,7 +39,9 @@ class MissedWakeUpIT {
         TestGateway.start(
             Map.of(
                 "GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1",
-                "GATEWAY_DELIVERY_RECONCILE_INTERVAL_MS", "300"));
+                "GATEWAY_DELIVERY_RECONCILE_INTERVAL_MS", "300",
+                // fewer than the second test's merchants: its rounds must take them in turn
+                "GATEWAY_DELIVERY_RECONCILE_BATCH", "2"));
   }
 
   @AfterAll
@@ -67,19 +69,7 @@ class MissedWakeUpIT {
 
     // Committed through the log directly: nothing in the gateway hears of it, as when a commit's
     // answer is lost and the marketplace's retry is answered as a duplicate.
-    String tail =
-        "\"eventId\":\"e-2\",\"orderId\":\"o-2\",\"type\":\"order.paid\","
-            + "\"occurredAt\":\"2026-11-11T00:00:02.000Z\",\"data\":{}}";
-    gw.gateway
-        .pool()
-        .withTransaction(
-            tx ->
-                gw.gateway
-                    .eventLog()
-                    .append(tx, List.of(new NewEvent(m, "e-2", tail)), Instant.now()))
-        .toCompletionStage()
-        .toCompletableFuture()
-        .join();
+    appendBehindTheGatewaysBack(List.of(m), "e-2");
     HttpResponse<String> retry = gw.ingest(Events.batch(List.of(Events.event(m, "e-2"))));
     assertThat(new JsonObject("{\"r\":" + retry.body() + "}").encode())
         .contains("\"duplicate\":true");
@@ -91,5 +81,62 @@ class MissedWakeUpIT {
         () -> "requests: " + hooks.requests.stream().map(q -> q.first() + "-" + q.last()).toList());
     assertThat(Scrape.value(gw, "gateway_delivery_reconcile_woken_total"))
         .isGreaterThan(wokenBefore);
+  }
+
+  @Test
+  void shouldWakeEveryMerchantsChannelWhenTheyAreMoreThanOneReconcileRoundReads() {
+    CallbackRecoveryIT.Hooks hooks = new CallbackRecoveryIT.Hooks(vertx);
+    List<String> merchants =
+        java.util.stream.IntStream.range(0, 7)
+            .mapToObj(i -> TestServices.uniqueMerchant("sweep" + i))
+            .toList();
+    appId = TestApps.create(gw, "sweep", hooks.url()).appId();
+    for (String m : merchants) {
+      TestApps.grant(gw, m, appId, "{}");
+      assertThat(gw.ingest(Events.batch(List.of(Events.event(m, "e-1")))).statusCode())
+          .isEqualTo(200);
+    }
+    Await.until("seq 1 of each delivered", WAIT, () -> merchantsSent(hooks, 1) == merchants.size());
+
+    appendBehindTheGatewaysBack(merchants, "e-2");
+
+    // A round reads 2 merchants' heads: only rounds that take the merchants in turn reach all 7.
+    Await.until(
+        "seq 2 of every merchant delivered without a further event",
+        WAIT,
+        () -> merchantsSent(hooks, 2) == merchants.size(),
+        () -> "requests: " + hooks.requests.stream().map(q -> q.first() + "-" + q.last()).toList());
+  }
+
+  private static long merchantsSent(CallbackRecoveryIT.Hooks hooks, long seq) {
+    return hooks.requests.stream()
+        .filter(q -> q.first() == seq)
+        .map(CallbackRecoveryIT.Hooks.Request::merchantId)
+        .distinct()
+        .count();
+  }
+
+  /**
+   * Commits an event of each merchant through the log directly: nothing in the gateway hears it.
+   */
+  private static void appendBehindTheGatewaysBack(List<String> merchants, String eventId) {
+    String tail =
+        "\"eventId\":\""
+            + eventId
+            + "\",\"orderId\":\"o-2\",\"type\":\"order.paid\","
+            + "\"occurredAt\":\"2026-11-11T00:00:02.000Z\",\"data\":{}}";
+    gw.gateway
+        .pool()
+        .withTransaction(
+            tx ->
+                gw.gateway
+                    .eventLog()
+                    .append(
+                        tx,
+                        merchants.stream().map(m -> new NewEvent(m, eventId, tail)).toList(),
+                        Instant.now()))
+        .toCompletionStage()
+        .toCompletableFuture()
+        .join();
   }
 }

@@ -595,25 +595,6 @@ public final class EventLog {
             });
   }
 
-  /**
-   * The highest seq stored of every merchant that got events ingested at or after {@code since},
-   * from the newest end of an index: the cost follows what was ingested since, not the number of
-   * merchants or channels.
-   */
-  public Future<Map<String, Long>> headsIngestedSince(SqlClient client, Instant since) {
-    return client
-        .preparedQuery(
-            "SELECT merchant_id, max(last_seq) FROM event_chunks WHERE ingested_at >= $1"
-                + " GROUP BY merchant_id")
-        .execute(Tuple.of(since.atOffset(ZoneOffset.UTC)))
-        .map(
-            rows -> {
-              Map<String, Long> heads = new HashMap<>();
-              rows.forEach(r -> heads.put(r.getString(0), r.getLong(1)));
-              return heads;
-            });
-  }
-
   /** The merchant's highest assigned seq, 0 if it has no events. */
   public Future<Long> head(SqlClient pool, String merchantId) {
     return pool.preparedQuery(HEAD)
