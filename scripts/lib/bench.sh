@@ -61,8 +61,9 @@ cpu_snapshot() { # FILE TOOL_PATTERN
     {
         awk '/^cpu / { print "M", $2+$3+$4+$7+$8+$9, $6, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat
         if ((${#files[@]})); then
-            # a process gone since pgrep is skipped (cat goes on past a missing file)
-            cat "${files[@]}" 2>/dev/null | awk -v map="$map" '
+            # a process gone since pgrep is skipped: cat goes on past a missing file, and its
+            # failure must not end the sampler under the callers' `set -e -o pipefail`
+            { cat "${files[@]}" 2>/dev/null || true; } | awk -v map="$map" '
                 BEGIN { n = split(map, kv, " "); for (i = 1; i <= n; i++) { split(kv[i], x, "="); g[x[1]] = x[2] } }
                 { p = $1; sub(/.*\) /, ""); print "P", g[p], p, $12 + $13 }'
         fi
