@@ -31,11 +31,12 @@ import org.slf4j.LoggerFactory;
  * both transports. All channel state is confined to the engine's context; callers on other threads
  * go through {@link #context()}.
  *
- * <p>Nothing runs for an idle channel: a channel is read only when it was just claimed, when a
- * commit advanced its merchant's head ({@link #committed}), when an ack opened its window, or when
- * its subscriber became writable again. A channel that is behind is read in pages of up to {@code
- * maxBatch} events; each subscriber has a bounded number of reads in flight, so memory per
- * subscriber is bounded however many channels it owns.
+ * <p>Nothing runs for an idle channel but its merchant's share of the periodic reconcile (one
+ * primary-key read of its head per sweep, {@link #reconcile}): a channel is read only when it was
+ * just claimed, when a commit advanced its merchant's head ({@link #committed}), when an ack opened
+ * its window, or when its subscriber became writable again. A channel that is behind is read in
+ * pages of up to {@code maxBatch} events; each subscriber has a bounded number of reads in flight,
+ * so memory per subscriber is bounded however many channels it owns.
  */
 public final class DeliveryEngine {
 
@@ -250,7 +251,8 @@ public final class DeliveryEngine {
     List<String> batch = new ArrayList<>(Math.min(sweep.size(), settings.reconcileBatch()));
     while (batch.size() < settings.reconcileBatch() && !sweep.isEmpty()) {
       String m = sweep.poll();
-      if (byMerchant.containsKey(m)) {
+      // channels of other nodes' merchants are known here too (every node adds every grant's)
+      if (ownsAChannelOf(m)) {
         batch.add(m);
       }
     }
@@ -267,7 +269,11 @@ public final class DeliveryEngine {
         .onFailure(
             err -> {
               metrics.reconcileFailures.increment();
-              LOG.warn("reconciling heads failed, trying again later: {}", err.toString());
+              LOG.warn("reconciling heads failed, trying again next round: {}", err.toString());
+              // this round's merchants first next time
+              for (int i = batch.size() - 1; i >= 0; i--) {
+                sweep.addFirst(batch.get(i));
+              }
             })
         .onComplete(ar -> reconciling = false);
   }
@@ -1039,10 +1045,14 @@ public final class DeliveryEngine {
                     wake(c);
                   });
             } else if (ar.result().isEmpty()) {
-              if (c.headVersion == version) {
-                c.knownHead = c.sent;
-              } else {
+              if (c.headVersion != version) {
                 wake(c);
+              } else if (cached == null && c.knownHead != Long.MAX_VALUE && c.knownHead > c.sent) {
+                // The head is past `from` and the log holds nothing from there on: retention
+                // removed more than a read's worth of what this channel had not sent.
+                skipExpired(s, lane, c, from);
+              } else {
+                c.knownHead = c.sent;
               }
             } else {
               List<LoggedEvent> events = ar.result();
@@ -1089,6 +1099,58 @@ public final class DeliveryEngine {
           }
           drive(s);
         });
+  }
+
+  /**
+   * A read from {@code from} found nothing although the merchant's committed head is past it:
+   * retention removed those events (a whole day partition can hold more than one read's worth).
+   * Delivery goes on from the next event still stored, the next {@code prevSeq} showing the gap as
+   * the path for a partly removed page does; with nothing stored, the channel passes the head, its
+   * cursor moved (fenced) once all it was sent is acked. Without this the channel would stay short
+   * of its head, and every reconcile round would wake it to read nothing again. Engine context
+   * only.
+   */
+  private void skipExpired(Subscriber s, Lane lane, Channel c, long from) {
+    int generation = c.generation;
+    c.reading = true;
+    lane.reading++;
+    log.nextStored(pool, c.merchantId, from)
+        .onComplete(
+            ar -> {
+              lane.reading--;
+              c.reading = false;
+              if (c.generation != generation) {
+                wake(c);
+              } else if (c.owner == s && ar.failed()) {
+                metrics.readFailures.increment();
+                LOG.warn(
+                    "finding the next stored event of {} failed: {}", c, ar.cause().toString());
+                c.readRetry = true;
+                vertx.setTimer(
+                    RETRY_MS,
+                    id -> {
+                      c.readRetry = false;
+                      wake(c);
+                    });
+              } else if (c.owner == s && c.sent == from - 1) {
+                long next = ar.result();
+                if (next <= from) {
+                  // stored after all (nothing removed): wait for the next wake-up as before
+                  c.knownHead = c.sent;
+                } else {
+                  boolean allAcked = c.cursor >= c.lastDelivered;
+                  metrics.expiredSkipped.increment(next - from);
+                  c.sent = next - 1;
+                  c.maxSent = Math.max(c.maxSent, c.sent);
+                  c.lastDelivered = c.sent;
+                  if (allAcked) {
+                    passOver(c);
+                  }
+                  wake(c);
+                }
+              }
+              drive(s);
+            });
   }
 
   /**

@@ -50,12 +50,14 @@ public final class DeliveryMetrics {
     reconcileWoken =
         Counter.builder("gateway.delivery.reconcile.woken")
             .description(
-                "Channels woken by the periodic reconcile of recent heads: wake-ups that were"
+                "Channels woken by the periodic reconcile of stored heads: wake-ups that were"
                     + " missed otherwise")
             .register(registry);
     reconcileFailures =
         Counter.builder("gateway.delivery.reconcile.failures")
-            .description("Reconciles of recent heads that failed (retried at the next interval)")
+            .description(
+                "Reconcile rounds whose read of stored heads failed (their merchants are read first"
+                    + " the next round)")
             .register(registry);
     eventsSent =
         Counter.builder("gateway.delivery.events.sent")

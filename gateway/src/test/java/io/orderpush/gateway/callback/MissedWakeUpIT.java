@@ -32,6 +32,7 @@ class MissedWakeUpIT {
   static TestGateway gw;
   final Vertx vertx = Vertx.vertx();
   String appId;
+  String token;
 
   @BeforeAll
   static void start() {
@@ -106,6 +107,76 @@ class MissedWakeUpIT {
         WAIT,
         () -> merchantsSent(hooks, 2) == merchants.size(),
         () -> "requests: " + hooks.requests.stream().map(q -> q.first() + "-" + q.last()).toList());
+  }
+
+  @Test
+  void shouldGoOnPastEventsRetentionRemovedBeforeTheChannelGotToThem() {
+    CallbackRecoveryIT.Hooks hooks = new CallbackRecoveryIT.Hooks(vertx);
+    String gap = TestServices.uniqueMerchant("gap");
+    String gone = TestServices.uniqueMerchant("gone");
+    TestApps.Created app = TestApps.create(gw, "expired", hooks.url());
+    appId = app.appId();
+    token = app.token();
+    for (String m : List.of(gap, gone)) {
+      TestApps.grant(gw, m, appId, "{}");
+      assertThat(gw.ingest(Events.batch(List.of(Events.event(m, "e-1")))).statusCode())
+          .isEqualTo(200);
+    }
+    Await.until("seq 1 of both delivered", WAIT, () -> merchantsSent(hooks, 1) == 2);
+    Await.until("seq 1 of both acked", WAIT, () -> cursorOf(gap) == 1 && cursorOf(gone) == 1);
+
+    // Seqs 2-500 of both were committed and then removed by retention, with seq 1, before the
+    // channels got to them (far more than one read's worth): the heads moved, no chunk holds them.
+    exec("UPDATE merchants SET head_seq = 500 WHERE merchant_id = ANY($1)", gap, gone);
+    exec("DELETE FROM event_chunks WHERE merchant_id = ANY($1)", gap, gone);
+    // gap: seq 501 is stored; gone: nothing after the removed seqs.
+    appendBehindTheGatewaysBack(List.of(gap), "e-501");
+
+    Await.until(
+        "seq 501 of " + gap + " delivered, its prevSeq showing the gap",
+        WAIT,
+        () ->
+            hooks.requests.stream()
+                .anyMatch(
+                    q ->
+                        q.merchantId().equals(gap)
+                            && q.first() == 501
+                            && q.body().contains("\"prevSeq\":500")),
+        () -> "requests: " + hooks.requests.stream().map(q -> q.first() + "-" + q.last()).toList());
+    // gone: the channel passes the head, so the next event it is told of is delivered at once.
+    Await.until(
+        "the channel of " + gone + " passed the removed seqs",
+        WAIT,
+        () -> cursorOf(gone) == 500,
+        () -> "cursor " + cursorOf(gone));
+    assertThat(gw.ingest(Events.batch(List.of(Events.event(gone, "e-501")))).statusCode())
+        .isEqualTo(200);
+    Await.until(
+        "seq 501 of " + gone + " delivered",
+        WAIT,
+        () ->
+            hooks.requests.stream().anyMatch(q -> q.merchantId().equals(gone) && q.first() == 501));
+  }
+
+  /** The channel's stored cursor, as the app sees it ({@code GET /v1/channels}). */
+  private long cursorOf(String merchant) {
+    JsonObject page = new JsonObject(gw.send("GET", "/v1/channels?limit=500", token, null).body());
+    return page.getJsonArray("channels").stream()
+        .map(JsonObject.class::cast)
+        .filter(c -> merchant.equals(c.getString("merchantId")))
+        .mapToLong(c -> c.getLong("cursor"))
+        .findFirst()
+        .orElse(-1);
+  }
+
+  private static void exec(String sql, String... merchants) {
+    gw.gateway
+        .pool()
+        .preparedQuery(sql)
+        .execute(io.vertx.sqlclient.Tuple.of(merchants))
+        .toCompletionStage()
+        .toCompletableFuture()
+        .join();
   }
 
   private static long merchantsSent(CallbackRecoveryIT.Hooks hooks, long seq) {

@@ -582,6 +582,26 @@ public final class EventLog {
             });
   }
 
+  /**
+   * The lowest seq at or after {@code fromSeq} still stored for the merchant, or head + 1 if none
+   * is: where delivery goes on when retention removed what came before it.
+   */
+  public Future<Long> nextStored(SqlClient client, String merchantId, long fromSeq) {
+    return client
+        .preparedQuery(
+            "SELECT (SELECT greatest(first_seq, $2) FROM event_chunks WHERE merchant_id = $1"
+                + " AND last_seq >= $2 ORDER BY last_seq LIMIT 1),"
+                + " (SELECT head_seq FROM merchants WHERE merchant_id = $1)")
+        .execute(Tuple.of(merchantId, fromSeq))
+        .map(
+            rows -> {
+              Row r = rows.iterator().next();
+              Long next = r.getLong(0);
+              Long head = r.getLong(1);
+              return next != null ? next : (head == null ? 0L : head) + 1;
+            });
+  }
+
   /** Heads of several merchants; merchants without events are absent from the map. */
   public Future<Map<String, Long>> heads(SqlClient client, List<String> merchantIds) {
     return client
