@@ -1037,13 +1037,7 @@ public final class DeliveryEngine {
                   from,
                   RETRY_MS,
                   ar.cause().toString());
-              c.readRetry = true;
-              vertx.setTimer(
-                  RETRY_MS,
-                  id -> {
-                    c.readRetry = false;
-                    wake(c);
-                  });
+              retryReadLater(c);
             } else if (ar.result().isEmpty()) {
               if (c.headVersion != version) {
                 wake(c);
@@ -1101,6 +1095,17 @@ public final class DeliveryEngine {
         });
   }
 
+  /** A read failed (PostgreSQL): the channel is read again after {@link #RETRY_MS}. */
+  private void retryReadLater(Channel c) {
+    c.readRetry = true;
+    vertx.setTimer(
+        RETRY_MS,
+        id -> {
+          c.readRetry = false;
+          wake(c);
+        });
+  }
+
   /**
    * A read from {@code from} found nothing although the merchant's committed head is past it:
    * retention removed those events (a whole day partition can hold more than one read's worth).
@@ -1125,13 +1130,7 @@ public final class DeliveryEngine {
                 metrics.readFailures.increment();
                 LOG.warn(
                     "finding the next stored event of {} failed: {}", c, ar.cause().toString());
-                c.readRetry = true;
-                vertx.setTimer(
-                    RETRY_MS,
-                    id -> {
-                      c.readRetry = false;
-                      wake(c);
-                    });
+                retryReadLater(c);
               } else if (c.owner == s && c.sent == from - 1) {
                 long next = ar.result();
                 if (next <= from) {

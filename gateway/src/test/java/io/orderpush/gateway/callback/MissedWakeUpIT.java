@@ -61,11 +61,15 @@ class MissedWakeUpIT {
   void shouldDeliverAnEventCommittedBehindTheGatewaysBackWithoutAnotherEvent() {
     CallbackRecoveryIT.Hooks hooks = new CallbackRecoveryIT.Hooks(vertx);
     String m = TestServices.uniqueMerchant("wake");
-    appId = TestApps.create(gw, "wake", hooks.url()).appId();
+    TestApps.Created app = TestApps.create(gw, "wake", hooks.url());
+    appId = app.appId();
+    token = app.token();
     TestApps.grant(gw, m, appId, "{}");
     assertThat(gw.ingest(Events.batch(List.of(Events.event(m, "e-1")))).statusCode())
         .isEqualTo(200);
     Await.until("seq 1 delivered", WAIT, () -> hooks.requests.size() == 1);
+    // acked, so the channel is caught up and only a wake-up can make it read again
+    Await.until("seq 1 acked", WAIT, () -> cursorOf(m) == 1);
     double wokenBefore = Scrape.value(gw, "gateway_delivery_reconcile_woken_total");
 
     // Committed through the log directly: nothing in the gateway hears of it, as when a commit's
@@ -91,13 +95,18 @@ class MissedWakeUpIT {
         java.util.stream.IntStream.range(0, 7)
             .mapToObj(i -> TestServices.uniqueMerchant("sweep" + i))
             .toList();
-    appId = TestApps.create(gw, "sweep", hooks.url()).appId();
+    TestApps.Created app = TestApps.create(gw, "sweep", hooks.url());
+    appId = app.appId();
+    token = app.token();
     for (String m : merchants) {
       TestApps.grant(gw, m, appId, "{}");
       assertThat(gw.ingest(Events.batch(List.of(Events.event(m, "e-1")))).statusCode())
           .isEqualTo(200);
     }
     Await.until("seq 1 of each delivered", WAIT, () -> merchantsSent(hooks, 1) == merchants.size());
+    Await.until(
+        "seq 1 of each acked", WAIT, () -> merchants.stream().allMatch(m -> cursorOf(m) == 1));
+    double wokenBefore = Scrape.value(gw, "gateway_delivery_reconcile_woken_total");
 
     appendBehindTheGatewaysBack(merchants, "e-2");
 
@@ -107,6 +116,8 @@ class MissedWakeUpIT {
         WAIT,
         () -> merchantsSent(hooks, 2) == merchants.size(),
         () -> "requests: " + hooks.requests.stream().map(q -> q.first() + "-" + q.last()).toList());
+    assertThat(Scrape.value(gw, "gateway_delivery_reconcile_woken_total"))
+        .isGreaterThanOrEqualTo(wokenBefore + merchants.size());
   }
 
   @Test
