@@ -239,7 +239,8 @@ public final class DeliveryEngine {
    * channel that has not seen its merchant's head. A channel normally learns of new events from
    * {@link #committed} or another node's notice; this catches what those cannot: a commit whose
    * answer was lost (the retry comes back as a duplicate), or a notice lost between nodes. One
-   * primary-key lookup per merchant, whatever the ingest rate. Engine context only.
+   * primary-key lookup per merchant, whatever the ingest rate; the heads are applied a grace later
+   * ({@link #reconcileGraceMs}). Engine context only.
    */
   Future<Void> reconcile() {
     if (reconciling || byMerchant.isEmpty()) {
@@ -261,10 +262,21 @@ public final class DeliveryEngine {
     }
     reconciling = true;
     return log.heads(pool, batch)
-        .<Void>map(
+        .<Void>compose(
             heads -> {
-              heads.forEach(this::headSeen);
-              return null;
+              // A head read here may belong to a commit whose news is still on its way to this
+              // engine (the committer's answer, another node's notice or frame): applied at once,
+              // the reconcile would wake thousands of channels a few milliseconds early under load
+              // and read them from the log instead of the tail cache. Heads are applied after a
+              // grace; what is still unseen then was missed.
+              Promise<Void> applied = Promise.promise();
+              vertx.setTimer(
+                  reconcileGraceMs(),
+                  id -> {
+                    heads.forEach(this::headSeen);
+                    applied.complete();
+                  });
+              return applied.future();
             })
         .onFailure(
             err -> {
@@ -277,6 +289,13 @@ public final class DeliveryEngine {
             })
         .onComplete(ar -> reconciling = false);
   }
+
+  /** How long a reconcile round waits before it applies the heads it read: 1 s, or its interval. */
+  private long reconcileGraceMs() {
+    return Math.min(RECONCILE_GRACE_MS, settings.reconcileInterval().toMillis());
+  }
+
+  static final long RECONCILE_GRACE_MS = 1000;
 
   /**
    * Another node committed these heads ({@link HeadNotices}): wake the channels here that have not
