@@ -1060,10 +1060,14 @@ public final class DeliveryEngine {
             } else if (ar.result().isEmpty()) {
               if (c.headVersion != version) {
                 wake(c);
-              } else if (cached == null && c.knownHead != Long.MAX_VALUE && c.knownHead > c.sent) {
+              } else if (c.knownHead != Long.MAX_VALUE && c.knownHead > c.sent) {
                 // The head is past `from` and the log holds nothing from there on: retention
-                // removed more than a read's worth of what this channel had not sent.
-                skipExpired(s, lane, c, from);
+                // removed more than a read's worth of what this channel had not sent. Passed over
+                // once all that was delivered is acked (the ack wakes the channel again), so the
+                // cursor can follow.
+                if (c.cursor >= c.lastDelivered) {
+                  skipExpired(s, lane, c, from, version);
+                }
               } else {
                 c.knownHead = c.sent;
               }
@@ -1134,7 +1138,7 @@ public final class DeliveryEngine {
    * of its head, and every reconcile round would wake it to read nothing again. Engine context
    * only.
    */
-  private void skipExpired(Subscriber s, Lane lane, Channel c, long from) {
+  private void skipExpired(Subscriber s, Lane lane, Channel c, long from, long version) {
     int generation = c.generation;
     c.reading = true;
     lane.reading++;
@@ -1145,27 +1149,24 @@ public final class DeliveryEngine {
               c.reading = false;
               if (c.generation != generation) {
                 wake(c);
-              } else if (c.owner == s && ar.failed()) {
+              } else if (ar.failed()) {
                 metrics.readFailures.increment();
                 LOG.warn(
                     "finding the next stored event of {} failed: {}", c, ar.cause().toString());
                 retryReadLater(c);
-              } else if (c.owner == s && c.sent == from - 1) {
+              } else if (ar.result() > from) {
                 long next = ar.result();
-                if (next <= from) {
-                  // stored after all (nothing removed): wait for the next wake-up as before
-                  c.knownHead = c.sent;
-                } else {
-                  boolean allAcked = c.cursor >= c.lastDelivered;
-                  metrics.expiredSkipped.increment(next - from);
-                  c.sent = next - 1;
-                  c.maxSent = Math.max(c.maxSent, c.sent);
-                  c.lastDelivered = c.sent;
-                  if (allAcked) {
-                    passOver(c);
-                  }
-                  wake(c);
-                }
+                metrics.expiredSkipped.increment(next - from);
+                c.sent = next - 1;
+                c.maxSent = Math.max(c.maxSent, c.sent);
+                c.lastDelivered = c.sent;
+                passOver(c); // all that was delivered is acked: only then is this looked up
+                wake(c);
+              } else if (c.headVersion == version) {
+                // stored after all (nothing removed): wait for the next wake-up as before
+                c.knownHead = c.sent;
+              } else {
+                wake(c);
               }
               drive(s);
             });

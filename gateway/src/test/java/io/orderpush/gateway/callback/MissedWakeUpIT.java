@@ -135,6 +135,7 @@ class MissedWakeUpIT {
     }
     Await.until("seq 1 of both delivered", WAIT, () -> merchantsSent(hooks, 1) == 2);
     Await.until("seq 1 of both acked", WAIT, () -> cursorOf(gap) == 1 && cursorOf(gone) == 1);
+    double expiredBefore = Scrape.value(gw, "gateway_delivery_expired_skipped_total");
 
     // Seqs 2-500 of both were committed and then removed by retention, with seq 1, before the
     // channels got to them (far more than one read's worth): the heads moved, no chunk holds them.
@@ -167,6 +168,9 @@ class MissedWakeUpIT {
         WAIT,
         () ->
             hooks.requests.stream().anyMatch(q -> q.merchantId().equals(gone) && q.first() == 501));
+    // seqs 2-500 of both, counted as expired
+    assertThat(Scrape.value(gw, "gateway_delivery_expired_skipped_total"))
+        .isGreaterThanOrEqualTo(expiredBefore + 2 * 499);
   }
 
   /** The channel's stored cursor, as the app sees it ({@code GET /v1/channels}). */
