@@ -25,7 +25,7 @@
 #                              ingest through node 1 only (consumers still spread), which shows what
 #                              writing the same merchants through several nodes costs
 #   STREAM_RATES=10000,12500,...,30000 (steps of 2,500), STREAM_STEP=20, STREAM_STOP_AFTER=2,
-#   STREAM_CONNECTIONS=6, STREAM_BATCH=100
+#   STREAM_CONNECTIONS=6, STREAM_BATCH=100, STREAM_WARMUP=60
 #                              sustained: as for perf/stream-bench.sh (defaults here: finer steps than
 #                              its own, cut short after 2 unbounded steps in a row; 6 connections so
 #                              that 3 nodes hold 2 each)
@@ -72,6 +72,9 @@ load_note() { # one line: load average and the busiest other processes (not ours
 run_sustained() {
     export STREAM_RATES=${STREAM_RATES:-10000,12500,15000,17500,20000,22500,25000,27500,30000}
     export STREAM_STEP=${STREAM_STEP:-20} STREAM_STOP_AFTER=${STREAM_STOP_AFTER:-2}
+    # 60 s, not stream-bench's 15: three JVMs still compile on 2 cores a minute in (the C2
+    # threads took 44% of a core 40-60 s into a 3-node run), which is warm-up, not coordination
+    export STREAM_WARMUP=${STREAM_WARMUP:-60}
     export STREAM_CONNECTIONS=${STREAM_CONNECTIONS:-6}
     local pairs=${CLUSTER_PAIRS:-3} i n out rc
     echo "== cluster-bench sustained: 1 node and $NODES nodes in turn, $pairs run(s) each; steps $STREAM_RATES events/s," \
