@@ -18,7 +18,7 @@ import java.util.function.BooleanSupplier;
  * within milliseconds. Nothing is published while this node's lease view has no other live node.
  * One notice per commit group (at most {@link #MERCHANTS_PER_NOTICE} merchants each), never one per
  * event; no PostgreSQL {@code NOTIFY} on the ingest path. A notice only wakes channels, which then
- * read the log: a lost notice costs latency, never an event, and the engine's reconcile of recent
+ * read the log: a lost notice costs latency, never an event, and the engine's reconcile of stored
  * heads is the backstop.
  *
  * <p>Wire form: {@code {"o": node id, "h": {merchantId: head seq, ...}}}.

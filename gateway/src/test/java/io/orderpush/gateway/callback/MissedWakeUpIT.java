@@ -24,7 +24,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A caught-up channel whose merchant got an event the gateway was never told about (a commit whose
- * answer was lost, then answered as a duplicate; or another writer) is woken by the reconcile.
+ * answer was lost, then answered as a duplicate; or another node's notice lost) is woken by the
+ * reconcile of stored heads.
  */
 class MissedWakeUpIT {
 
