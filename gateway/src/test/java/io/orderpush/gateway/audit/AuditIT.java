@@ -349,20 +349,20 @@ class AuditIT {
         sql(
             "CREATE TABLE IF NOT EXISTS "
                 + partition(day)
-                + " PARTITION OF audit_deliveries FOR VALUES FROM ('"
+                + " PARTITION OF audit_batches FOR VALUES FROM ('"
                 + day
                 + " 00:00:00+00') TO ('"
                 + day.plusDays(1)
                 + " 00:00:00+00')");
         sql(
-            "INSERT INTO audit_deliveries (delivered_at, app_id, merchant_id, from_seq, to_seq,"
-                + " transport, via, masked) VALUES ('"
+            "INSERT INTO audit_batches (delivered_at, app_id, merchant_id, sent_ms, from_seqs,"
+                + " to_seqs, transport, via, masked) VALUES ('"
                 + day
                 + " 12:00:00+00', '"
                 + app
                 + "', '"
                 + m
-                + "', 1, 1, 'replay', 'r', false)");
+                + "', '{0}', '{1}', '{1}', 'replay', 'r', false)");
       }
       assertThat(items(audit("appId=" + app))).hasSize(3);
 
@@ -372,7 +372,7 @@ class AuditIT {
 
       dropped = AuditClients.join(gw.gateway.applyAuditRetention());
       assertThat(dropped).contains(partition(expired)).doesNotContain(partition(kept));
-      assertThat(dropped).allMatch(p -> p.startsWith("audit_deliveries_"));
+      assertThat(dropped).allMatch(p -> p.startsWith("audit_batches_"));
       assertThat(items(audit("appId=" + app)))
           .extracting(it -> Instant.parse(it.getString("deliveredAt")))
           .containsExactly(
@@ -388,7 +388,7 @@ class AuditIT {
   // ------------------------------------------------------------------ helpers
 
   static String partition(LocalDate day) {
-    return "audit_deliveries_" + DateTimeFormatter.ofPattern("yyyyMMdd").format(day);
+    return "audit_batches_" + DateTimeFormatter.ofPattern("yyyyMMdd").format(day);
   }
 
   static Batch batch(JsonObject item) {

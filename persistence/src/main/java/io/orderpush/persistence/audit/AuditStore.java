@@ -10,63 +10,143 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 
 /**
- * The audit trail's table ({@code V6__audit_deliveries.sql}): writes groups of records in one
- * statement, and reads them back in delivery-time order, paged by an opaque cursor.
+ * The audit trail's table ({@code V16__audit_batches.sql}): writes groups of records in one
+ * statement, packing the batches one channel sent over one connection into one row, and reads them
+ * back one item per batch, oldest row first, paged by an opaque cursor.
  */
 public final class AuditStore {
 
   /** The partitioned table, for {@code PartitionMaintainer}. */
-  public static final List<String> TABLES = List.of("audit_deliveries");
+  public static final List<String> TABLES = List.of("audit_batches");
 
+  /**
+   * The batches of one row left within this long of its {@code delivered_at} (the earliest of
+   * them); a query from a time reads rows from this much earlier. Also in V16's comment.
+   */
+  static final long PACK_SPAN_MS = 10_000;
+
+  // One row per pack; each pack's batches are a slice [$7, $8] of the flat arrays $14-$16.
   private static final String INSERT =
-      "INSERT INTO audit_deliveries"
-          + " (delivered_at, app_id, merchant_id, from_seq, to_seq, transport, via, masked, status,"
-          + " error, webhook_id, latency_ms, response_head)"
-          + " SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::bigint[],"
-          + " $5::bigint[], $6::text[], $7::text[], $8::boolean[], $9::int4[], $10::text[],"
-          + " $11::text[], $12::int4[], $13::text[])";
+      "INSERT INTO audit_batches"
+          + " (delivered_at, app_id, merchant_id, transport, via, masked, sent_ms, from_seqs,"
+          + " to_seqs, status, error, webhook_id, latency_ms, response_head)"
+          + " SELECT at, app, m, tr, via, mk, ($14::int4[])[s:e], ($15::int8[])[s:e],"
+          + " ($16::int8[])[s:e], st, err, wh, lat, rh"
+          + " FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::text[], $5::text[],"
+          + " $6::boolean[], $7::int4[], $8::int4[], $9::int4[], $10::text[], $11::text[],"
+          + " $12::int4[], $13::text[]) AS t(at, app, m, tr, via, mk, s, e, st, err, wh, lat, rh)";
 
+  // One item per batch: a row's batches in the order they left (ordinality).
   private static final String SELECT =
-      "SELECT id, delivered_at, app_id, merchant_id, from_seq, to_seq, transport, via, masked,"
-          + " status, error, webhook_id, latency_ms, response_head FROM audit_deliveries WHERE true";
+      "SELECT p.id, u.ord, p.delivered_at, u.ms, p.app_id, p.merchant_id, u.f, u.t, p.transport,"
+          + " p.via, p.masked, p.status, p.error, p.webhook_id, p.latency_ms, p.response_head"
+          + " FROM audit_batches p,"
+          + " unnest(p.sent_ms, p.from_seqs, p.to_seqs) WITH ORDINALITY AS u(ms, f, t, ord)"
+          + " WHERE true";
 
-  /** Where a page ended: the last item's delivery time (microseconds) and id. */
-  public record Cursor(long deliveredAtMicros, long id) {}
+  private static final String ITEM_AT = "p.delivered_at + u.ms * interval '1 millisecond'";
+
+  /** Where a page ended: the last item's row (its delivery time in microseconds, id) and place. */
+  public record Cursor(long deliveredAtMicros, long id, long ord) {}
 
   /** A page of records in delivery order, and the cursor of the next page if there may be one. */
   public record Page(List<AuditRecord> items, Optional<String> next) {}
 
-  /** Writes {@code records} in one statement. */
+  /** The batches of one row: one channel's over one connection, or one callback attempt. */
+  private static final class Pack {
+    final AuditRecord first;
+    final List<AuditRecord> batches = new ArrayList<>(4);
+    long minAt;
+    long maxAt;
+
+    Pack(AuditRecord r) {
+      first = r;
+      minAt = r.deliveredAtMillis();
+      maxAt = minAt;
+      batches.add(r);
+    }
+
+    boolean takes(AuditRecord r) {
+      long at = r.deliveredAtMillis();
+      return Math.max(maxAt, at) - Math.min(minAt, at) <= PACK_SPAN_MS;
+    }
+
+    void add(AuditRecord r) {
+      batches.add(r);
+      minAt = Math.min(minAt, r.deliveredAtMillis());
+      maxAt = Math.max(maxAt, r.deliveredAtMillis());
+    }
+  }
+
+  private record PackKey(
+      UUID appId, String merchantId, Transport transport, String via, boolean masked) {}
+
+  /**
+   * Writes {@code records} in one statement: the batches of one channel over one connection
+   * (records of one app, merchant, transport, via and masking) share a row, in the order given; a
+   * callback attempt has a row of its own.
+   */
   public Future<Void> insert(SqlClient client, List<AuditRecord> records) {
-    int n = records.size();
+    List<Pack> packs = new ArrayList<>();
+    Map<PackKey, Pack> open = new HashMap<>();
+    for (AuditRecord r : records) {
+      if (r.outcome() != null) {
+        packs.add(new Pack(r));
+        continue;
+      }
+      PackKey key = new PackKey(r.appId(), r.merchantId(), r.transport(), r.via(), r.masked());
+      Pack p = open.get(key);
+      if (p != null && p.takes(r)) {
+        p.add(r);
+      } else {
+        p = new Pack(r);
+        packs.add(p);
+        open.put(key, p);
+      }
+    }
+    int n = packs.size();
     OffsetDateTime[] at = new OffsetDateTime[n];
     UUID[] apps = new UUID[n];
     String[] merchants = new String[n];
-    Long[] froms = new Long[n];
-    Long[] tos = new Long[n];
     String[] transports = new String[n];
     String[] vias = new String[n];
     Boolean[] masked = new Boolean[n];
+    Integer[] starts = new Integer[n];
+    Integer[] ends = new Integer[n];
     Integer[] statuses = new Integer[n];
     String[] errors = new String[n];
     String[] webhookIds = new String[n];
     Integer[] latencies = new Integer[n];
     String[] heads = new String[n];
+    int batches = records.size();
+    Integer[] sentMs = new Integer[batches];
+    Long[] froms = new Long[batches];
+    Long[] tos = new Long[batches];
+    int k = 0;
     for (int i = 0; i < n; i++) {
-      AuditRecord r = records.get(i);
-      at[i] = Instant.ofEpochMilli(r.deliveredAtMillis()).atOffset(ZoneOffset.UTC);
+      Pack p = packs.get(i);
+      AuditRecord r = p.first;
+      at[i] = Instant.ofEpochMilli(p.minAt).atOffset(ZoneOffset.UTC);
       apps[i] = r.appId();
       merchants[i] = r.merchantId();
-      froms[i] = r.fromSeq();
-      tos[i] = r.toSeq();
       transports[i] = r.transport().wireName();
       vias[i] = r.via();
       masked[i] = r.masked();
+      starts[i] = k + 1; // SQL arrays count from 1
+      for (AuditRecord b : p.batches) {
+        sentMs[k] = (int) (b.deliveredAtMillis() - p.minAt);
+        froms[k] = b.fromSeq();
+        tos[k] = b.toSeq();
+        k++;
+      }
+      ends[i] = k;
       AuditRecord.Outcome o = r.outcome();
       if (o != null) {
         statuses[i] = o.status() == 0 ? null : o.status();
@@ -83,51 +163,70 @@ public final class AuditStore {
                 .addArrayOfOffsetDateTime(at)
                 .addArrayOfUUID(apps)
                 .addArrayOfString(merchants)
-                .addArrayOfLong(froms)
-                .addArrayOfLong(tos)
                 .addArrayOfString(transports)
                 .addArrayOfString(vias)
                 .addArrayOfBoolean(masked)
+                .addArrayOfInteger(starts)
+                .addArrayOfInteger(ends)
                 .addArrayOfInteger(statuses)
                 .addArrayOfString(errors)
                 .addArrayOfString(webhookIds)
                 .addArrayOfInteger(latencies)
-                .addArrayOfString(heads))
+                .addArrayOfString(heads)
+                .addArrayOfInteger(sentMs)
+                .addArrayOfLong(froms)
+                .addArrayOfLong(tos))
         .mapEmpty();
   }
 
-  /** One page of the records {@code filter} asks for, oldest first. */
+  /**
+   * One page of the records {@code filter} asks for, one item per batch: rows oldest first (by
+   * their earliest batch), each row's batches in the order they left. Items of different rows can
+   * thus be out of time order by up to the writer's flush interval; {@code from} and {@code to}
+   * hold for each item's own time.
+   */
   public Future<Page> find(SqlClient client, AuditFilter filter) {
     StringBuilder sql = new StringBuilder(SELECT);
     Tuple args = Tuple.tuple();
     if (filter.merchantId() != null) {
       args.addString(filter.merchantId());
-      sql.append(" AND merchant_id = $").append(args.size());
+      sql.append(" AND p.merchant_id = $").append(args.size());
     }
     if (filter.appId() != null) {
       args.addUUID(filter.appId());
-      sql.append(" AND app_id = $").append(args.size());
+      sql.append(" AND p.app_id = $").append(args.size());
     }
     if (filter.from() != null) {
       args.addOffsetDateTime(filter.from().atOffset(ZoneOffset.UTC));
-      sql.append(" AND delivered_at >= $").append(args.size());
+      args.addOffsetDateTime(filter.from().minusMillis(PACK_SPAN_MS).atOffset(ZoneOffset.UTC));
+      sql.append(" AND p.delivered_at >= $")
+          .append(args.size())
+          .append(" AND ")
+          .append(ITEM_AT)
+          .append(" >= $")
+          .append(args.size() - 1);
     }
     if (filter.to() != null) {
       args.addOffsetDateTime(filter.to().atOffset(ZoneOffset.UTC));
-      sql.append(" AND delivered_at < $").append(args.size());
+      sql.append(" AND p.delivered_at < $")
+          .append(args.size())
+          .append(" AND ")
+          .append(ITEM_AT)
+          .append(" < $")
+          .append(args.size());
     }
     if (filter.transport() != null) {
       args.addString(filter.transport().wireName());
-      sql.append(" AND transport = $").append(args.size());
+      sql.append(" AND p.transport = $").append(args.size());
     }
     if (filter.statusClass() != null) {
       if (filter.statusClass().equals("none")) {
-        sql.append(" AND transport = 'callback' AND status IS NULL");
+        sql.append(" AND p.transport = 'callback' AND p.status IS NULL");
       } else {
         args.addInteger(Integer.parseInt(filter.statusClass().substring(0, 1)) * 100);
-        sql.append(" AND status >= $")
+        sql.append(" AND p.status >= $")
             .append(args.size())
-            .append(" AND status < $")
+            .append(" AND p.status < $")
             .append(args.size())
             .append(" + 100");
       }
@@ -140,19 +239,28 @@ public final class AuditStore {
       args.addArrayOfLong(seqs);
       sql.append(" AND EXISTS (SELECT 1 FROM unnest($")
           .append(args.size())
-          .append("::bigint[]) s WHERE s BETWEEN from_seq AND to_seq)");
+          .append("::bigint[]) s WHERE s BETWEEN u.f AND u.t)");
     }
     if (filter.after() != null) {
       args.addOffsetDateTime(micros(filter.after().deliveredAtMicros()));
       args.addLong(filter.after().id());
-      sql.append(" AND (delivered_at, id) > ($")
-          .append(args.size() - 1)
+      args.addLong(filter.after().ord());
+      int at = args.size() - 2;
+      // the first condition lets the index start at the cursor's row
+      sql.append(" AND (p.delivered_at, p.id) >= ($")
+          .append(at)
           .append(", $")
-          .append(args.size())
+          .append(at + 1)
+          .append(") AND (p.delivered_at, p.id, u.ord) > ($")
+          .append(at)
+          .append(", $")
+          .append(at + 1)
+          .append(", $")
+          .append(at + 2)
           .append(')');
     }
     args.addInteger(filter.limit() + 1);
-    sql.append(" ORDER BY delivered_at, id LIMIT $").append(args.size());
+    sql.append(" ORDER BY p.delivered_at, p.id, u.ord LIMIT $").append(args.size());
     return client
         .preparedQuery(sql.toString())
         .execute(args)
@@ -164,31 +272,33 @@ public final class AuditStore {
                 if (items.size() == filter.limit()) {
                   return new Page(items, Optional.of(encode(last)));
                 }
-                OffsetDateTime at = row.getOffsetDateTime(1);
-                Integer status = row.getInteger(9);
-                Transport transport = Transport.ofWireName(row.getString(6));
-                Integer latency = row.getInteger(12);
+                Instant rowAt = row.getOffsetDateTime(2).toInstant();
+                Transport transport = Transport.ofWireName(row.getString(8));
+                Integer status = row.getInteger(11);
+                Integer latency = row.getInteger(14);
                 items.add(
                     new AuditRecord(
-                        row.getUUID(2),
-                        row.getString(3),
-                        row.getLong(4),
-                        row.getLong(5),
+                        row.getUUID(4),
+                        row.getString(5),
+                        row.getLong(6),
+                        row.getLong(7),
                         transport,
-                        row.getString(7),
-                        at.toInstant().toEpochMilli(),
-                        row.getBoolean(8),
+                        row.getString(9),
+                        rowAt.toEpochMilli() + row.getInteger(3),
+                        row.getBoolean(10),
                         transport != Transport.CALLBACK
                             ? null
                             : new AuditRecord.Outcome(
                                 status == null ? 0 : status,
-                                row.getString(10),
-                                row.getString(11),
+                                row.getString(12),
+                                row.getString(13),
                                 latency == null ? 0 : latency,
-                                row.getString(13))));
-                Instant i = at.toInstant();
+                                row.getString(15))));
                 last =
-                    new Cursor(i.getEpochSecond() * 1_000_000 + i.getNano() / 1000, row.getLong(0));
+                    new Cursor(
+                        rowAt.getEpochSecond() * 1_000_000 + rowAt.getNano() / 1000,
+                        row.getLong(0),
+                        row.getLong(1));
               }
               return new Page(items, Optional.empty());
             });
@@ -201,9 +311,15 @@ public final class AuditStore {
    */
   public static Cursor cursor(String encoded) {
     try {
-      String s = new String(Base64.getUrlDecoder().decode(encoded), StandardCharsets.US_ASCII);
-      int dot = s.indexOf('.');
-      return new Cursor(Long.parseLong(s.substring(0, dot)), Long.parseLong(s.substring(dot + 1)));
+      String[] parts =
+          new String(Base64.getUrlDecoder().decode(encoded), StandardCharsets.US_ASCII)
+              .split("\\.");
+      if (parts.length != 2 && parts.length != 3) {
+        throw new IllegalArgumentException("not three parts");
+      }
+      // Before V16 a cursor named a row of one batch: the next page starts after all of that row.
+      long ord = parts.length == 3 ? Long.parseLong(parts[2]) : Long.MAX_VALUE;
+      return new Cursor(Long.parseLong(parts[0]), Long.parseLong(parts[1]), ord);
     } catch (RuntimeException e) {
       throw new IllegalArgumentException("not a cursor this API handed out", e);
     }
@@ -212,7 +328,9 @@ public final class AuditStore {
   static String encode(Cursor c) {
     return Base64.getUrlEncoder()
         .withoutPadding()
-        .encodeToString((c.deliveredAtMicros() + "." + c.id()).getBytes(StandardCharsets.US_ASCII));
+        .encodeToString(
+            (c.deliveredAtMicros() + "." + c.id() + "." + c.ord())
+                .getBytes(StandardCharsets.US_ASCII));
   }
 
   private static OffsetDateTime micros(long micros) {

@@ -1,0 +1,299 @@
+package io.orderpush.persistence.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.orderpush.persistence.events.PartitionMaintainer;
+import io.orderpush.persistence.pg.PgPools;
+import io.orderpush.persistence.pg.PgSettings;
+import io.orderpush.persistence.testing.TestServices;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Tuple;
+import java.net.URI;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.flywaydb.core.Flyway;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The audit trail packs one channel's batches over one connection into a row (V16) and still
+ * answers one item per batch: in the order they left, with each batch's own time, paged item by
+ * item, filtered by each item's time; and the records of the table it replaced are moved over.
+ */
+class AuditStoreIT {
+
+  static Vertx vertx;
+  static Pool pool;
+  static final AuditStore store = new AuditStore();
+
+  @BeforeAll
+  static void start() {
+    vertx = Vertx.vertx();
+    pool = PgPools.create(vertx, TestServices.migratedPg(), "audit-store", 2, 100);
+    await(new PartitionMaintainer(pool, 1, AuditStore.TABLES).ensurePartitions());
+  }
+
+  @AfterAll
+  static void stop() {
+    await(pool.close());
+    await(vertx.close());
+  }
+
+  static <T> T await(Future<T> f) {
+    return f.toCompletionStage().toCompletableFuture().orTimeout(60, TimeUnit.SECONDS).join();
+  }
+
+  static AuditRecord ws(UUID app, String m, long seq, String via, long at) {
+    return AuditRecord.sent(app, m, seq, seq, Transport.WEBSOCKET, via, at, false);
+  }
+
+  static AuditFilter merchant(String m, Instant from, Instant to, AuditStore.Cursor after, int n) {
+    return new AuditFilter(m, null, null, from, to, null, null, after, n);
+  }
+
+  static long rows(String m) {
+    return await(
+            pool.preparedQuery("SELECT count(*) FROM audit_batches WHERE merchant_id = $1")
+                .execute(Tuple.of(m)))
+        .iterator()
+        .next()
+        .getLong(0);
+  }
+
+  /** Every page of {@code filter}, following {@code next}. */
+  static List<AuditRecord> all(AuditFilter filter) {
+    List<AuditRecord> items = new ArrayList<>();
+    AuditFilter f = filter;
+    for (int pages = 0; pages < 100; pages++) {
+      AuditStore.Page page = await(store.find(pool, f));
+      items.addAll(page.items());
+      if (page.next().isEmpty()) {
+        return items;
+      }
+      f =
+          new AuditFilter(
+              f.merchantId(),
+              f.appId(),
+              f.seqs(),
+              f.from(),
+              f.to(),
+              f.transport(),
+              f.statusClass(),
+              AuditStore.cursor(page.next().get()),
+              f.limit());
+    }
+    throw new AssertionError("more than 100 pages");
+  }
+
+  @Test
+  void shouldPackOneChannelsBatchesIntoOneRowAndAnswerOneItemPerBatchInTheOrderTheyLeft() {
+    UUID app = UUID.randomUUID();
+    String m = TestServices.uniqueMerchant("audit-pack");
+    long t = System.currentTimeMillis();
+    List<AuditRecord> written = new ArrayList<>();
+    for (int i = 1; i <= 5; i++) {
+      written.add(ws(app, m, i, "conn-1", t + 10 * i));
+    }
+    written.add(ws(app, m, 6, "conn-2", t + 60)); // another connection: a row of its own
+    written.add(
+        AuditRecord.attempt(
+            app,
+            m,
+            7,
+            8,
+            "https://isv.example/hook",
+            t + 70,
+            true,
+            new AuditRecord.Outcome(503, null, "msg_1", 12, "busy")));
+    written.add(
+        AuditRecord.attempt(
+            app,
+            m,
+            7,
+            8,
+            "https://isv.example/hook",
+            t + 80,
+            true,
+            new AuditRecord.Outcome(0, "timeout", "msg_1", 5000, null)));
+    await(store.insert(pool, written));
+
+    assertThat(rows(m)).as("5 batches of one channel over one connection share a row").isEqualTo(4);
+    assertThat(all(merchant(m, null, null, null, 100))).containsExactlyElementsOf(written);
+  }
+
+  @Test
+  void shouldPageThroughAPackedRowItemByItemWithoutLosingOrRepeatingOne() {
+    UUID app = UUID.randomUUID();
+    String m = TestServices.uniqueMerchant("audit-page");
+    long t = System.currentTimeMillis();
+    List<AuditRecord> written = new ArrayList<>();
+    for (int i = 1; i <= 7; i++) {
+      written.add(ws(app, m, i, "conn", t + i));
+    }
+    await(store.insert(pool, written));
+    assertThat(rows(m)).isEqualTo(1);
+
+    AuditStore.Page first = await(store.find(pool, merchant(m, null, null, null, 3)));
+    assertThat(first.items()).containsExactlyElementsOf(written.subList(0, 3));
+    assertThat(first.next()).isPresent();
+    assertThat(all(merchant(m, null, null, null, 3))).containsExactlyElementsOf(written);
+    assertThat(all(merchant(m, null, null, null, 1))).containsExactlyElementsOf(written);
+  }
+
+  @Test
+  void shouldFilterByEachBatchsOwnTimeInsideARowAndAcrossThePackSpan() {
+    UUID app = UUID.randomUUID();
+    String m = TestServices.uniqueMerchant("audit-time");
+    long t = System.currentTimeMillis() - 60_000;
+    List<AuditRecord> written = new ArrayList<>();
+    for (int i = 1; i <= 4; i++) {
+      written.add(ws(app, m, i, "conn", t + 1000L * i)); // 1..4 s in
+    }
+    // past the span of the first row's earliest batch: a second row
+    written.add(ws(app, m, 5, "conn", t + 1000 + AuditStore.PACK_SPAN_MS + 1));
+    written.add(ws(app, m, 6, "conn", t + 1000 + AuditStore.PACK_SPAN_MS + 2));
+    await(store.insert(pool, written));
+    assertThat(rows(m)).isEqualTo(2);
+
+    Instant from = Instant.ofEpochMilli(t + 2500); // inside the first row
+    Instant to = Instant.ofEpochMilli(t + 1000 + AuditStore.PACK_SPAN_MS + 2); // before the last
+    assertThat(all(merchant(m, from, to, null, 2)))
+        .containsExactlyElementsOf(written.subList(2, 5));
+    assertThat(all(merchant(m, Instant.ofEpochMilli(t + 4000), null, null, 10)))
+        .containsExactlyElementsOf(written.subList(3, 6));
+  }
+
+  @Test
+  void shouldTakeACursorOfTheTableItReplacedAsAfterAllOfItsRow() {
+    UUID app = UUID.randomUUID();
+    String m = TestServices.uniqueMerchant("audit-old-cursor");
+    long t = System.currentTimeMillis();
+    List<AuditRecord> written = List.of(ws(app, m, 1, "a", t), ws(app, m, 2, "b", t + 1));
+    await(store.insert(pool, written));
+    AuditStore.Page first = await(store.find(pool, merchant(m, null, null, null, 1)));
+    AuditStore.Cursor c = AuditStore.cursor(first.next().orElseThrow());
+    // what the API handed out before V16: microseconds and id
+    String old =
+        java.util.Base64.getUrlEncoder()
+            .withoutPadding()
+            .encodeToString((c.deliveredAtMicros() + "." + c.id()).getBytes());
+    AuditStore.Page next =
+        await(store.find(pool, merchant(m, null, null, AuditStore.cursor(old), 10)));
+    assertThat(next.items()).containsExactly(written.get(1));
+  }
+
+  @Test
+  void shouldMoveTheRecordsOfTheTableItReplacesWithTheirIds() throws Exception {
+    PgSettings test = TestServices.migratedPg();
+    String db = "gateway_audit_v16_" + Long.toString(System.nanoTime(), 36);
+    URI url = URI.create(test.url().toString().replace("/" + TestServices.TEST_DATABASE, "/" + db));
+    PgSettings pg =
+        new PgSettings(url, 1, 1, test.connectTimeout(), test.queryTimeout(), test.clientTimeout());
+    try (Connection admin =
+            DriverManager.getConnection(test.jdbcUrl(), test.user(), test.password());
+        Statement s = admin.createStatement()) {
+      s.execute("CREATE DATABASE " + db);
+    }
+    try {
+      Flyway.configure()
+          .dataSource(pg.jdbcUrl(), pg.user(), pg.password())
+          .locations("classpath:db/migration")
+          .target("15")
+          .load()
+          .migrate();
+      LocalDate day = LocalDate.now(ZoneOffset.UTC).minusDays(3);
+      String suffix = DateTimeFormatter.ofPattern("yyyyMMdd").format(day);
+      UUID app = UUID.randomUUID();
+      try (Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+          Statement s = c.createStatement()) {
+        s.execute(
+            "CREATE TABLE audit_deliveries_"
+                + suffix
+                + " PARTITION OF audit_deliveries FOR VALUES FROM ('"
+                + day
+                + " 00:00:00+00') TO ('"
+                + day.plusDays(1)
+                + " 00:00:00+00')");
+        s.execute(
+            "INSERT INTO audit_deliveries (id, delivered_at, app_id, merchant_id, from_seq, to_seq,"
+                + " transport, via, masked, status, error, webhook_id, latency_ms, response_head)"
+                + " VALUES (41, '"
+                + day
+                + " 10:00:00.123+00', '"
+                + app
+                + "', 'm-old', 3, 9, 'websocket', 'conn-x', true, NULL, NULL, NULL, NULL, NULL),"
+                + " (42, '"
+                + day
+                + " 10:00:01+00', '"
+                + app
+                + "', 'm-old', 10, 10, 'callback', 'https://isv.example/h', false, 500, NULL,"
+                + " 'msg_9', 33, 'oops')");
+      }
+      Flyway.configure()
+          .dataSource(pg.jdbcUrl(), pg.user(), pg.password())
+          .locations("classpath:db/migration")
+          .load()
+          .migrate();
+
+      Pool moved = PgPools.create(vertx, pg, "audit-moved", 1, 10);
+      try {
+        AuditStore.Page page =
+            await(
+                store.find(
+                    moved, new AuditFilter(null, app, null, null, null, null, null, null, 10)));
+        long at = day.atTime(10, 0).toInstant(ZoneOffset.UTC).toEpochMilli();
+        assertThat(page.items())
+            .containsExactly(
+                AuditRecord.sent(app, "m-old", 3, 9, Transport.WEBSOCKET, "conn-x", at + 123, true),
+                AuditRecord.attempt(
+                    app,
+                    "m-old",
+                    10,
+                    10,
+                    "https://isv.example/h",
+                    at + 1000,
+                    false,
+                    new AuditRecord.Outcome(500, null, "msg_9", 33, "oops")));
+        List<String> ids = new ArrayList<>();
+        await(
+                moved
+                    .query("SELECT id, tableoid::regclass::text FROM audit_batches ORDER BY id")
+                    .execute())
+            .forEach(r -> ids.add(r.getLong(0) + " " + r.getString(1)));
+        assertThat(ids).containsExactly("41 audit_batches_" + suffix, "42 audit_batches_" + suffix);
+        long nextId =
+            await(moved.query("SELECT nextval('audit_batches_id_seq')").execute())
+                .iterator()
+                .next()
+                .getLong(0);
+        assertThat(nextId).as("new rows come after the moved ones").isGreaterThan(42);
+        assertThat(
+                await(moved.query("SELECT to_regclass('audit_deliveries') IS NULL").execute())
+                    .iterator()
+                    .next()
+                    .getBoolean(0))
+            .isTrue();
+      } finally {
+        await(moved.close());
+      }
+    } finally {
+      try (Connection admin =
+              DriverManager.getConnection(test.jdbcUrl(), test.user(), test.password());
+          Statement s = admin.createStatement()) {
+        s.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+      }
+    }
+  }
+}
