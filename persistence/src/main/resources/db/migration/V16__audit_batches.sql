@@ -9,6 +9,14 @@
 -- sent within PACK_SPAN (AuditStore, 10 s) of delivered_at, the earliest of them, so a query from
 -- a time looks at rows from that much earlier. Range-partitioned by delivered_at like the table it
 -- replaces; the existing records are moved over as rows of one batch each, ids kept.
+-- Nodes of the older version write into audit_deliveries until they are replaced. Rows they
+-- committed while the copy below runs would be dropped with the table, counted as written: the
+-- lock makes them wait instead, and fail once the table is gone (kept in their buffer, then
+-- counted as dropped). Taken within 10 s or the migration fails, like V15's.
+SET LOCAL lock_timeout = '10s';
+LOCK TABLE audit_deliveries IN SHARE ROW EXCLUSIVE MODE;
+SET LOCAL lock_timeout = 0;
+
 CREATE SEQUENCE audit_batches_id_seq CACHE 100;
 
 CREATE TABLE audit_batches (
@@ -33,7 +41,13 @@ CREATE TABLE audit_batches (
     response_head text,
     CHECK (cardinality(sent_ms) >= 1
            AND cardinality(from_seqs) = cardinality(sent_ms)
-           AND cardinality(to_seqs) = cardinality(sent_ms)),
+           AND cardinality(to_seqs) = cardinality(sent_ms)
+           AND array_position(sent_ms, NULL) IS NULL
+           AND array_position(from_seqs, NULL) IS NULL
+           AND array_position(to_seqs, NULL) IS NULL
+           -- PACK_SPAN: a query from a time relies on it
+           AND 0 <= ALL (sent_ms) AND 10000 >= ALL (sent_ms)
+           AND 1 <= ALL (from_seqs)),
     CHECK (transport <> 'callback' OR cardinality(sent_ms) = 1)
 ) PARTITION BY RANGE (delivered_at);
 
@@ -58,14 +72,19 @@ BEGIN
 END
 $$;
 
--- ids kept, so a page cursor handed out before the upgrade still names its row
-INSERT INTO audit_batches (id, delivered_at, app_id, merchant_id, transport, via, masked, sent_ms,
-                           from_seqs, to_seqs, status, error, webhook_id, latency_ms, response_head)
-SELECT id, delivered_at, app_id, merchant_id, transport, via, masked, ARRAY[0], ARRAY[from_seq],
-       ARRAY[to_seq], status, error, webhook_id, latency_ms, response_head
-FROM audit_deliveries
-ORDER BY delivered_at, id;
-
-SELECT setval('audit_batches_id_seq', greatest((SELECT max(id) FROM audit_batches), 1));
+-- ids kept, so a page cursor handed out before the upgrade still names its row; new ones follow
+WITH moved AS (
+    INSERT INTO audit_batches (id, delivered_at, app_id, merchant_id, transport, via, masked,
+                               sent_ms, from_seqs, to_seqs, status, error, webhook_id, latency_ms,
+                               response_head)
+    SELECT id, delivered_at, app_id, merchant_id, transport, via, masked, ARRAY[0],
+           ARRAY[from_seq], ARRAY[to_seq], status, error, webhook_id, latency_ms, response_head
+    FROM audit_deliveries
+    RETURNING id
+)
+SELECT setval('audit_batches_id_seq',
+              greatest((SELECT max(id) FROM moved),
+                       (SELECT last_value FROM audit_deliveries_id_seq),
+                       1));
 
 DROP TABLE audit_deliveries;

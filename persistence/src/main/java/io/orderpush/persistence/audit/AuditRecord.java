@@ -34,12 +34,8 @@ public record AuditRecord(
       int status, String error, String webhookId, int latencyMs, String responseHead) {
 
     public Outcome {
-      if (error != null && error.length() > MAX_TEXT_CHARS) {
-        error = error.substring(0, MAX_TEXT_CHARS);
-      }
-      if (responseHead != null && responseHead.length() > MAX_TEXT_CHARS) {
-        responseHead = responseHead.substring(0, MAX_TEXT_CHARS);
-      }
+      error = storable(error);
+      responseHead = storable(responseHead);
     }
 
     /** {@code 2xx}..{@code 5xx}, or {@code none} without an answer. */
@@ -50,6 +46,21 @@ public record AuditRecord(
 
   /** Errors and answer heads are kept for the operator, not as a log: long ones are cut. */
   static final int MAX_TEXT_CHARS = 300;
+
+  /**
+   * Cut to {@link #MAX_TEXT_CHARS}, without NUL characters: PostgreSQL refuses them in text
+   * (22021), and the writer would drop the whole group it came in (an endpoint answering gzip or
+   * UTF-16 would cost every app's records of that write).
+   */
+  static String storable(String text) {
+    if (text == null) {
+      return null;
+    }
+    if (text.length() > MAX_TEXT_CHARS) {
+      text = text.substring(0, MAX_TEXT_CHARS);
+    }
+    return text.indexOf(0) < 0 ? text : text.replace((char) 0, (char) 0xFFFD);
+  }
 
   public AuditRecord {
     if (fromSeq < 1 || toSeq < fromSeq) {

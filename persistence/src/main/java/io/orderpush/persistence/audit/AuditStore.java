@@ -28,9 +28,11 @@ public final class AuditStore {
 
   /**
    * The batches of one row left within this long of its {@code delivered_at} (the earliest of
-   * them); a query from a time reads rows from this much earlier. Also in V16's comment.
+   * them); a query from a time reads rows from this much earlier. V16's CHECK holds rows to it.
    */
   static final long PACK_SPAN_MS = 10_000;
+
+  private static final long DAY_MS = 86_400_000;
 
   // One row per pack; each pack's batches are a slice [$7, $8] of the flat arrays $14-$16.
   private static final String INSERT =
@@ -73,9 +75,14 @@ public final class AuditStore {
       batches.add(r);
     }
 
+    /**
+     * Within the span, and on the same UTC day: the row lies in the partition of its earliest
+     * batch, and retention drops whole days.
+     */
     boolean takes(AuditRecord r) {
       long at = r.deliveredAtMillis();
-      return Math.max(maxAt, at) - Math.min(minAt, at) <= PACK_SPAN_MS;
+      return Math.max(maxAt, at) - Math.min(minAt, at) <= PACK_SPAN_MS
+          && Math.floorDiv(at, DAY_MS) == Math.floorDiv(minAt, DAY_MS);
     }
 
     void add(AuditRecord r) {
@@ -182,8 +189,9 @@ public final class AuditStore {
   /**
    * One page of the records {@code filter} asks for, one item per batch: rows oldest first (by
    * their earliest batch), each row's batches in the order they left. Items of different rows can
-   * thus be out of time order by up to the writer's flush interval; {@code from} and {@code to}
-   * hold for each item's own time.
+   * thus be out of time order by what one write held (a flush interval; {@link #PACK_SPAN_MS} at
+   * most, when the writer catches up on a backlog); {@code from} and {@code to} hold for each
+   * item's own time.
    */
   public Future<Page> find(SqlClient client, AuditFilter filter) {
     StringBuilder sql = new StringBuilder(SELECT);

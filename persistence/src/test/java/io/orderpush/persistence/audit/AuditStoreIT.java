@@ -176,6 +176,89 @@ class AuditStoreIT {
   }
 
   @Test
+  void shouldKeepARowWithinTheSpanOfItsEarliestBatchWhateverOrderTheyCameIn() {
+    UUID app = UUID.randomUUID();
+    String m = TestServices.uniqueMerchant("audit-span");
+    long t = System.currentTimeMillis() - 60_000;
+    List<AuditRecord> written =
+        List.of(
+            ws(app, m, 2, "conn", t + 5_000),
+            ws(app, m, 1, "conn", t), // the earliest comes second
+            ws(app, m, 3, "conn", t + AuditStore.PACK_SPAN_MS)); // the span exactly
+    await(store.insert(pool, written));
+    assertThat(rows(m)).isEqualTo(1);
+    assertThat(all(merchant(m, null, null, null, 10))).containsExactlyElementsOf(written);
+    // from the last batch's own time: its row starts a whole span earlier
+    assertThat(all(merchant(m, Instant.ofEpochMilli(t + AuditStore.PACK_SPAN_MS), null, null, 10)))
+        .containsExactly(written.get(2));
+  }
+
+  @Test
+  void shouldStartANewRowAtMidnightSoRetentionDropsEachBatchWithItsOwnDay() {
+    UUID app = UUID.randomUUID();
+    String m = TestServices.uniqueMerchant("audit-midnight");
+    LocalDate tomorrow = LocalDate.now(ZoneOffset.UTC).plusDays(1);
+    long midnight = tomorrow.atStartOfDay().toInstant(ZoneOffset.UTC).toEpochMilli();
+    await(
+        store.insert(
+            pool, List.of(ws(app, m, 1, "conn", midnight - 1), ws(app, m, 2, "conn", midnight))));
+    List<String> parts = new ArrayList<>();
+    await(
+            pool.preparedQuery(
+                    "SELECT tableoid::regclass::text FROM audit_batches WHERE merchant_id = $1"
+                        + " ORDER BY delivered_at")
+                .execute(Tuple.of(m)))
+        .forEach(r -> parts.add(r.getString(0)));
+    String day = DateTimeFormatter.ofPattern("yyyyMMdd").format(tomorrow);
+    String before = DateTimeFormatter.ofPattern("yyyyMMdd").format(tomorrow.minusDays(1));
+    assertThat(parts).containsExactly("audit_batches_" + before, "audit_batches_" + day);
+  }
+
+  @Test
+  void shouldPageRowsThatStartInTheSameMillisecondThroughTheirMiddles() {
+    UUID app = UUID.randomUUID();
+    String m = TestServices.uniqueMerchant("audit-ties");
+    long t = System.currentTimeMillis();
+    List<AuditRecord> written = new ArrayList<>();
+    for (String via : List.of("a", "b", "c")) {
+      for (int i = 0; i < 3; i++) {
+        written.add(ws(app, m, 1 + i, via, t + i));
+      }
+    }
+    await(store.insert(pool, written));
+    assertThat(rows(m)).isEqualTo(3);
+    List<AuditRecord> onePage = await(store.find(pool, merchant(m, null, null, null, 100))).items();
+    assertThat(onePage).containsExactlyInAnyOrderElementsOf(written);
+    assertThat(all(merchant(m, null, null, null, 2))).containsExactlyElementsOf(onePage);
+    assertThat(all(merchant(m, null, null, null, 4))).containsExactlyElementsOf(onePage);
+  }
+
+  @Test
+  void shouldStoreACallbackAnswerHoldingNulCharactersInsteadOfLosingTheWrite() {
+    UUID app = UUID.randomUUID();
+    String m = TestServices.uniqueMerchant("audit-nul");
+    AuditRecord gzip =
+        AuditRecord.attempt(
+            app,
+            m,
+            1,
+            1,
+            "https://isv.example/hook",
+            System.currentTimeMillis(),
+            false,
+            new AuditRecord.Outcome(200, "reset\0", "msg_1", 3, "\u001f\u008b\0\0ok"));
+    AuditRecord other = ws(app, m, 2, "conn", System.currentTimeMillis());
+    await(store.insert(pool, List.of(gzip, other)));
+    List<AuditRecord> items = all(merchant(m, null, null, null, 10));
+    assertThat(items).containsExactlyInAnyOrder(gzip, other);
+    assertThat(items)
+        .filteredOn(r -> r.outcome() != null)
+        .singleElement()
+        .satisfies(
+            r -> assertThat(r.outcome().responseHead()).isEqualTo("\u001f\u008b\uFFFD\uFFFDok"));
+  }
+
+  @Test
   void shouldTakeACursorOfTheTableItReplacedAsAfterAllOfItsRow() {
     UUID app = UUID.randomUUID();
     String m = TestServices.uniqueMerchant("audit-old-cursor");
@@ -197,22 +280,10 @@ class AuditStoreIT {
   @Test
   void shouldMoveTheRecordsOfTheTableItReplacesWithTheirIds() throws Exception {
     PgSettings test = TestServices.migratedPg();
-    String db = "gateway_audit_v16_" + Long.toString(System.nanoTime(), 36);
-    URI url = URI.create(test.url().toString().replace("/" + TestServices.TEST_DATABASE, "/" + db));
-    PgSettings pg =
-        new PgSettings(url, 1, 1, test.connectTimeout(), test.queryTimeout(), test.clientTimeout());
-    try (Connection admin =
-            DriverManager.getConnection(test.jdbcUrl(), test.user(), test.password());
-        Statement s = admin.createStatement()) {
-      s.execute("CREATE DATABASE " + db);
-    }
+    String db = scratchDatabase(test);
+    PgSettings pg = settings(test, db);
     try {
-      Flyway.configure()
-          .dataSource(pg.jdbcUrl(), pg.user(), pg.password())
-          .locations("classpath:db/migration")
-          .target("15")
-          .load()
-          .migrate();
+      migrate(pg, "15");
       LocalDate day = LocalDate.now(ZoneOffset.UTC).minusDays(3);
       String suffix = DateTimeFormatter.ofPattern("yyyyMMdd").format(day);
       UUID app = UUID.randomUUID();
@@ -241,11 +312,7 @@ class AuditStoreIT {
                 + "', 'm-old', 10, 10, 'callback', 'https://isv.example/h', false, 500, NULL,"
                 + " 'msg_9', 33, 'oops')");
       }
-      Flyway.configure()
-          .dataSource(pg.jdbcUrl(), pg.user(), pg.password())
-          .locations("classpath:db/migration")
-          .load()
-          .migrate();
+      migrate(pg, "latest");
 
       Pool moved = PgPools.create(vertx, pg, "audit-moved", 1, 10);
       try {
@@ -289,11 +356,105 @@ class AuditStoreIT {
         await(moved.close());
       }
     } finally {
-      try (Connection admin =
-              DriverManager.getConnection(test.jdbcUrl(), test.user(), test.password());
-          Statement s = admin.createStatement()) {
-        s.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+      dropDatabase(test, db);
+    }
+  }
+
+  @Test
+  void shouldNotLoseARecordAnOldNodeCommitsWhileTheTrailIsMoved() throws Exception {
+    PgSettings test = TestServices.migratedPg();
+    String db = scratchDatabase(test);
+    PgSettings pg = settings(test, db);
+    try {
+      migrate(pg, "15");
+      String day = LocalDate.now(ZoneOffset.UTC).toString();
+      UUID app = UUID.randomUUID();
+      try (Connection oldNode =
+              DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+          Statement s = oldNode.createStatement()) {
+        s.execute(
+            "CREATE TABLE audit_deliveries_today PARTITION OF audit_deliveries FOR VALUES FROM ('"
+                + day
+                + " 00:00:00+00') TO ('"
+                + day
+                + " 23:59:59.999999+00')");
+        // an old node's audit write, in flight when the new node migrates
+        oldNode.setAutoCommit(false);
+        s.execute(
+            "INSERT INTO audit_deliveries (delivered_at, app_id, merchant_id, from_seq, to_seq,"
+                + " transport, via, masked) VALUES (now(), '"
+                + app
+                + "', 'm-late', 1, 1, 'websocket', 'c', false)");
+        var migration =
+            java.util.concurrent.CompletableFuture.runAsync(() -> migrate(pg, "latest"));
+        try (Connection watch =
+                DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+            Statement w = watch.createStatement()) {
+          long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+          boolean waiting = false;
+          while (!waiting && System.nanoTime() < deadline && !migration.isDone()) {
+            var rs =
+                w.executeQuery(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        + " AND wait_event_type = 'Lock'");
+            rs.next();
+            waiting = rs.getLong(1) > 0;
+            if (!waiting) {
+              Thread.sleep(20);
+            }
+          }
+          assertThat(waiting).as("the migration waits for the old node's write").isTrue();
+        }
+        oldNode.commit();
+        migration.get(60, TimeUnit.SECONDS);
       }
+      Pool moved = PgPools.create(vertx, pg, "audit-late", 1, 10);
+      try {
+        AuditStore.Page page =
+            await(
+                store.find(
+                    moved, new AuditFilter(null, app, null, null, null, null, null, null, 10)));
+        assertThat(page.items()).extracting(AuditRecord::merchantId).containsExactly("m-late");
+      } finally {
+        await(moved.close());
+      }
+    } finally {
+      dropDatabase(test, db);
+    }
+  }
+
+  // ------------------------------------------------------------------ scratch databases
+
+  static String scratchDatabase(PgSettings test) throws Exception {
+    String db = "gateway_audit_v16_" + Long.toString(System.nanoTime(), 36);
+    try (Connection admin =
+            DriverManager.getConnection(test.jdbcUrl(), test.user(), test.password());
+        Statement s = admin.createStatement()) {
+      s.execute("CREATE DATABASE " + db);
+    }
+    return db;
+  }
+
+  static PgSettings settings(PgSettings test, String db) {
+    URI url = URI.create(test.url().toString().replace("/" + TestServices.TEST_DATABASE, "/" + db));
+    return new PgSettings(
+        url, 1, 1, test.connectTimeout(), test.queryTimeout(), test.clientTimeout());
+  }
+
+  static void migrate(PgSettings pg, String target) {
+    Flyway.configure()
+        .dataSource(pg.jdbcUrl(), pg.user(), pg.password())
+        .locations("classpath:db/migration")
+        .target(target)
+        .load()
+        .migrate();
+  }
+
+  static void dropDatabase(PgSettings test, String db) throws Exception {
+    try (Connection admin =
+            DriverManager.getConnection(test.jdbcUrl(), test.user(), test.password());
+        Statement s = admin.createStatement()) {
+      s.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
     }
   }
 }
