@@ -1037,6 +1037,9 @@ public final class DeliveryEngine {
         ar -> {
           lane.reading--;
           c.reading = false;
+          if (cached == null) {
+            metrics.logReads.increment();
+          }
           mayDeliver(); // past the lease's deadline, every channel stops before anything is sent
           if (c.generation != generation) {
             // The channel changed hands while this read was in flight (a rebalance moved it to

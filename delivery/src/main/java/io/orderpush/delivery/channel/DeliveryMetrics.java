@@ -30,6 +30,7 @@ public final class DeliveryMetrics {
   final Counter expiredSkipped;
   final Counter eventsFiltered;
   final Counter tailHits;
+  final Counter logReads;
   final Timer commitToSend;
 
   final Counter reconcileWoken;
@@ -137,6 +138,11 @@ public final class DeliveryMetrics {
         Counter.builder("gateway.delivery.tail.hits")
             .description(
                 "Channel reads served from the recently committed events in memory, not from PostgreSQL")
+            .register(registry);
+    logReads =
+        Counter.builder("gateway.delivery.log.reads")
+            .description(
+                "Channel reads from the event log in PostgreSQL, counted as they complete (the rest are tail hits)")
             .register(registry);
     commitToSend =
         Timer.builder("gateway.delivery.commit.to.send")
