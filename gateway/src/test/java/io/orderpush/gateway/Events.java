@@ -1,7 +1,9 @@
 package io.orderpush.gateway;
 
+import io.orderpush.persistence.events.NewEvent;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.time.Instant;
 import java.util.List;
 
 /** Builds ingest bodies for tests. */
@@ -21,5 +23,31 @@ public final class Events {
 
   public static String batch(List<JsonObject> events) {
     return new JsonArray(List.copyOf(events)).encode();
+  }
+
+  /**
+   * Commits an event {@code eventId} of each merchant through {@code gw}'s log directly, as a
+   * commit whose answer was lost (or another node's) would be: nothing in the gateway hears of it.
+   */
+  public static void commitBehindTheGatewaysBack(
+      TestGateway gw, List<String> merchants, String eventId) {
+    String tail =
+        "\"eventId\":\""
+            + eventId
+            + "\",\"orderId\":\"o-2\",\"type\":\"order.paid\","
+            + "\"occurredAt\":\"2026-11-11T00:00:02.000Z\",\"data\":{}}";
+    gw.gateway
+        .pool()
+        .withTransaction(
+            tx ->
+                gw.gateway
+                    .eventLog()
+                    .append(
+                        tx,
+                        merchants.stream().map(m -> new NewEvent(m, eventId, tail)).toList(),
+                        Instant.now()))
+        .toCompletionStage()
+        .toCompletableFuture()
+        .join();
   }
 }

@@ -8,13 +8,11 @@ import io.orderpush.gateway.NoStuckChannels;
 import io.orderpush.gateway.Scrape;
 import io.orderpush.gateway.TestApps;
 import io.orderpush.gateway.TestGateway;
-import io.orderpush.persistence.events.NewEvent;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -75,7 +73,7 @@ class MissedWakeUpIT {
 
     // Committed through the log directly: nothing in the gateway hears of it, as when a commit's
     // answer is lost and the marketplace's retry is answered as a duplicate.
-    appendBehindTheGatewaysBack(List.of(m), "e-2");
+    Events.commitBehindTheGatewaysBack(gw, List.of(m), "e-2");
     HttpResponse<String> retry = gw.ingest(Events.batch(List.of(Events.event(m, "e-2"))));
     assertThat(new JsonObject("{\"r\":" + retry.body() + "}").encode())
         .contains("\"duplicate\":true");
@@ -109,7 +107,7 @@ class MissedWakeUpIT {
         "seq 1 of each acked", WAIT, () -> merchants.stream().allMatch(m -> cursorOf(m) == 1));
     double wokenBefore = Scrape.value(gw, "gateway_delivery_reconcile_woken_total");
 
-    appendBehindTheGatewaysBack(merchants, "e-2");
+    Events.commitBehindTheGatewaysBack(gw, merchants, "e-2");
 
     // A round reads 2 merchants' heads: only rounds that take the merchants in turn reach all 7.
     Await.until(
@@ -143,7 +141,7 @@ class MissedWakeUpIT {
     exec("UPDATE merchants SET head_seq = 500 WHERE merchant_id = ANY($1)", gap, gone);
     exec("DELETE FROM event_chunks WHERE merchant_id = ANY($1)", gap, gone);
     // gap: seq 501 is stored; gone: nothing after the removed seqs.
-    appendBehindTheGatewaysBack(List.of(gap), "e-501");
+    Events.commitBehindTheGatewaysBack(gw, List.of(gap), "e-501");
 
     Await.until(
         "seq 501 of " + gap + " delivered, its prevSeq showing the gap",
@@ -201,29 +199,5 @@ class MissedWakeUpIT {
         .map(CallbackRecoveryIT.Hooks.Request::merchantId)
         .distinct()
         .count();
-  }
-
-  /**
-   * Commits an event of each merchant through the log directly: nothing in the gateway hears it.
-   */
-  private static void appendBehindTheGatewaysBack(List<String> merchants, String eventId) {
-    String tail =
-        "\"eventId\":\""
-            + eventId
-            + "\",\"orderId\":\"o-2\",\"type\":\"order.paid\","
-            + "\"occurredAt\":\"2026-11-11T00:00:02.000Z\",\"data\":{}}";
-    gw.gateway
-        .pool()
-        .withTransaction(
-            tx ->
-                gw.gateway
-                    .eventLog()
-                    .append(
-                        tx,
-                        merchants.stream().map(m -> new NewEvent(m, eventId, tail)).toList(),
-                        Instant.now()))
-        .toCompletionStage()
-        .toCompletableFuture()
-        .join();
   }
 }

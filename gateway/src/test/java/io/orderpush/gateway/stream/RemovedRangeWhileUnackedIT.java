@@ -5,11 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.Scrape;
 import io.orderpush.gateway.TestGateway;
-import io.orderpush.persistence.events.NewEvent;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -61,7 +59,7 @@ class RemovedRangeWhileUnackedIT {
     // than the window of 1,000); seq 3001 is stored. Nothing tells the gateway.
     sql("UPDATE merchants SET head_seq = 3000 WHERE merchant_id = $1", m);
     sql("DELETE FROM event_chunks WHERE merchant_id = $1", m);
-    appendBehindTheGatewaysBack(m, "e-3001");
+    Events.commitBehindTheGatewaysBack(gw, List.of(m), "e-3001");
     double readsBefore = Scrape.value(gw, "gateway_delivery_log_reads_total");
     // Seq 3002 through the gateway: the channel wakes and reads from seq 2, with seq 1 unacked.
     assertThat(gw.ingest(Events.batch(List.of(Events.event(m, "e-3002")))).statusCode())
@@ -98,24 +96,6 @@ class RemovedRangeWhileUnackedIT {
         .pool()
         .preparedQuery(statement)
         .execute(Tuple.of(merchant))
-        .toCompletionStage()
-        .toCompletableFuture()
-        .join();
-  }
-
-  private static void appendBehindTheGatewaysBack(String merchant, String eventId) {
-    String tail =
-        "\"eventId\":\""
-            + eventId
-            + "\",\"orderId\":\"o-2\",\"type\":\"order.paid\","
-            + "\"occurredAt\":\"2026-11-11T00:00:02.000Z\",\"data\":{}}";
-    gw.gateway
-        .pool()
-        .withTransaction(
-            tx ->
-                gw.gateway
-                    .eventLog()
-                    .append(tx, List.of(new NewEvent(merchant, eventId, tail)), Instant.now()))
         .toCompletionStage()
         .toCompletableFuture()
         .join();
