@@ -73,18 +73,14 @@ END
 $$;
 
 -- ids kept, so a page cursor handed out before the upgrade still names its row; new ones follow
-WITH moved AS (
-    INSERT INTO audit_batches (id, delivered_at, app_id, merchant_id, transport, via, masked,
-                               sent_ms, from_seqs, to_seqs, status, error, webhook_id, latency_ms,
-                               response_head)
-    SELECT id, delivered_at, app_id, merchant_id, transport, via, masked, ARRAY[0],
-           ARRAY[from_seq], ARRAY[to_seq], status, error, webhook_id, latency_ms, response_head
-    FROM audit_deliveries
-    RETURNING id
-)
-SELECT setval('audit_batches_id_seq',
-              greatest((SELECT max(id) FROM moved),
-                       (SELECT last_value FROM audit_deliveries_id_seq),
-                       1));
+-- (every id came from the old sequence, so its last value bounds them)
+INSERT INTO audit_batches (id, delivered_at, app_id, merchant_id, transport, via, masked, sent_ms,
+                           from_seqs, to_seqs, status, error, webhook_id, latency_ms,
+                           response_head)
+SELECT id, delivered_at, app_id, merchant_id, transport, via, masked, ARRAY[0], ARRAY[from_seq],
+       ARRAY[to_seq], status, error, webhook_id, latency_ms, response_head
+FROM audit_deliveries;
+
+SELECT setval('audit_batches_id_seq', greatest(last_value, 1)) FROM audit_deliveries_id_seq;
 
 DROP TABLE audit_deliveries;

@@ -1070,6 +1070,8 @@ public final class DeliveryEngine {
                 // cursor can follow.
                 if (c.cursor >= c.lastDelivered) {
                   skipExpired(s, lane, c, from, version);
+                } else {
+                  metrics.expiredDeferred.increment();
                 }
               } else {
                 c.knownHead = c.sent;

@@ -31,6 +31,7 @@ public final class DeliveryMetrics {
   final Counter eventsFiltered;
   final Counter tailHits;
   final Counter logReads;
+  final Counter expiredDeferred;
   final Timer commitToSend;
 
   final Counter reconcileWoken;
@@ -142,7 +143,12 @@ public final class DeliveryMetrics {
     logReads =
         Counter.builder("gateway.delivery.log.reads")
             .description(
-                "Channel reads from the event log in PostgreSQL, counted as they complete (the rest are tail hits)")
+                "Channel reads of undelivered events from the event log in PostgreSQL, counted as they complete (the others are tail hits; re-sends and replays are not counted)")
+            .register(registry);
+    expiredDeferred =
+        Counter.builder("gateway.delivery.expired.deferred")
+            .description(
+                "Reads that found events removed by retention while the channel had unacked events: passed over once those are acked")
             .register(registry);
     commitToSend =
         Timer.builder("gateway.delivery.commit.to.send")

@@ -61,13 +61,16 @@ class RemovedRangeWhileUnackedIT {
     sql("DELETE FROM event_chunks WHERE merchant_id = $1", m);
     Events.commitBehindTheGatewaysBack(gw, List.of(m), "e-3001");
     double readsBefore = Scrape.value(gw, "gateway_delivery_log_reads_total");
+    double deferredBefore = Scrape.value(gw, "gateway_delivery_expired_deferred_total");
     // Seq 3002 through the gateway: the channel wakes and reads from seq 2, with seq 1 unacked.
     assertThat(gw.ingest(Events.batch(List.of(Events.event(m, "e-3002")))).statusCode())
         .isEqualTo(200);
     fx.until(
-        "the channel read the log with seq 1 unacked",
+        "the channel read the log with seq 1 unacked, and left the removed range for after the ack",
         WAIT,
-        () -> Scrape.value(gw, "gateway_delivery_log_reads_total") > readsBefore);
+        () ->
+            Scrape.value(gw, "gateway_delivery_log_reads_total") > readsBefore
+                && Scrape.value(gw, "gateway_delivery_expired_deferred_total") > deferredBefore);
     assertThat(fx.cursor(app, m)).as("nothing acked: the cursor stays").isZero();
     assertThat(consumer.received().get(m)).containsExactly(1L);
 

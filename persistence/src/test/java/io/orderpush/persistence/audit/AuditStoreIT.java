@@ -55,6 +55,10 @@ class AuditStoreIT {
     return f.toCompletionStage().toCompletableFuture().orTimeout(60, TimeUnit.SECONDS).join();
   }
 
+  /** Today's noon (UTC): rows spanning seconds never meet midnight. */
+  static final long NOON =
+      LocalDate.now(ZoneOffset.UTC).atTime(12, 0).toInstant(ZoneOffset.UTC).toEpochMilli();
+
   static AuditRecord ws(UUID app, String m, long seq, String via, long at) {
     return AuditRecord.sent(app, m, seq, seq, Transport.WEBSOCKET, via, at, false);
   }
@@ -101,7 +105,7 @@ class AuditStoreIT {
   void shouldPackOneChannelsBatchesIntoOneRowAndAnswerOneItemPerBatchInTheOrderTheyLeft() {
     UUID app = UUID.randomUUID();
     String m = TestServices.uniqueMerchant("audit-pack");
-    long t = System.currentTimeMillis();
+    long t = NOON;
     List<AuditRecord> written = new ArrayList<>();
     for (int i = 1; i <= 5; i++) {
       written.add(ws(app, m, i, "conn-1", t + 10 * i));
@@ -137,7 +141,7 @@ class AuditStoreIT {
   void shouldPageThroughAPackedRowItemByItemWithoutLosingOrRepeatingOne() {
     UUID app = UUID.randomUUID();
     String m = TestServices.uniqueMerchant("audit-page");
-    long t = System.currentTimeMillis();
+    long t = NOON;
     List<AuditRecord> written = new ArrayList<>();
     for (int i = 1; i <= 7; i++) {
       written.add(ws(app, m, i, "conn", t + i));
@@ -156,7 +160,7 @@ class AuditStoreIT {
   void shouldFilterByEachBatchsOwnTimeInsideARowAndAcrossThePackSpan() {
     UUID app = UUID.randomUUID();
     String m = TestServices.uniqueMerchant("audit-time");
-    long t = System.currentTimeMillis() - 60_000;
+    long t = NOON;
     List<AuditRecord> written = new ArrayList<>();
     for (int i = 1; i <= 4; i++) {
       written.add(ws(app, m, i, "conn", t + 1000L * i)); // 1..4 s in
@@ -179,7 +183,7 @@ class AuditStoreIT {
   void shouldKeepARowWithinTheSpanOfItsEarliestBatchWhateverOrderTheyCameIn() {
     UUID app = UUID.randomUUID();
     String m = TestServices.uniqueMerchant("audit-span");
-    long t = System.currentTimeMillis() - 60_000;
+    long t = NOON;
     List<AuditRecord> written =
         List.of(
             ws(app, m, 2, "conn", t + 5_000),
@@ -218,7 +222,7 @@ class AuditStoreIT {
   void shouldPageRowsThatStartInTheSameMillisecondThroughTheirMiddles() {
     UUID app = UUID.randomUUID();
     String m = TestServices.uniqueMerchant("audit-ties");
-    long t = System.currentTimeMillis();
+    long t = NOON;
     List<AuditRecord> written = new ArrayList<>();
     for (String via : List.of("a", "b", "c")) {
       for (int i = 0; i < 3; i++) {
@@ -262,7 +266,7 @@ class AuditStoreIT {
   void shouldTakeACursorOfTheTableItReplacedAsAfterAllOfItsRow() {
     UUID app = UUID.randomUUID();
     String m = TestServices.uniqueMerchant("audit-old-cursor");
-    long t = System.currentTimeMillis();
+    long t = NOON;
     List<AuditRecord> written = List.of(ws(app, m, 1, "a", t), ws(app, m, 2, "b", t + 1));
     await(store.insert(pool, written));
     AuditStore.Page first = await(store.find(pool, merchant(m, null, null, null, 1)));
@@ -287,6 +291,7 @@ class AuditStoreIT {
       LocalDate day = LocalDate.now(ZoneOffset.UTC).minusDays(3);
       String suffix = DateTimeFormatter.ofPattern("yyyyMMdd").format(day);
       UUID app = UUID.randomUUID();
+      List<String> oldIds = new ArrayList<>();
       try (Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
           Statement s = c.createStatement()) {
         s.execute(
@@ -298,19 +303,23 @@ class AuditStoreIT {
                 + day.plusDays(1)
                 + " 00:00:00+00')");
         s.execute(
-            "INSERT INTO audit_deliveries (id, delivered_at, app_id, merchant_id, from_seq, to_seq,"
+            "INSERT INTO audit_deliveries (delivered_at, app_id, merchant_id, from_seq, to_seq,"
                 + " transport, via, masked, status, error, webhook_id, latency_ms, response_head)"
-                + " VALUES (41, '"
+                + " VALUES ('"
                 + day
                 + " 10:00:00.123+00', '"
                 + app
                 + "', 'm-old', 3, 9, 'websocket', 'conn-x', true, NULL, NULL, NULL, NULL, NULL),"
-                + " (42, '"
+                + " ('"
                 + day
                 + " 10:00:01+00', '"
                 + app
                 + "', 'm-old', 10, 10, 'callback', 'https://isv.example/h', false, 500, NULL,"
                 + " 'msg_9', 33, 'oops')");
+        var old = s.executeQuery("SELECT id FROM audit_deliveries ORDER BY id");
+        while (old.next()) {
+          oldIds.add(old.getLong(1) + " audit_batches_" + suffix);
+        }
       }
       migrate(pg, "latest");
 
@@ -339,13 +348,16 @@ class AuditStoreIT {
                     .query("SELECT id, tableoid::regclass::text FROM audit_batches ORDER BY id")
                     .execute())
             .forEach(r -> ids.add(r.getLong(0) + " " + r.getString(1)));
-        assertThat(ids).containsExactly("41 audit_batches_" + suffix, "42 audit_batches_" + suffix);
+        assertThat(oldIds).hasSize(2);
+        assertThat(ids).containsExactlyElementsOf(oldIds);
         long nextId =
             await(moved.query("SELECT nextval('audit_batches_id_seq')").execute())
                 .iterator()
                 .next()
                 .getLong(0);
-        assertThat(nextId).as("new rows come after the moved ones").isGreaterThan(42);
+        assertThat(nextId)
+            .as("new rows come after the moved ones")
+            .isGreaterThan(Long.parseLong(oldIds.get(1).split(" ")[0]));
         assertThat(
                 await(moved.query("SELECT to_regclass('audit_deliveries') IS NULL").execute())
                     .iterator()
