@@ -3,7 +3,7 @@
 -- batch, instead of a row per batch. At a few events a second per merchant nearly every event is
 -- a batch of its own, and a row per batch cost PostgreSQL a heap tuple and two index entries per
 -- event (about a third of its statement time in the live benchmark at 10,000 events/s, and some
--- 280 bytes a batch kept for audit.retention-days). The API still answers one item per batch.
+-- 330 bytes a batch kept for audit.retention-days). The API still answers one item per batch.
 --
 -- A callback attempt keeps a row of its own (one element), with its outcome. A row's batches were
 -- sent within PACK_SPAN (AuditStore, 10 s) of delivered_at, the earliest of them, so a query from

@@ -6,7 +6,7 @@ import io.vertx.core.json.JsonObject;
 import java.time.Instant;
 import java.util.List;
 
-/** Builds ingest bodies for tests. */
+/** Builds ingest bodies for tests, and commits events behind a test gateway's back. */
 public final class Events {
 
   private Events() {}
@@ -46,6 +46,28 @@ public final class Events {
                         tx,
                         merchants.stream().map(m -> new NewEvent(m, eventId, tail)).toList(),
                         Instant.now()))
+        .toCompletionStage()
+        .toCompletableFuture()
+        .join();
+  }
+
+  /**
+   * As if retention had removed every stored event of each merchant after its head reached {@code
+   * head}: the heads move there and no chunk is left. Nothing in the gateway hears of it.
+   */
+  public static void removeBehindTheGatewaysBack(
+      TestGateway gw, List<String> merchants, long head) {
+    String[] ids = merchants.toArray(String[]::new);
+    gw.gateway
+        .pool()
+        .withTransaction(
+            tx ->
+                tx.preparedQuery("UPDATE merchants SET head_seq = $2 WHERE merchant_id = ANY($1)")
+                    .execute(io.vertx.sqlclient.Tuple.of(ids, head))
+                    .compose(
+                        v ->
+                            tx.preparedQuery("DELETE FROM event_chunks WHERE merchant_id = ANY($1)")
+                                .execute(io.vertx.sqlclient.Tuple.of(ids))))
         .toCompletionStage()
         .toCompletableFuture()
         .join();

@@ -138,8 +138,7 @@ class MissedWakeUpIT {
 
     // Seqs 2-500 of both were committed and then removed by retention, with seq 1, before the
     // channels got to them (far more than one read's worth): the heads moved, no chunk holds them.
-    exec("UPDATE merchants SET head_seq = 500 WHERE merchant_id = ANY($1)", gap, gone);
-    exec("DELETE FROM event_chunks WHERE merchant_id = ANY($1)", gap, gone);
+    Events.removeBehindTheGatewaysBack(gw, List.of(gap, gone), 500);
     // gap: seq 501 is stored; gone: nothing after the removed seqs.
     Events.commitBehindTheGatewaysBack(gw, List.of(gap), "e-501");
 
@@ -181,16 +180,6 @@ class MissedWakeUpIT {
         .mapToLong(c -> c.getLong("cursor"))
         .findFirst()
         .orElse(-1);
-  }
-
-  private static void exec(String sql, String... merchants) {
-    gw.gateway
-        .pool()
-        .preparedQuery(sql)
-        .execute(io.vertx.sqlclient.Tuple.of(merchants))
-        .toCompletionStage()
-        .toCompletableFuture()
-        .join();
   }
 
   private static long merchantsSent(CallbackRecoveryIT.Hooks hooks, long seq) {

@@ -6,7 +6,6 @@ import io.orderpush.gateway.Events;
 import io.orderpush.gateway.Scrape;
 import io.orderpush.gateway.TestGateway;
 import io.vertx.core.json.JsonObject;
-import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -57,8 +56,7 @@ class RemovedRangeWhileUnackedIT {
 
     // Seqs 2-3000 were committed and removed by retention before the channel got to them (far more
     // than the window of 1,000); seq 3001 is stored. Nothing tells the gateway.
-    sql("UPDATE merchants SET head_seq = 3000 WHERE merchant_id = $1", m);
-    sql("DELETE FROM event_chunks WHERE merchant_id = $1", m);
+    Events.removeBehindTheGatewaysBack(gw, List.of(m), 3000);
     Events.commitBehindTheGatewaysBack(gw, List.of(m), "e-3001");
     double readsBefore = Scrape.value(gw, "gateway_delivery_log_reads_total");
     double deferredBefore = Scrape.value(gw, "gateway_delivery_expired_deferred_total");
@@ -92,15 +90,5 @@ class RemovedRangeWhileUnackedIT {
 
     consumer.ack(m, 3002);
     fx.until("the cursor follows the ack across the gap", WAIT, () -> fx.cursor(app, m) == 3002);
-  }
-
-  private static void sql(String statement, String merchant) {
-    gw.gateway
-        .pool()
-        .preparedQuery(statement)
-        .execute(Tuple.of(merchant))
-        .toCompletionStage()
-        .toCompletableFuture()
-        .join();
   }
 }

@@ -28,7 +28,8 @@ public final class AuditStore {
 
   /**
    * The batches of one row left within this long of its {@code delivered_at} (the earliest of
-   * them); a query from a time reads rows from this much earlier. V16's CHECK holds rows to it.
+   * them); a query from a time reads rows from this much earlier. V16's CHECK holds rows to it (the
+   * literal 10000 there), and docs/api.md and operations.md give it as 10 s.
    */
   static final long PACK_SPAN_MS = 10_000;
 
