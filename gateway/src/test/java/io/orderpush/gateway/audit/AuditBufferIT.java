@@ -113,6 +113,34 @@ class AuditBufferIT {
     assertThat(dropped("shutdown")).isZero();
   }
 
+  @Test
+  void shouldDropOnlyTheRecordsPostgresRefusesAndWriteTheRestOfTheirGroup() {
+    AuditWriter writer = writer(1000, 100, Duration.ofMillis(20));
+    UUID app = UUID.randomUUID();
+    long noPartition = System.currentTimeMillis() + Duration.ofDays(400).toMillis();
+    for (int i = 1; i <= 50; i++) {
+      writer.record(record(app, i));
+      if (i % 20 == 0) { // a day without a partition: PostgreSQL refuses the row (23514)
+        writer.record(
+            AuditRecord.sent(
+                app,
+                "m-buffer",
+                1000 + i,
+                1000 + i,
+                Transport.WEBSOCKET,
+                "conn",
+                noPartition,
+                false));
+      }
+    }
+    Await.until(
+        "the 50 records PostgreSQL takes written",
+        Duration.ofSeconds(30),
+        () -> batches(app) == 50 && writer.buffered() == 0,
+        () -> batches(app) + " written, " + writer.buffered() + " buffered");
+    assertThat(dropped("rejected")).as("only the refused records").isEqualTo(2);
+  }
+
   AuditWriter writer(int bufferRows, int flushRows, Duration interval) {
     AuditWriter w =
         new AuditWriter(

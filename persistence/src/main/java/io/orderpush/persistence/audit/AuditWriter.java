@@ -7,6 +7,7 @@ import io.vertx.core.VerticleBase;
 import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.Pool;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -24,8 +25,9 @@ import org.slf4j.LoggerFactory;
  * <p>Bounded: at most {@code bufferRows} records are held (queued plus the group being written).
  * Past that, new records are dropped and counted ({@code gateway.audit.rows.dropped{reason=
  * buffer_full}}), so a PostgreSQL outage costs audit records, never delivery speed or memory. A
- * group whose write failed is kept and written again first; one PostgreSQL refuses outright (no
- * partition for its day) is dropped and counted. {@link #stop} writes what is left, within {@code
+ * group whose write failed is kept and written again first. A group PostgreSQL refuses outright (a
+ * day without a partition) is written again in halves, down to single records, so only the records
+ * it refuses are dropped and counted. {@link #stop} writes what is left, within {@code
  * shutdownTimeout}.
  */
 public final class AuditWriter extends VerticleBase implements AuditLog {
@@ -50,10 +52,14 @@ public final class AuditWriter extends VerticleBase implements AuditLog {
   /** Records held: queued, plus the group being written or waiting to be written again. */
   private final AtomicInteger held = new AtomicInteger();
 
-  /** A group whose write failed: written again before anything newer. Own context only. */
-  private List<AuditRecord> retry;
+  /**
+   * Groups whose write failed, or halves of one PostgreSQL refused: written again before anything
+   * newer, in order. Own context only.
+   */
+  private final ArrayDeque<List<AuditRecord>> retry = new ArrayDeque<>();
 
   private boolean writing;
+  private long lastRefusalLogged;
   private long timer = -1;
   private long failingSince;
 
@@ -121,8 +127,8 @@ public final class AuditWriter extends VerticleBase implements AuditLog {
       write()
           .onSuccess(
               wrote -> {
-                if (wrote && queue.size() >= settings.flushRows()) {
-                  flush(); // a backlog: keep writing rather than wait for the tick
+                if (wrote && (!retry.isEmpty() || queue.size() >= settings.flushRows())) {
+                  flush(); // a backlog, or halves of a refused group: keep writing
                 }
               });
     }
@@ -130,8 +136,7 @@ public final class AuditWriter extends VerticleBase implements AuditLog {
 
   /** Writes one group; true if one was written. Own context only. */
   private Future<Boolean> write() {
-    List<AuditRecord> group = retry != null ? retry : take();
-    retry = null;
+    List<AuditRecord> group = retry.isEmpty() ? take() : retry.poll();
     if (group.isEmpty()) {
       return Future.succeededFuture(false);
     }
@@ -156,15 +161,25 @@ public final class AuditWriter extends VerticleBase implements AuditLog {
         .recover(
             err -> {
               writing = false;
-              if (refused(err)) {
-                held.addAndGet(-group.size());
-                metrics.droppedRejected.increment(group.size());
-                LOG.error(
-                    "audit: PostgreSQL refused {} records, dropped: {}",
-                    group.size(),
-                    err.toString());
+              if (refused(err) && group.size() > 1) {
+                // one record, or one day without a partition, must not cost the others
+                int half = group.size() / 2;
+                retry.addFirst(List.copyOf(group.subList(half, group.size())));
+                retry.addFirst(List.copyOf(group.subList(0, half)));
+                return Future.succeededFuture(true);
+              } else if (refused(err)) {
+                held.decrementAndGet();
+                metrics.droppedRejected.increment();
+                long now = System.currentTimeMillis();
+                if (now - lastRefusalLogged >= 1000) { // a day without a partition refuses all
+                  lastRefusalLogged = now;
+                  LOG.error(
+                      "audit: PostgreSQL refused a record (more are counted in"
+                          + " gateway_audit_rows_dropped_total{reason=\"rejected\"}): {}",
+                      err.toString());
+                }
               } else {
-                retry = group;
+                retry.addFirst(group);
                 metrics.flushFailures.increment();
                 if (failingSince == 0) {
                   failingSince = System.currentTimeMillis();
