@@ -141,6 +141,34 @@ class AuditBufferIT {
     assertThat(dropped("rejected")).as("only the refused records").isEqualTo(2);
   }
 
+  @Test
+  void shouldWorkThroughAGroupOfManyRefusedRecordsWithoutWaitingForTheNextTick() {
+    // 80 records fill a group at once; the next tick is a minute away
+    AuditWriter writer = writer(1000, 80, Duration.ofSeconds(59));
+    UUID app = UUID.randomUUID();
+    long noPartition = System.currentTimeMillis() + Duration.ofDays(400).toMillis();
+    for (int i = 1; i <= 40; i++) {
+      writer.record(record(app, i));
+      writer.record(
+          AuditRecord.sent(
+              app,
+              "m-buffer",
+              1000 + i,
+              1000 + i,
+              Transport.WEBSOCKET,
+              "conn",
+              noPartition,
+              false));
+    }
+    Await.until(
+        "the group split down to its refused records and written, before the next tick",
+        Duration.ofSeconds(30),
+        () -> writer.buffered() == 0,
+        () -> batches(app) + " written, " + writer.buffered() + " buffered");
+    assertThat(batches(app)).isEqualTo(40);
+    assertThat(dropped("rejected")).isEqualTo(40);
+  }
+
   AuditWriter writer(int bufferRows, int flushRows, Duration interval) {
     AuditWriter w =
         new AuditWriter(

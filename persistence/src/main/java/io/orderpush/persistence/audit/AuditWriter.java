@@ -134,7 +134,10 @@ public final class AuditWriter extends VerticleBase implements AuditLog {
     }
   }
 
-  /** Writes one group; true if one was written. Own context only. */
+  /**
+   * Writes one group; true if one was written, split or dropped as refused (so the writer goes on
+   * at once), false if there was none. Own context only.
+   */
   private Future<Boolean> write() {
     List<AuditRecord> group = retry.isEmpty() ? take() : retry.poll();
     if (group.isEmpty()) {
@@ -178,6 +181,7 @@ public final class AuditWriter extends VerticleBase implements AuditLog {
                           + " gateway_audit_rows_dropped_total{reason=\"rejected\"}): {}",
                       err.toString());
                 }
+                return Future.succeededFuture(true); // handled: write on, not at the next tick
               } else {
                 retry.addFirst(group);
                 metrics.flushFailures.increment();
