@@ -39,7 +39,7 @@ public final class EventLog {
       "SELECT merchant_id, head_seq FROM merchants WHERE merchant_id = ANY($1::text[])"
           + " ORDER BY merchant_id COLLATE \"C\" FOR UPDATE";
 
-  // Bounded to what retention keeps ($3) and to what can have been written ($4): the day partitions
+  // Bounded to what retention keeps ($3) and to what can have been written ($4): the partitions
   // created ahead, and those past retention not dropped yet, are pruned instead of probed for
   // every event.
   private static final String FIND_KEYS =
@@ -49,11 +49,14 @@ public final class EventLog {
           + " WHERE k.ingested_at >= $3 AND k.ingested_at < $4";
 
   // The one-round-trip group commit (appendExpecting), first statement: the keys and chunks, with
-  // seqs from the heads the caller expects. A key stored before aborts it: the day's unique index
-  // fails the INSERT for one stored the same UTC day; the query looks in the other days retention
-  // keeps ($11-$12, and $13-$14 for a clock ahead of ours past midnight; its snapshot does not see
-  // the CTEs' own rows). No merchant row is locked yet, so this runs while an earlier transaction
-  // over the same merchants is still committing.
+  // seqs from the heads the caller expects. A key stored before aborts it: the unique index of the
+  // partition written (its UTC week, or its day in a week made of days; PartitionMaintainer) fails
+  // the INSERT for one stored in the same partition; the query looks in the rest of what retention
+  // keeps outside today ($11-$12, and $13-$14 for a clock ahead of ours past midnight; its
+  // snapshot does not see the CTEs' own rows). With week partitions that probes two partitions at
+  // most per key (this week's, for its days before today, and last week's), not one per retained
+  // day. No merchant row is locked yet, so this runs while an earlier transaction over the same
+  // merchants is still committing.
   private static final String WRITE_EXPECTING =
       "WITH keys AS ("
           + "  INSERT INTO event_keys (merchant_id, event_id, seq, ingested_at)"

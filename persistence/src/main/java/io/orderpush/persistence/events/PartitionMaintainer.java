@@ -4,22 +4,40 @@ import io.vertx.core.Future;
 import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.SqlClient;
+import java.time.DayOfWeek;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.time.temporal.TemporalAdjusters;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Creates the day partitions of the event tables ahead of time. Ingest writes into the partition of
- * the current UTC day; there is no default partition, so a day without a partition would fail
- * ingest loudly rather than silently filling an unpartitioned heap. Run at startup and hourly.
+ * Creates the partitions of the event tables ahead of time and drops those past retention. Ingest
+ * writes into the partition of the current UTC day; there is no default partition, so a day without
+ * a partition would fail ingest loudly rather than silently filling an unpartitioned heap. Run at
+ * startup and hourly.
+ *
+ * <p>{@code event_chunks} (and the audit trail's tables) are partitioned by UTC day, {@code
+ * table_yyyyMMdd}. {@code event_keys} is partitioned by UTC week, Monday to Monday, {@code
+ * event_keys_wyyyyMMdd} (the Monday): ingest looks every new key up in each retained partition
+ * other than the one it writes, so with a day each that was one probe per retained day; with a week
+ * each it is one or two. Keys are then kept until all of their week is past retention, up to six
+ * days longer than the events, which idempotency "within retention" allows. Day partitions of
+ * {@code event_keys} made before (a week already holding some keeps its days) are still recognized
+ * and dropped.
  */
 public final class PartitionMaintainer {
 
   static final List<String> TABLES = List.of("event_chunks", "event_keys");
 
+  /** Tables partitioned by week rather than by day. */
+  static final List<String> WEEKLY = List.of("event_keys");
+
   private static final DateTimeFormatter SUFFIX = DateTimeFormatter.ofPattern("yyyyMMdd");
+
+  /** SQLSTATE of "partition would overlap partition": a week that already holds day partitions. */
+  private static final String OVERLAP = "42P17";
 
   private final Pool pool;
   private final int daysAhead;
@@ -47,54 +65,90 @@ public final class PartitionMaintainer {
   /** {@link #ensurePartitions()} through {@code client} (a connection holding a chore's lock). */
   public Future<Void> ensurePartitions(SqlClient client) {
     LocalDate today = LocalDate.now(ZoneOffset.UTC);
-    List<String> ddl = new ArrayList<>();
-    for (LocalDate day = today.minusDays(1);
-        !day.isAfter(today.plusDays(daysAhead));
-        day = day.plusDays(1)) {
-      for (String table : tables) {
-        ddl.add(createPartition(table, day));
-        if (table.equals("event_keys")) {
-          ddl.add(createKeysIndex(day));
-        }
-      }
-    }
+    return ensurePartitions(client, today.minusDays(1), today.plusDays(daysAhead));
+  }
+
+  /**
+   * Ensures every table has a partition holding each day from {@code first} to {@code last}: the
+   * day's, or for a {@link #WEEKLY} table the week's, unless that week already holds day partitions
+   * (made before partitions by week, or by an older node): then the day's.
+   */
+  public Future<Void> ensurePartitions(SqlClient client, LocalDate first, LocalDate last) {
     Future<Void> chain = Future.succeededFuture();
-    for (String statement : ddl) {
-      chain =
-          chain.compose(
-              v ->
-                  client
-                      .query(statement)
-                      .execute()
-                      .<Void>mapEmpty()
-                      .recover(PartitionMaintainer::ignoreRace));
+    for (LocalDate day = first; !day.isAfter(last); day = day.plusDays(1)) {
+      LocalDate d = day;
+      for (String table : tables) {
+        chain =
+            chain.compose(
+                v ->
+                    WEEKLY.contains(table)
+                        ? create(client, table, weekOf(d), 7)
+                            .recover(
+                                err ->
+                                    err instanceof PgException pg
+                                            && OVERLAP.equals(pg.getSqlState())
+                                        ? create(client, table, d, 1)
+                                        : Future.failedFuture(err))
+                        : create(client, table, d, 1));
+      }
     }
     return chain;
   }
 
+  /** The Monday that starts the (UTC) week partition holding {@code day}. */
+  public static LocalDate weekOf(LocalDate day) {
+    return day.with(TemporalAdjusters.previousOrSame(DayOfWeek.MONDAY));
+  }
+
+  /**
+   * The name of the partition of {@code table} that starts on {@code first} and spans {@code days}
+   * (1, or 7 from a Monday).
+   */
+  public static String partitionName(String table, LocalDate first, int days) {
+    return table + (days == 7 ? "_w" : "_") + SUFFIX.format(first);
+  }
+
+  private static Future<Void> create(SqlClient client, String table, LocalDate first, int days) {
+    Future<Void> made = exec(client, createPartition(table, first, days));
+    return table.equals("event_keys")
+        ? made.compose(v -> exec(client, createKeysIndex(partitionName(table, first, days))))
+        : made;
+  }
+
+  private static Future<Void> exec(SqlClient client, String statement) {
+    return client
+        .query(statement)
+        .execute()
+        .<Void>mapEmpty()
+        .recover(PartitionMaintainer::ignoreRace);
+  }
+
+  /** The DDL of the day partition of {@code table} holding {@code day}. */
+  static String createPartition(String table, LocalDate day) {
+    return createPartition(table, day, 1);
+  }
+
   // Table names and bounds come from LocalDate only, never from input, so building DDL is safe;
   // PostgreSQL cannot take identifiers or partition bounds as parameters.
-  static String createPartition(String table, LocalDate day) {
+  static String createPartition(String table, LocalDate first, int days) {
     return "CREATE TABLE IF NOT EXISTS "
-        + table
-        + "_"
-        + SUFFIX.format(day)
+        + partitionName(table, first, days)
         + " PARTITION OF "
         + table
         + " FOR VALUES FROM ('"
-        + day
+        + first
         + " 00:00:00+00') TO ('"
-        + day.plusDays(1)
+        + first.plusDays(days)
         + " 00:00:00+00')";
   }
 
   /**
-   * The unique index of a day's event_keys partition (V12): a repeated event id within the day
-   * fails the INSERT that stores its key. Looked up first: CREATE INDEX IF NOT EXISTS would take
-   * the partition's share lock, waiting for ingest and holding it up, even when the index exists.
+   * The unique index of an event_keys partition (V12): a repeated event id within the partition's
+   * day or week fails the INSERT that stores its key. Looked up first: CREATE INDEX IF NOT EXISTS
+   * would take the partition's share lock, waiting for ingest and holding it up, even when the
+   * index exists.
    */
-  static String createKeysIndex(LocalDate day) {
-    String partition = "event_keys_" + SUFFIX.format(day);
+  static String createKeysIndex(String partition) {
     return "DO $$ BEGIN IF to_regclass('"
         + partition
         + "_key') IS NULL THEN CREATE UNIQUE INDEX IF NOT EXISTS "
@@ -105,10 +159,10 @@ public final class PartitionMaintainer {
   }
 
   /**
-   * Removes whole days older than {@code retentionDays} (a day goes once all of it is older): each
-   * partition is first detached CONCURRENTLY, which does not block ingest into the current day,
-   * then dropped. No row-by-row DELETE ever runs over the hot tables. Returns the partitions
-   * dropped.
+   * Removes whole days (and weeks) older than {@code retentionDays} (a partition goes once all of
+   * it is older): each partition is first detached CONCURRENTLY, which does not block ingest into
+   * the current day, then dropped. No row-by-row DELETE ever runs over the hot tables. Returns the
+   * partitions dropped.
    */
   public Future<List<String>> dropExpired(int retentionDays) {
     return dropExpired(pool, retentionDays);
@@ -126,8 +180,8 @@ public final class PartitionMaintainer {
             rows -> {
               List<String[]> expired = new ArrayList<>();
               for (var r : rows) {
-                LocalDate day = dayOf(tables, r.getString(0), r.getString(1));
-                if (day != null && day.isBefore(firstKept)) {
+                LocalDate end = endOf(tables, r.getString(0), r.getString(1));
+                if (end != null && !end.isAfter(firstKept)) {
                   expired.add(new String[] {r.getString(0), r.getString(1)});
                 }
               }
@@ -147,8 +201,8 @@ public final class PartitionMaintainer {
             });
   }
 
-  // Names come from the catalog and match table_yyyyMMdd exactly (checked by dayOf), never from
-  // input.
+  // Names come from the catalog and match table_yyyyMMdd or table_wyyyyMMdd exactly (checked by
+  // endOf), never from input.
   private static Future<Void> drop(SqlClient client, String parent, String child) {
     return client
         .query("ALTER TABLE " + parent + " DETACH PARTITION " + child + " CONCURRENTLY")
@@ -164,18 +218,25 @@ public final class PartitionMaintainer {
         .compose(v -> client.query("DROP TABLE IF EXISTS " + child).execute().mapEmpty());
   }
 
-  /** The day of a partition named {@code parent_yyyyMMdd}, or null for anything else. */
-  static LocalDate dayOf(String parent, String child) {
-    return dayOf(TABLES, parent, child);
-  }
-
-  static LocalDate dayOf(List<String> tables, String parent, String child) {
-    if (!tables.contains(parent)
-        || !child.matches(java.util.regex.Pattern.quote(parent) + "_[0-9]{8}")) {
+  /**
+   * The first day after a partition named {@code parent_yyyyMMdd} (a day) or, for a {@link #WEEKLY}
+   * table, {@code parent_wyyyyMMdd} (the week from that Monday); null for anything else.
+   */
+  static LocalDate endOf(List<String> tables, String parent, String child) {
+    if (!tables.contains(parent)) {
+      return null;
+    }
+    String quoted = java.util.regex.Pattern.quote(parent);
+    boolean week = WEEKLY.contains(parent) && child.matches(quoted + "_w[0-9]{8}");
+    if (!week && !child.matches(quoted + "_[0-9]{8}")) {
       return null;
     }
     try {
-      return LocalDate.parse(child.substring(parent.length() + 1), SUFFIX);
+      LocalDate first = LocalDate.parse(child.substring(child.length() - 8), SUFFIX);
+      if (week && first.getDayOfWeek() != DayOfWeek.MONDAY) {
+        return null;
+      }
+      return first.plusDays(week ? 7 : 1);
     } catch (java.time.format.DateTimeParseException e) {
       return null;
     }

@@ -5,12 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.orderpush.persistence.events.PartitionMaintainer;
 import io.orderpush.persistence.pg.PgPools;
 import io.orderpush.persistence.pg.PgSettings;
+import io.orderpush.persistence.testing.ScratchDatabases;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Tuple;
-import java.net.URI;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.Statement;
@@ -22,7 +22,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -284,10 +283,10 @@ class AuditStoreIT {
   @Test
   void shouldMoveTheRecordsOfTheTableItReplacesWithTheirIds() throws Exception {
     PgSettings test = TestServices.migratedPg();
-    String db = scratchDatabase(test);
-    PgSettings pg = settings(test, db);
+    String db = ScratchDatabases.create(test, "gateway_audit_v16_");
+    PgSettings pg = ScratchDatabases.settings(test, db);
     try {
-      migrate(pg, "15");
+      ScratchDatabases.migrate(pg, "15");
       LocalDate day = LocalDate.now(ZoneOffset.UTC).minusDays(3);
       String suffix = DateTimeFormatter.ofPattern("yyyyMMdd").format(day);
       UUID app = UUID.randomUUID();
@@ -321,7 +320,7 @@ class AuditStoreIT {
           oldIds.add(old.getLong(1) + " audit_batches_" + suffix);
         }
       }
-      migrate(pg, "latest");
+      ScratchDatabases.migrate(pg, "latest");
 
       Pool moved = PgPools.create(vertx, pg, "audit-moved", 1, 10);
       try {
@@ -368,17 +367,17 @@ class AuditStoreIT {
         await(moved.close());
       }
     } finally {
-      dropDatabase(test, db);
+      ScratchDatabases.drop(test, db);
     }
   }
 
   @Test
   void shouldNotLoseARecordAnOldNodeCommitsWhileTheTrailIsMoved() throws Exception {
     PgSettings test = TestServices.migratedPg();
-    String db = scratchDatabase(test);
-    PgSettings pg = settings(test, db);
+    String db = ScratchDatabases.create(test, "gateway_audit_v16_");
+    PgSettings pg = ScratchDatabases.settings(test, db);
     try {
-      migrate(pg, "15");
+      ScratchDatabases.migrate(pg, "15");
       String day = LocalDate.now(ZoneOffset.UTC).toString();
       UUID app = UUID.randomUUID();
       try (Connection oldNode =
@@ -398,7 +397,8 @@ class AuditStoreIT {
                 + app
                 + "', 'm-late', 1, 1, 'websocket', 'c', false)");
         var migration =
-            java.util.concurrent.CompletableFuture.runAsync(() -> migrate(pg, "latest"));
+            java.util.concurrent.CompletableFuture.runAsync(
+                () -> ScratchDatabases.migrate(pg, "latest"));
         try (Connection watch =
                 DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
             Statement w = watch.createStatement()) {
@@ -431,42 +431,7 @@ class AuditStoreIT {
         await(moved.close());
       }
     } finally {
-      dropDatabase(test, db);
-    }
-  }
-
-  // ------------------------------------------------------------------ scratch databases
-
-  static String scratchDatabase(PgSettings test) throws Exception {
-    String db = "gateway_audit_v16_" + Long.toString(System.nanoTime(), 36);
-    try (Connection admin =
-            DriverManager.getConnection(test.jdbcUrl(), test.user(), test.password());
-        Statement s = admin.createStatement()) {
-      s.execute("CREATE DATABASE " + db);
-    }
-    return db;
-  }
-
-  static PgSettings settings(PgSettings test, String db) {
-    URI url = URI.create(test.url().toString().replace("/" + TestServices.TEST_DATABASE, "/" + db));
-    return new PgSettings(
-        url, 1, 1, test.connectTimeout(), test.queryTimeout(), test.clientTimeout());
-  }
-
-  static void migrate(PgSettings pg, String target) {
-    Flyway.configure()
-        .dataSource(pg.jdbcUrl(), pg.user(), pg.password())
-        .locations("classpath:db/migration")
-        .target(target)
-        .load()
-        .migrate();
-  }
-
-  static void dropDatabase(PgSettings test, String db) throws Exception {
-    try (Connection admin =
-            DriverManager.getConnection(test.jdbcUrl(), test.user(), test.password());
-        Statement s = admin.createStatement()) {
-      s.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+      ScratchDatabases.drop(test, db);
     }
   }
 }

@@ -1,0 +1,224 @@
+package io.orderpush.persistence.events;
+
+import static io.orderpush.persistence.events.EventLogIT.await;
+import static io.orderpush.persistence.events.EventLogIT.event;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.orderpush.persistence.masking.MaskRules;
+import io.orderpush.persistence.masking.Masker;
+import io.orderpush.persistence.pg.PgPools;
+import io.orderpush.persistence.pg.PgSettings;
+import io.orderpush.persistence.testing.ScratchDatabases;
+import io.orderpush.persistence.testing.TestServices;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.pgclient.PgException;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The partitions of the event tables, each test in a database of its own: event_keys by week (one
+ * or two partitions to look a key up in, not one per retained day), event_chunks by day, the days
+ * of a week that has some kept as days, and retention by whole partitions.
+ */
+class PartitionMaintainerIT {
+
+  // A Wednesday, far from the real clock: these tests pass their own "now".
+  static final LocalDate WEDNESDAY = LocalDate.of(2031, 3, 5);
+
+  Vertx vertx;
+  PgSettings test;
+  String db;
+  Pool pool;
+
+  @BeforeEach
+  void start() throws Exception {
+    test = TestServices.migratedPg();
+    db = ScratchDatabases.create(test, "gateway_parts_");
+    PgSettings pg = ScratchDatabases.settings(test, db);
+    ScratchDatabases.migrate(pg, "latest");
+    vertx = Vertx.vertx();
+    pool = PgPools.create(vertx, pg, "parts", 2, 100);
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    await(pool.close());
+    await(vertx.close());
+    ScratchDatabases.drop(test, db);
+  }
+
+  @Test
+  void shouldPartitionKeysByWeekAndChunksByDay() {
+    await(
+        new PartitionMaintainer(pool, 1)
+            .ensurePartitions(pool, WEDNESDAY.minusDays(14), WEDNESDAY.plusDays(5)));
+
+    assertThat(partitions("event_keys"))
+        .containsExactly(
+            "event_keys_w20310217",
+            "event_keys_w20310224",
+            "event_keys_w20310303",
+            "event_keys_w20310310");
+    assertThat(partitions("event_chunks")).hasSize(20).startsWith("event_chunks_20310219");
+    for (String keys : partitions("event_keys")) {
+      assertThat(uniqueIndexes(keys)).as(keys).containsExactly(keys + "_key");
+    }
+  }
+
+  @Test
+  void shouldKeepTheDaysOfAWeekThatAlreadyHasDayPartitions() {
+    // made before partitions by week (or by an older node): Tuesday of this week
+    await(
+        pool.query(PartitionMaintainer.createPartition("event_keys", WEDNESDAY.minusDays(1)))
+            .execute());
+
+    await(
+        new PartitionMaintainer(pool, 1)
+            .ensurePartitions(pool, WEDNESDAY.minusDays(3), WEDNESDAY.plusDays(5)));
+
+    assertThat(partitions("event_keys"))
+        .containsExactly(
+            "event_keys_20310303",
+            "event_keys_20310304",
+            "event_keys_20310305",
+            "event_keys_20310306",
+            "event_keys_20310307",
+            "event_keys_20310308",
+            "event_keys_20310309",
+            "event_keys_w20310224",
+            "event_keys_w20310310");
+    assertThat(uniqueIndexes("event_keys_20310306")).containsExactly("event_keys_20310306_key");
+  }
+
+  @Test
+  void shouldFindAnEventIdStoredOnAnyRetainedDayOfTheWeeksAround() {
+    await(
+        new PartitionMaintainer(pool, 1)
+            .ensurePartitions(pool, WEDNESDAY.minusDays(20), WEDNESDAY.plusDays(1)));
+    String m = "m-weeks";
+    // One event a day for the past 20 days (stored as ingest would), and today's in the morning.
+    List<NewEvent> again = new ArrayList<>();
+    for (int d = 20; d >= 0; d--) {
+      Instant at = WEDNESDAY.minusDays(d).atTime(d == 0 ? 6 : 12, 0).toInstant(ZoneOffset.UTC);
+      await(
+          pool.preparedQuery(
+                  "INSERT INTO event_keys (merchant_id, event_id, seq, ingested_at) VALUES ($1, $2, $3, $4)")
+              .execute(Tuple.of(m, "day-" + d, 21L - d, at.atOffset(ZoneOffset.UTC))));
+      again.add(event(m, "day-" + d));
+    }
+    await(
+        pool.preparedQuery("INSERT INTO merchants (merchant_id, head_seq) VALUES ($1, 21)")
+            .execute(Tuple.of(m)));
+    again.add(event(m, "new"));
+    // Retention of 14 days: the events of 15 days ago and before are past it.
+    EventLog log = new EventLog(new Masker(MaskRules.defaults()), 14);
+    Instant noon = WEDNESDAY.atTime(12, 0).toInstant(ZoneOffset.UTC);
+
+    List<AppendResult> results = await(pool.withTransaction(tx -> log.append(tx, again, noon)));
+
+    for (int d = 20; d >= 0; d--) {
+      AppendResult r = results.get(20 - d);
+      if (d > 14) {
+        assertThat(r.duplicate()).as("day-%d is past retention", d).isFalse();
+      } else {
+        assertThat(r.duplicate()).as("day-%d", d).isTrue();
+        assertThat(r.seq()).as("day-%d", d).isEqualTo(21L - d);
+      }
+    }
+    assertThat(results.get(21).duplicate()).isFalse();
+    assertThat(results.get(21).seq()).isEqualTo(28);
+
+    // The one-round-trip commit refuses each retained repeat: the ones of earlier weeks and of
+    // this week's earlier days by looking them up, today's by the week's unique index.
+    for (int d : new int[] {14, 9, 3, 1, 0}) {
+      EventLog.Plan plan = log.plan(List.of(event(m, "day-" + d)), Map.of(m, 28L), noon, false);
+      var conn = await(pool.getConnection());
+      try {
+        assertThatThrownBy(() -> await(log.appendExpecting(conn, plan, Promise.promise())))
+            .as("day-%d", d)
+            .isInstanceOf(CompletionException.class)
+            .cause()
+            .isInstanceOf(PgException.class)
+            .satisfies(
+                e ->
+                    assertThat(((PgException) e).getSqlState())
+                        .isIn(EventLog.EXPECTATION_FAILED, "23505"));
+      } finally {
+        await(conn.close());
+      }
+    }
+    assertThat(head(m)).isEqualTo(28);
+  }
+
+  @Test
+  void shouldDropAWeekOnlyOnceAllOfItIsPastRetention() {
+    LocalDate today = LocalDate.now(ZoneOffset.UTC);
+    LocalDate older = PartitionMaintainer.weekOf(today.minusDays(30));
+    LocalDate old = PartitionMaintainer.weekOf(today.minusDays(14));
+    PartitionMaintainer maintainer = new PartitionMaintainer(pool, 1);
+    await(maintainer.ensurePartitions(pool, older, older));
+    await(maintainer.ensurePartitions(pool, old, old));
+    String olderName = PartitionMaintainer.partitionName("event_keys", older, 7);
+    String oldName = PartitionMaintainer.partitionName("event_keys", old, 7);
+    assertThat(partitions("event_keys")).contains(olderName, oldName);
+
+    // Retention keeps from old's Thursday on: most of old's week is past it, not all.
+    int keepsThursday = (int) (today.toEpochDay() - old.plusDays(3).toEpochDay());
+    List<String> dropped = await(maintainer.dropExpired(pool, keepsThursday));
+    assertThat(dropped).contains(olderName).doesNotContain(oldName);
+    assertThat(partitions("event_keys")).contains(oldName).doesNotContain(olderName);
+
+    // Retention keeps from the Monday after old's week: all of it is past.
+    int keepsNextMonday = (int) (today.toEpochDay() - old.plusDays(7).toEpochDay());
+    assertThat(await(maintainer.dropExpired(pool, keepsNextMonday))).contains(oldName);
+    assertThat(partitions("event_keys")).doesNotContain(oldName);
+  }
+
+  List<String> partitions(String parent) {
+    List<String> names = new ArrayList<>();
+    for (Row r :
+        await(
+            pool.preparedQuery(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                        + " WHERE i.inhparent = $1::regclass ORDER BY c.relname")
+                .execute(Tuple.of(parent)))) {
+      names.add(r.getString(0));
+    }
+    return names;
+  }
+
+  List<String> uniqueIndexes(String table) {
+    List<String> names = new ArrayList<>();
+    for (Row r :
+        await(
+            pool.preparedQuery(
+                    "SELECT c.relname FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid"
+                        + " WHERE x.indrelid = $1::regclass AND x.indisunique")
+                .execute(Tuple.of(table)))) {
+      names.add(r.getString(0));
+    }
+    return names;
+  }
+
+  long head(String m) {
+    return await(
+            pool.preparedQuery("SELECT head_seq FROM merchants WHERE merchant_id = $1")
+                .execute(Tuple.of(m)))
+        .iterator()
+        .next()
+        .getLong(0);
+  }
+}
