@@ -146,7 +146,10 @@ public final class EventLog {
 
   /**
    * @param retentionDays the days {@link PartitionMaintainer#dropExpired} keeps: a repeated event
-   *     id is looked for only among the keys of those days (0: every stored day)
+   *     id is looked for only among the keys it keeps, those of the weeks (Monday to Monday, UTC)
+   *     that hold one of those days (0: every stored key). The whole week, because the week's
+   *     unique index refuses a repeat of any of its keys: one it could not find would fail every
+   *     time.
    */
   public EventLog(Masker masker, int retentionDays) {
     this.masker = masker;
@@ -265,8 +268,9 @@ public final class EventLog {
     Instant from =
         retentionDays <= 0
             ? Instant.EPOCH
-            : java.time.LocalDate.ofInstant(ingestedAt, ZoneOffset.UTC)
-                .minusDays(retentionDays)
+            : PartitionMaintainer.weekOf(
+                    java.time.LocalDate.ofInstant(ingestedAt, ZoneOffset.UTC)
+                        .minusDays(retentionDays))
                 .atStartOfDay(ZoneOffset.UTC)
                 .toInstant();
     return new Instant[] {from, ingestedAt.plus(CLOCK_SKEW)};

@@ -516,9 +516,12 @@ class GroupCommitPipelineIT {
   @Test
   void shouldLookForRepeatsOnlyAmongTheKeysRetentionKeeps() {
     String m = merchant();
-    LocalDate old = LocalDate.now(ZoneOffset.UTC).minusDays(5);
-    // The partition holding that day: its week's (perhaps this week's, made at startup), or its
-    // day's in a week made of days. One made here is dropped at the end.
+    // Retention of 2 days below keeps the keys of the weeks holding those days: the day before
+    // the first of them is past it.
+    LocalDate old =
+        PartitionMaintainer.weekOf(LocalDate.now(ZoneOffset.UTC).minusDays(2)).minusDays(1);
+    // The partition holding that day: its week's, or its day's in a week that has days (made before
+    // partitions by week). One made here is dropped at the end.
     List<String> names =
         List.of(
             PartitionMaintainer.partitionName("event_keys", PartitionMaintainer.weekOf(old), 7),
@@ -526,21 +529,18 @@ class GroupCommitPipelineIT {
     List<String> before = existing(names);
     await(new PartitionMaintainer(pool, 1).ensurePartitions(pool, old, old));
     try {
-      Instant fiveDaysAgo = old.atTime(12, 0).toInstant(ZoneOffset.UTC);
+      Instant past = old.atTime(12, 0).toInstant(ZoneOffset.UTC);
       Instant yesterday = Instant.now().minus(Duration.ofDays(1));
       await(
           pool.preparedQuery(
                   "INSERT INTO event_keys (merchant_id, event_id, seq, ingested_at)"
                       + " VALUES ($1, 'gone', 1, $2), ($1, 'kept', 2, $3)")
               .execute(
-                  Tuple.of(
-                      m,
-                      fiveDaysAgo.atOffset(ZoneOffset.UTC),
-                      yesterday.atOffset(ZoneOffset.UTC))));
+                  Tuple.of(m, past.atOffset(ZoneOffset.UTC), yesterday.atOffset(ZoneOffset.UTC))));
       await(
           pool.preparedQuery("INSERT INTO merchants (merchant_id, head_seq) VALUES ($1, 2)")
               .execute(Tuple.of(m)));
-      // Retention of 2 days: the partition of 5 days ago is past it (not dropped yet).
+      // Retention of 2 days: the partition of the old key is past it (not dropped yet).
       EventLog log =
           new EventLog(
               new io.orderpush.persistence.masking.Masker(
