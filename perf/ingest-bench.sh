@@ -34,6 +34,12 @@
 #   BENCH_RAW_CLIENTS=8        pgbench clients for the ceiling
 #   BENCH_RAW_DB=<BENCH_DB>_raw  the ceiling's database (dropped and created on every invocation)
 #   PGBENCH=/usr/bin/pgbench   the pgbench binary (PostgreSQL's, same major version as the server)
+#   BENCH_KEY_HISTORY_DAYS=0   store idempotency keys for this many past days before the runs, as a
+#                              gateway that has run for a while holds them (ingest looks new keys
+#                              up among them): BENCH_KEY_HISTORY_KEYS a day over the benchmark's
+#                              merchants, in event_keys partitions laid out as the gateway under test
+#                              lays them out (by week if it made this week's by week, else by day)
+#   BENCH_KEY_HISTORY_KEYS=1000000  keys per past day
 #   BENCH_GATEWAY_JAVA_OPTS    JVM options for the gateway   (default none)
 #   BENCH_JAVA_OPTS            JVM options for the generator (default -Xmx1g -XX:+UseSerialGC)
 #   BENCH_OUT                  directory for logs and results (default: a new temp dir)
@@ -62,6 +68,8 @@ BENCH_JAVA_OPTS=${BENCH_JAVA_OPTS:--Xmx1g -XX:+UseSerialGC}
 RAW=${BENCH_RAW:-1}
 RAW_CLIENTS=${BENCH_RAW_CLIENTS:-8}
 RAW_DB=${BENCH_RAW_DB:-${BENCH_DB:-gateway_ingest_bench}_raw}
+HISTORY_DAYS=${BENCH_KEY_HISTORY_DAYS:-0}
+HISTORY_KEYS=${BENCH_KEY_HISTORY_KEYS:-1000000}
 PGBENCH=${PGBENCH:-/usr/bin/pgbench}
 export GATEWAY_PG_URL=${GATEWAY_PG_URL:-postgresql://gateway:gateway@127.0.0.1:5432/gateway}
 export GATEWAY_REDIS_URL=${GATEWAY_REDIS_URL:-redis://127.0.0.1:6379}
@@ -154,6 +162,45 @@ trap stop_gateway EXIT
 trap 'exit 130' INT TERM
 
 GATEWAY_JAVA_OPTS=${BENCH_GATEWAY_JAVA_OPTS:-} start_gateway_process "$OUT/gateway.jar" "$OUT/gateway.log"
+
+# Past days' keys, as a gateway that has run for a while holds them.
+if ((HISTORY_DAYS > 0)); then
+    [[ $HISTORY_DAYS =~ ^[0-9]+$ && $HISTORY_DAYS -le 60 && $HISTORY_KEYS =~ ^[0-9]+$ ]] ||
+        die "BENCH_KEY_HISTORY_DAYS must be 0-60 and BENCH_KEY_HISTORY_KEYS a number"
+    log "storing keys for $HISTORY_DAYS past days, $HISTORY_KEYS a day..."
+    history_start=$(date +%s)
+    PGOPTIONS="-c client_min_messages=warning" psql -X -w -q -v ON_ERROR_STOP=1 "$GATEWAY_PG_URL" <<SQL || die "could not store the key history"
+SET timezone = 'UTC';
+DO \$\$
+DECLARE
+    weekly boolean := to_regclass('event_keys_w' || to_char(date_trunc('week', current_date), 'YYYYMMDD')) IS NOT NULL;
+    day date;
+    first date;
+    span int;
+    name text;
+BEGIN
+    FOR d IN 1..$HISTORY_DAYS LOOP
+        day := current_date - d;
+        first := CASE WHEN weekly THEN date_trunc('week', day)::date ELSE day END;
+        span := CASE WHEN weekly THEN 7 ELSE 1 END;
+        name := 'event_keys_' || CASE WHEN weekly THEN 'w' ELSE '' END || to_char(first, 'YYYYMMDD');
+        IF to_regclass(name) IS NULL THEN
+            EXECUTE format('CREATE TABLE %I PARTITION OF event_keys FOR VALUES FROM (%L) TO (%L)',
+                           name, first || ' 00:00:00+00', (first + span) || ' 00:00:00+00');
+            EXECUTE format('CREATE UNIQUE INDEX %I ON %I (merchant_id, event_id)', name || '_key', name);
+        END IF;
+    END LOOP;
+END
+\$\$;
+SET synchronous_commit = off;
+INSERT INTO event_keys (merchant_id, event_id, seq, ingested_at)
+SELECT 'bench-m-' || lpad((i % $MERCHANTS)::text, 4, '0'), 'evt-history-' || d || '-' || i, i + 1,
+       (current_date - d) + (i::float8 / $HISTORY_KEYS) * interval '1 day'
+FROM generate_series(1, $HISTORY_DAYS) AS d, generate_series(0, $HISTORY_KEYS - 1) AS i;
+VACUUM ANALYZE event_keys;
+SQL
+    log "stored in $(($(date +%s) - history_start)) s: $(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'event_keys'::regclass")"
+fi
 
 SYNC_COMMIT=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW synchronous_commit')
 COLLATE=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SELECT datcollate FROM pg_database WHERE datname = current_database()')
@@ -258,6 +305,7 @@ printf 'batch\trun\tevents_per_s\trequests_per_s\tp50_ms\tp99_ms\tmax_ms\terrors
 
 echo "== ingest benchmark: $(nproc) cores, PostgreSQL $PGVER, synchronous_commit=$SYNC_COMMIT, fsync=$FSYNC, gateway $GIT_REV"
 echo "== $RUNS runs per batch size, ${WARMUP}s warm-up + ${DURATION}s measured, $MERCHANTS merchants, database ${GATEWAY_PG_URL##*/} (collation $COLLATE), output in $OUT"
+((HISTORY_DAYS == 0)) || echo "== keys of $HISTORY_DAYS past days stored first, $HISTORY_KEYS a day (BENCH_KEY_HISTORY_DAYS)"
 # One unmeasured run first, so the gateway's JIT compilation (which takes a good share of
 # two cores for a while) does not land in the first measured run.
 if ((GW_WARMUP > 0)); then
