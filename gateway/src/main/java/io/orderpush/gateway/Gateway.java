@@ -35,6 +35,8 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.sqlclient.Pool;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -81,6 +83,9 @@ public final class Gateway {
   private long lagTimer = -1;
   private long partitionTimer = -1;
   private Future<Void> firstMaintenance = Future.succeededFuture();
+  // gateway.partitions.days.ahead per table, NaN until read
+  private final Map<String, Double> partitionDaysAhead =
+      new java.util.concurrent.ConcurrentHashMap<>();
   private long dependencyTimer = -1;
   private final java.util.concurrent.atomic.AtomicInteger pgUp =
       new java.util.concurrent.atomic.AtomicInteger();
@@ -243,7 +248,21 @@ public final class Gateway {
               partitionTimer =
                   vertx.setPeriodic(
                       PARTITION_CHECK_MS,
-                      id -> maintainPartitions(partitions).compose(x -> maintainAudit()));
+                      id ->
+                          maintainPartitions(partitions)
+                              .compose(x -> maintainAudit())
+                              .compose(x -> checkPartitions(partitions)));
+              for (String table : partitionTables(partitions)) {
+                io.micrometer.core.instrument.Gauge.builder(
+                        "gateway.partitions.days.ahead",
+                        partitionDaysAhead,
+                        m -> m.getOrDefault(table, Double.NaN))
+                    .tag("table", table)
+                    .description(
+                        "Whole days after today (UTC) the table's partitions cover without a gap"
+                            + " (0: only today's; -1: not today's), as of the last hourly check")
+                    .register(registry);
+              }
               io.micrometer.core.instrument.Gauge.builder("gateway.dependency.up", pgUp::get)
                   .tag("dependency", "postgresql")
                   .description("1 while the dependency answers (checked every 5 s), else 0")
@@ -268,7 +287,10 @@ public final class Gateway {
                       "Lua scripts sent whole because a Redis node did not hold them (NOSCRIPT)")
                   .register(registry);
               dependencyTimer = vertx.setPeriodic(0, 5000, id -> checkDependencies());
-              firstMaintenance = maintainPartitions(partitions).compose(x -> maintainAudit());
+              firstMaintenance =
+                  maintainPartitions(partitions)
+                      .compose(x -> maintainAudit())
+                      .compose(x -> checkPartitions(partitions));
               Routes routes = new Routes(this);
               drills = routes.drills();
               drills.start();
@@ -413,6 +435,36 @@ public final class Gateway {
             ? Future.<Void>succeededFuture()
             : vertx.undeploy(auditDeployment).otherwiseEmpty())
         .transform(v -> closeQuietly(auditPool));
+  }
+
+  private List<String> partitionTables(PartitionMaintainer partitions) {
+    List<String> tables = new java.util.ArrayList<>(partitions.tables());
+    tables.addAll(auditPartitions.tables());
+    return tables;
+  }
+
+  /**
+   * Reads how many days ahead each partitioned table is ready, whichever node made the partitions
+   * (every node reports it; the maintenance itself runs on one): a table short of tomorrow means
+   * the maintenance is failing, and ingest or auditing fails at midnight. Unknown (NaN) while
+   * PostgreSQL does not answer. Never fails.
+   */
+  private Future<Void> checkPartitions(PartitionMaintainer partitions) {
+    return Future.join(partitions.daysAhead(pool), auditPartitions.daysAhead(pool))
+        .map(
+            all -> {
+              for (int i = 0; i < 2; i++) {
+                Map<String, Integer> ahead = all.resultAt(i);
+                ahead.forEach((table, days) -> partitionDaysAhead.put(table, (double) days));
+              }
+              return (Void) null;
+            })
+        .onFailure(
+            err -> {
+              partitionDaysAhead.replaceAll((table, days) -> Double.NaN);
+              LOG.warn("could not read which partitions exist: {}", err.toString());
+            })
+        .otherwiseEmpty();
   }
 
   /** Creates the coming days' audit partitions and drops those past audit.retention-days. */

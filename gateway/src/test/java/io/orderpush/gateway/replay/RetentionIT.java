@@ -46,6 +46,22 @@ class RetentionIT {
   }
 
   @Test
+  void shouldReportHowManyDaysAheadEachTablesPartitionsAreReady() {
+    try (TestGateway gw = TestGateway.start(Map.of("GATEWAY_PG_PARTITIONS_AHEAD_DAYS", "3"))) {
+      join(gw.gateway.firstMaintenance());
+      String metrics = gw.send("GET", "/metrics", null, null).body();
+      for (String table : List.of("event_chunks", "event_keys", "audit_batches")) {
+        java.util.regex.Matcher m =
+            java.util.regex.Pattern.compile(
+                    "(?m)^gateway_partitions_days_ahead\\{table=\"" + table + "\",?} (\\S+)$")
+                .matcher(metrics);
+        assertThat(m.find()).as("%s in%n%s", table, metrics).isTrue();
+        assertThat(Double.parseDouble(m.group(1))).as(table).isGreaterThanOrEqualTo(3);
+      }
+    }
+  }
+
+  @Test
   void shouldDropDaysPastTheWindowWithoutTouchingNewEventsOrBlockingIngest() throws Exception {
     try (TestGateway gw = TestGateway.start(Map.of("GATEWAY_RETENTION_DAYS", "7"))) {
       var pool = gw.gateway.pool();

@@ -10,7 +10,9 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.TemporalAdjusters;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Creates the partitions of the event tables ahead of time and drops those past retention. Ingest
@@ -36,6 +38,9 @@ public final class PartitionMaintainer {
 
   private static final DateTimeFormatter SUFFIX = DateTimeFormatter.ofPattern("yyyyMMdd");
 
+  /** The most days ahead {@link #daysAhead} counts. */
+  static final int MAX_DAYS_AHEAD = 366;
+
   /** SQLSTATE of "partition would overlap partition": a week that already holds day partitions. */
   private static final String OVERLAP = "42P17";
 
@@ -55,6 +60,11 @@ public final class PartitionMaintainer {
     this.pool = pool;
     this.daysAhead = daysAhead;
     this.tables = List.copyOf(tables);
+  }
+
+  /** The tables this maintainer keeps partitions of. */
+  public List<String> tables() {
+    return tables;
   }
 
   /** Ensures partitions exist from yesterday to {@code daysAhead} days from today (UTC). */
@@ -171,18 +181,14 @@ public final class PartitionMaintainer {
   /** {@link #dropExpired(int)} through {@code client} (a connection holding a chore's lock). */
   public Future<List<String>> dropExpired(SqlClient client, int retentionDays) {
     LocalDate firstKept = LocalDate.now(ZoneOffset.UTC).minusDays(retentionDays);
-    return client
-        .preparedQuery(
-            "SELECT p.relname, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                + " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ANY($1)")
-        .execute(io.vertx.sqlclient.Tuple.of(tables.toArray(String[]::new)))
+    return partitions(client)
         .compose(
             rows -> {
               List<String[]> expired = new ArrayList<>();
-              for (var r : rows) {
-                LocalDate end = endOf(tables, r.getString(0), r.getString(1));
-                if (end != null && !end.isAfter(firstKept)) {
-                  expired.add(new String[] {r.getString(0), r.getString(1)});
+              for (String[] r : rows) {
+                LocalDate[] range = rangeOf(tables, r[0], r[1]);
+                if (range != null && !range[1].isAfter(firstKept)) {
+                  expired.add(r);
                 }
               }
               Future<List<String>> chain = Future.succeededFuture(new ArrayList<>());
@@ -201,8 +207,25 @@ public final class PartitionMaintainer {
             });
   }
 
+  /** The partitions of this maintainer's tables: {parent, partition} names from the catalog. */
+  private Future<List<String[]>> partitions(SqlClient client) {
+    return client
+        .preparedQuery(
+            "SELECT p.relname, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                + " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ANY($1)")
+        .execute(io.vertx.sqlclient.Tuple.of(tables.toArray(String[]::new)))
+        .map(
+            rows -> {
+              List<String[]> names = new ArrayList<>();
+              for (var r : rows) {
+                names.add(new String[] {r.getString(0), r.getString(1)});
+              }
+              return names;
+            });
+  }
+
   // Names come from the catalog and match table_yyyyMMdd or table_wyyyyMMdd exactly (checked by
-  // endOf), never from input.
+  // rangeOf), never from input.
   private static Future<Void> drop(SqlClient client, String parent, String child) {
     return client
         .query("ALTER TABLE " + parent + " DETACH PARTITION " + child + " CONCURRENTLY")
@@ -219,10 +242,11 @@ public final class PartitionMaintainer {
   }
 
   /**
-   * The first day after a partition named {@code parent_yyyyMMdd} (a day) or, for a {@link #WEEKLY}
-   * table, {@code parent_wyyyyMMdd} (the week from that Monday); null for anything else.
+   * The days a partition named {@code parent_yyyyMMdd} (a day) or, for a {@link #WEEKLY} table,
+   * {@code parent_wyyyyMMdd} (the week from that Monday) holds: its first day and the first day
+   * after it; null for any other name.
    */
-  static LocalDate endOf(List<String> tables, String parent, String child) {
+  static LocalDate[] rangeOf(List<String> tables, String parent, String child) {
     if (!tables.contains(parent)) {
       return null;
     }
@@ -236,10 +260,45 @@ public final class PartitionMaintainer {
       if (week && first.getDayOfWeek() != DayOfWeek.MONDAY) {
         return null;
       }
-      return first.plusDays(week ? 7 : 1);
+      return new LocalDate[] {first, first.plusDays(week ? 7 : 1)};
     } catch (java.time.format.DateTimeParseException e) {
       return null;
     }
+  }
+
+  /**
+   * For each table, how many whole days after today (UTC) its partitions cover without a gap: 0
+   * when only today's exists, -1 when not even today's (ingest or auditing fails now). Read from
+   * the catalog, so it counts what any node made.
+   */
+  public Future<Map<String, Integer>> daysAhead(SqlClient client) {
+    LocalDate today = LocalDate.now(ZoneOffset.UTC);
+    return partitions(client)
+        .map(
+            rows -> {
+              Map<String, List<LocalDate[]>> ranges = new LinkedHashMap<>();
+              tables.forEach(t -> ranges.put(t, new ArrayList<>()));
+              for (String[] r : rows) {
+                LocalDate[] range = rangeOf(tables, r[0], r[1]);
+                if (range != null) {
+                  ranges.get(r[0]).add(range);
+                }
+              }
+              Map<String, Integer> ahead = new LinkedHashMap<>();
+              ranges.forEach((table, held) -> ahead.put(table, daysAhead(held, today)));
+              return ahead;
+            });
+  }
+
+  static int daysAhead(List<LocalDate[]> held, LocalDate today) {
+    int ahead = -1;
+    for (LocalDate day = today; ahead < MAX_DAYS_AHEAD; day = day.plusDays(1), ahead++) {
+      LocalDate d = day;
+      if (held.stream().noneMatch(r -> !d.isBefore(r[0]) && d.isBefore(r[1]))) {
+        break;
+      }
+    }
+    return ahead;
   }
 
   /** Two nodes creating the same partition at once: the loser sees a duplicate; that is fine. */

@@ -214,6 +214,31 @@ class PartitionMaintainerIT {
     assertThat(partitions("event_keys")).doesNotContain(oldName);
   }
 
+  @Test
+  void shouldCountTheDaysAheadThePartitionsInTheCatalogCover() {
+    PartitionMaintainer maintainer = new PartitionMaintainer(pool, 2);
+    assertThat(await(maintainer.daysAhead(pool)))
+        .containsExactly(Map.entry("event_chunks", -1), Map.entry("event_keys", -1));
+
+    await(maintainer.ensurePartitions(pool));
+
+    LocalDate today = LocalDate.now(ZoneOffset.UTC);
+    long keysAhead =
+        PartitionMaintainer.weekOf(today.plusDays(2)).plusDays(7).toEpochDay()
+            - today.toEpochDay()
+            - 1;
+    assertThat(await(maintainer.daysAhead(pool)))
+        .containsExactly(Map.entry("event_chunks", 2), Map.entry("event_keys", (int) keysAhead));
+
+    // tomorrow's chunks gone: today's alone counts
+    await(
+        pool.query(
+                "DROP TABLE "
+                    + PartitionMaintainer.partitionName("event_chunks", today.plusDays(1), 1))
+            .execute());
+    assertThat(await(maintainer.daysAhead(pool))).containsEntry("event_chunks", 0);
+  }
+
   List<String> partitions(String parent) {
     List<String> names = new ArrayList<>();
     for (Row r :
