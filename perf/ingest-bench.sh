@@ -185,9 +185,16 @@ BEGIN
         span := CASE WHEN weekly THEN 7 ELSE 1 END;
         name := 'event_keys_' || CASE WHEN weekly THEN 'w' ELSE '' END || to_char(first, 'YYYYMMDD');
         IF to_regclass(name) IS NULL THEN
-            EXECUTE format('CREATE TABLE %I PARTITION OF event_keys FOR VALUES FROM (%L) TO (%L)',
-                           name, first || ' 00:00:00+00', (first + span) || ' 00:00:00+00');
-            EXECUTE format('CREATE UNIQUE INDEX %I ON %I (merchant_id, event_id)', name || '_key', name);
+            BEGIN
+                EXECUTE format('CREATE TABLE %I PARTITION OF event_keys FOR VALUES FROM (%L) TO (%L)',
+                               name, first || ' 00:00:00+00', (first + span) || ' 00:00:00+00');
+            EXCEPTION WHEN invalid_object_definition THEN
+                -- a week that already has day partitions (a database kept from before): its day
+                name := 'event_keys_' || to_char(day, 'YYYYMMDD');
+                EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF event_keys FOR VALUES FROM (%L) TO (%L)',
+                               name, day || ' 00:00:00+00', (day + 1) || ' 00:00:00+00');
+            END;
+            EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %I (merchant_id, event_id)', name || '_key', name);
         END IF;
     END LOOP;
 END

@@ -53,10 +53,11 @@ public final class EventLog {
   // partition written (its UTC week, or its day in a week made of days; PartitionMaintainer) fails
   // the INSERT for one stored in the same partition; the query looks in the rest of what retention
   // keeps outside today ($11-$12, and $13-$14 for a clock ahead of ours past midnight; its
-  // snapshot does not see the CTEs' own rows). With week partitions that probes two partitions at
-  // most per key (this week's, for its days before today, and last week's), not one per retained
-  // day. No merchant row is locked yet, so this runs while an earlier transaction over the same
-  // merchants is still committing.
+  // snapshot does not see the CTEs' own rows). With week partitions and retention.days up to 7 that
+  // probes two partitions at most per key (this week's, for its days before today, and last
+  // week's), not one per retained day; a week more for each 7 days more. No merchant row is
+  // locked yet, so this runs while an earlier transaction over the same merchants is still
+  // committing.
   private static final String WRITE_EXPECTING =
       "WITH keys AS ("
           + "  INSERT INTO event_keys (merchant_id, event_id, seq, ingested_at)"

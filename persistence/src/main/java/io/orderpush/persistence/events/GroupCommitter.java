@@ -541,7 +541,10 @@ public final class GroupCommitter {
         && ("40P01".equals(pg.getSqlState()) || "40001".equals(pg.getSqlState()));
   }
 
-  /** A head not where expected, or an event id stored before (this day's unique key, 23505). */
+  /**
+   * A head not where expected, or an event id stored before (the unique key of the partition
+   * written, 23505).
+   */
   private static boolean isRefusal(Throwable err) {
     return err instanceof PgException pg
         && (EventLog.EXPECTATION_FAILED.equals(pg.getSqlState())

@@ -81,28 +81,46 @@ public final class PartitionMaintainer {
   /**
    * Ensures every table has a partition holding each day from {@code first} to {@code last}: the
    * day's, or for a {@link #WEEKLY} table the week's, unless that week already holds day partitions
-   * (made before partitions by week, or by an older node): then the day's.
+   * (made before partitions by week, or by an older node): then the day's. Which weeks hold days is
+   * read from the catalog first: trying the week there would take the parent table's exclusive lock
+   * (before PostgreSQL finds the overlap) every round, queueing ingest behind it. A partition that
+   * exists costs no lock ({@code IF NOT EXISTS}).
    */
   public Future<Void> ensurePartitions(SqlClient client, LocalDate first, LocalDate last) {
-    Future<Void> chain = Future.succeededFuture();
-    for (LocalDate day = first; !day.isAfter(last); day = day.plusDays(1)) {
-      LocalDate d = day;
-      for (String table : tables) {
-        chain =
-            chain.compose(
-                v ->
-                    WEEKLY.contains(table)
-                        ? create(client, table, weekOf(d), 7)
-                            .recover(
-                                err ->
-                                    err instanceof PgException pg
-                                            && OVERLAP.equals(pg.getSqlState())
-                                        ? create(client, table, d, 1)
-                                        : Future.failedFuture(err))
-                        : create(client, table, d, 1));
-      }
-    }
-    return chain;
+    return partitions(client)
+        .compose(
+            existing -> {
+              java.util.Set<String> weeksOfDays = new java.util.HashSet<>();
+              for (String[] p : existing) {
+                LocalDate[] range = rangeOf(tables, p[0], p[1]);
+                if (range != null && WEEKLY.contains(p[0]) && !p[1].startsWith(p[0] + "_w")) {
+                  weeksOfDays.add(partitionName(p[0], weekOf(range[0]), 7));
+                }
+              }
+              Future<Void> chain = Future.succeededFuture();
+              for (LocalDate day = first; !day.isAfter(last); day = day.plusDays(1)) {
+                LocalDate d = day;
+                for (String table : tables) {
+                  boolean week =
+                      WEEKLY.contains(table)
+                          && !weeksOfDays.contains(partitionName(table, weekOf(d), 7));
+                  chain =
+                      chain.compose(
+                          v ->
+                              week
+                                  ? create(client, table, weekOf(d), 7)
+                                      .recover(
+                                          err ->
+                                              err instanceof PgException pg
+                                                      && OVERLAP.equals(pg.getSqlState())
+                                                  // another node made a day of it meanwhile
+                                                  ? create(client, table, d, 1)
+                                                  : Future.failedFuture(err))
+                                  : create(client, table, d, 1));
+                }
+              }
+              return chain;
+            });
   }
 
   /** The Monday that starts the (UTC) week partition holding {@code day}. */
