@@ -40,6 +40,9 @@
 #                              merchants, in event_keys partitions laid out as the gateway under test
 #                              lays them out (by week if it made this week's by week, else by day)
 #   BENCH_KEY_HISTORY_KEYS=1000000  keys per past day
+#   BENCH_SETUP_SQL            SQL run in the benchmark's database once the gateway has started
+#                              (and made its partitions), before the runs: for experiments with
+#                              storage settings, e.g. "ALTER TABLE event_chunks_20261201 SET (...)"
 #   BENCH_GATEWAY_JAVA_OPTS    JVM options for the gateway   (default none)
 #   BENCH_JAVA_OPTS            JVM options for the generator (default -Xmx1g -XX:+UseSerialGC)
 #   BENCH_OUT                  directory for logs and results (default: a new temp dir)
@@ -209,6 +212,11 @@ SQL
     log "stored in $(($(date +%s) - history_start)) s: $(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'event_keys'::regclass")"
 fi
 
+if [[ -n ${BENCH_SETUP_SQL:-} ]]; then
+    log "running BENCH_SETUP_SQL"
+    psql -X -w -q -v ON_ERROR_STOP=1 "$GATEWAY_PG_URL" -c "$BENCH_SETUP_SQL" || die "BENCH_SETUP_SQL failed"
+fi
+
 SYNC_COMMIT=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW synchronous_commit')
 COLLATE=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SELECT datcollate FROM pg_database WHERE datname = current_database()')
 FSYNC=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c 'SHOW fsync')
@@ -313,6 +321,7 @@ printf 'batch\trun\tevents_per_s\trequests_per_s\tp50_ms\tp99_ms\tmax_ms\terrors
 echo "== ingest benchmark: $(nproc) cores, PostgreSQL $PGVER, synchronous_commit=$SYNC_COMMIT, fsync=$FSYNC, gateway $GIT_REV"
 echo "== $RUNS runs per batch size, ${WARMUP}s warm-up + ${DURATION}s measured, $MERCHANTS merchants, database ${GATEWAY_PG_URL##*/} (collation $COLLATE), output in $OUT"
 ((HISTORY_DAYS == 0)) || echo "== keys of $HISTORY_DAYS past days stored first, $HISTORY_KEYS a day (BENCH_KEY_HISTORY_DAYS)"
+[[ -z ${BENCH_SETUP_SQL:-} ]] || echo "== BENCH_SETUP_SQL: $BENCH_SETUP_SQL"
 # One unmeasured run first, so the gateway's JIT compilation (which takes a good share of
 # two cores for a while) does not land in the first measured run.
 if ((GW_WARMUP > 0)); then
