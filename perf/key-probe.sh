@@ -11,9 +11,10 @@
 # PROBE_KEYS_PER_DAY keys for each of the PROBE_DAYS days before today, over 1,000 merchants. Then,
 # PROBE_RUNS times alternating, pgbench (one client, prepared statements, PROBE_SECONDS each) runs
 # the lookup of the one-round-trip commit's statement (EventLog.WRITE_EXPECTING: 100 new keys,
-# none stored, outside today) with the window each layout's gateway uses: from the first retained
-# day (day) or from the Monday of its week (week). Prints the mean latency per lookup of each run,
-# the medians, and the partitions each layout probes (EXPLAIN ANALYZE). Drops both databases at the
+# none stored) with the window each variant's gateway uses: "day" from the first retained day,
+# outside today; "week" from the Monday of its week, outside today (a week not known to be whole);
+# "wholeweek" the same outside this week (EventLog.keyWeeks). Prints the mean latency per lookup
+# of each run, the medians, and the partitions each variant probes (EXPLAIN ANALYZE). Drops both databases at the
 # end (PROBE_KEEP=1 keeps them).
 #
 #   PROBE_DAYS=7                 past days with keys (the default retention.days)
@@ -117,14 +118,26 @@ WHERE (k.ingested_at >= :from AND k.ingested_at < :daystart)
    OR (k.ingested_at >= :tomorrow AND k.ingested_at < :to);
 SQL
 
+# The window each variant's gateway uses: from its first retained partition, leaving out what the
+# unique index of the partition it writes covers (today; or this week, once it is known whole).
+this_monday=$(monday "$today")
+next_monday=$(date -u -d "$this_monday +7 days" +%F)
+window() { # variant -> "db from own_start own_end"
+    case $1 in
+    day) echo "day $from_day $today $tomorrow" ;;
+    week) echo "week $from_week $today $tomorrow" ;;
+    wholeweek) echo "week $from_week $this_monday $next_monday" ;;
+    esac
+}
+VARIANTS="day week wholeweek"
+
 declare -A results
 for run in $(seq 1 "$RUNS"); do
-    for layout in day week; do
-        from=$from_day
-        [[ $layout == day ]] || from=$from_week
+    for layout in $VARIANTS; do
+        read -r db from own_start own_end < <(window "$layout")
         out=$("$PGBENCH" -n -M prepared -c 1 -T "$SECONDS_EACH" -f "$script" \
-            -D "from=$from 00:00:00+00" -D "daystart=$today 00:00:00+00" \
-            -D "tomorrow=$tomorrow 00:00:00+00" -D "to=$to" "${URL%/*}/gateway_probe_$layout" 2>&1)
+            -D "from=$from 00:00:00+00" -D "daystart=$own_start 00:00:00+00" \
+            -D "tomorrow=$own_end 00:00:00+00" -D "to=$to" "${URL%/*}/gateway_probe_$db" 2>&1)
         ms=$(awk '/latency average/ { print $4 }' <<<"$out")
         [[ -n $ms ]] || { echo "$out" >&2; exit 1; }
         results[$layout]+="$ms "
@@ -132,10 +145,9 @@ for run in $(seq 1 "$RUNS"); do
     done
 done
 median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] " (" v[1] "-" v[NR] ")" }'; }
-for layout in day week; do
-    from=$from_day
-    [[ $layout == day ]] || from=$from_week
-    probed=$(psql -X -w -Atq "${URL%/*}/gateway_probe_$layout" -c "
+for layout in $VARIANTS; do
+    read -r db from own_start own_end < <(window "$layout")
+    probed=$(psql -X -w -Atq "${URL%/*}/gateway_probe_$db" -c "
         PREPARE q(timestamptz, timestamptz, timestamptz, timestamptz) AS
         SELECT count(*) FROM event_keys k
         JOIN (SELECT 'bench-m-' || (1000 + i % 1000) AS m, 'probe-' || i AS e FROM generate_series(1, 100) AS i) AS q
@@ -143,7 +155,7 @@ for layout in day week; do
         WHERE (k.ingested_at >= \$1 AND k.ingested_at < \$2) OR (k.ingested_at >= \$3 AND k.ingested_at < \$4);
         SET plan_cache_mode = force_generic_plan;
         EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-        EXECUTE q('$from 00:00:00+00', '$today 00:00:00+00', '$tomorrow 00:00:00+00', '$to');" |
+        EXECUTE q('$from 00:00:00+00', '$own_start 00:00:00+00', '$own_end 00:00:00+00', '$to');" |
         grep -oE 'on event_keys_w?[0-9]{8}' | sort -u | wc -l)
     echo "$layout: median $(median "${results[$layout]}") ms per lookup of 100 keys; partitions probed: $probed"
 done

@@ -444,13 +444,17 @@ public final class Gateway {
   }
 
   /**
-   * Reads how many days ahead each partitioned table is ready, whichever node made the partitions
-   * (every node reports it; the maintenance itself runs on one): a table short of tomorrow means
-   * the maintenance is failing, and ingest or auditing fails at midnight. Unknown (NaN) while
+   * Tells ingest which weeks' keys are one partition (it then looks up less), and reads how many
+   * days ahead each partitioned table is ready, whichever node made the partitions (every node
+   * reports it; the maintenance itself runs on one): a table short of tomorrow means the
+   * maintenance is failing, and ingest or auditing fails at midnight. Unknown (NaN) while
    * PostgreSQL does not answer. Never fails.
    */
   private Future<Void> checkPartitions(PartitionMaintainer partitions) {
-    return Future.join(partitions.daysAhead(pool), auditPartitions.daysAhead(pool))
+    return Future.join(
+            partitions.daysAhead(pool),
+            auditPartitions.daysAhead(pool),
+            PartitionMaintainer.keyWeeks(pool).onSuccess(log::keyWeeks))
         .map(
             all -> {
               for (int i = 0; i < 2; i++) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.TestGateway;
+import io.orderpush.persistence.events.PartitionMaintainer;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
@@ -46,18 +47,42 @@ class RetentionIT {
   }
 
   @Test
-  void shouldReportHowManyDaysAheadEachTablesPartitionsAreReady() {
-    try (TestGateway gw = TestGateway.start(Map.of("GATEWAY_PG_PARTITIONS_AHEAD_DAYS", "3"))) {
-      join(gw.gateway.firstMaintenance());
-      String metrics = gw.send("GET", "/metrics", null, null).body();
-      for (String table : List.of("event_chunks", "event_keys", "audit_batches")) {
-        java.util.regex.Matcher m =
-            java.util.regex.Pattern.compile(
-                    "(?m)^gateway_partitions_days_ahead\\{table=\"" + table + "\",?} (\\S+)$")
-                .matcher(metrics);
-        assertThat(m.find()).as("%s in%n%s", table, metrics).isTrue();
-        assertThat(Double.parseDouble(m.group(1))).as(table).isGreaterThanOrEqualTo(3);
+  void shouldReportThePartitionsReadyAheadAndTellIngestWhichKeyWeeksAreWhole() {
+    // a week partition of keys far ahead, made before the gateway starts (dropped at the end)
+    LocalDate monday = LocalDate.of(2031, 3, 3);
+    String week = PartitionMaintainer.partitionName("event_keys", monday, 7);
+    var pg = TestServices.migratedPg();
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    Pool direct = io.orderpush.persistence.pg.PgPools.create(vertx, pg, "retention-it", 1, 10);
+    try {
+      join(
+          direct
+              .query(
+                  "CREATE TABLE IF NOT EXISTS "
+                      + week
+                      + " PARTITION OF event_keys FOR VALUES FROM ('2031-03-03 00:00:00+00')"
+                      + " TO ('2031-03-10 00:00:00+00')")
+              .execute());
+      try (TestGateway gw = TestGateway.start(Map.of("GATEWAY_PG_PARTITIONS_AHEAD_DAYS", "3"))) {
+        join(gw.gateway.firstMaintenance());
+        String metrics = gw.send("GET", "/metrics", null, null).body();
+        for (String table : List.of("event_chunks", "event_keys", "audit_batches")) {
+          java.util.regex.Matcher m =
+              java.util.regex.Pattern.compile(
+                      "(?m)^gateway_partitions_days_ahead\\{table=\"" + table + "\",?} (\\S+)$")
+                  .matcher(metrics);
+          assertThat(m.find()).as("%s in%n%s", table, metrics).isTrue();
+          assertThat(Double.parseDouble(m.group(1))).as(table).isGreaterThanOrEqualTo(3);
+        }
+        // ingest knows which weeks' keys are one partition, as the catalog has them
+        assertThat(gw.gateway.eventLog().keyWeeks())
+            .contains(monday)
+            .isEqualTo(join(PartitionMaintainer.keyWeeks(gw.gateway.pool())));
       }
+    } finally {
+      join(direct.query("DROP TABLE IF EXISTS " + week).execute());
+      join(direct.close());
+      join(vertx.close());
     }
   }
 

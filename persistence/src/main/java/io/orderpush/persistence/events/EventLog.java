@@ -52,10 +52,11 @@ public final class EventLog {
   // seqs from the heads the caller expects. A key stored before aborts it: the unique index of the
   // partition written (its UTC week, or its day in a week made of days; PartitionMaintainer) fails
   // the INSERT for one stored in the same partition; the query looks in the rest of what retention
-  // keeps outside today ($11-$12, and $13-$14 for a clock ahead of ours past midnight; its
-  // snapshot does not see the CTEs' own rows). With week partitions and retention.days up to 7 that
-  // probes two partitions at most per key (this week's, for its days before today, and last
-  // week's), not one per retained day; a week more for each 7 days more. No merchant row is
+  // keeps outside that partition ($11-$12, and $13-$14 for a clock ahead of ours past its end;
+  // its snapshot does not see the CTEs' own rows): outside this week once the catalog showed it is
+  // one partition (keyWeeks), else outside today. With week partitions and retention.days up to 7
+  // that probes one partition per key (last week's), not one per retained day; a week more for
+  // each 7 days more. No merchant row is
   // locked yet, so this runs while an earlier transaction over the same merchants is still
   // committing.
   private static final String WRITE_EXPECTING =
@@ -130,6 +131,8 @@ public final class EventLog {
 
   private final Masker masker;
   private final int retentionDays;
+  // Mondays of the weeks whose keys are one partition (PartitionMaintainer#keyWeeks)
+  private volatile java.util.Set<java.time.LocalDate> keyWeeks = java.util.Set.of();
 
   /** A log whose masked renderings follow the default path list. */
   public EventLog() {
@@ -155,6 +158,23 @@ public final class EventLog {
   public EventLog(Masker masker, int retentionDays) {
     this.masker = masker;
     this.retentionDays = retentionDays;
+  }
+
+  /**
+   * Tells the one-round-trip commit which weeks' keys are one partition ({@link
+   * PartitionMaintainer#keyWeeks}, read from the catalog): a repeat of any key of such a week fails
+   * the key INSERT through its unique index, so the lookup of the week's other days is skipped (one
+   * partition fewer to probe per key). A week not listed is looked up outside today, as if it were
+   * made of days. A week partition, once made, stays until all of it is past retention, so a list
+   * read earlier is never wrong, only short.
+   */
+  public void keyWeeks(java.util.Set<java.time.LocalDate> mondays) {
+    keyWeeks = java.util.Set.copyOf(mondays);
+  }
+
+  /** The weeks {@link #keyWeeks(java.util.Set)} last gave. */
+  public java.util.Set<java.time.LocalDate> keyWeeks() {
+    return keyWeeks;
   }
 
   public Masker masker() {
@@ -391,10 +411,13 @@ public final class EventLog {
             .addArrayOfString(cmk)
             .addString(fingerprint);
     Instant[] window = keyWindow(ingestedAt);
-    Instant dayStart =
-        java.time.LocalDate.ofInstant(ingestedAt, ZoneOffset.UTC)
-            .atStartOfDay(ZoneOffset.UTC)
-            .toInstant();
+    // What the unique index of the key partition written covers, so the lookup can skip it: the
+    // week, once the catalog showed it is one partition; else at least today.
+    java.time.LocalDate today = java.time.LocalDate.ofInstant(ingestedAt, ZoneOffset.UTC);
+    java.time.LocalDate monday = PartitionMaintainer.weekOf(today);
+    boolean wholeWeek = keyWeeks.contains(monday);
+    Instant ownStart = (wholeWeek ? monday : today).atStartOfDay(ZoneOffset.UTC).toInstant();
+    Instant ownEnd = ownStart.plus(Duration.ofDays(wholeWeek ? 7 : 1));
     Tuple writeExpecting =
         Tuple.tuple()
             .addArrayOfString(km)
@@ -408,8 +431,8 @@ public final class EventLog {
             .addArrayOfString(cmk)
             .addString(fingerprint)
             .addOffsetDateTime(window[0].atOffset(ZoneOffset.UTC))
-            .addOffsetDateTime(dayStart.atOffset(ZoneOffset.UTC))
-            .addOffsetDateTime(dayStart.plus(Duration.ofDays(1)).atOffset(ZoneOffset.UTC))
+            .addOffsetDateTime(ownStart.atOffset(ZoneOffset.UTC))
+            .addOffsetDateTime(ownEnd.atOffset(ZoneOffset.UTC))
             .addOffsetDateTime(window[1].atOffset(ZoneOffset.UTC));
     Tuple advanceHeads =
         Tuple.tuple().addArrayOfString(headMerchants).addArrayOfLong(added).addArrayOfLong(heads);

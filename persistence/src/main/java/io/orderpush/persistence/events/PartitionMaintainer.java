@@ -227,6 +227,10 @@ public final class PartitionMaintainer {
 
   /** The partitions of this maintainer's tables: {parent, partition} names from the catalog. */
   private Future<List<String[]>> partitions(SqlClient client) {
+    return partitions(client, tables);
+  }
+
+  private static Future<List<String[]>> partitions(SqlClient client, List<String> tables) {
     return client
         .preparedQuery(
             "SELECT p.relname, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
@@ -305,6 +309,25 @@ public final class PartitionMaintainer {
               Map<String, Integer> ahead = new LinkedHashMap<>();
               ranges.forEach((table, held) -> ahead.put(table, daysAhead(held, today)));
               return ahead;
+            });
+  }
+
+  /**
+   * The Mondays of the weeks whose event_keys are one partition ({@code event_keys_wyyyyMMdd}),
+   * from the catalog: for {@link EventLog#keyWeeks}.
+   */
+  public static Future<java.util.Set<LocalDate>> keyWeeks(SqlClient client) {
+    return partitions(client, List.of("event_keys"))
+        .map(
+            rows -> {
+              java.util.Set<LocalDate> mondays = new java.util.HashSet<>();
+              for (String[] r : rows) {
+                LocalDate[] range = rangeOf(List.of("event_keys"), r[0], r[1]);
+                if (range != null && r[1].startsWith("event_keys_w")) {
+                  mondays.add(range[0]);
+                }
+              }
+              return mondays;
             });
   }
 

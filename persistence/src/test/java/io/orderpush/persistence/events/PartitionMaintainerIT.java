@@ -102,6 +102,9 @@ class PartitionMaintainerIT {
             "event_keys_w20310224",
             "event_keys_w20310310");
     assertThat(uniqueIndexes("event_keys_20310306")).containsExactly("event_keys_20310306_key");
+    // only the week made whole counts as one for the lookup
+    assertThat(await(PartitionMaintainer.keyWeeks(pool)))
+        .containsExactlyInAnyOrder(LocalDate.of(2031, 2, 24), LocalDate.of(2031, 3, 10));
 
     // The next round, while ingest holds its lock on event_keys: it must not try the week again
     // (that takes the parent's exclusive lock, and would wait for this transaction to end).
@@ -176,6 +179,30 @@ class PartitionMaintainerIT {
                 e ->
                     assertThat(((PgException) e).getSqlState())
                         .isEqualTo(d == 0 ? "23505" : EventLog.EXPECTATION_FAILED));
+      } finally {
+        await(conn.close());
+      }
+    }
+    assertThat(head(m)).isEqualTo(26);
+
+    // Once the catalog shows this week is one partition, the lookup skips all of it: this week's
+    // earlier days are refused by the week's unique index too, earlier weeks by the lookup.
+    assertThat(await(PartitionMaintainer.keyWeeks(pool)))
+        .contains(PartitionMaintainer.weekOf(WEDNESDAY));
+    log.keyWeeks(await(PartitionMaintainer.keyWeeks(pool)));
+    for (int d : new int[] {14, 9, 3, 2, 1, 0}) {
+      EventLog.Plan plan = log.plan(List.of(event(m, "day-" + d)), Map.of(m, 26L), noon, false);
+      var conn = await(pool.getConnection());
+      try {
+        assertThatThrownBy(() -> await(log.appendExpecting(conn, plan, Promise.promise())))
+            .as("day-%d", d)
+            .isInstanceOf(CompletionException.class)
+            .cause()
+            .isInstanceOf(PgException.class)
+            .satisfies(
+                e ->
+                    assertThat(((PgException) e).getSqlState())
+                        .isEqualTo(d <= 2 ? "23505" : EventLog.EXPECTATION_FAILED));
       } finally {
         await(conn.close());
       }
