@@ -25,9 +25,9 @@ import java.util.Map;
  * event_keys_wyyyyMMdd} (the Monday): ingest looks every new key up in each retained partition
  * other than the one it writes, so with a day each that was one probe per retained day; with a week
  * each it is one with 7 days of retention ({@link EventLog#keyWeeks}). Keys are then kept until all
- * of their week is past retention, up to six days longer than the events, which idempotency
- * "within retention" allows. Day partitions of {@code event_keys} made before (a week already
- * holding some keeps its days) are still recognized and dropped.
+ * of their week is past retention, up to six days longer than the events, which idempotency "within
+ * retention" allows. Day partitions of {@code event_keys} made before (a week already holding some
+ * keeps its days) are still recognized and dropped.
  */
 public final class PartitionMaintainer {
 
