@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What looking up new event ids costs PostgreSQL when keys of past days are stored, with the keys
-# partitioned by day (before) and by week (now), in the same invocation: see perf/README.md, "Key
-# partitions by week".
+# partitioned by day (before) and by week (now), in the same invocation: see perf/README.md,
+# "Idempotency keys partitioned by week".
 #
 #   perf/key-probe.sh                 from the repository root (or anywhere)
 #
@@ -19,7 +19,7 @@
 #
 #   PROBE_DAYS=7                 past days with keys (the default retention.days)
 #   PROBE_KEYS_PER_DAY=1000000   keys stored per past day
-#   PROBE_RUNS=3                 runs per layout
+#   PROBE_RUNS=3                 runs per variant
 #   PROBE_SECONDS=15             seconds per run
 #   PROBE_KEEP=0                 1: keep the databases (gateway_probe_day, gateway_probe_week)
 #   GATEWAY_PG_URL               as for the gateway

@@ -451,24 +451,30 @@ public final class Gateway {
    * PostgreSQL does not answer. Never fails.
    */
   private Future<Void> checkPartitions(PartitionMaintainer partitions) {
-    return Future.join(
-            partitions.daysAhead(pool),
-            auditPartitions.daysAhead(pool),
-            PartitionMaintainer.keyWeeks(pool).onSuccess(log::keyWeeks))
-        .map(
-            all -> {
-              for (int i = 0; i < 2; i++) {
-                Map<String, Integer> ahead = all.resultAt(i);
-                ahead.forEach((table, days) -> partitionDaysAhead.put(table, (double) days));
-              }
-              return (Void) null;
-            })
-        .onFailure(
-            err -> {
-              partitionDaysAhead.replaceAll((table, days) -> Double.NaN);
-              LOG.warn("could not read which partitions exist: {}", err.toString());
-            })
-        .otherwiseEmpty();
+    Future<Void> weeks =
+        PartitionMaintainer.keyWeeks(pool)
+            .onSuccess(log::keyWeeks)
+            .onFailure(
+                err -> LOG.warn("could not read which key weeks are whole: {}", err.toString()))
+            .<Void>mapEmpty()
+            .otherwiseEmpty();
+    Future<Void> daysAhead =
+        Future.join(partitions.daysAhead(pool), auditPartitions.daysAhead(pool))
+            .map(
+                all -> {
+                  for (int i = 0; i < 2; i++) {
+                    Map<String, Integer> ahead = all.resultAt(i);
+                    ahead.forEach((table, days) -> partitionDaysAhead.put(table, (double) days));
+                  }
+                  return (Void) null;
+                })
+            .onFailure(
+                err -> {
+                  partitionDaysAhead.replaceAll((table, days) -> Double.NaN);
+                  LOG.warn("could not read which partitions exist: {}", err.toString());
+                })
+            .otherwiseEmpty();
+    return Future.join(weeks, daysAhead).<Void>mapEmpty().otherwiseEmpty();
   }
 
   /** Creates the coming days' audit partitions and drops those past audit.retention-days. */

@@ -63,6 +63,15 @@ class RetentionIT {
                       + " PARTITION OF event_keys FOR VALUES FROM ('2031-03-03 00:00:00+00')"
                       + " TO ('2031-03-10 00:00:00+00')")
               .execute());
+      join(
+          direct
+              .query(
+                  "CREATE UNIQUE INDEX IF NOT EXISTS "
+                      + week
+                      + "_key ON "
+                      + week
+                      + " (merchant_id, event_id)")
+              .execute());
       try (TestGateway gw = TestGateway.start(Map.of("GATEWAY_PG_PARTITIONS_AHEAD_DAYS", "3"))) {
         join(gw.gateway.firstMaintenance());
         String metrics = gw.send("GET", "/metrics", null, null).body();
@@ -80,9 +89,12 @@ class RetentionIT {
             .isEqualTo(join(PartitionMaintainer.keyWeeks(gw.gateway.pool())));
       }
     } finally {
-      join(direct.query("DROP TABLE IF EXISTS " + week).execute());
-      join(direct.close());
-      join(vertx.close());
+      try {
+        join(direct.query("DROP TABLE IF EXISTS " + week).execute());
+      } finally {
+        join(direct.close());
+        join(vertx.close());
+      }
     }
   }
 

@@ -55,8 +55,8 @@ public final class EventLog {
   // keeps outside that partition ($11-$12, and $13-$14 for a clock ahead of ours past its end;
   // its snapshot does not see the CTEs' own rows): outside this week once the catalog showed it is
   // one partition (keyWeeks), else outside today. With week partitions and retention.days up to 7
-  // that probes one partition per key (last week's), not one per retained day; a week more for
-  // each 7 days more. No merchant row is
+  // that probes one partition per key (last week's; and next week's, empty, in Sunday's last hour
+  // for the skew), not one per retained day; a week more for each 7 days more. No merchant row is
   // locked yet, so this runs while an earlier transaction over the same merchants is still
   // committing.
   private static final String WRITE_EXPECTING =

@@ -233,8 +233,11 @@ public final class PartitionMaintainer {
   private static Future<List<String[]>> partitions(SqlClient client, List<String> tables) {
     return client
         .preparedQuery(
+            // the tables as the search path finds them, as the DDL here names them, not any
+            // schema's table of the same name
             "SELECT p.relname, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                + " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ANY($1)")
+                + " JOIN pg_class p ON p.oid = i.inhparent"
+                + " WHERE i.inhparent IN (SELECT to_regclass(t) FROM unnest($1::text[]) AS t)")
         .execute(io.vertx.sqlclient.Tuple.of(tables.toArray(String[]::new)))
         .map(
             rows -> {
@@ -313,17 +316,26 @@ public final class PartitionMaintainer {
   }
 
   /**
-   * The Mondays of the weeks whose event_keys are one partition ({@code event_keys_wyyyyMMdd}),
-   * from the catalog: for {@link EventLog#keyWeeks}.
+   * The Mondays of the weeks whose event_keys are one partition ({@code event_keys_wyyyyMMdd}) with
+   * its unique index in place and valid, from the catalog: for {@link EventLog#keyWeeks}. A week
+   * whose index is missing (its creation failed after the table's) is not listed: ingest then looks
+   * its other days up, as for a week made of days.
    */
   public static Future<java.util.Set<LocalDate>> keyWeeks(SqlClient client) {
-    return partitions(client, List.of("event_keys"))
+    return client
+        .query(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                + " WHERE i.inhparent = to_regclass('event_keys') AND c.relname LIKE 'event\\_keys\\_w%'"
+                + " AND EXISTS (SELECT 1 FROM pg_index x JOIN pg_class ix ON ix.oid = x.indexrelid"
+                + "   WHERE x.indrelid = c.oid AND ix.relname = c.relname || '_key'"
+                + "   AND x.indisunique AND x.indisvalid)")
+        .execute()
         .map(
             rows -> {
               java.util.Set<LocalDate> mondays = new java.util.HashSet<>();
-              for (String[] r : rows) {
-                LocalDate[] range = rangeOf(List.of("event_keys"), r[0], r[1]);
-                if (range != null && r[1].startsWith("event_keys_w")) {
+              for (var r : rows) {
+                LocalDate[] range = rangeOf(List.of("event_keys"), "event_keys", r.getString(0));
+                if (range != null) {
                   mondays.add(range[0]);
                 }
               }

@@ -105,6 +105,12 @@ class PartitionMaintainerIT {
     // only the week made whole counts as one for the lookup
     assertThat(await(PartitionMaintainer.keyWeeks(pool)))
         .containsExactlyInAnyOrder(LocalDate.of(2031, 2, 24), LocalDate.of(2031, 3, 10));
+    // nor a week whose unique index is not there (yet): nothing would refuse its repeats
+    LocalDate later = LocalDate.of(2031, 3, 17);
+    await(pool.query(PartitionMaintainer.createPartition("event_keys", later, 7)).execute());
+    assertThat(await(PartitionMaintainer.keyWeeks(pool))).doesNotContain(later);
+    await(pool.query(PartitionMaintainer.createKeysIndex("event_keys_w20310317")).execute());
+    assertThat(await(PartitionMaintainer.keyWeeks(pool))).contains(later);
 
     // The next round, while ingest holds its lock on event_keys: it must not try the week again
     // (that takes the parent's exclusive lock, and would wait for this transaction to end).
