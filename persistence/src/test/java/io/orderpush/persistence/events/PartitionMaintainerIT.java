@@ -173,21 +173,7 @@ class PartitionMaintainerIT {
     // The one-round-trip commit refuses each retained repeat: the ones of earlier weeks and of
     // this week's earlier days by looking them up, today's by the week's unique index.
     for (int d : new int[] {14, 9, 3, 1, 0}) {
-      EventLog.Plan plan = log.plan(List.of(event(m, "day-" + d)), Map.of(m, 26L), noon, false);
-      var conn = await(pool.getConnection());
-      try {
-        assertThatThrownBy(() -> await(log.appendExpecting(conn, plan, Promise.promise())))
-            .as("day-%d", d)
-            .isInstanceOf(CompletionException.class)
-            .cause()
-            .isInstanceOf(PgException.class)
-            .satisfies(
-                e ->
-                    assertThat(((PgException) e).getSqlState())
-                        .isEqualTo(d == 0 ? "23505" : EventLog.EXPECTATION_FAILED));
-      } finally {
-        await(conn.close());
-      }
+      assertRefused(log, m, d, noon, d == 0 ? "23505" : EventLog.EXPECTATION_FAILED);
     }
     assertThat(head(m)).isEqualTo(26);
 
@@ -197,23 +183,28 @@ class PartitionMaintainerIT {
         .contains(PartitionMaintainer.weekOf(WEDNESDAY));
     log.keyWeeks(await(PartitionMaintainer.keyWeeks(pool)));
     for (int d : new int[] {14, 9, 3, 2, 1, 0}) {
-      EventLog.Plan plan = log.plan(List.of(event(m, "day-" + d)), Map.of(m, 26L), noon, false);
-      var conn = await(pool.getConnection());
-      try {
-        assertThatThrownBy(() -> await(log.appendExpecting(conn, plan, Promise.promise())))
-            .as("day-%d", d)
-            .isInstanceOf(CompletionException.class)
-            .cause()
-            .isInstanceOf(PgException.class)
-            .satisfies(
-                e ->
-                    assertThat(((PgException) e).getSqlState())
-                        .isEqualTo(d <= 2 ? "23505" : EventLog.EXPECTATION_FAILED));
-      } finally {
-        await(conn.close());
-      }
+      assertRefused(log, m, d, noon, d <= 2 ? "23505" : EventLog.EXPECTATION_FAILED);
     }
     assertThat(head(m)).isEqualTo(26);
+  }
+
+  /**
+   * The one-round-trip commit of event "day-{d}" again (head 26 expected) fails with {@code
+   * sqlState}: the lookup's ({@link EventLog#EXPECTATION_FAILED}) or the unique index's (23505).
+   */
+  void assertRefused(EventLog log, String m, int d, Instant now, String sqlState) {
+    EventLog.Plan plan = log.plan(List.of(event(m, "day-" + d)), Map.of(m, 26L), now, false);
+    var conn = await(pool.getConnection());
+    try {
+      assertThatThrownBy(() -> await(log.appendExpecting(conn, plan, Promise.promise())))
+          .as("day-%d", d)
+          .isInstanceOf(CompletionException.class)
+          .cause()
+          .isInstanceOf(PgException.class)
+          .satisfies(e -> assertThat(((PgException) e).getSqlState()).isEqualTo(sqlState));
+    } finally {
+      await(conn.close());
+    }
   }
 
   @Test

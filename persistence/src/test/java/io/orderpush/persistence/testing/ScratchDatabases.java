@@ -43,11 +43,26 @@ public final class ScratchDatabases {
         .migrate();
   }
 
+  /**
+   * Drops {@code db}. An autovacuum worker busy in it (a superuser's process, which FORCE may not
+   * end for this role) makes PostgreSQL refuse; it is soon done, so the drop is tried again for up
+   * to 30 s.
+   */
   public static void drop(PgSettings test, String db) throws Exception {
-    try (Connection admin =
-            DriverManager.getConnection(test.jdbcUrl(), test.user(), test.password());
-        Statement s = admin.createStatement()) {
-      s.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      try (Connection admin =
+              DriverManager.getConnection(test.jdbcUrl(), test.user(), test.password());
+          Statement s = admin.createStatement()) {
+        s.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+        return;
+      } catch (java.sql.SQLException e) {
+        // 42501: "must be a member of the role whose process is being terminated"
+        if (!"42501".equals(e.getSQLState()) || System.nanoTime() > deadline) {
+          throw e;
+        }
+        Thread.sleep(200);
+      }
     }
   }
 }
