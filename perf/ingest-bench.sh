@@ -112,7 +112,7 @@ if [[ -n $BENCH_DB ]]; then
     [[ $BENCH_DB =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB must be a plain lower-case identifier"
     [[ $GATEWAY_PG_URL != *\?* ]] || die "GATEWAY_PG_URL with ?parameters is not supported here; set BENCH_DB="
     if ((FRESH_DB)); then
-        psql -X -w -q "$GATEWAY_PG_URL" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null
+        drop_database "$GATEWAY_PG_URL" "$BENCH_DB" || die "cannot drop database $BENCH_DB"
     fi
     if [[ $(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT 1 FROM pg_database WHERE datname = '$BENCH_DB'") != 1 ]]; then
         create="CREATE DATABASE $BENCH_DB"
@@ -132,7 +132,7 @@ if ((RAW)); then
     [[ -x $PGBENCH ]] || die "$PGBENCH not found (set PGBENCH, or BENCH_RAW=0 to skip the ceiling)"
     SERVER_URL=${GATEWAY_PG_URL%/*}/postgres
     RAW_URL=${GATEWAY_PG_URL%/*}/$RAW_DB
-    psql -X -w -q "$SERVER_URL" -c "DROP DATABASE IF EXISTS $RAW_DB WITH (FORCE)" >/dev/null
+    drop_database "$SERVER_URL" "$RAW_DB" || die "cannot drop database $RAW_DB"
     create="CREATE DATABASE $RAW_DB"
     [[ -z ${BENCH_DB_LOCALE:-} ]] || create+=" TEMPLATE template0 LOCALE '$BENCH_DB_LOCALE'"
     psql -X -w -q "$SERVER_URL" -c "$create" >/dev/null || die "cannot create database $RAW_DB"

@@ -39,6 +39,8 @@ URL=${GATEWAY_PG_URL:-postgresql://gateway:gateway@127.0.0.1:5432/gateway}
 SERVER=${URL%/*}/postgres
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 log() { echo "key-probe: $*" >&2; }
+# shellcheck source=scripts/lib/bench.sh
+. scripts/lib/bench.sh
 
 today=$(date -u +%F)
 # The Monday of the week holding a date (UTC).
@@ -51,14 +53,14 @@ to=$(date -u -d "+1 hour" '+%F %T+00')
 cleanup() {
     ((KEEP)) && return
     for layout in day week; do
-        psql -X -w -q "$SERVER" -c "DROP DATABASE IF EXISTS gateway_probe_$layout WITH (FORCE)" >/dev/null 2>&1 || true
+        drop_database "$SERVER" "gateway_probe_$layout" || true
     done
 }
 trap cleanup EXIT
 
 for layout in day week; do
     db=gateway_probe_$layout
-    psql -X -w -q "$SERVER" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+    drop_database "$SERVER" "$db"
     psql -X -w -q "$SERVER" -c "CREATE DATABASE $db" >/dev/null
     log "$layout: storing $DAYS days of $KEYS keys..."
     start=$(date +%s)

@@ -15,6 +15,9 @@
 #                        redis other machine iowait" in % of one core ("- - - - - - -" if none);
 #                        CLASSES (default "gateway tool postgres redis", any of those and nats)
 #                        chooses the process columns before other, which is the rest of the machine
+#   drop_database SERVER_URL DB
+#                        DROP DATABASE ... WITH (FORCE), tried again for up to 30 s while an
+#                        autovacuum worker is busy in it
 # shellcheck shell=bash
 
 wait_other_benches() {
@@ -124,4 +127,17 @@ hist_quantile() { # before-file after-file name q
             }
             print prev_le
         }' "$1" "$2"
+}
+
+# Drops a database, trying again for up to 30 s while PostgreSQL refuses because an autovacuum
+# worker (a superuser's process, which FORCE may not end for this role) is busy in it.
+drop_database() { # SERVER_URL DB
+    local i
+    for i in $(seq 1 150); do
+        psql -X -w -q "$1" -c "DROP DATABASE IF EXISTS $2 WITH (FORCE)" >/dev/null 2>"${TMPDIR:-/tmp}/drop-db.$$" && return 0
+        grep -q 'must be a member of the role' "${TMPDIR:-/tmp}/drop-db.$$" || { cat "${TMPDIR:-/tmp}/drop-db.$$" >&2; return 1; }
+        sleep 0.2
+    done
+    cat "${TMPDIR:-/tmp}/drop-db.$$" >&2
+    return 1
 }
