@@ -16,6 +16,7 @@ import io.orderpush.gateway.admin.ChangeApplier;
 import io.orderpush.gateway.admin.Deliveries;
 import io.orderpush.gateway.config.GatewayConfig;
 import io.orderpush.gateway.http.HttpVerticle;
+import io.orderpush.gateway.http.StartingServer;
 import io.orderpush.persistence.apps.AppStore;
 import io.orderpush.persistence.apps.GrantStore;
 import io.orderpush.persistence.apps.SecretCipher;
@@ -83,6 +84,8 @@ public final class Gateway {
   private long lagTimer = -1;
   private long partitionTimer = -1;
   private Future<Void> firstMaintenance = Future.succeededFuture();
+  // answers on the port until the real server listens
+  private StartingServer starting;
   // gateway.partitions.days.ahead per table, NaN until read
   private final Map<String, Double> partitionDaysAhead =
       new java.util.concurrent.ConcurrentHashMap<>();
@@ -103,23 +106,52 @@ public final class Gateway {
   }
 
   /**
-   * Migrates the schema (blocking JDBC, before any server is open), then brings everything up. Call
-   * from a plain thread, never from an event loop.
+   * Migrates the schema (blocking JDBC), then brings everything up. Meanwhile the port answers
+   * {@code /health/live} and 503 to the rest ({@link StartingServer}). Call from a plain thread,
+   * never from an event loop.
    */
   public static Future<Gateway> start(GatewayConfig config) {
-    LOG.info("migrating schema on {}", config.pg().redacted());
-    var migrated = SchemaMigrations.apply(config.pg());
-    LOG.info(
-        "schema at version {}",
-        migrated.targetSchemaVersion != null ? migrated.targetSchemaVersion : "current");
+    Gateway g = new Gateway(config);
+    try {
+      g.starting = await(StartingServer.open(config.http()));
+      LOG.info("starting: {}:{} answers /health/live", config.http().host(), config.http().port());
+      LOG.info("migrating schema on {}", config.pg().redacted());
+      var migrated = SchemaMigrations.apply(config.pg());
+      LOG.info(
+          "schema at version {}",
+          migrated.targetSchemaVersion != null ? migrated.targetSchemaVersion : "current");
+    } catch (RuntimeException e) {
+      await(g.closeStarting().otherwiseEmpty());
+      await(g.stop().otherwiseEmpty());
+      throw e;
+    }
     LOG.info(
         "masking personal data at {} (masking rules fingerprint {})",
         config.masking().canonical(),
         config.masking().fingerprint());
-    Gateway g = new Gateway(config);
     return g.bringUp()
         .map(g)
-        .recover(err -> g.stop().transform(ignored -> Future.failedFuture(err)));
+        .recover(
+            err ->
+                g.closeStarting()
+                    .transform(x -> g.stop())
+                    .transform(ignored -> Future.failedFuture(err)));
+  }
+
+  /** Waits for {@code f} on the starting thread (never an event loop). */
+  private static <T> T await(Future<T> f) {
+    try {
+      return f.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw e.getCause() instanceof RuntimeException r
+          ? r
+          : new IllegalStateException(e.getCause());
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new IllegalStateException("timed out", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
   }
 
   private Future<Void> bringUp() {
@@ -294,9 +326,16 @@ public final class Gateway {
               Routes routes = new Routes(this);
               drills = routes.drills();
               drills.start();
-              return vertx.deployVerticle(
-                  () -> new HttpVerticle(config.http(), routes::router, routes::handshake),
-                  new DeploymentOptions().setInstances(config.http().eventLoopThreads()));
+              // the port is handed from the starting server to the real one
+              return closeStarting()
+                  .compose(
+                      x ->
+                          vertx.deployVerticle(
+                              () ->
+                                  new HttpVerticle(
+                                      config.http(), routes::router, routes::handshake),
+                              new DeploymentOptions()
+                                  .setInstances(config.http().eventLoopThreads())));
             })
         .map(
             id -> {
@@ -374,6 +413,12 @@ public final class Gateway {
   }
 
   /** Creates the coming days' partitions and drops those past retention; hourly. */
+  private Future<Void> closeStarting() {
+    StartingServer s = starting;
+    starting = null;
+    return s == null ? Future.succeededFuture() : s.close();
+  }
+
   /** Completes once the partition maintenance started with the gateway has run (never fails). */
   public Future<Void> firstMaintenance() {
     return firstMaintenance;

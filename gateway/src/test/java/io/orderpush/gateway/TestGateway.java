@@ -40,7 +40,11 @@ public final class TestGateway implements AutoCloseable {
   }
 
   public static TestGateway start(Map<String, String> overrides) {
-    int port = freePort();
+    return start(freePort(), overrides);
+  }
+
+  /** A gateway listening on {@code port}. */
+  public static TestGateway start(int port, Map<String, String> overrides) {
     Map<String, String> env = environment(port);
     env.putAll(overrides);
     Gateway g =
