@@ -129,7 +129,9 @@ public final class Gateway {
         "masking personal data at {} (masking rules fingerprint {})",
         config.masking().canonical(),
         config.masking().fingerprint());
-    return g.bringUp()
+    // composed, so that bringUp throwing at once fails the future and still closes everything
+    return Future.<Void>succeededFuture()
+        .compose(v -> g.bringUp())
         .map(g)
         .recover(
             err ->
@@ -412,7 +414,7 @@ public final class Gateway {
         .onComplete(ar -> redisUp.set(ar.succeeded() ? 1 : 0));
   }
 
-  /** Creates the coming days' partitions and drops those past retention; hourly. */
+  /** Closes the starting server (once), handing the port to the real one. */
   private Future<Void> closeStarting() {
     StartingServer s = starting;
     starting = null;

@@ -26,6 +26,12 @@ public final class AccessLog implements PlatformHandler {
   private static final String ID_KEY = "requestId";
   private static final String ROUTE_KEY = "accessLog.route";
   private static final Pattern SANE = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
+
+  /** The request id of a request carrying {@code given}: it, when sane, else a new one. */
+  static String idFor(String given) {
+    return given != null && SANE.matcher(given).matches() ? given : UUID.randomUUID().toString();
+  }
+
   private static final Logger LOG = LoggerFactory.getLogger(LOGGER);
 
   /** The id this request got (a new one if it did not pass through here). */
@@ -38,8 +44,7 @@ public final class AccessLog implements PlatformHandler {
   public void handle(RoutingContext ctx) {
     long start = System.nanoTime();
     String given = ctx.request().getHeader(HEADER);
-    String id =
-        given != null && SANE.matcher(given).matches() ? given : UUID.randomUUID().toString();
+    String id = idFor(given);
     ctx.put(ID_KEY, id);
     ctx.response().putHeader(HEADER, id);
     // Whichever comes first: the body end (the last byte written) or the routing context's end

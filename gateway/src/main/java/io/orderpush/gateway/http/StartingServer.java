@@ -43,7 +43,9 @@ public final class StartingServer {
                 .setHost(http.host())
                 .setPort(http.port())
                 .setIdleTimeout(30)
-                .setMaxHeaderSize(16 * 1024))
+                .setMaxHeaderSize(16 * 1024)
+                // as the real server (HttpVerticle): no cleartext HTTP/2 upgrade
+                .setHttp2ClearTextEnabled(false))
         .requestHandler(StartingServer::answer)
         .listen()
         .<StartingServer>map(server -> new StartingServer(vertx))
@@ -51,7 +53,11 @@ public final class StartingServer {
   }
 
   private static void answer(HttpServerRequest request) {
-    var response = request.response().putHeader("Content-Type", "application/json");
+    var response =
+        request
+            .response()
+            .putHeader("Content-Type", "application/json")
+            .putHeader(AccessLog.HEADER, AccessLog.idFor(request.getHeader(AccessLog.HEADER)));
     String path = request.path();
     if ("/health/live".equals(path)) {
       response.end(STARTING);
