@@ -46,7 +46,11 @@ class StartingIT {
             Duration.ofSeconds(30),
             () -> status(port, "GET", "/health/live") == 200,
             () -> "start: " + started);
-        assertThat(migrationWaiting(pg)).as("the migration waits for the lock").isTrue();
+        // the port answers from before the migration starts: wait until it waits for the lock
+        Await.until(
+            "the migration to wait for the lock",
+            Duration.ofSeconds(30),
+            () -> migrationWaiting(pg));
 
         HttpResponse<String> live = send(port, "GET", "/health/live");
         assertThat(live.body()).isEqualTo("{\"status\":\"starting\"}");
@@ -78,7 +82,7 @@ class StartingIT {
     }
   }
 
-  static boolean migrationWaiting(PgSettings pg) throws Exception {
+  static boolean migrationWaiting(PgSettings pg) {
     try (Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
         Statement s = c.createStatement();
         var rs =
@@ -87,6 +91,8 @@ class StartingIT {
                     + " AND wait_event_type = 'Lock' AND query ILIKE '%flyway_schema_history%'")) {
       rs.next();
       return rs.getLong(1) > 0;
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
     }
   }
 
