@@ -113,24 +113,27 @@ class AuditBufferIT {
     assertThat(dropped("shutdown")).isZero();
   }
 
+  /** A record of a day without a partition, 400 days ahead: PostgreSQL refuses its row (23514). */
+  static AuditRecord refused(UUID app, int i) {
+    return AuditRecord.sent(
+        app,
+        "m-buffer",
+        1000 + i,
+        1000 + i,
+        Transport.WEBSOCKET,
+        "conn",
+        System.currentTimeMillis() + Duration.ofDays(400).toMillis(),
+        false);
+  }
+
   @Test
   void shouldDropOnlyTheRecordsPostgresRefusesAndWriteTheRestOfTheirGroup() {
     AuditWriter writer = writer(1000, 100, Duration.ofMillis(20));
     UUID app = UUID.randomUUID();
-    long noPartition = System.currentTimeMillis() + Duration.ofDays(400).toMillis();
     for (int i = 1; i <= 50; i++) {
       writer.record(record(app, i));
-      if (i % 20 == 0) { // a day without a partition: PostgreSQL refuses the row (23514)
-        writer.record(
-            AuditRecord.sent(
-                app,
-                "m-buffer",
-                1000 + i,
-                1000 + i,
-                Transport.WEBSOCKET,
-                "conn",
-                noPartition,
-                false));
+      if (i % 20 == 0) {
+        writer.record(refused(app, i));
       }
     }
     Await.until(
@@ -146,19 +149,9 @@ class AuditBufferIT {
     // 80 records fill a group at once; the next tick is a minute away
     AuditWriter writer = writer(1000, 80, Duration.ofSeconds(59));
     UUID app = UUID.randomUUID();
-    long noPartition = System.currentTimeMillis() + Duration.ofDays(400).toMillis();
     for (int i = 1; i <= 40; i++) {
       writer.record(record(app, i));
-      writer.record(
-          AuditRecord.sent(
-              app,
-              "m-buffer",
-              1000 + i,
-              1000 + i,
-              Transport.WEBSOCKET,
-              "conn",
-              noPartition,
-              false));
+      writer.record(refused(app, i));
     }
     Await.until(
         "the group split down to its refused records and written, before the next tick",
