@@ -514,6 +514,27 @@ public final class DeliveryEngine {
     }
   }
 
+  /**
+   * Lets the tail cache drop what every channel of the merchant delivered here has acked: caught-up
+   * channels then keep only their unacked events at hand, which die young, instead of the last
+   * seconds of every merchant, which the collector copied again and again until the old generation
+   * filled (perf/README.md, "The tail cache keeps what is not acked"). Engine context only.
+   */
+  private void acked(Channel c) {
+    long below = Long.MAX_VALUE;
+    for (Channel x : byMerchant.getOrDefault(c.merchantId, Set.of())) {
+      if (x.claimed) {
+        if (!x.cursorKnown) {
+          return;
+        }
+        below = Math.min(below, x.cursor);
+      }
+    }
+    if (below != Long.MAX_VALUE) {
+      tail.dropThrough(c.merchantId, below);
+    }
+  }
+
   /** Makes the channel known to head notifications. Engine context only. */
   public void add(Channel c) {
     if (byMerchant.computeIfAbsent(c.merchantId, m -> new HashSet<>()).add(c)) {
@@ -883,6 +904,7 @@ public final class DeliveryEngine {
               }
               metrics.acksCommitted.increment();
               c.cursor = Math.max(c.cursor, upTo);
+              acked(c);
               probeAcked(c);
               dirty.add(c);
               c.unackedSince = c.unacked() == 0 ? 0 : System.currentTimeMillis();
@@ -1218,6 +1240,7 @@ public final class DeliveryEngine {
                 return;
               }
               c.cursor = Math.max(c.cursor, upTo);
+              acked(c);
               dirty.add(c);
               if (c.cursor >= c.lastDelivered && c.cursor < c.sent) {
                 passOver(c); // passed over more meanwhile

@@ -121,6 +121,21 @@ final class TailCache {
     return out.size() > limit ? out.subList(0, limit) : out;
   }
 
+  /**
+   * Drops the merchant's events up to and including {@code seq}: what every channel delivered here
+   * has acked is never read from here again, and the sooner it goes, the less the collector copies.
+   * A channel that needs it after all (a cursor moved back) reads the log.
+   */
+  void dropThrough(String merchantId, long seq) {
+    ArrayDeque<LoggedEvent> run = runs.get(merchantId);
+    if (run == null) {
+      return;
+    }
+    while (!run.isEmpty() && run.peekFirst().seq() <= seq) {
+      removeFirst(run);
+    }
+  }
+
   void forget(String merchantId) {
     ArrayDeque<LoggedEvent> run = runs.remove(merchantId);
     if (run != null) {

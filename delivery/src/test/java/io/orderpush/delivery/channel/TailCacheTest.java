@@ -40,6 +40,26 @@ class TailCacheTest {
   }
 
   @Test
+  void shouldDropWhatIsAckedAndKeepServingTheRest() {
+    TailCache cache = new TailCache(100, 1 << 20);
+    cache.append("m", events(1, 5));
+    cache.append("n", events(1, 2));
+    cache.dropThrough("m", 3);
+    assertThat(cache.get("m", 3, 10)).as("dropped: the log serves it").isNull();
+    assertThat(seqs(cache.get("m", 4, 10))).containsExactly(4L, 5L);
+    assertThat(cache.events()).isEqualTo(4);
+    assertThat(cache.bytes()).isEqualTo(4 * TailCache.cost(events(1, 1).get(0))); // same sizes
+
+    cache.dropThrough("m", 9); // past the newest: the run is empty, and goes on from the next
+    assertThat(cache.get("m", 5, 10)).isNull();
+    cache.append("m", events(6, 6));
+    assertThat(seqs(cache.get("m", 6, 10))).containsExactly(6L);
+    cache.dropThrough("unknown", 5);
+    assertThat(seqs(cache.get("n", 1, 10))).containsExactly(1L, 2L);
+    assertThat(cache.events()).isEqualTo(3);
+  }
+
+  @Test
   void shouldKeepAtMostItsPerMerchantCount() {
     TailCache cache = new TailCache(10, 1 << 20);
     cache.append("a", events(1, 30));
