@@ -27,8 +27,9 @@ final class TailCache {
   private final long maxBytes;
 
   /**
-   * In access order (appends and reads): the first is the merchant touched least recently. A get
-   * moves an entry to the end in place: one lookup, where removing and putting it again took two.
+   * In access order (appends, reads and acks that drop): the first is the merchant touched least
+   * recently. A get moves an entry to the end in place: one lookup, where removing and putting it
+   * again took two.
    */
   private final LinkedHashMap<String, ArrayDeque<LoggedEvent>> runs =
       new LinkedHashMap<>(16, 0.75f, true);
@@ -133,6 +134,9 @@ final class TailCache {
     }
     while (!run.isEmpty() && run.peekFirst().seq() <= seq) {
       removeFirst(run);
+    }
+    if (run.isEmpty()) {
+      runs.remove(merchantId); // an empty run is no run, and its array does not shrink
     }
   }
 

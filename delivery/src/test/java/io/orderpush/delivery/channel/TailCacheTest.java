@@ -50,13 +50,27 @@ class TailCacheTest {
     assertThat(cache.events()).isEqualTo(4);
     assertThat(cache.bytes()).isEqualTo(4 * TailCache.cost(events(1, 1).get(0))); // same sizes
 
-    cache.dropThrough("m", 9); // past the newest: the run is empty, and goes on from the next
+    cache.dropThrough("m", 5); // everything: no run is left
     assertThat(cache.get("m", 5, 10)).isNull();
-    cache.append("m", events(6, 6));
-    assertThat(seqs(cache.get("m", 6, 10))).containsExactly(6L);
+    assertThat(cache.events()).isEqualTo(2);
+    assertThat(cache.bytes()).isEqualTo(2 * TailCache.cost(events(1, 1).get(0)));
+    cache.append("m", events(6, 7));
+    assertThat(seqs(cache.get("m", 6, 10))).containsExactly(6L, 7L);
     cache.dropThrough("unknown", 5);
     assertThat(seqs(cache.get("n", 1, 10))).containsExactly(1L, 2L);
-    assertThat(cache.events()).isEqualTo(3);
+    assertThat(cache.events()).isEqualTo(4);
+  }
+
+  @Test
+  void shouldStillRefuseAHoleAfterADrop() {
+    TailCache cache = new TailCache(100, 1 << 20);
+    cache.append("m", events(1, 5));
+    cache.dropThrough("m", 2);
+    cache.append("m", events(8, 9)); // 6 and 7 never came here
+    assertThat(cache.get("m", 3, 10)).isNull();
+    assertThat(cache.get("m", 5, 10)).isNull();
+    assertThat(seqs(cache.get("m", 8, 10))).containsExactly(8L, 9L);
+    assertThat(cache.events()).isEqualTo(2);
   }
 
   @Test

@@ -56,30 +56,38 @@ class TailCacheAckedIT {
     h.autoAck = true;
     h.holdAcks.add(m);
     fx.until("assigned", WAIT, () -> a.assigned().contains(m) && h.assigned().contains(m));
+    // A first event, acked by both: both claims have landed and read once before counting starts.
+    fx.ingest(List.of(m), 1, 1);
+    fx.until("the first event delivered to both", WAIT, () -> a.count(m) == 1 && h.count(m) == 1);
+    h.ack(m, 1);
+    fx.until(
+        "acked by both, and dropped",
+        WAIT,
+        () -> fx.cursor(acking, m) == 1 && fx.cursor(holding, m) == 1 && cached() == 0);
     double readsBefore = Scrape.value(gw, "gateway_delivery_log_reads_total");
     double hitsBefore = Scrape.value(gw, "gateway_delivery_tail_hits_total");
 
-    fx.ingest(List.of(m), 40, 10);
+    fx.ingest(List.of(m), 40, 10); // seqs 2-41
     fx.until(
-        "both apps have all 40, one of them acked",
+        "both apps have all 41, one of them acked",
         WAIT,
-        () -> a.count(m) == 40 && h.count(m) == 40 && fx.cursor(acking, m) == 40);
-    assertThat(cached()).as("the holding app has acked nothing: all 40 stay").isEqualTo(40);
+        () -> a.count(m) == 41 && h.count(m) == 41 && fx.cursor(acking, m) == 41);
+    assertThat(cached()).as("the holding app has acked none of the 40: all stay").isEqualTo(40);
 
-    h.ack(m, 25);
-    fx.until("the holding app's ack committed", WAIT, () -> fx.cursor(holding, m) == 25);
+    h.ack(m, 26);
+    fx.until("the holding app's ack committed", WAIT, () -> fx.cursor(holding, m) == 26);
     fx.until("what both acked is dropped", WAIT, () -> cached() == 15);
 
-    h.ack(m, 40);
+    h.ack(m, 41);
     fx.until("everything acked: nothing kept", WAIT, () -> cached() == 0);
 
     fx.ingest(List.of(m), 10, 10);
-    fx.until("the next ones delivered to both", WAIT, () -> a.count(m) == 50 && h.count(m) == 50);
+    fx.until("the next ones delivered to both", WAIT, () -> a.count(m) == 51 && h.count(m) == 51);
     assertThat(Scrape.value(gw, "gateway_delivery_log_reads_total"))
         .as("every event from memory, none read back from the log")
         .isEqualTo(readsBefore);
     assertThat(Scrape.value(gw, "gateway_delivery_tail_hits_total")).isGreaterThan(hitsBefore);
-    h.ack(m, 50);
+    h.ack(m, 51);
     fx.until("and dropped once acked", WAIT, () -> cached() == 0);
   }
 }
