@@ -523,10 +523,7 @@ public final class DeliveryEngine {
   private void acked(Channel c) {
     long below = Long.MAX_VALUE;
     for (Channel x : byMerchant.getOrDefault(c.merchantId, Set.of())) {
-      if (x.claimed) {
-        if (!x.cursorKnown) {
-          return;
-        }
+      if (x.claimed) { // a claim sets the cursor
         below = Math.min(below, x.cursor);
       }
     }
