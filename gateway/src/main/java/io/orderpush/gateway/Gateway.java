@@ -448,7 +448,27 @@ public final class Gateway {
                                 dropped);
                           }
                         })
-                    .onFailure(err -> LOG.error("could not drop partitions past retention", err)))
+                    .onFailure(err -> LOG.error("could not drop partitions past retention", err))
+                    .transform(v -> settleVacuum(partitions, conn)))
+        .<Void>mapEmpty()
+        .otherwiseEmpty();
+  }
+
+  /**
+   * Keeps autovacuum's insert-triggered vacuum off the partitions being written and hands those
+   * whose day or week is over back to it ({@link PartitionMaintainer#settleVacuum}). Never fails.
+   */
+  private Future<Void> settleVacuum(
+      PartitionMaintainer partitions, io.vertx.sqlclient.SqlConnection conn) {
+    return partitions
+        .settleVacuum(conn)
+        .onSuccess(
+            changed -> {
+              if (!changed.isEmpty()) {
+                LOG.info("partitions handed to or kept from insert vacuums: {}", changed);
+              }
+            })
+        .onFailure(err -> LOG.error("could not set the partitions' vacuum options", err))
         .<Void>mapEmpty()
         .otherwiseEmpty();
   }
@@ -543,7 +563,8 @@ public final class Gateway {
                           }
                         })
                     .onFailure(
-                        err -> LOG.error("could not drop audit partitions past retention", err)))
+                        err -> LOG.error("could not drop audit partitions past retention", err))
+                    .transform(v -> settleVacuum(auditPartitions, conn)))
         .<Void>mapEmpty()
         .otherwiseEmpty();
   }

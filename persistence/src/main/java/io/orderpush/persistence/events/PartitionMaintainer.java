@@ -28,6 +28,14 @@ import java.util.Map;
  * of their week is past retention, up to six days longer than the events, which idempotency "within
  * retention" allows. Day partitions of {@code event_keys} made before (a week already holding some
  * keeps its days) are still recognized and dropped.
+ *
+ * <p>A partition is made with autovacuum's insert-triggered vacuum off ({@link #WRITTEN}) and is
+ * handed back to autovacuum once its day or week is over ({@link #settleVacuum}). Otherwise
+ * autovacuum vacuums the partition being written each time it grows by a fifth, at most once a
+ * minute: bursts of a second or two of a core that come in the middle of the peak. Once the period
+ * is over, autovacuum vacuums the partition once, at its throttled pace. The pages are read once
+ * either way. Analyze is unchanged, and a vacuum against wraparound still runs whenever PostgreSQL
+ * needs one.
  */
 public final class PartitionMaintainer {
 
@@ -35,6 +43,12 @@ public final class PartitionMaintainer {
 
   /** Tables partitioned by week rather than by day. */
   static final List<String> WEEKLY = List.of("event_keys");
+
+  /**
+   * The storage option of a partition still written: no vacuum for its inserts. Spelled as {@code
+   * pg_class.reloptions} holds it.
+   */
+  static final String WRITTEN = "autovacuum_vacuum_insert_threshold=-1";
 
   private static final DateTimeFormatter SUFFIX = DateTimeFormatter.ofPattern("yyyyMMdd");
 
@@ -167,7 +181,67 @@ public final class PartitionMaintainer {
         + first
         + " 00:00:00+00') TO ('"
         + first.plusDays(days)
-        + " 00:00:00+00')";
+        + " 00:00:00+00') WITH ("
+        + WRITTEN
+        + ")";
+  }
+
+  /**
+   * Sets {@link #WRITTEN} on each partition still written (its period ends after today, UTC) that
+   * lacks it, a partition made before this option, and resets it on each partition whose period is
+   * over, so that autovacuum vacuums that one once. Neither blocks ingest: the option takes the
+   * partition's share update exclusive lock, which inserts and reads do not wait for (a vacuum or
+   * analyze running on it does, and autovacuum gives way). Returns the partitions changed.
+   */
+  public Future<List<String>> settleVacuum(SqlClient client) {
+    return settleVacuum(client, LocalDate.now(ZoneOffset.UTC));
+  }
+
+  /** {@link #settleVacuum(SqlClient)} as of {@code today} (tests). */
+  public Future<List<String>> settleVacuum(SqlClient client, LocalDate today) {
+    return client
+        .preparedQuery(
+            "SELECT p.relname, c.relname, coalesce($2 = ANY(c.reloptions), false)"
+                + " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                + " JOIN pg_class p ON p.oid = i.inhparent"
+                + " WHERE i.inhparent IN (SELECT to_regclass(t) FROM unnest($1::text[]) AS t)")
+        .execute(io.vertx.sqlclient.Tuple.of(tables.toArray(String[]::new), WRITTEN))
+        .compose(
+            rows -> {
+              Future<List<String>> chain = Future.succeededFuture(new ArrayList<>());
+              for (var r : rows) {
+                String child = r.getString(1);
+                LocalDate[] range = rangeOf(tables, r.getString(0), child);
+                if (range == null) {
+                  continue;
+                }
+                boolean written = range[1].isAfter(today);
+                if (written == r.getBoolean(2)) {
+                  continue;
+                }
+                // the name matched table_yyyyMMdd or table_wyyyyMMdd exactly (rangeOf)
+                String statement =
+                    "ALTER TABLE "
+                        + child
+                        + (written ? " SET (" + WRITTEN + ")" : " RESET (" + optionName() + ")");
+                chain =
+                    chain.compose(
+                        done ->
+                            client
+                                .query(statement)
+                                .execute()
+                                .map(
+                                    x -> {
+                                      done.add(child);
+                                      return done;
+                                    }));
+              }
+              return chain;
+            });
+  }
+
+  private static String optionName() {
+    return WRITTEN.substring(0, WRITTEN.indexOf('='));
   }
 
   /**

@@ -282,6 +282,60 @@ class PartitionMaintainerIT {
     assertThat(await(maintainer.daysAhead(pool))).containsEntry("event_chunks", 0);
   }
 
+  @Test
+  void shouldKeepInsertVacuumsOffThePartitionsStillWrittenAndHandTheRestToAutovacuum() {
+    // Tuesday's and today's made before the option existed (by an older node)
+    for (LocalDate day : List.of(WEDNESDAY.minusDays(1), WEDNESDAY)) {
+      await(
+          pool.query(
+                  "CREATE TABLE "
+                      + PartitionMaintainer.partitionName("event_chunks", day, 1)
+                      + " PARTITION OF event_chunks FOR VALUES FROM ('"
+                      + day
+                      + " 00:00:00+00') TO ('"
+                      + day.plusDays(1)
+                      + " 00:00:00+00')")
+              .execute());
+    }
+    PartitionMaintainer maintainer = new PartitionMaintainer(pool, 1);
+    await(maintainer.ensurePartitions(pool, WEDNESDAY.minusDays(2), WEDNESDAY.plusDays(1)));
+    assertThat(insertVacuumOff("event_chunks_20310303")).as("made by the maintainer").isTrue();
+    assertThat(insertVacuumOff("event_chunks_20310304")).isFalse();
+    assertThat(insertVacuumOff("event_chunks_20310305")).isFalse();
+    assertThat(insertVacuumOff("event_chunks_20310306")).isTrue();
+    assertThat(insertVacuumOff("event_keys_w20310303")).isTrue();
+
+    assertThat(await(maintainer.settleVacuum(pool, WEDNESDAY)))
+        .as("Monday's is over, today's is written")
+        .containsExactlyInAnyOrder("event_chunks_20310303", "event_chunks_20310305");
+    assertThat(insertVacuumOff("event_chunks_20310303")).as("Monday, over").isFalse();
+    assertThat(insertVacuumOff("event_chunks_20310304")).as("Tuesday, over").isFalse();
+    assertThat(insertVacuumOff("event_chunks_20310305")).as("today").isTrue();
+    assertThat(insertVacuumOff("event_chunks_20310306")).as("tomorrow").isTrue();
+    assertThat(insertVacuumOff("event_keys_w20310303")).as("this week").isTrue();
+    assertThat(await(maintainer.settleVacuum(pool, WEDNESDAY))).as("the next round").isEmpty();
+
+    // the next Monday: the week is over too
+    assertThat(await(maintainer.settleVacuum(pool, LocalDate.of(2031, 3, 10))))
+        .containsExactlyInAnyOrder(
+            "event_chunks_20310305", "event_chunks_20310306", "event_keys_w20310303");
+    assertThat(insertVacuumOff("event_keys_w20310303")).isFalse();
+    assertThat(insertVacuumOff("event_chunks_20310306")).isFalse();
+  }
+
+  /** Whether autovacuum's insert-triggered vacuum is off for {@code table}. */
+  boolean insertVacuumOff(String table) {
+    Row r =
+        await(
+                pool.preparedQuery(
+                        "SELECT coalesce('autovacuum_vacuum_insert_threshold=-1' = ANY(reloptions), false)"
+                            + " FROM pg_class WHERE oid = $1::regclass")
+                    .execute(Tuple.of(table)))
+            .iterator()
+            .next();
+    return r.getBoolean(0);
+  }
+
   List<String> partitions(String parent) {
     List<String> names = new ArrayList<>();
     for (Row r :
