@@ -98,6 +98,73 @@ class RetentionIT {
     }
   }
 
+  /**
+   * The hourly maintenance keeps autovacuum's insert-triggered vacuum off the partitions still
+   * written, those made before the option too, and hands the ones whose day is over back to it.
+   */
+  @Test
+  void shouldKeepInsertVacuumsOffThePartitionsStillWrittenOnly() {
+    LocalDate ahead = LocalDate.of(2031, 3, 12);
+    List<String> made =
+        List.of(
+            PartitionMaintainer.partitionName("event_chunks", ahead, 1),
+            PartitionMaintainer.partitionName("audit_batches", ahead, 1));
+    var pg = TestServices.migratedPg();
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    Pool direct = io.orderpush.persistence.pg.PgPools.create(vertx, pg, "retention-it", 1, 10);
+    try {
+      for (String partition : made) {
+        // as a gateway before the option made them
+        join(
+            direct
+                .query(
+                    "CREATE TABLE IF NOT EXISTS "
+                        + partition
+                        + " PARTITION OF "
+                        + partition.substring(0, partition.lastIndexOf('_'))
+                        + " FOR VALUES FROM ('2031-03-12 00:00:00+00') TO ('2031-03-13 00:00:00+00')")
+                .execute());
+        assertThat(insertVacuumOff(direct, partition)).as(partition).isFalse();
+      }
+      try (TestGateway gw = TestGateway.start(Map.of())) {
+        join(gw.gateway.firstMaintenance());
+        LocalDate today = LocalDate.now(ZoneOffset.UTC);
+        for (String table : List.of("event_chunks", "audit_batches")) {
+          assertThat(insertVacuumOff(direct, PartitionMaintainer.partitionName(table, today, 1)))
+              .as("%s today", table)
+              .isTrue();
+          assertThat(
+                  insertVacuumOff(
+                      direct, PartitionMaintainer.partitionName(table, today.minusDays(1), 1)))
+              .as("%s yesterday", table)
+              .isFalse();
+        }
+        for (String partition : made) {
+          assertThat(insertVacuumOff(direct, partition)).as(partition).isTrue();
+        }
+      }
+    } finally {
+      try {
+        for (String partition : made) {
+          join(direct.query("DROP TABLE IF EXISTS " + partition).execute());
+        }
+      } finally {
+        join(direct.close());
+        join(vertx.close());
+      }
+    }
+  }
+
+  static boolean insertVacuumOff(Pool pool, String table) {
+    return join(pool.preparedQuery(
+                "SELECT coalesce('autovacuum_vacuum_insert_threshold=-1' = ANY(reloptions), false)"
+                    + " FROM pg_class WHERE oid = $1::regclass")
+            .execute(io.vertx.sqlclient.Tuple.of(table)))
+        .iterator()
+        .next()
+        .getBoolean(0);
+  }
+
   @Test
   void shouldDropDaysPastTheWindowWithoutTouchingNewEventsOrBlockingIngest() throws Exception {
     try (TestGateway gw = TestGateway.start(Map.of("GATEWAY_RETENTION_DAYS", "7"))) {
