@@ -126,9 +126,40 @@ class RetentionIT {
                 .execute());
         assertThat(insertVacuumOff(direct, partition)).as(partition).isFalse();
       }
+      // today's without the option (made before it), yesterday's still with it (its day just
+      // ended): the round must set the one and reset the other
+      LocalDate today = LocalDate.now(ZoneOffset.UTC);
+      for (String table : List.of("event_chunks", "audit_batches")) {
+        for (LocalDate day : List.of(today, today.minusDays(1))) {
+          String partition = PartitionMaintainer.partitionName(table, day, 1);
+          join(
+              direct
+                  .query(
+                      "CREATE TABLE IF NOT EXISTS "
+                          + partition
+                          + " PARTITION OF "
+                          + table
+                          + " FOR VALUES FROM ('"
+                          + day
+                          + " 00:00:00+00') TO ('"
+                          + day.plusDays(1)
+                          + " 00:00:00+00')")
+                  .execute());
+          join(
+              direct
+                  .query(
+                      "ALTER TABLE "
+                          + partition
+                          + (day.equals(today)
+                              ? " RESET (autovacuum_vacuum_insert_threshold)"
+                              : " SET (autovacuum_vacuum_insert_threshold = -1)"))
+                  .execute());
+        }
+      }
       try (TestGateway gw = TestGateway.start(Map.of())) {
         join(gw.gateway.firstMaintenance());
-        LocalDate today = LocalDate.now(ZoneOffset.UTC);
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+            today.equals(LocalDate.now(ZoneOffset.UTC)), "midnight (UTC) passed meanwhile");
         for (String table : List.of("event_chunks", "audit_batches")) {
           assertThat(insertVacuumOff(direct, PartitionMaintainer.partitionName(table, today, 1)))
               .as("%s today", table)

@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Creates the partitions of the event tables ahead of time and drops those past retention. Ingest
@@ -38,6 +40,8 @@ import java.util.Map;
  * needs one.
  */
 public final class PartitionMaintainer {
+
+  private static final Logger LOG = LoggerFactory.getLogger(PartitionMaintainer.class);
 
   static final List<String> TABLES = List.of("event_chunks", "event_keys");
 
@@ -190,8 +194,11 @@ public final class PartitionMaintainer {
    * Sets {@link #WRITTEN} on each partition still written (its period ends after today, UTC) that
    * lacks it, a partition made before this option, and resets it on each partition whose period is
    * over, so that autovacuum vacuums that one once. Neither blocks ingest: the option takes the
-   * partition's share update exclusive lock, which inserts and reads do not wait for (a vacuum or
-   * analyze running on it does, and autovacuum gives way). Returns the partitions changed.
+   * partition's share update exclusive lock, which inserts and reads do not wait for. A vacuum or
+   * analyze running on the partition holds that lock: an ordinary one gives way, one against
+   * wraparound does not, and the statement then fails at the pool's statement timeout. A partition
+   * that fails (or was dropped meanwhile) is logged and left for the next round; the others go on.
+   * Returns the partitions changed.
    */
   public Future<List<String>> settleVacuum(SqlClient client) {
     return settleVacuum(client, LocalDate.now(ZoneOffset.UTC));
@@ -221,7 +228,7 @@ public final class PartitionMaintainer {
                 }
                 // the name matched table_yyyyMMdd or table_wyyyyMMdd exactly (rangeOf)
                 String statement =
-                    "ALTER TABLE "
+                    "ALTER TABLE IF EXISTS "
                         + child
                         + (written ? " SET (" + WRITTEN + ")" : " RESET (" + optionName() + ")");
                 chain =
@@ -233,6 +240,15 @@ public final class PartitionMaintainer {
                                 .map(
                                     x -> {
                                       done.add(child);
+                                      return done;
+                                    })
+                                .otherwise(
+                                    err -> {
+                                      LOG.warn(
+                                          "could not {} the insert vacuum of {} ({}); next round",
+                                          written ? "turn off" : "turn on",
+                                          child,
+                                          err.toString());
                                       return done;
                                     }));
               }

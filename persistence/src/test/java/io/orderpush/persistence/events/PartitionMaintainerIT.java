@@ -323,11 +323,56 @@ class PartitionMaintainerIT {
     assertThat(insertVacuumOff("event_chunks_20310306")).isFalse();
   }
 
+  @Test
+  void shouldSettleTheOtherPartitionsWhenOneCannotBeChangedAndThatOneTheNextRound() {
+    PartitionMaintainer maintainer = new PartitionMaintainer(pool, 1);
+    // Monday's made with the option (over by Wednesday), today's made without it
+    await(
+        pool.query(PartitionMaintainer.createPartition("event_chunks", WEDNESDAY.minusDays(2)))
+            .execute());
+    await(
+        pool.query(
+                "CREATE TABLE event_chunks_20310305 PARTITION OF event_chunks"
+                    + " FOR VALUES FROM ('2031-03-05 00:00:00+00') TO ('2031-03-06 00:00:00+00')")
+            .execute());
+    // a vacuum against wraparound would hold this lock on Monday's and not give way
+    SqlConnection vacuum = await(pool.getConnection());
+    SqlConnection chore = await(pool.getConnection());
+    try {
+      await(vacuum.query("BEGIN").execute());
+      await(
+          vacuum
+              .query("LOCK TABLE event_chunks_20310303 IN SHARE UPDATE EXCLUSIVE MODE")
+              .execute());
+      await(chore.query("SET lock_timeout = '200ms'").execute());
+
+      assertThat(await(maintainer.settleVacuum(chore, WEDNESDAY)))
+          .containsExactly("event_chunks_20310305");
+      assertThat(insertVacuumOff(vacuum, "event_chunks_20310303"))
+          .as("Monday, still locked")
+          .isTrue();
+      assertThat(insertVacuumOff(vacuum, "event_chunks_20310305")).isTrue();
+
+      await(vacuum.query("COMMIT").execute());
+      assertThat(await(maintainer.settleVacuum(chore, WEDNESDAY)))
+          .containsExactly("event_chunks_20310303");
+      assertThat(insertVacuumOff(vacuum, "event_chunks_20310303")).isFalse();
+    } finally {
+      vacuum.close();
+      chore.close();
+    }
+  }
+
   /** Whether autovacuum's insert-triggered vacuum is off for {@code table}. */
   boolean insertVacuumOff(String table) {
+    return insertVacuumOff(pool, table);
+  }
+
+  static boolean insertVacuumOff(io.vertx.sqlclient.SqlClient client, String table) {
     Row r =
         await(
-                pool.preparedQuery(
+                client
+                    .preparedQuery(
                         "SELECT coalesce('autovacuum_vacuum_insert_threshold=-1' = ANY(reloptions), false)"
                             + " FROM pg_class WHERE oid = $1::regclass")
                     .execute(Tuple.of(table)))

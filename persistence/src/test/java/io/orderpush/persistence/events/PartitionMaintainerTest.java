@@ -21,11 +21,13 @@ class PartitionMaintainerTest {
     assertThat(PartitionMaintainer.createPartition("event_keys", LocalDate.of(2026, 11, 30), 7))
         .isEqualTo(
             "CREATE TABLE IF NOT EXISTS event_keys_w20261130 PARTITION OF event_keys FOR VALUES"
-                + " FROM ('2026-11-30 00:00:00+00') TO ('2026-12-07 00:00:00+00')");
+                + " FROM ('2026-11-30 00:00:00+00') TO ('2026-12-07 00:00:00+00')"
+                + " WITH (autovacuum_vacuum_insert_threshold=-1)");
     assertThat(PartitionMaintainer.createPartition("event_chunks", wednesday))
         .isEqualTo(
             "CREATE TABLE IF NOT EXISTS event_chunks_20261202 PARTITION OF event_chunks FOR VALUES"
-                + " FROM ('2026-12-02 00:00:00+00') TO ('2026-12-03 00:00:00+00')");
+                + " FROM ('2026-12-02 00:00:00+00') TO ('2026-12-03 00:00:00+00')"
+                + " WITH (autovacuum_vacuum_insert_threshold=-1)");
   }
 
   @Test
