@@ -253,6 +253,13 @@ async function checkConsole(page, ids, errors, dialogs) {
   await eventually('wms shows suspended', async () =>
     assert.equal(await text(appRow(ids.wms).locator('td.endpoint')), 'suspended'),
   );
+  // A refresh that brings nothing new leaves the rows in place: replaced under the pointer, a
+  // button swallows the click (pressed on it, released on its replacement).
+  const resume = await appRow(ids.wms).locator('button.resume').elementHandle();
+  const refreshed = page.waitForRequest((r) => r.url().includes('/impact'));
+  await page.locator('#refresh').click();
+  await refreshed; // the apps table is rendered before the impact is asked for
+  assert.ok(await resume.evaluate((n) => n.isConnected), 'a refresh with nothing new replaced the rows');
   await appRow(ids.wms).locator('button.resume').click();
   await eventually('wms endpoint resumed (API)', async () =>
     assert.notEqual((await admin('GET', `/v1/apps/${ids.wms}/endpoint`)).state, 'suspended'),

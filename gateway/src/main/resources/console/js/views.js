@@ -5,8 +5,21 @@ import { ago, badge, el, fill, int } from './dom.js';
 const PROBLEM = { frozen: 0, suspended: 1, failing: 2 };
 const rank = (a) => Math.min(PROBLEM[a.state] ?? 9, PROBLEM[a.delivery.endpointState] ?? 9);
 
-/** Apps, those in trouble first; each row with the actions an incident needs. */
+/** What each apps table shows now, to leave it alone when a refresh brings nothing new. */
+const shown = new WeakMap();
+
+/**
+ * Apps, those in trouble first; each row with the actions an incident needs. A refresh that
+ * changes nothing leaves the rows in place: rows replaced under the pointer swallow a click
+ * (pressed on one button, released on its replacement).
+ */
 export function renderApps(tbody, apps, selected, act) {
+  const seen = JSON.stringify([
+    selected,
+    apps.map((a) => [a.appId, a.name, a.state, a.delivery.mode, a.delivery.url, a.delivery.endpointState]),
+  ]);
+  if (shown.get(tbody) === seen) return;
+  shown.set(tbody, seen);
   const rows = [...apps]
     .sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name))
     .map((a) => {

@@ -113,17 +113,10 @@ class RetentionIT {
     io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
     Pool direct = io.orderpush.persistence.pg.PgPools.create(vertx, pg, "retention-it", 1, 10);
     try {
+      for (String table : List.of("event_chunks", "audit_batches")) {
+        createDay(direct, table, ahead);
+      }
       for (String partition : made) {
-        // as a gateway before the option made them
-        join(
-            direct
-                .query(
-                    "CREATE TABLE IF NOT EXISTS "
-                        + partition
-                        + " PARTITION OF "
-                        + partition.substring(0, partition.lastIndexOf('_'))
-                        + " FOR VALUES FROM ('2031-03-12 00:00:00+00') TO ('2031-03-13 00:00:00+00')")
-                .execute());
         assertThat(insertVacuumOff(direct, partition)).as(partition).isFalse();
       }
       // today's without the option (made before it), yesterday's still with it (its day just
@@ -131,20 +124,7 @@ class RetentionIT {
       LocalDate today = LocalDate.now(ZoneOffset.UTC);
       for (String table : List.of("event_chunks", "audit_batches")) {
         for (LocalDate day : List.of(today, today.minusDays(1))) {
-          String partition = PartitionMaintainer.partitionName(table, day, 1);
-          join(
-              direct
-                  .query(
-                      "CREATE TABLE IF NOT EXISTS "
-                          + partition
-                          + " PARTITION OF "
-                          + table
-                          + " FOR VALUES FROM ('"
-                          + day
-                          + " 00:00:00+00') TO ('"
-                          + day.plusDays(1)
-                          + " 00:00:00+00')")
-                  .execute());
+          String partition = createDay(direct, table, day);
           join(
               direct
                   .query(
@@ -184,6 +164,27 @@ class RetentionIT {
         join(vertx.close());
       }
     }
+  }
+
+  /**
+   * Creates {@code table}'s partition of {@code day} if missing, as a gateway before the vacuum
+   * option made them (without it); returns its name.
+   */
+  static String createDay(Pool pool, String table, LocalDate day) {
+    String partition = PartitionMaintainer.partitionName(table, day, 1);
+    join(
+        pool.query(
+                "CREATE TABLE IF NOT EXISTS "
+                    + partition
+                    + " PARTITION OF "
+                    + table
+                    + " FOR VALUES FROM ('"
+                    + day
+                    + " 00:00:00+00') TO ('"
+                    + day.plusDays(1)
+                    + " 00:00:00+00')")
+            .execute());
+    return partition;
   }
 
   static boolean insertVacuumOff(Pool pool, String table) {
