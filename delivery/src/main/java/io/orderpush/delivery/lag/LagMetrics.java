@@ -52,8 +52,15 @@ public final class LagMetrics {
   private final AtomicInteger appsBehind = new AtomicInteger();
   private final AtomicBoolean sampling = new AtomicBoolean();
 
-  /** The labelled apps: held here because gauges keep only weak references to what they read. */
-  private volatile List<AppLag> labelled = List.of();
+  /**
+   * The labelled apps' latest figures, by the tags of their series. The gauges read through these
+   * holders, which are updated in place: a series is registered once while its app stays in the top
+   * and removed when it leaves. (Re-registering a series under the same tags on every sample raced
+   * the scrape, which then failed as a whole with duplicate labels.) Held here because gauges keep
+   * only weak references to what they read.
+   */
+  private final Map<Tags, AtomicReference<AppLag>> labelled =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * @param topApps apps that get a labelled series at most; 0: none, only the overall figures
@@ -135,7 +142,8 @@ public final class LagMetrics {
     return out;
   }
 
-  private void publish(List<AppLag> apps) {
+  /** Publishes one sample's figures (apps oldest first, as {@link #byApp} returns them). */
+  void publish(List<AppLag> apps) {
     appsBehind.set(apps.size());
     oldest.set(
         apps.stream()
@@ -143,17 +151,25 @@ public final class LagMetrics {
             .map(AppLag::oldestPendingAt)
             .filter(t -> !t.equals(Instant.MAX))
             .findFirst());
-    List<AppLag> top = List.copyOf(apps.subList(0, Math.min(topApps, apps.size())));
-    labelled = top;
-    List<MultiGauge.Row<?>> ages = new ArrayList<>(top.size());
-    List<MultiGauge.Row<?>> events = new ArrayList<>(top.size());
+    List<AppLag> top = apps.subList(0, Math.min(topApps, apps.size()));
+    Map<Tags, AppLag> current = new HashMap<>();
     for (AppLag a : top) {
-      Tags tags = Tags.of("app", a.appId().toString(), "state", a.state());
-      ages.add(MultiGauge.Row.of(tags, a, this::age));
-      events.add(MultiGauge.Row.of(tags, a, AppLag::events));
+      current.put(Tags.of("app", a.appId().toString(), "state", a.state()), a);
     }
-    ageByApp.register(ages, true);
-    eventsByApp.register(events, true);
+    labelled.keySet().retainAll(current.keySet());
+    current.forEach(
+        (tags, a) -> labelled.computeIfAbsent(tags, t -> new AtomicReference<>()).set(a));
+    List<MultiGauge.Row<?>> ages = new ArrayList<>(current.size());
+    List<MultiGauge.Row<?>> events = new ArrayList<>(current.size());
+    labelled.forEach(
+        (tags, holder) -> {
+          ages.add(MultiGauge.Row.of(tags, holder, h -> age(h.get())));
+          events.add(MultiGauge.Row.of(tags, holder, h -> h.get().events()));
+        });
+    // not overwritten: a series already there keeps its registration (and its holder); the others
+    // are added, and those of apps that left the top removed
+    ageByApp.register(ages, false);
+    eventsByApp.register(events, false);
   }
 
   private double age(AppLag a) {
