@@ -6,15 +6,16 @@ import java.io.IOException;
 import java.io.Writer;
 
 /**
- * The two renderings of an event's {@code data} (as sent, and masked) are written by generators
- * kept per thread and reused from event to event, each into a builder emptied after every event. A
- * new generator and {@code StringWriter} per rendering cost two Jackson output buffers, a
- * synchronized buffer grown by copying, and its inflation to UTF-16 at the first non-Latin-1
- * character: in a profile of ingest, most of the bytes allocated while parsing a batch.
+ * The plain rendering of an event's {@code data} is written by a generator kept per thread and
+ * reused from event to event, into a builder emptied after every event; the masked rendering is
+ * made from it ({@link io.orderpush.persistence.masking.Masker.Copied#masked}). A new generator and
+ * {@code StringWriter} per rendering cost a Jackson output buffer, a synchronized buffer grown by
+ * copying, and its inflation to UTF-16 at the first non-Latin-1 character: in a profile of ingest,
+ * most of the bytes allocated while parsing a batch.
  *
- * <p>Each event's data is one root value of the generators, written with no separator. A rendering
- * that did not finish (malformed input, too deep) leaves its generator mid-value: {@link #discard}
- * replaces both. Confined to one thread ({@link #get}).
+ * <p>Each event's data is one root value of the generator, written with no separator. A rendering
+ * that did not finish (malformed input, too deep) leaves the generator mid-value: {@link #discard}
+ * replaces it. Confined to one thread ({@link #get}).
  */
 final class DataWriters {
 
@@ -25,16 +26,14 @@ final class DataWriters {
 
   private final JsonFactory json;
   private Out plainOut;
-  private Out maskedOut;
   private JsonGenerator plain;
-  private JsonGenerator masked;
 
   private DataWriters(JsonFactory json) throws IOException {
     this.json = json;
     open();
   }
 
-  /** This thread's writers, emptied; created for {@code json} on first use. */
+  /** This thread's writer, emptied; created for {@code json} on first use. */
   static DataWriters get(JsonFactory json) throws IOException {
     DataWriters w = PER_THREAD.get();
     if (w == null || w.json != json) {
@@ -48,8 +47,9 @@ final class DataWriters {
     return plain;
   }
 
-  JsonGenerator masked() {
-    return masked;
+  /** Characters the generator has written since the builder was last emptied, buffered included. */
+  int position() {
+    return plainOut.sb.length() + plain.getOutputBuffered();
   }
 
   /** The plain rendering of the value just written; the builder is emptied. */
@@ -58,30 +58,15 @@ final class DataWriters {
     return plainOut.take();
   }
 
-  /** The masked rendering of the value just written; the builder is emptied. */
-  String takeMasked() throws IOException {
-    masked.flush();
-    return maskedOut.take();
-  }
-
-  /** Empties the masked builder: the value had nothing to mask. */
-  void dropMasked() throws IOException {
-    masked.flush();
-    maskedOut.clear();
-  }
-
-  /** The rendering did not finish: both generators are replaced. */
+  /** The rendering did not finish: the generator is replaced. */
   void discard() throws IOException {
     open();
   }
 
   private void open() throws IOException {
     plainOut = new Out();
-    maskedOut = new Out();
     plain = json.createGenerator(plainOut);
-    masked = json.createGenerator(maskedOut);
     plain.setRootValueSeparator(null);
-    masked.setRootValueSeparator(null);
   }
 
   /** An unsynchronized writer into a builder that is taken and emptied per value. */

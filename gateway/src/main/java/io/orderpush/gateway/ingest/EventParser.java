@@ -307,7 +307,7 @@ public final class EventParser {
     DataWriters out = DataWriters.get(JSON);
     Masker.Copied copied;
     try {
-      copied = masker.copyAndMask(p, out.plain(), out.masked(), maxDataDepth);
+      copied = masker.copyAndMask(p, out.plain(), out::position, maxDataDepth);
     } catch (IOException | RuntimeException e) {
       out.discard();
       throw e;
@@ -318,12 +318,6 @@ public final class EventParser {
       return null;
     }
     String json = out.takePlain();
-    String masked = null;
-    if (copied.masked()) {
-      masked = out.takeMasked();
-    } else {
-      out.dropMasked();
-    }
     if (json.length() > maxDataBytes
         || (json.length() * 3L > maxDataBytes
             && json.getBytes(StandardCharsets.UTF_8).length > maxDataBytes)) {
@@ -334,7 +328,7 @@ public final class EventParser {
       problems.add(index, "data", "strings and member names " + Utf16.LONE_SURROGATE, false);
       return null;
     }
-    return new Data(json, masked);
+    return new Data(json, copied.masked(json));
   }
 
   private static ApiException malformed(String message, int index) {

@@ -56,7 +56,7 @@ public final class Masker {
       return null;
     }
     StringWriter out = new StringWriter(data.length() + 16);
-    Walk walk = new Walk(null, Integer.MAX_VALUE);
+    Walk walk = new Walk(null, Integer.MAX_VALUE, null, null);
     try (JsonParser p = JSON.createParser(data);
         JsonGenerator g = JSON.createGenerator(out)) {
       p.nextToken();
@@ -67,21 +67,93 @@ public final class Masker {
     return walk.changed ? out.toString() : null;
   }
 
-  /** What {@link #copyAndMask} found. */
-  public record Copied(boolean fits, boolean masked) {}
+  /**
+   * What {@link #copyAndMask} found: whether the value fit, and where its masked rendering differs
+   * from the plain copy. The masked rendering is the plain copy with each listed scalar's text
+   * replaced by its mask, so it is built from the copy ({@link #masked}) instead of by a second
+   * generator: only members' values differ, never the structure, names or separators.
+   */
+  public static final class Copied {
+    private final boolean fits;
+    private final Spans spans;
+
+    private Copied(boolean fits, Spans spans) {
+      this.fits = fits;
+      this.spans = spans;
+    }
+
+    /** False: the value nested deeper than allowed, and the copy is unusable. */
+    public boolean fits() {
+      return fits;
+    }
+
+    /** True: the masked rendering differs from the plain copy. */
+    public boolean masked() {
+      return spans.count > 0;
+    }
+
+    /**
+     * The masked rendering of {@code plain}, the text the plain generator wrote for this value
+     * (from the position {@link #copyAndMask} started at); null when nothing was masked.
+     */
+    public String masked(String plain) {
+      if (spans.count == 0) {
+        return null;
+      }
+      StringBuilder out = new StringBuilder(plain.length());
+      int done = 0;
+      for (int i = 0; i < spans.count; i++) {
+        int start = spans.at[2 * i];
+        // the generator writes a value's separator with it: ':' after a member name, ',' between
+        // elements; a value itself never starts with either
+        char first = plain.charAt(start);
+        if (first == ':' || first == ',') {
+          start++;
+        }
+        out.append(plain, done, start).append('"');
+        out.append(QUOTER.quoteAsString(spans.with[i])).append('"');
+        done = spans.at[2 * i + 1];
+      }
+      return out.append(plain, done, plain.length()).toString();
+    }
+  }
+
+  private static final com.fasterxml.jackson.core.io.JsonStringEncoder QUOTER =
+      com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance();
+
+  /** The listed scalars of one value: their spans in the plain copy, and their masks. */
+  private static final class Spans {
+    int[] at = new int[16];
+    String[] with = new String[8];
+    int count;
+
+    void add(int start, int end, String mask) {
+      if (count == with.length) {
+        at = java.util.Arrays.copyOf(at, 4 * count);
+        with = java.util.Arrays.copyOf(with, 2 * count);
+      }
+      at[2 * count] = start;
+      at[2 * count + 1] = end;
+      with[count++] = mask;
+    }
+  }
 
   /**
    * Copies the value at the parser's current token to {@code plain} as it is (numbers from their
-   * source text) and its masked rendering to {@code masked}, in the same pass: what {@link
-   * #maskData} would give for the plain copy, without reading it again. Past {@code maxDepth}
-   * levels of objects and arrays it skips to the value's end and answers {@code fits} false; both
-   * outputs are then unusable. {@code masked} true: the masked rendering differs from the copy.
+   * source text), and notes where the masked rendering differs, in the same pass: {@link
+   * Copied#masked} then gives what {@link #maskData} would give for the plain copy, without reading
+   * it again. {@code position} tells how many characters {@code plain} has written so far, buffered
+   * ones included. Past {@code maxDepth} levels of objects and arrays it skips to the value's end
+   * and answers {@code fits} false; the copy is then unusable.
    */
-  public Copied copyAndMask(JsonParser p, JsonGenerator plain, JsonGenerator masked, int maxDepth)
+  public Copied copyAndMask(
+      JsonParser p, JsonGenerator plain, java.util.function.IntSupplier position, int maxDepth)
       throws IOException {
-    Walk walk = new Walk(plain, maxDepth);
-    walk.path(p, masked, rules.root(), 0);
-    return new Copied(!walk.tooDeep, walk.changed);
+    Spans spans = new Spans();
+    int origin = position.getAsInt();
+    Walk walk = new Walk(null, maxDepth, spans, () -> position.getAsInt() - origin);
+    walk.path(p, plain, rules.root(), 0);
+    return new Copied(!walk.tooDeep, spans);
   }
 
   /**
@@ -100,19 +172,25 @@ public final class Masker {
 
   /**
    * One pass over one value, writing the masked rendering to the generator it is given and, when
-   * {@code plain} is set, the value as it is to that one too; remembers whether anything came out
-   * different, and whether the value nested deeper than allowed ({@code open}: the objects and
-   * arrays open around the current token).
+   * {@code plain} is set, the value as it is to that one too; or, with {@code spans}, the value as
+   * it is to the generator it is given, noting where the masked rendering would differ. Remembers
+   * whether anything came out different, and whether the value nested deeper than allowed ({@code
+   * open}: the objects and arrays open around the current token).
    */
   private static final class Walk {
     final JsonGenerator plain;
     final int maxDepth;
+    // set: the generator gets the value as it is, and the listed scalars' spans are noted here
+    final Spans spans;
+    final java.util.function.IntSupplier position;
     boolean changed;
     boolean tooDeep;
 
-    Walk(JsonGenerator plain, int maxDepth) {
+    Walk(JsonGenerator plain, int maxDepth, Spans spans, java.util.function.IntSupplier position) {
       this.plain = plain;
       this.maxDepth = maxDepth;
+      this.spans = spans;
+      this.position = position;
     }
 
     /** The value at the parser's token, on the way along the listed paths at {@code node}. */
@@ -189,16 +267,33 @@ public final class Masker {
         case VALUE_STRING -> {
           String value = p.getText();
           String masked = Masks.apply(kind, value);
-          changed |= !masked.equals(value);
-          g.writeString(masked);
-          copyPlain(p);
+          boolean differs = !masked.equals(value);
+          changed |= differs;
+          write(p, g, masked, differs);
         }
         case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT, VALUE_TRUE, VALUE_FALSE -> {
           changed = true;
-          g.writeString(Masks.FULL);
-          copyPlain(p);
+          write(p, g, Masks.FULL, true);
         }
         default -> copyToken(p, g);
+      }
+    }
+
+    /**
+     * A listed scalar whose masked rendering is {@code masked} (the value's own text when nothing
+     * is hidden, {@code differs} false): written masked to {@code g} and as it is to the plain
+     * copy, or, when noting spans, written as it is to {@code g} with its span noted if it differs.
+     */
+    void write(JsonParser p, JsonGenerator g, String masked, boolean differs) throws IOException {
+      if (spans == null) {
+        g.writeString(masked);
+        copyPlain(p);
+        return;
+      }
+      int start = position.getAsInt();
+      JsonCopy.writeToken(p.currentToken(), p, g);
+      if (differs) {
+        spans.add(start, position.getAsInt(), masked);
       }
     }
 
