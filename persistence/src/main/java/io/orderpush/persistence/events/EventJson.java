@@ -65,6 +65,21 @@ public final class EventJson {
     // One concatenation: its length and coder are known before it copies anything, so the event's
     // text is copied once; a builder copied it three times (its first array, the widening to UTF-16
     // at the first CJK character of data, the final string).
+    if (plain(eventId) && plain(orderId) && plain(type) && plain(occurredAt)) {
+      // nothing to escape (the usual case): no quoted copy of each identifier either
+      return (sandbox ? SANDBOX_MEMBER : "")
+          + "\"eventId\":\""
+          + eventId
+          + "\",\"orderId\":\""
+          + orderId
+          + "\",\"type\":\""
+          + type
+          + "\",\"occurredAt\":\""
+          + occurredAt
+          + "\",\"data\":"
+          + data
+          + "}";
+    }
     return (sandbox ? SANDBOX_MEMBER : "")
         + "\"eventId\":"
         + quoted(eventId)
@@ -79,8 +94,12 @@ public final class EventJson {
         + "}";
   }
 
+  private static boolean plain(String s) {
+    return s.indexOf('"') < 0 && s.indexOf('\\') < 0;
+  }
+
   private static String quoted(String s) {
-    if (s.indexOf('"') < 0 && s.indexOf('\\') < 0) {
+    if (plain(s)) {
       return "\"" + s + "\"";
     }
     StringBuilder out = new StringBuilder(s.length() + 8);

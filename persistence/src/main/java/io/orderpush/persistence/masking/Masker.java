@@ -100,21 +100,39 @@ public final class Masker {
       if (spans.count == 0) {
         return null;
       }
-      StringBuilder out = new StringBuilder(plain.length());
-      int done = 0;
+      // the exact length first: one array, filled once (a builder would widen to UTF-16 at the
+      // first CJK character and copy again)
+      char[][] quoted = new char[spans.count][];
+      int length = plain.length();
       for (int i = 0; i < spans.count; i++) {
-        int start = spans.at[2 * i];
-        // the generator writes a value's separator with it: ':' after a member name, ',' between
-        // elements; a value itself never starts with either
-        char first = plain.charAt(start);
-        if (first == ':' || first == ',') {
-          start++;
-        }
-        out.append(plain, done, start).append('"');
-        out.append(QUOTER.quoteAsString(spans.with[i])).append('"');
+        quoted[i] = QUOTER.quoteAsString(spans.with[i]);
+        length += quoted[i].length + 2 - (spans.at[2 * i + 1] - start(plain, i));
+      }
+      char[] out = new char[length];
+      int done = 0;
+      int at = 0;
+      for (int i = 0; i < spans.count; i++) {
+        int start = start(plain, i);
+        plain.getChars(done, start, out, at);
+        at += start - done;
+        out[at++] = '"';
+        System.arraycopy(quoted[i], 0, out, at, quoted[i].length);
+        at += quoted[i].length;
+        out[at++] = '"';
         done = spans.at[2 * i + 1];
       }
-      return out.append(plain, done, plain.length()).toString();
+      plain.getChars(done, plain.length(), out, at);
+      return new String(out);
+    }
+
+    /**
+     * Where span {@code i}'s value starts: the generator writes a value's separator with it (':'
+     * after a member name, ',' between elements), and a value itself never starts with either.
+     */
+    private int start(String plain, int i) {
+      int start = spans.at[2 * i];
+      char first = plain.charAt(start);
+      return first == ':' || first == ',' ? start + 1 : start;
     }
   }
 
