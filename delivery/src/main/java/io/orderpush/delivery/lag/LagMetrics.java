@@ -56,8 +56,8 @@ public final class LagMetrics {
    * The labelled apps' latest figures, by the tags of their series. The gauges read through these
    * holders, which are updated in place: a series is registered once while its app stays in the top
    * and removed when it leaves. (Re-registering a series under the same tags on every sample raced
-   * the scrape, which then failed as a whole with duplicate labels.) Held here because gauges keep
-   * only weak references to what they read.
+   * the scrape, which then failed as a whole with duplicate labels.) Kept here to find a series'
+   * holder by its tags.
    */
   private final Map<Tags, AtomicReference<AppLag>> labelled =
       new java.util.concurrent.ConcurrentHashMap<>();

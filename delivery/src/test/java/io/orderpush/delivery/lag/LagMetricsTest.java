@@ -28,16 +28,23 @@ class LagMetricsTest {
 
   @Test
   void shouldKeepEveryScrapeWholeWhileTheSameAppIsPublishedAgainAndAgain() throws Exception {
-    // The labelled app stays the same sample after sample, as in production; scrapes run on other
-    // threads (the HTTP event loops) at the same time.
+    // The labelled app stays the same sample after sample, as in production; scrapes run on another
+    // thread (as on the HTTP event loops) while samples are published, until enough overlapped.
+    metrics.publish(List.of(app(A, "active", 10, 0)));
+    String series = "gateway_delivery_lag_app_events{app=\"" + A + "\"";
     AtomicBoolean done = new AtomicBoolean();
+    java.util.concurrent.atomic.AtomicInteger scrapes =
+        new java.util.concurrent.atomic.AtomicInteger();
     ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
     Thread scraper =
         new Thread(
             () -> {
               while (!done.get()) {
                 try {
-                  assertThat(registry.scrape()).contains("gateway_delivery_lag_apps_behind");
+                  assertThat(registry.scrape())
+                      .contains("gateway_delivery_lag_apps_behind")
+                      .contains(series);
+                  scrapes.incrementAndGet();
                 } catch (Throwable t) {
                   failures.add(t);
                 }
@@ -45,7 +52,10 @@ class LagMetricsTest {
             });
     scraper.start();
     try {
-      for (int i = 0; i < 50_000 && failures.isEmpty(); i++) {
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+      for (int i = 0;
+          scrapes.get() < 500 && failures.isEmpty() && System.nanoTime() < deadline;
+          i++) {
         metrics.publish(List.of(app(A, "active", 10, i), app(B, "active", 5, 1)));
       }
     } finally {
@@ -53,6 +63,27 @@ class LagMetricsTest {
       scraper.join();
     }
     assertThat(failures).as("scrapes that failed or lacked the lag").isEmpty();
+    assertThat(scrapes.get())
+        .as("scrapes while samples were published")
+        .isGreaterThanOrEqualTo(500);
+  }
+
+  @Test
+  void shouldMoveAnAppsSeriesToItsNewState() {
+    metrics.publish(List.of(app(A, "active", 10, 7)));
+    metrics.publish(List.of(app(A, "failing", 11, 8)));
+    assertThat(registry.scrape())
+        .contains("gateway_delivery_lag_app_events{app=\"" + A + "\",state=\"failing\"} 8.0")
+        .contains("gateway_delivery_lag_seconds{app=\"" + A + "\",state=\"failing\"} 11.0")
+        .doesNotContain("state=\"active\"");
+
+    metrics.publish(List.of(app(B, "active", 3, 1)));
+    metrics.publish(List.of(app(A, "active", 4, 2)));
+    assertThat(registry.scrape())
+        .as("an app back in the top reads its new figures")
+        .contains("gateway_delivery_lag_app_events{app=\"" + A + "\",state=\"active\"} 2.0")
+        .doesNotContain(B.toString())
+        .doesNotContain("failing");
   }
 
   @Test
@@ -79,6 +110,7 @@ class LagMetricsTest {
     metrics.publish(List.of());
     assertThat(registry.scrape())
         .doesNotContain("gateway_delivery_lag_app_events{")
+        .doesNotContain("gateway_delivery_lag_seconds{")
         .contains("gateway_delivery_lag_apps_behind 0.0");
   }
 }

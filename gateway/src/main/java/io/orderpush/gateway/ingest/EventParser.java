@@ -295,8 +295,8 @@ public final class EventParser {
   private record Data(String json, String masked) {}
 
   /**
-   * Copies {@code data} compactly and renders its masked variant in the same pass (the masker walks
-   * the body's tokens once for both), within the depth and size limits.
+   * Copies {@code data} compactly, noting in the same pass where its personal data lies, within the
+   * depth and size limits; the masked variant is the copy with those values masked.
    */
   private Data data(JsonParser p, JsonToken t, int index, Problems problems) throws IOException {
     if (t != JsonToken.START_OBJECT) {

@@ -52,11 +52,13 @@ public final class Masker {
         break;
       }
     }
-    if (!candidate) {
-      return null;
-    }
+    return candidate ? walk(data) : null;
+  }
+
+  /** The masked rendering of {@code data} by a walk over all of it; null when nothing differs. */
+  private String walk(String data) {
     StringWriter out = new StringWriter(data.length() + 16);
-    Walk walk = new Walk(null, Integer.MAX_VALUE, null, null);
+    Walk walk = new Walk(Integer.MAX_VALUE, null, null);
     try (JsonParser p = JSON.createParser(data);
         JsonGenerator g = JSON.createGenerator(out)) {
       p.nextToken();
@@ -74,10 +76,12 @@ public final class Masker {
    * generator: only members' values differ, never the structure, names or separators.
    */
   public static final class Copied {
+    private final Masker masker;
     private final boolean fits;
     private final Spans spans;
 
-    private Copied(boolean fits, Spans spans) {
+    private Copied(Masker masker, boolean fits, Spans spans) {
+      this.masker = masker;
       this.fits = fits;
       this.spans = spans;
     }
@@ -94,11 +98,17 @@ public final class Masker {
 
     /**
      * The masked rendering of {@code plain}, the text the plain generator wrote for this value
-     * (from the position {@link #copyAndMask} started at); null when nothing was masked.
+     * (from the position {@link #copyAndMask} started at); null when nothing was masked. Fails
+     * closed: a span that does not hold a whole scalar (a generator configured otherwise than
+     * {@link #copyAndMask} assumes) has the copy masked by a walk over it instead.
      */
     public String masked(String plain) {
       if (spans.count == 0) {
         return null;
+      }
+      if (!wholeScalars(plain)) {
+        // the whole walk: maskData's shortcut looks for compact member names
+        return masker.walk(plain);
       }
       // the exact length first: one array, filled once (a builder would widen to UTF-16 at the
       // first CJK character and copy again)
@@ -123,6 +133,36 @@ public final class Masker {
       }
       plain.getChars(done, plain.length(), out, at);
       return new String(out);
+    }
+
+    /** Whether every span, past its separator, is a string, number, true or false, in order. */
+    private boolean wholeScalars(String plain) {
+      int after = 0;
+      for (int i = 0; i < spans.count; i++) {
+        int end = spans.at[2 * i + 1];
+        if (spans.at[2 * i] < after || end > plain.length() || spans.at[2 * i] >= end) {
+          return false;
+        }
+        int start = start(plain, i);
+        if (start >= end) {
+          return false;
+        }
+        char first = plain.charAt(start);
+        char last = plain.charAt(end - 1);
+        boolean scalar;
+        if (first == '"') {
+          scalar = end - start >= 2 && last == '"';
+        } else if (first == 't' || first == 'f') {
+          scalar = last == 'e';
+        } else {
+          scalar = (first == '-' || (first >= '0' && first <= '9')) && last >= '0' && last <= '9';
+        }
+        if (!scalar) {
+          return false;
+        }
+        after = end;
+      }
+      return true;
     }
 
     /**
@@ -161,17 +201,19 @@ public final class Masker {
    * source text), and notes where the masked rendering differs, in the same pass: {@link
    * Copied#masked} then gives what {@link #maskData} would give for the plain copy, without reading
    * it again. {@code position} tells how many characters {@code plain} has written so far, buffered
-   * ones included. Past {@code maxDepth} levels of objects and arrays it skips to the value's end
-   * and answers {@code fits} false; the copy is then unusable.
+   * ones included. {@code plain} must write compact JSON with Jackson's default escaping (no pretty
+   * printer, no escaping of non-ASCII characters or slashes), as {@link #maskData}'s own generator
+   * does: the masks are quoted that way. Past {@code maxDepth} levels of objects and arrays it
+   * skips to the value's end and answers {@code fits} false; the copy is then unusable.
    */
   public Copied copyAndMask(
       JsonParser p, JsonGenerator plain, java.util.function.IntSupplier position, int maxDepth)
       throws IOException {
     Spans spans = new Spans();
     int origin = position.getAsInt();
-    Walk walk = new Walk(null, maxDepth, spans, () -> position.getAsInt() - origin);
+    Walk walk = new Walk(maxDepth, spans, () -> position.getAsInt() - origin);
     walk.path(p, plain, rules.root(), 0);
-    return new Copied(!walk.tooDeep, spans);
+    return new Copied(this, !walk.tooDeep, spans);
   }
 
   /**
@@ -189,14 +231,12 @@ public final class Masker {
   }
 
   /**
-   * One pass over one value, writing the masked rendering to the generator it is given and, when
-   * {@code plain} is set, the value as it is to that one too; or, with {@code spans}, the value as
-   * it is to the generator it is given, noting where the masked rendering would differ. Remembers
-   * whether anything came out different, and whether the value nested deeper than allowed ({@code
-   * open}: the objects and arrays open around the current token).
+   * One pass over one value, writing to the generator it is given either the masked rendering, or,
+   * with {@code spans}, the value as it is, noting where the masked rendering would differ.
+   * Remembers whether anything came out different, and whether the value nested deeper than allowed
+   * ({@code open}: the objects and arrays open around the current token).
    */
   private static final class Walk {
-    final JsonGenerator plain;
     final int maxDepth;
     // set: the generator gets the value as it is, and the listed scalars' spans are noted here
     final Spans spans;
@@ -204,8 +244,7 @@ public final class Masker {
     boolean changed;
     boolean tooDeep;
 
-    Walk(JsonGenerator plain, int maxDepth, Spans spans, java.util.function.IntSupplier position) {
-      this.plain = plain;
+    Walk(int maxDepth, Spans spans, java.util.function.IntSupplier position) {
       this.maxDepth = maxDepth;
       this.spans = spans;
       this.position = position;
@@ -299,13 +338,12 @@ public final class Masker {
 
     /**
      * A listed scalar whose masked rendering is {@code masked} (the value's own text when nothing
-     * is hidden, {@code differs} false): written masked to {@code g} and as it is to the plain
-     * copy, or, when noting spans, written as it is to {@code g} with its span noted if it differs.
+     * is hidden, {@code differs} false): written masked to {@code g}, or, when noting spans,
+     * written as it is to {@code g} with its span noted if it differs.
      */
     void write(JsonParser p, JsonGenerator g, String masked, boolean differs) throws IOException {
       if (spans == null) {
         g.writeString(masked);
-        copyPlain(p);
         return;
       }
       int start = position.getAsInt();
@@ -338,22 +376,15 @@ public final class Masker {
       } while (depth > 0 && p.nextToken() != null);
     }
 
-    /** The parser's token, as it is, to {@code g} and the plain copy; the change of depth. */
+    /** The parser's token, as it is, to {@code g}; the change of depth. */
     int copyToken(JsonParser p, JsonGenerator g) throws IOException {
-      copyPlain(p);
       return JsonCopy.writeToken(p.currentToken(), p, g);
-    }
-
-    void copyPlain(JsonParser p) throws IOException {
-      if (plain != null) {
-        JsonCopy.writeToken(p.currentToken(), p, plain);
-      }
     }
 
     /**
      * At an object or array with {@code open} levels around it: past the limit, skips it (the
-     * parser is then at its end), writes a null in its place to keep the generators whole (the
-     * outputs are unusable anyway) and answers true.
+     * parser is then at its end), writes a null in its place to keep the generator whole (the
+     * output is unusable anyway) and answers true.
      */
     boolean skippedTooDeep(JsonParser p, JsonGenerator g, int open) throws IOException {
       if (open < maxDepth) {
@@ -362,9 +393,6 @@ public final class Masker {
       tooDeep = true;
       p.skipChildren();
       g.writeNull();
-      if (plain != null) {
-        plain.writeNull();
-      }
       return true;
     }
   }

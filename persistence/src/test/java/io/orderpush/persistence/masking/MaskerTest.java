@@ -209,6 +209,29 @@ class MaskerTest {
   }
 
   @Test
+  void shouldMaskTheCopyWholeWhenItsGeneratorWritesOtherwiseThanAssumed() throws Exception {
+    // A pretty printer writes " : " before a value: the spans no longer hold whole scalars, and
+    // the masked rendering is made by walking the copy itself instead of splicing into it (not
+    // by maskData, whose shortcut looks for compact member names and would find none here).
+    com.fasterxml.jackson.core.JsonFactory json = new com.fasterxml.jackson.core.JsonFactory();
+    String data = "{\"buyer\":{\"name\":\"张三\",\"phone\":13812345678},\"x\":[1,2]}";
+    java.io.StringWriter plain = new java.io.StringWriter();
+    Masker.Copied copied;
+    try (com.fasterxml.jackson.core.JsonParser p = json.createParser(data);
+        com.fasterxml.jackson.core.JsonGenerator g =
+            json.createGenerator(plain).useDefaultPrettyPrinter()) {
+      p.nextToken();
+      copied =
+          defaults.copyAndMask(p, g, () -> plain.getBuffer().length() + g.getOutputBuffered(), 32);
+    }
+    String copy = plain.toString();
+    assertThat(copy).contains(" : ");
+    assertThat(defaults.maskData(copy)).as("the shortcut finds no compact name").isNull();
+    assertThat(copied.masked(copy))
+        .isEqualTo("{\"buyer\":{\"name\":\"张*\",\"phone\":\"****\"},\"x\":[1,2]}");
+  }
+
+  @Test
   void shouldSayTooDeepPastTheLimitAndSkipToTheValuesEnd() throws Exception {
     com.fasterxml.jackson.core.JsonFactory json = new com.fasterxml.jackson.core.JsonFactory();
     for (String data :
