@@ -35,7 +35,9 @@ public final class MaskRules {
   /** Bumped whenever a mask changes what it produces, so older stored renderings are redone. */
   static final String MASKS_VERSION = "m1";
 
-  private static final Pattern MEMBER = Pattern.compile("[^.,:\"\\\\\\s]{1,128}");
+  // No control characters either: the stored JSON escapes them in member names, so a listed name
+  // holding one would not be found as written (Masker's shortcut looks for the name as is).
+  private static final Pattern MEMBER = Pattern.compile("[^.,:\"\\\\\\s\\p{Cntrl}]{1,128}");
 
   /** One listed path and its mask. */
   public record Rule(List<String> path, MaskKind kind) {
@@ -113,7 +115,7 @@ public final class MaskRules {
               "'"
                   + entry
                   + "' must be member names joined by '.', each 1 to 128 characters other than"
-                  + " '.', ',', ':', quotes, backslashes and spaces");
+                  + " '.', ',', ':', quotes, backslashes, spaces and control characters");
         }
       }
       if (seen.contains(pathText)) {

@@ -59,6 +59,10 @@ class MaskRulesTest {
     assertThatThrownBy(() -> MaskRules.parse("address,address:full"))
         .hasMessageContaining("'address' is listed twice");
     assertThatThrownBy(() -> MaskRules.parse("a.\"b")).hasMessageContaining("quotes, backslashes");
+    assertThatThrownBy(() -> MaskRules.parse("buyer.na\u0001me"))
+        .hasMessageContaining("control characters");
+    assertThatThrownBy(() -> MaskRules.parse("buyer\u007f.name"))
+        .hasMessageContaining("control characters");
     assertThatThrownBy(() -> MaskRules.parse("a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q"))
         .hasMessageContaining("at most 16");
   }
