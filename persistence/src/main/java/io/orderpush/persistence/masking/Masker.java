@@ -91,11 +91,6 @@ public final class Masker {
       return fits;
     }
 
-    /** True: the masked rendering differs from the plain copy. */
-    public boolean masked() {
-      return spans.count > 0;
-    }
-
     /**
      * The masked rendering of {@code plain}, the text the plain generator wrote for this value
      * (from the position {@link #copyAndMask} started at); null when nothing was masked. Fails
