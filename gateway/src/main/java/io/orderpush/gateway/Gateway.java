@@ -263,6 +263,13 @@ public final class Gateway {
                         ingestWriter,
                         delivery,
                         log.masker().rules().fingerprint(),
+                        new io.orderpush.gateway.ingest.CommitFeed.Ingest(
+                            committer::append,
+                            config.ingest().maxEvents(),
+                            config.ingest().maxRequestBytes(),
+                            config.http().maxClientWebSocketMessageBytes(),
+                            // the writer answers every batch within the PostgreSQL client timeout
+                            config.pg().clientTimeout().plusSeconds(2)),
                         registry);
                 commitFeed = feed;
                 committer.onCommitted(stored -> delivery.committed(stored, feed.committed(stored)));

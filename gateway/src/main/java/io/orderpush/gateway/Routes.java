@@ -68,15 +68,22 @@ final class Routes {
     EventParser parser =
         new EventParser(
             limits.maxEvents(), limits.maxDataBytes(), limits.maxDataDepth(), g.log.masker());
-    ingestHandler = new IngestHandler(parser, g.committer);
+    boolean forward = g.config.forward().enabled();
+    // With the commit feed, a request is parsed here and its events go to the writer over the
+    // feed's connection; without it, the body goes to the writer as it came, over HTTP.
+    ingestHandler =
+        new IngestHandler(
+            parser,
+            g.committer,
+            forward && g.commitFeed != null ? g.commitFeed : null,
+            io.orderpush.gateway.ingest.IngestForwarder.HEADER);
     ingestBodyLimit = limits.maxRequestBytes();
     ingestForwarder =
-        g.config.forward().enabled()
+        forward && g.commitFeed == null
             ? new io.orderpush.gateway.ingest.IngestForwarder(
                 g.vertx,
                 g.ingestWriter::writerNode,
-                // with the commit feed, only a writer that proved it holds the cluster's key
-                g.commitFeed == null ? (id, url) -> true : g.commitFeed::proven,
+                (id, url) -> true,
                 g.config.control().nodeId(),
                 // the writer answers every request within the PostgreSQL client timeout
                 g.config.pg().clientTimeout().plusSeconds(2),

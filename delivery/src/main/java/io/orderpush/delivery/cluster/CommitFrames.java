@@ -14,18 +14,21 @@ import java.util.function.Predicate;
  * CommitFeed}): every merchant's new events, each with its stored line and its masked rendering, in
  * seq order. Encoded once per group, whatever the number of followers.
  *
- * <p>Layout, big-endian: the byte {@code 'C'}, a version byte (1); the origin node id (u16 length,
- * UTF-8); the number of merchants (i32); per merchant its id (u16 length, UTF-8), its number of
- * events (i32), then per event its seq (i64), its line (i32 length, UTF-8) and its masked rendering
- * (i32 length, UTF-8; -1 when it has none). Decoding checks every length against what is left, so a
- * damaged frame is refused whole, never half applied.
+ * <p>Layout, big-endian: the byte {@code 'C'}, a version byte ({@link #VERSION}); the origin node
+ * id (u16 length, UTF-8); the number of merchants (i32); per merchant its id (u16 length, UTF-8),
+ * its number of events (i32), then per event its seq (i64), its line (i32 length, UTF-8) and its
+ * masked rendering (i32 length, UTF-8; -1 when it has none). Decoding checks every length against
+ * what is left, so a damaged frame is refused whole, never half applied.
  */
 public final class CommitFrames {
 
   private static final byte MAGIC = 'C';
 
-  /** The layout's version: a writer only feeds followers that read the same one. */
-  public static final byte VERSION = 1;
+  /**
+   * The layout's version: a writer only feeds followers that read the same one. 2: the feed also
+   * carries ingest batches and their answers ({@link ForwardedBatches}).
+   */
+  public static final byte VERSION = 2;
 
   private CommitFrames() {}
 
@@ -178,11 +181,12 @@ public final class CommitFrames {
 
   /**
    * Reads a frame front to back, every read checked against its end, from one copy of its bytes
-   * (strings are decoded straight from it: no copy and no charset lookup per string).
+   * (strings are decoded straight from it: no copy and no charset lookup per string). Also reads
+   * {@link ForwardedBatches}.
    */
-  private static final class Reader {
+  static final class Reader {
     private final byte[] bytes;
-    private int at;
+    int at;
 
     Reader(Buffer buf) {
       this.bytes = buf.getBytes();
@@ -235,7 +239,7 @@ public final class CommitFrames {
     }
   }
 
-  private static void writeShortString(Buffer buf, String s) {
+  static void writeShortString(Buffer buf, String s) {
     int at = buf.length();
     buf.appendShort((short) 0).appendString(s);
     int n = buf.length() - at - 2;
@@ -245,7 +249,7 @@ public final class CommitFrames {
     buf.setShort(at, (short) n);
   }
 
-  private static void writeLongString(Buffer buf, String s) {
+  static void writeLongString(Buffer buf, String s) {
     int at = buf.length();
     buf.appendInt(0).appendString(s);
     buf.setInt(at, buf.length() - at - 4);

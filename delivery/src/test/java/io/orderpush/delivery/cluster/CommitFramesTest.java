@@ -103,7 +103,7 @@ class CommitFramesTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("out of order");
     Buffer frame = CommitFrames.encode("node-a", group(), 1 << 20);
-    frame.setByte(1, (byte) 2);
+    frame.setByte(1, (byte) (CommitFrames.VERSION + 1));
     assertThatThrownBy(() -> CommitFrames.decode(frame))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("version");

@@ -5,10 +5,17 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.orderpush.delivery.Delivery;
 import io.orderpush.delivery.cluster.CommitFrames;
+import io.orderpush.delivery.cluster.ForwardedBatches;
+import io.orderpush.delivery.cluster.ForwardedBatches.Outcome;
 import io.orderpush.gateway.http.AuthFailureLimiter;
+import io.orderpush.persistence.events.AppendResult;
+import io.orderpush.persistence.events.IngestOverloadedException;
+import io.orderpush.persistence.events.IngestTimeoutException;
 import io.orderpush.persistence.events.LoggedEvent;
+import io.orderpush.persistence.events.NewEvent;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -18,15 +25,19 @@ import io.vertx.core.http.WebSocket;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketClientOptions;
 import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.http.WebSocketFrame;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
@@ -57,6 +68,20 @@ import org.slf4j.LoggerFactory;
  * goes out as several, each of whole merchants; a merchant whose events in one group exceed it
  * alone is not sent), and a follower whose connection holds {@link #WRITE_QUEUE_BYTES} unsent gets
  * no more frames until it drains (it hears notices meanwhile).
+ *
+ * <p>The same connection carries ingest the other way ({@link #append}): a node that is not the
+ * writer parses, validates and masks each request it takes, as the writer would, and sends the
+ * events ({@link ForwardedBatches}) to the writer it follows, which commits them and answers with
+ * their seqs. So parsing, the largest part of ingest's CPU, is spread over the nodes where requests
+ * land, and the writer only commits. A batch goes out in pieces of at most {@link #pieceBytes} (the
+ * writer reads no larger WebSocket frame from anyone) and is read back whole on the writer, at most
+ * {@link #maxBatchBytes}. Only a writer that proved it holds the key is sent a batch, and only a
+ * follower that proved it is a node, with the same masking rules, can send one: a batch's masked
+ * renderings are taken as they come. When the writer cannot take a batch (no proven connection, its
+ * queue of unsent bytes full, no answer within the timeout, the connection lost, or it failed for
+ * another reason than a full queue or a slow commit), this node writes the batch itself: one the
+ * writer did commit comes back as duplicates with the same seqs, since ingest is idempotent by
+ * event id.
  */
 public final class CommitFeed {
 
@@ -72,6 +97,15 @@ public final class CommitFeed {
   static final int MAX_NONCES = 4096;
 
   static final int MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+  /**
+   * Forwarded batches a writer commits at once for one follower; past it, it answers overloaded.
+   */
+  static final int MAX_BATCHES_IN_FLIGHT = 256;
+
+  /** The largest piece a batch is sent in, when the nodes' WebSocket frame limit allows it. */
+  static final int MAX_PIECE_BYTES = 16 * 1024;
+
   static final int WRITE_QUEUE_BYTES = 8 * 1024 * 1024;
   static final long CLOCK_SKEW_MS = 60_000;
 
@@ -101,7 +135,8 @@ public final class CommitFeed {
 
   /**
    * What the frames must mean the same on both ends, sent and compared at the upgrade: the frames'
-   * layout version and the masking rules' fingerprint ({@code "<version> <fingerprint>"}).
+   * layout version, the masking rules' fingerprint and the batches' piece size ({@code "<version>
+   * <fingerprint> <piece bytes>"}, {@link #feedHeader}).
    */
   static final String FEED_HEADER = "X-Orderpush-Feed";
 
@@ -129,6 +164,17 @@ public final class CommitFeed {
     final ServerWebSocket ws;
     volatile long heardAt = System.nanoTime();
 
+    /** The batch being read, piece by piece, on the connection's context; null between batches. */
+    Buffer batch;
+
+    /**
+     * The batch being read is over {@link #maxBatchBytes}: its pieces are skipped, then refused.
+     */
+    boolean oversized;
+
+    /** Batches taken from it and not answered yet (its connection's context only). */
+    int batchesInFlight;
+
     Follower(ServerWebSocket ws) {
       this.ws = ws;
     }
@@ -145,6 +191,31 @@ public final class CommitFeed {
   private final Counter replayed;
   private final Counter unproven;
   private final Counter noncesFull;
+  private final Counter forwarded;
+  private final Counter writtenHere;
+  private final Map<Outcome, Counter> batches = new java.util.EnumMap<>(Outcome.class);
+  private final Counter batchesMalformed;
+
+  // Ingest over the feed: the writer commits with committer, a follower waits for answers.
+  private final Function<List<NewEvent>, Future<List<AppendResult>>> committer;
+  private final int maxEvents;
+  private final int pieceBytes;
+  private final int maxBatchBytes;
+  private final long forwardTimeoutMs;
+  private final AtomicLong nextBatch = new AtomicLong();
+
+  /** Batches sent to the writer and not answered yet, by id. */
+  private final Map<Long, Forward> forwards = new ConcurrentHashMap<>();
+
+  /** A batch sent, the connection it went on, and where its answer goes. */
+  private record Forward(
+      long id,
+      List<NewEvent> events,
+      Function<List<NewEvent>, Future<List<AppendResult>>> here,
+      Promise<List<AppendResult>> answer,
+      Context caller,
+      WebSocket ws,
+      long timer) {}
 
   // The following side: confined to context.
   private volatile Context context;
@@ -177,6 +248,7 @@ public final class CommitFeed {
       IngestWriter writer,
       Delivery delivery,
       String masks,
+      Ingest ingest,
       MeterRegistry registry) {
     this.vertx = vertx;
     this.nodeId = nodeId;
@@ -189,7 +261,12 @@ public final class CommitFeed {
     this.liveNodes = liveNodes;
     this.writer = writer;
     this.delivery = delivery;
-    this.masks = CommitFrames.VERSION + " " + masks;
+    this.committer = ingest.committer();
+    this.maxEvents = ingest.maxEvents();
+    this.pieceBytes = Math.min(MAX_PIECE_BYTES, ingest.maxFrameBytes());
+    this.maxBatchBytes = maxBatchBytes(ingest.maxRequestBytes(), ingest.maxEvents());
+    this.forwardTimeoutMs = ingest.timeout().toMillis();
+    this.masks = feedHeader(masks, ingest.maxFrameBytes());
     sent = frames(registry, "sent");
     dropped = frames(registry, "dropped_queue_full");
     tooLarge = frames(registry, "too_large");
@@ -201,8 +278,72 @@ public final class CommitFeed {
     replayed = frames(registry, "follower_replayed");
     unproven = frames(registry, "writer_unproven");
     noncesFull = frames(registry, "follower_nonces_full");
+    forwarded = forwardOutcome(registry, "forwarded");
+    writtenHere = forwardOutcome(registry, "written_here");
+    for (Outcome o : Outcome.values()) {
+      batches.put(o, batchOutcome(registry, o.name().toLowerCase(java.util.Locale.ROOT)));
+    }
+    batchesMalformed = batchOutcome(registry, "malformed");
     Gauge.builder("gateway.ingest.commit.followers", followers, Map::size)
         .description("nodes following this one's commits (it is, or was, the writer)")
+        .register(registry);
+  }
+
+  /**
+   * What ingest over the feed needs: the writer's committer, and the limits a batch is checked
+   * against.
+   *
+   * @param committer appends a request's events (the node's group committer)
+   * @param maxEvents events one request may carry ({@code ingest.max-events})
+   * @param maxRequestBytes bytes one request body may have ({@code ingest.max-request-bytes})
+   * @param maxFrameBytes the largest WebSocket frame the node reads from a client ({@code
+   *     stream.max-client-message-bytes})
+   * @param timeout how long a forwarded batch may wait for its answer before this node writes it
+   */
+  public record Ingest(
+      Function<List<NewEvent>, Future<List<AppendResult>>> committer,
+      int maxEvents,
+      int maxRequestBytes,
+      int maxFrameBytes,
+      Duration timeout) {}
+
+  /**
+   * What a follower sends in {@link #FEED_HEADER}: the layout's version, the masking rules'
+   * fingerprint and the size of the pieces batches are sent in (a writer reads no larger frame, so
+   * the nodes must agree on it).
+   */
+  static String feedHeader(String masksFingerprint, int maxFrameBytes) {
+    return CommitFrames.VERSION
+        + " "
+        + masksFingerprint
+        + " "
+        + Math.min(MAX_PIECE_BYTES, maxFrameBytes);
+  }
+
+  /**
+   * The largest batch a request can make: its line and masked rendering are each at most about the
+   * request's size (the copy of {@code data} is compact), plus each event's ids twice.
+   */
+  static int maxBatchBytes(int maxRequestBytes, int maxEvents) {
+    return (int) Math.min(Integer.MAX_VALUE - 1024, 3L * maxRequestBytes + 1024L * maxEvents);
+  }
+
+  private static Counter forwardOutcome(MeterRegistry registry, String outcome) {
+    return Counter.builder("gateway.ingest.forwarded")
+        .tag("outcome", outcome)
+        .description(
+            "Ingest requests parsed here and sent on to the cluster's writer node over the commit"
+                + " feed and answered by it (forwarded), or written here because it could not take"
+                + " them (written_here)")
+        .register(registry);
+  }
+
+  private static Counter batchOutcome(MeterRegistry registry, String outcome) {
+    return Counter.builder("gateway.ingest.feed.batches")
+        .tag("outcome", outcome)
+        .description(
+            "Ingest batches other nodes parsed and sent to this one, the writer, by how they were"
+                + " answered")
         .register(registry);
   }
 
@@ -379,9 +520,104 @@ public final class CommitFeed {
               ws.closeHandler(v -> followers.remove(follower, f));
               ws.exceptionHandler(e -> LOG.debug("follower {}: {}", follower, e.toString()));
               ws.pongHandler(pong -> f.heardAt = System.nanoTime());
-              ws.handler(ignored -> {}); // followers send no data
+              ws.frameHandler(frame -> onBatchPiece(f, frame));
             })
         .onFailure(e -> LOG.warn("follower {}'s upgrade failed: {}", follower, e.toString()));
+  }
+
+  /**
+   * A piece of a batch from a follower, on its connection's context: the batch is gathered whole,
+   * then committed and answered. Followers send nothing else but control frames.
+   */
+  private void onBatchPiece(Follower f, WebSocketFrame frame) {
+    if (frame.isBinary()) {
+      f.batch = Buffer.buffer(frame.isFinal() ? frame.binaryData().length() : 4 * pieceBytes);
+      f.oversized = false;
+    } else if (!frame.isContinuation() || f.batch == null) {
+      return; // not data of a batch: nothing a node sends
+    }
+    if (!f.oversized) {
+      if (f.batch.length() + (long) frame.binaryData().length() > maxBatchBytes) {
+        f.oversized = true; // its id is kept, to refuse it when its last piece comes
+      } else {
+        f.batch.appendBuffer(frame.binaryData());
+      }
+    }
+    if (frame.isFinal()) {
+      Buffer batch = f.batch;
+      f.batch = null;
+      onBatch(f, batch, f.oversized);
+    }
+  }
+
+  private void onBatch(Follower f, Buffer message, boolean oversized) {
+    ForwardedBatches.Batch batch;
+    try {
+      if (oversized) {
+        throw new IllegalArgumentException("a batch over " + maxBatchBytes + " bytes");
+      }
+      batch = ForwardedBatches.readBatch(message, maxEvents);
+    } catch (IllegalArgumentException e) {
+      batchesMalformed.increment();
+      LOG.warn("a batch from a follower was refused: {}", e.getMessage());
+      if (message.length() >= 10 && ForwardedBatches.isBatch(message)) {
+        answer(f, ForwardedBatches.refused(message.getLong(2), Outcome.FAILED, e.getMessage()));
+      }
+      return;
+    }
+    if (stopping) {
+      batches.get(Outcome.FAILED).increment();
+      answer(f, ForwardedBatches.refused(batch.id(), Outcome.FAILED, "the writer is stopping"));
+      return;
+    }
+    if (f.batchesInFlight >= MAX_BATCHES_IN_FLIGHT) {
+      batches.get(Outcome.OVERLOADED).increment();
+      answer(
+          f,
+          ForwardedBatches.refused(
+              batch.id(), Outcome.OVERLOADED, "too many batches in flight from one node"));
+      return;
+    }
+    f.batchesInFlight++;
+    committer
+        .apply(batch.events())
+        .onComplete(
+            ar -> {
+              f.batchesInFlight--;
+              Outcome o = ar.succeeded() ? Outcome.COMMITTED : outcome(ar.cause());
+              batches.get(o).increment();
+              answer(
+                  f,
+                  o == Outcome.COMMITTED
+                      ? ForwardedBatches.committed(batch.id(), ar.result())
+                      : ForwardedBatches.refused(batch.id(), o, ar.cause().getMessage()));
+            });
+  }
+
+  private static Outcome outcome(Throwable failure) {
+    if (failure instanceof IngestOverloadedException) {
+      return Outcome.OVERLOADED;
+    }
+    return failure instanceof IngestTimeoutException ? Outcome.TIMED_OUT : Outcome.FAILED;
+  }
+
+  /**
+   * Answers a follower from the feed's context, where its frames are written: an answer never lands
+   * between the pieces of a frame. Answers are small and bounded by the batches in flight, so they
+   * go out whatever the connection's queue holds.
+   */
+  private void answer(Follower f, Buffer answer) {
+    Context own = context;
+    if (own == null) { // not started: no frame is ever written, so nothing to land between
+      f.ws.writeBinaryMessage(answer);
+      return;
+    }
+    own.runOnContext(
+        v -> {
+          if (!f.ws.isClosed()) {
+            f.ws.writeBinaryMessage(answer);
+          }
+        });
   }
 
   /**
@@ -577,6 +813,7 @@ public final class CommitFeed {
                 return;
               }
               WebSocket ws = ar.result();
+              ws.setWriteQueueMaxSize(WRITE_QUEUE_BYTES);
               connection = ws;
               provenWriter = null;
               heardAt = System.nanoTime();
@@ -606,6 +843,10 @@ public final class CommitFeed {
                       return;
                     }
                     heardAt = System.nanoTime();
+                    if (ForwardedBatches.isAnswer(frame)) {
+                      onAnswer(ws, frame);
+                      return;
+                    }
                     // one frame at a time: the rest waits in the socket, and past the writer's
                     // queue limit it sends notices instead
                     ws.pause();
@@ -618,6 +859,7 @@ public final class CommitFeed {
                       following = null;
                       provenWriter = null;
                     }
+                    forwards.values().forEach(fw -> writeHere(fw, ws));
                   });
               ws.exceptionHandler(e -> LOG.debug("following node {}: {}", id, e.toString()));
             });
@@ -664,6 +906,139 @@ public final class CommitFeed {
     return w != null && w[0].equals(id) && w[1].equals(url);
   }
 
+  /**
+   * Appends a request's events that this node parsed: sent to the writer this node follows when it
+   * proved it holds the key, else written here with {@code here}. Completes on the caller's context
+   * with the events' results, or fails as the writer's committer did when its queue was full or its
+   * commit was not confirmed in time ({@link IngestOverloadedException}, {@link
+   * IngestTimeoutException}). Every other failure to forward ends in {@code here}. Any thread.
+   */
+  public Future<List<AppendResult>> append(
+      List<NewEvent> events, Function<List<NewEvent>, Future<List<AppendResult>>> here) {
+    String[] target = writer.writerNode();
+    if (target == null || events.isEmpty()) {
+      return here.apply(events); // this node writes (it is the writer, or no other is known)
+    }
+    Context own = context;
+    if (own == null || stopping || !proven(target[0], target[1])) {
+      writtenHere.increment(); // not following it yet, or its address is not its own
+      return here.apply(events);
+    }
+    Context current = Vertx.currentContext();
+    Context caller = current == null ? own : current;
+    Promise<List<AppendResult>> answer = Promise.promise();
+    long id = nextBatch.incrementAndGet();
+    Buffer batch = ForwardedBatches.batch(id, events); // encoded here, off the feed's context
+    own.runOnContext(v -> send(id, batch, events, here, answer, caller));
+    return answer.future();
+  }
+
+  /** Feed context: sends a batch in pieces on the connection to the proven writer, if any. */
+  private void send(
+      long id,
+      Buffer batch,
+      List<NewEvent> events,
+      Function<List<NewEvent>, Future<List<AppendResult>>> here,
+      Promise<List<AppendResult>> answer,
+      Context caller) {
+    WebSocket ws = connection;
+    if (ws == null
+        || provenWriter == null
+        || closed
+        || ws.writeQueueFull()
+        || batch.length() > maxBatchBytes) {
+      writeHere(new Forward(id, events, here, answer, caller, null, -1), null);
+      return;
+    }
+    long timer =
+        vertx.setTimer(
+            forwardTimeoutMs,
+            t -> {
+              Forward late = forwards.get(id);
+              if (late != null) {
+                LOG.debug("batch {} not answered by the writer in time: writing it here", id);
+                writeHere(late, late.ws());
+              }
+            });
+    Forward fw = new Forward(id, events, here, answer, caller, ws, timer);
+    forwards.put(id, fw);
+    for (int at = 0; at < batch.length(); at += pieceBytes) {
+      int end = Math.min(batch.length(), at + pieceBytes);
+      Buffer piece = batch.slice(at, end);
+      boolean last = end == batch.length();
+      ws.writeFrame(
+          at == 0
+              ? WebSocketFrame.binaryFrame(piece, last)
+              : WebSocketFrame.continuationFrame(piece, last));
+    }
+  }
+
+  /** Feed context: the writer's answer to a batch. */
+  private void onAnswer(WebSocket ws, Buffer message) {
+    ForwardedBatches.Answer a;
+    try {
+      a = ForwardedBatches.readAnswer(message);
+    } catch (IllegalArgumentException e) {
+      malformed.increment();
+      LOG.warn("an answer from the writer was refused: {}", e.getMessage());
+      return; // its batch is written here when its time is up
+    }
+    Forward fw = forwards.get(a.id());
+    if (fw == null || fw.ws() != ws) {
+      return; // answered too late: already written here
+    }
+    switch (a.outcome()) {
+      case COMMITTED -> {
+        List<AppendResult> results;
+        try {
+          results = a.results(fw.events());
+        } catch (IllegalStateException e) {
+          malformed.increment();
+          writeHere(fw, ws);
+          return;
+        }
+        if (take(fw)) {
+          forwarded.increment();
+          fw.caller().runOnContext(v -> fw.answer().complete(results));
+        }
+      }
+      case OVERLOADED -> fail(fw, new IngestOverloadedException(a.message()));
+      case TIMED_OUT -> fail(fw, new IngestTimeoutException(a.message()));
+      case FAILED -> writeHere(fw, ws);
+    }
+  }
+
+  private void fail(Forward fw, RuntimeException e) {
+    if (take(fw)) {
+      forwarded.increment();
+      fw.caller().runOnContext(v -> fw.answer().fail(e));
+    }
+  }
+
+  /** Removes a batch from those waiting for an answer; false when something else took it first. */
+  private boolean take(Forward fw) {
+    if (!forwards.remove(fw.id(), fw)) {
+      return false;
+    }
+    vertx.cancelTimer(fw.timer());
+    return true;
+  }
+
+  /**
+   * The writer did not take the batch: written here, on the caller's context, once (sent on {@code
+   * ws}, or never sent when null).
+   */
+  private void writeHere(Forward fw, WebSocket ws) {
+    if (fw.ws() != ws) {
+      return;
+    }
+    if (ws != null && !take(fw)) {
+      return; // answered, or written here already
+    }
+    writtenHere.increment();
+    fw.caller().runOnContext(v -> fw.here().apply(fw.events()).onComplete(fw.answer()));
+  }
+
   private Future<Void> onFrame(Buffer frame) {
     return delivery
         .committedElsewhere(frame)
@@ -691,6 +1066,9 @@ public final class CommitFeed {
                     v -> {
                       closed = true;
                       vertx.cancelTimer(timer);
+                      // whatever the writer still owes an answer: written here, before the
+                      // committer stops
+                      forwards.values().forEach(fw -> writeHere(fw, fw.ws()));
                       if (connection != null) {
                         connection.close((short) 1001, "stopping");
                       }

@@ -18,19 +18,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code POST /v1/events} on a node that is not the cluster's writer ({@link IngestWriter}): sends
- * the authenticated, admitted request body as it came to the writer's {@code POST /v1/events} with
- * the caller's own token, and answers with the writer's answer (status, body, {@code Retry-After}).
- * The writer validates and commits the batch; nothing is parsed here.
+ * {@code POST /v1/events} on a node that is not the cluster's writer ({@link IngestWriter}), when
+ * the commit feed is off ({@code ingest.commit-feed=false}; with it on, a request is parsed where
+ * it lands and its events go to the writer over the feed, {@link CommitFeed#append}): sends the
+ * authenticated, admitted request body as it came to the writer's {@code POST /v1/events} with the
+ * caller's own token, and answers with the writer's answer (status, body, {@code Retry-After}). The
+ * writer validates and commits the batch; nothing is parsed here.
  *
  * <p>A forwarded request carries {@link #HEADER}, and a node always writes such a request itself:
- * no loops, whatever the nodes' views. A request is forwarded only to a writer {@code trusted}
- * (with the commit feed on: the one this node follows and that proved it holds the cluster's key),
- * so an address forged in Redis gets no caller's token and no batch. When the writer is not trusted
- * yet, cannot be reached or does not answer in time (connection refused, timeout, too many forwards
- * waiting), this node writes the batch itself ({@code ctx.next()}): a batch the writer did commit
- * comes back as duplicates, with the same seqs, since ingest is idempotent by event id. Forwarding
- * saves contention, never correctness.
+ * no loops, whatever the nodes' views. A request is forwarded only to a writer {@code trusted}.
+ * When the writer is not trusted yet, cannot be reached or does not answer in time (connection
+ * refused, timeout, too many forwards waiting), this node writes the batch itself ({@code
+ * ctx.next()}): a batch the writer did commit comes back as duplicates, with the same seqs, since
+ * ingest is idempotent by event id. Forwarding saves contention, never correctness.
  */
 public final class IngestForwarder implements Handler<RoutingContext> {
 

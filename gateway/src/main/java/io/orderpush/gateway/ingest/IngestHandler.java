@@ -11,17 +11,32 @@ import io.vertx.ext.web.RoutingContext;
 import java.util.List;
 
 /**
- * {@code POST /v1/events}: validates the whole batch, hands it to the group committer, and answers
- * only after the transaction holding it has committed.
+ * {@code POST /v1/events}: validates the whole batch, hands it to the group committer (or, on a
+ * node that is not the cluster's writer, to the writer over the commit feed: {@link
+ * CommitFeed#append}), and answers only after the transaction holding it has committed.
  */
 public final class IngestHandler implements Handler<RoutingContext> {
 
   private final EventParser parser;
   private final GroupCommitter committer;
+  private final CommitFeed feed;
+  private final String forwardedHeader;
 
   public IngestHandler(EventParser parser, GroupCommitter committer) {
+    this(parser, committer, null, null);
+  }
+
+  /**
+   * @param feed sends the parsed events to the writer node, or null: this node writes them
+   * @param forwardedHeader a request carrying it came from another node over HTTP, and is written
+   *     here whatever the feed
+   */
+  public IngestHandler(
+      EventParser parser, GroupCommitter committer, CommitFeed feed, String forwardedHeader) {
     this.parser = parser;
     this.committer = committer;
+    this.feed = feed;
+    this.forwardedHeader = forwardedHeader;
   }
 
   @Override
@@ -31,8 +46,8 @@ public final class IngestHandler implements Handler<RoutingContext> {
       throw ApiException.badRequest("the request carries no events");
     }
     List<NewEvent> events = parser.parse(body.getBytes());
-    committer
-        .append(events)
+    boolean here = feed == null || ctx.request().getHeader(forwardedHeader) != null;
+    (here ? committer.append(events) : feed.append(events, committer::append))
         .onSuccess(
             results ->
                 ctx.response().putHeader("Content-Type", "application/json").end(render(results)))

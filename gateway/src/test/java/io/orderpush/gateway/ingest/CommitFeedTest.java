@@ -24,7 +24,18 @@ class CommitFeedTest {
         null,
         null,
         "m1-test",
+        noIngest(),
         new SimpleMeterRegistry());
+  }
+
+  /** Ingest for a feed that is never sent a batch. */
+  static CommitFeed.Ingest noIngest() {
+    return new CommitFeed.Ingest(
+        events -> io.vertx.core.Future.failedFuture("no ingest here"),
+        1000,
+        4 << 20,
+        65536,
+        java.time.Duration.ofSeconds(10));
   }
 
   /** Where node {@code id} is reached, in these tests. */

@@ -1,7 +1,6 @@
 package io.orderpush.gateway.ingest;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.orderpush.delivery.cluster.CommitFrames;
 import io.orderpush.persistence.masking.MaskRules;
 import java.util.List;
 import java.util.Map;
@@ -29,6 +28,7 @@ public final class FeedSigner {
             null,
             null,
             MaskRules.defaults().fingerprint(),
+            CommitFeedTest.noIngest(),
             new SimpleMeterRegistry());
   }
 
@@ -49,7 +49,7 @@ public final class FeedSigner {
         CommitFeed.NONCE_HEADER,
         nonce,
         CommitFeed.FEED_HEADER,
-        CommitFrames.VERSION + " " + MaskRules.defaults().fingerprint(),
+        CommitFeed.feedHeader(MaskRules.defaults().fingerprint(), 65536),
         "Authorization",
         feed.signature(nodeId, writer, url, time, nonce));
   }

@@ -25,8 +25,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Several nodes write ingest through one (the live node with the smallest id), three real gateway
- * processes on loopback: batches taken by the others are committed by the writer, with dense seqs,
- * and a node whose writer is gone writes itself at once rather than fail the request.
+ * processes on loopback: batches taken by the others are parsed there and committed by the writer
+ * (over the commit feed), with dense seqs; a bad request is answered where it lands; and a node
+ * whose writer is gone, or stops answering, writes itself rather than fail the request.
  */
 class IngestForwardIT {
 
@@ -58,6 +59,7 @@ class IngestForwardIT {
       double storedOnB = metric(b, "gateway_ingest_events_total{result=\"stored\"}");
       double storedOnC = metric(c, "gateway_ingest_events_total{result=\"stored\"}");
       double forwardedBefore = forwarded(b) + forwarded(c);
+      double takenBefore = batches(writer, "committed");
 
       // 2 x 4 senders at once, through the two nodes that are not the writer
       Map<String, java.util.NavigableSet<Long>> seqs = new ConcurrentHashMap<>();
@@ -100,6 +102,9 @@ class IngestForwardIT {
 
       assertThat(forwarded(b) + forwarded(c) - forwardedBefore)
           .as("every batch went to the writer")
+          .isEqualTo(batches);
+      assertThat(batches(writer, "committed") - takenBefore)
+          .as("parsed where they landed, the writer took them over the commit feed")
           .isEqualTo(batches);
       assertThat(metric(b, "gateway_ingest_events_total{result=\"stored\"}"))
           .as("B committed nothing itself")
@@ -164,6 +169,97 @@ class IngestForwardIT {
     }
   }
 
+  @Test
+  void shouldAnswerABadRequestWhereItLandsAndSendTheWriterNothing() throws Exception {
+    String run = UUID.randomUUID().toString().substring(0, 6);
+    GatewayProcess writer = node("a-" + run, "forward-bad-a.log");
+    GatewayProcess b = node("b-" + run, "forward-bad-b.log");
+    try {
+      String merchant = "fwd-bad-" + run;
+      until(
+          "B forwards to the writer",
+          () -> {
+            ingest(b, List.of(Events.event(merchant, UUID.randomUUID().toString())));
+            return forwarded(b) > 0;
+          });
+      double taken = batches(writer, "committed");
+      double malformed = batches(writer, "malformed");
+      JsonObject good = Events.event(merchant, UUID.randomUUID().toString());
+      JsonObject bad = Events.event(merchant, UUID.randomUUID().toString());
+      bad.remove("type");
+      HttpResponse<String> r = ingest(b, List.of(good, bad));
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+      assertThat(new JsonObject(r.body()).getJsonArray("details").encode())
+          .as("the problem is named by the node the request landed on")
+          .contains("\"index\":1");
+      assertThat(batches(writer, "committed")).as("nothing went to the writer").isEqualTo(taken);
+      assertThat(batches(writer, "malformed")).isEqualTo(malformed);
+      // and the good event alone goes through, once
+      HttpResponse<String> again = ingest(b, List.of(good));
+      assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
+      assertThat(new JsonArray(again.body()).getJsonObject(0).getBoolean("duplicate")).isFalse();
+      assertThat(batches(writer, "committed")).isEqualTo(taken + 1);
+    } finally {
+      writer.terminate(Duration.ofSeconds(30));
+      b.terminate(Duration.ofSeconds(30));
+    }
+  }
+
+  @Test
+  void shouldWriteHereWhenTheWriterStopsAnsweringAndKeepTheSeqsAfterItResumes() throws Exception {
+    String run = UUID.randomUUID().toString().substring(0, 6);
+    GatewayProcess writer = node("a-" + run, "forward-stop-a.log");
+    GatewayProcess b = node("b-" + run, "forward-stop-b.log");
+    boolean paused = false;
+    try {
+      String merchant = "fwd-stop-" + run;
+      until(
+          "B forwards to the writer",
+          () -> {
+            ingest(b, List.of(Events.event(merchant, UUID.randomUUID().toString())));
+            return forwarded(b) > 0;
+          });
+      double stored = metric(b, "gateway_ingest_events_total{result=\"stored\"}");
+      double here = metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}");
+      // The writer stops with its sockets open: B's batch reaches its socket and no answer comes.
+      writer.pause();
+      paused = true;
+      String id = UUID.randomUUID().toString();
+      HttpResponse<String> r = ingest(b, List.of(Events.event(merchant, id)));
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      assertThat(metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}"))
+          .isGreaterThan(here);
+      assertThat(metric(b, "gateway_ingest_events_total{result=\"stored\"}"))
+          .as("B wrote it itself")
+          .isEqualTo(stored + 1);
+      long seq = new JsonArray(r.body()).getJsonObject(0).getLong("seq");
+      writer.resume();
+      paused = false;
+      // The writer now reads the batch it was sent and commits nothing new: a duplicate. Once B
+      // follows it again, the same event through B is answered by the writer with the same seq.
+      until(
+          "B forwards to the writer again",
+          () -> {
+            double before = forwarded(b);
+            HttpResponse<String> again = ingest(b, List.of(Events.event(merchant, id)));
+            JsonObject a = new JsonArray(again.body()).getJsonObject(0);
+            assertThat(a.getBoolean("duplicate")).isTrue();
+            assertThat(a.getLong("seq")).isEqualTo(seq);
+            return forwarded(b) > before;
+          });
+      String next = UUID.randomUUID().toString();
+      JsonObject after =
+          new JsonArray(ingest(b, List.of(Events.event(merchant, next))).body()).getJsonObject(0);
+      assertThat(after.getLong("seq")).as("the next seq, no gap and no repeat").isEqualTo(seq + 1);
+    } finally {
+      if (paused) {
+        writer.resume();
+      }
+      writer.terminate(Duration.ofSeconds(30));
+      b.terminate(Duration.ofSeconds(30));
+    }
+  }
+
   private GatewayProcess node(String nodeId, String log) throws Exception {
     return GatewayProcess.start(
         TestGateway.freePort(),
@@ -174,6 +270,10 @@ class IngestForwardIT {
   private HttpResponse<String> ingest(GatewayProcess to, List<JsonObject> events) {
     return TestGateway.send(
         to.port, http, "POST", "/v1/events", TestGateway.INGEST_TOKEN, Events.batch(events));
+  }
+
+  private double batches(GatewayProcess writer, String outcome) {
+    return metric(writer, "gateway_ingest_feed_batches_total{outcome=\"" + outcome + "\"}");
   }
 
   private double forwarded(GatewayProcess n) {
