@@ -99,9 +99,12 @@ public final class CommitFeed {
   static final int MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
   /**
-   * Forwarded batches a writer commits at once for one follower; past it, it answers overloaded.
+   * Forwarded batches a writer commits at once for one follower, and their bytes; past either, it
+   * answers overloaded (a lone batch is always taken).
    */
   static final int MAX_BATCHES_IN_FLIGHT = 256;
+
+  static final long MAX_BATCH_BYTES_IN_FLIGHT = 64L * 1024 * 1024;
 
   /** The largest piece a batch is sent in, when the nodes' WebSocket frame limit allows it. */
   static final int MAX_PIECE_BYTES = 16 * 1024;
@@ -172,8 +175,21 @@ public final class CommitFeed {
      */
     boolean oversized;
 
-    /** Batches taken from it and not answered yet (its connection's context only). */
-    int batchesInFlight;
+    /**
+     * Batches taken from it whose answers are not written yet, and their bytes: counted up on its
+     * connection's context, down on the feed's once the answer is written.
+     */
+    final java.util.concurrent.atomic.AtomicInteger batchesInFlight =
+        new java.util.concurrent.atomic.AtomicInteger();
+
+    final AtomicLong bytesInFlight = new AtomicLong();
+
+    /**
+     * Dropped as silent while batches were in flight (feed context): closed once they are answered,
+     * so that a follower starved of CPU for a few seconds gets its answers rather than writing
+     * those batches again itself.
+     */
+    boolean dropped;
 
     Follower(ServerWebSocket ws) {
       this.ws = ws;
@@ -570,7 +586,10 @@ public final class CommitFeed {
       answer(f, ForwardedBatches.refused(batch.id(), Outcome.FAILED, "the writer is stopping"));
       return;
     }
-    if (f.batchesInFlight >= MAX_BATCHES_IN_FLIGHT) {
+    long bytes = message.length();
+    int inFlight = f.batchesInFlight.get();
+    if (inFlight >= MAX_BATCHES_IN_FLIGHT
+        || inFlight > 0 && f.bytesInFlight.get() + bytes > MAX_BATCH_BYTES_IN_FLIGHT) {
       batches.get(Outcome.OVERLOADED).increment();
       answer(
           f,
@@ -578,19 +597,20 @@ public final class CommitFeed {
               batch.id(), Outcome.OVERLOADED, "too many batches in flight from one node"));
       return;
     }
-    f.batchesInFlight++;
+    f.batchesInFlight.incrementAndGet();
+    f.bytesInFlight.addAndGet(bytes);
     committer
         .apply(batch.events())
         .onComplete(
             ar -> {
-              f.batchesInFlight--;
               Outcome o = ar.succeeded() ? Outcome.COMMITTED : outcome(ar.cause());
               batches.get(o).increment();
               answer(
                   f,
                   o == Outcome.COMMITTED
                       ? ForwardedBatches.committed(batch.id(), ar.result())
-                      : ForwardedBatches.refused(batch.id(), o, ar.cause().getMessage()));
+                      : ForwardedBatches.refused(batch.id(), o, ar.cause().getMessage()),
+                  bytes);
             });
   }
 
@@ -607,9 +627,19 @@ public final class CommitFeed {
    * go out whatever the connection's queue holds.
    */
   private void answer(Follower f, Buffer answer) {
+    answer(f, answer, -1);
+  }
+
+  /**
+   * As {@link #answer(Follower, Buffer)}, for a batch that was in flight ({@code bytes} of it):
+   * counted out once its answer is written, and a follower dropped as silent meanwhile is closed
+   * after its last answer.
+   */
+  private void answer(Follower f, Buffer answer, long bytes) {
     Context own = context;
     if (own == null) { // not started: no frame is ever written, so nothing to land between
       f.ws.writeBinaryMessage(answer);
+      answered(f, bytes);
       return;
     }
     own.runOnContext(
@@ -617,7 +647,18 @@ public final class CommitFeed {
           if (!f.ws.isClosed()) {
             f.ws.writeBinaryMessage(answer);
           }
+          answered(f, bytes);
         });
+  }
+
+  private static void answered(Follower f, long bytes) {
+    if (bytes < 0) {
+      return;
+    }
+    f.bytesInFlight.addAndGet(-bytes);
+    if (f.batchesInFlight.decrementAndGet() == 0 && f.dropped) {
+      f.ws.close((short) 1001, "silent");
+    }
   }
 
   /**
@@ -731,7 +772,10 @@ public final class CommitFeed {
             if (followers.remove(id, f)) {
               silent.increment();
               LOG.warn("node {} fell silent: no longer fed, it hears head notices", id);
-              f.ws.close((short) 1001, "silent");
+              f.dropped = true;
+              if (f.batchesInFlight.get() == 0) {
+                f.ws.close((short) 1001, "silent");
+              } // else closed after its batches in flight are answered
             }
           } else {
             f.ws.writePing(PING);
@@ -748,7 +792,12 @@ public final class CommitFeed {
     }
     String[] target = writer.writerNode();
     String id = target == null ? null : target[0];
-    if (connection != null && System.nanoTime() - heardAt > SILENCE_MS * 1_000_000) {
+    if (connection != null
+        && System.nanoTime() - heardAt > SILENCE_MS * 1_000_000
+        && !waitingOn(connection)) {
+      // With batches waiting for their answers, it is kept until they are answered or time out
+      // (the answers would be lost with it, and the batches written here again: duplicates to
+      // their callers); meanwhile no new batch goes out on it.
       silent.increment();
       LOG.warn("node {} fell silent: connecting again", following);
       connection.close((short) 1001, "silent");
@@ -945,6 +994,7 @@ public final class CommitFeed {
     if (ws == null
         || provenWriter == null
         || closed
+        || System.nanoTime() - heardAt > SILENCE_MS * 1_000_000
         || ws.writeQueueFull()
         || batch.length() > maxBatchBytes) {
       writeHere(new Forward(id, events, here, answer, caller, null, -1), null);
@@ -971,6 +1021,16 @@ public final class CommitFeed {
               ? WebSocketFrame.binaryFrame(piece, last)
               : WebSocketFrame.continuationFrame(piece, last));
     }
+  }
+
+  /** Feed context: whether a batch sent on {@code ws} waits for its answer. */
+  private boolean waitingOn(WebSocket ws) {
+    for (Forward fw : forwards.values()) {
+      if (fw.ws() == ws) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Feed context: the writer's answer to a batch. */

@@ -205,11 +205,18 @@ class IngestForwardIT {
     }
   }
 
+  /**
+   * A writer that stalls (SIGSTOP) with a batch in flight: for a few seconds, past the 3 s after
+   * which a silent feed connection is dropped, B still waits for the writer's own answer, so the
+   * caller is not told its new event is a duplicate; for longer than the forward timeout (the
+   * PostgreSQL client timeout + 2 s), B writes the batch itself, and the seqs stay the same after.
+   */
   @Test
-  void shouldWriteHereWhenTheWriterStopsAnsweringAndKeepTheSeqsAfterItResumes() throws Exception {
+  void shouldWaitForTheWriterThroughAShortStallAndWriteHereAfterALongOne() throws Exception {
     String run = UUID.randomUUID().toString().substring(0, 6);
     GatewayProcess writer = node("a-" + run, "forward-stop-a.log");
     GatewayProcess b = node("b-" + run, "forward-stop-b.log");
+    ExecutorService pool = Executors.newSingleThreadExecutor();
     boolean paused = false;
     try {
       String merchant = "fwd-stop-" + run;
@@ -221,21 +228,39 @@ class IngestForwardIT {
           });
       double stored = metric(b, "gateway_ingest_events_total{result=\"stored\"}");
       double here = metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}");
-      // The writer stops with its sockets open: B's batch reaches its socket and no answer comes.
+
+      // A short stall: the batch reaches the writer's socket, the writer answers once it runs.
       writer.pause();
       paused = true;
-      String id = UUID.randomUUID().toString();
-      HttpResponse<String> r = ingest(b, List.of(Events.event(merchant, id)));
+      Future<HttpResponse<String>> during =
+          pool.submit(() -> ingest(b, List.of(Events.event(merchant, "short-" + run))));
+      Thread.sleep(5_000); // the fault: the writer stalled for 5 s, past the 3 s of silence
+      writer.resume();
+      paused = false;
+      HttpResponse<String> r = during.get(60, java.util.concurrent.TimeUnit.SECONDS);
       assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      assertThat(new JsonArray(r.body()).getJsonObject(0).getBoolean("duplicate"))
+          .as("answered by the writer, not written again by B")
+          .isFalse();
+      assertThat(metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}"))
+          .isEqualTo(here);
+      assertThat(metric(b, "gateway_ingest_events_total{result=\"stored\"}")).isEqualTo(stored);
+
+      // A long stall: B writes the batch itself once the forward timeout is up.
+      writer.pause();
+      paused = true;
+      String id = "long-" + run;
+      HttpResponse<String> late = ingest(b, List.of(Events.event(merchant, id)));
+      assertThat(late.statusCode()).as(late.body()).isEqualTo(200);
       assertThat(metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}"))
           .isGreaterThan(here);
       assertThat(metric(b, "gateway_ingest_events_total{result=\"stored\"}"))
           .as("B wrote it itself")
           .isEqualTo(stored + 1);
-      long seq = new JsonArray(r.body()).getJsonObject(0).getLong("seq");
+      long seq = new JsonArray(late.body()).getJsonObject(0).getLong("seq");
       writer.resume();
       paused = false;
-      // The writer now reads the batch it was sent and commits nothing new: a duplicate. Once B
+      // The writer then reads the batch it was sent and commits nothing new: a duplicate. Once B
       // follows it again, the same event through B is answered by the writer with the same seq.
       until(
           "B forwards to the writer again",
@@ -252,6 +277,7 @@ class IngestForwardIT {
           new JsonArray(ingest(b, List.of(Events.event(merchant, next))).body()).getJsonObject(0);
       assertThat(after.getLong("seq")).as("the next seq, no gap and no repeat").isEqualTo(seq + 1);
     } finally {
+      pool.shutdownNow();
       if (paused) {
         writer.resume();
       }

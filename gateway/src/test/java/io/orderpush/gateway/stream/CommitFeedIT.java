@@ -4,14 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.orderpush.delivery.cluster.CommitFrames;
+import io.orderpush.delivery.cluster.ForwardedBatches;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.GatewayProcess;
 import io.orderpush.gateway.Scrape;
 import io.orderpush.gateway.TestGateway;
+import io.orderpush.gateway.ingest.EventParser;
 import io.orderpush.gateway.ingest.FeedSigner;
 import io.orderpush.gateway.testing.TcpProxy;
 import io.orderpush.persistence.events.EventJson;
 import io.orderpush.persistence.events.LoggedEvent;
+import io.orderpush.persistence.events.NewEvent;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
@@ -381,6 +384,105 @@ class CommitFeedIT {
       assertThat(
               Scrape.value(a, "gateway_ingest_commit_frames_total{outcome=\"follower_refused\"}"))
           .isEqualTo(2);
+    }
+  }
+
+  /**
+   * The writer's side of ingest over the feed, driven by a test client that signs its upgrade as a
+   * node would: a batch sent in small pieces is read back whole, committed and answered with its
+   * seq; the same batch again is answered as a duplicate with the same seq; a damaged batch is
+   * refused with nothing committed, and the connection still carries the next batch.
+   */
+  @Test
+  void shouldCommitABatchANodeSendsInPiecesAndRefuseADamagedOne() throws Exception {
+    String writer = "feed-b-" + UUID.randomUUID().toString().substring(0, 6);
+    try (TestGateway a = TestGateway.start(env(writer))) {
+      URI uri = URI.create("ws://127.0.0.1:" + a.port + "/internal/v1/commits");
+      FeedSigner node = new FeedSigner(new byte[32], "feed-f");
+      String url = "http://127.0.0.1:" + a.port;
+      Map<String, String> headers =
+          node.upgrade(writer, url, System.currentTimeMillis(), node.nonce());
+      java.util.concurrent.LinkedBlockingQueue<ForwardedBatches.Answer> answers =
+          new java.util.concurrent.LinkedBlockingQueue<>();
+      WebSocket.Builder builder = HttpClient.newHttpClient().newWebSocketBuilder();
+      headers.forEach(builder::header);
+      WebSocket ws =
+          builder
+              .buildAsync(
+                  uri,
+                  new WebSocket.Listener() {
+                    final java.io.ByteArrayOutputStream binary =
+                        new java.io.ByteArrayOutputStream();
+
+                    @Override
+                    public CompletionStage<?> onBinary(
+                        WebSocket w, java.nio.ByteBuffer data, boolean last) {
+                      byte[] b = new byte[data.remaining()];
+                      data.get(b);
+                      binary.writeBytes(b);
+                      if (last) {
+                        io.vertx.core.buffer.Buffer message =
+                            io.vertx.core.buffer.Buffer.buffer(binary.toByteArray());
+                        binary.reset();
+                        if (ForwardedBatches.isAnswer(message)) {
+                          answers.add(ForwardedBatches.readAnswer(message));
+                        }
+                      }
+                      w.request(1);
+                      return null;
+                    }
+                  })
+              .get(10, TimeUnit.SECONDS);
+      String merchant = "feed-batch-" + UUID.randomUUID().toString().substring(0, 6);
+      List<NewEvent> events =
+          new EventParser(100, 65536)
+              .parse(
+                  Events.batch(
+                          List.of(
+                              Events.event(merchant, "e-1")
+                                  .put("data", new JsonObject().put("buyer", PERSONAL)),
+                              Events.event(merchant, "e-2")))
+                      .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      io.vertx.core.buffer.Buffer batch = ForwardedBatches.batch(7, events);
+      sendInPieces(ws, batch, 100);
+      ForwardedBatches.Answer first = answers.poll(30, TimeUnit.SECONDS);
+      assertThat(first).as("an answer").isNotNull();
+      assertThat(first.id()).isEqualTo(7);
+      assertThat(first.outcome()).isEqualTo(ForwardedBatches.Outcome.COMMITTED);
+      assertThat(first.results(events))
+          .extracting(r -> r.seq() + " " + r.duplicate())
+          .containsExactly("1 false", "2 false");
+
+      sendInPieces(ws, batch.getBuffer(0, batch.length() - 3), 64); // cut short
+      ForwardedBatches.Answer refused = answers.poll(30, TimeUnit.SECONDS);
+      assertThat(refused).isNotNull();
+      assertThat(refused.id()).isEqualTo(7);
+      assertThat(refused.outcome()).isEqualTo(ForwardedBatches.Outcome.FAILED);
+      assertThat(Scrape.value(a, "gateway_ingest_feed_batches_total{outcome=\"malformed\"}"))
+          .isEqualTo(1);
+
+      sendInPieces(ws, ForwardedBatches.batch(8, events), 1 << 20);
+      ForwardedBatches.Answer again = answers.poll(30, TimeUnit.SECONDS);
+      assertThat(again).isNotNull();
+      assertThat(again.id()).isEqualTo(8);
+      assertThat(again.results(events))
+          .as("the same events again: duplicates, the same seqs")
+          .extracting(r -> r.seq() + " " + r.duplicate())
+          .containsExactly("1 true", "2 true");
+      assertThat(Scrape.value(a, "gateway_ingest_feed_batches_total{outcome=\"committed\"}"))
+          .isEqualTo(2);
+      ws.abort();
+    }
+  }
+
+  /** A binary message as a first frame and continuations of at most {@code piece} bytes. */
+  static void sendInPieces(WebSocket ws, io.vertx.core.buffer.Buffer message, int piece)
+      throws Exception {
+    byte[] bytes = message.getBytes();
+    for (int at = 0; at < bytes.length; at += piece) {
+      int end = Math.min(bytes.length, at + piece);
+      ws.sendBinary(java.nio.ByteBuffer.wrap(bytes, at, end - at), end == bytes.length)
+          .get(10, TimeUnit.SECONDS);
     }
   }
 
