@@ -32,7 +32,10 @@ public final class ForwardedBatches {
   public enum Outcome {
     /** Committed: the events' seqs follow. */
     COMMITTED,
-    /** The writer's ingest queue is full or it is stopping: the caller gets 503 and retries. */
+    /**
+     * The writer's ingest queue is full, or the sending node has too many batches in flight there:
+     * the caller gets 503 and retries.
+     */
     OVERLOADED,
     /** PostgreSQL did not confirm the commit in time: 503, the events may be stored. */
     TIMED_OUT,

@@ -171,9 +171,12 @@ public final class CommitFeed {
     Buffer batch;
 
     /**
-     * The batch being read is over {@link #maxBatchBytes}: its pieces are skipped, then refused.
+     * The batch being read is over {@link #maxBatchBytes}: its pieces are skipped, then refused
+     * with the id its first piece gave ({@code batchId}, -1 when it gave none).
      */
     boolean oversized;
+
+    long batchId;
 
     /**
      * Batches taken from it whose answers are not written yet, and their bytes: counted up on its
@@ -185,11 +188,11 @@ public final class CommitFeed {
     final AtomicLong bytesInFlight = new AtomicLong();
 
     /**
-     * Dropped as silent while batches were in flight (feed context): closed once they are answered,
-     * so that a follower starved of CPU for a few seconds gets its answers rather than writing
-     * those batches again itself.
+     * Dropped as silent (set on the feed context): with batches in flight, closed once they are
+     * answered, so that a follower starved of CPU for a few seconds gets their answers rather than
+     * writing them again itself; it is given no new batch meanwhile.
      */
-    boolean dropped;
+    volatile boolean dropped;
 
     Follower(ServerWebSocket ws) {
       this.ws = ws;
@@ -247,6 +250,7 @@ public final class CommitFeed {
   private volatile String[] provenWriter;
 
   private long heardAt; // when the writer followed was last heard of (nanoTime)
+  private long lastTick; // when this node's last tick ran (nanoTime), 0 before the first
   private long connectedAt; // when that connection was made (nanoTime)
   private long retryMs = FIRST_RETRY_MS;
   private long nextAttemptAt = System.nanoTime(); // no attempt before (nanoTime)...
@@ -405,8 +409,9 @@ public final class CommitFeed {
                             0,
                             TICK_MS,
                             t -> {
-                              keepFollowersAlive();
-                              follow();
+                              boolean stalled = stalledSince(System.nanoTime());
+                              keepFollowersAlive(stalled);
+                              follow(stalled);
                             });
                   });
               return null;
@@ -547,8 +552,10 @@ public final class CommitFeed {
    */
   private void onBatchPiece(Follower f, WebSocketFrame frame) {
     if (frame.isBinary()) {
-      f.batch = Buffer.buffer(frame.isFinal() ? frame.binaryData().length() : 4 * pieceBytes);
+      Buffer first = frame.binaryData();
+      f.batch = Buffer.buffer(frame.isFinal() ? first.length() : 4 * pieceBytes);
       f.oversized = false;
+      f.batchId = first.length() >= 10 && ForwardedBatches.isBatch(first) ? first.getLong(2) : -1;
     } else if (!frame.isContinuation() || f.batch == null) {
       return; // not data of a batch: nothing a node sends
     }
@@ -562,23 +569,42 @@ public final class CommitFeed {
     if (frame.isFinal()) {
       Buffer batch = f.batch;
       f.batch = null;
-      onBatch(f, batch, f.oversized);
+      onBatch(f, batch, f.oversized ? f.batchId : null);
     }
   }
 
-  private void onBatch(Follower f, Buffer message, boolean oversized) {
+  /**
+   * A whole batch from a follower, on its connection's context.
+   *
+   * @param oversizedId the id of a batch that was over {@link #maxBatchBytes} (-1 when its first
+   *     piece gave none), or null when it was not
+   */
+  private void onBatch(Follower f, Buffer message, Long oversizedId) {
     ForwardedBatches.Batch batch;
     try {
-      if (oversized) {
+      if (oversizedId != null) {
         throw new IllegalArgumentException("a batch over " + maxBatchBytes + " bytes");
       }
       batch = ForwardedBatches.readBatch(message, maxEvents);
     } catch (IllegalArgumentException e) {
       batchesMalformed.increment();
       LOG.warn("a batch from a follower was refused: {}", e.getMessage());
-      if (message.length() >= 10 && ForwardedBatches.isBatch(message)) {
-        answer(f, ForwardedBatches.refused(message.getLong(2), Outcome.FAILED, e.getMessage()));
+      long id =
+          oversizedId != null
+              ? oversizedId
+              : message.length() >= 10 && ForwardedBatches.isBatch(message)
+                  ? message.getLong(2)
+                  : -1;
+      if (id >= 0) { // else it gets no answer: that node writes it itself when its time is up
+        answer(f, ForwardedBatches.refused(id, Outcome.FAILED, e.getMessage()));
       }
+      return;
+    }
+    if (f.dropped) {
+      // Dropped as silent: closed once its batches in flight are answered, so it takes no new
+      // one, whose answer could come after the close. That node writes it itself.
+      batches.get(Outcome.FAILED).increment();
+      answer(f, ForwardedBatches.refused(batch.id(), Outcome.FAILED, "dropped as silent"));
       return;
     }
     if (stopping) {
@@ -623,8 +649,8 @@ public final class CommitFeed {
 
   /**
    * Answers a follower from the feed's context, where its frames are written: an answer never lands
-   * between the pieces of a frame. Answers are small and bounded by the batches in flight, so they
-   * go out whatever the connection's queue holds.
+   * between the pieces of a frame. Answers are small, one per batch the follower sent, so they go
+   * out whatever the connection's queue holds (behind the commit frames already in it).
    */
   private void answer(Follower f, Buffer answer) {
     answer(f, answer, -1);
@@ -764,8 +790,13 @@ public final class CommitFeed {
   }
 
   /** Drops followers silent for {@link #SILENCE_MS} (they get notices again), greets the rest. */
-  private void keepFollowersAlive() {
+  private void keepFollowersAlive(boolean stalled) {
     long now = System.nanoTime();
+    if (stalled) {
+      // This node did not run for a while (a long collection, starved of CPU): what the others
+      // sent meanwhile is still unread, so their silence is its own. They get a silence's time.
+      followers.values().forEach(f -> f.heardAt = now);
+    }
     followers.forEach(
         (id, f) -> {
           if (now - f.heardAt > SILENCE_MS * 1_000_000) {
@@ -783,15 +814,29 @@ public final class CommitFeed {
         });
   }
 
+  /**
+   * Feed context, once per tick: whether this node's own tick came a silence late, since the last
+   * one. Ticks run every {@link #TICK_MS}, so one that comes {@link #SILENCE_MS} after the last
+   * means this node did not run meanwhile.
+   */
+  private boolean stalledSince(long now) {
+    long last = lastTick;
+    lastTick = now;
+    return last != 0 && now - last > SILENCE_MS * 1_000_000;
+  }
+
   // ---- the followers' side
 
   /** Follows the current writer: connects to it, or drops a connection to a node that is not. */
-  private void follow() {
+  private void follow(boolean stalled) {
     if (closed) {
       return;
     }
     String[] target = writer.writerNode();
     String id = target == null ? null : target[0];
+    if (stalled) {
+      heardAt = System.nanoTime(); // its silence was this node's own (keepFollowersAlive)
+    }
     if (connection != null
         && System.nanoTime() - heardAt > SILENCE_MS * 1_000_000
         && !waitingOn(connection)) {
@@ -947,8 +992,8 @@ public final class CommitFeed {
 
   /**
    * Whether node {@code id} at {@code url} is the writer this node follows and it proved it holds
-   * the cluster's key: ingest is forwarded only there, so an address forged in Redis gets no
-   * caller's token and no batch. Any thread.
+   * the cluster's key: ingest batches are sent only there, so an address forged in Redis gets no
+   * batch. Any thread.
    */
   public boolean proven(String id, String url) {
     String[] w = provenWriter;

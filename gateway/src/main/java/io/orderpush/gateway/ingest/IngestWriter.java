@@ -18,8 +18,9 @@ import org.slf4j.LoggerFactory;
  * node id whose address is known. Nodes that write the same merchants contend on their head rows
  * (every transaction locks the heads of its merchants until it commits, and a node that expects
  * heads another node moved has its group refused), so a cluster writes through one node and the
- * others forward their batches to it ({@link IngestForwarder}). Correctness never depends on it:
- * while views differ, or when the writer cannot be reached, a node writes itself.
+ * others send their batches to it (parsed, over the commit feed: {@link CommitFeed#append}; or as
+ * they came, over HTTP: {@link IngestForwarder}). Correctness never depends on it: while views
+ * differ, or when the writer cannot be reached, a node writes itself.
  *
  * <p>Each node keeps its base URL in a key of its own ({@code gw:addr:{cluster}:<node id>}, one
  * hash slot for the cluster's keys), written at start and every {@link #REFRESH_MS} with a time to

@@ -194,6 +194,9 @@ class IngestForwardIT {
           .contains("\"index\":1");
       assertThat(batches(writer, "committed")).as("nothing went to the writer").isEqualTo(taken);
       assertThat(batches(writer, "malformed")).isEqualTo(malformed);
+      assertThat(ingestRequests(writer))
+          .as("nor over HTTP: the writer was sent no ingest request at all")
+          .isZero();
       // and the good event alone goes through, once
       HttpResponse<String> again = ingest(b, List.of(good));
       assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
@@ -286,6 +289,84 @@ class IngestForwardIT {
     }
   }
 
+  /**
+   * A follower that stalls (SIGSTOP) while the writer commits its batch: the writer drops it as
+   * silent after 3 s and feeds it no more, but keeps its connection until the batch is answered, so
+   * the follower, once it runs again, takes the writer's answer instead of writing the batch again
+   * itself (which would tell the caller its new event is a duplicate). The writer's commit is held
+   * up by a lock on the merchant's head row, taken here.
+   */
+  @Test
+  void shouldAnswerAFollowerThatStalledWhileTheWriterCommittedItsBatch() throws Exception {
+    String run = UUID.randomUUID().toString().substring(0, 6);
+    GatewayProcess writer = node("a-" + run, "forward-stall-a.log");
+    GatewayProcess b = node("b-" + run, "forward-stall-b.log");
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    boolean paused = false;
+    try {
+      String merchant = "fwd-stall-" + run;
+      until(
+          "B forwards to the writer",
+          () -> {
+            ingest(b, List.of(Events.event(merchant, UUID.randomUUID().toString())));
+            return forwarded(b) > 0;
+          });
+      double here = metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}");
+      double committed = batches(writer, "committed");
+      String silentSeries = "gateway_ingest_commit_frames_total{outcome=\"connection_silent\"}";
+      double silent = metric(writer, silentSeries);
+      var pg = TestServices.migratedPg();
+      Future<HttpResponse<String>> during;
+      try (java.sql.Connection holder =
+              java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+          var lock =
+              holder.prepareStatement(
+                  "SELECT head_seq FROM merchants WHERE merchant_id = ? FOR UPDATE")) {
+        holder.setAutoCommit(false);
+        lock.setString(1, merchant);
+        lock.executeQuery().close();
+        during = pool.submit(() -> ingest(b, List.of(Events.event(merchant, "stall-" + run))));
+        until("the writer's commit to wait for the head row", () -> waitingForALock(pg));
+        b.pause();
+        paused = true;
+        Thread.sleep(4_500); // the fault: B stalled past the writer's 3 s of silence
+        assertThat(metric(writer, silentSeries)).as("the writer dropped B").isGreaterThan(silent);
+        holder.commit(); // the writer commits the batch and answers B's connection
+      }
+      until("the writer to commit the batch", () -> batches(writer, "committed") > committed);
+      b.resume();
+      paused = false;
+      HttpResponse<String> r = during.get(60, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      assertThat(new JsonArray(r.body()).getJsonObject(0).getBoolean("duplicate")).isFalse();
+      assertThat(metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}"))
+          .as("B took the writer's answer, written before its connection was closed")
+          .isEqualTo(here);
+    } finally {
+      pool.shutdownNow();
+      if (paused) {
+        b.resume();
+      }
+      writer.terminate(Duration.ofSeconds(30));
+      b.terminate(Duration.ofSeconds(30));
+    }
+  }
+
+  private static boolean waitingForALock(io.orderpush.persistence.pg.PgSettings pg) {
+    try (java.sql.Connection c =
+            java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+        var s = c.createStatement();
+        var rs =
+            s.executeQuery(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    + " AND wait_event_type = 'Lock' AND query ILIKE '%merchants%'")) {
+      rs.next();
+      return rs.getLong(1) > 0;
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   private GatewayProcess node(String nodeId, String log) throws Exception {
     return GatewayProcess.start(
         TestGateway.freePort(),
@@ -296,6 +377,19 @@ class IngestForwardIT {
   private HttpResponse<String> ingest(GatewayProcess to, List<JsonObject> events) {
     return TestGateway.send(
         to.port, http, "POST", "/v1/events", TestGateway.INGEST_TOKEN, Events.batch(events));
+  }
+
+  /** Ingest requests a node answered over HTTP, whatever their status. */
+  private double ingestRequests(GatewayProcess n) {
+    String text = TestGateway.send(n.port, http, "GET", "/metrics", null, null).body();
+    double sum = 0;
+    for (String line : text.split("\n")) {
+      if (line.startsWith("gateway_http_requests_seconds_count{")
+          && line.contains("route=\"ingest\"")) {
+        sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    return sum;
   }
 
   private double batches(GatewayProcess writer, String outcome) {
