@@ -298,8 +298,8 @@ public final class CommitFeed {
     replayed = frames(registry, "follower_replayed");
     unproven = frames(registry, "writer_unproven");
     noncesFull = frames(registry, "follower_nonces_full");
-    forwarded = forwardOutcome(registry, "forwarded");
-    writtenHere = forwardOutcome(registry, "written_here");
+    forwarded = IngestForwarder.outcome("forwarded", registry);
+    writtenHere = IngestForwarder.outcome("written_here", registry);
     for (Outcome o : Outcome.values()) {
       batches.put(o, batchOutcome(registry, o.name().toLowerCase(java.util.Locale.ROOT)));
     }
@@ -346,16 +346,6 @@ public final class CommitFeed {
    */
   static int maxBatchBytes(int maxRequestBytes, int maxEvents) {
     return (int) Math.min(Integer.MAX_VALUE - 1024, 3L * maxRequestBytes + 1024L * maxEvents);
-  }
-
-  private static Counter forwardOutcome(MeterRegistry registry, String outcome) {
-    return Counter.builder("gateway.ingest.forwarded")
-        .tag("outcome", outcome)
-        .description(
-            "Ingest requests parsed here and sent on to the cluster's writer node over the commit"
-                + " feed and answered by it (forwarded), or written here because it could not take"
-                + " them (written_here)")
-        .register(registry);
   }
 
   private static Counter batchOutcome(MeterRegistry registry, String outcome) {

@@ -79,13 +79,16 @@ public final class IngestForwarder implements Handler<RoutingContext> {
     this.wroteHere = outcome("written_here", registry);
   }
 
-  private static Counter outcome(String outcome, MeterRegistry registry) {
+  /**
+   * Ingest requests sent on to the writer and answered by it, or written here: by this forwarder,
+   * or by the commit feed ({@link CommitFeed#append}) where it forwards instead.
+   */
+  static Counter outcome(String outcome, MeterRegistry registry) {
     return Counter.builder("gateway.ingest.forwarded")
         .tag("outcome", outcome)
         .description(
-            "Ingest requests sent on to the cluster's writer node (forwarded), or written here"
-                + " because it could not be reached in time or has not proven it holds the"
-                + " cluster's key yet (written_here)")
+            "Ingest requests sent on to the cluster's writer node and answered by it (forwarded),"
+                + " or written here because it could not take them (written_here)")
         .register(registry);
   }
 

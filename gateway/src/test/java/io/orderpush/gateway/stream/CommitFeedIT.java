@@ -342,26 +342,23 @@ class CommitFeedIT {
       String url = "http://127.0.0.1:" + a.port;
       Map<String, String> headers = node.upgrade(writer, url, System.currentTimeMillis(), nonce);
       CompletableFuture<String> first = new CompletableFuture<>();
-      WebSocket.Builder builder = HttpClient.newHttpClient().newWebSocketBuilder();
-      headers.forEach(builder::header);
       WebSocket ws =
-          builder
-              .buildAsync(
-                  uri,
-                  new WebSocket.Listener() {
-                    final StringBuilder text = new StringBuilder();
+          upgrade(
+              uri,
+              headers,
+              new WebSocket.Listener() {
+                final StringBuilder text = new StringBuilder();
 
-                    @Override
-                    public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
-                      text.append(data);
-                      if (last) {
-                        first.complete(text.toString());
-                      }
-                      w.request(1);
-                      return null;
-                    }
-                  })
-              .get(10, TimeUnit.SECONDS);
+                @Override
+                public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
+                  text.append(data);
+                  if (last) {
+                    first.complete(text.toString());
+                  }
+                  w.request(1);
+                  return null;
+                }
+              });
       assertThat(node.proves(first.get(10, TimeUnit.SECONDS), writer, url, nonce))
           .as("the writer's first message proves it holds the key, for this nonce")
           .isTrue();
@@ -404,35 +401,31 @@ class CommitFeedIT {
           node.upgrade(writer, url, System.currentTimeMillis(), node.nonce());
       java.util.concurrent.LinkedBlockingQueue<ForwardedBatches.Answer> answers =
           new java.util.concurrent.LinkedBlockingQueue<>();
-      WebSocket.Builder builder = HttpClient.newHttpClient().newWebSocketBuilder();
-      headers.forEach(builder::header);
       WebSocket ws =
-          builder
-              .buildAsync(
-                  uri,
-                  new WebSocket.Listener() {
-                    final java.io.ByteArrayOutputStream binary =
-                        new java.io.ByteArrayOutputStream();
+          upgrade(
+              uri,
+              headers,
+              new WebSocket.Listener() {
+                final java.io.ByteArrayOutputStream binary = new java.io.ByteArrayOutputStream();
 
-                    @Override
-                    public CompletionStage<?> onBinary(
-                        WebSocket w, java.nio.ByteBuffer data, boolean last) {
-                      byte[] b = new byte[data.remaining()];
-                      data.get(b);
-                      binary.writeBytes(b);
-                      if (last) {
-                        io.vertx.core.buffer.Buffer message =
-                            io.vertx.core.buffer.Buffer.buffer(binary.toByteArray());
-                        binary.reset();
-                        if (ForwardedBatches.isAnswer(message)) {
-                          answers.add(ForwardedBatches.readAnswer(message));
-                        }
-                      }
-                      w.request(1);
-                      return null;
+                @Override
+                public CompletionStage<?> onBinary(
+                    WebSocket w, java.nio.ByteBuffer data, boolean last) {
+                  byte[] b = new byte[data.remaining()];
+                  data.get(b);
+                  binary.writeBytes(b);
+                  if (last) {
+                    io.vertx.core.buffer.Buffer message =
+                        io.vertx.core.buffer.Buffer.buffer(binary.toByteArray());
+                    binary.reset();
+                    if (ForwardedBatches.isAnswer(message)) {
+                      answers.add(ForwardedBatches.readAnswer(message));
                     }
-                  })
-              .get(10, TimeUnit.SECONDS);
+                  }
+                  w.request(1);
+                  return null;
+                }
+              });
       String merchant = "feed-batch-" + UUID.randomUUID().toString().substring(0, 6);
       List<NewEvent> events =
           new EventParser(100, 65536)
@@ -484,6 +477,14 @@ class CommitFeedIT {
       ws.sendBinary(java.nio.ByteBuffer.wrap(bytes, at, end - at), end == bytes.length)
           .get(10, TimeUnit.SECONDS);
     }
+  }
+
+  /** A WebSocket to {@code uri} upgraded with {@code headers}, within 10 s. */
+  static WebSocket upgrade(URI uri, Map<String, String> headers, WebSocket.Listener listener)
+      throws Exception {
+    WebSocket.Builder builder = HttpClient.newHttpClient().newWebSocketBuilder();
+    headers.forEach(builder::header);
+    return builder.buildAsync(uri, listener).get(10, TimeUnit.SECONDS);
   }
 
   static void assertUpgradeRefused(URI uri, Map<String, String> headers, int status, String what) {
