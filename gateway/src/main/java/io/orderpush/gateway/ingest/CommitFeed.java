@@ -590,31 +590,31 @@ public final class CommitFeed {
       }
       return;
     }
-    if (f.dropped) {
-      // Dropped as silent: closed once its batches in flight are answered, so it takes no new
-      // one, whose answer could come after the close. That node writes it itself.
-      batches.get(Outcome.FAILED).increment();
-      answer(f, ForwardedBatches.refused(batch.id(), Outcome.FAILED, "dropped as silent"));
-      return;
-    }
-    if (stopping) {
-      batches.get(Outcome.FAILED).increment();
-      answer(f, ForwardedBatches.refused(batch.id(), Outcome.FAILED, "the writer is stopping"));
-      return;
-    }
+    // Counted in first, then checked: a follower dropped as silent meanwhile either sees this
+    // batch in flight (and is closed after its answer) or is seen dropped here.
     long bytes = message.length();
-    int inFlight = f.batchesInFlight.get();
-    if (inFlight >= MAX_BATCHES_IN_FLIGHT
-        || inFlight > 0 && f.bytesInFlight.get() + bytes > MAX_BATCH_BYTES_IN_FLIGHT) {
-      batches.get(Outcome.OVERLOADED).increment();
-      answer(
-          f,
-          ForwardedBatches.refused(
-              batch.id(), Outcome.OVERLOADED, "too many batches in flight from one node"));
+    int inFlight = f.batchesInFlight.incrementAndGet();
+    long inFlightBytes = f.bytesInFlight.addAndGet(bytes);
+    Outcome refused = null;
+    String why = null;
+    if (f.dropped) {
+      // closed once its batches in flight are answered, so it takes no new one, whose answer
+      // could come after the close: that node writes it itself
+      refused = Outcome.FAILED;
+      why = "dropped as silent";
+    } else if (stopping) {
+      refused = Outcome.FAILED;
+      why = "the writer is stopping";
+    } else if (inFlight > MAX_BATCHES_IN_FLIGHT
+        || inFlight > 1 && inFlightBytes > MAX_BATCH_BYTES_IN_FLIGHT) {
+      refused = Outcome.OVERLOADED;
+      why = "too many batches in flight from one node";
+    }
+    if (refused != null) {
+      batches.get(refused).increment();
+      answer(f, ForwardedBatches.refused(batch.id(), refused, why), bytes);
       return;
     }
-    f.batchesInFlight.incrementAndGet();
-    f.bytesInFlight.addAndGet(bytes);
     committer
         .apply(batch.events())
         .onComplete(
@@ -1151,7 +1151,24 @@ public final class CommitFeed {
     // cleared first: a group committed while this node drains gets head notices again
     List<Follower> gone = List.copyOf(followers.values());
     followers.clear();
-    gone.forEach(f -> f.ws.close((short) 1001, "stopping"));
+    Context own = context;
+    gone.forEach(
+        f -> {
+          if (own == null) {
+            f.ws.close((short) 1001, "stopping");
+            return;
+          }
+          // on the feed's context, as answers are: a follower with batches in flight is closed
+          // once they are answered (the committer drains before it stops), else their answers
+          // would be lost and that node would write them again
+          own.runOnContext(
+              v -> {
+                f.dropped = true;
+                if (f.batchesInFlight.get() == 0) {
+                  f.ws.close((short) 1001, "stopping");
+                }
+              });
+        });
     if (context == null) {
       return Future.succeededFuture();
     }
