@@ -430,7 +430,7 @@ public final class CommitFeed {
     for (String id : liveNodes.get()) {
       if (!id.equals(nodeId)) {
         Follower f = followers.get(id);
-        if (f == null || f.ws.writeQueueFull()) {
+        if (f == null || !hasRoom(f.ws)) {
           return false;
         }
       }
@@ -447,11 +447,10 @@ public final class CommitFeed {
     }
     for (Follower f : followers.values()) {
       for (Buffer frame : split.frames()) {
-        if (f.ws.writeQueueFull()) {
+        if (!hasRoom(f.ws) || !write(f.ws, frame)) {
           dropped.increment();
           whole = false;
         } else {
-          f.ws.writeBinaryMessage(frame);
           sent.increment();
         }
       }
@@ -654,15 +653,13 @@ public final class CommitFeed {
   private void answer(Follower f, Buffer answer, long bytes) {
     Context own = context;
     if (own == null) { // not started: no frame is ever written, so nothing to land between
-      f.ws.writeBinaryMessage(answer);
+      write(f.ws, answer);
       answered(f, bytes);
       return;
     }
     own.runOnContext(
         v -> {
-          if (!f.ws.isClosed()) {
-            f.ws.writeBinaryMessage(answer);
-          }
+          write(f.ws, answer); // lost with a closed connection: that node writes it itself
           answered(f, bytes);
         });
   }
@@ -799,7 +796,7 @@ public final class CommitFeed {
               } // else closed after its batches in flight are answered
             }
           } else {
-            f.ws.writePing(PING);
+            ping(f.ws);
           }
         });
   }
@@ -847,7 +844,7 @@ public final class CommitFeed {
     }
     if (id != null && id.equals(following)) {
       if (connection != null) {
-        connection.writePing(PING);
+        ping(connection);
       }
       return; // following it already, or connecting
     }
@@ -1030,7 +1027,7 @@ public final class CommitFeed {
         || provenWriter == null
         || closed
         || System.nanoTime() - heardAt > SILENCE_MS * 1_000_000
-        || ws.writeQueueFull()
+        || !hasRoom(ws)
         || batch.length() > maxBatchBytes) {
       writeHere(new Forward(id, events, here, answer, caller, null, -1), null);
       return;
@@ -1047,14 +1044,53 @@ public final class CommitFeed {
             });
     Forward fw = new Forward(id, events, here, answer, caller, ws, timer);
     forwards.put(id, fw);
-    for (int at = 0; at < batch.length(); at += pieceBytes) {
-      int end = Math.min(batch.length(), at + pieceBytes);
-      Buffer piece = batch.slice(at, end);
-      boolean last = end == batch.length();
-      ws.writeFrame(
-          at == 0
-              ? WebSocketFrame.binaryFrame(piece, last)
-              : WebSocketFrame.continuationFrame(piece, last));
+    try {
+      for (int at = 0; at < batch.length(); at += pieceBytes) {
+        int end = Math.min(batch.length(), at + pieceBytes);
+        Buffer piece = batch.slice(at, end);
+        boolean last = end == batch.length();
+        ws.writeFrame(
+            at == 0
+                ? WebSocketFrame.binaryFrame(piece, last)
+                : WebSocketFrame.continuationFrame(piece, last));
+      }
+    } catch (IllegalStateException closedMeanwhile) {
+      writeHere(fw, ws);
+    }
+  }
+
+  /**
+   * Whether {@code ws} is open and can take more now. Vert.x throws rather than answer for a
+   * connection closed a moment ago (before its close handler ran): that is no room.
+   */
+  private static boolean hasRoom(io.vertx.core.http.WebSocketBase ws) {
+    try {
+      return !ws.isClosed() && !ws.writeQueueFull();
+    } catch (IllegalStateException closed) {
+      return false;
+    }
+  }
+
+  private static void ping(io.vertx.core.http.WebSocketBase ws) {
+    try {
+      if (!ws.isClosed()) {
+        ws.writePing(PING);
+      }
+    } catch (IllegalStateException closed) {
+      // closed a moment ago: its close handler follows
+    }
+  }
+
+  /** Writes a binary message; false when the connection was closed (and nothing was written). */
+  private static boolean write(io.vertx.core.http.WebSocketBase ws, Buffer message) {
+    try {
+      if (ws.isClosed()) {
+        return false;
+      }
+      ws.writeBinaryMessage(message);
+      return true;
+    } catch (IllegalStateException closed) {
+      return false;
     }
   }
 
