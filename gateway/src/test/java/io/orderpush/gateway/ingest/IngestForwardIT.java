@@ -22,6 +22,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Several nodes write ingest through one (the live node with the smallest id), three real gateway
@@ -148,11 +150,17 @@ class IngestForwardIT {
     }
   }
 
-  @Test
-  void shouldWriteHereAtOnceWhenTheWriterIsKilled() throws Exception {
+  /**
+   * With the commit feed (parsed events over the feed's connection, lost with it when the writer
+   * dies) and without it (the body over HTTP, refused by the dead writer's port).
+   */
+  @ParameterizedTest(name = "commit feed {0}")
+  @ValueSource(booleans = {true, false})
+  void shouldWriteHereAtOnceWhenTheWriterIsKilled(boolean feed) throws Exception {
     String run = UUID.randomUUID().toString().substring(0, 6);
-    GatewayProcess writer = node("a-" + run, "forward-kill-a.log");
-    GatewayProcess b = node("b-" + run, "forward-kill-b.log");
+    Map<String, String> env = Map.of("GATEWAY_INGEST_COMMIT_FEED", Boolean.toString(feed));
+    GatewayProcess writer = node("a-" + run, "forward-kill-a.log", env);
+    GatewayProcess b = node("b-" + run, "forward-kill-b.log", env);
     try {
       String merchant = "fwd-kill-" + run;
       until(
@@ -161,6 +169,12 @@ class IngestForwardIT {
             ingest(b, List.of(Events.event(merchant, UUID.randomUUID().toString())));
             return forwarded(b) > 0;
           });
+      if (feed) {
+        assertThat(batches(writer, "committed")).as("over the feed").isPositive();
+        assertThat(ingestRequests(writer)).as("not over HTTP").isZero();
+      } else {
+        assertThat(ingestRequests(writer)).as("over HTTP").isPositive();
+      }
       String addressKey = "gw:addr:{" + TestGateway.CLUSTER + "}:a-" + run;
       writer.kill();
       // A killed writer leaves its address behind only for its time to live.
