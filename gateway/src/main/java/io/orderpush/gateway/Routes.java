@@ -83,7 +83,6 @@ final class Routes {
             ? new io.orderpush.gateway.ingest.IngestForwarder(
                 g.vertx,
                 g.ingestWriter::writerNode,
-                (id, url) -> true,
                 g.config.control().nodeId(),
                 // the writer answers every request within the PostgreSQL client timeout
                 g.config.pg().clientTimeout().plusSeconds(2),

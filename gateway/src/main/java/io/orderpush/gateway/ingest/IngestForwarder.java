@@ -26,11 +26,12 @@ import org.slf4j.LoggerFactory;
  * writer validates and commits the batch; nothing is parsed here.
  *
  * <p>A forwarded request carries {@link #HEADER}, and a node always writes such a request itself:
- * no loops, whatever the nodes' views. A request is forwarded only to a writer {@code trusted}.
- * When the writer is not trusted yet, cannot be reached or does not answer in time (connection
- * refused, timeout, too many forwards waiting), this node writes the batch itself ({@code
- * ctx.next()}): a batch the writer did commit comes back as duplicates, with the same seqs, since
- * ingest is idempotent by event id. Forwarding saves contention, never correctness.
+ * no loops, whatever the nodes' views. The writer's address in Redis is trusted as it is (with the
+ * commit feed on, only a writer that proved it holds the cluster's key is sent anything). When the
+ * writer cannot be reached or does not answer in time (connection refused, timeout, too many
+ * forwards waiting), this node writes the batch itself ({@code ctx.next()}): a batch the writer did
+ * commit comes back as duplicates, with the same seqs, since ingest is idempotent by event id.
+ * Forwarding saves contention, never correctness.
  */
 public final class IngestForwarder implements Handler<RoutingContext> {
 
@@ -40,7 +41,6 @@ public final class IngestForwarder implements Handler<RoutingContext> {
   private static final Logger LOG = LoggerFactory.getLogger(IngestForwarder.class);
 
   private final Supplier<String[]> target;
-  private final java.util.function.BiPredicate<String, String> trusted;
   private final String nodeId;
   private final HttpClientAgent client;
   private final long timeoutMs;
@@ -51,7 +51,6 @@ public final class IngestForwarder implements Handler<RoutingContext> {
   /**
    * @param target the writer's node id and base URL, or null to write here ({@link
    *     IngestWriter#writerNode})
-   * @param trusted whether that node at that URL may be sent the caller's token and batch
    * @param timeout how long a forwarded request may take before this node writes it itself
    * @param maxConnections connections to the writer; forwards beyond them wait, at most as many
    *     again, and the rest are written here
@@ -59,13 +58,11 @@ public final class IngestForwarder implements Handler<RoutingContext> {
   public IngestForwarder(
       Vertx vertx,
       Supplier<String[]> target,
-      java.util.function.BiPredicate<String, String> trusted,
       String nodeId,
       Duration timeout,
       int maxConnections,
       MeterRegistry registry) {
     this.target = target;
-    this.trusted = trusted;
     this.nodeId = nodeId;
     this.timeoutMs = timeout.toMillis();
     this.client =
@@ -96,11 +93,6 @@ public final class IngestForwarder implements Handler<RoutingContext> {
   public void handle(RoutingContext ctx) {
     String[] writer = ctx.request().getHeader(HEADER) == null ? target.get() : null;
     if (writer == null) {
-      ctx.next();
-      return;
-    }
-    if (!trusted.test(writer[0], writer[1])) {
-      wroteHere.increment(); // the feed has not reached it yet, or its address is not its own
       ctx.next();
       return;
     }
