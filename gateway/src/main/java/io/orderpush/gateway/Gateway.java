@@ -268,6 +268,8 @@ public final class Gateway {
                             config.ingest().maxEvents(),
                             config.ingest().maxRequestBytes(),
                             config.http().maxClientWebSocketMessageBytes(),
+                            config.ingest().maxDataBytes(),
+                            config.ingest().maxDataDepth(),
                             // the writer answers every batch within the PostgreSQL client timeout
                             config.pg().clientTimeout().plusSeconds(2)),
                         registry);

@@ -138,8 +138,9 @@ public final class CommitFeed {
 
   /**
    * What the frames must mean the same on both ends, sent and compared at the upgrade: the frames'
-   * layout version, the masking rules' fingerprint and the batches' piece size ({@code "<version>
-   * <fingerprint> <piece bytes>"}, {@link #feedHeader}).
+   * layout version, the masking rules' fingerprint, the batches' piece size and the limits a
+   * request's events were parsed under ({@code "<version> <fingerprint> <piece bytes> <limits>"},
+   * {@link #feedHeader}).
    */
   static final String FEED_HEADER = "X-Orderpush-Feed";
 
@@ -207,6 +208,7 @@ public final class CommitFeed {
   private final Counter refused;
   private final Counter silent;
   private final Counter masksDiffer;
+  private final Counter limitsDiffer;
   private final Counter replayed;
   private final Counter unproven;
   private final Counter noncesFull;
@@ -286,7 +288,7 @@ public final class CommitFeed {
     this.pieceBytes = Math.min(MAX_PIECE_BYTES, ingest.maxFrameBytes());
     this.maxBatchBytes = maxBatchBytes(ingest.maxRequestBytes(), ingest.maxEvents());
     this.forwardTimeoutMs = ingest.timeout().toMillis();
-    this.masks = feedHeader(masks, ingest.maxFrameBytes());
+    this.masks = feedHeader(masks, ingest);
     sent = frames(registry, "sent");
     dropped = frames(registry, "dropped_queue_full");
     tooLarge = frames(registry, "too_large");
@@ -295,6 +297,7 @@ public final class CommitFeed {
     refused = frames(registry, "follower_refused");
     silent = frames(registry, "connection_silent");
     masksDiffer = frames(registry, "follower_masks_differ");
+    limitsDiffer = frames(registry, "follower_limits_differ");
     replayed = frames(registry, "follower_replayed");
     unproven = frames(registry, "writer_unproven");
     noncesFull = frames(registry, "follower_nonces_full");
@@ -307,6 +310,9 @@ public final class CommitFeed {
     Gauge.builder("gateway.ingest.commit.followers", followers, Map::size)
         .description("nodes following this one's commits (it is, or was, the writer)")
         .register(registry);
+    Gauge.builder("gateway.ingest.feed.batches.waiting", forwards, Map::size)
+        .description("ingest batches this node sent the writer that wait for its answer")
+        .register(registry);
   }
 
   /**
@@ -318,6 +324,8 @@ public final class CommitFeed {
    * @param maxRequestBytes bytes one request body may have ({@code ingest.max-request-bytes})
    * @param maxFrameBytes the largest WebSocket frame the node reads from a client ({@code
    *     stream.max-client-message-bytes})
+   * @param maxDataBytes bytes of one event's {@code data} ({@code ingest.max-data-bytes})
+   * @param maxDataDepth levels {@code data} may nest ({@code ingest.max-data-depth})
    * @param timeout how long a forwarded batch may wait for its answer before this node writes it
    */
   public record Ingest(
@@ -325,19 +333,37 @@ public final class CommitFeed {
       int maxEvents,
       int maxRequestBytes,
       int maxFrameBytes,
+      int maxDataBytes,
+      int maxDataDepth,
       Duration timeout) {}
 
   /**
    * What a follower sends in {@link #FEED_HEADER}: the layout's version, the masking rules'
-   * fingerprint and the size of the pieces batches are sent in (a writer reads no larger frame, so
-   * the nodes must agree on it).
+   * fingerprint, the size of the pieces batches are sent in (a writer reads no larger frame) and
+   * the limits of {@code ingest.*} the node parses requests under. A writer takes batches only from
+   * a node that parses as it would itself, so no event is stored that the writer would have
+   * refused, and no batch is refused for a size the node allowed.
    */
-  static String feedHeader(String masksFingerprint, int maxFrameBytes) {
+  static String feedHeader(String masksFingerprint, Ingest limits) {
     return CommitFrames.VERSION
         + " "
         + masksFingerprint
         + " "
-        + Math.min(MAX_PIECE_BYTES, maxFrameBytes);
+        + Math.min(MAX_PIECE_BYTES, limits.maxFrameBytes())
+        + " e"
+        + limits.maxEvents()
+        + ",r"
+        + limits.maxRequestBytes()
+        + ",d"
+        + limits.maxDataBytes()
+        + ",n"
+        + limits.maxDataDepth();
+  }
+
+  /** Whether two feed headers differ only in their ingest limits, the last of their fields. */
+  static boolean sameUpToLimits(String ours, String theirs) {
+    int cut = ours.lastIndexOf(' ');
+    return theirs.length() > cut && theirs.regionMatches(0, ours, 0, cut + 1);
   }
 
   /**
@@ -485,11 +511,18 @@ public final class CommitFeed {
       hs.reject(401);
       return;
     }
-    if (!masks.equals(hs.headers().get(FEED_HEADER))) {
+    String theirs = hs.headers().get(FEED_HEADER);
+    if (!masks.equals(theirs)) {
       // Same cluster, other masking rules (a rolling change of masking.paths) or another frame
       // layout (a rolling upgrade): the frames carry this node's masked renderings, which that
-      // node must not send as its own, in a layout it may not read. It reads the log.
-      masksDiffer.increment();
+      // node must not send as its own, in a layout it may not read. Or other ingest limits: its
+      // batches would be parsed under limits this node does not hold. It reads the log and
+      // writes its own requests.
+      if (theirs != null && sameUpToLimits(masks, theirs)) {
+        limitsDiffer.increment();
+      } else {
+        masksDiffer.increment();
+      }
       hs.reject(409);
       return;
     }
@@ -847,6 +880,15 @@ public final class CommitFeed {
         ping(connection);
       }
       return; // following it already, or connecting
+    }
+    if (connection != null && waitingOn(connection)) {
+      // Another node is the writer now (one with a smaller id joined, or this one's view
+      // changed), but the one followed still owes answers to batches it was sent and may have
+      // committed: closing now would lose them, and the batches written here again would be
+      // duplicates to their callers. It is kept until they are answered or time out; new batches
+      // meanwhile are written here (append sends only to the writer it follows).
+      ping(connection);
+      return;
     }
     if (connection != null) {
       connection.close((short) 1000, "another writer");

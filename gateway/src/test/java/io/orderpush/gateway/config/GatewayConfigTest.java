@@ -7,9 +7,10 @@ import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-class GatewayConfigTest {
+public class GatewayConfigTest {
 
-  static Map<String, String> valid() {
+  /** The least environment a gateway starts with: the defaults and the required secrets. */
+  public static Map<String, String> valid() {
     Map<String, String> env = new HashMap<>();
     env.put("GATEWAY_ADMIN_TOKEN", "a".repeat(24));
     env.put("GATEWAY_INGEST_TOKEN", "i".repeat(24));

@@ -28,13 +28,18 @@ class CommitFeedTest {
         new SimpleMeterRegistry());
   }
 
-  /** Ingest for a feed that is never sent a batch. */
+  /** Ingest for a feed that is never sent a batch, with the limits a gateway has by default. */
   static CommitFeed.Ingest noIngest() {
+    var c =
+        io.orderpush.gateway.config.GatewayConfig.load(
+            io.orderpush.gateway.config.GatewayConfigTest.valid());
     return new CommitFeed.Ingest(
         events -> io.vertx.core.Future.failedFuture("no ingest here"),
-        1000,
-        4 << 20,
-        65536,
+        c.ingest().maxEvents(),
+        c.ingest().maxRequestBytes(),
+        c.http().maxClientWebSocketMessageBytes(),
+        c.ingest().maxDataBytes(),
+        c.ingest().maxDataDepth(),
         java.time.Duration.ofSeconds(10));
   }
 
@@ -46,6 +51,42 @@ class CommitFeedTest {
   @AfterEach
   void close() {
     vertx.close();
+  }
+
+  @Test
+  void shouldTellAFollowerThatParsesUnderOtherLimitsFromOneWithOtherRules() {
+    CommitFeed.Ingest limits = noIngest();
+    String ours = CommitFeed.feedHeader("m1-test", limits);
+    List<CommitFeed.Ingest> others =
+        List.of(
+            withLimits(limits, limits.maxEvents() + 1, limits.maxRequestBytes(), 0, 0),
+            withLimits(limits, limits.maxEvents(), limits.maxRequestBytes() - 1, 0, 0),
+            withLimits(limits, limits.maxEvents(), limits.maxRequestBytes(), 1, 0),
+            withLimits(limits, limits.maxEvents(), limits.maxRequestBytes(), 0, -1));
+    for (CommitFeed.Ingest other : others) {
+      String theirs = CommitFeed.feedHeader("m1-test", other);
+      assertThat(theirs).as("limits %s", other).isNotEqualTo(ours);
+      assertThat(CommitFeed.sameUpToLimits(ours, theirs)).as("limits %s", other).isTrue();
+    }
+    assertThat(CommitFeed.feedHeader("m1-test", noIngest())).isEqualTo(ours);
+    assertThat(CommitFeed.sameUpToLimits(ours, CommitFeed.feedHeader("m1-other", limits)))
+        .as("other masking rules")
+        .isFalse();
+    assertThat(CommitFeed.sameUpToLimits(ours, ours.substring(0, ours.lastIndexOf(' '))))
+        .as("a node of a layout without limits")
+        .isFalse();
+  }
+
+  static CommitFeed.Ingest withLimits(
+      CommitFeed.Ingest l, int maxEvents, int maxRequestBytes, int moreData, int moreDepth) {
+    return new CommitFeed.Ingest(
+        l.committer(),
+        maxEvents,
+        maxRequestBytes,
+        l.maxFrameBytes(),
+        l.maxDataBytes() + moreData,
+        l.maxDataDepth() + moreDepth,
+        l.timeout());
   }
 
   @Test

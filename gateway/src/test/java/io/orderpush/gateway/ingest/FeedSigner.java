@@ -41,6 +41,12 @@ public final class FeedSigner {
    * with {@code nonce}.
    */
   public Map<String, String> upgrade(String writer, String url, long time, String nonce) {
+    return upgrade(writer, url, time, nonce, CommitFeedTest.noIngest());
+  }
+
+  /** The same, from a node that parses requests under {@code limits}. */
+  public Map<String, String> upgrade(
+      String writer, String url, long time, String nonce, CommitFeed.Ingest limits) {
     return Map.of(
         CommitFeed.NODE_HEADER,
         nodeId,
@@ -49,9 +55,15 @@ public final class FeedSigner {
         CommitFeed.NONCE_HEADER,
         nonce,
         CommitFeed.FEED_HEADER,
-        CommitFeed.feedHeader(MaskRules.defaults().fingerprint(), 65536),
+        CommitFeed.feedHeader(MaskRules.defaults().fingerprint(), limits),
         "Authorization",
         feed.signature(nodeId, writer, url, time, nonce));
+  }
+
+  /** The default limits of {@code ingest.*} with {@code ingest.max-data-depth} one deeper. */
+  public static CommitFeed.Ingest deeperData() {
+    CommitFeed.Ingest l = CommitFeedTest.noIngest();
+    return CommitFeedTest.withLimits(l, l.maxEvents(), l.maxRequestBytes(), 0, 1);
   }
 
   /** Whether the writer's first message, at {@code url}, proves it holds the key. */

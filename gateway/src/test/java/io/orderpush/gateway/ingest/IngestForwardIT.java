@@ -350,6 +350,180 @@ class IngestForwardIT {
     }
   }
 
+  /**
+   * A node with a smaller id joins (a restarted node rejoining) and becomes the writer while a
+   * batch of the follower waits for the old writer's commit, held up by a lock on the merchant's
+   * head row taken here. The follower keeps the old writer's connection until that batch is
+   * answered, so its caller gets the old writer's answer; switching at once would lose the answer,
+   * and the follower would write the batch again itself: {@code duplicate: true} for a new event.
+   */
+  @Test
+  void shouldTakeTheOldWritersAnswerWhenANewWriterJoinsWhileABatchWaits() throws Exception {
+    String run = UUID.randomUUID().toString().substring(0, 6);
+    GatewayProcess old = node("b-" + run, "forward-switch-b.log");
+    GatewayProcess f = node("c-" + run, "forward-switch-c.log");
+    GatewayProcess joined = null;
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      String merchant = "fwd-switch-" + run;
+      until(
+          "C forwards to B",
+          () -> {
+            ingest(f, List.of(Events.event(merchant, UUID.randomUUID().toString())));
+            return forwarded(f) > 0;
+          });
+      double committed = batches(old, "committed");
+      var pg = TestServices.migratedPg();
+      Future<HttpResponse<String>> during;
+      try (java.sql.Connection holder =
+              java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+          var lock =
+              holder.prepareStatement(
+                  "SELECT head_seq FROM merchants WHERE merchant_id = ? FOR UPDATE")) {
+        holder.setAutoCommit(false);
+        lock.setString(1, merchant);
+        lock.executeQuery().close();
+        during = pool.submit(() -> ingest(f, List.of(Events.event(merchant, "switch-" + run))));
+        until("B's commit to wait for the head row", () -> waitingForALock(pg));
+        joined = node("a-" + run, "forward-switch-a.log");
+        GatewayProcess a = joined;
+        double here = metric(f, "gateway_ingest_forwarded_total{outcome=\"written_here\"}");
+        // C has taken A for the writer once a new request of another merchant no longer goes to
+        // B: written here until A proves itself to C, then forwarded to A.
+        until(
+            "C to take A for the writer",
+            () -> {
+              ingest(f, List.of(Events.event(merchant + "-x", UUID.randomUUID().toString())));
+              return metric(f, "gateway_ingest_forwarded_total{outcome=\"written_here\"}") > here
+                  || batches(a, "committed") > 0;
+            });
+        assertThat(metric(f, "gateway_ingest_feed_batches_waiting"))
+            .as("C still waits for B's answer")
+            .isEqualTo(1);
+        holder.commit(); // B commits the batch and answers C
+      }
+      HttpResponse<String> r = during.get(60, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      assertThat(new JsonArray(r.body()).getJsonObject(0).getBoolean("duplicate"))
+          .as("answered by B, which committed it, not written again by C")
+          .isFalse();
+      assertThat(batches(old, "committed")).isGreaterThan(committed);
+      GatewayProcess a = joined;
+      until(
+          "C to follow A once B answered",
+          () -> {
+            double before = batches(a, "committed");
+            ingest(f, List.of(Events.event(merchant, UUID.randomUUID().toString())));
+            return batches(a, "committed") > before;
+          });
+    } finally {
+      pool.shutdownNow();
+      if (joined != null) {
+        joined.terminate(Duration.ofSeconds(30));
+      }
+      old.terminate(Duration.ofSeconds(30));
+      f.terminate(Duration.ofSeconds(30));
+    }
+  }
+
+  /**
+   * The writer's own refusals reach the caller through the node where the request landed, as on one
+   * node: 503 when the writer's queue is full, and 503 when PostgreSQL did not confirm the writer's
+   * commit in time. The node does not write such a batch itself: a full queue is the cluster's
+   * backpressure, and a commit of unknown outcome is the caller's to retry with the same ids. The
+   * writer's PostgreSQL goes silent through a proxy that stops forwarding.
+   */
+  @Test
+  void shouldAnswer503WhenTheWritersQueueIsFullOrItsCommitTimesOutAndNotWriteThemHere()
+      throws Exception {
+    String run = UUID.randomUUID().toString().substring(0, 6);
+    // a queue of one request of at most 10 events; commits answered within 3.1 s, and B's forward
+    // timeout 2 s later
+    Map<String, String> limits =
+        Map.of(
+            "GATEWAY_INGEST_MAX_EVENTS", "10",
+            "GATEWAY_INGEST_MAX_QUEUED_EVENTS", "10",
+            "GATEWAY_PG_QUERY_TIMEOUT_MS", "2000",
+            "GATEWAY_PG_CLIENT_TIMEOUT_MS", "3100");
+    java.net.URI pg = java.net.URI.create(TestServices.pgUrl());
+    try (io.orderpush.gateway.testing.TcpProxy proxy =
+        io.orderpush.gateway.testing.TcpProxy.start(
+            pg.getHost(), pg.getPort() == -1 ? 5432 : pg.getPort())) {
+      Map<String, String> writerEnv = new java.util.HashMap<>(limits);
+      writerEnv.put(
+          "GATEWAY_PG_URL",
+          pg.getScheme()
+              + "://"
+              + pg.getRawUserInfo()
+              + "@127.0.0.1:"
+              + proxy.port()
+              + pg.getRawPath());
+      GatewayProcess writer = node("a-" + run, "forward-busy-a.log", writerEnv);
+      GatewayProcess b = node("b-" + run, "forward-busy-b.log", limits);
+      ExecutorService pool = Executors.newSingleThreadExecutor();
+      try {
+        String merchant = "fwd-busy-" + run;
+        until(
+            "B forwards to the writer",
+            () -> {
+              ingest(b, List.of(Events.event(merchant, UUID.randomUUID().toString())));
+              return forwarded(b) > 0;
+            });
+        double here = metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}");
+        double stored = metric(b, "gateway_ingest_events_total{result=\"stored\"}");
+
+        proxy.blackhole();
+        List<JsonObject> full = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+          full.add(Events.event(merchant, "full-" + i + "-" + run));
+        }
+        long started = System.nanoTime();
+        Future<HttpResponse<String>> stuck = pool.submit(() -> ingest(b, full));
+        until(
+            "the writer's queue to hold the 10 events",
+            () -> metric(writer, "gateway_ingest_queue_events") >= 10);
+        List<JsonObject> more = List.of(Events.event(merchant, "more-" + run));
+        HttpResponse<String> overloaded = ingest(b, more);
+        assertThat(overloaded.statusCode()).as(overloaded.body()).isEqualTo(503);
+        assertThat(overloaded.body()).contains("queue full");
+        assertThat(batches(writer, "overloaded")).isEqualTo(1);
+
+        HttpResponse<String> timedOut = stuck.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        long tookMs = (System.nanoTime() - started) / 1_000_000;
+        assertThat(timedOut.statusCode()).as(timedOut.body()).isEqualTo(503);
+        assertThat(timedOut.body()).contains("did not confirm the commit");
+        assertThat(batches(writer, "timed_out")).isEqualTo(1);
+        assertThat(tookMs)
+            .as("answered by the writer, before B's own forward timeout")
+            .isLessThan(5_100);
+        assertThat(metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}"))
+            .as("B wrote neither itself")
+            .isEqualTo(here);
+        assertThat(metric(b, "gateway_ingest_events_total{result=\"stored\"}")).isEqualTo(stored);
+
+        // The caller retries both with the same ids once PostgreSQL answers again: stored once.
+        proxy.forward();
+        until("the retry to be answered 200", () -> ingest(b, full).statusCode() == 200);
+        assertThat(ingest(b, more).statusCode()).isEqualTo(200);
+        java.util.Set<Long> seqs = new java.util.TreeSet<>();
+        for (List<JsonObject> sent : List.of(full, more)) {
+          JsonArray answers = new JsonArray(ingest(b, sent).body());
+          for (int i = 0; i < answers.size(); i++) {
+            assertThat(answers.getJsonObject(i).getBoolean("duplicate")).isTrue();
+            seqs.add(answers.getJsonObject(i).getLong("seq"));
+          }
+        }
+        assertThat(seqs).as("11 events, each stored once, dense").hasSize(11);
+        assertThat(java.util.Collections.max(seqs) - java.util.Collections.min(seqs)).isEqualTo(10);
+      } finally {
+        pool.shutdownNow();
+        proxy.forward();
+        writer.terminate(Duration.ofSeconds(30));
+        b.terminate(Duration.ofSeconds(30));
+      }
+    }
+  }
+
   private static boolean waitingForALock(io.orderpush.persistence.pg.PgSettings pg) {
     try (java.sql.Connection c =
             java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.orderpush.delivery.cluster.CommitFrames;
 import io.orderpush.delivery.cluster.ForwardedBatches;
+import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.GatewayProcess;
 import io.orderpush.gateway.Scrape;
@@ -381,6 +382,46 @@ class CommitFeedIT {
       assertThat(
               Scrape.value(a, "gateway_ingest_commit_frames_total{outcome=\"follower_refused\"}"))
           .isEqualTo(2);
+    }
+  }
+
+  /**
+   * A node whose ingest limits differ from the writer's (a rolling change of {@code
+   * ingest.max-data-depth}) would send batches parsed under limits the writer does not hold: it is
+   * refused as a follower, and counted apart from other masking rules. The same node with the
+   * writer's limits is taken.
+   */
+  @Test
+  void shouldRefuseAFollowerThatParsesUnderOtherLimits() throws Exception {
+    String writer = "feed-w-" + UUID.randomUUID().toString().substring(0, 6);
+    try (TestGateway a = TestGateway.start(env(writer))) {
+      URI uri = URI.create("ws://127.0.0.1:" + a.port + "/internal/v1/commits");
+      FeedSigner node = new FeedSigner(new byte[32], "feed-f");
+      String url = "http://127.0.0.1:" + a.port;
+      assertUpgradeRefused(
+          uri,
+          node.upgrade(
+              writer, url, System.currentTimeMillis(), node.nonce(), FeedSigner.deeperData()),
+          409,
+          "an upgrade from a node that lets data nest one level deeper");
+      assertThat(
+              Scrape.value(
+                  a, "gateway_ingest_commit_frames_total{outcome=\"follower_limits_differ\"}"))
+          .isEqualTo(1);
+      assertThat(
+              Scrape.value(
+                  a, "gateway_ingest_commit_frames_total{outcome=\"follower_masks_differ\"}"))
+          .isZero();
+      WebSocket ws =
+          upgrade(
+              uri,
+              node.upgrade(writer, url, System.currentTimeMillis(), node.nonce()),
+              new WebSocket.Listener() {});
+      Await.until(
+          "the same node with the writer's limits follows",
+          Duration.ofSeconds(10),
+          () -> Scrape.value(a, FOLLOWERS) == 1);
+      ws.abort();
     }
   }
 
