@@ -250,7 +250,8 @@ public final class Gateway {
                       config.cluster().name(),
                       config.control().nodeId(),
                       config.forward().advertiseUrl(),
-                      delivery::liveNodes);
+                      delivery::liveNodes,
+                      registry);
               if (config.forward().commitFeed()) {
                 io.orderpush.gateway.ingest.CommitFeed feed =
                     new io.orderpush.gateway.ingest.CommitFeed(

@@ -49,12 +49,14 @@ public final class IngestWriter {
   private volatile Map<String, String> addresses = Map.of();
   private long timer = -1;
   private volatile String lastWriter;
+  private final io.micrometer.core.instrument.Counter changes;
 
   /**
    * @param cluster the cluster's name (it tags the hash's key)
    * @param url this node's base URL as the others reach it, or null: it writes what it takes and is
    *     never chosen
    * @param liveNodes the node ids of the live nodes (the lease's view)
+   * @param registry where the changes of writer this node sees are counted
    */
   public IngestWriter(
       Vertx vertx,
@@ -63,7 +65,8 @@ public final class IngestWriter {
       String cluster,
       String nodeId,
       String url,
-      Supplier<Set<String>> liveNodes) {
+      Supplier<Set<String>> liveNodes,
+      io.micrometer.core.instrument.MeterRegistry registry) {
     this.vertx = vertx;
     this.context = context;
     this.redis = redis;
@@ -71,6 +74,10 @@ public final class IngestWriter {
     this.nodeId = nodeId;
     this.url = url;
     this.liveNodes = liveNodes;
+    this.changes =
+        io.micrometer.core.instrument.Counter.builder("gateway.ingest.writer.changes")
+            .description("times this node found another node writing ingest batches than before")
+            .register(registry);
   }
 
   /** Publishes this node's address and reads the others'; completes after the first attempt. */
@@ -136,6 +143,7 @@ public final class IngestWriter {
   private void noteWriter(String id) {
     if (!id.equals(lastWriter)) {
       lastWriter = id;
+      changes.increment();
       LOG.info("ingest batches are written through node {}", id);
     }
   }
