@@ -59,12 +59,13 @@ public final class GatewayProcess {
     String full = System.getProperty("java.class.path");
     shared = new Launch(full, java.util.List.of());
     java.util.List<String> jars = new java.util.ArrayList<>();
+    File ownTestClasses = new File("target", "test-classes").getAbsoluteFile();
     File logback = null;
     for (String entry : full.split(File.pathSeparator)) {
       File f = new File(entry);
       if (f.isFile()) {
         jars.add(entry);
-      } else if (f.getName().equals("test-classes")) {
+      } else if (f.getAbsoluteFile().equals(ownTestClasses)) {
         logback = new File(f, "logback-test.xml");
       } else if (f.isDirectory()) {
         return shared;
@@ -80,11 +81,17 @@ public final class GatewayProcess {
       java.nio.file.Files.deleteIfExists(archive.toPath());
       java.util.List<String> training = new java.util.ArrayList<>(options);
       training.add("-XX:ArchiveClassesAtExit=" + archive.getPath());
+      // a cluster of its own: it must not join, even for seconds, the cluster a test started
+      String cluster = TestGateway.CLUSTER + "-classes";
       int exit =
           launch(
                   TestGateway.freePort(),
                   "gateway-classes-training.log",
-                  java.util.Map.of(),
+                  java.util.Map.of(
+                      "GATEWAY_CLUSTER_NAME",
+                      cluster,
+                      "GATEWAY_CONTROL_CHANNEL",
+                      "gw:control:" + cluster),
                   classPath,
                   training)
               .terminate(Duration.ofSeconds(60));
@@ -97,6 +104,8 @@ public final class GatewayProcess {
       return shared;
     }
     options.add("-XX:SharedArchiveFile=" + archive.getPath());
+    // a refused archive only makes a start slower: no JVM warning in logs that tests parse
+    options.add("-Xlog:cds*=off");
     shared = new Launch(classPath, java.util.List.copyOf(options));
     return shared;
   }

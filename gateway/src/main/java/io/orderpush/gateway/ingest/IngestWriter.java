@@ -48,7 +48,8 @@ public final class IngestWriter {
   private final Supplier<Set<String>> liveNodes;
   private volatile Map<String, String> addresses = Map.of();
   private long timer = -1;
-  private volatile String lastWriter;
+  private final java.util.concurrent.atomic.AtomicReference<String> lastWriter =
+      new java.util.concurrent.atomic.AtomicReference<>();
   private final io.micrometer.core.instrument.Counter changes;
 
   /**
@@ -141,8 +142,7 @@ public final class IngestWriter {
   }
 
   private void noteWriter(String id) {
-    if (!id.equals(lastWriter)) {
-      lastWriter = id;
+    if (!id.equals(lastWriter.get()) && !id.equals(lastWriter.getAndSet(id))) {
       changes.increment();
       LOG.info("ingest batches are written through node {}", id);
     }
