@@ -26,9 +26,10 @@ public final class CommitFrames {
 
   /**
    * The layout's version: a writer only feeds followers that read the same one. 2: the feed also
-   * carries ingest batches and their answers ({@link ForwardedBatches}).
+   * carries ingest batches and their answers ({@link ForwardedBatches}). 3: the follower sends its
+   * batches in unmasked frames, which a writer of version 2 would refuse.
    */
-  public static final byte VERSION = 2;
+  public static final byte VERSION = 3;
 
   private CommitFrames() {}
 

@@ -315,14 +315,7 @@ class IngestForwardIT {
       double silent = metric(writer, silentSeries);
       var pg = TestServices.migratedPg();
       Future<HttpResponse<String>> during;
-      try (java.sql.Connection holder =
-              java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
-          var lock =
-              holder.prepareStatement(
-                  "SELECT head_seq FROM merchants WHERE merchant_id = ? FOR UPDATE")) {
-        holder.setAutoCommit(false);
-        lock.setString(1, merchant);
-        lock.executeQuery().close();
+      try (java.sql.Connection holder = holdHeadRow(pg, merchant)) {
         during = pool.submit(() -> ingest(b, List.of(Events.event(merchant, "stall-" + run))));
         until("the writer's commit to wait for the head row", () -> waitingForALock(pg));
         b.pause();
@@ -379,14 +372,7 @@ class IngestForwardIT {
       double here = metric(f, "gateway_ingest_forwarded_total{outcome=\"written_here\"}");
       var pg = TestServices.migratedPg();
       Future<HttpResponse<String>> during;
-      try (java.sql.Connection holder =
-              java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
-          var lock =
-              holder.prepareStatement(
-                  "SELECT head_seq FROM merchants WHERE merchant_id = ? FOR UPDATE")) {
-        holder.setAutoCommit(false);
-        lock.setString(1, merchant);
-        lock.executeQuery().close();
+      try (java.sql.Connection holder = holdHeadRow(pg, merchant)) {
         during = pool.submit(() -> ingest(f, List.of(Events.event(merchant, "switch-" + run))));
         until("B's commit to wait for the head row", () -> waitingForALock(pg));
         // read before A starts: A publishes its address and joins before it answers as ready
@@ -484,18 +470,10 @@ class IngestForwardIT {
         var direct = TestServices.migratedPg();
         long started;
         Future<HttpResponse<String>> stuck;
-        try (java.sql.Connection holder =
-                java.sql.DriverManager.getConnection(
-                    direct.jdbcUrl(), direct.user(), direct.password());
-            var lock =
-                holder.prepareStatement(
-                    "SELECT head_seq FROM merchants WHERE merchant_id = ? FOR UPDATE")) {
+        try (java.sql.Connection holder = holdHeadRow(direct, merchant)) {
           // The writer's commit waits for the merchant's head row inside its transaction, and
           // then its PostgreSQL goes silent: neither the lock's release nor the statement's
           // timeout reaches it.
-          holder.setAutoCommit(false);
-          lock.setString(1, merchant);
-          lock.executeQuery().close();
           started = System.nanoTime();
           stuck = pool.submit(() -> ingest(b, full));
           until("the writer's commit to wait for the head row", () -> waitingForALock(direct));
@@ -541,6 +519,27 @@ class IngestForwardIT {
         b.terminate(Duration.ofSeconds(30));
       }
     }
+  }
+
+  /**
+   * A transaction holding the lock on {@code merchant}'s head row, as a commit does, until it is
+   * committed or rolled back: a commit of that merchant waits for it meanwhile.
+   */
+  private static java.sql.Connection holdHeadRow(
+      io.orderpush.persistence.pg.PgSettings pg, String merchant) throws java.sql.SQLException {
+    java.sql.Connection holder =
+        java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+    holder.setAutoCommit(false);
+    try (var lock =
+        holder.prepareStatement(
+            "SELECT head_seq FROM merchants WHERE merchant_id = ? FOR UPDATE")) {
+      lock.setString(1, merchant);
+      lock.executeQuery().close();
+    } catch (java.sql.SQLException e) {
+      holder.close();
+      throw e;
+    }
+    return holder;
   }
 
   private static boolean waitingForALock(io.orderpush.persistence.pg.PgSettings pg) {

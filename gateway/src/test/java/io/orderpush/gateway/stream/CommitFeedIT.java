@@ -573,7 +573,9 @@ class CommitFeedIT {
     String forgedId = "forged-" + suffix;
     io.vertx.core.http.HttpServer rogue =
         vertx
-            .createHttpServer()
+            // as a gateway would: a follower's frames come unmasked
+            .createHttpServer(
+                new io.vertx.core.http.HttpServerOptions().setAcceptUnmaskedFrames(true))
             .requestHandler(
                 req -> {
                   requests.incrementAndGet();
