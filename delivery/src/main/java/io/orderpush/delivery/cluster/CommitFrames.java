@@ -27,7 +27,8 @@ public final class CommitFrames {
   /**
    * The layout's version: a writer only feeds followers that read the same one. 2: the feed also
    * carries ingest batches and their answers ({@link ForwardedBatches}). 3: the follower sends its
-   * batches in unmasked frames, which a writer of version 2 would refuse.
+   * batches in unmasked frames, which a writer of version 2 would refuse, and a writer ends a
+   * dropped follower's connection with a goodbye ({@link ForwardedBatches#goodbye}).
    */
   public static final byte VERSION = 3;
 

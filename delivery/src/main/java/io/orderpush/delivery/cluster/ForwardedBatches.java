@@ -18,13 +18,15 @@ import java.util.List;
  * UTF-8) and its masked tail (i32 length, UTF-8; -1 when it has none). An answer: the byte {@code
  * 'R'}, the version; the request's id (i64); an outcome byte ({@link Outcome}); for {@code
  * COMMITTED} the number of events (i32) and per event, in request order, its seq (i64) and whether
- * it was a duplicate (one byte, 0 or 1); for the others a message (u16 length, UTF-8). Decoding
- * checks every length against what is left, so a damaged message is refused whole.
+ * it was a duplicate (one byte, 0 or 1); for the others a message (u16 length, UTF-8). A goodbye:
+ * the byte {@code 'G'}, the version. Decoding checks every length against what is left, so a
+ * damaged message is refused whole.
  */
 public final class ForwardedBatches {
 
   private static final byte BATCH = 'B';
   private static final byte ANSWER = 'R';
+  private static final byte GOODBYE = 'G';
 
   private ForwardedBatches() {}
 
@@ -67,6 +69,23 @@ public final class ForwardedBatches {
   /** Whether {@code message} is a batch (else: not one of this layout). */
   public static boolean isBatch(Buffer message) {
     return message.length() > 1 && message.getByte(0) == BATCH;
+  }
+
+  /**
+   * The writer's last message to a follower it dropped: every answer it owed was written before it.
+   * The follower closes the connection on reading it, so the close never overtakes an answer still
+   * waiting in its socket (a WebSocket's close handler runs without the messages a paused reader
+   * has not taken yet, and a batch whose answer is lost is written again by the follower).
+   */
+  public static Buffer goodbye() {
+    return Buffer.buffer(2).appendByte(GOODBYE).appendByte(CommitFrames.VERSION);
+  }
+
+  /** Whether {@code message} is the writer's goodbye ({@link #goodbye}). */
+  public static boolean isGoodbye(Buffer message) {
+    return message.length() == 2
+        && message.getByte(0) == GOODBYE
+        && message.getByte(1) == CommitFrames.VERSION;
   }
 
   /** Whether {@code message} is an answer to a batch. */

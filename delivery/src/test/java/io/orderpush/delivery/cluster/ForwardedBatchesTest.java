@@ -24,6 +24,22 @@ class ForwardedBatchesTest {
   }
 
   @Test
+  void shouldTellTheGoodbyeFromAnswersBatchesAndAnotherVersion() {
+    Buffer bye = ForwardedBatches.goodbye();
+    assertThat(ForwardedBatches.isGoodbye(bye)).isTrue();
+    assertThat(ForwardedBatches.isAnswer(bye)).isFalse();
+    assertThat(ForwardedBatches.isBatch(bye)).isFalse();
+    Buffer other = bye.copy();
+    other.setByte(1, (byte) (CommitFrames.VERSION + 1));
+    assertThat(ForwardedBatches.isGoodbye(other)).isFalse();
+    assertThat(ForwardedBatches.isGoodbye(bye.copy().appendByte((byte) 0))).isFalse();
+    assertThat(
+            ForwardedBatches.isGoodbye(
+                ForwardedBatches.refused(7, ForwardedBatches.Outcome.FAILED, "x")))
+        .isFalse();
+  }
+
+  @Test
   void shouldReadBackEveryEventOfABatchInOrderWithBothRenderings() {
     Buffer b = ForwardedBatches.batch(42, events());
     assertThat(ForwardedBatches.isBatch(b)).isTrue();

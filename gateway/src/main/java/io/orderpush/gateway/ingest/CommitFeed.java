@@ -701,14 +701,32 @@ public final class CommitFeed {
         });
   }
 
-  private static void answered(Follower f, long bytes) {
+  private void answered(Follower f, long bytes) {
     if (bytes < 0) {
       return;
     }
     f.bytesInFlight.addAndGet(-bytes);
     if (f.batchesInFlight.decrementAndGet() == 0 && f.dropped) {
-      f.ws.close((short) 1001, "silent");
+      sayGoodbye(f);
     }
+  }
+
+  /**
+   * Ends a dropped follower's connection: the goodbye goes behind the answers already written, and
+   * the follower closes once it has read them ({@link ForwardedBatches#goodbye}); one that does not
+   * within a silence's time is closed from here.
+   */
+  private void sayGoodbye(Follower f) {
+    if (!write(f.ws, ForwardedBatches.goodbye())) {
+      return; // closed already
+    }
+    vertx.setTimer(
+        SILENCE_MS,
+        t -> {
+          if (!f.ws.isClosed()) {
+            f.ws.close((short) 1001, "silent");
+          }
+        });
   }
 
   /**
@@ -829,8 +847,8 @@ public final class CommitFeed {
               LOG.warn("node {} fell silent: no longer fed, it hears head notices", id);
               f.dropped = true;
               if (f.batchesInFlight.get() == 0) {
-                f.ws.close((short) 1001, "silent");
-              } // else closed after its batches in flight are answered
+                sayGoodbye(f);
+              } // else after its batches in flight are answered
             }
           } else {
             ping(f.ws);
@@ -970,6 +988,11 @@ public final class CommitFeed {
                       return;
                     }
                     heardAt = System.nanoTime();
+                    if (ForwardedBatches.isGoodbye(frame)) {
+                      // dropped by the writer: every answer it owed came before this
+                      ws.close((short) 1000, "dropped");
+                      return;
+                    }
                     if (ForwardedBatches.isAnswer(frame)) {
                       onAnswer(ws, frame);
                       return;
