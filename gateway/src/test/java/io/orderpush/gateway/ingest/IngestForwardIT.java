@@ -163,12 +163,7 @@ class IngestForwardIT {
     GatewayProcess b = node("b-" + run, "forward-kill-b.log", env);
     try {
       String merchant = "fwd-kill-" + run;
-      until(
-          "B forwards to the writer",
-          () -> {
-            ingest(b, List.of(Events.event(merchant, UUID.randomUUID().toString())));
-            return forwarded(b) > 0;
-          });
+      awaitForwarding("B forwards to the writer", b, merchant);
       if (feed) {
         assertThat(batches(writer, "committed")).as("over the feed").isPositive();
         assertThat(ingestRequests(writer)).as("not over HTTP").isZero();
@@ -220,12 +215,7 @@ class IngestForwardIT {
     boolean paused = false;
     try {
       String merchant = "fwd-stop-" + run;
-      until(
-          "B forwards to the writer",
-          () -> {
-            ingest(b, List.of(Events.event(merchant, UUID.randomUUID().toString())));
-            return forwarded(b) > 0;
-          });
+      awaitForwarding("B forwards to the writer", b, merchant);
       double stored = metric(b, "gateway_ingest_events_total{result=\"stored\"}");
       double here = metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}");
 
@@ -303,12 +293,7 @@ class IngestForwardIT {
     boolean paused = false;
     try {
       String merchant = "fwd-stall-" + run;
-      until(
-          "B forwards to the writer",
-          () -> {
-            ingest(b, List.of(Events.event(merchant, UUID.randomUUID().toString())));
-            return forwarded(b) > 0;
-          });
+      awaitForwarding("B forwards to the writer", b, merchant);
       double here = metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}");
       double committed = batches(writer, "committed");
       String silentSeries = "gateway_ingest_commit_frames_total{outcome=\"connection_silent\"}";
@@ -362,12 +347,7 @@ class IngestForwardIT {
     ExecutorService pool = Executors.newSingleThreadExecutor();
     try {
       String merchant = "fwd-switch-" + run;
-      until(
-          "C forwards to B",
-          () -> {
-            ingest(f, List.of(Events.event(merchant, UUID.randomUUID().toString())));
-            return forwarded(f) > 0;
-          });
+      awaitForwarding("C forwards to B", f, merchant);
       double committed = batches(old, "committed");
       double here = metric(f, "gateway_ingest_forwarded_total{outcome=\"written_here\"}");
       var pg = TestServices.migratedPg();
@@ -453,12 +433,7 @@ class IngestForwardIT {
       ExecutorService pool = Executors.newSingleThreadExecutor();
       try {
         String merchant = "fwd-busy-" + run;
-        until(
-            "B forwards to the writer",
-            () -> {
-              ingest(b, List.of(Events.event(merchant, UUID.randomUUID().toString())));
-              return forwarded(b) > 0;
-            });
+        awaitForwarding("B forwards to the writer", b, merchant);
         double here = metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}");
         double stored = metric(b, "gateway_ingest_events_total{result=\"stored\"}");
 
@@ -566,6 +541,17 @@ class IngestForwardIT {
     all.put("GATEWAY_NODE_ID", nodeId);
     all.put("GATEWAY_NODE_LEASE_MS", "10000");
     return GatewayProcess.start(TestGateway.freePort(), log, all);
+  }
+
+  /** Until {@code node} forwards a request of {@code merchant} to the writer it follows. */
+  private void awaitForwarding(String what, GatewayProcess node, String merchant)
+      throws InterruptedException {
+    until(
+        what,
+        () -> {
+          ingest(node, List.of(Events.event(merchant, UUID.randomUUID().toString())));
+          return forwarded(node) > 0;
+        });
   }
 
   private HttpResponse<String> ingest(GatewayProcess to, List<JsonObject> events) {
