@@ -40,14 +40,24 @@ public final class DeliveryAudit {
     }
     log.record(
         AuditRecord.sent(
-            channel.appId(),
-            channel.merchantId(),
-            events.get(0).seq(),
-            events.get(events.size() - 1).seq(),
-            Transport.WEBSOCKET,
-            connectionId,
-            System.currentTimeMillis(),
-            masked));
+                channel.appId(),
+                channel.merchantId(),
+                events.get(0).seq(),
+                events.get(events.size() - 1).seq(),
+                Transport.WEBSOCKET,
+                connectionId,
+                System.currentTimeMillis(),
+                masked)
+            .holding(held(events)));
+  }
+
+  /**
+   * The seqs a batch held when they are not its whole range (events of types the grant does not
+   * subscribe to were passed over): a query by order must not name it for those ({@link
+   * AuditRecord#heldSeqs}).
+   */
+  public static String held(List<LoggedEvent> events) {
+    return AuditRecord.held(i -> events.get(i).seq(), events.size());
   }
 
   /**
@@ -61,7 +71,11 @@ public final class DeliveryAudit {
   public record Answer(
       String webhookId, int status, String error, int latencyMs, String responseHead) {}
 
-  /** One POST attempt of a callback batch ended. */
+  /**
+   * One POST attempt of a callback batch ended.
+   *
+   * @param heldSeqs the batch's {@link #held} seqs
+   */
   public void callback(
       Channel channel,
       URI url,
@@ -69,24 +83,26 @@ public final class DeliveryAudit {
       long toSeq,
       long sentAtMillis,
       Answer answer,
-      boolean masked) {
+      boolean masked,
+      String heldSeqs) {
     if (channel.sandbox()) {
       return;
     }
     log.record(
         AuditRecord.attempt(
-            channel.appId(),
-            channel.merchantId(),
-            fromSeq,
-            toSeq,
-            url.toString(),
-            sentAtMillis,
-            masked,
-            new AuditRecord.Outcome(
-                answer.status(),
-                answer.status() == 0 ? answer.error() : null,
-                answer.webhookId(),
-                answer.latencyMs(),
-                answer.status() == 0 ? null : answer.responseHead())));
+                channel.appId(),
+                channel.merchantId(),
+                fromSeq,
+                toSeq,
+                url.toString(),
+                sentAtMillis,
+                masked,
+                new AuditRecord.Outcome(
+                    answer.status(),
+                    answer.status() == 0 ? answer.error() : null,
+                    answer.webhookId(),
+                    answer.latencyMs(),
+                    answer.status() == 0 ? null : answer.responseHead()))
+            .holding(heldSeqs));
   }
 }

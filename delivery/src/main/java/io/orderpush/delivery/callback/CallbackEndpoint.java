@@ -238,6 +238,7 @@ final class CallbackEndpoint implements Subscriber {
     b.sending = true;
     metrics.batchEvents.record(events.size());
     String webhookId = batchId(appId, c.merchantId(), b.first, b.last);
+    String held = DeliveryAudit.held(events);
     sender
         .post(url, webhookId, secrets, body(c.merchantId(), events))
         .onComplete(
@@ -271,7 +272,8 @@ final class CallbackEndpoint implements Subscriber {
                                       a.error(),
                                       (int) ((System.nanoTime() - started) / 1_000_000),
                                       a.responseHead()),
-                                  DeliveryAudit.masked(c));
+                                  DeliveryAudit.masked(c),
+                                  held);
                           metrics.attempt(
                               a.succeeded()
                                   ? "success"

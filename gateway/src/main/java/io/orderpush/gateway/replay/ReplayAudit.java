@@ -23,6 +23,14 @@ final class ReplayAudit {
   private long last;
   private boolean recorded;
 
+  /**
+   * The seqs streamed, comma-separated, while they are not every seq of first..last (event types
+   * passed over) and no more than {@link AuditRecord#MAX_HELD_SEQS}; null while they are every seq.
+   */
+  private StringBuilder held;
+
+  private int count;
+
   /** Whether any page left unmasked (the grant carried pii then). */
   private boolean raw;
 
@@ -41,13 +49,33 @@ final class ReplayAudit {
     return !raw;
   }
 
-  /** Events {@code from..to} were written to the response, masked or not. */
-  void streamed(long from, long to, boolean masked) {
+  /** {@code seqs}, ascending, were written to the response, masked or not. */
+  void streamed(java.util.function.IntToLongFunction seqs, int n, boolean masked) {
     raw |= !masked;
-    if (first == 0) {
-      first = from;
+    for (int i = 0; i < n; i++) {
+      streamed(seqs.applyAsLong(i));
     }
-    last = to;
+  }
+
+  private void streamed(long seq) {
+    count++;
+    if (first == 0) {
+      first = seq;
+    } else if (held == null && count <= AuditRecord.MAX_HELD_SEQS && seq != last + 1) {
+      // the first seq passed over: list what came so far (first..last, all of them)
+      held = new StringBuilder();
+      for (long s = first; s <= last; s++) {
+        held.append(s).append(',');
+      }
+    }
+    if (held != null) {
+      if (count > AuditRecord.MAX_HELD_SEQS) {
+        held.setLength(0); // too many to list: found by its range
+      } else {
+        held.append(seq).append(',');
+      }
+    }
+    last = seq;
   }
 
   /** The response ended, completely or cut short. */
@@ -56,7 +84,11 @@ final class ReplayAudit {
       recorded = true;
       log.record(
           AuditRecord.sent(
-              appId, merchantId, first, last, Transport.REPLAY, requestId, startedAt, masked()));
+                  appId, merchantId, first, last, Transport.REPLAY, requestId, startedAt, masked())
+              .holding(
+                  held == null || held.length() == 0
+                      ? null
+                      : held.substring(0, held.length() - 1)));
     }
   }
 }

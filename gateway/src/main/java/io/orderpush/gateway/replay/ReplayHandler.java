@@ -252,7 +252,8 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                 }
                 resp.write(sb.toString());
                 boolean masked = !grant.result().scopes().contains(Channel.PII);
-                r.audit().streamed(events.get(0).seq(), events.get(n - 1).seq(), masked);
+                List<LoggedEvent> sent = events;
+                r.audit().streamed(i -> sent.get(i).seq(), n, masked);
                 streamed.increment(n);
               }
               if (resp.writeQueueFull()) {

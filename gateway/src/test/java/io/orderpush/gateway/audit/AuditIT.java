@@ -241,6 +241,55 @@ class AuditIT {
     assertThat(items(audit("merchantId=" + m + "-other&orderId=" + enc(order)))).isEmpty();
   }
 
+  @Test
+  void shouldNotNameForAnOrderTheBatchesThatPassedItsEventsOverByType() {
+    String m = TestServices.uniqueMerchant("audit-types");
+    String refunded = "o-refunded-" + UUID.randomUUID(); // seq 3, a type the apps pass over
+    String paid = "o-paid-" + UUID.randomUUID(); // seq 4, delivered
+    List<JsonObject> events = new ArrayList<>();
+    for (int seq = 1; seq <= 6; seq++) {
+      JsonObject e = Events.event(m, "types-" + seq + "-" + UUID.randomUUID());
+      e.put("type", seq == 3 || seq == 5 ? "order.refunded" : "order.paid");
+      if (seq == 3) {
+        e.put("orderId", refunded);
+      } else if (seq == 4) {
+        e.put("orderId", paid);
+      }
+      events.add(e);
+    }
+    assertThat(gw.ingest(Events.batch(events)).statusCode()).isEqualTo(200);
+
+    // A WebSocket app subscribed to order.paid only: one batch, 1-6, holding 1, 2, 4 and 6.
+    App subscriber = app("websocket", null);
+    HttpResponse<String> g =
+        gw.send(
+            "PUT",
+            "/v1/merchants/" + m + "/grants/" + subscriber.id(),
+            TestGateway.ADMIN_TOKEN,
+            new JsonObject()
+                .put("start", "earliest")
+                .put("eventTypes", new io.vertx.core.json.JsonArray(List.of("order.paid")))
+                .encode());
+    assertThat(g.statusCode()).as(g.body()).isEqualTo(200);
+    Consumer c = consumer(subscriber);
+    Await.until("the subscribed events", WAIT, () -> c.received(m) == 6);
+    assertThat(c.batches).containsExactly(new Batch(m, 1, 6));
+    // Another app replays 1-6 asking for order.paid only: the same events.
+    App replayer = app("websocket", null);
+    grant(replayer, m);
+    String via = replay(replayer, m, "fromSeq=1&toSeq=6&eventTypes=order.paid", 4);
+    awaitItems("merchantId=" + m, got -> got.size() == 2, "the batch and the replay");
+
+    assertThat(items(audit("merchantId=" + m + "&orderId=" + enc(refunded))))
+        .as("no batch held the refund")
+        .isEmpty();
+    List<JsonObject> ofPaid = items(audit("merchantId=" + m + "&orderId=" + enc(paid)));
+    assertThat(ofPaid).extracting(AuditIT::batch).containsOnly(new Batch(m, 1, 6));
+    assertThat(ofPaid)
+        .extracting(it -> it.getString("via"))
+        .containsExactlyInAnyOrder(c.connectionId.get(), via);
+  }
+
   // ------------------------------------------------------------------ query
 
   @Test

@@ -9,6 +9,9 @@ import java.util.UUID;
  * @param deliveredAtMillis when it was sent (a callback: when the POST started)
  * @param masked whether personal data in it was masked
  * @param outcome a callback attempt's outcome; null for the other transports
+ * @param heldSeqs the seqs the batch held, comma-separated ({@link #held}), when they are not every
+ *     seq of {@code fromSeq..toSeq} (an app subscribed to some event types is sent only those);
+ *     null when they are, or when there were more than {@link #MAX_HELD_SEQS} of them
  */
 public record AuditRecord(
     UUID appId,
@@ -19,7 +22,71 @@ public record AuditRecord(
     String via,
     long deliveredAtMillis,
     boolean masked,
-    Outcome outcome) {
+    Outcome outcome,
+    String heldSeqs) {
+
+  /**
+   * Longest list of held seqs kept: a batch that held more (a long replay filtered by event type)
+   * is found by its range alone, so a query by order may name it for an event it passed over.
+   */
+  public static final int MAX_HELD_SEQS = 1_000;
+
+  /** A batch that held every seq of its range. */
+  public AuditRecord(
+      UUID appId,
+      String merchantId,
+      long fromSeq,
+      long toSeq,
+      Transport transport,
+      String via,
+      long deliveredAtMillis,
+      boolean masked,
+      Outcome outcome) {
+    this(
+        appId,
+        merchantId,
+        fromSeq,
+        toSeq,
+        transport,
+        via,
+        deliveredAtMillis,
+        masked,
+        outcome,
+        null);
+  }
+
+  /**
+   * The {@code heldSeqs} of a batch of {@code n} events whose seqs, ascending, {@code seqAt} gives:
+   * null when they are every seq from the first to the last, or more than {@link #MAX_HELD_SEQS}.
+   */
+  public static String held(java.util.function.IntToLongFunction seqAt, int n) {
+    if (n == 0 || n > MAX_HELD_SEQS || seqAt.applyAsLong(n - 1) - seqAt.applyAsLong(0) + 1 == n) {
+      return null;
+    }
+    StringBuilder sb = new StringBuilder(n * 8);
+    for (int i = 0; i < n; i++) {
+      if (i > 0) {
+        sb.append(',');
+      }
+      sb.append(seqAt.applyAsLong(i));
+    }
+    return sb.toString();
+  }
+
+  /** This record with {@code heldSeqs}. */
+  public AuditRecord holding(String held) {
+    return new AuditRecord(
+        appId,
+        merchantId,
+        fromSeq,
+        toSeq,
+        transport,
+        via,
+        deliveredAtMillis,
+        masked,
+        outcome,
+        held);
+  }
 
   /**
    * How a callback attempt ended: the delivery log of an endpoint.

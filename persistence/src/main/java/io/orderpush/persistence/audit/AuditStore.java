@@ -35,23 +35,26 @@ public final class AuditStore {
 
   private static final long DAY_MS = 86_400_000;
 
-  // One row per pack; each pack's batches are a slice [$7, $8] of the flat arrays $14-$16.
+  // One row per pack; each pack's batches are a slice [$7, $8] of the flat arrays $14-$16, and of
+  // $18 in the packs that $17 says hold a batch with held seqs (the others store NULL).
   private static final String INSERT =
       "INSERT INTO audit_batches"
           + " (delivered_at, app_id, merchant_id, transport, via, masked, sent_ms, from_seqs,"
-          + " to_seqs, status, error, webhook_id, latency_ms, response_head)"
+          + " to_seqs, status, error, webhook_id, latency_ms, response_head, held_seqs)"
           + " SELECT at, app, m, tr, via, mk, ($14::int4[])[s:e], ($15::int8[])[s:e],"
-          + " ($16::int8[])[s:e], st, err, wh, lat, rh"
+          + " ($16::int8[])[s:e], st, err, wh, lat, rh, CASE WHEN hh THEN ($18::text[])[s:e] END"
           + " FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::text[], $5::text[],"
           + " $6::boolean[], $7::int4[], $8::int4[], $9::int4[], $10::text[], $11::text[],"
-          + " $12::int4[], $13::text[]) AS t(at, app, m, tr, via, mk, s, e, st, err, wh, lat, rh)";
+          + " $12::int4[], $13::text[], $17::boolean[])"
+          + " AS t(at, app, m, tr, via, mk, s, e, st, err, wh, lat, rh, hh)";
 
   // One item per batch: a row's batches in the order they left (ordinality).
   private static final String SELECT =
       "SELECT p.id, u.ord, p.delivered_at, u.ms, p.app_id, p.merchant_id, u.f, u.t, p.transport,"
           + " p.via, p.masked, p.status, p.error, p.webhook_id, p.latency_ms, p.response_head"
           + " FROM audit_batches p,"
-          + " unnest(p.sent_ms, p.from_seqs, p.to_seqs) WITH ORDINALITY AS u(ms, f, t, ord)"
+          + " unnest(p.sent_ms, p.from_seqs, p.to_seqs, p.held_seqs)"
+          + " WITH ORDINALITY AS u(ms, f, t, h, ord)"
           + " WHERE true";
 
   private static final String ITEM_AT = "p.delivered_at + u.ms * interval '1 millisecond'";
@@ -133,10 +136,12 @@ public final class AuditStore {
     String[] webhookIds = new String[n];
     Integer[] latencies = new Integer[n];
     String[] heads = new String[n];
+    Boolean[] anyHeld = new Boolean[n];
     int batches = records.size();
     Integer[] sentMs = new Integer[batches];
     Long[] froms = new Long[batches];
     Long[] tos = new Long[batches];
+    String[] held = new String[batches];
     int k = 0;
     for (int i = 0; i < n; i++) {
       Pack p = packs.get(i);
@@ -148,10 +153,13 @@ public final class AuditStore {
       vias[i] = r.via();
       masked[i] = r.masked();
       starts[i] = k + 1; // SQL arrays count from 1
+      anyHeld[i] = false;
       for (AuditRecord b : p.batches) {
         sentMs[k] = (int) (b.deliveredAtMillis() - p.minAt);
         froms[k] = b.fromSeq();
         tos[k] = b.toSeq();
+        held[k] = b.heldSeqs();
+        anyHeld[i] |= b.heldSeqs() != null;
         k++;
       }
       ends[i] = k;
@@ -183,7 +191,9 @@ public final class AuditStore {
                 .addArrayOfString(heads)
                 .addArrayOfInteger(sentMs)
                 .addArrayOfLong(froms)
-                .addArrayOfLong(tos))
+                .addArrayOfLong(tos)
+                .addArrayOfBoolean(anyHeld)
+                .addArrayOfString(held))
         .mapEmpty();
   }
 
@@ -246,9 +256,11 @@ public final class AuditStore {
         seqs[i] = filter.seqs()[i];
       }
       args.addArrayOfLong(seqs);
+      // within the range, and among the seqs held when the batch passed some over
       sql.append(" AND EXISTS (SELECT 1 FROM unnest($")
           .append(args.size())
-          .append("::bigint[]) s WHERE s BETWEEN u.f AND u.t)");
+          .append("::bigint[]) s WHERE s BETWEEN u.f AND u.t")
+          .append(" AND (u.h IS NULL OR s = ANY (string_to_array(u.h, ',')::bigint[])))");
     }
     if (filter.after() != null) {
       args.addOffsetDateTime(micros(filter.after().deliveredAtMicros()));

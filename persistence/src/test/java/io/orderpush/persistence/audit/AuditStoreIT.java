@@ -101,6 +101,57 @@ class AuditStoreIT {
   }
 
   @Test
+  void shouldFindByHeldSeqsOnlyTheBatchesThatHeldOneWhenTheyPassedSomeOver() {
+    UUID app = UUID.randomUUID();
+    String m = TestServices.uniqueMerchant("audit-held");
+    // One channel's row: 1-3 whole, then 4-9 holding 4, 6 and 9 only (types passed over), then
+    // 10; and a callback attempt of its own row holding 11 and 13 of 11-13.
+    AuditRecord whole = AuditRecord.sent(app, m, 1, 3, Transport.WEBSOCKET, "c", NOON, true);
+    AuditRecord filtered =
+        AuditRecord.sent(app, m, 4, 9, Transport.WEBSOCKET, "c", NOON + 5, true)
+            .holding(AuditRecord.held(i -> new long[] {4, 6, 9}[i], 3));
+    AuditRecord last = AuditRecord.sent(app, m, 10, 10, Transport.WEBSOCKET, "c", NOON + 9, true);
+    AuditRecord attempt =
+        AuditRecord.attempt(
+                app,
+                m,
+                11,
+                13,
+                "https://isv.example/hook",
+                NOON + 20,
+                true,
+                new AuditRecord.Outcome(200, null, "msg_1", 5, "ok"))
+            .holding("11,13");
+    await(store.insert(pool, List.of(whole, filtered, last, attempt)));
+    assertThat(filtered.heldSeqs()).isEqualTo("4,6,9");
+    assertThat(rows(m)).isEqualTo(2);
+
+    assertThat(bySeqs(m, 2)).extracting(AuditRecord::fromSeq).containsExactly(1L);
+    assertThat(bySeqs(m, 5)).as("passed over by 4-9").isEmpty();
+    assertThat(bySeqs(m, 5, 7, 8)).isEmpty();
+    assertThat(bySeqs(m, 6)).extracting(AuditRecord::fromSeq).containsExactly(4L);
+    assertThat(bySeqs(m, 9, 10)).extracting(AuditRecord::fromSeq).containsExactly(4L, 10L);
+    assertThat(bySeqs(m, 12)).as("passed over by the attempt").isEmpty();
+    assertThat(bySeqs(m, 13)).extracting(AuditRecord::fromSeq).containsExactly(11L);
+    // without seqs, every batch, whatever it held
+    assertThat(all(merchant(m, null, null, null, 10))).hasSize(4);
+  }
+
+  static List<AuditRecord> bySeqs(String m, long... seqs) {
+    return all(new AuditFilter(m, null, seqs, null, null, null, null, null, 10));
+  }
+
+  @Test
+  void shouldListHeldSeqsOnlyWhenABatchPassedSomeOverAndNotTooMany() {
+    assertThat(AuditRecord.held(i -> 5 + i, 4)).as("5-8, all of them").isNull();
+    assertThat(AuditRecord.held(i -> new long[] {5, 7, 8}[i], 3)).isEqualTo("5,7,8");
+    assertThat(AuditRecord.held(i -> 2L * i + 1, AuditRecord.MAX_HELD_SEQS)).hasSizeGreaterThan(0);
+    assertThat(AuditRecord.held(i -> 2L * i + 1, AuditRecord.MAX_HELD_SEQS + 1))
+        .as("too many: found by the range")
+        .isNull();
+  }
+
+  @Test
   void shouldPackOneChannelsBatchesIntoOneRowAndAnswerOneItemPerBatchInTheOrderTheyLeft() {
     UUID app = UUID.randomUUID();
     String m = TestServices.uniqueMerchant("audit-pack");
