@@ -8,6 +8,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.orderpush.delivery.Delivery;
 import io.orderpush.delivery.callback.CallbackService;
+import io.orderpush.delivery.control.Change;
 import io.orderpush.delivery.control.ControlChanges;
 import io.orderpush.delivery.lag.LagMetrics;
 import io.orderpush.delivery.lag.LagQuery;
@@ -50,6 +51,8 @@ import org.slf4j.LoggerFactory;
 public final class Gateway {
 
   private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
+
+
   private static final long PARTITION_CHECK_MS = TimeUnit.HOURS.toMillis(1);
 
   final GatewayConfig config;
@@ -242,6 +245,10 @@ public final class Gateway {
                   new ControlChanges(delivery.context(), redis, apps, config.control(), registry);
               applier = new ChangeApplier(apps, grants, new Deliveries(streams, callbacks));
               control.onChange(applier);
+              // a 410 suspends the endpoint where it was answered; the others hear it as they
+              // hear an operator's suspend
+              callbacks.onGone(
+                  appId -> control.publish(Change.of(Change.Kind.ENDPOINT_SUSPENDED, appId)));
               ingestWriter =
                   new io.orderpush.gateway.ingest.IngestWriter(
                       vertx,

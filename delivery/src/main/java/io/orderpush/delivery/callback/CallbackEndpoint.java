@@ -78,6 +78,10 @@ final class CallbackEndpoint implements Subscriber {
   private final CallbackSettings settings;
   private final CallbackMetrics metrics;
   private final AppStore apps;
+
+  /** Told the app's id once a suspension this endpoint made on a {@code 410} is stored. */
+  private final java.util.function.Consumer<UUID> goneStored;
+
   final Map<String, Channel> channels = new HashMap<>();
   private final Map<Channel, Batch> pending = new HashMap<>();
   private List<String> secrets;
@@ -98,7 +102,8 @@ final class CallbackEndpoint implements Subscriber {
       CallbackSender sender,
       CallbackSettings settings,
       CallbackMetrics metrics,
-      AppStore apps) {
+      AppStore apps,
+      java.util.function.Consumer<UUID> goneStored) {
     this.appId = appId;
     this.url = url;
     this.state = state;
@@ -108,6 +113,7 @@ final class CallbackEndpoint implements Subscriber {
     this.settings = settings;
     this.metrics = metrics;
     this.apps = apps;
+    this.goneStored = goneStored;
     metrics.moved(null, state);
   }
 
@@ -358,7 +364,12 @@ final class CallbackEndpoint implements Subscriber {
               });
     } else if (a.gone()) {
       lastError = "HTTP 410 Gone: endpoint suspended until an operator resumes it";
-      setState("suspended");
+      if (!"suspended".equals(state)) {
+        // stored, then the other nodes are told (as for an operator's suspend), so none of them
+        // goes on posting to an endpoint that answered Gone until its reconcile
+        setState("suspended", false);
+        record("suspended", 1, () -> goneStored.accept(appId));
+      }
     } else {
       failed(c, b, a);
     }
@@ -579,11 +590,18 @@ final class CallbackEndpoint implements Subscriber {
    * failed write is retried with backoff until stored or superseded by another state change.
    */
   private Future<Void> store(String next) {
-    return record(next, 1);
+    return record(next, 1, null);
   }
 
-  private Future<Void> record(String next, int attempt) {
+  /** {@code stored}, if not null, runs once the state is stored (on whichever attempt). */
+  private Future<Void> record(String next, int attempt, Runnable stored) {
     return apps.setEndpointState(appId, next)
+        .onSuccess(
+            v -> {
+              if (stored != null && !closed && next.equals(state)) {
+                stored.run();
+              }
+            })
         .onFailure(
             err -> {
               if (closed || !next.equals(state)) {
@@ -604,7 +622,7 @@ final class CallbackEndpoint implements Subscriber {
                       delay,
                       t -> {
                         if (!closed && next.equals(state)) {
-                          record(next, attempt + 1);
+                          record(next, attempt + 1, stored);
                         }
                       });
             })

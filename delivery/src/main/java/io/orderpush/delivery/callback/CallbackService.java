@@ -49,6 +49,9 @@ public final class CallbackService {
   /** Apps whose secret cannot be opened with the configured key. */
   private final Set<UUID> unreadable = new HashSet<>();
 
+  /** Told of each suspension an endpoint made on a {@code 410}, once stored. */
+  private volatile java.util.function.Consumer<UUID> goneListener = id -> {};
+
   private boolean started;
 
   /** The cluster's live nodes decide which channels are this node's; null: all of them. */
@@ -209,7 +212,8 @@ public final class CallbackService {
                               sender,
                               settings,
                               metrics,
-                              apps);
+                              apps,
+                              id -> goneListener.accept(id));
                       endpoints.put(appId, e);
                       return e;
                     });
@@ -448,6 +452,14 @@ public final class CallbackService {
           }
           return Future.succeededFuture(endpoint(appId).view());
         });
+  }
+
+  /**
+   * Tells {@code listener} (any thread) the app's id each time an endpoint of this node suspends
+   * itself on a {@code 410 Gone} and has stored it, so the other nodes can be told at once.
+   */
+  public void onGone(java.util.function.Consumer<UUID> listener) {
+    goneListener = listener;
   }
 
   public Future<EndpointView> suspend(UUID appId) {

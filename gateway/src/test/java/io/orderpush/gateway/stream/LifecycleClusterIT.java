@@ -249,9 +249,63 @@ class LifecycleClusterIT {
     }
   }
 
+  @Test
+  void shouldTellTheOtherNodeOfASuspensionAnEndpointMadeOnA410() {
+    // Gone once, then fine: without a notice, the node that was not answered 410 would go on
+    // posting until its reconcile (a minute here).
+    java.util.concurrent.atomic.AtomicInteger posts =
+        new java.util.concurrent.atomic.AtomicInteger();
+    io.vertx.core.http.HttpServer receiver =
+        fx.vertx
+            .createHttpServer()
+            .requestHandler(
+                req ->
+                    req.body()
+                        .onComplete(
+                            body ->
+                                req.response()
+                                    .setStatusCode(posts.getAndIncrement() == 0 ? 410 : 200)
+                                    .end()));
+    StreamFixture.join(receiver.listen(0, "127.0.0.1"));
+    try {
+      String id = callbackApp("http://127.0.0.1:" + receiver.actualPort() + "/hook");
+      String m = TestServices.uniqueMerchant("clgone");
+      ok(admin("PUT", "/v1/merchants/" + m + "/grants/" + id, "{}"));
+      fx.until(
+          "both nodes serve the app",
+          NOTICE,
+          () ->
+              endpoint(a.port, id) != null
+                  && endpoint(a.port, id).getInteger("channels") == 1
+                  && endpoint(b.port, id) != null
+                  && endpoint(b.port, id).getInteger("channels") == 1);
+
+      assertThat(
+              a.ingest(
+                      io.orderpush.gateway.Events.batch(
+                          List.of(io.orderpush.gateway.Events.event(m, "gone-1"))))
+                  .statusCode())
+          .isEqualTo(200);
+      fx.until("the 410", NOTICE, () -> posts.get() >= 1);
+      fx.until(
+          "the suspension made where the 410 was answered, followed on both nodes",
+          NOTICE,
+          () ->
+              "suspended".equals(endpoint(a.port, id).getString("state"))
+                  && "suspended".equals(endpoint(b.port, id).getString("state")));
+      assertThat(posts.get()).as("nothing posted after the 410").isEqualTo(1);
+    } finally {
+      StreamFixture.join(receiver.close());
+    }
+  }
+
   /** A callback app (through A) whose endpoint refuses connections: it exists, it fails. */
   static String callbackApp() {
-    String url = "http://127.0.0.1:" + TestGateway.freePort() + "/hook";
+    return callbackApp("http://127.0.0.1:" + TestGateway.freePort() + "/hook");
+  }
+
+  /** A callback app (through A) posting to {@code url}. */
+  static String callbackApp(String url) {
     HttpResponse<String> r =
         admin(
             "POST",
