@@ -52,6 +52,18 @@ public final class Gateway {
 
   private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
 
+  static {
+    // Logback loads what renders an exception the first time one is logged. An event loop deep in
+    // a cascade of future completions (a stop failing a long chain at once) overflowed its stack
+    // loading it; the class was then unusable, the next exception logged threw out of Netty's
+    // task loop and ended the event loop's thread, and the gateway never finished stopping. So it
+    // is loaded up front, where the stack is shallow.
+    try {
+      Class.forName("ch.qos.logback.classic.spi.ThrowableProxy");
+    } catch (ClassNotFoundException | LinkageError notLogback) {
+      // another logging backend: nothing to load
+    }
+  }
 
   private static final long PARTITION_CHECK_MS = TimeUnit.HOURS.toMillis(1);
 
