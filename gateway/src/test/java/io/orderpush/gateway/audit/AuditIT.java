@@ -261,16 +261,7 @@ class AuditIT {
 
     // A WebSocket app subscribed to order.paid only: one batch, 1-6, holding 1, 2, 4 and 6.
     App subscriber = app("websocket", null);
-    HttpResponse<String> g =
-        gw.send(
-            "PUT",
-            "/v1/merchants/" + m + "/grants/" + subscriber.id(),
-            TestGateway.ADMIN_TOKEN,
-            new JsonObject()
-                .put("start", "earliest")
-                .put("eventTypes", new io.vertx.core.json.JsonArray(List.of("order.paid")))
-                .encode());
-    assertThat(g.statusCode()).as(g.body()).isEqualTo(200);
+    grant(subscriber, m, new JsonObject().put("eventTypes", new JsonArray(List.of("order.paid"))));
     Consumer c = consumer(subscriber);
     Await.until("the subscribed events", WAIT, () -> c.received(m) == 6);
     assertThat(c.batches).containsExactly(new Batch(m, 1, 6));
@@ -473,15 +464,17 @@ class AuditIT {
   }
 
   void grant(App app, String merchant, String... scopes) {
+    grant(app, merchant, new JsonObject().put("scopes", new JsonArray(List.of((Object[]) scopes))));
+  }
+
+  /** Grants from the earliest event, with {@code terms} (scopes, event types) as given. */
+  void grant(App app, String merchant, JsonObject terms) {
     HttpResponse<String> r =
         gw.send(
             "PUT",
             "/v1/merchants/" + merchant + "/grants/" + app.id(),
             TestGateway.ADMIN_TOKEN,
-            new JsonObject()
-                .put("start", "earliest")
-                .put("scopes", new io.vertx.core.json.JsonArray(List.of((Object[]) scopes)))
-                .encode());
+            terms.copy().put("start", "earliest").encode());
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
   }
 
