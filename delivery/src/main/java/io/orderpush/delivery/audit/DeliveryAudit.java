@@ -48,15 +48,18 @@ public final class DeliveryAudit {
                 connectionId,
                 System.currentTimeMillis(),
                 masked)
-            .holding(held(events)));
+            .holding(held(channel, events)));
   }
 
   /**
-   * The seqs a batch held when they are not its whole range (events of types the grant does not
-   * subscribe to were passed over): a query by order must not name it for those ({@link
-   * AuditRecord#heldSeqs}).
+   * The seqs a batch of the channel held when they are not its whole range (events of types the
+   * grant does not subscribe to were passed over): a query by order must not name it for those
+   * ({@link AuditRecord#heldSeqs}). Null, and not listed, when the batch is not recorded.
    */
-  public static String held(List<LoggedEvent> events) {
+  public String held(Channel channel, List<LoggedEvent> events) {
+    if (log == AuditLog.DISABLED || channel.sandbox()) {
+      return null;
+    }
     return AuditRecord.held(i -> events.get(i).seq(), events.size());
   }
 

@@ -244,7 +244,7 @@ final class CallbackEndpoint implements Subscriber {
     b.sending = true;
     metrics.batchEvents.record(events.size());
     String webhookId = batchId(appId, c.merchantId(), b.first, b.last);
-    String held = DeliveryAudit.held(events);
+    String held = engine.audit().held(c, events);
     sender
         .post(url, webhookId, secrets, body(c.merchantId(), events))
         .onComplete(

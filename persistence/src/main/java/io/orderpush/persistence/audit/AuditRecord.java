@@ -11,7 +11,7 @@ import java.util.UUID;
  * @param outcome a callback attempt's outcome; null for the other transports
  * @param heldSeqs the seqs the batch held, comma-separated ({@link #held}), when they are not every
  *     seq of {@code fromSeq..toSeq} (an app subscribed to some event types is sent only those);
- *     null when they are, or when there were more than {@link #MAX_HELD_SEQS} of them
+ *     null when they are, or when listing them takes more than {@link #MAX_HELD_CHARS}
  */
 public record AuditRecord(
     UUID appId,
@@ -26,10 +26,12 @@ public record AuditRecord(
     String heldSeqs) {
 
   /**
-   * Longest list of held seqs kept: a batch that held more (a long replay filtered by event type)
-   * is found by its range alone, so a query by order may name it for an event it passed over.
+   * Longest list of held seqs kept, in characters (about 125 seqs of 7 digits): a record waiting in
+   * the audit writer's buffer stays within about a kilobyte more than before. A batch whose list is
+   * longer (a large batch or replay filtered by event type) is found by its range alone, so a query
+   * by order may name it for an event it passed over.
    */
-  public static final int MAX_HELD_SEQS = 1_000;
+  public static final int MAX_HELD_CHARS = 1_000;
 
   /** A batch that held every seq of its range. */
   public AuditRecord(
@@ -57,18 +59,24 @@ public record AuditRecord(
 
   /**
    * The {@code heldSeqs} of a batch of {@code n} events whose seqs, ascending, {@code seqAt} gives:
-   * null when they are every seq from the first to the last, or more than {@link #MAX_HELD_SEQS}.
+   * null when they are every seq from the first to the last, or take more than {@link
+   * #MAX_HELD_CHARS} to list.
    */
   public static String held(java.util.function.IntToLongFunction seqAt, int n) {
-    if (n == 0 || n > MAX_HELD_SEQS || seqAt.applyAsLong(n - 1) - seqAt.applyAsLong(0) + 1 == n) {
+    if (n == 0
+        || n > MAX_HELD_CHARS / 2
+        || seqAt.applyAsLong(n - 1) - seqAt.applyAsLong(0) + 1 == n) {
       return null;
     }
-    StringBuilder sb = new StringBuilder(n * 8);
+    StringBuilder sb = new StringBuilder(Math.min(MAX_HELD_CHARS, n * 8));
     for (int i = 0; i < n; i++) {
       if (i > 0) {
         sb.append(',');
       }
       sb.append(seqAt.applyAsLong(i));
+      if (sb.length() > MAX_HELD_CHARS) {
+        return null;
+      }
     }
     return sb.toString();
   }

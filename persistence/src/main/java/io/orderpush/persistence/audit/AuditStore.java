@@ -51,7 +51,7 @@ public final class AuditStore {
   // One item per batch: a row's batches in the order they left (ordinality).
   private static final String SELECT =
       "SELECT p.id, u.ord, p.delivered_at, u.ms, p.app_id, p.merchant_id, u.f, u.t, p.transport,"
-          + " p.via, p.masked, p.status, p.error, p.webhook_id, p.latency_ms, p.response_head"
+          + " p.via, p.masked, p.status, p.error, p.webhook_id, p.latency_ms, p.response_head, u.h"
           + " FROM audit_batches p,"
           + " unnest(p.sent_ms, p.from_seqs, p.to_seqs, p.held_seqs)"
           + " WITH ORDINALITY AS u(ms, f, t, h, ord)"
@@ -256,11 +256,15 @@ public final class AuditStore {
         seqs[i] = filter.seqs()[i];
       }
       args.addArrayOfLong(seqs);
-      // within the range, and among the seqs held when the batch passed some over
-      sql.append(" AND EXISTS (SELECT 1 FROM unnest($")
-          .append(args.size())
-          .append("::bigint[]) s WHERE s BETWEEN u.f AND u.t")
-          .append(" AND (u.h IS NULL OR s = ANY (string_to_array(u.h, ',')::bigint[])))");
+      // among the seqs the batch held when it passed some over (parsed once a batch), else within
+      // its range
+      int at = args.size();
+      sql.append(" AND CASE WHEN u.h IS NULL THEN EXISTS (SELECT 1 FROM unnest($")
+          .append(at)
+          .append(
+              "::bigint[]) s WHERE s BETWEEN u.f AND u.t) ELSE string_to_array(u.h, ',')::bigint[] && $")
+          .append(at)
+          .append("::bigint[] END");
     }
     if (filter.after() != null) {
       args.addOffsetDateTime(micros(filter.after().deliveredAtMicros()));
@@ -314,7 +318,8 @@ public final class AuditStore {
                                 row.getString(12),
                                 row.getString(13),
                                 latency == null ? 0 : latency,
-                                row.getString(15))));
+                                row.getString(15)),
+                        row.getString(16)));
                 last =
                     new Cursor(
                         rowAt.getEpochSecond() * 1_000_000 + rowAt.getNano() / 1000,

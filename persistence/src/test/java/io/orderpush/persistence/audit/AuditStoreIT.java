@@ -145,9 +145,10 @@ class AuditStoreIT {
   void shouldListHeldSeqsOnlyWhenABatchPassedSomeOverAndNotTooMany() {
     assertThat(AuditRecord.held(i -> 5 + i, 4)).as("5-8, all of them").isNull();
     assertThat(AuditRecord.held(i -> new long[] {5, 7, 8}[i], 3)).isEqualTo("5,7,8");
-    assertThat(AuditRecord.held(i -> 2L * i + 1, AuditRecord.MAX_HELD_SEQS)).hasSizeGreaterThan(0);
-    assertThat(AuditRecord.held(i -> 2L * i + 1, AuditRecord.MAX_HELD_SEQS + 1))
-        .as("too many: found by the range")
+    // seqs of 7 digits, every other one: 8 characters each with the comma
+    assertThat(AuditRecord.held(i -> 1_000_001L + 2L * i, 125)).hasSize(125 * 8 - 1);
+    assertThat(AuditRecord.held(i -> 1_000_001L + 2L * i, 126))
+        .as("longer than %s characters: found by the range", AuditRecord.MAX_HELD_CHARS)
         .isNull();
   }
 
