@@ -56,11 +56,18 @@ public final class Gateway {
     // Logback loads what renders an exception the first time one is logged. An event loop deep in
     // a cascade of future completions (a stop failing a long chain at once) overflowed its stack
     // loading it; the class was then unusable, the next exception logged threw out of Netty's
-    // task loop and ended the event loop's thread, and the gateway never finished stopping. So it
-    // is loaded up front, where the stack is shallow.
+    // task loop and ended the event loop's thread, and the gateway never finished stopping. So one
+    // exception is rendered up front, where the stack is shallow, loading all of it.
     try {
-      Class.forName("ch.qos.logback.classic.spi.ThrowableProxy");
-    } catch (ClassNotFoundException | LinkageError notLogback) {
+      Class<?> proxy = Class.forName("ch.qos.logback.classic.spi.ThrowableProxy");
+      Object rendered =
+          proxy
+              .getConstructor(Throwable.class)
+              .newInstance(new IllegalStateException("loaded", new IllegalStateException()));
+      Class.forName("ch.qos.logback.classic.spi.ThrowableProxyUtil")
+          .getMethod("asString", Class.forName("ch.qos.logback.classic.spi.IThrowableProxy"))
+          .invoke(null, rendered);
+    } catch (ReflectiveOperationException | LinkageError notLogback) {
       // another logging backend: nothing to load
     }
   }
