@@ -33,30 +33,6 @@ public record AuditRecord(
    */
   public static final int MAX_HELD_CHARS = 1_000;
 
-  /** A batch that held every seq of its range. */
-  public AuditRecord(
-      UUID appId,
-      String merchantId,
-      long fromSeq,
-      long toSeq,
-      Transport transport,
-      String via,
-      long deliveredAtMillis,
-      boolean masked,
-      Outcome outcome) {
-    this(
-        appId,
-        merchantId,
-        fromSeq,
-        toSeq,
-        transport,
-        via,
-        deliveredAtMillis,
-        masked,
-        outcome,
-        null);
-  }
-
   /**
    * The {@code heldSeqs} of a batch of {@code n} events whose seqs, ascending, {@code seqAt} gives:
    * null when they are every seq from the first to the last, or take more than {@link
@@ -154,7 +130,7 @@ public record AuditRecord(
       long deliveredAtMillis,
       boolean masked) {
     return new AuditRecord(
-        appId, merchantId, fromSeq, toSeq, transport, via, deliveredAtMillis, masked, null);
+        appId, merchantId, fromSeq, toSeq, transport, via, deliveredAtMillis, masked, null, null);
   }
 
   /** One POST attempt of a callback batch, to the endpoint {@code url}, and how it ended. */
@@ -168,6 +144,15 @@ public record AuditRecord(
       boolean masked,
       Outcome outcome) {
     return new AuditRecord(
-        appId, merchantId, fromSeq, toSeq, Transport.CALLBACK, url, sentAtMillis, masked, outcome);
+        appId,
+        merchantId,
+        fromSeq,
+        toSeq,
+        Transport.CALLBACK,
+        url,
+        sentAtMillis,
+        masked,
+        outcome,
+        null);
   }
 }
