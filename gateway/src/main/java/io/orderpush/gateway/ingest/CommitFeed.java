@@ -110,6 +110,13 @@ public final class CommitFeed {
   static final int MAX_PIECE_BYTES = 16 * 1024;
 
   static final int WRITE_QUEUE_BYTES = 8 * 1024 * 1024;
+
+  /**
+   * Commit frames a follower hands to its engine before it stops reading the writer's socket: four
+   * of the largest.
+   */
+  static final long FRAMES_WAITING_BYTES = 4L * MAX_FRAME_BYTES;
+
   static final long CLOCK_SKEW_MS = 60_000;
 
   /** How often a follower checks which node writes, and both ends say they are alive. */
@@ -252,6 +259,14 @@ public final class CommitFeed {
   private volatile String[] provenWriter;
 
   private long heardAt; // when the writer followed was last heard of (nanoTime)
+
+  /**
+   * Bytes of commit frames handed to the engine and not taken yet, over every connection, and the
+   * connection not read because they are past {@link #FRAMES_WAITING_BYTES} (null while read).
+   */
+  private volatile long framesWaiting; // written on the feed's context only
+
+  private WebSocket notRead;
   private long lastTick; // when this node's last tick ran (nanoTime), 0 before the first
   private long connectedAt; // when that connection was made (nanoTime)
   private long retryMs = FIRST_RETRY_MS;
@@ -312,6 +327,10 @@ public final class CommitFeed {
         .register(registry);
     Gauge.builder("gateway.ingest.feed.batches.waiting", forwards, Map::size)
         .description("ingest batches this node sent the writer that wait for its answer")
+        .register(registry);
+    Gauge.builder("gateway.ingest.feed.frames.waiting", () -> framesWaiting)
+        .description("bytes of commit frames from the writer handed to the engine and not taken")
+        .baseUnit("bytes")
         .register(registry);
   }
 
@@ -577,6 +596,10 @@ public final class CommitFeed {
    * then committed and answered. Followers send nothing else but control frames.
    */
   private void onBatchPiece(Follower f, WebSocketFrame frame) {
+    // Any frame is word from it: its own pings each tick, a batch's pieces. Its pongs alone would
+    // not do: a follower that stops reading its socket for a while (its engine busy with the
+    // frames before) answers no ping meanwhile, though it is alive and sending.
+    f.heardAt = System.nanoTime();
     if (frame.isBinary()) {
       Buffer first = frame.binaryData();
       f.batch = Buffer.buffer(frame.isFinal() ? first.length() : 4 * pieceBytes);
@@ -879,9 +902,7 @@ public final class CommitFeed {
     if (stalled) {
       heardAt = System.nanoTime(); // its silence was this node's own (keepFollowersAlive)
     }
-    if (connection != null
-        && System.nanoTime() - heardAt > SILENCE_MS * 1_000_000
-        && !waitingOn(connection)) {
+    if (connection != null && writerSilent() && !waitingOn(connection)) {
       // With batches waiting for their answers, it is kept until they are answered or time out
       // (the answers would be lost with it, and the batches written here again: duplicates to
       // their callers); meanwhile no new batch goes out on it.
@@ -997,10 +1018,7 @@ public final class CommitFeed {
                       onAnswer(ws, frame);
                       return;
                     }
-                    // one frame at a time: the rest waits in the socket, and past the writer's
-                    // queue limit it sends notices instead
-                    ws.pause();
-                    onFrame(frame).onComplete(done -> ws.resume());
+                    handOver(ws, frame);
                   });
               ws.closeHandler(
                   v -> {
@@ -1095,7 +1113,7 @@ public final class CommitFeed {
     if (ws == null
         || provenWriter == null
         || closed
-        || System.nanoTime() - heardAt > SILENCE_MS * 1_000_000
+        || writerSilent()
         || !hasRoom(ws)
         || batch.length() > maxBatchBytes) {
       writeHere(new Forward(id, events, here, answer, caller, null, -1), null);
@@ -1237,6 +1255,56 @@ public final class CommitFeed {
     }
     writtenHere.increment();
     fw.caller().runOnContext(v -> fw.here().apply(fw.events()).onComplete(fw.answer()));
+  }
+
+  /**
+   * Feed context: hands a commit frame to the engine, in the order frames came. The socket is read
+   * on meanwhile, so the writer's answers and pongs are heard while the engine is busy; only past
+   * {@link #FRAMES_WAITING_BYTES} handed over and not taken does it stop reading (the rest waits in
+   * the socket, and past the writer's queue limit it sends notices instead). Its silence is not the
+   * writer's: no silence is counted while it does not read, and a silence's time starts again when
+   * it reads on.
+   */
+  private void handOver(WebSocket ws, Buffer frame) {
+    long bytes = frame.length();
+    framesWaiting += bytes;
+    if (framesWaiting > FRAMES_WAITING_BYTES && notRead != ws) {
+      notRead = ws; // one before it was closed: it is not read again
+      ws.pause();
+    }
+    Context own = context;
+    onFrame(frame)
+        .onComplete(
+            done ->
+                own.runOnContext(
+                    v -> {
+                      framesWaiting -= bytes;
+                      WebSocket paused = notRead;
+                      if (paused != null && framesWaiting <= FRAMES_WAITING_BYTES / 2) {
+                        notRead = null;
+                        if (paused == connection) {
+                          heardAt = System.nanoTime();
+                        }
+                        resume(paused);
+                      }
+                    }));
+  }
+
+  /**
+   * Feed context: whether the writer followed has said nothing for {@link #SILENCE_MS} while this
+   * node read its socket.
+   */
+  private boolean writerSilent() {
+    return (notRead == null || notRead != connection)
+        && System.nanoTime() - heardAt > SILENCE_MS * 1_000_000;
+  }
+
+  private static void resume(WebSocket ws) {
+    try {
+      ws.resume();
+    } catch (IllegalStateException closed) {
+      // closed meanwhile: nothing more to read from it
+    }
   }
 
   private Future<Void> onFrame(Buffer frame) {

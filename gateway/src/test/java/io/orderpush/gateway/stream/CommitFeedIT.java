@@ -386,6 +386,63 @@ class CommitFeedIT {
   }
 
   /**
+   * A follower that stops reading its socket for a while (its engine busy with the frames before
+   * it) answers none of the writer's pings meanwhile, but is alive and says so with its own pings:
+   * the writer keeps feeding it. Dropping it made it write its batches itself, a second writer
+   * beside one that was already slow. Once it sends nothing for 3 s, it is dropped.
+   */
+  @Test
+  void shouldKeepAFollowerThatPingsThoughItReadsNothingAndDropOneThatFallsSilent()
+      throws Exception {
+    String writer = "feed-w-" + UUID.randomUUID().toString().substring(0, 6);
+    try (TestGateway a = TestGateway.start(env(writer))) {
+      URI uri = URI.create("ws://127.0.0.1:" + a.port + "/internal/v1/commits");
+      FeedSigner node = new FeedSigner(new byte[32], "feed-f");
+      String nonce = node.nonce();
+      String url = "http://127.0.0.1:" + a.port;
+      CompletableFuture<String> proof = new CompletableFuture<>();
+      WebSocket ws =
+          upgrade(
+              uri,
+              node.upgrade(writer, url, System.currentTimeMillis(), nonce),
+              new WebSocket.Listener() {
+                final StringBuilder text = new StringBuilder();
+
+                @Override
+                public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
+                  text.append(data);
+                  if (last) {
+                    proof.complete(text.toString()); // and asks for nothing more: no pong
+                  } else {
+                    w.request(1);
+                  }
+                  return null;
+                }
+              });
+      assertThat(node.proves(proof.get(10, TimeUnit.SECONDS), writer, url, nonce)).isTrue();
+      String silent = "gateway_ingest_commit_frames_total{outcome=\"connection_silent\"}";
+      double silentBefore = Scrape.value(a, silent);
+      Await.until("followed", Duration.ofSeconds(10), () -> Scrape.value(a, FOLLOWERS) == 1);
+
+      // the fault: 6 s without reading (past 3 s of silence and the writer's next check), pinging
+      // every half second
+      long end = System.nanoTime() + Duration.ofSeconds(6).toNanos();
+      while (System.nanoTime() < end) {
+        ws.sendPing(java.nio.ByteBuffer.allocate(0)).get(5, TimeUnit.SECONDS);
+        assertThat(Scrape.value(a, FOLLOWERS)).as("still fed").isEqualTo(1);
+        Thread.sleep(500);
+      }
+      assertThat(Scrape.value(a, silent)).as("not dropped as silent").isEqualTo(silentBefore);
+
+      // then silent as well: dropped
+      Await.until(
+          "dropped as silent", Duration.ofSeconds(15), () -> Scrape.value(a, FOLLOWERS) == 0);
+      assertThat(Scrape.value(a, silent)).isEqualTo(silentBefore + 1);
+      ws.abort();
+    }
+  }
+
+  /**
    * A node whose ingest limits differ from the writer's (a rolling change of {@code
    * ingest.max-data-depth}) would send batches parsed under limits the writer does not hold: it is
    * refused as a follower, and counted apart from other masking rules. The same node with the
