@@ -639,6 +639,11 @@ public final class Gateway {
     return log;
   }
 
+  /** The commit feed between this node and the writer (for tests); null when it is off. */
+  public io.orderpush.gateway.ingest.CommitFeed commitFeed() {
+    return commitFeed;
+  }
+
   /** Delivery on this node (for operators' views and tests). */
   public Delivery delivery() {
     return delivery;

@@ -457,6 +457,11 @@ public final class CommitFeed {
             });
   }
 
+  /** The context the feed's frames and pings are written and read on (for tests). */
+  Context context() {
+    return context;
+  }
+
   // ---- the writer's side
 
   /**
