@@ -78,10 +78,11 @@ import org.slf4j.LoggerFactory;
  * {@link #maxBatchBytes}. Only a writer that proved it holds the key is sent a batch, and only a
  * follower that proved it is a node, with the same masking rules, can send one: a batch's masked
  * renderings are taken as they come. When the writer cannot take a batch (no proven connection, its
- * queue of unsent bytes full, no answer within the timeout, the connection lost, or it failed for
- * another reason than a full queue or a slow commit), this node writes the batch itself: one the
- * writer did commit comes back as duplicates with the same seqs, since ingest is idempotent by
- * event id.
+ * queue of unsent bytes full, no answer within the timeout from a writer fallen silent, the
+ * connection lost, or it failed for another reason than a full queue or a slow commit), this node
+ * writes the batch itself: one the writer did commit comes back as duplicates with the same seqs,
+ * since ingest is idempotent by event id. A writer still heard that did not answer in time may
+ * commit the batch yet: that request fails as a commit not confirmed in time does.
  */
 public final class CommitFeed {
 
@@ -202,8 +203,15 @@ public final class CommitFeed {
      */
     volatile boolean dropped;
 
-    Follower(ServerWebSocket ws) {
+    /** The connection's context, where its frames are read and {@link #heardAt} is set. */
+    final Context context;
+
+    /** A silence check posted to {@link #context} has not run yet (feed context only). */
+    boolean checking;
+
+    Follower(ServerWebSocket ws, Context context) {
       this.ws = ws;
+      this.context = context;
     }
   }
 
@@ -221,6 +229,7 @@ public final class CommitFeed {
   private final Counter noncesFull;
   private final Counter forwarded;
   private final Counter writtenHere;
+  private final Counter timedOut;
   private final Map<Outcome, Counter> batches = new java.util.EnumMap<>(Outcome.class);
   private final Counter batchesMalformed;
 
@@ -318,6 +327,7 @@ public final class CommitFeed {
     noncesFull = frames(registry, "follower_nonces_full");
     forwarded = IngestForwarder.outcome("forwarded", registry);
     writtenHere = IngestForwarder.outcome("written_here", registry);
+    timedOut = IngestForwarder.outcome("timed_out", registry);
     for (Outcome o : Outcome.values()) {
       batches.put(o, batchOutcome(registry, o.name().toLowerCase(java.util.Locale.ROOT)));
     }
@@ -462,6 +472,12 @@ public final class CommitFeed {
     return context;
   }
 
+  /** The context of node {@code id}'s connection, where its frames are read (for tests). */
+  Context followerContext(String id) {
+    Follower f = followers.get(id);
+    return f == null ? null : f.context;
+  }
+
   // ---- the writer's side
 
   /**
@@ -578,7 +594,8 @@ public final class CommitFeed {
               // first, before any frame can be written to it (frames go to followers only)
               ws.writeTextMessage(
                   PROOF_PREFIX + proof(signedWith, nodeId, ownUrl, follower, nonce));
-              Follower f = new Follower(ws);
+              Context read = Vertx.currentContext(); // the connection's
+              Follower f = new Follower(ws, read != null ? read : context);
               Follower before = followers.put(follower, f);
               if (stopping && followers.remove(follower, f)) {
                 ws.close((short) 1001, "stopping");
@@ -859,7 +876,10 @@ public final class CommitFeed {
     return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
   }
 
-  /** Drops followers silent for {@link #SILENCE_MS} (they get notices again), greets the rest. */
+  /**
+   * Pings the followers and drops those silent for {@link #SILENCE_MS} (they get notices again),
+   * judged on each connection's own context.
+   */
   private void keepFollowersAlive(boolean stalled) {
     long now = System.nanoTime();
     if (stalled) {
@@ -867,21 +887,42 @@ public final class CommitFeed {
       // sent meanwhile is still unread, so their silence is its own. They get a silence's time.
       followers.values().forEach(f -> f.heardAt = now);
     }
+    Context own = context;
     followers.forEach(
         (id, f) -> {
-          if (now - f.heardAt > SILENCE_MS * 1_000_000) {
-            if (followers.remove(id, f)) {
-              silent.increment();
-              LOG.warn("node {} fell silent: no longer fed, it hears head notices", id);
-              f.dropped = true;
-              if (f.batchesInFlight.get() == 0) {
-                sayGoodbye(f);
-              } // else after its batches in flight are answered
-            }
-          } else {
-            ping(f.ws);
+          ping(f.ws);
+          if (f.checking) {
+            return; // its connection's event loop has not run the last check yet: behind
           }
+          f.checking = true;
+          // Judged where its frames are read: an event loop short of CPU reads late, and the
+          // silence would be this node's own. A check that ran a tick late does not judge.
+          f.context.runOnContext(
+              v -> {
+                boolean silentThen =
+                    System.nanoTime() - now <= TICK_MS * 1_000_000
+                        && now - f.heardAt > SILENCE_MS * 1_000_000;
+                own.runOnContext(
+                    x -> {
+                      f.checking = false;
+                      if (silentThen) {
+                        drop(id, f);
+                      }
+                    });
+              });
         });
+  }
+
+  /** Feed context: a follower found silent is fed no more (it hears head notices). */
+  private void drop(String id, Follower f) {
+    if (followers.remove(id, f)) {
+      silent.increment();
+      LOG.warn("node {} fell silent: no longer fed, it hears head notices", id);
+      f.dropped = true;
+      if (f.batchesInFlight.get() == 0) {
+        sayGoodbye(f);
+      } // else after its batches in flight are answered
+    }
   }
 
   /**
@@ -1084,6 +1125,7 @@ public final class CommitFeed {
    * proved it holds the key, else written here with {@code here}. Completes on the caller's context
    * with the events' results, or fails as the writer's committer did when its queue was full or its
    * commit was not confirmed in time ({@link IngestOverloadedException}, {@link
+   * IngestTimeoutException}), or when the writer, still heard, did not answer in time ({@link
    * IngestTimeoutException}). Every other failure to forward ends in {@code here}. Any thread.
    */
   public Future<List<AppendResult>> append(
@@ -1129,10 +1171,30 @@ public final class CommitFeed {
             forwardTimeoutMs,
             t -> {
               Forward late = forwards.get(id);
-              if (late != null) {
-                LOG.debug("batch {} not answered by the writer in time: writing it here", id);
-                writeHere(late, late.ws());
+              if (late == null) {
+                return;
               }
+              if (late.ws() == connection && !writerSilent()) {
+                // The writer is alive and has not answered: it may commit the batch yet, and the
+                // same events written here would answer the caller that its new events are
+                // duplicates. The outcome is unknown, as for a commit not confirmed in time.
+                if (take(late)) {
+                  timedOut.increment();
+                  late.caller()
+                      .runOnContext(
+                          v ->
+                              late.answer()
+                                  .fail(
+                                      new IngestTimeoutException(
+                                          "the writer node did not answer within "
+                                              + forwardTimeoutMs
+                                              + " ms; the events may or may not be stored: retry"
+                                              + " them with the same event ids")));
+                }
+                return;
+              }
+              LOG.debug("batch {} not answered by the silent writer in time: writing it here", id);
+              writeHere(late, late.ws());
             });
     Forward fw = new Forward(id, events, here, answer, caller, ws, timer);
     forwards.put(id, fw);

@@ -85,7 +85,8 @@ public final class IngestForwarder implements Handler<RoutingContext> {
         .tag("outcome", outcome)
         .description(
             "Ingest requests sent on to the cluster's writer node and answered by it (forwarded),"
-                + " or written here because it could not take them (written_here)")
+                + " written here because it could not take them (written_here), or not answered"
+                + " in time by a writer still heard (timed_out, answered 503)")
         .register(registry);
   }
 

@@ -22,11 +22,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
 /**
- * A follower hands the writer's commit frames to its delivery engine and reads on: the writer's
+ * The commit feed with event loops short of CPU, held by the test (gateways in this JVM). A
+ * follower hands the writer's commit frames to its delivery engine and reads on: the writer's
  * answers to its ingest batches are not held behind a frame the engine has not taken yet. When the
  * follower paused its socket for each frame, an engine short of CPU held every answer, and past 3 s
- * the follower took the writer for silent and wrote its batches itself. Two gateways in this JVM,
- * the follower's engine held on its event loop by the test.
+ * the follower took the writer for silent and wrote its batches itself. And a writer whose event
+ * loop reads a follower's frames late does not take that for the follower's silence.
  */
 class FeedHandOverIT {
 
@@ -101,6 +102,96 @@ class FeedHandOverIT {
           WAIT,
           () -> Scrape.value(follower, RECEIVED) > received);
     }
+  }
+
+  /**
+   * The writer reads a follower's frames on that connection's event loop. When that loop is short
+   * of CPU, the follower's pings wait unread in the socket, and the silence is the writer's own:
+   * the writer, whose feed runs on another loop, keeps the follower. The follower is the test,
+   * pinging every half second.
+   */
+  @Test
+  void shouldNotDropAFollowerWhoseConnectionsEventLoopIsBehind() throws Exception {
+    String writerId = "a-" + UUID.randomUUID().toString().substring(0, 6);
+    try (TestGateway writer = TestGateway.start(env(writerId))) {
+      CommitFeed feed = writer.gateway.commitFeed();
+      FeedSigner node = new FeedSigner(new byte[32], "feed-f");
+      String url = "http://127.0.0.1:" + writer.port;
+      java.net.URI uri = java.net.URI.create("ws://127.0.0.1:" + writer.port + CommitFeed.PATH);
+      // connections are spread over the event loops: again until one is not on the feed's
+      java.net.http.WebSocket ws = null;
+      Context read = null;
+      for (int i = 0; i < 10 && read == null; i++) {
+        if (ws != null) {
+          ws.abort();
+        }
+        ws = follow(node, writerId, url, uri);
+        Await.until("followed", WAIT, () -> feed.followerContext("feed-f") != null);
+        Context c = feed.followerContext("feed-f");
+        if (loop(c) != loop(feed.context())) {
+          read = c;
+        }
+      }
+      assertThat(read).as("a connection on another event loop than the feed's").isNotNull();
+      String silent = "gateway_ingest_commit_frames_total{outcome=\"connection_silent\"}";
+      double silentBefore = Scrape.value(writer, silent);
+
+      CountDownLatch held = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      // the fault: the connection's event loop does not run for 6 s (past 3 s of silence and the
+      // feed's next checks); the follower pings on
+      read.runOnContext(
+          v -> {
+            held.countDown();
+            try {
+              release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          });
+      try {
+        assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+        long end = System.nanoTime() + Duration.ofSeconds(6).toNanos();
+        while (System.nanoTime() < end) {
+          ping(ws);
+          Thread.sleep(500);
+        }
+      } finally {
+        release.countDown();
+      }
+      // two more of the feed's checks, on a loop that runs again
+      long end = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+      while (System.nanoTime() < end) {
+        ping(ws);
+        Thread.sleep(500);
+      }
+      assertThat(Scrape.value(writer, silent)).as("not dropped as silent").isEqualTo(silentBefore);
+      assertThat(feed.followerContext("feed-f")).as("still followed").isSameAs(read);
+      ws.abort();
+    }
+  }
+
+  /** Pings the writer; a connection it closed (it dropped the follower) shows in the metrics. */
+  private static void ping(java.net.http.WebSocket ws) throws InterruptedException {
+    try {
+      ws.sendPing(java.nio.ByteBuffer.allocate(0)).get(5, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      // closed by the writer
+    }
+  }
+
+  private static Object loop(Context c) {
+    return ((ContextInternal) c).nettyEventLoop();
+  }
+
+  /** A follower's connection, as node {@code node}: reads the writer's proof, and pongs. */
+  private static java.net.http.WebSocket follow(
+      FeedSigner node, String writer, String url, java.net.URI uri) throws Exception {
+    var builder = java.net.http.HttpClient.newHttpClient().newWebSocketBuilder();
+    node.upgrade(writer, url, System.currentTimeMillis(), node.nonce()).forEach(builder::header);
+    return builder
+        .buildAsync(uri, new java.net.http.WebSocket.Listener() {})
+        .get(10, TimeUnit.SECONDS);
   }
 
   private static Map<String, String> env(String nodeId) {

@@ -329,6 +329,60 @@ class IngestForwardIT {
   }
 
   /**
+   * A writer that is heard but has not answered a batch within the forward timeout is slow, not
+   * gone, and may commit the batch yet: the node answers 503 (the outcome unknown, as for a commit
+   * not confirmed in time) instead of writing the batch itself. Written here, it waited behind the
+   * writer's commit for the head row and then answered the caller that its new event was a
+   * duplicate. The writer's commit is held up by a lock on the merchant's head row, taken here; B's
+   * forward timeout (5.1 s) is shorter than the writer's own deadline.
+   */
+  @Test
+  void shouldAnswer503AndNotWriteHereWhenTheWriterIsHeardButLate() throws Exception {
+    String run = UUID.randomUUID().toString().substring(0, 6);
+    GatewayProcess writer = node("a-" + run, "forward-late-a.log");
+    GatewayProcess b =
+        node(
+            "b-" + run,
+            "forward-late-b.log",
+            Map.of("GATEWAY_PG_QUERY_TIMEOUT_MS", "2000", "GATEWAY_PG_CLIENT_TIMEOUT_MS", "3100"));
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      String merchant = "fwd-late-" + run;
+      awaitForwarding("B forwards to the writer", b, merchant);
+      double here = metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}");
+      var pg = TestServices.migratedPg();
+      String id = "late-" + run;
+      Future<HttpResponse<String>> during;
+      try (java.sql.Connection holder = holdHeadRow(pg, merchant)) {
+        during = pool.submit(() -> ingest(b, List.of(Events.event(merchant, id))));
+        until("the writer's commit to wait for the head row", () -> waitingForALock(pg));
+        // past B's forward timeout: B answered, or its own write of the batch waits as well
+        until("B's forward timeout", () -> during.isDone() || locksWaited(pg) >= 2);
+        holder.commit(); // the writer commits the batch
+      }
+      HttpResponse<String> r = during.get(60, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(503);
+      assertThat(r.body()).contains("did not answer").contains("same event ids");
+      assertThat(metric(b, "gateway_ingest_forwarded_total{outcome=\"timed_out\"}")).isEqualTo(1);
+      assertThat(metric(b, "gateway_ingest_forwarded_total{outcome=\"written_here\"}"))
+          .as("B did not write it itself")
+          .isEqualTo(here);
+      // The caller retries with the same id: stored once, by the writer.
+      JsonObject again =
+          new JsonArray(ingest(b, List.of(Events.event(merchant, id))).body()).getJsonObject(0);
+      assertThat(again.getBoolean("duplicate")).isTrue();
+      JsonObject next =
+          new JsonArray(ingest(b, List.of(Events.event(merchant, "next-" + run))).body())
+              .getJsonObject(0);
+      assertThat(next.getLong("seq")).isEqualTo(again.getLong("seq") + 1);
+    } finally {
+      pool.shutdownNow();
+      writer.terminate(Duration.ofSeconds(30));
+      b.terminate(Duration.ofSeconds(30));
+    }
+  }
+
+  /**
    * A node with a smaller id joins (a restarted node rejoining) and becomes the writer while a
    * batch of the follower waits for the old writer's commit, held up by a lock on the merchant's
    * head row taken here. The follower keeps the old writer's connection until that batch is
@@ -518,6 +572,11 @@ class IngestForwardIT {
   }
 
   private static boolean waitingForALock(io.orderpush.persistence.pg.PgSettings pg) {
+    return locksWaited(pg) > 0;
+  }
+
+  /** Statements on the merchants' head rows waiting for a lock. */
+  private static long locksWaited(io.orderpush.persistence.pg.PgSettings pg) {
     try (java.sql.Connection c =
             java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
         var s = c.createStatement();
@@ -526,7 +585,7 @@ class IngestForwardIT {
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                     + " AND wait_event_type = 'Lock' AND query ILIKE '%merchants%'")) {
       rs.next();
-      return rs.getLong(1) > 0;
+      return rs.getLong(1);
     } catch (java.sql.SQLException e) {
       throw new IllegalStateException(e);
     }
