@@ -460,14 +460,15 @@ public final class DeliveryEngine {
         p ->
             context.runOnContext(
                 v -> {
-                  CommitFrames.Frame f;
                   try {
-                    f = CommitFrames.decode(frame, this::ownsAChannelOf);
-                  } catch (IllegalArgumentException damaged) {
-                    p.fail(damaged);
+                    CommitFrames.decode(frame, this::ownsAChannelOf)
+                        .events()
+                        .forEach(this::committed);
+                  } catch (RuntimeException damagedOrFailed) {
+                    // answered either way: the feed counts the frames it handed over until then
+                    p.fail(damagedOrFailed);
                     return;
                   }
-                  f.events().forEach(this::committed);
                   p.complete();
                 }));
   }

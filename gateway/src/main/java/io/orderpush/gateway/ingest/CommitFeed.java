@@ -230,6 +230,7 @@ public final class CommitFeed {
   private final Counter forwarded;
   private final Counter writtenHere;
   private final Counter timedOut;
+  private final Counter behind;
   private final Map<Outcome, Counter> batches = new java.util.EnumMap<>(Outcome.class);
   private final Counter batchesMalformed;
 
@@ -328,6 +329,7 @@ public final class CommitFeed {
     forwarded = IngestForwarder.outcome("forwarded", registry);
     writtenHere = IngestForwarder.outcome("written_here", registry);
     timedOut = IngestForwarder.outcome("timed_out", registry);
+    behind = IngestForwarder.outcome("behind", registry);
     for (Outcome o : Outcome.values()) {
       batches.put(o, batchOutcome(registry, o.name().toLowerCase(java.util.Locale.ROOT)));
     }
@@ -355,7 +357,8 @@ public final class CommitFeed {
    *     stream.max-client-message-bytes})
    * @param maxDataBytes bytes of one event's {@code data} ({@code ingest.max-data-bytes})
    * @param maxDataDepth levels {@code data} may nest ({@code ingest.max-data-depth})
-   * @param timeout how long a forwarded batch may wait for its answer before this node writes it
+   * @param timeout how long a forwarded batch may wait for its answer: then it fails as a commit
+   *     not confirmed in time, or, when the writer fell silent, this node writes it
    */
   public record Ingest(
       Function<List<NewEvent>, Future<List<AppendResult>>> committer,
@@ -465,6 +468,11 @@ public final class CommitFeed {
                   });
               return null;
             });
+  }
+
+  /** Bytes of the writer's frames handed to the engine and not taken yet (for tests). */
+  long framesWaiting() {
+    return framesWaiting;
   }
 
   /** The context the feed's frames and pings are written and read on (for tests). */
@@ -948,7 +956,7 @@ public final class CommitFeed {
     if (stalled) {
       heardAt = System.nanoTime(); // its silence was this node's own (keepFollowersAlive)
     }
-    if (connection != null && writerSilent() && !waitingOn(connection)) {
+    if (connection != null && writerSilent() && !notReading(connection) && !waitingOn(connection)) {
       // With batches waiting for their answers, it is kept until they are answered or time out
       // (the answers would be lost with it, and the batches written here again: duplicates to
       // their callers); meanwhile no new batch goes out on it.
@@ -1157,6 +1165,16 @@ public final class CommitFeed {
       Promise<List<AppendResult>> answer,
       Context caller) {
     WebSocket ws = connection;
+    if (ws != null && provenWriter != null && !closed && notReading(ws)) {
+      // its answer would wait unread behind the frames: this node is overloaded
+      behind.increment();
+      caller.runOnContext(
+          v ->
+              answer.fail(
+                  new IngestOverloadedException(
+                      "this node is behind with the writer's commits; retry later")));
+      return;
+    }
     if (ws == null
         || provenWriter == null
         || closed
@@ -1174,10 +1192,12 @@ public final class CommitFeed {
               if (late == null) {
                 return;
               }
-              if (late.ws() == connection && !writerSilent()) {
-                // The writer is alive and has not answered: it may commit the batch yet, and the
-                // same events written here would answer the caller that its new events are
-                // duplicates. The outcome is unknown, as for a commit not confirmed in time.
+              if (late.ws() == connection
+                  && (!writerSilent() || notReading(connection) || ownStall())) {
+                // The writer is alive and has not answered (or this node did not read what it
+                // sent): it may commit the batch yet, and the same events written here would
+                // answer the caller that its new events are duplicates. The outcome is unknown,
+                // as for a commit not confirmed in time.
                 if (take(late)) {
                   timedOut.increment();
                   late.caller()
@@ -1357,13 +1377,25 @@ public final class CommitFeed {
                     }));
   }
 
-  /**
-   * Feed context: whether the writer followed has said nothing for {@link #SILENCE_MS} while this
-   * node read its socket.
-   */
+  /** Feed context: whether the writer followed has said nothing for {@link #SILENCE_MS}. */
   private boolean writerSilent() {
-    return (notRead == null || notRead != connection)
-        && System.nanoTime() - heardAt > SILENCE_MS * 1_000_000;
+    return System.nanoTime() - heardAt > SILENCE_MS * 1_000_000;
+  }
+
+  /**
+   * Feed context: whether this node does not read {@code ws} now, its engine behind with the frames
+   * (then the writer's silence is not the writer's).
+   */
+  private boolean notReading(WebSocket ws) {
+    return ws != null && notRead == ws;
+  }
+
+  /**
+   * Feed context: whether this node's own tick is a silence late (its feed did not run: a long
+   * collection, no CPU), so that what the writer sent may still be unread.
+   */
+  private boolean ownStall() {
+    return lastTick != 0 && System.nanoTime() - lastTick > SILENCE_MS * 1_000_000;
   }
 
   private static void resume(WebSocket ws) {

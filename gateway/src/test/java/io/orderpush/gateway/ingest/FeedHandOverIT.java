@@ -93,7 +93,9 @@ class FeedHandOverIT {
             answer.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         assertThat(results).extracting(AppendResult::duplicate).containsExactly(false);
         assertThat(writtenHere).as("answered by the writer, not written here").isFalse();
-        assertThat(release.getCount()).as("while the engine was still held").isEqualTo(1);
+        assertThat(feed.framesWaiting())
+            .as("answered while the frames before it wait for the engine")
+            .isPositive();
       } finally {
         release.countDown();
       }
@@ -101,6 +103,88 @@ class FeedHandOverIT {
           "the engine took the frames once it ran",
           WAIT,
           () -> Scrape.value(follower, RECEIVED) > received);
+    }
+  }
+
+  /**
+   * A follower whose engine is 16 MiB of frames behind stops reading the writer's connection: it
+   * answers its own ingest requests 503 (their answers would wait behind the frames), and does not
+   * take the writer, whose pongs wait unread as well, for silent. Once its engine runs, it reads
+   * on, and forwards again.
+   */
+  @Test
+  void shouldAnswer503WhileTheEngineIsFarBehindAndNotTakeTheWriterForSilent() throws Exception {
+    String run = UUID.randomUUID().toString().substring(0, 6);
+    try (TestGateway writer = TestGateway.start(env("a-" + run));
+        TestGateway follower = TestGateway.start(env("b-" + run))) {
+      CommitFeed feed = follower.gateway.commitFeed();
+      Context engine = follower.gateway.delivery().context();
+      assertThat(loop(feed.context())).isNotSameAs(loop(engine));
+      Await.until(
+          "the follower forwards to the writer",
+          WAIT,
+          () -> {
+            ingest(follower, "warm-" + UUID.randomUUID());
+            return Scrape.value(follower, FORWARDED) > 0;
+          });
+      double received = Scrape.value(follower, RECEIVED);
+      String silent = "gateway_ingest_commit_frames_total{outcome=\"connection_silent\"}";
+      double silentBefore = Scrape.value(follower, silent);
+
+      CountDownLatch held = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      engine.runOnContext(
+          v -> {
+            held.countDown();
+            try {
+              release.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          });
+      try {
+        assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+        // frames of about 4 MB a request (each event's line and its masked rendering), until
+        // more than 16 MiB wait for the engine
+        String note = "x".repeat(20_000);
+        for (int r = 0; r < 40 && feed.framesWaiting() <= CommitFeed.FRAMES_WAITING_BYTES; r++) {
+          List<io.vertx.core.json.JsonObject> events = new java.util.ArrayList<>();
+          for (int i = 0; i < 100; i++) {
+            events.add(
+                Events.event("handover-far-" + (i % 10), "far-" + r + "-" + i + "-" + run)
+                    .put("data", new io.vertx.core.json.JsonObject().put("note", note)));
+          }
+          var resp = writer.ingest(Events.batch(events));
+          assertThat(resp.statusCode()).as(resp.body()).isEqualTo(200);
+        }
+        assertThat(feed.framesWaiting()).isGreaterThan(CommitFeed.FRAMES_WAITING_BYTES);
+
+        List<NewEvent> one =
+            new EventParser(100, 65536)
+                .parse(
+                    Events.batch(List.of(Events.event("handover-far-0", "behind-" + run)))
+                        .getBytes(StandardCharsets.UTF_8));
+        Future<List<AppendResult>> refused =
+            feed.append(one, e -> Future.failedFuture("written here"));
+        assertThat(refused.toCompletionStage().toCompletableFuture())
+            .failsWithin(10, TimeUnit.SECONDS)
+            .withThrowableThat()
+            .havingRootCause()
+            .isInstanceOf(io.orderpush.persistence.events.IngestOverloadedException.class)
+            .withMessageContaining("behind");
+        // the fault lasts past 3 s of silence and the follower's next checks
+        Thread.sleep(5_000);
+      } finally {
+        release.countDown();
+      }
+      Await.until("the engine took the frames", WAIT, () -> feed.framesWaiting() == 0);
+      assertThat(Scrape.value(follower, RECEIVED)).isGreaterThan(received);
+      assertThat(Scrape.value(follower, silent))
+          .as("the writer was not taken for silent")
+          .isEqualTo(silentBefore);
+      double forwarded = Scrape.value(follower, FORWARDED);
+      ingest(follower, "after-" + run);
+      assertThat(Scrape.value(follower, FORWARDED)).as("forwards again").isGreaterThan(forwarded);
     }
   }
 
