@@ -46,32 +46,15 @@ class FeedHandOverIT {
         TestGateway follower = TestGateway.start(env("b-" + run))) {
       CommitFeed feed = follower.gateway.commitFeed();
       Context engine = follower.gateway.delivery().context();
-      assertThat(((ContextInternal) feed.context()).nettyEventLoop())
+      assertThat(loop(feed.context()))
           .as("the follower's feed runs on another event loop than its engine")
-          .isNotSameAs(((ContextInternal) engine).nettyEventLoop());
-      Await.until(
-          "the follower forwards to the writer",
-          WAIT,
-          () -> {
-            ingest(follower, "warm-" + UUID.randomUUID());
-            return Scrape.value(follower, FORWARDED) > 0;
-          });
+          .isNotSameAs(loop(engine));
+      awaitForwarding(follower);
 
-      CountDownLatch held = new CountDownLatch(1);
-      CountDownLatch release = new CountDownLatch(1);
       double received = Scrape.value(follower, RECEIVED);
       // the fault: the follower's engine does not run (its event loop short of CPU)
-      engine.runOnContext(
-          v -> {
-            held.countDown();
-            try {
-              release.await(30, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-            }
-          });
+      CountDownLatch release = hold(engine);
       try {
-        assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
         double sent = Scrape.value(writer, SENT);
         ingest(writer, "direct-" + run); // committed by the writer, fed to the follower
         Await.until("the writer fed the follower", WAIT, () -> Scrape.value(writer, SENT) > sent);
@@ -119,31 +102,16 @@ class FeedHandOverIT {
         TestGateway follower = TestGateway.start(env("b-" + run))) {
       CommitFeed feed = follower.gateway.commitFeed();
       Context engine = follower.gateway.delivery().context();
-      assertThat(loop(feed.context())).isNotSameAs(loop(engine));
-      Await.until(
-          "the follower forwards to the writer",
-          WAIT,
-          () -> {
-            ingest(follower, "warm-" + UUID.randomUUID());
-            return Scrape.value(follower, FORWARDED) > 0;
-          });
+      assertThat(loop(feed.context()))
+          .as("the follower's feed runs on another event loop than its engine")
+          .isNotSameAs(loop(engine));
+      awaitForwarding(follower);
       double received = Scrape.value(follower, RECEIVED);
       String silent = "gateway_ingest_commit_frames_total{outcome=\"connection_silent\"}";
       double silentBefore = Scrape.value(follower, silent);
 
-      CountDownLatch held = new CountDownLatch(1);
-      CountDownLatch release = new CountDownLatch(1);
-      engine.runOnContext(
-          v -> {
-            held.countDown();
-            try {
-              release.await(60, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-            }
-          });
+      CountDownLatch release = hold(engine);
       try {
-        assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
         // frames of about 4 MB a request (each event's line and its masked rendering), until
         // more than 16 MiB wait for the engine
         String note = "x".repeat(20_000);
@@ -220,21 +188,10 @@ class FeedHandOverIT {
       String silent = "gateway_ingest_commit_frames_total{outcome=\"connection_silent\"}";
       double silentBefore = Scrape.value(writer, silent);
 
-      CountDownLatch held = new CountDownLatch(1);
-      CountDownLatch release = new CountDownLatch(1);
       // the fault: the connection's event loop does not run for 6 s (past 3 s of silence and the
       // feed's next checks); the follower pings on
-      read.runOnContext(
-          v -> {
-            held.countDown();
-            try {
-              release.await(30, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-            }
-          });
+      CountDownLatch release = hold(read);
       try {
-        assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
         long end = System.nanoTime() + Duration.ofSeconds(6).toNanos();
         while (System.nanoTime() < end) {
           ping(ws);
@@ -262,6 +219,36 @@ class FeedHandOverIT {
     } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
       // closed by the writer
     }
+  }
+
+  /**
+   * Holds {@code ctx}'s event loop (the fault: a loop short of CPU) until the returned latch is
+   * counted down, at most a minute; returns once the loop is held.
+   */
+  private static CountDownLatch hold(Context ctx) throws InterruptedException {
+    CountDownLatch held = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    ctx.runOnContext(
+        v -> {
+          held.countDown();
+          try {
+            release.await(60, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        });
+    assertThat(held.await(10, TimeUnit.SECONDS)).as("the loop held").isTrue();
+    return release;
+  }
+
+  private static void awaitForwarding(TestGateway follower) {
+    Await.until(
+        "the follower forwards to the writer",
+        WAIT,
+        () -> {
+          ingest(follower, "warm-" + UUID.randomUUID());
+          return Scrape.value(follower, FORWARDED) > 0;
+        });
   }
 
   private static Object loop(Context c) {
