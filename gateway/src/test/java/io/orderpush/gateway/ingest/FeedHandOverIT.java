@@ -40,16 +40,10 @@ class FeedHandOverIT {
   void shouldTakeTheWritersAnswerWhileTheEngineHasNotTakenTheFrameBeforeIt() throws Exception {
     String run = UUID.randomUUID().toString().substring(0, 6);
     String merchant = "handover-" + run;
-    // node ids order the nodes: "a-" writes; three event loops, so that the follower's feed is not
-    // on its engine's
     try (TestGateway writer = TestGateway.start(env("a-" + run));
         TestGateway follower = TestGateway.start(env("b-" + run))) {
       CommitFeed feed = follower.gateway.commitFeed();
-      Context engine = follower.gateway.delivery().context();
-      assertThat(loop(feed.context()))
-          .as("the follower's feed runs on another event loop than its engine")
-          .isNotSameAs(loop(engine));
-      awaitForwarding(follower);
+      Context engine = followingEngine(follower);
 
       double received = Scrape.value(follower, RECEIVED);
       // the fault: the follower's engine does not run (its event loop short of CPU)
@@ -101,11 +95,7 @@ class FeedHandOverIT {
     try (TestGateway writer = TestGateway.start(env("a-" + run));
         TestGateway follower = TestGateway.start(env("b-" + run))) {
       CommitFeed feed = follower.gateway.commitFeed();
-      Context engine = follower.gateway.delivery().context();
-      assertThat(loop(feed.context()))
-          .as("the follower's feed runs on another event loop than its engine")
-          .isNotSameAs(loop(engine));
-      awaitForwarding(follower);
+      Context engine = followingEngine(follower);
       double received = Scrape.value(follower, RECEIVED);
       String silent = "gateway_ingest_commit_frames_total{outcome=\"connection_silent\"}";
       double silentBefore = Scrape.value(follower, silent);
@@ -241,7 +231,15 @@ class FeedHandOverIT {
     return release;
   }
 
-  private static void awaitForwarding(TestGateway follower) {
+  /**
+   * The engine's context of a follower (node ids order the nodes: "a-" writes), once it forwards to
+   * the writer; with three event loops (env), its feed is on another loop than its engine.
+   */
+  private static Context followingEngine(TestGateway follower) {
+    Context engine = follower.gateway.delivery().context();
+    assertThat(loop(follower.gateway.commitFeed().context()))
+        .as("the follower's feed runs on another event loop than its engine")
+        .isNotSameAs(loop(engine));
     Await.until(
         "the follower forwards to the writer",
         WAIT,
@@ -249,6 +247,7 @@ class FeedHandOverIT {
           ingest(follower, "warm-" + UUID.randomUUID());
           return Scrape.value(follower, FORWARDED) > 0;
         });
+    return engine;
   }
 
   private static Object loop(Context c) {

@@ -343,23 +343,7 @@ class CommitFeedIT {
       String url = "http://127.0.0.1:" + a.port;
       Map<String, String> headers = node.upgrade(writer, url, System.currentTimeMillis(), nonce);
       CompletableFuture<String> first = new CompletableFuture<>();
-      WebSocket ws =
-          upgrade(
-              uri,
-              headers,
-              new WebSocket.Listener() {
-                final StringBuilder text = new StringBuilder();
-
-                @Override
-                public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
-                  text.append(data);
-                  if (last) {
-                    first.complete(text.toString());
-                  }
-                  w.request(1);
-                  return null;
-                }
-              });
+      WebSocket ws = upgrade(uri, headers, firstText(first, true));
       assertThat(node.proves(first.get(10, TimeUnit.SECONDS), writer, url, nonce))
           .as("the writer's first message proves it holds the key, for this nonce")
           .isTrue();
@@ -405,20 +389,7 @@ class CommitFeedIT {
           upgrade(
               uri,
               node.upgrade(writer, url, System.currentTimeMillis(), nonce),
-              new WebSocket.Listener() {
-                final StringBuilder text = new StringBuilder();
-
-                @Override
-                public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
-                  text.append(data);
-                  if (last) {
-                    proof.complete(text.toString()); // and asks for nothing more: no pong
-                  } else {
-                    w.request(1);
-                  }
-                  return null;
-                }
-              });
+              firstText(proof, false)); // then asks for nothing more: no pong
       assertThat(node.proves(proof.get(10, TimeUnit.SECONDS), writer, url, nonce)).isTrue();
       String silent = "gateway_ingest_commit_frames_total{outcome=\"connection_silent\"}";
       double silentBefore = Scrape.value(a, silent);
@@ -578,6 +549,28 @@ class CommitFeedIT {
   }
 
   /** A WebSocket to {@code uri} upgraded with {@code headers}, within 10 s. */
+  /**
+   * A listener that completes {@code first} with the first text message; past it, it reads on
+   * (answering pings) when {@code readOn}, else it asks for nothing more.
+   */
+  static WebSocket.Listener firstText(CompletableFuture<String> first, boolean readOn) {
+    return new WebSocket.Listener() {
+      final StringBuilder text = new StringBuilder();
+
+      @Override
+      public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
+        text.append(data);
+        if (last) {
+          first.complete(text.toString());
+        }
+        if (!last || readOn) {
+          w.request(1);
+        }
+        return null;
+      }
+    };
+  }
+
   static WebSocket upgrade(URI uri, Map<String, String> headers, WebSocket.Listener listener)
       throws Exception {
     WebSocket.Builder builder = HttpClient.newHttpClient().newWebSocketBuilder();
