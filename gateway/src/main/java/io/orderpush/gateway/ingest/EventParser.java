@@ -29,7 +29,8 @@ import java.util.regex.Pattern;
 /**
  * Reads an ingest body, a JSON array or NDJSON of events, in one streaming pass. Every problem of
  * every event is collected, so one 400 names them all; nothing is returned unless all are valid.
- * {@code data} is re-encoded compactly token by token, keeping numbers exactly as sent.
+ * {@code data} is stored compact, numbers exactly as sent: as the request's own bytes when they are
+ * compact already, else re-encoded token by token.
  */
 public final class EventParser {
 
@@ -120,7 +121,7 @@ public final class EventParser {
               413, "too_many_events", "a request may carry at most " + maxEvents + " events");
         }
         if (t == JsonToken.START_OBJECT) {
-          NewEvent e = parseEvent(p, index, problems);
+          NewEvent e = parseEvent(p, body, index, problems);
           if (e != null) {
             events.add(e);
           }
@@ -167,7 +168,8 @@ public final class EventParser {
     return events;
   }
 
-  private NewEvent parseEvent(JsonParser p, int index, Problems problems) throws IOException {
+  private NewEvent parseEvent(JsonParser p, byte[] body, int index, Problems problems)
+      throws IOException {
     String eventId = null;
     String merchantId = null;
     String orderId = null;
@@ -185,7 +187,7 @@ public final class EventParser {
         case "merchantId" -> merchantId = matching(p, t, index, field, MERCHANT_ID, problems);
         case "type" -> type = matching(p, t, index, field, TYPE, problems);
         case "occurredAt" -> occurredAt = instant(p, t, index, problems);
-        case "data" -> data = data(p, t, index, problems);
+        case "data" -> data = data(p, body, t, index, problems);
         default -> p.skipChildren(); // unknown members are ignored, as JSON APIs usually do
       }
     }
@@ -259,11 +261,45 @@ public final class EventParser {
       JsonParser p, JsonToken t, int index, String field, Pattern pattern, Problems problems)
       throws IOException {
     String s = string(p, t, index, field, problems);
-    if (s != null && !pattern.matcher(s).matches()) {
+    if (s != null && !matches(s, pattern)) {
       problems.add(index, field, "must match " + pattern.pattern(), false);
       return null;
     }
     return s;
+  }
+
+  /**
+   * {@code pattern}, {@link #MERCHANT_ID} or {@link #TYPE}, matches {@code s}: by a loop over its
+   * characters, which every event's two ids pay for, instead of the regex engine (a matcher per
+   * call); any other pattern by the engine.
+   */
+  static boolean matches(String s, Pattern pattern) {
+    boolean colon;
+    if (pattern == MERCHANT_ID) {
+      colon = true;
+    } else if (pattern == TYPE) {
+      colon = false;
+    } else {
+      return pattern.matcher(s).matches();
+    }
+    if (s.isEmpty() || s.length() > 64) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      boolean ok =
+          (c >= 'a' && c <= 'z')
+              || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9')
+              || c == '.'
+              || c == '_'
+              || c == '-'
+              || (colon && c == ':');
+      if (!ok) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static String instant(JsonParser p, JsonToken t, int index, Problems problems)
@@ -295,15 +331,106 @@ public final class EventParser {
   private record Data(String json, String masked) {}
 
   /**
-   * Copies {@code data} compactly, noting in the same pass where its personal data lies, within the
-   * depth and size limits; the masked variant is the copy with those values masked.
+   * Reads {@code data} (the parser is at its start), within the depth and size limits, noting in
+   * the same pass where its personal data lies; the masked variant is the copy with those values
+   * masked. Data sent compact and without escapes, as JSON encoders write it, is stored as the
+   * request's own bytes: they are exactly what re-encoding it token by token would write, so the
+   * walk only validates it and finds the values to mask, and nothing is decoded or re-encoded but
+   * those. Anything else (whitespace, an escape, bytes that are not valid UTF-8) is copied token by
+   * token ({@link #copied}).
    */
-  private Data data(JsonParser p, JsonToken t, int index, Problems problems) throws IOException {
+  private Data data(JsonParser p, byte[] body, JsonToken t, int index, Problems problems)
+      throws IOException {
     if (t != JsonToken.START_OBJECT) {
       problems.add(index, "data", "must be a JSON object", false);
       p.skipChildren();
       return null;
     }
+    int from = (int) p.currentTokenLocation().getByteOffset();
+    Masker.Found found = masker.find(p, maxDataDepth);
+    if (!found.fits()) {
+      problems.add(index, "data", "must nest at most " + maxDataDepth + " levels deep", false);
+      return null;
+    }
+    int to = (int) p.currentLocation().getByteOffset();
+    if (compactWithoutEscapes(body, from, to)) {
+      if (to - from > maxDataBytes) {
+        return tooLarge(index, problems);
+      }
+      String json = new String(body, from, to - from, StandardCharsets.UTF_8);
+      // a byte sequence that is not UTF-8 decodes to U+FFFD here, where the parser may have read
+      // something else (an encoded surrogate): the token-by-token copy then decides, as before
+      if (json.indexOf('\uFFFD') < 0) {
+        return new Data(json, found.inText(body, from, to).masked(json));
+      }
+    }
+    try (JsonParser again = bodies.createParser(body, from, to - from)) {
+      again.nextToken();
+      return copied(again, index, problems);
+    }
+  }
+
+  /**
+   * Whether {@code body[from, to)}, a JSON value the parser accepted, is compact and holds no
+   * escape: no whitespace outside strings and no backslash anywhere. Then a string ends at its next
+   * quote, and a generator copying the value token by token writes these bytes.
+   */
+  static boolean compactWithoutEscapes(byte[] body, int from, int to) {
+    boolean inString = false;
+    int i = from;
+    while (i < to) {
+      // eight bytes at a time while none of them is a quote, a backslash or (outside strings) a
+      // byte below '!': long runs of text, CJK text above all, go by in a few steps
+      if (i + 8 <= to) {
+        long w = (long) LONGS.get(body, i);
+        long stop = has(w, QUOTES) | has(w, BACKSLASHES);
+        if (!inString) {
+          stop |= (w - BYTES_OF_BANG) & ~w & HIGH_BITS;
+        }
+        if (stop == 0) {
+          i += 8;
+          continue;
+        }
+      }
+      byte b = body[i++];
+      if (b == '"') {
+        inString = !inString;
+      } else if (b == '\\') {
+        return false;
+      } else if (!inString && (b == ' ' || b == '\n' || b == '\r' || b == '\t')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static final java.lang.invoke.VarHandle LONGS =
+      java.lang.invoke.MethodHandles.byteArrayViewVarHandle(
+          long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+
+  private static final long LOW_BITS = 0x0101010101010101L;
+  private static final long HIGH_BITS = 0x8080808080808080L;
+  private static final long QUOTES = LOW_BITS * '"';
+  private static final long BACKSLASHES = LOW_BITS * '\\';
+  private static final long BYTES_OF_BANG = LOW_BITS * '!';
+
+  /** Non-zero when a byte of {@code w} equals the byte repeated in {@code pattern}. */
+  private static long has(long w, long pattern) {
+    long x = w ^ pattern;
+    return (x - LOW_BITS) & ~x & HIGH_BITS;
+  }
+
+  private Data tooLarge(int index, Problems problems) {
+    problems.add(index, "data", "must be at most " + maxDataBytes + " bytes of JSON", true);
+    return null;
+  }
+
+  /**
+   * Copies {@code data} compactly token by token, noting in the same pass where its personal data
+   * lies, within the depth and size limits; the masked variant is the copy with those values
+   * masked.
+   */
+  private Data copied(JsonParser p, int index, Problems problems) throws IOException {
     DataWriters out = DataWriters.get(JSON);
     Masker.Copied copied;
     try {
@@ -321,8 +448,7 @@ public final class EventParser {
     if (json.length() > maxDataBytes
         || (json.length() * 3L > maxDataBytes
             && json.getBytes(StandardCharsets.UTF_8).length > maxDataBytes)) {
-      problems.add(index, "data", "must be at most " + maxDataBytes + " bytes of JSON", true);
-      return null;
+      return tooLarge(index, problems);
     }
     if (Utf16.hasLoneSurrogate(json)) {
       problems.add(index, "data", "strings and member names " + Utf16.LONE_SURROGATE, false);

@@ -271,4 +271,124 @@ class EventParserTest {
         .extracting(NewEvent::eventId)
         .containsExactly("e-\ud83d\ude00");
   }
+
+  @Test
+  void shouldStoreDataAsItsCompactCopyWhetherSentCompactOrNot() throws Exception {
+    // Compact data without escapes is stored as the request's bytes, anything else as the
+    // token-by-token copy: both must store what the copy writes, and mask it alike.
+    io.orderpush.persistence.masking.Masker masker =
+        new io.orderpush.persistence.masking.Masker(
+            io.orderpush.persistence.masking.MaskRules.defaults());
+    EventParser big = new EventParser(1, 1 << 20, EventParser.DEFAULT_MAX_DATA_DEPTH, masker);
+    java.util.Random r = new java.util.Random(23);
+    int asSent = 0;
+    int masked = 0;
+    for (int i = 0; i < 5_000; i++) {
+      String data =
+          "{\"e\":\"\ud83d\ude00\u00e9\ud83d\ude00\", \"buyer\": "
+              + io.orderpush.persistence.masking.MaskerTestValues.randomValue(r, 4)
+              + ", \"receiver\": {\"name\": "
+              + io.orderpush.persistence.masking.MaskerTestValues.randomValue(r, 3)
+              + "}, \"x\": "
+              + io.orderpush.persistence.masking.MaskerTestValues.randomValue(r, 4)
+              + "}";
+      String compact = io.orderpush.persistence.masking.MaskerTestValues.compactCopy(data);
+      // half of them sent compact (as JSON encoders send it), half as written above
+      String sent = r.nextBoolean() ? compact : data;
+      NewEvent e = big.parse(event("e" + i, sent).getBytes(StandardCharsets.UTF_8)).get(0);
+      assertThat(e.renderedTail()).as(sent).endsWith(",\"data\":" + compact + "}");
+      assertThat(e.maskedTail()).as(sent).isEqualTo(masker.maskLine(e.renderedTail()));
+      if (sent.equals(compact) && !compact.contains("\\")) {
+        asSent++;
+      }
+      masked += e.maskedTail() == null ? 0 : 1;
+    }
+    assertThat(asSent).as("events stored as sent").isGreaterThan(1_000);
+    assertThat(masked).as("events with something masked").isGreaterThan(1_000);
+  }
+
+  @Test
+  void shouldTellCompactDataWithoutEscapesFromEveryOther() {
+    String[] plain = {"{}", "{\"a\":\"b c\"}", "{\"a\":[1,true,null,{\"b\":\"张 三\"}]}"};
+    String[] other = {"{ }", "{\"a\":1 }", "{\"a\":\"\\\"\"}", "{\"a\":\n1}", "{\"\\u0061\":1}"};
+    for (String s : plain) {
+      byte[] b = ("x" + s + "y").getBytes(StandardCharsets.UTF_8);
+      assertThat(EventParser.compactWithoutEscapes(b, 1, b.length - 1)).as(s).isTrue();
+    }
+    for (String s : other) {
+      byte[] b = s.getBytes(StandardCharsets.UTF_8);
+      assertThat(EventParser.compactWithoutEscapes(b, 0, b.length)).as(s).isFalse();
+    }
+  }
+
+  @Test
+  void shouldCheckCompactDataAgainstTheSizeLimitAndKeepALooseBodyWhoseCopyFits() {
+    // 100 bytes allowed: 96 sent compact pass, 101 do not; 120 sent with spaces that copy to 96
+    // pass
+    String fits = "{\"x\":\"" + "y".repeat(88) + "\"}";
+    assertThat(fits.length()).isEqualTo(96);
+    assertThat(parse(event("a", fits))).hasSize(1);
+    ApiException tooBig = refused(event("b", "{\"x\":\"" + "y".repeat(93) + "\"}"));
+    assertThat(tooBig.status()).isEqualTo(413);
+    assertThat(parse(event("c", "{ \"x\" :    \"" + "y".repeat(88) + "\" " + " ".repeat(16) + "}")))
+        .extracting(NewEvent::renderedTail)
+        .allSatisfy(t -> assertThat(t).endsWith(",\"data\":" + fits + "}"));
+    // multi-byte characters count as their UTF-8 bytes: 32 CJK characters are 96 bytes, 34 are 102
+    assertThat(parse(event("d", "{\"x\":\"" + "张".repeat(29) + "\"}"))).hasSize(1);
+    assertThat(refused(event("e", "{\"x\":\"" + "张".repeat(31) + "\"}")).status()).isEqualTo(413);
+  }
+
+  @Test
+  void shouldRefuseAnEncodedSurrogateInCompactDataAndKeepAReplacementCharacterAsSent() {
+    // ED A0 80 is U+D800 encoded as if it were a character: the parser reads a lone surrogate,
+    // which ingest refuses, sent compact or not
+    byte[] head = ("[" + event("a", "{\"n\":\"x")).getBytes(StandardCharsets.UTF_8);
+    head =
+        java.util.Arrays.copyOf(head, head.length - 2); // drop the closing "}" and "}" of event()
+    byte[] body =
+        concat(
+            head,
+            new byte[] {(byte) 0xED, (byte) 0xA0, (byte) 0x80},
+            "\"}}]".getBytes(StandardCharsets.UTF_8));
+    ApiException e = catchThrowableOfType(ApiException.class, () -> parser.parse(body));
+    assertThat(e).as(new String(body, StandardCharsets.UTF_8)).isNotNull();
+    assertThat(e.status()).isEqualTo(400);
+    assertThat(e.details().get(0).get("problem").toString()).contains("unpaired UTF-16 surrogate");
+    // a real U+FFFD is data like any other
+    assertThat(parse(event("b", "{\"n\":\"x\uFFFDy\"}")))
+        .extracting(NewEvent::renderedTail)
+        .allSatisfy(t -> assertThat(t).endsWith(",\"data\":{\"n\":\"x\uFFFDy\"}}"));
+  }
+
+  @Test
+  void shouldMatchIdsAsTheirPatternsDo() {
+    java.util.Random r = new java.util.Random(9);
+    String alphabet = "aZ09._:-/ \u00e9\u5f20+";
+    int matched = 0;
+    for (int i = 0; i < 20_000; i++) {
+      StringBuilder sb = new StringBuilder();
+      int n = r.nextInt(10) == 0 ? 60 + r.nextInt(10) : r.nextInt(8);
+      for (int k = 0; k < n; k++) {
+        sb.append(
+            r.nextInt(20) == 0
+                ? alphabet.charAt(r.nextInt(alphabet.length()))
+                : "aZ09._-:".charAt(r.nextInt(8)));
+      }
+      String s = sb.toString();
+      for (java.util.regex.Pattern p : List.of(EventParser.MERCHANT_ID, EventParser.TYPE)) {
+        boolean expected = p.matcher(s).matches();
+        assertThat(EventParser.matches(s, p)).as(p + " " + s).isEqualTo(expected);
+        matched += expected ? 1 : 0;
+      }
+    }
+    assertThat(matched).as("strings that match").isGreaterThan(5_000);
+  }
+
+  static byte[] concat(byte[]... parts) {
+    var out = new java.io.ByteArrayOutputStream();
+    for (byte[] p : parts) {
+      out.writeBytes(p);
+    }
+    return out.toByteArray();
+  }
 }

@@ -10,6 +10,15 @@ public final class JsonCopy {
 
   private JsonCopy() {}
 
+  /** How token {@code t} changes the nesting depth, as {@link #writeToken} answers. */
+  public static int depthChange(JsonToken t) {
+    return switch (t) {
+      case START_OBJECT, START_ARRAY -> 1;
+      case END_OBJECT, END_ARRAY -> -1;
+      default -> 0;
+    };
+  }
+
   /**
    * Writes the parser's token {@code t} to {@code g}; returns how it changes the nesting depth (+1
    * for a start, -1 for an end, else 0).

@@ -130,6 +130,14 @@ public final class Masker {
       return new String(out);
     }
 
+    /**
+     * Whether {@link #masked} splices the masks into {@code plain} (every span holds a whole
+     * scalar), rather than walk it again: what the spans were found for. True when none is masked.
+     */
+    public boolean splices(String plain) {
+      return spans.count == 0 || wholeScalars(plain);
+    }
+
     /** Whether every span, past its separator, is a string, number, true or false, in order. */
     private boolean wholeScalars(String plain) {
       int after = 0;
@@ -212,6 +220,130 @@ public final class Masker {
   }
 
   /**
+   * What {@link #find} found in a value it read from UTF-8 bytes: whether the value fit, and where
+   * each listed scalar whose mask differs from it starts, with that mask.
+   */
+  public static final class Found {
+    private final Masker masker;
+    private final boolean fits;
+    private final Spans spans;
+
+    private Found(Masker masker, boolean fits, Spans spans) {
+      this.masker = masker;
+      this.fits = fits;
+      this.spans = spans;
+    }
+
+    /** False: the value nested deeper than allowed. */
+    public boolean fits() {
+      return fits;
+    }
+
+    /**
+     * The same spans in the value's text, for {@link Copied#masked} of that text: {@code src[from,
+     * to)} is the value {@link #find} read, and its text is that decoded. For a value that holds no
+     * backslash, each listed string ends at its next quote, and the masked rendering is what {@link
+     * #maskData} gives for the text. A span that does not hold a whole scalar is handed on empty,
+     * so {@link Copied#masked} masks the text by a walk over it (it fails closed).
+     */
+    public Copied inText(byte[] src, int from, int to) {
+      Spans chars = new Spans();
+      int at = from; // bytes counted so far ...
+      int count = 0; // ... and the characters they hold
+      for (int i = 0; i < spans.count; i++) {
+        int start = spans.at[2 * i];
+        int end = start >= at ? scalarEnd(src, start, to) : -1;
+        if (end < 0) {
+          chars.add(0, 0, spans.with[i]);
+          continue;
+        }
+        count += chars(src, at, start);
+        int first = count;
+        count += chars(src, start, end);
+        at = end;
+        chars.add(first, count, spans.with[i]);
+      }
+      return new Copied(masker, fits, chars);
+    }
+
+    /**
+     * UTF-16 characters that the valid UTF-8 of {@code src[from, to)} decodes to: one per byte that
+     * does not continue a character, two for one that starts four bytes (a surrogate pair). Eight
+     * bytes at a time: a byte-by-byte loop over CJK text mispredicts nearly every branch.
+     */
+    static int chars(byte[] src, int from, int to) {
+      int n = to - from;
+      int k = from;
+      for (; k + 8 <= to; k += 8) {
+        long w = (long) LONGS.get(src, k);
+        // bit 7 of each byte: 10xxxxxx continues a character, 11110xxx starts four bytes
+        n -= Long.bitCount(w & ~(w << 1) & HIGH_BITS);
+        n += Long.bitCount(w & (w << 1) & (w << 2) & (w << 3) & ~(w << 4) & HIGH_BITS);
+      }
+      for (; k < to; k++) {
+        int b = src[k];
+        if ((b & 0xC0) == 0x80) {
+          n--;
+        } else if ((b & 0xF8) == 0xF0) {
+          n++;
+        }
+      }
+      return n;
+    }
+
+    private static final java.lang.invoke.VarHandle LONGS =
+        java.lang.invoke.MethodHandles.byteArrayViewVarHandle(
+            long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    private static final long HIGH_BITS = 0x8080808080808080L;
+
+    /** Where the scalar starting at {@code start} ends (exclusive), or -1 if none does there. */
+    private static int scalarEnd(byte[] src, int start, int to) {
+      byte first = src[start];
+      if (first == '"') {
+        for (int k = start + 1; k < to; k++) {
+          if (src[k] == '"') {
+            return k + 1;
+          }
+        }
+        return -1;
+      }
+      if (first == 't' || first == 'f') {
+        int end = start + (first == 't' ? 4 : 5);
+        return end <= to ? end : -1;
+      }
+      if (first != '-' && (first < '0' || first > '9')) {
+        return -1;
+      }
+      int k = start + 1;
+      while (k < to && isNumberByte(src[k])) {
+        k++;
+      }
+      return k;
+    }
+
+    private static boolean isNumberByte(byte b) {
+      return (b >= '0' && b <= '9') || b == '.' || b == 'e' || b == 'E' || b == '+' || b == '-';
+    }
+  }
+
+  /**
+   * Reads the value at the parser's current token, a parser over UTF-8 bytes, to its end without
+   * writing anything, and notes where each listed scalar whose mask differs starts ({@link
+   * JsonParser#currentTokenLocation}'s byte offset). Validation and the masks cost what they cost
+   * in {@link #copyAndMask}; no string outside the listed paths is decoded and nothing is
+   * re-encoded. The caller copies the value's own bytes when they are already what the copy would
+   * be (compact, no escape) and masks them by {@link Found#inText}. Past {@code maxDepth} levels it
+   * skips to the value's end and answers {@code fits} false.
+   */
+  public Found find(JsonParser p, int maxDepth) throws IOException {
+    Spans spans = new Spans();
+    Walk walk = new Walk(maxDepth, spans, null);
+    walk.path(p, null, rules.root(), 0);
+    return new Found(this, !walk.tooDeep, spans);
+  }
+
+  /**
    * The masked rendering of a whole stored event line ({@code {"seq":...,"data":{...}}}, data last,
    * as EventLog stores it), or null when there is nothing to mask in it.
    */
@@ -233,7 +365,8 @@ public final class Masker {
    */
   private static final class Walk {
     final int maxDepth;
-    // set: the generator gets the value as it is, and the listed scalars' spans are noted here
+    // set: the generator gets the value as it is, and the listed scalars' spans are noted here;
+    // with no generator (find), each span is the scalar's first byte in the parser's input
     final Spans spans;
     final java.util.function.IntSupplier position;
     boolean changed;
@@ -341,6 +474,12 @@ public final class Masker {
         g.writeString(masked);
         return;
       }
+      if (g == null) {
+        if (differs) {
+          spans.add((int) p.currentTokenLocation().getByteOffset(), -1, masked);
+        }
+        return;
+      }
       int start = position.getAsInt();
       JsonCopy.writeToken(p.currentToken(), p, g);
       if (differs) {
@@ -373,7 +512,9 @@ public final class Masker {
 
     /** The parser's token, as it is, to {@code g}; the change of depth. */
     int copyToken(JsonParser p, JsonGenerator g) throws IOException {
-      return JsonCopy.writeToken(p.currentToken(), p, g);
+      return g == null
+          ? JsonCopy.depthChange(p.currentToken())
+          : JsonCopy.writeToken(p.currentToken(), p, g);
     }
 
     /**
@@ -387,7 +528,9 @@ public final class Masker {
       }
       tooDeep = true;
       p.skipChildren();
-      g.writeNull();
+      if (g != null) {
+        g.writeNull();
+      }
       return true;
     }
   }

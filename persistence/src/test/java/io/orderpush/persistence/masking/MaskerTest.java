@@ -104,66 +104,75 @@ class MaskerTest {
     assertThat(defaults.maskLine(line.replace("buyer", "seller"))).isNull();
   }
 
-  /** A random JSON value: listed member names often, nesting up to {@code depth}. */
-  static String randomValue(java.util.Random r, int depth) {
-    String[] names = {
-      "buyer",
-      "receiver",
-      "address",
-      "name",
-      "phone",
-      "mobile",
-      "email",
-      "nick",
-      "detail",
-      "sku",
-      "items",
-      "amount",
-      "note",
-      "id"
-    };
-    int kind = r.nextInt(depth <= 0 ? 6 : 8);
-    switch (kind) {
-      case 0:
-        // escapes, control characters and a quote that a mask may keep as a first character
-        return "\""
-            + "\\u0001\\\"\\\\\\n张三 Zhang 13812345678 \\\" \\u00e9\\u001f a@b.cn\\t"
-                .substring(new int[] {0, 6, 8, 10, 12, 14, 17, 19}[r.nextInt(8)])
-            + "\"";
-      case 1:
-        return Integer.toString(r.nextInt(1000) - 500);
-      case 2:
-        return r.nextBoolean() ? "12.50" : "1E+400";
-      case 3:
-        return r.nextBoolean() ? "true" : "false";
-      case 4:
-        return "null";
-      case 5:
-        return "\"\"";
-      case 6:
-        {
-          StringBuilder sb = new StringBuilder("{ ");
-          int n = r.nextInt(4);
-          java.util.Set<String> used = new java.util.HashSet<>();
-          for (int i = 0; i < n; i++) {
-            String name = names[r.nextInt(names.length)];
-            if (!used.add(name)) {
-              continue;
-            }
-            sb.append(used.size() > 1 ? " , " : "").append('"').append(name).append("\" : ");
-            sb.append(randomValue(r, depth - 1));
-          }
-          return sb.append(" }").toString();
-        }
-      default:
-        {
-          StringBuilder sb = new StringBuilder("[");
-          int n = r.nextInt(3);
-          for (int i = 0; i < n; i++) {
-            sb.append(i > 0 ? "," : "").append(randomValue(r, depth - 1));
-          }
-          return sb.append("]").toString();
-        }
+  @Test
+  void shouldFindInTheBytesWhatMaskingTheCompactCopyGives() throws Exception {
+    com.fasterxml.jackson.core.JsonFactory json = new com.fasterxml.jackson.core.JsonFactory();
+    java.util.Random r = new java.util.Random(7);
+    int tried = 0;
+    int masked = 0;
+    for (int i = 0; i < 20_000; i++) {
+      String data =
+          "{\"e\":\"\ud83d\ude00\u00e9\ud83d\ude00\", \"buyer\": "
+              + MaskerTestValues.randomValue(r, 4)
+              + ", \"receiver\": {\"name\": "
+              + MaskerTestValues.randomValue(r, 3)
+              + "}, \"x\": "
+              + MaskerTestValues.randomValue(r, 4)
+              + "}";
+      String compact = MaskerTestValues.compactCopy(data);
+      if (compact.contains("\\")) {
+        continue; // find's spans are for values without escapes
+      }
+      tried++;
+      // other bytes before and after, as in a request body: spans are offsets in the whole input
+      byte[] body = ("[1," + compact + ",2]").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      Masker.Found found;
+      int from;
+      int to;
+      try (com.fasterxml.jackson.core.JsonParser p = json.createParser(body)) {
+        p.nextToken();
+        p.nextToken();
+        p.nextToken();
+        from = (int) p.currentTokenLocation().getByteOffset();
+        found = defaults.find(p, 32);
+        to = (int) p.currentLocation().getByteOffset();
+      }
+      assertThat(found.fits()).isTrue();
+      assertThat(new String(body, from, to - from, java.nio.charset.StandardCharsets.UTF_8))
+          .isEqualTo(compact);
+      String expected = defaults.maskData(compact);
+      Masker.Copied copied = found.inText(body, from, to);
+      assertThat(copied.splices(compact)).as("spliced, not walked again: " + compact).isTrue();
+      assertThat(copied.masked(compact)).as(compact).isEqualTo(expected);
+      masked += expected == null ? 0 : 1;
+    }
+    assertThat(tried).as("values without escapes").isGreaterThan(5_000);
+    assertThat(masked).as("cases with something masked").isGreaterThan(1_000);
+  }
+
+  @Test
+  void shouldCountTheCharactersOfUtf8AsDecodingDoes() {
+    java.util.Random r = new java.util.Random(3);
+    String[] pieces = {"a", "é", "张", "\ud83d\ude00", "\"", "\u07ff", "\uffff", "\ud800\udc00"};
+    for (int i = 0; i < 2_000; i++) {
+      StringBuilder sb = new StringBuilder();
+      for (int k = r.nextInt(40); k > 0; k--) {
+        sb.append(pieces[r.nextInt(pieces.length)]);
+      }
+      byte[] b = ("xy" + sb + "z").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      assertThat(Masker.Found.chars(b, 2, b.length - 1)).as(sb.toString()).isEqualTo(sb.length());
+    }
+  }
+
+  @Test
+  void shouldFindTooDeepPastTheLimit() throws Exception {
+    com.fasterxml.jackson.core.JsonFactory json = new com.fasterxml.jackson.core.JsonFactory();
+    try (com.fasterxml.jackson.core.JsonParser p =
+        json.createParser("{\"buyer\":{\"a\":[[{\"name\":\"x\"}]]}}")) {
+      p.nextToken();
+      assertThat(defaults.find(p, 4).fits()).isFalse();
+      assertThat(p.currentToken()).isEqualTo(com.fasterxml.jackson.core.JsonToken.END_OBJECT);
+      assertThat(p.nextToken()).isNull();
     }
   }
 
@@ -175,11 +184,11 @@ class MaskerTest {
     for (int i = 0; i < 20_000; i++) {
       String data =
           "{\"buyer\": "
-              + randomValue(r, 4)
+              + MaskerTestValues.randomValue(r, 4)
               + ", \"receiver\": {\"name\": "
-              + randomValue(r, 3)
+              + MaskerTestValues.randomValue(r, 3)
               + "}, \"x\": "
-              + randomValue(r, 4)
+              + MaskerTestValues.randomValue(r, 4)
               + "}";
       // the generator has written other values before (as ingest's reused one has): spans count
       // from where this value starts
