@@ -18,9 +18,13 @@
 # Overridable by environment:
 #   CLUSTER_NODES=3            nodes of the cluster side
 #   CLUSTER_PAIRS=3            sustained: runs of each side, in turn (1 node, N nodes, 1 node, ...)
-#   CLUSTER_NODE_JAVA_OPTS     sustained: JVM options for each node of the N-node side only (e.g.
-#                              -XX:ActiveProcessorCount=1: each of 3 nodes sized to its share of the
-#                              box rather than to all of it); default none
+#   CLUSTER_NODE_JAVA_OPTS     sustained: JVM options for each node of the N-node side only; default
+#                              -XX:ActiveProcessorCount=<cores / N, at least 1>: each node sized to
+#                              its share of the box, as the single node is sized to all of it (its
+#                              event loops, collector threads and pools; docs/operations.md,
+#                              "Several nodes on one machine"). Set it empty for the JVM's own
+#                              sizing, every node then planning for all the cores (perf/README.md,
+#                              "Session 22")
 #   CLUSTER_INGEST_ONE         sustained: set (to anything) for a third run in each round: N nodes with
 #                              ingest through node 1 only (consumers still spread), which shows what
 #                              writing the same merchants through several nodes costs
@@ -70,6 +74,9 @@ load_note() { # one line: load average and the busiest other processes (not ours
 # ------------------------------------------------------------------ sustained: 1 node vs N nodes
 
 run_sustained() {
+    local share
+    share=$(($(nproc) / NODES))
+    SHARE_OPTS=-XX:ActiveProcessorCount=$((share < 1 ? 1 : share))
     export STREAM_RATES=${STREAM_RATES:-10000,12500,15000,17500,20000,22500,25000,27500,30000}
     export STREAM_STEP=${STREAM_STEP:-20} STREAM_STOP_AFTER=${STREAM_STOP_AFTER:-2}
     # 60 s, not stream-bench's 15: three JVMs still compile on 2 cores a minute in (the C2
@@ -78,7 +85,8 @@ run_sustained() {
     export STREAM_CONNECTIONS=${STREAM_CONNECTIONS:-6}
     local pairs=${CLUSTER_PAIRS:-3} i n out rc
     echo "== cluster-bench sustained: 1 node and $NODES nodes in turn, $pairs run(s) each; steps $STREAM_RATES events/s," \
-        "${STREAM_STEP}s each, $STREAM_CONNECTIONS consumer connections; output in $OUT"
+        "${STREAM_STEP}s each, $STREAM_CONNECTIONS consumer connections; JVM options of each of the $NODES nodes:" \
+        "'${CLUSTER_NODE_JAVA_OPTS-$SHARE_OPTS}'; output in $OUT"
     printf 'run\tnodes\thighest_bounded\tdelivered_there\tp99_there_ms\tcpu_gateway_there\tcpu_other_there\tcpu_machine_there\tload_before\n' >"$OUT/sustained.tsv"
     for i in $(seq 1 "$pairs"); do
         for n in 1 "$NODES" ${CLUSTER_INGEST_ONE:+$NODES-ingest1}; do
@@ -88,7 +96,7 @@ run_sustained() {
             echo "== run $i, $n node(s): $before"
             rc=0
             local jvm=${BENCH_GATEWAY_JAVA_OPTS:-}
-            [[ $n == 1 ]] || jvm="$jvm ${CLUSTER_NODE_JAVA_OPTS:-}"
+            [[ $n == 1 ]] || jvm="$jvm ${CLUSTER_NODE_JAVA_OPTS-$SHARE_OPTS}"
             STREAM_NODES=${n%-ingest1} STREAM_INGEST_NODES=$([[ $n == *-ingest1 ]] && echo 1 || echo "${n%-ingest1}") BENCH_OUT=$out \
                 BENCH_GATEWAY_JAVA_OPTS="$jvm" perf/stream-bench.sh sustained >"$out.log" 2>&1 || rc=$?
             grep -E '^  (STEP|gateway:|  per delivered|  cluster|stopping)|ERROR' "$out.log" | sed 's/^/  /' || true
