@@ -284,14 +284,7 @@ class EventParserTest {
     int asSent = 0;
     int masked = 0;
     for (int i = 0; i < 5_000; i++) {
-      String data =
-          "{\"e\":\"\ud83d\ude00\u00e9\ud83d\ude00\", \"buyer\": "
-              + io.orderpush.persistence.masking.MaskerTestValues.randomValue(r, 4)
-              + ", \"receiver\": {\"name\": "
-              + io.orderpush.persistence.masking.MaskerTestValues.randomValue(r, 3)
-              + "}, \"x\": "
-              + io.orderpush.persistence.masking.MaskerTestValues.randomValue(r, 4)
-              + "}";
+      String data = io.orderpush.persistence.masking.MaskerTestValues.randomData(r);
       String compact = io.orderpush.persistence.masking.MaskerTestValues.compactCopy(data);
       // half of them sent compact (as JSON encoders send it), half as written above
       String sent = r.nextBoolean() ? compact : data;

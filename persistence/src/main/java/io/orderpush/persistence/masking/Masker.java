@@ -69,26 +69,34 @@ public final class Masker {
     return walk.changed ? out.toString() : null;
   }
 
+  /** What one walk over a value found: whether it fit, and the spans of its listed scalars. */
+  abstract static class Walked {
+    final Masker masker;
+    final boolean fits;
+    final Spans spans;
+
+    Walked(Masker masker, boolean fits, Spans spans) {
+      this.masker = masker;
+      this.fits = fits;
+      this.spans = spans;
+    }
+
+    /** False: the value nested deeper than allowed, and what was written of it is unusable. */
+    public boolean fits() {
+      return fits;
+    }
+  }
+
   /**
    * What {@link #copyAndMask} found: whether the value fit, and where its masked rendering differs
    * from the plain copy. The masked rendering is the plain copy with each listed scalar's text
    * replaced by its mask, so it is built from the copy ({@link #masked}) instead of by a second
    * generator: only members' values differ, never the structure, names or separators.
    */
-  public static final class Copied {
-    private final Masker masker;
-    private final boolean fits;
-    private final Spans spans;
+  public static final class Copied extends Walked {
 
     private Copied(Masker masker, boolean fits, Spans spans) {
-      this.masker = masker;
-      this.fits = fits;
-      this.spans = spans;
-    }
-
-    /** False: the value nested deeper than allowed, and the copy is unusable. */
-    public boolean fits() {
-      return fits;
+      super(masker, fits, spans);
     }
 
     /**
@@ -223,20 +231,10 @@ public final class Masker {
    * What {@link #find} found in a value it read from UTF-8 bytes: whether the value fit, and where
    * each listed scalar whose mask differs from it starts, with that mask.
    */
-  public static final class Found {
-    private final Masker masker;
-    private final boolean fits;
-    private final Spans spans;
+  public static final class Found extends Walked {
 
     private Found(Masker masker, boolean fits, Spans spans) {
-      this.masker = masker;
-      this.fits = fits;
-      this.spans = spans;
-    }
-
-    /** False: the value nested deeper than allowed. */
-    public boolean fits() {
-      return fits;
+      super(masker, fits, spans);
     }
 
     /**

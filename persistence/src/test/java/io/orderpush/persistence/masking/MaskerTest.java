@@ -111,14 +111,7 @@ class MaskerTest {
     int tried = 0;
     int masked = 0;
     for (int i = 0; i < 20_000; i++) {
-      String data =
-          "{\"e\":\"\ud83d\ude00\u00e9\ud83d\ude00\", \"buyer\": "
-              + MaskerTestValues.randomValue(r, 4)
-              + ", \"receiver\": {\"name\": "
-              + MaskerTestValues.randomValue(r, 3)
-              + "}, \"x\": "
-              + MaskerTestValues.randomValue(r, 4)
-              + "}";
+      String data = MaskerTestValues.randomData(r);
       String compact = MaskerTestValues.compactCopy(data);
       if (compact.contains("\\")) {
         continue; // find's spans are for values without escapes
@@ -182,14 +175,7 @@ class MaskerTest {
     java.util.Random r = new java.util.Random(5);
     int masked = 0;
     for (int i = 0; i < 20_000; i++) {
-      String data =
-          "{\"buyer\": "
-              + MaskerTestValues.randomValue(r, 4)
-              + ", \"receiver\": {\"name\": "
-              + MaskerTestValues.randomValue(r, 3)
-              + "}, \"x\": "
-              + MaskerTestValues.randomValue(r, 4)
-              + "}";
+      String data = MaskerTestValues.randomData(r);
       // the generator has written other values before (as ingest's reused one has): spans count
       // from where this value starts
       java.io.StringWriter plain = new java.io.StringWriter();

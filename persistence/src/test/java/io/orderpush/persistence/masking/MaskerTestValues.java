@@ -85,4 +85,18 @@ public final class MaskerTestValues {
     }
     return out.toString();
   }
+
+  /**
+   * A random {@code data} object with listed members and others, written loosely (spaces after
+   * separators), led by characters of two, three and four UTF-8 bytes.
+   */
+  public static String randomData(java.util.Random r) {
+    return "{\"e\":\"\ud83d\ude00\u00e9\u5f20\ud83d\ude00\", \"buyer\": "
+        + randomValue(r, 4)
+        + ", \"receiver\": {\"name\": "
+        + randomValue(r, 3)
+        + "}, \"x\": "
+        + randomValue(r, 4)
+        + "}";
+  }
 }
