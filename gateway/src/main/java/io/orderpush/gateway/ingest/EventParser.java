@@ -347,6 +347,10 @@ public final class EventParser {
       return null;
     }
     int from = (int) p.currentTokenLocation().getByteOffset();
+    if (from < 0) {
+      // a body in UTF-16 or UTF-32, which the parser reads as characters: no byte offsets
+      return copied(p, index, problems);
+    }
     Masker.Found found = masker.find(p, maxDataDepth);
     if (!found.fits()) {
       problems.add(index, "data", "must nest at most " + maxDataDepth + " levels deep", false);
@@ -354,13 +358,14 @@ public final class EventParser {
     }
     int to = (int) p.currentLocation().getByteOffset();
     if (compactWithoutEscapes(body, from, to)) {
-      if (to - from > maxDataBytes) {
-        return tooLarge(index, problems);
-      }
       String json = new String(body, from, to - from, StandardCharsets.UTF_8);
       // a byte sequence that is not UTF-8 decodes to U+FFFD here, where the parser may have read
-      // something else (an encoded surrogate): the token-by-token copy then decides, as before
+      // something else (an encoded surrogate): the token-by-token copy then decides, as before,
+      // the size limit included (such a sequence may copy shorter than it was sent)
       if (json.indexOf('\uFFFD') < 0) {
+        if (to - from > maxDataBytes) {
+          return tooLarge(index, problems);
+        }
         return new Data(json, found.inText(body, from, to).masked(json));
       }
     }

@@ -326,7 +326,8 @@ class EventParserTest {
     assertThat(parse(event("c", "{ \"x\" :    \"" + "y".repeat(88) + "\" " + " ".repeat(16) + "}")))
         .extracting(NewEvent::renderedTail)
         .allSatisfy(t -> assertThat(t).endsWith(",\"data\":" + fits + "}"));
-    // multi-byte characters count as their UTF-8 bytes: 32 CJK characters are 96 bytes, 34 are 102
+    // multi-byte characters count as their UTF-8 bytes: with 29 CJK characters data is 95 bytes,
+    // with 31 it is 101
     assertThat(parse(event("d", "{\"x\":\"" + "张".repeat(29) + "\"}"))).hasSize(1);
     assertThat(refused(event("e", "{\"x\":\"" + "张".repeat(31) + "\"}")).status()).isEqualTo(413);
   }
@@ -375,6 +376,70 @@ class EventParserTest {
       }
     }
     assertThat(matched).as("strings that match").isGreaterThan(5_000);
+  }
+
+  @Test
+  void shouldReadABodyInUtf16AsBefore() {
+    // the parser detects UTF-16 and reads characters, with no byte offsets: data is copied
+    String body = "[" + event("a", "{\"buyer\":{\"name\":\"张三\"},\"n\":1}") + "]";
+    for (java.nio.charset.Charset cs :
+        List.of(StandardCharsets.UTF_16LE, StandardCharsets.UTF_16BE, StandardCharsets.UTF_16)) {
+      assertThat(parser.parse(body.getBytes(cs)))
+          .as(cs.name())
+          .singleElement()
+          .satisfies(
+              e -> {
+                assertThat(e.renderedTail())
+                    .endsWith(",\"data\":{\"buyer\":{\"name\":\"张三\"},\"n\":1}}");
+                assertThat(e.maskedTail())
+                    .endsWith(",\"data\":{\"buyer\":{\"name\":\"张*\"},\"n\":1}}");
+              });
+    }
+  }
+
+  /** {@link EventParser#compactWithoutEscapes}, one byte at a time. */
+  static boolean compactWithoutEscapesByteByByte(byte[] b, int from, int to) {
+    boolean inString = false;
+    for (int i = from; i < to; i++) {
+      if (b[i] == '"') {
+        inString = !inString;
+      } else if (b[i] == '\\') {
+        return false;
+      } else if (!inString && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  @Test
+  void shouldTellCompactDataAsAByteByByteScanDoesFarFromAnyQuote() {
+    // long runs without a quote, so the eight-bytes-at-a-time path meets the whitespace, the
+    // backslash or the CJK text itself
+    String[] runs = {"x", "张", "1", " ", "\\", "\t", "\n", ",", "\u00e9", "\ud83d\ude00"};
+    java.util.Random r = new java.util.Random(17);
+    int compact = 0;
+    for (int i = 0; i < 20_000; i++) {
+      StringBuilder s = new StringBuilder("{\"a\":");
+      boolean string = r.nextBoolean();
+      s.append(string ? "\"" : "[");
+      for (int k = r.nextInt(40); k > 0; k--) {
+        String piece = runs[r.nextInt(r.nextInt(10) == 0 ? runs.length : 4)];
+        s.append(piece.repeat(1 + r.nextInt(12)));
+      }
+      s.append(string ? "\"}" : "]}");
+      byte[] b = ("ab" + s + "cd").getBytes(StandardCharsets.UTF_8);
+      boolean expected = compactWithoutEscapesByteByByte(b, 2, b.length - 2);
+      assertThat(EventParser.compactWithoutEscapes(b, 2, b.length - 2))
+          .as(s.toString())
+          .isEqualTo(expected);
+      compact += expected ? 1 : 0;
+    }
+    assertThat(compact).as("compact ones").isBetween(2_000, 18_000);
+    byte[] spaced = "{\"a\":[1,2,3,4,5,    6,7,8,9,10]}".getBytes(StandardCharsets.UTF_8);
+    assertThat(EventParser.compactWithoutEscapes(spaced, 0, spaced.length)).isFalse();
+    byte[] escaped = "{\"a\":\"xxxxxxxxxx\\u0061xxxxxxxxxx\"}".getBytes(StandardCharsets.UTF_8);
+    assertThat(EventParser.compactWithoutEscapes(escaped, 0, escaped.length)).isFalse();
   }
 
   static byte[] concat(byte[]... parts) {

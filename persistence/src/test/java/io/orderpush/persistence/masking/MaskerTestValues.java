@@ -91,12 +91,17 @@ public final class MaskerTestValues {
    * separators), led by characters of two, three and four UTF-8 bytes.
    */
   public static String randomData(java.util.Random r) {
+    String[] names = {"\"张三丰\"", "\"Li Lei\"", "\"\u00e9\ud83d\ude00x\"", "\"a\"", "13812345678"};
     return "{\"e\":\"\ud83d\ude00\u00e9\u5f20\ud83d\ude00\", \"buyer\": "
         + randomValue(r, 4)
         + ", \"receiver\": {\"name\": "
         + randomValue(r, 3)
+        + ", \"phone\": "
+        + names[r.nextInt(names.length)]
         + "}, \"x\": "
         + randomValue(r, 4)
+        + ", \"address\": "
+        + names[r.nextInt(names.length)]
         + "}";
   }
 }
