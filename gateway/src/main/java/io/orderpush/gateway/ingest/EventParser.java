@@ -14,6 +14,7 @@ import io.orderpush.persistence.events.Instants;
 import io.orderpush.persistence.events.NewEvent;
 import io.orderpush.persistence.masking.MaskRules;
 import io.orderpush.persistence.masking.Masker;
+import io.orderpush.persistence.masking.Utf8Scan;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -357,7 +358,7 @@ public final class EventParser {
       return null;
     }
     int to = (int) p.currentLocation().getByteOffset();
-    if (compactWithoutEscapes(body, from, to)) {
+    if (Utf8Scan.compactWithoutEscapes(body, from, to)) {
       String json = new String(body, from, to - from, StandardCharsets.UTF_8);
       // a byte sequence that is not UTF-8 decodes to U+FFFD here, where the parser may have read
       // something else (an encoded surrogate): the token-by-token copy then decides, as before,
@@ -373,56 +374,6 @@ public final class EventParser {
       again.nextToken();
       return copied(again, index, problems);
     }
-  }
-
-  /**
-   * Whether {@code body[from, to)}, a JSON value the parser accepted, is compact and holds no
-   * escape: no whitespace outside strings and no backslash anywhere. Then a string ends at its next
-   * quote, and a generator copying the value token by token writes these bytes.
-   */
-  static boolean compactWithoutEscapes(byte[] body, int from, int to) {
-    boolean inString = false;
-    int i = from;
-    while (i < to) {
-      // eight bytes at a time while none of them is a quote, a backslash or (outside strings) a
-      // byte below '!': long runs of text, CJK text above all, go by in a few steps
-      if (i + 8 <= to) {
-        long w = (long) LONGS.get(body, i);
-        long stop = has(w, QUOTES) | has(w, BACKSLASHES);
-        if (!inString) {
-          stop |= (w - BYTES_OF_BANG) & ~w & HIGH_BITS;
-        }
-        if (stop == 0) {
-          i += 8;
-          continue;
-        }
-      }
-      byte b = body[i++];
-      if (b == '"') {
-        inString = !inString;
-      } else if (b == '\\') {
-        return false;
-      } else if (!inString && (b == ' ' || b == '\n' || b == '\r' || b == '\t')) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private static final java.lang.invoke.VarHandle LONGS =
-      java.lang.invoke.MethodHandles.byteArrayViewVarHandle(
-          long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
-
-  private static final long LOW_BITS = 0x0101010101010101L;
-  private static final long HIGH_BITS = 0x8080808080808080L;
-  private static final long QUOTES = LOW_BITS * '"';
-  private static final long BACKSLASHES = LOW_BITS * '\\';
-  private static final long BYTES_OF_BANG = LOW_BITS * '!';
-
-  /** Non-zero when a byte of {@code w} equals the byte repeated in {@code pattern}. */
-  private static long has(long w, long pattern) {
-    long x = w ^ pattern;
-    return (x - LOW_BITS) & ~x & HIGH_BITS;
   }
 
   private Data tooLarge(int index, Problems problems) {

@@ -306,11 +306,16 @@ class EventParserTest {
     String[] other = {"{ }", "{\"a\":1 }", "{\"a\":\"\\\"\"}", "{\"a\":\n1}", "{\"\\u0061\":1}"};
     for (String s : plain) {
       byte[] b = ("x" + s + "y").getBytes(StandardCharsets.UTF_8);
-      assertThat(EventParser.compactWithoutEscapes(b, 1, b.length - 1)).as(s).isTrue();
+      assertThat(
+              io.orderpush.persistence.masking.Utf8Scan.compactWithoutEscapes(b, 1, b.length - 1))
+          .as(s)
+          .isTrue();
     }
     for (String s : other) {
       byte[] b = s.getBytes(StandardCharsets.UTF_8);
-      assertThat(EventParser.compactWithoutEscapes(b, 0, b.length)).as(s).isFalse();
+      assertThat(io.orderpush.persistence.masking.Utf8Scan.compactWithoutEscapes(b, 0, b.length))
+          .as(s)
+          .isFalse();
     }
   }
 
@@ -397,7 +402,9 @@ class EventParserTest {
     }
   }
 
-  /** {@link EventParser#compactWithoutEscapes}, one byte at a time. */
+  /**
+   * {@link io.orderpush.persistence.masking.Utf8Scan#compactWithoutEscapes}, one byte at a time.
+   */
   static boolean compactWithoutEscapesByteByByte(byte[] b, int from, int to) {
     boolean inString = false;
     for (int i = from; i < to; i++) {
@@ -430,16 +437,23 @@ class EventParserTest {
       s.append(string ? "\"}" : "]}");
       byte[] b = ("ab" + s + "cd").getBytes(StandardCharsets.UTF_8);
       boolean expected = compactWithoutEscapesByteByByte(b, 2, b.length - 2);
-      assertThat(EventParser.compactWithoutEscapes(b, 2, b.length - 2))
+      assertThat(
+              io.orderpush.persistence.masking.Utf8Scan.compactWithoutEscapes(b, 2, b.length - 2))
           .as(s.toString())
           .isEqualTo(expected);
       compact += expected ? 1 : 0;
     }
     assertThat(compact).as("compact ones").isBetween(2_000, 18_000);
     byte[] spaced = "{\"a\":[1,2,3,4,5,    6,7,8,9,10]}".getBytes(StandardCharsets.UTF_8);
-    assertThat(EventParser.compactWithoutEscapes(spaced, 0, spaced.length)).isFalse();
+    assertThat(
+            io.orderpush.persistence.masking.Utf8Scan.compactWithoutEscapes(
+                spaced, 0, spaced.length))
+        .isFalse();
     byte[] escaped = "{\"a\":\"xxxxxxxxxx\\u0061xxxxxxxxxx\"}".getBytes(StandardCharsets.UTF_8);
-    assertThat(EventParser.compactWithoutEscapes(escaped, 0, escaped.length)).isFalse();
+    assertThat(
+            io.orderpush.persistence.masking.Utf8Scan.compactWithoutEscapes(
+                escaped, 0, escaped.length))
+        .isFalse();
   }
 
   static byte[] concat(byte[]... parts) {

@@ -255,45 +255,14 @@ public final class Masker {
           chars.add(0, 0, spans.with[i]);
           continue;
         }
-        count += chars(src, at, start);
+        count += Utf8Scan.chars(src, at, start);
         int first = count;
-        count += chars(src, start, end);
+        count += Utf8Scan.chars(src, start, end);
         at = end;
         chars.add(first, count, spans.with[i]);
       }
       return new Copied(masker, fits, chars);
     }
-
-    /**
-     * UTF-16 characters that the valid UTF-8 of {@code src[from, to)} decodes to: one per byte that
-     * does not continue a character, two for one that starts four bytes (a surrogate pair). Eight
-     * bytes at a time: a byte-by-byte loop over CJK text mispredicts nearly every branch.
-     */
-    static int chars(byte[] src, int from, int to) {
-      int n = to - from;
-      int k = from;
-      for (; k + 8 <= to; k += 8) {
-        long w = (long) LONGS.get(src, k);
-        // bit 7 of each byte: 10xxxxxx continues a character, 11110xxx starts four bytes
-        n -= Long.bitCount(w & ~(w << 1) & HIGH_BITS);
-        n += Long.bitCount(w & (w << 1) & (w << 2) & (w << 3) & ~(w << 4) & HIGH_BITS);
-      }
-      for (; k < to; k++) {
-        int b = src[k];
-        if ((b & 0xC0) == 0x80) {
-          n--;
-        } else if ((b & 0xF8) == 0xF0) {
-          n++;
-        }
-      }
-      return n;
-    }
-
-    private static final java.lang.invoke.VarHandle LONGS =
-        java.lang.invoke.MethodHandles.byteArrayViewVarHandle(
-            long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
-
-    private static final long HIGH_BITS = 0x8080808080808080L;
 
     /** Where the scalar starting at {@code start} ends (exclusive), or -1 if none does there. */
     private static int scalarEnd(byte[] src, int start, int to) {
