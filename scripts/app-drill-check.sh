@@ -68,7 +68,12 @@ DRILL_APP=$app DRILL_GATEWAY_URL=$BASE DRILL_OUT=$OUT/report DRILL_SCALE=0.0002 
 ((rc == 0)) || fail "scripts/drill.sh exited $rc: $(tail -n 5 "$OUT/drill.log")"
 
 [[ -s $OUT/report/report.md ]] || fail "no report.md"
-grep -Eq 'Keeps up with|Falls behind above|Stalled' "$OUT/report/report.md" || fail "report.md has no verdict"
+# Every verdict the report can give about an app that was offered events: it kept up through the
+# peak, it kept up with what a slow load generator offered without reaching the peak (a loaded CI
+# machine), it fell behind, or it stalled. Which one does not matter here; that there is one does.
+verdicts='Keeps up with|Kept up with everything offered|Falls behind|Stalled'
+grep -Eq "$verdicts" "$OUT/report/report.md" ||
+    fail "report.md has no verdict: $(grep -m1 '^\*\*' "$OUT/report/report.md" | head -c 300)"
 grep -q '<svg' "$OUT/report/report.html" || fail "report.html has no chart"
 grep -q '"state" : "finished"' "$OUT/report/summary.json" || fail "the drill did not finish: $(head -c 400 "$OUT/report/summary.json")"
 drill=$(grep -o '"drillId" : "[^"]*"' "$OUT/report/summary.json" | head -n1 | cut -d'"' -f4)
@@ -78,4 +83,4 @@ applied=$(grep -c "sandbox:$drill:" "$OUT/consumer.log" || true)
 status=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/v1/drills/$drill" \
     -H "Authorization: Bearer $GATEWAY_ADMIN_TOKEN")
 [[ $status == 404 ]] || fail "the drill was not deleted after its report was saved (GET answered $status)"
-log "passed in $((SECONDS - started)) s: $(grep -m1 -E 'Keeps up with|Falls behind above|Stalled' "$OUT/report/report.md" | head -c 200)"
+log "passed in $((SECONDS - started)) s: $(grep -m1 -E "$verdicts" "$OUT/report/report.md" | head -c 200)"
