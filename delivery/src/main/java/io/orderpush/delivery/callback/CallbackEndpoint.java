@@ -41,6 +41,10 @@ final class CallbackEndpoint implements Subscriber {
   private static final class Batch {
     final long first;
     final long last;
+
+    /** The {@code webhook-id} of every attempt. */
+    final String id;
+
     int attempts;
     boolean sending;
     long timer = -1;
@@ -63,7 +67,8 @@ final class CallbackEndpoint implements Subscriber {
 
     final long prev;
 
-    Batch(long first, long last, EventTypes types, long prev) {
+    Batch(String id, long first, long last, EventTypes types, long prev) {
+      this.id = id;
       this.first = first;
       this.last = last;
       this.types = types;
@@ -161,10 +166,13 @@ final class CallbackEndpoint implements Subscriber {
 
   @Override
   public void deliver(Channel c, List<LoggedEvent> events) {
+    long first = events.get(0).seq();
+    long last = events.get(events.size() - 1).seq();
     Batch b =
         new Batch(
-            events.get(0).seq(),
-            events.get(events.size() - 1).seq(),
+            batchId(appId, c.merchantId(), first, last, c.rewinds()),
+            first,
+            last,
             c.types(),
             events.get(0).prevSeq());
     pending.put(c, b);
@@ -209,14 +217,19 @@ final class CallbackEndpoint implements Subscriber {
     }
   }
 
-  /** The batch id: the same for every attempt of the same seq range of the same channel. */
-  static String batchId(UUID appId, String merchantId, long first, long last) {
+  /**
+   * The batch id: the same for every attempt of the same seq range of the same channel, and another
+   * one once the channel's cursor was set through the API ({@code rewinds}), so a receiver that
+   * deduplicates by {@code webhook-id} takes the events a rewind sends again instead of dropping
+   * them as retries. A channel never rewound keeps the ids it always had.
+   */
+  static String batchId(UUID appId, String merchantId, long first, long last, long rewinds) {
+    String range = appId + "/" + merchantId + "/" + first + "-" + last;
     try {
       byte[] h =
           MessageDigest.getInstance("SHA-256")
               .digest(
-                  (appId + "/" + merchantId + "/" + first + "-" + last)
-                      .getBytes(StandardCharsets.UTF_8));
+                  (rewinds == 0 ? range : range + "/r" + rewinds).getBytes(StandardCharsets.UTF_8));
       return "msg_" + Base64.getUrlEncoder().withoutPadding().encodeToString(h).substring(0, 27);
     } catch (java.security.NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
@@ -243,7 +256,7 @@ final class CallbackEndpoint implements Subscriber {
     long sentAt = System.currentTimeMillis();
     b.sending = true;
     metrics.batchEvents.record(events.size());
-    String webhookId = batchId(appId, c.merchantId(), b.first, b.last);
+    String webhookId = b.id;
     String held = engine.audit().held(c, events);
     sender
         .post(url, webhookId, secrets, body(c.merchantId(), events))
@@ -327,7 +340,7 @@ final class CallbackEndpoint implements Subscriber {
             .put("app", appId)
             .put("merchant", c.merchantId())
             .put("host", host)
-            .put("webhookId", batchId(appId, c.merchantId(), b.first, b.last))
+            .put("webhookId", b.id)
             .put("fromSeq", b.first)
             .put("toSeq", b.last)
             .put("attempt", b.attempts + 1)

@@ -61,6 +61,9 @@ public final class Channel {
 
   long epoch;
 
+  /** How many times the cursor was set through the API, as of this node's claim. */
+  long rewinds;
+
   /** The lease token under which this node claimed the channel; null while not claimed. */
   String node;
 
@@ -187,6 +190,14 @@ public final class Channel {
 
   public long sent() {
     return sent;
+  }
+
+  /**
+   * How many times the channel's cursor was set through the API (a rewind or skip), as of this
+   * node's claim: what tells a batch sent again after a rewind from a retry of the same seqs.
+   */
+  public long rewinds() {
+    return rewinds;
   }
 
   /** Milliseconds since epoch when the oldest event still unacked was sent, 0 if none is. */

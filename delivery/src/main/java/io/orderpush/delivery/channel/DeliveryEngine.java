@@ -642,6 +642,7 @@ public final class DeliveryEngine {
               c.takeoverFrom = null;
               c.waits = 0;
               c.epoch = ar.result().epoch();
+              c.rewinds = ar.result().rewinds();
               c.cursor = ar.result().cursor();
               c.sent = c.cursor;
               c.probed = null;

@@ -16,11 +16,14 @@ import java.util.UUID;
  * Channel cursors in Redis, one hash per channel: {@code cursor} (highest acked seq), {@code epoch}
  * (bumped by every claim and rewind), {@code owner} (the subscriber), {@code node} (the lease token
  * of the node that holds it, or {@code released}), {@code held} (the epoch of that node's claim),
- * and {@code prev}: the last seq at or below the cursor that the app was delivered, when the cursor
+ * {@code prev}: the last seq at or below the cursor that the app was delivered, when the cursor
  * moved past events its event types leave out (absent: the cursor itself), so the {@code prevSeq}
- * after a reconnect is the seq the app last received. Every change is one Lua script, so it is
- * atomic; a commit moves the cursor only forward and only for the current epoch, which fences stale
- * owners (a connection that lost the channel, a zombie after a network cut) for good.
+ * after a reconnect is the seq the app last received; and {@code rewinds}, how many times the
+ * cursor was set through the API (absent: never), which callback batch ids carry so that events
+ * sent again after a rewind are not taken for retries of what was sent before it. Every change is
+ * one Lua script, so it is atomic; a commit moves the cursor only forward and only for the current
+ * epoch, which fences stale owners (a connection that lost the channel, a zombie after a network
+ * cut) for good.
  *
  * <p>Each channel's hash is tagged by its channel ({@code gw:ch:{app:merchant}}), so on a Redis
  * Cluster every script's one key has a slot of its own and channels spread over the shards.
@@ -34,7 +37,7 @@ public final class CursorStore {
   // Redis lost, or a merchant that revoked and granted again (whose old cursor must not count).
   // Compare-and-set: only a channel that nobody holds ('node' absent or 'released'), that this
   // node holds already, or whose holder the caller found dead can be claimed. Returns {epoch,
-  // cursor, ''} or, refused, {-1, 0, holder}.
+  // cursor, prev, '', rewinds} or, refused, {-1, 0, 0, holder}.
   private static final RedisScript CLAIM =
       new RedisScript(
           "local n = redis.call('HGET', KEYS[1], 'node') "
@@ -45,7 +48,8 @@ public final class CursorStore {
               + "local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1) "
               + "redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'node', ARGV[4], 'held', e) "
               + "local c = tonumber(redis.call('HGET', KEYS[1], 'cursor')) "
-              + "return {e, c, tonumber(redis.call('HGET', KEYS[1], 'prev') or c), ''}");
+              + "return {e, c, tonumber(redis.call('HGET', KEYS[1], 'prev') or c), '', "
+              + "tonumber(redis.call('HGET', KEYS[1], 'rewinds') or '0')}");
 
   // KEYS[1] channel hash; ARGV[1] the releasing node's token, ARGV[2] the epoch of its claim,
   // ARGV[3] a seq acked meanwhile (or -1). Only the claim it made is released (a later claim, by
@@ -101,11 +105,12 @@ public final class CursorStore {
   public static final int MAX_COMMITS_PER_CALL = 128;
 
   // KEYS[1] channel hash; ARGV[1] the new cursor. Returns the new epoch. The holder stays: it
-  // claims again when its next ack finds itself fenced.
+  // claims again when its next ack finds itself fenced, and its claim answers the new rewinds.
   private static final RedisScript REWIND =
       new RedisScript(
           "redis.call('HSET', KEYS[1], 'cursor', ARGV[1]) "
               + "redis.call('HDEL', KEYS[1], 'prev') "
+              + "redis.call('HINCRBY', KEYS[1], 'rewinds', 1) "
               + "return redis.call('HINCRBY', KEYS[1], 'epoch', 1)");
 
   private final RedisStore redis;
@@ -153,7 +158,9 @@ public final class CursorStore {
                       epoch,
                       ((Number) r.get(1)).longValue(),
                       ((Number) r.get(2)).longValue(),
-                      null);
+                      null,
+                      // a script of an older version during a rolling upgrade answers four
+                      r.size() > 4 ? ((Number) r.get(4)).longValue() : 0);
             });
   }
 

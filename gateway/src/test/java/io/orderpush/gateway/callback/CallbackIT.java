@@ -216,6 +216,62 @@ class CallbackIT {
   }
 
   @Test
+  void shouldSendWhatARewindSendsAgainUnderNewIdsAndRetryItUnderTheSameId() {
+    List<String> merchants = merchants(1);
+    String m = merchants.get(0);
+    JsonObject app = callbackApp(receiver, merchants);
+    List<JsonObject> events = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      events.add(Events.event(m, UUID.randomUUID().toString()));
+    }
+    assertThat(gw.ingest(Events.batch(events)).statusCode()).isEqualTo(200);
+    Await.until("applied", WAIT, () -> allApplied(merchants));
+    long head = head(m);
+    // From now on the first attempt of every batch id fails, so each is retried once.
+    receiver.script = (merchant, first, attempt) -> attempt == 1 ? Action.FAIL : Action.OK;
+
+    List<java.util.Set<String>> idsPerRound = new ArrayList<>();
+    idsPerRound.add(idsOf(receiver.deliveries));
+    for (int round = 1; round <= 2; round++) {
+      int sent = receiver.deliveries.size();
+      HttpResponse<String> rewound =
+          gw.send("PUT", "/v1/channels/" + m + "/cursor", app.getString("token"), "{\"seq\":0}");
+      assertThat(rewound.statusCode()).as(rewound.body()).isEqualTo(200);
+      Await.until(
+          "everything sent again and answered 2xx after rewind " + round,
+          WAIT,
+          () ->
+              receiver.deliveries.subList(sent, receiver.deliveries.size()).stream()
+                  .anyMatch(d -> d.last() == head && receiver.answered2xxAt.containsKey(d.id())),
+          () -> receiver.history(m));
+      List<Receiver.Delivery> after =
+          List.copyOf(receiver.deliveries.subList(sent, receiver.deliveries.size()));
+      assertThat(after.get(0).first()).as("restarted from seq 1").isEqualTo(1L);
+      java.util.Set<String> ids = idsOf(after);
+      for (java.util.Set<String> earlier : idsPerRound) {
+        assertThat(ids)
+            .as("ids after rewind %d against an earlier round's; %s", round, receiver.history(m))
+            .doesNotContainAnyElementsOf(earlier);
+      }
+      // each failed first attempt came again under its own id, with the same body
+      for (String id : ids) {
+        assertThat(after.stream().filter(d -> d.id().equals(id)).count())
+            .as("attempts of " + id + receiver.history(m))
+            .isGreaterThanOrEqualTo(2);
+      }
+      idsPerRound.add(ids);
+    }
+    assertThat(receiver.violations).isEmpty();
+    assertThat(receiver.applied.get(m)).isEqualTo(head);
+  }
+
+  static java.util.Set<String> idsOf(List<Receiver.Delivery> deliveries) {
+    return deliveries.stream()
+        .map(Receiver.Delivery::id)
+        .collect(java.util.stream.Collectors.toSet());
+  }
+
+  @Test
   void shouldHonourRetryAfter() {
     List<String> merchants = merchants(1);
     receiver.retryAfterSeconds = 1;
