@@ -72,7 +72,9 @@ DRILL_APP=$app DRILL_GATEWAY_URL=$BASE DRILL_OUT=$OUT/report DRILL_SCALE=0.0002 
 # peak, it kept up with what a slow load generator offered without reaching the peak (a loaded CI
 # machine), it fell behind, or it stalled. Which one does not matter here; that there is one does.
 verdicts='Keeps up with|Kept up with everything offered|Falls behind|Stalled'
-grep -Eq "$verdicts" "$OUT/report/report.md" ||
+# the verdict line: bold, after the reasons a drill stopped early or is still running, if any
+verdict_line="^\*\*(Stopped early: .*|Still running; so far: )?($verdicts)"
+grep -Eq "$verdict_line" "$OUT/report/report.md" ||
     fail "report.md has no verdict: $(grep -m1 '^\*\*' "$OUT/report/report.md" | head -c 300)"
 grep -q '<svg' "$OUT/report/report.html" || fail "report.html has no chart"
 grep -q '"state" : "finished"' "$OUT/report/summary.json" || fail "the drill did not finish: $(head -c 400 "$OUT/report/summary.json")"
@@ -83,4 +85,4 @@ applied=$(grep -c "sandbox:$drill:" "$OUT/consumer.log" || true)
 status=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/v1/drills/$drill" \
     -H "Authorization: Bearer $GATEWAY_ADMIN_TOKEN")
 [[ $status == 404 ]] || fail "the drill was not deleted after its report was saved (GET answered $status)"
-log "passed in $((SECONDS - started)) s: $(grep -m1 -E "$verdicts" "$OUT/report/report.md" | head -c 200)"
+log "passed in $((SECONDS - started)) s: $(grep -m1 -E "$verdict_line" "$OUT/report/report.md" | head -c 200)"

@@ -219,9 +219,9 @@ final class CallbackEndpoint implements Subscriber {
 
   /**
    * The batch id: the same for every attempt of the same seq range of the same channel, and another
-   * one once the channel's cursor was set through the API ({@code rewinds}), so a receiver that
-   * deduplicates by {@code webhook-id} takes the events a rewind sends again instead of dropping
-   * them as retries. A channel never rewound keeps the ids it always had.
+   * one once the channel's cursor was set through the API or started again for a new grant ({@code
+   * rewinds}), so a receiver that deduplicates by {@code webhook-id} takes the events sent again
+   * instead of dropping them as retries. A channel never rewound keeps the ids it always had.
    */
   static String batchId(UUID appId, String merchantId, long first, long last, long rewinds) {
     String range = appId + "/" + merchantId + "/" + first + "-" + last;

@@ -61,7 +61,7 @@ public final class Channel {
 
   long epoch;
 
-  /** How many times the cursor was set through the API, as of this node's claim. */
+  /** How many times the cursor was set through the API or for a new grant, as of this claim. */
   long rewinds;
 
   /** The lease token under which this node claimed the channel; null while not claimed. */
@@ -193,8 +193,9 @@ public final class Channel {
   }
 
   /**
-   * How many times the channel's cursor was set through the API (a rewind or skip), as of this
-   * node's claim: what tells a batch sent again after a rewind from a retry of the same seqs.
+   * How many times the channel's cursor was set through the API (a rewind or skip) or started again
+   * for a new grant, as of this node's claim: what tells a batch sent again from a retry of the
+   * same seqs.
    */
   public long rewinds() {
     return rewinds;

@@ -8,7 +8,8 @@ package io.orderpush.delivery.cursor;
  *     included), the {@code prevSeq} of the next event delivered; the cursor itself when the cursor
  *     did not move past filtered-out events, or Redis does not know
  * @param holder null when claimed; the holding node's token when refused
- * @param rewinds how many times the cursor was set through the API (0: never)
+ * @param rewinds how many times the cursor was set through the API or started again for a new grant
+ *     (0: never)
  */
 public record Claim(long epoch, long cursor, long prev, String holder, long rewinds) {
 

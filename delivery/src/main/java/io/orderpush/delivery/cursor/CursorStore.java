@@ -19,11 +19,12 @@ import java.util.UUID;
  * {@code prev}: the last seq at or below the cursor that the app was delivered, when the cursor
  * moved past events its event types leave out (absent: the cursor itself), so the {@code prevSeq}
  * after a reconnect is the seq the app last received; and {@code rewinds}, how many times the
- * cursor was set through the API (absent: never), which callback batch ids carry so that events
- * sent again after a rewind are not taken for retries of what was sent before it. Every change is
- * one Lua script, so it is atomic; a commit moves the cursor only forward and only for the current
- * epoch, which fences stale owners (a connection that lost the channel, a zombie after a network
- * cut) for good.
+ * cursor was set through the API or started again for a new grant of a merchant granted before
+ * (absent: never), which callback batch ids carry so that events sent again are not taken for
+ * retries of what was sent before. Redis alone keeps it: a channel Redis lost counts from 0 again.
+ * Every change is one Lua script, so it is atomic; a commit moves the cursor only forward and only
+ * for the current epoch, which fences stale owners (a connection that lost the channel, a zombie
+ * after a network cut) for good.
  *
  * <p>Each channel's hash is tagged by its channel ({@code gw:ch:{app:merchant}}), so on a Redis
  * Cluster every script's one key has a slot of its own and channels spread over the shards.
@@ -42,9 +43,12 @@ public final class CursorStore {
       new RedisScript(
           "local n = redis.call('HGET', KEYS[1], 'node') "
               + "if n and n ~= 'released' and n ~= ARGV[4] and n ~= ARGV[5] then return {-1, 0, 0, n} end "
-              + "if redis.call('HGET', KEYS[1], 'grant') ~= ARGV[3] then "
+              + "local g = redis.call('HGET', KEYS[1], 'grant') "
+              + "if g ~= ARGV[3] then "
               + "redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'grant', ARGV[3]) "
-              + "redis.call('HDEL', KEYS[1], 'prev') end "
+              + "redis.call('HDEL', KEYS[1], 'prev') "
+              // a new grant of a merchant granted before may send its seqs again: new batch ids
+              + "if g then redis.call('HINCRBY', KEYS[1], 'rewinds', 1) end end "
               + "local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1) "
               + "redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'node', ARGV[4], 'held', e) "
               + "local c = tonumber(redis.call('HGET', KEYS[1], 'cursor')) "
@@ -159,8 +163,7 @@ public final class CursorStore {
                       ((Number) r.get(1)).longValue(),
                       ((Number) r.get(2)).longValue(),
                       null,
-                      // a script of an older version during a rolling upgrade answers four
-                      r.size() > 4 ? ((Number) r.get(4)).longValue() : 0);
+                      ((Number) r.get(4)).longValue());
             });
   }
 

@@ -215,8 +215,9 @@ class CallbackIT {
     assertDeliveredCleanly(receiver);
   }
 
+  /** Rounds 1 and 2 rewind to seq 0; round 3 revokes the merchant and grants it from earliest. */
   @Test
-  void shouldSendWhatARewindSendsAgainUnderNewIdsAndRetryItUnderTheSameId() {
+  void shouldSendWhatARewindOrANewGrantSendsAgainUnderNewIdsAndRetryItUnderTheSameId() {
     List<String> merchants = merchants(1);
     String m = merchants.get(0);
     JsonObject app = callbackApp(receiver, merchants);
@@ -232,13 +233,23 @@ class CallbackIT {
 
     List<java.util.Set<String>> idsPerRound = new ArrayList<>();
     idsPerRound.add(idsOf(receiver.deliveries));
-    for (int round = 1; round <= 2; round++) {
+    String grant = "/v1/merchants/" + m + "/grants/" + app.getString("appId");
+    for (int round = 1; round <= 3; round++) {
       int sent = receiver.deliveries.size();
-      HttpResponse<String> rewound =
-          gw.send("PUT", "/v1/channels/" + m + "/cursor", app.getString("token"), "{\"seq\":0}");
-      assertThat(rewound.statusCode()).as(rewound.body()).isEqualTo(200);
+      if (round < 3) {
+        HttpResponse<String> rewound =
+            gw.send("PUT", "/v1/channels/" + m + "/cursor", app.getString("token"), "{\"seq\":0}");
+        assertThat(rewound.statusCode()).as(rewound.body()).isEqualTo(200);
+      } else {
+        assertThat(gw.send("DELETE", grant, TestGateway.ADMIN_TOKEN, null).statusCode())
+            .isEqualTo(204);
+        assertThat(
+                gw.send("PUT", grant, TestGateway.ADMIN_TOKEN, "{\"start\":\"earliest\"}")
+                    .statusCode())
+            .isEqualTo(200);
+      }
       Await.until(
-          "everything sent again and answered 2xx after rewind " + round,
+          "everything sent again and answered 2xx in round " + round,
           WAIT,
           () ->
               receiver.deliveries.subList(sent, receiver.deliveries.size()).stream()
@@ -250,7 +261,7 @@ class CallbackIT {
       java.util.Set<String> ids = idsOf(after);
       for (java.util.Set<String> earlier : idsPerRound) {
         assertThat(ids)
-            .as("ids after rewind %d against an earlier round's; %s", round, receiver.history(m))
+            .as("ids in round %d against an earlier round's; %s", round, receiver.history(m))
             .doesNotContainAnyElementsOf(earlier);
       }
       // each failed first attempt came again under its own id, with the same body
