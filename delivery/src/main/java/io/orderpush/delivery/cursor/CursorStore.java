@@ -117,6 +117,9 @@ public final class CursorStore {
               + "redis.call('HINCRBY', KEYS[1], 'rewinds', 1) "
               + "return redis.call('HINCRBY', KEYS[1], 'epoch', 1)");
 
+  /** Keys one SCAN step of {@link #forgetApp} looks at. */
+  static final int FORGET_SCAN_COUNT = 100;
+
   private final RedisStore redis;
 
   public CursorStore(RedisStore redis) {
@@ -306,13 +309,16 @@ public final class CursorStore {
   }
 
   /**
-   * Removes every cursor hash of the app (a deleted app), found with SCAN (cursor-based, so Redis
-   * never blocks on it) and removed with UNLINK. Returns how many were removed.
+   * Removes every cursor hash of the app (a deleted app), found with SCAN and removed with UNLINK.
+   * Returns how many were removed. SCAN walks the whole key space, whatever the app's share of it,
+   * in steps of {@link #FORGET_SCAN_COUNT} keys: each step holds Redis (and every cursor commit and
+   * heartbeat behind it) for as long as it takes, about 0.2 ms here against 1.8 ms for 1,000 keys a
+   * step (469,000 keys, {@code INFO commandstats}, an idle box).
    */
   public Future<Long> forgetApp(Context ctx, UUID appId) {
     // '{', '}' and the uuid's characters are not glob specials
     io.lettuce.core.ScanArgs args =
-        io.lettuce.core.ScanArgs.Builder.matches("gw:ch:{" + appId + ":*").limit(1000);
+        io.lettuce.core.ScanArgs.Builder.matches("gw:ch:{" + appId + ":*").limit(FORGET_SCAN_COUNT);
     return forgetFrom(ctx, io.lettuce.core.ScanCursor.INITIAL, args, 0);
   }
 

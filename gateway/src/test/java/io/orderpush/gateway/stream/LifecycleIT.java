@@ -173,6 +173,17 @@ class LifecycleIT {
     fx.ingest(List.of(m), 50, 50);
     fx.until("50 acked", WAIT, () -> fx.cursor(app, m) == 50);
     fx.until("a checkpoint", WAIT, () -> rows("cursor_checkpoints", app.id()) == 1);
+    // Cursor hashes a revoke leaves behind, of this app and of another: removing this app's must
+    // take several SCAN steps and leave the other's alone.
+    String other = java.util.UUID.randomUUID().toString();
+    for (int i = 0; i < 350; i++) {
+      String left = "revoked-" + i;
+      StreamFixture.join(
+          fx.redis.call(
+              ctx(), r -> r.hset("gw:ch:{" + app.id() + ":" + left + "}", "cursor", "7")));
+      StreamFixture.join(
+          fx.redis.call(ctx(), r -> r.hset("gw:ch:{" + other + ":" + left + "}", "cursor", "7")));
+    }
 
     HttpResponse<String> deleted = admin("DELETE", "/v1/apps/" + app.id());
     assertThat(deleted.statusCode()).as(deleted.body()).isEqualTo(204);
@@ -185,7 +196,23 @@ class LifecycleIT {
     assertThat(rows("grants", app.id())).isZero();
     assertThat(rows("cursor_checkpoints", app.id())).isZero();
     fx.until("the cursor hash removed from Redis", WAIT, () -> fx.cursor(app, m) == -1);
+    fx.until(
+        "the revoked channels' hashes removed too",
+        WAIT,
+        () -> keys("gw:ch:{" + app.id() + ":revoked-*").isEmpty());
+    List<String> others = keys("gw:ch:{" + other + ":revoked-*");
+    StreamFixture.join(fx.redis.call(ctx(), r -> r.unlink(others.toArray(String[]::new))));
+    assertThat(others).as("another app's hashes").hasSize(350);
     assertThat(admin("DELETE", "/v1/apps/" + app.id()).statusCode()).isEqualTo(404);
+  }
+
+  io.vertx.core.Context ctx() {
+    return fx.vertx.getOrCreateContext();
+  }
+
+  /** Every key matching {@code pattern} (a test's few hundred: KEYS is fine here). */
+  List<String> keys(String pattern) {
+    return StreamFixture.join(fx.redis.call(ctx(), r -> r.keys(pattern)));
   }
 
   @Test
