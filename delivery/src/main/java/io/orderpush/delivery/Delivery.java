@@ -216,6 +216,14 @@ public final class Delivery {
         .compose(epoch -> engine.cursorSet(appId, merchantId, seq, grantVersion));
   }
 
+  /**
+   * The channel's cursor was set through another node ({@link #setCursor} there): if this node
+   * delivers the channel, delivery restarts from the stored cursor + 1.
+   */
+  public Future<Void> cursorSetElsewhere(UUID appId, String merchantId) {
+    return engine.cursorSetElsewhere(appId, merchantId);
+  }
+
   /** The app's channels of these merchants, in their order: stored cursor and whether delivered. */
   public Future<List<ChannelView>> channels(UUID appId, List<String> merchantIds) {
     Context ctx = engine.context();

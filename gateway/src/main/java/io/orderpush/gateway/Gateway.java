@@ -262,7 +262,7 @@ public final class Gateway {
               // later change made on another node is either heard or found.
               control =
                   new ControlChanges(delivery.context(), redis, apps, config.control(), registry);
-              applier = new ChangeApplier(apps, grants, new Deliveries(streams, callbacks));
+              applier = new ChangeApplier(apps, grants, new Deliveries(delivery));
               control.onChange(applier);
               // a 410 suspends the endpoint where it was answered; the others hear it as they
               // hear an operator's suspend

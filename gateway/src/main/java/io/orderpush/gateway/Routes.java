@@ -93,7 +93,7 @@ final class Routes {
         new IngestAdmission(limits.maxInFlightBytes(), limits.maxRequestBytes(), g.registry);
     Changes changes = new Changes(g.applier, g.control);
     appsApi = new AppsApi(g.apps, g.callbacks, g.config.secretGrace(), changes);
-    grantsApi = new GrantsApi(g.grants, new Deliveries(g.streams, g.callbacks), changes);
+    grantsApi = new GrantsApi(g.grants, new Deliveries(g.delivery), changes);
     endpoints = new EndpointApi(g.callbacks, g.control);
     lifecycle =
         new LifecycleApi(
@@ -117,7 +117,7 @@ final class Routes {
             g.registry,
             g.audit);
     audit = new AuditApi(g.pool, g.log);
-    channels = new ChannelsApi(g.log, g.pool, g.grants, g.delivery);
+    channels = new ChannelsApi(g.log, g.pool, g.grants, g.delivery, changes);
     lag = new LagApi(g.lag);
     drills =
         new io.orderpush.gateway.drill.Drills(

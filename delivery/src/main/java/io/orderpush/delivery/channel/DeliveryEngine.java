@@ -780,6 +780,25 @@ public final class DeliveryEngine {
   }
 
   /**
+   * The cursor of (app, merchant) was set on another node: if this node delivers the channel, it
+   * claims it again, which answers the stored cursor, and delivery restarts from there. Without
+   * this, a channel delivered here with nothing in flight would learn of the rewind only at its
+   * next ack, that is, with the merchant's next event. Any thread.
+   */
+  public Future<Void> cursorSetElsewhere(UUID appId, String merchantId) {
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(
+        v -> {
+          Channel c = find(appId, merchantId);
+          if (c != null) {
+            restart(c);
+          }
+          done.complete();
+        });
+    return done.future();
+  }
+
+  /**
    * The grant of (app, merchant) now has {@code scopes}: if this node serves its channel, every
    * batch cut from now on follows them (with {@code pii}, personal data whole; without, masked).
    * Batches already handed out are not recalled. Any thread; for grant changes made here and for

@@ -28,6 +28,11 @@ public record Change(Kind kind, UUID appId, Optional<String> merchantId) {
     ENDPOINT_RESUMED,
     /** An operator asked the endpoint to send its waiting batches now. */
     ENDPOINT_RETRY,
+    /**
+     * The app set a channel's cursor ({@code PUT /v1/channels/{merchantId}/cursor}): the node that
+     * delivers the channel starts it again from the stored cursor.
+     */
+    CURSOR_SET,
     /** Something about the app changed, unknown what (the periodic reconcile found it). */
     RESYNC
   }

@@ -41,6 +41,10 @@ public final class ChangeApplier implements ChangeBus.ChangeListener {
               : app(appId, true);
       case TOKEN_ROTATED -> Future.succeededFuture(); // nothing cached (see the class comment)
       case ENDPOINT_RETRY -> deliveries.retryNow(appId);
+      case CURSOR_SET ->
+          change.merchantId().isPresent()
+              ? deliveries.cursorSet(appId, change.merchantId().get())
+              : Future.succeededFuture();
       case RESYNC -> app(appId, true);
       default -> app(appId, false);
     };

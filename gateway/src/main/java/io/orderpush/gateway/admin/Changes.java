@@ -21,7 +21,7 @@ public record Changes(ChangeApplier applier, ChangeBus bus) {
   }
 
   /** Publishes only (the caller applied the change here itself). Never fails. */
-  Future<Void> publish(Change change) {
+  public Future<Void> publish(Change change) {
     return bus.publish(change).otherwiseEmpty();
   }
 }

@@ -1,5 +1,6 @@
 package io.orderpush.gateway.admin;
 
+import io.orderpush.delivery.Delivery;
 import io.orderpush.delivery.callback.CallbackService;
 import io.orderpush.delivery.websocket.StreamService;
 import io.orderpush.persistence.apps.App;
@@ -8,7 +9,17 @@ import io.vertx.core.Future;
 import java.util.UUID;
 
 /** Tells both transports about grant changes; each acts only on the apps it serves. */
-public record Deliveries(StreamService streams, CallbackService callbacks) {
+public record Deliveries(StreamService streams, CallbackService callbacks, Delivery delivery) {
+
+  /** Built from the delivery's own transports. */
+  public Deliveries(Delivery delivery) {
+    this(delivery.streams(), delivery.callbacks(), delivery);
+  }
+
+  /** A cursor set through another node: the channel, if delivered here, starts again from it. */
+  Future<Void> cursorSet(UUID appId, String merchantId) {
+    return delivery.cursorSetElsewhere(appId, merchantId);
+  }
 
   void granted(Grant grant) {
     streams.granted(grant);

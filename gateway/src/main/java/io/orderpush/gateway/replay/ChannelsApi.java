@@ -24,12 +24,19 @@ public final class ChannelsApi {
   private final Pool pool;
   private final GrantStore grants;
   private final Delivery delivery;
+  private final io.orderpush.gateway.admin.Changes changes;
 
-  public ChannelsApi(EventLog log, Pool pool, GrantStore grants, Delivery delivery) {
+  public ChannelsApi(
+      EventLog log,
+      Pool pool,
+      GrantStore grants,
+      Delivery delivery,
+      io.orderpush.gateway.admin.Changes changes) {
     this.log = log;
     this.pool = pool;
     this.grants = grants;
     this.delivery = delivery;
+    this.changes = changes;
   }
 
   /**
@@ -133,6 +140,14 @@ public final class ChannelsApi {
               }
               return delivery
                   .setCursor(app.appId(), merchantId, seq, grantVersion.get())
+                  // the node that delivers the channel may be another: it starts again at once
+                  .compose(
+                      v ->
+                          changes.publish(
+                              io.orderpush.delivery.control.Change.ofGrant(
+                                  io.orderpush.delivery.control.Change.Kind.CURSOR_SET,
+                                  app.appId(),
+                                  merchantId)))
                   .map(
                       v ->
                           new JsonObject()

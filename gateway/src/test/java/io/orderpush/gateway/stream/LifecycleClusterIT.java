@@ -163,6 +163,31 @@ class LifecycleClusterIT {
   }
 
   @Test
+  void shouldRestartOnBAnIdleChannelWhoseCursorTheAppSetThroughA() {
+    var app = fx.app("websocket");
+    String m = TestServices.uniqueMerchant("clcur");
+    fx.grant(app, m);
+    StreamClient c = fx.connect(app, b.port, (mm, e) -> {}, mm -> {});
+    c.autoAck = true;
+    fx.until("assigned on B", WAIT, () -> c.assigned().contains(m));
+    fx.ingest(List.of(m), 5, 5);
+    fx.until("delivered by B and acked", WAIT, () -> c.count(m) == 5 && fx.cursor(app, m) == 5);
+
+    HttpResponse<String> set =
+        a.send("PUT", "/v1/channels/" + m + "/cursor", app.token(), "{\"seq\":2}");
+    assertThat(set.statusCode()).as(set.body()).isEqualTo(200);
+    // nothing new is ingested: only the notice can tell B, which holds the channel idle
+    fx.until(
+        "B delivers again from seq 3",
+        NOTICE,
+        () -> c.count(m) == 8,
+        () -> "received " + c.received() + ", errors " + c.errors);
+    assertThat(c.received().get(m)).containsExactly(1L, 2L, 3L, 4L, 5L, 3L, 4L, 5L);
+    fx.until("acked again", WAIT, () -> fx.cursor(app, m) == 5);
+    c.close();
+  }
+
+  @Test
   void shouldApplyEveryCallbackChangeMadeOnOneNodeOnTheOther() {
     String id = callbackApp();
     String m1 = TestServices.uniqueMerchant("clcb1");
