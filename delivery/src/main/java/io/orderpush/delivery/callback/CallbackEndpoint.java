@@ -98,6 +98,20 @@ final class CallbackEndpoint implements Subscriber {
   private long failingSince;
   private boolean closed;
 
+  /**
+   * When (System.nanoTime) this endpoint's latest state write landed in PostgreSQL; {@link
+   * Long#MAX_VALUE} while it is on its way (or being retried). A stored state read before it landed
+   * may predate it (a reconcile that read "active" just before a 410 suspended the endpoint here),
+   * so {@link #follow} ignores such a read and reads again once the write landed.
+   */
+  private long stateStoredAt = Long.MIN_VALUE;
+
+  /** Counts this endpoint's state writes; a write's answer counts only if it is the latest. */
+  private int stateWrites;
+
+  /** A stored state was ignored while this endpoint's own write was on its way. */
+  private boolean followSkipped;
+
   CallbackEndpoint(
       UUID appId,
       URI url,
@@ -527,9 +541,23 @@ final class CallbackEndpoint implements Subscriber {
 
   /**
    * Follows a suspend or resume made on another node, whose state is already stored: nothing is
-   * written here, so a late write of ours can never undo a newer one of theirs.
+   * written here, so a late write of ours can never undo a newer one of theirs. {@code readAt}
+   * (System.nanoTime) is when the read of {@code storedState} started: a read that started before
+   * this endpoint's own latest state write landed may not see it, so it is ignored, and the state
+   * is read again once that write landed.
    */
-  void follow(String storedState) {
+  void follow(String storedState, long readAt) {
+    if (closed) {
+      return;
+    }
+    if (readAt <= stateStoredAt) {
+      followSkipped = true;
+      metrics.staleStates.increment();
+      if (stateStoredAt != Long.MAX_VALUE) {
+        followAgain(); // landed meanwhile: this read may have missed it, read again
+      }
+      return;
+    }
     boolean suspended = "suspended".equals(storedState);
     if (suspended == "suspended".equals(state)) {
       return;
@@ -541,6 +569,22 @@ final class CallbackEndpoint implements Subscriber {
       setState("active", false);
       retryAll();
     }
+  }
+
+  /** Reads the stored state again and follows it (a read ignored as older than our write). */
+  private void followAgain() {
+    followSkipped = false;
+    long readAt = System.nanoTime();
+    apps.find(appId)
+        .onSuccess(app -> app.ifPresent(a -> follow(a.endpointState(), readAt)))
+        .onFailure(
+            err ->
+                // the periodic reconcile reads it again if the stored state moved; a missed
+                // change of state moved it
+                LOG.warn(
+                    "could not read the endpoint state of app {} again: {}",
+                    appId,
+                    err.toString()));
   }
 
   boolean suspended() {
@@ -608,16 +652,32 @@ final class CallbackEndpoint implements Subscriber {
 
   /** {@code stored}, if not null, runs once the state is stored (on whichever attempt). */
   private Future<Void> record(String next, int attempt, Runnable stored) {
+    int write = ++stateWrites;
+    stateStoredAt = Long.MAX_VALUE;
+    return record(next, attempt, stored, write);
+  }
+
+  private Future<Void> record(String next, int attempt, Runnable stored, int write) {
     return apps.setEndpointState(appId, next)
         .onSuccess(
             v -> {
-              if (stored != null && !closed && next.equals(state)) {
+              if (write != stateWrites) {
+                return; // a later write is on its way
+              }
+              stateStoredAt = System.nanoTime();
+              if (closed) {
+                return;
+              }
+              if (stored != null && next.equals(state)) {
                 stored.run();
+              }
+              if (followSkipped) {
+                followAgain();
               }
             })
         .onFailure(
             err -> {
-              if (closed || !next.equals(state)) {
+              if (closed || write != stateWrites) {
                 return;
               }
               long delay = Math.min(30_000L, 250L << Math.min(attempt, 7));
@@ -634,8 +694,8 @@ final class CallbackEndpoint implements Subscriber {
                   .setTimer(
                       delay,
                       t -> {
-                        if (!closed && next.equals(state)) {
-                          record(next, attempt + 1, stored);
+                        if (!closed && write == stateWrites) {
+                          record(next, attempt + 1, stored, write);
                         }
                       });
             })

@@ -20,6 +20,7 @@ final class CallbackMetrics {
   final Counter expiredBatches;
   final Counter loadFailures;
   final Counter stateWriteFailures;
+  final Counter staleStates;
   final AtomicInteger loading = new AtomicInteger();
   final AtomicInteger unreadable = new AtomicInteger();
   final Timer latency;
@@ -41,6 +42,12 @@ final class CallbackMetrics {
         Counter.builder("gateway.callback.state.write.failures")
             .description(
                 "Failed writes of an endpoint's state to PostgreSQL (retried until stored)")
+            .register(registry);
+    staleStates =
+        Counter.builder("gateway.callback.state.stale.reads")
+            .description(
+                "Stored endpoint states not followed because they were read before this node's own"
+                    + " state write landed (read again once it landed)")
             .register(registry);
     loadFailures =
         Counter.builder("gateway.callback.load.failures")

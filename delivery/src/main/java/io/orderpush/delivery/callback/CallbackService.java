@@ -364,9 +364,11 @@ public final class CallbackService {
   /**
    * The app is active as stored: a callback app gets its endpoint here if it had none (after an
    * unfreeze, or created on another node), else the endpoint follows the stored suspension and
-   * re-reads its signing secrets. Any thread.
+   * re-reads its signing secrets. {@code readAt} (System.nanoTime) is when the read of {@code app}
+   * started: the endpoint ignores a state read before its own latest state write landed. Any
+   * thread.
    */
-  public Future<Void> appActive(App app) {
+  public Future<Void> appActive(App app, long readAt) {
     if (app.mode() != io.orderpush.persistence.apps.DeliveryMode.CALLBACK) {
       return Future.succeededFuture();
     }
@@ -376,7 +378,7 @@ public final class CallbackService {
           if (e == null) {
             return open(app);
           }
-          e.follow(app.endpointState());
+          e.follow(app.endpointState(), readAt);
           return secretsChanged(app.appId());
         });
   }

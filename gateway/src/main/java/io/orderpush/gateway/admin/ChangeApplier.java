@@ -51,17 +51,18 @@ public final class ChangeApplier implements ChangeBus.ChangeListener {
   }
 
   private Future<Void> app(UUID appId, boolean grantsToo) {
-    return apps.find(appId).compose(app -> apply(appId, app, grantsToo));
+    long readAt = System.nanoTime(); // before the read: what it returns is at least this recent
+    return apps.find(appId).compose(app -> apply(appId, app, readAt, grantsToo));
   }
 
-  private Future<Void> apply(UUID appId, Optional<App> app, boolean grantsToo) {
+  private Future<Void> apply(UUID appId, Optional<App> app, long readAt, boolean grantsToo) {
     if (app.isEmpty()) {
       return deliveries.stopped(appId, StreamService.APP_DELETED);
     }
     if (!"active".equals(app.get().state())) {
       return deliveries.stopped(appId, StreamService.APP_FROZEN);
     }
-    Future<Void> active = deliveries.active(app.get());
+    Future<Void> active = deliveries.active(app.get(), readAt);
     return grantsToo ? active.compose(v -> deliveries.resync(appId)) : active;
   }
 

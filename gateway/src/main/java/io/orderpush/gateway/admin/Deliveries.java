@@ -31,7 +31,6 @@ public record Deliveries(StreamService streams, CallbackService callbacks, Deliv
     callbacks.revoked(appId, merchantId);
   }
 
-  /** Frozen ({@code app_frozen}) or deleted ({@code app_deleted}): nothing more leaves here. */
   /** An operator's retry now, made on another node: this node's endpoint retries too. */
   Future<Void> retryNow(UUID appId) {
     return callbacks
@@ -45,13 +44,17 @@ public record Deliveries(StreamService streams, CallbackService callbacks, Deliv
                     : Future.failedFuture(err));
   }
 
+  /** Frozen ({@code app_frozen}) or deleted ({@code app_deleted}): nothing more leaves here. */
   Future<Void> stopped(UUID appId, String code) {
     return Future.all(streams.appStopped(appId, code), callbacks.appStopped(appId)).mapEmpty();
   }
 
-  /** Active as stored: delivery (re)starts where it is not running, follows the stored state. */
-  Future<Void> active(App app) {
-    return Future.all(streams.appActive(app.appId()), callbacks.appActive(app)).mapEmpty();
+  /**
+   * Active as stored: delivery (re)starts where it is not running, follows the stored state. {@code
+   * readAt} is when the read of {@code app} started (System.nanoTime).
+   */
+  Future<Void> active(App app, long readAt) {
+    return Future.all(streams.appActive(app.appId()), callbacks.appActive(app, readAt)).mapEmpty();
   }
 
   /** The app's channels here brought in line with its stored grants. */

@@ -375,6 +375,117 @@ class CallbackIT {
     assertDeliveredCleanly(control);
   }
 
+  /**
+   * A stored state read before this node's own suspension landed must not undo it. A 410 suspends
+   * the endpoint while the suspension's write waits for a lock on the app's row, held here; a
+   * change notice, as another node sends one, makes the node read the app meanwhile, and the read
+   * still says "active". Following it would resume the endpoint and send the batch that got the 410
+   * again.
+   */
+  @Test
+  void shouldNotResumeOnAStoredStateReadBeforeA410sSuspensionLanded() throws Exception {
+    List<String> merchants = merchants(1);
+    AtomicBoolean armed = new AtomicBoolean();
+    receiver.script =
+        (m, first, attempt) -> armed.compareAndSet(true, false) ? Action.GONE : Action.OK;
+    String appId = callbackApp(merchants);
+    ingest(merchants, 100);
+    Await.until("first batches applied", WAIT, () -> allApplied(merchants));
+    var pg = TestServices.migratedPg();
+    double received = metric("gateway_control_notices_received_total");
+    double stale = metric("gateway_callback_state_stale_reads_total");
+    int goneAt;
+    try (java.sql.Connection holder =
+        java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password())) {
+      holder.setAutoCommit(false);
+      try (var lock =
+          holder.prepareStatement("SELECT 1 FROM apps WHERE app_id = ?::uuid FOR SHARE")) {
+        lock.setString(1, appId);
+        lock.executeQuery().close();
+      }
+      armed.set(true);
+      goneAt = receiver.deliveries.size();
+      ingest(merchants, 100);
+      Await.until(
+          "suspended here", WAIT, () -> "suspended".equals(endpoint(appId).getString("state")));
+      Await.until(
+          "the suspension's write to wait for the app's row", WAIT, () -> waitingOnApps(pg) > 0);
+      try (var client = io.lettuce.core.RedisClient.create(TestServices.redisUrl());
+          var conn = client.connect()) {
+        conn.sync()
+            .publish(
+                "gw:control:" + TestGateway.CLUSTER,
+                new JsonObject()
+                    .put("origin", "another-node")
+                    .put("kind", "SECRET_ROTATED")
+                    .put("appId", appId)
+                    .encode());
+      }
+      Await.until(
+          "the notice to arrive",
+          WAIT,
+          () -> metric("gateway_control_notices_received_total") > received);
+      Await.until(
+          "the app read and followed, or its state ignored",
+          WAIT,
+          () ->
+              metric("gateway_callback_state_stale_reads_total") > stale
+                  || !"suspended".equals(endpoint(appId).getString("state")));
+      assertThat(endpoint(appId).getString("state"))
+          .as("while the suspension's write waits")
+          .isEqualTo("suspended");
+      holder.commit();
+    }
+    Await.until(
+        "the suspension stored",
+        WAIT,
+        () ->
+            "suspended"
+                .equals(
+                    new JsonObject(
+                            gw.send("GET", "/v1/apps/" + appId, TestGateway.ADMIN_TOKEN, null)
+                                .body())
+                        .getJsonObject("delivery")
+                        .getString("endpointState")));
+    assertThat(endpoint(appId).getString("state")).isEqualTo("suspended");
+    List<Receiver.Delivery> after = List.copyOf(receiver.deliveries);
+    assertThat(after.size()).as("the 410 arrived").isGreaterThan(goneAt);
+    assertThat(after.subList(goneAt + 1, after.size()))
+        .as("sent after the 410 (the app has one merchant)")
+        .isEmpty();
+    assertThat(receiver.violations).isEmpty();
+  }
+
+  /** Statements on the apps table waiting for a lock. */
+  static long waitingOnApps(io.orderpush.persistence.pg.PgSettings pg) {
+    try (java.sql.Connection c =
+            java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+        var st = c.createStatement();
+        var rs =
+            st.executeQuery(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    + " AND wait_event_type = 'Lock' AND query ILIKE '%UPDATE apps%'")) {
+      rs.next();
+      return rs.getLong(1);
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The sum of a metric's series on the gateway. */
+  double metric(String name) {
+    double sum = 0;
+    boolean found = false;
+    for (String line : gw.send("GET", "/metrics", null, null).body().split("\n")) {
+      if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+        sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+        found = true;
+      }
+    }
+    assertThat(found).as("series " + name).isTrue();
+    return sum;
+  }
+
   /** One look at the endpoint view: when it was asked, when answered, and the state. */
   record Poll(long sentAt, long answeredAt, String state) {}
 
