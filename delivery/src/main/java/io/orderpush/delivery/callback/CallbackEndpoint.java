@@ -395,7 +395,7 @@ final class CallbackEndpoint implements Subscriber {
         // stored, then the other nodes are told (as for an operator's suspend), so none of them
         // goes on posting to an endpoint that answered Gone until its reconcile
         setState("suspended", false);
-        record("suspended", 1, () -> goneStored.accept(appId));
+        record("suspended", 1, () -> goneStored.accept(appId), false);
       }
     } else {
       failed(c, b, a);
@@ -639,7 +639,7 @@ final class CallbackEndpoint implements Subscriber {
         next,
         lastError == null ? "" : " (" + lastError + ")");
     state = next;
-    return store ? store(next) : Future.succeededFuture();
+    return store ? record(next, 1, null, true) : Future.succeededFuture();
   }
 
   /**
@@ -647,18 +647,26 @@ final class CallbackEndpoint implements Subscriber {
    * failed write is retried with backoff until stored or superseded by another state change.
    */
   private Future<Void> store(String next) {
-    return record(next, 1, null);
+    return record(next, 1, null, false);
   }
 
-  /** {@code stored}, if not null, runs once the state is stored (on whichever attempt). */
-  private Future<Void> record(String next, int attempt, Runnable stored) {
+  /**
+   * {@code stored}, if not null, runs once the state is stored (on whichever attempt). A {@code
+   * health} state (active or failing, from delivery outcomes) does not replace a stored suspension
+   * made elsewhere; the read that follows the write then finds the suspension and follows it.
+   */
+  private Future<Void> record(String next, int attempt, Runnable stored, boolean health) {
     int write = ++stateWrites;
     stateStoredAt = Long.MAX_VALUE;
-    return record(next, attempt, stored, write);
+    if (health) {
+      followSkipped = true; // read what is stored once written: a suspension made elsewhere
+    }
+    return record(next, attempt, stored, health, write);
   }
 
-  private Future<Void> record(String next, int attempt, Runnable stored, int write) {
-    return apps.setEndpointState(appId, next)
+  private Future<Void> record(
+      String next, int attempt, Runnable stored, boolean health, int write) {
+    return (health ? apps.setEndpointHealth(appId, next) : apps.setEndpointState(appId, next))
         .onSuccess(
             v -> {
               if (write != stateWrites) {
@@ -695,7 +703,7 @@ final class CallbackEndpoint implements Subscriber {
                       delay,
                       t -> {
                         if (!closed && write == stateWrites) {
-                          record(next, attempt + 1, stored, write);
+                          record(next, attempt + 1, stored, health, write);
                         }
                       });
             })

@@ -456,6 +456,46 @@ class CallbackIT {
     assertThat(receiver.violations).isEmpty();
   }
 
+  /**
+   * A suspension stored by another node is not overwritten by this node's late write of what its
+   * deliveries say. Here the other node is played by a transaction that stores the suspension and
+   * holds the app's row until this node's "failing" write waits for it.
+   */
+  @Test
+  void shouldNotOverwriteASuspensionStoredElsewhereWithALateFailingState() throws Exception {
+    List<String> merchants = merchants(1);
+    receiver.script = (m, first, attempt) -> Action.FAIL;
+    String appId = callbackApp(merchants);
+    var pg = TestServices.migratedPg();
+    try (java.sql.Connection other =
+        java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password())) {
+      other.setAutoCommit(false);
+      try (var suspend =
+          other.prepareStatement(
+              "UPDATE apps SET endpoint_state = 'suspended' WHERE app_id = ?::uuid")) {
+        suspend.setString(1, appId);
+        assertThat(suspend.executeUpdate()).isEqualTo(1);
+      }
+      ingest(merchants, 100);
+      Await.until("failing here", WAIT, () -> "failing".equals(endpoint(appId).getString("state")));
+      Await.until(
+          "the failing state's write to wait for the app's row", WAIT, () -> waitingOnApps(pg) > 0);
+      other.commit();
+    }
+    Await.until(
+        "suspended here (read once its own write landed)",
+        WAIT,
+        () -> "suspended".equals(endpoint(appId).getString("state")),
+        () -> storedEndpointState(appId));
+    assertThat(storedEndpointState(appId)).isEqualTo("suspended");
+  }
+
+  String storedEndpointState(String appId) {
+    return new JsonObject(gw.send("GET", "/v1/apps/" + appId, TestGateway.ADMIN_TOKEN, null).body())
+        .getJsonObject("delivery")
+        .getString("endpointState");
+  }
+
   /** Statements on the apps table waiting for a lock. */
   static long waitingOnApps(io.orderpush.persistence.pg.PgSettings pg) {
     try (java.sql.Connection c =

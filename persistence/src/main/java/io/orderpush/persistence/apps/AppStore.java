@@ -282,7 +282,23 @@ public final class AppStore {
         .map(AppStore::toApps);
   }
 
-  /** Records a callback endpoint's state: {@code active}, {@code failing} or {@code suspended}. */
+  /**
+   * Records what a node's deliveries say of the endpoint, {@code active} or {@code failing}, unless
+   * it is stored as suspended: a suspension (an operator's, or a 410 on another node) ends only by
+   * a resume, never by a late write of a delivery outcome. A missing app is not an error here.
+   */
+  public Future<Void> setEndpointHealth(UUID appId, String state) {
+    return pool.preparedQuery(
+            "UPDATE apps SET endpoint_state = $2 WHERE app_id = $1"
+                + " AND endpoint_state <> 'suspended'")
+        .execute(Tuple.of(appId, state))
+        .mapEmpty();
+  }
+
+  /**
+   * Records a callback endpoint's state as an operator or a 410 sets it: {@code suspended}, or
+   * {@code active} on a resume.
+   */
   public Future<Void> setEndpointState(UUID appId, String state) {
     return pool.preparedQuery("UPDATE apps SET endpoint_state = $2 WHERE app_id = $1")
         .execute(Tuple.of(appId, state))
