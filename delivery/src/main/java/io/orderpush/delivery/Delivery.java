@@ -264,6 +264,11 @@ public final class Delivery {
     return cursors.forgetApp(engine.context(), appId);
   }
 
+  /** Removes the cursor hashes of several deleted apps in one walk of Redis's key space. */
+  public Future<Long> forgetApps(java.util.Set<UUID> appIds) {
+    return cursors.forgetApps(engine.context(), appIds);
+  }
+
   /**
    * Removes the stored cursors of these channels of the app (a deleted drill's sandbox merchants);
    * returns how many existed.

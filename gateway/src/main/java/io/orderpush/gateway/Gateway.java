@@ -96,6 +96,7 @@ public final class Gateway {
   io.orderpush.gateway.drill.DrillStore drillStore;
   io.orderpush.gateway.drill.DrillProbe drillProbe;
   io.orderpush.gateway.drill.Drills drills;
+  io.orderpush.gateway.admin.AppSweeps appSweeps;
   io.orderpush.gateway.ingest.IngestWriter ingestWriter;
   io.orderpush.gateway.ingest.CommitFeed commitFeed; // null when ingest.commit-feed is off
   AuditLog audit = AuditLog.DISABLED;
@@ -361,6 +362,16 @@ public final class Gateway {
                   maintainPartitions(partitions)
                       .compose(x -> maintainAudit())
                       .compose(x -> checkPartitions(partitions));
+              // a missed delete notice applies within a reconcile interval; three, and a second
+              appSweeps =
+                  new io.orderpush.gateway.admin.AppSweeps(
+                      vertx,
+                      pool,
+                      apps,
+                      delivery,
+                      config.control().reconcileInterval().multipliedBy(3).plusSeconds(1),
+                      registry);
+              appSweeps.start();
               Routes routes = new Routes(this);
               drills = routes.drills();
               drills.start();
@@ -397,6 +408,9 @@ public final class Gateway {
     }
     if (lagTimer >= 0) {
       vertx.cancelTimer(lagTimer);
+    }
+    if (appSweeps != null) {
+      appSweeps.stop();
     }
     Future<Void> streamsClosed =
         // first: the other nodes stop forwarding ingest here

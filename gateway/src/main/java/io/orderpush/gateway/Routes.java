@@ -95,14 +95,7 @@ final class Routes {
     appsApi = new AppsApi(g.apps, g.callbacks, g.config.secretGrace(), changes);
     grantsApi = new GrantsApi(g.grants, new Deliveries(g.delivery), changes);
     endpoints = new EndpointApi(g.callbacks, g.control);
-    lifecycle =
-        new LifecycleApi(
-            g.vertx,
-            g.apps,
-            g.delivery,
-            changes,
-            g.config.tokenGrace(),
-            g.config.control().reconcileInterval());
+    lifecycle = new LifecycleApi(g.apps, changes, g.config.tokenGrace(), g.appSweeps);
     appAuth = new AppAuth(g.apps, authLimiter);
     replay =
         new ReplayHandler(

@@ -322,21 +322,50 @@ public final class CursorStore {
     return forgetFrom(ctx, io.lettuce.core.ScanCursor.INITIAL, args, 0);
   }
 
+  /**
+   * Removes every cursor hash of these apps in one walk of the key space (as {@link #forgetApp}
+   * does for one): the keys of every channel pass through this node, which keeps those of these
+   * apps. Returns how many were removed.
+   */
+  public Future<Long> forgetApps(Context ctx, java.util.Set<UUID> appIds) {
+    if (appIds.isEmpty()) {
+      return Future.succeededFuture(0L);
+    }
+    java.util.Set<String> ids = new java.util.HashSet<>();
+    appIds.forEach(a -> ids.add(a.toString()));
+    io.lettuce.core.ScanArgs args =
+        io.lettuce.core.ScanArgs.Builder.matches("gw:ch:{*").limit(FORGET_SCAN_COUNT);
+    // gw:ch:{<36-character uuid>:merchant}
+    java.util.function.Predicate<String> ofThese =
+        k -> k.length() > 44 && k.charAt(43) == ':' && ids.contains(k.substring(7, 43));
+    return forgetFrom(ctx, io.lettuce.core.ScanCursor.INITIAL, args, ofThese, 0);
+  }
+
   private Future<Long> forgetFrom(
       Context ctx, io.lettuce.core.ScanCursor from, io.lettuce.core.ScanArgs args, long removed) {
+    return forgetFrom(ctx, from, args, k -> true, removed);
+  }
+
+  private Future<Long> forgetFrom(
+      Context ctx,
+      io.lettuce.core.ScanCursor from,
+      io.lettuce.core.ScanArgs args,
+      java.util.function.Predicate<String> keep,
+      long removed) {
     return redis
         .call(ctx, c -> c.scan(from, args))
         .compose(
             page -> {
+              String[] keys = page.getKeys().stream().filter(keep).toArray(String[]::new);
               Future<Long> unlinked =
-                  page.getKeys().isEmpty()
+                  keys.length == 0
                       ? Future.succeededFuture(0L)
-                      : redis.call(ctx, c -> c.unlink(page.getKeys().toArray(String[]::new)));
+                      : redis.call(ctx, c -> c.unlink(keys));
               return unlinked.compose(
                   n ->
                       page.isFinished()
                           ? Future.succeededFuture(removed + n)
-                          : forgetFrom(ctx, page, args, removed + n));
+                          : forgetFrom(ctx, page, args, keep, removed + n));
             });
   }
 

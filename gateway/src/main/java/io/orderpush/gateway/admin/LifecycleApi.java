@@ -1,15 +1,11 @@
 package io.orderpush.gateway.admin;
 
-import io.orderpush.delivery.Delivery;
 import io.orderpush.delivery.control.Change;
 import io.orderpush.persistence.apps.AppStore;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.time.Duration;
 import java.util.UUID;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Operator endpoints for an app's lifecycle: freeze, unfreeze, delete, and app token rotation. Each
@@ -17,30 +13,16 @@ import org.slf4j.LoggerFactory;
  */
 public final class LifecycleApi {
 
-  private static final Logger LOG = LoggerFactory.getLogger(LifecycleApi.class);
-
-  private final Vertx vertx;
   private final AppStore apps;
-  private final Delivery delivery;
   private final Changes changes;
   private final Duration tokenGrace;
+  private final AppSweeps sweeps;
 
-  /** How long after a delete the cursor hashes are swept again (after every node stopped). */
-  private final Duration sweepAgainAfter;
-
-  public LifecycleApi(
-      Vertx vertx,
-      AppStore apps,
-      Delivery delivery,
-      Changes changes,
-      Duration tokenGrace,
-      Duration reconcileInterval) {
-    this.vertx = vertx;
+  public LifecycleApi(AppStore apps, Changes changes, Duration tokenGrace, AppSweeps sweeps) {
     this.apps = apps;
-    this.delivery = delivery;
     this.changes = changes;
     this.tokenGrace = tokenGrace;
-    this.sweepAgainAfter = reconcileInterval.multipliedBy(3).plusSeconds(1);
+    this.sweeps = sweeps;
   }
 
   /** {@code POST /v1/apps/{appId}/freeze}: 200 with the app, now {@code frozen}. */
@@ -65,8 +47,8 @@ public final class LifecycleApi {
    * {@code DELETE /v1/apps/{appId}}: 204. The token and secrets die with the commit (every node
    * looks tokens up in PostgreSQL); grants and checkpoints cascade; delivery stops on this node at
    * once and on the others with the notice; then the app's cursor hashes are removed from Redis,
-   * and once more after every node has surely stopped (a node that had not heard yet may have
-   * claimed a channel meanwhile). The audit trail is not touched.
+   * and once more by {@link AppSweeps}' chore after every node has surely stopped (a node that had
+   * not heard yet may have claimed a channel meanwhile). The audit trail is not touched.
    */
   public void delete(RoutingContext ctx) {
     UUID appId = AdminJson.appId(ctx);
@@ -75,29 +57,9 @@ public final class LifecycleApi {
         .onSuccess(
             v -> {
               ctx.response().setStatusCode(204).end();
-              sweep(appId)
-                  .onComplete(ar -> vertx.setTimer(sweepAgainAfter.toMillis(), t -> sweep(appId)));
+              sweeps.sweepNow(appId);
             })
         .onFailure(ctx::fail);
-  }
-
-  private io.vertx.core.Future<Long> sweep(UUID appId) {
-    return delivery
-        .forgetApp(appId)
-        .onSuccess(
-            n -> {
-              if (n > 0) {
-                LOG.info("removed {} cursor(s) of deleted app {} from Redis", n, appId);
-              }
-            })
-        .onFailure(
-            err ->
-                LOG.warn(
-                    "could not remove the cursors of deleted app {} from Redis (they are never"
-                        + " read again; delete keys gw:ch:{{}:*} by hand to reclaim them): {}",
-                    appId,
-                    appId,
-                    err.toString()));
   }
 
   /**

@@ -226,13 +226,49 @@ public final class AppStore {
    * working with the commit.
    */
   public Future<Void> delete(UUID appId) {
-    return pool.preparedQuery("DELETE FROM apps WHERE app_id = $1")
+    // its Redis hashes are swept later (appSweepsDue); the row that says so commits with the delete
+    return pool.preparedQuery(
+            "WITH gone AS (DELETE FROM apps WHERE app_id = $1 RETURNING app_id)"
+                + " INSERT INTO app_sweeps (app_id) SELECT app_id FROM gone"
+                + " ON CONFLICT (app_id) DO NOTHING")
         .execute(Tuple.of(appId))
         .compose(
             rows ->
                 rows.rowCount() == 0
                     ? Future.failedFuture(new NotFoundException("app " + appId + " does not exist"))
                     : Future.succeededFuture());
+  }
+
+  /**
+   * Deleted apps whose Redis hashes are still to be swept, deleted more than {@code olderThan} ago
+   * (the database's clock), oldest first, at most {@code limit}.
+   */
+  public Future<List<UUID>> appSweepsDue(java.time.Duration olderThan, int limit) {
+    return pool.preparedQuery(
+            "SELECT app_id FROM app_sweeps"
+                + " WHERE deleted_at < now() - $1::bigint * interval '1 millisecond'"
+                + " ORDER BY deleted_at LIMIT $2")
+        .execute(Tuple.of(olderThan.toMillis(), limit))
+        .map(
+            rows -> {
+              List<UUID> ids = new ArrayList<>(rows.size());
+              rows.forEach(r -> ids.add(r.getUUID(0)));
+              return ids;
+            });
+  }
+
+  /** How many deleted apps' Redis hashes are still to be swept. */
+  public Future<Long> appSweepsPending() {
+    return pool.query("SELECT count(*) FROM app_sweeps")
+        .execute()
+        .map(rows -> rows.iterator().next().getLong(0));
+  }
+
+  /** These deleted apps' Redis hashes are swept for good. */
+  public Future<Void> appsSwept(List<UUID> appIds) {
+    return pool.preparedQuery("DELETE FROM app_sweeps WHERE app_id = ANY($1)")
+        .execute(Tuple.of(appIds.toArray(UUID[]::new)))
+        .mapEmpty();
   }
 
   /**
