@@ -70,6 +70,17 @@ stop_gateway() {
     GW_PID=""
 }
 
+forget_apps_in_redis() { # the cursor hashes (gw:ch:{app:merchant}) of GATEWAY_PG_URL's apps, from a single Redis
+    [[ -n ${GATEWAY_REDIS_URL:-} && ${GATEWAY_REDIS_CLUSTER:-false} != true ]] || return 0
+    local ids
+    ids=$(psql -X -w -Atq "$GATEWAY_PG_URL" -c "SELECT app_id FROM apps" 2>/dev/null) || return 0
+    [[ -n $ids ]] || return 0
+    # one walk of the key space for all of them; merchant ids are plain, one key a line
+    redis-cli -u "$GATEWAY_REDIS_URL" --scan --pattern 'gw:ch:{*' |
+        grep -F -f <(sed 's/^/gw:ch:{/; s/$/:/' <<<"$ids") |
+        xargs -r -d '\n' -n 500 redis-cli -u "$GATEWAY_REDIS_URL" unlink >/dev/null || true
+}
+
 use_own_database() { # NAME: create it on GATEWAY_PG_URL's server if missing, point GATEWAY_PG_URL at it, empty it
     local db=$1
     [[ $db =~ ^[a-z_][a-z0-9_]*$ ]] || die "database name '$db' must be a plain lower-case identifier"
@@ -79,7 +90,9 @@ use_own_database() { # NAME: create it on GATEWAY_PG_URL's server if missing, po
     fi
     GATEWAY_PG_URL=${GATEWAY_PG_URL%%\?*}
     export GATEWAY_PG_URL=${GATEWAY_PG_URL%/*}/$db
-    # The schema stays (the gateway migrates it at startup if new); the data goes.
+    # The schema stays (the gateway migrates it at startup if new); the data goes, and with it the
+    # cursor hashes its apps left in the shared Redis.
+    forget_apps_in_redis
     psql -X -w -q "$GATEWAY_PG_URL" -c "DO \$\$ BEGIN IF to_regclass('event_chunks') IS NOT NULL THEN
         TRUNCATE event_chunks, event_keys, merchants, apps CASCADE; END IF; END \$\$" >/dev/null ||
         die "cannot empty database $db"
