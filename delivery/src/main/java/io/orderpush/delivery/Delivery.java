@@ -264,6 +264,16 @@ public final class Delivery {
     return cursors.forgetApp(engine.context(), appId);
   }
 
+  /**
+   * The channel of a revoked grant ({@code grantVersion}, its {@code granted_at} in ms) expires
+   * from Redis after {@code ttl}, unless the merchant grants the app again first. Answers whether
+   * there was a hash of that grant.
+   */
+  public Future<Boolean> revokedCursor(
+      UUID appId, String merchantId, long grantVersion, java.time.Duration ttl) {
+    return cursors.expireRevoked(engine.context(), appId, merchantId, grantVersion, ttl);
+  }
+
   /** Removes the cursor hashes of several deleted apps in one walk of Redis's key space. */
   public Future<Long> forgetApps(java.util.Set<UUID> appIds) {
     return cursors.forgetApps(engine.context(), appIds);

@@ -37,7 +37,8 @@ public final class CursorStore {
   // The initial cursor applies when Redis has no cursor for this grant: a new channel, a channel
   // Redis lost, or a merchant that revoked and granted again (whose old cursor must not count).
   // Compare-and-set: only a channel that nobody holds ('node' absent or 'released'), that this
-  // node holds already, or whose holder the caller found dead can be claimed. Returns {epoch,
+  // node holds already, or whose holder the caller found dead can be claimed. A new grant's claim
+  // also lifts the expiry a revoke put on the hash (EXPIRE_REVOKED). Returns {epoch,
   // cursor, prev, '', rewinds} or, refused, {-1, 0, 0, holder}.
   private static final RedisScript CLAIM =
       new RedisScript(
@@ -47,6 +48,7 @@ public final class CursorStore {
               + "if g ~= ARGV[3] then "
               + "redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'grant', ARGV[3]) "
               + "redis.call('HDEL', KEYS[1], 'prev') "
+              + "redis.call('PERSIST', KEYS[1]) "
               // a new grant of a merchant granted before may send its seqs again: new batch ids
               + "if g then redis.call('HINCRBY', KEYS[1], 'rewinds', 1) end end "
               + "local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1) "
@@ -116,6 +118,14 @@ public final class CursorStore {
               + "redis.call('HDEL', KEYS[1], 'prev') "
               + "redis.call('HINCRBY', KEYS[1], 'rewinds', 1) "
               + "return redis.call('HINCRBY', KEYS[1], 'epoch', 1)");
+
+  // KEYS[1] channel hash; ARGV[1] the revoked grant's version, ARGV[2] milliseconds. The hash of a
+  // revoked grant expires, unless a new grant's claim came first (then 'grant' is the new one's).
+  // Returns 1 if the expiry was set.
+  private static final RedisScript EXPIRE_REVOKED =
+      new RedisScript(
+          "if redis.call('HGET', KEYS[1], 'grant') ~= ARGV[1] then return 0 end "
+              + "return redis.call('PEXPIRE', KEYS[1], ARGV[2])");
 
   /** Keys one SCAN step of {@link #forgetApp} looks at. */
   static final int FORGET_SCAN_COUNT = 100;
@@ -299,6 +309,25 @@ public final class CursorStore {
   public Future<Long> rewind(Context ctx, UUID appId, String merchantId, long seq) {
     String[] keys = {key(appId, merchantId)};
     return REWIND.run(redis, ctx, ScriptOutputType.INTEGER, keys, Long.toString(seq));
+  }
+
+  /**
+   * The channel of a revoked grant ({@code grantVersion}) expires from Redis after {@code ttl},
+   * unless the merchant grants the app again first (its claim lifts the expiry). Answers whether
+   * the expiry was set (false: no hash of that grant).
+   */
+  public Future<Boolean> expireRevoked(
+      Context ctx, UUID appId, String merchantId, long grantVersion, java.time.Duration ttl) {
+    String[] keys = {key(appId, merchantId)};
+    return EXPIRE_REVOKED
+        .<Long>run(
+            redis,
+            ctx,
+            ScriptOutputType.INTEGER,
+            keys,
+            Long.toString(grantVersion),
+            Long.toString(ttl.toMillis()))
+        .map(n -> n == 1L);
   }
 
   /** The stored cursor, or -1 if Redis has none for the channel. */

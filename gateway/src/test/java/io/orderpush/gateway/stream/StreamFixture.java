@@ -140,6 +140,21 @@ final class StreamFixture implements AutoCloseable {
                 c -> c.hget("gw:ch:{" + app.id() + ":" + merchant + "}", "epoch"))));
   }
 
+  /** The channel hash's time to live in ms: -1 none, -2 no hash. */
+  long pttl(TestApp app, String merchant) {
+    return join(
+        redis.call(
+            vertx.getOrCreateContext(), c -> c.pttl("gw:ch:{" + app.id() + ":" + merchant + "}")));
+  }
+
+  /** A field of the channel hash, null if absent. */
+  String field(TestApp app, String merchant, String field) {
+    return join(
+        redis.call(
+            vertx.getOrCreateContext(),
+            c -> c.hget("gw:ch:{" + app.id() + ":" + merchant + "}", field)));
+  }
+
   io.orderpush.delivery.cursor.CommitOutcome commit(
       TestApp app, String merchant, long epoch, long seq) {
     return join(cursors.commit(vertx.getOrCreateContext(), app.id(), merchant, epoch, seq));

@@ -336,6 +336,53 @@ class StreamIT {
     c.close();
   }
 
+  /**
+   * A revoked grant's channel leaves Redis two days past retention (7 days by default), when every
+   * event it sent is gone, unless the merchant grants the app again first: the new grant's claim
+   * keeps the hash, with its count of restarts raised (new webhook-ids for what it sends again).
+   */
+  @Test
+  void shouldLetARevokedChannelExpireFromRedisUnlessGrantedAgain() {
+    TestApp app = fx.app("websocket");
+    List<String> merchants = fx.merchants("expire", 2);
+    String gone = merchants.get(0);
+    String back = merchants.get(1);
+    merchants.forEach(m -> fx.grant(app, m));
+    StreamClient c = fx.connect(app);
+    c.autoAck = true;
+    fx.ingest(merchants, 20, 20);
+    fx.until(
+        "both acked",
+        WAIT,
+        () -> merchants.stream().allMatch(m -> fx.cursor(app, m) == fx.head(m)));
+    assertThat(fx.pttl(app, gone)).as("a granted channel does not expire").isEqualTo(-1);
+    long firstGrant = Long.parseLong(fx.field(app, back, "grant"));
+
+    merchants.forEach(m -> fx.revoke(app, m));
+    long nineDays = Duration.ofDays(9).toMillis();
+    fx.until(
+        "both revoked channels to expire",
+        WAIT,
+        () -> merchants.stream().allMatch(m -> fx.pttl(app, m) > 0));
+    for (String m : merchants) {
+      assertThat(fx.pttl(app, m)).isBetween(nineDays - 60_000, nineDays);
+    }
+
+    fx.grant(app, back);
+    fx.until("granted again and claimed", WAIT, () -> "1".equals(fx.field(app, back, "rewinds")));
+    assertThat(fx.pttl(app, back)).as("the new grant's channel").isEqualTo(-1);
+    assertThat(fx.pttl(app, gone)).as("the one still revoked").isGreaterThan(0);
+    // The revoke's expiry arriving after the new grant's claim (a slow node) leaves it alone.
+    assertThat(
+            StreamFixture.join(
+                fx.cursors.expireRevoked(
+                    fx.vertx.getOrCreateContext(), app.id(), back, firstGrant, Duration.ofDays(9))))
+        .isFalse();
+    assertThat(fx.pttl(app, back)).as("after the late expiry").isEqualTo(-1);
+    fx.until("its history again", WAIT, () -> c.count(back) == 2 * fx.head(back));
+    c.close();
+  }
+
   @Test
   void shouldCloseAConnectionThatAcksBeyondWhatItWasSent() {
     TestApp app = fx.app("websocket");

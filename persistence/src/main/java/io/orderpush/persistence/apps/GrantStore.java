@@ -5,6 +5,7 @@ import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -111,20 +112,25 @@ public final class GrantStore {
             });
   }
 
-  /** Removes the grant; fails with {@link NotFoundException} if there was none. */
-  public Future<Void> revoke(UUID appId, String merchantId) {
+  /**
+   * Removes the grant; answers when it was granted (its version). Fails with {@link
+   * NotFoundException} if there was none.
+   */
+  public Future<Instant> revoke(UUID appId, String merchantId) {
     return pool.preparedQuery(
-            "WITH gone AS (DELETE FROM grants WHERE app_id = $1 AND merchant_id = $2 RETURNING 1),"
+            "WITH gone AS (DELETE FROM grants WHERE app_id = $1 AND merchant_id = $2"
+                + " RETURNING granted_at),"
                 + " forget AS (DELETE FROM cursor_checkpoints WHERE app_id = $1 AND merchant_id = $2)"
-                + " SELECT count(*) FROM gone")
+                + " SELECT granted_at FROM gone")
         .execute(Tuple.of(appId, merchantId))
         .compose(
             rows ->
-                rows.iterator().next().getLong(0) == 0
+                rows.size() == 0
                     ? Future.failedFuture(
                         new NotFoundException(
                             "merchant " + merchantId + " has no grant for app " + appId))
-                    : Future.succeededFuture());
+                    : Future.succeededFuture(
+                        rows.iterator().next().getOffsetDateTime(0).toInstant()));
   }
 
   public Future<List<Grant>> forApp(UUID appId, int limit, String afterMerchant) {
