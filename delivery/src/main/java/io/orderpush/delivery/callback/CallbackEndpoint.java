@@ -10,6 +10,7 @@ import io.orderpush.persistence.apps.AppStore;
 import io.orderpush.persistence.events.EventTypes;
 import io.orderpush.persistence.events.LoggedEvent;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -100,17 +101,32 @@ final class CallbackEndpoint implements Subscriber {
 
   /**
    * When (System.nanoTime) this endpoint's latest state write landed in PostgreSQL; {@link
-   * Long#MAX_VALUE} while it is on its way (or being retried). A stored state read before it landed
-   * may predate it (a reconcile that read "active" just before a 410 suspended the endpoint here),
-   * so {@link #follow} ignores such a read and reads again once the write landed.
+   * Long#MAX_VALUE} while one is on its way (or being retried). A stored state read before it
+   * landed may predate it (a reconcile that read "active" just before a 410 suspended the endpoint
+   * here), so {@link #follow} ignores such a read and reads again once the write landed.
    */
   private long stateStoredAt = Long.MIN_VALUE;
 
-  /** Counts this endpoint's state writes; a write's answer counts only if it is the latest. */
-  private int stateWrites;
+  /**
+   * The state write on its way, if any. One at a time, so PostgreSQL applies this endpoint's writes
+   * in the order it made them; a state wanted meanwhile waits in {@link #queuedWrite}.
+   */
+  private StateWrite writing;
+
+  /** The latest state wanted while {@link #writing} was on its way (it replaces an earlier one). */
+  private StateWrite queuedWrite;
 
   /** A stored state was ignored while this endpoint's own write was on its way. */
   private boolean followSkipped;
+
+  /**
+   * A state to store. {@code health}: active or failing from delivery outcomes, which never replace
+   * a stored suspension. {@code stored}, if not null, runs once it is stored while still this
+   * endpoint's state. {@code firstAttempt} completes after its first attempt (or when a later state
+   * replaced it before it was sent).
+   */
+  private record StateWrite(
+      String state, boolean health, Runnable stored, Promise<Void> firstAttempt) {}
 
   CallbackEndpoint(
       UUID appId,
@@ -395,7 +411,7 @@ final class CallbackEndpoint implements Subscriber {
         // stored, then the other nodes are told (as for an operator's suspend), so none of them
         // goes on posting to an endpoint that answered Gone until its reconcile
         setState("suspended", false);
-        record("suspended", 1, () -> goneStored.accept(appId), false);
+        record("suspended", false, () -> goneStored.accept(appId));
       }
     } else {
       failed(c, b, a);
@@ -558,6 +574,11 @@ final class CallbackEndpoint implements Subscriber {
       }
       return;
     }
+    apply(storedState);
+  }
+
+  /** Suspended or not as stored: nothing is written. */
+  private void apply(String storedState) {
     boolean suspended = "suspended".equals(storedState);
     if (suspended == "suspended".equals(state)) {
       return;
@@ -571,20 +592,33 @@ final class CallbackEndpoint implements Subscriber {
     }
   }
 
-  /** Reads the stored state again and follows it (a read ignored as older than our write). */
+  /**
+   * Reads the stored state again and follows it (a read ignored as older than our write). A failed
+   * read is tried again a second later: the reconcile would not report the app again, as the change
+   * it reported counts as applied.
+   */
   private void followAgain() {
     followSkipped = false;
     long readAt = System.nanoTime();
     apps.find(appId)
         .onSuccess(app -> app.ifPresent(a -> follow(a.endpointState(), readAt)))
         .onFailure(
-            err ->
-                // the periodic reconcile reads it again if the stored state moved; a missed
-                // change of state moved it
-                LOG.warn(
-                    "could not read the endpoint state of app {} again: {}",
-                    appId,
-                    err.toString()));
+            err -> {
+              LOG.warn(
+                  "could not read the endpoint state of app {} again, retrying in 1 s: {}",
+                  appId,
+                  err.toString());
+              followSkipped = true;
+              engine
+                  .vertx()
+                  .setTimer(
+                      1000,
+                      t -> {
+                        if (!closed && followSkipped && stateStoredAt != Long.MAX_VALUE) {
+                          followAgain();
+                        }
+                      });
+            });
   }
 
   boolean suspended() {
@@ -639,75 +673,88 @@ final class CallbackEndpoint implements Subscriber {
         next,
         lastError == null ? "" : " (" + lastError + ")");
     state = next;
-    return store ? record(next, 1, null, true) : Future.succeededFuture();
+    return store ? record(next, true, null) : Future.succeededFuture();
   }
 
   /**
    * Stores the state (a suspension must survive a restart). Completes after the first attempt; a
-   * failed write is retried with backoff until stored or superseded by another state change.
+   * failed write is retried with backoff until stored or superseded by another state change of this
+   * endpoint. A write retried that long can land after a resume or suspend made elsewhere meanwhile
+   * and undo it; only a node that can read PostgreSQL but not write the app's row keeps retrying
+   * that long.
    */
   private Future<Void> store(String next) {
-    return record(next, 1, null, false);
+    return record(next, false, null);
   }
 
-  /**
-   * {@code stored}, if not null, runs once the state is stored (on whichever attempt). A {@code
-   * health} state (active or failing, from delivery outcomes) does not replace a stored suspension
-   * made elsewhere; the read that follows the write then finds the suspension and follows it.
-   */
-  private Future<Void> record(String next, int attempt, Runnable stored, boolean health) {
-    int write = ++stateWrites;
+  /** Stores {@code next} once the write on its way, if any, is done. */
+  private Future<Void> record(String next, boolean health, Runnable stored) {
     stateStoredAt = Long.MAX_VALUE;
-    if (health) {
-      followSkipped = true; // read what is stored once written: a suspension made elsewhere
+    StateWrite w = new StateWrite(next, health, stored, Promise.promise());
+    if (writing != null) {
+      if (queuedWrite != null) {
+        queuedWrite.firstAttempt().tryComplete(); // replaced before it was sent
+      }
+      queuedWrite = w;
+    } else {
+      attempt(w, 1);
     }
-    return record(next, attempt, stored, health, write);
+    return w.firstAttempt().future();
   }
 
-  private Future<Void> record(
-      String next, int attempt, Runnable stored, boolean health, int write) {
-    return (health ? apps.setEndpointHealth(appId, next) : apps.setEndpointState(appId, next))
-        .onSuccess(
-            v -> {
-              if (write != stateWrites) {
-                return; // a later write is on its way
-              }
-              stateStoredAt = System.nanoTime();
-              if (closed) {
-                return;
-              }
-              if (stored != null && next.equals(state)) {
-                stored.run();
-              }
-              if (followSkipped) {
-                followAgain();
-              }
-            })
-        .onFailure(
-            err -> {
-              if (closed || write != stateWrites) {
-                return;
-              }
-              long delay = Math.min(30_000L, 250L << Math.min(attempt, 7));
-              metrics.stateWriteFailures.increment();
-              LOG.warn(
-                  "could not record endpoint state {} of app {} (attempt {}), retrying in {} ms: {}",
-                  next,
-                  appId,
-                  attempt,
+  private void attempt(StateWrite w, int attempt) {
+    writing = w;
+    Future<String> written =
+        w.health()
+            ? apps.setEndpointHealth(appId, w.state())
+            : apps.setEndpointState(appId, w.state()).map(w.state());
+    written.onComplete(
+        ar -> {
+          w.firstAttempt().tryComplete();
+          if (closed) {
+            return;
+          }
+          StateWrite next = queuedWrite;
+          if (next != null) {
+            queuedWrite = null;
+            attempt(next, 1); // superseded, whatever the answer: the newer state goes now
+            return;
+          }
+          if (ar.succeeded()) {
+            writing = null;
+            stateStoredAt = System.nanoTime();
+            if (w.stored() != null && w.state().equals(state)) {
+              w.stored().run();
+            }
+            // a health write does not replace a suspension made elsewhere: follow it then
+            apply(ar.result());
+            if (followSkipped) {
+              followAgain();
+            }
+            return;
+          }
+          long delay = Math.min(30_000L, 250L << Math.min(attempt, 7));
+          metrics.stateWriteFailures.increment();
+          LOG.warn(
+              "could not record endpoint state {} of app {} (attempt {}), retrying in {} ms: {}",
+              w.state(),
+              appId,
+              attempt,
+              delay,
+              ar.cause().toString());
+          engine
+              .vertx()
+              .setTimer(
                   delay,
-                  err.toString());
-              engine
-                  .vertx()
-                  .setTimer(
-                      delay,
-                      t -> {
-                        if (!closed && write == stateWrites) {
-                          record(next, attempt + 1, stored, health, write);
-                        }
-                      });
-            })
-        .otherwiseEmpty();
+                  t -> {
+                    if (closed) {
+                      return;
+                    }
+                    StateWrite newer = queuedWrite;
+                    queuedWrite = null;
+                    attempt(newer != null ? newer : w, newer != null ? 1 : attempt + 1);
+                  });
+        });
   }
 
   EndpointView view() {

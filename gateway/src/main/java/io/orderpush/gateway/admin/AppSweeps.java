@@ -9,6 +9,7 @@ import io.orderpush.persistence.pg.ClusterChore;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.SqlConnection;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
@@ -29,6 +30,9 @@ public final class AppSweeps {
 
   /** Apps swept in one round; the rest wait for the next. */
   static final int PER_ROUND = 100;
+
+  /** How often the lock's connection is used while Redis is walked (below any idle cut). */
+  static final long KEEP_ALIVE_MS = 500;
 
   private final Vertx vertx;
   private final Pool pool;
@@ -108,7 +112,9 @@ public final class AppSweeps {
     }
     running = true;
     return ClusterChore.once(
-            pool, "app-sweeps", conn -> apps.appSweepsDue(settle, PER_ROUND).compose(this::finish))
+            pool,
+            "app-sweeps",
+            conn -> apps.appSweepsDue(conn, settle, PER_ROUND).compose(due -> finish(conn, due)))
         .onFailure(err -> LOG.warn("could not sweep deleted apps' cursors: {}", err.toString()))
         .transform(ar -> apps.appSweepsPending())
         .onSuccess(pending::set)
@@ -121,16 +127,21 @@ public final class AppSweeps {
    * Sweeps these apps once more, in one walk of Redis's key space (it walks every key whatever the
    * apps' share), then deletes their rows.
    */
-  private Future<Void> finish(List<UUID> due) {
+  private Future<Void> finish(SqlConnection conn, List<UUID> due) {
     if (due.isEmpty()) {
       return Future.succeededFuture();
     }
+    // the lock's connection says nothing while Redis is walked: keep it from being cut as idle
+    // (pg.client-timeout-ms), which would let another node start the same walk
+    long keepAlive =
+        vertx.setPeriodic(KEEP_ALIVE_MS, t -> conn.query("SELECT 1").execute().otherwiseEmpty());
     return delivery
         .forgetApps(new java.util.HashSet<>(due))
         .onSuccess(
             n ->
                 LOG.info("swept {} deleted app(s); removed {} cursor(s) from Redis", due.size(), n))
+        .onComplete(ar -> vertx.cancelTimer(keepAlive))
         .onFailure(err -> failures.increment())
-        .compose(n -> apps.appsSwept(due));
+        .compose(n -> apps.appsSwept(conn, due));
   }
 }

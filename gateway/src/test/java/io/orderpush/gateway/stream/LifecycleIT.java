@@ -206,46 +206,6 @@ class LifecycleIT {
     assertThat(admin("DELETE", "/v1/apps/" + app.id()).statusCode()).isEqualTo(404);
   }
 
-  /**
-   * A node stopped right after it deleted an app leaves no hash of the app in Redis for good: the
-   * delete leaves a row in app_sweeps, and another node's chore sweeps once every node has surely
-   * stopped: here the hash a node that had not heard of the delete yet wrote after the first sweep
-   * (the only other node running, the class's, runs the chore too).
-   */
-  @Test
-  void shouldSweepAnAppDeletedOnANodeThatStoppedRightAfterFromAnotherNode() {
-    UUID appId;
-    String late;
-    try (TestGateway a = TestGateway.start(Map.of())) {
-      HttpResponse<String> created =
-          a.send(
-              "POST",
-              "/v1/apps",
-              TestGateway.ADMIN_TOKEN,
-              new JsonObject()
-                  .put("name", "swept")
-                  .put("delivery", new JsonObject().put("mode", "websocket"))
-                  .encode());
-      assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
-      appId = UUID.fromString(new JsonObject(created.body()).getString("appId"));
-      HttpResponse<String> deleted =
-          a.send("DELETE", "/v1/apps/" + appId, TestGateway.ADMIN_TOKEN, null);
-      assertThat(deleted.statusCode()).as(deleted.body()).isEqualTo(204);
-    } // stopped well before its chore's second sweep (7 s after the delete)
-    assertThat(rows("app_sweeps", appId)).as("the sweep still to do").isEqualTo(1);
-    // what a node that had not heard of the delete yet wrote after the first sweep
-    late = "gw:ch:{" + appId + ":late}";
-    StreamFixture.join(fx.redis.call(ctx(), r -> r.hset(late, "cursor", "7")));
-    try (TestGateway b = TestGateway.start(Map.of())) {
-      fx.until(
-          "the late hash swept by another node",
-          Duration.ofSeconds(60),
-          () -> keys(late).isEmpty());
-      fx.until(
-          "the sweep's row gone", Duration.ofSeconds(60), () -> rows("app_sweeps", appId) == 0);
-    }
-  }
-
   io.vertx.core.Context ctx() {
     return fx.vertx.getOrCreateContext();
   }

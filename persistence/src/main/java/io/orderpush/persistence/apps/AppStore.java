@@ -230,7 +230,7 @@ public final class AppStore {
     return pool.preparedQuery(
             "WITH gone AS (DELETE FROM apps WHERE app_id = $1 RETURNING app_id)"
                 + " INSERT INTO app_sweeps (app_id) SELECT app_id FROM gone"
-                + " ON CONFLICT (app_id) DO NOTHING")
+                + " ON CONFLICT (app_id) DO UPDATE SET deleted_at = now()")
         .execute(Tuple.of(appId))
         .compose(
             rows ->
@@ -241,10 +241,12 @@ public final class AppStore {
 
   /**
    * Deleted apps whose Redis hashes are still to be swept, deleted more than {@code olderThan} ago
-   * (the database's clock), oldest first, at most {@code limit}.
+   * (the database's clock), oldest first, at most {@code limit}; read {@code on} a connection or
+   * pool.
    */
-  public Future<List<UUID>> appSweepsDue(java.time.Duration olderThan, int limit) {
-    return pool.preparedQuery(
+  public Future<List<UUID>> appSweepsDue(
+      io.vertx.sqlclient.SqlClient on, java.time.Duration olderThan, int limit) {
+    return on.preparedQuery(
             "SELECT app_id FROM app_sweeps"
                 + " WHERE deleted_at < now() - $1::bigint * interval '1 millisecond'"
                 + " ORDER BY deleted_at LIMIT $2")
@@ -265,8 +267,8 @@ public final class AppStore {
   }
 
   /** These deleted apps' Redis hashes are swept for good. */
-  public Future<Void> appsSwept(List<UUID> appIds) {
-    return pool.preparedQuery("DELETE FROM app_sweeps WHERE app_id = ANY($1)")
+  public Future<Void> appsSwept(io.vertx.sqlclient.SqlClient on, List<UUID> appIds) {
+    return on.preparedQuery("DELETE FROM app_sweeps WHERE app_id = ANY($1)")
         .execute(Tuple.of(appIds.toArray(UUID[]::new)))
         .mapEmpty();
   }
@@ -321,14 +323,25 @@ public final class AppStore {
   /**
    * Records what a node's deliveries say of the endpoint, {@code active} or {@code failing}, unless
    * it is stored as suspended: a suspension (an operator's, or a 410 on another node) ends only by
-   * a resume, never by a late write of a delivery outcome. A missing app is not an error here.
+   * a resume, never by a late write of a delivery outcome. Answers the state stored after it
+   * ({@code suspended} when it was), or {@code state} if the app is gone.
    */
-  public Future<Void> setEndpointHealth(UUID appId, String state) {
+  public Future<String> setEndpointHealth(UUID appId, String state) {
     return pool.preparedQuery(
             "UPDATE apps SET endpoint_state = $2 WHERE app_id = $1"
                 + " AND endpoint_state <> 'suspended'")
         .execute(Tuple.of(appId, state))
-        .mapEmpty();
+        .compose(
+            written ->
+                written.rowCount() == 1
+                    ? Future.succeededFuture(state)
+                    // a statement of its own: it sees a suspension committed while the update
+                    // waited for the row
+                    : pool.preparedQuery("SELECT endpoint_state FROM apps WHERE app_id = $1")
+                        .execute(Tuple.of(appId))
+                        .map(
+                            rows ->
+                                rows.size() == 0 ? state : rows.iterator().next().getString(0)));
   }
 
   /**
