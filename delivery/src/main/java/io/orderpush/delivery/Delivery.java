@@ -69,6 +69,7 @@ public final class Delivery {
   private final HeadNotices heads;
   private final ClusterNotices clusterNotices;
   private final NodeLease lease;
+  private final GroupRegistry groups;
 
   /**
    * Builds delivery without starting anything.
@@ -121,8 +122,8 @@ public final class Delivery {
         new NodeLease(engine.context(), leaseRedis, settings.cluster(), clusterNotices, registry);
     engine.useLease(lease);
     callbacks.useLease(lease);
-    streams.useCluster(
-        lease, new GroupRegistry(engine.context(), redis, settings.cluster()), clusterNotices);
+    groups = new GroupRegistry(engine.context(), redis, settings.cluster());
+    streams.useCluster(lease, groups, clusterNotices);
   }
 
   /**
@@ -257,11 +258,12 @@ public final class Delivery {
   }
 
   /**
-   * Removes every stored cursor of a deleted app from Redis; returns how many were removed. Call
-   * once delivery of the app has stopped everywhere (a node that had not heard may claim again).
+   * Removes every stored cursor of a deleted app from Redis, and its consumer group's registry of
+   * connections; returns how many cursors were removed. Call once delivery of the app has stopped
+   * everywhere (a node that had not heard may claim again).
    */
   public Future<Long> forgetApp(UUID appId) {
-    return cursors.forgetApp(engine.context(), appId);
+    return cursors.forgetApp(engine.context(), appId).compose(n -> groups.forget(appId).map(n));
   }
 
   /**
@@ -276,7 +278,12 @@ public final class Delivery {
 
   /** Removes the cursor hashes of several deleted apps in one walk of Redis's key space. */
   public Future<Long> forgetApps(java.util.Set<UUID> appIds) {
-    return cursors.forgetApps(engine.context(), appIds);
+    return cursors
+        .forgetApps(engine.context(), appIds)
+        .compose(
+            n ->
+                Future.all(appIds.stream().map(groups::forget).toList())
+                    .map(v -> n)); // their consumer groups' registries too
   }
 
   /**

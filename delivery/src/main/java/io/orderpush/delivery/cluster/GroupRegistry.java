@@ -40,6 +40,11 @@ public final class GroupRegistry {
         .mapEmpty();
   }
 
+  /** Removes the app's registry (a deleted app); answers whether there was one. */
+  public Future<Boolean> forget(UUID appId) {
+    return redis.call(context, c -> c.unlink(settings.groupKey(appId))).map(n -> n > 0);
+  }
+
   /** Connection id to the token of its node, for every node. */
   public Future<Map<String, String>> members(UUID appId) {
     return redis.call(context, c -> c.hgetall(settings.groupKey(appId)));

@@ -13,6 +13,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * WebSocket push: accepts authenticated connections into their app's consumer group. The groups and
@@ -22,6 +24,8 @@ public final class StreamService {
 
   private final DeliveryEngine engine;
   private final GrantStore grants;
+  private static final Logger LOG = LoggerFactory.getLogger(StreamService.class);
+
   private final StreamSettings settings;
   private final StreamMetrics metrics;
   private final Map<UUID, ConsumerGroup> groups = new HashMap<>();
@@ -35,6 +39,14 @@ public final class StreamService {
   public static final String APP_FROZEN = "app_frozen";
   public static final String APP_DELETED = "app_deleted";
   static final long STOPPED_MEMORY_MS = 120_000;
+
+  /**
+   * Apps whose last connection here closed, with a cluster: this node's entries in their registry
+   * hash are removed again every lease until none is left. A removal that failed, or an announce's
+   * write that landed after the leave's removal, would otherwise leave a member on a live node that
+   * the other nodes assign channels to and nobody delivers. Engine context.
+   */
+  private final Set<UUID> departed = new java.util.HashSet<>();
 
   private ConsumerGroup.Cluster cluster = ConsumerGroup.Cluster.ALONE;
   private long refreshTimer = -1;
@@ -101,10 +113,11 @@ public final class StreamService {
                         .setPeriodic(
                             every,
                             every,
-                            id ->
-                                List.copyOf(groups.values())
-                                    .forEach(
-                                        g -> g.announce(List.of()).onComplete(x -> g.refresh()))));
+                            id -> {
+                              List.copyOf(groups.values())
+                                  .forEach(g -> g.announce(List.of()).onComplete(x -> g.refresh()));
+                              List.copyOf(departed).forEach(this::clearDeparted);
+                            }));
   }
 
   public StreamSettings settings() {
@@ -143,6 +156,7 @@ public final class StreamService {
     }
     connections.add(conn);
     open = connections.size();
+    departed.remove(conn.appId()); // the group's own announces remove its stale entries
     groups
         .computeIfAbsent(
             conn.appId(), id -> new ConsumerGroup(id, engine, grants, metrics, cluster))
@@ -157,8 +171,57 @@ public final class StreamService {
       g.leave(conn);
       if (g.isEmpty()) {
         groups.remove(conn.appId());
+        if (cluster.registry() != null) {
+          departed.add(conn.appId());
+        }
       }
     }
+  }
+
+  /**
+   * Removes this node's entries from the registry of an app it has no connection of any more, and
+   * forgets the app once none is left (then the others are told, so they assign again).
+   */
+  private void clearDeparted(UUID appId) {
+    String token = cluster.lease().token();
+    String self = cluster.lease().settings().nodeId();
+    cluster
+        .registry()
+        .members(appId)
+        .compose(
+            all -> {
+              List<String> ours =
+                  all.entrySet().stream()
+                      .filter(
+                          e ->
+                              e.getValue().equals(token)
+                                  || io.orderpush.delivery.cluster.NodeLease.nodeIdOf(e.getValue())
+                                      .equals(self))
+                      .map(Map.Entry::getKey)
+                      .toList();
+              if (ours.isEmpty()) {
+                if (!groups.containsKey(appId)) {
+                  departed.remove(appId);
+                }
+                return Future.<Void>succeededFuture();
+              }
+              if (groups.containsKey(appId)) {
+                return Future.<Void>succeededFuture(); // connected again: its group cleans up
+              }
+              LOG.info(
+                  "removing {} stale connection(s) of app {} from the group registry",
+                  ours.size(),
+                  appId);
+              return cluster
+                  .registry()
+                  .unregister(appId, ours)
+                  .compose(
+                      v ->
+                          cluster
+                              .notices()
+                              .publish(io.orderpush.delivery.cluster.ClusterNotices.GROUP, appId));
+            })
+        .otherwiseEmpty();
   }
 
   /** A merchant granted the app: its channel joins the app's group on this node. Any thread. */

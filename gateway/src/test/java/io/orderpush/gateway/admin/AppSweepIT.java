@@ -51,9 +51,13 @@ class AppSweepIT {
     try (var client = io.lettuce.core.RedisClient.create(TestServices.redisUrl());
         var redis = client.connect()) {
       redis.sync().hset(late, "cursor", "7");
+      // ... and a connection such a node registered in the app's consumer group
+      String group = "gw:grp:" + TestGateway.CLUSTER + ":{" + appId + "}";
+      redis.sync().hset(group, "conn-late", "b-gone/1/1");
       try (TestGateway b = TestGateway.start(Map.of())) {
         Await.until("the late hash swept by B's chore", WAIT, () -> redis.sync().exists(late) == 0);
         Await.until("the sweep's row gone", WAIT, () -> sweepRows(pg, appId) == 0);
+        assertThat(redis.sync().exists(group)).as("the group's registry").isZero();
         assertThat(
                 b.send("GET", "/metrics", null, null)
                     .body()

@@ -688,6 +688,67 @@ class OwnershipClusterIT {
     }
   }
 
+  /**
+   * A connection that closes while its node cannot write to Redis leaves no member behind in the
+   * group registry: the node removes its entries of apps it no longer serves every lease, until
+   * none is left. Left there, the entry of a live node's closed connection got a share of the
+   * channels that nobody delivered.
+   */
+  @Test
+  void shouldHandTheOthersTheChannelsOfAConnectionThatClosedWhileItsNodeWasCutOffFromRedis()
+      throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(redisEnv().isEmpty(), "single Redis only");
+    java.net.URI redisUri = java.net.URI.create(TestServices.redisUrl());
+    try (var proxy =
+        io.orderpush.gateway.testing.TcpProxy.start(
+            redisUri.getHost(), redisUri.getPort() < 0 ? 6379 : redisUri.getPort())) {
+      Map<String, String> cut = new HashMap<>();
+      cut.put("GATEWAY_REDIS_URL", "redis://127.0.0.1:" + proxy.port() + redisUri.getPath());
+      GatewayProcess b = node("b", cut);
+      TestApp app = fx.app("websocket");
+      List<String> merchants = fx.merchants("own-ghost", 10);
+      merchants.forEach(m -> fx.grant(app, m));
+      StreamClient onA = consumer(app, a.port, "a");
+      StreamClient onB = consumer(app, b.port, "b");
+      List<StreamClient> group = List.of(onA, onB);
+      fx.until("shared by A and B", WAIT, () -> settled(merchants, group), () -> sizes(group));
+      String leaseOfB = leaseToken(idOf("b"));
+
+      // B's commands go into a connection that answers nothing; the close is handled meanwhile
+      proxy.blackhole();
+      onB.close();
+      fx.until(
+          "B to handle the close", WAIT, () -> metric(b.port, "gateway_stream_connections") == 0);
+      // the connection is reset: what B sent into it (the registry removal among it) fails
+      proxy.forward();
+      proxy.cut();
+
+      fx.until(
+          "A's connection to have every merchant",
+          WAIT,
+          () -> onA.assigned().size() == merchants.size(),
+          () -> sizes(group));
+      assertThat(leaseToken(idOf("b")))
+          .as("B kept its lease (a new one would make its old entries dead anyway)")
+          .isEqualTo(leaseOfB);
+      ingest(merchants, 100, 10, a.port, b.port);
+      Map<String, Long> heads = heads(merchants);
+      fx.until("every event received", WAIT, () -> allReceived(heads));
+    }
+  }
+
+  /** The lease token of the node whose id is {@code nodeId}, null if it has none. */
+  String leaseToken(String nodeId) {
+    List<String> members =
+        StreamFixture.join(
+            fx.redis.call(
+                fx.vertx.getOrCreateContext(),
+                c ->
+                    c.zrange(
+                        "gw:nodes:{" + io.orderpush.gateway.TestGateway.CLUSTER + "}", 0, -1)));
+    return members.stream().filter(t -> t.startsWith(nodeId + "/")).findFirst().orElse(null);
+  }
+
   /** Per connection name, when its last events message arrived (ms). */
   final Map<String, Long> lastArrival = new ConcurrentHashMap<>();
 
