@@ -121,10 +121,12 @@ public final class CursorStore {
 
   // KEYS[1] channel hash; ARGV[1] the revoked grant's version, ARGV[2] milliseconds. The hash of a
   // revoked grant expires, unless a new grant's claim came first (then 'grant' is the new one's).
-  // Returns 1 if the expiry was set.
+  // A hash no claim has written ('grant' absent: a cursor set before any consumer came) expires
+  // too; a new grant's first claim lifts that expiry. Returns 1 if the expiry was set.
   private static final RedisScript EXPIRE_REVOKED =
       new RedisScript(
-          "if redis.call('HGET', KEYS[1], 'grant') ~= ARGV[1] then return 0 end "
+          "local g = redis.call('HGET', KEYS[1], 'grant') "
+              + "if g and g ~= ARGV[1] then return 0 end "
               + "return redis.call('PEXPIRE', KEYS[1], ARGV[2])");
 
   /** Keys one SCAN step of {@link #forgetApp} looks at. */

@@ -184,6 +184,14 @@ final class ConsumerGroup {
           .onComplete(
               ar -> {
                 loading = false;
+                if (ar.failed() && members.isEmpty()) {
+                  // everyone left while the grants were loading, then a page failed: the pages
+                  // read before it put channels in the engine that no group will remove
+                  channels.values().forEach(engine::remove);
+                  channels.clear();
+                  pending.clear();
+                  return;
+                }
                 if (ar.failed()) {
                   LOG.error(
                       "loading the grants of app {} failed; closing its connections",

@@ -381,6 +381,18 @@ class StreamIT {
     assertThat(fx.pttl(app, back)).as("after the late expiry").isEqualTo(-1);
     fx.until("its history again", WAIT, () -> c.count(back) == 2 * fx.head(back));
     c.close();
+
+    // A channel whose cursor the app set before any consumer came, then revoked, expires too.
+    TestApp idle = fx.app("websocket");
+    fx.grant(idle, gone);
+    assertThat(
+            fx.gw
+                .send("PUT", "/v1/channels/" + gone + "/cursor", idle.token(), "{\"seq\": 5}")
+                .statusCode())
+        .isEqualTo(200);
+    assertThat(fx.field(idle, gone, "grant")).as("no claim wrote its grant").isNull();
+    fx.revoke(idle, gone);
+    fx.until("the never-claimed channel to expire", WAIT, () -> fx.pttl(idle, gone) > 0);
   }
 
   @Test
