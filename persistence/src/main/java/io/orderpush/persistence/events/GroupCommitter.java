@@ -81,9 +81,10 @@ public final class GroupCommitter {
   /**
    * Each merchant's head once every group in flight has committed, for the merchants this committer
    * can vouch for: learnt from a locking commit, advanced by each expected-heads group as it
-   * starts, forgotten whenever a transaction fails.
+   * starts, forgotten whenever a transaction fails; the least recently used beyond {@link
+   * KnownHeads#CAPACITY} too.
    */
-  private final Map<String, Long> knownHeads = new HashMap<>();
+  private final Map<String, Long> knownHeads = new KnownHeads(KnownHeads.CAPACITY);
 
   /** Merchants whose head a locking group in flight will tell: not known until it finishes. */
   private final Map<String, Group> awaitedHeads = new HashMap<>();

@@ -1,0 +1,23 @@
+package io.orderpush.persistence.events;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+class KnownHeadsTest {
+
+  @Test
+  void shouldKeepAtMostItsCapacityAndDropTheMerchantUsedLeastRecently() {
+    KnownHeads heads = new KnownHeads(3);
+    heads.put("a", 1L);
+    heads.put("b", 2L);
+    heads.put("c", 3L);
+    assertThat(heads.get("a")).isEqualTo(1L); // a is used again: b is now the oldest
+    heads.put("d", 4L);
+    assertThat(heads).hasSize(3).containsKeys("a", "c", "d").doesNotContainKey("b");
+    heads.put("c", 5L);
+    heads.put("e", 6L);
+    assertThat(heads).hasSize(3).containsKeys("c", "d", "e").doesNotContainKey("a");
+    assertThat(heads.get("c")).isEqualTo(5L);
+  }
+}
