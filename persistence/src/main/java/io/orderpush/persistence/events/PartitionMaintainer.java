@@ -291,6 +291,15 @@ public final class PartitionMaintainer {
     LocalDate firstKept = LocalDate.now(ZoneOffset.UTC).minusDays(retentionDays);
     return partitions(client)
         .compose(
+            rows ->
+                leftovers(client)
+                    .map(
+                        left -> {
+                          List<String[]> all = new ArrayList<>(rows);
+                          all.addAll(left);
+                          return all;
+                        }))
+        .compose(
             rows -> {
               List<String[]> expired = new ArrayList<>();
               for (String[] r : rows) {
@@ -304,7 +313,7 @@ public final class PartitionMaintainer {
                 chain =
                     chain.compose(
                         done ->
-                            drop(client, e[0], e[1])
+                            drop(client, e)
                                 .map(
                                     v -> {
                                       done.add(e[1]);
@@ -339,8 +348,39 @@ public final class PartitionMaintainer {
             });
   }
 
+  /**
+   * Tables named like a partition of one of these tables, in its schema, that are no partition: one
+   * detached by an earlier round whose DROP failed or never ran (the node stopped between the two).
+   * Their {parent, name}, dropped like partitions once past retention, else they stayed.
+   */
+  private Future<List<String[]>> leftovers(SqlClient client) {
+    return client
+        .preparedQuery(
+            "SELECT p.relname, c.relname FROM pg_class p JOIN pg_class c"
+                + " ON c.relnamespace = p.relnamespace AND c.relkind = 'r'"
+                + " AND c.relname ~ ('^' || p.relname || '_w?[0-9]{8}$')"
+                + " WHERE p.oid IN (SELECT to_regclass(t) FROM unnest($1::text[]) AS t)"
+                + " AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)")
+        .execute(io.vertx.sqlclient.Tuple.of(tables.toArray(String[]::new)))
+        .map(
+            rows -> {
+              List<String[]> names = new ArrayList<>();
+              for (var r : rows) {
+                names.add(new String[] {r.getString(0), r.getString(1), "detached"});
+              }
+              return names;
+            });
+  }
+
   // Names come from the catalog and match table_yyyyMMdd or table_wyyyyMMdd exactly (checked by
   // rangeOf), never from input.
+  private static Future<Void> drop(SqlClient client, String[] partition) {
+    if (partition.length > 2) { // no partition any more: only its DROP is left
+      return client.query("DROP TABLE IF EXISTS " + partition[1]).execute().mapEmpty();
+    }
+    return drop(client, partition[0], partition[1]);
+  }
+
   private static Future<Void> drop(SqlClient client, String parent, String child) {
     return client
         .query("ALTER TABLE " + parent + " DETACH PARTITION " + child + " CONCURRENTLY")

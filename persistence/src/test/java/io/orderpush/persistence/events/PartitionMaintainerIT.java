@@ -257,6 +257,37 @@ class PartitionMaintainerIT {
     assertThat(partitions("event_keys")).doesNotContain(oldName);
   }
 
+  /**
+   * A day detached by an earlier round whose DROP never ran (its node stopped between the two) is
+   * no partition any more, and was never looked at again: it is dropped once past retention, and a
+   * table that only looks alike is left alone.
+   */
+  @Test
+  void shouldDropADayLeftDetachedByAnEarlierRound() {
+    LocalDate today = LocalDate.now(ZoneOffset.UTC);
+    LocalDate old = today.minusDays(40);
+    PartitionMaintainer maintainer = new PartitionMaintainer(pool, 1);
+    await(maintainer.ensurePartitions(pool, old, old));
+    String oldName = PartitionMaintainer.partitionName("event_chunks", old, 1);
+    await(pool.query("ALTER TABLE event_chunks DETACH PARTITION " + oldName).execute()); // no DROP
+    await(pool.query("CREATE TABLE IF NOT EXISTS event_chunks_keep (id int)").execute());
+    assertThat(partitions("event_chunks")).doesNotContain(oldName);
+
+    List<String> dropped = await(maintainer.dropExpired(pool, 7));
+
+    assertThat(dropped).contains(oldName);
+    assertThat(tableExists(oldName)).as("the detached day").isFalse();
+    assertThat(tableExists("event_chunks_keep")).as("a table only named alike").isTrue();
+    await(pool.query("DROP TABLE event_chunks_keep").execute());
+  }
+
+  boolean tableExists(String name) {
+    return await(pool.preparedQuery("SELECT to_regclass($1) IS NOT NULL").execute(Tuple.of(name)))
+        .iterator()
+        .next()
+        .getBoolean(0);
+  }
+
   @Test
   void shouldCountTheDaysAheadThePartitionsInTheCatalogCover() {
     PartitionMaintainer maintainer = new PartitionMaintainer(pool, 2);
