@@ -116,6 +116,9 @@ final class CallbackEndpoint implements Subscriber {
   /** The latest state wanted while {@link #writing} was on its way (it replaces an earlier one). */
   private StateWrite queuedWrite;
 
+  /** The timer of {@link #writing}'s next attempt after a failure, -1 while none waits. */
+  private long stateRetryTimer = -1;
+
   /** A stored state was ignored while this endpoint's own write was on its way. */
   private boolean followSkipped;
 
@@ -126,7 +129,16 @@ final class CallbackEndpoint implements Subscriber {
    * replaced it before it was sent).
    */
   private record StateWrite(
-      String state, boolean health, Runnable stored, Promise<Void> firstAttempt) {}
+      String state, boolean health, Runnable stored, Promise<Void> firstAttempt) {
+
+    /**
+     * This write in place of {@code older}, which may not be stored: unconditional if either is (a
+     * health write must not drop an operator's resume it replaced).
+     */
+    StateWrite replacing(StateWrite older) {
+      return health && !older.health() ? new StateWrite(state, false, stored, firstAttempt) : this;
+    }
+  }
 
   CallbackEndpoint(
       UUID appId,
@@ -691,15 +703,27 @@ final class CallbackEndpoint implements Subscriber {
   private Future<Void> record(String next, boolean health, Runnable stored) {
     stateStoredAt = Long.MAX_VALUE;
     StateWrite w = new StateWrite(next, health, stored, Promise.promise());
-    if (writing != null) {
+    Future<Void> answered = w.firstAttempt().future();
+    if (writing == null) {
+      attempt(w, 1);
+    } else if (stateRetryTimer >= 0) {
+      // the one before failed and waits for its retry: this one goes now, in its place
+      engine.vertx().cancelTimer(stateRetryTimer);
+      stateRetryTimer = -1;
+      StateWrite older = queuedWrite != null ? queuedWrite.replacing(writing) : writing;
+      if (queuedWrite != null) {
+        queuedWrite.firstAttempt().tryComplete();
+        queuedWrite = null;
+      }
+      attempt(w.replacing(older), 1);
+    } else {
       if (queuedWrite != null) {
         queuedWrite.firstAttempt().tryComplete(); // replaced before it was sent
+        w = w.replacing(queuedWrite);
       }
       queuedWrite = w;
-    } else {
-      attempt(w, 1);
     }
-    return w.firstAttempt().future();
+    return answered;
   }
 
   private void attempt(StateWrite w, int attempt) {
@@ -717,7 +741,9 @@ final class CallbackEndpoint implements Subscriber {
           StateWrite next = queuedWrite;
           if (next != null) {
             queuedWrite = null;
-            attempt(next, 1); // superseded, whatever the answer: the newer state goes now
+            // superseded, whatever the answer: the newer state goes now (in place of this one if
+            // this one failed)
+            attempt(ar.succeeded() ? next : next.replacing(w), 1);
             return;
           }
           if (ar.succeeded()) {
@@ -742,18 +768,17 @@ final class CallbackEndpoint implements Subscriber {
               attempt,
               delay,
               ar.cause().toString());
-          engine
-              .vertx()
-              .setTimer(
-                  delay,
-                  t -> {
-                    if (closed) {
-                      return;
-                    }
-                    StateWrite newer = queuedWrite;
-                    queuedWrite = null;
-                    attempt(newer != null ? newer : w, newer != null ? 1 : attempt + 1);
-                  });
+          stateRetryTimer =
+              engine
+                  .vertx()
+                  .setTimer(
+                      delay,
+                      t -> {
+                        stateRetryTimer = -1;
+                        if (!closed) {
+                          attempt(w, attempt + 1); // a newer write would have cancelled this
+                        }
+                      });
         });
   }
 
@@ -775,5 +800,17 @@ final class CallbackEndpoint implements Subscriber {
     closed = true;
     metrics.moved(state, null);
     pending.values().forEach(b -> engine.vertx().cancelTimer(b.timer));
+    // nobody waits for a write of a closed endpoint (an operator's request answers)
+    if (stateRetryTimer >= 0) {
+      engine.vertx().cancelTimer(stateRetryTimer);
+      stateRetryTimer = -1;
+    }
+    for (StateWrite w : new StateWrite[] {writing, queuedWrite}) {
+      if (w != null) {
+        w.firstAttempt().tryComplete();
+      }
+    }
+    writing = null;
+    queuedWrite = null;
   }
 }

@@ -46,7 +46,14 @@ public final class StreamService {
    * write that landed after the leave's removal, would otherwise leave a member on a live node that
    * the other nodes assign channels to and nobody delivers. Engine context.
    */
-  private final Set<UUID> departed = new java.util.HashSet<>();
+  private final Map<UUID, Integer> departed = new HashMap<>();
+
+  /**
+   * Reads in a row that found none of this node's entries before an app leaves {@link #departed}:
+   * two, a lease apart, so that an announce still on its way when the group went (its removal
+   * answered, its write not yet) cannot land after the last look.
+   */
+  static final int CLEAN_READS = 2;
 
   private ConsumerGroup.Cluster cluster = ConsumerGroup.Cluster.ALONE;
   private long refreshTimer = -1;
@@ -116,7 +123,7 @@ public final class StreamService {
                             id -> {
                               List.copyOf(groups.values())
                                   .forEach(g -> g.announce(List.of()).onComplete(x -> g.refresh()));
-                              List.copyOf(departed).forEach(this::clearDeparted);
+                              List.copyOf(departed.keySet()).forEach(this::clearDeparted);
                             }));
   }
 
@@ -172,7 +179,7 @@ public final class StreamService {
       if (g.isEmpty()) {
         groups.remove(conn.appId());
         if (cluster.registry() != null) {
-          departed.add(conn.appId());
+          departed.put(conn.appId(), 0);
         }
       }
     }
@@ -199,15 +206,17 @@ public final class StreamService {
                                       .equals(self))
                       .map(Map.Entry::getKey)
                       .toList();
+              if (groups.containsKey(appId)) {
+                departed.remove(appId); // connected again: its group cleans up
+                return Future.<Void>succeededFuture();
+              }
               if (ours.isEmpty()) {
-                if (!groups.containsKey(appId)) {
+                if (departed.merge(appId, 1, Integer::sum) >= CLEAN_READS) {
                   departed.remove(appId);
                 }
                 return Future.<Void>succeededFuture();
               }
-              if (groups.containsKey(appId)) {
-                return Future.<Void>succeededFuture(); // connected again: its group cleans up
-              }
+              departed.put(appId, 0);
               LOG.info(
                   "removing {} stale connection(s) of app {} from the group registry",
                   ours.size(),

@@ -133,8 +133,16 @@ public final class AppSweeps {
     }
     // the lock's connection says nothing while Redis is walked: keep it from being cut as idle
     // (pg.client-timeout-ms), which would let another node start the same walk
+    java.util.concurrent.atomic.AtomicBoolean asking =
+        new java.util.concurrent.atomic.AtomicBoolean();
     long keepAlive =
-        vertx.setPeriodic(KEEP_ALIVE_MS, t -> conn.query("SELECT 1").execute().otherwiseEmpty());
+        vertx.setPeriodic(
+            KEEP_ALIVE_MS,
+            t -> {
+              if (asking.compareAndSet(false, true)) { // one at a time: none piles up
+                conn.query("SELECT 1").execute().onComplete(ar -> asking.set(false));
+              }
+            });
     return delivery
         .forgetApps(new java.util.HashSet<>(due))
         .onSuccess(

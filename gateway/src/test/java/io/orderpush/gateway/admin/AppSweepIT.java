@@ -58,13 +58,14 @@ class AppSweepIT {
         Await.until("the late hash swept by B's chore", WAIT, () -> redis.sync().exists(late) == 0);
         Await.until("the sweep's row gone", WAIT, () -> sweepRows(pg, appId) == 0);
         assertThat(redis.sync().exists(group)).as("the group's registry").isZero();
-        assertThat(
+        Await.until(
+            "no sweep pending (B's gauge)",
+            WAIT,
+            () ->
                 b.send("GET", "/metrics", null, null)
                     .body()
                     .lines()
-                    .filter(l -> l.startsWith("gateway_app_sweeps_pending "))
-                    .findFirst())
-            .isPresent();
+                    .anyMatch(l -> l.equals("gateway_app_sweeps_pending 0.0")));
       }
     }
   }

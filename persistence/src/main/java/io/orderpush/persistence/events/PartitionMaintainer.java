@@ -296,7 +296,10 @@ public final class PartitionMaintainer {
                     .map(
                         left -> {
                           List<String[]> all = new ArrayList<>(rows);
-                          all.addAll(left);
+                          java.util.Set<String> listed = new java.util.HashSet<>();
+                          rows.forEach(r -> listed.add(r[1]));
+                          // one detached meanwhile (by a round running beside this one) once
+                          left.stream().filter(r -> !listed.contains(r[1])).forEach(all::add);
                           return all;
                         }))
         .compose(
@@ -318,7 +321,12 @@ public final class PartitionMaintainer {
                                     v -> {
                                       done.add(e[1]);
                                       return done;
-                                    }));
+                                    })
+                                .recover(
+                                    err ->
+                                        err instanceof LeftoverNotDropped
+                                            ? Future.succeededFuture(done)
+                                            : Future.failedFuture(err)));
               }
               return chain;
             });
@@ -356,7 +364,7 @@ public final class PartitionMaintainer {
   private Future<List<String[]>> leftovers(SqlClient client) {
     return client
         .preparedQuery(
-            "SELECT p.relname, c.relname FROM pg_class p JOIN pg_class c"
+            "SELECT p.relname, c.relname, c.oid::regclass::text FROM pg_class p JOIN pg_class c"
                 + " ON c.relnamespace = p.relnamespace AND c.relkind = 'r'"
                 + " AND c.relname ~ ('^' || p.relname || '_w?[0-9]{8}$')"
                 + " WHERE p.oid IN (SELECT to_regclass(t) FROM unnest($1::text[]) AS t)"
@@ -366,7 +374,7 @@ public final class PartitionMaintainer {
             rows -> {
               List<String[]> names = new ArrayList<>();
               for (var r : rows) {
-                names.add(new String[] {r.getString(0), r.getString(1), "detached"});
+                names.add(new String[] {r.getString(0), r.getString(1), r.getString(2)});
               }
               return names;
             });
@@ -375,10 +383,27 @@ public final class PartitionMaintainer {
   // Names come from the catalog and match table_yyyyMMdd or table_wyyyyMMdd exactly (checked by
   // rangeOf), never from input.
   private static Future<Void> drop(SqlClient client, String[] partition) {
-    if (partition.length > 2) { // no partition any more: only its DROP is left
-      return client.query("DROP TABLE IF EXISTS " + partition[1]).execute().mapEmpty();
+    if (partition.length > 2) {
+      // no partition any more: only its DROP is left, by its name as the catalog qualifies it; one
+      // that fails is logged and tried again next round, and does not hold up the others
+      return client
+          .query("DROP TABLE IF EXISTS " + partition[2])
+          .execute()
+          .<Void>mapEmpty()
+          .recover(
+              err -> {
+                LOG.warn("could not drop the detached table {}: {}", partition[2], err.toString());
+                return Future.failedFuture(new LeftoverNotDropped());
+              });
     }
     return drop(client, partition[0], partition[1]);
+  }
+
+  /** A detached table that could not be dropped this round (logged). */
+  private static final class LeftoverNotDropped extends RuntimeException {
+    LeftoverNotDropped() {
+      super(null, null, false, false);
+    }
   }
 
   private static Future<Void> drop(SqlClient client, String parent, String child) {

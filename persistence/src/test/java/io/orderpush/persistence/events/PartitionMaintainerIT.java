@@ -270,15 +270,22 @@ class PartitionMaintainerIT {
     await(maintainer.ensurePartitions(pool, old, old));
     String oldName = PartitionMaintainer.partitionName("event_chunks", old, 1);
     await(pool.query("ALTER TABLE event_chunks DETACH PARTITION " + oldName).execute()); // no DROP
-    await(pool.query("CREATE TABLE IF NOT EXISTS event_chunks_keep (id int)").execute());
+    // named like a day within retention (far ahead, where no partition is made), but no partition
+    String ahead = PartitionMaintainer.partitionName("event_chunks", today.plusDays(3000), 1);
+    await(pool.query("CREATE TABLE IF NOT EXISTS " + ahead + " (id int)").execute());
+    // named like the old day, in another schema
+    await(pool.query("CREATE SCHEMA IF NOT EXISTS archive").execute());
+    await(pool.query("CREATE TABLE IF NOT EXISTS archive." + oldName + " (id int)").execute());
     assertThat(partitions("event_chunks")).doesNotContain(oldName);
 
     List<String> dropped = await(maintainer.dropExpired(pool, 7));
 
-    assertThat(dropped).contains(oldName);
+    assertThat(dropped).contains(oldName).doesNotContain(ahead);
     assertThat(tableExists(oldName)).as("the detached day").isFalse();
-    assertThat(tableExists("event_chunks_keep")).as("a table only named alike").isTrue();
-    await(pool.query("DROP TABLE event_chunks_keep").execute());
+    assertThat(tableExists(ahead)).as("a table named like a day within retention").isTrue();
+    assertThat(tableExists("archive." + oldName)).as("the same name in another schema").isTrue();
+    await(pool.query("DROP TABLE " + ahead).execute());
+    await(pool.query("DROP SCHEMA archive CASCADE").execute());
   }
 
   boolean tableExists(String name) {
