@@ -84,7 +84,7 @@ public final class GroupCommitter {
    * starts, forgotten whenever a transaction fails; the least recently used beyond {@link
    * KnownHeads#CAPACITY} too.
    */
-  private final Map<String, Long> knownHeads = new KnownHeads(KnownHeads.CAPACITY);
+  private final Map<String, Long> knownHeads;
 
   /** Merchants whose head a locking group in flight will tell: not known until it finishes. */
   private final Map<String, Group> awaitedHeads = new HashMap<>();
@@ -126,6 +126,7 @@ public final class GroupCommitter {
     this.log = log;
     this.settings = settings;
     this.metrics = new IngestMetrics(registry, () -> queuedEvents);
+    this.knownHeads = new KnownHeads(KnownHeads.CAPACITY, metrics.headsForgotten::increment);
     if (settings.transactions() < 1) {
       throw new IllegalArgumentException(
           "transactions must be at least 1, was " + settings.transactions());

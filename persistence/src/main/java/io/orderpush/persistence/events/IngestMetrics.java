@@ -20,6 +20,7 @@ final class IngestMetrics {
   final Counter expectingGroups;
   final Counter lockingGroups;
   final Counter replanned;
+  final Counter headsForgotten;
   final Counter commitRetries;
   final Counter rejectedFull;
   final Counter rejectedClosed;
@@ -71,6 +72,12 @@ final class IngestMetrics {
             .description(
                 "Expected-heads transactions PostgreSQL refused (a head had moved, or an event id"
                     + " was stored before), run again the locking way")
+            .register(registry);
+    headsForgotten =
+        Counter.builder("gateway.ingest.known.heads.evicted")
+            .description(
+                "Merchants' heads the writer forgot as the least recently used beyond its bound"
+                    + " (262,144): their next group takes the locking way")
             .register(registry);
     commitFailures =
         Counter.builder("gateway.ingest.commit.failures")

@@ -15,14 +15,20 @@ final class KnownHeads extends LinkedHashMap<String, Long> {
   static final int CAPACITY = 262_144;
 
   private final int capacity;
+  private final Runnable evicted;
 
-  KnownHeads(int capacity) {
+  KnownHeads(int capacity, Runnable evicted) {
     super(1024, 0.75f, true); // access order: a merchant that writes stays
     this.capacity = capacity;
+    this.evicted = evicted;
   }
 
   @Override
   protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
-    return size() > capacity;
+    if (size() <= capacity) {
+      return false;
+    }
+    evicted.run();
+    return true;
   }
 }

@@ -8,7 +8,9 @@ class KnownHeadsTest {
 
   @Test
   void shouldKeepAtMostItsCapacityAndDropTheMerchantUsedLeastRecently() {
-    KnownHeads heads = new KnownHeads(3);
+    java.util.concurrent.atomic.AtomicInteger evicted =
+        new java.util.concurrent.atomic.AtomicInteger();
+    KnownHeads heads = new KnownHeads(3, evicted::incrementAndGet);
     heads.put("a", 1L);
     heads.put("b", 2L);
     heads.put("c", 3L);
@@ -19,5 +21,6 @@ class KnownHeadsTest {
     heads.put("e", 6L);
     assertThat(heads).hasSize(3).containsKeys("c", "d", "e").doesNotContainKey("a");
     assertThat(heads.get("c")).isEqualTo(5L);
+    assertThat(evicted).hasValue(2);
   }
 }
