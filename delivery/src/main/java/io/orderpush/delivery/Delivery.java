@@ -276,6 +276,14 @@ public final class Delivery {
     return cursors.expireRevoked(engine.context(), appId, merchantId, grantVersion, ttl);
   }
 
+  /**
+   * These channels of the app (a drill's sandbox merchants, once it ended) expire from Redis after
+   * {@code ttl}, unless granted again first; answers how many existed.
+   */
+  public Future<Long> expireChannels(UUID appId, List<String> merchantIds, java.time.Duration ttl) {
+    return cursors.expire(engine.context(), appId, merchantIds, ttl);
+  }
+
   /** Removes the cursor hashes of several deleted apps in one walk of Redis's key space. */
   public Future<Long> forgetApps(java.util.Set<UUID> appIds) {
     return cursors

@@ -430,6 +430,43 @@ public final class CursorStore {
                     removed + page.stream().mapToLong(Future::result).sum()));
   }
 
+  /**
+   * Sets these channels of the app to expire from Redis after {@code ttl} (a drill's sandbox
+   * merchants once it ended), one PEXPIRE per key, at most 256 at a time; a new grant's claim lifts
+   * it. Returns how many existed.
+   */
+  public Future<Long> expire(
+      Context ctx, UUID appId, List<String> merchantIds, java.time.Duration ttl) {
+    return expirePage(ctx, appId, merchantIds, ttl, 0, 0);
+  }
+
+  private Future<Long> expirePage(
+      Context ctx,
+      UUID appId,
+      List<String> merchantIds,
+      java.time.Duration ttl,
+      int from,
+      long existed) {
+    if (from >= merchantIds.size()) {
+      return Future.succeededFuture(existed);
+    }
+    int to = Math.min(merchantIds.size(), from + 256);
+    List<Future<Boolean>> page =
+        merchantIds.subList(from, to).stream()
+            .map(m -> redis.call(ctx, c -> c.pexpire(key(appId, m), ttl.toMillis())))
+            .toList();
+    return Future.all(page)
+        .compose(
+            all ->
+                expirePage(
+                    ctx,
+                    appId,
+                    merchantIds,
+                    ttl,
+                    to,
+                    existed + page.stream().filter(Future::result).count()));
+  }
+
   /** Cursors of several channels of one app in one pipelined batch; -1 where Redis has none. */
   public Future<List<Long>> cursors(Context ctx, UUID appId, List<String> merchantIds) {
     List<Future<Long>> all = merchantIds.stream().map(m -> cursor(ctx, appId, m)).toList();

@@ -77,6 +77,12 @@ public final class Drills {
     this.nodeId = nodeId;
   }
 
+  /**
+   * How long an ended drill's sandbox channels stay in Redis: a node that had not heard of the end
+   * may still claim one meanwhile, and deleting the drill removes them at once.
+   */
+  static final java.time.Duration SANDBOX_CHANNEL_TTL = java.time.Duration.ofDays(1);
+
   /** Events per synthetic request: fewer at low peaks, so the normal rate is not lumpy. */
   static int batchFor(double peakRate) {
     return (int) Math.max(1, Math.min(100, Math.round(peakRate / 200)));
@@ -220,6 +226,19 @@ public final class Drills {
             d -> {
               here.remove(d.drillId());
               changes.applyAndPublish(Change.of(Change.Kind.RESYNC, s.appId()));
+              // its grants are gone: the sandbox channels leave Redis a while later, deleted or not
+              delivery
+                  .expireChannels(
+                      s.appId(),
+                      plan.population.merchants().stream().map(Population.Merchant::id).toList(),
+                      SANDBOX_CHANNEL_TTL)
+                  .onFailure(
+                      err ->
+                          LOG.warn(
+                              "could not set the sandbox channels of drill {} to expire (they go"
+                                  + " when the drill or the app is deleted): {}",
+                              d.drillId(),
+                              err.toString()));
             });
     here.put(drillId, drill);
     drill.start();

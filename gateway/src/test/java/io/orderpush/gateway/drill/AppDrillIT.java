@@ -408,6 +408,14 @@ class AppDrillIT {
       List<String> merchants =
           sandboxRows("SELECT merchant_id FROM merchants WHERE drill_id = $1", id);
       assertThat(merchants).isNotEmpty();
+      // ended: its sandbox channels leave Redis a day later even if nobody deletes the drill
+      String channel = "gw:ch:{" + drilled.appId() + ":" + delivered + "}";
+      Await.until(
+          "the ended drill's sandbox channels to expire",
+          WAIT,
+          () -> join(redis.call(vertx.getOrCreateContext(), c -> c.pttl(channel))) > 0);
+      long ttl = join(redis.<Long>call(vertx.getOrCreateContext(), c -> c.pttl(channel)));
+      assertThat(ttl).isLessThanOrEqualTo(java.time.Duration.ofDays(1).toMillis());
       delete(id);
       for (String table :
           List.of("merchants", "event_chunks", "event_keys", "grants", "cursor_checkpoints")) {
