@@ -406,28 +406,7 @@ public final class CursorStore {
    * Returns how many existed.
    */
   public Future<Long> forget(Context ctx, UUID appId, List<String> merchantIds) {
-    return forgetPage(ctx, appId, merchantIds, 0, 0);
-  }
-
-  private Future<Long> forgetPage(
-      Context ctx, UUID appId, List<String> merchantIds, int from, long removed) {
-    if (from >= merchantIds.size()) {
-      return Future.succeededFuture(removed);
-    }
-    int to = Math.min(merchantIds.size(), from + 256);
-    List<Future<Long>> page =
-        merchantIds.subList(from, to).stream()
-            .map(m -> redis.call(ctx, c -> c.unlink(key(appId, m))))
-            .toList();
-    return Future.all(page)
-        .compose(
-            all ->
-                forgetPage(
-                    ctx,
-                    appId,
-                    merchantIds,
-                    to,
-                    removed + page.stream().mapToLong(Future::result).sum()));
+    return eachKey(ctx, appId, merchantIds, key -> c -> c.unlink(key), 0, 0);
   }
 
   /**
@@ -437,34 +416,49 @@ public final class CursorStore {
    */
   public Future<Long> expire(
       Context ctx, UUID appId, List<String> merchantIds, java.time.Duration ttl) {
-    return expirePage(ctx, appId, merchantIds, ttl, 0, 0);
+    return eachKey(
+        ctx,
+        appId,
+        merchantIds,
+        key -> c -> c.pexpire(key, ttl.toMillis()).thenApply(set -> set ? 1L : 0L),
+        0,
+        0);
   }
 
-  private Future<Long> expirePage(
+  /**
+   * Runs {@code command} on the hash of each channel, one command per key so each goes to its own
+   * slot on a Redis Cluster, at most 256 at a time; sums what they answer.
+   */
+  private Future<Long> eachKey(
       Context ctx,
       UUID appId,
       List<String> merchantIds,
-      java.time.Duration ttl,
+      java.util.function.Function<
+              String,
+              java.util.function.Function<
+                  io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands<String, String>,
+                  java.util.concurrent.CompletionStage<Long>>>
+          command,
       int from,
-      long existed) {
+      long sum) {
     if (from >= merchantIds.size()) {
-      return Future.succeededFuture(existed);
+      return Future.succeededFuture(sum);
     }
     int to = Math.min(merchantIds.size(), from + 256);
-    List<Future<Boolean>> page =
+    List<Future<Long>> page =
         merchantIds.subList(from, to).stream()
-            .map(m -> redis.call(ctx, c -> c.pexpire(key(appId, m), ttl.toMillis())))
+            .map(m -> redis.call(ctx, command.apply(key(appId, m))))
             .toList();
     return Future.all(page)
         .compose(
             all ->
-                expirePage(
+                eachKey(
                     ctx,
                     appId,
                     merchantIds,
-                    ttl,
+                    command,
                     to,
-                    existed + page.stream().filter(Future::result).count()));
+                    sum + page.stream().mapToLong(Future::result).sum()));
   }
 
   /** Cursors of several channels of one app in one pipelined batch; -1 where Redis has none. */

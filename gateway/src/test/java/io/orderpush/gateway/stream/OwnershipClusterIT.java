@@ -616,25 +616,20 @@ class OwnershipClusterIT {
   void shouldStopDeliveringOnANodeCutOffFromRedisBeforeItsLeaseExpires() throws Exception {
     // One proxy in front of one Redis: a cluster's nodes would be reached around it.
     org.junit.jupiter.api.Assumptions.assumeTrue(redisEnv().isEmpty(), "single Redis only");
-    java.net.URI redisUri = java.net.URI.create(TestServices.redisUrl());
-    try (var proxy =
-        io.orderpush.gateway.testing.TcpProxy.start(
-            redisUri.getHost(), redisUri.getPort() < 0 ? 6379 : redisUri.getPort())) {
+    try (var proxy = redisProxy()) {
       // Commands to a Redis that does not answer hang (a minute) rather than fail: only the lease
       // can stop this node, not failing acks.
-      Map<String, String> cut = new HashMap<>();
-      cut.put("GATEWAY_REDIS_URL", "redis://127.0.0.1:" + proxy.port() + redisUri.getPath());
-      cut.put("GATEWAY_REDIS_COMMAND_TIMEOUT_MS", "60000");
       String bId = "b-cut-" + UUID.randomUUID().toString().substring(0, 6);
-      cut.put("GATEWAY_NODE_ID", bId);
-      GatewayProcess b = node("b", cut);
-      TestApp app = fx.app("websocket");
-      List<String> merchants = fx.merchants("own-cut", 10);
-      merchants.forEach(m -> fx.grant(app, m));
-      StreamClient onA = consumer(app, a.port, "a");
-      StreamClient onB = consumer(app, b.port, "b");
-      List<StreamClient> group = List.of(onA, onB);
-      fx.until("shared by A and B", WAIT, () -> settled(merchants, group), () -> sizes(group));
+      Split split =
+          split(
+              proxy,
+              "own-cut",
+              Map.of("GATEWAY_REDIS_COMMAND_TIMEOUT_MS", "60000", "GATEWAY_NODE_ID", bId));
+      GatewayProcess b = split.b();
+      TestApp app = split.app();
+      List<String> merchants = split.merchants();
+      StreamClient onA = split.onA();
+      StreamClient onB = split.onB();
       ingest(merchants, 100, 10, a.port);
       fx.until("B delivering", WAIT, () -> onB.total() > 0);
 
@@ -698,20 +693,13 @@ class OwnershipClusterIT {
   void shouldHandTheOthersTheChannelsOfAConnectionThatClosedWhileItsNodeWasCutOffFromRedis()
       throws Exception {
     org.junit.jupiter.api.Assumptions.assumeTrue(redisEnv().isEmpty(), "single Redis only");
-    java.net.URI redisUri = java.net.URI.create(TestServices.redisUrl());
-    try (var proxy =
-        io.orderpush.gateway.testing.TcpProxy.start(
-            redisUri.getHost(), redisUri.getPort() < 0 ? 6379 : redisUri.getPort())) {
-      Map<String, String> cut = new HashMap<>();
-      cut.put("GATEWAY_REDIS_URL", "redis://127.0.0.1:" + proxy.port() + redisUri.getPath());
-      GatewayProcess b = node("b", cut);
-      TestApp app = fx.app("websocket");
-      List<String> merchants = fx.merchants("own-ghost", 10);
-      merchants.forEach(m -> fx.grant(app, m));
-      StreamClient onA = consumer(app, a.port, "a");
-      StreamClient onB = consumer(app, b.port, "b");
+    try (var proxy = redisProxy()) {
+      Split split = split(proxy, "own-ghost", Map.of());
+      GatewayProcess b = split.b();
+      List<String> merchants = split.merchants();
+      StreamClient onA = split.onA();
+      StreamClient onB = split.onB();
       List<StreamClient> group = List.of(onA, onB);
-      fx.until("shared by A and B", WAIT, () -> settled(merchants, group), () -> sizes(group));
       String leaseOfB = leaseToken(idOf("b"));
 
       // B's commands go into a connection that answers nothing; the close is handled meanwhile
@@ -735,6 +723,34 @@ class OwnershipClusterIT {
       Map<String, Long> heads = heads(merchants);
       fx.until("every event received", WAIT, () -> allReceived(heads));
     }
+  }
+
+  /** A proxy in front of the single test Redis. */
+  static io.orderpush.gateway.testing.TcpProxy redisProxy() {
+    java.net.URI redisUri = java.net.URI.create(TestServices.redisUrl());
+    return io.orderpush.gateway.testing.TcpProxy.start(
+        redisUri.getHost(), redisUri.getPort() < 0 ? 6379 : redisUri.getPort());
+  }
+
+  /** Node B, an app of 10 merchants, and its group's connection on A and on B, sharing them. */
+  record Split(
+      GatewayProcess b, TestApp app, List<String> merchants, StreamClient onA, StreamClient onB) {}
+
+  /** B reaches Redis through {@code proxy}, with {@code extra} in its environment. */
+  Split split(io.orderpush.gateway.testing.TcpProxy proxy, String kind, Map<String, String> extra)
+      throws Exception {
+    java.net.URI redisUri = java.net.URI.create(TestServices.redisUrl());
+    Map<String, String> env = new HashMap<>(extra);
+    env.put("GATEWAY_REDIS_URL", "redis://127.0.0.1:" + proxy.port() + redisUri.getPath());
+    GatewayProcess b = node("b", env);
+    TestApp app = fx.app("websocket");
+    List<String> merchants = fx.merchants(kind, 10);
+    merchants.forEach(m -> fx.grant(app, m));
+    StreamClient onA = consumer(app, a.port, "a");
+    StreamClient onB = consumer(app, b.port, "b");
+    List<StreamClient> group = List.of(onA, onB);
+    fx.until("shared by A and B", WAIT, () -> settled(merchants, group), () -> sizes(group));
+    return new Split(b, app, merchants, onA, onB);
   }
 
   /** The lease token of the node whose id is {@code nodeId}, null if it has none. */
