@@ -705,8 +705,10 @@ public final class DeliveryEngine {
 
   /**
    * Releases this node's claim in Redis, so the node the channel is assigned to can claim it; a
-   * failure is retried a few times while the lease is the same (after that, or once the lease is
-   * lost, the others take over when it expires).
+   * failure is retried a few times while the lease is the same, then the future completes and the
+   * release goes on being retried in the background, every {@link #RELEASE_RETRY_MAX_MS} at most,
+   * while this node holds the same lease: until then the others cannot claim the channel, since its
+   * holder is alive. Once the lease is lost, the others take over when it expires.
    */
   private Future<Void> letGo(Channel c, String node, long epoch, long ackedSeq, int attempt) {
     commits.flush(); // acks handled before the release are stored before another node may claim
@@ -723,12 +725,33 @@ public final class DeliveryEngine {
               }
               metrics.releaseFailures.increment();
               LOG.warn(
-                  "could not release {} in Redis ({}); other nodes take it over when this"
-                      + " node's lease ends",
+                  "could not release {} in Redis ({}); trying again in the background while this"
+                      + " node keeps its lease",
                   c,
                   err.toString());
+              letGoLater(c, node, epoch, ackedSeq, RETRY_MS);
               return Future.succeededFuture();
             });
+  }
+
+  /** Longest wait between two background attempts at a release ({@link #letGo}). */
+  static final long RELEASE_RETRY_MAX_MS = 10_000;
+
+  private void letGoLater(Channel c, String node, long epoch, long ackedSeq, long delay) {
+    vertx.setTimer(
+        delay,
+        id -> {
+          if (!node.equals(token())) {
+            return; // the lease is gone: the others take over once it expires
+          }
+          cursors
+              .release(context, c.appId, c.merchantId, node, epoch, ackedSeq)
+              .onSuccess(released -> LOG.info("released {} in Redis after earlier failures", c))
+              .onFailure(
+                  err ->
+                      letGoLater(
+                          c, node, epoch, ackedSeq, Math.min(RELEASE_RETRY_MAX_MS, delay * 2)));
+        });
   }
 
   /**

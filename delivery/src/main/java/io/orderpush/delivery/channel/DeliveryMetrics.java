@@ -116,7 +116,8 @@ public final class DeliveryMetrics {
     releaseFailures =
         Counter.builder("gateway.delivery.release.failures")
             .description(
-                "Channels this node could not release in Redis (taken over when its lease ends)")
+                "Channels this node could not release in Redis after 5 attempts (tried again in the"
+                    + " background while it keeps its lease)")
             .register(registry);
     leaseStops =
         Counter.builder("gateway.delivery.lease.stops")

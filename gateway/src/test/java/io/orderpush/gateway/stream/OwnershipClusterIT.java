@@ -725,6 +725,48 @@ class OwnershipClusterIT {
     }
   }
 
+  /**
+   * A channel a live node could not release while Redis did not answer it is released once Redis
+   * answers again: until then no other node can claim it (its holder is alive), and the node used
+   * to give up after 5 attempts, leaving the channel to nobody while it kept its lease.
+   */
+  @Test
+  void shouldReleaseOnceRedisAnswersAgainTheChannelsANodeCouldNotReleaseWhileCutOff()
+      throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(redisEnv().isEmpty(), "single Redis only");
+    try (var proxy = redisProxy()) {
+      // a lease that outlasts the cut; commands that fail fast while it lasts
+      Split split =
+          split(
+              proxy,
+              "own-release",
+              Map.of("GATEWAY_NODE_LEASE_MS", "30000", "GATEWAY_REDIS_COMMAND_TIMEOUT_MS", "300"));
+      String leaseOfB = leaseToken(idOf("b"));
+      double failures = metric(split.b().port, "gateway_delivery_release_failures_total");
+
+      proxy.blackhole();
+      split.onB().close();
+      fx.until(
+          "B to give up releasing its channels for now",
+          WAIT,
+          () -> metric(split.b().port, "gateway_delivery_release_failures_total") > failures);
+      proxy.forward();
+      proxy.cut();
+
+      List<String> merchants = split.merchants();
+      fx.until(
+          "A's connection to have every merchant",
+          WAIT,
+          () -> split.onA().assigned().size() == merchants.size());
+      ingest(merchants, 100, 10, a.port);
+      Map<String, Long> heads = heads(merchants);
+      fx.until("every event received on A", WAIT, () -> allReceived(heads));
+      assertThat(leaseToken(idOf("b")))
+          .as("B kept its lease (the others would have taken over at its end anyway)")
+          .isEqualTo(leaseOfB);
+    }
+  }
+
   /** A proxy in front of the single test Redis. */
   static io.orderpush.gateway.testing.TcpProxy redisProxy() {
     java.net.URI redisUri = java.net.URI.create(TestServices.redisUrl());
