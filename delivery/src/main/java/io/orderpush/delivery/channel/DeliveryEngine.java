@@ -724,6 +724,14 @@ public final class DeliveryEngine {
                 return later.future();
               }
               metrics.releaseFailures.increment();
+              if (!node.equals(token())) {
+                LOG.warn(
+                    "could not release {} in Redis ({}); other nodes take it over when this"
+                        + " node's lease ends",
+                    c,
+                    err.toString());
+                return Future.succeededFuture();
+              }
               LOG.warn(
                   "could not release {} in Redis ({}); trying again in the background while this"
                       + " node keeps its lease",
@@ -738,15 +746,27 @@ public final class DeliveryEngine {
   static final long RELEASE_RETRY_MAX_MS = 10_000;
 
   private void letGoLater(Channel c, String node, long epoch, long ackedSeq, long delay) {
+    // spread: the channels of a connection that closed in an outage do not all retry at once
+    long wait =
+        delay / 2 + java.util.concurrent.ThreadLocalRandom.current().nextLong(delay / 2 + 1);
     vertx.setTimer(
-        delay,
+        wait,
         id -> {
-          if (!node.equals(token())) {
-            return; // the lease is gone: the others take over once it expires
+          if (!node.equals(token()) || c.claimed) {
+            // the lease is gone (the others take over once it expires), or this node claimed the
+            // channel again since (a newer claim than the one to release)
+            return;
           }
           cursors
               .release(context, c.appId, c.merchantId, node, epoch, ackedSeq)
-              .onSuccess(released -> LOG.info("released {} in Redis after earlier failures", c))
+              .onSuccess(
+                  released -> {
+                    if (released) {
+                      LOG.info("released {} in Redis after earlier failures", c);
+                    } else {
+                      LOG.debug("{} was no longer held by the claim to release", c);
+                    }
+                  })
               .onFailure(
                   err ->
                       letGoLater(
