@@ -377,13 +377,31 @@ public final class CursorStore {
     return forgetFrom(ctx, from, args, k -> true, removed);
   }
 
+  /**
+   * Walks from {@code from} to the end of the key space, removing the keys {@code keep} takes. One
+   * promise for the whole walk, each step started from the one before's callback: a chain of {@code
+   * compose} nested thousands of steps deep (a few hundred thousand keys) overflowed the event
+   * loop's stack when its last step completed, and the walk never answered.
+   */
   private Future<Long> forgetFrom(
       Context ctx,
       io.lettuce.core.ScanCursor from,
       io.lettuce.core.ScanArgs args,
       java.util.function.Predicate<String> keep,
       long removed) {
-    return redis
+    io.vertx.core.Promise<Long> done = io.vertx.core.Promise.promise();
+    forgetStep(ctx, from, args, keep, removed, done);
+    return done.future();
+  }
+
+  private void forgetStep(
+      Context ctx,
+      io.lettuce.core.ScanCursor from,
+      io.lettuce.core.ScanArgs args,
+      java.util.function.Predicate<String> keep,
+      long removed,
+      io.vertx.core.Promise<Long> done) {
+    redis
         .call(ctx, c -> c.scan(from, args))
         .compose(
             page -> {
@@ -392,11 +410,18 @@ public final class CursorStore {
                   keys.length == 0
                       ? Future.succeededFuture(0L)
                       : redis.call(ctx, c -> c.unlink(keys));
-              return unlinked.compose(
-                  n ->
-                      page.isFinished()
-                          ? Future.succeededFuture(removed + n)
-                          : forgetFrom(ctx, page, args, keep, removed + n));
+              return unlinked.map(n -> java.util.Map.entry(page, n));
+            })
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                done.fail(ar.cause());
+              } else if (ar.result().getKey().isFinished()) {
+                done.complete(removed + ar.result().getValue());
+              } else {
+                forgetStep(
+                    ctx, ar.result().getKey(), args, keep, removed + ar.result().getValue(), done);
+              }
             });
   }
 
@@ -441,24 +466,44 @@ public final class CursorStore {
           command,
       int from,
       long sum) {
+    io.vertx.core.Promise<Long> done = io.vertx.core.Promise.promise();
+    eachKeyStep(ctx, appId, merchantIds, command, from, sum, done);
+    return done.future();
+  }
+
+  /** One page of {@link #eachKey}; the next starts from its callback (no nested chain). */
+  private void eachKeyStep(
+      Context ctx,
+      UUID appId,
+      List<String> merchantIds,
+      java.util.function.Function<
+              String,
+              java.util.function.Function<
+                  io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands<String, String>,
+                  java.util.concurrent.CompletionStage<Long>>>
+          command,
+      int from,
+      long sum,
+      io.vertx.core.Promise<Long> done) {
     if (from >= merchantIds.size()) {
-      return Future.succeededFuture(sum);
+      done.complete(sum);
+      return;
     }
     int to = Math.min(merchantIds.size(), from + 256);
     List<Future<Long>> page =
         merchantIds.subList(from, to).stream()
             .map(m -> redis.call(ctx, command.apply(key(appId, m))))
             .toList();
-    return Future.all(page)
-        .compose(
-            all ->
-                eachKey(
-                    ctx,
-                    appId,
-                    merchantIds,
-                    command,
-                    to,
-                    sum + page.stream().mapToLong(Future::result).sum()));
+    Future.all(page)
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                done.fail(ar.cause());
+              } else {
+                long n = page.stream().mapToLong(Future::result).sum();
+                eachKeyStep(ctx, appId, merchantIds, command, to, sum + n, done);
+              }
+            });
   }
 
   /** Cursors of several channels of one app in one pipelined batch; -1 where Redis has none. */

@@ -45,6 +45,11 @@ class CursorCommitsIT {
 
   /** Runs {@code body} as one task of {@code ctx}, waiting for the future it returns. */
   static <T> T on(Context ctx, Supplier<Future<T>> body) throws Exception {
+    return on(ctx, body, 20);
+  }
+
+  /** As {@link #on(Context, Supplier)}, waiting at most {@code seconds}. */
+  static <T> T on(Context ctx, Supplier<Future<T>> body, long seconds) throws Exception {
     CompletableFuture<T> out = new CompletableFuture<>();
     ctx.runOnContext(
         v ->
@@ -57,7 +62,7 @@ class CursorCommitsIT {
                         out.completeExceptionally(ar.cause());
                       }
                     }));
-    return out.get(20, TimeUnit.SECONDS);
+    return out.get(seconds, TimeUnit.SECONDS);
   }
 
   RedisSettings settings(boolean cluster) {
