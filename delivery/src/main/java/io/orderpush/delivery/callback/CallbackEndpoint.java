@@ -125,8 +125,9 @@ final class CallbackEndpoint implements Subscriber {
   /**
    * A state to store. {@code health}: active or failing from delivery outcomes, which never replace
    * a stored suspension. {@code stored}, if not null, runs once it is stored while still this
-   * endpoint's state. {@code firstAttempt} completes after its first attempt (or when a later state
-   * replaced it before it was sent).
+   * endpoint's state. {@code firstAttempt} completes after its first attempt, failed with {@link
+   * EndpointStateNotStoredException} if that attempt failed (succeeded when a later state replaced
+   * it before it was sent, or the endpoint closed).
    */
   private record StateWrite(
       String state, boolean health, Runnable stored, Promise<Void> firstAttempt) {
@@ -136,7 +137,9 @@ final class CallbackEndpoint implements Subscriber {
      * health write must not drop an operator's resume it replaced).
      */
     StateWrite replacing(StateWrite older) {
-      return health && !older.health() ? new StateWrite(state, false, stored, firstAttempt) : this;
+      return health && !older.health()
+          ? new StateWrite(state, false, stored != null ? stored : older.stored(), firstAttempt)
+          : this;
     }
   }
 
@@ -548,23 +551,26 @@ final class CallbackEndpoint implements Subscriber {
   }
 
   /**
-   * Completes once the state is stored (or storing it failed, which is logged). Stored even if this
-   * node was suspended already: the operator's word is the cluster's.
+   * Completes once the state is stored, or fails with {@link EndpointStateNotStoredException} if
+   * the first attempt to store it failed (it is retried). Stored even if this node was suspended
+   * already: the operator's word is the cluster's. {@code stored} runs once it is stored, on the
+   * first attempt or a later one, if still this endpoint's state.
    */
-  Future<Void> suspend() {
+  Future<Void> suspend(Runnable stored) {
     lastError = lastError == null ? "suspended by an operator" : lastError;
     setState("suspended", false);
-    return store("suspended");
+    return record("suspended", false, stored);
   }
 
   /**
    * Back to active: every waiting batch is retried at once, then delivery continues. Stored even if
-   * this node had not followed a suspension made elsewhere (a 410 another node saw).
+   * this node had not followed a suspension made elsewhere (a 410 another node saw); completes and
+   * runs {@code stored} as {@link #suspend} does.
    */
-  Future<Void> resume() {
+  Future<Void> resume(Runnable stored) {
     setState("active", false);
     retryAll();
-    return store("active");
+    return record("active", false, stored);
   }
 
   /**
@@ -689,17 +695,12 @@ final class CallbackEndpoint implements Subscriber {
   }
 
   /**
-   * Stores the state (a suspension must survive a restart). Completes after the first attempt; a
-   * failed write is retried with backoff until stored or superseded by another state change of this
-   * endpoint. A write retried that long can land after a resume or suspend made elsewhere meanwhile
-   * and undo it; only a node that can read PostgreSQL but not write the app's row keeps retrying
-   * that long.
+   * Stores the state (a suspension must survive a restart) once the write on its way, if any, is
+   * done. Completes after the first attempt (see {@link StateWrite}); a failed write is retried
+   * with backoff until stored or superseded by another state change of this endpoint. A write
+   * retried that long can land after a resume or suspend made elsewhere meanwhile and undo it; only
+   * a node that can read PostgreSQL but not write the app's row keeps retrying that long.
    */
-  private Future<Void> store(String next) {
-    return record(next, false, null);
-  }
-
-  /** Stores {@code next} once the write on its way, if any, is done. */
   private Future<Void> record(String next, boolean health, Runnable stored) {
     stateStoredAt = Long.MAX_VALUE;
     StateWrite w = new StateWrite(next, health, stored, Promise.promise());
@@ -734,7 +735,15 @@ final class CallbackEndpoint implements Subscriber {
             : apps.setEndpointState(appId, w.state()).map(w.state());
     written.onComplete(
         ar -> {
-          w.firstAttempt().tryComplete();
+          if (ar.succeeded()) {
+            w.firstAttempt().tryComplete();
+          } else {
+            w.firstAttempt()
+                .tryFail(
+                    ar.cause() instanceof io.orderpush.persistence.apps.NotFoundException
+                        ? ar.cause() // deleted meanwhile: nothing to store
+                        : new EndpointStateNotStoredException(w.state(), ar.cause()));
+          }
           if (closed) {
             return;
           }

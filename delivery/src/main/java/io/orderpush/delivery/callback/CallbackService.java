@@ -464,19 +464,25 @@ public final class CallbackService {
     goneListener = listener;
   }
 
-  public Future<EndpointView> suspend(UUID appId) {
+  /**
+   * Suspends the app's endpoint here and stores it; {@code stored} runs once it is stored (to tell
+   * the other nodes), on the first attempt or a retry. Fails with {@link
+   * EndpointStateNotStoredException} if the first attempt failed: suspended here, not yet stored.
+   */
+  public Future<EndpointView> suspend(UUID appId, Runnable stored) {
     return onEngine(
         v -> {
           CallbackEndpoint e = endpoint(appId);
-          return e.suspend().map(x -> e.view());
+          return e.suspend(stored).map(x -> e.view());
         });
   }
 
-  public Future<EndpointView> resume(UUID appId) {
+  /** As {@link #suspend}, back to active. */
+  public Future<EndpointView> resume(UUID appId, Runnable stored) {
     return onEngine(
         v -> {
           CallbackEndpoint e = endpoint(appId);
-          return e.resume().map(x -> e.view());
+          return e.resume(stored).map(x -> e.view());
         });
   }
 

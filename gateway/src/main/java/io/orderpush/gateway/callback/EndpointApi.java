@@ -25,21 +25,24 @@ public final class EndpointApi {
     answer(ctx, callbacks::view);
   }
 
-  /** Suspends here and, once the state is stored, tells the other nodes. */
+  /**
+   * Suspends here and, once the state is stored (at once, or by a retry after a 503), tells the
+   * other nodes.
+   */
   public void suspend(RoutingContext ctx) {
     answer(
         ctx,
         appId ->
-            callbacks
-                .suspend(appId)
-                .andThen(ar -> told(ar, Change.Kind.ENDPOINT_SUSPENDED, appId)));
+            callbacks.suspend(
+                appId, () -> bus.publish(Change.of(Change.Kind.ENDPOINT_SUSPENDED, appId))));
   }
 
   public void resume(RoutingContext ctx) {
     answer(
         ctx,
         appId ->
-            callbacks.resume(appId).andThen(ar -> told(ar, Change.Kind.ENDPOINT_RESUMED, appId)));
+            callbacks.resume(
+                appId, () -> bus.publish(Change.of(Change.Kind.ENDPOINT_RESUMED, appId))));
   }
 
   /** Sends the waiting batches now, backoff reset, here and (by notice) on the other nodes. */

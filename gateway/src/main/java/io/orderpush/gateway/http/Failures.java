@@ -66,6 +66,16 @@ public final class Failures {
       send(ctx, http.getStatusCode(), "invalid_request", readable(http), null);
     } else if (err instanceof io.orderpush.delivery.callback.EndpointSuspendedException suspended) {
       send(ctx, 409, "endpoint_suspended", suspended.getMessage(), null);
+    } else if (err
+        instanceof io.orderpush.delivery.callback.EndpointStateNotStoredException notStored) {
+      unavailable.increment();
+      LOG.warn(
+          "endpoint state not stored on {} {}: {}",
+          ctx.request().method(),
+          ctx.request().path(),
+          String.valueOf(notStored.getCause()));
+      ctx.response().putHeader("Retry-After", "1");
+      send(ctx, 503, "unavailable", notStored.getMessage(), null);
     } else if (err instanceof CallbackUrlRefusedException refused) {
       send(ctx, 400, "callback_url_refused", refused.getMessage(), null);
     } else if (err instanceof NotFoundException nf) {

@@ -228,6 +228,67 @@ class LifecycleClusterIT {
     fx.until("a delete made on A stops B's endpoint", NOTICE, () -> endpoint(b.port, id) == null);
   }
 
+  /**
+   * An operator's suspend whose write PostgreSQL refuses (a check constraint the test adds, for
+   * this app only) takes effect on A but is not stored: the answer says so (503, the request may be
+   * repeated), not 200, and B is not told. Once the write is allowed again, A's retry stores it and
+   * B hears of it then (B's reconcile is a minute away).
+   */
+  @Test
+  void shouldAnswer503ToASuspendNotStoredAndTellTheOtherNodeOnceItsRetryStoresIt() {
+    String id = callbackApp();
+    String m = TestServices.uniqueMerchant("clnotstored");
+    ok(admin("PUT", "/v1/merchants/" + m + "/grants/" + id, "{}"));
+    fx.until(
+        "B serves the app",
+        NOTICE,
+        () -> endpoint(b.port, id) != null && endpoint(b.port, id).getInteger("channels") == 1);
+    String constraint = "test_refuse_suspend_" + id.replace("-", "");
+    sql(
+        "ALTER TABLE apps ADD CONSTRAINT "
+            + constraint
+            + " CHECK (app_id <> '"
+            + id
+            + "'::uuid OR endpoint_state <> 'suspended') NOT VALID");
+    try {
+      HttpResponse<String> r = admin("POST", "/v1/apps/" + id + "/endpoint/suspend", null);
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(503);
+      assertThat(new JsonObject(r.body()).getString("error")).isEqualTo("unavailable");
+      assertThat(r.headers().firstValue("Retry-After")).contains("1");
+      assertThat(endpoint(a.port, id).getString("state")).as("on A").isEqualTo("suspended");
+      assertThat(storedState(id)).isNotEqualTo("suspended");
+      assertThat(endpoint(b.port, id).getString("state")).as("on B").isNotEqualTo("suspended");
+    } finally {
+      sql("ALTER TABLE apps DROP CONSTRAINT " + constraint);
+    }
+    fx.until(
+        "the suspension stored by A's retry and followed on B",
+        NOTICE,
+        () ->
+            "suspended".equals(storedState(id))
+                && "suspended".equals(endpoint(b.port, id).getString("state")));
+    ok(admin("POST", "/v1/apps/" + id + "/endpoint/resume", null));
+    fx.until(
+        "a resume stored at once followed on B",
+        NOTICE,
+        () -> !"suspended".equals(endpoint(b.port, id).getString("state")));
+  }
+
+  static void sql(String statement) {
+    StreamFixture.join(a.gateway.pool().query(statement).execute());
+  }
+
+  static String storedState(String appId) {
+    return StreamFixture.join(
+            a.gateway
+                .pool()
+                .preparedQuery("SELECT endpoint_state FROM apps WHERE app_id = $1")
+                .execute(io.vertx.sqlclient.Tuple.of(java.util.UUID.fromString(appId))))
+        .iterator()
+        .next()
+        .getString(0);
+  }
+
   @Test
   void shouldApplyChangesWhoseNoticesWereLostThroughTheReconcile() throws Exception {
     Map<String, String> deaf = new HashMap<>(nodeEnv);
