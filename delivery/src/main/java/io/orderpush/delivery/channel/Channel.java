@@ -67,6 +67,12 @@ public final class Channel {
   /** The lease token under which this node claimed the channel; null while not claimed. */
   String node;
 
+  /**
+   * The subscriber id of a claim this node sent whose answer was lost (a failed call, a dropped
+   * connection): it may have landed in Redis all the same. Null once a later answer is known.
+   */
+  String unsureOwner;
+
   /** A holder found dead, whose claim the next attempt may take over; null if none. */
   String takeoverFrom;
 

@@ -589,17 +589,11 @@ public final class DeliveryEngine {
     // If Redis lost the channel, the cursor this node last committed is the best safe start:
     // it never exceeds what the app acked.
     long initial = c.cursorKnown ? c.cursor : c.initialCursor;
+    String ownerId = c.owner.id();
     commits.flush(); // acks handled before this claim reach Redis before it
     cursors
         .claim(
-            context,
-            c.appId,
-            c.merchantId,
-            initial,
-            c.owner.id(),
-            c.grantVersion,
-            node,
-            c.takeoverFrom)
+            context, c.appId, c.merchantId, initial, ownerId, c.grantVersion, node, c.takeoverFrom)
         .onComplete(
             ar -> {
               claimsInFlight--;
@@ -610,10 +604,16 @@ public final class DeliveryEngine {
                 if (ar.succeeded() && !ar.result().isRefused() && node.equals(token())) {
                   // let go meanwhile: the claim that just landed must not keep others waiting
                   letGo(c, node, ar.result().epoch(), -1L, 0);
+                } else if (ar.failed() && node.equals(token())) {
+                  // let go meanwhile, and the answer lost: the claim may have landed all the same
+                  letGoUnsure(c, node, ownerId, RETRY_MS);
                 }
                 return;
               }
               if (ar.failed()) {
+                // retried below by the same owner, which takes over a claim that landed; if the
+                // channel is let go first, drop() releases what may have landed
+                c.unsureOwner = ownerId;
                 metrics.claimFailures.increment();
                 LOG.warn(
                     "claiming {} failed, retrying in {} ms: {}",
@@ -629,6 +629,7 @@ public final class DeliveryEngine {
                     });
                 return;
               }
+              c.unsureOwner = null;
               if (ar.result().isRefused()) {
                 heldElsewhere(c, generation, ar.result().holder());
                 return;
@@ -739,6 +740,43 @@ public final class DeliveryEngine {
                   err.toString());
               letGoLater(c, node, epoch, ackedSeq, RETRY_MS);
               return Future.succeededFuture();
+            });
+  }
+
+  /**
+   * Releases a claim this node sent for the channel, by subscriber {@code ownerId}, whose answer
+   * was lost, if Redis shows it landed and nobody on this node wants the channel now: without this,
+   * a claim that landed while its answer was lost (a connection reset after Redis ran the script)
+   * stayed with this live node for good, and no other node could claim the channel. Reads the
+   * claim, then releases it by its epoch (fenced as every release is); a failed read is tried
+   * again, with backoff, while this node keeps its lease and nobody here took the channel up.
+   */
+  private void letGoUnsure(Channel c, String node, String ownerId, long delay) {
+    if (c.owner != null || !node.equals(token())) {
+      return; // taken up here again (the new claim replaces it), or the lease is gone
+    }
+    cursors
+        .claimOf(context, c.appId, c.merchantId)
+        .onComplete(
+            ar -> {
+              if (c.owner != null || !node.equals(token())) {
+                return;
+              }
+              if (ar.failed()) {
+                long wait =
+                    delay / 2
+                        + java.util.concurrent.ThreadLocalRandom.current().nextLong(delay / 2 + 1);
+                vertx.setTimer(
+                    wait,
+                    id -> letGoUnsure(c, node, ownerId, Math.min(RELEASE_RETRY_MAX_MS, delay * 2)));
+                return;
+              }
+              List<String> held = ar.result();
+              if (node.equals(held.get(0)) && ownerId.equals(held.get(1)) && held.get(2) != null) {
+                metrics.unsureClaimsReleased.increment();
+                LOG.info("releasing {}: a claim whose answer was lost had landed", c);
+                letGo(c, node, Long.parseLong(held.get(2)), -1L, 0);
+              }
             });
   }
 
@@ -905,6 +943,8 @@ public final class DeliveryEngine {
         lanes.remove(s);
       }
     }
+    String unsure = c.claimed ? null : c.unsureOwner;
+    c.unsureOwner = null;
     c.owner = null;
     c.generation++;
     c.claimed = false;
@@ -915,6 +955,10 @@ public final class DeliveryEngine {
     if (!reclaiming && s != null && node != null && node.equals(token())) {
       return s.drained(c)
           .transform(ar -> letGo(c, node, epoch, ar.succeeded() ? ar.result() : -1L, 0));
+    }
+    String lease = token();
+    if (!reclaiming && unsure != null && lease != null) {
+      letGoUnsure(c, lease, unsure, RETRY_MS);
     }
     return Future.succeededFuture();
   }

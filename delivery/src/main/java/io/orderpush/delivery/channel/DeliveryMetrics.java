@@ -22,6 +22,7 @@ public final class DeliveryMetrics {
   final Counter fenced;
   final Counter readFailures;
   final Counter claimFailures;
+  final Counter unsureClaimsReleased;
   final Counter claimsWaiting;
   final Counter takeovers;
   final Counter releaseFailures;
@@ -102,6 +103,12 @@ public final class DeliveryMetrics {
     claimFailures =
         Counter.builder("gateway.delivery.claim.failures")
             .description("Channel claims that failed in Redis and were retried")
+            .register(registry);
+    unsureClaimsReleased =
+        Counter.builder("gateway.delivery.unsure.claims.released")
+            .description(
+                "Claims whose answer was lost, found landed in Redis after the channel was let go,"
+                    + " and released")
             .register(registry);
     claimsWaiting =
         Counter.builder("gateway.delivery.claims.waiting")

@@ -202,6 +202,16 @@ public final class CursorStore {
         .map(r -> r == 1);
   }
 
+  /**
+   * The channel's claim as Redis holds it: node token, owner id and the epoch of the claim ({@code
+   * held}); null fields where absent.
+   */
+  public Future<List<String>> claimOf(Context ctx, UUID appId, String merchantId) {
+    return redis
+        .call(ctx, c -> c.hmget(key(appId, merchantId), "node", "owner", "held"))
+        .map(kvs -> kvs.stream().map(kv -> kv.getValueOrElse(null)).toList());
+  }
+
   /** Which node token holds the channel: null if none (never claimed, or released). */
   public Future<String> holder(Context ctx, UUID appId, String merchantId) {
     return redis

@@ -28,6 +28,7 @@ public final class TcpProxy implements AutoCloseable {
   private final NetClient client;
   private final Set<Link> links = ConcurrentHashMap.newKeySet();
   private volatile boolean black;
+  private volatile boolean deaf;
   private NetServer server;
 
   private TcpProxy(String targetHost, int targetPort) {
@@ -59,6 +60,16 @@ public final class TcpProxy implements AutoCloseable {
     links.forEach(l -> l.black = true);
   }
 
+  /**
+   * Forwards what clients send but none of the answers, on every connection and new ones: the
+   * target acts on each request while the client hears nothing back, as when answers are lost
+   * before a reset. {@link #forward()} ends it for new connections.
+   */
+  public void deafen() {
+    deaf = true;
+    links.forEach(l -> l.deaf = true);
+  }
+
   /** Closes every open connection at both ends (as a reset network would) and goes on accepting. */
   public void cut() {
     links.forEach(Link::close);
@@ -67,6 +78,7 @@ public final class TcpProxy implements AutoCloseable {
   /** Lets new connections through again; those that went black stay black. */
   public void forward() {
     black = false;
+    deaf = false;
   }
 
   /** Closes every connection, black or not, and the proxy. */
@@ -78,6 +90,7 @@ public final class TcpProxy implements AutoCloseable {
 
   private void accept(NetSocket in) {
     Link link = new Link(in);
+    link.deaf = deaf;
     links.add(link);
     in.closeHandler(v -> link.closedBy(in));
     if (black) {
@@ -92,19 +105,19 @@ public final class TcpProxy implements AutoCloseable {
             out -> {
               link.out = out;
               out.closeHandler(v -> link.closedBy(out));
-              pipe(link, in, out);
-              pipe(link, out, in);
+              pipe(link, in, out, false);
+              pipe(link, out, in, true);
               in.resume();
             })
         .onFailure(err -> in.close());
   }
 
   /** Copies {@code from} to {@code to} while the link forwards, with backpressure. */
-  private static void pipe(Link link, NetSocket from, NetSocket to) {
+  private static void pipe(Link link, NetSocket from, NetSocket to, boolean answers) {
     to.drainHandler(v -> from.resume());
     from.handler(
         (Buffer b) -> {
-          if (link.black) {
+          if (link.black || answers && link.deaf) {
             from.resume();
             return;
           }
@@ -119,6 +132,7 @@ public final class TcpProxy implements AutoCloseable {
     final NetSocket in;
     volatile NetSocket out;
     volatile boolean black;
+    volatile boolean deaf;
 
     Link(NetSocket in) {
       this.in = in;
