@@ -127,10 +127,12 @@ final class CallbackEndpoint implements Subscriber {
    * a stored suspension. {@code stored}, if not null, runs once it is stored while still this
    * endpoint's state. {@code firstAttempt} completes after its first attempt, failed with {@link
    * EndpointStateNotStoredException} if that attempt failed (succeeded when a later state replaced
-   * it before it was sent, or the endpoint closed).
+   * it before it was sent, or the endpoint closed). {@code operator}: an operator's suspend or
+   * resume, whose first failed attempt is not retried: the operator is answered that nothing
+   * changed, and this node follows the stored state again.
    */
   private record StateWrite(
-      String state, boolean health, Runnable stored, Promise<Void> firstAttempt) {
+      String state, boolean health, Runnable stored, Promise<Void> firstAttempt, boolean operator) {
 
     /**
      * This write in place of {@code older}, which may not be stored: unconditional if either is (a
@@ -138,7 +140,8 @@ final class CallbackEndpoint implements Subscriber {
      */
     StateWrite replacing(StateWrite older) {
       return health && !older.health()
-          ? new StateWrite(state, false, stored != null ? stored : older.stored(), firstAttempt)
+          ? new StateWrite(
+              state, false, stored != null ? stored : older.stored(), firstAttempt, false)
           : this;
     }
   }
@@ -426,7 +429,7 @@ final class CallbackEndpoint implements Subscriber {
         // stored, then the other nodes are told (as for an operator's suspend), so none of them
         // goes on posting to an endpoint that answered Gone until its reconcile
         setState("suspended", false);
-        record("suspended", false, () -> goneStored.accept(appId));
+        record("suspended", false, () -> goneStored.accept(appId), false);
       }
     } else {
       failed(c, b, a);
@@ -552,14 +555,15 @@ final class CallbackEndpoint implements Subscriber {
 
   /**
    * Completes once the state is stored, or fails with {@link EndpointStateNotStoredException} if
-   * the first attempt to store it failed (it is retried). Stored even if this node was suspended
-   * already: the operator's word is the cluster's. {@code stored} runs once it is stored, on the
-   * first attempt or a later one, if still this endpoint's state.
+   * storing it failed: then nothing changed, and this node follows the stored state again (no
+   * retry: it could land after a later change made elsewhere and undo it). Stored even if this node
+   * was suspended already: the operator's word is the cluster's. {@code stored} runs once it is
+   * stored.
    */
   Future<Void> suspend(Runnable stored) {
     lastError = lastError == null ? "suspended by an operator" : lastError;
     setState("suspended", false);
-    return record("suspended", false, stored);
+    return record("suspended", false, stored, true);
   }
 
   /**
@@ -570,7 +574,7 @@ final class CallbackEndpoint implements Subscriber {
   Future<Void> resume(Runnable stored) {
     setState("active", false);
     retryAll();
-    return record("active", false, stored);
+    return record("active", false, stored, true);
   }
 
   /**
@@ -691,7 +695,7 @@ final class CallbackEndpoint implements Subscriber {
         next,
         lastError == null ? "" : " (" + lastError + ")");
     state = next;
-    return store ? record(next, true, null) : Future.succeededFuture();
+    return store ? record(next, true, null, false) : Future.succeededFuture();
   }
 
   /**
@@ -701,9 +705,9 @@ final class CallbackEndpoint implements Subscriber {
    * retried that long can land after a resume or suspend made elsewhere meanwhile and undo it; only
    * a node that can read PostgreSQL but not write the app's row keeps retrying that long.
    */
-  private Future<Void> record(String next, boolean health, Runnable stored) {
+  private Future<Void> record(String next, boolean health, Runnable stored, boolean operator) {
     stateStoredAt = Long.MAX_VALUE;
-    StateWrite w = new StateWrite(next, health, stored, Promise.promise());
+    StateWrite w = new StateWrite(next, health, stored, Promise.promise(), operator);
     Future<Void> answered = w.firstAttempt().future();
     if (writing == null) {
       attempt(w, 1);
@@ -747,6 +751,10 @@ final class CallbackEndpoint implements Subscriber {
           if (closed) {
             return;
           }
+          if (ar.succeeded() && w.stored() != null && queuedWrite != null) {
+            // stored: the others read the stored state on the notice, whatever is queued here
+            w.stored().run();
+          }
           StateWrite next = queuedWrite;
           if (next != null) {
             queuedWrite = null;
@@ -768,8 +776,22 @@ final class CallbackEndpoint implements Subscriber {
             }
             return;
           }
-          long delay = Math.min(30_000L, 250L << Math.min(attempt, 7));
           metrics.stateWriteFailures.increment();
+          if (w.operator()
+              || ar.cause() instanceof io.orderpush.persistence.apps.NotFoundException) {
+            // the operator was answered that nothing changed (or the app is gone): no retry
+            // that could land after a later change made elsewhere; the stored state holds here
+            LOG.warn(
+                "could not record endpoint state {} of app {}; following the stored state: {}",
+                w.state(),
+                appId,
+                ar.cause().toString());
+            writing = null;
+            stateStoredAt = System.nanoTime();
+            followAgain();
+            return;
+          }
+          long delay = Math.min(30_000L, 250L << Math.min(attempt, 7));
           LOG.warn(
               "could not record endpoint state {} of app {} (attempt {}), retrying in {} ms: {}",
               w.state(),

@@ -3,19 +3,18 @@ package io.orderpush.delivery.callback;
 import io.orderpush.delivery.DeliveryException;
 
 /**
- * An operator's suspend or resume took effect on this node, but its first write to PostgreSQL
- * failed: the other nodes do not follow it and a restart would forget it until a retry stores it
- * (retried in the background). The operator's request may be repeated.
+ * An operator's suspend or resume could not be stored in PostgreSQL: nothing changed (the node that
+ * answered follows the stored state again; no other node heard of it). The request may be repeated.
  */
 public final class EndpointStateNotStoredException extends DeliveryException {
 
   public EndpointStateNotStoredException(String state, Throwable cause) {
     super(
-        "the endpoint is "
+        "storing the endpoint state "
             + state
-            + " on this node, but storing it failed ("
+            + " failed ("
             + cause.getClass().getSimpleName()
-            + "); it is retried in the background, and the request may be repeated",
+            + "); nothing was changed: repeat the request",
         cause);
   }
 }

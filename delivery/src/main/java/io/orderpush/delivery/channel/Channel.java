@@ -68,10 +68,11 @@ public final class Channel {
   String node;
 
   /**
-   * The subscriber id of a claim this node sent whose answer was lost (a failed call, a dropped
-   * connection): it may have landed in Redis all the same. Null once a later answer is known.
+   * A claim this node sent lost its answer (a failed call, a dropped connection): it may have
+   * landed in Redis all the same. False again once a later claim's answer is known, or once the
+   * channel is let go (its release then looks the claim up).
    */
-  String unsureOwner;
+  boolean unsure;
 
   /** A holder found dead, whose claim the next attempt may take over; null if none. */
   String takeoverFrom;

@@ -589,11 +589,17 @@ public final class DeliveryEngine {
     // If Redis lost the channel, the cursor this node last committed is the best safe start:
     // it never exceeds what the app acked.
     long initial = c.cursorKnown ? c.cursor : c.initialCursor;
-    String ownerId = c.owner.id();
     commits.flush(); // acks handled before this claim reach Redis before it
     cursors
         .claim(
-            context, c.appId, c.merchantId, initial, ownerId, c.grantVersion, node, c.takeoverFrom)
+            context,
+            c.appId,
+            c.merchantId,
+            initial,
+            c.owner.id(),
+            c.grantVersion,
+            node,
+            c.takeoverFrom)
         .onComplete(
             ar -> {
               claimsInFlight--;
@@ -606,14 +612,14 @@ public final class DeliveryEngine {
                   letGo(c, node, ar.result().epoch(), -1L, 0);
                 } else if (ar.failed() && node.equals(token())) {
                   // let go meanwhile, and the answer lost: the claim may have landed all the same
-                  letGoUnsure(c, node, ownerId, RETRY_MS);
+                  letGoUnsure(c, node, RETRY_MS);
                 }
                 return;
               }
               if (ar.failed()) {
-                // retried below by the same owner, which takes over a claim that landed; if the
-                // channel is let go first, drop() releases what may have landed
-                c.unsureOwner = ownerId;
+                // retried below, which takes over a claim that landed (same node); if the channel
+                // is let go first, drop() releases what may have landed
+                c.unsure = true;
                 metrics.claimFailures.increment();
                 LOG.warn(
                     "claiming {} failed, retrying in {} ms: {}",
@@ -629,7 +635,7 @@ public final class DeliveryEngine {
                     });
                 return;
               }
-              c.unsureOwner = null;
+              c.unsure = false;
               if (ar.result().isRefused()) {
                 heldElsewhere(c, generation, ar.result().holder());
                 return;
@@ -744,40 +750,73 @@ public final class DeliveryEngine {
   }
 
   /**
-   * Releases a claim this node sent for the channel, by subscriber {@code ownerId}, whose answer
-   * was lost, if Redis shows it landed and nobody on this node wants the channel now: without this,
-   * a claim that landed while its answer was lost (a connection reset after Redis ran the script)
-   * stayed with this live node for good, and no other node could claim the channel. Reads the
-   * claim, then releases it by its epoch (fenced as every release is); a failed read is tried
-   * again, with backoff, while this node keeps its lease and nobody here took the channel up.
+   * Releases a claim this node sent for the channel whose answer was lost, if Redis shows it landed
+   * and nobody on this node wants the channel now: without this, a claim that landed while its
+   * answer was lost (a connection reset after Redis ran the script) stayed with this live node for
+   * good, and no other node could claim it. Reads the claim, then releases it by its epoch (fenced
+   * as every release is), unless a release of that claim waits for its subscriber to drain (a POST
+   * in flight). A failed read or release is tried again, with backoff, while this node keeps its
+   * lease and nobody here took the channel up (its own claim then replaces the one that landed).
    */
-  private void letGoUnsure(Channel c, String node, String ownerId, long delay) {
-    if (c.owner != null || !node.equals(token())) {
-      return; // taken up here again (the new claim replaces it), or the lease is gone
+  private void letGoUnsure(Channel c, String node, long delay) {
+    if (wantedHere(c) || !node.equals(token())) {
+      return;
     }
     cursors
         .claimOf(context, c.appId, c.merchantId)
+        .compose(
+            held -> {
+              if (wantedHere(c)
+                  || !node.equals(token())
+                  || !node.equals(held.get(0))
+                  || held.get(2) == null
+                  || draining.contains(drainKey(c, Long.parseLong(held.get(2))))) {
+                return Future.succeededFuture(false);
+              }
+              return cursors.release(
+                  context, c.appId, c.merchantId, node, Long.parseLong(held.get(2)), -1L);
+            })
         .onComplete(
             ar -> {
-              if (c.owner != null || !node.equals(token())) {
+              if (ar.succeeded()) {
+                if (ar.result()) {
+                  metrics.unsureClaimsReleased.increment();
+                  LOG.info("released {}: a claim whose answer was lost had landed", c);
+                }
                 return;
               }
-              if (ar.failed()) {
-                long wait =
-                    delay / 2
-                        + java.util.concurrent.ThreadLocalRandom.current().nextLong(delay / 2 + 1);
-                vertx.setTimer(
-                    wait,
-                    id -> letGoUnsure(c, node, ownerId, Math.min(RELEASE_RETRY_MAX_MS, delay * 2)));
-                return;
-              }
-              List<String> held = ar.result();
-              if (node.equals(held.get(0)) && ownerId.equals(held.get(1)) && held.get(2) != null) {
-                metrics.unsureClaimsReleased.increment();
-                LOG.info("releasing {}: a claim whose answer was lost had landed", c);
-                letGo(c, node, Long.parseLong(held.get(2)), -1L, 0);
-              }
+              long wait =
+                  delay / 2
+                      + java.util.concurrent.ThreadLocalRandom.current().nextLong(delay / 2 + 1);
+              vertx.setTimer(
+                  wait, id -> letGoUnsure(c, node, Math.min(RELEASE_RETRY_MAX_MS, delay * 2)));
             });
+  }
+
+  /** Releases waiting for their subscriber to drain: "app:merchant:epoch". */
+  private final Set<String> draining = new HashSet<>();
+
+  private static String drainKey(Channel c, long epoch) {
+    return c.appId + ":" + c.merchantId + ":" + epoch;
+  }
+
+  /**
+   * Whether a subscriber on this node has the channel of (app, merchant) now: this object, or the
+   * one that replaced it (a grant made again).
+   */
+  private boolean wantedHere(Channel c) {
+    if (c.owner != null) {
+      return true;
+    }
+    Set<Channel> set = byMerchant.get(c.merchantId);
+    if (set != null) {
+      for (Channel other : set) {
+        if (other.appId.equals(c.appId) && other.owner != null) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   /** Longest wait between two background attempts at a release ({@link #letGo}). */
@@ -943,8 +982,10 @@ public final class DeliveryEngine {
         lanes.remove(s);
       }
     }
-    String unsure = c.claimed ? null : c.unsureOwner;
-    c.unsureOwner = null;
+    boolean unsure = !c.claimed && c.unsure && !reclaiming;
+    if (!reclaiming) {
+      c.unsure = false; // handed to letGoUnsure below; a reclaim's answer settles it otherwise
+    }
     c.owner = null;
     c.generation++;
     c.claimed = false;
@@ -953,12 +994,15 @@ public final class DeliveryEngine {
     c.node = null;
     c.takeoverFrom = null;
     if (!reclaiming && s != null && node != null && node.equals(token())) {
+      String key = drainKey(c, epoch);
+      draining.add(key);
       return s.drained(c)
-          .transform(ar -> letGo(c, node, epoch, ar.succeeded() ? ar.result() : -1L, 0));
+          .transform(ar -> letGo(c, node, epoch, ar.succeeded() ? ar.result() : -1L, 0))
+          .andThen(ar -> draining.remove(key));
     }
     String lease = token();
-    if (!reclaiming && unsure != null && lease != null) {
-      letGoUnsure(c, lease, unsure, RETRY_MS);
+    if (unsure && lease != null) {
+      letGoUnsure(c, lease, RETRY_MS);
     }
     return Future.succeededFuture();
   }

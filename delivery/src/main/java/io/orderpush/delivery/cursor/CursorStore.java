@@ -411,8 +411,14 @@ public final class CursorStore {
       java.util.function.Predicate<String> keep,
       long removed,
       io.vertx.core.Promise<Long> done) {
-    redis
-        .call(ctx, c -> c.scan(from, args))
+    Future<io.lettuce.core.KeyScanCursor<String>> scanned;
+    try {
+      scanned = redis.call(ctx, c -> c.scan(from, args));
+    } catch (RuntimeException e) { // thrown in a callback, it would only be logged: the walk hung
+      done.tryFail(e);
+      return;
+    }
+    scanned
         .compose(
             page -> {
               String[] keys = page.getKeys().stream().filter(keep).toArray(String[]::new);
@@ -500,10 +506,16 @@ public final class CursorStore {
       return;
     }
     int to = Math.min(merchantIds.size(), from + 256);
-    List<Future<Long>> page =
-        merchantIds.subList(from, to).stream()
-            .map(m -> redis.call(ctx, command.apply(key(appId, m))))
-            .toList();
+    List<Future<Long>> page;
+    try {
+      page =
+          merchantIds.subList(from, to).stream()
+              .map(m -> redis.call(ctx, command.apply(key(appId, m))))
+              .toList();
+    } catch (RuntimeException e) { // thrown in a callback, it would only be logged: the walk hung
+      done.tryFail(e);
+      return;
+    }
     Future.all(page)
         .onComplete(
             ar -> {

@@ -836,8 +836,21 @@ class OwnershipClusterIT {
         for (String m : merchants) {
           StreamFixture.join(fx.redis.call(ctx, c -> c.hset(key.apply(m), "node", other)));
         }
+        // B takes the played node for live (else it takes the channels over as a dead node's)
+        fx.until(
+            "B to see the played node",
+            WAIT,
+            () -> metric(b.port, "gateway_cluster_nodes") == 3,
+            () -> "B sees " + metric(b.port, "gateway_cluster_nodes"));
+        double waiting = metric(b.port, "gateway_delivery_claims_waiting_total");
         StreamClient onB = consumer(app, b.port, "b");
         fx.until("B's connection assigned", WAIT, () -> onB.assigned().size() == merchants.size());
+        fx.until(
+            "B's claims refused while the played node holds the channels",
+            WAIT,
+            () ->
+                metric(b.port, "gateway_delivery_claims_waiting_total")
+                    >= waiting + merchants.size());
         proxy.deafen();
         for (String m : merchants) {
           StreamFixture.join(fx.redis.call(ctx, c -> c.hset(key.apply(m), "node", "released")));
@@ -845,7 +858,8 @@ class OwnershipClusterIT {
         fx.until(
             "B's claims landed, unanswered",
             WAIT,
-            () -> merchants.stream().allMatch(m -> holder.apply(m).startsWith(idOf("b") + "/")));
+            () -> merchants.stream().allMatch(m -> holder.apply(m).startsWith(idOf("b") + "/")),
+            () -> merchants.stream().map(holder).toList().toString());
         onB.close();
         fx.until(
             "B to handle the close", WAIT, () -> metric(b.port, "gateway_stream_connections") == 0);
