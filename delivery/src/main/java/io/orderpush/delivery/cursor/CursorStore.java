@@ -466,22 +466,20 @@ public final class CursorStore {
         0);
   }
 
+  /** One command on one channel's hash (its key), answering a count. */
+  private interface KeyCommand
+      extends java.util.function.Function<
+          String,
+          java.util.function.Function<
+              io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands<String, String>,
+              java.util.concurrent.CompletionStage<Long>>> {}
+
   /**
    * Runs {@code command} on the hash of each channel, one command per key so each goes to its own
    * slot on a Redis Cluster, at most 256 at a time; sums what they answer.
    */
   private Future<Long> eachKey(
-      Context ctx,
-      UUID appId,
-      List<String> merchantIds,
-      java.util.function.Function<
-              String,
-              java.util.function.Function<
-                  io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands<String, String>,
-                  java.util.concurrent.CompletionStage<Long>>>
-          command,
-      int from,
-      long sum) {
+      Context ctx, UUID appId, List<String> merchantIds, KeyCommand command, int from, long sum) {
     io.vertx.core.Promise<Long> done = io.vertx.core.Promise.promise();
     eachKeyStep(ctx, appId, merchantIds, command, from, sum, done);
     return done.future();
@@ -492,12 +490,7 @@ public final class CursorStore {
       Context ctx,
       UUID appId,
       List<String> merchantIds,
-      java.util.function.Function<
-              String,
-              java.util.function.Function<
-                  io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands<String, String>,
-                  java.util.concurrent.CompletionStage<Long>>>
-          command,
+      KeyCommand command,
       int from,
       long sum,
       io.vertx.core.Promise<Long> done) {

@@ -704,12 +704,8 @@ class OwnershipClusterIT {
 
       // B's commands go into a connection that answers nothing; the close is handled meanwhile
       proxy.blackhole();
-      onB.close();
-      fx.until(
-          "B to handle the close", WAIT, () -> metric(b.port, "gateway_stream_connections") == 0);
-      // the connection is reset: what B sent into it (the registry removal among it) fails
-      proxy.forward();
-      proxy.cut();
+      // then the connection is reset: what B sent into it (the registry removal among it) fails
+      closeThenReset(onB, b, proxy);
 
       fx.until(
           "A's connection to have every merchant",
@@ -860,11 +856,7 @@ class OwnershipClusterIT {
             WAIT,
             () -> merchants.stream().allMatch(m -> holder.apply(m).startsWith(idOf("b") + "/")),
             () -> merchants.stream().map(holder).toList().toString());
-        onB.close();
-        fx.until(
-            "B to handle the close", WAIT, () -> metric(b.port, "gateway_stream_connections") == 0);
-        proxy.forward();
-        proxy.cut();
+        closeThenReset(onB, b, proxy);
         fx.until(
             "B released what landed",
             WAIT,
@@ -876,6 +868,19 @@ class OwnershipClusterIT {
         StreamFixture.join(fx.redis.call(ctx, c -> c.zrem(nodes, other)));
       }
     }
+  }
+
+  /**
+   * Closes B's consumer, waits for B to handle the close, then resets B's Redis connections (the
+   * proxy forwards again for new ones).
+   */
+  void closeThenReset(
+      StreamClient onB, GatewayProcess b, io.orderpush.gateway.testing.TcpProxy proxy) {
+    onB.close();
+    fx.until(
+        "B to handle the close", WAIT, () -> metric(b.port, "gateway_stream_connections") == 0);
+    proxy.forward();
+    proxy.cut();
   }
 
   /** A proxy in front of the single test Redis. */
