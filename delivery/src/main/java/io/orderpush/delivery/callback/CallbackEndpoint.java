@@ -125,7 +125,8 @@ final class CallbackEndpoint implements Subscriber {
   /**
    * A state to store. {@code health}: active or failing from delivery outcomes, which never replace
    * a stored suspension. {@code stored}, if not null, runs once it is stored while still this
-   * endpoint's state. {@code firstAttempt} completes after its first attempt, failed with {@link
+   * endpoint's state or with another write queued behind it (the others read what is stored).
+   * {@code firstAttempt} completes after its first attempt, failed with {@link
    * EndpointStateNotStoredException} if that attempt failed (succeeded when a later state replaced
    * it before it was sent, or the endpoint closed). {@code operator}: an operator's suspend or
    * resume, whose first failed attempt is not retried: the operator is answered that nothing

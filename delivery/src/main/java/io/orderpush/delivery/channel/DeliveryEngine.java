@@ -763,18 +763,17 @@ public final class DeliveryEngine {
       return;
     }
     cursors
-        .claimOf(context, c.appId, c.merchantId)
+        .held(context, c.appId, c.merchantId)
         .compose(
             held -> {
               if (wantedHere(c)
                   || !node.equals(token())
-                  || !node.equals(held.get(0))
-                  || held.get(2) == null
-                  || draining.contains(drainKey(c, Long.parseLong(held.get(2))))) {
+                  || held == null
+                  || !node.equals(held.node())
+                  || draining.contains(drainKey(c, held.epoch()))) {
                 return Future.succeededFuture(false);
               }
-              return cursors.release(
-                  context, c.appId, c.merchantId, node, Long.parseLong(held.get(2)), -1L);
+              return cursors.release(context, c.appId, c.merchantId, node, held.epoch(), -1L);
             })
         .onComplete(
             ar -> {
@@ -785,11 +784,9 @@ public final class DeliveryEngine {
                 }
                 return;
               }
-              long wait =
-                  delay / 2
-                      + java.util.concurrent.ThreadLocalRandom.current().nextLong(delay / 2 + 1);
               vertx.setTimer(
-                  wait, id -> letGoUnsure(c, node, Math.min(RELEASE_RETRY_MAX_MS, delay * 2)));
+                  spread(delay),
+                  id -> letGoUnsure(c, node, Math.min(RELEASE_RETRY_MAX_MS, delay * 2)));
             });
   }
 
@@ -822,12 +819,17 @@ public final class DeliveryEngine {
   /** Longest wait between two background attempts at a release ({@link #letGo}). */
   static final long RELEASE_RETRY_MAX_MS = 10_000;
 
+  /**
+   * A wait between half of {@code delay} and all of it, at random: the channels of a connection
+   * that closed in an outage do not all try again at once.
+   */
+  private static long spread(long delay) {
+    return delay / 2 + java.util.concurrent.ThreadLocalRandom.current().nextLong(delay / 2 + 1);
+  }
+
   private void letGoLater(Channel c, String node, long epoch, long ackedSeq, long delay) {
-    // spread: the channels of a connection that closed in an outage do not all retry at once
-    long wait =
-        delay / 2 + java.util.concurrent.ThreadLocalRandom.current().nextLong(delay / 2 + 1);
     vertx.setTimer(
-        wait,
+        spread(delay),
         id -> {
           if (!node.equals(token()) || c.claimed) {
             // the lease is gone (the others take over once it expires), or this node claimed the

@@ -202,21 +202,26 @@ public final class CursorStore {
         .map(r -> r == 1);
   }
 
-  /**
-   * The channel's claim as Redis holds it: node token, owner id and the epoch of the claim ({@code
-   * held}); null fields where absent.
-   */
-  public Future<List<String>> claimOf(Context ctx, UUID appId, String merchantId) {
+  /** A node's claim of a channel: the node's lease token and the claim's epoch. */
+  public record Held(String node, long epoch) {}
+
+  /** The channel's claim: null if none (never claimed, or released). */
+  public Future<Held> held(Context ctx, UUID appId, String merchantId) {
     return redis
-        .call(ctx, c -> c.hmget(key(appId, merchantId), "node", "owner", "held"))
-        .map(kvs -> kvs.stream().map(kv -> kv.getValueOrElse(null)).toList());
+        .call(ctx, c -> c.hmget(key(appId, merchantId), "node", "held"))
+        .map(
+            kvs -> {
+              String node = kvs.get(0).getValueOrElse(null);
+              String epoch = kvs.get(1).getValueOrElse(null);
+              return node == null || "released".equals(node) || epoch == null
+                  ? null
+                  : new Held(node, Long.parseLong(epoch));
+            });
   }
 
   /** Which node token holds the channel: null if none (never claimed, or released). */
   public Future<String> holder(Context ctx, UUID appId, String merchantId) {
-    return redis
-        .call(ctx, c -> c.hget(key(appId, merchantId), "node"))
-        .map(v -> v == null || "released".equals(v) ? null : v);
+    return held(ctx, appId, merchantId).map(h -> h == null ? null : h.node());
   }
 
   /** Moves the cursor to {@code seq} if that is forward and {@code epoch} is still current. */
