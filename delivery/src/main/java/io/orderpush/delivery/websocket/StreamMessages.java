@@ -62,61 +62,56 @@ final class StreamMessages {
   }
 
   /**
-   * {@code events} messages carrying {@code events} in order, each at most about {@code maxChars}
-   * characters, as UTF-8: each event's stored text is encoded once, straight into its message (a
-   * {@code String} message cost a builder, its widening to UTF-16 at the first CJK character, the
-   * string, and its encoding when sent: about 8 KB for a message of one 1.3 KB event).
+   * {@code events} messages carrying {@code events} in order, each at most {@code maxBytes} bytes
+   * of UTF-8 (an event larger than that goes alone in a message of its own): each event's stored
+   * text is encoded once, straight into its message (a {@code String} message cost a builder, its
+   * widening to UTF-16 at the first CJK character, the string, and its encoding when sent: about 8
+   * KB for a message of one 1.3 KB event).
    */
-  static List<ByteBuf> events(String merchantId, List<LoggedEvent> events, int maxChars) {
+  static List<ByteBuf> events(String merchantId, List<LoggedEvent> events, int maxBytes) {
     String head =
         "{\"type\":\"events\",\"merchantId\":" + Json.encode(merchantId) + ",\"events\":[";
     int headBytes = ByteBufUtil.utf8Bytes(head);
-    int[] bytes = new int[events.size()];
-    for (int i = 0; i < bytes.length; i++) {
-      bytes[i] = EventJson.utf8Length(events.get(i).json());
+    int[] jsonBytes = new int[events.size()];
+    int[] sizes = new int[events.size()];
+    for (int i = 0; i < sizes.length; i++) {
+      jsonBytes[i] = EventJson.utf8Length(events.get(i).json());
+      sizes[i] = events.get(i).deliveredUtf8Length(jsonBytes[i]);
     }
     List<ByteBuf> out = new ArrayList<>(1);
-    ByteBuf buf = null;
-    long chars = 0;
-    for (int i = 0; i < events.size(); i++) {
-      LoggedEvent e = events.get(i);
-      if (buf != null && chars + e.deliveredLength() + 2 > maxChars) {
-        out.add(buf.writeByte(']').writeByte('}'));
-        buf = null;
+    int from = 0;
+    while (from < sizes.length) {
+      int to = splitAt(headBytes, sizes, from, maxBytes);
+      long size = headBytes + 2L + (to - from - 1);
+      for (int i = from; i < to; i++) {
+        size += sizes[i];
       }
-      if (buf == null) {
-        buf = Unpooled.buffer(capacity(head, headBytes, events, bytes, i, maxChars));
-        ByteBufUtil.reserveAndWriteUtf8(buf, head, 0, head.length(), headBytes);
-        chars = head.length();
-      } else {
-        buf.writeByte(',');
-        chars++;
+      ByteBuf buf = Unpooled.buffer((int) Math.min(size, Integer.MAX_VALUE - 8));
+      ByteBufUtil.reserveAndWriteUtf8(buf, head, 0, head.length(), headBytes);
+      for (int i = from; i < to; i++) {
+        if (i > from) {
+          buf.writeByte(',');
+        }
+        events.get(i).writeTo(buf, jsonBytes[i]);
       }
-      e.writeTo(buf, bytes[i]);
-      chars += e.deliveredLength();
-    }
-    if (buf != null) {
       out.add(buf.writeByte(']').writeByte('}'));
+      from = to;
     }
     return out;
   }
 
   /**
-   * The bytes of the message that starts with event {@code from}, split as {@link #events} splits
-   * it: sized exactly, so the buffer neither grows nor holds more than the message.
+   * The end (exclusive) of the message that starts with event {@code from}: as many events as fit
+   * in {@code maxBytes} with the head, the commas and the closing {@code ]\u007d}, and at least
+   * one.
    */
-  private static int capacity(
-      String head, int headBytes, List<LoggedEvent> events, int[] bytes, int from, int maxChars) {
-    long chars = head.length();
-    long size = headBytes + 2L;
-    for (int i = from; i < events.size(); i++) {
-      LoggedEvent e = events.get(i);
-      if (i > from && chars + e.deliveredLength() + 2 > maxChars) {
-        break;
-      }
-      chars += e.deliveredLength() + (i > from ? 1 : 0);
-      size += e.deliveredUtf8Length(bytes[i]) + (i > from ? 1 : 0);
+  private static int splitAt(int headBytes, int[] sizes, int from, int maxBytes) {
+    long size = headBytes + 2L + sizes[from];
+    int to = from + 1;
+    while (to < sizes.length && size + 1 + sizes[to] <= maxBytes) {
+      size += 1 + sizes[to];
+      to++;
     }
-    return (int) Math.min(size, Integer.MAX_VALUE - 8);
+    return to;
   }
 }

@@ -42,11 +42,39 @@ class StreamMessagesTest {
       // mixed Latin-1 and CJK text: the builder changes its coding on the way
       events.add(event(seq, (seq % 3 == 0 ? "订单" : "order ").repeat((int) seq * 3)));
     }
-    List<String> messages = text(StreamMessages.events("m-\"1\"", events, 2_000));
+    List<io.netty.buffer.ByteBuf> bufs = StreamMessages.events("m-\"1\"", events, 2_000);
+    List<String> messages = text(bufs);
 
     assertThat(messages).hasSizeGreaterThan(1);
-    assertThat(messages).allSatisfy(m -> assertThat(m.length()).isLessThanOrEqualTo(2_000));
+    assertThat(bufs).allSatisfy(b -> assertThat(b.readableBytes()).isLessThanOrEqualTo(2_000));
     assertThat(seqs(messages))
+        .containsExactlyElementsOf(events.stream().map(LoggedEvent::seq).toList());
+  }
+
+  /**
+   * The limit counts bytes on the wire, not characters: a CJK character takes three bytes of UTF-8
+   * (a bound in characters let messages of such text reach three times the documented size).
+   */
+  @Test
+  void shouldBoundEachMessageInUtf8BytesAndFillItUpToTheBound() {
+    List<LoggedEvent> events = new ArrayList<>();
+    for (long seq = 1; seq <= 40; seq++) {
+      events.add(event(seq, "张三北京市朝阳区".repeat(10))); // 80 characters, 240 bytes
+    }
+    int max = 4_000;
+    List<io.netty.buffer.ByteBuf> bufs = StreamMessages.events("m-\"1\"", events, max);
+
+    assertThat(bufs).allSatisfy(b -> assertThat(b.readableBytes()).isLessThanOrEqualTo(max));
+    assertThat(bufs).allSatisfy(b -> assertThat(b.readableBytes()).isEqualTo(b.capacity()));
+    int one =
+        bufs.get(bufs.size() - 1).readableBytes()
+            / (int) seqs(text(List.of(bufs.get(bufs.size() - 1)))).size();
+    for (io.netty.buffer.ByteBuf b : bufs.subList(0, bufs.size() - 1)) {
+      assertThat(b.readableBytes())
+          .as("full up to one event short of the bound")
+          .isGreaterThan(max - 2 * one);
+    }
+    assertThat(seqs(text(bufs)))
         .containsExactlyElementsOf(events.stream().map(LoggedEvent::seq).toList());
   }
 

@@ -190,11 +190,6 @@ public final class EventJson {
         : lineBytes + 11 + digits(prevSeq);
   }
 
-  /** Characters {@link #appendDelivered} writes. */
-  public static int deliveredLength(String line, long prevSeq) {
-    return line.length() + 11 + digits(prevSeq);
-  }
-
   /**
    * The event's type, read from its line: the first {@code "type":"} member is the event's own (it
    * follows eventId and orderId, whose values cannot hold an unescaped quote, and precedes data),

@@ -68,11 +68,6 @@ public record LoggedEvent(long seq, String json, String maskedJson, long prevSeq
     return EventJson.deliveredUtf8Length(json, jsonBytes, seq, prevSeq);
   }
 
-  /** Characters {@link #appendTo} writes. */
-  public int deliveredLength() {
-    return EventJson.deliveredLength(json, prevSeq);
-  }
-
   /**
    * The events as an app without the {@code pii} scope receives them; the list itself when none of
    * them has personal data.
