@@ -79,6 +79,14 @@ public final class DeliveryEngine {
 
     int reading;
 
+    /**
+     * A {@link #drive} of this lane is on the stack. A read served from the tail cache completes at
+     * once, and its handler drives again: that nested call returns, and the loop below it takes the
+     * next channel. Nested, the stack grew a level for every channel served from the cache in one
+     * pass (thousands once a connection's write queue drained) until it overflowed.
+     */
+    boolean driving;
+
     boolean waiting() {
       return !(resends.isEmpty() && ready.isEmpty() && readySandbox.isEmpty());
     }
@@ -273,8 +281,11 @@ public final class DeliveryEngine {
               vertx.setTimer(
                   reconcileGraceMs(),
                   id -> {
-                    heads.forEach(this::headSeen);
-                    applied.complete();
+                    try {
+                      heads.forEach(this::headSeen);
+                    } finally {
+                      applied.complete(); // a throw must not stop every later round
+                    }
                   });
               return applied.future();
             })
@@ -464,7 +475,7 @@ public final class DeliveryEngine {
                     CommitFrames.decode(frame, this::ownsAChannelOf)
                         .events()
                         .forEach(this::committed);
-                  } catch (RuntimeException damagedOrFailed) {
+                  } catch (Throwable damagedOrFailed) {
                     // answered either way: the feed counts the frames it handed over until then
                     p.fail(damagedOrFailed);
                     return;
@@ -1130,23 +1141,31 @@ public final class DeliveryEngine {
     if (lane == null) {
       return; // nothing waiting, nothing in flight
     }
-    while (lane.reading < s.maxParallelReads() && lane.waiting() && s.writable()) {
-      Channel c = lane.next();
-      if (c.owner != s) {
-        continue; // left behind when the channel moved: its queued flag is its new owner's now
+    if (lane.driving) {
+      return; // called from a read below: the loop takes the next channel when the read returns
+    }
+    lane.driving = true;
+    try {
+      while (lane.reading < s.maxParallelReads() && lane.waiting() && s.writable()) {
+        Channel c = lane.next();
+        if (c.owner != s) {
+          continue; // left behind when the channel moved: its queued flag is its new owner's now
+        }
+        c.queued = false;
+        if (!c.claimed || c.reading) {
+          continue;
+        }
+        if (c.resend != null) {
+          readAgain(s, lane, c);
+        } else if (s.accepts(c)) {
+          read(s, lane, c);
+        }
       }
-      c.queued = false;
-      if (!c.claimed || c.reading) {
-        continue;
-      }
-      if (c.resend != null) {
-        readAgain(s, lane, c);
-      } else if (s.accepts(c)) {
-        read(s, lane, c);
-      }
+    } finally {
+      lane.driving = false;
     }
     if (lane.unused()) {
-      lanes.remove(s);
+      lanes.remove(s, lane);
     }
   }
 

@@ -97,4 +97,102 @@ class StreamScaleIT {
       consumers.forEach(StreamClient::close);
     }
   }
+
+  /**
+   * A connection whose socket stopped taking data while thousands of its channels got events: once
+   * it drains, the engine serves them all from the tail cache in one pass. Such a read completes at
+   * once and its handler drives the connection again; served nested, the stack grew a level for
+   * every channel until it overflowed, leaving channels stuck mid-read and their events unsent.
+   */
+  @Test
+  void shouldServeThousandsOfChannelsQueuedBehindAFullSocketOnceItDrains() {
+    // a window of 10: the large events below stop at it, and cannot fill the socket again after
+    try (TestGateway gw = TestGateway.start(Map.of("GATEWAY_STREAM_WINDOW", "10"));
+        StreamFixture fx = new StreamFixture(gw)) {
+      TestApp app = fx.app("websocket");
+      String prefix = fx.merchants("drain", 1).get(0);
+      int n = 20_000;
+      StreamFixture.join(
+          gw.gateway
+              .pool()
+              .preparedQuery(
+                  "INSERT INTO grants (app_id, merchant_id, start_seq) SELECT $1, $2 || '-' || i, 0 FROM generate_series(1, $3) i")
+              .execute(Tuple.of(app.id(), prefix, n)));
+      StreamClient client = fx.connect(app);
+      client.autoAck = true;
+      fx.until(
+          "every channel assigned to the one connection",
+          Duration.ofSeconds(120),
+          () -> client.assigned().size() == n);
+
+      // The client stops reading; a full window of large events for each of 40 merchants (24 MB)
+      // fills the socket and the gateway's write queue behind it.
+      client.ws.pause();
+      double paused = metric(gw, "gateway_stream_paused_total");
+      List<String> big = new ArrayList<>();
+      for (int i = 1; i <= 40; i++) {
+        big.add(prefix + "-" + i);
+      }
+      String data = "x".repeat(60_000);
+      List<io.vertx.core.json.JsonObject> large = new ArrayList<>();
+      for (int e = 0; e < 10; e++) {
+        for (String m : big) {
+          large.add(
+              io.orderpush.gateway.Events.event(m, java.util.UUID.randomUUID().toString())
+                  .put("data", new io.vertx.core.json.JsonObject().put("note", data)));
+        }
+      }
+      for (int from = 0; from < large.size(); from += 50) {
+        var answer =
+            gw.ingest(
+                io.orderpush.gateway.Events.batch(
+                    large.subList(from, Math.min(large.size(), from + 50))));
+        assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+      }
+      fx.until(
+          "the connection's write queue full",
+          Duration.ofSeconds(30),
+          () -> metric(gw, "gateway_stream_paused_total") > paused);
+
+      // One small event for every other merchant: each wakes its channel, which waits in the
+      // connection's ready queue with its event in the tail cache.
+      List<String> others = new ArrayList<>();
+      for (int i = big.size() + 1; i <= n; i++) {
+        others.add(prefix + "-" + i);
+      }
+      for (int from = 0; from < others.size(); from += 1000) {
+        List<io.vertx.core.json.JsonObject> events = new ArrayList<>();
+        for (String m : others.subList(from, Math.min(others.size(), from + 1000))) {
+          events.add(io.orderpush.gateway.Events.event(m, java.util.UUID.randomUUID().toString()));
+        }
+        var answer = gw.ingest(io.orderpush.gateway.Events.batch(events));
+        assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+      }
+
+      client.ws.resume();
+      int expected = large.size() + others.size();
+      fx.until(
+          "every event at the client once its socket drained",
+          Duration.ofSeconds(120),
+          () -> client.total() == expected,
+          () -> client.total() + " of " + expected);
+      for (String m : big) {
+        assertThat(client.received().get(m)).as(m).containsExactlyElementsOf(StreamIT.oneTo(10));
+      }
+      for (String m : others) {
+        assertThat(client.received().get(m)).as(m).containsExactly(1L);
+      }
+      client.close();
+    }
+  }
+
+  static double metric(TestGateway gw, String name) {
+    return gw.send("GET", "/metrics", null, null)
+        .body()
+        .lines()
+        .filter(l -> l.startsWith(name + " "))
+        .mapToDouble(l -> Double.parseDouble(l.split(" ")[1]))
+        .findFirst()
+        .orElse(0);
+  }
 }
