@@ -223,6 +223,10 @@ public final class CallbackService {
             v -> {
               loading.remove(appId, l);
               metrics.loading.set(loading.size());
+              if (unreadable.remove(appId)) { // its secret was rotated under the key of this node
+                metrics.unreadable.set(unreadable.size());
+                LOG.info("callback app {} can be delivered to again", appId);
+              }
               if (l.attempts > 0) {
                 LOG.info(
                     "callback delivery for app {} started after {} retries", appId, l.attempts);
@@ -507,6 +511,15 @@ public final class CallbackService {
     return onEngine(
         v -> {
           CallbackEndpoint e = endpoints.get(appId);
+          if (e == null && unreadable.contains(appId)) {
+            // its secret could not be opened: the new one may be sealed under this node's key
+            return apps.find(appId)
+                .compose(
+                    app ->
+                        app.isPresent() && unreadable.contains(appId)
+                            ? onEngine(x -> open(app.get()))
+                            : Future.succeededFuture());
+          }
           return e == null
               ? Future.succeededFuture()
               : apps.signingSecrets(appId)

@@ -60,7 +60,8 @@ final class EndpointLoader {
         "active",
         Optional.of(
             "the app's webhook secret cannot be opened with the configured key; nothing is"
-                + " delivered until the gateway runs with the key it was sealed under"),
+                + " delivered until the gateway runs with the key it was sealed under, or the"
+                + " secret is rotated"),
         0,
         Optional.empty(),
         Optional.empty(),

@@ -177,6 +177,42 @@ class CallbackLoadIT {
         () -> hooks.requests.stream().anyMatch(r -> r.merchantId().equals(m)));
   }
 
+  /**
+   * An app whose secret was sealed under another key is delivered to once its secret is rotated on
+   * a node with this key: the node opens it at once (it waited for a restart), signs with the new
+   * secret only (the old one it cannot open), and no longer reports it unreadable.
+   */
+  @Test
+  void shouldDeliverToAnUnreadableAppOnceItsSecretIsRotatedUnderThisNodesKey() {
+    CallbackRecoveryIT.Hooks hooks = new CallbackRecoveryIT.Hooks(vertx);
+    String m = TestServices.uniqueMerchant("resealed");
+    String sealed = createApp(CALLBACKS, hooks, m);
+    Map<String, String> otherKey = new HashMap<>(CALLBACKS);
+    byte[] key = new byte[32];
+    java.util.Arrays.fill(key, (byte) 9);
+    otherKey.put("GATEWAY_SECRET_KEY", Base64.getEncoder().encodeToString(key));
+    gw = TestGateway.start(otherKey);
+    assertThat(endpoint(sealed).getString("loading")).isEqualTo("unreadable");
+    double unreadable = Scrape.value(gw, "gateway_callback_endpoints_unreadable");
+    assertThat(unreadable).isGreaterThanOrEqualTo(1);
+
+    HttpResponse<String> rotated =
+        gw.send("POST", "/v1/apps/" + sealed + "/secret/rotate", TestGateway.ADMIN_TOKEN, null);
+    assertThat(rotated.statusCode()).as(rotated.body()).isEqualTo(200);
+    Await.until(
+        "the endpoint loaded with its new secret",
+        WAIT,
+        () -> "loaded".equals(endpoint(sealed).getString("loading")),
+        () -> endpoint(sealed).encode());
+    assertThat(Scrape.value(gw, "gateway_callback_endpoints_unreadable")).isEqualTo(unreadable - 1);
+    assertThat(gw.ingest(Events.batch(List.of(Events.event(m, "e-1")))).statusCode())
+        .isEqualTo(200);
+    Await.until(
+        "the event delivered",
+        WAIT,
+        () -> hooks.requests.stream().anyMatch(r -> r.merchantId().equals(m) && r.last() == 1));
+  }
+
   @Test
   void shouldStoreASuspensionWhosePostgresWriteFailedOnceItCan() throws Exception {
     CallbackRecoveryIT.Hooks hooks = new CallbackRecoveryIT.Hooks(vertx);

@@ -160,7 +160,10 @@ public final class AppStore {
 
   /**
    * The secrets deliveries are signed with: the current one first, then the previous one while its
-   * rotation grace period lasts.
+   * rotation grace period lasts and it can be opened. A previous secret sealed under a key this
+   * node does not hold is left out: rotating the secret of an app whose secret could not be opened
+   * makes it deliverable at once, signed with the new secret only. A current secret that cannot be
+   * opened fails with {@link SecretUnreadableException}.
    */
   public Future<List<String>> signingSecrets(UUID appId) {
     return pool.preparedQuery(
@@ -177,7 +180,11 @@ public final class AppStore {
               List<String> secrets = new ArrayList<>(2);
               secrets.add(open(row.getBuffer(0), row.getString(2), appId));
               if (row.getBuffer(1) != null) {
-                secrets.add(open(row.getBuffer(1), row.getString(3), appId));
+                try {
+                  secrets.add(open(row.getBuffer(1), row.getString(3), appId));
+                } catch (SecretUnreadableException sealedUnderAnotherKey) {
+                  // nothing this node could sign with: the receiver has the new secret
+                }
               }
               return secrets;
             });
