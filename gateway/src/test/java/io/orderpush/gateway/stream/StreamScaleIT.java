@@ -106,8 +106,19 @@ class StreamScaleIT {
    */
   @Test
   void shouldServeThousandsOfChannelsQueuedBehindAFullSocketOnceItDrains() {
-    // a window of 10: the large events below stop at it, and cannot fill the socket again after
-    try (TestGateway gw = TestGateway.start(Map.of("GATEWAY_STREAM_WINDOW", "10"));
+    // A window of 10: the large events below stop at it, and cannot fill the socket again after.
+    // The client acks each of the 20,000 messages that come in a burst once it reads again. One
+    // event loop: the engine writes on the socket's own thread, straight to the kernel, so the
+    // socket takes the whole burst in one pass rather than only as much as the write queue holds.
+    try (TestGateway gw =
+            TestGateway.start(
+                Map.of(
+                    "GATEWAY_STREAM_WINDOW",
+                    "10",
+                    "GATEWAY_STREAM_MAX_CLIENT_MESSAGES_PER_SECOND",
+                    "1000000",
+                    "GATEWAY_HTTP_EVENT_LOOPS",
+                    "1"));
         StreamFixture fx = new StreamFixture(gw)) {
       TestApp app = fx.app("websocket");
       String prefix = fx.merchants("drain", 1).get(0);
@@ -174,7 +185,10 @@ class StreamScaleIT {
       fx.until(
           "every event at the client once its socket drained",
           Duration.ofSeconds(120),
-          () -> client.total() == expected,
+          () -> {
+            assertThat(client.closed).as("the connection closed").isFalse();
+            return client.total() == expected;
+          },
           () -> client.total() + " of " + expected);
       for (String m : big) {
         assertThat(client.received().get(m)).as(m).containsExactlyElementsOf(StreamIT.oneTo(10));
