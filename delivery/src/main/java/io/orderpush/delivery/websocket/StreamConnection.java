@@ -56,6 +56,24 @@ final class StreamConnection implements Subscriber {
 
   private int rateCount;
   private boolean rateExceeded;
+
+  /**
+   * {@code events} messages sent (engine context), each of which the client may ack once: the rate
+   * limit allows these on top of {@code stream.max-client-messages-per-second}, so a client that
+   * acks every message as the protocol asks is never closed for it, however many the gateway sends
+   * in a second (after a full socket drained, thousands at once).
+   */
+  private final java.util.concurrent.atomic.AtomicLong eventsMessagesSent =
+      new java.util.concurrent.atomic.AtomicLong();
+
+  /**
+   * {@link #eventsMessagesSent} when the window before the current one started (socket context).
+   */
+  private long sentBeforeLastWindow;
+
+  /** {@link #eventsMessagesSent} when the current window started (socket context). */
+  private long sentAtWindowStart;
+
   private Context socketContext;
   private long timer = -1;
   private boolean closed;
@@ -165,8 +183,12 @@ final class StreamConnection implements Subscriber {
     if (now - rateWindowStart >= 1_000_000_000L) {
       rateWindowStart = now;
       rateCount = 0;
+      sentBeforeLastWindow = sentAtWindowStart;
+      sentAtWindowStart = eventsMessagesSent.get();
     }
-    if (++rateCount <= settings.maxClientMessagesPerSecond()) {
+    // acks owed for what was sent in this window and the one before (an ack crosses the second)
+    long owed = eventsMessagesSent.get() - sentBeforeLastWindow;
+    if (++rateCount <= settings.maxClientMessagesPerSecond() + owed) {
       return false;
     }
     rateExceeded = true;
@@ -179,7 +201,7 @@ final class StreamConnection implements Subscriber {
                     "rate_limited",
                     "more than "
                         + settings.maxClientMessagesPerSecond()
-                        + " messages within one second"));
+                        + " messages within one second beyond one ack per events message"));
     return true;
   }
 
@@ -388,6 +410,7 @@ final class StreamConnection implements Subscriber {
   public void deliver(Channel channel, List<LoggedEvent> events) {
     for (io.netty.buffer.ByteBuf message :
         StreamMessages.events(channel.merchantId(), events, settings.maxFrameBytes())) {
+      eventsMessagesSent.incrementAndGet();
       send(message);
     }
     engine.audit().websocket(channel, id, events, DeliveryAudit.masked(channel));

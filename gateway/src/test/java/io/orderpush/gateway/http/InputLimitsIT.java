@@ -274,6 +274,76 @@ class InputLimitsIT {
     }
   }
 
+  /**
+   * A client that acks every {@code events} message as it arrives, as the protocol asks, is never
+   * closed as rate limited, however many messages the gateway sends it in a second: here 300 acks
+   * within about a second against a limit of 20 (the gateway once closed such a client).
+   */
+  @Test
+  void shouldKeepAClientThatAcksEveryEventsMessageOpenHoweverFastTheyCome() throws IOException {
+    JsonObject app =
+        new JsonObject(
+            admin("POST", "/v1/apps", "{\"name\":\"acks\",\"delivery\":{\"mode\":\"websocket\"}}")
+                .body());
+    String prefix = TestServices.uniqueMerchant("acks");
+    List<String> merchants = new ArrayList<>();
+    List<JsonObject> events = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      merchants.add(prefix + "-" + i);
+      events.add(
+          io.orderpush.gateway.Events.event(
+              prefix + "-" + i, java.util.UUID.randomUUID().toString()));
+    }
+    gw.gateway
+        .pool()
+        .preparedQuery(
+            "INSERT INTO grants (app_id, merchant_id, start_seq) SELECT $1, m, 0 FROM unnest($2::text[]) m")
+        .execute(
+            Tuple.of(UUID.fromString(app.getString("appId")))
+                .addArrayOfString(merchants.toArray(String[]::new)))
+        .toCompletionStage()
+        .toCompletableFuture()
+        .join();
+    try (WebSocketConnection ws =
+        WebSocketConnection.open(
+            "127.0.0.1", gw.port, "/v1/stream", app.getString("token"), 10_000)) {
+      assertThat(ws.handshake.status()).isEqualTo(101);
+      java.util.Set<String> assigned = new java.util.HashSet<>();
+      while (assigned.size() < merchants.size()) {
+        JsonObject msg = new JsonObject(ws.read().text());
+        if ("assigned".equals(msg.getString("type"))) {
+          msg.getJsonArray("merchants").forEach(m -> assigned.add((String) m));
+        }
+      }
+      var answer = gw.ingest(io.orderpush.gateway.Events.batch(events));
+      assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+      java.util.Set<String> acked = new java.util.HashSet<>();
+      while (acked.size() < merchants.size()) {
+        var f = ws.read();
+        assertThat(f).as("a frame").isNotNull();
+        assertThat(f.opcode()).as("no close: " + f.text()).isNotEqualTo(8);
+        JsonObject msg = new JsonObject(f.text());
+        assertThat(msg.getString("code")).as(msg.encode()).isNotEqualTo("rate_limited");
+        if ("events".equals(msg.getString("type"))) {
+          String m = msg.getString("merchantId");
+          io.vertx.core.json.JsonArray got = msg.getJsonArray("events");
+          long last = got.getJsonObject(got.size() - 1).getLong("seq");
+          ws.text("{\"type\":\"ack\",\"merchantId\":\"" + m + "\",\"seq\":" + last + "}");
+          acked.add(m);
+        }
+      }
+      ws.frame(0x89, "still-there".getBytes()); // ping
+      for (var f = ws.read(); ; f = ws.read()) {
+        assertThat(f).isNotNull();
+        assertThat(f.opcode()).as("no close: " + f.text()).isNotEqualTo(8);
+        if (f.opcode() == 0xA) {
+          assertThat(f.text()).isEqualTo("still-there");
+          break;
+        }
+      }
+    }
+  }
+
   static int closeCollecting(WebSocketConnection ws, List<String> texts) throws IOException {
     for (var f = ws.read(); ; f = ws.read()) {
       assertThat(f).as("a close frame before the end").isNotNull();
