@@ -512,13 +512,8 @@ public final class CallbackService {
         v -> {
           CallbackEndpoint e = endpoints.get(appId);
           if (e == null && unreadable.contains(appId)) {
-            // its secret could not be opened: the new one may be sealed under this node's key
-            return apps.find(appId)
-                .compose(
-                    app ->
-                        app.isPresent() && unreadable.contains(appId)
-                            ? onEngine(x -> open(app.get()))
-                            : Future.succeededFuture());
+            reopen(appId); // not waited for: the rotation's answer must not wait for every grant
+            return Future.succeededFuture();
           }
           return e == null
               ? Future.succeededFuture()
@@ -529,6 +524,31 @@ public final class CallbackService {
                         return null;
                       });
         });
+  }
+
+  /**
+   * Opens again an app whose secret could not be opened: a rotation may have sealed the new one
+   * under this node's key. Checked again on the engine once the app is read, so an app frozen or
+   * deleted meanwhile ({@link #appStopped} clears the mark) stays closed. Engine context.
+   */
+  private void reopen(UUID appId) {
+    apps.find(appId)
+        .compose(
+            app ->
+                onEngine(
+                    x ->
+                        app.isPresent()
+                                && unreadable.contains(appId)
+                                && !endpoints.containsKey(appId)
+                            ? open(app.get())
+                            : Future.succeededFuture()))
+        .onFailure(
+            err ->
+                LOG.warn(
+                    "could not open callback app {} again after its secret was rotated (it opens"
+                        + " at the next restart or change notice): {}",
+                    appId,
+                    err.toString()));
   }
 
   private CallbackEndpoint endpoint(UUID appId) {

@@ -283,8 +283,9 @@ public final class DeliveryEngine {
                   id -> {
                     try {
                       heads.forEach(this::headSeen);
-                    } finally {
-                      applied.complete(); // a throw must not stop every later round
+                      applied.complete();
+                    } catch (Throwable t) {
+                      applied.fail(t); // counted, and this round's merchants go first next time
                     }
                   });
               return applied.future();

@@ -110,6 +110,7 @@ class StreamScaleIT {
     // The client acks each of the 20,000 messages that come in a burst once it reads again. One
     // event loop: the engine writes on the socket's own thread, straight to the kernel, so the
     // socket takes the whole burst in one pass rather than only as much as the write queue holds.
+    // The paused client answers no ping and acks nothing for a while: no timeout may close it.
     try (TestGateway gw =
             TestGateway.start(
                 Map.of(
@@ -118,7 +119,11 @@ class StreamScaleIT {
                     "GATEWAY_STREAM_MAX_CLIENT_MESSAGES_PER_SECOND",
                     "1000000",
                     "GATEWAY_HTTP_EVENT_LOOPS",
-                    "1"));
+                    "1",
+                    "GATEWAY_STREAM_IDLE_TIMEOUT_MS",
+                    "600000",
+                    "GATEWAY_STREAM_ACK_TIMEOUT_MS",
+                    "600000"));
         StreamFixture fx = new StreamFixture(gw)) {
       TestApp app = fx.app("websocket");
       String prefix = fx.merchants("drain", 1).get(0);
@@ -180,6 +185,7 @@ class StreamScaleIT {
         assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
       }
 
+      double hits = metric(gw, "gateway_delivery_tail_hits_total");
       client.ws.resume();
       int expected = large.size() + others.size();
       fx.until(
@@ -196,6 +202,9 @@ class StreamScaleIT {
       for (String m : others) {
         assertThat(client.received().get(m)).as(m).containsExactly(1L);
       }
+      assertThat(metric(gw, "gateway_delivery_tail_hits_total") - hits)
+          .as("the queued channels served from the tail cache")
+          .isGreaterThanOrEqualTo(others.size());
       client.close();
     }
   }

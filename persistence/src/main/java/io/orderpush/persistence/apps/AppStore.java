@@ -18,6 +18,8 @@ import java.util.UUID;
  */
 public final class AppStore {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(AppStore.class);
+
   private static final String COLUMNS =
       "app_id, name, delivery_mode, callback_url, state, endpoint_state, created_at";
 
@@ -183,7 +185,12 @@ public final class AppStore {
                 try {
                   secrets.add(open(row.getBuffer(1), row.getString(3), appId));
                 } catch (SecretUnreadableException sealedUnderAnotherKey) {
-                  // nothing this node could sign with: the receiver has the new secret
+                  // nothing this node could sign with: the receiver must verify with the new one
+                  LOG.warn(
+                      "signing the deliveries of app {} with its current secret only: its previous"
+                          + " secret, still in its rotation grace, cannot be opened: {}",
+                      appId,
+                      sealedUnderAnotherKey.getMessage());
                 }
               }
               return secrets;
