@@ -581,6 +581,28 @@ public final class DeliveryEngine {
     claim(c, c.generation);
   }
 
+  /**
+   * Starts queued claims while fewer than {@link #MAX_CLAIMS_IN_FLIGHT} are in flight. Not
+   * re-entered: a claim that fails at once (Redis disconnected rejects commands on the caller's
+   * stack) completes inside the loop, and its handler calls here again. Nested, the stack grew a
+   * level per queued claim until it overflowed, leaking in-flight slots and stranding channels.
+   */
+  private void drainClaims() {
+    if (drainingClaims) {
+      return; // the loop below takes the next claim when this one returns
+    }
+    drainingClaims = true;
+    try {
+      while (claimsInFlight < MAX_CLAIMS_IN_FLIGHT && !claimQueue.isEmpty()) {
+        claimQueue.poll().run();
+      }
+    } finally {
+      drainingClaims = false;
+    }
+  }
+
+  private boolean drainingClaims;
+
   private void claim(Channel c, int generation) {
     String node = token();
     if (node == null) {
@@ -615,9 +637,7 @@ public final class DeliveryEngine {
         .onComplete(
             ar -> {
               claimsInFlight--;
-              while (claimsInFlight < MAX_CLAIMS_IN_FLIGHT && !claimQueue.isEmpty()) {
-                claimQueue.poll().run();
-              }
+              drainClaims();
               if (c.generation != generation || c.owner == null || !node.equals(token())) {
                 if (ar.succeeded() && !ar.result().isRefused() && node.equals(token())) {
                   // let go meanwhile: the claim that just landed must not keep others waiting
