@@ -281,12 +281,18 @@ public final class DeliveryEngine {
               vertx.setTimer(
                   reconcileGraceMs(),
                   id -> {
-                    try {
-                      heads.forEach(this::headSeen);
-                      applied.complete();
-                    } catch (Throwable t) {
-                      applied.fail(t); // counted, and this round's merchants go first next time
-                    }
+                    // one merchant that throws costs its own wake-up, not the round's others
+                    heads.forEach(
+                        (merchant, head) -> {
+                          try {
+                            headSeen(merchant, head);
+                          } catch (RuntimeException e) {
+                            metrics.reconcileFailures.increment();
+                            LOG.warn(
+                                "reconciling the head of {} failed: {}", merchant, e.toString());
+                          }
+                        });
+                    applied.complete();
                   });
               return applied.future();
             })
@@ -603,6 +609,34 @@ public final class DeliveryEngine {
 
   private boolean drainingClaims;
 
+  /** When a failed claim was last logged, and how many failed since without a line. */
+  private long claimWarnedAt;
+
+  private long claimFailuresUnlogged;
+
+  /**
+   * Logs a failed claim, at most one line every {@link #CLAIM_WARN_EVERY_MS} (with Redis away,
+   * every channel of the node fails its claim each {@link #RETRY_MS}: a line each would flood the
+   * log); the metric counts them all. Engine context.
+   */
+  private void claimFailed(Channel c, Throwable cause) {
+    long now = System.currentTimeMillis();
+    if (now - claimWarnedAt < CLAIM_WARN_EVERY_MS) {
+      claimFailuresUnlogged++;
+      return;
+    }
+    LOG.warn(
+        "claiming {} failed, retrying in {} ms ({} more claims failed since the last line): {}",
+        c,
+        RETRY_MS,
+        claimFailuresUnlogged,
+        cause.toString());
+    claimWarnedAt = now;
+    claimFailuresUnlogged = 0;
+  }
+
+  static final long CLAIM_WARN_EVERY_MS = 5_000;
+
   private void claim(Channel c, int generation) {
     String node = token();
     if (node == null) {
@@ -653,11 +687,7 @@ public final class DeliveryEngine {
                 // is let go first, drop() releases what may have landed
                 c.unsure = true;
                 metrics.claimFailures.increment();
-                LOG.warn(
-                    "claiming {} failed, retrying in {} ms: {}",
-                    c,
-                    RETRY_MS,
-                    ar.cause().toString());
+                claimFailed(c, ar.cause());
                 vertx.setTimer(
                     RETRY_MS,
                     id -> {

@@ -58,21 +58,23 @@ final class StreamConnection implements Subscriber {
   private boolean rateExceeded;
 
   /**
-   * {@code events} messages sent (engine context), each of which the client may ack once: the rate
-   * limit allows these on top of {@code stream.max-client-messages-per-second}, so a client that
-   * acks every message as the protocol asks is never closed for it, however many the gateway sends
-   * in a second (after a full socket drained, thousands at once).
+   * {@code events} messages sent (engine context), each of which the client may ack once without it
+   * counting against {@code stream.max-client-messages-per-second}: a client that acks every
+   * message as the protocol asks is never closed for it, however many the gateway sends in a second
+   * or however late the client reads them (a backlog that sat in a full socket).
    */
   private final java.util.concurrent.atomic.AtomicLong eventsMessagesSent =
       new java.util.concurrent.atomic.AtomicLong();
 
-  /**
-   * {@link #eventsMessagesSent} when the window before the current one started (socket context).
-   */
-  private long sentBeforeLastWindow;
+  /** Client messages taken as acks of {@link #eventsMessagesSent} (socket context). */
+  private long credited;
 
-  /** {@link #eventsMessagesSent} when the current window started (socket context). */
-  private long sentAtWindowStart;
+  /**
+   * Acks owed that a client may hold at most: past it the oldest are forgotten, so a client that
+   * acks only some messages (acks are cumulative) cannot save up a flood. Above what a full socket
+   * holds: 4 MiB of write queue and the kernel's buffers, of small messages.
+   */
+  static final long MAX_ACK_CREDIT = 100_000;
 
   private Context socketContext;
   private long timer = -1;
@@ -179,16 +181,17 @@ final class StreamConnection implements Subscriber {
     if (rateExceeded) {
       return true;
     }
+    long sent = eventsMessagesSent.get();
+    if (credited < sent) {
+      credited = Math.max(credited, sent - MAX_ACK_CREDIT) + 1;
+      return false; // an ack of one of the messages sent
+    }
     long now = System.nanoTime();
     if (now - rateWindowStart >= 1_000_000_000L) {
       rateWindowStart = now;
       rateCount = 0;
-      sentBeforeLastWindow = sentAtWindowStart;
-      sentAtWindowStart = eventsMessagesSent.get();
     }
-    // acks owed for what was sent in this window and the one before (an ack crosses the second)
-    long owed = eventsMessagesSent.get() - sentBeforeLastWindow;
-    if (++rateCount <= settings.maxClientMessagesPerSecond() + owed) {
+    if (++rateCount <= settings.maxClientMessagesPerSecond()) {
       return false;
     }
     rateExceeded = true;
@@ -201,7 +204,7 @@ final class StreamConnection implements Subscriber {
                     "rate_limited",
                     "more than "
                         + settings.maxClientMessagesPerSecond()
-                        + " messages within one second beyond one ack per events message"));
+                        + " messages within one second besides one ack per events message"));
     return true;
   }
 

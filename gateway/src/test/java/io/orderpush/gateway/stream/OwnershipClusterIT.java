@@ -819,7 +819,11 @@ class OwnershipClusterIT {
       var ctx = fx.vertx.getOrCreateContext();
       long now = // Redis's clock, in ms, as leases count it
           1000 * Long.parseLong(StreamFixture.join(fx.redis.call(ctx, c -> c.time())).get(0));
-      String other = "played-" + UUID.randomUUID().toString().substring(0, 6) + "/" + now + "/x";
+      // Joined "later" than B's view: B never takes it for dead, only for not yet seen, and reads
+      // the live nodes again (a node of an earlier test still in the set let B count 3 without
+      // it, and B took the channels over as a dead node's).
+      String other =
+          "played-" + UUID.randomUUID().toString().substring(0, 6) + "/" + (now + 120_000) + "/x";
       java.util.function.Function<String, String> key = m -> "gw:ch:{" + app.id() + ":" + m + "}";
       java.util.function.Function<String, String> holder = m -> holderOf(app, m);
       StreamFixture.join(fx.redis.call(ctx, c -> c.zadd(NODES, now + 120_000, other)));
