@@ -25,8 +25,7 @@ class AckBeforeClaimIT {
   @Test
   void shouldIgnoreAnAckSentWhileTheChannelIsStillBeingClaimed() {
     URI redis = URI.create(TestServices.redisUrl());
-    try (TcpProxy proxy =
-            TcpProxy.start(redis.getHost(), redis.getPort() == -1 ? 6379 : redis.getPort());
+    try (TcpProxy proxy = OwnershipClusterIT.redisProxy();
         TestGateway gw =
             TestGateway.start(
                 Map.of(

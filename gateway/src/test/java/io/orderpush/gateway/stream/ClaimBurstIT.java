@@ -8,7 +8,6 @@ import io.orderpush.gateway.stream.StreamFixture.TestApp;
 import io.orderpush.gateway.testing.TcpProxy;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.json.JsonObject;
-import io.vertx.sqlclient.Tuple;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,8 +29,7 @@ class ClaimBurstIT {
   @Test
   void shouldClaimEveryChannelOfABurstWhoseClaimsFailedAtOnceWhileRedisWasAway() {
     URI redis = URI.create(TestServices.redisUrl());
-    try (TcpProxy proxy =
-            TcpProxy.start(redis.getHost(), redis.getPort() == -1 ? 6379 : redis.getPort());
+    try (TcpProxy proxy = OwnershipClusterIT.redisProxy();
         TestGateway gw =
             TestGateway.start(
                 Map.of(
@@ -49,12 +47,7 @@ class ClaimBurstIT {
       TestApp app = fx.app("websocket");
       String prefix = fx.merchants("burst", 1).get(0);
       int n = 20_000;
-      StreamFixture.join(
-          gw.gateway
-              .pool()
-              .preparedQuery(
-                  "INSERT INTO grants (app_id, merchant_id, start_seq) SELECT $1, $2 || '-' || i, 0 FROM generate_series(1, $3) i")
-              .execute(Tuple.of(app.id(), prefix, n)));
+      fx.grantRange(app, prefix, n);
 
       // The claims that follow the assignment hang in Redis's connection, the rest queue behind.
       double sent = StreamScaleIT.metric(gw, "gateway_redis_commands_total");

@@ -245,6 +245,16 @@ final class StreamFixture implements AutoCloseable {
     }
   }
 
+  /** Grants the app merchants {@code prefix-1} to {@code prefix-n}, in one statement. */
+  void grantRange(TestApp app, String prefix, int n) {
+    join(
+        gw.gateway
+            .pool()
+            .preparedQuery(
+                "INSERT INTO grants (app_id, merchant_id, start_seq) SELECT $1, $2 || '-' || i, 0 FROM generate_series(1, $3) i")
+            .execute(io.vertx.sqlclient.Tuple.of(app.id(), prefix, n)));
+  }
+
   static <T> T join(io.vertx.core.Future<T> f) {
     return f.toCompletionStage().toCompletableFuture().orTimeout(30, TimeUnit.SECONDS).join();
   }

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.gateway.stream.StreamFixture.TestApp;
-import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,12 +22,7 @@ class StreamScaleIT {
         StreamFixture fx = new StreamFixture(gw)) {
       TestApp app = fx.app("websocket");
       String prefix = fx.merchants("scale", 1).get(0);
-      StreamFixture.join(
-          gw.gateway
-              .pool()
-              .preparedQuery(
-                  "INSERT INTO grants (app_id, merchant_id, start_seq) SELECT $1, $2 || '-' || i, 0 FROM generate_series(1, 10000) i")
-              .execute(Tuple.of(app.id(), prefix)));
+      fx.grantRange(app, prefix, 10000);
       List<StreamClient> group = List.of(fx.connect(app), fx.connect(app));
       group.forEach(c -> c.autoAck = true);
       fx.until(
@@ -63,12 +57,7 @@ class StreamScaleIT {
       List<StreamClient> consumers = new ArrayList<>();
       for (int a = 0; a < 10; a++) {
         TestApp app = fx.app("websocket");
-        StreamFixture.join(
-            gw.gateway
-                .pool()
-                .preparedQuery(
-                    "INSERT INTO grants (app_id, merchant_id, start_seq) SELECT $1, $2 || '-' || i, 0 FROM generate_series(1, 10000) i")
-                .execute(Tuple.of(app.id(), prefix)));
+        fx.grantRange(app, prefix, 10000);
         StreamClient c = fx.connect(app);
         c.autoAck = true;
         consumers.add(c);
@@ -128,12 +117,7 @@ class StreamScaleIT {
       TestApp app = fx.app("websocket");
       String prefix = fx.merchants("drain", 1).get(0);
       int n = 20_000;
-      StreamFixture.join(
-          gw.gateway
-              .pool()
-              .preparedQuery(
-                  "INSERT INTO grants (app_id, merchant_id, start_seq) SELECT $1, $2 || '-' || i, 0 FROM generate_series(1, $3) i")
-              .execute(Tuple.of(app.id(), prefix, n)));
+      fx.grantRange(app, prefix, n);
       StreamClient client = fx.connect(app);
       client.autoAck = true;
       fx.until(
