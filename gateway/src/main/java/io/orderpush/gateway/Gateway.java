@@ -380,9 +380,7 @@ public final class Gateway {
                   .compose(
                       x ->
                           vertx.deployVerticle(
-                              () ->
-                                  new HttpVerticle(
-                                      config.http(), routes::router, routes::handshake),
+                              () -> new HttpVerticle(config.http(), routes::router),
                               new DeploymentOptions()
                                   .setInstances(config.http().eventLoopThreads())));
             })

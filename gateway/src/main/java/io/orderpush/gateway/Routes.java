@@ -138,14 +138,6 @@ final class Routes {
     return drills;
   }
 
-  void handshake(io.vertx.core.http.ServerWebSocketHandshake hs) {
-    if (commitFeed != null && io.orderpush.gateway.ingest.CommitFeed.PATH.equals(hs.path())) {
-      commitFeed.handshake(hs, authLimiter);
-    } else {
-      stream.handshake(hs);
-    }
-  }
-
   Router router(Vertx vertx) {
     Router r = Router.router(vertx);
     // First on every request: request id, X-Request-Id, one access line when the answer ends.
@@ -164,7 +156,13 @@ final class Routes {
         .handler(ingestForwarder)
         .handler(ingestHandler);
 
-    r.get(StreamHandler.PATH).handler(metered.route("stream")).handler(StreamHandler::notAnUpgrade);
+    r.get(StreamHandler.PATH).handler(metered.route("stream")).handler(stream);
+    if (commitFeed != null) {
+      // the nodes' commit feed: a WebSocket upgrade signed by another node of the cluster
+      r.get(io.orderpush.gateway.ingest.CommitFeed.PATH)
+          .handler(metered.route("commit_feed"))
+          .handler(ctx -> commitFeed.upgrade(ctx, authLimiter));
+    }
     r.get("/v1/merchants/:merchantId/events")
         .handler(metered.route("replay"))
         .handler(appAuth)

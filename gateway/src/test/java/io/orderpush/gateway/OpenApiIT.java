@@ -2,6 +2,7 @@ package io.orderpush.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.orderpush.gateway.ingest.CommitFeed;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -61,7 +62,9 @@ class OpenApiIT {
   static final Set<String> NOT_SERVED_YET = Set.of();
 
   /** Routes that are not API: the operator console's static pages (docs/operations.md). */
-  static final Set<String> NOT_API = Set.of("GET /console", "GET /console/");
+  /** The console's pages, and the nodes' commit feed (signed by a node, docs/scale-out.md). */
+  static final Set<String> NOT_API =
+      Set.of("GET /console", "GET /console/", "GET " + CommitFeed.PATH);
 
   /** vertx-openapi 5.0 knows no NDJSON media type: these are checked a line at a time here. */
   static final Set<String> NDJSON = Set.of("application/x-ndjson");

@@ -172,12 +172,21 @@ public final class AuthFailureLimiter {
     failed(key(remote));
   }
 
-  /** True (and counted) if a WebSocket upgrade from {@code remote} is refused now. */
-  public boolean refuses(SocketAddress remote, String realm) {
-    if (retryAfterSeconds(key(remote)) == 0) {
+  /**
+   * Refuses a WebSocket upgrade like {@link #refuse(RoutingContext, String)}: {@code 429} with
+   * {@code Retry-After}; true if it did.
+   */
+  public boolean refuse(Upgrade upgrade, String realm) {
+    long wait = retryAfterSeconds(key(upgrade.remoteAddress()));
+    if (wait == 0) {
       return false;
     }
     count(REFUSED, REFUSED_HELP, realm, 1);
+    upgrade.refuse(
+        429,
+        "too_many_auth_failures",
+        "too many failed authentications from this address; retry after " + wait + " s",
+        wait);
     return true;
   }
 

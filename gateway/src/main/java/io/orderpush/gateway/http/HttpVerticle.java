@@ -2,11 +2,9 @@ package io.orderpush.gateway.http;
 
 import io.orderpush.gateway.config.HttpConfig;
 import io.vertx.core.Future;
-import io.vertx.core.Handler;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
-import io.vertx.core.http.ServerWebSocketHandshake;
 import io.vertx.ext.web.Router;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -16,16 +14,15 @@ public final class HttpVerticle extends VerticleBase {
 
   private final HttpConfig config;
   private final Function<io.vertx.core.Vertx, Router> routes;
-  private final Handler<ServerWebSocketHandshake> webSockets;
   private HttpServer server;
 
-  public HttpVerticle(
-      HttpConfig config,
-      Function<io.vertx.core.Vertx, Router> routes,
-      Handler<ServerWebSocketHandshake> webSockets) {
+  /**
+   * WebSocket upgrades reach the router like any request ({@link Upgrade}), so that a refused one
+   * gets the same JSON error and headers as the rest of the API.
+   */
+  public HttpVerticle(HttpConfig config, Function<io.vertx.core.Vertx, Router> routes) {
     this.config = config;
     this.routes = routes;
-    this.webSockets = webSockets;
   }
 
   @Override
@@ -52,10 +49,7 @@ public final class HttpVerticle extends VerticleBase {
                 // are not, and unmasking them took the writer a sixth of its Java samples. Apps'
                 // clients mask their frames as RFC 6455 asks, and they are read as before.
                 .setAcceptUnmaskedFrames(true));
-    return server
-        .requestHandler(routes.apply(vertx))
-        .webSocketHandshakeHandler(webSockets)
-        .listen();
+    return server.requestHandler(routes.apply(vertx)).listen();
   }
 
   /** Stops accepting, then waits up to the grace period for requests in flight. */

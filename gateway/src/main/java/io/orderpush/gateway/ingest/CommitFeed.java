@@ -8,6 +8,8 @@ import io.orderpush.delivery.cluster.CommitFrames;
 import io.orderpush.delivery.cluster.ForwardedBatches;
 import io.orderpush.delivery.cluster.ForwardedBatches.Outcome;
 import io.orderpush.gateway.http.AuthFailureLimiter;
+import io.orderpush.gateway.http.Failures;
+import io.orderpush.gateway.http.Upgrade;
 import io.orderpush.persistence.events.AppendResult;
 import io.orderpush.persistence.events.IngestOverloadedException;
 import io.orderpush.persistence.events.IngestTimeoutException;
@@ -20,12 +22,12 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
-import io.vertx.core.http.ServerWebSocketHandshake;
 import io.vertx.core.http.WebSocket;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketClientOptions;
 import io.vertx.core.http.WebSocketConnectOptions;
 import io.vertx.core.http.WebSocketFrame;
+import io.vertx.ext.web.RoutingContext;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
@@ -540,15 +542,20 @@ public final class CommitFeed {
 
   /**
    * A follower's upgrade on {@value #PATH}: accepted only with a valid node signature; failures
-   * count against the caller's address in {@code limiter}.
+   * count against the caller's address in {@code limiter}. Refusals are JSON errors; the follower
+   * reads only their status.
    */
-  public void handshake(ServerWebSocketHandshake hs, AuthFailureLimiter limiter) {
-    if (limiter.refuses(hs.remoteAddress(), "node")) {
-      hs.reject(429);
+  public void upgrade(RoutingContext ctx, AuthFailureLimiter limiter) {
+    if (!Upgrade.requested(ctx)) {
+      Failures.send(ctx, 400, "upgrade_required", "the commit feed is a WebSocket upgrade", null);
+      return;
+    }
+    Upgrade hs = Upgrade.of(ctx);
+    if (limiter.refuse(hs, "node")) {
       return;
     }
     if (stopping) {
-      hs.reject(503);
+      hs.refuse(503, "unavailable", "this node is stopping", 1);
       return;
     }
     String follower = hs.headers().get(NODE_HEADER);
@@ -559,8 +566,7 @@ public final class CommitFeed {
     byte[] signedWith = verify(follower, time, nonce, auth, now);
     if (signedWith == null) {
       refused.increment();
-      limiter.failed(hs.remoteAddress(), "node");
-      hs.reject(401);
+      hs.unauthorized(limiter, "node", "missing or wrong node signature");
       return;
     }
     String theirs = hs.headers().get(FEED_HEADER);
@@ -575,20 +581,22 @@ public final class CommitFeed {
       } else {
         masksDiffer.increment();
       }
-      hs.reject(409);
+      hs.refuse(
+          409,
+          "feed_mismatch",
+          "this node's masking rules, ingest limits or frame layout differ from yours");
       return;
     }
     int taken = take(nonce, now);
     if (taken > 0) {
       // a replayed upgrade: someone who saw one on the wire, not a node
       replayed.increment();
-      limiter.failed(hs.remoteAddress(), "node");
-      hs.reject(401);
+      hs.unauthorized(limiter, "node", "missing or wrong node signature");
       return;
     }
     if (taken < 0) {
       noncesFull.increment();
-      hs.reject(429);
+      hs.refuse(429, "too_many_upgrades", "too many node upgrades in the signature window", 1);
       return;
     }
     hs.accept()

@@ -4,22 +4,22 @@ import io.orderpush.delivery.websocket.StreamService;
 import io.orderpush.gateway.http.AuthFailureLimiter;
 import io.orderpush.gateway.http.BearerAuth;
 import io.orderpush.gateway.http.Failures;
+import io.orderpush.gateway.http.Upgrade;
 import io.orderpush.persistence.apps.AppStore;
 import io.orderpush.persistence.apps.DeliveryMode;
-import io.vertx.core.Context;
-import io.vertx.core.Vertx;
-import io.vertx.core.http.ServerWebSocketHandshake;
+import io.vertx.core.Handler;
 import io.vertx.ext.web.RoutingContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code GET /v1/stream}: the WebSocket handshake is held until the app token is checked, then
- * accepted into the app's consumer group, or rejected with 401 (no or wrong token), 403 (a callback
- * or frozen app) or 404 (another path). Uses the server's handshake hook, made for exactly this
- * kind of asynchronous decision.
+ * {@code GET /v1/stream}: the WebSocket upgrade is held until the app token is checked, then
+ * accepted into the app's consumer group, or refused with a JSON error like every other answer of
+ * the API: 401 (no or wrong token), 403 (a callback or frozen app), 429 with {@code Retry-After}
+ * (too many failed authentications from the address), 503 (the app could not be looked up). A plain
+ * GET without the upgrade headers gets 400.
  */
-public final class StreamHandler {
+public final class StreamHandler implements Handler<RoutingContext> {
 
   public static final String PATH = "/v1/stream";
   private static final Logger LOG = LoggerFactory.getLogger(StreamHandler.class);
@@ -28,71 +28,55 @@ public final class StreamHandler {
   private final StreamService streams;
   private final AuthFailureLimiter limiter;
 
-  public StreamHandler(AppStore apps, StreamService streams) {
-    this(apps, streams, AuthFailureLimiter.NONE);
-  }
-
-  /**
-   * Failed upgrades count against the caller's address in {@code limiter}; past its limit, 429
-   * (status only: a rejected handshake carries no headers).
-   */
+  /** Failed upgrades count against the caller's address in {@code limiter}; past its limit, 429. */
   public StreamHandler(AppStore apps, StreamService streams, AuthFailureLimiter limiter) {
     this.apps = apps;
     this.streams = streams;
     this.limiter = limiter;
   }
 
-  public void handshake(ServerWebSocketHandshake hs) {
-    if (!PATH.equals(hs.path())) {
-      hs.reject(404);
+  @Override
+  public void handle(RoutingContext ctx) {
+    if (!Upgrade.requested(ctx)) {
+      Failures.send(
+          ctx, 400, "upgrade_required", "GET /v1/stream must be a WebSocket upgrade", null);
       return;
     }
-    if (limiter.refuses(hs.remoteAddress(), "stream")) {
-      hs.reject(429);
+    Upgrade up = Upgrade.of(ctx);
+    if (limiter.refuse(up, "stream")) {
       return;
     }
-    String token = BearerAuth.bearer(hs.headers().get("Authorization"));
+    String token = BearerAuth.bearer(up.headers().get("Authorization"));
     if (token == null) {
-      limiter.failed(hs.remoteAddress(), "stream");
-      hs.reject(401);
+      up.unauthorized(limiter, "stream", "missing or wrong app token");
       return;
     }
-    // The handshake is finished on the HTTP connection's own context, whatever thread the lookup
-    // completes on.
-    Context own = Vertx.currentContext();
     long checkedAt = System.nanoTime();
+    // Completes on the request's own context (the router's handlers run there).
     apps.findByToken(token)
         .onComplete(
-            ar ->
-                own.runOnContext(
-                    v -> {
-                      if (ar.failed()) {
-                        LOG.warn(
-                            "WebSocket handshake refused, app lookup failed: {}",
-                            ar.cause().toString());
-                        hs.reject(503);
-                      } else if (ar.result().isEmpty()) {
-                        limiter.failed(hs.remoteAddress(), "stream");
-                        hs.reject(401);
-                      } else if (ar.result().get().mode() != DeliveryMode.WEBSOCKET
-                          || !"active".equals(ar.result().get().state())) {
-                        hs.reject(403);
-                      } else {
-                        var appId = ar.result().get().appId();
-                        hs.accept()
-                            .onSuccess(ws -> streams.accept(ws, appId, checkedAt))
-                            .onFailure(
-                                err ->
-                                    LOG.warn(
-                                        "WebSocket handshake of app {} failed: {}",
-                                        appId,
-                                        err.toString()));
-                      }
-                    }));
-  }
-
-  /** A plain GET without the upgrade headers. */
-  public static void notAnUpgrade(RoutingContext ctx) {
-    Failures.send(ctx, 400, "upgrade_required", "GET /v1/stream must be a WebSocket upgrade", null);
+            ar -> {
+              if (ar.failed()) {
+                LOG.warn("WebSocket upgrade refused, app lookup failed: {}", ar.cause().toString());
+                up.refuse(503, "unavailable", "the app could not be looked up; retry", 1);
+              } else if (ar.result().isEmpty()) {
+                up.unauthorized(limiter, "stream", "missing or wrong app token");
+              } else if (!"active".equals(ar.result().get().state())) {
+                up.refuse(403, "app_frozen", "this app is frozen");
+              } else if (ar.result().get().mode() != DeliveryMode.WEBSOCKET) {
+                up.refuse(
+                    403,
+                    "not_a_websocket_app",
+                    "this app receives its events by HTTP callback, not over /v1/stream");
+              } else {
+                var appId = ar.result().get().appId();
+                up.accept()
+                    .onSuccess(ws -> streams.accept(ws, appId, checkedAt))
+                    .onFailure(
+                        err ->
+                            LOG.warn(
+                                "WebSocket handshake of app {} failed: {}", appId, err.toString()));
+              }
+            });
   }
 }

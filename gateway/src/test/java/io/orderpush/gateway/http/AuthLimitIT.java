@@ -83,8 +83,12 @@ class AuthLimitIT {
   }
 
   static int upgrade(String from, String token) {
+    return upgradeAnswer(from, token).status();
+  }
+
+  static Response upgradeAnswer(String from, String token) {
     try (var ws = RawHttp.WebSocketConnection.open(from, gw.port, "/v1/stream", token, 10_000)) {
-      return ws.handshake.status();
+      return ws.handshake;
     }
   }
 
@@ -102,7 +106,12 @@ class AuthLimitIT {
     // A right guess is not told apart from a wrong one while the address is limited.
     assertThat(get(attacker, "/v1/apps", TestGateway.ADMIN_TOKEN).status()).isEqualTo(429);
     assertThat(ingest(attacker, TestGateway.INGEST_TOKEN).status()).isEqualTo(429);
-    assertThat(upgrade(attacker, appToken)).isEqualTo(429);
+    // an upgrade is refused like any other request: JSON error and Retry-After
+    Response upgrade = upgradeAnswer(attacker, appToken);
+    assertThat(upgrade.status()).isEqualTo(429);
+    assertThat(Long.parseLong(upgrade.header("Retry-After"))).isBetween(1L, 60L);
+    assertThat(new JsonObject(upgrade.body()).getString("error"))
+        .isEqualTo("too_many_auth_failures");
 
     String honest = "127.0.0.3";
     assertThat(get(honest, "/v1/apps", TestGateway.ADMIN_TOKEN).status()).isEqualTo(200);

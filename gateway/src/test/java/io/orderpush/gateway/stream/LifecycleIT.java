@@ -3,6 +3,7 @@ package io.orderpush.gateway.stream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.orderpush.gateway.TestGateway;
+import io.orderpush.gateway.testing.RawHttp;
 import io.vertx.core.http.UpgradeRejectedException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Tuple;
@@ -130,6 +131,11 @@ class LifecycleIT {
 
       // While frozen: no upgrade, no replay, no channel calls; events still stored.
       assertThat(upgradeStatus(gw.port, app.token())).isEqualTo(403);
+      try (var ws =
+          RawHttp.WebSocketConnection.open(
+              "127.0.0.1", gw.port, StreamHandler.PATH, app.token(), 10_000)) {
+        assertThat(new JsonObject(ws.handshake.body()).getString("error")).isEqualTo("app_frozen");
+      }
       for (HttpResponse<String> r :
           List.of(
               gw.send("GET", "/v1/merchants/" + m + "/events?fromSeq=1", app.token(), null),

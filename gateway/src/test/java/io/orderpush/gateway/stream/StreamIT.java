@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.orderpush.delivery.cursor.CommitOutcome;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.gateway.stream.StreamFixture.TestApp;
+import io.orderpush.gateway.testing.RawHttp;
 import io.vertx.core.http.UpgradeRejectedException;
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
@@ -274,6 +277,38 @@ class StreamIT {
     TestApp callback = fx.app("callback");
     Throwable mode = catchJoin(() -> fx.connect(callback));
     assertThat(((UpgradeRejectedException) mode).getStatus()).isEqualTo(403);
+  }
+
+  @Test
+  void shouldRefuseAnUpgradeWithTheApisJsonErrorAndGoOnServingTheConnection() throws Exception {
+    try (var ws =
+        RawHttp.WebSocketConnection.open(
+            "127.0.0.1", gw.port, StreamHandler.PATH, "gwa_not-a-real-token", 10_000)) {
+      assertThat(ws.handshake.status()).isEqualTo(401);
+      assertThat(ws.handshake.header("WWW-Authenticate")).isEqualTo("Bearer realm=\"stream\"");
+      assertThat(new JsonObject(ws.handshake.body()).getString("error")).isEqualTo("unauthorized");
+      // not upgraded: the same connection takes an ordinary request next
+      ws.socket
+          .getOutputStream()
+          .write(
+              "GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                  .getBytes(StandardCharsets.US_ASCII));
+      assertThat(RawHttp.readResponse(ws.socket.getInputStream(), true).status()).isEqualTo(200);
+    }
+    TestApp callback = fx.app("callback");
+    try (var ws =
+        RawHttp.WebSocketConnection.open(
+            "127.0.0.1", gw.port, StreamHandler.PATH, callback.token(), 10_000)) {
+      assertThat(ws.handshake.status()).isEqualTo(403);
+      assertThat(new JsonObject(ws.handshake.body()).getString("error"))
+          .isEqualTo("not_a_websocket_app");
+    }
+    try (var ws =
+        RawHttp.WebSocketConnection.open(
+            "127.0.0.1", gw.port, "/v1/no-such-stream", callback.token(), 10_000)) {
+      assertThat(ws.handshake.status()).isEqualTo(404);
+      assertThat(new JsonObject(ws.handshake.body()).getString("error")).isEqualTo("not_found");
+    }
   }
 
   @Test

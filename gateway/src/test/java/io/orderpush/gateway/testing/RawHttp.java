@@ -91,7 +91,7 @@ public final class RawHttp {
   }
 
   /** Reads a status line and headers, then (if {@code body}) everything until the server closes. */
-  static Response readResponse(InputStream in, boolean body) throws IOException {
+  public static Response readResponse(InputStream in, boolean body) throws IOException {
     String status = line(in);
     if (status == null) {
       return new Response(-1, Map.of(), "");
@@ -138,7 +138,10 @@ public final class RawHttp {
       this.handshake = handshake;
     }
 
-    /** Upgrades {@code path} with {@code token} (none if null); check {@link #handshake}. */
+    /**
+     * Upgrades {@code path} with {@code token} (none if null); check {@link #handshake}, which
+     * holds the body of a refusal.
+     */
     public static WebSocketConnection open(
         String from, int port, String path, String token, int timeoutMs) {
       Socket s = connect(from, port, timeoutMs);
@@ -155,7 +158,14 @@ public final class RawHttp {
                 + (token == null ? "" : "Authorization: Bearer " + token + "\r\n")
                 + "\r\n";
         s.getOutputStream().write(req.getBytes(StandardCharsets.ISO_8859_1));
-        return new WebSocketConnection(s, readResponse(s.getInputStream(), false));
+        Response head = readResponse(s.getInputStream(), false);
+        String length = head.header("Content-Length");
+        if (head.status() != 101 && length != null) {
+          // a refusal's JSON error
+          byte[] b = s.getInputStream().readNBytes(Integer.parseInt(length));
+          head = new Response(head.status(), head.headers(), new String(b, StandardCharsets.UTF_8));
+        }
+        return new WebSocketConnection(s, head);
       } catch (SocketTimeoutException e) {
         closeQuietly(s);
         throw new Stalled("WebSocket handshake on " + path);
