@@ -115,7 +115,7 @@ final class Routes {
             g.vertx,
             g.registry,
             g.audit);
-    audit = new AuditApi(g.pool, g.log);
+    audit = new AuditApi(g.pool, g.log, g.grants);
     channels = new ChannelsApi(g.log, g.pool, g.grants, g.delivery, changes);
     lag = new LagApi(g.lag);
     drills =

@@ -1,6 +1,7 @@
 package io.orderpush.gateway.admin;
 
 import io.orderpush.gateway.ingest.EventParser;
+import io.orderpush.persistence.apps.GrantStore;
 import io.orderpush.persistence.audit.AuditFilter;
 import io.orderpush.persistence.audit.AuditRecord;
 import io.orderpush.persistence.audit.AuditStore;
@@ -42,13 +43,18 @@ public final class AuditApi {
   /** Order ids are at most this long, as ingest accepts them. */
   static final int MAX_ORDER_ID = 128;
 
+  /** Merchants an order is looked for at without {@code merchantId}: the app's grants. */
+  static final int MAX_ORDER_MERCHANTS = 1000;
+
   private final SqlClient pool;
   private final EventLog log;
+  private final GrantStore grants;
   private final AuditStore store = new AuditStore();
 
-  public AuditApi(SqlClient pool, EventLog log) {
+  public AuditApi(SqlClient pool, EventLog log, GrantStore grants) {
     this.pool = pool;
     this.log = log;
+    this.grants = grants;
   }
 
   public void deliveries(RoutingContext ctx) {
@@ -70,9 +76,6 @@ public final class AuditApi {
     }
     String orderId = q.get("orderId");
     if (orderId != null) {
-      if (merchantId == null) {
-        throw AppsApi.invalid("orderId", "needs merchantId: order ids are unique per merchant");
-      }
       if (orderId.isEmpty() || orderId.length() > MAX_ORDER_ID) {
         throw AppsApi.invalid("orderId", "must be 1 to " + MAX_ORDER_ID + " characters");
       }
@@ -108,20 +111,45 @@ public final class AuditApi {
     UUID app = appId;
     // An event is delivered after it is ingested: the order's events are among those ingested up
     // to the end of the range.
-    Future<long[]> seqs =
+    Future<EventLog.OrderEvents> events =
         orderId == null
             ? Future.succeededFuture(null)
-            : log.seqsOfOrder(pool, merchantId, orderId, to);
-    seqs.compose(
-            s ->
-                s != null && s.length == 0
+            : orderMerchants(merchant, app).compose(ms -> log.eventsOfOrder(pool, ms, orderId, to));
+    events
+        .compose(
+            e ->
+                e != null && e.isEmpty()
                     ? Future.succeededFuture(new AuditStore.Page(List.of(), Optional.empty()))
                     : store.find(
                         pool,
                         new AuditFilter(
-                            merchant, app, s, from, to, onlyTransport, status, cursor, limit)))
+                            merchant, app, e, from, to, onlyTransport, status, cursor, limit)))
         .onSuccess(page -> AdminJson.send(ctx, 200, json(page)))
         .onFailure(ctx::fail);
+  }
+
+  /**
+   * The merchants an order is looked for at: the one named, else those the app holds a grant for
+   * now (order ids are unique per merchant, so there may be an order of that id at several), at
+   * most {@value #MAX_ORDER_MERCHANTS}: an app granted more must name the merchant.
+   */
+  private Future<List<String>> orderMerchants(String merchantId, UUID appId) {
+    if (merchantId != null) {
+      return Future.succeededFuture(List.of(merchantId));
+    }
+    return grants
+        .forApp(appId, MAX_ORDER_MERCHANTS + 1, "")
+        .map(
+            gs -> {
+              if (gs.size() > MAX_ORDER_MERCHANTS) {
+                throw AppsApi.invalid(
+                    "orderId",
+                    "needs merchantId: the app is granted more than "
+                        + MAX_ORDER_MERCHANTS
+                        + " merchants");
+              }
+              return gs.stream().map(g -> g.merchantId()).toList();
+            });
   }
 
   static JsonObject json(AuditStore.Page page) {

@@ -242,6 +242,48 @@ class AuditIT {
   }
 
   @Test
+  void shouldFindAnOrderAtEveryMerchantTheAppIsGrantedWhenNoMerchantIsNamed() {
+    String order = "o-" + UUID.randomUUID();
+    List<String> ms = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      ms.add(TestServices.uniqueMerchant("audit-any-" + i));
+    }
+    // merchants 0, 1 and 3 each have an order of that id (at seqs 2, 1, 1); merchant 2 has not
+    for (int i = 0; i < 4; i++) {
+      List<JsonObject> events = new ArrayList<>();
+      for (int seq = 1; seq <= 3; seq++) {
+        JsonObject e = Events.event(ms.get(i), "any-" + seq + "-" + UUID.randomUUID());
+        if ((i == 0 && seq == 2) || ((i == 1 || i == 3) && seq == 1)) {
+          e.put("orderId", order);
+        }
+        events.add(e);
+      }
+      assertThat(gw.ingest(Events.batch(events)).statusCode()).isEqualTo(200);
+    }
+    App app = app("websocket", null);
+    App other = app("websocket", null);
+    for (int i = 0; i < 3; i++) {
+      grant(app, ms.get(i));
+      replay(app, ms.get(i), "fromSeq=1&toSeq=3", 3);
+    }
+    grant(other, ms.get(3));
+    replay(other, ms.get(3), "fromSeq=1&toSeq=3", 3);
+    awaitItems("appId=" + app.id(), got -> got.size() == 3, "three replays");
+    awaitItems("appId=" + other.id(), got -> got.size() == 1, "the other app's replay");
+
+    List<JsonObject> ofOrder = items(audit("appId=" + app.id() + "&orderId=" + enc(order)));
+    assertThat(ofOrder)
+        .extracting(AuditIT::batch)
+        .containsExactlyInAnyOrder(new Batch(ms.get(0), 1, 3), new Batch(ms.get(1), 1, 3));
+    assertThat(items(audit("appId=" + other.id() + "&orderId=" + enc(order))))
+        .extracting(AuditIT::batch)
+        .containsExactly(new Batch(ms.get(3), 1, 3));
+    assertThat(items(audit("appId=" + app.id() + "&orderId=o-never-ingested"))).isEmpty();
+    // an app that does not exist holds no grant
+    assertThat(items(audit("appId=" + UUID.randomUUID() + "&orderId=" + enc(order)))).isEmpty();
+  }
+
+  @Test
   void shouldNotNameForAnOrderTheBatchesThatPassedItsEventsOverByType() {
     String m = TestServices.uniqueMerchant("audit-types");
     String refunded = "o-refunded-" + UUID.randomUUID(); // seq 3, a type the apps pass over
@@ -336,7 +378,6 @@ class AuditIT {
         List.of(
             "",
             "orderId=o-1",
-            "orderId=o-1&appId=" + UUID.randomUUID(),
             "appId=not-a-uuid",
             "merchantId=" + enc("bad merchant/"),
             "merchantId=" + m + "&from=yesterday",

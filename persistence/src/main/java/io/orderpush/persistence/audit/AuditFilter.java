@@ -1,5 +1,6 @@
 package io.orderpush.persistence.audit;
 
+import io.orderpush.persistence.events.EventLog;
 import java.time.Instant;
 import java.util.UUID;
 
@@ -7,7 +8,7 @@ import java.util.UUID;
  * What an audit query asks for; null members do not filter. At least a merchant or an app is named
  * (the API checks it).
  *
- * @param seqs only batches holding one of these seqs of the merchant (an order's events); null: any
+ * @param order only batches holding one of these events (an order's); null: any
  * @param from deliveries at or after; {@code to}: before
  * @param after the cursor of the previous page ({@link AuditStore#cursor})
  * @param transport only batches of this transport
@@ -18,7 +19,7 @@ import java.util.UUID;
 public record AuditFilter(
     String merchantId,
     UUID appId,
-    long[] seqs,
+    EventLog.OrderEvents order,
     Instant from,
     Instant to,
     Transport transport,

@@ -250,21 +250,23 @@ public final class AuditStore {
             .append(" + 100");
       }
     }
-    if (filter.seqs() != null) {
-      Long[] seqs = new Long[filter.seqs().length];
+    if (filter.order() != null) {
+      args.addArrayOfString(filter.order().merchants());
+      Long[] seqs = new Long[filter.order().seqs().length];
       for (int i = 0; i < seqs.length; i++) {
-        seqs[i] = filter.seqs()[i];
+        seqs[i] = filter.order().seqs()[i];
       }
       args.addArrayOfLong(seqs);
-      // among the seqs the batch held when it passed some over (parsed once a batch), else within
-      // its range
-      int at = args.size();
-      sql.append(" AND CASE WHEN u.h IS NULL THEN EXISTS (SELECT 1 FROM unnest($")
+      // one of the order's events of the row's merchant: among the seqs the batch held when it
+      // passed some over (parsed once a batch), else within its range
+      int at = args.size() - 1;
+      sql.append(" AND EXISTS (SELECT 1 FROM unnest($")
           .append(at)
-          .append(
-              "::bigint[]) s WHERE s BETWEEN u.f AND u.t) ELSE string_to_array(u.h, ',')::bigint[] && $")
-          .append(at)
-          .append("::bigint[] END");
+          .append("::text[], $")
+          .append(at + 1)
+          .append("::bigint[]) o(m, s) WHERE o.m = p.merchant_id AND CASE WHEN u.h IS NULL")
+          .append(" THEN o.s BETWEEN u.f AND u.t")
+          .append(" ELSE o.s = ANY(string_to_array(u.h, ',')::bigint[]) END)");
     }
     if (filter.after() != null) {
       args.addOffsetDateTime(micros(filter.after().deliveredAtMicros()));

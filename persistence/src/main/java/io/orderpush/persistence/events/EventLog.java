@@ -657,41 +657,62 @@ public final class EventLog {
   static final int ORDER_MAX_CHUNKS = 1000;
 
   /**
-   * The seqs of one order's events among the merchant's stored events ingested up to {@code until}
-   * (null: all retained), in order. There is no index by order: PostgreSQL scans the merchant's
-   * chunks in that range and returns only those whose text holds the order's id; of their lines,
-   * those whose own {@code orderId} is it count. For operators' audit queries, never delivery.
+   * The events of one order: merchant {@code merchants[i]}'s seq {@code seqs[i]}, by merchant and
+   * seq.
    */
-  public Future<long[]> seqsOfOrder(
-      SqlClient client, String merchantId, String orderId, Instant until) {
+  public record OrderEvents(String[] merchants, long[] seqs) {
+    public boolean isEmpty() {
+      return seqs.length == 0;
+    }
+  }
+
+  /**
+   * The events of the order {@code orderId} among the stored events of {@code merchantIds} ingested
+   * up to {@code until} (null: all retained). Order ids are unique per merchant, so with several
+   * merchants there may be one order of that id at each. There is no index by order: PostgreSQL
+   * scans the merchants' chunks in that range and returns only those whose text holds the order's
+   * id (at most {@value #ORDER_MAX_CHUNKS}); of their lines, those whose own {@code orderId} is it
+   * count. For operators' audit queries, never delivery.
+   */
+  public Future<OrderEvents> eventsOfOrder(
+      SqlClient client, List<String> merchantIds, String orderId, Instant until) {
     String needle = EventJson.orderIdMember(orderId);
-    Tuple args = Tuple.of(merchantId, needle, ORDER_MAX_CHUNKS);
+    Tuple args =
+        Tuple.tuple()
+            .addArrayOfString(merchantIds.toArray(String[]::new))
+            .addString(needle)
+            .addInteger(ORDER_MAX_CHUNKS);
     String sql =
-        "SELECT first_seq, events FROM event_chunks WHERE merchant_id = $1"
+        "SELECT merchant_id, first_seq, events FROM event_chunks WHERE merchant_id = ANY($1)"
             + " AND strpos(events, $2) > 0";
     if (until != null) {
       args.addOffsetDateTime(until.atOffset(ZoneOffset.UTC));
       sql += " AND ingested_at <= $4";
     }
     return client
-        .preparedQuery(sql + " ORDER BY last_seq LIMIT $3")
+        .preparedQuery(sql + " ORDER BY merchant_id, last_seq LIMIT $3")
         .execute(args)
         .map(
             rows -> {
+              List<String> merchants = new ArrayList<>();
               List<Long> seqs = new ArrayList<>();
               for (Row row : rows) {
-                long seq = row.getLong(0);
-                for (String line : row.getString(1).split("\n", -1)) {
+                String merchant = row.getString(0);
+                long seq = row.getLong(1);
+                for (String line : row.getString(2).split("\n", -1)) {
                   // the id may also appear as a key inside data: only the event's own counts
                   if (line.contains(needle)
                       && orderId.equals(
                           new io.vertx.core.json.JsonObject(line).getValue("orderId"))) {
+                    merchants.add(merchant);
                     seqs.add(seq);
                   }
                   seq++;
                 }
               }
-              return seqs.stream().mapToLong(Long::longValue).toArray();
+              return new OrderEvents(
+                  merchants.toArray(String[]::new),
+                  seqs.stream().mapToLong(Long::longValue).toArray());
             });
   }
 

@@ -2,6 +2,7 @@ package io.orderpush.persistence.audit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.orderpush.persistence.events.EventLog;
 import io.orderpush.persistence.events.PartitionMaintainer;
 import io.orderpush.persistence.pg.PgPools;
 import io.orderpush.persistence.pg.PgSettings;
@@ -89,7 +90,7 @@ class AuditStoreIT {
           new AuditFilter(
               f.merchantId(),
               f.appId(),
-              f.seqs(),
+              f.order(),
               f.from(),
               f.to(),
               f.transport(),
@@ -133,12 +134,22 @@ class AuditStoreIT {
     assertThat(bySeqs(m, 9, 10)).extracting(AuditRecord::fromSeq).containsExactly(4L, 10L);
     assertThat(bySeqs(m, 12)).as("passed over by the attempt").isEmpty();
     assertThat(bySeqs(m, 13)).extracting(AuditRecord::fromSeq).containsExactly(11L);
+    assertThat(byEvents(m, m + "-other", 6, 9, 10, 13)).as("another merchant's seqs").isEmpty();
     // without seqs, every batch, whatever it held
     assertThat(all(merchant(m, null, null, null, 10))).hasSize(4);
   }
 
   static List<AuditRecord> bySeqs(String m, long... seqs) {
-    return all(new AuditFilter(m, null, seqs, null, null, null, null, null, 10));
+    return byEvents(m, m, seqs);
+  }
+
+  /** The batches of {@code m} holding seqs {@code seqs} of {@code ofMerchant}. */
+  static List<AuditRecord> byEvents(String m, String ofMerchant, long... seqs) {
+    String[] merchants = new String[seqs.length];
+    java.util.Arrays.fill(merchants, ofMerchant);
+    return all(
+        new AuditFilter(
+            m, null, new EventLog.OrderEvents(merchants, seqs), null, null, null, null, null, 10));
   }
 
   @Test
