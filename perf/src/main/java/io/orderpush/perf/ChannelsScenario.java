@@ -173,7 +173,7 @@ final class ChannelsScenario {
    * takes 100-150 grants/s on this shared box, 100,000 would take a quarter of an hour. Start seq 0
    * is what {@code start=latest} gives a merchant with no events. Each app's control version is
    * bumped, so every node loads the grants in its next control reconcile ({@code
-   * control.reconcile-interval-ms}, 2 s) as it would after a missed change notice.
+   * control.reconcile-interval-ms}, 0.5 s) as it would after a missed change notice.
    */
   private static void grantBySql(String prefix, int merchants, String... appIds) throws Exception {
     StringBuilder sql = new StringBuilder();
