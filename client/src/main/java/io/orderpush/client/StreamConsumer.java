@@ -6,6 +6,7 @@ import io.orderpush.client.impl.Json;
 import io.orderpush.client.impl.WsSession;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
 import java.net.http.WebSocketHandshakeException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -56,6 +57,10 @@ public final class StreamConsumer<T> implements AutoCloseable {
   private final MerchantLane.Context<T> laneContext;
   private final ConcurrentMap<String, MerchantLane<T>> lanes = new ConcurrentHashMap<>();
   private final AtomicInteger failedConnects = new AtomicInteger();
+
+  /** A refused upgrade's {@code Retry-After}: the next attempt waits at least this long. */
+  private volatile Duration refusedFor = Duration.ZERO;
+
   private volatile WsSession session;
   private volatile String connectionId;
   private volatile boolean closing;
@@ -130,13 +135,54 @@ public final class StreamConsumer<T> implements AutoCloseable {
                 Throwable cause = e.getCause() != null ? e.getCause() : e;
                 String why =
                     cause instanceof WebSocketHandshakeException h
-                        ? "the gateway refused the connection: HTTP " + h.getResponse().statusCode()
+                        ? refused(h.getResponse())
                         : "connecting failed: " + cause;
                 s.abort(why);
               } else if (closing) {
                 s.abort("closed while connecting");
               }
             });
+  }
+
+  /** Longest {@code Retry-After} honoured: a wrong value must not stop the consumer for days. */
+  static final long MAX_RETRY_AFTER_SECONDS = 3600;
+
+  /**
+   * Why the gateway refused the upgrade (its status, JSON error code and message), and from its
+   * {@code Retry-After} (429 past the failed-authentication limit, 503) when to try again.
+   */
+  private String refused(HttpResponse<?> r) {
+    StringBuilder why =
+        new StringBuilder("the gateway refused the connection: HTTP ").append(r.statusCode());
+    if (r.body() instanceof String body && !body.isEmpty()) {
+      try {
+        JsonNode n = Json.tree(body);
+        String code = Json.text(n, "error");
+        String message = Json.text(n, "message");
+        if (code != null) {
+          why.append(' ').append(code);
+        }
+        if (message != null) {
+          why.append(": ").append(message);
+        }
+      } catch (OrderPushException notJson) {
+        // the status says enough
+      }
+    }
+    r.headers()
+        .firstValue("Retry-After")
+        .ifPresent(
+            v -> {
+              try {
+                long seconds = Long.parseLong(v.trim());
+                if (seconds > 0) {
+                  refusedFor = Duration.ofSeconds(Math.min(seconds, MAX_RETRY_AFTER_SECONDS));
+                }
+              } catch (NumberFormatException httpDate) {
+                // an HTTP date: the gateway sends seconds; back off as usual
+              }
+            });
+    return why.toString();
   }
 
   private void checkIdle() {
@@ -216,6 +262,11 @@ public final class StreamConsumer<T> implements AutoCloseable {
       Duration delay =
           Backoff.delay(
               options.initialBackoff(), options.maxBackoff(), failedConnects.getAndIncrement());
+      Duration asked = refusedFor;
+      refusedFor = Duration.ZERO;
+      if (asked.compareTo(delay) > 0) {
+        delay = asked;
+      }
       listener.disconnected(why, delay);
       try {
         timer.schedule(StreamConsumer.this::connect, delay.toMillis(), TimeUnit.MILLISECONDS);

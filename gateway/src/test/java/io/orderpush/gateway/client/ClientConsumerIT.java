@@ -3,6 +3,7 @@ package io.orderpush.gateway.client;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.orderpush.client.Channel;
+import io.orderpush.client.ConsumerListener;
 import io.orderpush.client.ConsumerOptions;
 import io.orderpush.client.GapException;
 import io.orderpush.client.JdbcAppliedStore;
@@ -441,6 +442,39 @@ class ClientConsumerIT {
     assertThat(rb.log).anyMatch(l -> l.startsWith("acked " + moved + " "));
     assertThat(ra.serverErrors).noneMatch(e -> e.startsWith("not_assigned"));
     assertThat(b.assigned()).containsExactly(moved);
+  }
+
+  @Test
+  void shouldNameARefusedUpgradeAndWaitItsRetryAfterBeforeConnectingAgain() throws Exception {
+    // its own gateway: past one failure, this address is refused for a minute
+    try (TestGateway limited =
+        TestGateway.start(
+            Map.of("GATEWAY_AUTH_MAX_FAILURES", "1", "GATEWAY_AUTH_FAILURE_WINDOW_MS", "60000"))) {
+      List<String> whys = new CopyOnWriteArrayList<>();
+      List<Duration> waits = new CopyOnWriteArrayList<>();
+      StreamConsumer<Void> c =
+          StreamConsumer.start(
+              URI.create("http://127.0.0.1:" + limited.port),
+              "gwa_not-an-app-token",
+              new MemoryAppliedStore(),
+              (batch, tx) -> {},
+              FAST,
+              new ConsumerListener() {
+                @Override
+                public void disconnected(String why, Duration reconnectIn) {
+                  whys.add(why);
+                  waits.add(reconnectIn);
+                }
+              });
+      closing.add(c);
+      Await.until("two refusals", WAIT, () -> whys.size() >= 2);
+      assertThat(whys.get(0)).contains("HTTP 401 unauthorized");
+      assertThat(waits.get(0)).isLessThanOrEqualTo(FAST.maxBackoff());
+      assertThat(whys.get(1)).contains("HTTP 429 too_many_auth_failures");
+      // the address's window has about a minute left: the consumer waits that, not its backoff
+      assertThat(waits.get(1)).isBetween(Duration.ofSeconds(50), Duration.ofSeconds(60));
+      c.close();
+    }
   }
 
   @Test
