@@ -40,6 +40,11 @@ public final class EventParser {
 
   static final Pattern TYPE = Pattern.compile("[A-Za-z0-9._-]{1,64}");
   static final int MAX_ID_LENGTH = 128;
+
+  /**
+   * Problems listed beyond each bad event's first (which is always listed: the answer names every
+   * bad event, so at most {@code maxEvents} plus this many details).
+   */
   static final int MAX_REPORTED_PROBLEMS = 100;
 
   /** Levels of nesting {@code data} may have by default (the data object itself is level 1). */
@@ -425,12 +430,17 @@ public final class EventParser {
   private static final class Problems {
     private final List<Map<String, Object>> list = new ArrayList<>();
     private int count;
+    private int more;
+    private int lastIndex = -1;
     private boolean onlySize = true;
 
+    /** Events are read in order: an index not seen yet is a new bad event's first problem. */
     void add(int index, String field, String problem, boolean size) {
       count++;
       onlySize &= size;
-      if (list.size() < MAX_REPORTED_PROBLEMS) {
+      boolean first = index != lastIndex;
+      lastIndex = index;
+      if (first || more++ < MAX_REPORTED_PROBLEMS) {
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("index", index);
         if (field != null) {
@@ -457,7 +467,13 @@ public final class EventParser {
       String message =
           count
               + " invalid event field(s); nothing was written"
-              + (count > list.size() ? " (first " + list.size() + " listed)" : "");
+              + (count > list.size()
+                  ? " ("
+                      + list.size()
+                      + " listed: every bad event's first, and more up to "
+                      + MAX_REPORTED_PROBLEMS
+                      + ")"
+                  : "");
       throw onlySize
           ? new ApiException(413, "event_too_large", message, list)
           : new ApiException(400, "invalid_events", message, list);

@@ -124,6 +124,25 @@ class EventParserTest {
   }
 
   @Test
+  void shouldNameEveryBadEventOfAFullBatchEvenPastTheCapOnDetails() {
+    StringBuilder body = new StringBuilder("[");
+    for (int i = 0; i < 1000; i++) {
+      // five problems each: only eventId and merchantId are given, and the id is a number
+      body.append(i == 0 ? "" : ",").append("{\"eventId\":1,\"merchantId\":\"m-1\"}");
+    }
+    ApiException e =
+        catchThrowableOfType(
+            ApiException.class,
+            () ->
+                new EventParser(1000, 100)
+                    .parse(body.append("]").toString().getBytes(StandardCharsets.UTF_8)));
+    assertThat(e.status()).isEqualTo(400);
+    assertThat(e.details().stream().map(d -> d.get("index")).distinct()).hasSize(1000);
+    assertThat(e.details()).hasSize(1000 + EventParser.MAX_REPORTED_PROBLEMS);
+    assertThat(e.getMessage()).startsWith("5000 invalid event field(s)");
+  }
+
+  @Test
   void shouldNameEveryBadEventByIndexAndField() {
     ApiException e = refused("[" + event("ok", "{}") + ",{\"eventId\":1,\"merchantId\":\"m-1\"}]");
     assertThat(e.status()).isEqualTo(400);
