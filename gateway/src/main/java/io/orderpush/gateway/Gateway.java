@@ -368,8 +368,12 @@ public final class Gateway {
                       vertx,
                       pool,
                       apps,
+                      grants,
                       delivery,
                       config.control().reconcileInterval().multipliedBy(3).plusSeconds(1),
+                      // retention drops whole days: two days past it, every event the grant sent
+                      // is gone
+                      java.time.Duration.ofDays(config.retentionDays() + 2L),
                       registry);
               appSweeps.start();
               Routes routes = new Routes(this);

@@ -93,13 +93,7 @@ final class Routes {
         new IngestAdmission(limits.maxInFlightBytes(), limits.maxRequestBytes(), g.registry);
     Changes changes = new Changes(g.applier, g.control);
     appsApi = new AppsApi(g.apps, g.callbacks, g.config.secretGrace(), changes);
-    grantsApi =
-        new GrantsApi(
-            g.grants,
-            new Deliveries(g.delivery),
-            changes,
-            // retention drops whole days: two days past it, every event the grant sent is gone
-            java.time.Duration.ofDays(g.config.retentionDays() + 2L));
+    grantsApi = new GrantsApi(g.grants, new Deliveries(g.delivery), changes, g.appSweeps);
     endpoints = new EndpointApi(g.callbacks, g.control);
     lifecycle = new LifecycleApi(g.apps, changes, g.config.tokenGrace(), g.appSweeps);
     appAuth = new AppAuth(g.apps, authLimiter);

@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.orderpush.delivery.Delivery;
 import io.orderpush.persistence.apps.AppStore;
+import io.orderpush.persistence.apps.GrantStore;
 import io.orderpush.persistence.pg.ClusterChore;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -18,11 +19,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Removes a deleted app's cursor hashes from Redis. The delete commits a row in {@code app_sweeps}
- * with the app's removal; the node that deleted it sweeps at once ({@link #sweepNow}); a chore, on
- * one node of the cluster at a time, sweeps once more each app deleted more than {@code settle}
- * ago, when every node has surely stopped delivering it, then deletes its row. A node stopped or
- * killed before that leaves the row, and the chore on any node finishes the job.
+ * Removes from Redis what deleted apps and revoked grants leave there.
+ *
+ * <p>A deleted app's cursor hashes: the delete commits a row in {@code app_sweeps} with the app's
+ * removal; the node that deleted it sweeps at once ({@link #sweepNow}); a chore, on one node of the
+ * cluster at a time, sweeps once more each app deleted more than {@code settle} ago, when every
+ * node has surely stopped delivering it, then deletes its row. A node stopped or killed before that
+ * leaves the row, and the chore on any node finishes the job.
+ *
+ * <p>A revoked grant's channel hash gets an expiry ({@code revokedTtl} after the revoke) the same
+ * way: the revoke commits a row in {@code revoked_channels}, the node that revoked sets the expiry
+ * at once ({@link #revokedNow}) and deletes the row, and the chore sets it for the rows left (Redis
+ * was unreachable, the node stopped in between), unless the merchant granted the app again.
  */
 public final class AppSweeps {
 
@@ -39,6 +47,9 @@ public final class AppSweeps {
   private final AppStore apps;
   private final Delivery delivery;
   private final Duration settle;
+  private final GrantStore grants;
+  private final Duration revokedTtl;
+  private final AtomicLong revokedPending = new AtomicLong(-1);
   private final AtomicLong pending = new AtomicLong(-1);
   private final Counter failures;
   private long timer = -1;
@@ -47,19 +58,29 @@ public final class AppSweeps {
   /**
    * @param settle how long after a delete every node has surely stopped delivering the app (the
    *     control reconcile's bound on a missed notice, with a margin)
+   * @param revokedTtl how long a revoked grant's channel stays in Redis after the revoke
    */
   public AppSweeps(
       Vertx vertx,
       Pool pool,
       AppStore apps,
+      GrantStore grants,
       Delivery delivery,
       Duration settle,
+      Duration revokedTtl,
       MeterRegistry registry) {
     this.vertx = vertx;
     this.pool = pool;
     this.apps = apps;
+    this.grants = grants;
     this.delivery = delivery;
     this.settle = settle;
+    this.revokedTtl = revokedTtl;
+    Gauge.builder("gateway.revoked.channels.pending", revokedPending, AtomicLong::get)
+        .description(
+            "Revoked grants whose channel hash in Redis is still to be given its expiry, as of this"
+                + " node's last round (-1 before the first)")
+        .register(registry);
     Gauge.builder("gateway.app.sweeps.pending", pending, AtomicLong::get)
         .description(
             "Deleted apps whose cursor hashes in Redis are still to be swept, as of this node's"
@@ -105,6 +126,28 @@ public final class AppSweeps {
         .otherwise(0L);
   }
 
+  /**
+   * The revoked channel's hash expires {@code revokedTtl} from now, right after the revoke; its row
+   * goes once that is done (the chore tries again otherwise). Never fails.
+   */
+  public Future<Void> revokedNow(UUID appId, String merchantId, long grantVersion) {
+    GrantStore.RevokedChannel revoked =
+        new GrantStore.RevokedChannel(appId, merchantId, grantVersion, Duration.ZERO, false);
+    return expire(revoked)
+        .compose(v -> grants.revokedChannelsDone(pool, List.of(revoked)))
+        .onFailure(
+            err -> {
+              failures.increment();
+              LOG.warn(
+                  "could not set the expiry of the revoked channel of app {} and merchant {} in"
+                      + " Redis (tried again later): {}",
+                  appId,
+                  merchantId,
+                  err.toString());
+            })
+        .otherwiseEmpty();
+  }
+
   /** One round of the chore; a round still running makes this one a no-op. Never fails. */
   Future<Void> round() {
     if (running) {
@@ -118,9 +161,77 @@ public final class AppSweeps {
         .onFailure(err -> LOG.warn("could not sweep deleted apps' cursors: {}", err.toString()))
         .transform(ar -> apps.appSweepsPending())
         .onSuccess(pending::set)
+        .transform(
+            ar ->
+                ClusterChore.once(
+                    pool,
+                    "revoked-channels",
+                    conn ->
+                        grants
+                            .revokedChannelsDue(conn, settle, PER_ROUND_REVOKED)
+                            .compose(due -> expireAll(conn, due))))
+        .onFailure(
+            err -> LOG.warn("could not expire revoked channels' cursors: {}", err.toString()))
+        .transform(ar -> grants.revokedChannelsPending())
+        .onSuccess(revokedPending::set)
         .<Void>mapEmpty()
         .otherwiseEmpty()
         .onComplete(ar -> running = false);
+  }
+
+  /** Revoked channels given their expiry in one round at most; the rest wait for the next. */
+  static final int PER_ROUND_REVOKED = 1000;
+
+  /**
+   * Gives these revoked channels their expiry (what is left of {@code revokedTtl}) and deletes the
+   * rows of those done; one that fails keeps its row for the next round.
+   */
+  private Future<Void> expireAll(SqlConnection conn, List<GrantStore.RevokedChannel> due) {
+    if (due.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    List<Future<GrantStore.RevokedChannel>> each = new java.util.ArrayList<>(due.size());
+    for (GrantStore.RevokedChannel r : due) {
+      each.add(
+          expire(r)
+              .map(r)
+              .otherwise(
+                  err -> {
+                    failures.increment();
+                    return null;
+                  }));
+    }
+    return Future.all(each)
+        .compose(
+            all -> {
+              List<GrantStore.RevokedChannel> done =
+                  each.stream().map(Future::result).filter(r -> r != null).toList();
+              if (done.size() < due.size()) {
+                LOG.warn(
+                    "could not set the expiry of {} of {} revoked channels in Redis (tried again"
+                        + " next round)",
+                    due.size() - done.size(),
+                    due.size());
+              }
+              return grants.revokedChannelsDone(conn, done);
+            });
+  }
+
+  /**
+   * Sets the expiry unless the merchant granted the app again (then the hash is the new grant's).
+   */
+  private Future<Void> expire(GrantStore.RevokedChannel r) {
+    if (r.grantedAgain()) {
+      return Future.succeededFuture();
+    }
+    Duration left = revokedTtl.minus(r.revokedAgo());
+    return delivery
+        .revokedCursor(
+            r.appId(),
+            r.merchantId(),
+            r.grantVersion(),
+            left.compareTo(Duration.ofMillis(1)) < 0 ? Duration.ofMillis(1) : left)
+        .mapEmpty();
   }
 
   /**

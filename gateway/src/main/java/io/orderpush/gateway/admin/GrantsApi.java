@@ -7,35 +7,29 @@ import io.orderpush.persistence.events.EventTypes;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /** Operator endpoints for grants: a merchant grants or revokes an app, with optional scopes. */
 public final class GrantsApi {
 
   static final Set<String> SCOPES = Set.of("pii");
 
-  private static final Logger LOG = LoggerFactory.getLogger(GrantsApi.class);
-
   private final GrantStore grants;
   private final Deliveries deliveries;
   private final Changes changes;
-  private final Duration revokedCursorTtl;
+  private final AppSweeps sweeps;
 
   /**
-   * @param revokedCursorTtl how long a revoked grant's channel stays in Redis: past retention, so a
-   *     new grant after it can send no event the old one sent (its batch ids count from 0 again)
+   * @param sweeps gives a revoked grant's channel its expiry in Redis (past retention, so a new
+   *     grant after it can send no event the old one sent: its batch ids count from 0 again)
    */
-  public GrantsApi(
-      GrantStore grants, Deliveries deliveries, Changes changes, Duration revokedCursorTtl) {
+  public GrantsApi(GrantStore grants, Deliveries deliveries, Changes changes, AppSweeps sweeps) {
     this.grants = grants;
     this.deliveries = deliveries;
     this.changes = changes;
-    this.revokedCursorTtl = revokedCursorTtl;
+    this.sweeps = sweeps;
   }
 
   public void put(RoutingContext ctx) {
@@ -70,18 +64,8 @@ public final class GrantsApi {
               deliveries.revoked(appId, merchantId);
               changes.publish(Change.ofGrant(Change.Kind.REVOKED, appId, merchantId));
               ctx.response().setStatusCode(204).end();
-              // the hash would otherwise stay until the app is deleted; a failure leaves it so
-              deliveries
-                  .delivery()
-                  .revokedCursor(appId, merchantId, grantedAt.toEpochMilli(), revokedCursorTtl)
-                  .onFailure(
-                      err ->
-                          LOG.warn(
-                              "could not set the expiry of the revoked channel of app {} and"
-                                  + " merchant {} in Redis (it stays until the app is deleted): {}",
-                              appId,
-                              merchantId,
-                              err.toString()));
+              // the revoke's row in revoked_channels has the chore do it if this fails
+              sweeps.revokedNow(appId, merchantId, grantedAt.toEpochMilli());
             })
         .onFailure(ctx::fail);
   }

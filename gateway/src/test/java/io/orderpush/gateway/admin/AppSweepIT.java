@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.TestGateway;
+import io.orderpush.gateway.testing.TcpProxy;
 import io.orderpush.persistence.pg.PgSettings;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.json.JsonObject;
@@ -17,7 +18,8 @@ import org.junit.jupiter.api.Test;
 /**
  * A deleted app's cursor hashes leave Redis even when the node that deleted it stops right after:
  * the delete leaves a row in {@code app_sweeps}, and the chore on another node sweeps once every
- * node has surely stopped delivering the app.
+ * node has surely stopped delivering the app. A revoked grant's channel gets its expiry the same
+ * way when the node that revoked could not set it.
  */
 class AppSweepIT {
 
@@ -67,6 +69,98 @@ class AppSweepIT {
                     .lines()
                     .anyMatch(l -> l.equals("gateway_app_sweeps_pending 0.0")));
       }
+    }
+  }
+
+  @Test
+  void shouldExpireARevokedChannelWhoseExpiryFailedFromAnotherNode() throws Exception {
+    PgSettings pg = TestServices.migratedPg();
+    String m = TestServices.uniqueMerchant("revoked-late");
+    java.net.URI redisUri = java.net.URI.create(TestServices.redisUrl());
+    try (var client = io.lettuce.core.RedisClient.create(TestServices.redisUrl());
+        var redis = client.connect();
+        TcpProxy proxy = TcpProxy.start(redisUri.getHost(), redisUri.getPort())) {
+      UUID appId;
+      String key;
+      // A reaches Redis through the proxy; its own chore is minutes away
+      try (TestGateway a =
+          TestGateway.start(
+              Map.of(
+                  "GATEWAY_REDIS_URL", "redis://127.0.0.1:" + proxy.port(),
+                  "GATEWAY_REDIS_COMMAND_TIMEOUT_MS", "2000",
+                  "GATEWAY_CONTROL_RECONCILE_INTERVAL_MS", "60000"))) {
+        appId = createApp(a, "revoked");
+        HttpResponse<String> granted =
+            a.send("PUT", "/v1/merchants/" + m + "/grants/" + appId, TestGateway.ADMIN_TOKEN, "{}");
+        assertThat(granted.statusCode()).as(granted.body()).isEqualTo(200);
+        // the channel's hash: a cursor the app set before any consumer came
+        key = "gw:ch:{" + appId + ":" + m + "}";
+        redis.sync().hset(key, "cursor", "7");
+
+        proxy.blackhole();
+        proxy.cut();
+        HttpResponse<String> revoked =
+            a.send(
+                "DELETE", "/v1/merchants/" + m + "/grants/" + appId, TestGateway.ADMIN_TOKEN, null);
+        assertThat(revoked.statusCode()).as(revoked.body()).isEqualTo(204);
+        Await.until(
+            "A's attempt to set the expiry failed",
+            WAIT,
+            () -> metric(a, "gateway_app_sweep_failures_total") >= 1);
+        assertThat(revokedRows(pg, appId)).as("the expiry still to set").isEqualTo(1);
+        assertThat(redis.sync().pttl(key)).as("no expiry yet").isEqualTo(-1);
+      }
+      try (TestGateway b = TestGateway.start(Map.of())) {
+        Await.until("the expiry set by B's chore", WAIT, () -> redis.sync().pttl(key) > 0);
+        // retention (7 days) and two: what is left of it
+        long nineDays = Duration.ofDays(9).toMillis();
+        assertThat(redis.sync().pttl(key)).isBetween(nineDays - 120_000, nineDays);
+        Await.until("the row gone", WAIT, () -> revokedRows(pg, appId) == 0);
+        Await.until(
+            "none pending (B's gauge)",
+            WAIT,
+            () -> metric(b, "gateway_revoked_channels_pending") == 0);
+      } finally {
+        redis.sync().del(key);
+      }
+    }
+  }
+
+  static UUID createApp(TestGateway gw, String name) {
+    HttpResponse<String> created =
+        gw.send(
+            "POST",
+            "/v1/apps",
+            TestGateway.ADMIN_TOKEN,
+            new JsonObject()
+                .put("name", name)
+                .put("delivery", new JsonObject().put("mode", "websocket"))
+                .encode());
+    assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+    return UUID.fromString(new JsonObject(created.body()).getString("appId"));
+  }
+
+  /** The value of an unlabelled metric on {@code gw}, or -1 if it has none. */
+  static double metric(TestGateway gw, String name) {
+    return gw.send("GET", "/metrics", null, null)
+        .body()
+        .lines()
+        .filter(l -> l.startsWith(name + " "))
+        .mapToDouble(l -> Double.parseDouble(l.substring(name.length() + 1)))
+        .findFirst()
+        .orElse(-1);
+  }
+
+  static long revokedRows(PgSettings pg, UUID appId) {
+    try (var c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+        var s = c.prepareStatement("SELECT count(*) FROM revoked_channels WHERE app_id = ?")) {
+      s.setObject(1, appId);
+      try (var rs = s.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
     }
   }
 

@@ -117,10 +117,15 @@ public final class GrantStore {
    * NotFoundException} if there was none.
    */
   public Future<Instant> revoke(UUID appId, String merchantId) {
+    // the row that says the channel's Redis hash is to expire commits with the revoke
+    // (revokedChannelsDue); its version is the grant's as the hash records it (epoch ms, floored)
     return pool.preparedQuery(
             "WITH gone AS (DELETE FROM grants WHERE app_id = $1 AND merchant_id = $2"
                 + " RETURNING granted_at),"
-                + " forget AS (DELETE FROM cursor_checkpoints WHERE app_id = $1 AND merchant_id = $2)"
+                + " forget AS (DELETE FROM cursor_checkpoints WHERE app_id = $1 AND merchant_id = $2),"
+                + " noted AS (INSERT INTO revoked_channels (app_id, merchant_id, grant_version)"
+                + " SELECT $1, $2, floor(extract(epoch FROM granted_at) * 1000)::bigint FROM gone"
+                + " ON CONFLICT DO NOTHING)"
                 + " SELECT granted_at FROM gone")
         .execute(Tuple.of(appId, merchantId))
         .compose(
@@ -131,6 +136,80 @@ public final class GrantStore {
                             "merchant " + merchantId + " has no grant for app " + appId))
                     : Future.succeededFuture(
                         rows.iterator().next().getOffsetDateTime(0).toInstant()));
+  }
+
+  /**
+   * A revoked grant whose channel hash in Redis is still to be given its expiry.
+   *
+   * @param revokedAgo how long ago it was revoked (the database's clock)
+   * @param grantedAgain the merchant granted the app again since: nothing to expire (the new
+   *     grant's claim owns the hash), only the row to remove
+   */
+  public record RevokedChannel(
+      UUID appId,
+      String merchantId,
+      long grantVersion,
+      java.time.Duration revokedAgo,
+      boolean grantedAgain) {}
+
+  /**
+   * Revoked grants whose channel hash is still to expire, revoked more than {@code olderThan} ago,
+   * oldest first, at most {@code limit}; read {@code on} a connection or pool. Those granted again
+   * meanwhile are left out (the new grant's claim owns the hash; {@link #revokedChannelsDone}
+   * removes their rows with the others).
+   */
+  public Future<List<RevokedChannel>> revokedChannelsDue(
+      io.vertx.sqlclient.SqlClient on, java.time.Duration olderThan, int limit) {
+    return on.preparedQuery(
+            "SELECT r.app_id, r.merchant_id, r.grant_version,"
+                + " floor(extract(epoch FROM now() - r.revoked_at) * 1000)::bigint,"
+                + " EXISTS (SELECT 1 FROM grants g"
+                + " WHERE g.app_id = r.app_id AND g.merchant_id = r.merchant_id)"
+                + " FROM revoked_channels r"
+                + " WHERE r.revoked_at < now() - $1::bigint * interval '1 millisecond'"
+                + " ORDER BY r.revoked_at LIMIT $2")
+        .execute(Tuple.of(olderThan.toMillis(), limit))
+        .map(
+            rows -> {
+              List<RevokedChannel> due = new ArrayList<>(rows.size());
+              rows.forEach(
+                  r ->
+                      due.add(
+                          new RevokedChannel(
+                              r.getUUID(0),
+                              r.getString(1),
+                              r.getLong(2),
+                              java.time.Duration.ofMillis(Math.max(0, r.getLong(3))),
+                              r.getBoolean(4))));
+              return due;
+            });
+  }
+
+  /** These revoked channels' hashes have their expiry (or need none): their rows go. */
+  public Future<Void> revokedChannelsDone(
+      io.vertx.sqlclient.SqlClient on, List<RevokedChannel> done) {
+    if (done.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    return on.preparedQuery(
+            "DELETE FROM revoked_channels r USING unnest($1::uuid[], $2::text[], $3::bigint[])"
+                + " AS d(a, m, v) WHERE r.app_id = d.a AND r.merchant_id = d.m"
+                + " AND r.grant_version = d.v")
+        .execute(
+            Tuple.tuple()
+                .addArrayOfUUID(done.stream().map(RevokedChannel::appId).toArray(UUID[]::new))
+                .addArrayOfString(
+                    done.stream().map(RevokedChannel::merchantId).toArray(String[]::new))
+                .addArrayOfLong(
+                    done.stream().map(RevokedChannel::grantVersion).toArray(Long[]::new)))
+        .mapEmpty();
+  }
+
+  /** How many revoked channels' hashes are still to be given their expiry. */
+  public Future<Long> revokedChannelsPending() {
+    return pool.query("SELECT count(*) FROM revoked_channels")
+        .execute()
+        .map(rows -> rows.iterator().next().getLong(0));
   }
 
   public Future<List<Grant>> forApp(UUID appId, int limit, String afterMerchant) {
