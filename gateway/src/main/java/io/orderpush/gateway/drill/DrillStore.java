@@ -301,7 +301,8 @@ public final class DrillStore {
   /**
    * Marks as failed, with their sandbox grants revoked, the drills whose load is gone: those this
    * node ran before it restarted, and those whose node has written no second of load for {@code
-   * staleS} seconds (it died, or lost PostgreSQL). Answers the apps whose grants changed.
+   * staleS} seconds (it died, or lost PostgreSQL). Their sandbox channels get their expiry in Redis
+   * from the app-sweeps chore ({@code revoked_channels}). Answers the apps whose grants changed.
    */
   public Future<List<UUID>> failOrphans(String nodeId, int staleS) {
     return pool.withTransaction(
@@ -319,7 +320,14 @@ public final class DrillStore {
                         + "    AND s.t >= extract(epoch FROM now() - d.started_at) - $2)))"
                         + " RETURNING d.drill_id, d.app_id),"
                         + " revoked AS (DELETE FROM grants g USING failed f"
-                        + "  WHERE g.merchant_id LIKE 'sandbox:' || f.drill_id || ':%')"
+                        + "  WHERE g.merchant_id LIKE 'sandbox:' || f.drill_id || ':%'"
+                        + "  RETURNING g.app_id, g.merchant_id, g.granted_at),"
+                        // no node of the drill is left to set the sandbox channels' expiry in
+                        // Redis: the app-sweeps chore does it (as for a revoke whose expiry failed)
+                        + " noted AS (INSERT INTO revoked_channels (app_id, merchant_id, grant_version)"
+                        + "  SELECT app_id, merchant_id,"
+                        + "  floor(extract(epoch FROM granted_at) * 1000)::bigint FROM revoked"
+                        + "  ON CONFLICT DO NOTHING)"
                         + " SELECT DISTINCT app_id FROM failed")
                 .execute(Tuple.of(nodeId, staleS))
                 .map(
