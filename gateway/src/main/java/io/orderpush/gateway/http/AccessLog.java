@@ -65,6 +65,17 @@ public final class AccessLog implements PlatformHandler {
             log(ctx, id, start, ended.succeeded() || ctx.response().ended());
           }
         });
+    if (Upgrade.requested(ctx)) {
+      // an accepted upgrade's answer never ends: its line is written when it is accepted
+      Upgrade.whenAccepted(
+          ctx,
+          () -> {
+            if (!logged[0]) {
+              logged[0] = true;
+              log(ctx, id, start, true);
+            }
+          });
+    }
     try (var log = LogContext.with(ID_KEY, id)) {
       ctx.next();
     }

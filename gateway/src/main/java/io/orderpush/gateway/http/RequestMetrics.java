@@ -19,14 +19,19 @@ public final class RequestMetrics {
     return ctx -> {
       long start = System.nanoTime();
       AccessLog.matched(ctx);
-      ctx.addEndHandler(
-          v ->
+      Runnable record =
+          () ->
               Timer.builder("gateway.http.requests")
                   .description("HTTP requests by route and status class")
                   .tag("route", name)
                   .tag("status", (ctx.response().getStatusCode() / 100) + "xx")
                   .register(registry)
-                  .record(System.nanoTime() - start, TimeUnit.NANOSECONDS));
+                  .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+      ctx.addEndHandler(v -> record.run());
+      if (Upgrade.requested(ctx)) {
+        // an accepted upgrade (1xx) never ends; a refused one ends like any answer
+        Upgrade.whenAccepted(ctx, record);
+      }
       ctx.next();
     };
   }

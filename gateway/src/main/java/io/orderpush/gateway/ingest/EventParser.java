@@ -451,9 +451,22 @@ public final class EventParser {
       }
     }
 
+    /**
+     * Whether the event at {@code index}, the one being read, has a problem listed for {@code
+     * field}: its problems are the last ones listed, so only they are looked at (the list grows
+     * with the batch).
+     */
     boolean has(int index, String field) {
-      return list.stream()
-          .anyMatch(d -> d.get("index").equals(index) && field.equals(d.get("field")));
+      for (int i = list.size() - 1; i >= 0; i--) {
+        Map<String, Object> d = list.get(i);
+        if (!d.get("index").equals(index)) {
+          return false;
+        }
+        if (field.equals(d.get("field"))) {
+          return true;
+        }
+      }
+      return false;
     }
 
     int count() {

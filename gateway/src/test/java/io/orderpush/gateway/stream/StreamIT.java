@@ -309,6 +309,41 @@ class StreamIT {
       assertThat(ws.handshake.status()).isEqualTo(404);
       assertThat(new JsonObject(ws.handshake.body()).getString("error")).isEqualTo("not_found");
     }
+    // a valid token but another protocol version: 426 naming the one served, as JSON too
+    TestApp app = fx.app("websocket");
+    try (var ws =
+        RawHttp.WebSocketConnection.open(
+            "127.0.0.1", gw.port, StreamHandler.PATH, app.token(), "8", 10_000)) {
+      RawHttp.Response oldVersion = ws.handshake;
+      assertThat(oldVersion.status()).isEqualTo(426);
+      assertThat(oldVersion.header("Sec-WebSocket-Version")).isEqualTo("13");
+      assertThat(new JsonObject(oldVersion.body()).getString("error"))
+          .isEqualTo("upgrade_required");
+    }
+  }
+
+  @Test
+  void shouldCountAcceptedUpgradesInTheRoutesTimer() {
+    double before = upgradesAccepted();
+    TestApp app = fx.app("websocket");
+    StreamClient c = fx.connect(app);
+    // the 101 is counted once accepted, though its answer never ends
+    fx.until("the upgrade counted", WAIT, () -> upgradesAccepted() >= before + 1);
+    c.close();
+  }
+
+  /** {@code gateway_http_requests_seconds_count} of the stream route's 1xx answers. */
+  double upgradesAccepted() {
+    return gw.send("GET", "/metrics", null, null)
+        .body()
+        .lines()
+        .filter(
+            l ->
+                l.startsWith("gateway_http_requests_seconds_count{")
+                    && l.contains("route=\"stream\"")
+                    && l.contains("status=\"1xx\""))
+        .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+        .sum();
   }
 
   @Test

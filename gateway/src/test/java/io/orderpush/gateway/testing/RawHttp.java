@@ -144,6 +144,12 @@ public final class RawHttp {
      */
     public static WebSocketConnection open(
         String from, int port, String path, String token, int timeoutMs) {
+      return open(from, port, path, token, "13", timeoutMs);
+    }
+
+    /** {@link #open} asking for WebSocket protocol {@code version}. */
+    public static WebSocketConnection open(
+        String from, int port, String path, String token, String version, int timeoutMs) {
       Socket s = connect(from, port, timeoutMs);
       try {
         byte[] nonce = new byte[16];
@@ -152,7 +158,9 @@ public final class RawHttp {
             "GET "
                 + path
                 + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
+                + "Sec-WebSocket-Version: "
+                + version
+                + "\r\nSec-WebSocket-Key: "
                 + Base64.getEncoder().encodeToString(nonce)
                 + "\r\n"
                 + (token == null ? "" : "Authorization: Bearer " + token + "\r\n")
