@@ -362,7 +362,9 @@ public final class Gateway {
                   maintainPartitions(partitions)
                       .compose(x -> maintainAudit())
                       .compose(x -> checkPartitions(partitions));
-              // a missed delete notice applies within a reconcile interval; three, and a second
+              // a missed delete notice applies within a reconcile interval, unless the round's
+              // read of the versions is slow (up to the query timeout; later rounds wait for it):
+              // three intervals, the query timeout and a second
               appSweeps =
                   new io.orderpush.gateway.admin.AppSweeps(
                       vertx,
@@ -370,7 +372,12 @@ public final class Gateway {
                       apps,
                       grants,
                       delivery,
-                      config.control().reconcileInterval().multipliedBy(3).plusSeconds(1),
+                      config
+                          .control()
+                          .reconcileInterval()
+                          .multipliedBy(3)
+                          .plus(config.pg().queryTimeout())
+                          .plusSeconds(1),
                       // retention drops whole days: two days past it, every event the grant sent
                       // is gone
                       java.time.Duration.ofDays(config.retentionDays() + 2L),

@@ -114,7 +114,20 @@ public final class AuditApi {
     Future<EventLog.OrderEvents> events =
         orderId == null
             ? Future.succeededFuture(null)
-            : orderMerchants(merchant, app).compose(ms -> log.eventsOfOrder(pool, ms, orderId, to));
+            : orderMerchants(merchant, app)
+                .compose(ms -> log.eventsOfOrder(pool, ms, orderId, to))
+                .map(
+                    e -> {
+                      if (e.truncated()) {
+                        throw AppsApi.invalid(
+                            "orderId",
+                            "its id is in too many stored chunks of "
+                                + (merchant != null ? "the merchant" : "the app's merchants")
+                                + " to answer completely: narrow it with "
+                                + (merchant != null ? "to" : "merchantId or to"));
+                      }
+                      return e;
+                    });
     events
         .compose(
             e ->

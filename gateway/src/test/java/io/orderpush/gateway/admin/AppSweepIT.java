@@ -56,7 +56,8 @@ class AppSweepIT {
       // ... and a connection such a node registered in the app's consumer group
       String group = "gw:grp:" + TestGateway.CLUSTER + ":{" + appId + "}";
       redis.sync().hset(group, "conn-late", "b-gone/1/1");
-      try (TestGateway b = TestGateway.start(Map.of())) {
+      // a short query timeout keeps B's settle time (and chore period) short
+      try (TestGateway b = TestGateway.start(Map.of("GATEWAY_PG_QUERY_TIMEOUT_MS", "2000"))) {
         Await.until("the late hash swept by B's chore", WAIT, () -> redis.sync().exists(late) == 0);
         Await.until("the sweep's row gone", WAIT, () -> sweepRows(pg, appId) == 0);
         assertThat(redis.sync().exists(group)).as("the group's registry").isZero();
@@ -110,7 +111,8 @@ class AppSweepIT {
         assertThat(revokedRows(pg, appId)).as("the expiry still to set").isEqualTo(1);
         assertThat(redis.sync().pttl(key)).as("no expiry yet").isEqualTo(-1);
       }
-      try (TestGateway b = TestGateway.start(Map.of())) {
+      // a short query timeout keeps B's settle time (and chore period) short
+      try (TestGateway b = TestGateway.start(Map.of("GATEWAY_PG_QUERY_TIMEOUT_MS", "2000"))) {
         Await.until("the expiry set by B's chore", WAIT, () -> redis.sync().pttl(key) > 0);
         // retention (7 days) and two: what is left of it
         long nineDays = Duration.ofDays(9).toMillis();

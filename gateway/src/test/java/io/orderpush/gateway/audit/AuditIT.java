@@ -284,6 +284,48 @@ class AuditIT {
   }
 
   @Test
+  void shouldRefuseAnOrderFoundInMoreChunksThanItReadsRatherThanAnswerPartly() {
+    String m = TestServices.uniqueMerchant("audit-wide");
+    String order = "o-" + UUID.randomUUID();
+    // 1,001 stored chunks of one event each, every one of the order (written directly: 1,001
+    // requests one at a time would take seconds)
+    String line = Events.event(m, "wide").put("orderId", order).encode();
+    var pg = TestServices.migratedPg();
+    try (var c = java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+        var st =
+            c.prepareStatement(
+                "INSERT INTO event_chunks (merchant_id, first_seq, last_seq, ingested_at, events)"
+                    + " SELECT ?, n, n, now(), ? FROM generate_series(1, 1001) AS n")) {
+      st.setString(1, m);
+      st.setString(2, line);
+      assertThat(st.executeUpdate()).isEqualTo(1001);
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
+    HttpResponse<String> r =
+        get("merchantId=" + m + "&orderId=" + enc(order), TestGateway.ADMIN_TOKEN);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    assertThat(new JsonObject(r.body()).getString("message")).contains("too many stored chunks");
+    // narrowed to before it was ingested: nothing to read, an empty answer
+    assertThat(
+            items(audit("merchantId=" + m + "&orderId=" + enc(order) + "&to=2020-01-01T00:00:00Z")))
+        .isEmpty();
+    // one chunk fewer is read whole
+    try (var c = java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+        var st =
+            c.prepareStatement(
+                "DELETE FROM event_chunks WHERE merchant_id = ? AND first_seq = 1001")) {
+      st.setString(1, m);
+      assertThat(st.executeUpdate()).isEqualTo(1);
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
+    assertThat(
+            get("merchantId=" + m + "&orderId=" + enc(order), TestGateway.ADMIN_TOKEN).statusCode())
+        .isEqualTo(200);
+  }
+
+  @Test
   void shouldNotNameForAnOrderTheBatchesThatPassedItsEventsOverByType() {
     String m = TestServices.uniqueMerchant("audit-types");
     String refunded = "o-refunded-" + UUID.randomUUID(); // seq 3, a type the apps pass over

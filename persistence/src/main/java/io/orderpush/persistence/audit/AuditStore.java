@@ -258,15 +258,17 @@ public final class AuditStore {
       }
       args.addArrayOfLong(seqs);
       // one of the order's events of the row's merchant: among the seqs the batch held when it
-      // passed some over (parsed once a batch), else within its range
+      // passed some over (parsed once a row), else within its range
       int at = args.size() - 1;
-      sql.append(" AND EXISTS (SELECT 1 FROM unnest($")
+      String events = "unnest($" + at + "::text[], $" + (at + 1) + "::bigint[]) o(m, s)";
+      sql.append(" AND p.merchant_id = ANY($")
           .append(at)
-          .append("::text[], $")
-          .append(at + 1)
-          .append("::bigint[]) o(m, s) WHERE o.m = p.merchant_id AND CASE WHEN u.h IS NULL")
-          .append(" THEN o.s BETWEEN u.f AND u.t")
-          .append(" ELSE o.s = ANY(string_to_array(u.h, ',')::bigint[]) END)");
+          .append("::text[]) AND CASE WHEN u.h IS NULL THEN EXISTS (SELECT 1 FROM ")
+          .append(events)
+          .append(" WHERE o.m = p.merchant_id AND o.s BETWEEN u.f AND u.t)")
+          .append(" ELSE string_to_array(u.h, ',')::bigint[] && ARRAY(SELECT o.s FROM ")
+          .append(events)
+          .append(" WHERE o.m = p.merchant_id) END");
     }
     if (filter.after() != null) {
       args.addOffsetDateTime(micros(filter.after().deliveredAtMicros()));

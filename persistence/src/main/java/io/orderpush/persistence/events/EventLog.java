@@ -660,7 +660,11 @@ public final class EventLog {
    * The events of one order: merchant {@code merchants[i]}'s seq {@code seqs[i]}, by merchant and
    * seq.
    */
-  public record OrderEvents(String[] merchants, long[] seqs) {
+  public record OrderEvents(String[] merchants, long[] seqs, boolean truncated) {
+    public OrderEvents(String[] merchants, long[] seqs) {
+      this(merchants, seqs, false);
+    }
+
     public boolean isEmpty() {
       return seqs.length == 0;
     }
@@ -671,8 +675,9 @@ public final class EventLog {
    * up to {@code until} (null: all retained). Order ids are unique per merchant, so with several
    * merchants there may be one order of that id at each. There is no index by order: PostgreSQL
    * scans the merchants' chunks in that range and returns only those whose text holds the order's
-   * id (at most {@value #ORDER_MAX_CHUNKS}); of their lines, those whose own {@code orderId} is it
-   * count. For operators' audit queries, never delivery.
+   * id; of their lines, those whose own {@code orderId} is it count. More than {@value
+   * #ORDER_MAX_CHUNKS} such chunks are not read: the answer is then empty and {@code truncated},
+   * and must not be answered from. For operators' audit queries, never delivery.
    */
   public Future<OrderEvents> eventsOfOrder(
       SqlClient client, List<String> merchantIds, String orderId, Instant until) {
@@ -681,7 +686,7 @@ public final class EventLog {
         Tuple.tuple()
             .addArrayOfString(merchantIds.toArray(String[]::new))
             .addString(needle)
-            .addInteger(ORDER_MAX_CHUNKS);
+            .addInteger(ORDER_MAX_CHUNKS + 1);
     String sql =
         "SELECT merchant_id, first_seq, events FROM event_chunks WHERE merchant_id = ANY($1)"
             + " AND strpos(events, $2) > 0";
@@ -694,6 +699,9 @@ public final class EventLog {
         .execute(args)
         .map(
             rows -> {
+              if (rows.size() > ORDER_MAX_CHUNKS) {
+                return new OrderEvents(new String[0], new long[0], true);
+              }
               List<String> merchants = new ArrayList<>();
               List<Long> seqs = new ArrayList<>();
               for (Row row : rows) {
