@@ -138,6 +138,17 @@ public final class Gateway {
     try {
       g.starting = await(StartingServer.open(config.http()));
       LOG.info("starting: {}:{} answers /health/live", config.http().host(), config.http().port());
+      if (config.security().keyDerived()) {
+        LOG.warn(
+            "GATEWAY_SECRET_KEY is not set: webhook secrets are sealed under a key derived from"
+                + " the admin token, so changing the admin token makes them unreadable; give the"
+                + " gateway a key of its own (32 random bytes, base64) and run reseal");
+      }
+      if (config.security().shortTokens()) {
+        LOG.warn(
+            "the admin or ingest token is shorter than {} characters: use long random tokens",
+            io.orderpush.gateway.config.SecurityConfig.ADVISED_TOKEN_LENGTH);
+      }
       LOG.info("migrating schema on {}", config.pg().redacted());
       var migrated = SchemaMigrations.apply(config.pg());
       LOG.info(

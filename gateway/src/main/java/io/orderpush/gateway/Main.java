@@ -17,15 +17,28 @@ import sun.misc.Signal;
  */
 public final class Main {
 
-  private static final Logger LOG = LoggerFactory.getLogger(Main.class);
+  /**
+   * Set before logging starts (logback.xml reads it), so the log names the node as it names itself.
+   */
+  static final String NODE_PROPERTY = "gateway.node";
 
   private Main() {}
 
   public static void main(String[] args) throws InterruptedException {
     boolean demo = Arrays.asList(args).contains("--demo");
+    // no GATEWAY_NODE_ID: the generated name, chosen here so that the log lines and the metrics'
+    // node label agree (logging starts with the first logger)
+    java.util.Map<String, String> env = new java.util.HashMap<>(System.getenv());
+    String nodeId = env.get("GATEWAY_NODE_ID");
+    if (nodeId == null || nodeId.isBlank()) {
+      nodeId = GatewayConfig.generatedNodeId();
+      env.put("GATEWAY_NODE_ID", nodeId);
+    }
+    System.setProperty(NODE_PROPERTY, nodeId);
+    Logger log = LoggerFactory.getLogger(Main.class);
     GatewayConfig config;
     try {
-      config = GatewayConfig.load(System.getenv());
+      config = GatewayConfig.load(env);
     } catch (ConfigException e) {
       System.err.println(e.getMessage());
       System.exit(2);
@@ -39,7 +52,7 @@ public final class Main {
     try {
       gateway = Gateway.start(config).toCompletionStage().toCompletableFuture().join();
     } catch (RuntimeException e) {
-      LOG.error("gateway failed to start", e);
+      log.error("gateway failed to start", e);
       System.exit(1);
       return;
     }

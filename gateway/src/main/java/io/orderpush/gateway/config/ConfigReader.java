@@ -99,9 +99,8 @@ final class ConfigReader {
           key
               + " ("
               + envName(key)
-              + ") is required: a secret of at least "
-              + minLength
-              + " characters");
+              + ") is required"
+              + (minLength > 1 ? ": a secret of at least " + minLength + " characters" : ""));
     }
     return v;
   }
@@ -175,8 +174,15 @@ final class ConfigReader {
    * Parses a value with {@code build}, reporting the parser's message without echoing the value.
    */
   <T> T parsed(String key, Function<String, T> build, String expected) {
+    return parsed(key, null, build, expected);
+  }
+
+  /** {@link #parsed}, with {@code unset} (when not null) instead of the default when not set. */
+  <T> T parsed(String key, String unset, Function<String, T> build, String expected) {
+    String fromEnv = env.get(envName(key));
+    String v = unset != null && (fromEnv == null || fromEnv.isBlank()) ? unset : raw(key);
     try {
-      return build.apply(raw(key));
+      return build.apply(v);
     } catch (IllegalArgumentException e) {
       problems.add(key + " (" + envName(key) + ") must be " + expected + ": " + e.getMessage());
       return null;

@@ -37,6 +37,15 @@ public record GatewayConfig(
     DrillLimits drills,
     ForwardConfig forward) {
 
+  /** A node's name when {@code GATEWAY_NODE_ID} gives none. */
+  public static String generatedNodeId() {
+    return "node-" + java.util.UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  /** The seeds of a Redis Cluster when none are given: the local one scripts/services.sh starts. */
+  static final String LOCAL_CLUSTER_SEEDS =
+      "redis://127.0.0.1:7000,redis://127.0.0.1:7001,redis://127.0.0.1:7002";
+
   /**
    * Reads the defaults file overridden by {@code env}; throws {@link ConfigException} listing every
    * problem.
@@ -82,6 +91,8 @@ public record GatewayConfig(
     RedisSettings redis =
         r.parsed(
             "redis.url",
+            // a cluster without seeds given: the one scripts/services.sh starts
+            redisCluster ? LOCAL_CLUSTER_SEEDS : null,
             v -> RedisSettings.parse(v, redisCluster, redisTimeout),
             redisCluster
                 ? "a comma-separated list of the cluster's seed nodes, redis://[:password@]host[:port]"
@@ -158,12 +169,29 @@ public record GatewayConfig(
     r.check(
         ingest.maxQueuedEvents() >= ingest.maxEvents(),
         "ingest.max-queued-events must be at least ingest.max-events (" + ingest.maxEvents() + ")");
+    String adminToken = r.secret("admin.token", 1);
+    String ingestToken = r.secret("ingest.token", 1);
+    boolean keyDerived = r.string("secret.key").isEmpty() && !adminToken.isEmpty();
+    java.util.List<byte[]> oldKeys = new java.util.ArrayList<>(r.base64Keys("secret.keys-old", 32));
+    byte[] secretKey;
+    if (keyDerived) {
+      secretKey = SecurityConfig.deriveKey(adminToken);
+    } else {
+      secretKey = r.base64Key("secret.key", 32);
+      if (!adminToken.isEmpty()) {
+        // what a gateway without a key of its own sealed stays readable: reseal moves it over
+        oldKeys.add(SecurityConfig.deriveKey(adminToken));
+      }
+    }
     SecurityConfig security =
         new SecurityConfig(
-            r.secret("admin.token", 24),
-            r.secret("ingest.token", 24),
-            r.base64Key("secret.key", 32),
-            r.base64Keys("secret.keys-old", 32));
+            adminToken,
+            ingestToken,
+            secretKey,
+            java.util.List.copyOf(oldKeys),
+            keyDerived,
+            adminToken.length() < SecurityConfig.ADVISED_TOKEN_LENGTH
+                || ingestToken.length() < SecurityConfig.ADVISED_TOKEN_LENGTH);
     r.check(
         !security.adminToken().equals(security.ingestToken()) || security.adminToken().isEmpty(),
         "admin.token and ingest.token must differ");
@@ -174,7 +202,7 @@ public record GatewayConfig(
         "node.id (GATEWAY_NODE_ID) must be 1 to 64 letters, digits, '.', '_' or '-', or empty (a"
             + " generated name)");
     if (nodeId.isEmpty()) {
-      nodeId = "node-" + java.util.UUID.randomUUID().toString().substring(0, 8);
+      nodeId = generatedNodeId();
     }
     String controlChannel = r.string("control.channel");
     r.check(

@@ -5,9 +5,45 @@ import java.util.List;
 /**
  * Bearer tokens of the marketplace and the operators, the key that seals webhook secrets, and old
  * keys that only open secrets sealed before a key rotation.
+ *
+ * @param keyDerived no {@code secret.key} was given: {@code secretKey} is derived from the admin
+ *     token (the gateway warns at start)
+ * @param shortTokens the admin or ingest token is shorter than {@link #ADVISED_TOKEN_LENGTH} (the
+ *     gateway warns at start)
  */
 public record SecurityConfig(
-    String adminToken, String ingestToken, byte[] secretKey, List<byte[]> oldSecretKeys) {
+    String adminToken,
+    String ingestToken,
+    byte[] secretKey,
+    List<byte[]> oldSecretKeys,
+    boolean keyDerived,
+    boolean shortTokens) {
+
+  /** Tokens shorter than this are accepted with a warning: guessing them must stay hopeless. */
+  public static final int ADVISED_TOKEN_LENGTH = 24;
+
+  private static final String DERIVATION = "orderpush secret.key from admin.token v1";
+
+  /**
+   * The webhook-secret key of a gateway given no {@code secret.key}: HKDF-SHA256 (RFC 5869) of the
+   * admin token, which every node of a cluster shares, so every node and restart derive the same
+   * key. Changing the admin token changes it: set a key of its own for production.
+   */
+  public static byte[] deriveKey(String adminToken) {
+    try {
+      javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+      mac.init(
+          new javax.crypto.spec.SecretKeySpec(
+              DERIVATION.getBytes(java.nio.charset.StandardCharsets.UTF_8), "HmacSHA256"));
+      byte[] prk = mac.doFinal(adminToken.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      mac.init(new javax.crypto.spec.SecretKeySpec(prk, "HmacSHA256"));
+      mac.update("secret.key".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      mac.update((byte) 1);
+      return mac.doFinal(); // 32 bytes: one block
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 is not available", e);
+    }
+  }
 
   @Override
   public String toString() {

@@ -33,6 +33,9 @@ public class GatewayConfigTest {
     assertThat(c.pg().password()).isEqualTo("p@ss");
     assertThat(c.pg().toString()).doesNotContain("p@ss");
     assertThat(c.redis().url().getPort()).isEqualTo(6379);
+    // percent-decoding only: a plus is a plus (scripts/services.sh sets it so)
+    env.put("GATEWAY_PG_URL", "postgresql://u:a+b%2Bc@db.internal/events");
+    assertThat(GatewayConfig.load(env).pg().password()).isEqualTo("a+b+c");
   }
 
   @Test
@@ -54,8 +57,8 @@ public class GatewayConfigTest {
     env.put("GATEWAY_HTTP_PORT", "eighty");
     env.put("GATEWAY_PG_URL", "mysql://x@y/z");
     env.put("GATEWAY_INGEST_MAX_EVENTS", "0");
-    env.put("GATEWAY_ADMIN_TOKEN", "short-secret");
-    env.remove("GATEWAY_SECRET_KEY");
+    env.remove("GATEWAY_ADMIN_TOKEN");
+    env.put("GATEWAY_SECRET_KEY", "short-secret");
     ConfigException e = catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env));
     assertThat(e.problems()).hasSize(5);
     assertThat(e.getMessage())
@@ -66,6 +69,45 @@ public class GatewayConfigTest {
         .contains("admin.token (GATEWAY_ADMIN_TOKEN) is required")
         .contains("secret.key (GATEWAY_SECRET_KEY) is required")
         .doesNotContain("short-secret");
+  }
+
+  @Test
+  void shouldStartWithOnlyTheVariablesProductMdListsDerivingTheKeyFromTheAdminToken() {
+    Map<String, String> env = new HashMap<>();
+    env.put("GATEWAY_PG_URL", "postgresql://gw@127.0.0.1:5432/gw");
+    env.put("GATEWAY_REDIS_URL", "redis://127.0.0.1:6379");
+    env.put("GATEWAY_ADMIN_TOKEN", "admin");
+    env.put("GATEWAY_INGEST_TOKEN", "ingest");
+    GatewayConfig c = GatewayConfig.load(env);
+    assertThat(c.security().keyDerived()).isTrue();
+    assertThat(c.security().shortTokens()).isTrue();
+    assertThat(c.security().secretKey())
+        .hasSize(32)
+        .isEqualTo(SecurityConfig.deriveKey("admin"))
+        .as("every node and restart with that token")
+        .isEqualTo(GatewayConfig.load(env).security().secretKey())
+        .isNotEqualTo(SecurityConfig.deriveKey("admin2"));
+    assertThat(c.pg().password()).isEmpty();
+
+    // with a key of its own, what was sealed under the derived one can still be opened
+    GatewayConfig own = GatewayConfig.load(valid());
+    assertThat(own.security().keyDerived()).isFalse();
+    assertThat(own.security().shortTokens()).isFalse();
+    assertThat(own.security().oldSecretKeys())
+        .anySatisfy(k -> assertThat(k).isEqualTo(SecurityConfig.deriveKey("a".repeat(24))));
+  }
+
+  @Test
+  void shouldUseTheLocalClusterOfTheServicesScriptWhenNoSeedsAreGiven() {
+    Map<String, String> env = valid();
+    env.put("GATEWAY_REDIS_CLUSTER", "true");
+    assertThat(GatewayConfig.load(env).redis().urls())
+        .extracting(java.net.URI::getPort)
+        .containsExactly(7000, 7001, 7002);
+    env.put("GATEWAY_REDIS_URL", "redis://10.0.0.5:7100");
+    assertThat(GatewayConfig.load(env).redis().urls())
+        .extracting(java.net.URI::getPort)
+        .containsExactly(7100);
   }
 
   @Test
@@ -105,7 +147,8 @@ public class GatewayConfigTest {
     Map<String, String> env = valid();
     String old = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=";
     env.put("GATEWAY_SECRET_KEYS_OLD", old + ", " + old);
-    assertThat(GatewayConfig.load(env).security().oldSecretKeys()).hasSize(2);
+    // and the key derived from the admin token, which opens what a keyless start sealed
+    assertThat(GatewayConfig.load(env).security().oldSecretKeys()).hasSize(3);
     env.put("GATEWAY_SECRET_KEYS_OLD", old + ",not-a-key-but-secret-looking");
     ConfigException e = catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env));
     assertThat(e.problems())

@@ -125,7 +125,8 @@ public record PgSettings(
   }
 
   private static String decode(String s) {
-    return URLDecoder.decode(s, StandardCharsets.UTF_8);
+    // percent-decoding only: a '+' in a URL's user info is a plus, not a space (form encoding)
+    return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
   }
 
   @Override
