@@ -37,11 +37,17 @@ if [[ -z "${GATEWAY_ADMIN_TOKEN:-}" || -z "${GATEWAY_INGEST_TOKEN:-}" || -z "${G
       echo "GATEWAY_SECRET_KEY=$(rand 32)"
     } > "$creds"
   fi
-  set -a
-  # shellcheck disable=SC1090
-  source "$creds"
-  set +a
-  echo "demo credentials (admin and ingest tokens, secret key) are in $creds"
+  # only what the caller did not set: a token or key given in the environment is kept
+  while IFS='=' read -r name value; do
+    case $name in
+      GATEWAY_ADMIN_TOKEN | GATEWAY_INGEST_TOKEN | GATEWAY_SECRET_KEY)
+        if [[ -z "${!name:-}" ]]; then
+          export "$name=$value"
+          echo "demo credentials: $name from $creds"
+        fi
+        ;;
+    esac
+  done < "$creds"
 fi
 
 if [[ $mode == gateway ]]; then

@@ -26,7 +26,7 @@
 set -euo pipefail
 
 PG_URL=${GATEWAY_PG_URL:-postgresql://gateway:gateway@127.0.0.1:5432/gateway}
-REDIS_CLUSTER=${GATEWAY_REDIS_CLUSTER:-false}
+REDIS_CLUSTER=$(printf %s "${GATEWAY_REDIS_CLUSTER:-false}" | tr "[:upper:]" "[:lower:]")
 case $REDIS_CLUSTER in
     true) REDIS_URL=${GATEWAY_REDIS_URL:-redis://127.0.0.1:7000,redis://127.0.0.1:7001,redis://127.0.0.1:7002} ;;
     false) REDIS_URL=${GATEWAY_REDIS_URL:-redis://127.0.0.1:6379} ;;
@@ -270,6 +270,24 @@ ALTER ROLE $role LOGIN CREATEDB $pw_clause;
 SELECT format('CREATE DATABASE %I OWNER %I', $(sql_literal "$PG_DB"), $(sql_literal "$PG_USER"))
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = $(sql_literal "$PG_DB")) \gexec
 SQL
+
+    # A URL without a password (postgresql://user@host:port/db, as PRODUCT.md writes it): that
+    # user may log in over loopback without one. Debian's pg_hba asks every TCP login for a
+    # scram password, which the role does not have; the first matching line wins, so ours go
+    # first. Only for this local instance, only loopback, only this user.
+    if [[ -z $PG_PASS ]]; then
+        local hba="/etc/postgresql/$cver/$cname/pg_hba.conf" added=0 line
+        for line in "host all $PG_USER 127.0.0.1/32 trust" "host all $PG_USER ::1/128 trust"; do
+            if ! grep -qxF "$line" "$hba"; then
+                sed -i "1i $line" "$hba"
+                added=1
+            fi
+        done
+        if ((added)); then
+            pg_ctlcluster "$cver" "$cname" reload 9>&-
+            did+=("let $PG_USER log in over loopback without a password (no password in the URL)")
+        fi
+    fi
 
     # Final proof: the exact login the application will use (TCP + password).
     pg_answers || die "PostgreSQL is running but login as $PG_SHOW failed. Check that the URL has a password and that /etc/postgresql/$cver/$cname/pg_hba.conf allows scram-sha-256 for host $PG_HOST."
