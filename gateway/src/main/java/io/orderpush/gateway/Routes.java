@@ -278,12 +278,21 @@ final class Routes {
   }
 
   /**
-   * Ingest reads JSON or NDJSON; anything else (a form, say) is refused before the body is read.
+   * Ingest reads JSON or NDJSON, whatever generic type the client labels it with: none, plain text,
+   * bytes, or {@code application/x-www-form-urlencoded} (what {@code curl -d} sends). A type that
+   * says it is something else (XML, a multipart form) is refused before the body is read.
    */
   static void jsonOnly(io.vertx.ext.web.RoutingContext ctx) {
     String type = ctx.request().getHeader("Content-Type");
     String base = type == null ? "" : type.split(";")[0].trim().toLowerCase(java.util.Locale.ROOT);
+    if (base.equals("application/x-www-form-urlencoded")) {
+      // the body handler would decode it as a form (and fail on what is not one): it is JSON
+      ctx.request().headers().set("Content-Type", "application/json");
+      ctx.next();
+      return;
+    }
     if (base.isEmpty()
+        || base.equals("application/octet-stream")
         || base.equals("application/json")
         || base.equals("application/x-ndjson")
         || base.equals("application/ndjson")

@@ -7,7 +7,7 @@ import java.util.Optional;
  * How one POST of a batch ended.
  *
  * @param status the HTTP status, or 0 if there was no answer (refused, timeout, reset)
- * @param retryAfter the Retry-After of a 429 or 503, if it had one
+ * @param retryAfter the Retry-After of an answer that is not 2xx, if it had one
  * @param error what went wrong, for the operator view; empty on success
  * @param responseHead the first bytes of the answer's body (at most {@link #HEAD_BYTES}, as text),
  *     empty without an answer

@@ -146,10 +146,12 @@ final class CallbackSender {
   }
 
   private Attempt answer(int status, MultiMap headers, Buffer head) {
+    // honoured on any answer that is retried (a 500 may ask for time too), within the backoff's
+    // bounds
     Optional<Duration> retryAfter =
-        (status == 429 || status == 503)
-            ? parseRetryAfter(headers.get("retry-after"))
-            : Optional.empty();
+        status >= 200 && status < 300
+            ? Optional.empty()
+            : parseRetryAfter(headers.get("retry-after"));
     return new Attempt(
         status,
         retryAfter,

@@ -283,17 +283,22 @@ class CallbackIT {
   }
 
   @Test
-  void shouldHonourRetryAfter() {
+  void shouldHonourRetryAfterOnAnyAnswerThatIsRetried() {
     List<String> merchants = merchants(1);
     receiver.retryAfterSeconds = 1;
-    receiver.script = (m, first, attempt) -> attempt == 1 ? Action.TOO_MANY : Action.OK;
+    // a 429, then a 500, both asking for a second
+    receiver.script =
+        (m, first, attempt) ->
+            attempt == 1 ? Action.TOO_MANY : attempt == 2 ? Action.FAIL_LATER : Action.OK;
     callbackApp(merchants);
     ingest(merchants, 100);
     Await.until("applied", WAIT, () -> allApplied(merchants));
     List<Receiver.Delivery> tries = receiver.deliveriesOf(merchants.get(0));
     assertThat(tries.get(1).id()).isEqualTo(tries.get(0).id());
-    // The backoff here starts at 50 ms; the retry waited for the Retry-After of one second.
+    assertThat(tries.get(2).id()).isEqualTo(tries.get(0).id());
+    // The backoff here starts at 50 ms; each retry waited for the Retry-After of one second.
     assertThat(tries.get(1).atMillis() - tries.get(0).atMillis()).isGreaterThanOrEqualTo(950);
+    assertThat(tries.get(2).atMillis() - tries.get(1).atMillis()).isGreaterThanOrEqualTo(950);
   }
 
   @Test

@@ -23,6 +23,8 @@ final class Receiver implements AutoCloseable {
   enum Action {
     OK,
     FAIL,
+    /** 500 with Retry-After. */
+    FAIL_LATER,
     TIMEOUT,
     DROP,
     GONE,
@@ -143,6 +145,11 @@ final class Receiver implements AutoCloseable {
               .setStatusCode(429)
               .putHeader("Retry-After", Integer.toString(retryAfterSeconds))
               .end();
+      case FAIL_LATER ->
+          req.response()
+              .setStatusCode(500)
+              .putHeader("Retry-After", Integer.toString(retryAfterSeconds))
+              .end("down for maintenance");
     }
   }
 

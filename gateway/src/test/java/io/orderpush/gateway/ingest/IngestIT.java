@@ -319,7 +319,7 @@ class IngestIT {
         java.net.http.HttpRequest.newBuilder(
                 java.net.URI.create("http://127.0.0.1:" + gw.port + "/v1/events"))
             .header("Authorization", "Bearer " + TestGateway.INGEST_TOKEN)
-            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Content-Type", "multipart/form-data; boundary=x")
             .POST(java.net.http.HttpRequest.BodyPublishers.ofString("a=" + "b".repeat(100_000)))
             .build();
     assertStatus(
@@ -327,6 +327,23 @@ class IngestIT {
             .send(form, java.net.http.HttpResponse.BodyHandlers.ofString()),
         415,
         "unsupported_media_type");
+    assertThat(head(m)).isZero();
+    // what curl -d sends: JSON labelled as a form, read as JSON
+    java.net.http.HttpRequest curl =
+        java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + gw.port + "/v1/events"))
+            .header("Authorization", "Bearer " + TestGateway.INGEST_TOKEN)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .POST(
+                java.net.http.HttpRequest.BodyPublishers.ofString(
+                    batch(List.of(event(m, "curl"))).toString()))
+            .build();
+    assertThat(
+            java.net.http.HttpClient.newHttpClient()
+                .send(curl, java.net.http.HttpResponse.BodyHandlers.ofString())
+                .statusCode())
+        .isEqualTo(200);
+    assertThat(head(m)).isEqualTo(1);
     assertStatus(
         gw.send("GET", "/v1/nothing-here", TestGateway.INGEST_TOKEN, null), 404, "not_found");
   }
