@@ -38,7 +38,9 @@ if [[ -z "${GATEWAY_ADMIN_TOKEN:-}" || -z "${GATEWAY_INGEST_TOKEN:-}" || -z "${G
     } > "$creds"
   fi
   # only what the caller did not set: a token or key given in the environment is kept
-  while IFS='=' read -r name value; do
+  while IFS= read -r line; do
+    name=${line%%=*}
+    value=${line#*=}
     case $name in
       GATEWAY_ADMIN_TOKEN | GATEWAY_INGEST_TOKEN | GATEWAY_SECRET_KEY)
         if [[ -z "${!name:-}" ]]; then

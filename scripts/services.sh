@@ -178,6 +178,13 @@ ensure_pg() {
     local why="psql login failed"
     command -v psql >/dev/null || why="psql is not installed, so it cannot be checked"
     can_provision "$PG_HOST" || die "PostgreSQL at $PG_SHOW did not answer ($why), and it is not a local instance this script may set up (needs loopback host and root on Debian/Ubuntu). Start it yourself or point GATEWAY_PG_URL elsewhere."
+    if [[ -z $PG_PASS ]]; then
+        # a URL without a password gets a passwordless loopback login (below): a plain role name
+        # only, since pg_hba reads "all", "+group", "@file" and lists specially, and never the
+        # superuser. Checked before anything is set up.
+        [[ $PG_USER =~ ^[a-z_][a-z0-9_]{0,62}$ ]] && [[ ! $PG_USER =~ ^(all|postgres|sameuser|samerole|samegroup|replication|pg_.*)$ ]] ||
+            die "a URL without a password needs a plain role name ([a-z_][a-z0-9_]*, not postgres), not '$PG_USER'"
+    fi
     take_lock
     # A concurrent run may have set it up while we waited for the lock.
     if pg_answers; then
@@ -276,10 +283,12 @@ SQL
     # scram password, which the role does not have; the first matching line wins, so ours go
     # first. Only for this local instance, only loopback, only this user.
     if [[ -z $PG_PASS ]]; then
-        local hba="/etc/postgresql/$cver/$cname/pg_hba.conf" added=0 line
-        for line in "host all $PG_USER 127.0.0.1/32 trust" "host all $PG_USER ::1/128 trust"; do
+        local hba added=0 line
+        hba=$(runuser -u postgres -- psql -X -At -p "$PG_PORT" -d postgres -c 'SHOW hba_file')
+        for line in "host all \"$PG_USER\" 127.0.0.1/32 trust" "host all \"$PG_USER\" ::1/128 trust"; do
             if ! grep -qxF "$line" "$hba"; then
-                sed -i "1i $line" "$hba"
+                # first, so it wins over Debian's scram lines (also when the file is empty)
+                { printf '%s\n' "$line"; cat "$hba"; } > "$hba.new" && cat "$hba.new" > "$hba" && rm -f "$hba.new"
                 added=1
             fi
         done

@@ -654,7 +654,7 @@ public final class Gateway {
 
   /** The current key seals; old keys (from before a rotation) only open. */
   static SecretCipher secretCipher(GatewayConfig config) {
-    return new SecretCipher(config.security().secretKey(), config.security().oldSecretKeys());
+    return new SecretCipher(config.security().secretKey(), config.security().secretOpeningKeys());
   }
 
   private static Future<Void> closeQuietly(Pool p) {

@@ -29,8 +29,8 @@ public final class Main {
     // no GATEWAY_NODE_ID: the generated name, chosen here so that the log lines and the metrics'
     // node label agree (logging starts with the first logger)
     java.util.Map<String, String> env = new java.util.HashMap<>(System.getenv());
-    String nodeId = env.get("GATEWAY_NODE_ID");
-    if (nodeId == null || nodeId.isBlank()) {
+    String nodeId = env.get("GATEWAY_NODE_ID") == null ? "" : env.get("GATEWAY_NODE_ID").trim();
+    if (nodeId.isEmpty()) {
       nodeId = GatewayConfig.generatedNodeId();
       env.put("GATEWAY_NODE_ID", nodeId);
     }

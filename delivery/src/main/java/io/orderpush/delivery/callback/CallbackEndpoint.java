@@ -457,7 +457,19 @@ final class CallbackEndpoint implements Subscriber {
       setState("failing");
     }
     b.attempts++;
-    long delay = a.retryAfter().map(this::clamp).orElseGet(() -> backoff(b.attempts)).toMillis();
+    // a 429 or 503 asks for exactly that long; any other answer's Retry-After only lengthens the
+    // backoff (a failing server that says "1" on every 500 must not be retried at the floor)
+    Duration backoff = backoff(b.attempts);
+    long delay =
+        a.retryAfter()
+            .map(this::clamp)
+            .map(
+                asked ->
+                    a.status() == 429 || a.status() == 503 || asked.compareTo(backoff) > 0
+                        ? asked
+                        : backoff)
+            .orElse(backoff)
+            .toMillis();
     metrics.retries.increment();
     b.dueAt = now + delay;
     b.timer =

@@ -120,13 +120,15 @@ public final class CursorStore {
               + "return redis.call('HINCRBY', KEYS[1], 'epoch', 1)");
 
   // KEYS[1] channel hash; ARGV[1] the revoked grant's version, ARGV[2] milliseconds. The hash of a
-  // revoked grant expires, unless a new grant's claim came first (then 'grant' is the new one's).
-  // A hash no claim has written ('grant' absent: a cursor set before any consumer came) expires
-  // too; a new grant's first claim lifts that expiry. Returns 1 if the expiry was set.
+  // revoked grant expires, unless a newer grant's claim came first (then 'grant' is the newer
+  // one's). A hash last claimed by an older grant (revoked, granted again, revoked again before
+  // anything claimed) or by none ('grant' absent: a cursor set before any consumer came) expires
+  // too; a new grant's first claim lifts that expiry. Versions are epoch milliseconds, exact as
+  // Lua numbers. Returns 1 if the expiry was set.
   private static final RedisScript EXPIRE_REVOKED =
       new RedisScript(
           "local g = redis.call('HGET', KEYS[1], 'grant') "
-              + "if g and g ~= ARGV[1] then return 0 end "
+              + "if g and tonumber(g) > tonumber(ARGV[1]) then return 0 end "
               + "return redis.call('PEXPIRE', KEYS[1], ARGV[2])");
 
   /** Keys one SCAN step of {@link #forgetApp} looks at. */

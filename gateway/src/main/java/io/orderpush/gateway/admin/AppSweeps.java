@@ -27,10 +27,11 @@ import org.slf4j.LoggerFactory;
  * node has surely stopped delivering it, then deletes its row. A node stopped or killed before that
  * leaves the row, and the chore on any node finishes the job.
  *
- * <p>A revoked grant's channel hash gets an expiry ({@code revokedTtl} after the revoke) the same
- * way: the revoke commits a row in {@code revoked_channels}, the node that revoked sets the expiry
- * at once ({@link #revokedNow}) and deletes the row, and the chore sets it for the rows left (Redis
- * was unreachable, the node stopped in between), unless the merchant granted the app again.
+ * <p>A revoked grant's channel hash gets an expiry ({@code revokedTtl} after the revoke; a drill's
+ * sandbox channels, a day) the same way: the revoke commits a row in {@code revoked_channels}, the
+ * node that revoked sets the expiry at once ({@link #revokedNow}) and deletes the row, and the
+ * chore sets it for the rows left (Redis was unreachable, the node stopped in between, a drill
+ * ended), for what is left of that time.
  */
 public final class AppSweeps {
 
@@ -132,9 +133,8 @@ public final class AppSweeps {
    */
   public Future<Void> revokedNow(UUID appId, String merchantId, long grantVersion) {
     GrantStore.RevokedChannel revoked =
-        new GrantStore.RevokedChannel(appId, merchantId, grantVersion, Duration.ZERO, false);
+        new GrantStore.RevokedChannel(appId, merchantId, grantVersion, revokedTtl);
     return expire(revoked)
-        .compose(v -> grants.revokedChannelsDone(pool, List.of(revoked)))
         .onFailure(
             err -> {
               failures.increment();
@@ -145,6 +145,18 @@ public final class AppSweeps {
                   merchantId,
                   err.toString());
             })
+        .compose(
+            v ->
+                grants
+                    .revokedChannelsDone(pool, List.of(revoked))
+                    .onFailure(
+                        err ->
+                            LOG.warn(
+                                "the expiry of the revoked channel of app {} and merchant {} is"
+                                    + " set; its row stays for the chore to find so: {}",
+                                appId,
+                                merchantId,
+                                err.toString())))
         .otherwiseEmpty();
   }
 
@@ -218,13 +230,12 @@ public final class AppSweeps {
   }
 
   /**
-   * Sets the expiry unless the merchant granted the app again (then the hash is the new grant's).
+   * Sets the expiry to what is left of the channel's time, unless a newer grant's claim owns the
+   * hash (the script checks; a newer grant not yet claimed lets it expire, and its claim lifts the
+   * expiry).
    */
   private Future<Void> expire(GrantStore.RevokedChannel r) {
-    if (r.grantedAgain()) {
-      return Future.succeededFuture();
-    }
-    Duration left = revokedTtl.minus(r.revokedAgo());
+    Duration left = r.left();
     return delivery
         .revokedCursor(
             r.appId(),
@@ -232,6 +243,11 @@ public final class AppSweeps {
             r.grantVersion(),
             left.compareTo(Duration.ofMillis(1)) < 0 ? Duration.ofMillis(1) : left)
         .mapEmpty();
+  }
+
+  /** How long a revoked grant's channel stays in Redis after the revoke. */
+  public Duration revokedTtl() {
+    return revokedTtl;
   }
 
   /**

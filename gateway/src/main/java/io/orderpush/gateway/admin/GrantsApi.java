@@ -58,7 +58,7 @@ public final class GrantsApi {
     String merchantId = merchantId(ctx);
     var appId = AdminJson.appId(ctx);
     grants
-        .revoke(appId, merchantId)
+        .revoke(appId, merchantId, sweeps.revokedTtl())
         .onSuccess(
             grantedAt -> {
               deliveries.revoked(appId, merchantId);

@@ -172,17 +172,9 @@ public record GatewayConfig(
     String adminToken = r.secret("admin.token", 1);
     String ingestToken = r.secret("ingest.token", 1);
     boolean keyDerived = r.string("secret.key").isEmpty() && !adminToken.isEmpty();
-    java.util.List<byte[]> oldKeys = new java.util.ArrayList<>(r.base64Keys("secret.keys-old", 32));
-    byte[] secretKey;
-    if (keyDerived) {
-      secretKey = SecurityConfig.deriveKey(adminToken);
-    } else {
-      secretKey = r.base64Key("secret.key", 32);
-      if (!adminToken.isEmpty()) {
-        // what a gateway without a key of its own sealed stays readable: reseal moves it over
-        oldKeys.add(SecurityConfig.deriveKey(adminToken));
-      }
-    }
+    java.util.List<byte[]> oldKeys = r.base64Keys("secret.keys-old", 32);
+    byte[] secretKey =
+        keyDerived ? SecurityConfig.deriveKey(adminToken) : r.base64Key("secret.key", 32);
     SecurityConfig security =
         new SecurityConfig(
             adminToken,

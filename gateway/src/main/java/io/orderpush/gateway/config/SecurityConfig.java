@@ -6,6 +6,8 @@ import java.util.List;
  * Bearer tokens of the marketplace and the operators, the key that seals webhook secrets, and old
  * keys that only open secrets sealed before a key rotation.
  *
+ * @param oldSecretKeys old keys given in {@code secret.keys-old}: they open secrets sealed before a
+ *     key rotation, and the nodes' commit feed accepts signatures under them during a rotation
  * @param keyDerived no {@code secret.key} was given: {@code secretKey} is derived from the admin
  *     token (the gateway warns at start)
  * @param shortTokens the admin or ingest token is shorter than {@link #ADVISED_TOKEN_LENGTH} (the
@@ -43,6 +45,21 @@ public record SecurityConfig(
     } catch (java.security.GeneralSecurityException e) {
       throw new IllegalStateException("HmacSHA256 is not available", e);
     }
+  }
+
+  /**
+   * The keys that open stored webhook secrets besides {@code secretKey}: the old ones and, when the
+   * gateway has a key of its own, the one derived from the admin token, so that what a gateway
+   * without a key sealed can still be opened (and resealed). Only for secrets: the derived key is
+   * computable from the admin token, so nothing else (the commit feed) may accept it.
+   */
+  public List<byte[]> secretOpeningKeys() {
+    if (keyDerived || adminToken.isEmpty()) {
+      return oldSecretKeys;
+    }
+    List<byte[]> keys = new java.util.ArrayList<>(oldSecretKeys);
+    keys.add(deriveKey(adminToken));
+    return List.copyOf(keys);
   }
 
   @Override

@@ -1,6 +1,7 @@
 package io.orderpush.gateway.drill;
 
 import io.orderpush.gateway.http.ApiException;
+import io.orderpush.persistence.apps.GrantStore;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
@@ -167,9 +168,20 @@ public final class DrillStore {
                     }));
   }
 
+  /**
+   * Revokes the drill's sandbox grants; their channels' hashes in Redis are to expire after {@link
+   * Drills#SANDBOX_CHANNEL_TTL} ({@code revoked_channels}: the app-sweeps chore sees to it if the
+   * node that ends the drill cannot).
+   */
   private static Future<Void> revokeAll(io.vertx.sqlclient.SqlConnection conn, String drillId) {
-    return conn.preparedQuery("DELETE FROM grants WHERE merchant_id LIKE $1")
-        .execute(Tuple.of(prefix(drillId) + "%"))
+    return conn.preparedQuery(
+            "WITH gone AS (DELETE FROM grants WHERE merchant_id LIKE $1"
+                + " RETURNING app_id, merchant_id, granted_at)"
+                + " INSERT INTO revoked_channels (app_id, merchant_id, grant_version, ttl_ms)"
+                + " SELECT app_id, merchant_id, "
+                + GrantStore.GRANT_VERSION
+                + ", $2 FROM gone ON CONFLICT DO NOTHING")
+        .execute(Tuple.of(prefix(drillId) + "%", Drills.SANDBOX_CHANNEL_TTL.toMillis()))
         .mapEmpty();
   }
 
@@ -324,12 +336,13 @@ public final class DrillStore {
                         + "  RETURNING g.app_id, g.merchant_id, g.granted_at),"
                         // no node of the drill is left to set the sandbox channels' expiry in
                         // Redis: the app-sweeps chore does it (as for a revoke whose expiry failed)
-                        + " noted AS (INSERT INTO revoked_channels (app_id, merchant_id, grant_version)"
-                        + "  SELECT app_id, merchant_id,"
-                        + "  floor(extract(epoch FROM granted_at) * 1000)::bigint FROM revoked"
-                        + "  ON CONFLICT DO NOTHING)"
+                        + " noted AS (INSERT INTO revoked_channels"
+                        + "  (app_id, merchant_id, grant_version, ttl_ms)"
+                        + "  SELECT app_id, merchant_id, "
+                        + GrantStore.GRANT_VERSION
+                        + ", $3 FROM revoked ON CONFLICT DO NOTHING)"
                         + " SELECT DISTINCT app_id FROM failed")
-                .execute(Tuple.of(nodeId, staleS))
+                .execute(Tuple.of(nodeId, staleS, Drills.SANDBOX_CHANNEL_TTL.toMillis()))
                 .map(
                     rows -> {
                       List<UUID> apps = new ArrayList<>();

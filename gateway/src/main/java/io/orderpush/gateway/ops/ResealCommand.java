@@ -24,7 +24,7 @@ public final class ResealCommand {
   public static int run(GatewayConfig config, PrintStream out) {
     SchemaMigrations.apply(config.pg());
     SecretCipher cipher =
-        new SecretCipher(config.security().secretKey(), config.security().oldSecretKeys());
+        new SecretCipher(config.security().secretKey(), config.security().secretOpeningKeys());
     Vertx vertx = Vertx.vertx();
     Pool pool = PgPools.create(vertx, config.pg(), "reseal", 2, 16);
     try {

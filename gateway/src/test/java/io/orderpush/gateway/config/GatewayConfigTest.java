@@ -93,8 +93,11 @@ public class GatewayConfigTest {
     GatewayConfig own = GatewayConfig.load(valid());
     assertThat(own.security().keyDerived()).isFalse();
     assertThat(own.security().shortTokens()).isFalse();
-    assertThat(own.security().oldSecretKeys())
+    assertThat(own.security().secretOpeningKeys())
         .anySatisfy(k -> assertThat(k).isEqualTo(SecurityConfig.deriveKey("a".repeat(24))));
+    assertThat(own.security().oldSecretKeys())
+        .as("the feed's keys: nothing computable from the admin token")
+        .isEmpty();
   }
 
   @Test
@@ -147,8 +150,9 @@ public class GatewayConfigTest {
     Map<String, String> env = valid();
     String old = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=";
     env.put("GATEWAY_SECRET_KEYS_OLD", old + ", " + old);
-    // and the key derived from the admin token, which opens what a keyless start sealed
-    assertThat(GatewayConfig.load(env).security().oldSecretKeys()).hasSize(3);
+    assertThat(GatewayConfig.load(env).security().oldSecretKeys()).hasSize(2);
+    // and, for secrets only (never the commit feed), the key derived from the admin token
+    assertThat(GatewayConfig.load(env).security().secretOpeningKeys()).hasSize(3);
     env.put("GATEWAY_SECRET_KEYS_OLD", old + ",not-a-key-but-secret-looking");
     ConfigException e = catchThrowableOfType(ConfigException.class, () -> GatewayConfig.load(env));
     assertThat(e.problems())

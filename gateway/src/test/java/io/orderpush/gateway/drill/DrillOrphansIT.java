@@ -58,6 +58,7 @@ class DrillOrphansIT {
         join(
             pool.preparedQuery(
                     "SELECT r.merchant_id FROM revoked_channels r WHERE r.app_id = $1"
+                        + " AND r.ttl_ms = 86400000"
                         + " AND NOT EXISTS (SELECT 1 FROM grants g"
                         + " WHERE g.app_id = r.app_id AND g.merchant_id = r.merchant_id)"
                         + " ORDER BY r.merchant_id")

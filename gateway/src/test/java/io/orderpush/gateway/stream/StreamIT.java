@@ -465,6 +465,36 @@ class StreamIT {
     fx.until("the never-claimed channel to expire", WAIT, () -> fx.pttl(idle, gone) > 0);
   }
 
+  /**
+   * Granted (A), claimed, revoked, granted again (B) and revoked again before anything claimed B:
+   * the hash still names A, older than B, and must expire all the same; a hash a newer grant's
+   * claim wrote must not.
+   */
+  @Test
+  void shouldExpireARevokedChannelLastClaimedByAnOlderGrantButNotOneANewerClaimOwns() {
+    TestApp app = fx.app("websocket");
+    String m = fx.merchants("stale", 1).get(0);
+    String key = "gw:ch:{" + app.id() + ":" + m + "}";
+    var ctx = fx.vertx.getOrCreateContext();
+    StreamFixture.join(
+        fx.redis.call(ctx, c -> c.hset(key, Map.of("cursor", "5", "grant", "1000"))));
+    assertThat(
+            StreamFixture.join(
+                fx.cursors.expireRevoked(ctx, app.id(), m, 2000, Duration.ofDays(9))))
+        .as("B's revoke, the hash still A's")
+        .isTrue();
+    assertThat(fx.pttl(app, m)).isPositive();
+    StreamFixture.join(fx.redis.call(ctx, c -> c.persist(key)));
+    StreamFixture.join(fx.redis.call(ctx, c -> c.hset(key, "grant", "3000")));
+    assertThat(
+            StreamFixture.join(
+                fx.cursors.expireRevoked(ctx, app.id(), m, 2000, Duration.ofDays(9))))
+        .as("a late expiry of B after C's claim")
+        .isFalse();
+    assertThat(fx.pttl(app, m)).isEqualTo(-1);
+    StreamFixture.join(fx.redis.call(ctx, c -> c.del(key)));
+  }
+
   @Test
   void shouldCloseAConnectionThatAcksBeyondWhatItWasSent() {
     TestApp app = fx.app("websocket");

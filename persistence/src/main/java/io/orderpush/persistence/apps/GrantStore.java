@@ -113,21 +113,22 @@ public final class GrantStore {
   }
 
   /**
-   * Removes the grant; answers when it was granted (its version). Fails with {@link
-   * NotFoundException} if there was none.
+   * Removes the grant; answers when it was granted (its version). The channel's hash in Redis is to
+   * expire {@code ttl} later: a row in {@code revoked_channels} says so, in the same statement
+   * ({@link #revokedChannelsDue}). Fails with {@link NotFoundException} if there was none.
    */
-  public Future<Instant> revoke(UUID appId, String merchantId) {
-    // the row that says the channel's Redis hash is to expire commits with the revoke
-    // (revokedChannelsDue); its version is the grant's as the hash records it (epoch ms, floored)
+  public Future<Instant> revoke(UUID appId, String merchantId, java.time.Duration ttl) {
     return pool.preparedQuery(
             "WITH gone AS (DELETE FROM grants WHERE app_id = $1 AND merchant_id = $2"
                 + " RETURNING granted_at),"
                 + " forget AS (DELETE FROM cursor_checkpoints WHERE app_id = $1 AND merchant_id = $2),"
-                + " noted AS (INSERT INTO revoked_channels (app_id, merchant_id, grant_version)"
-                + " SELECT $1, $2, floor(extract(epoch FROM granted_at) * 1000)::bigint FROM gone"
-                + " ON CONFLICT DO NOTHING)"
+                + " noted AS (INSERT INTO revoked_channels"
+                + " (app_id, merchant_id, grant_version, ttl_ms)"
+                + " SELECT $1, $2, "
+                + GRANT_VERSION
+                + ", $3 FROM gone ON CONFLICT DO NOTHING)"
                 + " SELECT granted_at FROM gone")
-        .execute(Tuple.of(appId, merchantId))
+        .execute(Tuple.of(appId, merchantId, ttl.toMillis()))
         .compose(
             rows ->
                 rows.size() == 0
@@ -139,35 +140,32 @@ public final class GrantStore {
   }
 
   /**
+   * A grant's version as a channel's hash records it ({@code granted_at} in epoch milliseconds,
+   * truncated, as {@link Instant#toEpochMilli()} gives it), exact on any PostgreSQL version.
+   */
+  public static final String GRANT_VERSION =
+      "round(extract(epoch FROM date_trunc('milliseconds', granted_at)) * 1000)::bigint";
+
+  /**
    * A revoked grant whose channel hash in Redis is still to be given its expiry.
    *
-   * @param revokedAgo how long ago it was revoked (the database's clock)
-   * @param grantedAgain the merchant granted the app again since: nothing to expire (the new
-   *     grant's claim owns the hash), only the row to remove
+   * @param left how much of its time in Redis is left (the database's clock); zero or less: none
    */
   public record RevokedChannel(
-      UUID appId,
-      String merchantId,
-      long grantVersion,
-      java.time.Duration revokedAgo,
-      boolean grantedAgain) {}
+      UUID appId, String merchantId, long grantVersion, java.time.Duration left) {}
 
   /**
    * Revoked grants whose channel hash is still to expire, revoked more than {@code olderThan} ago,
-   * oldest first, at most {@code limit}; read {@code on} a connection or pool. Those granted again
-   * meanwhile are left out (the new grant's claim owns the hash; {@link #revokedChannelsDone}
-   * removes their rows with the others).
+   * oldest first, at most {@code limit}; read {@code on} a connection or pool.
    */
   public Future<List<RevokedChannel>> revokedChannelsDue(
       io.vertx.sqlclient.SqlClient on, java.time.Duration olderThan, int limit) {
     return on.preparedQuery(
-            "SELECT r.app_id, r.merchant_id, r.grant_version,"
-                + " floor(extract(epoch FROM now() - r.revoked_at) * 1000)::bigint,"
-                + " EXISTS (SELECT 1 FROM grants g"
-                + " WHERE g.app_id = r.app_id AND g.merchant_id = r.merchant_id)"
-                + " FROM revoked_channels r"
-                + " WHERE r.revoked_at < now() - $1::bigint * interval '1 millisecond'"
-                + " ORDER BY r.revoked_at LIMIT $2")
+            "SELECT app_id, merchant_id, grant_version,"
+                + " ttl_ms - floor(extract(epoch FROM now() - revoked_at) * 1000)::bigint"
+                + " FROM revoked_channels"
+                + " WHERE revoked_at < now() - $1::bigint * interval '1 millisecond'"
+                + " ORDER BY revoked_at LIMIT $2")
         .execute(Tuple.of(olderThan.toMillis(), limit))
         .map(
             rows -> {
@@ -179,8 +177,7 @@ public final class GrantStore {
                               r.getUUID(0),
                               r.getString(1),
                               r.getLong(2),
-                              java.time.Duration.ofMillis(Math.max(0, r.getLong(3))),
-                              r.getBoolean(4))));
+                              java.time.Duration.ofMillis(r.getLong(3)))));
               return due;
             });
   }
