@@ -288,7 +288,9 @@ SQL
         for line in "host all \"$PG_USER\" 127.0.0.1/32 trust" "host all \"$PG_USER\" ::1/128 trust"; do
             if ! grep -qxF "$line" "$hba"; then
                 # first, so it wins over Debian's scram lines (also when the file is empty)
-                { printf '%s\n' "$line"; cat "$hba"; } > "$hba.new" && cat "$hba.new" > "$hba" && rm -f "$hba.new"
+                { printf '%s\n' "$line"; cat "$hba"; } > "$hba.new"
+                chown --reference="$hba" "$hba.new" && chmod --reference="$hba" "$hba.new"
+                mv -f "$hba.new" "$hba"
                 added=1
             fi
         done

@@ -287,7 +287,23 @@ final class AppDrill {
               ? store.stop(drillId(), reason)
               : Future.succeededFuture();
       onHere(
-          stopFirst.compose(v -> settle()).compose(v -> report(state, reason)),
+          stopFirst
+              .compose(v -> settle())
+              .compose(v -> report(state, reason))
+              // a finished drill's sandbox grants go too, as a stopped one's did with the stop
+              .eventually(
+                  () ->
+                      "finished".equals(state)
+                          ? store
+                              .revokeGrants(drillId())
+                              .onFailure(
+                                  err ->
+                                      LOG.warn(
+                                          "drill {}: its sandbox grants stay until it is deleted:"
+                                              + " {}",
+                                          drillId(),
+                                          err.toString()))
+                          : Future.succeededFuture()),
           ar -> {
             if (ar.failed()) {
               LOG.warn("drill {}: no report: {}", drillId(), ar.cause().toString());

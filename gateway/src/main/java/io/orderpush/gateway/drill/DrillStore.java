@@ -168,6 +168,11 @@ public final class DrillStore {
                     }));
   }
 
+  /** Revokes the drill's sandbox grants ({@link #revokeAll}): a drill that finished. */
+  public Future<Void> revokeGrants(String drillId) {
+    return pool.withTransaction(conn -> revokeAll(conn, drillId));
+  }
+
   /**
    * Revokes the drill's sandbox grants; their channels' hashes in Redis are to expire after {@link
    * Drills#SANDBOX_CHANNEL_TTL} ({@code revoked_channels}: the app-sweeps chore sees to it if the

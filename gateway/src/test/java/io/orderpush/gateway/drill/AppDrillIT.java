@@ -321,11 +321,21 @@ class AppDrillIT {
           .as("report %s", ended.getJsonObject("summary"))
           .isCloseTo(rate, within(0.15 * rate));
       assertThat(notSandbox.get()).as("events without sandbox:true").isZero();
+      // a finished drill's sandbox grants go, as a stopped one's do
+      Await.until("the finished drill's grants revoked", WAIT, () -> grantCount(app.appId()) == 0);
       delete(id);
     } finally {
       vertx.cancelTimer(pacer);
       consumer.close();
     }
+  }
+
+  /** How many grants the app holds (the first 500). */
+  static int grantCount(String appId) {
+    HttpResponse<String> r =
+        gw.send("GET", "/v1/apps/" + appId + "/grants?limit=500", TestGateway.ADMIN_TOKEN, null);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    return new JsonObject(r.body()).getJsonArray("grants").size();
   }
 
   @Test
