@@ -3,11 +3,12 @@ package io.orderpush.gateway.admin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.orderpush.gateway.Await;
+import io.orderpush.gateway.Scrape;
+import io.orderpush.gateway.TestApps;
 import io.orderpush.gateway.TestGateway;
 import io.orderpush.gateway.testing.TcpProxy;
 import io.orderpush.persistence.pg.PgSettings;
 import io.orderpush.persistence.testing.TestServices;
-import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
 import java.sql.DriverManager;
 import java.time.Duration;
@@ -32,22 +33,12 @@ class AppSweepIT {
     // A's reconcile interval puts its own chore's second sweep minutes away: it stops first.
     try (TestGateway a =
         TestGateway.start(Map.of("GATEWAY_CONTROL_RECONCILE_INTERVAL_MS", "60000"))) {
-      HttpResponse<String> created =
-          a.send(
-              "POST",
-              "/v1/apps",
-              TestGateway.ADMIN_TOKEN,
-              new JsonObject()
-                  .put("name", "swept")
-                  .put("delivery", new JsonObject().put("mode", "websocket"))
-                  .encode());
-      assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
-      appId = UUID.fromString(new JsonObject(created.body()).getString("appId"));
+      appId = UUID.fromString(TestApps.create(a, "swept", null).appId());
       HttpResponse<String> deleted =
           a.send("DELETE", "/v1/apps/" + appId, TestGateway.ADMIN_TOKEN, null);
       assertThat(deleted.statusCode()).as(deleted.body()).isEqualTo(204);
     }
-    assertThat(sweepRows(pg, appId)).as("the sweep still to do").isEqualTo(1);
+    assertThat(rows(pg, "app_sweeps", appId)).as("the sweep still to do").isEqualTo(1);
     // What a node that had not heard of the delete yet wrote after A's first sweep.
     String late = "gw:ch:{" + appId + ":late}";
     try (var client = io.lettuce.core.RedisClient.create(TestServices.redisUrl());
@@ -59,16 +50,12 @@ class AppSweepIT {
       // a short query timeout keeps B's settle time (and chore period) short
       try (TestGateway b = TestGateway.start(Map.of("GATEWAY_PG_QUERY_TIMEOUT_MS", "2000"))) {
         Await.until("the late hash swept by B's chore", WAIT, () -> redis.sync().exists(late) == 0);
-        Await.until("the sweep's row gone", WAIT, () -> sweepRows(pg, appId) == 0);
+        Await.until("the sweep's row gone", WAIT, () -> rows(pg, "app_sweeps", appId) == 0);
         assertThat(redis.sync().exists(group)).as("the group's registry").isZero();
         Await.until(
             "no sweep pending (B's gauge)",
             WAIT,
-            () ->
-                b.send("GET", "/metrics", null, null)
-                    .body()
-                    .lines()
-                    .anyMatch(l -> l.equals("gateway_app_sweeps_pending 0.0")));
+            () -> Scrape.value(b, "gateway_app_sweeps_pending") == 0);
       }
     }
   }
@@ -90,7 +77,7 @@ class AppSweepIT {
                   "GATEWAY_REDIS_URL", "redis://127.0.0.1:" + proxy.port(),
                   "GATEWAY_REDIS_COMMAND_TIMEOUT_MS", "2000",
                   "GATEWAY_CONTROL_RECONCILE_INTERVAL_MS", "60000"))) {
-        appId = createApp(a, "revoked");
+        appId = UUID.fromString(TestApps.create(a, "revoked", null).appId());
         HttpResponse<String> granted =
             a.send("PUT", "/v1/merchants/" + m + "/grants/" + appId, TestGateway.ADMIN_TOKEN, "{}");
         assertThat(granted.statusCode()).as(granted.body()).isEqualTo(200);
@@ -107,8 +94,8 @@ class AppSweepIT {
         Await.until(
             "A's attempt to set the expiry failed",
             WAIT,
-            () -> metric(a, "gateway_app_sweep_failures_total") >= 1);
-        assertThat(revokedRows(pg, appId)).as("the expiry still to set").isEqualTo(1);
+            () -> Scrape.value(a, "gateway_app_sweep_failures_total") >= 1);
+        assertThat(rows(pg, "revoked_channels", appId)).as("the expiry still to set").isEqualTo(1);
         assertThat(redis.sync().pttl(key)).as("no expiry yet").isEqualTo(-1);
       }
       // a short query timeout keeps B's settle time (and chore period) short
@@ -117,58 +104,21 @@ class AppSweepIT {
         // retention (7 days) and two: what is left of it
         long nineDays = Duration.ofDays(9).toMillis();
         assertThat(redis.sync().pttl(key)).isBetween(nineDays - 120_000, nineDays);
-        Await.until("the row gone", WAIT, () -> revokedRows(pg, appId) == 0);
+        Await.until("the row gone", WAIT, () -> rows(pg, "revoked_channels", appId) == 0);
         Await.until(
             "none pending (B's gauge)",
             WAIT,
-            () -> metric(b, "gateway_revoked_channels_pending") == 0);
+            () -> Scrape.value(b, "gateway_revoked_channels_pending") == 0);
       } finally {
         redis.sync().del(key);
       }
     }
   }
 
-  static UUID createApp(TestGateway gw, String name) {
-    HttpResponse<String> created =
-        gw.send(
-            "POST",
-            "/v1/apps",
-            TestGateway.ADMIN_TOKEN,
-            new JsonObject()
-                .put("name", name)
-                .put("delivery", new JsonObject().put("mode", "websocket"))
-                .encode());
-    assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
-    return UUID.fromString(new JsonObject(created.body()).getString("appId"));
-  }
-
-  /** The value of an unlabelled metric on {@code gw}, or -1 if it has none. */
-  static double metric(TestGateway gw, String name) {
-    return gw.send("GET", "/metrics", null, null)
-        .body()
-        .lines()
-        .filter(l -> l.startsWith(name + " "))
-        .mapToDouble(l -> Double.parseDouble(l.substring(name.length() + 1)))
-        .findFirst()
-        .orElse(-1);
-  }
-
-  static long revokedRows(PgSettings pg, UUID appId) {
+  /** Rows of {@code table} (app_sweeps, revoked_channels) that name the app. */
+  static long rows(PgSettings pg, String table, UUID appId) {
     try (var c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
-        var s = c.prepareStatement("SELECT count(*) FROM revoked_channels WHERE app_id = ?")) {
-      s.setObject(1, appId);
-      try (var rs = s.executeQuery()) {
-        rs.next();
-        return rs.getLong(1);
-      }
-    } catch (java.sql.SQLException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  static long sweepRows(PgSettings pg, UUID appId) {
-    try (var c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
-        var s = c.prepareStatement("SELECT count(*) FROM app_sweeps WHERE app_id = ?")) {
+        var s = c.prepareStatement("SELECT count(*) FROM " + table + " WHERE app_id = ?")) {
       s.setObject(1, appId);
       try (var rs = s.executeQuery()) {
         rs.next();
