@@ -91,9 +91,9 @@ class AuditBufferIT {
     Await.until(
         "the 100 kept records written",
         Duration.ofSeconds(30),
-        () -> batches(app) == 100,
+        // the last group's rows can be read before the writer hears its commit and lets them go
+        () -> batches(app) == 100 && writer.buffered() == 0,
         () -> batches(app) + " batches, " + writer.buffered() + " buffered");
-    assertThat(writer.buffered()).isZero();
     assertThat(registry.get("gateway.audit.rows.written").counter().count()).isEqualTo(100);
     assertThat(registry.get("gateway.audit.buffer.rows").gauge().value()).isZero();
     assertThat(dropped("buffer_full")).isEqualTo(50);

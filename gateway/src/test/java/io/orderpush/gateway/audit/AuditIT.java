@@ -281,6 +281,25 @@ class AuditIT {
     assertThat(items(audit("appId=" + app.id() + "&orderId=o-never-ingested"))).isEmpty();
     // an app that does not exist holds no grant
     assertThat(items(audit("appId=" + UUID.randomUUID() + "&orderId=" + enc(order)))).isEmpty();
+
+    // an app granted more than 1,000 merchants must name one (grants written directly)
+    App wide = app("websocket", null);
+    var pg = TestServices.migratedPg();
+    try (var c = java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+        var st =
+            c.prepareStatement(
+                "INSERT INTO grants (app_id, merchant_id, start_seq)"
+                    + " SELECT ?, ? || n, 0 FROM generate_series(1, 1001) AS n")) {
+      st.setObject(1, wide.id());
+      st.setString(2, TestServices.uniqueMerchant("audit-many") + "-");
+      assertThat(st.executeUpdate()).isEqualTo(1001);
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
+    HttpResponse<String> many =
+        get("appId=" + wide.id() + "&orderId=" + enc(order), TestGateway.ADMIN_TOKEN);
+    assertThat(many.statusCode()).as(many.body()).isEqualTo(400);
+    assertThat(new JsonObject(many.body()).getString("message")).contains("needs merchantId");
   }
 
   @Test
