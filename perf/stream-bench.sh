@@ -60,6 +60,8 @@
 #                           /usr/sbin/nats-server, installed from Debian's package when missing)
 #   BENCH_QUIET_WAIT=180    before each run, wait up to this long for the machine to be idle
 #   BENCH_GATEWAY_JAVA_OPTS JVM options for the gateway   (default none)
+#   BENCH_GATEWAY_JAVA      the java binary for the gateway (default java on PATH), e.g.
+#                           /usr/lib/jvm/temurin-25-jdk-amd64/bin/java
 #   STREAM_GATEWAY_JAR      the gateway jar to run (default: this tree's, built if missing), e.g. a
 #                           copy of an earlier commit's for a before/after comparison
 #   BENCH_JAVA_OPTS         JVM options for the load tool (default -Xmx1g -XX:+UseParallelGC)
@@ -195,7 +197,7 @@ export GATEWAY_CLUSTER_NAME=${GATEWAY_CLUSTER_NAME:-sb-$$-$(date +%s)}
 export GATEWAY_CONTROL_CHANNEL=${GATEWAY_CONTROL_CHANNEL:-gw:$GATEWAY_CLUSTER_NAME}
 for n in $(seq 1 "$NODES"); do
     if ((NODES == 1)); then logfile=$OUT/gateway.log; else logfile=$OUT/gateway-$n.log; fi
-    GATEWAY_JAVA_OPTS=${BENCH_GATEWAY_JAVA_OPTS:-} start_gateway_process "$OUT/gateway.jar" "$logfile" GATEWAY_NODE_ID="sb-$n"
+    GATEWAY_JAVA=${BENCH_GATEWAY_JAVA:-java} GATEWAY_JAVA_OPTS=${BENCH_GATEWAY_JAVA_OPTS:-} start_gateway_process "$OUT/gateway.jar" "$logfile" GATEWAY_NODE_ID="sb-$n"
     NODE_PIDS+=("$GW_PID")
     NODE_BASES+=("$BASE")
 done

@@ -5,7 +5,7 @@
 #   new_gateway_credentials       exports GATEWAY_HTTP_HOST=127.0.0.1 and fresh GATEWAY_ADMIN_TOKEN,
 #                                 GATEWAY_INGEST_TOKEN; sets (does not export) GATEWAY_SECRET_KEY
 #   start_gateway_process JAR LOG [VAR=value...]
-#                                 starts `java $GATEWAY_JAVA_OPTS -jar JAR` on a free port (extra
+#                                 starts `${GATEWAY_JAVA:-java} $GATEWAY_JAVA_OPTS -jar JAR` on a free port (extra
 #                                 environment for it as arguments), sets GW_PID, GW_PORT and BASE,
 #                                 and waits up to GATEWAY_READY_TIMEOUT (60) s for /health/ready
 #   stop_gateway                  SIGTERM, up to 30 s for a graceful stop, then SIGKILL; idempotent
@@ -45,7 +45,7 @@ start_gateway_process() { # JAR LOG [VAR=value...]
     # 8>&-: a lock the caller holds on fd 8 must not live on in the gateway.
     # shellcheck disable=SC2086
     env "$@" GATEWAY_HTTP_PORT="$GW_PORT" GATEWAY_SECRET_KEY="$GATEWAY_SECRET_KEY" \
-        java ${GATEWAY_JAVA_OPTS:-} -jar "$jar" >"$logfile" 2>&1 8>&- &
+        "${GATEWAY_JAVA:-java}" ${GATEWAY_JAVA_OPTS:-} -jar "$jar" >"$logfile" 2>&1 8>&- &
     GW_PID=$!
     for _ in $(seq 1 "${GATEWAY_READY_TIMEOUT:-60}"); do
         curl -fsS -o /dev/null "$BASE/health/ready" 2>/dev/null && return 0

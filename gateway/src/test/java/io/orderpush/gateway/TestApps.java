@@ -60,6 +60,17 @@ public final class TestApps {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
   }
 
+  /**
+   * Rotates the app's token and fails the test unless it is 200; returns the answer ({@code token},
+   * {@code previousTokenValidUntil}).
+   */
+  public static io.vertx.core.json.JsonObject rotateToken(TestGateway gw, String appId) {
+    HttpResponse<String> r =
+        gw.send("POST", "/v1/apps/" + appId + "/token/rotate", TestGateway.ADMIN_TOKEN, null);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    return new io.vertx.core.json.JsonObject(r.body());
+  }
+
   /** Removes the apps' rows (their grants and checkpoints go with them). */
   public static void deleteRows(TestGateway gw, Collection<String> appIds) {
     for (String id : appIds) {

@@ -14,6 +14,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,6 +51,12 @@ final class StreamConnection implements Subscriber {
 
   /** When the upgrade's app lookup started ({@link System#nanoTime}). */
   long checkedAtNanos = System.nanoTime();
+
+  /** SHA-256 of the app token the upgrade presented; null when not known (every token is). */
+  byte[] tokenHash;
+
+  /** Closes the connection when its token's rotation grace period ends (engine context). */
+  private long tokenTimer = -1;
 
   /** The rate window of client messages; touched on the socket's context only. */
   private long rateWindowStart = System.nanoTime();
@@ -96,8 +103,11 @@ final class StreamConnection implements Subscriber {
     this.metrics = metrics;
   }
 
-  /** Wires the socket (on its own context, right after the upgrade) and joins the group. */
-  void open() {
+  /**
+   * Wires the socket (on its own context, right after the upgrade) and joins the group; the token
+   * it was opened with is valid until {@code tokenValidUntil} ({@link #tokenValidUntil}).
+   */
+  void open(Instant tokenValidUntil) {
     ws.setWriteQueueMaxSize(settings.writeQueueBytes());
     Context current = Vertx.currentContext();
     socketContext = current != null ? current : engine.context();
@@ -141,7 +151,10 @@ final class StreamConnection implements Subscriber {
               }
               long every = settings.pingInterval().toMillis();
               timer = engine.vertx().setPeriodic(every, every, t -> tick());
-              service.attach(this);
+              tokenValidUntil(tokenValidUntil);
+              if (!closed) {
+                service.attach(this);
+              }
             });
   }
 
@@ -325,6 +338,10 @@ final class StreamConnection implements Subscriber {
       engine.vertx().cancelTimer(timer);
       timer = -1;
     }
+    if (tokenTimer >= 0) {
+      engine.vertx().cancelTimer(tokenTimer);
+      tokenTimer = -1;
+    }
     if (first) {
       service.detach(this);
     }
@@ -332,6 +349,47 @@ final class StreamConnection implements Subscriber {
 
   UUID appId() {
     return appId;
+  }
+
+  /**
+   * The token this connection was opened with is valid until {@code until} (a rotation made it the
+   * previous one, or made another the current one again): the connection is closed then with {@code
+   * token_expired}, at once if that is past. {@link Instant#MAX}: for good. Engine context.
+   */
+  void tokenValidUntil(Instant until) {
+    if (closed) {
+      return;
+    }
+    if (tokenTimer >= 0) {
+      engine.vertx().cancelTimer(tokenTimer);
+      tokenTimer = -1;
+    }
+    if (until.equals(Instant.MAX)) {
+      return;
+    }
+    long delay =
+        until.isAfter(Instant.now()) ? until.toEpochMilli() - System.currentTimeMillis() : 0;
+    if (delay <= 0) {
+      tokenExpired();
+    } else {
+      tokenTimer =
+          engine
+              .vertx()
+              .setTimer(
+                  delay,
+                  t -> {
+                    tokenTimer = -1;
+                    tokenExpired();
+                  });
+    }
+  }
+
+  private void tokenExpired() {
+    metrics.tokenExpired.increment();
+    protocolError(
+        "token_expired",
+        "the app token this connection was opened with is no longer valid (rotated); connect with"
+            + " the current one");
   }
 
   boolean isClosed() {

@@ -12,6 +12,7 @@ final class StreamMetrics {
   final Counter idleClosed;
   final Counter ackTimeouts;
   final Counter rateLimited;
+  final Counter tokenExpired;
   final Counter paused;
   final Counter readsPaused;
   final Counter rebalances;
@@ -35,6 +36,12 @@ final class StreamMetrics {
         Counter.builder("gateway.stream.connections.closed")
             .tag("reason", "rate_limited")
             .description("Connections closed because they sent more messages a second than allowed")
+            .register(registry);
+    tokenExpired =
+        Counter.builder("gateway.stream.connections.closed")
+            .tag("reason", "token_expired")
+            .description(
+                "Connections closed because the app token they were opened with was rotated out")
             .register(registry);
     readsPaused =
         Counter.builder("gateway.stream.reads.paused")

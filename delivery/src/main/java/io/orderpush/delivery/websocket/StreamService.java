@@ -2,11 +2,13 @@ package io.orderpush.delivery.websocket;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.persistence.apps.AppTokens;
 import io.orderpush.persistence.apps.Grant;
 import io.orderpush.persistence.apps.GrantStore;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.http.ServerWebSocket;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -35,6 +37,15 @@ public final class StreamService {
   private final Map<UUID, Stopped> stopped = new HashMap<>();
 
   private record Stopped(String code, long atNanos) {}
+
+  /**
+   * Each app's tokens as last read after a rotation, with when the read started, kept as long as an
+   * upgrade can take: a connection whose lookup started before the read and that joins after it
+   * gets the rotation's verdict too. Engine context.
+   */
+  private final Map<UUID, Tokens> tokens = new HashMap<>();
+
+  private record Tokens(AppTokens stored, long readAtNanos) {}
 
   public static final String APP_FROZEN = "app_frozen";
   public static final String APP_DELETED = "app_deleted";
@@ -142,10 +153,26 @@ public final class StreamService {
    * the app saw it unfrozen since, even if this node has not heard of that yet.
    */
   public void accept(ServerWebSocket ws, UUID appId, long checkedAtNanos) {
+    accept(ws, appId, checkedAtNanos, null, Instant.MAX);
+  }
+
+  /**
+   * As {@link #accept(ServerWebSocket, UUID, long)}, for an upgrade that presented the token hashed
+   * as {@code tokenHash}, valid until {@code tokenValidUntil} ({@link Instant#MAX} for the current
+   * token; the grace period's end for the previous one): the connection is closed with {@code
+   * token_expired} then, or when a rotation heard of later ({@link #tokensRotated}) ends it.
+   */
+  public void accept(
+      ServerWebSocket ws,
+      UUID appId,
+      long checkedAtNanos,
+      byte[] tokenHash,
+      Instant tokenValidUntil) {
     metrics.opened.increment();
     StreamConnection conn = new StreamConnection(ws, appId, this, engine, settings, metrics);
     conn.checkedAtNanos = checkedAtNanos;
-    conn.open();
+    conn.tokenHash = tokenHash;
+    conn.open(tokenValidUntil);
   }
 
   void attach(StreamConnection conn) {
@@ -160,6 +187,16 @@ public final class StreamService {
       conn.send(StreamMessages.error(refused, stoppedMessage(refused)));
       conn.close(StreamConnection.POLICY_VIOLATION, refused);
       return;
+    }
+    Tokens rotated = tokens.get(conn.appId());
+    if (rotated != null
+        && conn.tokenHash != null
+        && conn.checkedAtNanos - rotated.readAtNanos < 0) {
+      // its upgrade's lookup started before the last rotation heard of here was read
+      conn.tokenValidUntil(rotated.stored().validUntil(conn.tokenHash));
+      if (conn.isClosed()) {
+        return;
+      }
     }
     connections.add(conn);
     open = connections.size();
@@ -284,6 +321,41 @@ public final class StreamService {
                 }
               }
               done.complete();
+            });
+    return done.future();
+  }
+
+  /**
+   * The app's tokens as stored, read from {@code readAtNanos} on (after a rotation): each of its
+   * connections here opened with a token from before that read stays until its token's grace period
+   * ends, and is closed with {@code token_expired} then (at once if its token is no longer either
+   * of the two). Any thread.
+   */
+  public Future<Void> tokensRotated(UUID appId, AppTokens stored, long readAtNanos) {
+    Promise<Void> done = Promise.promise();
+    engine
+        .context()
+        .runOnContext(
+            v -> {
+              try {
+                Tokens known = tokens.get(appId);
+                if (known == null || readAtNanos - known.readAtNanos > 0) {
+                  Tokens latest = new Tokens(stored, readAtNanos);
+                  tokens.put(appId, latest);
+                  engine.vertx().setTimer(STOPPED_MEMORY_MS, t -> tokens.remove(appId, latest));
+                  ConsumerGroup g = groups.get(appId);
+                  if (g != null) {
+                    for (StreamConnection c : List.copyOf(g.members())) {
+                      if (c.tokenHash != null && c.checkedAtNanos - readAtNanos < 0) {
+                        c.tokenValidUntil(stored.validUntil(c.tokenHash));
+                      }
+                    }
+                  }
+                }
+                done.complete();
+              } catch (RuntimeException e) {
+                done.fail(e);
+              }
             });
     return done.future();
   }

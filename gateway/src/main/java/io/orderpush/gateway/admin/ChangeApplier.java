@@ -17,7 +17,8 @@ import java.util.UUID;
  *
  * <p>App tokens are looked up in PostgreSQL on every request and upgrade (no cache on any node), so
  * a rotation or a delete is in force everywhere with its commit; open WebSockets of a deleted app
- * are closed here.
+ * are closed here, and those opened with a token a rotation replaced are closed when its grace
+ * period ends.
  */
 public final class ChangeApplier implements ChangeBus.ChangeListener {
 
@@ -39,13 +40,13 @@ public final class ChangeApplier implements ChangeBus.ChangeListener {
           change.merchantId().isPresent()
               ? grant(appId, change.merchantId().get())
               : app(appId, true);
-      case TOKEN_ROTATED -> Future.succeededFuture(); // nothing cached (see the class comment)
+      case TOKEN_ROTATED -> tokens(appId);
       case ENDPOINT_RETRY -> deliveries.retryNow(appId);
       case CURSOR_SET ->
           change.merchantId().isPresent()
               ? deliveries.cursorSet(appId, change.merchantId().get())
               : Future.succeededFuture();
-      case RESYNC -> app(appId, true);
+      case RESYNC -> app(appId, true).compose(v -> tokens(appId));
       default -> app(appId, false);
     };
   }
@@ -64,6 +65,17 @@ public final class ChangeApplier implements ChangeBus.ChangeListener {
     }
     Future<Void> active = deliveries.active(app.get(), readAt);
     return grantsToo ? active.compose(v -> deliveries.resync(appId)) : active;
+  }
+
+  /** The app's WebSockets here follow its tokens as stored (after a rotation). */
+  private Future<Void> tokens(UUID appId) {
+    long readAt = System.nanoTime();
+    return apps.tokens(appId)
+        .compose(
+            stored ->
+                stored.isEmpty()
+                    ? Future.succeededFuture()
+                    : deliveries.streams().tokensRotated(appId, stored.get(), readAt));
   }
 
   private Future<Void> grant(UUID appId, String merchantId) {

@@ -71,7 +71,14 @@ public final class LifecycleApi {
     UUID appId = AdminJson.appId(ctx);
     apps.rotateToken(appId, tokenGrace)
         .compose(
-            rotated -> changes.publish(Change.of(Change.Kind.TOKEN_ROTATED, appId)).map(rotated))
+            // Applied here too (WebSockets opened with a replaced token close when its grace
+            // ends); the new token is answered even if that fails: it is committed, shown once,
+            // and the reconcile applies the rotation on every node.
+            rotated ->
+                changes
+                    .applyAndPublish(Change.of(Change.Kind.TOKEN_ROTATED, appId))
+                    .otherwiseEmpty()
+                    .map(rotated))
         .onSuccess(
             rotated ->
                 AdminJson.send(

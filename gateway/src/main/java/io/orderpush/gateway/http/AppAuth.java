@@ -12,6 +12,7 @@ import io.vertx.ext.web.RoutingContext;
 public final class AppAuth implements Handler<RoutingContext> {
 
   static final String KEY = "app";
+  static final String TOKEN_HASH = "appTokenHash";
 
   private final AppStore apps;
   private final AuthFailureLimiter limiter;
@@ -30,6 +31,13 @@ public final class AppAuth implements Handler<RoutingContext> {
     return ctx.get(KEY);
   }
 
+  /**
+   * SHA-256 of the token the app authenticated with (a rotation may end it while a replay runs).
+   */
+  public static byte[] tokenHash(RoutingContext ctx) {
+    return ctx.get(TOKEN_HASH);
+  }
+
   @Override
   public void handle(RoutingContext ctx) {
     if (limiter.refuse(ctx, "app")) {
@@ -40,17 +48,18 @@ public final class AppAuth implements Handler<RoutingContext> {
       unauthorized(ctx);
       return;
     }
-    apps.findByToken(token)
+    apps.authenticate(token)
         .onComplete(
             ar -> {
               if (ar.failed()) {
                 ctx.fail(ar.cause());
               } else if (ar.result().isEmpty()) {
                 unauthorized(ctx);
-              } else if (!"active".equals(ar.result().get().state())) {
+              } else if (!"active".equals(ar.result().get().app().state())) {
                 Failures.send(ctx, 403, "app_frozen", "this app is frozen", null);
               } else {
-                ctx.put(KEY, ar.result().get());
+                ctx.put(KEY, ar.result().get().app());
+                ctx.put(TOKEN_HASH, ar.result().get().tokenHash());
                 ctx.next();
               }
             });

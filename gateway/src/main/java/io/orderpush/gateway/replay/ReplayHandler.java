@@ -103,7 +103,9 @@ public final class ReplayHandler implements Handler<RoutingContext> {
           release.run();
           audited.ended();
         });
-    Replay replay = new Replay(ctx, app.appId(), merchantId, resp, toSeq, audited, asked);
+    Replay replay =
+        new Replay(
+            ctx, app.appId(), AppAuth.tokenHash(ctx), merchantId, resp, toSeq, audited, asked);
     granted(replay)
         .compose(ok -> log.oldestRetained(pool, merchantId))
         .map(
@@ -133,6 +135,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   private record Replay(
       RoutingContext ctx,
       UUID appId,
+      byte[] tokenHash,
       String merchantId,
       HttpServerResponse resp,
       long toSeq,
@@ -142,15 +145,20 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   /**
    * Fails with 403 unless the app is active and holds a grant of the merchant right now, so a
    * freeze, delete or revoke cuts a replay in progress short ({@code app_frozen}, as at the door,
-   * {@code app_deleted}, or {@code forbidden} without a grant); else the grant.
+   * {@code app_deleted}, or {@code forbidden} without a grant), and with 401 once the token it was
+   * asked with is no longer valid (rotated, its grace period over); else the grant.
    */
   private Future<Grant> granted(Replay r) {
     return grants
-        .access(r.appId(), r.merchantId())
+        .access(r.appId(), r.merchantId(), r.tokenHash())
         .map(
             access -> {
               if (access.appState() == null) {
                 throw new ApiException(403, "app_deleted", "this app is deleted");
+              }
+              if (!access.tokenValid()) {
+                throw new ApiException(
+                    401, "token_expired", "the app token of this replay is no longer valid");
               }
               if (!"active".equals(access.appState())) {
                 throw new ApiException(403, "app_frozen", "this app is frozen");

@@ -6,6 +6,7 @@ import io.orderpush.gateway.http.BearerAuth;
 import io.orderpush.gateway.http.Failures;
 import io.orderpush.gateway.http.Upgrade;
 import io.orderpush.persistence.apps.AppStore;
+import io.orderpush.persistence.apps.AuthenticatedApp;
 import io.orderpush.persistence.apps.DeliveryMode;
 import io.vertx.core.Handler;
 import io.vertx.ext.web.RoutingContext;
@@ -17,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * accepted into the app's consumer group, or refused with a JSON error like every other answer of
  * the API: 401 (no or wrong token), 403 (a callback or frozen app), 429 with {@code Retry-After}
  * (too many failed authentications from the address), 503 (the app could not be looked up). A plain
- * GET without the upgrade headers gets 400.
+ * GET without the upgrade headers gets 400. A connection opened with a token that a rotation then
+ * replaced is closed ({@code token_expired}) when the rotation's grace period ends.
  */
 public final class StreamHandler implements Handler<RoutingContext> {
 
@@ -53,7 +55,7 @@ public final class StreamHandler implements Handler<RoutingContext> {
     }
     long checkedAt = System.nanoTime();
     // Completes on the request's own context (the router's handlers run there).
-    apps.findByToken(token)
+    apps.authenticate(token)
         .onComplete(
             ar -> {
               if (ar.failed()) {
@@ -61,17 +63,21 @@ public final class StreamHandler implements Handler<RoutingContext> {
                 up.refuse(503, "unavailable", "the app could not be looked up; retry", 1);
               } else if (ar.result().isEmpty()) {
                 up.unauthorized(limiter, "stream", "missing or wrong app token");
-              } else if (!"active".equals(ar.result().get().state())) {
+              } else if (!"active".equals(ar.result().get().app().state())) {
                 up.refuse(403, "app_frozen", "this app is frozen");
-              } else if (ar.result().get().mode() != DeliveryMode.WEBSOCKET) {
+              } else if (ar.result().get().app().mode() != DeliveryMode.WEBSOCKET) {
                 up.refuse(
                     403,
                     "not_a_websocket_app",
                     "this app receives its events by HTTP callback, not over /v1/stream");
               } else {
-                var appId = ar.result().get().appId();
+                AuthenticatedApp found = ar.result().get();
+                var appId = found.app().appId();
                 up.accept()
-                    .onSuccess(ws -> streams.accept(ws, appId, checkedAt))
+                    .onSuccess(
+                        ws ->
+                            streams.accept(
+                                ws, appId, checkedAt, found.tokenHash(), found.validUntil()))
                     .onFailure(
                         err ->
                             LOG.warn(

@@ -100,9 +100,9 @@ class ReplayPacingIT {
 
   /**
    * Starts a replay of 100 events of {@code m} (its first page waits for the rate), runs {@code
-   * change} while it waits, and returns the error code of the JSON 403 it answers.
+   * change} while it waits, and returns the error code of the JSON {@code status} it answers.
    */
-  String refusedWhileWaiting(String m, String token, Runnable change) throws Exception {
+  String refusedWhileWaiting(String m, String token, int status, Runnable change) throws Exception {
     // A raw socket: the JDK's client sends an idempotent GET again when its connection closes
     // before any answer, which hid the reset this test is about.
     try (Socket socket = new Socket("127.0.0.1", gw.port)) {
@@ -130,7 +130,7 @@ class ReplayPacingIT {
       change.run();
       // Before the fix the connection was reset here: no status line at all.
       String raw = answer.get(WAIT.toSeconds(), TimeUnit.SECONDS);
-      assertThat(raw).as("the answer on the wire").startsWith("HTTP/1.1 403");
+      assertThat(raw).as("the answer on the wire").startsWith("HTTP/1.1 " + status);
       String head = raw.substring(0, raw.indexOf("\r\n\r\n")).toLowerCase(Locale.ROOT);
       assertThat(head).contains("content-type: application/json").doesNotContain("chunked");
       return new JsonObject(raw.substring(raw.indexOf("\r\n\r\n") + 4)).getString("error");
@@ -143,7 +143,7 @@ class ReplayPacingIT {
     String m = TestServices.uniqueMerchant("paced-revoke");
     ingest(m, 100);
     String[] app = app(m);
-    String code = refusedWhileWaiting(m, app[1], () -> TestApps.revoke(gw, m, app[0]));
+    String code = refusedWhileWaiting(m, app[1], 403, () -> TestApps.revoke(gw, m, app[0]));
     assertThat(code).isEqualTo("forbidden");
   }
 
@@ -152,9 +152,28 @@ class ReplayPacingIT {
     String m = TestServices.uniqueMerchant("paced-freeze");
     ingest(m, 100);
     String[] app = app(m);
-    String code = refusedWhileWaiting(m, app[1], () -> TestApps.freeze(gw, app[0]));
+    String code = refusedWhileWaiting(m, app[1], 403, () -> TestApps.freeze(gw, app[0]));
     // as a replay of a frozen app is refused at the door (../shared/PRODUCT.md)
     assertThat(code).isEqualTo("app_frozen");
+  }
+
+  @Test
+  void shouldAnswerTokenExpiredWhenTwoRotationsReplaceItsTokenWhileTheFirstPageWaitsForTheRate()
+      throws Exception {
+    String m = TestServices.uniqueMerchant("paced-rotate");
+    ingest(m, 100);
+    String[] app = app(m);
+    String code =
+        refusedWhileWaiting(
+            m,
+            app[1],
+            401,
+            () -> {
+              // the first keeps the replay's token valid for its grace period; the second ends it
+              TestApps.rotateToken(gw, app[0]);
+              TestApps.rotateToken(gw, app[0]);
+            });
+    assertThat(code).isEqualTo("token_expired");
   }
 
   @Test

@@ -153,10 +153,21 @@ class LifecycleClusterIT {
     assertThat(on(b.port, "GET", "/v1/channels", app.token()).statusCode())
         .as("the old token, within its grace period")
         .isEqualTo(200);
+    StreamClient current = fx.connect(b.port, token, (m, e) -> {}, m -> {});
+    fx.until("a connection with the new token on B", WAIT, () -> current.hello != null);
+    assertThat(again.closed).as("the old token's connection, within its grace period").isFalse();
+    HttpResponse<String> rotatedAgain =
+        admin("POST", "/v1/apps/" + app.id() + "/token/rotate", null);
+    ok(rotatedAgain);
+    fx.until(
+        "a second rotation made on A closes B's stream of the token it ended",
+        NOTICE,
+        () -> closedWith(again, "token_expired"));
+    assertThat(current.closed).as("the token it made the previous one").isFalse();
 
     ok(admin("DELETE", "/v1/apps/" + app.id(), null));
     fx.until(
-        "a delete made on A closes B's stream", NOTICE, () -> closedWith(again, "app_deleted"));
+        "a delete made on A closes B's stream", NOTICE, () -> closedWith(current, "app_deleted"));
     assertThat(on(b.port, "GET", "/v1/channels", token).statusCode()).isEqualTo(401);
     assertThat(on(b.port, "GET", "/v1/channels", app.token()).statusCode()).isEqualTo(401);
     assertThat(upgradeStatus(b.port, token)).isEqualTo(401);
@@ -318,6 +329,14 @@ class LifecycleClusterIT {
       ok(admin("POST", "/v1/apps/" + app.id() + "/unfreeze", null));
       StreamClient again = fx.connect(app, c.port, (m, e) -> {}, m -> {});
       fx.until("accepted again", WAIT, () -> again.assigned().contains(m2));
+      ok(admin("POST", "/v1/apps/" + app.id() + "/token/rotate", null));
+      HttpResponse<String> rotated = admin("POST", "/v1/apps/" + app.id() + "/token/rotate", null);
+      ok(rotated);
+      fx.until("two rotations, by the reconcile", WAIT, () -> closedWith(again, "token_expired"));
+      StreamClient current =
+          fx.connect(
+              c.port, new JsonObject(rotated.body()).getString("token"), (m, e) -> {}, m -> {});
+      fx.until("the current token's connection", WAIT, () -> current.assigned().contains(m2));
 
       String id = callbackApp();
       ok(admin("PUT", "/v1/merchants/" + m2 + "/grants/" + id, "{}"));
@@ -332,7 +351,7 @@ class LifecycleClusterIT {
           () -> "suspended".equals(endpoint(c.port, id).getString("state")));
 
       ok(admin("DELETE", "/v1/apps/" + app.id(), null));
-      fx.until("a delete, by the reconcile", WAIT, () -> closedWith(again, "app_deleted"));
+      fx.until("a delete, by the reconcile", WAIT, () -> closedWith(current, "app_deleted"));
       ok(admin("DELETE", "/v1/apps/" + id, null));
       fx.until("a callback app deleted", WAIT, () -> endpoint(c.port, id) == null);
     } finally {

@@ -251,6 +251,66 @@ class LifecycleIT {
   }
 
   @Test
+  void shouldCloseAWebSocketOpenedWithARotatedTokenWhenItsGraceEndsAndMoveItsChannel()
+      throws Exception {
+    var app = fx.app("websocket");
+    String m = fx.merchants("rotated-ws", 1).get(0);
+    fx.grant(app, m);
+    StreamClient old = fx.connect(app);
+    old.autoAck = true;
+    fx.until("assigned to the old token's connection", WAIT, () -> old.assigned().contains(m));
+
+    JsonObject rotated = io.orderpush.gateway.TestApps.rotateToken(gw, app.id().toString());
+    Instant validUntil = Instant.parse(rotated.getString("previousTokenValidUntil"));
+    StreamClient current =
+        fx.watch(StreamClient.open(fx.vertx, gw.port, rotated.getString("token")));
+    current.autoAck = true;
+
+    fx.until(
+        "the old token's connection closed with token_expired",
+        WAIT,
+        () -> gotError(old, "token_expired") && old.closed);
+    assertThat(Instant.now()).as("not before its grace period ended").isAfter(validUntil);
+    fx.until(
+        "the channel moved to the current token's connection",
+        WAIT,
+        () -> current.assigned().contains(m));
+    fx.ingest(List.of(m), 5, 5);
+    fx.until("events on the current token's connection", WAIT, () -> current.count(m) == 5);
+    assertNothingAfterError(old, "token_expired");
+    assertThat(current.errors).isEmpty();
+  }
+
+  @Test
+  void shouldCloseAtOnceAWebSocketWhoseTokenASecondRotationReplaced() throws Exception {
+    var app = fx.app("websocket");
+    StreamClient first = fx.connect(app);
+    JsonObject once = io.orderpush.gateway.TestApps.rotateToken(gw, app.id().toString());
+    Instant firstValidUntil = Instant.parse(once.getString("previousTokenValidUntil"));
+    StreamClient second = fx.watch(StreamClient.open(fx.vertx, gw.port, once.getString("token")));
+    fx.until("both connections joined", WAIT, () -> first.hello != null && second.hello != null);
+
+    JsonObject twice = io.orderpush.gateway.TestApps.rotateToken(gw, app.id().toString());
+    Instant secondValidUntil = Instant.parse(twice.getString("previousTokenValidUntil"));
+    fx.until(
+        "the connection of a token no longer valid closed",
+        WAIT,
+        () -> gotError(first, "token_expired") && first.closed);
+    assertThat(Instant.now())
+        .as("closed at once, not at the end of the first rotation's grace period")
+        .isBefore(firstValidUntil);
+    assertThat(second.errors)
+        .as("the connection of the token the second rotation made the previous one")
+        .isEmpty();
+    assertThat(second.closed).isFalse();
+    fx.until(
+        "that one closed when its grace period ended",
+        WAIT,
+        () -> gotError(second, "token_expired") && second.closed);
+    assertThat(Instant.now()).isAfter(secondValidUntil);
+  }
+
+  @Test
   void shouldAnswerARetriedCreateWithTheSameAppAndNeverMakeASecond() throws Exception {
     String key = "create-" + UUID.randomUUID();
     String body = "{\"name\":\"erp\",\"delivery\":{\"mode\":\"websocket\"}}";

@@ -170,7 +170,16 @@ final class StreamFixture implements AutoCloseable {
       int port,
       BiConsumer<String, JsonArray> onEvents,
       Consumer<List<String>> onAssigned) {
-    return watch(join(StreamClient.connect(vertx, port, app.token(), onEvents, onAssigned)));
+    return connect(port, app.token(), onEvents, onAssigned);
+  }
+
+  /** As {@link #connect(TestApp, int, BiConsumer, Consumer)}, with {@code token}. */
+  StreamClient connect(
+      int port,
+      String token,
+      BiConsumer<String, JsonArray> onEvents,
+      Consumer<List<String>> onAssigned) {
+    return watch(join(StreamClient.connect(vertx, port, token, onEvents, onAssigned)));
   }
 
   StreamClient watch(StreamClient client) {

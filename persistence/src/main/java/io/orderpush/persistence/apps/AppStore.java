@@ -23,6 +23,8 @@ public final class AppStore {
   private static final String COLUMNS =
       "app_id, name, delivery_mode, callback_url, state, endpoint_state, created_at";
 
+  private static final int COLUMN_COUNT = 7;
+
   private final Pool pool;
   private final SecretCipher cipher;
 
@@ -144,15 +146,57 @@ public final class AppStore {
    * The app a bearer token belongs to, if any. Compares hashes, so timing reveals nothing useful.
    */
   public Future<Optional<App>> findByToken(String token) {
+    return authenticate(token).map(found -> found.map(AuthenticatedApp::app));
+  }
+
+  /**
+   * The app whose current token, or previous one within its grace period, is {@code token}, with
+   * until when the token is valid (for a connection opened with it).
+   */
+  public Future<Optional<AuthenticatedApp>> authenticate(String token) {
+    byte[] hash = Credentials.hashToken(token);
     return pool.preparedQuery(
             "SELECT "
                 + COLUMNS
+                + ", CASE WHEN token_hash = $1 THEN NULL ELSE previous_token_expires_at END"
                 + " FROM apps WHERE token_hash = $1"
                 + " OR (previous_token_hash = $1 AND previous_token_expires_at > now())")
-        .execute(Tuple.of(Buffer.buffer(Credentials.hashToken(token))))
+        .execute(Tuple.of(Buffer.buffer(hash)))
         .map(
-            rows ->
-                rows.size() == 0 ? Optional.empty() : Optional.of(toApp(rows.iterator().next())));
+            rows -> {
+              if (rows.size() == 0) {
+                return Optional.empty();
+              }
+              Row row = rows.iterator().next();
+              java.time.OffsetDateTime until = row.getOffsetDateTime(COLUMN_COUNT);
+              return Optional.of(
+                  new AuthenticatedApp(
+                      toApp(row), hash, until == null ? java.time.Instant.MAX : until.toInstant()));
+            });
+  }
+
+  /** The hashes of the app's tokens as stored now; empty if the app does not exist. */
+  public Future<Optional<AppTokens>> tokens(UUID appId) {
+    return pool.preparedQuery(
+            "SELECT token_hash,"
+                + " CASE WHEN previous_token_expires_at > now() THEN previous_token_hash END,"
+                + " previous_token_expires_at FROM apps WHERE app_id = $1")
+        .execute(Tuple.of(appId))
+        .map(
+            rows -> {
+              if (rows.size() == 0) {
+                return Optional.empty();
+              }
+              Row row = rows.iterator().next();
+              Buffer previous = row.getBuffer(1);
+              return Optional.of(
+                  new AppTokens(
+                      row.getBuffer(0).getBytes(),
+                      previous == null ? Optional.empty() : Optional.of(previous.getBytes()),
+                      previous == null
+                          ? java.time.Instant.MIN
+                          : row.getOffsetDateTime(2).toInstant()));
+            });
   }
 
   /** The app's current webhook secret ({@code whsec_...}), decrypted for signing. */

@@ -86,26 +86,34 @@ public final class GrantStore {
 
   /**
    * What a delivery in progress, such as a replay, checks before each page: the app's state ({@code
-   * active}, {@code frozen}; null once deleted) and its grant of the merchant if it has one.
+   * active}, {@code frozen}; null once deleted), whether the token it was asked with is still valid
+   * (its current token, or the previous one within its rotation's grace period), and its grant of
+   * the merchant if it has one.
    */
-  public record Access(String appState, java.util.Optional<Grant> grant) {}
+  public record Access(String appState, boolean tokenValid, java.util.Optional<Grant> grant) {}
 
-  /** {@link Access} of (app, merchant), in one query. */
-  public Future<Access> access(UUID appId, String merchantId) {
+  /**
+   * {@link Access} of (app, merchant) for a request made with the token hashed as {@code
+   * tokenHash}, in one query.
+   */
+  public Future<Access> access(UUID appId, String merchantId, byte[] tokenHash) {
     return pool.preparedQuery(
             "SELECT a.state, g.app_id, g.merchant_id, g.scopes, g.start_seq,"
-                + " g.start_seq AS resume_from, g.granted_at, g.event_types"
+                + " g.start_seq AS resume_from, g.granted_at, g.event_types,"
+                + " (a.token_hash = $3 OR (a.previous_token_hash = $3"
+                + " AND a.previous_token_expires_at > now())) AS token_valid"
                 + " FROM apps a LEFT JOIN grants g ON g.app_id = a.app_id AND g.merchant_id = $2"
                 + " WHERE a.app_id = $1")
-        .execute(Tuple.of(appId, merchantId))
+        .execute(Tuple.of(appId, merchantId, io.vertx.core.buffer.Buffer.buffer(tokenHash)))
         .map(
             rows -> {
               if (rows.size() == 0) {
-                return new Access(null, java.util.Optional.empty()); // deleted
+                return new Access(null, false, java.util.Optional.empty()); // deleted
               }
               Row r = rows.iterator().next();
               return new Access(
                   r.getString("state"),
+                  Boolean.TRUE.equals(r.getBoolean("token_valid")),
                   r.getUUID("app_id") == null
                       ? java.util.Optional.empty()
                       : java.util.Optional.of(toGrant(r)));
