@@ -13,6 +13,7 @@ final class StreamMetrics {
   final Counter ackTimeouts;
   final Counter rateLimited;
   final Counter tokenExpired;
+  final Counter tooMany;
   final Counter paused;
   final Counter readsPaused;
   final Counter rebalances;
@@ -42,6 +43,13 @@ final class StreamMetrics {
             .tag("reason", "token_expired")
             .description(
                 "Connections closed because the app token they were opened with was rotated out")
+            .register(registry);
+    tooMany =
+        Counter.builder("gateway.stream.connections.closed")
+            .tag("reason", "too_many_connections")
+            .description(
+                "Connections closed as they joined because their app had the most it may have open"
+                    + " on this node")
             .register(registry);
     readsPaused =
         Counter.builder("gateway.stream.reads.paused")

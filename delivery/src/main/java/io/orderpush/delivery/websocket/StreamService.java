@@ -72,6 +72,15 @@ public final class StreamService {
   /** connections.size(), published for the gauge (which reads from another thread). */
   private volatile int open;
 
+  /**
+   * Open connections per app here, kept on the engine context and read from the upgrades' threads:
+   * past {@link StreamSettings#maxConnectionsPerApp} an upgrade is refused before it is accepted.
+   */
+  private final java.util.concurrent.ConcurrentHashMap<UUID, Integer> perApp =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  public static final String TOO_MANY_CONNECTIONS = "too_many_connections";
+
   public StreamService(
       DeliveryEngine engine, GrantStore grants, StreamSettings settings, MeterRegistry registry) {
     this.engine = engine;
@@ -142,6 +151,15 @@ public final class StreamService {
     return settings;
   }
 
+  /**
+   * Whether another connection of the app may open here ({@link
+   * StreamSettings#maxConnectionsPerApp}); checked before the upgrade is accepted, and again,
+   * exactly, when the connection joins. Any thread.
+   */
+  public boolean roomFor(UUID appId) {
+    return perApp.getOrDefault(appId, 0) < settings.maxConnectionsPerApp();
+  }
+
   /** Takes over an upgraded socket of an authenticated app. Call on the socket's context. */
   public void accept(ServerWebSocket ws, UUID appId) {
     accept(ws, appId, System.nanoTime());
@@ -198,6 +216,20 @@ public final class StreamService {
         return;
       }
     }
+    int ofApp = perApp.getOrDefault(conn.appId(), 0);
+    if (ofApp >= settings.maxConnectionsPerApp()) {
+      // upgrades accepted at once on several event loops, past the check before each
+      metrics.tooMany.increment();
+      conn.send(
+          StreamMessages.error(
+              TOO_MANY_CONNECTIONS,
+              "this app has "
+                  + ofApp
+                  + " connections open on this node, the most it may have; close some first"));
+      conn.close(StreamConnection.POLICY_VIOLATION, TOO_MANY_CONNECTIONS);
+      return;
+    }
+    perApp.put(conn.appId(), ofApp + 1);
     connections.add(conn);
     open = connections.size();
     departed.remove(conn.appId()); // the group's own announces remove its stale entries
@@ -208,7 +240,9 @@ public final class StreamService {
   }
 
   void detach(StreamConnection conn) {
-    connections.remove(conn);
+    if (connections.remove(conn)) {
+      perApp.computeIfPresent(conn.appId(), (id, n) -> n > 1 ? n - 1 : null);
+    }
     open = connections.size();
     ConsumerGroup g = groups.get(conn.appId());
     if (g != null) {

@@ -18,6 +18,9 @@ import java.time.Duration;
  *     connection; past it the gateway stops reading that socket until they are
  * @param maxClientMessagesPerSecond client messages one connection may send within one second; past
  *     it the connection gets {@code error rate_limited} and is closed (1008)
+ * @param maxConnectionsPerApp open connections of one app on this node; past it an upgrade is
+ *     refused ({@code 429 too_many_connections}), and a connection that raced past the check gets
+ *     {@code error too_many_connections} and is closed (1008)
  */
 public record StreamSettings(
     int window,
@@ -29,4 +32,5 @@ public record StreamSettings(
     Duration idleTimeout,
     Duration ackTimeout,
     int maxClientMessagesInFlight,
-    int maxClientMessagesPerSecond) {}
+    int maxClientMessagesPerSecond,
+    int maxConnectionsPerApp) {}

@@ -76,8 +76,23 @@ public final class GrantsApi {
     if (after != null && !EventParser.MERCHANT_ID.matcher(after).matches()) {
       throw AppsApi.invalid("after", "must be a merchantId from a previous page");
     }
+    java.util.UUID appId = AdminJson.appId(ctx);
     grants
-        .forApp(AdminJson.appId(ctx), limit, after == null ? "" : after)
+        .forApp(appId, limit, after == null ? "" : after)
+        .compose(
+            page ->
+                !page.isEmpty()
+                    ? io.vertx.core.Future.succeededFuture(page)
+                    : grants
+                        .appExists(appId)
+                        .map(
+                            exists -> {
+                              if (!exists) {
+                                throw new io.orderpush.persistence.apps.NotFoundException(
+                                    "app " + appId + " does not exist");
+                              }
+                              return page;
+                            }))
         .onSuccess(
             page -> {
               JsonArray items = new JsonArray();

@@ -108,7 +108,8 @@ public record GatewayConfig(
             r.millis("stream.idle-timeout-ms", 200, 3_600_000),
             r.millis("stream.ack-timeout-ms", 200, 86_400_000),
             r.integer("stream.max-client-messages-in-flight", 1, 100_000),
-            r.integer("stream.max-client-messages-per-second", 1, 10_000_000));
+            r.integer("stream.max-client-messages-per-second", 1, 10_000_000),
+            r.integer("stream.max-connections-per-app", 1, 100_000));
     r.check(
         stream.idleTimeout().compareTo(stream.pingInterval()) > 0,
         "stream.idle-timeout-ms must be longer than stream.ping-interval-ms");

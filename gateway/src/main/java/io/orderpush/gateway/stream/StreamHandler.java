@@ -17,13 +17,18 @@ import org.slf4j.LoggerFactory;
  * {@code GET /v1/stream}: the WebSocket upgrade is held until the app token is checked, then
  * accepted into the app's consumer group, or refused with a JSON error like every other answer of
  * the API: 401 (no or wrong token), 403 (a callback or frozen app), 429 with {@code Retry-After}
- * (too many failed authentications from the address), 503 (the app could not be looked up). A plain
- * GET without the upgrade headers gets 400. A connection opened with a token that a rotation then
- * replaced is closed ({@code token_expired}) when the rotation's grace period ends.
+ * (too many failed authentications from the address, or {@code too_many_connections} of the app on
+ * this node), 503 (the app could not be looked up). A plain GET without the upgrade headers gets
+ * 400. A connection opened with a token that a rotation then replaced is closed ({@code
+ * token_expired}) when the rotation's grace period ends.
  */
 public final class StreamHandler implements Handler<RoutingContext> {
 
   public static final String PATH = "/v1/stream";
+
+  /** What a refused upgrade of an app with too many connections is told to wait, seconds. */
+  static final int RETRY_AFTER_S = 10;
+
   private static final Logger LOG = LoggerFactory.getLogger(StreamHandler.class);
 
   private final AppStore apps;
@@ -73,6 +78,16 @@ public final class StreamHandler implements Handler<RoutingContext> {
               } else {
                 AuthenticatedApp found = ar.result().get();
                 var appId = found.app().appId();
+                if (!streams.roomFor(appId)) {
+                  up.refuse(
+                      429,
+                      StreamService.TOO_MANY_CONNECTIONS,
+                      "this app has the most connections it may have open on this node ("
+                          + streams.settings().maxConnectionsPerApp()
+                          + "); close some, or connect to another node",
+                      RETRY_AFTER_S);
+                  return;
+                }
                 up.accept()
                     .onSuccess(
                         ws ->

@@ -203,6 +203,7 @@ class AdminApiIT {
     assertError(admin("GET", "/v1/apps?limit=0", null), 400, "invalid_request");
     assertError(
         admin("PUT", "/v1/merchants/m-1/grants/" + UUID.randomUUID(), "{}"), 404, "not_found");
+    assertError(admin("GET", "/v1/apps/" + UUID.randomUUID() + "/grants", null), 404, "not_found");
     String id =
         createApp(
                 new JsonObject()

@@ -217,6 +217,13 @@ public final class GrantStore {
         .map(rows -> rows.iterator().next().getLong(0));
   }
 
+  /** Whether the app exists (its grants list is empty either way when it does not). */
+  public Future<Boolean> appExists(UUID appId) {
+    return pool.preparedQuery("SELECT 1 FROM apps WHERE app_id = $1")
+        .execute(Tuple.of(appId))
+        .map(rows -> rows.size() > 0);
+  }
+
   public Future<List<Grant>> forApp(UUID appId, int limit, String afterMerchant) {
     return pool.preparedQuery(
             "SELECT g.app_id, g.merchant_id, g.scopes, g.start_seq, coalesce(c.cursor, g.start_seq) AS resume_from,"
