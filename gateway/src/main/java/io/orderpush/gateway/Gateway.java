@@ -418,8 +418,21 @@ public final class Gateway {
    * Graceful stop: stop accepting and let requests in flight finish (HTTP shutdown grace), wait for
    * every accepted ingest batch to commit, then close the pools, Redis and Vert.x.
    */
+  /** Whether {@link #stop} began: readiness answers 503, WebSocket upgrades are refused. */
+  boolean stopping() {
+    return stopping;
+  }
+
+  private volatile boolean stopping;
+
   public Future<Void> stop() {
     LOG.info("stopping: no new requests; finishing those in flight");
+    // First: load balancers see not ready, and clients reconnecting from the connections closed
+    // below go to another node instead of claiming channels here under a lease about to end.
+    stopping = true;
+    if (streams != null) {
+      streams.refuseNew();
+    }
     if (partitionTimer >= 0) {
       vertx.cancelTimer(partitionTimer);
     }

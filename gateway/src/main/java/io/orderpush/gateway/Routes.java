@@ -125,7 +125,7 @@ final class Routes {
             g.config.drills(),
             g.config.control().nodeId());
     stream = new StreamHandler(g.apps, g.streams, authLimiter);
-    health = new HealthApi(g.vertx, g.pool, g.redis, g.registry);
+    health = new HealthApi(g.vertx, g.pool, g.redis, g.registry, g::stopping);
   }
 
   io.orderpush.gateway.drill.Drills drills() {

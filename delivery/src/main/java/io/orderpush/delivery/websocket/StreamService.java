@@ -157,6 +157,9 @@ public final class StreamService {
    * exactly, when the connection joins. Any thread.
    */
   public boolean roomFor(UUID appId) {
+    if (refusing) {
+      return false;
+    }
     return perApp.getOrDefault(appId, 0) < settings.maxConnectionsPerApp();
   }
 
@@ -215,6 +218,10 @@ public final class StreamService {
       if (conn.isClosed()) {
         return;
       }
+    }
+    if (refusing) {
+      conn.close(StreamConnection.GOING_AWAY, "server shutting down");
+      return;
     }
     int ofApp = perApp.getOrDefault(conn.appId(), 0);
     if (ofApp >= settings.maxConnectionsPerApp()) {
@@ -427,6 +434,21 @@ public final class StreamService {
     return APP_DELETED.equals(code) ? "this app was deleted" : "this app is frozen";
   }
 
+  /**
+   * The node is stopping: no new connection is taken ({@link #accepting}), one that raced past its
+   * upgrade's check is closed with 1001 as it joins. Any thread.
+   */
+  public void refuseNew() {
+    refusing = true;
+  }
+
+  /** False once the node is stopping ({@link #refuseNew}). Any thread. */
+  public boolean accepting() {
+    return !refusing;
+  }
+
+  private volatile boolean refusing;
+
   /** Closes every connection with 1001 (going away); clients reconnect to another node. */
   public Future<Void> close() {
     Promise<Void> done = Promise.promise();
@@ -434,6 +456,7 @@ public final class StreamService {
         .context()
         .runOnContext(
             v -> {
+              refusing = true;
               engine.vertx().cancelTimer(refreshTimer);
               List.copyOf(connections)
                   .forEach(c -> c.close(StreamConnection.GOING_AWAY, "server shutting down"));

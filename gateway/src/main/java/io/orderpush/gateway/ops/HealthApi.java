@@ -18,12 +18,20 @@ public final class HealthApi {
   private final Pool pool;
   private final RedisStore redis;
   private final PrometheusMeterRegistry registry;
+  private final java.util.function.BooleanSupplier stopping;
 
-  public HealthApi(Vertx vertx, Pool pool, RedisStore redis, PrometheusMeterRegistry registry) {
+  /** Readiness answers 503 {@code stopping} once {@code stopping} says so (a graceful stop). */
+  public HealthApi(
+      Vertx vertx,
+      Pool pool,
+      RedisStore redis,
+      PrometheusMeterRegistry registry,
+      java.util.function.BooleanSupplier stopping) {
     this.vertx = vertx;
     this.pool = pool;
     this.redis = redis;
     this.registry = registry;
+    this.stopping = stopping;
   }
 
   public void live(RoutingContext ctx) {
@@ -31,6 +39,13 @@ public final class HealthApi {
   }
 
   public void ready(RoutingContext ctx) {
+    if (stopping.getAsBoolean()) {
+      ctx.response()
+          .setStatusCode(503)
+          .putHeader("Content-Type", "application/json")
+          .end("{\"status\":\"stopping\"}");
+      return;
+    }
     Future<Void> pg =
         pool.query("SELECT 1")
             .execute()

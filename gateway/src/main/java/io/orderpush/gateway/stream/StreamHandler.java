@@ -78,6 +78,11 @@ public final class StreamHandler implements Handler<RoutingContext> {
               } else {
                 AuthenticatedApp found = ar.result().get();
                 var appId = found.app().appId();
+                if (!streams.accepting()) {
+                  up.refuse(
+                      503, "unavailable", "this node is shutting down; connect to another", 1);
+                  return;
+                }
                 if (!streams.roomFor(appId)) {
                   up.refuse(
                       429,
