@@ -16,7 +16,10 @@ import org.slf4j.LoggerFactory;
  * The backstop for lost notices: every interval, reads every app's control version (one query of
  * (uuid, bigint) rows: cheap at thousands of apps) and reports each app whose version moved, that
  * is new, or that is gone since the last round. An app whose change failed to apply is reported
- * again next round. Confined to the bus's context.
+ * again next round. One resync of an app runs at a time: an app whose version moves again while its
+ * resync runs (a stream of grants to an app of many merchants, each resync reading all of its
+ * grants) is resynced once more when that one ends, not once per round on top of it. Confined to
+ * the bus's context.
  */
 final class VersionWatch {
 
@@ -32,6 +35,12 @@ final class VersionWatch {
 
   private boolean running;
   private boolean failing;
+
+  /** A resync not done by then counts as failed (tried again next round). */
+  static final long RESYNC_TIMEOUT_MS = 120_000;
+
+  /** Apps whose resync runs, each with whether it moved again meanwhile (then one more follows). */
+  private final Map<UUID, Boolean> resyncing = new HashMap<>();
 
   VersionWatch(
       Context context, AppStore apps, ControlMetrics metrics, Function<Change, Future<Void>> sink) {
@@ -82,11 +91,7 @@ final class VersionWatch {
                   });
               before.keySet().stream().filter(app -> !now.containsKey(app)).forEach(changed::add);
               seen = new HashMap<>(now);
-              for (UUID app : changed) {
-                metrics.resyncs.increment();
-                sink.apply(Change.of(Change.Kind.RESYNC, app))
-                    .onFailure(err -> context.runOnContext(v -> forget(app)));
-              }
+              changed.forEach(this::resync);
               return null;
             })
         .onFailure(
@@ -100,6 +105,35 @@ final class VersionWatch {
               }
             })
         .onComplete(ar -> running = false);
+  }
+
+  private void resync(UUID app) {
+    if (resyncing.containsKey(app)) {
+      resyncing.put(app, true);
+      return;
+    }
+    resyncing.put(app, false);
+    metrics.resyncs.increment();
+    Future<Void> applied;
+    try {
+      applied = sink.apply(Change.of(Change.Kind.RESYNC, app));
+    } catch (RuntimeException e) {
+      applied = Future.failedFuture(e);
+    }
+    // one that never ends must not hold the app's resyncs for good: it counts as failed
+    applied
+        .timeout(RESYNC_TIMEOUT_MS, java.util.concurrent.TimeUnit.MILLISECONDS)
+        .onComplete(
+            ar ->
+                context.runOnContext(
+                    v -> {
+                      if (ar.failed()) {
+                        forget(app);
+                      }
+                      if (Boolean.TRUE.equals(resyncing.remove(app))) {
+                        resync(app);
+                      }
+                    }));
   }
 
   /** The app's change did not apply: report it again next round. */

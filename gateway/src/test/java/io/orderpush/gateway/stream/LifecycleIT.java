@@ -311,6 +311,55 @@ class LifecycleIT {
   }
 
   @Test
+  void shouldRunOneResyncOfAnAppAtATimeHoweverOftenItsVersionMovesMeanwhile() throws Exception {
+    var app = fx.app("websocket");
+    String m = fx.merchants("resync", 1).get(0);
+    fx.grant(app, m);
+    StreamClient c = fx.connect(app);
+    fx.until("assigned", WAIT, () -> c.assigned().contains(m));
+    String resyncs = "gateway_control_reconcile_resyncs_total";
+    double before = io.orderpush.gateway.Scrape.value(gw, resyncs);
+    io.vertx.sqlclient.SqlConnection holder = StreamFixture.join(gw.gateway.pool().getConnection());
+    try {
+      // The app's resync reads its grants: this transaction holds them, so the resync waits.
+      StreamFixture.join(holder.query("BEGIN").execute());
+      StreamFixture.join(holder.query("LOCK TABLE grants IN ACCESS EXCLUSIVE MODE").execute());
+      bumpControlVersion(app.id());
+      fx.until(
+          "a resync of the app, waiting",
+          WAIT,
+          () -> io.orderpush.gateway.Scrape.value(gw, resyncs) == before + 1);
+      for (int i = 0; i < 3; i++) {
+        bumpControlVersion(app.id());
+        // a window for the reconcile's rounds (every 500 ms) to see the version move
+        Thread.sleep(1000);
+      }
+      assertThat(io.orderpush.gateway.Scrape.value(gw, resyncs))
+          .as("resyncs started while the first one waited")
+          .isEqualTo(before + 1);
+    } finally {
+      StreamFixture.join(holder.query("ROLLBACK").execute());
+      holder.close();
+    }
+    fx.until(
+        "one more once it ended, for the moves it could not have seen",
+        WAIT,
+        () -> io.orderpush.gateway.Scrape.value(gw, resyncs) == before + 2);
+    fx.ingest(List.of(m), 3, 3);
+    fx.until("still delivered", WAIT, () -> c.count(m) == 3);
+  }
+
+  /** What an app change does to the version the reconcile compares, without the change. */
+  static void bumpControlVersion(UUID appId) {
+    StreamFixture.join(
+        gw.gateway
+            .pool()
+            .preparedQuery(
+                "UPDATE apps SET control_version = control_version + 1 WHERE app_id = $1")
+            .execute(Tuple.of(appId)));
+  }
+
+  @Test
   void shouldAnswerARetriedCreateWithTheSameAppAndNeverMakeASecond() throws Exception {
     String key = "create-" + UUID.randomUUID();
     String body = "{\"name\":\"erp\",\"delivery\":{\"mode\":\"websocket\"}}";
