@@ -20,8 +20,9 @@ public final class Rendezvous {
   public static String owner(UUID appId, String merchantId, Collection<String> members) {
     String best = null;
     long bestWeight = 0;
+    long channel = channel(appId.toString(), merchantId);
     for (String m : members) {
-      long w = weight(appId, merchantId, m);
+      long w = weight(channel, m);
       if (best == null
           || Long.compareUnsigned(w, bestWeight) > 0
           || (w == bestWeight && m.compareTo(best) < 0)) {
@@ -54,12 +55,15 @@ public final class Rendezvous {
     for (int i = 0; i < k; i++) {
       room[i] = n / k + (i < n % k ? 1 : 0);
     }
+    // n * k weights: the app's and each channel's part of the hash are computed once
+    String app = appId.toString();
     for (String c : cs) {
       int best = -1;
       long bestWeight = 0;
+      long channel = channel(app, c);
       for (int i = 0; i < k; i++) {
         if (room[i] > 0) {
-          long w = weight(appId, c, ms.get(i));
+          long w = weight(channel, ms.get(i));
           if (best < 0 || Long.compareUnsigned(w, bestWeight) > 0) {
             best = i;
             bestWeight = w;
@@ -72,12 +76,21 @@ public final class Rendezvous {
     return out;
   }
 
-  /** FNV-1a over the three strings, finished with SplitMix64's mixer. */
+  /**
+   * FNV-1a over the three strings, finished with SplitMix64's mixer. Every node must compute the
+   * same value, whatever its version: never change it (RendezvousTest pins it).
+   */
   static long weight(UUID appId, String merchantId, String member) {
-    long h = 0xcbf29ce484222325L;
-    h = mix(h, appId.toString());
-    h = mix(h, merchantId);
-    h = mix(h, member);
+    return weight(channel(appId.toString(), merchantId), member);
+  }
+
+  /** The hash's state after the app and the merchant: the part shared by every member. */
+  private static long channel(String appId, String merchantId) {
+    return mix(mix(0xcbf29ce484222325L, appId), merchantId);
+  }
+
+  private static long weight(long channel, String member) {
+    long h = mix(channel, member);
     h ^= h >>> 30;
     h *= 0xbf58476d1ce4e5b9L;
     h ^= h >>> 27;

@@ -39,6 +39,17 @@ class RendezvousTest {
   }
 
   @Test
+  void shouldComputeTheSameWeightsAndAssignmentAsEveryEarlierVersion() {
+    // Nodes of different versions must agree on every owner during a rolling upgrade: these are
+    // the values of the first version, before the hash's shared part was computed once per channel.
+    assertThat(Long.toHexString(Rendezvous.weight(APP, "m-1", "n1"))).isEqualTo("5a81fd0917631b33");
+    assertThat(Long.toHexString(Rendezvous.weight(APP, "merchant-42", "node-a/conn-7")))
+        .isEqualTo("a1d72a78e4e59423");
+    assertThat(Rendezvous.balanced(APP, merchants(6).subList(1, 6), List.of("c1", "c2")))
+        .isEqualTo(Map.of("m-1", "c1", "m-2", "c1", "m-3", "c1", "m-4", "c2", "m-5", "c2"));
+  }
+
+  @Test
   void shouldMoveOnlyTheLeaversChannelsWhenANodeGoes() {
     List<String> four = List.of("n1", "n2", "n3", "n4");
     List<String> three = List.of("n1", "n2", "n4");

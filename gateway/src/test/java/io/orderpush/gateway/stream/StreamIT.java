@@ -84,6 +84,39 @@ class StreamIT {
   }
 
   @Test
+  void shouldRebalanceABurstOfGrantsFewerTimesThanThereAreGrants() throws Exception {
+    TestApp app = fx.app("websocket");
+    List<StreamClient> group = List.of(fx.connect(app), fx.connect(app));
+    fx.until("both joined", WAIT, () -> group.stream().allMatch(c -> c.hello != null));
+    String rebalances = "gateway_stream_rebalances_total";
+    double before = io.orderpush.gateway.Scrape.value(gw, rebalances);
+    List<String> merchants = fx.merchants("burst", 48);
+    java.util.concurrent.ExecutorService granting =
+        java.util.concurrent.Executors.newFixedThreadPool(8);
+    try {
+      List<java.util.concurrent.Future<?>> grants =
+          merchants.stream()
+              .<java.util.concurrent.Future<?>>map(m -> granting.submit(() -> fx.grant(app, m)))
+              .toList();
+      for (java.util.concurrent.Future<?> g : grants) {
+        g.get();
+      }
+    } finally {
+      granting.shutdown();
+    }
+    fx.until(
+        "every merchant assigned, a fair share each",
+        WAIT,
+        () -> group.stream().allMatch(c -> c.assigned().size() == 24),
+        () -> sizes(group));
+    // each rebalance weighs every channel against every connection: one per grant would be
+    // 48 of them
+    assertThat(io.orderpush.gateway.Scrape.value(gw, rebalances) - before)
+        .as("rebalances for 48 grants made 8 at a time")
+        .isLessThan(merchants.size());
+  }
+
+  @Test
   void shouldServeEachMerchantByExactlyOneConnectionAndMoveThemWhenOneCloses() {
     TestApp app = fx.app("websocket");
     List<String> merchants = fx.merchants("group", 30);
