@@ -165,6 +165,13 @@ public final class GroupCommitter {
     this.onUncertain = listener;
   }
 
+  /** Requests waiting for a transaction (each holds its events in memory). */
+  Future<Integer> queuedRequests() {
+    Promise<Integer> size = Promise.promise();
+    context.runOnContext(v -> size.complete(queue.size()));
+    return size.future();
+  }
+
   /** Refuses new requests and completes once every accepted one has committed or failed. */
   public Future<Void> close() {
     Promise<Void> done = Promise.promise();
@@ -206,8 +213,10 @@ public final class GroupCommitter {
 
   /**
    * Answers a request whose commit has not been confirmed in time. A queued request leaves the
-   * queue (lazily, in {@link #flush}); one in a running transaction is answered now, and the
-   * transaction's outcome, whatever it is, no longer reaches it.
+   * queue now, its events with it (they no longer count against the queue's limit, so they must not
+   * stay in memory either: a slow PostgreSQL with clients retrying every timeout would pile them up
+   * past it); one in a running transaction is answered now, and the transaction's outcome, whatever
+   * it is, no longer reaches it.
    */
   private void expire(Pending p) {
     p.timer = -1;
@@ -217,6 +226,7 @@ public final class GroupCommitter {
     p.expired = true;
     if (!p.inGroup) {
       release(p);
+      queue.remove(p); // at most the queue's limit of requests to walk, on a timeout only
     }
     metrics.timedOut.increment();
     p.fail(

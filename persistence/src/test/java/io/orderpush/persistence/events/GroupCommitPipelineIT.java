@@ -107,6 +107,42 @@ class GroupCommitPipelineIT {
   }
 
   @Test
+  void shouldLetGoOfTheEventsOfQueuedRequestsItAnsweredWithATimeout() throws Exception {
+    Pool writers = PgPools.create(vertx, TestServices.migratedPg(), "writers", 1, 4);
+    writerPools.add(writers);
+    GroupCommitter c =
+        new GroupCommitter(
+            vertx,
+            writers,
+            new EventLog(),
+            new GroupCommitter.Settings(1, 1000, 1_000_000, Duration.ofMillis(300)),
+            new SimpleMeterRegistry());
+    committers.add(c);
+    SqlConnection holder = await(pool.getConnection());
+    List<Future<List<AppendResult>>> answers = new ArrayList<>();
+    try {
+      // PostgreSQL stalls: the one transaction waits for this lock, the rest queue behind it
+      await(holder.query("BEGIN").execute());
+      await(holder.query("LOCK TABLE event_keys IN ACCESS EXCLUSIVE MODE").execute());
+      for (int i = 0; i < 20; i++) {
+        String m = merchant();
+        answers.add(c.append(List.of(event(m, "t-" + i), event(m, "u-" + i))));
+      }
+      awaitCondition(
+          () -> answers.stream().filter(Future::failed).count() == answers.size(),
+          "every queued request answered with a timeout");
+      assertThat(answers)
+          .allSatisfy(a -> assertThat(a.cause()).isInstanceOf(IngestTimeoutException.class));
+      assertThat(await(c.queuedRequests()))
+          .as("requests (and their events) still held once answered")
+          .isZero();
+    } finally {
+      await(holder.query("ROLLBACK").execute());
+      await(holder.close());
+    }
+  }
+
+  @Test
   void shouldKeepSeqsDenseAndRequestsWholeUnderConcurrentRequestsOverOverlappingMerchants()
       throws Exception {
     List<String> ms = IntStream.range(0, 12).mapToObj(i -> merchant()).toList();
