@@ -73,11 +73,36 @@ final class CallbackSender {
         (url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath())
             + (url.getRawQuery() == null ? "" : "?" + url.getRawQuery());
     Promise<Attempt> result = Promise.promise();
+    AtomicReference<HttpClientRequest> exchange = new AtomicReference<>();
+    // The deadline covers the name's resolution too: a resolver that hangs must not hold the
+    // channel's one batch in flight for its own timeouts on top of the request's.
+    long deadline =
+        vertx.setTimer(
+            settings.requestTimeout().toMillis(),
+            t -> {
+              if (result.tryComplete(
+                  new Attempt(
+                      0,
+                      Optional.empty(),
+                      "no answer within " + settings.requestTimeout().toMillis() + " ms"))) {
+                HttpClientRequest req = exchange.get();
+                if (req != null) {
+                  req.reset(); // cut the late exchange; its connection is not reused
+                }
+              }
+            });
     guard
         .resolve(url.getHost())
-        .onFailure(err -> result.tryComplete(new Attempt(0, Optional.empty(), err.getMessage())))
+        .onFailure(
+            err -> {
+              vertx.cancelTimer(deadline);
+              result.tryComplete(new Attempt(0, Optional.empty(), err.getMessage()));
+            })
         .onSuccess(
             address -> {
+              if (result.future().isComplete()) {
+                return; // the deadline passed while the name was resolved
+              }
               RequestOptions options =
                   new RequestOptions()
                       .setMethod(HttpMethod.POST)
@@ -92,29 +117,14 @@ final class CallbackSender {
                       .putHeader("webhook-id", id)
                       .putHeader("webhook-timestamp", Long.toString(timestamp))
                       .putHeader("webhook-signature", signature);
-              AtomicReference<HttpClientRequest> exchange = new AtomicReference<>();
-              long deadline =
-                  vertx.setTimer(
-                      settings.requestTimeout().toMillis(),
-                      t -> {
-                        if (result.tryComplete(
-                            new Attempt(
-                                0,
-                                Optional.empty(),
-                                "no answer within "
-                                    + settings.requestTimeout().toMillis()
-                                    + " ms"))) {
-                          HttpClientRequest req = exchange.get();
-                          if (req != null) {
-                            req.reset(); // cut the late exchange; its connection is not reused
-                          }
-                        }
-                      });
               (https ? tls : http1)
                   .request(options)
                   .compose(
                       req -> {
                         exchange.set(req);
+                        if (result.future().isComplete()) {
+                          req.reset(); // the deadline passed while connecting
+                        }
                         return req.send(Buffer.buffer(body));
                       })
                   // The answer's body is read; only its first bytes are kept, for the delivery log.
