@@ -307,6 +307,8 @@ final class CallbackEndpoint implements Subscriber {
     metrics.batchEvents.record(events.size());
     String webhookId = b.id;
     String held = engine.audit().held(c, events);
+    // as the body leaves: the grant's scope may change before the answer comes
+    boolean masked = DeliveryAudit.masked(c);
     sender
         .post(url, webhookId, secrets, body(c.merchantId(), events))
         .onComplete(
@@ -340,7 +342,7 @@ final class CallbackEndpoint implements Subscriber {
                                       a.error(),
                                       (int) ((System.nanoTime() - started) / 1_000_000),
                                       a.responseHead()),
-                                  DeliveryAudit.masked(c),
+                                  masked,
                                   held);
                           metrics.attempt(
                               a.succeeded()

@@ -109,6 +109,10 @@ final class AuditClients {
     final Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
     final List<Integer> answered = new CopyOnWriteArrayList<>();
     final List<String> webhookIds = new CopyOnWriteArrayList<>();
+    final List<String> bodies = new CopyOnWriteArrayList<>();
+
+    /** When set, each answer waits for it (a POST held in flight). */
+    volatile io.vertx.core.Promise<Void> hold;
 
     Endpoint(Vertx vertx, IntFunction<Integer> script) {
       this.vertx = vertx;
@@ -130,14 +134,23 @@ final class AuditClients {
                                     int status = script.apply(attempt);
                                     answered.add(status);
                                     webhookIds.add(req.getHeader("webhook-id"));
-                                    if (status == 0) {
-                                      req.connection().close();
-                                    } else {
-                                      // a body longer than the delivery log keeps
-                                      req.response()
-                                          .setStatusCode(status)
-                                          .end("answer " + status + " " + "x".repeat(400));
-                                    }
+                                    bodies.add(body.toString());
+                                    io.vertx.core.Promise<Void> held = hold;
+                                    (held == null
+                                            ? io.vertx.core.Future.<Void>succeededFuture()
+                                            : held.future())
+                                        .onComplete(
+                                            x -> {
+                                              if (status == 0) {
+                                                req.connection().close();
+                                              } else {
+                                                // a body longer than the delivery log keeps
+                                                req.response()
+                                                    .setStatusCode(status)
+                                                    .end(
+                                                        "answer " + status + " " + "x".repeat(400));
+                                              }
+                                            });
                                   }))
                   .listen(0, "127.0.0.1"));
     }

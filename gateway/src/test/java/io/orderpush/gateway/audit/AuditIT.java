@@ -170,6 +170,29 @@ class AuditIT {
     assertThat(items(audit("appId=" + app.id() + "&transport=websocket"))).isEmpty();
   }
 
+  @Test
+  void shouldRecordACallbackBatchAsItWasSentWhenTheGrantLosesPiiWhileItIsInFlight() {
+    String m = TestServices.uniqueMerchant("audit-cb-pii");
+    JsonObject withBuyer =
+        Events.event(m, "e-pii")
+            .put("data", new JsonObject().put("buyer", new JsonObject().put("name", "Zhang San")));
+    HttpResponse<String> r = gw.ingest(Events.batch(List.of(withBuyer)));
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    Endpoint endpoint = new Endpoint(vertx, attempt -> 204);
+    endpoint.hold = io.vertx.core.Promise.promise();
+    closing.add(endpoint);
+    App app = app("callback", endpoint.url());
+    grant(app, m, "pii");
+    Await.until("the batch in flight", WAIT, () -> !endpoint.bodies.isEmpty());
+    assertThat(endpoint.bodies.get(0)).as("sent whole, with pii").contains("Zhang San");
+
+    grant(app, m); // the same grant, now without pii, while the POST waits for its answer
+    endpoint.hold.complete();
+    List<JsonObject> items =
+        awaitItems("merchantId=" + m, got -> got.size() == 1, "the attempt recorded");
+    assertThat(items.get(0).getBoolean("masked")).as("the batch it records left whole").isFalse();
+  }
+
   // ------------------------------------------------------------------ replay, orders
 
   @Test
