@@ -117,6 +117,14 @@ public final class DeliveryEngine {
   /** The checkpoint write in flight, or the last one: writes never overlap. */
   private Future<Void> saving = Future.succeededFuture();
 
+  /**
+   * The latest rewind of each channel (app/merchant) whose checkpoint is not written yet: a rewind
+   * stored in Redis whose write failed is written again with every checkpoint until it lands, so
+   * PostgreSQL's copy never stays above what Redis holds (losing Redis then would skip the events
+   * the app asked for again). Engine context.
+   */
+  private final Map<String, CheckpointStore.Checkpoint> rewinds = new HashMap<>();
+
   /** Where the batches that leave this node are recorded (the audit trail). */
   private io.orderpush.delivery.audit.DeliveryAudit audit =
       io.orderpush.delivery.audit.DeliveryAudit.NONE;
@@ -190,9 +198,11 @@ public final class DeliveryEngine {
    * cursor past what was acked. Engine context only.
    */
   Future<Void> checkpoint() {
-    if (dirty.isEmpty() || !saving.isComplete()) {
+    if ((dirty.isEmpty() && rewinds.isEmpty()) || !saving.isComplete()) {
       return saving; // one write at a time: the next tick takes what moved meanwhile
     }
+    // first the rewinds whose write failed, exactly; then what moved forward since
+    Future<Void> forced = rewinds.isEmpty() ? Future.succeededFuture() : forceRewinds();
     Set<Channel> batch = dirty;
     dirty = new HashSet<>();
     // A channel that went away and came back (a WebSocket app reconnecting) is two Channel
@@ -212,8 +222,8 @@ public final class DeliveryEngine {
     }
     List<CheckpointStore.Checkpoint> rows = new ArrayList<>(byKey.values());
     saving =
-        checkpoints
-            .save(rows)
+        forced
+            .transform(x -> checkpoints.save(rows))
             .onFailure(
                 err -> {
                   metrics.checkpointFailures.increment();
@@ -225,6 +235,22 @@ public final class DeliveryEngine {
                 })
             .otherwiseEmpty();
     return saving;
+  }
+
+  private Future<Void> forceRewinds() {
+    Map<String, CheckpointStore.Checkpoint> due = new HashMap<>(rewinds);
+    return checkpoints
+        .force(List.copyOf(due.values()))
+        .onSuccess(v -> due.forEach(rewinds::remove))
+        .onFailure(
+            err -> {
+              metrics.checkpointFailures.increment();
+              LOG.warn(
+                  "writing {} rewound cursor checkpoint(s) failed, retrying with the next: {}",
+                  due.size(),
+                  err.toString());
+            })
+        .otherwiseEmpty();
   }
 
   /** Stops the engine's timers and writes a last checkpoint. Any thread. */
@@ -943,13 +969,15 @@ public final class DeliveryEngine {
     context.runOnContext(
         v -> {
           // After any checkpoint write in flight, so that one cannot land on top of the rewind.
+          CheckpointStore.Checkpoint row =
+              new CheckpointStore.Checkpoint(appId, merchantId, cursor, grantVersion);
+          String key = appId + "/" + merchantId;
+          rewinds.put(key, row); // written again with the next checkpoints until it lands
           Future<Void> forced =
-              saving.transform(
-                  x ->
-                      checkpoints.force(
-                          List.of(
-                              new CheckpointStore.Checkpoint(
-                                  appId, merchantId, cursor, grantVersion))));
+              saving
+                  .transform(x -> checkpoints.force(List.of(row)))
+                  .onSuccess(x -> rewinds.remove(key, row))
+                  .onFailure(x -> metrics.checkpointFailures.increment());
           saving = forced.otherwiseEmpty();
           Channel c = find(appId, merchantId);
           if (c != null) {

@@ -23,7 +23,12 @@ class ChannelsIT {
 
   @BeforeAll
   static void start() {
-    gw = TestGateway.start(Map.of("GATEWAY_STREAM_WINDOW", "50"));
+    gw =
+        TestGateway.start(
+            Map.of(
+                "GATEWAY_STREAM_WINDOW", "50",
+                "GATEWAY_PG_QUERY_TIMEOUT_MS", "1000",
+                "GATEWAY_DELIVERY_CHECKPOINT_INTERVAL_MS", "200"));
     fx = new StreamFixture(gw);
   }
 
@@ -72,6 +77,50 @@ class ChannelsIT {
     fx.until("cursor 12", WAIT, () -> fx.cursor(app, m) == 12);
     assertThat(consumer.closed).isFalse();
     consumer.close();
+  }
+
+  @Test
+  void shouldWriteARewindToPostgresOnceItCanWhenItsCheckpointFailedAfterRedisWasRewound()
+      throws Exception {
+    var app = fx.app("websocket");
+    String m = fx.merchants("rewind-pg", 1).get(0);
+    fx.grant(app, m);
+    var consumer = fx.connect(app);
+    fx.until("assigned", WAIT, () -> consumer.assigned().contains(m));
+    fx.ingest(List.of(m), 40, 40);
+    fx.until("40 events", WAIT, () -> consumer.count(m) == 40);
+    consumer.ack(m, 40);
+    fx.until("checkpoint 40 in PostgreSQL", WAIT, () -> checkpoint(app, m) == 40);
+
+    io.vertx.sqlclient.SqlConnection holder = StreamFixture.join(gw.gateway.pool().getConnection());
+    try {
+      // PostgreSQL cannot take the rewind's checkpoint (statement timeout): Redis already has it
+      StreamFixture.join(holder.query("BEGIN").execute());
+      StreamFixture.join(
+          holder.query("LOCK TABLE cursor_checkpoints IN ACCESS EXCLUSIVE MODE").execute());
+      HttpResponse<String> r =
+          gw.send("PUT", "/v1/channels/" + m + "/cursor", app.token(), "{\"seq\": 10}");
+      assertThat(r.statusCode()).as(r.body()).isGreaterThanOrEqualTo(500);
+      assertThat(fx.cursor(app, m)).as("Redis").isEqualTo(10);
+    } finally {
+      StreamFixture.join(holder.query("ROLLBACK").execute());
+      holder.close();
+    }
+    // Losing Redis now must not resume past 10: the checkpoint follows once it can be written.
+    fx.until("checkpoint 10 in PostgreSQL", WAIT, () -> checkpoint(app, m) == 10);
+    consumer.close();
+  }
+
+  /** The channel's cursor checkpoint in PostgreSQL, -1 if none. */
+  static long checkpoint(StreamFixture.TestApp app, String merchant) {
+    var rows =
+        StreamFixture.join(
+            gw.gateway
+                .pool()
+                .preparedQuery(
+                    "SELECT cursor FROM cursor_checkpoints WHERE app_id = $1 AND merchant_id = $2")
+                .execute(io.vertx.sqlclient.Tuple.of(app.id(), merchant)));
+    return rows.size() == 0 ? -1 : rows.iterator().next().getLong(0);
   }
 
   @Test
