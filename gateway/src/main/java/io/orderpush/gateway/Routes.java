@@ -106,6 +106,7 @@ final class Routes {
             g.config.replay().maxConcurrent(),
             g.config.replay().maxConcurrentPerApp(),
             g.config.replay().maxEventsPerSecond(),
+            g.config.replay().stallTimeout(),
             g.vertx,
             g.registry,
             g.audit);

@@ -152,7 +152,8 @@ public record GatewayConfig(
             r.integer("pg.replay-pool-size", 1, 200),
             r.integer("replay.max-concurrent", 1, 10_000),
             r.integer("replay.max-concurrent-per-app", 1, 10_000),
-            r.longValue("replay.max-events-per-second", 0, 100_000_000));
+            r.longValue("replay.max-events-per-second", 0, 100_000_000),
+            r.millis("replay.stall-timeout-ms", 100, 3_600_000));
     IngestConfig ingest =
         new IngestConfig(
             r.integer("ingest.max-events", 1, 100_000),

@@ -45,6 +45,8 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   private final ReplayPacer pacer;
   private final io.vertx.core.Vertx vertx;
   private final AuditLog audit;
+  private final long stallTimeoutMs;
+  private final Counter stalled;
 
   public ReplayHandler(
       EventLog log,
@@ -54,10 +56,17 @@ public final class ReplayHandler implements Handler<RoutingContext> {
       int maxConcurrent,
       int maxConcurrentPerApp,
       long maxEventsPerSecond,
+      java.time.Duration stallTimeout,
       io.vertx.core.Vertx vertx,
       MeterRegistry registry,
       AuditLog audit) {
     this.audit = audit;
+    this.stallTimeoutMs = stallTimeout.toMillis();
+    this.stalled =
+        Counter.builder("gateway.replay.stalled")
+            .description(
+                "Replays cut short because their client read nothing for replay.stall-timeout-ms")
+            .register(registry);
     this.admission = new ReplayAdmission(maxConcurrent, maxConcurrentPerApp, registry);
     this.pacer = new ReplayPacer(maxEventsPerSecond);
     this.vertx = vertx;
@@ -223,8 +232,9 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                   r.ctx().fail(ar.cause());
                   return;
                 }
-                // Headers are out: the only honest signal left is to cut the stream short.
-                resp.reset();
+                // Headers are out: the only honest signal left is to cut the stream short, with
+                // nothing more of what is queued (a revoke stops it now, not after the buffer).
+                cutOff(r.ctx());
                 return;
               }
               List<LoggedEvent> read = ar.result();
@@ -265,11 +275,40 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                 streamed.increment(n);
               }
               if (resp.writeQueueFull()) {
-                resp.drainHandler(v -> page(r, after, left, nextPrev, sparse));
+                // a client that stops reading is cut off, not left holding a replay slot
+                long stall =
+                    vertx.setTimer(
+                        stallTimeoutMs,
+                        t -> {
+                          if (!resp.closed()) {
+                            stalled.increment();
+                            cutOff(r.ctx());
+                          }
+                        });
+                resp.drainHandler(
+                    v -> {
+                      vertx.cancelTimer(stall);
+                      page(r, after, left, nextPrev, sparse);
+                    });
               } else {
                 page(r, after, left, nextPrev, sparse);
               }
             });
+  }
+
+  /**
+   * Closes the replay's connection at once. A reset of an HTTP/1.1 response, or closing the
+   * connection, closes it only after what is queued is written, which a client that stopped reading
+   * never lets happen: the socket is closed beneath Vert.x's handler instead, dropping what is
+   * queued (Vert.x's internal connection class; a reset where it is another).
+   */
+  private static void cutOff(RoutingContext ctx) {
+    if (ctx.request().connection() instanceof io.vertx.core.net.impl.ConnectionBase base) {
+      // from the connection's own handler toward the socket, past its close-after-flush
+      base.channelHandlerContext().close();
+    } else {
+      ctx.response().reset();
+    }
   }
 
   static String merchantId(RoutingContext ctx) {
