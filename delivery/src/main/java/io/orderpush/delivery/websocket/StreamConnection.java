@@ -137,7 +137,11 @@ final class StreamConnection implements Subscriber {
     ws.pongHandler(b -> lastHeard = System.currentTimeMillis());
     ws.drainHandler(v -> engine.context().runOnContext(x -> engine.drive(this)));
     ws.exceptionHandler(err -> engine.context().runOnContext(x -> onSocketError(err)));
-    ws.closeHandler(v -> engine.context().runOnContext(x -> onClosed()));
+    ws.closeHandler(
+        v -> {
+          socketGone = true;
+          engine.context().runOnContext(x -> onClosed());
+        });
     engine
         .context()
         .runOnContext(
@@ -327,8 +331,29 @@ final class StreamConnection implements Subscriber {
       closed = true;
       ws.close(status, reason);
       onClosed();
+      // The close frame waits behind what is queued; a client that stopped reading never takes it,
+      // and the socket would stay open for good with its buffers, no longer counted anywhere.
+      long grace = settings.pingInterval().toMillis();
+      engine.vertx().setTimer(grace, t -> closeSocketIfStillOpen());
     }
   }
+
+  /** Set when the socket closed (its close handler ran); any thread. */
+  private volatile boolean socketGone;
+
+  /**
+   * Closes the socket beneath Vert.x's close-after-flush, dropping what is queued ({@link #abort},
+   * when the upgrade gave one).
+   */
+  private void closeSocketIfStillOpen() {
+    if (!socketGone && abort != null) {
+      metrics.forcedClosed.increment();
+      abort.run();
+    }
+  }
+
+  /** Closes the socket at once, whatever is queued; null if the upgrade gave none. */
+  Runnable abort;
 
   private void onClosed() {
     boolean first = !detached;

@@ -14,6 +14,7 @@ final class StreamMetrics {
   final Counter rateLimited;
   final Counter tokenExpired;
   final Counter tooMany;
+  final Counter forcedClosed;
   final Counter paused;
   final Counter readsPaused;
   final Counter rebalances;
@@ -50,6 +51,12 @@ final class StreamMetrics {
             .description(
                 "Connections closed as they joined because their app had the most it may have open"
                     + " on this node")
+            .register(registry);
+    forcedClosed =
+        Counter.builder("gateway.stream.sockets.forced.closed")
+            .description(
+                "Sockets of closed connections still open a ping interval later (their client"
+                    + " read nothing, not even the close frame), closed with what was queued")
             .register(registry);
     readsPaused =
         Counter.builder("gateway.stream.reads.paused")

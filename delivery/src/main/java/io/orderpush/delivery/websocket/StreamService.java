@@ -174,25 +174,29 @@ public final class StreamService {
    * the app saw it unfrozen since, even if this node has not heard of that yet.
    */
   public void accept(ServerWebSocket ws, UUID appId, long checkedAtNanos) {
-    accept(ws, appId, checkedAtNanos, null, Instant.MAX);
+    accept(ws, appId, checkedAtNanos, null, Instant.MAX, null);
   }
 
   /**
    * As {@link #accept(ServerWebSocket, UUID, long)}, for an upgrade that presented the token hashed
    * as {@code tokenHash}, valid until {@code tokenValidUntil} ({@link Instant#MAX} for the current
    * token; the grace period's end for the previous one): the connection is closed with {@code
-   * token_expired} then, or when a rotation heard of later ({@link #tokensRotated}) ends it.
+   * token_expired} then, or when a rotation heard of later ({@link #tokensRotated}) ends it. {@code
+   * abort} closes the socket at once, dropping what is queued: for a closed connection whose client
+   * does not read even the close frame (null: none).
    */
   public void accept(
       ServerWebSocket ws,
       UUID appId,
       long checkedAtNanos,
       byte[] tokenHash,
-      Instant tokenValidUntil) {
+      Instant tokenValidUntil,
+      Runnable abort) {
     metrics.opened.increment();
     StreamConnection conn = new StreamConnection(ws, appId, this, engine, settings, metrics);
     conn.checkedAtNanos = checkedAtNanos;
     conn.tokenHash = tokenHash;
+    conn.abort = abort;
     conn.open(tokenValidUntil);
   }
 

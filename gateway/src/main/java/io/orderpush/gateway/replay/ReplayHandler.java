@@ -234,7 +234,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                 }
                 // Headers are out: the only honest signal left is to cut the stream short, with
                 // nothing more of what is queued (a revoke stops it now, not after the buffer).
-                cutOff(r.ctx());
+                io.orderpush.gateway.http.Connections.abort(r.ctx()).run();
                 return;
               }
               List<LoggedEvent> read = ar.result();
@@ -282,7 +282,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                         t -> {
                           if (!resp.closed()) {
                             stalled.increment();
-                            cutOff(r.ctx());
+                            io.orderpush.gateway.http.Connections.abort(r.ctx()).run();
                           }
                         });
                 resp.drainHandler(
@@ -294,21 +294,6 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                 page(r, after, left, nextPrev, sparse);
               }
             });
-  }
-
-  /**
-   * Closes the replay's connection at once. A reset of an HTTP/1.1 response, or closing the
-   * connection, closes it only after what is queued is written, which a client that stopped reading
-   * never lets happen: the socket is closed beneath Vert.x's handler instead, dropping what is
-   * queued (Vert.x's internal connection class; a reset where it is another).
-   */
-  private static void cutOff(RoutingContext ctx) {
-    if (ctx.request().connection() instanceof io.vertx.core.net.impl.ConnectionBase base) {
-      // from the connection's own handler toward the socket, past its close-after-flush
-      base.channelHandlerContext().close();
-    } else {
-      ctx.response().reset();
-    }
   }
 
   static String merchantId(RoutingContext ctx) {

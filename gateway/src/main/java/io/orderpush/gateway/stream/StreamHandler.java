@@ -93,11 +93,12 @@ public final class StreamHandler implements Handler<RoutingContext> {
                       RETRY_AFTER_S);
                   return;
                 }
+                Runnable abort = io.orderpush.gateway.http.Connections.abort(ctx);
                 up.accept()
                     .onSuccess(
                         ws ->
                             streams.accept(
-                                ws, appId, checkedAt, found.tokenHash(), found.validUntil()))
+                                ws, appId, checkedAt, found.tokenHash(), found.validUntil(), abort))
                     .onFailure(
                         err ->
                             LOG.warn(

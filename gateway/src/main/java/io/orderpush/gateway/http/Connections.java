@@ -1,0 +1,31 @@
+package io.orderpush.gateway.http;
+
+import io.vertx.ext.web.RoutingContext;
+
+/** What Vert.x's API does not offer for a connection. */
+public final class Connections {
+
+  private Connections() {}
+
+  /**
+   * Closes the request's connection at once, dropping whatever is queued on it: closing it through
+   * Vert.x (a reset, a WebSocket close) waits until what is queued is written, which a client that
+   * stopped reading never lets happen. Closes the socket from the first handler of its pipeline
+   * (Vert.x's internal connection class; where the connection is another, a plain close).
+   */
+  public static Runnable abort(RoutingContext ctx) {
+    io.vertx.core.http.HttpConnection conn = ctx.request().connection();
+    if (conn instanceof io.vertx.core.net.impl.ConnectionBase base) {
+      io.netty.channel.Channel channel = base.channel();
+      return () -> {
+        io.netty.channel.ChannelHandlerContext first = channel.pipeline().firstContext();
+        if (first != null) {
+          first.close();
+        } else {
+          channel.close();
+        }
+      };
+    }
+    return conn::close;
+  }
+}
