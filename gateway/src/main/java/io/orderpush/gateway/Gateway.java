@@ -414,10 +414,6 @@ public final class Gateway {
             });
   }
 
-  /**
-   * Graceful stop: stop accepting and let requests in flight finish (HTTP shutdown grace), wait for
-   * every accepted ingest batch to commit, then close the pools, Redis and Vert.x.
-   */
   /** Whether {@link #stop} began: readiness answers 503, WebSocket upgrades are refused. */
   boolean stopping() {
     return stopping;
@@ -425,6 +421,10 @@ public final class Gateway {
 
   private volatile boolean stopping;
 
+  /**
+   * Graceful stop: stop accepting and let requests in flight finish (HTTP shutdown grace), wait for
+   * every accepted ingest batch to commit, then close the pools, Redis and Vert.x.
+   */
   public Future<Void> stop() {
     LOG.info("stopping: no new requests; finishing those in flight");
     // First: load balancers see not ready, and clients reconnecting from the connections closed

@@ -50,7 +50,7 @@ public final class SsrfGuard {
           Allowlist.isLiteral(bare)
               ? Future.succeededFuture(new InetAddress[] {literal(bare)})
               // Name resolution blocks; it runs on a worker thread, never on an event loop.
-              : vertx.executeBlocking(() -> InetAddress.getAllByName(bare), false);
+              : lookup(bare);
     } catch (CallbackUrlRefusedException e) {
       return Future.failedFuture(e);
     } catch (Exception e) {
@@ -65,6 +65,34 @@ public final class SsrfGuard {
                     CallbackUrlRefusedException.because(
                         "callback host " + bare + " does not resolve: " + err.getMessage(), err)))
         .compose(all -> firstAllowed(bare, all));
+  }
+
+  /**
+   * Lookups running, by host: a caller asking for a host already being looked up shares that
+   * lookup. A resolver that hangs then holds one worker thread per host, however often the
+   * callbacks to it are retried (each retry was answered at its deadline and started another).
+   */
+  private final java.util.concurrent.ConcurrentHashMap<String, Future<InetAddress[]>> lookups =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  private Future<InetAddress[]> lookup(String host) {
+    Future<InetAddress[]> running = lookups.get(host);
+    if (running != null) {
+      return running;
+    }
+    io.vertx.core.Promise<InetAddress[]> mine = io.vertx.core.Promise.promise();
+    running = lookups.putIfAbsent(host, mine.future());
+    if (running != null) {
+      return running;
+    }
+    vertx
+        .executeBlocking(() -> InetAddress.getAllByName(host), false)
+        .onComplete(
+            ar -> {
+              lookups.remove(host, mine.future());
+              mine.handle(ar);
+            });
+    return mine.future();
   }
 
   private Future<InetAddress> firstAllowed(String host, InetAddress[] all) {

@@ -125,6 +125,9 @@ public final class DeliveryEngine {
    */
   private final Map<String, CheckpointStore.Checkpoint> rewinds = new HashMap<>();
 
+  /** rewinds.size(), for the gauge. */
+  private volatile int rewindsPending;
+
   /** Where the batches that leave this node are recorded (the audit trail). */
   private io.orderpush.delivery.audit.DeliveryAudit audit =
       io.orderpush.delivery.audit.DeliveryAudit.NONE;
@@ -141,7 +144,18 @@ public final class DeliveryEngine {
   static final int MAX_CLAIMS_IN_FLIGHT = 256;
 
   private int claimsInFlight;
-  private final java.util.ArrayDeque<Runnable> claimQueue = new java.util.ArrayDeque<>();
+
+  /**
+   * Channels waiting for a claim, in order, each with the generation it waits for: a channel
+   * assigned again while it waits keeps its place with the new generation, and a channel the engine
+   * forgets leaves the queue, so it holds at most one entry per channel known here (with Redis
+   * slow, reconnecting consumers had every channel queued again and again). Engine context; its
+   * size is published for the gauge.
+   */
+  private final java.util.LinkedHashMap<Channel, Integer> claimQueue =
+      new java.util.LinkedHashMap<>();
+
+  private volatile int claimsQueued;
   static final long MAX_WAIT_MS = 2000;
 
   private volatile long lag;
@@ -171,6 +185,16 @@ public final class DeliveryEngine {
     this.commits = new CursorCommits(cursors, context, registry);
     this.checkpoints = checkpoints;
     this.metrics = new DeliveryMetrics(registry, channelCount::get, assignedCount::get, () -> lag);
+    io.micrometer.core.instrument.Gauge.builder(
+            "gateway.delivery.rewinds.pending", () -> rewindsPending)
+        .description(
+            "Cursors set through the API whose PostgreSQL checkpoint is still to be written")
+        .register(registry);
+    io.micrometer.core.instrument.Gauge.builder(
+            "gateway.delivery.claims.queued", () -> claimsQueued)
+        .description(
+            "Channels waiting for their claim in Redis while the most claims at once are in flight")
+        .register(registry);
     metrics.tailCache(registry, tail);
     // One timer each for the whole node, not one per channel.
     context.runOnContext(
@@ -201,7 +225,7 @@ public final class DeliveryEngine {
     if ((dirty.isEmpty() && rewinds.isEmpty()) || !saving.isComplete()) {
       return saving; // one write at a time: the next tick takes what moved meanwhile
     }
-    // first the rewinds whose write failed, exactly; then what moved forward since
+    // first the rewinds whose write failed, as Redis holds them now; then what moved forward since
     Future<Void> forced = rewinds.isEmpty() ? Future.succeededFuture() : forceRewinds();
     Set<Channel> batch = dirty;
     dirty = new HashSet<>();
@@ -237,11 +261,33 @@ public final class DeliveryEngine {
     return saving;
   }
 
+  /**
+   * Writes the rewinds whose checkpoint failed, each with the cursor Redis holds now, not the one
+   * asked for: another node may have set the channel's cursor since (its own write landed), and
+   * acks may have moved it on; what Redis holds is never below what must be delivered again.
+   */
   private Future<Void> forceRewinds() {
     Map<String, CheckpointStore.Checkpoint> due = new HashMap<>(rewinds);
-    return checkpoints
-        .force(List.copyOf(due.values()))
-        .onSuccess(v -> due.forEach(rewinds::remove))
+    List<Future<CheckpointStore.Checkpoint>> now = new ArrayList<>(due.size());
+    for (CheckpointStore.Checkpoint asked : due.values()) {
+      now.add(
+          cursors
+              .cursors(context, asked.appId(), List.of(asked.merchantId()))
+              .map(
+                  held ->
+                      new CheckpointStore.Checkpoint(
+                          asked.appId(), asked.merchantId(), held.get(0), asked.grantVersion())));
+    }
+    return Future.all(now)
+        .compose(
+            v ->
+                checkpoints.force(
+                    now.stream().map(Future::result).filter(row -> row.cursor() >= 0).toList()))
+        .onSuccess(
+            v -> {
+              due.forEach(rewinds::remove);
+              rewindsPending = rewinds.size();
+            })
         .onFailure(
             err -> {
               metrics.checkpointFailures.increment();
@@ -586,6 +632,9 @@ public final class DeliveryEngine {
 
   /** Forgets the channel, releasing it if it has an owner. Engine context only. */
   public Future<Void> remove(Channel c) {
+    if (claimQueue.remove(c) != null) {
+      claimsQueued = claimQueue.size();
+    }
     Future<Void> released = release(c);
     Set<Channel> set = byMerchant.get(c.merchantId);
     if (set != null && set.remove(c)) {
@@ -626,7 +675,14 @@ public final class DeliveryEngine {
     drainingClaims = true;
     try {
       while (claimsInFlight < MAX_CLAIMS_IN_FLIGHT && !claimQueue.isEmpty()) {
-        claimQueue.poll().run();
+        var next = claimQueue.entrySet().iterator();
+        var waiting = next.next();
+        next.remove();
+        claimsQueued = claimQueue.size();
+        Channel c = waiting.getKey();
+        if (c.generation == waiting.getValue() && c.owner != null) {
+          claim(c, c.generation);
+        }
       }
     } finally {
       drainingClaims = false;
@@ -671,12 +727,8 @@ public final class DeliveryEngine {
     if (claimsInFlight >= MAX_CLAIMS_IN_FLIGHT) {
       // A burst (a big group assigned, a node's channels taken over) waits here rather than in
       // Redis's queue, where it would hold up acks and time out.
-      claimQueue.add(
-          () -> {
-            if (c.generation == generation && c.owner != null) {
-              claim(c, generation);
-            }
-          });
+      claimQueue.put(c, generation);
+      claimsQueued = claimQueue.size();
       return;
     }
     claimsInFlight++;
@@ -973,10 +1025,15 @@ public final class DeliveryEngine {
               new CheckpointStore.Checkpoint(appId, merchantId, cursor, grantVersion);
           String key = appId + "/" + merchantId;
           rewinds.put(key, row); // written again with the next checkpoints until it lands
+          rewindsPending = rewinds.size();
           Future<Void> forced =
               saving
                   .transform(x -> checkpoints.force(List.of(row)))
-                  .onSuccess(x -> rewinds.remove(key, row))
+                  .onSuccess(
+                      x -> {
+                        rewinds.remove(key, row);
+                        rewindsPending = rewinds.size();
+                      })
                   .onFailure(x -> metrics.checkpointFailures.increment());
           saving = forced.otherwiseEmpty();
           Channel c = find(appId, merchantId);

@@ -58,6 +58,9 @@ final class StreamConnection implements Subscriber {
   /** Closes the connection when its token's rotation grace period ends (engine context). */
   private long tokenTimer = -1;
 
+  /** When the token this connection was opened with stops being valid (engine context). */
+  private Instant tokenDeadline = Instant.MAX;
+
   /** The rate window of client messages; touched on the socket's context only. */
   private long rateWindowStart = System.nanoTime();
 
@@ -385,6 +388,11 @@ final class StreamConnection implements Subscriber {
     if (closed) {
       return;
     }
+    // a token's validity only ever shrinks: an answer read earlier must not extend it
+    if (!until.isBefore(tokenDeadline)) {
+      return;
+    }
+    tokenDeadline = until;
     if (tokenTimer >= 0) {
       engine.vertx().cancelTimer(tokenTimer);
       tokenTimer = -1;

@@ -16,9 +16,9 @@ import java.util.UUID;
  * deliveries here in line with it, so a repeated, late or reordered change is harmless.
  *
  * <p>App tokens are looked up in PostgreSQL on every request and upgrade (no cache on any node), so
- * a rotation or a delete is in force everywhere with its commit; open WebSockets of a deleted app
- * are closed here, and those opened with a token a rotation replaced are closed when its grace
- * period ends.
+ * a rotation or a delete is in force for new requests everywhere with its commit; open WebSockets
+ * follow here, with the notice or the reconcile: those of a deleted app are closed, and those
+ * opened with a token a rotation replaced are closed when its grace period ends.
  */
 public final class ChangeApplier implements ChangeBus.ChangeListener {
 
@@ -46,7 +46,8 @@ public final class ChangeApplier implements ChangeBus.ChangeListener {
           change.merchantId().isPresent()
               ? deliveries.cursorSet(appId, change.merchantId().get())
               : Future.succeededFuture();
-      case RESYNC -> app(appId, true).compose(v -> tokens(appId));
+      // the tokens apart: a resync reading every grant of a big app must not hold them up
+      case RESYNC -> Future.join(app(appId, true), tokens(appId)).mapEmpty();
       default -> app(appId, false);
     };
   }

@@ -26,6 +26,17 @@ public final class Connections {
         }
       };
     }
+    if (!warned) {
+      warned = true;
+      LOG.warn(
+          "connections are {}, not Vert.x's own class: a connection cut off closes only once what"
+              + " is queued on it is written",
+          conn.getClass().getName());
+    }
     return conn::close;
   }
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Connections.class);
+
+  private static volatile boolean warned;
 }

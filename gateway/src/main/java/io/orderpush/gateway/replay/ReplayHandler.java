@@ -229,6 +229,9 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                   // grant revoked since the request came in, 503 for a failed read), not a reset.
                   resp.setChunked(false);
                   resp.headers().remove("Content-Type");
+                  if (ar.cause() instanceof ApiException refused && refused.status() == 401) {
+                    resp.putHeader("WWW-Authenticate", "Bearer realm=\"app\"");
+                  }
                   r.ctx().fail(ar.cause());
                   return;
                 }

@@ -285,11 +285,11 @@ class LifecycleIT {
   void shouldCloseAtOnceAWebSocketWhoseTokenASecondRotationReplaced() throws Exception {
     var app = fx.app("websocket");
     StreamClient first = fx.connect(app);
+    fx.until("joined", WAIT, () -> first.hello != null);
+
+    // two rotations back to back: the first token's grace period ends with the second
     JsonObject once = io.orderpush.gateway.TestApps.rotateToken(gw, app.id().toString());
     Instant firstValidUntil = Instant.parse(once.getString("previousTokenValidUntil"));
-    StreamClient second = fx.watch(StreamClient.open(fx.vertx, gw.port, once.getString("token")));
-    fx.until("both connections joined", WAIT, () -> first.hello != null && second.hello != null);
-
     JsonObject twice = io.orderpush.gateway.TestApps.rotateToken(gw, app.id().toString());
     Instant secondValidUntil = Instant.parse(twice.getString("previousTokenValidUntil"));
     fx.until(
@@ -299,15 +299,15 @@ class LifecycleIT {
     assertThat(Instant.now())
         .as("closed at once, not at the end of the first rotation's grace period")
         .isBefore(firstValidUntil);
-    assertThat(second.errors)
-        .as("the connection of the token the second rotation made the previous one")
-        .isEmpty();
-    assertThat(second.closed).isFalse();
+
+    // the token the second rotation made the previous one connects, and stays until its grace ends
+    StreamClient second = fx.watch(StreamClient.open(fx.vertx, gw.port, once.getString("token")));
     fx.until(
         "that one closed when its grace period ended",
         WAIT,
         () -> gotError(second, "token_expired") && second.closed);
     assertThat(Instant.now()).isAfter(secondValidUntil);
+    assertThat(second.hello).as("it was accepted first").isNotNull();
   }
 
   @Test
@@ -318,12 +318,14 @@ class LifecycleIT {
     StreamClient c = fx.connect(app);
     fx.until("assigned", WAIT, () -> c.assigned().contains(m));
     String resyncs = "gateway_control_reconcile_resyncs_total";
-    double before = io.orderpush.gateway.Scrape.value(gw, resyncs);
-    io.vertx.sqlclient.SqlConnection holder = StreamFixture.join(gw.gateway.pool().getConnection());
-    try {
-      // The app's resync reads its grants: this transaction holds them, so the resync waits.
-      StreamFixture.join(holder.query("BEGIN").execute());
-      StreamFixture.join(holder.query("LOCK TABLE grants IN ACCESS EXCLUSIVE MODE").execute());
+    double before = settledResyncs();
+    // The app's resync reads its grants: this transaction holds them, so the resync waits. Its own
+    // connection: the gateway's pool closes one that hears nothing for a while.
+    try (java.sql.Connection holder = OwnershipMoveDuringReadIT.jdbc()) {
+      holder.setAutoCommit(false);
+      try (java.sql.Statement st = holder.createStatement()) {
+        st.execute("LOCK TABLE grants IN ACCESS EXCLUSIVE MODE");
+      }
       bumpControlVersion(app.id());
       fx.until(
           "a resync of the app, waiting",
@@ -337,9 +339,7 @@ class LifecycleIT {
       assertThat(io.orderpush.gateway.Scrape.value(gw, resyncs))
           .as("resyncs started while the first one waited")
           .isEqualTo(before + 1);
-    } finally {
-      StreamFixture.join(holder.query("ROLLBACK").execute());
-      holder.close();
+      holder.rollback();
     }
     fx.until(
         "one more once it ended, for the moves it could not have seen",
@@ -347,6 +347,25 @@ class LifecycleIT {
         () -> io.orderpush.gateway.Scrape.value(gw, resyncs) == before + 2);
     fx.ingest(List.of(m), 3, 3);
     fx.until("still delivered", WAIT, () -> c.count(m) == 3);
+  }
+
+  /**
+   * The reconcile's resync count once it stays put for three reads over more than two of its rounds
+   * (the changes of the test's own setup, and any earlier test's, are resynced by then).
+   */
+  static double settledResyncs() throws InterruptedException {
+    String resyncs = "gateway_control_reconcile_resyncs_total";
+    double last = io.orderpush.gateway.Scrape.value(gw, resyncs);
+    int same = 0;
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (same < 3) {
+      assertThat(System.nanoTime() - deadline).as("the resync count settling").isNegative();
+      Thread.sleep(600);
+      double now = io.orderpush.gateway.Scrape.value(gw, resyncs);
+      same = now == last ? same + 1 : 0;
+      last = now;
+    }
+    return last;
   }
 
   /** What an app change does to the version the reconcile compares, without the change. */

@@ -158,7 +158,9 @@ public final class AppStore {
     return pool.preparedQuery(
             "SELECT "
                 + COLUMNS
-                + ", CASE WHEN token_hash = $1 THEN NULL ELSE previous_token_expires_at END"
+                // what is left of the grace period by PostgreSQL's clock, which set its end
+                + ", CASE WHEN token_hash = $1 THEN NULL"
+                + " ELSE (extract(epoch FROM previous_token_expires_at - now()) * 1000)::bigint END"
                 + " FROM apps WHERE token_hash = $1"
                 + " OR (previous_token_hash = $1 AND previous_token_expires_at > now())")
         .execute(Tuple.of(Buffer.buffer(hash)))
@@ -168,10 +170,14 @@ public final class AppStore {
                 return Optional.empty();
               }
               Row row = rows.iterator().next();
-              java.time.OffsetDateTime until = row.getOffsetDateTime(COLUMN_COUNT);
+              Long left = row.getLong(COLUMN_COUNT);
               return Optional.of(
                   new AuthenticatedApp(
-                      toApp(row), hash, until == null ? java.time.Instant.MAX : until.toInstant()));
+                      toApp(row),
+                      hash,
+                      left == null
+                          ? java.time.Instant.MAX
+                          : java.time.Instant.now().plusMillis(left)));
             });
   }
 
@@ -180,7 +186,8 @@ public final class AppStore {
     return pool.preparedQuery(
             "SELECT token_hash,"
                 + " CASE WHEN previous_token_expires_at > now() THEN previous_token_hash END,"
-                + " previous_token_expires_at FROM apps WHERE app_id = $1")
+                + " (extract(epoch FROM previous_token_expires_at - now()) * 1000)::bigint"
+                + " FROM apps WHERE app_id = $1")
         .execute(Tuple.of(appId))
         .map(
             rows -> {
@@ -195,7 +202,8 @@ public final class AppStore {
                       previous == null ? Optional.empty() : Optional.of(previous.getBytes()),
                       previous == null
                           ? java.time.Instant.MIN
-                          : row.getOffsetDateTime(2).toInstant()));
+                          // by PostgreSQL's clock, which set it, counted on this node's
+                          : java.time.Instant.now().plusMillis(row.getLong(2))));
             });
   }
 
