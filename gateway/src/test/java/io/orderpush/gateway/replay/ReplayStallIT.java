@@ -44,7 +44,7 @@ class ReplayStallIT {
   @Test
   void shouldCutOffAReplayWhoseClientStoppedReadingAndFreeItsSlot() throws Exception {
     String m = TestServices.uniqueMerchant("stall");
-    // 40 MB: far more than the socket buffers between the two ends hold (4 MB at most here)
+    // 40 MB: far more than the socket buffers between the two ends hold (16 MB was not, here)
     for (int batch = 0; batch < 20; batch++) {
       List<JsonObject> events = new ArrayList<>();
       for (int i = 0; i < 1000; i++) {

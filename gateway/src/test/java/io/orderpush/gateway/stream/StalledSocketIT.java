@@ -53,8 +53,8 @@ class StalledSocketIT {
     String m = TestServices.uniqueMerchant("stalled-ws");
     TestApps.Created app = TestApps.create(gw, "stalled", null);
     TestApps.grant(gw, m, app.appId(), "{\"start\":\"earliest\"}");
-    // 40 MB: far more than the socket buffers between the two ends hold (4 MB at most here)
-    for (int batch = 0; batch < 20; batch++) {
+    // 16 MB: far more than the socket buffers between the two ends hold (4 MB at most here)
+    for (int batch = 0; batch < 8; batch++) {
       List<JsonObject> events = new ArrayList<>();
       for (int i = 0; i < 1000; i++) {
         JsonObject e = Events.event(m, "w-" + batch + "-" + i);
