@@ -76,23 +76,26 @@ public final class SsrfGuard {
       new java.util.concurrent.ConcurrentHashMap<>();
 
   private Future<InetAddress[]> lookup(String host) {
-    Future<InetAddress[]> running = lookups.get(host);
-    if (running != null) {
-      return running;
+    Future<InetAddress[]> shared = lookups.get(host);
+    if (shared == null) {
+      io.vertx.core.Promise<InetAddress[]> mine = io.vertx.core.Promise.promise();
+      shared = lookups.putIfAbsent(host, mine.future());
+      if (shared == null) {
+        shared = mine.future();
+        vertx
+            .executeBlocking(() -> InetAddress.getAllByName(host), false)
+            .onComplete(
+                ar -> {
+                  lookups.remove(host, mine.future());
+                  mine.handle(ar);
+                });
+      }
     }
-    io.vertx.core.Promise<InetAddress[]> mine = io.vertx.core.Promise.promise();
-    running = lookups.putIfAbsent(host, mine.future());
-    if (running != null) {
-      return running;
-    }
-    vertx
-        .executeBlocking(() -> InetAddress.getAllByName(host), false)
-        .onComplete(
-            ar -> {
-              lookups.remove(host, mine.future());
-              mine.handle(ar);
-            });
-    return mine.future();
+    // each caller is answered on its own context, not on the one that started the lookup
+    io.vertx.core.Context caller = vertx.getOrCreateContext();
+    io.vertx.core.Promise<InetAddress[]> answer = io.vertx.core.Promise.promise();
+    shared.onComplete(ar -> caller.runOnContext(v -> answer.handle(ar)));
+    return answer.future();
   }
 
   private Future<InetAddress> firstAllowed(String host, InetAddress[] all) {

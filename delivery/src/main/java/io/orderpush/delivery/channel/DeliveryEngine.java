@@ -276,16 +276,23 @@ public final class DeliveryEngine {
               .map(
                   held ->
                       new CheckpointStore.Checkpoint(
-                          asked.appId(), asked.merchantId(), held.get(0), asked.grantVersion())));
+                          asked.appId(),
+                          asked.merchantId(),
+                          // none in Redis (it lost its data): the cursor asked for
+                          held.get(0) >= 0 ? held.get(0) : asked.cursor(),
+                          asked.grantVersion())));
     }
     return Future.all(now)
-        .compose(
-            v ->
-                checkpoints.force(
-                    now.stream().map(Future::result).filter(row -> row.cursor() >= 0).toList()))
+        .compose(v -> checkpoints.force(now.stream().map(Future::result).toList()))
         .onSuccess(
             v -> {
-              due.forEach(rewinds::remove);
+              // only the entries written: a rewind made since replaced its channel's entry
+              due.forEach(
+                  (key, row) -> {
+                    if (rewinds.get(key) == row) {
+                      rewinds.remove(key);
+                    }
+                  });
               rewindsPending = rewinds.size();
             })
         .onFailure(
@@ -1031,7 +1038,9 @@ public final class DeliveryEngine {
                   .transform(x -> checkpoints.force(List.of(row)))
                   .onSuccess(
                       x -> {
-                        rewinds.remove(key, row);
+                        if (rewinds.get(key) == row) { // not a rewind made since
+                          rewinds.remove(key);
+                        }
                         rewindsPending = rewinds.size();
                       })
                   .onFailure(x -> metrics.checkpointFailures.increment());

@@ -96,6 +96,7 @@ class ConnectionLimitIT {
         WAIT,
         () ->
             accepted.stream().filter(c -> !c.closed).count() == LIMIT
+                && accepted.stream().filter(c -> !c.closed).allMatch(c -> c.hello != null)
                 && accepted.stream()
                     .filter(c -> c.closed)
                     .allMatch(

@@ -287,9 +287,12 @@ class LifecycleIT {
     StreamClient first = fx.connect(app);
     fx.until("joined", WAIT, () -> first.hello != null);
 
-    // two rotations back to back: the first token's grace period ends with the second
+    // two rotations close together: the first token's grace period ends with the second
     JsonObject once = io.orderpush.gateway.TestApps.rotateToken(gw, app.id().toString());
     Instant firstValidUntil = Instant.parse(once.getString("previousTokenValidUntil"));
+    // long enough for the first rotation's deadline to reach the connection on its own (the path
+    // that brings a deadline forward), well inside its 3 s grace period
+    Thread.sleep(500);
     JsonObject twice = io.orderpush.gateway.TestApps.rotateToken(gw, app.id().toString());
     Instant secondValidUntil = Instant.parse(twice.getString("previousTokenValidUntil"));
     fx.until(
