@@ -262,6 +262,7 @@ public final class StreamService {
         groups.remove(conn.appId());
         if (cluster.registry() != null) {
           departed.put(conn.appId(), 0);
+          retryDepartedSoon(); // a leave whose removal failed (Redis away) is not left a lease
         }
       }
     }
@@ -272,6 +273,14 @@ public final class StreamService {
    * forgets the app once none is left (then the others are told, so they assign again).
    */
   private void clearDeparted(UUID appId) {
+    clearDeparted(appId, true);
+  }
+
+  /**
+   * As {@link #clearDeparted(UUID)}; a read that finds nothing counts towards the {@link
+   * #CLEAN_READS} only if {@code counting} (the reads a lease apart, not the quick ones).
+   */
+  private void clearDeparted(UUID appId, boolean counting) {
     String token = cluster.lease().token();
     String self = cluster.lease().settings().nodeId();
     cluster
@@ -293,7 +302,7 @@ public final class StreamService {
                 return Future.<Void>succeededFuture();
               }
               if (ours.isEmpty()) {
-                if (departed.merge(appId, 1, Integer::sum) >= CLEAN_READS) {
+                if (counting && departed.merge(appId, 1, Integer::sum) >= CLEAN_READS) {
                   departed.remove(appId);
                 }
                 return Future.<Void>succeededFuture();
@@ -312,8 +321,34 @@ public final class StreamService {
                               .notices()
                               .publish(io.orderpush.delivery.cluster.ClusterNotices.GROUP, appId));
             })
+        .onFailure(err -> engine.context().runOnContext(v -> retryDepartedSoon()))
         .otherwiseEmpty();
   }
+
+  /**
+   * Looks again in a second, not a lease later, at the apps whose last connection here closed: one
+   * whose removal from the registry failed (Redis away) is still assigned channels by the other
+   * nodes, and nobody delivers them. Again each second while Redis does not answer. One timer for
+   * the node.
+   */
+  private void retryDepartedSoon() {
+    if (departedRetry < 0) {
+      departedRetry =
+          engine
+              .vertx()
+              .setTimer(
+                  DEPARTED_RETRY_MS,
+                  t -> {
+                    departedRetry = -1;
+                    List.copyOf(departed.keySet()).forEach(a -> clearDeparted(a, false));
+                  });
+    }
+  }
+
+  static final long DEPARTED_RETRY_MS = 1000;
+
+  /** The pending {@link #retryDepartedSoon} timer, or -1. Engine context. */
+  private long departedRetry = -1;
 
   /** A merchant granted the app: its channel joins the app's group on this node. Any thread. */
   public void granted(Grant grant) {
@@ -462,6 +497,9 @@ public final class StreamService {
             v -> {
               refusing = true;
               engine.vertx().cancelTimer(refreshTimer);
+              if (departedRetry >= 0) {
+                engine.vertx().cancelTimer(departedRetry);
+              }
               List.copyOf(connections)
                   .forEach(c -> c.close(StreamConnection.GOING_AWAY, "server shutting down"));
               done.complete();

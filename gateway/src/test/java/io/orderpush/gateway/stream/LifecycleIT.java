@@ -337,7 +337,7 @@ class LifecycleIT {
       for (int i = 0; i < 3; i++) {
         bumpControlVersion(app.id());
         // a window for the reconcile's rounds (every 500 ms) to see the version move
-        Thread.sleep(1000);
+        Thread.sleep(700);
       }
       assertThat(io.orderpush.gateway.Scrape.value(gw, resyncs))
           .as("resyncs started while the first one waited")
