@@ -36,6 +36,19 @@ public final class Connections {
     return conn::close;
   }
 
+  /**
+   * Bytes queued on the request's connection beyond what it may hold before it counts as full (0
+   * when it is not full, or where the connection is not Vert.x's own class): readable after the
+   * response ended, when the response no longer answers {@code writeQueueFull}.
+   */
+  public static java.util.function.LongSupplier backlog(RoutingContext ctx) {
+    if (ctx.request().connection() instanceof io.vertx.core.net.impl.ConnectionBase base) {
+      io.netty.channel.Channel channel = base.channel();
+      return () -> channel.isActive() ? channel.bytesBeforeWritable() : 0;
+    }
+    return () -> 0;
+  }
+
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Connections.class);
 
   private static volatile boolean warned;

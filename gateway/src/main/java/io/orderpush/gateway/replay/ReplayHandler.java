@@ -191,7 +191,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   private void page(Replay r, long next, long remaining, long prev, boolean sparse) {
     HttpServerResponse resp = r.resp();
     if (remaining <= 0 || next > r.toSeq() || resp.closed()) {
-      resp.end();
+      finish(r);
       return;
     }
     int want = (int) Math.min(sparse ? PAGE : Math.min(PAGE, remaining), r.toSeq() - next + 1);
@@ -246,7 +246,7 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                 inRange++;
               }
               if (inRange == 0) {
-                resp.end();
+                finish(r);
                 return;
               }
               // The grant's event types as they are now (a change applies from the next page),
@@ -297,6 +297,39 @@ public final class ReplayHandler implements Handler<RoutingContext> {
                 page(r, after, left, nextPrev, sparse);
               }
             });
+  }
+
+  /**
+   * Ends the replay's response. What is still queued for a client that stopped reading would keep
+   * its connection, and the memory, for good: while the backlog does not shrink for {@code
+   * replay.stall-timeout-ms}, the connection is cut off as a replay in progress is.
+   */
+  private void finish(Replay r) {
+    HttpServerResponse resp = r.resp();
+    boolean open = !resp.closed();
+    resp.end();
+    if (open) {
+      java.util.function.LongSupplier backlog =
+          io.orderpush.gateway.http.Connections.backlog(r.ctx());
+      watchBacklog(r, backlog, backlog.getAsLong());
+    }
+  }
+
+  private void watchBacklog(Replay r, java.util.function.LongSupplier backlog, long before) {
+    if (before <= 0) {
+      return; // drained, or gone
+    }
+    vertx.setTimer(
+        stallTimeoutMs,
+        t -> {
+          long now = backlog.getAsLong();
+          if (now > 0 && now >= before) {
+            stalled.increment();
+            io.orderpush.gateway.http.Connections.abort(r.ctx()).run();
+          } else {
+            watchBacklog(r, backlog, now);
+          }
+        });
   }
 
   static String merchantId(RoutingContext ctx) {

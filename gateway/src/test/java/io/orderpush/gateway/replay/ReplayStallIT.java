@@ -45,33 +45,10 @@ class ReplayStallIT {
   void shouldCutOffAReplayWhoseClientStoppedReadingAndFreeItsSlot() throws Exception {
     String m = TestServices.uniqueMerchant("stall");
     // 40 MB: far more than the socket buffers between the two ends hold (16 MB was not, here)
-    for (int batch = 0; batch < 20; batch++) {
-      List<JsonObject> events = new ArrayList<>();
-      for (int i = 0; i < 1000; i++) {
-        JsonObject e = Events.event(m, "s-" + batch + "-" + i);
-        e.getJsonObject("data").put("note", "x".repeat(2000));
-        events.add(e);
-      }
-      HttpResponse<String> r = gw.ingest(Events.batch(events));
-      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-    }
-    TestApps.Created app = TestApps.create(gw, "stalled", null);
-    TestApps.grant(gw, m, app.appId(), "{\"start\":\"earliest\"}");
+    ingest(m, 20, 1000, 2000);
+    String token = grantedApp(m);
     double stalledBefore = Scrape.value(gw, "gateway_replay_stalled_total");
-
-    try (Socket reader = new Socket()) {
-      reader.setReceiveBufferSize(4096);
-      reader.connect(new InetSocketAddress("127.0.0.1", gw.port), 5000);
-      reader
-          .getOutputStream()
-          .write(
-              ("GET /v1/merchants/"
-                      + m
-                      + "/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
-                      + app.token()
-                      + "\r\n\r\n")
-                  .getBytes(StandardCharsets.US_ASCII));
-      // ...and never reads
+    try (Socket reader = unread(m, token)) {
       Await.until(
           "the replay cut off",
           WAIT,
@@ -79,9 +56,65 @@ class ReplayStallIT {
       Await.until(
           "its slot given back", WAIT, () -> Scrape.value(gw, "gateway_replay_running") == 0);
       HttpResponse<String> next =
-          gw.send("GET", "/v1/merchants/" + m + "/events?limit=10", app.token(), null);
+          gw.send("GET", "/v1/merchants/" + m + "/events?limit=10", token, null);
       assertThat(next.statusCode()).as(next.body()).isEqualTo(200);
       assertThat(next.body().lines()).hasSize(10);
     }
+  }
+
+  @Test
+  void shouldCutOffAClientThatReadsNothingOfAReplayWhoseEveryPageWasWritten() throws Exception {
+    String m = TestServices.uniqueMerchant("stall-end");
+    // 300 events of 60 KB, one page: written whole, the response ended, 18 MB still queued
+    ingest(m, 5, 60, 60_000);
+    String token = grantedApp(m);
+    double stalledBefore = Scrape.value(gw, "gateway_replay_stalled_total");
+    try (Socket reader = unread(m, token)) {
+      Await.until(
+          "the connection cut off",
+          WAIT,
+          () -> Scrape.value(gw, "gateway_replay_stalled_total") == stalledBefore + 1);
+      Await.until(
+          "closed",
+          WAIT,
+          () -> !io.orderpush.gateway.testing.Sockets.established(gw.port, reader.getLocalPort()));
+    }
+  }
+
+  static void ingest(String m, int batches, int perBatch, int noteBytes) {
+    for (int batch = 0; batch < batches; batch++) {
+      List<JsonObject> events = new ArrayList<>();
+      for (int i = 0; i < perBatch; i++) {
+        JsonObject e = Events.event(m, "s-" + batch + "-" + i);
+        e.getJsonObject("data").put("note", "x".repeat(noteBytes));
+        events.add(e);
+      }
+      HttpResponse<String> r = gw.ingest(Events.batch(events));
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    }
+  }
+
+  /** An app granted {@code m}; its token. */
+  static String grantedApp(String m) {
+    TestApps.Created app = TestApps.create(gw, "stalled", null);
+    TestApps.grant(gw, m, app.appId(), "{\"start\":\"earliest\"}");
+    return app.token();
+  }
+
+  /** A replay of {@code m} asked on a socket that then reads nothing. */
+  static Socket unread(String m, String token) throws Exception {
+    Socket reader = new Socket();
+    reader.setReceiveBufferSize(4096);
+    reader.connect(new InetSocketAddress("127.0.0.1", gw.port), 5000);
+    reader
+        .getOutputStream()
+        .write(
+            ("GET /v1/merchants/"
+                    + m
+                    + "/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                    + token
+                    + "\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+    return reader;
   }
 }

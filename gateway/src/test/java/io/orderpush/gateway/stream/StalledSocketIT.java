@@ -90,7 +90,7 @@ class StalledSocketIT {
       Await.until(
           "no established TCP connection left on the gateway's side",
           WAIT,
-          () -> !established(gw.port, client.getLocalPort()));
+          () -> !io.orderpush.gateway.testing.Sockets.established(gw.port, client.getLocalPort()));
     }
   }
 
@@ -105,25 +105,5 @@ class StalledSocketIT {
       out.write(b);
     }
     return out.toString(StandardCharsets.US_ASCII);
-  }
-
-  /** Whether the kernel holds an established connection from the gateway's port to the client's. */
-  static boolean established(int serverPort, int clientPort) {
-    try {
-      Process ss =
-          new ProcessBuilder(
-                  "ss",
-                  "-Htn",
-                  "state",
-                  "established",
-                  "( sport = :" + serverPort + " and dport = :" + clientPort + " )")
-              .redirectErrorStream(true)
-              .start();
-      String out = new String(ss.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      ss.waitFor();
-      return !out.isBlank();
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
   }
 }
