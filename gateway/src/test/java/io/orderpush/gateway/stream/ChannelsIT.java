@@ -90,7 +90,7 @@ class ChannelsIT {
     fx.ingest(List.of(m), 40, 40);
     fx.until("40 events", WAIT, () -> consumer.count(m) == 40);
     consumer.ack(m, 40);
-    fx.until("checkpoint 40 in PostgreSQL", WAIT, () -> checkpoint(app, m) == 40);
+    fx.until("checkpoint 40 in PostgreSQL", WAIT, () -> fx.checkpoint(app, m) == 40);
 
     io.vertx.sqlclient.SqlConnection holder = StreamFixture.join(gw.gateway.pool().getConnection());
     try {
@@ -114,20 +114,8 @@ class ChannelsIT {
         "the rewind written",
         WAIT,
         () -> io.orderpush.gateway.Scrape.value(gw, "gateway_delivery_rewinds_pending") == 0);
-    assertThat(checkpoint(app, m)).isLessThanOrEqualTo(5);
+    assertThat(fx.checkpoint(app, m)).isLessThanOrEqualTo(5);
     consumer.close();
-  }
-
-  /** The channel's cursor checkpoint in PostgreSQL, -1 if none. */
-  static long checkpoint(StreamFixture.TestApp app, String merchant) {
-    var rows =
-        StreamFixture.join(
-            gw.gateway
-                .pool()
-                .preparedQuery(
-                    "SELECT cursor FROM cursor_checkpoints WHERE app_id = $1 AND merchant_id = $2")
-                .execute(io.vertx.sqlclient.Tuple.of(app.id(), merchant)));
-    return rows.size() == 0 ? -1 : rows.iterator().next().getLong(0);
   }
 
   @Test

@@ -128,6 +128,18 @@ final class StreamFixture implements AutoCloseable {
     return join(gw.gateway.eventLog().head(gw.gateway.pool(), merchant));
   }
 
+  /** The channel's cursor checkpoint in PostgreSQL, -1 if none. */
+  long checkpoint(TestApp app, String merchant) {
+    var rows =
+        join(
+            gw.gateway
+                .pool()
+                .preparedQuery(
+                    "SELECT cursor FROM cursor_checkpoints WHERE app_id = $1 AND merchant_id = $2")
+                .execute(io.vertx.sqlclient.Tuple.of(app.id(), merchant)));
+    return rows.size() == 0 ? -1 : rows.iterator().next().getLong(0);
+  }
+
   long cursor(TestApp app, String merchant) {
     return join(cursors.cursor(vertx.getOrCreateContext(), app.id(), merchant));
   }

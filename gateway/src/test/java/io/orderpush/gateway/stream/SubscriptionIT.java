@@ -174,19 +174,8 @@ class SubscriptionIT {
     fx.until(
         merchant + "'s checkpoint at its head",
         WAIT,
-        () -> checkpoint(app, merchant) == fx.head(merchant),
-        () -> "checkpoint " + checkpoint(app, merchant));
-  }
-
-  long checkpoint(TestApp app, String merchant) {
-    var rows =
-        StreamFixture.join(
-            gw.gateway
-                .pool()
-                .preparedQuery(
-                    "SELECT cursor FROM cursor_checkpoints WHERE app_id = $1 AND merchant_id = $2")
-                .execute(io.vertx.sqlclient.Tuple.of(app.id(), merchant)));
-    return rows.size() == 0 ? -1 : rows.iterator().next().getLong(0);
+        () -> fx.checkpoint(app, merchant) == fx.head(merchant),
+        () -> "checkpoint " + fx.checkpoint(app, merchant));
   }
 
   @Test
