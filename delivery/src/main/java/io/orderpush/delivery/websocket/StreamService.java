@@ -163,27 +163,16 @@ public final class StreamService {
     return perApp.getOrDefault(appId, 0) < settings.maxConnectionsPerApp();
   }
 
-  /** Takes over an upgraded socket of an authenticated app. Call on the socket's context. */
-  public void accept(ServerWebSocket ws, UUID appId) {
-    accept(ws, appId, System.nanoTime());
-  }
-
   /**
-   * As {@link #accept(ServerWebSocket, UUID)}, for an app found active by a lookup that started at
-   * {@code checkedAtNanos} ({@link System#nanoTime}): a lookup that started after this node stopped
-   * the app saw it unfrozen since, even if this node has not heard of that yet.
-   */
-  public void accept(ServerWebSocket ws, UUID appId, long checkedAtNanos) {
-    accept(ws, appId, checkedAtNanos, null, Instant.MAX, null);
-  }
-
-  /**
-   * As {@link #accept(ServerWebSocket, UUID, long)}, for an upgrade that presented the token hashed
-   * as {@code tokenHash}, valid until {@code tokenValidUntil} ({@link Instant#MAX} for the current
-   * token; the grace period's end for the previous one): the connection is closed with {@code
-   * token_expired} then, or when a rotation heard of later ({@link #tokensRotated}) ends it. {@code
-   * abort} closes the socket at once, dropping what is queued: for a closed connection whose client
-   * does not read even the close frame (null: none).
+   * Takes over an upgraded socket of an authenticated app; call on the socket's context. The app
+   * was found active by a lookup that started at {@code checkedAtNanos} ({@link System#nanoTime}):
+   * a lookup that started after this node stopped the app saw it unfrozen since, even if this node
+   * has not heard of that yet. The upgrade presented the token hashed as {@code tokenHash}, valid
+   * until {@code tokenValidUntil} ({@link Instant#MAX} for the current token; the grace period's
+   * end for the previous one): the connection is closed with {@code token_expired} then, or when a
+   * rotation heard of later ({@link #tokensRotated}) ends it. {@code abort} closes the socket at
+   * once, dropping what is queued: for a closed connection whose client does not read even the
+   * close frame (null: none).
    */
   public void accept(
       ServerWebSocket ws,
