@@ -168,8 +168,8 @@ final class Routes {
         .handler(channels::list);
     r.put("/v1/channels/:merchantId/cursor")
         .handler(metered.route("channels.cursor"))
+        .handler(appAuth.beforeBody())
         .handler(body(ADMIN_BODY_LIMIT))
-        .handler(appAuth)
         .handler(channels::set);
 
     r.post("/v1/apps")

@@ -16,6 +16,7 @@ public final class AppAuth implements Handler<RoutingContext> {
 
   private final AppStore apps;
   private final AuthFailureLimiter limiter;
+  private final boolean beforeBody;
 
   public AppAuth(AppStore apps) {
     this(apps, AuthFailureLimiter.NONE);
@@ -23,8 +24,24 @@ public final class AppAuth implements Handler<RoutingContext> {
 
   /** Failures count against the caller's address in {@code limiter}; past its limit, 429. */
   public AppAuth(AppStore apps, AuthFailureLimiter limiter) {
+    this(apps, limiter, false);
+  }
+
+  private AppAuth(AppStore apps, AuthFailureLimiter limiter, boolean beforeBody) {
     this.apps = apps;
     this.limiter = limiter;
+    this.beforeBody = beforeBody;
+  }
+
+  /**
+   * The same check for a route whose body handler comes next: the request is paused while the token
+   * is looked up, so no byte of the body is read (let alone buffered) for a caller without a valid
+   * token. The body handler resumes it; a refusal resumes it to drop what is left of the body
+   * unread, so the connection can serve its next request.
+   */
+  public io.vertx.ext.web.handler.PlatformHandler beforeBody() {
+    // a platform handler: Vert.x Web lets only those run ahead of a body handler
+    return new AppAuth(apps, limiter, true)::handle;
   }
 
   public static App app(RoutingContext ctx) {
@@ -48,14 +65,22 @@ public final class AppAuth implements Handler<RoutingContext> {
       unauthorized(ctx);
       return;
     }
+    boolean paused = beforeBody && !ctx.request().isEnded();
+    if (paused) {
+      ctx.request().pause();
+    }
     apps.authenticate(token)
         .onComplete(
             ar -> {
+              if (paused && (ar.failed() || !active(ar.result()))) {
+                // refused: what is left of the body is read and dropped, never buffered
+                ctx.request().resume();
+              }
               if (ar.failed()) {
                 ctx.fail(ar.cause());
               } else if (ar.result().isEmpty()) {
                 unauthorized(ctx);
-              } else if (!"active".equals(ar.result().get().app().state())) {
+              } else if (!active(ar.result())) {
                 Failures.send(ctx, 403, "app_frozen", "this app is frozen", null);
               } else {
                 ctx.put(KEY, ar.result().get().app());
@@ -63,6 +88,11 @@ public final class AppAuth implements Handler<RoutingContext> {
                 ctx.next();
               }
             });
+  }
+
+  private static boolean active(
+      java.util.Optional<io.orderpush.persistence.apps.AuthenticatedApp> found) {
+    return found.isPresent() && "active".equals(found.get().app().state());
   }
 
   private void unauthorized(RoutingContext ctx) {

@@ -1,8 +1,10 @@
 package io.orderpush.gateway.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.orderpush.gateway.TestGateway;
+import io.orderpush.gateway.testing.RawHttp;
 import io.orderpush.gateway.testing.RawHttp.WebSocketConnection;
 import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.json.JsonObject;
@@ -76,6 +78,60 @@ class InputLimitsIT {
     JsonObject body = new JsonObject(r.body());
     assertThat(body.getString("error")).isEqualTo(code);
     return body;
+  }
+
+  /** Sends a cursor PUT's head announcing 60,000 bytes of body, and only its first byte. */
+  static java.net.Socket cursorPutWithoutItsBody(String token) throws IOException {
+    java.net.Socket s = RawHttp.connect("127.0.0.1", gw.port, 10_000);
+    s.getOutputStream()
+        .write(
+            ("PUT /v1/channels/"
+                    + merchant
+                    + "/cursor HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                    + token
+                    + "\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    s.getOutputStream().flush();
+    return s;
+  }
+
+  @Test
+  void shouldRefuseAWrongAppTokenOnACursorPutBeforeReadingItsBodyAndServeTheConnectionAfter()
+      throws Exception {
+    try (java.net.Socket s = cursorPutWithoutItsBody("not-a-token")) {
+      // answered with 59,999 bytes of the body still unsent: the token is checked first
+      RawHttp.Response r = RawHttp.readResponse(s.getInputStream(), false);
+      assertThat(r.status()).isEqualTo(401);
+      // what is left of the body is read and dropped, then the connection serves the next request
+      String rest = " ".repeat(59_998) + "}";
+      s.getOutputStream()
+          .write(
+              (rest + "GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      skipBody(s.getInputStream(), r);
+      assertThat(RawHttp.readResponse(s.getInputStream(), false).status()).isEqualTo(200);
+    }
+    // with the app's own token the body is waited for, then taken
+    try (java.net.Socket s = cursorPutWithoutItsBody(appToken)) {
+      s.setSoTimeout(1_000);
+      assertThat(s.getInputStream().available()).isZero();
+      assertThatThrownBy(() -> s.getInputStream().read())
+          .isInstanceOf(java.net.SocketTimeoutException.class);
+      s.setSoTimeout(10_000);
+      s.getOutputStream()
+          .write(
+              ("\"seq\": 0" + " ".repeat(60_000 - 10) + "}")
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      RawHttp.Response r = RawHttp.readResponse(s.getInputStream(), false);
+      assertThat(r.status()).isEqualTo(200);
+    }
+  }
+
+  static void skipBody(java.io.InputStream in, RawHttp.Response r) throws IOException {
+    String length = r.header("content-length");
+    in.readNBytes(length == null ? 0 : Integer.parseInt(length));
   }
 
   @Test
