@@ -13,8 +13,10 @@ final class ControlMetrics {
   final Counter resyncs;
   final Counter reconcileFailures;
   final Counter applyFailures;
+  private final MeterRegistry registry;
 
   ControlMetrics(MeterRegistry registry) {
+    this.registry = registry;
     published =
         Counter.builder("gateway.control.notices.published")
             .description("Change notices this node published to the other nodes")
@@ -34,7 +36,8 @@ final class ControlMetrics {
     resyncs =
         Counter.builder("gateway.control.reconcile.resyncs")
             .description(
-                "Apps the periodic reconcile found changed (or deleted) since its last look")
+                "Resyncs the periodic reconcile started, of apps changed (or deleted) since its"
+                    + " last look")
             .register(registry);
     reconcileFailures =
         Counter.builder("gateway.control.reconcile.failures")
@@ -44,5 +47,14 @@ final class ControlMetrics {
         Counter.builder("gateway.control.apply.failures")
             .description("Changes a listener failed to apply (the reconcile reports them again)")
             .register(registry);
+  }
+
+  /** How many apps wait for a resync slot, read from {@code size}. */
+  void resyncsWaiting(java.util.function.IntSupplier size) {
+    io.micrometer.core.instrument.Gauge.builder(
+            "gateway.control.reconcile.resyncs.waiting", size, s -> s.getAsInt())
+        .description("Apps the reconcile found changed that wait for one of its resync slots")
+        .strongReference(true)
+        .register(registry);
   }
 }

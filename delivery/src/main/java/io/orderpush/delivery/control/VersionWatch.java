@@ -5,6 +5,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
@@ -18,8 +19,9 @@ import org.slf4j.LoggerFactory;
  * is new, or that is gone since the last round. An app whose change failed to apply is reported
  * again next round. One resync of an app runs at a time: an app whose version moves again while its
  * resync runs (a stream of grants to an app of many merchants, each resync reading all of its
- * grants) is resynced once more when that one ends, not once per round on top of it. Confined to
- * the bus's context.
+ * grants) is resynced once more when that one ends, not once per round on top of it. At most
+ * {@value #MAX_RESYNCS} resyncs run at once on a node; the apps beyond wait in order, each once (a
+ * first round after a failed baseline reports every app). Confined to the bus's context.
  */
 final class VersionWatch {
 
@@ -39,8 +41,14 @@ final class VersionWatch {
   /** A resync not done by then counts as failed (tried again next round). */
   static final long RESYNC_TIMEOUT_MS = 120_000;
 
+  /** Resyncs that run at once; each reads all of an app's grants from PostgreSQL. */
+  static final int MAX_RESYNCS = 4;
+
   /** Apps whose resync runs, each with whether it moved again meanwhile (then one more follows). */
   private final Map<UUID, Boolean> resyncing = new HashMap<>();
+
+  /** Apps waiting for one of the {@link #MAX_RESYNCS}, in the order they were found changed. */
+  private final Set<UUID> waiting = new LinkedHashSet<>();
 
   VersionWatch(
       Context context, AppStore apps, ControlMetrics metrics, Function<Change, Future<Void>> sink) {
@@ -48,6 +56,7 @@ final class VersionWatch {
     this.apps = apps;
     this.metrics = metrics;
     this.sink = sink;
+    metrics.resyncsWaiting(waiting::size);
   }
 
   /**
@@ -112,6 +121,11 @@ final class VersionWatch {
       resyncing.put(app, true);
       return;
     }
+    if (resyncing.size() >= MAX_RESYNCS) {
+      waiting.add(app);
+      return;
+    }
+    waiting.remove(app);
     resyncing.put(app, false);
     metrics.resyncs.increment();
     Future<Void> applied;
@@ -131,7 +145,11 @@ final class VersionWatch {
                         forget(app);
                       }
                       if (Boolean.TRUE.equals(resyncing.remove(app))) {
-                        resync(app);
+                        // once more, behind the apps already waiting
+                        waiting.add(app);
+                      }
+                      while (resyncing.size() < MAX_RESYNCS && !waiting.isEmpty()) {
+                        resync(waiting.iterator().next());
                       }
                     }));
   }

@@ -352,6 +352,54 @@ class LifecycleIT {
     fx.until("still delivered", WAIT, () -> c.count(m) == 3);
   }
 
+  @Test
+  void shouldRunAtMostFourResyncsAtOnceAndTheAppsBeyondOnceEachWhenASlotFrees() throws Exception {
+    // apps with a consumer connected here: their resync reads their grants
+    List<StreamFixture.TestApp> apps = new java.util.ArrayList<>();
+    List<StreamClient> consumers = new java.util.ArrayList<>();
+    for (int i = 0; i < 7; i++) {
+      var app = fx.app("websocket");
+      String m = fx.merchants("resyncs-" + i, 1).get(0);
+      fx.grant(app, m);
+      StreamClient c = fx.connect(app);
+      fx.until("assigned", WAIT, () -> c.assigned().contains(m));
+      apps.add(app);
+      consumers.add(c);
+    }
+    String resyncs = "gateway_control_reconcile_resyncs_total";
+    String waiting = "gateway_control_reconcile_resyncs_waiting";
+    double before = settledResyncs();
+    try (java.sql.Connection holder = OwnershipMoveDuringReadIT.jdbc()) {
+      holder.setAutoCommit(false);
+      try (java.sql.Statement st = holder.createStatement()) {
+        st.execute("LOCK TABLE grants IN ACCESS EXCLUSIVE MODE");
+      }
+      // so each resync started waits on the lock
+      apps.forEach(app -> bumpControlVersion(app.id()));
+      fx.until(
+          "four resyncs started and three apps waiting",
+          WAIT,
+          () ->
+              io.orderpush.gateway.Scrape.value(gw, resyncs) == before + 4
+                  && io.orderpush.gateway.Scrape.value(gw, waiting) == 3);
+      // a window for the reconcile's rounds (every 500 ms) to report the apps again
+      Thread.sleep(1_200);
+      assertThat(io.orderpush.gateway.Scrape.value(gw, resyncs))
+          .as("resyncs started while four waited")
+          .isEqualTo(before + 4);
+      assertThat(io.orderpush.gateway.Scrape.value(gw, waiting)).isEqualTo(3);
+      holder.rollback();
+    }
+    fx.until(
+        "the three others, once each, as slots freed",
+        WAIT,
+        () ->
+            io.orderpush.gateway.Scrape.value(gw, resyncs) == before + 7
+                && io.orderpush.gateway.Scrape.value(gw, waiting) == 0);
+    assertThat(settledResyncs()).isEqualTo(before + 7);
+    consumers.forEach(StreamClient::close);
+  }
+
   /**
    * The reconcile's resync count once it stays put for three reads over more than two of its rounds
    * (the changes of the test's own setup, and any earlier test's, are resynced by then).
