@@ -22,6 +22,11 @@ public final class DeliveryAudit {
     this.log = log;
   }
 
+  /** Whether batches may leave now: false while the audit trail's buffer is at its mark. */
+  public boolean admitting() {
+    return log.admitting();
+  }
+
   /**
    * Whether the channel's batches leave with personal data masked: unless its grant carries {@code
    * pii} (a batch read just before the grant gained it is recorded as unmasked, the safe side).

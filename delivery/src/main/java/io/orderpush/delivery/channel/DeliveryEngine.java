@@ -1292,6 +1292,10 @@ public final class DeliveryEngine {
     lane.driving = true;
     try {
       while (lane.reading < s.maxParallelReads() && lane.waiting() && s.writable()) {
+        if (!audit.admitting()) {
+          waitForAudit(); // the channels stay queued: no batch leaves that cannot be recorded
+          break;
+        }
         Channel c = lane.next();
         if (c.owner != s) {
           continue; // left behind when the channel moved: its queued flag is its new owner's now
@@ -1313,6 +1317,36 @@ public final class DeliveryEngine {
       lanes.remove(s, lane);
     }
   }
+
+  /** The timer that drives every subscriber again once the audit trail has room; -1 if none. */
+  private long auditWait = -1;
+
+  /**
+   * Delivery waits while the audit trail cannot take more records: every {@value #AUDIT_WAIT_MS} ms
+   * it looks again, and drives every subscriber with channels queued once it can. Engine context
+   * only.
+   */
+  private void waitForAudit() {
+    if (auditWait != -1) {
+      return;
+    }
+    metrics.auditWaits.increment();
+    auditWait =
+        vertx.setTimer(
+            AUDIT_WAIT_MS,
+            t -> {
+              auditWait = -1;
+              if (!audit.admitting()) {
+                waitForAudit();
+                return;
+              }
+              for (Subscriber s : List.copyOf(lanes.keySet())) {
+                drive(s);
+              }
+            });
+  }
+
+  static final long AUDIT_WAIT_MS = 100;
 
   /** Reads a batch to send again back whole (see {@link #resend}). */
   private void readAgain(Subscriber s, Lane lane, Channel c) {

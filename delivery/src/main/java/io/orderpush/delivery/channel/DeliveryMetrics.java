@@ -37,6 +37,7 @@ public final class DeliveryMetrics {
 
   final Counter reconcileWoken;
   final Counter reconcileFailures;
+  final Counter auditWaits;
 
   DeliveryMetrics(
       MeterRegistry registry,
@@ -50,6 +51,12 @@ public final class DeliveryMetrics {
         .description(
             "Channels of this node by state (every 5 s); stuck must stay 0, see docs/operations.md")
         .register(registry);
+    auditWaits =
+        Counter.builder("gateway.delivery.audit.waits")
+            .description(
+                "Times delivery waited 100 ms because the audit trail's buffer was at its mark:"
+                    + " no batch leaves that cannot be recorded")
+            .register(registry);
     reconcileWoken =
         Counter.builder("gateway.delivery.reconcile.woken")
             .description(

@@ -47,6 +47,10 @@ public final class ReplayHandler implements Handler<RoutingContext> {
   private final AuditLog audit;
   private final long stallTimeoutMs;
   private final Counter stalled;
+  private final Counter auditWaits;
+
+  /** How long a page waits before it looks again whether the audit trail has room. */
+  static final long AUDIT_WAIT_MS = 100;
 
   public ReplayHandler(
       EventLog log,
@@ -66,6 +70,11 @@ public final class ReplayHandler implements Handler<RoutingContext> {
         Counter.builder("gateway.replay.stalled")
             .description(
                 "Replays cut short because their client read nothing for replay.stall-timeout-ms")
+            .register(registry);
+    this.auditWaits =
+        Counter.builder("gateway.replay.audit.waits")
+            .description(
+                "Replay pages that waited 100 ms because the audit trail's buffer was at its mark")
             .register(registry);
     this.admission = new ReplayAdmission(maxConcurrent, maxConcurrentPerApp, registry);
     this.pacer = new ReplayPacer(maxEventsPerSecond);
@@ -192,6 +201,12 @@ public final class ReplayHandler implements Handler<RoutingContext> {
     HttpServerResponse resp = r.resp();
     if (remaining <= 0 || next > r.toSeq() || resp.closed()) {
       finish(r);
+      return;
+    }
+    if (!audit.admitting()) {
+      // the audit trail cannot take the page's record yet: the page waits (the response stays open)
+      auditWaits.increment();
+      vertx.setTimer(AUDIT_WAIT_MS, t -> page(r, next, remaining, prev, sparse));
       return;
     }
     int want = (int) Math.min(sparse ? PAGE : Math.min(PAGE, remaining), r.toSeq() - next + 1);

@@ -23,12 +23,14 @@ import org.slf4j.LoggerFactory;
  * a time.
  *
  * <p>Bounded: at most {@code bufferRows} records are held (queued plus the group being written).
- * Past that, new records are dropped and counted ({@code gateway.audit.rows.dropped{reason=
- * buffer_full}}), so a PostgreSQL outage costs audit records, never delivery speed or memory. A
- * group whose write failed is kept and written again first. A group PostgreSQL refuses outright (a
- * day without a partition) is written again in halves, down to single records, so only the records
- * it refuses are dropped and counted. {@link #stop} writes what is left, within {@code
- * shutdownTimeout}.
+ * From nine tenths of that on, {@link #admitting} is false and delivery and replay wait, so a
+ * PostgreSQL outage or a slow trail holds deliveries back rather than losing their records. Past
+ * the bound (the batches already being read when delivery started to wait, beyond the tenth kept
+ * for them), new records are dropped and counted ({@code gateway.audit.rows.dropped{reason=
+ * buffer_full}}), so memory stays bounded whatever happens. A group whose write failed is kept and
+ * written again first. A group PostgreSQL refuses outright (a day without a partition) is written
+ * again in halves, down to single records, so only the records it refuses are dropped and counted.
+ * {@link #stop} writes what is left, within {@code shutdownTimeout}.
  */
 public final class AuditWriter extends VerticleBase implements AuditLog {
 
@@ -68,6 +70,12 @@ public final class AuditWriter extends VerticleBase implements AuditLog {
     this.store = store;
     this.settings = settings;
     this.metrics = new AuditMetrics(registry, held::get);
+  }
+
+  @Override
+  public boolean admitting() {
+    int bound = settings.bufferRows();
+    return held.get() < bound - Math.max(1, bound / 10);
   }
 
   @Override
