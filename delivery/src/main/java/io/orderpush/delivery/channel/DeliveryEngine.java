@@ -314,6 +314,7 @@ public final class DeliveryEngine {
           vertx.cancelTimer(lagTimer);
           vertx.cancelTimer(checkpointTimer);
           vertx.cancelTimer(reconcileTimer);
+          vertx.cancelTimer(auditWait);
           // After any write in flight, the cursors that moved since.
           saving.transform(x -> checkpoint()).onComplete(ar -> done.complete());
         });

@@ -68,14 +68,22 @@ public final class AppAuth implements Handler<RoutingContext> {
     boolean paused = beforeBody && !ctx.request().isEnded();
     if (paused) {
       ctx.request().pause();
+      // whoever answers (the body handler's own 413 or 417 included), what is left of the body is
+      // then read and dropped, so the connection goes on; a client that waits for 100-continue
+      // and may never send its body is answered with the connection closed
+      ctx.addHeadersEndHandler(
+          v -> {
+            if (!ctx.request().isEnded()) {
+              if (ctx.request().getHeader("Expect") != null) {
+                ctx.response().putHeader("Connection", "close");
+              }
+              ctx.request().resume();
+            }
+          });
     }
     apps.authenticate(token)
         .onComplete(
             ar -> {
-              if (paused && (ar.failed() || !active(ar.result()))) {
-                // refused: what is left of the body is read and dropped, never buffered
-                ctx.request().resume();
-              }
               if (ar.failed()) {
                 ctx.fail(ar.cause());
               } else if (ar.result().isEmpty()) {

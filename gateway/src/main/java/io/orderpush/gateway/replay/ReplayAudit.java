@@ -50,6 +50,11 @@ final class ReplayAudit {
     return !raw;
   }
 
+  /** Whether any event was written to the response yet. */
+  boolean streamedAny() {
+    return first != 0;
+  }
+
   /** {@code seqs}, ascending, were written to the response, masked or not. */
   void streamed(java.util.function.IntToLongFunction seqs, int n, boolean masked) {
     raw |= !masked;

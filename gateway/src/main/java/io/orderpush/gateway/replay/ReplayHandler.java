@@ -74,7 +74,8 @@ public final class ReplayHandler implements Handler<RoutingContext> {
     this.auditWaits =
         Counter.builder("gateway.replay.audit.waits")
             .description(
-                "Replay pages that waited 100 ms because the audit trail's buffer was at its mark")
+                "Times a replay waited 100 ms to start because the audit trail's buffer was at its"
+                    + " mark")
             .register(registry);
     this.admission = new ReplayAdmission(maxConcurrent, maxConcurrentPerApp, registry);
     this.pacer = new ReplayPacer(maxEventsPerSecond);
@@ -203,8 +204,9 @@ public final class ReplayHandler implements Handler<RoutingContext> {
       finish(r);
       return;
     }
-    if (!audit.admitting()) {
-      // the audit trail cannot take the page's record yet: the page waits (the response stays open)
+    if (!r.audit().streamedAny() && !audit.admitting()) {
+      // the audit trail could not take the replay's record (one, written when the response ends):
+      // it waits to start (the response stays open)
       auditWaits.increment();
       vertx.setTimer(AUDIT_WAIT_MS, t -> page(r, next, remaining, prev, sparse));
       return;

@@ -129,6 +129,31 @@ class InputLimitsIT {
     }
   }
 
+  @Test
+  void shouldReadAndDropTheBodyOfACursorPutTooLargeForAValidTokenAndServeTheConnectionAfter()
+      throws Exception {
+    try (java.net.Socket s = RawHttp.connect("127.0.0.1", gw.port, 10_000)) {
+      s.getOutputStream()
+          .write(
+              ("PUT /v1/channels/"
+                      + merchant
+                      + "/cursor HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                      + appToken
+                      + "\r\nContent-Type: application/json\r\nContent-Length: 70000\r\n\r\n")
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      RawHttp.Response r = RawHttp.readResponse(s.getInputStream(), false);
+      assertThat(r.status()).as("over the 64 KiB body limit").isEqualTo(413);
+      s.getOutputStream()
+          .write(
+              (" ".repeat(70_000) + "GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      skipBody(s.getInputStream(), r);
+      assertThat(RawHttp.readResponse(s.getInputStream(), false).status()).isEqualTo(200);
+    }
+  }
+
   static void skipBody(java.io.InputStream in, RawHttp.Response r) throws IOException {
     String length = r.header("content-length");
     in.readNBytes(length == null ? 0 : Integer.parseInt(length));

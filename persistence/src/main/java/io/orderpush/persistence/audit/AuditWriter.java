@@ -25,12 +25,13 @@ import org.slf4j.LoggerFactory;
  * <p>Bounded: at most {@code bufferRows} records are held (queued plus the group being written).
  * From nine tenths of that on, {@link #admitting} is false and delivery and replay wait, so a
  * PostgreSQL outage or a slow trail holds deliveries back rather than losing their records. Past
- * the bound (the batches already being read when delivery started to wait, beyond the tenth kept
- * for them), new records are dropped and counted ({@code gateway.audit.rows.dropped{reason=
- * buffer_full}}), so memory stays bounded whatever happens. A group whose write failed is kept and
- * written again first. A group PostgreSQL refuses outright (a day without a partition) is written
- * again in halves, down to single records, so only the records it refuses are dropped and counted.
- * {@link #stop} writes what is left, within {@code shutdownTimeout}.
+ * the bound (the batches already being read, callback answers and replays in flight when delivery
+ * started to wait, beyond the tenth kept for them), new records are dropped and counted ({@code
+ * gateway.audit.rows.dropped{reason= buffer_full}}), so memory stays bounded whatever happens. A
+ * group whose write failed is kept and written again first. A group PostgreSQL refuses outright (a
+ * day without a partition) is written again in halves, down to single records, so only the records
+ * it refuses are dropped and counted. {@link #stop} writes what is left, within {@code
+ * shutdownTimeout}.
  */
 public final class AuditWriter extends VerticleBase implements AuditLog {
 
@@ -74,8 +75,13 @@ public final class AuditWriter extends VerticleBase implements AuditLog {
 
   @Override
   public boolean admitting() {
+    return held.get() < mark();
+  }
+
+  /** From this many records held on, delivery waits ({@link #admitting}). */
+  private int mark() {
     int bound = settings.bufferRows();
-    return held.get() < bound - Math.max(1, bound / 10);
+    return bound - Math.max(1, bound / 10);
   }
 
   @Override
@@ -87,7 +93,8 @@ public final class AuditWriter extends VerticleBase implements AuditLog {
       return;
     }
     queue.offer(r);
-    if (n == settings.flushRows() && context != null) {
+    // early, at a group's worth, or at the mark when that comes first (delivery waits there)
+    if (n == Math.min(settings.flushRows(), mark()) && context != null) {
       context.runOnContext(v -> flush());
     }
   }
