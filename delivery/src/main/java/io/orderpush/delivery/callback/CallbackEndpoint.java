@@ -51,6 +51,12 @@ final class CallbackEndpoint implements Subscriber {
     long timer = -1;
 
     /**
+     * No longer the channel's batch (it restarted, or was let go or revoked) while its POST was
+     * out: its answer acks nothing, and no other batch of the merchant leaves before it comes.
+     */
+    boolean stale;
+
+    /**
      * Asked of the engine to be sent again ({@link DeliveryEngine#resend}), not yet handed back.
      */
     boolean resendAsked;
@@ -90,6 +96,13 @@ final class CallbackEndpoint implements Subscriber {
 
   final Map<String, Channel> channels = new HashMap<>();
   private final Map<Channel, Batch> pending = new HashMap<>();
+
+  /**
+   * POSTs still out for batches no channel tracks any more ({@link Batch#stale}), by merchant: one
+   * batch of a merchant in flight at a time holds across a restart, a rewind or a re-grant too.
+   */
+  private final Map<String, Batch> unanswered = new HashMap<>();
+
   private List<String> secrets;
   private String state;
   private int inFlight;
@@ -202,14 +215,23 @@ final class CallbackEndpoint implements Subscriber {
 
   @Override
   public boolean accepts(Channel channel) {
-    return !pending.containsKey(channel);
+    return !pending.containsKey(channel) && !unanswered.containsKey(channel.merchantId());
   }
 
   @Override
   public void claimed(Channel channel, long cursor) {
-    Batch stale = pending.remove(channel);
-    if (stale != null) {
-      engine.vertx().cancelTimer(stale.timer);
+    untrack(channel);
+  }
+
+  /** The channel's batch is no longer tracked; one whose POST is out waits for its answer. */
+  private void untrack(Channel c) {
+    Batch b = pending.remove(c);
+    if (b != null) {
+      engine.vertx().cancelTimer(b.timer);
+      if (b.sending) {
+        b.stale = true;
+        unanswered.put(c.merchantId(), b);
+      }
     }
   }
 
@@ -251,6 +273,9 @@ final class CallbackEndpoint implements Subscriber {
   public Future<Long> drained(Channel c) {
     Batch b = pending.get(c);
     if (b == null || !b.sending) {
+      b = unanswered.get(c.merchantId());
+    }
+    if (b == null || !b.sending) {
       return Future.succeededFuture(-1L);
     }
     if (b.drain == null) {
@@ -260,10 +285,7 @@ final class CallbackEndpoint implements Subscriber {
   }
 
   void forget(Channel c) {
-    Batch b = pending.remove(c);
-    if (b != null) {
-      engine.vertx().cancelTimer(b.timer);
-    }
+    untrack(c);
   }
 
   /**
@@ -319,6 +341,13 @@ final class CallbackEndpoint implements Subscriber {
                         v -> {
                           inFlight--;
                           b.sending = false;
+                          if (b.stale && unanswered.remove(c.merchantId(), b)) {
+                            // the merchant's next batch may leave now
+                            Channel now = channels.get(c.merchantId());
+                            if (now != null) {
+                              engine.wake(now);
+                            }
+                          }
                           Attempt a =
                               ar.succeeded()
                                   ? ar.result()
@@ -326,7 +355,8 @@ final class CallbackEndpoint implements Subscriber {
                           if (b.drain != null) {
                             // the channel was let go while this POST was out: its answer decides
                             // what the release stores, and only then may another node send
-                            b.drain.tryComplete(a.succeeded() ? b.last : -1L);
+                            // (a stale batch's 2xx acks nothing: its range was restarted)
+                            b.drain.tryComplete(a.succeeded() && !b.stale ? b.last : -1L);
                           }
                           engine
                               .audit()
