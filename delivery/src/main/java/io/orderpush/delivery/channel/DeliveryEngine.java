@@ -125,6 +125,15 @@ public final class DeliveryEngine {
    */
   private final Map<String, CheckpointStore.Checkpoint> rewinds = new HashMap<>();
 
+  /**
+   * Rewinds written, to be written once more when the time here (nanos) has passed: a checkpoint
+   * write of the cursor from before the rewind may still be in flight on another node (issued
+   * before it heard of the rewind), and its forward-only write would land over the rewind.
+   */
+  private final Map<String, Reassert> reasserts = new HashMap<>();
+
+  private record Reassert(CheckpointStore.Checkpoint row, long dueNanos) {}
+
   /** rewinds.size(), for the gauge. */
   private volatile int rewindsPending;
 
@@ -222,6 +231,21 @@ public final class DeliveryEngine {
    * cursor past what was acked. Engine context only.
    */
   Future<Void> checkpoint() {
+    if (!reasserts.isEmpty() && saving.isComplete()) {
+      long now = System.nanoTime();
+      reasserts
+          .entrySet()
+          .removeIf(
+              e -> {
+                if (now - e.getValue().dueNanos() < 0) {
+                  return false;
+                }
+                // written with the cursor Redis holds now (forceRewinds), like a failed rewind
+                rewinds.putIfAbsent(e.getKey(), e.getValue().row());
+                return true;
+              });
+      rewindsPending = rewinds.size();
+    }
     if ((dirty.isEmpty() && rewinds.isEmpty()) || !saving.isComplete()) {
       return saving; // one write at a time: the next tick takes what moved meanwhile
     }
@@ -1046,11 +1070,13 @@ public final class DeliveryEngine {
                       })
                   .onFailure(x -> metrics.checkpointFailures.increment());
           saving = forced.otherwiseEmpty();
+          reasserts.put(
+              key, new Reassert(row, System.nanoTime() + settings.longestWrite().toNanos()));
+          forgetMoves(appId, merchantId);
           Channel c = find(appId, merchantId);
           if (c != null) {
             c.cursor = cursor;
             c.cursorKnown = true;
-            dirty.remove(c);
             restart(c);
           }
           forced.onComplete(done);
@@ -1068,6 +1094,8 @@ public final class DeliveryEngine {
     Promise<Void> done = Promise.promise();
     context.runOnContext(
         v -> {
+          // what this node acked before the rewind must not be written over it
+          forgetMoves(appId, merchantId);
           Channel c = find(appId, merchantId);
           if (c != null) {
             restart(c);
@@ -1075,6 +1103,16 @@ public final class DeliveryEngine {
           done.complete();
         });
     return done.future();
+  }
+
+  /**
+   * Cursor moves of (app, merchant) not yet checkpointed, by every channel object of it here (one
+   * from before a WebSocket reconnected included), are dropped: the cursor was set through the API,
+   * and the forward-only checkpoint of a cursor acked before that would undo the rewind. Engine
+   * context only.
+   */
+  private void forgetMoves(UUID appId, String merchantId) {
+    dirty.removeIf(d -> d.appId.equals(appId) && d.merchantId.equals(merchantId));
   }
 
   /**

@@ -139,7 +139,8 @@ public record GatewayConfig(
             r.millis("delivery.checkpoint-interval-ms", 100, 600_000),
             r.longValue("delivery.tail-cache-bytes", 0, 64L * 1024 * 1024 * 1024),
             reconcileInterval,
-            r.integer("delivery.reconcile-batch", 1, 100_000));
+            r.integer("delivery.reconcile-batch", 1, 100_000),
+            clientTimeout);
     int retentionDays = r.integer("retention.days", 1, 3650);
     long lagMaxScannedEvents = r.longValue("lag.max-scanned-events", 1, 1_000_000_000L);
     MetricsConfig metrics =
