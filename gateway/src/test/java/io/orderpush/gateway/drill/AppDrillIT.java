@@ -369,7 +369,10 @@ class AppDrillIT {
     try {
       // a real merchant of the bystander, to show it is being served meanwhile
       TestApps.grant(gw, "real-merchant-1", other.appId(), "{\"start\":\"earliest\"}");
-      JsonObject body = smallDay(drilled.appId(), 1000).put("maxRate", 300).put("scale", 0.0002);
+      // about 2,400 events (820 orders), 8 s at the cap of 300 a second: every check below needs
+      // the cap reached for some seconds, sandbox events delivered and rows to clean up, not the
+      // 4,200 events and 14 s of the scale this test had before
+      JsonObject body = smallDay(drilled.appId(), 1000).put("maxRate", 300).put("scale", 0.0001);
       String id = startDrill(body).getString("drillId");
       String prefix = "sandbox:" + id + ":";
       Await.until("the drilled app receives sandbox events", WAIT, () -> !seenByDrilled.isEmpty());
