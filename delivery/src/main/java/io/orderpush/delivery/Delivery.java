@@ -213,7 +213,7 @@ public final class Delivery {
    */
   public Future<Void> setCursor(UUID appId, String merchantId, long seq, long grantVersion) {
     return cursors
-        .rewind(engine.context(), appId, merchantId, seq)
+        .rewind(engine.context(), appId, merchantId, seq, grantVersion)
         .compose(epoch -> engine.cursorSet(appId, merchantId, seq, grantVersion));
   }
 

@@ -110,11 +110,19 @@ public final class CursorStore {
   /** Channels one {@link #commitAll} call carries at most; more go in further calls. */
   public static final int MAX_COMMITS_PER_CALL = 128;
 
-  // KEYS[1] channel hash; ARGV[1] the new cursor. Returns the new epoch. The holder stays: it
-  // claims again when its next ack finds itself fenced, and its claim answers the new rewinds.
+  // KEYS[1] channel hash; ARGV[1] the new cursor, ARGV[2] the version of the grant it is set under.
+  // Returns the new epoch. The holder stays: it claims again when its next ack finds itself
+  // fenced, and its claim answers the new rewinds. A hash with no grant yet (nothing claimed it)
+  // or an older one's is marked with this grant, so that its first claim keeps the cursor set here
+  // instead of taking it for a new grant's and starting over; the expiry of a revoked older grant
+  // goes with it, as with that claim.
   private static final RedisScript REWIND =
       new RedisScript(
-          "redis.call('HSET', KEYS[1], 'cursor', ARGV[1]) "
+          "local g = redis.call('HGET', KEYS[1], 'grant') "
+              + "if not g or tonumber(g) < tonumber(ARGV[2]) then "
+              + "redis.call('HSET', KEYS[1], 'grant', ARGV[2]) "
+              + "redis.call('PERSIST', KEYS[1]) end "
+              + "redis.call('HSET', KEYS[1], 'cursor', ARGV[1]) "
               + "redis.call('HDEL', KEYS[1], 'prev') "
               + "redis.call('HINCRBY', KEYS[1], 'rewinds', 1) "
               + "return redis.call('HINCRBY', KEYS[1], 'epoch', 1)");
@@ -325,9 +333,16 @@ public final class CursorStore {
    * Sets the cursor to {@code seq} (back or forward) and bumps the epoch in the same step, so no
    * ack of the old position, from any owner, can move the cursor afterwards. Returns the new epoch.
    */
-  public Future<Long> rewind(Context ctx, UUID appId, String merchantId, long seq) {
+  public Future<Long> rewind(
+      Context ctx, UUID appId, String merchantId, long seq, long grantVersion) {
     String[] keys = {key(appId, merchantId)};
-    return REWIND.run(redis, ctx, ScriptOutputType.INTEGER, keys, Long.toString(seq));
+    return REWIND.run(
+        redis,
+        ctx,
+        ScriptOutputType.INTEGER,
+        keys,
+        Long.toString(seq),
+        Long.toString(grantVersion));
   }
 
   /**

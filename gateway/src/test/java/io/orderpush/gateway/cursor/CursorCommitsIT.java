@@ -3,6 +3,7 @@ package io.orderpush.gateway.cursor;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.orderpush.delivery.cursor.Claim;
 import io.orderpush.delivery.cursor.CommitOutcome;
 import io.orderpush.delivery.cursor.CursorCommits;
 import io.orderpush.delivery.cursor.CursorStore;
@@ -125,6 +126,28 @@ class CursorCommitsIT {
         .as("channel-epoch pairs in the flush: each channel's acks of one epoch merged")
         .isEqualTo(n + 2);
     join(store.forget(ctx, app, merchants));
+  }
+
+  @ParameterizedTest(name = "cluster={0}")
+  @ValueSource(booleans = {false, true})
+  void shouldKeepACursorSetBeforeTheChannelsFirstClaimForThatClaimAndStartOverForANewerGrant(
+      boolean cluster) throws Exception {
+    redis = join(RedisStore.connect(vertx, settings(cluster)));
+    CursorStore store = new CursorStore(redis);
+    Context ctx = vertx.getOrCreateContext();
+    UUID app = UUID.randomUUID();
+    String m = TestServices.uniqueMerchant("rewind-unclaimed");
+    long grant = 1_700_000_000_000L;
+    // set through the API before any node claimed the channel (no hash yet)
+    join(store.rewind(ctx, app, m, 15, grant));
+    // the first claim, under that grant, from the grant's start (a channel made as it was granted)
+    Claim first = join(store.claim(ctx, app, m, 0, "owner", grant, "node-a", null));
+    assertThat(first.cursor()).as("the cursor set before the first claim").isEqualTo(15);
+    // a newer grant (revoked and granted again) starts over from its own start
+    join(store.release(ctx, app, m, "node-a", first.epoch(), -1));
+    Claim regranted = join(store.claim(ctx, app, m, 3, "owner", grant + 1, "node-a", null));
+    assertThat(regranted.cursor()).isEqualTo(3);
+    join(store.forget(ctx, app, List.of(m)));
   }
 
   @ParameterizedTest(name = "cluster={0}")

@@ -103,7 +103,13 @@ class ChannelsIT {
       assertThat(r.statusCode()).as(r.body()).isGreaterThanOrEqualTo(500);
       assertThat(fx.cursor(app, m)).as("Redis").isEqualTo(10);
       // meanwhile another node sets the cursor to 5 (Redis and, there, PostgreSQL once it can)
-      StreamFixture.join(fx.cursors.rewind(fx.vertx.getOrCreateContext(), app.id(), m, 5));
+      StreamFixture.join(
+          fx.cursors.rewind(
+              fx.vertx.getOrCreateContext(),
+              app.id(),
+              m,
+              5,
+              Long.parseLong(fx.field(app, m, "grant"))));
     } finally {
       StreamFixture.join(holder.query("ROLLBACK").execute());
       holder.close();
