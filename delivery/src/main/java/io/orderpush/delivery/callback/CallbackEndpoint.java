@@ -57,6 +57,13 @@ final class CallbackEndpoint implements Subscriber {
     boolean stale;
 
     /**
+     * Stale because its channel restarted (a rewind, a fenced ack, a new claim): its 2xx acks
+     * nothing, not even for a release. A batch let go with its channel (moved, revoked) is stale
+     * without this: its answer still decides what the release stores.
+     */
+    boolean restarted;
+
+    /**
      * Asked of the engine to be sent again ({@link DeliveryEngine#resend}), not yet handed back.
      */
     boolean resendAsked;
@@ -220,16 +227,17 @@ final class CallbackEndpoint implements Subscriber {
 
   @Override
   public void claimed(Channel channel, long cursor) {
-    untrack(channel);
+    untrack(channel, true);
   }
 
   /** The channel's batch is no longer tracked; one whose POST is out waits for its answer. */
-  private void untrack(Channel c) {
+  private void untrack(Channel c, boolean restarted) {
     Batch b = pending.remove(c);
     if (b != null) {
       engine.vertx().cancelTimer(b.timer);
       if (b.sending) {
         b.stale = true;
+        b.restarted |= restarted;
         unanswered.put(c.merchantId(), b);
       }
     }
@@ -253,6 +261,9 @@ final class CallbackEndpoint implements Subscriber {
 
   @Override
   public String heldBy(Channel c) {
+    if (unanswered.containsKey(c.merchantId())) {
+      return "sending"; // the answer to a POST from before the channel restarted
+    }
     Batch b = pending.get(c);
     if (b == null) {
       return "suspended".equals(state) ? "suspended" : null;
@@ -285,7 +296,7 @@ final class CallbackEndpoint implements Subscriber {
   }
 
   void forget(Channel c) {
-    untrack(c);
+    untrack(c, false);
   }
 
   /**
@@ -355,8 +366,8 @@ final class CallbackEndpoint implements Subscriber {
                           if (b.drain != null) {
                             // the channel was let go while this POST was out: its answer decides
                             // what the release stores, and only then may another node send
-                            // (a stale batch's 2xx acks nothing: its range was restarted)
-                            b.drain.tryComplete(a.succeeded() && !b.stale ? b.last : -1L);
+                            // (a restarted batch's 2xx acks nothing: its range starts again)
+                            b.drain.tryComplete(a.succeeded() && !b.restarted ? b.last : -1L);
                           }
                           engine
                               .audit()

@@ -134,6 +134,15 @@ public final class DeliveryEngine {
 
   private record Reassert(CheckpointStore.Checkpoint row, long dueNanos) {}
 
+  /** Keys of {@link #rewinds} that are reasserts: written only while Redis holds the channel. */
+  private final Set<String> reasserting = new HashSet<>();
+
+  /**
+   * (app/merchant) keys whose moves {@link #forgetMoves} dropped while a checkpoint round was in
+   * flight: a round that fails does not put their channels back. Cleared as a round starts.
+   */
+  private final Set<String> forgottenDuringRound = new HashSet<>();
+
   /** rewinds.size(), for the gauge. */
   private volatile int rewindsPending;
 
@@ -241,7 +250,9 @@ public final class DeliveryEngine {
                   return false;
                 }
                 // written with the cursor Redis holds now (forceRewinds), like a failed rewind
-                rewinds.putIfAbsent(e.getKey(), e.getValue().row());
+                if (rewinds.putIfAbsent(e.getKey(), e.getValue().row()) == null) {
+                  reasserting.add(e.getKey());
+                }
                 return true;
               });
       rewindsPending = rewinds.size();
@@ -253,6 +264,7 @@ public final class DeliveryEngine {
     Future<Void> forced = rewinds.isEmpty() ? Future.succeededFuture() : forceRewinds();
     Set<Channel> batch = dirty;
     dirty = new HashSet<>();
+    forgottenDuringRound.clear();
     // A channel that went away and came back (a WebSocket app reconnecting) is two Channel
     // objects: one row per (app, merchant), or the statement fails on the repeated key. The newer
     // grant wins, then the higher cursor (both only ever move forward).
@@ -279,6 +291,8 @@ public final class DeliveryEngine {
                       "writing {} cursor checkpoints failed, retrying with the next: {}",
                       rows.size(),
                       err.toString());
+                  // not those whose cursor was set through the API meanwhile: their moves are older
+                  batch.removeIf(c -> forgottenDuringRound.contains(c.appId + "/" + c.merchantId));
                   dirty.addAll(batch);
                 })
             .otherwiseEmpty();
@@ -293,21 +307,29 @@ public final class DeliveryEngine {
   private Future<Void> forceRewinds() {
     Map<String, CheckpointStore.Checkpoint> due = new HashMap<>(rewinds);
     List<Future<CheckpointStore.Checkpoint>> now = new ArrayList<>(due.size());
-    for (CheckpointStore.Checkpoint asked : due.values()) {
-      now.add(
-          cursors
-              .cursors(context, asked.appId(), List.of(asked.merchantId()))
-              .map(
-                  held ->
-                      new CheckpointStore.Checkpoint(
-                          asked.appId(),
-                          asked.merchantId(),
-                          // none in Redis (it lost its data): the cursor asked for
-                          held.get(0) >= 0 ? held.get(0) : asked.cursor(),
-                          asked.grantVersion())));
-    }
+    due.forEach(
+        (key, asked) -> {
+          boolean reassert = reasserting.contains(key);
+          now.add(
+              cursors
+                  .cursors(context, asked.appId(), List.of(asked.merchantId()))
+                  .map(
+                      held ->
+                          held.get(0) < 0 && reassert
+                              // Redis lost the channel: it starts from the checkpoint, leave it
+                              ? null
+                              : new CheckpointStore.Checkpoint(
+                                  asked.appId(),
+                                  asked.merchantId(),
+                                  // none in Redis (it lost its data): the cursor asked for
+                                  held.get(0) >= 0 ? held.get(0) : asked.cursor(),
+                                  asked.grantVersion())));
+        });
     return Future.all(now)
-        .compose(v -> checkpoints.force(now.stream().map(Future::result).toList()))
+        .compose(
+            v ->
+                checkpoints.force(
+                    now.stream().map(Future::result).filter(java.util.Objects::nonNull).toList()))
         .onSuccess(
             v -> {
               // only the entries written: a rewind made since replaced its channel's entry
@@ -315,6 +337,7 @@ public final class DeliveryEngine {
                   (key, row) -> {
                     if (rewinds.get(key) == row) {
                       rewinds.remove(key);
+                      reasserting.remove(key);
                     }
                   });
               rewindsPending = rewinds.size();
@@ -1057,6 +1080,7 @@ public final class DeliveryEngine {
               new CheckpointStore.Checkpoint(appId, merchantId, cursor, grantVersion);
           String key = appId + "/" + merchantId;
           rewinds.put(key, row); // written again with the next checkpoints until it lands
+          reasserting.remove(key);
           rewindsPending = rewinds.size();
           Future<Void> forced =
               saving
@@ -1113,6 +1137,9 @@ public final class DeliveryEngine {
    */
   private void forgetMoves(UUID appId, String merchantId) {
     dirty.removeIf(d -> d.appId.equals(appId) && d.merchantId.equals(merchantId));
+    if (!saving.isComplete()) {
+      forgottenDuringRound.add(appId + "/" + merchantId);
+    }
   }
 
   /**

@@ -13,9 +13,10 @@ import java.time.Duration;
  * @param reconcileBatch merchants whose heads one reconcile round reads at most; with more, the
  *     rounds take them in turn, so a sweep of all of them takes {@code ceil(merchants / batch)}
  *     intervals
- * @param longestWrite the longest a checkpoint write can take before it fails (the PostgreSQL
- *     client's timeout): a rewind's checkpoint is written once more after it, over any other node's
- *     write of the cursor from before the rewind that was still in flight
+ * @param longestWrite the longest before a checkpoint write issued now has landed or failed (a
+ *     checkpoint interval, a pooled connection's wait and connect, the PostgreSQL client's
+ *     timeout): a rewind's checkpoint is written once more after it, over any other node's write of
+ *     the cursor from before the rewind that was still in flight
  */
 public record DeliverySettings(
     Duration checkpointInterval,

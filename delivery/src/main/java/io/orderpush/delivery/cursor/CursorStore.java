@@ -114,14 +114,14 @@ public final class CursorStore {
   // Returns the new epoch. The holder stays: it claims again when its next ack finds itself
   // fenced, and its claim answers the new rewinds. A hash with no grant yet (nothing claimed it)
   // or an older one's is marked with this grant, so that its first claim keeps the cursor set here
-  // instead of taking it for a new grant's and starting over; the expiry of a revoked older grant
-  // goes with it, as with that claim.
+  // instead of taking it for a new grant's and starting over. An expiry a revoke put on the hash
+  // stays (the request may have read its grant just before a revoke): a new grant's channel whose
+  // hash expires starts again from its checkpoint, which the rewind wrote.
   private static final RedisScript REWIND =
       new RedisScript(
           "local g = redis.call('HGET', KEYS[1], 'grant') "
               + "if not g or tonumber(g) < tonumber(ARGV[2]) then "
-              + "redis.call('HSET', KEYS[1], 'grant', ARGV[2]) "
-              + "redis.call('PERSIST', KEYS[1]) end "
+              + "redis.call('HSET', KEYS[1], 'grant', ARGV[2]) end "
               + "redis.call('HSET', KEYS[1], 'cursor', ARGV[1]) "
               + "redis.call('HDEL', KEYS[1], 'prev') "
               + "redis.call('HINCRBY', KEYS[1], 'rewinds', 1) "

@@ -134,13 +134,16 @@ public record GatewayConfig(
             allowlist);
     var secretGrace = r.millis("apps.secret-grace-ms", 0, 24 * 86_400_000);
     var reconcileInterval = r.millis("delivery.reconcile-interval-ms", 100, 600_000);
+    var checkpointInterval = r.millis("delivery.checkpoint-interval-ms", 100, 600_000);
     DeliverySettings delivery =
         new DeliverySettings(
-            r.millis("delivery.checkpoint-interval-ms", 100, 600_000),
+            checkpointInterval,
             r.longValue("delivery.tail-cache-bytes", 0, 64L * 1024 * 1024 * 1024),
             reconcileInterval,
             r.integer("delivery.reconcile-batch", 1, 100_000),
-            clientTimeout);
+            // a round issued just before a rewind was heard: a round's wait, a connection's wait
+            // and connect, then its statement up to the client's timeout
+            checkpointInterval.plus(queryTimeout).plus(connectTimeout).plus(clientTimeout));
     int retentionDays = r.integer("retention.days", 1, 3650);
     long lagMaxScannedEvents = r.longValue("lag.max-scanned-events", 1, 1_000_000_000L);
     MetricsConfig metrics =

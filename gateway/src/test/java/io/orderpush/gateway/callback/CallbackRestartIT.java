@@ -33,10 +33,10 @@ class CallbackRestartIT {
 
   static final Duration WAIT = Duration.ofSeconds(30);
   static TestGateway gw;
-  static final Vertx vertx = Vertx.vertx();
 
   /** Answers 204 to every POST, after {@link #hold} when it is set; counts POSTs open at once. */
   static final class HoldingReceiver implements AutoCloseable {
+    final Vertx vertx = Vertx.vertx();
     final HttpServer server;
     final List<Long> firstSeqs = new CopyOnWriteArrayList<>();
     final AtomicInteger open = new AtomicInteger();
@@ -82,7 +82,7 @@ class CallbackRestartIT {
 
     @Override
     public void close() {
-      server.close();
+      vertx.close();
     }
   }
 
@@ -100,7 +100,6 @@ class CallbackRestartIT {
   @AfterAll
   static void stop() {
     gw.close();
-    vertx.close();
   }
 
   @Test
@@ -165,6 +164,10 @@ class CallbackRestartIT {
   }
 
   static JsonObject app(HoldingReceiver receiver) {
+    return app(gw, receiver);
+  }
+
+  static JsonObject app(TestGateway gw, HoldingReceiver receiver) {
     HttpResponse<String> r =
         gw.send(
             "POST",
