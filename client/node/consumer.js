@@ -49,13 +49,15 @@ async function handleBatch(conn, lease, merchantId, events) {
     setImmediate(() => exit(3)); // once the batches in hand have recorded their seqs
   }
   if (crashing) return;
-  if (live()) conn.ws.send(JSON.stringify({ type: 'ack', merchantId, seq: events.at(-1).seq }));
+  // `assignment` names the assigned message this batch came under: an ack sent before the client read
+  // a newer one (after a rewind) is then ignored by the gateway instead of moving the cursor.
+  if (live()) conn.ws.send(JSON.stringify({ type: 'ack', merchantId, seq: events.at(-1).seq, assignment: lease.assignment }));
 }
 
 function onMessage(conn, data) {
   const msg = JSON.parse(data);
   if (msg.type === 'hello') { attempt = 0; log(`connected: ${msg.connectionId}, window ${msg.window}`); }
-  else if (msg.type === 'assigned') for (const m of msg.merchants) conn.leases.set(m, {});
+  else if (msg.type === 'assigned') for (const m of msg.merchants) conn.leases.set(m, { assignment: msg.assignment });
   else if (msg.type === 'unassigned') for (const m of msg.merchants) conn.leases.delete(m);
   else if (msg.type === 'error') log(`gateway error ${msg.code}: ${msg.message}`);
   else if (msg.type === 'events') {

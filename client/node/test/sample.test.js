@@ -195,7 +195,7 @@ async function consumerAgainstScript() {
     await eventually('the consumer connects', () => connections.length === 1, 10_000);
     assert.equal(connections[0].auth, 'Bearer tok-script');
     send({ type: 'hello', connectionId: 'c1', appId: 'x', window: 1000 });
-    send({ type: 'assigned', merchants: [m] });
+    send({ type: 'assigned', merchants: [m], assignment: 1 });
     // 3 is filtered out for this app: prevSeq 2 on seq 4 is no gap.
     send({ type: 'events', merchantId: m, events: [ev(1), ev(2, { prevSeq: 1 }), ev(4, { prevSeq: 2 })] });
     await acked(m, 4);
@@ -208,7 +208,7 @@ async function consumerAgainstScript() {
     // Moved away: later events of m are neither applied nor acked; another merchant goes on.
     send({ type: 'unassigned', merchants: [m] });
     send({ type: 'events', merchantId: m, events: [ev(9)] });
-    send({ type: 'assigned', merchants: ['m-other'] });
+    send({ type: 'assigned', merchants: ['m-other'], assignment: 2 });
     send({ type: 'events', merchantId: 'm-other', events: [ev(1)] });
     await acked('m-other', 1);
     // The server goes away: the consumer reconnects; redelivered events are skipped, new ones applied.
@@ -226,6 +226,10 @@ async function consumerAgainstScript() {
     assert.deepEqual(ops(lines, 'gap').map((l) => [l.seq, l.prevSeq, l.lastApplied]), [[6, 5, 4]]);
     assert.ok(!acks.some((a) => a.conn === 1 && a.merchantId === m && a.seq === 9), 'acked after unassigned');
     assert.ok(acks.every((a) => a.type === 'ack'), JSON.stringify(acks));
+    // Each ack names the assigned message its batch came under (none on the second connection).
+    assert.deepEqual(acks.filter((a) => a.conn === 1).map((a) => [a.merchantId, a.assignment]),
+      [[m, 1], [m, 1], [m, 1], ['m-other', 2]]);
+    assert.ok(acks.filter((a) => a.conn === 2).every((a) => a.assignment === undefined), JSON.stringify(acks));
     await consumer.stop();
   } finally {
     wss.close();

@@ -33,6 +33,10 @@ final class MerchantLane<T> {
   private final Deque<Queued> queue = new ArrayDeque<>();
   private int generation;
   private WsSession owner;
+
+  /** The number of the assigned message that gave the merchant to {@link #owner}, or 0. */
+  private long assignment;
+
   private boolean running;
   private Object pendingRetry;
   private int failures;
@@ -41,10 +45,14 @@ final class MerchantLane<T> {
     this.ctx = ctx;
   }
 
-  /** The merchant is (again) served by {@code session}: from its cursor + 1 on. */
-  synchronized void assign(WsSession session) {
+  /**
+   * The merchant is (again) served by {@code session}: from its cursor + 1 on. Acks name {@code
+   * assignment} (0: the gateway numbered none), so the gateway can ignore one sent before this.
+   */
+  synchronized void assign(WsSession session, long assignment) {
     newGeneration();
     owner = session;
+    this.assignment = assignment;
   }
 
   /** The merchant left {@code session} (null: whichever holds it). */
@@ -146,17 +154,19 @@ final class MerchantLane<T> {
         return;
       }
       boolean current;
+      long assignedIn;
       synchronized (this) {
         if (queue.peek() == q) {
           queue.poll();
         }
         failures = 0;
         current = q.generation == generation && owner == q.session;
+        assignedIn = assignment;
       }
       if (current) {
         String m = q.batch.merchantId();
         long seq = q.batch.lastSeq();
-        q.session.send(Json.ack(m, seq));
+        q.session.send(Json.ack(m, seq, assignedIn));
         ctx.listener().acked(m, seq);
       }
     }

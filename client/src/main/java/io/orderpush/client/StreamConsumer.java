@@ -218,7 +218,9 @@ public final class StreamConsumer<T> implements AutoCloseable {
         }
         case "assigned" -> {
           List<String> ms = Json.strings(msg.get("merchants"));
-          ms.forEach(m -> lane(m).assign(s));
+          JsonNode number = msg.get("assignment");
+          long assignment = number != null && number.canConvertToLong() ? number.asLong() : 0;
+          ms.forEach(m -> lane(m).assign(s, assignment));
           listener.assigned(ms);
         }
         case "unassigned" -> {

@@ -88,9 +88,13 @@ public final class Json {
     return v == null || v.isNull() ? null : v.asText();
   }
 
-  public static String ack(String merchantId, long seq) {
+  /** An ack; {@code assignment} is the assigned message's number it answers, 0 for none. */
+  public static String ack(String merchantId, long seq, long assignment) {
     ObjectNode o = MAPPER.createObjectNode();
     o.put("type", "ack").put("merchantId", merchantId).put("seq", seq);
+    if (assignment > 0) {
+      o.put("assignment", assignment);
+    }
     return o.toString();
   }
 

@@ -440,8 +440,7 @@ final class ConsumerGroup {
     }
     given.forEach(
         (m, list) -> {
-          StreamMessages.assignment("assigned", list.stream().map(Channel::merchantId).toList())
-              .forEach(m::send);
+          m.assigned(list.stream().map(Channel::merchantId).toList());
           list.forEach(c -> engine.assign(c, m));
         });
   }

@@ -36,6 +36,16 @@ final class StreamConnection implements Subscriber {
   private static final Logger LOG = LoggerFactory.getLogger(StreamConnection.class);
   final String id = UUID.randomUUID().toString();
   final Map<String, Channel> channels = new HashMap<>();
+
+  /** {@code assigned} messages sent (engine context): the last one's number. */
+  private long assignments;
+
+  /**
+   * The number of the last {@code assigned} message that named each merchant (engine context); kept
+   * for merchants since unassigned, which a later assignment overwrites.
+   */
+  private final Map<String, Long> assignedIn = new HashMap<>();
+
   private final ServerWebSocket ws;
   private final UUID appId;
   private final StreamService service;
@@ -267,9 +277,27 @@ final class StreamConnection implements Subscriber {
       return Future.succeededFuture();
     }
     long seq = n.longValue();
+    Object assignment = msg.getValue("assignment");
+    if (assignment != null
+        && (!(assignment instanceof Number a)
+            || a.longValue() < 1
+            || a.doubleValue() != a.longValue()
+            || a.longValue() > assignments)) {
+      protocolError(
+          "bad_message",
+          "\"assignment\" must be the number of an assigned message this connection was sent");
+      return Future.succeededFuture();
+    }
     Channel c = channels.get(merchantId);
     if (c == null) {
       send(StreamMessages.notAssigned(merchantId));
+      return Future.succeededFuture();
+    }
+    if (assignment != null
+        && ((Number) assignment).longValue() < assignedIn.getOrDefault(merchantId, 0L)) {
+      // Sent before the client read the channel's latest assigned (after a rewind, say): it is of
+      // a position the channel has left. Ignored; the events from the new position follow.
+      metrics.staleAcks.increment();
       return Future.succeededFuture();
     }
     return engine
@@ -517,7 +545,20 @@ final class StreamConnection implements Subscriber {
   @Override
   public void restarted(Channel channel) {
     if (channels.containsKey(channel.merchantId())) {
-      StreamMessages.assignment("assigned", List.of(channel.merchantId())).forEach(this::send);
+      assigned(List.of(channel.merchantId()));
+    }
+  }
+
+  /**
+   * Tells the client these channels are (again) its own, numbering each message: an ack that names
+   * an older number was sent before the client read the message, about a position from before (a
+   * rewind), and is ignored. Engine context only.
+   */
+  void assigned(List<String> merchants) {
+    for (List<String> chunk : StreamMessages.chunks(merchants)) {
+      long n = ++assignments;
+      chunk.forEach(m -> assignedIn.put(m, n));
+      send(StreamMessages.assigned(chunk, n));
     }
   }
 }

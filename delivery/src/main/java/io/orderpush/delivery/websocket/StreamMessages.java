@@ -30,18 +30,33 @@ final class StreamMessages {
   }
 
   static List<String> assignment(String type, Collection<String> merchants) {
-    List<String> out = new ArrayList<>();
+    return chunks(merchants).stream()
+        .map(chunk -> new JsonObject().put("type", type).put("merchants", new JsonArray(chunk)))
+        .map(JsonObject::encode)
+        .toList();
+  }
+
+  /** The merchants in lists of at most {@link #MERCHANTS_PER_MESSAGE}, in order. */
+  static List<List<String>> chunks(Collection<String> merchants) {
+    List<List<String>> out = new ArrayList<>();
     List<String> all = new ArrayList<>(merchants);
     for (int i = 0; i < all.size(); i += MERCHANTS_PER_MESSAGE) {
-      out.add(
-          new JsonObject()
-              .put("type", type)
-              .put(
-                  "merchants",
-                  new JsonArray(all.subList(i, Math.min(all.size(), i + MERCHANTS_PER_MESSAGE))))
-              .encode());
+      out.add(all.subList(i, Math.min(all.size(), i + MERCHANTS_PER_MESSAGE)));
     }
     return out;
+  }
+
+  /**
+   * An {@code assigned} message numbered {@code assignment}: the connection's count of assigned
+   * messages, which an ack may echo so that one sent before the client read this message is told
+   * apart from one sent after.
+   */
+  static String assigned(List<String> merchants, long assignment) {
+    return new JsonObject()
+        .put("type", "assigned")
+        .put("merchants", new JsonArray(merchants))
+        .put("assignment", assignment)
+        .encode();
   }
 
   static String error(String code, String message) {

@@ -18,6 +18,7 @@ final class StreamMetrics {
   final Counter paused;
   final Counter readsPaused;
   final Counter rebalances;
+  final Counter staleAcks;
 
   StreamMetrics(MeterRegistry registry, Supplier<Number> open) {
     opened =
@@ -71,6 +72,12 @@ final class StreamMetrics {
     rebalances =
         Counter.builder("gateway.stream.rebalances")
             .description("Consumer-group rebalances (a connection joined or left, a grant changed)")
+            .register(registry);
+    staleAcks =
+        Counter.builder("gateway.stream.acks.stale")
+            .description(
+                "Acks naming an assignment older than the channel's latest on their connection"
+                    + " (sent before the client read it, after a rewind say): ignored")
             .register(registry);
     Gauge.builder("gateway.stream.connections", open)
         .description("Open WebSocket connections")

@@ -2,6 +2,7 @@ package io.orderpush.gateway.stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.orderpush.gateway.Scrape;
 import io.orderpush.gateway.TestGateway;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -12,9 +13,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * A rewind's checkpoint in PostgreSQL is not written over by cursor moves acked before it: not by
- * the channel's present connection, nor by the one it had before the app reconnected, whose acks
- * may still wait for the next checkpoint round when the rewind comes.
+ * A rewind holds against acks from before it. Its checkpoint in PostgreSQL is not written over by
+ * cursor moves acked before it: not by the channel's present connection, nor by the one it had
+ * before the app reconnected, whose acks may still wait for the next checkpoint round when the
+ * rewind comes. And an ack the client sent before it read the rewind's {@code assigned}, naming the
+ * assignment before, does not move the cursor, even once the events re-sent have passed its seq.
  */
 class RewindCheckpointIT {
 
@@ -77,5 +80,53 @@ class RewindCheckpointIT {
       return;
     }
     throw new AssertionError("a checkpoint round came before the rewind in every attempt");
+  }
+
+  @Test
+  void shouldIgnoreAnAckNamingTheAssignmentBeforeARewindOnceTheResentEventsPassedItsSeq()
+      throws Exception {
+    var app = fx.app("websocket");
+    String m = fx.merchants("rewind-stale-ack", 1).get(0);
+    fx.grant(app, m);
+    StreamClient c = fx.connect(app);
+    fx.until("assigned", WAIT, () -> c.assigned().contains(m));
+    long before = c.assignment(m);
+    assertThat(before).isPositive();
+    fx.ingest(List.of(m), 60, 60);
+    fx.until("60 events", WAIT, () -> c.count(m) == 60);
+    double stale = Scrape.value(gw, "gateway_stream_acks_stale_total");
+    HttpResponse<String> r =
+        gw.send("PUT", "/v1/channels/" + m + "/cursor", app.token(), "{\"seq\": 10}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    // The rewind's assigned, then 11..60 again: the channel has now sent past 50 under the new
+    // assignment, so an ack of 50 would be in range.
+    fx.until("events 11..60 again", WAIT, () -> c.count(m) == 110);
+    long after = c.assignment(m);
+    assertThat(after).isGreaterThan(before);
+    // As if the client had acked 50 before it read the new assigned: the two crossed on the wire.
+    c.ack(m, 50, before);
+    c.ack(m, 20, after);
+    fx.until("the ack of 20 stored", WAIT, () -> fx.cursor(app, m) >= 20);
+    assertThat(fx.cursor(app, m))
+        .as("the cursor after an ack of 50 naming the assignment before the rewind, then of 20")
+        .isEqualTo(20);
+    assertThat(Scrape.value(gw, "gateway_stream_acks_stale_total")).isEqualTo(stale + 1);
+    assertThat(c.faults()).isEmpty();
+    c.close();
+  }
+
+  @Test
+  void shouldCloseAConnectionWhoseAckNamesAnAssignmentItWasNeverSent() throws Exception {
+    var app = fx.app("websocket");
+    String m = fx.merchants("rewind-bad-assignment", 1).get(0);
+    fx.grant(app, m);
+    StreamClient c = fx.connect(app);
+    fx.until("assigned", WAIT, () -> c.assigned().contains(m));
+    fx.ingest(List.of(m), 5, 5);
+    fx.until("5 events", WAIT, () -> c.count(m) == 5);
+    c.ack(m, 5, c.assignment(m) + 1);
+    fx.until("closed", WAIT, () -> c.closed);
+    assertThat(c.errors).anySatisfy(e -> assertThat(e.getString("code")).isEqualTo("bad_message"));
+    assertThat(fx.cursor(app, m)).isZero();
   }
 }

@@ -34,6 +34,10 @@ public final class StreamClient {
   private final WebSocketClient client;
   private final Map<String, List<Long>> received = new ConcurrentHashMap<>();
   private final Set<String> assigned = ConcurrentHashMap.newKeySet();
+
+  /** The number of the last {@code assigned} message naming each merchant. */
+  private final Map<String, Long> assignment = new ConcurrentHashMap<>();
+
   private final AtomicReference<Throwable> failure = new AtomicReference<>();
   final Map<String, List<String>> eventIds = new ConcurrentHashMap<>();
   final List<JsonObject> errors = new CopyOnWriteArrayList<>();
@@ -133,6 +137,7 @@ public final class StreamClient {
         List<String> merchants =
             msg.getJsonArray("merchants").stream().map(m -> (String) m).toList();
         assigned.addAll(merchants);
+        merchants.forEach(m -> assignment.put(m, msg.getLong("assignment")));
         onAssigned.accept(merchants);
       }
       case "unassigned" ->
@@ -197,6 +202,23 @@ public final class StreamClient {
   public void ack(String merchantId, long seq) {
     ws.writeTextMessage(
         new JsonObject().put("type", "ack").put("merchantId", merchantId).put("seq", seq).encode());
+  }
+
+  /** An ack that names the {@code assigned} message it answers. */
+  void ack(String merchantId, long seq, long assignment) {
+    ws.writeTextMessage(
+        new JsonObject()
+            .put("type", "ack")
+            .put("merchantId", merchantId)
+            .put("seq", seq)
+            .put("assignment", assignment)
+            .encode());
+  }
+
+  /** The number of the last {@code assigned} message that named the merchant, or 0. */
+  long assignment(String merchantId) {
+    check();
+    return assignment.getOrDefault(merchantId, 0L);
   }
 
   int count(String merchantId) {
