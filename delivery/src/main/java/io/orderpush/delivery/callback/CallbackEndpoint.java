@@ -106,9 +106,57 @@ final class CallbackEndpoint implements Subscriber {
 
   /**
    * POSTs still out for batches no channel tracks any more ({@link Batch#stale}), by merchant: one
-   * batch of a merchant in flight at a time holds across a restart, a rewind or a re-grant too.
+   * batch of a merchant in flight at a time holds across a restart, a rewind or a re-grant too. The
+   * app's, shared with the endpoints it has on this node before and after this one.
    */
-  private final Map<String, Batch> unanswered = new HashMap<>();
+  private final Map<String, Batch> unanswered;
+
+  private final Unanswered appUnanswered;
+
+  /**
+   * An app's POSTs still out on this node for batches no channel tracks any more, by merchant. It
+   * outlives the app's endpoint (a freeze and unfreeze builds a new one, while the old one's POSTs
+   * are out), so one batch of a merchant in flight at a time holds across that too. Engine context
+   * only.
+   */
+  static final class Unanswered {
+    private final Map<String, Batch> byMerchant = new HashMap<>();
+
+    /** The app's endpoint here now, whose channel an answer wakes; null while it has none. */
+    private CallbackEndpoint current;
+
+    /** Told when the last POST is answered while the app has no endpoint here. */
+    private final java.util.function.Consumer<Unanswered> idle;
+
+    Unanswered(java.util.function.Consumer<Unanswered> idle) {
+      this.idle = idle;
+    }
+
+    boolean isEmpty() {
+      return byMerchant.isEmpty();
+    }
+
+    /** The app's endpoint here is gone (frozen, deleted): later answers wake nothing. */
+    void endpointClosed(CallbackEndpoint e) {
+      if (current == e) {
+        current = null;
+      }
+    }
+
+    /** {@code b}'s POST was answered: the merchant's next batch may leave. */
+    private void answered(DeliveryEngine engine, String merchantId, Batch b) {
+      if (!byMerchant.remove(merchantId, b)) {
+        return;
+      }
+      Channel now = current == null ? null : current.channels.get(merchantId);
+      if (now != null) {
+        engine.wake(now);
+      }
+      if (current == null && byMerchant.isEmpty()) {
+        idle.accept(this);
+      }
+    }
+  }
 
   private List<String> secrets;
   private String state;
@@ -177,8 +225,12 @@ final class CallbackEndpoint implements Subscriber {
       CallbackSettings settings,
       CallbackMetrics metrics,
       AppStore apps,
-      java.util.function.Consumer<UUID> goneStored) {
+      java.util.function.Consumer<UUID> goneStored,
+      Unanswered unanswered) {
     this.appId = appId;
+    this.appUnanswered = unanswered;
+    this.unanswered = unanswered.byMerchant;
+    unanswered.current = this;
     this.url = url;
     this.state = state;
     this.secrets = secrets;
@@ -352,12 +404,9 @@ final class CallbackEndpoint implements Subscriber {
                         v -> {
                           inFlight--;
                           b.sending = false;
-                          if (b.stale && unanswered.remove(c.merchantId(), b)) {
+                          if (b.stale) {
                             // the merchant's next batch may leave now
-                            Channel now = channels.get(c.merchantId());
-                            if (now != null) {
-                              engine.wake(now);
-                            }
+                            appUnanswered.answered(engine, c.merchantId(), b);
                           }
                           Attempt a =
                               ar.succeeded()

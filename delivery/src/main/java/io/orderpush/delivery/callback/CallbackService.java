@@ -43,6 +43,18 @@ public final class CallbackService {
   private final SsrfGuard guard;
   private final Map<UUID, CallbackEndpoint> endpoints = new HashMap<>();
 
+  /**
+   * Apps' POSTs still out for batches no channel tracks any more, kept across the app's endpoints
+   * here (a freeze and unfreeze builds a new one while the old one's POSTs are out); an entry goes
+   * once its POSTs are answered and the app has no endpoint here. Engine context only.
+   */
+  private final Map<UUID, CallbackEndpoint.Unanswered> unanswered = new HashMap<>();
+
+  private CallbackEndpoint.Unanswered unansweredOf(UUID appId) {
+    return unanswered.computeIfAbsent(
+        appId, id -> new CallbackEndpoint.Unanswered(u -> unanswered.remove(id, u)));
+  }
+
   /** Apps not fully loaded yet (PostgreSQL failed while loading them), retried with backoff. */
   private final Map<UUID, EndpointLoader> loading = new HashMap<>();
 
@@ -213,7 +225,8 @@ public final class CallbackService {
                               settings,
                               metrics,
                               apps,
-                              id -> goneListener.accept(id));
+                              id -> goneListener.accept(id),
+                              unansweredOf(appId));
                       endpoints.put(appId, e);
                       return e;
                     });
@@ -360,6 +373,13 @@ public final class CallbackService {
           if (e != null) {
             List.copyOf(e.channels.values()).forEach(c -> drop(e, c));
             e.close();
+            CallbackEndpoint.Unanswered u = unanswered.get(appId);
+            if (u != null) {
+              u.endpointClosed(e);
+              if (u.isEmpty()) {
+                unanswered.remove(appId, u);
+              }
+            }
           }
           return Future.succeededFuture();
         });

@@ -26,8 +26,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * One batch of a merchant in flight at a time, whatever restarts its channel while a POST is out: a
- * rewind through the API, a revoke and a new grant. The batch whose POST is out is no longer the
- * channel's, but the next one leaves only once it is answered.
+ * rewind through the API, a revoke and a new grant, a freeze and unfreeze of the app (which builds
+ * its endpoint anew). The batch whose POST is out is no longer the channel's, but the next one
+ * leaves only once it is answered.
  */
 class CallbackRestartIT {
 
@@ -103,7 +104,7 @@ class CallbackRestartIT {
   }
 
   @Test
-  void shouldSendNoOtherBatchOfAMerchantWhileAPostOutlivesARewindOrARegrantOfItsChannel()
+  void shouldSendNoOtherBatchOfAMerchantWhileAPostOutlivesARewindARegrantOrAFreezeOfItsChannel()
       throws Exception {
     String m = TestServices.uniqueMerchant("cb-restart");
     try (HoldingReceiver receiver = new HoldingReceiver()) {
@@ -116,7 +117,7 @@ class CallbackRestartIT {
       for (int i = 0; i < 5; i++) {
         events.add(Events.event(m, UUID.randomUUID().toString()));
       }
-      for (String restart : List.of("rewind", "regrant")) {
+      for (String restart : List.of("rewind", "regrant", "freeze")) {
         receiver.hold = Promise.promise();
         int before = receiver.firstSeqs.size();
         if (restart.equals("rewind")) {
@@ -140,9 +141,14 @@ class CallbackRestartIT {
                       app.getString("token"),
                       "{\"seq\":0}"))
               .isEqualTo(200);
-        } else {
+        } else if (restart.equals("regrant")) {
           assertThat(send("DELETE", grant, TestGateway.ADMIN_TOKEN, null)).isEqualTo(204);
           assertThat(send("PUT", grant, TestGateway.ADMIN_TOKEN, "{\"start\":\"earliest\"}"))
+              .isEqualTo(200);
+        } else {
+          String path = "/v1/apps/" + appId;
+          assertThat(send("POST", path + "/freeze", TestGateway.ADMIN_TOKEN, null)).isEqualTo(200);
+          assertThat(send("POST", path + "/unfreeze", TestGateway.ADMIN_TOKEN, null))
               .isEqualTo(200);
         }
         // the restarted channel has its batch to send; it must wait for the held POST's answer
