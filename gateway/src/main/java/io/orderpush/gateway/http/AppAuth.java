@@ -80,6 +80,16 @@ public final class AppAuth implements Handler<RoutingContext> {
               ctx.request().resume();
             }
           });
+      if (ctx.request().getHeader("Expect") != null) {
+        // Vert.x closes a connection only once its request ended too, which a body the client
+        // waits to be asked for never does: close it once the answer is out
+        ctx.addEndHandler(
+            v -> {
+              if (!ctx.request().isEnded()) {
+                ctx.request().connection().close();
+              }
+            });
+      }
     }
     apps.authenticate(token)
         .onComplete(
