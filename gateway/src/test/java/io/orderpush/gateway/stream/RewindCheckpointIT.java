@@ -94,26 +94,31 @@ class RewindCheckpointIT {
     fx.until("50 events", WAIT, () -> first.count(m) == 50);
     first.ack(m, 5);
     fx.until("checkpoint 5", WAIT, () -> fx.checkpoint(app, m) == 5);
-    // The round that carries the ack of 50 holds the checkpoint's row for 2 s, then fails.
-    String seq = "rewind_round_" + Math.abs(m.hashCode());
-    sql("CREATE SEQUENCE " + seq);
-    sql(
-        "CREATE FUNCTION "
-            + seq
-            + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-            + " IF NEW.merchant_id = '"
-            + m
-            + "' AND NEW.cursor = 50 AND nextval('"
-            + seq
-            + "') = 1 THEN PERFORM pg_sleep(2); RAISE EXCEPTION 'the round fails'; END IF;"
-            + " RETURN NEW; END $$");
-    sql(
-        "CREATE TRIGGER "
-            + seq
-            + " BEFORE UPDATE ON cursor_checkpoints FOR EACH ROW EXECUTE FUNCTION "
-            + seq
-            + "()");
+    // Every round that carries the ack of 50 holds the checkpoint's row for 2 s, then fails, until
+    // the rewind came.
+    String name =
+        "rewind_round_"
+            + Long.toUnsignedString(
+                java.util.concurrent.ThreadLocalRandom.current().nextLong(), 36);
     try {
+      sql("CREATE TABLE " + name + " (on_ boolean)");
+      sql("INSERT INTO " + name + " VALUES (true)");
+      sql(
+          "CREATE FUNCTION "
+              + name
+              + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+              + " IF NEW.merchant_id = '"
+              + m
+              + "' AND NEW.cursor = 50 AND EXISTS (SELECT 1 FROM "
+              + name
+              + ") THEN PERFORM pg_sleep(2); RAISE EXCEPTION 'the round fails'; END IF;"
+              + " RETURN NEW; END $$");
+      sql(
+          "CREATE TRIGGER "
+              + name
+              + " BEFORE UPDATE ON cursor_checkpoints FOR EACH ROW EXECUTE FUNCTION "
+              + name
+              + "()");
       first.ack(m, 50);
       fx.until("cursor 50", WAIT, () -> fx.cursor(app, m) == 50);
       // the app reconnects: the channel object that holds the ack of 50 is no longer served
@@ -134,6 +139,7 @@ class RewindCheckpointIT {
           gw.send("PUT", "/v1/channels/" + m + "/cursor", app.token(), "{\"seq\": 10}");
       assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
       assertThat(fx.checkpoint(app, m)).isEqualTo(10);
+      sql("DELETE FROM " + name); // later rounds would write 50 now
       // the failed round's moves go to the next rounds, less the one the rewind undid
       Thread.sleep(2 * INTERVAL.toMillis() + 500);
       assertThat(fx.checkpoint(app, m))
@@ -142,9 +148,9 @@ class RewindCheckpointIT {
       assertThat(fx.cursor(app, m)).isEqualTo(10);
       second.close();
     } finally {
-      sql("DROP TRIGGER " + seq + " ON cursor_checkpoints");
-      sql("DROP FUNCTION " + seq + "()");
-      sql("DROP SEQUENCE " + seq);
+      sql("DROP TRIGGER IF EXISTS " + name + " ON cursor_checkpoints");
+      sql("DROP FUNCTION IF EXISTS " + name + "()");
+      sql("DROP TABLE IF EXISTS " + name);
     }
   }
 
