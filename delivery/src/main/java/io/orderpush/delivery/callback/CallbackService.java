@@ -3,6 +3,7 @@ package io.orderpush.delivery.callback;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.orderpush.delivery.channel.Channel;
 import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.delivery.channel.GrantReads;
 import io.orderpush.persistence.Futures;
 import io.orderpush.persistence.apps.App;
 import io.orderpush.persistence.apps.AppStore;
@@ -292,13 +293,23 @@ public final class CallbackService {
   }
 
   private Future<Void> loadGrants(CallbackEndpoint e, EndpointLoader l) {
+    GrantReads reads = engine.grantReads();
+    long mark = reads.start();
     return grants
         .forApp(e.appId, PAGE, l.grantsAfter)
-        .compose(
+        .map(
             page -> {
               for (Grant g : page) {
-                add(e, g);
+                // not one revoked (or granted anew) here since the page was read
+                if (reads.apply(e.appId, g.merchantId(), mark)) {
+                  add(e, g);
+                }
               }
+              return page;
+            })
+        .andThen(ar -> reads.end(mark))
+        .compose(
+            page -> {
               if (page.size() < PAGE) {
                 return Future.succeededFuture();
               }
@@ -330,20 +341,23 @@ public final class CallbackService {
     }
   }
 
-  public void granted(Grant grant) {
-    engine
-        .context()
-        .runOnContext(
-            v -> {
-              CallbackEndpoint e = endpoints.get(grant.appId());
-              if (e != null) {
-                Channel c = e.channels.get(grant.merchantId());
-                if (c != null && c.grantVersion() != grant.grantedAt().toEpochMilli()) {
-                  drop(e, c); // revoked and granted again elsewhere: a new channel
-                }
-                add(e, grant);
-              }
-            });
+  /**
+   * A merchant granted the app, as read at {@code mark} ({@link GrantReads#start}): unless a later
+   * read was applied to it, the endpoint here gets its channel. Any thread.
+   */
+  public Future<Void> granted(Grant grant, long mark) {
+    return onEngine(
+        v -> {
+          CallbackEndpoint e = endpoints.get(grant.appId());
+          if (e != null && engine.grantReads().apply(grant.appId(), grant.merchantId(), mark)) {
+            Channel c = e.channels.get(grant.merchantId());
+            if (c != null && c.grantVersion() != grant.grantedAt().toEpochMilli()) {
+              drop(e, c); // revoked and granted again elsewhere: a new channel
+            }
+            add(e, grant);
+          }
+          return Future.succeededFuture();
+        });
   }
 
   private Future<Void> drop(CallbackEndpoint e, Channel c) {
@@ -419,23 +433,32 @@ public final class CallbackService {
             return Future.succeededFuture();
           }
           List<Grant> all = new java.util.ArrayList<>();
+          GrantReads reads = engine.grantReads();
+          long mark = reads.start();
           return grantsInto(appId, "", all)
-              .map(
+              .<Void>map(
                   x -> {
                     if (endpoints.get(appId) != e) {
                       return null; // stopped meanwhile
                     }
                     Map<String, Grant> stored = new HashMap<>();
                     all.forEach(g -> stored.put(g.merchantId(), g));
+                    // a grant or revoke applied here since the read started is newer
                     for (Channel c : List.copyOf(e.channels.values())) {
                       Grant g = stored.get(c.merchantId());
-                      if (g == null || g.grantedAt().toEpochMilli() != c.grantVersion()) {
+                      if ((g == null || g.grantedAt().toEpochMilli() != c.grantVersion())
+                          && reads.apply(appId, c.merchantId(), mark)) {
                         drop(e, c);
                       }
                     }
-                    all.forEach(g -> add(e, g));
+                    for (Grant g : all) {
+                      if (reads.apply(appId, g.merchantId(), mark)) {
+                        add(e, g);
+                      }
+                    }
                     return null;
-                  });
+                  })
+              .andThen(ar -> reads.end(mark));
         });
   }
 
@@ -451,17 +474,20 @@ public final class CallbackService {
             });
   }
 
-  public void revoked(UUID appId, String merchantId) {
-    engine
-        .context()
-        .runOnContext(
-            v -> {
-              CallbackEndpoint e = endpoints.get(appId);
-              Channel c = e == null ? null : e.channels.get(merchantId);
-              if (c != null) {
-                drop(e, c);
-              }
-            });
+  /**
+   * A merchant revoked the app, as read at {@code mark}: unless a later read was applied to it, its
+   * channel here stops. Any thread.
+   */
+  public Future<Void> revoked(UUID appId, String merchantId, long mark) {
+    return onEngine(
+        v -> {
+          CallbackEndpoint e = endpoints.get(appId);
+          Channel c = e == null ? null : e.channels.get(merchantId);
+          if (c != null && engine.grantReads().apply(appId, merchantId, mark)) {
+            drop(e, c);
+          }
+          return Future.succeededFuture();
+        });
   }
 
   public Future<EndpointView> view(UUID appId) {

@@ -154,8 +154,13 @@ class RewindCheckpointIT {
     }
   }
 
-  /** Runs a statement on the gateway's database; the first column of the first row, or 0. */
+  /** Runs a statement on this class's gateway's database (as {@link #sql(TestGateway, String)}). */
   static long sql(String statement) {
+    return sql(gw, statement);
+  }
+
+  /** Runs a statement on {@code gw}'s database; the first column of the first row, or 0. */
+  static long sql(TestGateway gw, String statement) {
     var rows =
         gw.gateway
             .pool()
