@@ -45,6 +45,15 @@ public final class CallbackService {
   private final Map<UUID, CallbackEndpoint> endpoints = new HashMap<>();
 
   /**
+   * When (System.nanoTime) this node last stopped each app (frozen, deleted), for a while: a read
+   * of the app as active that started before is older than the stop and opens nothing. Engine
+   * context only.
+   */
+  private final Map<UUID, Long> stoppedAt = new HashMap<>();
+
+  static final long STOPPED_MEMORY_MS = 120_000;
+
+  /**
    * Apps' POSTs still out for batches no channel tracks any more, kept across the app's endpoints
    * here (a freeze and unfreeze builds a new one while the old one's POSTs are out); an entry goes
    * once its POSTs are answered and the app has no endpoint here. Engine context only.
@@ -375,6 +384,10 @@ public final class CallbackService {
   public Future<Void> appStopped(UUID appId) {
     return onEngine(
         v -> {
+          long at = System.nanoTime();
+          stoppedAt.put(appId, at);
+          // a read of the app that started before now has ended (or timed out) by then
+          engine.vertx().setTimer(STOPPED_MEMORY_MS, t -> stoppedAt.remove(appId, at));
           EndpointLoader l = loading.remove(appId);
           if (l != null) {
             engine.vertx().cancelTimer(l.timer);
@@ -414,6 +427,10 @@ public final class CallbackService {
         v -> {
           CallbackEndpoint e = endpoints.get(app.appId());
           if (e == null) {
+            Long stopped = stoppedAt.get(app.appId());
+            if (stopped != null && stopped - readAt > 0) {
+              return Future.succeededFuture(); // read before this node stopped the app: stale
+            }
             return open(app);
           }
           e.follow(app.endpointState(), readAt);

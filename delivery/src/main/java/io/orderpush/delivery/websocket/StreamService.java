@@ -442,14 +442,20 @@ public final class StreamService {
     return done.future();
   }
 
-  /** The app is active: its connections are accepted again. Any thread. */
-  public Future<Void> appActive(UUID appId) {
+  /**
+   * The app is active, as read from {@code readAt} (System.nanoTime) on: its connections are
+   * accepted again, unless this node stopped it after that read started. Any thread.
+   */
+  public Future<Void> appActive(UUID appId, long readAt) {
     Promise<Void> done = Promise.promise();
     engine
         .context()
         .runOnContext(
             v -> {
-              stopped.remove(appId);
+              Stopped mark = stopped.get(appId);
+              if (mark != null && mark.atNanos() - readAt < 0) {
+                stopped.remove(appId, mark);
+              }
               done.complete();
             });
     return done.future();

@@ -76,7 +76,8 @@ public record Deliveries(StreamService streams, CallbackService callbacks, Deliv
    * readAt} is when the read of {@code app} started (System.nanoTime).
    */
   Future<Void> active(App app, long readAt) {
-    return Future.all(streams.appActive(app.appId()), callbacks.appActive(app, readAt)).mapEmpty();
+    return Future.all(streams.appActive(app.appId(), readAt), callbacks.appActive(app, readAt))
+        .mapEmpty();
   }
 
   /** The app's channels here brought in line with its stored grants. */
