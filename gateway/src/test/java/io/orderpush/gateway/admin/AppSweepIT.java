@@ -111,6 +111,7 @@ class AppSweepIT {
             () -> Scrape.value(b, "gateway_revoked_channels_pending") == 0);
       } finally {
         redis.sync().del(key);
+        TestApps.deleteRows(java.util.List.of(appId.toString()));
       }
     }
   }

@@ -54,6 +54,15 @@ class AppDrillIT {
   static Vertx vertx;
   static RedisStore redis;
 
+  /** The apps the tests made, removed at the end. */
+  static final List<String> apps = new CopyOnWriteArrayList<>();
+
+  static TestApps.Created create(String name, String url) {
+    TestApps.Created app = TestApps.create(gw, name, url);
+    apps.add(app.appId());
+    return app;
+  }
+
   @BeforeAll
   static void start() {
     gw =
@@ -76,6 +85,7 @@ class AppDrillIT {
     if (gw != null) {
       gw.close();
     }
+    TestApps.deleteRows(apps);
     if (redis != null) {
       join(redis.close(vertx));
     }
@@ -216,7 +226,7 @@ class AppDrillIT {
   @Test
   void shouldReportTheCapacityOfASlowCallbackReceiverWithin15Percent() throws Exception {
     try (SlowReceiver receiver = new SlowReceiver()) {
-      TestApps.Created app = TestApps.create(gw, "slow-receiver", receiver.url());
+      TestApps.Created app = create("slow-receiver", receiver.url());
       // A longer peak, stopped after about 10 s of backlog: the drain that would follow is
       // dominated by the two giant merchants, one batch in flight each, and would measure the
       // population's shape rather than the receiver (see docs/drills.md, "Reading a report").
@@ -275,7 +285,7 @@ class AppDrillIT {
   @Test
   void shouldReportTheCapacityOfAWebSocketConsumerThatAcksLateWithin15Percent() throws Exception {
     int rate = 600; // events a second the consumer acks at most
-    TestApps.Created app = TestApps.create(gw, "late-acker", null);
+    TestApps.Created app = create("late-acker", null);
     ConcurrentLinkedQueue<Object[]> toAck = new ConcurrentLinkedQueue<>();
     StreamClient consumer =
         join(
@@ -340,8 +350,8 @@ class AppDrillIT {
 
   @Test
   void shouldKeepSandboxMerchantsFromEveryOtherAppAndLeaveNothingBehindOnceDeleted() {
-    TestApps.Created drilled = TestApps.create(gw, "drilled", null);
-    TestApps.Created other = TestApps.create(gw, "bystander", null);
+    TestApps.Created drilled = create("drilled", null);
+    TestApps.Created other = create("bystander", null);
     Set<String> seenByOther = ConcurrentHashMap.newKeySet();
     Set<String> seenByDrilled = ConcurrentHashMap.newKeySet();
     StreamClient otherConsumer =
@@ -459,7 +469,7 @@ class AppDrillIT {
   @Test
   void shouldStopAtOnceOnCommandAndWhenTheEndpointIsSuspended() {
     try (SlowReceiver receiver = new SlowReceiver()) {
-      TestApps.Created app = TestApps.create(gw, "to-stop", receiver.url());
+      TestApps.Created app = create("to-stop", receiver.url());
       JsonObject long_ = smallDay(app.appId(), 1000).put("normalS", 600);
       String first = startDrill(long_).getString("drillId");
       Await.until("delivering", WAIT, () -> !receiver.bodies.isEmpty());
@@ -496,7 +506,7 @@ class AppDrillIT {
   @Test
   void shouldServeTheAppsRealMerchantsAheadOfTheDrillsBacklog() throws Exception {
     try (SlowReceiver receiver = new SlowReceiver()) {
-      TestApps.Created app = TestApps.create(gw, "real-and-drilled", receiver.url());
+      TestApps.Created app = create("real-and-drilled", receiver.url());
       String real = "real-" + UUID.randomUUID().toString().substring(0, 8);
       TestApps.grant(gw, real, app.appId(), "{\"start\":\"earliest\"}");
       String id = startDrill(smallDay(app.appId(), 3000)).getString("drillId");
