@@ -137,7 +137,10 @@ class GatewayProcessIT {
   void shouldKeepEveryAckedEventAcrossSigkillAndTurnRetriesIntoDuplicates() throws Exception {
     int port = TestGateway.freePort();
     Load load = new Load("crash", 20, TestRandom.forTest("GatewayProcessIT.sigkill"));
-    GatewayProcess first = GatewayProcess.start(port, "crash-it-gateway.log");
+    // named as Main names a node, so that the test can remove its lease once over
+    String firstId = io.orderpush.gateway.config.GatewayConfig.generatedNodeId();
+    GatewayProcess first =
+        GatewayProcess.start(port, "crash-it-gateway.log", Map.of("GATEWAY_NODE_ID", firstId));
     load.start(port);
     load.awaitAcked(3000);
     first.kill();
@@ -162,6 +165,7 @@ class GatewayProcessIT {
       assertDenseAndUnique(load.merchants, stored.size());
     } finally {
       exit = stop(second);
+      GatewayProcess.forget(firstId);
     }
     assertThat(exit).as("exit code after SIGTERM (-1: did not exit in time)").isZero();
   }

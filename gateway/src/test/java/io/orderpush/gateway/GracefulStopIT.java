@@ -31,6 +31,7 @@ class GracefulStopIT {
                 "GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1",
                 "GATEWAY_CALLBACK_REQUEST_TIMEOUT_MS", "4000"));
     List<Socket> held = new CopyOnWriteArrayList<>();
+    List<String> apps = new java.util.ArrayList<>();
     try (ServerSocket hung = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
       // Takes the callback's connection and never answers: the POST in flight holds the stop (its
       // delivery waits for it, at most the request timeout) while the test looks at the node.
@@ -49,9 +50,11 @@ class GracefulStopIT {
       acceptor.start();
       TestApps.Created callback =
           TestApps.create(gw, "hung", "http://127.0.0.1:" + hung.getLocalPort() + "/hook");
+      apps.add(callback.appId());
       String m = TestServices.uniqueMerchant("stopping");
       TestApps.grant(gw, m, callback.appId(), "{\"start\":\"earliest\"}");
       TestApps.Created ws = TestApps.create(gw, "ws", null);
+      apps.add(ws.appId());
       HttpResponse<String> ingested = gw.ingest(Events.batch(List.of(Events.event(m, "e-1"))));
       assertThat(ingested.statusCode()).as(ingested.body()).isEqualTo(200);
       Await.until("the callback in flight", WAIT, () -> !held.isEmpty());
@@ -77,6 +80,7 @@ class GracefulStopIT {
       for (Socket s : held) {
         s.close();
       }
+      TestApps.deleteRows(apps);
     }
   }
 

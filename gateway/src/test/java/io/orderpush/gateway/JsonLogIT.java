@@ -134,6 +134,9 @@ class JsonLogIT {
       }
       gateway.terminate(Duration.ofSeconds(30));
       receiver.stop(0);
+      if (appId != null) {
+        TestApps.deleteRows(List.of(appId));
+      }
     }
 
     String created = appId;

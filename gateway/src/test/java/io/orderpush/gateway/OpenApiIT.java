@@ -76,6 +76,10 @@ class OpenApiIT {
 
   static TestGateway gw;
   static Vertx vertx;
+
+  /** The apps the tests made, removed at the end. */
+  static final List<String> apps = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   static JsonObject spec;
   static OpenAPIContract contract;
   static RequestValidator requests;
@@ -105,6 +109,7 @@ class OpenApiIT {
     if (gw != null) {
       gw.close();
     }
+    TestApps.deleteRows(apps);
     if (vertx != null) {
       join(vertx.close());
     }
@@ -164,6 +169,8 @@ class OpenApiIT {
             .json();
     String wsId = ws.getString("appId");
     String cbId = cb.getString("appId");
+    apps.add(wsId);
+    apps.add(cbId);
     String appToken = ws.getString("token");
     checkRefused("POST", "/v1/apps", admin, "{\"name\":\"\"}", JSON, 400);
     checkRefused("POST", "/v1/apps", null, app("x", "websocket", null), JSON, 401);

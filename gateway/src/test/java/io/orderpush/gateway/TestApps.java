@@ -71,6 +71,28 @@ public final class TestApps {
     return new io.vertx.core.json.JsonObject(r.body());
   }
 
+  /**
+   * Removes the apps' rows (their grants and checkpoints go with them) straight in PostgreSQL, for
+   * a test whose gateway has stopped or runs as a process. An app left behind is loaded by every
+   * later gateway on the test database, in this run and the next ones: its callbacks retried to a
+   * receiver long gone, its channels claimed and released at each start and stop.
+   */
+  public static void deleteRows(Collection<String> appIds) {
+    if (appIds.isEmpty()) {
+      return;
+    }
+    io.orderpush.persistence.pg.PgSettings pg = io.orderpush.persistence.testing.TestServices.pg();
+    try (java.sql.Connection c =
+            java.sql.DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+        java.sql.PreparedStatement st =
+            c.prepareStatement("DELETE FROM apps WHERE app_id = ANY(?)")) {
+      st.setArray(1, c.createArrayOf("uuid", appIds.stream().map(UUID::fromString).toArray()));
+      st.executeUpdate();
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException("removing the test's apps " + appIds, e);
+    }
+  }
+
   /** Removes the apps' rows (their grants and checkpoints go with them). */
   public static void deleteRows(TestGateway gw, Collection<String> appIds) {
     for (String id : appIds) {

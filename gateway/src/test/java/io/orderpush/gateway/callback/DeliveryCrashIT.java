@@ -52,6 +52,8 @@ class DeliveryCrashIT {
   void shouldDeliverDenseOneToNToBothTransportsAcrossASigkill() throws Exception {
     TestRandom random = TestRandom.forTest("DeliveryCrashIT");
     int port = TestGateway.freePort();
+    // The restarted gateway (a new node) takes the killed one's channels over once its lease has
+    // expired: 3 s here (as in OwnershipClusterIT), not the default's 10, which it spent waiting.
     Map<String, String> env =
         Map.of(
             "GATEWAY_CALLBACK_ALLOWLIST",
@@ -59,7 +61,9 @@ class DeliveryCrashIT {
             "GATEWAY_CALLBACK_INITIAL_BACKOFF_MS",
             "100",
             "GATEWAY_DELIVERY_CHECKPOINT_INTERVAL_MS",
-            "200");
+            "200",
+            "GATEWAY_NODE_LEASE_MS",
+            "3000");
     Vertx vertx = Vertx.vertx();
     HttpClient http = HttpClient.newHttpClient();
     AtomicReference<GatewayProcess> gateway =

@@ -38,6 +38,9 @@ class IsolationMatrixIT {
   static TestGateway gw;
   static Vertx vertx;
 
+  /** The apps the test made, removed at the end. */
+  static final List<String> apps = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   enum State {
     GRANTED,
     NEVER_GRANTED,
@@ -89,6 +92,7 @@ class IsolationMatrixIT {
   static void stop() {
     NoStuckChannels.check(gw);
     gw.close();
+    io.orderpush.gateway.TestApps.deleteRows(apps);
     vertx.close().toCompletionStage().toCompletableFuture().join();
   }
 
@@ -104,7 +108,9 @@ class IsolationMatrixIT {
             ADMIN,
             new JsonObject().put("name", "isolation").put("delivery", delivery).encode());
     assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
-    return new JsonObject(r.body());
+    JsonObject app = new JsonObject(r.body());
+    apps.add(app.getString("appId"));
+    return app;
   }
 
   static int admin(String method, String path, String body) {

@@ -54,6 +54,15 @@ class AppDrillIT {
   static Vertx vertx;
   static RedisStore redis;
 
+  /** The apps the tests made, removed at the end. */
+  static final List<String> apps = new CopyOnWriteArrayList<>();
+
+  static TestApps.Created create(String name, String url) {
+    TestApps.Created app = TestApps.create(gw, name, url);
+    apps.add(app.appId());
+    return app;
+  }
+
   @BeforeAll
   static void start() {
     gw =
@@ -76,6 +85,7 @@ class AppDrillIT {
     if (gw != null) {
       gw.close();
     }
+    TestApps.deleteRows(apps);
     if (redis != null) {
       join(redis.close(vertx));
     }
@@ -216,16 +226,18 @@ class AppDrillIT {
   @Test
   void shouldReportTheCapacityOfASlowCallbackReceiverWithin15Percent() throws Exception {
     try (SlowReceiver receiver = new SlowReceiver()) {
-      TestApps.Created app = TestApps.create(gw, "slow-receiver", receiver.url());
-      // A longer peak, stopped after about 10 s of backlog: the drain that would follow is
-      // dominated by the two giant merchants, one batch in flight each, and would measure the
-      // population's shape rather than the receiver (see docs/drills.md, "Reading a report").
+      TestApps.Created app = create("slow-receiver", receiver.url());
+      // A longer peak, stopped after about 6 s of backlog measured (past the report's 2 s of
+      // warm-up; 11 s into the drill): the drain that would follow is dominated by the two giant
+      // merchants, one batch in flight each, and would measure the population's shape rather than
+      // the receiver (see docs/drills.md, "Reading a report"). The report's figure is a median of
+      // seconds at a steady rate: within 1-3% of the receiver's over 6 s as over 10.
       JsonObject day = smallDay(app.appId(), 1500).put("scale", 0.002);
       String id = startDrill(day).getString("drillId");
       Await.until(
-          "about ten seconds of backlog",
+          "about six seconds of backlog measured",
           WAIT,
-          () -> drill(id).getJsonObject("live", new JsonObject()).getInteger("seconds", 0) >= 15);
+          () -> drill(id).getJsonObject("live", new JsonObject()).getInteger("seconds", 0) >= 11);
       HttpResponse<String> stop =
           gw.send("POST", "/v1/drills/" + id + "/stop", TestGateway.ADMIN_TOKEN, null);
       assertThat(stop.statusCode()).as(stop.body()).isEqualTo(200);
@@ -275,7 +287,7 @@ class AppDrillIT {
   @Test
   void shouldReportTheCapacityOfAWebSocketConsumerThatAcksLateWithin15Percent() throws Exception {
     int rate = 600; // events a second the consumer acks at most
-    TestApps.Created app = TestApps.create(gw, "late-acker", null);
+    TestApps.Created app = create("late-acker", null);
     ConcurrentLinkedQueue<Object[]> toAck = new ConcurrentLinkedQueue<>();
     StreamClient consumer =
         join(
@@ -313,7 +325,10 @@ class AppDrillIT {
               credit.set(Math.min(credit.get(), rate / 10)); // idle time is not saved up
             });
     try {
-      String id = startDrill(smallDay(app.appId(), 2000)).getString("drillId");
+      // about 5,200 events: 9 s of backlog at the consumer's rate, 7 of them measured (capacity
+      // 592-600 in three runs), not the 10,400 events and 17 s of the default small day
+      String id =
+          startDrill(smallDay(app.appId(), 2000).put("scale", 0.00025)).getString("drillId");
       JsonObject ended = awaitEnded(id);
       assertThat(ended.getString("state")).as(ended.encodePrettily()).isEqualTo("finished");
       double capacity = ended.getJsonObject("summary").getDouble("capacity");
@@ -340,8 +355,8 @@ class AppDrillIT {
 
   @Test
   void shouldKeepSandboxMerchantsFromEveryOtherAppAndLeaveNothingBehindOnceDeleted() {
-    TestApps.Created drilled = TestApps.create(gw, "drilled", null);
-    TestApps.Created other = TestApps.create(gw, "bystander", null);
+    TestApps.Created drilled = create("drilled", null);
+    TestApps.Created other = create("bystander", null);
     Set<String> seenByOther = ConcurrentHashMap.newKeySet();
     Set<String> seenByDrilled = ConcurrentHashMap.newKeySet();
     StreamClient otherConsumer =
@@ -459,7 +474,7 @@ class AppDrillIT {
   @Test
   void shouldStopAtOnceOnCommandAndWhenTheEndpointIsSuspended() {
     try (SlowReceiver receiver = new SlowReceiver()) {
-      TestApps.Created app = TestApps.create(gw, "to-stop", receiver.url());
+      TestApps.Created app = create("to-stop", receiver.url());
       JsonObject long_ = smallDay(app.appId(), 1000).put("normalS", 600);
       String first = startDrill(long_).getString("drillId");
       Await.until("delivering", WAIT, () -> !receiver.bodies.isEmpty());
@@ -496,7 +511,7 @@ class AppDrillIT {
   @Test
   void shouldServeTheAppsRealMerchantsAheadOfTheDrillsBacklog() throws Exception {
     try (SlowReceiver receiver = new SlowReceiver()) {
-      TestApps.Created app = TestApps.create(gw, "real-and-drilled", receiver.url());
+      TestApps.Created app = create("real-and-drilled", receiver.url());
       String real = "real-" + UUID.randomUUID().toString().substring(0, 8);
       TestApps.grant(gw, real, app.appId(), "{\"start\":\"earliest\"}");
       String id = startDrill(smallDay(app.appId(), 3000)).getString("drillId");

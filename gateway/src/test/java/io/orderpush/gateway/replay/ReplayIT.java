@@ -33,6 +33,9 @@ class ReplayIT {
   static String token;
   static String otherToken;
 
+  /** The apps the tests made, removed at the end. */
+  static final java.util.List<String> apps = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   @BeforeAll
   static void start() {
     gw = TestGateway.start(Map.of());
@@ -61,6 +64,7 @@ class ReplayIT {
                     TestGateway.ADMIN_TOKEN,
                     "{\"name\":\"replayer\",\"delivery\":{\"mode\":\"websocket\"}}")
                 .body());
+    apps.add(app.getString("appId"));
     if (granted) {
       gw.send(
           "PUT",
@@ -75,6 +79,7 @@ class ReplayIT {
   static void stop() {
     NoStuckChannels.check(gw);
     gw.close();
+    io.orderpush.gateway.TestApps.deleteRows(apps);
   }
 
   static HttpResponse<InputStream> open(String token, String query) throws Exception {

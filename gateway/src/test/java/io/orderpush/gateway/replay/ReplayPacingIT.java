@@ -36,8 +36,9 @@ import org.junit.jupiter.api.Test;
 class ReplayPacingIT {
 
   static final Duration WAIT = Duration.ofSeconds(30);
-  // 20 events a second, so a first page of 100 waits (100 - 20) / 20 = 4 s for its turn.
-  static final int RATE = 20;
+  // 33 events a second, so a first page of 100 waits (100 - 33) / 33 = 2 s for its turn: time
+  // for a test to see the replay wait and make its change (a few requests) before the page goes.
+  static final int RATE = 33;
   static TestGateway gw;
   final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   final List<String> apps = new ArrayList<>();

@@ -27,6 +27,9 @@ class ReplayStallIT {
   static final Duration WAIT = Duration.ofSeconds(30);
   static TestGateway gw;
 
+  /** The apps the tests made, removed at the end. */
+  static final java.util.List<String> apps = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   @BeforeAll
   static void start() {
     gw =
@@ -39,6 +42,7 @@ class ReplayStallIT {
   @AfterAll
   static void stop() {
     gw.close();
+    TestApps.deleteRows(apps);
   }
 
   @Test
@@ -97,6 +101,7 @@ class ReplayStallIT {
   /** An app granted {@code m}; its token. */
   static String grantedApp(String m) {
     TestApps.Created app = TestApps.create(gw, "stalled", null);
+    apps.add(app.appId());
     TestApps.grant(gw, m, app.appId(), "{\"start\":\"earliest\"}");
     return app.token();
   }

@@ -31,8 +31,10 @@ class AckBeforeClaimIT {
                 Map.of(
                     "GATEWAY_REDIS_URL",
                     "redis://127.0.0.1:" + proxy.port(),
+                    // the assignment waits for the group registry's write and read to time out (two
+                    // timeouts); the claim after it then hangs for one, while the client acks
                     "GATEWAY_REDIS_COMMAND_TIMEOUT_MS",
-                    "3000",
+                    "1500",
                     // the held-back Redis must not cost the node its lease (6 s of it would cost
                     // the default's: the node would close the connection and stop delivering)
                     "GATEWAY_NODE_LEASE_MS",

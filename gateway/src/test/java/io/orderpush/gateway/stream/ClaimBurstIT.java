@@ -35,9 +35,10 @@ class ClaimBurstIT {
                 Map.of(
                     "GATEWAY_REDIS_URL",
                     "redis://127.0.0.1:" + proxy.port() + redis.getPath(),
-                    // a claim in flight that times out only starts the next: thousands still wait
+                    // a claim in flight that times out only starts the next: thousands still wait;
+                    // the assignment itself waits for two (the group registry's write and read)
                     "GATEWAY_REDIS_COMMAND_TIMEOUT_MS",
-                    "3000",
+                    "1500",
                     // Redis away for a while must not cost the node its lease (the longest allowed)
                     "GATEWAY_NODE_LEASE_MS",
                     "600000",

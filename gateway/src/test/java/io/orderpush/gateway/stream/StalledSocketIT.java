@@ -34,6 +34,9 @@ class StalledSocketIT {
   static final Duration WAIT = Duration.ofSeconds(30);
   static TestGateway gw;
 
+  /** The apps the tests made, removed at the end. */
+  static final java.util.List<String> apps = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   @BeforeAll
   static void start() {
     gw =
@@ -46,12 +49,14 @@ class StalledSocketIT {
   @AfterAll
   static void stop() {
     gw.close();
+    TestApps.deleteRows(apps);
   }
 
   @Test
   void shouldCloseTheSocketOfAClosedConnectionWhoseClientReadsNothing() throws Exception {
     String m = TestServices.uniqueMerchant("stalled-ws");
     TestApps.Created app = TestApps.create(gw, "stalled", null);
+    apps.add(app.appId());
     TestApps.grant(gw, m, app.appId(), "{\"start\":\"earliest\"}");
     // 16 MB: far more than the socket buffers between the two ends hold (4 MB at most here)
     for (int batch = 0; batch < 8; batch++) {

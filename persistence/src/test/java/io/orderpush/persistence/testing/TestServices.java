@@ -146,7 +146,43 @@ public final class TestServices {
               + e.getMessage(),
           e);
     }
-    testUrl = configured.getScheme() + "://" + configured.getRawAuthority() + "/" + TEST_DATABASE;
+    String url =
+        configured.getScheme() + "://" + configured.getRawAuthority() + "/" + TEST_DATABASE;
+    removeStaleApps(url);
+    testUrl = url;
     return testUrl;
+  }
+
+  /**
+   * Removes the apps an earlier run left in the test database, which outlives runs (a run that
+   * failed before its clean-up, a test that forgot it): every gateway a test starts loads each
+   * callback app among them, one after another, retries its callbacks to a receiver long gone, and
+   * claims and releases its channels; a start with PostgreSQL failing waits a statement timeout for
+   * each (CallbackLoadIT). Only apps created over an hour ago, so that a run sharing the database
+   * right now keeps its own; once per JVM, before any gateway starts.
+   */
+  private static void removeStaleApps(String url) {
+    PgSettings test =
+        new PgSettings(
+            URI.create(url),
+            1,
+            1,
+            Duration.ofSeconds(2),
+            Duration.ofSeconds(30),
+            Duration.ofSeconds(35));
+    try (Connection c = DriverManager.getConnection(test.jdbcUrl(), test.user(), test.password())) {
+      c.createStatement()
+          .execute(
+              "DO $$ BEGIN IF to_regclass('apps') IS NOT NULL THEN"
+                  + " DELETE FROM apps WHERE created_at < now() - interval '1 hour';"
+                  + " END IF; END $$");
+    } catch (SQLException e) {
+      throw new IllegalStateException(
+          "cannot remove stale apps from the test database "
+              + TEST_DATABASE
+              + ": "
+              + e.getMessage(),
+          e);
+    }
   }
 }
