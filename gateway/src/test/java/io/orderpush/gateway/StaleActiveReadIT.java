@@ -54,6 +54,9 @@ class StaleActiveReadIT {
                 .statusCode())
         .isEqualTo(200);
     Await.until("the endpoint open again", Duration.ofSeconds(30), () -> hasEndpoint(appId));
+    // gone, so that no later gateway on this database keeps calling its dead URL
+    assertThat(gw.send("DELETE", "/v1/apps/" + appId, TestGateway.ADMIN_TOKEN, null).statusCode())
+        .isEqualTo(204);
   }
 
   static boolean hasEndpoint(UUID appId) {

@@ -68,19 +68,22 @@ class GrantCheckpointIT {
   @Test
   void shouldStartANewGrantFromItsOwnStartNotACheckpointLeftByTheRevokedOne() {
     UUID app = app();
-    String m = TestServices.uniqueMerchant("grant-ckpt");
-    await(grants.grant(app, m, List.of(), true));
-    checkpoint(app, m, 7);
-    assertThat(resumeFrom(app)).isEqualTo(7);
-    await(grants.revoke(app, m, Duration.ofMinutes(1)));
-    checkpoint(app, m, 7); // written by a round that raced the revoke
-    await(grants.grant(app, m, List.of(), true));
-    assertThat(resumeFrom(app)).as("the new grant's resume point").isZero();
-    // made again over a live grant: its checkpoint stays
-    checkpoint(app, m, 9);
-    await(grants.grant(app, m, List.of("pii"), true));
-    assertThat(resumeFrom(app)).isEqualTo(9);
-    // its secret is no real ciphertext: other tests read every app's (KeyRotationIT)
-    await(pool.preparedQuery("DELETE FROM apps WHERE app_id = $1").execute(Tuple.of(app)));
+    try {
+      String m = TestServices.uniqueMerchant("grant-ckpt");
+      await(grants.grant(app, m, List.of(), true));
+      checkpoint(app, m, 7);
+      assertThat(resumeFrom(app)).isEqualTo(7);
+      await(grants.revoke(app, m, Duration.ofMinutes(1)));
+      checkpoint(app, m, 7); // written by a round that raced the revoke
+      await(grants.grant(app, m, List.of(), true));
+      assertThat(resumeFrom(app)).as("the new grant's resume point").isZero();
+      // made again over a live grant: its checkpoint stays
+      checkpoint(app, m, 9);
+      await(grants.grant(app, m, List.of("pii"), true));
+      assertThat(resumeFrom(app)).isEqualTo(9);
+    } finally {
+      // its secret is no real ciphertext: other tests read every app's (KeyRotationIT)
+      await(pool.preparedQuery("DELETE FROM apps WHERE app_id = $1").execute(Tuple.of(app)));
+    }
   }
 }
