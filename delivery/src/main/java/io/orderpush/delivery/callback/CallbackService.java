@@ -357,8 +357,11 @@ public final class CallbackService {
   public Future<Void> granted(Grant grant, long mark) {
     return onEngine(
         v -> {
+          // recorded even with no endpoint or channel here: an older read (a loader's page, a
+          // resync) must not undo it
+          boolean newest = engine.grantReads().apply(grant.appId(), grant.merchantId(), mark);
           CallbackEndpoint e = endpoints.get(grant.appId());
-          if (e != null && engine.grantReads().apply(grant.appId(), grant.merchantId(), mark)) {
+          if (e != null && newest) {
             Channel c = e.channels.get(grant.merchantId());
             if (c != null && c.grantVersion() != grant.grantedAt().toEpochMilli()) {
               drop(e, c); // revoked and granted again elsewhere: a new channel
@@ -498,9 +501,10 @@ public final class CallbackService {
   public Future<Void> revoked(UUID appId, String merchantId, long mark) {
     return onEngine(
         v -> {
+          boolean newest = engine.grantReads().apply(appId, merchantId, mark);
           CallbackEndpoint e = endpoints.get(appId);
           Channel c = e == null ? null : e.channels.get(merchantId);
-          if (c != null && engine.grantReads().apply(appId, merchantId, mark)) {
+          if (c != null && newest) {
             drop(e, c);
           }
           return Future.succeededFuture();

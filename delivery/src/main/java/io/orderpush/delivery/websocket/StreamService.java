@@ -350,11 +350,16 @@ public final class StreamService {
         .context()
         .runOnContext(
             v -> {
-              ConsumerGroup g = groups.get(grant.appId());
-              if (g != null && engine.grantReads().apply(grant.appId(), grant.merchantId(), mark)) {
-                g.granted(grant);
+              try {
+                // recorded even with no group here: an older read must not add it back
+                boolean newest = engine.grantReads().apply(grant.appId(), grant.merchantId(), mark);
+                ConsumerGroup g = groups.get(grant.appId());
+                if (g != null && newest) {
+                  g.granted(grant);
+                }
+              } finally {
+                done.complete();
               }
-              done.complete();
             });
     return done.future();
   }
@@ -369,11 +374,15 @@ public final class StreamService {
         .context()
         .runOnContext(
             v -> {
-              ConsumerGroup g = groups.get(appId);
-              if (g != null && engine.grantReads().apply(appId, merchantId, mark)) {
-                g.revoked(merchantId);
+              try {
+                boolean newest = engine.grantReads().apply(appId, merchantId, mark);
+                ConsumerGroup g = groups.get(appId);
+                if (g != null && newest) {
+                  g.revoked(merchantId);
+                }
+              } finally {
+                done.complete();
               }
-              done.complete();
             });
     return done.future();
   }
