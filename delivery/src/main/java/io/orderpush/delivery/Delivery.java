@@ -313,6 +313,11 @@ public final class Delivery {
   }
 
   /** The WebSocket transport: connections, grants, app lifecycle. */
+  /** Orders what this node learns of grants by when it was read (any thread). */
+  public io.orderpush.delivery.channel.GrantReads grantReads() {
+    return engine.grantReads();
+  }
+
   public StreamService streams() {
     return streams;
   }

@@ -280,6 +280,13 @@ final class CallbackEndpoint implements Subscriber {
   @Override
   public void claimed(Channel channel, long cursor) {
     untrack(channel, true);
+    Batch before = unanswered.get(channel.merchantId());
+    if (before != null) {
+      // Claimed anew while a POST from before is out (of this channel object or of one the app's
+      // endpoint had before a freeze): the claim it was sent under is fenced, and its answer must
+      // not be stored by a release of this claim, which may have rewound since.
+      before.restarted = true;
+    }
   }
 
   /** The channel's batch is no longer tracked; one whose POST is out waits for its answer. */

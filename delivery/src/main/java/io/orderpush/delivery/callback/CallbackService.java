@@ -3,6 +3,7 @@ package io.orderpush.delivery.callback;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.orderpush.delivery.channel.Channel;
 import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.delivery.channel.GrantReads;
 import io.orderpush.persistence.Futures;
 import io.orderpush.persistence.apps.App;
 import io.orderpush.persistence.apps.AppStore;
@@ -42,6 +43,15 @@ public final class CallbackService {
   private final CallbackMetrics metrics;
   private final SsrfGuard guard;
   private final Map<UUID, CallbackEndpoint> endpoints = new HashMap<>();
+
+  /**
+   * When (System.nanoTime) this node last stopped each app (frozen, deleted), for a while: a read
+   * of the app as active that started before is older than the stop and opens nothing. Engine
+   * context only.
+   */
+  private final Map<UUID, Long> stoppedAt = new HashMap<>();
+
+  static final long STOPPED_MEMORY_MS = 120_000;
 
   /**
    * Apps' POSTs still out for batches no channel tracks any more, kept across the app's endpoints
@@ -292,13 +302,23 @@ public final class CallbackService {
   }
 
   private Future<Void> loadGrants(CallbackEndpoint e, EndpointLoader l) {
+    GrantReads reads = engine.grantReads();
+    long mark = reads.start();
     return grants
         .forApp(e.appId, PAGE, l.grantsAfter)
-        .compose(
+        .map(
             page -> {
               for (Grant g : page) {
-                add(e, g);
+                // not one revoked (or granted anew) here since the page was read
+                if (reads.apply(e.appId, g.merchantId(), mark)) {
+                  add(e, g);
+                }
               }
+              return page;
+            })
+        .andThen(ar -> reads.end(mark))
+        .compose(
+            page -> {
               if (page.size() < PAGE) {
                 return Future.succeededFuture();
               }
@@ -330,20 +350,23 @@ public final class CallbackService {
     }
   }
 
-  public void granted(Grant grant) {
-    engine
-        .context()
-        .runOnContext(
-            v -> {
-              CallbackEndpoint e = endpoints.get(grant.appId());
-              if (e != null) {
-                Channel c = e.channels.get(grant.merchantId());
-                if (c != null && c.grantVersion() != grant.grantedAt().toEpochMilli()) {
-                  drop(e, c); // revoked and granted again elsewhere: a new channel
-                }
-                add(e, grant);
-              }
-            });
+  /**
+   * A merchant granted the app, as read at {@code mark} ({@link GrantReads#start}): unless a later
+   * read was applied to it, the endpoint here gets its channel. Any thread.
+   */
+  public Future<Void> granted(Grant grant, long mark) {
+    return onEngine(
+        v -> {
+          CallbackEndpoint e = endpoints.get(grant.appId());
+          if (e != null && engine.grantReads().apply(grant.appId(), grant.merchantId(), mark)) {
+            Channel c = e.channels.get(grant.merchantId());
+            if (c != null && c.grantVersion() != grant.grantedAt().toEpochMilli()) {
+              drop(e, c); // revoked and granted again elsewhere: a new channel
+            }
+            add(e, grant);
+          }
+          return Future.succeededFuture();
+        });
   }
 
   private Future<Void> drop(CallbackEndpoint e, Channel c) {
@@ -361,6 +384,10 @@ public final class CallbackService {
   public Future<Void> appStopped(UUID appId) {
     return onEngine(
         v -> {
+          long at = System.nanoTime();
+          stoppedAt.put(appId, at);
+          // a read of the app that started before now has ended (or timed out) by then
+          engine.vertx().setTimer(STOPPED_MEMORY_MS, t -> stoppedAt.remove(appId, at));
           EndpointLoader l = loading.remove(appId);
           if (l != null) {
             engine.vertx().cancelTimer(l.timer);
@@ -400,6 +427,10 @@ public final class CallbackService {
         v -> {
           CallbackEndpoint e = endpoints.get(app.appId());
           if (e == null) {
+            Long stopped = stoppedAt.get(app.appId());
+            if (stopped != null && stopped - readAt > 0) {
+              return Future.succeededFuture(); // read before this node stopped the app: stale
+            }
             return open(app);
           }
           e.follow(app.endpointState(), readAt);
@@ -419,23 +450,32 @@ public final class CallbackService {
             return Future.succeededFuture();
           }
           List<Grant> all = new java.util.ArrayList<>();
+          GrantReads reads = engine.grantReads();
+          long mark = reads.start();
           return grantsInto(appId, "", all)
-              .map(
+              .<Void>map(
                   x -> {
                     if (endpoints.get(appId) != e) {
                       return null; // stopped meanwhile
                     }
                     Map<String, Grant> stored = new HashMap<>();
                     all.forEach(g -> stored.put(g.merchantId(), g));
+                    // a grant or revoke applied here since the read started is newer
                     for (Channel c : List.copyOf(e.channels.values())) {
                       Grant g = stored.get(c.merchantId());
-                      if (g == null || g.grantedAt().toEpochMilli() != c.grantVersion()) {
+                      if ((g == null || g.grantedAt().toEpochMilli() != c.grantVersion())
+                          && reads.apply(appId, c.merchantId(), mark)) {
                         drop(e, c);
                       }
                     }
-                    all.forEach(g -> add(e, g));
+                    for (Grant g : all) {
+                      if (reads.apply(appId, g.merchantId(), mark)) {
+                        add(e, g);
+                      }
+                    }
                     return null;
-                  });
+                  })
+              .andThen(ar -> reads.end(mark));
         });
   }
 
@@ -451,17 +491,20 @@ public final class CallbackService {
             });
   }
 
-  public void revoked(UUID appId, String merchantId) {
-    engine
-        .context()
-        .runOnContext(
-            v -> {
-              CallbackEndpoint e = endpoints.get(appId);
-              Channel c = e == null ? null : e.channels.get(merchantId);
-              if (c != null) {
-                drop(e, c);
-              }
-            });
+  /**
+   * A merchant revoked the app, as read at {@code mark}: unless a later read was applied to it, its
+   * channel here stops. Any thread.
+   */
+  public Future<Void> revoked(UUID appId, String merchantId, long mark) {
+    return onEngine(
+        v -> {
+          CallbackEndpoint e = endpoints.get(appId);
+          Channel c = e == null ? null : e.channels.get(merchantId);
+          if (c != null && engine.grantReads().apply(appId, merchantId, mark)) {
+            drop(e, c);
+          }
+          return Future.succeededFuture();
+        });
   }
 
   public Future<EndpointView> view(UUID appId) {

@@ -203,6 +203,12 @@ public final class DeliveryEngine {
     this.commits = new CursorCommits(cursors, context, registry);
     this.checkpoints = checkpoints;
     this.metrics = new DeliveryMetrics(registry, channelCount::get, assignedCount::get, () -> lag);
+    io.micrometer.core.instrument.FunctionCounter.builder(
+            "gateway.delivery.grant.reads.superseded", grantReads, GrantReads::superseded)
+        .description(
+            "What a read of grants said of a channel, not applied: a read that started later (a"
+                + " revoke, a grant) had been applied already")
+        .register(registry);
     io.micrometer.core.instrument.Gauge.builder(
             "gateway.delivery.rewinds.pending", () -> rewindsPending)
         .description(
@@ -502,6 +508,13 @@ public final class DeliveryEngine {
   }
 
   /** The probe transports report their own events to (connections, callback answers). */
+  /** Orders what this node learns of grants by when it was read. */
+  public GrantReads grantReads() {
+    return grantReads;
+  }
+
+  private final GrantReads grantReads = new GrantReads();
+
   public DeliveryProbe probe() {
     return probe;
   }

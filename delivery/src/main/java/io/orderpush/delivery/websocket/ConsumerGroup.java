@@ -2,6 +2,7 @@ package io.orderpush.delivery.websocket;
 
 import io.orderpush.delivery.channel.Channel;
 import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.delivery.channel.GrantReads;
 import io.orderpush.delivery.cluster.ClusterNotices;
 import io.orderpush.delivery.cluster.GroupRegistry;
 import io.orderpush.delivery.cluster.NodeLease;
@@ -279,15 +280,21 @@ final class ConsumerGroup {
       return Future.succeededFuture();
     }
     List<Grant> all = new ArrayList<>();
+    GrantReads reads = engine.grantReads();
+    long mark = reads.start();
     return loadInto("", all)
-        .map(
+        .<Void>map(
             v -> {
               if (!loaded) {
                 return null; // everyone left meanwhile
               }
               Map<String, Grant> stored = new HashMap<>();
               all.forEach(g -> stored.put(g.merchantId(), g));
+              // a grant or revoke applied here since the read started is newer than what it says
               for (Channel c : List.copyOf(channels.values())) {
+                if (!reads.apply(appId, c.merchantId(), mark)) {
+                  continue;
+                }
                 Grant g = stored.get(c.merchantId());
                 if (g == null || g.grantedAt().toEpochMilli() != c.grantVersion()) {
                   drop(c.merchantId());
@@ -297,7 +304,8 @@ final class ConsumerGroup {
               }
               boolean added = false;
               for (Grant g : all) {
-                if (!channels.containsKey(g.merchantId())) {
+                if (!channels.containsKey(g.merchantId())
+                    && reads.apply(appId, g.merchantId(), mark)) {
                   addChannel(g);
                   added = true;
                 }
@@ -306,7 +314,8 @@ final class ConsumerGroup {
                 rebalance();
               }
               return null;
-            });
+            })
+        .andThen(ar -> reads.end(mark));
   }
 
   private Future<Void> loadInto(String after, List<Grant> into) {

@@ -2,6 +2,7 @@ package io.orderpush.delivery.websocket;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.orderpush.delivery.channel.DeliveryEngine;
+import io.orderpush.delivery.channel.GrantReads;
 import io.orderpush.persistence.apps.AppTokens;
 import io.orderpush.persistence.apps.Grant;
 import io.orderpush.persistence.apps.GrantStore;
@@ -339,30 +340,42 @@ public final class StreamService {
   /** The pending {@link #retryDepartedSoon} timer, or -1. Engine context. */
   private long departedRetry = -1;
 
-  /** A merchant granted the app: its channel joins the app's group on this node. Any thread. */
-  public void granted(Grant grant) {
+  /**
+   * A merchant granted the app, as read at {@code mark} ({@link GrantReads#start}): its channel
+   * joins the app's group on this node, unless a later read was applied to it. Any thread.
+   */
+  public Future<Void> granted(Grant grant, long mark) {
+    Promise<Void> done = Promise.promise();
     engine
         .context()
         .runOnContext(
             v -> {
               ConsumerGroup g = groups.get(grant.appId());
-              if (g != null) {
+              if (g != null && engine.grantReads().apply(grant.appId(), grant.merchantId(), mark)) {
                 g.granted(grant);
               }
+              done.complete();
             });
+    return done.future();
   }
 
-  /** A merchant revoked the app: delivery of that channel stops at once. Any thread. */
-  public void revoked(UUID appId, String merchantId) {
+  /**
+   * A merchant revoked the app, as read at {@code mark}: delivery of that channel stops at once,
+   * unless a later read was applied to it. Any thread.
+   */
+  public Future<Void> revoked(UUID appId, String merchantId, long mark) {
+    Promise<Void> done = Promise.promise();
     engine
         .context()
         .runOnContext(
             v -> {
               ConsumerGroup g = groups.get(appId);
-              if (g != null) {
+              if (g != null && engine.grantReads().apply(appId, merchantId, mark)) {
                 g.revoked(merchantId);
               }
+              done.complete();
             });
+    return done.future();
   }
 
   /**
@@ -429,14 +442,20 @@ public final class StreamService {
     return done.future();
   }
 
-  /** The app is active: its connections are accepted again. Any thread. */
-  public Future<Void> appActive(UUID appId) {
+  /**
+   * The app is active, as read from {@code readAt} (System.nanoTime) on: its connections are
+   * accepted again, unless this node stopped it after that read started. Any thread.
+   */
+  public Future<Void> appActive(UUID appId, long readAt) {
     Promise<Void> done = Promise.promise();
     engine
         .context()
         .runOnContext(
             v -> {
-              stopped.remove(appId);
+              Stopped mark = stopped.get(appId);
+              if (mark != null && mark.atNanos() - readAt < 0) {
+                stopped.remove(appId, mark);
+              }
               done.complete();
             });
     return done.future();

@@ -163,9 +163,16 @@ public final class AppsApi {
   public void rotateSecret(RoutingContext ctx) {
     UUID appId = AdminJson.appId(ctx);
     apps.rotateSecret(appId, secretGrace)
-        .compose(secret -> callbacks.secretsChanged(appId).map(secret))
+        // Applied here and told to the others; the new secret is answered even if that fails: it
+        // is committed, shown once, and the reconcile applies the rotation on every node (a retry
+        // would rotate again and end the grace of the secret receivers hold).
+        .compose(secret -> callbacks.secretsChanged(appId).otherwiseEmpty().map(secret))
         .compose(
-            secret -> changes.publish(Change.of(Change.Kind.SECRET_ROTATED, appId)).map(secret))
+            secret ->
+                changes
+                    .publish(Change.of(Change.Kind.SECRET_ROTATED, appId))
+                    .otherwiseEmpty()
+                    .map(secret))
         .onSuccess(
             secret ->
                 AdminJson.send(

@@ -80,14 +80,16 @@ public final class ChangeApplier implements ChangeBus.ChangeListener {
   }
 
   private Future<Void> grant(UUID appId, String merchantId) {
+    long mark = deliveries.readStarts();
     return grants
         .find(appId, merchantId)
+        .onFailure(err -> deliveries.readFailed(mark))
         .map(
             g -> {
               if (g.isPresent()) {
-                deliveries.granted(g.get());
+                deliveries.granted(g.get(), mark);
               } else {
-                deliveries.revoked(appId, merchantId);
+                deliveries.revoked(appId, merchantId, mark);
               }
               return null;
             });

@@ -2,6 +2,7 @@ package io.orderpush.gateway.admin;
 
 import io.orderpush.delivery.Delivery;
 import io.orderpush.delivery.callback.CallbackService;
+import io.orderpush.delivery.channel.GrantReads;
 import io.orderpush.delivery.websocket.StreamService;
 import io.orderpush.persistence.apps.App;
 import io.orderpush.persistence.apps.Grant;
@@ -21,14 +22,35 @@ public record Deliveries(StreamService streams, CallbackService callbacks, Deliv
     return delivery.cursorSetElsewhere(appId, merchantId);
   }
 
-  void granted(Grant grant) {
-    streams.granted(grant);
-    callbacks.granted(grant);
+  /**
+   * A read (or write) of grants whose answer will be told to {@link #granted} or {@link #revoked}
+   * starts: its mark, which orders it against the others ({@link GrantReads}). Each mark must reach
+   * one of those, or {@link #readFailed}.
+   */
+  long readStarts() {
+    return reads().start();
   }
 
-  void revoked(UUID appId, String merchantId) {
-    streams.revoked(appId, merchantId);
-    callbacks.revoked(appId, merchantId);
+  /** The read of {@code mark} failed: nothing to apply. */
+  void readFailed(long mark) {
+    reads().end(mark);
+  }
+
+  /** The grant as read at {@code mark}, unless something read later was applied. */
+  void granted(Grant grant, long mark) {
+    Future.join(streams.granted(grant, mark), callbacks.granted(grant, mark))
+        .onComplete(x -> reads().end(mark));
+  }
+
+  /** The grant gone as read at {@code mark}, unless something read later was applied. */
+  void revoked(UUID appId, String merchantId, long mark) {
+    Future.join(
+            streams.revoked(appId, merchantId, mark), callbacks.revoked(appId, merchantId, mark))
+        .onComplete(x -> reads().end(mark));
+  }
+
+  private GrantReads reads() {
+    return delivery.grantReads();
   }
 
   /** An operator's retry now, made on another node: this node's endpoint retries too. */
@@ -54,7 +76,8 @@ public record Deliveries(StreamService streams, CallbackService callbacks, Deliv
    * readAt} is when the read of {@code app} started (System.nanoTime).
    */
   Future<Void> active(App app, long readAt) {
-    return Future.all(streams.appActive(app.appId()), callbacks.appActive(app, readAt)).mapEmpty();
+    return Future.all(streams.appActive(app.appId(), readAt), callbacks.appActive(app, readAt))
+        .mapEmpty();
   }
 
   /** The app's channels here brought in line with its stored grants. */

@@ -43,11 +43,13 @@ public final class GrantsApi {
       throw AppsApi.invalid(
           "start", "must be \"latest\" (only new events) or \"earliest\" (all retained history)");
     }
+    long mark = deliveries.readStarts();
     grants
         .grant(appId, merchantId, scopes, "earliest".equals(start), eventTypes)
+        .onFailure(err -> deliveries.readFailed(mark))
         .onSuccess(
             g -> {
-              deliveries.granted(g);
+              deliveries.granted(g, mark);
               changes.publish(Change.ofGrant(Change.Kind.GRANTED, appId, merchantId));
               AdminJson.send(ctx, 200, AdminJson.grant(g));
             })
@@ -57,11 +59,13 @@ public final class GrantsApi {
   public void delete(RoutingContext ctx) {
     String merchantId = merchantId(ctx);
     var appId = AdminJson.appId(ctx);
+    long mark = deliveries.readStarts();
     grants
         .revoke(appId, merchantId, sweeps.revokedTtl())
+        .onFailure(err -> deliveries.readFailed(mark))
         .onSuccess(
             grantedAt -> {
-              deliveries.revoked(appId, merchantId);
+              deliveries.revoked(appId, merchantId, mark);
               changes.publish(Change.ofGrant(Change.Kind.REVOKED, appId, merchantId));
               ctx.response().setStatusCode(204).end();
               // the revoke's row in revoked_channels has the chore do it if this fails

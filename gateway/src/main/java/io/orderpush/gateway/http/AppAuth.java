@@ -57,6 +57,9 @@ public final class AppAuth implements Handler<RoutingContext> {
 
   @Override
   public void handle(RoutingContext ctx) {
+    if (beforeBody && !ctx.request().isEnded()) {
+      holdBody(ctx);
+    }
     if (limiter.refuse(ctx, "app")) {
       return;
     }
@@ -64,22 +67,6 @@ public final class AppAuth implements Handler<RoutingContext> {
     if (token == null) {
       unauthorized(ctx);
       return;
-    }
-    boolean paused = beforeBody && !ctx.request().isEnded();
-    if (paused) {
-      ctx.request().pause();
-      // whoever answers (the body handler's own 413 or 417 included), what is left of the body is
-      // then read and dropped, so the connection goes on; a client that waits for 100-continue
-      // and may never send its body is answered with the connection closed
-      ctx.addHeadersEndHandler(
-          v -> {
-            if (!ctx.request().isEnded()) {
-              if (ctx.request().getHeader("Expect") != null) {
-                ctx.response().putHeader("Connection", "close");
-              }
-              ctx.request().resume();
-            }
-          });
     }
     apps.authenticate(token)
         .onComplete(
@@ -93,6 +80,7 @@ public final class AppAuth implements Handler<RoutingContext> {
               } else {
                 ctx.put(KEY, ar.result().get().app());
                 ctx.put(TOKEN_HASH, ar.result().get().tokenHash());
+                ctx.remove(REFUSING);
                 ctx.next();
               }
             });
@@ -101,6 +89,40 @@ public final class AppAuth implements Handler<RoutingContext> {
   private static boolean active(
       java.util.Optional<io.orderpush.persistence.apps.AuthenticatedApp> found) {
     return found.isPresent() && "active".equals(found.get().app().state());
+  }
+
+  /** Set while this handler may still refuse the request: its answer, if any, is a refusal. */
+  private static final String REFUSING = "appAuthRefusing";
+
+  /**
+   * Pauses the request while the token is checked, so no byte of the body is read (let alone
+   * buffered) for a caller without a valid token. Whoever answers (this handler's refusal, or the
+   * body handler's own 413 or 417), what is left of the body is then read and dropped, so the
+   * connection goes on. A refused client that waits for {@code 100-continue} never sends its body:
+   * its connection is closed once the refusal is out, since Vert.x closes one only once its request
+   * ended too.
+   */
+  private static void holdBody(RoutingContext ctx) {
+    ctx.put(REFUSING, true);
+    ctx.request().pause();
+    boolean expect = ctx.request().getHeader("Expect") != null;
+    ctx.addHeadersEndHandler(
+        v -> {
+          if (!ctx.request().isEnded()) {
+            if (expect && ctx.get(REFUSING) != null) {
+              ctx.response().putHeader("Connection", "close");
+            }
+            ctx.request().resume();
+          }
+        });
+    if (expect) {
+      ctx.addEndHandler(
+          v -> {
+            if (ctx.get(REFUSING) != null && !ctx.request().isEnded()) {
+              ctx.request().connection().close();
+            }
+          });
+    }
   }
 
   private void unauthorized(RoutingContext ctx) {

@@ -97,11 +97,18 @@ public final class ReplayHandler implements Handler<RoutingContext> {
             .register(registry);
   }
 
+  /**
+   * The largest seq a request may name: 2^53 - 1, the largest integer every JSON client holds
+   * exactly, far above any merchant's head, and far enough below {@link Long#MAX_VALUE} that the
+   * read's arithmetic ({@code fromSeq} plus a page) cannot overflow.
+   */
+  static final long MAX_SEQ = (1L << 53) - 1;
+
   @Override
   public void handle(RoutingContext ctx) {
     String merchantId = merchantId(ctx);
-    long fromSeq = param(ctx, "fromSeq", 1, 1, Long.MAX_VALUE);
-    long toSeq = param(ctx, "toSeq", Long.MAX_VALUE, fromSeq, Long.MAX_VALUE);
+    long fromSeq = param(ctx, "fromSeq", 1, 1, MAX_SEQ);
+    long toSeq = param(ctx, "toSeq", Long.MAX_VALUE, fromSeq, MAX_SEQ);
     long limit = param(ctx, "limit", maxEvents, 1, maxEvents);
     EventTypes asked = eventTypes(ctx);
     var app = AppAuth.app(ctx);

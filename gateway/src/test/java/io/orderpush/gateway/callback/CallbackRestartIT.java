@@ -169,6 +169,46 @@ class CallbackRestartIT {
     }
   }
 
+  @Test
+  void shouldNotStoreTheAnswerToAPostFromBeforeAnUnfreezeWhenTheChannelRewoundSinceIsLetGo()
+      throws Exception {
+    String m = TestServices.uniqueMerchant("cb-unfreeze-rewind");
+    try (HoldingReceiver receiver = new HoldingReceiver()) {
+      JsonObject app = app(receiver);
+      String appId = app.getString("appId");
+      String path = "/v1/apps/" + appId;
+      assertThat(
+              send(
+                  "PUT",
+                  "/v1/merchants/" + m + "/grants/" + appId,
+                  TestGateway.ADMIN_TOKEN,
+                  "{\"start\":\"earliest\"}"))
+          .isEqualTo(200);
+      receiver.hold = Promise.promise();
+      List<JsonObject> events = new ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        events.add(Events.event(m, UUID.randomUUID().toString()));
+      }
+      assertThat(gw.ingest(Events.batch(events)).statusCode()).isEqualTo(200);
+      Await.until("a POST of seqs 1-5 held", WAIT, () -> receiver.open.get() == 1);
+      // a new endpoint claims the channel while that POST is out; the app rewinds it to 0; then
+      // it is let go again (frozen) before the held POST is answered
+      assertThat(send("POST", path + "/freeze", TestGateway.ADMIN_TOKEN, null)).isEqualTo(200);
+      assertThat(send("POST", path + "/unfreeze", TestGateway.ADMIN_TOKEN, null)).isEqualTo(200);
+      assertThat(
+              send("PUT", "/v1/channels/" + m + "/cursor", app.getString("token"), "{\"seq\":0}"))
+          .isEqualTo(200);
+      assertThat(send("POST", path + "/freeze", TestGateway.ADMIN_TOKEN, null)).isEqualTo(200);
+      receiver.hold.complete(); // 204 to the POST from before the first freeze
+      Await.until("the held POST answered", WAIT, () -> receiver.open.get() == 0);
+      assertThat(send("POST", path + "/unfreeze", TestGateway.ADMIN_TOKEN, null)).isEqualTo(200);
+      // the rewind holds: seqs 1-5 are sent again
+      Await.until("a POST after the unfreeze", WAIT, () -> receiver.firstSeqs.size() == 2);
+      assertThat(receiver.firstSeqs.get(1)).as("sent again from the rewind").isEqualTo(1L);
+      send("DELETE", path, TestGateway.ADMIN_TOKEN, null);
+    }
+  }
+
   static JsonObject app(HoldingReceiver receiver) {
     return app(gw, receiver);
   }

@@ -130,6 +130,55 @@ class InputLimitsIT {
   }
 
   @Test
+  void
+      shouldRefuseAWrongAppTokenOnACursorPutThatWaitsFor100ContinueAndCloseTheConnectionButAskAValidOneForItsBody()
+          throws Exception {
+    // a wrong token, and none at all
+    for (String auth : List.of("Authorization: Bearer not-a-token\r\n", "")) {
+      try (java.net.Socket s = RawHttp.connect("127.0.0.1", gw.port, 10_000)) {
+        s.getOutputStream()
+            .write(
+                ("PUT /v1/channels/"
+                        + merchant
+                        + "/cursor HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        + auth
+                        + "Content-Type: application/json\r\nContent-Length: 60000"
+                        + "\r\nExpect: 100-continue\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+        // no 100 Continue: the refusal comes first, and the body, which the client may never
+        // send, is not waited for: the connection closes after the answer
+        RawHttp.Response r = RawHttp.readResponse(s.getInputStream(), false);
+        assertThat(r.status()).isEqualTo(401);
+        assertThat(r.header("connection")).isEqualToIgnoringCase("close");
+        skipBody(s.getInputStream(), r);
+        assertThat(s.getInputStream().read())
+            .as("the connection closed after the 401")
+            .isEqualTo(-1);
+      }
+    }
+    // with the app's own token the client is asked for the body, and it is taken
+    try (java.net.Socket s = RawHttp.connect("127.0.0.1", gw.port, 10_000)) {
+      String body = "{\"seq\": 0}";
+      s.getOutputStream()
+          .write(
+              ("PUT /v1/channels/"
+                      + merchant
+                      + "/cursor HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                      + appToken
+                      + "\r\nContent-Type: application/json\r\nContent-Length: "
+                      + body.length()
+                      + "\r\nExpect: 100-continue\r\n\r\n")
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      assertThat(RawHttp.readResponse(s.getInputStream(), false).status()).isEqualTo(100);
+      s.getOutputStream().write(body.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      assertThat(RawHttp.readResponse(s.getInputStream(), false).status()).isEqualTo(200);
+    }
+  }
+
+  @Test
   void shouldReadAndDropTheBodyOfACursorPutTooLargeForAValidTokenAndServeTheConnectionAfter()
       throws Exception {
     try (java.net.Socket s = RawHttp.connect("127.0.0.1", gw.port, 10_000)) {

@@ -203,6 +203,10 @@ class ReplayIT {
     assertThat(open(token, "?fromSeq=0").statusCode()).isEqualTo(400);
     assertThat(open(token, "?fromSeq=5&toSeq=4").statusCode()).isEqualTo(400);
     assertThat(open(token, "?limit=abc").statusCode()).isEqualTo(400);
+    // past 2^53 - 1: refused, not a 500 from an overflow in the read
+    assertThat(open(token, "?fromSeq=9223372036854775807").statusCode()).isEqualTo(400);
+    assertThat(open(token, "?fromSeq=9007199254740992").statusCode()).isEqualTo(400);
+    assertThat(seqs("?fromSeq=9007199254740991")).isEmpty();
   }
 
   @Test

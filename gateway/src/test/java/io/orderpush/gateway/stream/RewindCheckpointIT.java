@@ -83,6 +83,98 @@ class RewindCheckpointIT {
   }
 
   @Test
+  void shouldKeepARewindsCheckpointWhenTheRoundCarryingAnOlderAckFailsAfterTheRewindCame()
+      throws Exception {
+    var app = fx.app("websocket");
+    String m = fx.merchants("rewind-failed-round", 1).get(0);
+    fx.grant(app, m);
+    StreamClient first = fx.connect(app);
+    fx.until("assigned", WAIT, () -> first.assigned().contains(m));
+    fx.ingest(List.of(m), 50, 50);
+    fx.until("50 events", WAIT, () -> first.count(m) == 50);
+    first.ack(m, 5);
+    fx.until("checkpoint 5", WAIT, () -> fx.checkpoint(app, m) == 5);
+    // Every round that carries the ack of 50 holds the checkpoint's row for 2 s, then fails, until
+    // the rewind came.
+    String name =
+        "rewind_round_"
+            + Long.toUnsignedString(
+                java.util.concurrent.ThreadLocalRandom.current().nextLong(), 36);
+    try {
+      sql("CREATE TABLE " + name + " (on_ boolean)");
+      sql("INSERT INTO " + name + " VALUES (true)");
+      sql(
+          "CREATE FUNCTION "
+              + name
+              + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+              + " IF NEW.merchant_id = '"
+              + m
+              + "' AND NEW.cursor = 50 AND EXISTS (SELECT 1 FROM "
+              + name
+              + ") THEN PERFORM pg_sleep(2); RAISE EXCEPTION 'the round fails'; END IF;"
+              + " RETURN NEW; END $$");
+      sql(
+          "CREATE TRIGGER "
+              + name
+              + " BEFORE UPDATE ON cursor_checkpoints FOR EACH ROW EXECUTE FUNCTION "
+              + name
+              + "()");
+      first.ack(m, 50);
+      fx.until("cursor 50", WAIT, () -> fx.cursor(app, m) == 50);
+      // the app reconnects: the channel object that holds the ack of 50 is no longer served
+      first.close();
+      StreamClient second = fx.connect(app);
+      fx.until("assigned again", WAIT, () -> second.assigned().contains(m));
+      fx.until(
+          "the round holding the row",
+          WAIT,
+          () ->
+              sql(
+                      "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
+                          + " AND datname = current_database()"
+                          + " AND query LIKE '%cursor_checkpoints%'")
+                  > 0);
+      // the rewind's own write waits for the row, then lands once the round failed
+      HttpResponse<String> r =
+          gw.send("PUT", "/v1/channels/" + m + "/cursor", app.token(), "{\"seq\": 10}");
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      assertThat(fx.checkpoint(app, m)).isEqualTo(10);
+      sql("DELETE FROM " + name); // later rounds would write 50 now
+      // the failed round's moves go to the next rounds, less the one the rewind undid
+      Thread.sleep(2 * INTERVAL.toMillis() + 500);
+      assertThat(fx.checkpoint(app, m))
+          .as("PostgreSQL's checkpoint after the rewind to 10, the failed round and two more")
+          .isLessThanOrEqualTo(10);
+      assertThat(fx.cursor(app, m)).isEqualTo(10);
+      second.close();
+    } finally {
+      sql("DROP TRIGGER IF EXISTS " + name + " ON cursor_checkpoints");
+      sql("DROP FUNCTION IF EXISTS " + name + "()");
+      sql("DROP TABLE IF EXISTS " + name);
+    }
+  }
+
+  /** Runs a statement on this class's gateway's database (as {@link #sql(TestGateway, String)}). */
+  static long sql(String statement) {
+    return sql(gw, statement);
+  }
+
+  /** Runs a statement on {@code gw}'s database; the first column of the first row, or 0. */
+  static long sql(TestGateway gw, String statement) {
+    var rows =
+        gw.gateway
+            .pool()
+            .query(statement)
+            .execute()
+            .toCompletionStage()
+            .toCompletableFuture()
+            .orTimeout(30, java.util.concurrent.TimeUnit.SECONDS)
+            .join();
+    var it = rows.iterator();
+    return it.hasNext() && it.next().getValue(0) instanceof Number n ? n.longValue() : 0;
+  }
+
+  @Test
   void shouldIgnoreAnAckNamingTheAssignmentBeforeARewindOnceTheResentEventsPassedItsSeq()
       throws Exception {
     var app = fx.app("websocket");

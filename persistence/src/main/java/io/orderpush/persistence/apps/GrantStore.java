@@ -20,15 +20,23 @@ public final class GrantStore {
   // A new grant starts after the merchant's current head (only new events) unless the
   // grant asks for the earliest retained event. Re-granting changes scopes and event types, not
   // the start.
+  // A new grant row also drops any checkpoint of (app, merchant): one left by a checkpoint write
+  // that raced the revoke of an earlier grant (its grant check saw the old grant; the revoke's
+  // delete did not see its row) must not be where the new grant starts.
   private static final String UPSERT =
-      "INSERT INTO grants (app_id, merchant_id, scopes, start_seq, event_types)"
+      "WITH g AS (INSERT INTO grants (app_id, merchant_id, scopes, start_seq, event_types)"
           + " SELECT $1, $2, $3,"
           + "   CASE WHEN $4 THEN 0 ELSE coalesce((SELECT head_seq FROM merchants WHERE merchant_id = $2), 0) END,"
           + "   $5"
           + " ON CONFLICT (app_id, merchant_id) DO UPDATE SET scopes = excluded.scopes,"
           + " event_types = excluded.event_types"
           + " RETURNING "
-          + COLUMNS;
+          + COLUMNS
+          + ", xmax = 0 AS inserted),"
+          + " stale AS (DELETE FROM cursor_checkpoints c USING g"
+          + "   WHERE g.inserted AND c.app_id = g.app_id AND c.merchant_id = g.merchant_id)"
+          + " SELECT app_id, merchant_id, scopes, start_seq, resume_from, granted_at, event_types"
+          + " FROM g";
 
   private final Pool pool;
 

@@ -1,0 +1,83 @@
+package io.orderpush.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.orderpush.persistence.apps.App;
+import io.orderpush.persistence.apps.NotFoundException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A read of an app as active that started before this node stopped it (a change notice's lookup
+ * racing a freeze) does not start its delivery again: a callback endpoint is not reopened. A read
+ * that starts after, as an unfreeze makes, does.
+ */
+class StaleActiveReadIT {
+
+  static TestGateway gw;
+
+  @BeforeAll
+  static void start() {
+    gw = TestGateway.start(Map.of("GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1"));
+  }
+
+  @AfterAll
+  static void stop() {
+    gw.close();
+  }
+
+  @Test
+  void shouldNotReopenTheCallbackEndpointOfAnAppFrozenAfterTheReadThatFoundItActive()
+      throws Exception {
+    TestApps.Created created = TestApps.create(gw, "stale-active", "http://127.0.0.1:9/hook");
+    UUID appId = UUID.fromString(created.appId());
+    var callbacks = gw.gateway.delivery().callbacks();
+    Await.until("the endpoint open", Duration.ofSeconds(30), () -> hasEndpoint(appId));
+    long readAt = System.nanoTime();
+    App before = join(gw.gateway.apps.find(appId)).orElseThrow();
+    assertThat(before.state()).isEqualTo("active");
+    TestApps.freeze(gw, created.appId());
+    assertThat(hasEndpoint(appId)).isFalse();
+    // the lookup that found it active lands after the freeze
+    join(gw.gateway.delivery().streams().appActive(appId, readAt));
+    join(callbacks.appActive(before, readAt));
+    assertThat(hasEndpoint(appId)).as("an endpoint opened by the stale read").isFalse();
+    // an unfreeze's own read comes after the stop: delivery starts again
+    assertThat(
+            gw.send("POST", "/v1/apps/" + appId + "/unfreeze", TestGateway.ADMIN_TOKEN, null)
+                .statusCode())
+        .isEqualTo(200);
+    Await.until("the endpoint open again", Duration.ofSeconds(30), () -> hasEndpoint(appId));
+    // gone, so that no later gateway on this database keeps calling its dead URL
+    assertThat(gw.send("DELETE", "/v1/apps/" + appId, TestGateway.ADMIN_TOKEN, null).statusCode())
+        .isEqualTo(204);
+  }
+
+  static boolean hasEndpoint(UUID appId) {
+    try {
+      join(gw.gateway.delivery().callbacks().view(appId));
+      return true;
+    } catch (AssertionError e) {
+      if (e.getCause() instanceof NotFoundException) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  static <T> T join(io.vertx.core.Future<T> f) {
+    try {
+      return f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      throw new AssertionError(e.getCause().toString(), e.getCause());
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+  }
+}
