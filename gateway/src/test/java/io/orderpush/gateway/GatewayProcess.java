@@ -153,7 +153,7 @@ public final class GatewayProcess {
       } catch (RuntimeException notYet) {
         // not listening yet
       }
-      Thread.sleep(100);
+      Thread.sleep(20);
     }
     throw new IllegalStateException("gateway not ready after " + timeout);
   }

@@ -29,7 +29,7 @@ class GracefulStopIT {
         TestGateway.start(
             Map.of(
                 "GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1",
-                "GATEWAY_CALLBACK_REQUEST_TIMEOUT_MS", "4000"));
+                "GATEWAY_CALLBACK_REQUEST_TIMEOUT_MS", "2000"));
     List<Socket> held = new CopyOnWriteArrayList<>();
     List<String> apps = new java.util.ArrayList<>();
     try (ServerSocket hung = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {

@@ -39,7 +39,8 @@ class MissedWakeUpIT {
         TestGateway.start(
             Map.of(
                 "GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1",
-                "GATEWAY_DELIVERY_RECONCILE_INTERVAL_MS", "300",
+                // rounds (and the grace each waits before it applies what it read) every 200 ms
+                "GATEWAY_DELIVERY_RECONCILE_INTERVAL_MS", "200",
                 // fewer than the second test's merchants: its rounds must take them in turn
                 "GATEWAY_DELIVERY_RECONCILE_BATCH", "2"));
   }

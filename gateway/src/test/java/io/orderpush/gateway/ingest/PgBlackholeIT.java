@@ -32,8 +32,10 @@ import org.junit.jupiter.api.Test;
  */
 class PgBlackholeIT {
 
-  static final int QUERY_TIMEOUT_MS = 2000;
-  static final int CLIENT_TIMEOUT_MS = 4000;
+  // short, so that each refusal (the client timeout) and the stop (its connections time out the
+  // same way) take 2 s rather than 4; the client timeout is at least the query timeout + 1 s
+  static final int QUERY_TIMEOUT_MS = 1000;
+  static final int CLIENT_TIMEOUT_MS = 2000;
   static final Duration WAIT = Duration.ofSeconds(60);
 
   TcpProxy proxy;

@@ -310,7 +310,7 @@ class LifecycleClusterIT {
     Map<String, String> deaf = new HashMap<>(nodeEnv);
     // Listens on another channel: hears none of A's notices, as if every one were lost.
     deaf.put("GATEWAY_CONTROL_CHANNEL", "gw:control:elsewhere:" + TestServices.TEST_DATABASE);
-    deaf.put("GATEWAY_CONTROL_RECONCILE_INTERVAL_MS", "500");
+    deaf.put("GATEWAY_CONTROL_RECONCILE_INTERVAL_MS", "200");
     GatewayProcess c =
         GatewayProcess.start(TestGateway.freePort(), "lifecycle-cluster-c.log", deaf);
     try {

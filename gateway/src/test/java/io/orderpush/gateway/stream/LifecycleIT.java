@@ -31,6 +31,7 @@ class LifecycleIT {
 
   static final Duration WAIT = Duration.ofSeconds(30);
   static final long TOKEN_GRACE_MS = 3000;
+  static final long RECONCILE_MS = 200;
   static TestGateway gw;
   static StreamFixture fx;
 
@@ -42,7 +43,10 @@ class LifecycleIT {
                 "GATEWAY_APPS_TOKEN_GRACE_MS",
                 Long.toString(TOKEN_GRACE_MS),
                 "GATEWAY_DELIVERY_CHECKPOINT_INTERVAL_MS",
-                "200"));
+                "200",
+                // the resync tests watch the reconcile's rounds over windows of a few of them
+                "GATEWAY_CONTROL_RECONCILE_INTERVAL_MS",
+                Long.toString(RECONCILE_MS)));
     fx = new StreamFixture(gw);
   }
 
@@ -336,8 +340,8 @@ class LifecycleIT {
           () -> io.orderpush.gateway.Scrape.value(gw, resyncs) == before + 1);
       for (int i = 0; i < 3; i++) {
         bumpControlVersion(app.id());
-        // a window for the reconcile's rounds (every 500 ms) to see the version move
-        Thread.sleep(700);
+        // a window for the reconcile's rounds (every 200 ms) to see the version move
+        Thread.sleep(RECONCILE_MS + 100);
       }
       assertThat(io.orderpush.gateway.Scrape.value(gw, resyncs))
           .as("resyncs started while the first one waited")
@@ -382,8 +386,8 @@ class LifecycleIT {
           () ->
               io.orderpush.gateway.Scrape.value(gw, resyncs) == before + 4
                   && io.orderpush.gateway.Scrape.value(gw, waiting) == 3);
-      // a window for the reconcile's rounds (every 500 ms) to report the apps again
-      Thread.sleep(1_200);
+      // a window for the reconcile's rounds (every 200 ms) to report the apps again
+      Thread.sleep(2 * RECONCILE_MS + 100);
       assertThat(io.orderpush.gateway.Scrape.value(gw, resyncs))
           .as("resyncs started while four waited")
           .isEqualTo(before + 4);
@@ -411,7 +415,7 @@ class LifecycleIT {
     long deadline = System.nanoTime() + WAIT.toNanos();
     while (same < 3) {
       assertThat(System.nanoTime() - deadline).as("the resync count settling").isNegative();
-      Thread.sleep(600);
+      Thread.sleep(RECONCILE_MS + 50);
       double now = io.orderpush.gateway.Scrape.value(gw, resyncs);
       same = now == last ? same + 1 : 0;
       last = now;

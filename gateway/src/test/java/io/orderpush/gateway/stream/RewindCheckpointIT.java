@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
 class RewindCheckpointIT {
 
   static final Duration WAIT = Duration.ofSeconds(30);
-  static final Duration INTERVAL = Duration.ofSeconds(3);
+  static final Duration INTERVAL = Duration.ofSeconds(2);
   static TestGateway gw;
   static StreamFixture fx;
 

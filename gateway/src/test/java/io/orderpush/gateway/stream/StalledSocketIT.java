@@ -43,7 +43,7 @@ class StalledSocketIT {
         TestGateway.start(
             Map.of(
                 "GATEWAY_STREAM_PING_INTERVAL_MS", "500",
-                "GATEWAY_STREAM_IDLE_TIMEOUT_MS", "2000"));
+                "GATEWAY_STREAM_IDLE_TIMEOUT_MS", "1000"));
   }
 
   @AfterAll
