@@ -198,11 +198,16 @@ public final class AuditApi {
     if (raw == null) {
       return null;
     }
+    Instant at;
     try {
-      return Instant.parse(raw);
+      at = Instant.parse(raw);
     } catch (DateTimeParseException e) {
       throw AppsApi.invalid(name, "must be an ISO-8601 instant, e.g. 2026-11-11T00:00:00Z");
     }
+    if (at.isBefore(AuditStore.EARLIEST) || at.isAfter(AuditStore.LATEST)) {
+      throw AppsApi.invalid(name, "must be within the years 1 to 9999");
+    }
+    return at;
   }
 
   private static int limit(String raw) {

@@ -23,6 +23,7 @@ import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -471,6 +472,12 @@ class AuditIT {
             "merchantId=" + m + "&limit=1001",
             "merchantId=" + m + "&limit=ten",
             "merchantId=" + m + "&after=not-a-cursor",
+            // Times PostgreSQL cannot hold, in the query or in a forged cursor, are bad input too.
+            "merchantId=" + m + "&from=-5000-01-01T00:00:00Z",
+            "merchantId=" + m + "&to=%2B1000000000-01-01T00:00:00Z",
+            "merchantId=" + m + "&to=%2B10000-01-01T00:00:00Z",
+            "merchantId=" + m + "&after=" + forgedCursor("-9223372036854775808.1.1"),
+            "merchantId=" + m + "&after=" + forgedCursor("1764547200000000.-1.1"),
             "merchantId=" + m + "&transport=carrier-pigeon",
             "merchantId=" + m + "&status=200",
             "merchantId=" + m + "&status=6xx",
@@ -485,6 +492,12 @@ class AuditIT {
     assertThat(get("merchantId=" + m, TestGateway.INGEST_TOKEN).statusCode()).isEqualTo(401);
     assertThat(get("merchantId=" + m + "&limit=1000", TestGateway.ADMIN_TOKEN).statusCode())
         .isEqualTo(200);
+  }
+
+  private static String forgedCursor(String plain) {
+    return Base64.getUrlEncoder()
+        .withoutPadding()
+        .encodeToString(plain.getBytes(StandardCharsets.US_ASCII));
   }
 
   // ------------------------------------------------------------------ lifetime

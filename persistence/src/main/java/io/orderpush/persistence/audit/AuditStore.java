@@ -59,6 +59,14 @@ public final class AuditStore {
 
   private static final String ITEM_AT = "p.delivered_at + u.ms * interval '1 millisecond'";
 
+  /**
+   * The earliest and latest times a query or a cursor may name: years 1 to 9999, which every
+   * PostgreSQL timestamp holds (beyond them a bound parameter fails in the server).
+   */
+  public static final Instant EARLIEST = Instant.parse("0001-01-01T00:00:00Z");
+
+  public static final Instant LATEST = Instant.parse("9999-12-31T23:59:59.999999Z");
+
   /** Where a page ended: the last item's row (its delivery time in microseconds, id) and place. */
   public record Cursor(long deliveredAtMicros, long id, long ord) {}
 
@@ -349,7 +357,12 @@ public final class AuditStore {
       }
       // Before V16 a cursor named a row of one batch: the next page starts after all of that row.
       long ord = parts.length == 3 ? Long.parseLong(parts[2]) : Long.MAX_VALUE;
-      return new Cursor(Long.parseLong(parts[0]), Long.parseLong(parts[1]), ord);
+      Cursor c = new Cursor(Long.parseLong(parts[0]), Long.parseLong(parts[1]), ord);
+      Instant at = micros(c.deliveredAtMicros()).toInstant();
+      if (at.isBefore(EARLIEST) || at.isAfter(LATEST) || c.id() < 0 || c.ord() < 0) {
+        throw new IllegalArgumentException("out of range");
+      }
+      return c;
     } catch (RuntimeException e) {
       throw new IllegalArgumentException("not a cursor this API handed out", e);
     }
