@@ -5,6 +5,15 @@
 #
 #   perf/raw-insert.sh schema URL            creates the two tables in URL's (empty) database
 #   perf/raw-insert.sh script ROWS FILE      writes the pgbench script of one transaction to FILE
+#   perf/raw-insert.sh latency URL [ROWS RATE SECONDS]
+#                                            PostgreSQL's own commit latency at a fixed rate: in
+#                                            URL's database (emptied and set up as by schema),
+#                                            RATE transactions/s of ROWS rows (default 59 rows at
+#                                            420/s, the group commits of a live run at 10,000
+#                                            events/s) from 2 clients for SECONDS (default 65);
+#                                            prints p50/p99/p999/max from the scheduled start
+#                                            (pgbench -R, so a stall counts for every transaction
+#                                            it held up) and the seconds with commits over 50 ms
 #
 # One transaction (pgbench -M simple, so every transaction sends its rows as text, as a client
 # would): ROWS rows of about 600 bytes each (the size of a stored event line), each for one of
@@ -56,8 +65,26 @@ script)
         printf 'ON CONFLICT (merchant_id) DO UPDATE SET head_seq = h.head_seq + EXCLUDED.head_seq;\n'
     } >"$file"
     ;;
+latency)
+    url=$2 rows=${3:-59} rate=${4:-420} secs=${5:-65}
+    [[ $rate =~ ^[0-9]+$ && $secs =~ ^[0-9]+$ ]] || { echo "RATE and SECONDS must be numbers" >&2; exit 2; }
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    psql -X -w -q -v ON_ERROR_STOP=1 "$url" -c "DROP TABLE IF EXISTS raw_events, raw_heads"
+    "$0" schema "$url"
+    "$0" script "$rows" "$work/tx.sql"
+    (cd "$work" && pgbench -n -M simple -c 2 -j 1 -R "$rate" -T "$secs" -l --log-prefix="$work/log" \
+        -f "$work/tx.sql" "$url" 2>&1 | grep -E "^tps|schedule lag")
+    # pgbench's log: client, tx, latency (us, from the scheduled start), script, epoch s, us
+    cat "$work"/log.* | awk '{print $3}' | sort -n | awk '{ a[NR] = $1 } END {
+        printf "transactions %d: p50 %.1f ms, p99 %.1f ms, p999 %.1f ms, max %.1f ms\n",
+            NR, a[int(NR * 0.5)] / 1000, a[int(NR * 0.99)] / 1000, a[int(NR * 0.999)] / 1000, a[NR] / 1000 }'
+    echo "seconds with commits over 50 ms (UTC, how many):" \
+        "$(cat "$work"/log.* | awk '$3 > 50000 { c[$5]++ } END { for (k in c) print k, c[k] }' | sort -n |
+            while read -r t c; do printf '%s %s; ' "$(date -u -d "@$t" +%T)" "$c"; done)"
+    ;;
 *)
-    sed -n '2,15p' "$0" >&2
+    sed -n '2,24p' "$0" >&2
     exit 2
     ;;
 esac

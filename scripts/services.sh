@@ -14,6 +14,12 @@
 #                      comma-separated (default redis://127.0.0.1:7000,...:7001,...:7002);
 #                      when none answers on loopback, a local 3-master cluster is started
 #                      on ports 7000-7002 (no replicas, AOF, data under /var/lib/gateway-redis)
+#   GATEWAY_DIRTY_BACKGROUND_BYTES=67108864
+#                      when this script sets up the local PostgreSQL, the kernel's
+#                      vm.dirty_background_bytes: dirty file data beyond it is written out in
+#                      the background at once, instead of every 30 s in a burst that stalls
+#                      PostgreSQL's WAL flushes for hundreds of ms (docs/operations.md,
+#                      "Disk writeback"); "keep" leaves the kernel's setting alone
 #
 # Policy: if a service already answers at the configured URL we use it as is
 # and touch nothing (so a second run is a fast no-op, and developers' own
@@ -170,6 +176,27 @@ pg_cluster_on_port() {
 sql_literal() { printf "'%s'" "${1//\'/\'\'}"; }
 sql_ident()   { printf '"%s"' "${1//\"/\"\"}"; }
 
+# The kernel's default writes dirty file data back when it is 30 s old or past 10% of memory (2.4
+# GiB here): PostgreSQL's data files reach that in bursts every 30 s, and while one is written the
+# WAL's fdatasync waits (300-700 ms stalls of raw pgbench on this box; perf/README.md). A bound in
+# bytes makes the kernel write in the background all the time. Only set when the kernel is at its
+# default (no byte bound), never lowered further; a kernel that refuses (a container without
+# /proc/sys write access) is left as it is, with a line saying so.
+ensure_writeback() {
+    local want=${GATEWAY_DIRTY_BACKGROUND_BYTES:-67108864} f=/proc/sys/vm/dirty_background_bytes
+    [[ $want == keep ]] && return 0
+    [[ $want =~ ^[0-9]+$ ]] && ((want >= 1048576)) ||
+        die "GATEWAY_DIRTY_BACKGROUND_BYTES must be a number of bytes (at least 1048576) or keep, not '$want'"
+    [[ -r $f ]] || return 0
+    local now; now=$(cat "$f")
+    ((now == 0)) || return 0
+    if { echo "$want" >"$f"; } 2>/dev/null; then
+        did+=("set vm.dirty_background_bytes to $want (was the ratio default)")
+    else
+        log "note: cannot set vm.dirty_background_bytes here; PostgreSQL may stall on the kernel's 30 s writeback bursts"
+    fi
+}
+
 ensure_pg() {
     if pg_answers; then
         echo "PostgreSQL: using $PG_SHOW (already running)"
@@ -193,6 +220,7 @@ ensure_pg() {
     fi
 
     local did=()
+    ensure_writeback
     local ver; ver=$(pg_version)
     if [[ -z $ver ]] || ! command -v pg_createcluster >/dev/null; then
         apt_install postgresql

@@ -4,7 +4,8 @@
 #   wait_other_benches   waits while a process matching $OTHERS (an extended regex) runs
 #   wait_quiet           waits up to $QUIET_WAIT s until the machine is idle (at most 25% of a core
 #                        busy over 3 s): other work would be measured as gateway slowness
-#   before_run           both, before each measured run
+#   before_run           both, before each measured run (and, once, logs the kernel's writeback
+#                        setting, which moves PostgreSQL's latency tail)
 #   start_cpu_sampler TOOL_PATTERN
 #                        every second, a CPU snapshot into $OUT/cpu/<epoch ms>: machine-wide ticks
 #                        and utime+stime per pid of the gateway ($OUT/gateway.pid), the load tool
@@ -46,7 +47,19 @@ wait_quiet() {
     done
 }
 
-before_run() { wait_other_benches; wait_quiet; wait_other_benches; }
+before_run() { wait_other_benches; wait_quiet; wait_other_benches; note_writeback; }
+
+# The kernel's writeback setting moves PostgreSQL's latency tail (docs/operations.md, "Disk
+# writeback"): said once per benchmark, so a result can be told apart.
+note_writeback() {
+    [[ -z ${WRITEBACK_NOTED:-} ]] || return 0
+    WRITEBACK_NOTED=1
+    local b r
+    b=$(cat /proc/sys/vm/dirty_background_bytes 2>/dev/null) || return 0
+    r=$(cat /proc/sys/vm/dirty_background_ratio 2>/dev/null)
+    if ((b > 0)); then log "kernel writeback: vm.dirty_background_bytes=$b"
+    else log "kernel writeback: vm.dirty_background_ratio=$r% (the default: PostgreSQL stalls every ~30 s; scripts/services.sh sets a byte bound when it starts PostgreSQL)"; fi
+}
 
 cpu_snapshot() { # FILE TOOL_PATTERN
     # One cat and one awk for every process's stat, not a fork per process: the sampler runs every
