@@ -122,6 +122,13 @@ final class CallbackEndpoint implements Subscriber {
   static final class Unanswered {
     private final Map<String, Batch> byMerchant = new HashMap<>();
 
+    /**
+     * The app's POSTs out on this node, from any of its endpoints here: what {@code
+     * callback.max-in-flight-per-app} counts, so POSTs of an endpoint from before a freeze and
+     * unfreeze count against the new one's limit until they are answered.
+     */
+    private int posts;
+
     /** The app's endpoint here now, whose channel an answer wakes; null while it has none. */
     private CallbackEndpoint current;
 
@@ -133,7 +140,25 @@ final class CallbackEndpoint implements Subscriber {
     }
 
     boolean isEmpty() {
-      return byMerchant.isEmpty();
+      return byMerchant.isEmpty() && posts == 0;
+    }
+
+    /** A POST of the app left. */
+    private void sent() {
+      posts++;
+    }
+
+    /**
+     * A POST of the app, sent by {@code from}, was answered or gave up. The app's endpoint here now
+     * has a slot more: {@code from} drives itself afterwards, a later endpoint is driven here.
+     */
+    private void ended(DeliveryEngine engine, CallbackEndpoint from) {
+      posts--;
+      if (current == null && isEmpty()) {
+        idle.accept(this);
+      } else if (current != null && current != from) {
+        engine.drive(current);
+      }
     }
 
     /** The app's endpoint here is gone (frozen, deleted): later answers wake nothing. */
@@ -152,7 +177,7 @@ final class CallbackEndpoint implements Subscriber {
       if (now != null) {
         engine.wake(now);
       }
-      if (current == null && byMerchant.isEmpty()) {
+      if (current == null && isEmpty()) {
         idle.accept(this);
       }
     }
@@ -160,7 +185,6 @@ final class CallbackEndpoint implements Subscriber {
 
   private List<String> secrets;
   private String state;
-  private int inFlight;
   private int consecutiveFailures;
   private String lastError;
   private long lastSuccessAt;
@@ -269,7 +293,7 @@ final class CallbackEndpoint implements Subscriber {
     // becomes a POST when it completes: reads count against the limit too
     return !closed
         && !"suspended".equals(state)
-        && inFlight + engine.readsInFlight(this) < settings.maxInFlightPerApp();
+        && appUnanswered.posts + engine.readsInFlight(this) < settings.maxInFlightPerApp();
   }
 
   @Override
@@ -314,7 +338,6 @@ final class CallbackEndpoint implements Subscriber {
             c.types(),
             events.get(0).prevSeq());
     pending.put(c, b);
-    inFlight++;
     send(c, b, events);
   }
 
@@ -396,6 +419,7 @@ final class CallbackEndpoint implements Subscriber {
     long started = System.nanoTime();
     long sentAt = System.currentTimeMillis();
     b.sending = true;
+    appUnanswered.sent();
     metrics.batchEvents.record(events.size());
     String webhookId = b.id;
     String held = engine.audit().held(c, events);
@@ -409,12 +433,12 @@ final class CallbackEndpoint implements Subscriber {
                     .context()
                     .runOnContext(
                         v -> {
-                          inFlight--;
                           b.sending = false;
                           if (b.stale) {
                             // the merchant's next batch may leave now
                             appUnanswered.answered(engine, c.merchantId(), b);
                           }
+                          appUnanswered.ended(engine, CallbackEndpoint.this);
                           Attempt a =
                               ar.succeeded()
                                   ? ar.result()
@@ -636,7 +660,6 @@ final class CallbackEndpoint implements Subscriber {
       return;
     }
     b.resendAsked = false;
-    inFlight++;
     send(c, b, events);
   }
 

@@ -40,6 +40,7 @@ class CallbackRestartIT {
     final Vertx vertx = Vertx.vertx();
     final HttpServer server;
     final List<Long> firstSeqs = new CopyOnWriteArrayList<>();
+    final List<String> merchants = new CopyOnWriteArrayList<>();
     final AtomicInteger open = new AtomicInteger();
     final AtomicInteger mostOpen = new AtomicInteger();
     volatile Promise<Void> hold;
@@ -53,6 +54,8 @@ class CallbackRestartIT {
                       req.body()
                           .onSuccess(
                               body -> {
+                                merchants.add(
+                                    new JsonObject(body.toString()).getString("merchantId"));
                                 int now = open.incrementAndGet();
                                 mostOpen.accumulateAndGet(now, Math::max);
                                 firstSeqs.add(
