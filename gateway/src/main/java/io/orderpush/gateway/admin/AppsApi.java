@@ -14,7 +14,6 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -166,24 +165,22 @@ public final class AppsApi {
         // Applied here and told to the others; the new secret is answered even if that fails: it
         // is committed, shown once, and the reconcile applies the rotation on every node (a retry
         // would rotate again and end the grace of the secret receivers hold).
-        .compose(secret -> callbacks.secretsChanged(appId).otherwiseEmpty().map(secret))
+        .compose(rotated -> callbacks.secretsChanged(appId).otherwiseEmpty().map(rotated))
         .compose(
-            secret ->
+            rotated ->
                 changes
                     .publish(Change.of(Change.Kind.SECRET_ROTATED, appId))
                     .otherwiseEmpty()
-                    .map(secret))
+                    .map(rotated))
         .onSuccess(
-            secret ->
+            rotated ->
                 AdminJson.send(
                     ctx,
                     200,
                     new JsonObject()
                         .put("appId", appId.toString())
-                        .put("webhookSecret", secret)
-                        .put(
-                            "previousSecretValidUntil",
-                            Instant.now().plus(secretGrace).toString())))
+                        .put("webhookSecret", rotated.secret())
+                        .put("previousSecretValidUntil", rotated.previousValidUntil().toString())))
         .onFailure(ctx::fail);
   }
 

@@ -13,6 +13,7 @@ import io.orderpush.persistence.testing.TestServices;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -582,6 +583,21 @@ class CallbackIT {
     HttpResponse<String> r =
         gw.send("POST", "/v1/apps/" + app + "/secret/rotate", TestGateway.ADMIN_TOKEN, null);
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    // when the old secret stops signing: as stored, by the database's clock, which every node reads
+    Instant stored =
+        gw.gateway
+            .pool()
+            .preparedQuery("SELECT previous_secret_expires_at FROM apps WHERE app_id = $1")
+            .execute(io.vertx.sqlclient.Tuple.of(UUID.fromString(app)))
+            .toCompletionStage()
+            .toCompletableFuture()
+            .join()
+            .iterator()
+            .next()
+            .getOffsetDateTime(0)
+            .toInstant();
+    assertThat(Instant.parse(new JsonObject(r.body()).getString("previousSecretValidUntil")))
+        .isEqualTo(stored);
     Webhook newSecret = new Webhook(new JsonObject(r.body()).getString("webhookSecret"));
     receiver.verifier = newSecret;
     ingest(merchants, 100);

@@ -251,23 +251,25 @@ public final class AppStore {
 
   /**
    * Replaces the webhook secret; the old one stays valid (deliveries carry both signatures) for
-   * {@code grace}. Returns the new secret, the only time it is shown.
+   * {@code grace}. Returns the new secret, the only time it is shown, and when the old one stops
+   * signing (the database's clock, as stored).
    */
-  public Future<String> rotateSecret(UUID appId, java.time.Duration grace) {
+  public Future<RotatedSecret> rotateSecret(UUID appId, java.time.Duration grace) {
     String secret = Credentials.newWebhookSecret();
     byte[] sealed = cipher.encrypt(secret.getBytes(StandardCharsets.UTF_8), associatedData(appId));
     return pool.preparedQuery(
             "UPDATE apps SET previous_secret_ciphertext = secret_ciphertext,"
                 + " previous_secret_expires_at = now() + $3 * interval '1 millisecond', secret_ciphertext = $2,"
                 + " previous_secret_key_id = secret_key_id, secret_key_id = $4"
-                + " WHERE app_id = $1")
+                + " WHERE app_id = $1 RETURNING previous_secret_expires_at")
         .execute(Tuple.of(appId, Buffer.buffer(sealed), grace.toMillis(), cipher.keyId()))
         .map(
             rows -> {
-              if (rows.rowCount() == 0) {
+              if (rows.size() == 0) {
                 throw new NotFoundException("app " + appId + " does not exist");
               }
-              return secret;
+              return new RotatedSecret(
+                  secret, rows.iterator().next().getOffsetDateTime(0).toInstant());
             });
   }
 
