@@ -288,7 +288,7 @@ printf 'batch\trun\trows_per_s\ttps\tgateway_events_per_s\tratio\tcpu_gateway\tc
 raw_run() {
     local batch=$1 run=$2 gw=$3 tag=raw-b$1-r$2 script=$OUT/raw-$1.sql
     [[ -f $script ]] || "$ROOT/perf/raw-insert.sh" script "$batch" "$script"
-    wait_quiet
+    wait_quiet; note_writeback
     "$PGBENCH" -n -M simple -c "$RAW_CLIENTS" -j "$(nproc)" -T "$DURATION" -f "$script" "$RAW_URL" \
         >"$OUT/$tag.log" 2>&1 &
     local bp=$! rc=0 wal0 wal1
@@ -340,7 +340,7 @@ for batch in $BATCHES; do
       for attempt in $(seq 0 "$REDO"); do
         tag=b$batch-r$run
         ((attempt == 0)) || tag=$tag-redo$attempt
-        wait_quiet
+        wait_quiet; note_writeback
         scrape "$OUT/metrics-$tag-before.txt"
         wal0=$(wal_now)
         # shellcheck disable=SC2086

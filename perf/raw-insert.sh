@@ -7,7 +7,8 @@
 #   perf/raw-insert.sh script ROWS FILE      writes the pgbench script of one transaction to FILE
 #   perf/raw-insert.sh latency URL [ROWS RATE SECONDS]
 #                                            PostgreSQL's own commit latency at a fixed rate: in
-#                                            URL's database (emptied and set up as by schema),
+#                                            URL's database (its raw_* tables dropped and set up
+#                                            again as by schema),
 #                                            RATE transactions/s of ROWS rows (default 59 rows at
 #                                            420/s, the group commits of a live run at 10,000
 #                                            events/s) from 2 clients for SECONDS (default 65);
@@ -66,15 +67,22 @@ script)
     } >"$file"
     ;;
 latency)
+    [[ $# -ge 2 ]] || { sed -n '2,24p' "$0" >&2; exit 2; }
     url=$2 rows=${3:-59} rate=${4:-420} secs=${5:-65}
-    [[ $rate =~ ^[0-9]+$ && $secs =~ ^[0-9]+$ ]] || { echo "RATE and SECONDS must be numbers" >&2; exit 2; }
+    [[ $rows =~ ^[0-9]+$ && $rate =~ ^[0-9]+$ && $secs =~ ^[0-9]+$ ]] ||
+        { echo "ROWS, RATE and SECONDS must be numbers" >&2; exit 2; }
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
+    "$0" script "$rows" "$work/tx.sql"
     psql -X -w -q -v ON_ERROR_STOP=1 "$url" -c "DROP TABLE IF EXISTS raw_events, raw_heads"
     "$0" schema "$url"
-    "$0" script "$rows" "$work/tx.sql"
-    (cd "$work" && pgbench -n -M simple -c 2 -j 1 -R "$rate" -T "$secs" -l --log-prefix="$work/log" \
-        -f "$work/tx.sql" "$url" 2>&1 | grep -E "^tps|schedule lag")
+    if ! (cd "$work" && pgbench -n -M simple -c 2 -j 1 -R "$rate" -T "$secs" -l --log-prefix="$work/log" \
+        -f "$work/tx.sql" "$url" >"$work/pgbench.out" 2>&1); then
+        cat "$work/pgbench.out" >&2
+        echo "pgbench failed" >&2
+        exit 1
+    fi
+    grep -E "^tps|schedule lag" "$work/pgbench.out" || true
     # pgbench's log: client, tx, latency (us, from the scheduled start), script, epoch s, us
     cat "$work"/log.* | awk '{print $3}' | sort -n | awk '{ a[NR] = $1 } END {
         printf "transactions %d: p50 %.1f ms, p99 %.1f ms, p999 %.1f ms, max %.1f ms\n",

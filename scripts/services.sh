@@ -15,8 +15,9 @@
 #                      when none answers on loopback, a local 3-master cluster is started
 #                      on ports 7000-7002 (no replicas, AOF, data under /var/lib/gateway-redis)
 #   GATEWAY_DIRTY_BACKGROUND_BYTES=67108864
-#                      when this script sets up the local PostgreSQL, the kernel's
-#                      vm.dirty_background_bytes: dirty file data beyond it is written out in
+#                      when this script sets up the local PostgreSQL and the kernel has no byte
+#                      bound yet, the kernel's vm.dirty_background_bytes (host-wide, and it stays):
+#                      dirty file data beyond it is written out in
 #                      the background at once, instead of every 30 s in a burst that stalls
 #                      PostgreSQL's WAL flushes for hundreds of ms (docs/operations.md,
 #                      "Disk writeback"); "keep" leaves the kernel's setting alone
@@ -179,9 +180,10 @@ sql_ident()   { printf '"%s"' "${1//\"/\"\"}"; }
 # The kernel's default writes dirty file data back when it is 30 s old or past 10% of memory (2.4
 # GiB here): PostgreSQL's data files reach that in bursts every 30 s, and while one is written the
 # WAL's fdatasync waits (300-700 ms stalls of raw pgbench on this box; perf/README.md). A bound in
-# bytes makes the kernel write in the background all the time. Only set when the kernel is at its
-# default (no byte bound), never lowered further; a kernel that refuses (a container without
-# /proc/sys write access) is left as it is, with a line saying so.
+# bytes makes the kernel write in the background all the time. Only set when the kernel has no byte
+# bound yet (whatever its ratio), so an operator's own bound stays; a kernel that refuses (a
+# container without /proc/sys write access) is left as it is, with a line saying so. The setting is
+# the host's (not a container's) and stays after this script.
 ensure_writeback() {
     local want=${GATEWAY_DIRTY_BACKGROUND_BYTES:-67108864} f=/proc/sys/vm/dirty_background_bytes
     [[ $want == keep ]] && return 0
@@ -191,7 +193,7 @@ ensure_writeback() {
     local now; now=$(cat "$f")
     ((now == 0)) || return 0
     if { echo "$want" >"$f"; } 2>/dev/null; then
-        did+=("set vm.dirty_background_bytes to $want (was the ratio default)")
+        did+=("set vm.dirty_background_bytes to $want (there was no byte bound)")
     else
         log "note: cannot set vm.dirty_background_bytes here; PostgreSQL may stall on the kernel's 30 s writeback bursts"
     fi

@@ -56,7 +56,7 @@ note_writeback() {
     WRITEBACK_NOTED=1
     local b r
     b=$(cat /proc/sys/vm/dirty_background_bytes 2>/dev/null) || return 0
-    r=$(cat /proc/sys/vm/dirty_background_ratio 2>/dev/null)
+    r=$(cat /proc/sys/vm/dirty_background_ratio 2>/dev/null) || r='?'
     if ((b > 0)); then log "kernel writeback: vm.dirty_background_bytes=$b"
     else log "kernel writeback: vm.dirty_background_ratio=$r% (the default: PostgreSQL stalls every ~30 s; scripts/services.sh sets a byte bound when it starts PostgreSQL)"; fi
 }

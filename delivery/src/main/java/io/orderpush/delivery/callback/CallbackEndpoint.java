@@ -419,79 +419,83 @@ final class CallbackEndpoint implements Subscriber {
     long started = System.nanoTime();
     long sentAt = System.currentTimeMillis();
     b.sending = true;
-    appUnanswered.sent();
     metrics.batchEvents.record(events.size());
     String webhookId = b.id;
     String held = engine.audit().held(c, events);
     // as the body leaves: the grant's scope may change before the answer comes
     boolean masked = DeliveryAudit.masked(c);
-    sender
-        .post(url, webhookId, secrets, body(c.merchantId(), events))
-        .onComplete(
-            ar ->
-                engine
-                    .context()
-                    .runOnContext(
-                        v -> {
-                          b.sending = false;
-                          if (b.stale) {
-                            // the merchant's next batch may leave now
-                            appUnanswered.answered(engine, c.merchantId(), b);
-                          }
-                          appUnanswered.ended(engine, CallbackEndpoint.this);
-                          Attempt a =
-                              ar.succeeded()
-                                  ? ar.result()
-                                  : new Attempt(0, Optional.empty(), String.valueOf(ar.cause()));
-                          if (b.drain != null) {
-                            // the channel was let go while this POST was out: its answer decides
-                            // what the release stores, and only then may another node send
-                            // (a restarted batch's 2xx acks nothing: its range starts again)
-                            b.drain.tryComplete(a.succeeded() && !b.restarted ? b.last : -1L);
-                          }
-                          engine
-                              .audit()
-                              .callback(
-                                  c,
-                                  url,
-                                  b.first,
-                                  b.last,
-                                  sentAt,
-                                  new DeliveryAudit.Answer(
-                                      webhookId,
-                                      a.status(),
-                                      a.error(),
-                                      (int) ((System.nanoTime() - started) / 1_000_000),
-                                      a.responseHead()),
-                                  masked,
-                                  held);
-                          metrics.attempt(
-                              a.succeeded()
-                                  ? "success"
-                                  : a.gone() ? "gone" : a.status() == 0 ? "no_answer" : "failure",
-                              a.statusClass(),
-                              System.nanoTime() - started);
-                          if (engine.probe().watches(c.appId())) {
-                            engine
-                                .probe()
-                                .callbackAnswered(
-                                    c.appId(),
-                                    c.merchantId(),
-                                    a.status(),
-                                    a.status() == 0
-                                        && String.valueOf(a.error())
-                                            .toLowerCase(java.util.Locale.ROOT)
-                                            .contains("timeout"),
-                                    b.attempts + 1);
-                          }
-                          if (!a.succeeded()) {
-                            logFailedAttempt(c, b, a, System.nanoTime() - started);
-                          }
-                          if (pending.get(c) == b) {
-                            outcome(c, b, a);
-                          }
-                          pump();
-                        }));
+    Future<Attempt> posted;
+    appUnanswered.sent(); // ended exactly once below, whatever the POST does
+    try {
+      posted = sender.post(url, webhookId, secrets, body(c.merchantId(), events));
+    } catch (RuntimeException e) {
+      posted = Future.failedFuture(e); // a failed attempt, retried like one
+    }
+    posted.onComplete(
+        ar ->
+            engine
+                .context()
+                .runOnContext(
+                    v -> {
+                      b.sending = false;
+                      if (b.stale) {
+                        // the merchant's next batch may leave now
+                        appUnanswered.answered(engine, c.merchantId(), b);
+                      }
+                      appUnanswered.ended(engine, CallbackEndpoint.this);
+                      Attempt a =
+                          ar.succeeded()
+                              ? ar.result()
+                              : new Attempt(0, Optional.empty(), String.valueOf(ar.cause()));
+                      if (b.drain != null) {
+                        // the channel was let go while this POST was out: its answer decides
+                        // what the release stores, and only then may another node send
+                        // (a restarted batch's 2xx acks nothing: its range starts again)
+                        b.drain.tryComplete(a.succeeded() && !b.restarted ? b.last : -1L);
+                      }
+                      engine
+                          .audit()
+                          .callback(
+                              c,
+                              url,
+                              b.first,
+                              b.last,
+                              sentAt,
+                              new DeliveryAudit.Answer(
+                                  webhookId,
+                                  a.status(),
+                                  a.error(),
+                                  (int) ((System.nanoTime() - started) / 1_000_000),
+                                  a.responseHead()),
+                              masked,
+                              held);
+                      metrics.attempt(
+                          a.succeeded()
+                              ? "success"
+                              : a.gone() ? "gone" : a.status() == 0 ? "no_answer" : "failure",
+                          a.statusClass(),
+                          System.nanoTime() - started);
+                      if (engine.probe().watches(c.appId())) {
+                        engine
+                            .probe()
+                            .callbackAnswered(
+                                c.appId(),
+                                c.merchantId(),
+                                a.status(),
+                                a.status() == 0
+                                    && String.valueOf(a.error())
+                                        .toLowerCase(java.util.Locale.ROOT)
+                                        .contains("timeout"),
+                                b.attempts + 1);
+                      }
+                      if (!a.succeeded()) {
+                        logFailedAttempt(c, b, a, System.nanoTime() - started);
+                      }
+                      if (pending.get(c) == b) {
+                        outcome(c, b, a);
+                      }
+                      pump();
+                    }));
   }
 
   /**

@@ -2,6 +2,7 @@ package io.orderpush.gateway.callback;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.orderpush.delivery.callback.EndpointView;
 import io.orderpush.gateway.Await;
 import io.orderpush.gateway.Events;
 import io.orderpush.gateway.TestGateway;
@@ -12,6 +13,7 @@ import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,7 +34,9 @@ class CallbackInFlightLimitIT {
             Map.of(
                 "GATEWAY_CALLBACK_ALLOWLIST", "127.0.0.1",
                 "GATEWAY_CALLBACK_MAX_IN_FLIGHT_PER_APP", "1",
-                "GATEWAY_CALLBACK_REQUEST_TIMEOUT_MS", "20000"));
+                "GATEWAY_CALLBACK_REQUEST_TIMEOUT_MS", "20000",
+                // the held POST's answer must start what waits, not the periodic backstop
+                "GATEWAY_DELIVERY_RECONCILE_INTERVAL_MS", "600000"));
   }
 
   @AfterAll
@@ -64,6 +68,9 @@ class CallbackInFlightLimitIT {
           assertThat(gw.send("POST", path + step, TestGateway.ADMIN_TOKEN, null).statusCode())
               .isEqualTo(200);
         }
+        // the new endpoint is loaded with both channels before b's event comes, so that b's POST
+        // could leave at once
+        Await.until("the new endpoint loaded", WAIT, () -> loadedChannels(appId) == 2);
         assertThat(gw.ingest(Events.batch(List.of(Events.event(b, "b-1")))).statusCode())
             .isEqualTo(200);
         // the new endpoint has merchant b's batch to send, and the app's one slot is taken by the
@@ -73,11 +80,11 @@ class CallbackInFlightLimitIT {
             .as("POSTs of the app open at once: " + receiver.merchants)
             .isEqualTo(1);
         receiver.hold.complete();
-        // b's POST leaves when the held one is answered, without waiting for a reconcile; a's is
+        // b's POST leaves when the held one is answered (no reconcile runs in this test); a's is
         // sent again (its channel was claimed anew)
         Await.until(
             "merchant b's POST, and a's sent again, once the held one was answered",
-            WAIT,
+            Duration.ofSeconds(10),
             () -> receiver.merchants.size() >= 3 && receiver.open.get() == 0);
         assertThat(receiver.merchants).contains(b);
         assertThat(receiver.mostOpen.get())
@@ -88,5 +95,18 @@ class CallbackInFlightLimitIT {
         gw.send("DELETE", path, TestGateway.ADMIN_TOKEN, null);
       }
     }
+  }
+
+  /** The channels of the app's endpoint on the node, once it is loaded; -1 before. */
+  static int loadedChannels(String appId) {
+    EndpointView v =
+        gw.gateway
+            .delivery()
+            .callbacks()
+            .view(UUID.fromString(appId))
+            .toCompletionStage()
+            .toCompletableFuture()
+            .join();
+    return v.loading() == EndpointView.Loading.LOADED ? v.channels() : -1;
   }
 }
