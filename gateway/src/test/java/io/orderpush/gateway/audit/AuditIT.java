@@ -478,6 +478,7 @@ class AuditIT {
             "merchantId=" + m + "&to=%2B10000-01-01T00:00:00Z",
             "merchantId=" + m + "&after=" + forgedCursor("-9223372036854775808.1.1"),
             "merchantId=" + m + "&after=" + forgedCursor("1764547200000000.-1.1"),
+            "merchantId=" + m + "&after=" + forgedCursor("1764547200000000.1.-1"),
             "merchantId=" + m + "&transport=carrier-pigeon",
             "merchantId=" + m + "&status=200",
             "merchantId=" + m + "&status=6xx",
@@ -491,6 +492,10 @@ class AuditIT {
     assertThat(get("merchantId=" + m, null).statusCode()).isEqualTo(401);
     assertThat(get("merchantId=" + m, TestGateway.INGEST_TOKEN).statusCode()).isEqualTo(401);
     assertThat(get("merchantId=" + m + "&limit=1000", TestGateway.ADMIN_TOKEN).statusCode())
+        .isEqualTo(200);
+    // the bounds themselves are taken
+    String widest = "&from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59.999999Z";
+    assertThat(get("merchantId=" + m + widest, TestGateway.ADMIN_TOKEN).statusCode())
         .isEqualTo(200);
   }
 
