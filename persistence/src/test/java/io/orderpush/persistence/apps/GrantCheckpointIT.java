@@ -40,17 +40,7 @@ class GrantCheckpointIT {
   }
 
   static UUID app() {
-    UUID id = UUID.randomUUID();
-    await(
-        pool.preparedQuery(
-                "INSERT INTO apps (app_id, name, delivery_mode, token_hash, secret_ciphertext)"
-                    + " VALUES ($1, 'grant-checkpoint', 'websocket', $2, $3)")
-            .execute(
-                Tuple.of(
-                    id,
-                    io.vertx.core.buffer.Buffer.buffer(id.toString()),
-                    io.vertx.core.buffer.Buffer.buffer("x"))));
-    return id;
+    return GrantsControlVersionIT.app(pool, "grant-checkpoint");
   }
 
   static void checkpoint(UUID app, String merchant, long cursor) {

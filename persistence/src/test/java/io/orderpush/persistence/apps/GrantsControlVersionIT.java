@@ -41,14 +41,23 @@ class GrantsControlVersionIT {
   }
 
   static UUID app() {
+    return app(pool, "versions");
+  }
+
+  /**
+   * Inserts a bare WebSocket app row (fake token hash and secret, so tests that insert one must
+   * delete it: a key rotation reseals every app).
+   */
+  static UUID app(Pool pool, String name) {
     UUID id = UUID.randomUUID();
     await(
         pool.preparedQuery(
                 "INSERT INTO apps (app_id, name, delivery_mode, token_hash, secret_ciphertext)"
-                    + " VALUES ($1, 'versions', 'websocket', $2, $3)")
+                    + " VALUES ($1, $2, 'websocket', $3, $4)")
             .execute(
                 Tuple.of(
                     id,
+                    name,
                     io.vertx.core.buffer.Buffer.buffer(id.toString()),
                     io.vertx.core.buffer.Buffer.buffer("x"))));
     return id;
