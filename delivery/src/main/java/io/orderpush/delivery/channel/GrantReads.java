@@ -26,7 +26,10 @@ public final class GrantReads {
   private final Map<String, Long> applied = new HashMap<>();
   private long superseded;
 
-  /** A read (or a write whose answer will be applied) starts now: its mark. */
+  /**
+   * A read starts now: its mark. A write whose result will be applied takes its mark once it has
+   * committed (a read started before the commit may hold the row as it was).
+   */
   public synchronized long start() {
     long mark = ++clock;
     open.add(mark);

@@ -23,9 +23,10 @@ public record Deliveries(StreamService streams, CallbackService callbacks, Deliv
   }
 
   /**
-   * A read (or write) of grants whose answer will be told to {@link #granted} or {@link #revoked}
-   * starts: its mark, which orders it against the others ({@link GrantReads}). Each mark must reach
-   * one of those, or {@link #readFailed}.
+   * A read of grants whose answer will be told to {@link #granted} or {@link #revoked} starts: its
+   * mark, which orders it against the others ({@link GrantReads}). A write through this node's API
+   * takes its mark once it has committed, not before: a read that started before the commit may
+   * have seen the row as it was. Each mark must reach one of those, or {@link #readFailed}.
    */
   long readStarts() {
     return reads().start();

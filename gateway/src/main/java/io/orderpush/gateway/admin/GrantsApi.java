@@ -43,13 +43,13 @@ public final class GrantsApi {
       throw AppsApi.invalid(
           "start", "must be \"latest\" (only new events) or \"earliest\" (all retained history)");
     }
-    long mark = deliveries.readStarts();
     grants
         .grant(appId, merchantId, scopes, "earliest".equals(start), eventTypes)
-        .onFailure(err -> deliveries.readFailed(mark))
         .onSuccess(
             g -> {
-              deliveries.granted(g, mark);
+              // marked once committed: a read marked later sees this grant, and one marked
+              // before (a resync that may have read the row as it was) cannot undo it
+              deliveries.granted(g, deliveries.readStarts());
               changes.publish(Change.ofGrant(Change.Kind.GRANTED, appId, merchantId));
               AdminJson.send(ctx, 200, AdminJson.grant(g));
             })
@@ -59,13 +59,12 @@ public final class GrantsApi {
   public void delete(RoutingContext ctx) {
     String merchantId = merchantId(ctx);
     var appId = AdminJson.appId(ctx);
-    long mark = deliveries.readStarts();
     grants
         .revoke(appId, merchantId, sweeps.revokedTtl())
-        .onFailure(err -> deliveries.readFailed(mark))
         .onSuccess(
             grantedAt -> {
-              deliveries.revoked(appId, merchantId, mark);
+              // marked once committed, as a grant is
+              deliveries.revoked(appId, merchantId, deliveries.readStarts());
               changes.publish(Change.ofGrant(Change.Kind.REVOKED, appId, merchantId));
               ctx.response().setStatusCode(204).end();
               // the revoke's row in revoked_channels has the chore do it if this fails

@@ -8,6 +8,9 @@ import io.orderpush.gateway.stream.StreamFixture.TestApp;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.SqlConnection;
+import io.vertx.sqlclient.Transaction;
+import io.vertx.sqlclient.Tuple;
 import java.net.URLEncoder;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -18,8 +21,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -280,7 +285,11 @@ class SubscriptionIT {
     // the subscription changed on the live grant: the next batch follows it
     subscribe(app, merchant, List.of("order.created"));
     List<Long> next = ingest(merchant, "order.paid", "order.created", "order.refund");
-    fx.until("the created event", WAIT, () -> posted.size() == want.size() + 1);
+    fx.until(
+        "the created event",
+        WAIT,
+        () -> posted.size() == want.size() + 1,
+        () -> "posted " + seqs(posted));
     untilCursorAtHead(app, merchant);
     assertThat(seqs(posted).get(want.size())).isEqualTo(next.get(1));
     assertChained(merchant, posted, 0);
@@ -366,6 +375,68 @@ class SubscriptionIT {
 
   static String enc(String s) {
     return URLEncoder.encode(s, StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void shouldKeepASubscriptionChangeThatCommittedWhileAResyncReadTheGrantAsItWas()
+      throws Exception {
+    TestApp app = fx.app("websocket");
+    String merchant = fx.merchants("subs-race", 1).get(0);
+    subscribe(app, merchant, List.of("order.paid"));
+    StreamClient consumer = fx.connect(app, gw.port, record, m -> {});
+    consumer.autoAck = true;
+    fx.until("assigned", WAIT, () -> consumer.assigned().contains(merchant));
+    // The grant's row held here: the change below comes in, then waits for it to commit. A
+    // resync meanwhile reads the grant as it still is and is applied first; the change, applied
+    // after it, must still count.
+    SqlConnection holder = StreamFixture.join(gw.gateway.pool().getConnection());
+    try {
+      Transaction tx = StreamFixture.join(holder.begin());
+      StreamFixture.join(
+          holder
+              .preparedQuery(
+                  "SELECT 1 FROM grants WHERE app_id = $1 AND merchant_id = $2 FOR UPDATE")
+              .execute(Tuple.of(app.id(), merchant)));
+      CompletableFuture<HttpResponse<String>> change =
+          CompletableFuture.supplyAsync(
+              () ->
+                  grant(
+                      app,
+                      merchant,
+                      new JsonObject()
+                          .put("start", "earliest")
+                          .put("eventTypes", new JsonArray(List.of("order.created")))));
+      fx.until("the change waiting for the grant's row", WAIT, () -> waitingForALock());
+      StreamFixture.join(gw.gateway.delivery().streams().resync(app.id()));
+      StreamFixture.join(tx.commit());
+      assertThat(change.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+    } finally {
+      StreamFixture.join(holder.close());
+    }
+    // at once, before the change's own control version makes the node resync again
+    List<Long> seqs = ingest(merchant, "order.paid", "order.created");
+    fx.until(
+        "an event after the change",
+        WAIT,
+        () -> !got.getOrDefault(merchant, List.of()).isEmpty(),
+        () -> "got " + got);
+    untilCursorAtHead(app, merchant);
+    assertThat(seqs(got.get(merchant))).as("the new subscription's").containsExactly(seqs.get(1));
+  }
+
+  /** Whether a backend of the test database waits for a lock. */
+  static boolean waitingForALock() {
+    return StreamFixture.join(
+                gw.gateway
+                    .pool()
+                    .query(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            + " AND datname = current_database()")
+                    .execute())
+            .iterator()
+            .next()
+            .getLong(0)
+        > 0;
   }
 
   @Test
