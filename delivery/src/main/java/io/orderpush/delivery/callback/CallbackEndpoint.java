@@ -177,9 +177,7 @@ final class CallbackEndpoint implements Subscriber {
       if (now != null) {
         engine.wake(now);
       }
-      if (current == null && isEmpty()) {
-        idle.accept(this);
-      }
+      // the POST still counts until ended(), which lets go of this object once it is idle
     }
   }
 

@@ -507,7 +507,6 @@ public final class DeliveryEngine {
     this.probe = probe;
   }
 
-  /** The probe transports report their own events to (connections, callback answers). */
   /** Orders what this node learns of grants by when it was read. */
   public GrantReads grantReads() {
     return grantReads;
@@ -515,6 +514,7 @@ public final class DeliveryEngine {
 
   private final GrantReads grantReads = new GrantReads();
 
+  /** The probe transports report their own events to (connections, callback answers). */
   public DeliveryProbe probe() {
     return probe;
   }

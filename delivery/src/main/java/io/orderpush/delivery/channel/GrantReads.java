@@ -9,9 +9,10 @@ import java.util.UUID;
 /**
  * Orders what this node learns of grants by when it read them. A resync reads an app's grants page
  * by page, a notice looks one grant up, a grant or revoke through this node's API writes one: each
- * answer says what PostgreSQL held when its read started, and answers land in any order. Without
- * this, a resync that read a grant just before a revoke, and finished after the revoke was applied
- * here, put the revoked channel back and delivered it until the next resync.
+ * answer says what PostgreSQL held when its read started (a write's, when it committed), and
+ * answers land in any order. Without this, a resync that read a grant just before a revoke, and
+ * finished after the revoke was applied here, put the revoked channel back and delivered it until
+ * the next resync.
  *
  * <p>Each read takes a mark ({@link #start}), later reads larger ones. What a read says of (app,
  * merchant) is applied only if no read with a later mark was applied to it ({@link #apply}); then
