@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
 /**
  * A read of an app as active that started before this node stopped it (a change notice's lookup
  * racing a freeze) does not start its delivery again: a callback endpoint is not reopened. A read
- * that starts after, as an unfreeze makes, does.
+ * that starts after, as an unfreeze makes, does. The same holds for the WebSocket stop mark: a
+ * connection whose upgrade checked the app before the freeze stays refused.
  */
 class StaleActiveReadIT {
 
@@ -57,6 +58,39 @@ class StaleActiveReadIT {
     // gone, so that no later gateway on this database keeps calling its dead URL
     assertThat(gw.send("DELETE", "/v1/apps/" + appId, TestGateway.ADMIN_TOKEN, null).statusCode())
         .isEqualTo(204);
+  }
+
+  @Test
+  void shouldKeepRefusingAConnectionCheckedBeforeTheFreezeOfAWebSocketAppAfterAStaleActiveRead()
+      throws Exception {
+    TestApps.Created created = TestApps.create(gw, "stale-active-ws", null);
+    UUID appId = UUID.fromString(created.appId());
+    var streams = gw.gateway.delivery().streams();
+    try {
+      long readAt = System.nanoTime();
+      App before = join(gw.gateway.apps.find(appId)).orElseThrow();
+      assertThat(before.state()).isEqualTo("active");
+      // an upgrade that checked the app here at readAt, its socket not yet taken over
+      long upgradeCheckedAt = readAt;
+      TestApps.freeze(gw, created.appId());
+      assertThat(join(streams.stoppedFor(appId, upgradeCheckedAt))).contains("app_frozen");
+      // the lookup that found it active lands after the freeze: the mark stays
+      join(streams.appActive(appId, readAt));
+      assertThat(join(streams.stoppedFor(appId, upgradeCheckedAt)))
+          .as("the connection checked before the freeze, after the stale read")
+          .contains("app_frozen");
+      // an unfreeze's own read comes after the stop: connections are taken again
+      assertThat(
+              gw.send("POST", "/v1/apps/" + appId + "/unfreeze", TestGateway.ADMIN_TOKEN, null)
+                  .statusCode())
+          .isEqualTo(200);
+      Await.until(
+          "the stop mark lifted by the unfreeze's read",
+          Duration.ofSeconds(30),
+          () -> join(streams.stoppedFor(appId, upgradeCheckedAt)).isEmpty());
+    } finally {
+      gw.send("DELETE", "/v1/apps/" + appId, TestGateway.ADMIN_TOKEN, null);
+    }
   }
 
   static boolean hasEndpoint(UUID appId) {

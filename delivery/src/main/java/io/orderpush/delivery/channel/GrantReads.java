@@ -25,6 +25,12 @@ public final class GrantReads {
   private long clock;
   private final Set<Long> open = new HashSet<>();
   private final Map<String, Long> applied = new HashMap<>();
+
+  /**
+   * (app, merchant) and the mark of the read last refused for it: counted once, not per transport.
+   */
+  private final Map<String, Long> refused = new HashMap<>();
+
   private long superseded;
 
   /**
@@ -45,7 +51,10 @@ public final class GrantReads {
     String key = appId + "/" + merchantId;
     Long last = applied.get(key);
     if (last != null && last > mark) {
-      superseded++;
+      Long before = refused.put(key, mark);
+      if (before == null || before != mark) {
+        superseded++; // the WebSocket and callback sides ask about the same read once each
+      }
       return false;
     }
     if (!open.isEmpty()) {
@@ -58,10 +67,14 @@ public final class GrantReads {
   public synchronized void end(long mark) {
     if (open.remove(mark) && open.isEmpty()) {
       applied.clear();
+      refused.clear();
     }
   }
 
-  /** Answers not applied because a later read had been: for the metrics. */
+  /**
+   * Answers not applied because a later read had been, each counted once however many transports
+   * asked: for the metrics.
+   */
   public synchronized long superseded() {
     return superseded;
   }

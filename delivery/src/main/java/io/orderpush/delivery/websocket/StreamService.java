@@ -14,6 +14,7 @@ import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import org.slf4j.Logger;
@@ -37,7 +38,15 @@ public final class StreamService {
   /** Apps frozen or deleted, with the error code their connections get. Engine context. */
   private final Map<UUID, Stopped> stopped = new HashMap<>();
 
-  private record Stopped(String code, long atNanos) {}
+  private record Stopped(String code, long atNanos) {
+    /**
+     * Whether a connection whose upgrade found the app active from {@code checkedAtNanos} on is
+     * refused.
+     */
+    boolean refuses(long checkedAtNanos) {
+      return checkedAtNanos - atNanos <= 0;
+    }
+  }
 
   /**
    * Each app's tokens as last read after a rotation, with when the read started, kept as long as an
@@ -192,7 +201,7 @@ public final class StreamService {
 
   void attach(StreamConnection conn) {
     Stopped mark = stopped.get(conn.appId());
-    if (mark != null && conn.checkedAtNanos - mark.atNanos > 0) {
+    if (mark != null && !mark.refuses(conn.checkedAtNanos)) {
       stopped.remove(conn.appId(), mark); // found active after we stopped it: unfrozen since
       mark = null;
     }
@@ -466,6 +475,26 @@ public final class StreamService {
                 stopped.remove(appId, mark);
               }
               done.complete();
+            });
+    return done.future();
+  }
+
+  /**
+   * The code ({@code app_frozen}, {@code app_deleted}) a connection of the app would be closed with
+   * here if its upgrade found the app active from {@code checkedAtNanos} on, or empty if it would
+   * be taken. Changes nothing. Any thread.
+   */
+  public Future<Optional<String>> stoppedFor(UUID appId, long checkedAtNanos) {
+    Promise<Optional<String>> done = Promise.promise();
+    engine
+        .context()
+        .runOnContext(
+            v -> {
+              Stopped mark = stopped.get(appId);
+              done.complete(
+                  mark != null && mark.refuses(checkedAtNanos)
+                      ? Optional.of(mark.code())
+                      : Optional.empty());
             });
     return done.future();
   }

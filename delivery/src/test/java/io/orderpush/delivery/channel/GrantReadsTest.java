@@ -24,6 +24,23 @@ class GrantReadsTest {
   }
 
   @Test
+  void shouldCountARefusedReadOnceThoughBothTransportsAskAboutIt() {
+    long notice = reads.start();
+    long resync = reads.start();
+    long revoke = reads.start();
+    assertThat(reads.apply(app, "m-1", revoke)).isTrue();
+    // a notice's lookup is offered to the WebSocket side and to the callback side
+    assertThat(reads.apply(app, "m-1", notice)).isFalse();
+    assertThat(reads.apply(app, "m-1", notice)).isFalse();
+    assertThat(reads.superseded()).isEqualTo(1);
+    assertThat(reads.apply(app, "m-1", resync)).isFalse();
+    assertThat(reads.superseded()).as("another refused read").isEqualTo(2);
+    reads.end(notice);
+    reads.end(resync);
+    reads.end(revoke);
+  }
+
+  @Test
   void shouldApplyAnOlderReadWhenNothingLaterWasApplied() {
     long older = reads.start();
     long later = reads.start();

@@ -1,6 +1,7 @@
 package io.orderpush.gateway.callback;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.standardwebhooks.Webhook;
 import io.orderpush.gateway.Await;
@@ -608,6 +609,61 @@ class CallbackIT {
     ingest(merchants, 100);
     Await.until("applied again", WAIT, () -> allApplied(merchants));
     assertDeliveredCleanly(receiver);
+  }
+
+  /**
+   * The rotation has committed when this node re-reads the app's secrets to sign with them; if that
+   * read fails, the new secret (shown once) is still answered, and the reconcile applies it: a
+   * retry would rotate again and end the grace of the secret receivers hold.
+   */
+  @Test
+  void shouldAnswerTheCommittedSecretWhenReadingItBackFails() {
+    List<String> merchants = merchants(1);
+    String app = callbackApp(merchants);
+    ingest(merchants, 100);
+    Await.until("applied", WAIT, () -> allApplied(merchants));
+    // The rotation's UPDATE reads every column but the previous secret; the re-read of the
+    // secrets reads that one too, so taking its SELECT away fails the re-read and only it.
+    sql(
+        "DO $$ DECLARE cols text; BEGIN"
+            + " SELECT string_agg(quote_ident(attname), ',') INTO cols FROM pg_attribute"
+            + " WHERE attrelid = 'apps'::regclass AND attnum > 0 AND NOT attisdropped"
+            + " AND attname <> 'previous_secret_ciphertext';"
+            + " EXECUTE format('REVOKE SELECT ON apps FROM %I', current_user);"
+            + " EXECUTE format('GRANT SELECT (%s) ON apps TO %I', cols, current_user); END $$");
+    HttpResponse<String> r;
+    try {
+      r = gw.send("POST", "/v1/apps/" + app + "/secret/rotate", TestGateway.ADMIN_TOKEN, null);
+      assertThatThrownBy(() -> sql("SELECT previous_secret_ciphertext FROM apps LIMIT 1"))
+          .as("the re-read could not have succeeded")
+          .hasMessageContaining("permission denied");
+    } finally {
+      sql(
+          "DO $$ BEGIN EXECUTE format('REVOKE SELECT ON apps FROM %I', current_user);"
+              + " EXECUTE format('GRANT SELECT ON apps TO %I', current_user); END $$");
+    }
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    receiver.verifier = new Webhook(new JsonObject(r.body()).getString("webhookSecret"));
+    // The answered secret is the stored one: deliveries come signed with it once the reconcile
+    // has read it back (the violations of deliveries before that are forgiven, and only those).
+    Await.until(
+        "a delivery signed with the answered secret",
+        WAIT,
+        () -> {
+          int before = receiver.violations.size();
+          ingest(merchants, 100);
+          Await.until("applied", WAIT, () -> allApplied(merchants));
+          List<String> fresh =
+              List.copyOf(receiver.violations.subList(before, receiver.violations.size()));
+          assertThat(fresh).allMatch(v -> v.startsWith("signature of"));
+          receiver.violations.removeAll(fresh);
+          return fresh.isEmpty();
+        });
+    assertDeliveredCleanly(receiver);
+  }
+
+  void sql(String statement) {
+    gw.gateway.pool().query(statement).execute().toCompletionStage().toCompletableFuture().join();
   }
 
   @Test

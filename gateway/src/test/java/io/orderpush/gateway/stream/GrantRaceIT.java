@@ -79,6 +79,56 @@ class GrantRaceIT {
     throw new AssertionError("the revoke never landed while a resync was reading");
   }
 
+  @Test
+  void shouldNotAddAgainACallbackChannelRevokedWhileAResyncReadTheGrantsBeforeTheRevoke()
+      throws Exception {
+    var app = fx.app("callback");
+    RewindCheckpointIT.sql(
+        gw,
+        "INSERT INTO grants (app_id, merchant_id, start_seq) SELECT '"
+            + app.id()
+            + "', 'zz-cbulk-' || lpad(i::text, 5, '0'), 0 FROM generate_series(1, "
+            + BULK
+            + ") i");
+    var callbacks = gw.gateway.delivery().callbacks();
+    fx.until("the bulk loaded", WAIT, () -> channels(app) == BULK);
+    String superseded = "gateway_delivery_grant_reads_superseded_total";
+    for (int attempt = 0; attempt < 10; attempt++) {
+      String m = TestServices.uniqueMerchant("a-crace");
+      fx.grant(app, m);
+      fx.until("the channel added", WAIT, () -> channels(app) == BULK + 1);
+      double before = Scrape.value(gw, superseded);
+      var resync = callbacks.resync(app.id());
+      fx.revoke(app, m); // answered once this node has dropped the channel
+      resync.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      assertThat(channels(app))
+          .as(
+              "channels after the resync that read the grant before its revoke (attempt "
+                  + attempt
+                  + ")")
+          .isEqualTo(BULK);
+      if (Scrape.value(gw, superseded) > before) {
+        return; // the resync had read the grant before the revoke, and left it revoked
+      }
+    }
+    throw new AssertionError("the revoke never landed while a resync was reading");
+  }
+
+  static int channels(StreamFixture.TestApp app) {
+    try {
+      return gw.gateway
+          .delivery()
+          .callbacks()
+          .view(app.id())
+          .toCompletionStage()
+          .toCompletableFuture()
+          .get(30, TimeUnit.SECONDS)
+          .channels();
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+  }
+
   /** The index of the first message of {@code type} naming {@code merchant}, or -1. */
   static int indexOf(List<JsonObject> messages, String type, String merchant) {
     for (int i = 0; i < messages.size(); i++) {
