@@ -377,15 +377,24 @@ class SubscriptionIT {
     return URLEncoder.encode(s, StandardCharsets.UTF_8);
   }
 
+  /**
+   * The merchant granted to the app for order.paid only, and an auto-acking consumer it is assigned
+   * to.
+   */
+  StreamClient consumerOfPaid(TestApp app, String merchant) {
+    subscribe(app, merchant, List.of("order.paid"));
+    StreamClient consumer = fx.connect(app, gw.port, record, m -> {});
+    consumer.autoAck = true;
+    fx.until("assigned", WAIT, () -> consumer.assigned().contains(merchant));
+    return consumer;
+  }
+
   @Test
   void shouldKeepASubscriptionChangeThatCommittedWhileAResyncReadTheGrantAsItWas()
       throws Exception {
     TestApp app = fx.app("websocket");
     String merchant = fx.merchants("subs-race", 1).get(0);
-    subscribe(app, merchant, List.of("order.paid"));
-    StreamClient consumer = fx.connect(app, gw.port, record, m -> {});
-    consumer.autoAck = true;
-    fx.until("assigned", WAIT, () -> consumer.assigned().contains(merchant));
+    StreamClient consumer = consumerOfPaid(app, merchant);
     // The grant's row held here: the change below comes in, then waits for it to commit. A
     // resync meanwhile reads the grant as it still is and is applied first; the change, applied
     // after it, must still count.
@@ -443,10 +452,7 @@ class SubscriptionIT {
   void shouldApplyAChangedSubscriptionOfALiveGrantToWhatComesNext() {
     TestApp app = fx.app("websocket");
     String merchant = fx.merchants("subs-live", 1).get(0);
-    subscribe(app, merchant, List.of("order.paid"));
-    StreamClient consumer = fx.connect(app, gw.port, record, m -> {});
-    consumer.autoAck = true;
-    fx.until("assigned", WAIT, () -> consumer.assigned().contains(merchant));
+    StreamClient consumer = consumerOfPaid(app, merchant);
     List<Long> first = ingest(merchant, "order.paid", "order.refund", "order.paid");
     fx.until("two paid", WAIT, () -> got.getOrDefault(merchant, List.of()).size() == 2);
     untilCursorAtHead(app, merchant);
