@@ -117,4 +117,19 @@ public final class TestGateway implements AutoCloseable {
   public void close() {
     gateway.stop().toCompletionStage().toCompletableFuture().orTimeout(60, TimeUnit.SECONDS).join();
   }
+
+  /** Runs a statement on this gateway's database; the first column of the first row, or 0. */
+  public long sql(String statement) {
+    var rows =
+        gateway
+            .pool()
+            .query(statement)
+            .execute()
+            .toCompletionStage()
+            .toCompletableFuture()
+            .orTimeout(30, java.util.concurrent.TimeUnit.SECONDS)
+            .join();
+    var it = rows.iterator();
+    return it.hasNext() && it.next().getValue(0) instanceof Number n ? n.longValue() : 0;
+  }
 }

@@ -624,7 +624,7 @@ class CallbackIT {
     Await.until("applied", WAIT, () -> allApplied(merchants));
     // The rotation's UPDATE reads every column but the previous secret; the re-read of the
     // secrets reads that one too, so taking its SELECT away fails the re-read and only it.
-    sql(
+    gw.sql(
         "DO $$ DECLARE cols text; BEGIN"
             + " SELECT string_agg(quote_ident(attname), ',') INTO cols FROM pg_attribute"
             + " WHERE attrelid = 'apps'::regclass AND attnum > 0 AND NOT attisdropped"
@@ -634,11 +634,11 @@ class CallbackIT {
     HttpResponse<String> r;
     try {
       r = gw.send("POST", "/v1/apps/" + app + "/secret/rotate", TestGateway.ADMIN_TOKEN, null);
-      assertThatThrownBy(() -> sql("SELECT previous_secret_ciphertext FROM apps LIMIT 1"))
+      assertThatThrownBy(() -> gw.sql("SELECT previous_secret_ciphertext FROM apps LIMIT 1"))
           .as("the re-read could not have succeeded")
           .hasMessageContaining("permission denied");
     } finally {
-      sql(
+      gw.sql(
           "DO $$ BEGIN EXECUTE format('REVOKE SELECT ON apps FROM %I', current_user);"
               + " EXECUTE format('GRANT SELECT ON apps TO %I', current_user); END $$");
     }
@@ -660,10 +660,6 @@ class CallbackIT {
           return fresh.isEmpty();
         });
     assertDeliveredCleanly(receiver);
-  }
-
-  void sql(String statement) {
-    gw.gateway.pool().query(statement).execute().toCompletionStage().toCompletableFuture().join();
   }
 
   @Test

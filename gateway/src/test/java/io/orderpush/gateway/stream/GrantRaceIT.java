@@ -43,8 +43,7 @@ class GrantRaceIT {
     var app = fx.app("websocket");
     // Grants enough that a resync reads several pages: the revoke lands between the first page,
     // which names the merchant, and the end of the read.
-    RewindCheckpointIT.sql(
-        gw,
+    gw.sql(
         "INSERT INTO grants (app_id, merchant_id, start_seq) SELECT '"
             + app.id()
             + "', 'zz-bulk-' || lpad(i::text, 5, '0'), 0 FROM generate_series(1, "
@@ -83,8 +82,7 @@ class GrantRaceIT {
   void shouldNotAddAgainACallbackChannelRevokedWhileAResyncReadTheGrantsBeforeTheRevoke()
       throws Exception {
     var app = fx.app("callback");
-    RewindCheckpointIT.sql(
-        gw,
+    gw.sql(
         "INSERT INTO grants (app_id, merchant_id, start_seq) SELECT '"
             + app.id()
             + "', 'zz-cbulk-' || lpad(i::text, 5, '0'), 0 FROM generate_series(1, "

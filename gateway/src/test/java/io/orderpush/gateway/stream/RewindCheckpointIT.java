@@ -156,22 +156,7 @@ class RewindCheckpointIT {
 
   /** Runs a statement on this class's gateway's database (as {@link #sql(TestGateway, String)}). */
   static long sql(String statement) {
-    return sql(gw, statement);
-  }
-
-  /** Runs a statement on {@code gw}'s database; the first column of the first row, or 0. */
-  static long sql(TestGateway gw, String statement) {
-    var rows =
-        gw.gateway
-            .pool()
-            .query(statement)
-            .execute()
-            .toCompletionStage()
-            .toCompletableFuture()
-            .orTimeout(30, java.util.concurrent.TimeUnit.SECONDS)
-            .join();
-    var it = rows.iterator();
-    return it.hasNext() && it.next().getValue(0) instanceof Number n ? n.longValue() : 0;
+    return gw.sql(statement);
   }
 
   @Test
