@@ -193,6 +193,69 @@ class StreamScaleIT {
     }
   }
 
+  /**
+   * Bursts of one event for each of 2,000 merchants, to four connections spread over two event
+   * loops: far below {@code stream.write-queue-bytes}, so no connection pauses. Vert.x reports a
+   * socket written from another thread than its own "full" once 16 messages wait for its event
+   * loop, whatever their size; the connections on the loop the engine does not run on were paused
+   * by such bursts, and their channels waited for the drain and two thread hops.
+   */
+  @Test
+  void shouldNotPauseConnectionsOnAnotherEventLoopForBurstsFarBelowTheirWriteQueue() {
+    try (TestGateway gw =
+            TestGateway.start(
+                Map.of(
+                    "GATEWAY_HTTP_EVENT_LOOPS",
+                    "2",
+                    "GATEWAY_STREAM_MAX_CLIENT_MESSAGES_PER_SECOND",
+                    "1000000"));
+        StreamFixture fx = new StreamFixture(gw)) {
+      TestApp app = fx.app("websocket");
+      String prefix = fx.merchants("burst", 1).get(0);
+      int n = 2000;
+      fx.grantRange(app, prefix, n);
+      List<StreamClient> group = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        group.add(fx.connect(app));
+      }
+      group.forEach(c -> c.autoAck = true);
+      fx.until(
+          "2,000 channels shared by four connections",
+          Duration.ofSeconds(120),
+          () -> group.stream().mapToInt(c -> c.assigned().size()).sum() == n,
+          () -> StreamIT.sizes(group));
+
+      double paused = metric(gw, "gateway_stream_paused_total");
+      int rounds = 5;
+      for (int round = 1; round <= rounds; round++) {
+        for (int from = 1; from <= n; from += 1000) {
+          List<io.vertx.core.json.JsonObject> events = new ArrayList<>();
+          for (int i = from; i < from + 1000; i++) {
+            events.add(
+                io.orderpush.gateway.Events.event(
+                    prefix + "-" + i, java.util.UUID.randomUUID().toString()));
+          }
+          var answer = gw.ingest(io.orderpush.gateway.Events.batch(events));
+          assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+        }
+        int expected = round * n;
+        fx.until(
+            "round " + round + " at the consumers",
+            Duration.ofSeconds(60),
+            () -> group.stream().mapToInt(StreamClient::total).sum() == expected);
+      }
+      assertThat(metric(gw, "gateway_stream_paused_total") - paused)
+          .as("connections paused by bursts of about 250 kB each")
+          .isZero();
+      for (StreamClient c : group) {
+        for (String m : c.assigned()) {
+          assertThat(c.received().get(m)).as(m).containsExactlyElementsOf(StreamIT.oneTo(rounds));
+        }
+      }
+      group.forEach(StreamClient::close);
+    }
+  }
+
   static double metric(TestGateway gw, String name) {
     return gw.send("GET", "/metrics", null, null)
         .body()
