@@ -506,10 +506,17 @@ final class StreamConnection implements Subscriber {
   private final java.util.concurrent.atomic.AtomicLong unwritten =
       new java.util.concurrent.atomic.AtomicLong();
 
-  /** Set by the engine when it found the connection full; the write that makes room drives it. */
+  /**
+   * The connection is paused: set by the engine when it found it full, cleared by the write that
+   * brings {@link #unwritten} to half the limit, which drives the engine again.
+   */
   private volatile boolean waitingForRoom;
 
-  /** A write of {@code bytes} ended (socket context): the engine goes on once half is free. */
+  /**
+   * A write of {@code bytes} ended (socket context): a paused connection goes on once half is free.
+   * If the engine cleared the flag itself meanwhile ({@link #queueFull}), the extra drive finds
+   * nothing to do.
+   */
   private void written(int bytes) {
     long left = unwritten.addAndGet(-bytes);
     if (waitingForRoom && left <= settings.writeQueueBytes() / 2) {
@@ -544,20 +551,31 @@ final class StreamConnection implements Subscriber {
   }
 
   /**
-   * True when {@code stream.write-queue-bytes} of events are not yet written ({@link #unwritten}),
-   * or the socket closed before our close handler ran. Engine context.
+   * True while the connection is paused: from when {@code stream.write-queue-bytes} of events are
+   * not yet written ({@link #unwritten}) until half of that is, as Netty's own water marks do (a
+   * connection that took a message whenever a little room freed would trickle out small writes to a
+   * slow reader); or when the socket closed before our close handler ran. Each pause is counted
+   * once. Engine context.
    */
   private boolean queueFull() {
     if (ws.isClosed()) {
       return true;
     }
     long limit = settings.writeQueueBytes();
+    if (waitingForRoom) {
+      return true; // the write that brings it to half clears the flag and drives the engine
+    }
     if (unwritten.get() < limit) {
       return false;
     }
     waitingForRoom = true;
-    // a write that ended before the flag was set did not see it: look once more
-    return unwritten.get() >= limit;
+    metrics.paused.increment();
+    // the writes that ended before the flag was set did not see it: if they freed half, go on
+    if (unwritten.get() <= limit / 2) {
+      waitingForRoom = false;
+      return false;
+    }
+    return true;
   }
 
   @Override
@@ -573,9 +591,7 @@ final class StreamConnection implements Subscriber {
       send(message);
     }
     engine.audit().websocket(channel, id, events, DeliveryAudit.masked(channel));
-    if (queueFull()) {
-      metrics.paused.increment();
-    }
+    queueFull(); // pauses (and counts it) now if this batch filled the queue
   }
 
   /** Delivery of the channel starts over after its cursor: said with a fresh {@code assigned}. */
