@@ -160,14 +160,7 @@ class StreamScaleIT {
       for (int i = big.size() + 1; i <= n; i++) {
         others.add(prefix + "-" + i);
       }
-      for (int from = 0; from < others.size(); from += 1000) {
-        List<io.vertx.core.json.JsonObject> events = new ArrayList<>();
-        for (String m : others.subList(from, Math.min(others.size(), from + 1000))) {
-          events.add(io.orderpush.gateway.Events.event(m, java.util.UUID.randomUUID().toString()));
-        }
-        var answer = gw.ingest(io.orderpush.gateway.Events.batch(events));
-        assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
-      }
+      ingestOneEach(gw, others);
 
       double hits = metric(gw, "gateway_delivery_tail_hits_total");
       client.ws.resume();
@@ -225,19 +218,14 @@ class StreamScaleIT {
           () -> group.stream().mapToInt(c -> c.assigned().size()).sum() == n,
           () -> StreamIT.sizes(group));
 
+      List<String> merchants = new ArrayList<>();
+      for (int i = 1; i <= n; i++) {
+        merchants.add(prefix + "-" + i);
+      }
       double paused = metric(gw, "gateway_stream_paused_total");
       int rounds = 5;
       for (int round = 1; round <= rounds; round++) {
-        for (int from = 1; from <= n; from += 1000) {
-          List<io.vertx.core.json.JsonObject> events = new ArrayList<>();
-          for (int i = from; i < from + 1000; i++) {
-            events.add(
-                io.orderpush.gateway.Events.event(
-                    prefix + "-" + i, java.util.UUID.randomUUID().toString()));
-          }
-          var answer = gw.ingest(io.orderpush.gateway.Events.batch(events));
-          assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
-        }
+        ingestOneEach(gw, merchants);
         int expected = round * n;
         fx.until(
             "round " + round + " at the consumers",
@@ -253,6 +241,18 @@ class StreamScaleIT {
         }
       }
       group.forEach(StreamClient::close);
+    }
+  }
+
+  /** One event for each merchant, in requests of 1,000 (the most one takes). */
+  private static void ingestOneEach(TestGateway gw, List<String> merchants) {
+    for (int from = 0; from < merchants.size(); from += 1000) {
+      List<io.vertx.core.json.JsonObject> events = new ArrayList<>();
+      for (String m : merchants.subList(from, Math.min(merchants.size(), from + 1000))) {
+        events.add(io.orderpush.gateway.Events.event(m, java.util.UUID.randomUUID().toString()));
+      }
+      var answer = gw.ingest(io.orderpush.gateway.Events.batch(events));
+      assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
     }
   }
 
