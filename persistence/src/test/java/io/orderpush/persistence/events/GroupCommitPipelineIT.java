@@ -250,6 +250,91 @@ class GroupCommitPipelineIT {
   }
 
   @Test
+  void shouldWriteTheNextGroupWhileTheOneBeforeIsStillWritingAndTakeHeadsInTheOrderTheyStarted() {
+    String m = merchant();
+    var registry = new SimpleMeterRegistry();
+    GroupCommitter committer = committer(3, 100, registry);
+    await(committer.append(List.of(event(m, "first")))); // the committer learns the head: 1
+    SqlConnection holder = holdWritesOf("second");
+    try {
+      Future<List<AppendResult>> second = committer.append(List.of(event(m, "second")));
+      awaitCondition(() -> writesHeld() == 1, "the second group held in its write");
+      Future<List<AppendResult>> third =
+          committer.append(List.of(event(m, "third"), event(m, "fourth")));
+      // The third writes its keys and chunks while the second still writes its own, and waits for
+      // its turn: had it sent its heads statement, it would have found the head at 1, not at the 2
+      // it expects, and been refused.
+      awaitCondition(
+          () -> idleInTransaction() == 1, "the third group written and waiting for its turn");
+      assertThat(waitingAtHeads()).isZero();
+      assertThat(second.isComplete()).isFalse();
+      assertThat(third.isComplete()).isFalse();
+      await(holder.query("SELECT pg_advisory_unlock(73311)").execute());
+      assertThat(await(second)).extracting(AppendResult::seq).containsExactly(2L);
+      assertThat(await(third)).extracting(AppendResult::seq).containsExactly(3L, 4L);
+    } finally {
+      releaseWrites(holder);
+    }
+    assertThat(await(new EventLog().read(pool, m, 1, 100)))
+        .extracting(LoggedEvent::seq)
+        .containsExactly(1L, 2L, 3L, 4L);
+    assertThat(count(registry, "gateway.ingest.groups.replanned", null)).isZero();
+    assertThat(count(registry, "gateway.ingest.groups", "expected_heads")).isEqualTo(2);
+  }
+
+  /** Holds the transaction that writes the key of {@code eventId} in its write, until unlocked. */
+  static SqlConnection holdWritesOf(String eventId) {
+    await(
+        pool.query(
+                "CREATE OR REPLACE FUNCTION pipeline_it_hold_write() RETURNS trigger"
+                    + " LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(73311);"
+                    + " RETURN NULL; END $$")
+            .execute());
+    await(
+        pool.query(
+                "CREATE TRIGGER pipeline_it_hold_write AFTER INSERT ON event_keys FOR EACH ROW"
+                    + " WHEN (NEW.event_id = '"
+                    + eventId
+                    + "') EXECUTE FUNCTION pipeline_it_hold_write()")
+            .execute());
+    SqlConnection holder = await(pool.getConnection());
+    await(holder.query("SELECT pg_advisory_lock(73311)").execute());
+    return holder;
+  }
+
+  static void releaseWrites(SqlConnection holder) {
+    try {
+      await(holder.query("SELECT pg_advisory_unlock_all()").execute());
+    } finally {
+      holder.close();
+      await(pool.query("DROP TRIGGER IF EXISTS pipeline_it_hold_write ON event_keys").execute());
+    }
+  }
+
+  /** Backends of this database whose keys-and-chunks write the test's trigger holds. */
+  static int writesHeld() {
+    return countActivity(
+        "wait_event = 'advisory' AND query LIKE '%an event id was stored before%'");
+  }
+
+  /** Backends of this database in a transaction, waiting for the gateway's next statement. */
+  static int idleInTransaction() {
+    return countActivity("state = 'idle in transaction'");
+  }
+
+  static int countActivity(String where) {
+    return await(
+            pool.query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        + " AND pid <> pg_backend_pid() AND "
+                        + where)
+                .execute())
+        .iterator()
+        .next()
+        .getInteger(0);
+  }
+
+  @Test
   void shouldNotLockAMerchantInTwoTransactionsAtOnceWhenAFailedGroupRunsItsRequestsAlone()
       throws Exception {
     String x = merchant(); // new to PostgreSQL: inserting its row is slowed down below

@@ -11,6 +11,7 @@ import io.orderpush.persistence.pg.PgPools;
 import io.orderpush.persistence.pg.PgSettings;
 import io.orderpush.persistence.testing.ScratchDatabases;
 import io.orderpush.persistence.testing.TestServices;
+import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgException;
@@ -196,7 +197,10 @@ class PartitionMaintainerIT {
     EventLog.Plan plan = log.plan(List.of(event(m, "day-" + d)), Map.of(m, 26L), now, false);
     var conn = await(pool.getConnection());
     try {
-      assertThatThrownBy(() -> await(log.appendExpecting(conn, plan, Promise.promise())))
+      assertThatThrownBy(
+              () ->
+                  await(
+                      log.appendExpecting(conn, plan, Future.succeededFuture(), Promise.promise())))
           .as("day-%d", d)
           .isInstanceOf(CompletionException.class)
           .cause()
