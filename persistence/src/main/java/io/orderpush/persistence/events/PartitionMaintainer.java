@@ -31,13 +31,17 @@ import org.slf4j.LoggerFactory;
  * retention" allows. Day partitions of {@code event_keys} made before (a week already holding some
  * keeps its days) are still recognized and dropped.
  *
- * <p>A partition is made with autovacuum's insert-triggered vacuum off ({@link #WRITTEN}) and is
- * handed back to autovacuum once its day or week is over ({@link #settleVacuum}). Otherwise
- * autovacuum vacuums the partition being written each time it grows by a fifth, at most once a
- * minute: bursts of a second or two of a core that come in the middle of the peak. Once the period
- * is over, autovacuum vacuums the partition once, at its throttled pace. The pages are read once
- * either way. Analyze is unchanged, and a vacuum against wraparound still runs whenever PostgreSQL
- * needs one.
+ * <p>A partition is made with autovacuum's insert-triggered vacuum and its analyze off ({@link
+ * #WRITTEN}) and is handed back to autovacuum once its day or week is over ({@link #settleVacuum}).
+ * Otherwise autovacuum vacuums the partition being written each time it grows by a fifth, at most
+ * once a minute: bursts of a second or two of a core that come in the middle of the peak. And it
+ * analyzes it each time it grows by a tenth: an analyze of a partition of gigabytes holds its
+ * snapshot for seconds, and meanwhile no dead version of a merchant's head (updated by every commit
+ * that writes the merchant) can be pruned, so the heads' HOT chains grow, updates spill to other
+ * pages and ingest slows (perf/README.md, "What slowed ingest run after run"). Every query of these
+ * tables is an index lookup by merchant, which needs no statistics. Once the period is over,
+ * autovacuum vacuums and analyzes the partition once, at its throttled pace. The pages are read
+ * once either way. A vacuum against wraparound still runs whenever PostgreSQL needs one.
  */
 public final class PartitionMaintainer {
 
@@ -49,10 +53,11 @@ public final class PartitionMaintainer {
   static final List<String> WEEKLY = List.of("event_keys");
 
   /**
-   * The storage option of a partition still written: no vacuum for its inserts. Spelled as {@code
-   * pg_class.reloptions} holds it.
+   * The storage options of a partition still written: no vacuum for its inserts, no analyze (the
+   * largest threshold PostgreSQL takes). Spelled as {@code pg_class.reloptions} holds them.
    */
-  static final String WRITTEN = "autovacuum_vacuum_insert_threshold=-1";
+  static final List<String> WRITTEN =
+      List.of("autovacuum_vacuum_insert_threshold=-1", "autovacuum_analyze_threshold=2147483647");
 
   private static final DateTimeFormatter SUFFIX = DateTimeFormatter.ofPattern("yyyyMMdd");
 
@@ -186,19 +191,19 @@ public final class PartitionMaintainer {
         + " 00:00:00+00') TO ('"
         + first.plusDays(days)
         + " 00:00:00+00') WITH ("
-        + WRITTEN
+        + String.join(", ", WRITTEN)
         + ")";
   }
 
   /**
    * Sets {@link #WRITTEN} on each partition still written (its period ends after today, UTC) that
-   * lacks it, a partition made before this option, and resets it on each partition whose period is
-   * over, so that autovacuum vacuums that one once. Neither blocks ingest: the option takes the
-   * partition's share update exclusive lock, which inserts and reads do not wait for. A vacuum or
-   * analyze running on the partition holds that lock: an ordinary one gives way, one against
-   * wraparound does not, and the statement then fails at the pool's statement timeout. A partition
-   * that fails (or was dropped meanwhile) is logged and left for the next round; the others go on.
-   * Returns the partitions changed.
+   * lacks one of them, a partition made before these options, and resets them on each partition
+   * whose period is over that has one, so that autovacuum vacuums and analyzes that one once.
+   * Neither blocks ingest: the option takes the partition's share update exclusive lock, which
+   * inserts and reads do not wait for. A vacuum or analyze running on the partition holds that
+   * lock: an ordinary one gives way, one against wraparound does not, and the statement then fails
+   * at the pool's statement timeout. A partition that fails (or was dropped meanwhile) is logged
+   * and left for the next round; the others go on. Returns the partitions changed.
    */
   public Future<List<String>> settleVacuum(SqlClient client) {
     return settleVacuum(client, LocalDate.now(ZoneOffset.UTC));
@@ -208,11 +213,15 @@ public final class PartitionMaintainer {
   public Future<List<String>> settleVacuum(SqlClient client, LocalDate today) {
     return client
         .preparedQuery(
-            "SELECT p.relname, c.relname, coalesce($2 = ANY(c.reloptions), false)"
+            "SELECT p.relname, c.relname, coalesce(c.reloptions @> $2::text[], false),"
+                + " coalesce(c.reloptions && $2::text[], false)"
                 + " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
                 + " JOIN pg_class p ON p.oid = i.inhparent"
                 + " WHERE i.inhparent IN (SELECT to_regclass(t) FROM unnest($1::text[]) AS t)")
-        .execute(io.vertx.sqlclient.Tuple.of(tables.toArray(String[]::new), WRITTEN))
+        .execute(
+            io.vertx.sqlclient.Tuple.tuple()
+                .addArrayOfString(tables.toArray(String[]::new))
+                .addArrayOfString(WRITTEN.toArray(String[]::new)))
         .compose(
             rows -> {
               Future<List<String>> chain = Future.succeededFuture(new ArrayList<>());
@@ -223,14 +232,16 @@ public final class PartitionMaintainer {
                   continue;
                 }
                 boolean written = range[1].isAfter(today);
-                if (written == r.getBoolean(2)) {
+                if (written ? r.getBoolean(2) : !r.getBoolean(3)) {
                   continue;
                 }
                 // the name matched table_yyyyMMdd or table_wyyyyMMdd exactly (rangeOf)
                 String statement =
                     "ALTER TABLE IF EXISTS "
                         + child
-                        + (written ? " SET (" + WRITTEN + ")" : " RESET (" + optionName() + ")");
+                        + (written
+                            ? " SET (" + String.join(", ", WRITTEN) + ")"
+                            : " RESET (" + optionNames() + ")");
                 chain =
                     chain.compose(
                         done ->
@@ -245,7 +256,7 @@ public final class PartitionMaintainer {
                                 .otherwise(
                                     err -> {
                                       LOG.warn(
-                                          "could not {} the insert vacuum of {} ({}); next round",
+                                          "could not {} the insert vacuum and analyze of {} ({}); next round",
                                           written ? "turn off" : "turn on",
                                           child,
                                           err.toString());
@@ -256,8 +267,8 @@ public final class PartitionMaintainer {
             });
   }
 
-  private static String optionName() {
-    return WRITTEN.substring(0, WRITTEN.indexOf('='));
+  private static String optionNames() {
+    return String.join(", ", WRITTEN.stream().map(o -> o.substring(0, o.indexOf('='))).toList());
   }
 
   /**

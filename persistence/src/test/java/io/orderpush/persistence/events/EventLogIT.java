@@ -87,6 +87,19 @@ class EventLogIT {
   }
 
   @Test
+  void shouldLeaveRoomOnTheMerchantsPagesForTheDeadVersionsOfTheirHeads() {
+    // V20: pages of merchants are pruned of a head's dead versions as soon as they are dead
+    var options =
+        await(
+                pool.query("SELECT reloptions FROM pg_class WHERE oid = 'merchants'::regclass")
+                    .execute())
+            .iterator()
+            .next()
+            .getArrayOfStrings(0);
+    assertThat(options).contains("fillfactor=10");
+  }
+
+  @Test
   void shouldAnswerRepeatsWithTheOriginalSeqWithinAndAcrossGroups() {
     String m = merchant();
     append(List.of(event(m, "x"), event(m, "y")));

@@ -325,7 +325,7 @@ class PartitionMaintainerIT {
   }
 
   @Test
-  void shouldKeepInsertVacuumsOffThePartitionsStillWrittenAndHandTheRestToAutovacuum() {
+  void shouldKeepInsertVacuumsAndAnalyzeOffThePartitionsStillWrittenAndHandTheRestToAutovacuum() {
     // Tuesday's and today's made before the option existed (by an older node)
     for (LocalDate day : List.of(WEDNESDAY.minusDays(1), WEDNESDAY)) {
       await(
@@ -355,6 +355,9 @@ class PartitionMaintainerIT {
     assertThat(insertVacuumOff("event_chunks_20310305")).as("today").isTrue();
     assertThat(insertVacuumOff("event_chunks_20310306")).as("tomorrow").isTrue();
     assertThat(insertVacuumOff("event_keys_w20310303")).as("this week").isTrue();
+    assertThat(analyzeOff("event_chunks_20310303")).as("Monday, over: analyzed again").isFalse();
+    assertThat(analyzeOff("event_chunks_20310305")).as("today: not analyzed").isTrue();
+    assertThat(analyzeOff("event_keys_w20310303")).as("this week: not analyzed").isTrue();
     assertThat(await(maintainer.settleVacuum(pool, WEDNESDAY))).as("the next round").isEmpty();
 
     // the next Monday: the week is over too
@@ -408,6 +411,19 @@ class PartitionMaintainerIT {
   /** Whether autovacuum's insert-triggered vacuum is off for {@code table}. */
   boolean insertVacuumOff(String table) {
     return insertVacuumOff(pool, table);
+  }
+
+  /** Whether autovacuum's analyze is off for {@code table} (while it is written). */
+  boolean analyzeOff(String table) {
+    Row r =
+        await(
+                pool.preparedQuery(
+                        "SELECT coalesce('autovacuum_analyze_threshold=2147483647' = ANY(reloptions),"
+                            + " false) FROM pg_class WHERE oid = $1::regclass")
+                    .execute(Tuple.of(table)))
+            .iterator()
+            .next();
+    return r.getBoolean(0);
   }
 
   static boolean insertVacuumOff(io.vertx.sqlclient.SqlClient client, String table) {

@@ -22,12 +22,14 @@ class PartitionMaintainerTest {
         .isEqualTo(
             "CREATE TABLE IF NOT EXISTS event_keys_w20261130 PARTITION OF event_keys FOR VALUES"
                 + " FROM ('2026-11-30 00:00:00+00') TO ('2026-12-07 00:00:00+00')"
-                + " WITH (autovacuum_vacuum_insert_threshold=-1)");
+                + " WITH (autovacuum_vacuum_insert_threshold=-1,"
+                + " autovacuum_analyze_threshold=2147483647)");
     assertThat(PartitionMaintainer.createPartition("event_chunks", wednesday))
         .isEqualTo(
             "CREATE TABLE IF NOT EXISTS event_chunks_20261202 PARTITION OF event_chunks FOR VALUES"
                 + " FROM ('2026-12-02 00:00:00+00') TO ('2026-12-03 00:00:00+00')"
-                + " WITH (autovacuum_vacuum_insert_threshold=-1)");
+                + " WITH (autovacuum_vacuum_insert_threshold=-1,"
+                + " autovacuum_analyze_threshold=2147483647)");
   }
 
   @Test
