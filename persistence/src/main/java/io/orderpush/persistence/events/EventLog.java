@@ -236,47 +236,27 @@ public final class EventLog {
    * duplicates of their first occurrence. The caller must not have two transactions holding the
    * same event id in flight at once (neither would see the other's keys).
    *
-   * <p>{@code turn} orders the heads statements of transactions in flight: the heads statement (and
-   * COMMIT) go out once it completes, whatever its outcome, while the keys and chunks are written
-   * at once. The caller passes the {@code atHeads} of the transaction started before this one, so
-   * that several transactions write at once and still take shared merchants' row locks in the order
-   * of their seqs; one that reached a shared merchant first would find its head short of what it
-   * expects and roll back.
-   *
    * @param plan {@link #plan} of the events and the heads expected
-   * @param turn completes when this transaction may take its merchants' row locks
    * @param atHeads completed once PostgreSQL has answered the heads statement: true when this
    *     transaction holds its merchants' row locks with the heads advanced (a transaction started
    *     now finds them there), false when it will roll back
    */
-  public Future<Appended> appendExpecting(
-      SqlConnection conn, Plan plan, Future<?> turn, Promise<Boolean> atHeads) {
+  public Future<Appended> appendExpecting(SqlConnection conn, Plan plan, Promise<Boolean> atHeads) {
     Appended done = new Appended(plan.results, plan.heads);
     if (plan.write == null) {
-      // nothing to write: no lock taken, so no turn to wait for
       atHeads.tryComplete(true);
       return Future.succeededFuture(done);
     }
     Future<?> begin = conn.query("BEGIN").execute();
     Future<?> write = conn.preparedQuery(WRITE_EXPECTING).execute(plan.writeExpecting);
-    Promise<Object> heads = Promise.promise();
-    Promise<Object> commit = Promise.promise();
-    turn.onComplete(
-        ignored -> {
-          // pipelined behind the write, whether or not it has been answered: after a failed
-          // statement PostgreSQL ends the aborted transaction on COMMIT with a ROLLBACK
-          conn.preparedQuery(ADVANCE_HEADS)
-              .execute(plan.advanceHeads)
-              .map(r -> (Object) r)
-              .onComplete(heads);
-          conn.query("COMMIT").execute().map(r -> (Object) r).onComplete(commit);
-        });
-    heads.future().onComplete(ar -> atHeads.tryComplete(ar.succeeded()));
-    List<Future<?>> steps = List.of(begin, write, heads.future(), commit.future());
-    return Future.join(steps)
+    Future<?> heads = conn.preparedQuery(ADVANCE_HEADS).execute(plan.advanceHeads);
+    heads.onComplete(ar -> atHeads.tryComplete(ar.succeeded()));
+    // After a failed statement PostgreSQL ends the aborted transaction on COMMIT with a ROLLBACK.
+    Future<?> commit = conn.query("COMMIT").execute();
+    return Future.join(begin, write, heads, commit)
         .transform(
             ar -> {
-              for (Future<?> f : steps) {
+              for (Future<?> f : List.of(begin, write, heads, commit)) {
                 if (f.failed()) {
                   return Future.failedFuture(f.cause());
                 }

@@ -89,12 +89,8 @@ public final class GroupCommitter {
   /** Merchants whose head a locking group in flight will tell: not known until it finishes. */
   private final Map<String, Group> awaitedHeads = new HashMap<>();
 
-  /**
-   * Completes once the expected-heads group started last holds its heads (or will roll back): the
-   * next one sends its heads statement then (its turn), so the groups in flight take shared
-   * merchants' row locks in the order they started, whatever order their writes end in.
-   */
-  private Future<?> lastAtHeads = Future.succeededFuture();
+  /** Expected-heads groups that do not hold their heads yet (0 or 1). */
+  private int writing;
 
   /** Expected-heads groups in flight. */
   private int expectingInFlight;
@@ -260,13 +256,14 @@ public final class GroupCommitter {
   }
 
   /**
-   * Starts groups while there is room in flight and requests to take. Expected-heads groups write
-   * their keys and chunks at once, side by side, and each takes its heads only once the one started
-   * before it holds its own ({@link #lastAtHeads}): started earlier, it could reach a shared
-   * merchant's row first, find the head short of what it expects and be refused.
+   * Starts groups while there is room in flight and requests to take. A group starts only once the
+   * expected-heads group before it holds its heads (its remaining work is COMMIT): the new one
+   * writes its keys and chunks meanwhile and finds the heads where it expects them. Started any
+   * earlier, it could reach a shared merchant's row before the group before it, find the head short
+   * of what it expects and be refused.
    */
   private void flush() {
-    while (inFlight.size() < settings.transactions()) {
+    while (inFlight.size() < settings.transactions() && writing == 0) {
       while (!queue.isEmpty() && queue.peek().expired) {
         queue.poll();
       }
@@ -356,26 +353,21 @@ public final class GroupCommitter {
       knownHeads.putAll(plan.heads());
       group.expecting = true;
       expectingInFlight++;
+      writing++;
       Promise<Boolean> atHeads = Promise.promise();
-      Future<?> turn = lastAtHeads;
-      // The next group's turn: once this one is at its heads, and not before this one's turn
-      // either, so that a group failing before its heads (no connection) does not let the next take
-      // its heads before the groups before it. (Not Future.join, whose futures would each hold the
-      // one before: a chain as long as the groups ever started.)
-      Promise<Void> ours = Promise.promise();
-      turn.onComplete(t -> atHeads.future().onComplete(h -> ours.complete()));
-      lastAtHeads = ours.future();
       atHeads
           .future()
           .onComplete(
               ar ->
                   onContext(
                       () -> {
+                        writing--;
                         if (!ar.result()) {
                           forgetHeads(group);
                         }
+                        flush();
                       }));
-      outcome = writers.withConnection(conn -> log.appendExpecting(conn, plan, turn, atHeads));
+      outcome = writers.withConnection(conn -> log.appendExpecting(conn, plan, atHeads));
       outcome.onComplete(ar -> atHeads.tryComplete(ar.succeeded()));
     } else {
       metrics.lockingGroups.increment();

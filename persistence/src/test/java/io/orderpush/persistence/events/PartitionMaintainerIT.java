@@ -11,7 +11,6 @@ import io.orderpush.persistence.pg.PgPools;
 import io.orderpush.persistence.pg.PgSettings;
 import io.orderpush.persistence.testing.ScratchDatabases;
 import io.orderpush.persistence.testing.TestServices;
-import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgException;
@@ -197,10 +196,7 @@ class PartitionMaintainerIT {
     EventLog.Plan plan = log.plan(List.of(event(m, "day-" + d)), Map.of(m, 26L), now, false);
     var conn = await(pool.getConnection());
     try {
-      assertThatThrownBy(
-              () ->
-                  await(
-                      log.appendExpecting(conn, plan, Future.succeededFuture(), Promise.promise())))
+      assertThatThrownBy(() -> await(log.appendExpecting(conn, plan, Promise.promise())))
           .as("day-%d", d)
           .isInstanceOf(CompletionException.class)
           .cause()
