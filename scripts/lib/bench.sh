@@ -17,7 +17,7 @@
 #                        CLASSES (default "gateway tool postgres redis", any of those and nats)
 #                        chooses the process columns before other, which is the rest of the machine
 #   drop_database SERVER_URL DB
-#                        DROP DATABASE ... WITH (FORCE), tried again for up to 30 s while an
+#                        DROP DATABASE ... WITH (FORCE), tried again for up to 120 s while an
 #                        autovacuum worker is busy in it
 # shellcheck shell=bash
 
@@ -146,7 +146,7 @@ hist_quantile() { # before-file after-file name q
 # worker (a superuser's process, which FORCE may not end for this role) is busy in it.
 drop_database() { # SERVER_URL DB
     local i
-    for i in $(seq 1 150); do
+    for i in $(seq 1 600); do
         psql -X -w -q "$1" -c "DROP DATABASE IF EXISTS $2 WITH (FORCE)" >/dev/null 2>"${TMPDIR:-/tmp}/drop-db.$$" && return 0
         grep -q 'must be a member of the role' "${TMPDIR:-/tmp}/drop-db.$$" || { cat "${TMPDIR:-/tmp}/drop-db.$$" >&2; return 1; }
         sleep 0.2
