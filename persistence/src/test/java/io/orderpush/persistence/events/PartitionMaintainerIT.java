@@ -411,25 +411,22 @@ class PartitionMaintainerIT {
 
   /** Whether autovacuum's analyze is off for {@code table} (while it is written). */
   boolean analyzeOff(String table) {
-    Row r =
-        await(
-                pool.preparedQuery(
-                        "SELECT coalesce('autovacuum_analyze_threshold=2147483647' = ANY(reloptions),"
-                            + " false) FROM pg_class WHERE oid = $1::regclass")
-                    .execute(Tuple.of(table)))
-            .iterator()
-            .next();
-    return r.getBoolean(0);
+    return hasOption(pool, table, "autovacuum_analyze_threshold=2147483647");
   }
 
   static boolean insertVacuumOff(io.vertx.sqlclient.SqlClient client, String table) {
+    return hasOption(client, table, "autovacuum_vacuum_insert_threshold=-1");
+  }
+
+  /** Whether {@code table}'s storage options hold {@code option}, spelled as reloptions does. */
+  static boolean hasOption(io.vertx.sqlclient.SqlClient client, String table, String option) {
     Row r =
         await(
                 client
                     .preparedQuery(
-                        "SELECT coalesce('autovacuum_vacuum_insert_threshold=-1' = ANY(reloptions), false)"
+                        "SELECT coalesce($2 = ANY(reloptions), false)"
                             + " FROM pg_class WHERE oid = $1::regclass")
-                    .execute(Tuple.of(table)))
+                    .execute(Tuple.of(table, option)))
             .iterator()
             .next();
     return r.getBoolean(0);
