@@ -365,6 +365,31 @@ class PartitionMaintainerIT {
   }
 
   @Test
+  void shouldCompleteOrClearTheOptionsOfPartitionsAnOlderNodeLeftHalfSet() {
+    // An older node set only the insert vacuum's option on the day it made (today, written), and
+    // reset only that one on yesterday's once it was over, leaving the analyze option there.
+    await(
+        pool.query(
+                "CREATE TABLE event_chunks_20310305 PARTITION OF event_chunks FOR VALUES"
+                    + " FROM ('2031-03-05 00:00:00+00') TO ('2031-03-06 00:00:00+00')"
+                    + " WITH (autovacuum_vacuum_insert_threshold=-1)")
+            .execute());
+    await(
+        pool.query(
+                "CREATE TABLE event_chunks_20310304 PARTITION OF event_chunks FOR VALUES"
+                    + " FROM ('2031-03-04 00:00:00+00') TO ('2031-03-05 00:00:00+00')"
+                    + " WITH (autovacuum_analyze_threshold=2147483647)")
+            .execute());
+
+    assertThat(await(new PartitionMaintainer(pool, 1).settleVacuum(pool, WEDNESDAY)))
+        .containsExactlyInAnyOrder("event_chunks_20310304", "event_chunks_20310305");
+    assertThat(insertVacuumOff("event_chunks_20310305")).as("today").isTrue();
+    assertThat(analyzeOff("event_chunks_20310305")).as("today").isTrue();
+    assertThat(insertVacuumOff("event_chunks_20310304")).as("yesterday").isFalse();
+    assertThat(analyzeOff("event_chunks_20310304")).as("yesterday").isFalse();
+  }
+
+  @Test
   void shouldSettleTheOtherPartitionsWhenOneCannotBeChangedAndThatOneTheNextRound() {
     PartitionMaintainer maintainer = new PartitionMaintainer(pool, 1);
     // Monday's made with the option (over by Wednesday), today's made without it
