@@ -38,8 +38,9 @@ import org.slf4j.LoggerFactory;
  * analyzes it each time it grows by a tenth: an analyze of a partition of gigabytes holds its
  * snapshot for seconds, and meanwhile no dead version of a merchant's head (updated by every commit
  * that writes the merchant) can be pruned, so the heads' HOT chains grow, updates spill to other
- * pages and ingest slows (perf/README.md, "What slowed ingest run after run"). Every query of these
- * tables is an index lookup by merchant, which needs no statistics. Once the period is over,
+ * pages and ingest slows (perf/README.md, "What slowed ingest run after run"). The events' and
+ * keys' queries are index lookups by merchant, and the audit trail's by merchant or app or else a
+ * scan of a time range: statistics would not change their plans. Once the period is over,
  * autovacuum vacuums and analyzes the partition once, at its throttled pace. The pages are read
  * once either way. A vacuum against wraparound still runs whenever PostgreSQL needs one.
  */
