@@ -4,11 +4,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Packs one merchant's consecutive events of a group commit into bounded NDJSON chunks, with the
- * masked rendering beside: line i of {@code masked} is event i as an app without the {@code pii}
- * scope receives it (masked, or as it is when it has nothing to mask), so a reader without the
- * scope needs that column only; {@code masked} is null when no event of the chunk has anything to
- * mask.
+ * Packs one merchant's consecutive events of a group commit into bounded NDJSON chunks, with what
+ * the masked rendering needs beside: line i of {@code masked} is, for event i, its {@link
+ * MaskPatch} (the usual case), its masked line whole (starting with <code>{</code>: a rendering a
+ * patch could not express), or empty when it has nothing to mask; {@code masked} is null when no
+ * event of the chunk has anything to mask. The log marks such chunks {@link EventLog#PATCHED}.
  */
 final class ChunkBuilder {
 
@@ -25,7 +25,7 @@ final class ChunkBuilder {
    */
   private final List<String> lines = new ArrayList<>();
 
-  /** Line i masked, or null when it has nothing to mask; null while no line of the chunk has. */
+  /** Line i's patch or masked line, or null when it has nothing to mask; null while none has. */
   private List<String> maskedLines;
 
   private long first;
@@ -36,7 +36,10 @@ final class ChunkBuilder {
     add(seq, line, null);
   }
 
-  /** {@code maskedLine}: the event masked, or null when it has nothing to mask. */
+  /**
+   * {@code maskedLine}: the event's {@link MaskPatch}, or its masked line whole, or null when it
+   * has nothing to mask.
+   */
   void add(long seq, String line, String maskedLine) {
     if (!lines.isEmpty()
         && (lines.size() >= EventLog.CHUNK_MAX_EVENTS
@@ -47,7 +50,7 @@ final class ChunkBuilder {
       first = seq;
     }
     if (maskedLine != null && maskedLines == null) {
-      // the events before had nothing to mask: they go out as they are
+      // the events before had nothing to mask
       maskedLines = new ArrayList<>(lines.size() + 1);
       for (int i = 0; i < lines.size(); i++) {
         maskedLines.add(null);
@@ -73,7 +76,7 @@ final class ChunkBuilder {
     if (maskedLines != null) {
       for (int i = 0; i < lines.size(); i++) {
         if (maskedLines.get(i) == null) {
-          maskedLines.set(i, lines.get(i));
+          maskedLines.set(i, "");
         }
       }
       masked = join(maskedLines);

@@ -116,16 +116,22 @@ public final class EventLog {
           + " AND first_seq < $2 + $4"
           + " ORDER BY last_seq LIMIT $3";
 
-  // One rendering per chunk, the one the reader sends: the other column stays in TOAST, neither
-  // fetched nor decompressed. $5: the reader has the pii scope; $6: this log's masking fingerprint.
+  // What the reader sends: the events, and for a reader without the pii scope ($5) what masks them
+  // (patches, or an older chunk's masked rendering whole); a reader with it leaves that column in
+  // TOAST, neither fetched nor decompressed.
   private static final String READ_FOR_SCOPE =
-      "SELECT first_seq,"
-          + " CASE WHEN $5 OR masked IS NULL OR masked_by IS DISTINCT FROM $6 THEN events"
-          + " ELSE masked END,"
-          + " masked_by IS NOT DISTINCT FROM $6"
+      "SELECT first_seq, events, CASE WHEN $5 THEN NULL ELSE masked END, masked_by"
           + " FROM event_chunks WHERE merchant_id = $1 AND last_seq >= $2"
           + " AND first_seq < $2 + $4"
           + " ORDER BY last_seq LIMIT $3";
+
+  /**
+   * Leads {@code masked_by} when {@code masked} holds each event's {@link MaskPatch} (or its masked
+   * line whole, or nothing) rather than the masked rendering of the whole chunk, as chunks written
+   * before it do. A node that does not know it (an older one, in a rolling upgrade) finds the
+   * fingerprint not its own and masks those events while reading them.
+   */
+  static final String PATCHED = "patch:";
 
   private static final String HEAD = "SELECT head_seq FROM merchants WHERE merchant_id = $1";
 
@@ -361,7 +367,9 @@ public final class EventLog {
       keyMerchants.add(e.merchantId());
       keyIds.add(e.eventId());
       keySeqs.add(seq);
-      chunks.computeIfAbsent(e.merchantId(), m -> new ChunkBuilder()).add(seq, json, masked);
+      chunks
+          .computeIfAbsent(e.merchantId(), m -> new ChunkBuilder())
+          .add(seq, json, e.maskPatch() != null ? e.maskPatch() : masked);
     }
     if (keySeqs.isEmpty()) {
       return new Plan(results, head, null, null, null);
@@ -395,7 +403,7 @@ public final class EventLog {
     Long[] cl = lasts.toArray(Long[]::new);
     String[] cb = bodies.toArray(String[]::new);
     String[] cmk = maskedBodies.toArray(String[]::new);
-    String fingerprint = masker.rules().fingerprint();
+    String fingerprint = PATCHED + masker.rules().fingerprint();
     Tuple write =
         Tuple.tuple()
             .addArrayOfString(km)
@@ -488,33 +496,20 @@ public final class EventLog {
         .map(
             rows -> {
               List<LoggedEvent> out = new ArrayList<>(Math.min(maxEvents, 1024));
-              String fingerprint = masker.rules().fingerprint();
               for (Row row : rows) {
                 long seq = row.getLong(0);
                 String body = row.getString(1);
-                String masked = row.getString(2);
-                // Masked at ingest under these rules, or not to be trusted: mask while reading.
-                boolean current = fingerprint.equals(row.getString(3));
+                Masking masking = masking(row.getString(3), row.getString(2));
                 int start = 0;
-                int maskedStart = 0;
                 while (start < body.length() && out.size() < maxEvents) {
                   int end = lineEnd(body, start);
-                  int maskedEnd = current && masked != null ? lineEnd(masked, maskedStart) : -1;
+                  String maskedLine = masking.next();
                   if (seq >= fromSeq) {
                     String line = body.substring(start, end);
-                    String maskedLine;
-                    if (!current) {
-                      maskedLine = masker.maskLine(line);
-                    } else if (masked != null) {
-                      maskedLine = masked.substring(maskedStart, maskedEnd);
-                    } else {
-                      maskedLine = null;
-                    }
-                    out.add(new LoggedEvent(seq, line, maskedLine));
+                    out.add(new LoggedEvent(seq, line, masking.masked(line, maskedLine)));
                   }
                   seq++;
                   start = end + 1;
-                  maskedStart = maskedEnd + 1;
                 }
               }
               return out;
@@ -532,25 +527,23 @@ public final class EventLog {
       throw new IllegalArgumentException("maxEvents must be positive, was " + maxEvents);
     }
     int maxChunks = Math.min(maxEvents, 128);
-    String fingerprint = masker.rules().fingerprint();
     return client
         .preparedQuery(READ_FOR_SCOPE)
-        .execute(
-            Tuple.of(merchantId, fromSeq, maxChunks, (long) maxEvents, pii).addString(fingerprint))
+        .execute(Tuple.of(merchantId, fromSeq, maxChunks, (long) maxEvents, pii))
         .map(
             rows -> {
               List<LoggedEvent> out = new ArrayList<>(Math.min(maxEvents, 1024));
               for (Row row : rows) {
                 long seq = row.getLong(0);
                 String body = row.getString(1);
-                // without pii, a chunk whose masked rendering is not trusted is masked here
-                boolean maskHere = !pii && !row.getBoolean(2);
+                Masking masking = pii ? null : masking(row.getString(3), row.getString(2));
                 int start = 0;
                 while (start < body.length() && out.size() < maxEvents) {
                   int end = lineEnd(body, start);
+                  String maskedLine = masking == null ? null : masking.next();
                   if (seq >= fromSeq) {
                     String line = body.substring(start, end);
-                    String masked = maskHere ? masker.maskLine(line) : null;
+                    String masked = masking == null ? null : masking.masked(line, maskedLine);
                     out.add(new LoggedEvent(seq, masked != null ? masked : line));
                   }
                   seq++;
@@ -559,6 +552,65 @@ public final class EventLog {
               }
               return out;
             });
+  }
+
+  /** How a chunk's events are masked: by {@code masked_by} and {@code masked}. */
+  private Masking masking(String maskedBy, String masked) {
+    String fingerprint = masker.rules().fingerprint();
+    if (maskedBy != null
+        && maskedBy.startsWith(PATCHED)
+        && maskedBy.regionMatches(PATCHED.length(), fingerprint, 0, fingerprint.length())
+        && maskedBy.length() == PATCHED.length() + fingerprint.length()) {
+      return new Masking(masker, masked, true, true);
+    }
+    // masked at ingest under these rules as a whole rendering (before PATCHED), or not to be
+    // trusted (other rules, or before masking existed): masked while reading
+    return new Masking(masker, masked, fingerprint.equals(maskedBy), false);
+  }
+
+  /**
+   * Walks a chunk's {@code masked} column line by line beside its events: {@link #next} gives the
+   * current event's entry, {@link #masked} the event as an app without {@code pii} receives it
+   * (null when that is the line itself).
+   */
+  private static final class Masking {
+    private final Masker masker;
+    private final String masked;
+    private final boolean trusted;
+    private final boolean patched;
+    private int at;
+
+    Masking(Masker masker, String masked, boolean trusted, boolean patched) {
+      this.masker = masker;
+      this.masked = masked;
+      this.trusted = trusted;
+      this.patched = patched;
+    }
+
+    /** The next event's line of {@code masked} (null when there is none to read). */
+    String next() {
+      if (!trusted || masked == null || at > masked.length()) {
+        return null;
+      }
+      int end = lineEnd(masked, at);
+      String entry = masked.substring(at, end);
+      at = end + 1;
+      return entry;
+    }
+
+    /** {@code line} masked, given its entry from {@link #next}; null when nothing is to mask. */
+    String masked(String line, String entry) {
+      if (!trusted) {
+        return masker.maskLine(line);
+      }
+      if (entry == null || entry.isEmpty()) {
+        return null;
+      }
+      if (!patched || entry.charAt(0) == '{') {
+        return entry;
+      }
+      return MaskPatch.apply(line, entry);
+    }
   }
 
   private static int lineEnd(String ndjson, int start) {

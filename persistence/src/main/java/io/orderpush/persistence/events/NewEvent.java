@@ -9,9 +9,13 @@ import java.util.Objects;
  * commit knows: the JSON members {@code "eventId"...,"data":{...}} followed by the closing brace.
  * The edge renders it once on its own event loop so the committer only prepends seq and ingestedAt.
  * {@code maskedTail} is the same with the personal data of {@code data} masked, or null when there
- * is none (rendered by the edge too, with the log's {@code Masker}).
+ * is none (rendered by the edge too, with the log's {@code Masker}). {@code maskPatch} is what the
+ * log stores of it ({@link MaskPatch}): made here, on the thread that makes the event (the edge's
+ * event loop), not on the committer's; null when there is nothing to mask or the masked tail
+ * differs otherwise than by masks (then the log stores it whole).
  */
-public record NewEvent(String merchantId, String eventId, String renderedTail, String maskedTail) {
+public record NewEvent(
+    String merchantId, String eventId, String renderedTail, String maskedTail, String maskPatch) {
 
   public NewEvent {
     Objects.requireNonNull(merchantId, "merchantId");
@@ -19,8 +23,17 @@ public record NewEvent(String merchantId, String eventId, String renderedTail, S
     Objects.requireNonNull(renderedTail, "renderedTail");
   }
 
+  public NewEvent(String merchantId, String eventId, String renderedTail, String maskedTail) {
+    this(
+        merchantId,
+        eventId,
+        renderedTail,
+        maskedTail,
+        maskedTail == null ? null : MaskPatch.of(renderedTail, maskedTail));
+  }
+
   public NewEvent(String merchantId, String eventId, String renderedTail) {
-    this(merchantId, eventId, renderedTail, null);
+    this(merchantId, eventId, renderedTail, null, null);
   }
 
   /** Approximate bytes this event occupies in a request, for queue accounting. */

@@ -17,7 +17,7 @@ class MaskedChunkTest {
   }
 
   @Test
-  void shouldCarryEventsWithNothingToMaskAsTheyAreInAMaskedChunk() {
+  void shouldLeaveTheLinesOfEventsWithNothingToMaskEmptyInAMaskedChunk() {
     ChunkBuilder b = new ChunkBuilder();
     b.add(1, "a", null);
     b.add(2, "b", null);
@@ -26,7 +26,7 @@ class MaskedChunkTest {
     b.add(5, "e", "E");
     List<ChunkBuilder.Chunk> chunks = b.chunks();
     assertThat(chunks).hasSize(1);
-    assertThat(chunks.get(0).masked()).isEqualTo("a\nb\nC\nd\nE");
+    assertThat(chunks.get(0).masked()).isEqualTo("\n\nC\n\nE");
     assertThat(chunks.get(0).masked().split("\n", -1)).hasSize(5);
   }
 
@@ -40,7 +40,7 @@ class MaskedChunkTest {
     assertThat(chunks).hasSize(2);
     assertThat(chunks.get(0).masked().split("\n", -1))
         .hasSize(EventLog.CHUNK_MAX_EVENTS)
-        .startsWith("e1", "M2", "e3");
+        .startsWith("", "M2", "");
     assertThat(chunks.get(1).masked()).isNull();
   }
 
