@@ -62,6 +62,8 @@
 #   BENCH_GATEWAY_JAVA_OPTS JVM options for the gateway   (default none)
 #   BENCH_GATEWAY_JAVA      the java binary for the gateway (default java on PATH), e.g.
 #                           /usr/lib/jvm/temurin-25-jdk-amd64/bin/java
+#   STREAM_SEED_MASKS=patch how the seed stores the masks (perf/stream-seed.sql): patch, as ingest
+#                           stores them since session 35, or whole, as before (for an older jar)
 #   STREAM_GATEWAY_JAR      the gateway jar to run (default: this tree's, built if missing), e.g. a
 #                           copy of an earlier commit's for a before/after comparison
 #   BENCH_JAVA_OPTS         JVM options for the load tool (default -Xmx1g -XX:+UseParallelGC)
@@ -207,6 +209,8 @@ URLS=$(IFS=,; echo "${NODE_BASES[*]}")
 printf '%s\n' "${NODE_BASES[@]}" >"$OUT/nodes.txt" # for samplers outside (perf/cluster-bench.sh)
 ((NODES == 1)) || cp "$OUT/gateway-1.log" "$OUT/gateway.log"
 # The seed writes masked renderings under the gateway's masking fingerprint, so delivery uses them.
+SEED_MASKS=${STREAM_SEED_MASKS:-patch}
+[[ $SEED_MASKS == patch || $SEED_MASKS == whole ]] || die "STREAM_SEED_MASKS must be patch or whole"
 MASKED_BY=$(grep -o 'masking rules fingerprint [^)]*' "$OUT/gateway.log" | tail -n1 | awk '{ print $4 }')
 [[ -n $MASKED_BY ]] || die "no masking fingerprint in $OUT/gateway.log"
 
@@ -312,7 +316,7 @@ run_drain() { # [label scopes]: label names the tables and logs (default drain)
     for run in $(seq $((base + 1)) $((base + runs))); do
         m=drain-$(date +%s)-r$run
         t0=$(date +%s.%N)
-        psql -X -w -q -v merchant="$m" -v events="$EVENTS" -v masked_by="$MASKED_BY" -f perf/stream-seed.sql "$GATEWAY_PG_URL" >"$OUT/seed-$run.txt" ||
+        psql -X -w -q -v merchant="$m" -v events="$EVENTS" -v masked_by="$MASKED_BY" -v masks="$SEED_MASKS" -f perf/stream-seed.sql "$GATEWAY_PG_URL" >"$OUT/seed-$run.txt" ||
             die "seeding $m failed"
         t1=$(date +%s.%N)
         echo "  run $run: seeded $m: $(tail -n +3 "$OUT/seed-$run.txt" | head -n1 | tr -s ' ') (chunks|events|first|last) in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
@@ -407,7 +411,7 @@ run_masking() {
 run_replays() {
     local n=${STREAM_RUNS:-3} replays=${STREAM_REPLAYS:-2} i r m app token pids before after
     m=replayed-$(date +%s)
-    psql -X -w -q -v merchant="$m" -v events="$EVENTS" -v masked_by="$MASKED_BY" -f perf/stream-seed.sql "$GATEWAY_PG_URL" >"$OUT/seed-replayed.txt" ||
+    psql -X -w -q -v merchant="$m" -v events="$EVENTS" -v masked_by="$MASKED_BY" -v masks="$SEED_MASKS" -f perf/stream-seed.sql "$GATEWAY_PG_URL" >"$OUT/seed-replayed.txt" ||
         die "seeding $m failed"
     app=$(curl -fsS -H "Authorization: Bearer $GATEWAY_ADMIN_TOKEN" -H 'Content-Type: application/json' \
         -d '{"name":"replayer","delivery":{"mode":"websocket"}}' "$BASE/v1/apps")

@@ -84,10 +84,17 @@ final class MaskPatch {
     return masked.equals(apply(plain, p)) ? p : null;
   }
 
-  /** {@code line} with {@code patch} applied; {@link IllegalArgumentException} for a bad patch. */
+  /**
+   * {@code line} with {@code patch} applied; {@link IllegalArgumentException} for a bad patch. The
+   * entries are read first, so the result is written once into an array of its exact length (a
+   * builder would copy again when it widens at the first CJK character, and at its end).
+   */
   static String apply(String line, String patch) {
     int n = line.length();
-    StringBuilder out = new StringBuilder(n + 16);
+    // per entry: where it starts and ends in line, and where its mask starts and ends in patch
+    int[] at = new int[16];
+    int count = 0;
+    int length = n;
     int done = 0;
     int k = 0;
     while (k < patch.length()) {
@@ -96,17 +103,37 @@ final class MaskPatch {
       if (comma2 < 0) {
         throw new IllegalArgumentException("not a mask patch");
       }
-      int at = n - Integer.parseInt(patch, k, comma, 10);
-      int end = at + Integer.parseInt(patch, comma + 1, comma2, 10);
+      int from = n - Integer.parseInt(patch, k, comma, 10);
+      int to = from + Integer.parseInt(patch, comma + 1, comma2, 10);
       int maskEnd = stringEnd(patch, comma2 + 1);
-      if (at < done || end > n || end < at || maskEnd < 0) {
+      if (from < done || to > n || to < from || maskEnd < 0) {
         throw new IllegalArgumentException("mask patch does not fit its line");
       }
-      out.append(line, done, at).append(patch, comma2 + 1, maskEnd);
-      done = end;
+      if (4 * count == at.length) {
+        at = java.util.Arrays.copyOf(at, 2 * at.length);
+      }
+      at[4 * count] = from;
+      at[4 * count + 1] = to;
+      at[4 * count + 2] = comma2 + 1;
+      at[4 * count + 3] = maskEnd;
+      count++;
+      length += maskEnd - (comma2 + 1) - (to - from);
+      done = to;
       k = maskEnd;
     }
-    return out.append(line, done, n).toString();
+    char[] out = new char[length];
+    int o = 0;
+    done = 0;
+    for (int i = 0; i < count; i++) {
+      int from = at[4 * i];
+      line.getChars(done, from, out, o);
+      o += from - done;
+      patch.getChars(at[4 * i + 2], at[4 * i + 3], out, o);
+      o += at[4 * i + 3] - at[4 * i + 2];
+      done = at[4 * i + 1];
+    }
+    line.getChars(done, n, out, o);
+    return new String(out);
   }
 
   private static boolean scalarStart(char c) {
