@@ -221,7 +221,8 @@ public final class EventParser {
         EventJson.tail(eventId, orderId, type, occurredAt, data.json(), sandbox),
         data.masked() == null
             ? null
-            : EventJson.tail(eventId, orderId, type, occurredAt, data.masked(), sandbox));
+            : EventJson.tail(eventId, orderId, type, occurredAt, data.masked(), sandbox),
+        data.patch());
   }
 
   private static void requireField(Object value, String field, int index, Problems problems) {
@@ -333,8 +334,17 @@ public final class EventParser {
     return null;
   }
 
-  /** An event's {@code data}, compact, and its masked rendering (null: nothing to hide). */
-  private record Data(String json, String masked) {}
+  /**
+   * An event's {@code data}, compact, its masked rendering (null: nothing to hide), and the {@code
+   * MaskPatch} of the event's tail (null: nothing to hide, or the log stores the masked tail
+   * whole).
+   */
+  private record Data(String json, String masked, String patch) {
+
+    Data(String json, Masker.Copied copied) {
+      this(json, copied.masked(json), copied.patch(json, EventJson.AFTER_DATA));
+    }
+  }
 
   /**
    * Reads {@code data} (the parser is at its start), within the depth and size limits, noting in
@@ -372,7 +382,7 @@ public final class EventParser {
         if (to - from > maxDataBytes) {
           return tooLarge(index, problems);
         }
-        return new Data(json, found.inText(body, from, to).masked(json));
+        return new Data(json, found.inText(body, from, to));
       }
     }
     try (JsonParser again = bodies.createParser(body, from, to - from)) {
@@ -415,7 +425,7 @@ public final class EventParser {
       problems.add(index, "data", "strings and member names " + Utf16.LONE_SURROGATE, false);
       return null;
     }
-    return new Data(json, copied.masked(json));
+    return new Data(json, copied);
   }
 
   private static ApiException malformed(String message, int index) {

@@ -108,6 +108,7 @@ class EventParserTest {
       String data = "{" + String.join(",", order.subList(0, 1 + r.nextInt(order.size()))) + "}";
       NewEvent e = big.parse(event("e" + i, data).getBytes(StandardCharsets.UTF_8)).get(0);
       assertThat(e.maskedTail()).as(data).isEqualTo(masker.maskLine(e.renderedTail()));
+      assertPatched(e);
       masked += e.maskedTail() == null ? 0 : 1;
     }
     assertThat(masked).as("events with something masked").isGreaterThan(1_000);
@@ -310,6 +311,7 @@ class EventParserTest {
       NewEvent e = big.parse(event("e" + i, sent).getBytes(StandardCharsets.UTF_8)).get(0);
       assertThat(e.renderedTail()).as(sent).endsWith(",\"data\":" + compact + "}");
       assertThat(e.maskedTail()).as(sent).isEqualTo(masker.maskLine(e.renderedTail()));
+      assertPatched(e);
       if (sent.equals(compact) && !compact.contains("\\")) {
         asSent++;
       }
@@ -481,5 +483,17 @@ class EventParserTest {
       out.writeBytes(p);
     }
     return out.toByteArray();
+  }
+
+  /** The patch the edge made (from its masking pass) gives the masked tail from the plain one. */
+  private static void assertPatched(NewEvent e) {
+    if (e.maskedTail() == null) {
+      assertThat(e.maskPatch()).isNull();
+    } else {
+      assertThat(e.maskPatch()).as(e.renderedTail()).isNotNull();
+      assertThat(io.orderpush.persistence.masking.MaskPatch.apply(e.renderedTail(), e.maskPatch()))
+          .as(e.renderedTail())
+          .isEqualTo(e.maskedTail());
+    }
   }
 }

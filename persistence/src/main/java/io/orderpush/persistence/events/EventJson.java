@@ -94,6 +94,9 @@ public final class EventJson {
         + "}";
   }
 
+  /** Characters of the {@link #tail} after its {@code data}: the event's closing brace. */
+  public static final int AFTER_DATA = 1;
+
   private static boolean plain(String s) {
     return s.indexOf('"') < 0 && s.indexOf('\\') < 0;
   }

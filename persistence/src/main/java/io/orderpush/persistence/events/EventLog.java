@@ -1,5 +1,6 @@
 package io.orderpush.persistence.events;
 
+import io.orderpush.persistence.masking.MaskPatch;
 import io.orderpush.persistence.masking.MaskRules;
 import io.orderpush.persistence.masking.Masker;
 import io.vertx.core.Future;

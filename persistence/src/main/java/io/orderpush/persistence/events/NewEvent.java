@@ -1,5 +1,6 @@
 package io.orderpush.persistence.events;
 
+import io.orderpush.persistence.masking.MaskPatch;
 import java.util.Objects;
 
 /**
@@ -10,9 +11,11 @@ import java.util.Objects;
  * The edge renders it once on its own event loop so the committer only prepends seq and ingestedAt.
  * {@code maskedTail} is the same with the personal data of {@code data} masked, or null when there
  * is none (rendered by the edge too, with the log's {@code Masker}). {@code maskPatch} is what the
- * log stores of it ({@link MaskPatch}): made here, on the thread that makes the event (the edge's
- * event loop), not on the committer's; null when there is nothing to mask or the masked tail
- * differs otherwise than by masks (then the log stores it whole).
+ * log stores of it ({@link MaskPatch}), made off the committer's thread: by the edge from its
+ * masking pass, or by the four-argument constructor, comparing the two tails, on the thread that
+ * makes the event. Null when there is nothing to mask or no patch expresses the masked tail (then
+ * the log stores it whole). The edge's patch is trusted as it is: it must give {@code maskedTail}
+ * from {@code renderedTail}.
  */
 public record NewEvent(
     String merchantId, String eventId, String renderedTail, String maskedTail, String maskPatch) {
@@ -21,6 +24,9 @@ public record NewEvent(
     Objects.requireNonNull(merchantId, "merchantId");
     Objects.requireNonNull(eventId, "eventId");
     Objects.requireNonNull(renderedTail, "renderedTail");
+    if (maskedTail == null) {
+      maskPatch = null;
+    }
   }
 
   public NewEvent(String merchantId, String eventId, String renderedTail, String maskedTail) {

@@ -139,6 +139,29 @@ public final class Masker {
     }
 
     /**
+     * What the log stores of the masked rendering of a text that ends with {@code plain} and then
+     * {@code after} more characters: the {@link MaskPatch} of its masks, made from the spans this
+     * pass found, without comparing texts; null when nothing was masked or the spans do not each
+     * hold a whole scalar ({@link #masked} then walks the copy again, and the log stores what it
+     * gives whole).
+     */
+    public String patch(String plain, int after) {
+      if (spans.count == 0 || !wholeScalars(plain)) {
+        return null;
+      }
+      StringBuilder patch = new StringBuilder(24 * spans.count);
+      int end = plain.length() + after;
+      for (int i = 0; i < spans.count; i++) {
+        int start = start(plain, i);
+        MaskPatch.entry(patch, end - start, spans.at[2 * i + 1] - start)
+            .append('"')
+            .append(QUOTER.quoteAsString(spans.with[i]))
+            .append('"');
+      }
+      return patch.toString();
+    }
+
+    /**
      * Whether {@link #masked} splices the masks into {@code plain} (every span holds a whole
      * scalar), rather than walk it again: what the spans were found for. True when none is masked.
      */

@@ -197,6 +197,16 @@ class MaskerTest {
       assertThat(compact).doesNotContain(" : ");
       String expected = defaults.maskData(compact);
       assertThat(copied.masked(compact)).as(data).isEqualTo(expected);
+      // the patch of a text that goes on past the copy gives the masked text from the plain one
+      String patch = copied.patch(compact, 1);
+      if (expected == null) {
+        assertThat(patch).as(data).isNull();
+      } else {
+        assertThat(patch).as(data).isNotNull().doesNotContain("\n");
+        assertThat(MaskPatch.apply("{\"data\":" + compact + "}", patch))
+            .as(data)
+            .isEqualTo("{\"data\":" + expected + "}");
+      }
       masked += expected == null ? 0 : 1;
     }
     assertThat(masked).as("cases with something masked").isGreaterThan(2000);

@@ -1,4 +1,4 @@
-package io.orderpush.persistence.events;
+package io.orderpush.persistence.masking;
 
 /**
  * An event's masked rendering stored as what differs from its plain line: the masks and where they
@@ -10,10 +10,12 @@ package io.orderpush.persistence.events;
  * value {@code length} characters long that starts {@code fromEnd} characters before the end of the
  * line is replaced by the JSON string {@code "<mask>"} (quoted and escaped as in the masked
  * rendering, so it holds no newline). Positions count from the end because the edge makes the patch
- * from the event's tail ({@link EventJson#tail}), before the commit puts seq and ingestedAt in
- * front of it.
+ * from the event's tail ({@code EventJson.tail}), before the commit puts seq and ingestedAt in
+ * front of it. The edge makes it from the spans of its one pass over {@code data} ({@link
+ * Masker.Copied#patch}); {@link #of} finds it by comparing the two texts, for events that come
+ * without those spans.
  */
-final class MaskPatch {
+public final class MaskPatch {
 
   private MaskPatch() {}
 
@@ -22,7 +24,7 @@ final class MaskPatch {
    * by whole scalars replaced by strings (then the masked text is stored as it is). Checked: the
    * patch applied to {@code plain} gives {@code masked} exactly, or there is none.
    */
-  static String of(String plain, String masked) {
+  public static String of(String plain, String masked) {
     StringBuilder patch = new StringBuilder(64);
     int i = 0;
     int j = 0;
@@ -69,8 +71,7 @@ final class MaskPatch {
       if (end < 0 || maskEnd < 0) {
         return null;
       }
-      patch.append(n - s).append(',').append(end - s).append(',');
-      patch.append(masked, ms, maskEnd);
+      entry(patch, n - s, end - s).append(masked, ms, maskEnd);
       i = end;
       j = maskEnd;
       start = -1;
@@ -89,7 +90,7 @@ final class MaskPatch {
    * entries are read first, so the result is written once into an array of its exact length (a
    * builder would copy again when it widens at the first CJK character, and at its end).
    */
-  static String apply(String line, String patch) {
+  public static String apply(String line, String patch) {
     int n = line.length();
     // per entry: where it starts and ends in line, and where its mask starts and ends in patch
     int[] at = new int[16];
@@ -134,6 +135,11 @@ final class MaskPatch {
     }
     line.getChars(done, n, out, o);
     return new String(out);
+  }
+
+  /** Starts an entry: the value at {@code fromEnd} of {@code length}; its quoted mask follows. */
+  static StringBuilder entry(StringBuilder patch, int fromEnd, int length) {
+    return patch.append(fromEnd).append(',').append(length).append(',');
   }
 
   private static boolean scalarStart(char c) {

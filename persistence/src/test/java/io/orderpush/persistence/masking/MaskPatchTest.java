@@ -1,11 +1,9 @@
-package io.orderpush.persistence.events;
+package io.orderpush.persistence.masking;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.orderpush.persistence.masking.MaskRules;
-import io.orderpush.persistence.masking.Masker;
-import io.orderpush.persistence.masking.MaskerTestValues;
+import io.orderpush.persistence.events.EventJson;
 import java.time.Instant;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
