@@ -8,6 +8,10 @@
 # Uses its own database (REPLAY_BENCH_DB, default gateway_replay_bench) on the PostgreSQL of
 # scripts/services.sh, so apps created by other runs (secrets sealed under other keys) and other
 # people's tests do not interfere. Stops its gateway on exit.
+#
+#   REPLAY_GATEWAY_JAR   the gateway jar to run (default: this tree's, built if missing)
+#   REPLAY_SEED_MASKS    patch (default) or whole: how the seed stores the masks
+#                        (perf/stream-seed.sql; whole for a jar from before session 35)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +21,9 @@ DB=${REPLAY_BENCH_DB:-gateway_replay_bench}
 BASE_URL=${GATEWAY_PG_URL:-postgresql://gateway:gateway@127.0.0.1:5432/gateway}
 
 scripts/services.sh >/dev/null
-JAR=$(find gateway/target -maxdepth 1 -name 'gateway-*.jar' ! -name 'original-*' 2>/dev/null | head -n 1)
+JAR=${REPLAY_GATEWAY_JAR:-$(find gateway/target -maxdepth 1 -name 'gateway-*.jar' ! -name 'original-*' 2>/dev/null | head -n 1)}
+SEED_MASKS=${REPLAY_SEED_MASKS:-patch}
+[[ $SEED_MASKS == patch || $SEED_MASKS == whole ]] || { echo "REPLAY_SEED_MASKS must be patch or whole" >&2; exit 2; }
 if [[ -z $JAR ]]; then
   mvn -B -ntp -q -DskipTests package
   JAR=$(find gateway/target -maxdepth 1 -name 'gateway-*.jar' ! -name 'original-*' | head -n 1)
@@ -44,7 +50,11 @@ done
 
 M=replay-$(date +%s)
 echo "seeding $EVENTS events for $M ..."
-psql -q -v merchant="$M" -v events="$EVENTS" -f perf/stream-seed.sql "$PG_URL" >/dev/null
+# the seed's masks are trusted under the gateway's masking fingerprint (its log names it)
+MASKED_BY=$(grep -o 'masking rules fingerprint [^)]*' "$LOG" | tail -n1 | awk '{ print $4 }')
+[[ -n $MASKED_BY ]] || { echo "no masking fingerprint in $LOG" >&2; exit 1; }
+psql -q -v ON_ERROR_STOP=1 -v merchant="$M" -v events="$EVENTS" -v masked_by="$MASKED_BY" \
+  -v masks="$SEED_MASKS" -f perf/stream-seed.sql "$PG_URL" >/dev/null
 APP=$(curl -sf -XPOST "http://127.0.0.1:$PORT/v1/apps" -H "Authorization: Bearer $GATEWAY_ADMIN_TOKEN" \
   -d '{"name":"replay-bench","delivery":{"mode":"websocket"}}')
 APP_ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["appId"])' <<<"$APP")

@@ -543,9 +543,10 @@ public final class EventLog {
                   int end = lineEnd(body, start);
                   String maskedLine = masking == null ? null : masking.next();
                   if (seq >= fromSeq) {
-                    String line = body.substring(start, end);
-                    String masked = masking == null ? null : masking.masked(line, maskedLine);
-                    out.add(new LoggedEvent(seq, masked != null ? masked : line));
+                    String masked =
+                        masking == null ? null : masking.masked(body, start, end, maskedLine);
+                    out.add(
+                        new LoggedEvent(seq, masked != null ? masked : body.substring(start, end)));
                   }
                   seq++;
                   start = end + 1;
@@ -601,8 +602,13 @@ public final class EventLog {
 
     /** {@code line} masked, given its entry from {@link #next}; null when nothing is to mask. */
     String masked(String line, String entry) {
+      return masked(line, 0, line.length(), entry);
+    }
+
+    /** {@link #masked(String, String)} of the line {@code text[from, to)}. */
+    String masked(String text, int from, int to, String entry) {
       if (!trusted) {
-        return masker.maskLine(line);
+        return masker.maskLine(text.substring(from, to));
       }
       if (entry == null || entry.isEmpty()) {
         return null;
@@ -610,7 +616,7 @@ public final class EventLog {
       if (!patched || entry.charAt(0) == '{') {
         return entry;
       }
-      return MaskPatch.apply(line, entry);
+      return MaskPatch.apply(text, from, to, entry);
     }
   }
 

@@ -91,12 +91,20 @@ public final class MaskPatch {
    * builder would copy again when it widens at the first CJK character, and at its end).
    */
   public static String apply(String line, String patch) {
-    int n = line.length();
-    // per entry: where it starts and ends in line, and where its mask starts and ends in patch
+    return apply(line, 0, line.length(), patch);
+  }
+
+  /**
+   * {@link #apply} to the line {@code text[from, to)}, without copying it out first (a chunk's
+   * events, read line by line).
+   */
+  public static String apply(String text, int from, int to, String patch) {
+    int n = to;
+    // per entry: where it starts and ends in text, and where its mask starts and ends in patch
     int[] at = new int[16];
     int count = 0;
-    int length = n;
-    int done = 0;
+    int length = to - from;
+    int done = from;
     int k = 0;
     while (k < patch.length()) {
       int comma = patch.indexOf(',', k);
@@ -104,36 +112,36 @@ public final class MaskPatch {
       if (comma2 < 0) {
         throw new IllegalArgumentException("not a mask patch");
       }
-      int from = n - Integer.parseInt(patch, k, comma, 10);
-      int to = from + Integer.parseInt(patch, comma + 1, comma2, 10);
+      int start = n - Integer.parseInt(patch, k, comma, 10);
+      int end = start + Integer.parseInt(patch, comma + 1, comma2, 10);
       int maskEnd = stringEnd(patch, comma2 + 1);
-      if (from < done || to > n || to < from || maskEnd < 0) {
+      if (start < done || end > n || end < start || maskEnd < 0) {
         throw new IllegalArgumentException("mask patch does not fit its line");
       }
       if (4 * count == at.length) {
         at = java.util.Arrays.copyOf(at, 2 * at.length);
       }
-      at[4 * count] = from;
-      at[4 * count + 1] = to;
+      at[4 * count] = start;
+      at[4 * count + 1] = end;
       at[4 * count + 2] = comma2 + 1;
       at[4 * count + 3] = maskEnd;
       count++;
-      length += maskEnd - (comma2 + 1) - (to - from);
-      done = to;
+      length += maskEnd - (comma2 + 1) - (end - start);
+      done = end;
       k = maskEnd;
     }
     char[] out = new char[length];
     int o = 0;
-    done = 0;
+    done = from;
     for (int i = 0; i < count; i++) {
-      int from = at[4 * i];
-      line.getChars(done, from, out, o);
-      o += from - done;
+      int start = at[4 * i];
+      text.getChars(done, start, out, o);
+      o += start - done;
       patch.getChars(at[4 * i + 2], at[4 * i + 3], out, o);
       o += at[4 * i + 3] - at[4 * i + 2];
       done = at[4 * i + 1];
     }
-    line.getChars(done, n, out, o);
+    text.getChars(done, n, out, o);
     return new String(out);
   }
 

@@ -35,6 +35,11 @@ class MaskPatchTest {
         .isEqualTo(EventJson.line(1234567, afterSeq, tail(masked)));
     assertThat(patch.length()).isLessThan(line.length() / 4);
     assertThat(patch).doesNotContain("\n").contains("\"B******\"").doesNotContain("文三路");
+    // and to the same line inside a chunk's text, without its being copied out first
+    String chunk = "{\"seq\":1}\n" + line + "\n{\"seq\":3}";
+    int from = chunk.indexOf('\n') + 1;
+    assertThat(MaskPatch.apply(chunk, from, from + line.length(), patch))
+        .isEqualTo(MaskPatch.apply(line, patch));
   }
 
   @Test
