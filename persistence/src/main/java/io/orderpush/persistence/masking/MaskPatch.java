@@ -2,9 +2,10 @@ package io.orderpush.persistence.masking;
 
 /**
  * An event's masked rendering stored as what differs from its plain line: the masks and where they
- * go, about a tenth of the line. The masked rendering of an event is its plain text with some
- * scalar values of {@code data} replaced by JSON strings (the masks; {@code Masker} never changes
- * names, separators or structure), so the log keeps the plain line and, beside it, this patch.
+ * go (about 90 characters for an order's five masks, against some 600 for the line). The masked
+ * rendering of an event is its plain text with some scalar values of {@code data} replaced by JSON
+ * strings (the masks; {@code Masker} never changes names, separators or structure), so the log
+ * keeps the plain line and, beside it, this patch.
  *
  * <p>A patch is a run of entries {@code <fromEnd>,<length>,"<mask>"}, in the order of the text: the
  * value {@code length} characters long that starts {@code fromEnd} characters before the end of the
