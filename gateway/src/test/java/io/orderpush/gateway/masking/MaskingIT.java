@@ -217,6 +217,24 @@ class MaskingIT {
   }
 
   @Test
+  void aDamagedPatchColumnIsMaskedWhileReadNeitherSentAsItIsNorFailingTheRead() {
+    String merchant = TestServices.uniqueMerchant("mask-damaged");
+    App plain = app("websocket", null);
+    grant(plain, merchant, false);
+    ingest(merchant, 3);
+    // one patch that is not one, and a line short: the column holds two lines for three events
+    join(
+        gw.gateway
+            .pool()
+            .preparedQuery(
+                "UPDATE event_chunks SET masked = 'garbage' || E'\\n' || 'x,1,2'"
+                    + " WHERE merchant_id = $1 AND masked_by LIKE 'patch:%'")
+            .execute(Tuple.of(merchant)));
+
+    assertMasked(List.of(replay(plain, merchant)), 3);
+  }
+
+  @Test
   void chunksAnEarlierVersionStoredWithTheirWholeMaskedRenderingAreTrustedAsTheyAre() {
     String merchant = TestServices.uniqueMerchant("mask-whole");
     App plain = app("websocket", null);

@@ -589,10 +589,16 @@ public final class EventLog {
       this.patched = patched;
     }
 
+    /** A trusted column with fewer lines than the chunk has events: not to be believed. */
+    private static final String MISSING = new String("missing");
+
     /** The next event's line of {@code masked} (null when there is none to read). */
     String next() {
-      if (!trusted || masked == null || at > masked.length()) {
+      if (!trusted || masked == null) {
         return null;
+      }
+      if (at > masked.length()) {
+        return MISSING;
       }
       int end = lineEnd(masked, at);
       String entry = masked.substring(at, end);
@@ -607,7 +613,7 @@ public final class EventLog {
 
     /** {@link #masked(String, String)} of the line {@code text[from, to)}. */
     String masked(String text, int from, int to, String entry) {
-      if (!trusted) {
+      if (!trusted || entry == MISSING) {
         return masker.maskLine(text.substring(from, to));
       }
       if (entry == null || entry.isEmpty()) {
@@ -616,7 +622,13 @@ public final class EventLog {
       if (!patched || entry.charAt(0) == '{') {
         return entry;
       }
-      return MaskPatch.apply(text, from, to, entry);
+      try {
+        return MaskPatch.apply(text, from, to, entry);
+      } catch (IllegalArgumentException notAPatch) {
+        // a damaged column: masked here rather than failing every read of the chunk (a channel
+        // would never get past it) or sending the line as it is
+        return masker.maskLine(text.substring(from, to));
+      }
     }
   }
 
